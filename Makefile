@@ -1,0 +1,27 @@
+# The test command of the README and of CI. It installs the peer binaries
+# the integration tests need (btcd, btcctl) into .tools/bin first, so no
+# integration test skips on a fresh machine.
+GO ?= go
+export GOTOOLCHAIN := local
+export HEMI_BTCD := $(CURDIR)/.tools/bin/btcd
+
+.PHONY: test tools build vet fuzz bench-btc-index
+
+test: tools vet
+	$(GO) test -count=1 -timeout 40m ./...
+
+tools:
+	./scripts/install-tools.sh
+
+build:
+	$(GO) build -o hemi ./cmd/hemi
+
+vet:
+	$(GO) vet ./...
+
+# Runs each fuzz target for a short while (the seeds run in `make test`).
+fuzz:
+	./scripts/fuzz.sh 20s
+
+bench-btc-index: tools
+	$(GO) run ./cmd/hemi bench btc-index

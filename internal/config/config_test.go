@@ -1,0 +1,105 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+func repoRoot(t *testing.T) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..")
+}
+
+// TestSampleMatchesDefaults keeps config.sample.toml and Default in step.
+func TestSampleMatchesDefaults(t *testing.T) {
+	got, err := Load(filepath.Join(repoRoot(t), "config.sample.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Default(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("config.sample.toml differs from Default():\n got  %+v\n want %+v", got, want)
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatalf("defaults do not validate: %v", err)
+	}
+}
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		name    string
+		body    string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{name: "override", body: "[btc]\nnetwork = \"regtest\"\npeers = [\"127.0.0.1:18444\"]\nprogress = \"2s\"\n",
+			check: func(t *testing.T, c Config) {
+				if c.BTC.Network != "regtest" || len(c.BTC.Peers) != 1 || c.BTC.Progress.Duration != 2*time.Second {
+					t.Fatalf("not applied: %+v", c.BTC)
+				}
+				if c.BTC.MaxPeers != 8 {
+					t.Fatalf("default lost: max_peers %d", c.BTC.MaxPeers)
+				}
+			}},
+		{name: "unknown key", body: "[btc]\nnetwrk = \"regtest\"\n", wantErr: "unknown keys btc.netwrk"},
+		{name: "bad duration", body: "[btc]\nprogress = \"soon\"\n", wantErr: "duration \"soon\""},
+		{name: "not toml", body: "[btc\n", wantErr: "read"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "c.toml")
+			if err := os.WriteFile(p, []byte(tc.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c, err := Load(p)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(c *Config)
+		wantErr string
+	}{
+		{name: "defaults", mutate: func(*Config) {}},
+		{name: "network", mutate: func(c *Config) { c.BTC.Network = "moonnet" }, wantErr: "unknown bitcoin network"},
+		{name: "peer", mutate: func(c *Config) { c.BTC.Peers = []string{"nohostport"} }, wantErr: "want host:port"},
+		{name: "level", mutate: func(c *Config) { c.Log.Level = "loud" }, wantErr: "log.level"},
+		{name: "format", mutate: func(c *Config) { c.Log.Format = "xml" }, wantErr: "log.format"},
+		{name: "max peers", mutate: func(c *Config) { c.BTC.MaxPeers = 0 }, wantErr: "max_peers"},
+		{name: "datadir", mutate: func(c *Config) { c.DataDir = "" }, wantErr: "datadir"},
+		{name: "two at once", mutate: func(c *Config) { c.DataDir = ""; c.BTC.MaxPeers = 0 }, wantErr: "max_peers"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			tc.mutate(&c)
+			err := c.Validate()
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -1,0 +1,7 @@
+// Package config is the node's one configuration: defaults, a TOML file,
+// environment overrides (HEMI_*) and command-line flags, in that order of
+// precedence, then validation. The documented sample file
+// (config.sample.toml at the repository root) is tested against Default so
+// the two never drift. No package reads configuration from globals: each
+// subsystem gets its part of Config at construction.
+package config
