@@ -1,0 +1,40 @@
+// Package p2p is the Bitcoin P2P client of the node ("TBC"): it keeps
+// connections to configured peers, syncs the most-work header chain
+// headers-first, downloads the blocks of that chain from several peers at
+// once into a Chain (internal/btc/index), and broadcasts transactions,
+// reporting whether peers accepted or rejected them.
+//
+// The protocol itself (version/verack, ping/pong, message framing) is
+// btcd's peer package; this package decides what to ask whom and what to
+// do with the answers.
+//
+// Sync works as follows. One getheaders is outstanding at a time, built
+// from Chain.Locator and sent to the highest peer that needs asking; a full
+// reply (2,000 headers) that taught us something is followed by another.
+// Peers announce new blocks with headers (BIP 130 sendheaders) or inv; an
+// announcement that does not connect triggers a getheaders with a fresh
+// locator. Blocks listed by Chain.NeedBlocks are requested as witness
+// blocks with a window of BlocksInFlightPerPeer per peer, topped up as soon
+// as half the window has arrived, so a single peer is never idle while the
+// chain indexes. Received blocks go to a pool of workers calling
+// Chain.AcceptBlock, which connects them in height order itself.
+//
+// Invariants:
+//   - A block hash is requested from at most one peer at a time, and never
+//     while it is being handed to the chain or was just stored.
+//   - A peer's requests are released for other peers when it disconnects,
+//     answers notfound, or delivers no block for StallTimeout (it is then
+//     disconnected).
+//   - A peer that sends invalid data is disconnected and its host banned for
+//     BanDuration: a malformed or oversized message, headers failing
+//     proof of work or not chaining, data the Chain rejects with ErrInvalid,
+//     more than MaxUnrequestedBlocks unrequested blocks, or more than ten
+//     non-connecting headers messages in a row. Nothing such a peer sent is
+//     stored (the Chain writes nothing for invalid data).
+//   - Every goroutine is owned by Run and ends when its context is done;
+//     public methods never block past their context.
+//   - Only peers that advertise witness support (NODE_WITNESS) serve blocks:
+//     without witness data the chain cannot check witness commitments.
+//     wtxidrelay (BIP 339) is not negotiated: btcd's peer package allows
+//     no message between version and verack.
+package p2p

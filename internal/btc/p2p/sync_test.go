@@ -1,0 +1,321 @@
+package p2p
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// testLogger discards logs unless P2P_TEST_LOG is set.
+func testLogger() *slog.Logger {
+	if os.Getenv("P2P_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+type testClient struct {
+	*Client
+	reg  *prometheus.Registry
+	done chan error
+	stop context.CancelFunc
+}
+
+// startClient runs a client for chain against peers until the test ends.
+func startClient(t *testing.T, chain Chain, peers []string, mod func(*Config)) *testClient {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	cfg := Config{
+		Params:       &chaincfg.RegressionNetParams,
+		Peers:        peers,
+		Logger:       testLogger(),
+		Registerer:   reg,
+		ReconnectMin: 20 * time.Millisecond,
+		ReconnectMax: 100 * time.Millisecond,
+		StallTimeout: 3 * time.Second,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	c, err := New(cfg, chain)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tc := &testClient{Client: c, reg: reg, done: make(chan error, 1), stop: cancel}
+	go func() { tc.done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-tc.done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("Run did not return after cancel")
+		}
+	})
+	return tc
+}
+
+// waitFor polls cond until it holds or the timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitSynced waits until fc's block tip is the tip of tc.
+func waitSynced(t *testing.T, fc *fakeChain, tc *testChain) {
+	t.Helper()
+	want, wantHeight := tc.tip()
+	waitFor(t, 30*time.Second, "block tip "+want.String(), func() bool {
+		h, height := fc.BlockTip()
+		return h == want && height == wantHeight
+	})
+}
+
+func TestSyncOnePeer(t *testing.T) {
+	t.Parallel()
+	long := buildChain(t, 2100, 1)
+	short := buildChain(t, 150, 3)
+	tests := []struct {
+		name   string
+		chain  *testChain
+		delay  time.Duration
+		window int
+	}{
+		{name: "more than one headers batch", chain: long},
+		{name: "slow chain keeps pipeline full", chain: short, delay: 2 * time.Millisecond},
+		{name: "window of one block", chain: short, window: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := startRemote(t, remoteOpts{chain: tt.chain})
+			fc := newFakeChain(tt.chain.params)
+			fc.acceptDelay = tt.delay
+			c := startClient(t, fc, []string{r.addr}, func(cfg *Config) { cfg.BlocksInFlightPerPeer = tt.window })
+			waitSynced(t, fc, tt.chain)
+			n := len(tt.chain.blocks) - 1
+			if got := r.servedBlocks(); got != n {
+				t.Errorf("peer served %d blocks, want each of %d exactly once", got, n)
+			}
+			if got := metricValue(c.m.blocksAccepted); got != float64(n) {
+				t.Errorf("blocks_accepted_total = %v, want %d", got, n)
+			}
+			waitFor(t, 5*time.Second, "synced progress", func() bool { return c.Progress().Synced })
+			p := c.Progress()
+			if p.HeaderHeight != int32(n) || p.BlockHeight != int32(n) || p.Peers != 1 || p.ETA != 0 {
+				t.Errorf("progress = %+v", p)
+			}
+		})
+	}
+}
+
+func TestSyncSeveralPeers(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 600, 2)
+	fc := newFakeChain(tc.params)
+	fc.acceptDelay = time.Millisecond
+	var addrs []string
+	var remotes []*remote
+	for range 3 {
+		r := startRemote(t, remoteOpts{chain: tc})
+		remotes = append(remotes, r)
+		addrs = append(addrs, r.addr)
+	}
+	c := startClient(t, fc, addrs, func(cfg *Config) { cfg.BlocksInFlightPerPeer = 8 })
+	waitFor(t, 10*time.Second, "three peers", func() bool { return c.Progress().Peers == 3 })
+	waitSynced(t, fc, tc)
+	total, used := 0, 0
+	for _, r := range remotes {
+		total += r.servedBlocks()
+		if r.servedBlocks() > 0 {
+			used++
+		}
+	}
+	if total != 600 {
+		t.Errorf("peers served %d blocks in total, want 600 (no duplicates)", total)
+	}
+	if used < 2 {
+		t.Errorf("blocks came from %d peer(s), want at least 2", used)
+	}
+}
+
+func TestRerequest(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 300, 2)
+	prefix := &testChain{params: tc.params, blocks: tc.blocks[:60], hashes: tc.hashes[:60], index: map[chainhash.Hash]int{}}
+	for i, h := range prefix.hashes {
+		prefix.index[h] = i
+	}
+	tests := []struct {
+		name  string
+		flaky remoteOpts
+	}{
+		{name: "peer disconnects mid sync", flaky: remoteOpts{chain: tc, serveLimit: 40}},
+		{name: "peer stalls", flaky: remoteOpts{chain: tc, ignoreBlocks: true}},
+		{name: "peer lacks blocks", flaky: remoteOpts{chain: prefix}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			flaky := startRemote(t, tt.flaky)
+			fc := newFakeChain(tc.params)
+			fc.acceptDelay = time.Millisecond
+			c := startClient(t, fc, []string{flaky.addr}, func(cfg *Config) {
+				cfg.StallTimeout = 300 * time.Millisecond
+				cfg.BlocksInFlightPerPeer = 8
+			})
+			// Let the flaky peer take requests before the good one comes.
+			waitFor(t, 10*time.Second, "flaky peer busy", func() bool {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return len(c.inflight) > 0 || flaky.servedBlocks() > 0
+			})
+			good := startRemote(t, remoteOpts{chain: tc})
+			c.addPeerAddr(t, good.addr)
+			waitSynced(t, fc, tc)
+			if got := metricValue(c.m.blockRetries); got == 0 {
+				t.Errorf("block_requests_released_total = 0, want requests moved to the good peer")
+			}
+			if got := metricValue(c.m.bans.WithLabelValues(reasonInvalidBlock)); got != 0 {
+				t.Errorf("an honest but flaky peer was banned")
+			}
+		})
+	}
+}
+
+// addPeerAddr starts connecting to one more address, as if configured.
+func (c *testClient) addPeerAddr(t *testing.T, addr string) {
+	t.Helper()
+	c.Client.mu.Lock()
+	ctx := c.Client.runCtx
+	c.Client.mu.Unlock()
+	slots := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = c.Client.connLoop(ctx, addr, slots)
+	}()
+	t.Cleanup(func() {
+		c.stop()
+		<-done
+	})
+}
+
+func TestStorageFailureStopsRun(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 20, 1)
+	r := startRemote(t, remoteOpts{chain: tc})
+	fc := newFakeChain(tc.params)
+	disk := errors.New("disk full")
+	fc.acceptErr = disk
+	c, err := New(Config{Params: tc.params, Peers: []string{r.addr}, Logger: testLogger()}, fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	err = c.Run(ctx)
+	if !errors.Is(err, disk) || ctx.Err() != nil {
+		t.Fatalf("Run = %v, want the storage error before the deadline", err)
+	}
+	if err := c.Run(context.Background()); !errors.Is(err, ErrRunning) {
+		t.Errorf("second Run = %v, want ErrRunning", err)
+	}
+}
+
+func TestReorgFollowsLongerChain(t *testing.T) {
+	t.Parallel()
+	base := buildChain(t, 50, 1)
+	fork := &testChain{params: base.params, index: map[chainhash.Hash]int{}}
+	for _, b := range base.blocks[:41] {
+		fork.add(b)
+	}
+	fork.extend(t, 15, 1, 7) // 55 blocks, forks at 40
+	fc := newFakeChain(base.params)
+	r1 := startRemote(t, remoteOpts{chain: base})
+	c := startClient(t, fc, []string{r1.addr}, nil)
+	waitSynced(t, fc, base)
+	r2 := startRemote(t, remoteOpts{chain: fork})
+	c.addPeerAddr(t, r2.addr)
+	waitSynced(t, fc, fork)
+	if got := c.Progress().BlockHash; got != fork.hashes[55] {
+		t.Errorf("progress block hash %s, want fork tip %s", got, fork.hashes[55])
+	}
+}
+
+func TestAnnouncementsAfterSync(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 30, 1)
+	r := startRemote(t, remoteOpts{chain: tc})
+	fc := newFakeChain(tc.params)
+	c := startClient(t, fc, []string{r.addr}, nil)
+	waitSynced(t, fc, tc)
+	waitFor(t, 5*time.Second, "peer registered", func() bool { return c.Progress().Peers == 1 })
+
+	// The remote mines a block (its chain grows in place; tests own both
+	// ends) and announces it with headers, as after sendheaders.
+	next := buildChainFrom(t, tc, 2)
+	r.mu.Lock()
+	p := r.peers[len(r.peers)-1]
+	r.opts.chain = next
+	r.mu.Unlock()
+	hdrs := wire.NewMsgHeaders()
+	for _, b := range next.blocks[31:] {
+		h := b.Header
+		_ = hdrs.AddBlockHeader(&h)
+	}
+	p.QueueMessage(hdrs, nil)
+	waitSynced(t, fc, next)
+
+	// An inv announcement works as well.
+	next2 := buildChainFrom(t, next, 1)
+	r.mu.Lock()
+	r.opts.chain = next2
+	r.mu.Unlock()
+	tip, _ := next2.tip()
+	inv := wire.NewMsgInv()
+	_ = inv.AddInvVect(wire.NewInvVect(wire.InvTypeBlock, &tip))
+	p.QueueMessage(inv, nil)
+	waitSynced(t, fc, next2)
+}
+
+// buildChainFrom copies tc and mines n more blocks on it.
+func buildChainFrom(t *testing.T, tc *testChain, n int) *testChain {
+	out := &testChain{params: tc.params, index: map[chainhash.Hash]int{}}
+	for _, b := range tc.blocks {
+		out.add(b)
+	}
+	out.extend(t, n, 1, 0)
+	return out
+}
+
+// metricValue reads a counter or gauge.
+func metricValue(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		return -1
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
+}
