@@ -1,0 +1,23 @@
+// Package bench holds the benchmarks run by `hemi bench`, which compare our
+// code with a reference implementation measured in the same run.
+//
+// btc-index (RunBTCIndex) generates, or reuses from a cache, a regtest chain
+// of realistic transactions (P2WPKH and P2TR spends with 1-3 inputs, two
+// outputs, some OP_RETURNs and PoP publications) built with
+// internal/btc/txgen, serves it from a loopback P2P peer
+// (internal/btc/peerserve) and times two fresh nodes syncing it: ours
+// (internal/tbc, run in a child process so its peak RSS is its own) and btcd
+// with --txindex --addrindex. The last line it prints is, exactly:
+//
+//	btc-index ours_tx_s=<n> btcd_tx_s=<n> ratio=<ours/btcd> rss_mb=<ours peak>
+//
+// Invariants:
+//   - The generated chain is a pure function of its parameters (seed, block
+//     and transaction counts, generator version), so a cached file is valid
+//     for exactly the key in its name and header.
+//   - The chain file decoder (DecodeChainFile) validates every length,
+//     offset, count and the header hash chain before anything is served; it
+//     never panics on input and is fuzzed.
+//   - No timing is asserted in tests; the CI test checks only correctness
+//     (both nodes reach the same tip, ours indexed every transaction).
+package bench
