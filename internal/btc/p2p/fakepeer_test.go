@@ -29,6 +29,8 @@ type remoteOpts struct {
 	onReady func(r *remote, p *peer.Peer, conn net.Conn)
 	// raw, if set, replaces the protocol: it gets the bare connection.
 	raw func(conn net.Conn)
+	// ignoreInv never requests announced transactions.
+	ignoreInv bool
 	// txPolicy decides on a relayed tx: reject (with code and reason) or
 	// accept; keep=false drops an accepted tx without a reject.
 	txPolicy func(tx *wire.MsgTx) (reject bool, code wire.RejectCode, reason string, keep bool)
@@ -147,6 +149,9 @@ func (r *remote) servePeer(conn net.Conn) {
 			},
 			OnGetData: func(pp *peer.Peer, msg *wire.MsgGetData) { r.onGetData(pp, msg) },
 			OnInv: func(pp *peer.Peer, msg *wire.MsgInv) {
+				if r.opts.ignoreInv {
+					return
+				}
 				gd := wire.NewMsgGetData()
 				for _, iv := range msg.InvList {
 					if iv.Type == wire.InvTypeTx {
