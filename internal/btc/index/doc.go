@@ -1,0 +1,58 @@
+// Package index is TBC's Bitcoin header chain, block store and indexes, on
+// pebble. The P2P client (internal/btc/p2p) feeds it headers and blocks
+// through the p2p.Chain interface; the rest of the node asks it questions
+// as of any retained Bitcoin block and subscribes to its reorg events.
+//
+// # What it holds
+//
+//   - Every valid header, in memory as a tree (parent pointers, height,
+//     cumulative work, status flags) and on disk. Headers are checked with
+//     btcd's CheckBlockHeaderSanity and CheckBlockHeaderContext (PoW,
+//     retarget, median time past, checkpoints) against their parent in the
+//     tree; the best header chain is the one with most cumulative work
+//     (first seen wins ties). Side forks are kept.
+//   - Raw blocks, verified against their header (hash, merkle root without
+//     mutation, BIP141 witness commitment) and stored as they arrive, in
+//     any order. Transaction scripts and the UTXO set are NOT validated:
+//     the index trusts the most-work chain, like an SPV client that also
+//     keeps the blocks.
+//   - Indexes, each with its own tip: canonical heights, tx -> location,
+//     outputs by SHA-256 of their script with value and creating block,
+//     spends (outpoint -> spending input), PoP keystone publications.
+//
+// # Invariants
+//
+//  1. The connected chain (block tip) only moves along the best header
+//     chain, one atomic pebble batch at a time, and only to a chain with
+//     more work whose blocks are all stored. Each batch holds whole blocks:
+//     their index entries, canonical heights, header status flags, the
+//     events describing the move and every index tip. A crash (kill -9)
+//     at any moment therefore reopens at the tip of the last committed
+//     batch with every index consistent with it. Batches are fsynced at
+//     most every Config.SyncInterval; a machine crash may lose the newest
+//     batches, never tear one.
+//  2. Index entries are never deleted. Every entry names the block it came
+//     from (by node id), and a query as of block X counts an entry of block
+//     B iff B is X or an ancestor of X (O(1) on the main chain through the
+//     height-indexed connected chain, a short walk for side forks). A reorg
+//     therefore only rewrites canonical heights and tips, and queries as of
+//     any block that was ever connected keep answering exactly as they did
+//     (side-fork data is retained forever; nothing is pruned).
+//  3. A block is flagged indexed only when all indexes hold its entries;
+//     queries as of a block that is not give ErrNotIndexed.
+//  4. Events (connected / disconnected) are stored in the same batch as the
+//     change and delivered in order to each subscriber from its own
+//     goroutine, after the in-memory chain reflects them; a slow subscriber
+//     only lags (see Subscribe).
+//  5. The genesis block is stored but its transactions are not indexed
+//     (its coinbase is unspendable), as in Bitcoin Core and btcd.
+//
+// # Concurrency
+//
+// All methods are safe for concurrent use. Header acceptance and the
+// connected chain share one RWMutex (queries hold it for reading for their
+// whole duration, so an answer is consistent with one chain state). Blocks
+// are verified and stored concurrently by their callers; one caller at a
+// time connects, and it connects every block that became ready, including
+// those stored meanwhile by others.
+package index

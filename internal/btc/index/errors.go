@@ -1,0 +1,32 @@
+package index
+
+import "errors"
+
+// Errors returned by the index. Callers test them with errors.Is; every
+// returned error wraps one of these (or p2p.ErrInvalid / p2p.ErrUnconnected
+// for data from peers) with context.
+var (
+	// ErrNotFound: the transaction, output, spend or publication does not
+	// exist as of the requested block.
+	ErrNotFound = errors.New("not found")
+
+	// ErrUnknownBlock: the as-of block hash or height is not known to the
+	// header tree.
+	ErrUnknownBlock = errors.New("unknown block")
+
+	// ErrNotIndexed: the block is known but its data has not been indexed
+	// (it is above the block tip, or on a side fork that was never
+	// connected), so queries as of it cannot be answered yet.
+	ErrNotIndexed = errors.New("block not indexed")
+
+	// ErrInvalidAddress: an address string could not be decoded for the
+	// index's network.
+	ErrInvalidAddress = errors.New("invalid address")
+
+	// ErrClosed: the index was closed.
+	ErrClosed = errors.New("index closed")
+
+	// ErrCorrupt: a stored value could not be decoded. It means the
+	// database was damaged or written by an incompatible version.
+	ErrCorrupt = errors.New("corrupt index database")
+)

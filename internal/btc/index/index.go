@@ -1,0 +1,362 @@
+package index
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hemi-go/hemi/internal/btc/p2p"
+)
+
+// Config configures an Index. It is read once by Open.
+type Config struct {
+	// Dir is the pebble database directory; it is created if missing.
+	Dir string
+
+	// Params are the network's consensus parameters (genesis, PoW limit,
+	// retarget rules, checkpoints). Required.
+	Params *chaincfg.Params
+
+	// Logger receives the index's logs; nil discards them.
+	Logger *slog.Logger
+
+	// Registerer, when set, gets the index's Prometheus metrics.
+	Registerer prometheus.Registerer
+
+	// CacheSize is pebble's block cache in bytes (default 64 MiB).
+	CacheSize int64
+
+	// MemTableSize is pebble's memtable size in bytes (default 64 MiB).
+	MemTableSize uint64
+
+	// PendingBytes bounds the memory held by decoded blocks that arrived
+	// ahead of the block tip (default 256 MiB). Beyond it, early blocks
+	// are decoded again from disk when they connect.
+	PendingBytes int
+
+	// BatchTxs is how many transactions the connector groups into one
+	// atomic batch when several contiguous blocks are ready (default
+	// 20,000). A batch always holds whole blocks.
+	BatchTxs int
+
+	// SyncInterval is how often a commit waits for the WAL to reach the
+	// disk (default 1s). Commits in between are not fsynced; a crash of
+	// the machine (not of the process) can lose them, never tear them.
+	SyncInterval time.Duration
+
+	// Now is the clock used by the header time checks (default time.Now).
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if c.Dir == "" {
+		return errors.New("index: Config.Dir is empty: set the database directory")
+	}
+	if c.Params == nil {
+		return errors.New("index: Config.Params is nil: set the network parameters")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.CacheSize <= 0 {
+		c.CacheSize = 64 << 20
+	}
+	if c.MemTableSize == 0 {
+		c.MemTableSize = 64 << 20
+	}
+	if c.PendingBytes <= 0 {
+		c.PendingBytes = 256 << 20
+	}
+	if c.BatchTxs <= 0 {
+		c.BatchTxs = 20000
+	}
+	if c.SyncInterval <= 0 {
+		c.SyncInterval = time.Second
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Index is the Bitcoin header chain, block store and indexes. It is safe for
+// concurrent use. See the package documentation for its invariants.
+type Index struct {
+	cfg    Config
+	params *chaincfg.Params
+	log    *slog.Logger
+	db     *pebble.DB
+	m      *metrics
+
+	blocksPerRetarget   int32
+	minRetargetTimespan int64
+	maxRetargetTimespan int64
+	timeSource          clockTime
+
+	// closeMu guards closed; every operation touching db holds it for
+	// reading so Close waits for them.
+	closeMu sync.RWMutex
+	closed  bool
+	done    chan struct{}
+	wg      sync.WaitGroup
+
+	// mu guards the header tree and the connected chain.
+	mu       sync.RWMutex
+	byHash   map[chainhash.Hash]*node
+	nodes    []*node // by id
+	hdrChain []*node // best header chain, by height
+	main     []*node // connected chain, by height
+
+	// connMu is held by the one goroutine connecting blocks; kick asks it
+	// to look again.
+	connMu   sync.Mutex
+	kick     atomic.Bool
+	nextSeq  uint64    // next event sequence number; connMu
+	lastSync time.Time // connMu
+
+	pendMu       sync.Mutex
+	pending      map[uint32]*blockData
+	pendingBytes int
+
+	// published is the sequence number after the newest event whose
+	// effects are visible to queries; evNotify is closed when it grows.
+	published atomic.Uint64
+	evMu      sync.Mutex
+	evNotify  chan struct{}
+}
+
+var _ p2p.Chain = (*Index)(nil)
+
+// Open opens (or creates) the index in cfg.Dir, loads the header tree,
+// brings every index up to the block tip and returns the index ready for
+// use. Close it when done.
+func Open(cfg Config) (*Index, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	p := cfg.Params
+	tts := int64(p.TargetTimespan / time.Second)
+	ttb := int64(p.TargetTimePerBlock / time.Second)
+	if ttb <= 0 || tts <= 0 || p.RetargetAdjustmentFactor <= 0 || p.GenesisBlock == nil {
+		return nil, fmt.Errorf("index: network %q parameters lack retarget settings or genesis", p.Name)
+	}
+	ix := &Index{
+		cfg:                 cfg,
+		params:              p,
+		log:                 cfg.Logger,
+		m:                   newMetrics(cfg.Registerer),
+		blocksPerRetarget:   int32(tts / ttb),
+		minRetargetTimespan: tts / p.RetargetAdjustmentFactor,
+		maxRetargetTimespan: tts * p.RetargetAdjustmentFactor,
+		timeSource:          clockTime{now: cfg.Now},
+		done:                make(chan struct{}),
+		byHash:              make(map[chainhash.Hash]*node),
+		pending:             make(map[uint32]*blockData),
+		evNotify:            make(chan struct{}),
+	}
+	db, err := pebble.Open(cfg.Dir, pebbleOptions(&cfg))
+	if err != nil {
+		return nil, fmt.Errorf("index: open database %s: %w", cfg.Dir, err)
+	}
+	ix.db = db
+	if err := ix.load(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if err := ix.catchUp(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	// Blocks stored but not yet connected when the process stopped.
+	if err := ix.connectReady(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	ix.lastSync = time.Now()
+	tip := ix.main[len(ix.main)-1]
+	best := ix.hdrChain[len(ix.hdrChain)-1]
+	ix.m.headerHeight.Set(float64(best.height))
+	ix.m.blockHeight.Set(float64(tip.height))
+	ix.log.Info("bitcoin index opened", "dir", cfg.Dir, "network", p.Name,
+		"headers", best.height, "blocks", tip.height, "tip", tip.hash)
+	return ix, nil
+}
+
+func pebbleOptions(cfg *Config) *pebble.Options {
+	o := &pebble.Options{
+		CacheSize:                   cfg.CacheSize,
+		MemTableSize:                cfg.MemTableSize,
+		MemTableStopWritesThreshold: 4,
+		L0CompactionThreshold:       8,
+		L0StopWritesThreshold:       64,
+		LBaseMaxBytes:               256 << 20,
+		MaxOpenFiles:                1000,
+		Logger:                      quietLogger{},
+	}
+	return o
+}
+
+// enter registers an operation that uses the database; leave ends it.
+func (ix *Index) enter() error {
+	ix.closeMu.RLock()
+	if ix.closed {
+		ix.closeMu.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+func (ix *Index) leave() { ix.closeMu.RUnlock() }
+
+// writeOpts returns the options for a commit: synced at most every
+// SyncInterval. Only used by the connector and header/block writers.
+func (ix *Index) writeOpts() *pebble.WriteOptions { return pebble.NoSync }
+
+// Close stops the subscribers, waits for running operations, syncs the
+// write-ahead log and closes the database. It is safe to call twice.
+func (ix *Index) Close() error {
+	ix.closeMu.Lock()
+	if ix.closed {
+		ix.closeMu.Unlock()
+		return nil
+	}
+	ix.closed = true
+	close(ix.done)
+	ix.closeMu.Unlock()
+	ix.wg.Wait()
+
+	ix.connMu.Lock() // no connector may be between commit and publish
+	defer ix.connMu.Unlock()
+	err := ix.db.LogData(nil, pebble.Sync)
+	if cerr := ix.db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("index: close database: %w", err)
+	}
+	ix.log.Info("bitcoin index closed")
+	return nil
+}
+
+// load reads the header tree, the connected chain and the event sequence.
+func (ix *Index) load() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+
+	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxHeader}, UpperBound: []byte{pfxHeader + 1}})
+	if err != nil {
+		return fmt.Errorf("index: read headers: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		id, err := decodeIDKey(pfxHeader, it.Key())
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+		v, err := it.ValueAndErr()
+		if err != nil {
+			_ = it.Close()
+			return fmt.Errorf("index: read headers: %w", err)
+		}
+		rec, err := decodeHeaderRecord(v)
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+		if err := ix.insertLoaded(&rec.Header, id, rec.Status); err != nil {
+			_ = it.Close()
+			return err
+		}
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("index: read headers: %w", err)
+	}
+
+	if len(ix.nodes) == 0 {
+		if err := ix.initGenesis(); err != nil {
+			return err
+		}
+	}
+
+	// Best header chain: the most-work node; ties go to the older id.
+	best := ix.nodes[0]
+	for _, n := range ix.nodes {
+		if n.work.cmp(best.work) > 0 {
+			best = n
+		}
+	}
+	ix.setHeaderChain(best)
+
+	// Connected chain: the canonical index's tip and its ancestors.
+	tip := ix.nodes[0]
+	if v, closer, err := ix.db.Get(tipKey(canonIndexName)); err == nil {
+		id, hash, derr := decodeTip(v)
+		_ = closer.Close()
+		if derr != nil {
+			return derr
+		}
+		if int(id) >= len(ix.nodes) || ix.nodes[id].hash != hash {
+			return fmt.Errorf("%w: block tip %s (id %d) is not a known header", ErrCorrupt, hash, id)
+		}
+		tip = ix.nodes[id]
+	} else if !errors.Is(err, pebble.ErrNotFound) {
+		return fmt.Errorf("index: read block tip: %w", err)
+	}
+	ix.main = make([]*node, tip.height+1, max(int(tip.height)+1, len(ix.hdrChain)))
+	for n := tip; n != nil; n = n.parent {
+		ix.main[n.height] = n
+	}
+
+	// Event sequence: one past the newest stored event.
+	ix.nextSeq = 0
+	eit, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxEvent}, UpperBound: []byte{pfxEvent + 1}})
+	if err != nil {
+		return fmt.Errorf("index: read events: %w", err)
+	}
+	if eit.Last() {
+		seq, err := decodeEventKey(eit.Key())
+		if err != nil {
+			_ = eit.Close()
+			return err
+		}
+		ix.nextSeq = seq + 1
+	}
+	if err := eit.Close(); err != nil {
+		return fmt.Errorf("index: read events: %w", err)
+	}
+	ix.published.Store(ix.nextSeq)
+	return nil
+}
+
+// initGenesis stores the network's genesis header and block in an empty
+// database and makes it the connected tip. The genesis block's
+// transactions are not indexed: its coinbase cannot be spent.
+func (ix *Index) initGenesis() error {
+	g := ix.params.GenesisBlock
+	raw, err := serializeBlock(g)
+	if err != nil {
+		return fmt.Errorf("index: encode genesis: %w", err)
+	}
+	flags := statusHaveData | statusIndexed
+	b := ix.db.NewBatch()
+	defer b.Close()
+	_ = b.Set(idKey(pfxHeader, 0), encodeHeaderRecord(&g.Header, flags), nil)
+	_ = b.Set(idKey(pfxBlock, 0), raw, nil)
+	hash := g.BlockHash()
+	_ = b.Set(heightKey(0), encodeCanon(0, &hash), nil)
+	for _, name := range indexNames {
+		_ = b.Set(tipKey(name), encodeTip(0, &hash), nil)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("index: store genesis: %w", err)
+	}
+	return ix.insertLoaded(&g.Header, 0, flags)
+}

@@ -1,0 +1,215 @@
+package index
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/hemi-go/hemi/internal/pop"
+)
+
+// Index names; each has its own tip under tipKey(name).
+const (
+	canonIndexName = "canonical"
+	txIndexName    = "tx"
+	outIndexName   = "outputs"
+	popIndexName   = "pop"
+)
+
+// indexNames lists every index whose tip moves with the connected chain.
+var indexNames = []string{canonIndexName, txIndexName, outIndexName, popIndexName}
+
+// dataIndex writes the entries one block contributes to one index. Entries
+// are never deleted: each names the block (node id) it came from, and
+// queries count it only when that block is in the as-of chain.
+type dataIndex struct {
+	name  string
+	write func(w *entryWriter, n *node, bd *blockData)
+}
+
+var dataIndexes = []dataIndex{
+	{txIndexName, writeTxEntries},
+	{outIndexName, writeOutputEntries},
+	{popIndexName, writePopEntries},
+}
+
+// entryWriter appends entries to a batch without per-entry allocations.
+type entryWriter struct {
+	b *pebble.Batch
+}
+
+func newEntryWriter(b *pebble.Batch) *entryWriter { return &entryWriter{b: b} }
+
+func writeTxEntries(w *entryWriter, n *node, bd *blockData) {
+	for i := range bd.txids {
+		op := w.b.SetDeferred(txKeyLen, txValLen)
+		putTxKey(op.Key, &bd.txids[i], n.id)
+		putTxVal(op.Value, txLoc{Pos: uint32(i), Offset: bd.offs[i], Size: bd.offs[i+1] - bd.offs[i]})
+		_ = op.Finish()
+	}
+}
+
+// writeOutputEntries indexes every spendable output by the SHA-256 of its
+// script, and every input (but the coinbase's) as the spend of its
+// outpoint. Provably unspendable OP_RETURN outputs are not indexed by
+// script.
+func writeOutputEntries(w *entryWriter, n *node, bd *blockData) {
+	var ok outKey
+	ok.Height = n.height
+	ok.ID = n.id
+	for i, tx := range bd.msg.Transactions {
+		txid := &bd.txids[i]
+		ok.Pos = uint32(i)
+		for v, out := range tx.TxOut {
+			if len(out.PkScript) > 0 && out.PkScript[0] == opReturn {
+				continue
+			}
+			ok.ScriptHash = sha256.Sum256(out.PkScript)
+			ok.Vout = uint32(v)
+			op := w.b.SetDeferred(outKeyLen, outValLen)
+			putOutKey(op.Key, &ok)
+			putOutVal(op.Value, txid, out.Value)
+			_ = op.Finish()
+		}
+		if i == 0 {
+			continue // the coinbase spends nothing
+		}
+		for vin, in := range tx.TxIn {
+			op := w.b.SetDeferred(spendKeyLen, spendValLen)
+			putSpendKey(op.Key, &in.PreviousOutPoint, n.id)
+			putSpendVal(op.Value, txid, uint32(vin), uint32(i))
+			_ = op.Finish()
+		}
+	}
+}
+
+const opReturn = 0x6a
+
+// writePopEntries indexes outputs that publish a keystone (DESIGN section 4).
+func writePopEntries(w *entryWriter, n *node, bd *blockData) {
+	for i, tx := range bd.msg.Transactions {
+		for v, out := range tx.TxOut {
+			s := out.PkScript
+			if len(s) != pop.ScriptSize || s[0] != opReturn {
+				continue
+			}
+			ks, err := pop.ParseScript(s)
+			if err != nil {
+				continue
+			}
+			pk := popKey{Keystone: ks.ID(), ID: n.id, Pos: uint32(i), Vout: uint32(v)}
+			op := w.b.SetDeferred(popKeyLen, popValLen)
+			putPopKey(op.Key, &pk)
+			copy(op.Value, bd.txids[i][:])
+			_ = op.Finish()
+		}
+	}
+}
+
+// catchUp brings every data index whose tip is behind the block tip (a new
+// index, or one whose entries were dropped) up to it, reading stored
+// blocks. Runs in Open before anything else uses the index.
+func (ix *Index) catchUp() error {
+	tip := ix.main[len(ix.main)-1]
+	for _, x := range dataIndexes {
+		start, err := ix.indexStart(x.name)
+		if err != nil {
+			return err
+		}
+		if start > tip.height {
+			if err := ix.db.Set(tipKey(x.name), encodeTip(tip.id, &tip.hash), pebble.Sync); err != nil {
+				return fmt.Errorf("index: set %s tip: %w", x.name, err)
+			}
+			continue
+		}
+		ix.log.Info("bitcoin index catching up", "index", x.name, "from", start, "to", tip.height)
+		// Side-fork blocks were indexed without this index's entries;
+		// forget that so as-of queries on them report ErrNotIndexed.
+		if err := ix.unmarkSideForks(); err != nil {
+			return err
+		}
+		b := ix.db.NewBatch()
+		w := newEntryWriter(b)
+		txs := 0
+		for h := start; h <= tip.height; h++ {
+			n := ix.main[h]
+			bd, err := ix.takeBlock(n)
+			if err != nil {
+				_ = b.Close()
+				return err
+			}
+			x.write(w, n, bd)
+			txs += len(bd.txids)
+			if txs >= ix.cfg.BatchTxs || h == tip.height {
+				_ = b.Set(tipKey(x.name), encodeTip(n.id, &n.hash), nil)
+				err := b.Commit(pebble.NoSync)
+				_ = b.Close()
+				if err != nil {
+					return fmt.Errorf("index: catch up %s at height %d: %w", x.name, h, err)
+				}
+				b = ix.db.NewBatch()
+				w = newEntryWriter(b)
+				txs = 0
+			}
+		}
+		_ = b.Close()
+		if err := ix.db.LogData(nil, pebble.Sync); err != nil {
+			return fmt.Errorf("index: sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// indexStart returns the first height the named index lacks on the
+// connected chain.
+func (ix *Index) indexStart(name string) (int32, error) {
+	v, closer, err := ix.db.Get(tipKey(name))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 1, nil // genesis has nothing to index
+	}
+	if err != nil {
+		return 0, fmt.Errorf("index: read %s tip: %w", name, err)
+	}
+	id, hash, err := decodeTip(v)
+	_ = closer.Close()
+	if err != nil {
+		return 0, err
+	}
+	if int(id) >= len(ix.nodes) || ix.nodes[id].hash != hash {
+		return 1, nil
+	}
+	n := ix.nodes[id]
+	for n != nil && !ix.onMain(n) {
+		n = n.parent
+	}
+	if n == nil {
+		return 1, nil
+	}
+	return n.height + 1, nil
+}
+
+// unmarkSideForks clears the indexed flag of blocks off the connected
+// chain.
+func (ix *Index) unmarkSideForks() error {
+	b := ix.db.NewBatch()
+	defer b.Close()
+	var side []*node
+	for _, n := range ix.nodes {
+		if n.has(statusIndexed) && !ix.onMain(n) {
+			side = append(side, n)
+			_ = b.Set(idKey(pfxHeader, n.id), n.recordWith(n.flags()&^statusIndexed), nil)
+		}
+	}
+	if len(side) == 0 {
+		return nil
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("index: unmark side forks: %w", err)
+	}
+	for _, n := range side {
+		n.clearFlag(statusIndexed)
+	}
+	return nil
+}

@@ -1,0 +1,42 @@
+package index
+
+import "github.com/prometheus/client_golang/prometheus"
+
+type metrics struct {
+	headerHeight       prometheus.Gauge
+	blockHeight        prometheus.Gauge
+	blocksStored       prometheus.Counter
+	blocksConnected    prometheus.Counter
+	blocksDisconnected prometheus.Counter
+	reorgs             prometheus.Counter
+	txsIndexed         prometheus.Counter
+}
+
+// newMetrics creates the index's metrics and registers them with r when r
+// is not nil (a collector already registered is reused silently).
+func newMetrics(r prometheus.Registerer) *metrics {
+	const ns, sub = "hemi", "btc_index"
+	m := &metrics{
+		headerHeight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "header_height", Help: "Height of the best header chain."}),
+		blockHeight: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "block_height", Help: "Height of the connected (indexed) block chain."}),
+		blocksStored: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "blocks_stored_total", Help: "Blocks verified against their header and stored."}),
+		blocksConnected: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "blocks_connected_total", Help: "Blocks connected to the indexed chain."}),
+		blocksDisconnected: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "blocks_disconnected_total", Help: "Blocks disconnected by reorgs."}),
+		reorgs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "reorgs_total", Help: "Reorganizations of the indexed chain."}),
+		txsIndexed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "txs_indexed_total", Help: "Transactions indexed."}),
+	}
+	if r != nil {
+		for _, c := range []prometheus.Collector{m.headerHeight, m.blockHeight, m.blocksStored,
+			m.blocksConnected, m.blocksDisconnected, m.reorgs, m.txsIndexed} {
+			_ = r.Register(c)
+		}
+	}
+	return m
+}

@@ -1,0 +1,490 @@
+package index
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// HeaderInfo is a header with its place in the tree.
+type HeaderInfo struct {
+	Hash      chainhash.Hash
+	Height    int32
+	Header    wire.BlockHeader
+	Work      *big.Int // cumulative chain work up to this header
+	MainChain bool     // on the connected chain
+	HaveData  bool     // the block itself is stored
+}
+
+// TxInfo locates a confirmed transaction as of a block.
+type TxInfo struct {
+	Txid          chainhash.Hash
+	BlockHash     chainhash.Hash
+	Height        int32
+	Index         uint32 // position in the block
+	Confirmations int32  // as-of height - Height + 1
+	Tx            *wire.MsgTx
+}
+
+// UTXO is an unspent output as of a block.
+type UTXO struct {
+	Outpoint  wire.OutPoint
+	Value     int64
+	Height    int32
+	BlockHash chainhash.Hash
+	Index     uint32 // position of the creating tx in its block
+}
+
+// Spend is the input that spends an outpoint.
+type Spend struct {
+	Outpoint      wire.OutPoint
+	Txid          chainhash.Hash // spending transaction
+	Input         uint32         // input index in the spending transaction
+	BlockHash     chainhash.Hash
+	Height        int32
+	Index         uint32 // position of the spending tx in its block
+	Confirmations int32
+}
+
+// Publication is one Bitcoin output carrying a keystone.
+type Publication struct {
+	Keystone      [32]byte
+	Txid          chainhash.Hash
+	Vout          uint32
+	BlockHash     chainhash.Hash
+	Height        int32
+	Index         uint32 // position of the tx in its block
+	Confirmations int32
+}
+
+// view is the chain as of one block: its main-chain part up to fork and
+// the side-fork nodes above fork (empty when tip is on the main chain).
+type view struct {
+	tip  *node
+	fork *node
+	side []*node // side[i] is at height fork.height+1+i
+}
+
+// viewOf resolves asOf (zero: the block tip). ix.mu must be held.
+func (ix *Index) viewOf(asOf chainhash.Hash) (*view, error) {
+	if asOf == (chainhash.Hash{}) {
+		t := ix.main[len(ix.main)-1]
+		return &view{tip: t, fork: t}, nil
+	}
+	n := ix.byHash[asOf]
+	if n == nil {
+		return nil, fmt.Errorf("as of %s: %w", asOf, ErrUnknownBlock)
+	}
+	if !n.has(statusIndexed) {
+		return nil, fmt.Errorf("as of %s (height %d): %w", asOf, n.height, ErrNotIndexed)
+	}
+	v := &view{tip: n}
+	f := n
+	for !ix.onMain(f) {
+		f = f.parent
+	}
+	v.fork = f
+	if f != n {
+		v.side = make([]*node, n.height-f.height)
+		for s := n; s != f; s = s.parent {
+			v.side[s.height-f.height-1] = s
+		}
+	}
+	return v, nil
+}
+
+// at returns the view's block at height h, or nil. ix.mu must be held.
+func (ix *Index) at(v *view, h int32) *node {
+	switch {
+	case h < 0 || h > v.tip.height:
+		return nil
+	case h <= v.fork.height:
+		return ix.main[h]
+	default:
+		return v.side[h-v.fork.height-1]
+	}
+}
+
+// contains returns the node of block id when it is in the view. ix.mu held.
+func (ix *Index) contains(v *view, id uint32) (*node, bool) {
+	if int(id) >= len(ix.nodes) {
+		return nil, false
+	}
+	n := ix.nodes[id]
+	return n, ix.at(v, n.height) == n
+}
+
+func (v *view) confirmations(h int32) int32 { return v.tip.height - h + 1 }
+
+// prefixEnd returns the smallest key greater than every key with prefix p.
+func prefixEnd(p []byte) []byte {
+	end := bytes.Clone(p)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] != 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+// query runs fn with the tree read-locked and the view of asOf resolved.
+func (ix *Index) query(asOf chainhash.Hash, fn func(v *view) error) error {
+	if err := ix.enter(); err != nil {
+		return err
+	}
+	defer ix.leave()
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	v, err := ix.viewOf(asOf)
+	if err != nil {
+		return err
+	}
+	return fn(v)
+}
+
+// TxByID finds a transaction confirmed in the chain as of asOf (zero: the
+// block tip).
+func (ix *Index) TxByID(txid, asOf chainhash.Hash) (TxInfo, error) {
+	var out TxInfo
+	err := ix.query(asOf, func(v *view) error {
+		prefix := make([]byte, 1+32)
+		prefix[0] = pfxTx
+		copy(prefix[1:], txid[:])
+		it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+		if err != nil {
+			return fmt.Errorf("index: tx %s: %w", txid, err)
+		}
+		defer it.Close()
+		var (
+			best *node
+			loc  txLoc
+		)
+		for ok := it.First(); ok; ok = it.Next() {
+			_, id, err := decodeTxKey(it.Key())
+			if err != nil {
+				return err
+			}
+			n, in := ix.contains(v, id)
+			if !in || (best != nil && n.height <= best.height) {
+				continue
+			}
+			val, err := it.ValueAndErr()
+			if err != nil {
+				return fmt.Errorf("index: tx %s: %w", txid, err)
+			}
+			if loc, err = decodeTxVal(val); err != nil {
+				return err
+			}
+			best = n
+		}
+		if err := it.Error(); err != nil {
+			return fmt.Errorf("index: tx %s: %w", txid, err)
+		}
+		if best == nil {
+			return fmt.Errorf("tx %s: %w", txid, ErrNotFound)
+		}
+		tx, err := ix.readTx(best, loc)
+		if err != nil {
+			return err
+		}
+		out = TxInfo{Txid: txid, BlockHash: best.hash, Height: best.height, Index: loc.Pos,
+			Confirmations: v.confirmations(best.height), Tx: tx}
+		return nil
+	})
+	return out, err
+}
+
+// readTx decodes the transaction at loc in n's stored block.
+func (ix *Index) readTx(n *node, loc txLoc) (*wire.MsgTx, error) {
+	raw, closer, err := ix.db.Get(idKey(pfxBlock, n.id))
+	if err != nil {
+		return nil, fmt.Errorf("index: read block %s: %w", n.hash, err)
+	}
+	defer closer.Close()
+	end := uint64(loc.Offset) + uint64(loc.Size)
+	if end > uint64(len(raw)) {
+		return nil, fmt.Errorf("%w: tx location %d+%d beyond block %s", ErrCorrupt, loc.Offset, loc.Size, n.hash)
+	}
+	tx := new(wire.MsgTx)
+	if err := tx.Deserialize(bytes.NewReader(raw[loc.Offset:end])); err != nil {
+		return nil, fmt.Errorf("%w: tx in block %s: %w", ErrCorrupt, n.hash, err)
+	}
+	return tx, nil
+}
+
+// Balance returns the sum of the outputs paying script that are unspent as
+// of asOf (zero: the block tip).
+func (ix *Index) Balance(script []byte, asOf chainhash.Hash) (int64, error) {
+	var total int64
+	err := ix.query(asOf, func(v *view) error {
+		return ix.scanUnspent(v, script, func(u *UTXO) bool {
+			total += u.Value
+			return true
+		})
+	})
+	return total, err
+}
+
+// UTXOs returns page number page (from 0) of pageSize unspent outputs paying
+// script as of asOf, ordered by height, position in block, then output
+// index. pageSize <= 0 means 10.
+func (ix *Index) UTXOs(script []byte, page, pageSize int, asOf chainhash.Hash) ([]UTXO, error) {
+	if pageSize <= 0 {
+		pageSize = 10
+	}
+	if page < 0 {
+		page = 0
+	}
+	skip := page * pageSize
+	var out []UTXO
+	err := ix.query(asOf, func(v *view) error {
+		return ix.scanUnspent(v, script, func(u *UTXO) bool {
+			if skip > 0 {
+				skip--
+				return true
+			}
+			out = append(out, *u)
+			return len(out) < pageSize
+		})
+	})
+	return out, err
+}
+
+// scanUnspent calls fn, in key order, with each output paying script that
+// is in the view and not spent in the view, until fn returns false.
+func (ix *Index) scanUnspent(v *view, script []byte, fn func(*UTXO) bool) error {
+	sh := sha256.Sum256(script)
+	lower := make([]byte, outPrefixLen)
+	lower[0] = pfxOut
+	copy(lower[1:], sh[:])
+	// Entries above the view's height cannot be in it.
+	upper := be.AppendUint32(bytes.Clone(lower), uint32(v.tip.height)+1)
+	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("index: outputs: %w", err)
+	}
+	defer it.Close()
+	spends, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxSpend}, UpperBound: []byte{pfxSpend + 1}})
+	if err != nil {
+		return fmt.Errorf("index: spends: %w", err)
+	}
+	defer spends.Close()
+
+	var u UTXO
+	for ok := it.First(); ok; ok = it.Next() {
+		k, err := decodeOutKey(it.Key())
+		if err != nil {
+			return err
+		}
+		n, in := ix.contains(v, k.ID)
+		if !in {
+			continue
+		}
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return fmt.Errorf("index: outputs: %w", err)
+		}
+		txid, value, err := decodeOutVal(val)
+		if err != nil {
+			return err
+		}
+		op := wire.OutPoint{Hash: txid, Index: k.Vout}
+		if _, spent, err := ix.findSpend(v, spends, &op); err != nil {
+			return err
+		} else if spent {
+			continue
+		}
+		u = UTXO{Outpoint: op, Value: value, Height: k.Height, BlockHash: n.hash, Index: k.Pos}
+		if !fn(&u) {
+			return nil
+		}
+	}
+	if err := it.Error(); err != nil {
+		return fmt.Errorf("index: outputs: %w", err)
+	}
+	return nil
+}
+
+// findSpend returns the spend of op in the view, using it positioned
+// anywhere in the spend table.
+func (ix *Index) findSpend(v *view, it *pebble.Iterator, op *wire.OutPoint) (Spend, bool, error) {
+	var prefix [spendKeyLen - 4]byte
+	putSpendPrefix(prefix[:], op)
+	for ok := it.SeekGE(prefix[:]); ok && bytes.HasPrefix(it.Key(), prefix[:]); ok = it.Next() {
+		k, err := decodeSpendKey(it.Key())
+		if err != nil {
+			return Spend{}, false, err
+		}
+		n, in := ix.contains(v, k.ID)
+		if !in {
+			continue
+		}
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return Spend{}, false, fmt.Errorf("index: spends: %w", err)
+		}
+		sv, err := decodeSpendVal(val)
+		if err != nil {
+			return Spend{}, false, err
+		}
+		return Spend{Outpoint: *op, Txid: sv.Txid, Input: sv.Vin, BlockHash: n.hash, Height: n.height,
+			Index: sv.Pos, Confirmations: v.confirmations(n.height)}, true, nil
+	}
+	if err := it.Error(); err != nil {
+		return Spend{}, false, fmt.Errorf("index: spends: %w", err)
+	}
+	return Spend{}, false, nil
+}
+
+// SpendOf returns the input spending op as of asOf; ErrNotFound when it is
+// unspent (or unknown) there.
+func (ix *Index) SpendOf(op wire.OutPoint, asOf chainhash.Hash) (Spend, error) {
+	var out Spend
+	err := ix.query(asOf, func(v *view) error {
+		it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxSpend}, UpperBound: []byte{pfxSpend + 1}})
+		if err != nil {
+			return fmt.Errorf("index: spends: %w", err)
+		}
+		defer it.Close()
+		s, found, err := ix.findSpend(v, it, &op)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("spend of %s: %w", op, ErrNotFound)
+		}
+		out = s
+		return nil
+	})
+	return out, err
+}
+
+// Publications returns the outputs publishing keystone id as of asOf, in
+// height order; an empty result is not an error.
+func (ix *Index) Publications(keystoneID [32]byte, asOf chainhash.Hash) ([]Publication, error) {
+	var out []Publication
+	err := ix.query(asOf, func(v *view) error {
+		prefix := make([]byte, 1+32)
+		prefix[0] = pfxPop
+		copy(prefix[1:], keystoneID[:])
+		it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+		if err != nil {
+			return fmt.Errorf("index: publications: %w", err)
+		}
+		defer it.Close()
+		for ok := it.First(); ok; ok = it.Next() {
+			k, err := decodePopKey(it.Key())
+			if err != nil {
+				return err
+			}
+			n, in := ix.contains(v, k.ID)
+			if !in {
+				continue
+			}
+			val, err := it.ValueAndErr()
+			if err != nil {
+				return fmt.Errorf("index: publications: %w", err)
+			}
+			txid, err := decodePopVal(val)
+			if err != nil {
+				return err
+			}
+			out = append(out, Publication{Keystone: keystoneID, Txid: txid, Vout: k.Vout, BlockHash: n.hash,
+				Height: n.height, Index: k.Pos, Confirmations: v.confirmations(n.height)})
+		}
+		if err := it.Error(); err != nil {
+			return fmt.Errorf("index: publications: %w", err)
+		}
+		sortPublications(out)
+		return nil
+	})
+	return out, err
+}
+
+func sortPublications(p []Publication) {
+	// Insertion sort: a keystone has a handful of publications.
+	for i := 1; i < len(p); i++ {
+		for j := i; j > 0 && pubLess(&p[j], &p[j-1]); j-- {
+			p[j], p[j-1] = p[j-1], p[j]
+		}
+	}
+}
+
+func pubLess(a, b *Publication) bool {
+	if a.Height != b.Height {
+		return a.Height < b.Height
+	}
+	if a.Index != b.Index {
+		return a.Index < b.Index
+	}
+	return a.Vout < b.Vout
+}
+
+// HeaderByHeight returns the header at height in the chain as of asOf.
+func (ix *Index) HeaderByHeight(height int32, asOf chainhash.Hash) (HeaderInfo, error) {
+	var out HeaderInfo
+	err := ix.query(asOf, func(v *view) error {
+		n := ix.at(v, height)
+		if n == nil {
+			return fmt.Errorf("header at height %d (as-of height %d): %w", height, v.tip.height, ErrNotFound)
+		}
+		out = ix.headerInfo(n)
+		return nil
+	})
+	return out, err
+}
+
+// HeaderByHash returns the header hash when it is in the chain as of asOf
+// (asOf itself or an ancestor). Use Header for any known header.
+func (ix *Index) HeaderByHash(hash, asOf chainhash.Hash) (HeaderInfo, error) {
+	var out HeaderInfo
+	err := ix.query(asOf, func(v *view) error {
+		n := ix.byHash[hash]
+		if n == nil {
+			return fmt.Errorf("header %s: %w", hash, ErrUnknownBlock)
+		}
+		if ix.at(v, n.height) != n {
+			return fmt.Errorf("header %s is not in the chain of %s: %w", hash, v.tip.hash, ErrNotFound)
+		}
+		out = ix.headerInfo(n)
+		return nil
+	})
+	return out, err
+}
+
+// Block returns a stored block, on any fork.
+func (ix *Index) Block(hash chainhash.Hash) (*wire.MsgBlock, error) {
+	if err := ix.enter(); err != nil {
+		return nil, err
+	}
+	defer ix.leave()
+	ix.mu.RLock()
+	n := ix.byHash[hash]
+	ix.mu.RUnlock()
+	if n == nil {
+		return nil, fmt.Errorf("block %s: %w", hash, ErrUnknownBlock)
+	}
+	if !n.has(statusHaveData) {
+		return nil, fmt.Errorf("block %s is not stored: %w", hash, ErrNotFound)
+	}
+	raw, closer, err := ix.db.Get(idKey(pfxBlock, n.id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("block %s is not stored: %w", hash, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("index: read block %s: %w", hash, err)
+	}
+	defer closer.Close()
+	msg := new(wire.MsgBlock)
+	if err := msg.Deserialize(bytes.NewReader(raw)); err != nil {
+		return nil, fmt.Errorf("%w: block %s: %w", ErrCorrupt, hash, err)
+	}
+	return msg, nil
+}
