@@ -1,0 +1,317 @@
+package peerserve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/peer"
+	"github.com/btcsuite/btcd/wire/v2"
+)
+
+// Sentinel errors of New and Run.
+var (
+	ErrConfig = errors.New("invalid peerserve config")
+	ErrListen = errors.New("peerserve cannot listen")
+)
+
+// Defaults of Config.
+const (
+	DefaultListenAddr      = "127.0.0.1:0"
+	DefaultMaxPeers        = 125
+	DefaultUserAgent       = "hemi-peerserve"
+	DefaultTrickleInterval = 50 * time.Millisecond
+	// maxPendingTxAnnouncements bounds the announcement queue; beyond it
+	// transaction announcements are dropped (peers still get them with a
+	// mempool request).
+	maxPendingTxAnnouncements = 100_000
+)
+
+// Config configures a Server. It is not changed after New.
+type Config struct {
+	// ListenAddr is the TCP address to listen on; empty means
+	// DefaultListenAddr (loopback, any free port).
+	ListenAddr string
+	// Params are the chain parameters (network magic) of the served chain.
+	Params *chaincfg.Params
+	// Source is the chain to serve.
+	Source Source
+	// Logger receives the server's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// MaxPeers bounds concurrent peers; 0 means DefaultMaxPeers.
+	MaxPeers int
+	// UserAgent is advertised in the version message; empty means
+	// DefaultUserAgent.
+	UserAgent string
+	// TrickleInterval is how often queued inventory is sent to a peer; 0
+	// means DefaultTrickleInterval.
+	TrickleInterval time.Duration
+}
+
+// MempoolLister is an optional Source extension: a Source that implements
+// it answers the mempool message with an inv of its transactions.
+type MempoolLister interface {
+	MempoolTxids() []chainhash.Hash
+}
+
+// BlockAcceptor is an optional Source extension: a Source that implements
+// it is offered blocks that peers announce and send.
+type BlockAcceptor interface {
+	// HaveBlock reports whether the block is known (best chain or not).
+	HaveBlock(hash chainhash.Hash) bool
+	// AcceptBlock offers a block a peer sent; an error is sent back in a
+	// reject message.
+	AcceptBlock(b *wire.MsgBlock) error
+}
+
+// RejectCoder is implemented by Source errors that know the reject code
+// to send; other errors are sent as wire.RejectInvalid.
+type RejectCoder interface {
+	RejectCode() wire.RejectCode
+}
+
+// Server serves a Source to Bitcoin peers.
+type Server struct {
+	cfg Config
+	log *slog.Logger
+	ln  net.Listener
+
+	mu      sync.Mutex
+	peers   map[*serverPeer]struct{}
+	closing bool
+
+	annMu    sync.Mutex
+	annTip   *chainhash.Hash
+	annTxs   []chainhash.Hash
+	annReady chan struct{}
+
+	ran atomic.Bool
+}
+
+// New checks cfg and starts listening, so Addr is known before Run.
+func New(cfg Config) (*Server, error) {
+	if cfg.Params == nil {
+		return nil, fmt.Errorf("%w: Params is nil", ErrConfig)
+	}
+	if cfg.Source == nil {
+		return nil, fmt.Errorf("%w: Source is nil", ErrConfig)
+	}
+	if cfg.MaxPeers < 0 {
+		return nil, fmt.Errorf("%w: MaxPeers %d is negative", ErrConfig, cfg.MaxPeers)
+	}
+	if cfg.ListenAddr == "" {
+		cfg.ListenAddr = DefaultListenAddr
+	}
+	if cfg.MaxPeers == 0 {
+		cfg.MaxPeers = DefaultMaxPeers
+	}
+	if cfg.UserAgent == "" {
+		cfg.UserAgent = DefaultUserAgent
+	}
+	if cfg.TrickleInterval <= 0 {
+		cfg.TrickleInterval = DefaultTrickleInterval
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	ln, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return nil, fmt.Errorf("%w on %s: %w", ErrListen, cfg.ListenAddr, err)
+	}
+	return &Server{
+		cfg:      cfg,
+		log:      cfg.Logger.With("subsystem", "peerserve"),
+		ln:       ln,
+		peers:    make(map[*serverPeer]struct{}),
+		annReady: make(chan struct{}, 1),
+	}, nil
+}
+
+// Addr is the address the server listens on.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// PeerCount is the number of connected peers.
+func (s *Server) PeerCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.peers)
+}
+
+// Run accepts and serves peers until ctx is done, then disconnects them
+// all and returns nil. It may be called once.
+func (s *Server) Run(ctx context.Context) error {
+	if !s.ran.CompareAndSwap(false, true) {
+		return fmt.Errorf("%w: Run called twice", ErrConfig)
+	}
+	s.log.Info("peerserve listening", "addr", s.Addr(), "net", s.cfg.Params.Name)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	s.cfg.Source.Subscribe(ctx, s.enqueue)
+	wg.Go(func() { s.announceLoop(ctx) })
+	wg.Go(func() {
+		<-ctx.Done()
+		_ = s.ln.Close()
+	})
+
+	var peerWG sync.WaitGroup
+	for {
+		conn, err := s.ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			s.log.Warn("peerserve accept failed", "err", err)
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		s.serve(ctx, conn, &peerWG)
+	}
+
+	s.mu.Lock()
+	s.closing = true
+	for sp := range s.peers {
+		sp.Disconnect()
+	}
+	s.mu.Unlock()
+	peerWG.Wait()
+	wg.Wait()
+	s.log.Info("peerserve stopped", "addr", s.Addr())
+	return nil
+}
+
+// serve starts the protocol on an accepted connection.
+func (s *Server) serve(ctx context.Context, conn net.Conn, wg *sync.WaitGroup) {
+	s.mu.Lock()
+	if s.closing || len(s.peers) >= s.cfg.MaxPeers {
+		s.mu.Unlock()
+		s.log.Debug("peerserve refused peer", "remote", conn.RemoteAddr().String(), "max_peers", s.cfg.MaxPeers)
+		_ = conn.Close()
+		return
+	}
+	sp := newServerPeer(ctx, s)
+	s.peers[sp] = struct{}{}
+	s.mu.Unlock()
+
+	sp.AssociateConnection(conn)
+	s.log.Debug("peerserve peer connected", "remote", conn.RemoteAddr().String())
+	wg.Go(func() {
+		select {
+		case <-sp.Done():
+		case <-ctx.Done():
+			sp.Disconnect()
+		}
+		sp.WaitForDisconnect()
+		s.mu.Lock()
+		delete(s.peers, sp)
+		s.mu.Unlock()
+		s.log.Debug("peerserve peer disconnected", "remote", conn.RemoteAddr().String())
+	})
+}
+
+// snapshot returns the connected peers.
+func (s *Server) snapshot() []*serverPeer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*serverPeer, 0, len(s.peers))
+	for sp := range s.peers {
+		out = append(out, sp)
+	}
+	return out
+}
+
+// enqueue records an announcement without blocking (Source.Subscribe's
+// contract); announceLoop sends it.
+func (s *Server) enqueue(a Announcement) {
+	s.annMu.Lock()
+	if a.Block != nil {
+		h := *a.Block
+		s.annTip = &h
+	}
+	if a.Tx != nil {
+		if len(s.annTxs) < maxPendingTxAnnouncements {
+			s.annTxs = append(s.annTxs, *a.Tx)
+		}
+	}
+	s.annMu.Unlock()
+	select {
+	case s.annReady <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Server) announceLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.annReady:
+		}
+		s.annMu.Lock()
+		tip, txs := s.annTip, s.annTxs
+		s.annTip, s.annTxs = nil, nil
+		s.annMu.Unlock()
+		peers := s.snapshot()
+		if tip != nil {
+			for _, sp := range peers {
+				sp.announceBlock(*tip)
+			}
+		}
+		for i := range txs {
+			iv := wire.NewInvVect(wire.InvTypeTx, &txs[i])
+			for _, sp := range peers {
+				if sp.relayTx.Load() {
+					sp.QueueInventory(iv)
+				}
+			}
+		}
+	}
+}
+
+// peerConfig is the btcd peer configuration for one inbound peer.
+func (s *Server) peerConfig(l peer.MessageListeners) *peer.Config {
+	// btcd's peer tolerates malformed messages from localhost on regtest
+	// (for its own regression tests); we drop such a peer on every network.
+	l.OnRead = func(p *peer.Peer, _ int, _ wire.Message, err error) {
+		var me *wire.MessageError
+		if err != nil && errors.As(err, &me) {
+			s.log.Debug("peerserve dropping peer after malformed message", "remote", p.Addr(), "err", err)
+			p.Disconnect()
+		}
+	}
+	return &peer.Config{
+		NewestBlock: func() (*chainhash.Hash, int32, error) {
+			h, height := s.cfg.Source.Tip()
+			return &h, height, nil
+		},
+		UserAgentName:    s.cfg.UserAgent,
+		UserAgentVersion: "0.1.0",
+		ChainParams:      s.cfg.Params,
+		Services:         wire.SFNodeNetwork | wire.SFNodeWitness,
+		TrickleInterval:  s.cfg.TrickleInterval,
+		Listeners:        l,
+		// We never request anything from peers but transactions, so a
+		// slow answer is no reason to drop one.
+		DisableStallHandler: true,
+		// btcd's peer package detects self connections with a
+		// process-wide nonce cache, which would refuse our own P2P client
+		// running in the same process. The server never dials out, so it
+		// cannot connect to itself.
+		AllowSelfConns: true,
+	}
+}
