@@ -1,0 +1,329 @@
+package tbc
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/hemi-go/hemi/internal/btc/index"
+)
+
+// maxTxBody bounds POST /v1/tx: a standard transaction is at most 400,000
+// weight units, so 100 kB of bytes, 200 kB of hex.
+const maxTxBody = 250_000
+
+// errBadRequest marks input errors; the API answers them with 400.
+var errBadRequest = errors.New("bad request")
+
+type apiServer struct {
+	s   *Service
+	mux *http.ServeMux
+}
+
+func newAPIServer(s *Service) *apiServer {
+	a := &apiServer{s: s, mux: http.NewServeMux()}
+	a.mux.HandleFunc("GET /v1/status", a.handle(a.status))
+	a.mux.HandleFunc("GET /v1/tx/{txid}", a.handle(a.tx))
+	a.mux.HandleFunc("POST /v1/tx", a.handle(a.broadcast))
+	a.mux.HandleFunc("GET /v1/address/{addr}/balance", a.handle(a.balance))
+	a.mux.HandleFunc("GET /v1/address/{addr}/utxos", a.handle(a.utxos))
+	a.mux.HandleFunc("GET /v1/header/{id}", a.handle(a.header))
+	a.mux.HandleFunc("GET /v1/spend/{txid}/{vout}", a.handle(a.spend))
+	a.mux.HandleFunc("GET /v1/publications/{id}", a.handle(a.publications))
+	return a
+}
+
+func (a *apiServer) run(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("tbc: api listen %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 5 * time.Second}
+	a.s.log.Info("bitcoin query api listening", "url", "http://"+ln.Addr().String())
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shut)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("tbc: api serve: %w", err)
+	}
+	return nil
+}
+
+// handle turns a handler's (value, error) into a JSON reply with a status
+// code chosen from the error's kind.
+func (a *apiServer) handle(h func(r *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		v, err := h(r)
+		w.Header().Set("Content-Type", "application/json")
+		if err != nil {
+			code := http.StatusInternalServerError
+			switch {
+			case errors.Is(err, errBadRequest), errors.Is(err, index.ErrInvalidAddress):
+				code = http.StatusBadRequest
+			case errors.Is(err, index.ErrNotFound), errors.Is(err, index.ErrUnknownBlock), errors.Is(err, index.ErrNotIndexed):
+				code = http.StatusNotFound
+			}
+			w.WriteHeader(code)
+			_ = json.NewEncoder(w).Encode(apiError{Error: err.Error()})
+			return
+		}
+		_ = json.NewEncoder(w).Encode(v)
+	}
+}
+
+func parseHash(what, s string) (chainhash.Hash, error) {
+	h, err := chainhash.NewHashFromStr(s)
+	if err != nil || len(s) != 2*chainhash.HashSize {
+		return chainhash.Hash{}, fmt.Errorf("%w: %s %q is not a 64-digit hex hash", errBadRequest, what, s)
+	}
+	return *h, nil
+}
+
+// asOf reads the optional asof query parameter; zero means the block tip.
+func asOf(r *http.Request) (chainhash.Hash, error) {
+	s := r.URL.Query().Get("asof")
+	if s == "" {
+		return chainhash.Hash{}, nil
+	}
+	return parseHash("asof", s)
+}
+
+// effectiveAsOf names the block a reply is as of.
+func (a *apiServer) effectiveAsOf(h chainhash.Hash) string {
+	if h == (chainhash.Hash{}) {
+		h, _ = a.s.ix.BlockTip()
+	}
+	return h.String()
+}
+
+func (a *apiServer) status(*http.Request) (any, error) {
+	p := a.s.client.Progress()
+	bh, bht := a.s.ix.BlockTip()
+	hh, hht := a.s.ix.BestHeader()
+	return Status{
+		Network: a.s.cfg.Params.Name, BlockHash: bh.String(), BlockHeight: bht,
+		HeaderHash: hh.String(), HeaderHeight: hht, Peers: p.Peers, Synced: p.Synced,
+		BlocksPerSec: p.BlocksPerSecond, TxsPerSec: p.TxsPerSecond, ETASeconds: p.ETA.Seconds(),
+	}, nil
+}
+
+func (a *apiServer) tx(r *http.Request) (any, error) {
+	txid, err := parseHash("txid", r.PathValue("txid"))
+	if err != nil {
+		return nil, err
+	}
+	at, err := asOf(r)
+	if err != nil {
+		return nil, err
+	}
+	ti, err := a.s.ix.TxByID(txid, at)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if err := ti.Tx.Serialize(&buf); err != nil {
+		return nil, fmt.Errorf("serialize tx: %w", err)
+	}
+	return Tx{Txid: ti.Txid.String(), BlockHash: ti.BlockHash.String(), Height: ti.Height,
+		Position: ti.Index, Confirmations: ti.Confirmations, Hex: hex.EncodeToString(buf.Bytes())}, nil
+}
+
+// script resolves the {addr} path value: an address of the network, or
+// "script:<hex>" for any output script.
+func (a *apiServer) script(r *http.Request) (addr string, script []byte, err error) {
+	v := r.PathValue("addr")
+	if hx, ok := strings.CutPrefix(v, "script:"); ok {
+		s, err := hex.DecodeString(hx)
+		if err != nil || len(s) == 0 {
+			return "", nil, fmt.Errorf("%w: %q is not a hex output script", errBadRequest, hx)
+		}
+		return "", s, nil
+	}
+	s, err := a.s.ix.AddressScript(v)
+	return v, s, err
+}
+
+func (a *apiServer) balance(r *http.Request) (any, error) {
+	addr, script, err := a.script(r)
+	if err != nil {
+		return nil, err
+	}
+	at, err := asOf(r)
+	if err != nil {
+		return nil, err
+	}
+	sat, err := a.s.ix.Balance(script, at)
+	if err != nil {
+		return nil, err
+	}
+	return Balance{Address: addr, Script: hex.EncodeToString(script), Satoshis: sat, AsOf: a.effectiveAsOf(at)}, nil
+}
+
+func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
+	s := r.URL.Query().Get(name)
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%w: %s=%q: want a whole number from %d to %d", errBadRequest, name, s, lo, hi)
+	}
+	return n, nil
+}
+
+func (a *apiServer) utxos(r *http.Request) (any, error) {
+	addr, script, err := a.script(r)
+	if err != nil {
+		return nil, err
+	}
+	at, err := asOf(r)
+	if err != nil {
+		return nil, err
+	}
+	page, err := queryInt(r, "page", 0, 0, 1<<24-1)
+	if err != nil {
+		return nil, err
+	}
+	size, err := queryInt(r, "size", 100, 1, 1000)
+	if err != nil {
+		return nil, err
+	}
+	us, err := a.s.ix.UTXOs(script, page, size, at)
+	if err != nil {
+		return nil, err
+	}
+	out := UTXOs{Address: addr, Script: hex.EncodeToString(script), AsOf: a.effectiveAsOf(at), Page: page, UTXOs: make([]UTXO, len(us))}
+	for i, u := range us {
+		out.UTXOs[i] = UTXO{Txid: u.Outpoint.Hash.String(), Vout: u.Outpoint.Index, Satoshis: u.Value,
+			Height: u.Height, BlockHash: u.BlockHash.String(), Position: u.Index}
+	}
+	return out, nil
+}
+
+func (a *apiServer) header(r *http.Request) (any, error) {
+	at, err := asOf(r)
+	if err != nil {
+		return nil, err
+	}
+	id := r.PathValue("id")
+	var hi index.HeaderInfo
+	if len(id) == 2*chainhash.HashSize {
+		h, err := parseHash("block hash", id)
+		if err != nil {
+			return nil, err
+		}
+		hi, err = a.s.ix.HeaderByHash(h, at)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		n, err := strconv.ParseInt(id, 10, 32)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%w: %q is neither a height nor a 64-digit block hash", errBadRequest, id)
+		}
+		if hi, err = a.s.ix.HeaderByHeight(int32(n), at); err != nil {
+			return nil, err
+		}
+	}
+	return headerJSON(hi), nil
+}
+
+func headerJSON(hi index.HeaderInfo) Header {
+	h := hi.Header
+	work := ""
+	if hi.Work != nil {
+		work = fmt.Sprintf("%064x", hi.Work)
+	}
+	return Header{Hash: hi.Hash.String(), Height: hi.Height, Version: h.Version, PrevBlock: h.PrevBlock.String(),
+		MerkleRoot: h.MerkleRoot.String(), Time: h.Timestamp.Unix(), Bits: fmt.Sprintf("%08x", h.Bits),
+		Nonce: h.Nonce, ChainWork: work, MainChain: hi.MainChain, HaveData: hi.HaveData}
+}
+
+func (a *apiServer) spend(r *http.Request) (any, error) {
+	txid, err := parseHash("txid", r.PathValue("txid"))
+	if err != nil {
+		return nil, err
+	}
+	vout, err := strconv.ParseUint(r.PathValue("vout"), 10, 32)
+	if err != nil {
+		return nil, fmt.Errorf("%w: vout %q is not a whole number", errBadRequest, r.PathValue("vout"))
+	}
+	at, err := asOf(r)
+	if err != nil {
+		return nil, err
+	}
+	sp, err := a.s.ix.SpendOf(wire.OutPoint{Hash: txid, Index: uint32(vout)}, at)
+	if err != nil {
+		return nil, err
+	}
+	return Spend{Txid: sp.Txid.String(), Input: sp.Input, BlockHash: sp.BlockHash.String(), Height: sp.Height,
+		Position: sp.Index, Confirmations: sp.Confirmations}, nil
+}
+
+func (a *apiServer) publications(r *http.Request) (any, error) {
+	raw, err := hex.DecodeString(r.PathValue("id"))
+	if err != nil || len(raw) != 32 {
+		return nil, fmt.Errorf("%w: keystone id %q is not 64 hex digits", errBadRequest, r.PathValue("id"))
+	}
+	var id [32]byte
+	copy(id[:], raw)
+	at, err := asOf(r)
+	if err != nil {
+		return nil, err
+	}
+	ps, err := a.s.ix.Publications(id, at)
+	if err != nil && !errors.Is(err, index.ErrNotFound) {
+		return nil, err
+	}
+	out := make([]Publication, len(ps))
+	for i, p := range ps {
+		out[i] = Publication{Txid: p.Txid.String(), Vout: p.Vout, BlockHash: p.BlockHash.String(), Height: p.Height,
+			Position: p.Index, Confirmations: p.Confirmations}
+	}
+	return out, nil
+}
+
+func (a *apiServer) broadcast(r *http.Request) (any, error) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxTxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: read body: %w", errBadRequest, err)
+	}
+	if len(body) > maxTxBody {
+		return nil, fmt.Errorf("%w: transaction larger than %d hex characters", errBadRequest, maxTxBody)
+	}
+	raw, err := hex.DecodeString(strings.TrimSpace(string(body)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: body is not a hex transaction: %w", errBadRequest, err)
+	}
+	var tx wire.MsgTx
+	if err := tx.Deserialize(bytes.NewReader(raw)); err != nil {
+		return nil, fmt.Errorf("%w: body is not a valid transaction: %w", errBadRequest, err)
+	}
+	res, err := a.s.client.Broadcast(r.Context(), &tx)
+	if err != nil {
+		return nil, err
+	}
+	rep := BroadcastReply{Txid: res.TxID.String(), OK: res.OK(), Accepted: res.Accepted, Unanswered: res.Unanswered, Summary: res.String()}
+	for _, rej := range res.Rejected {
+		rep.Rejected = append(rep.Rejected, fmt.Sprintf("%s: %s (code %d)", rej.Peer, rej.Reason, rej.Code))
+	}
+	if res.MinedIn != nil {
+		rep.MinedIn = res.MinedIn.String()
+	}
+	return rep, nil
+}
