@@ -82,7 +82,9 @@ type Config struct {
 	MaxBlocksInFlight     int
 
 	// Workers is the number of goroutines that hand received blocks to
-	// Chain.AcceptBlock (default GOMAXPROCS, at least 2).
+	// Chain.AcceptBlock (default GOMAXPROCS, at least 4: a chain that
+	// connects blocks inside AcceptBlock keeps one worker busy for long
+	// stretches, and the others must go on storing arriving blocks).
 	Workers int
 
 	// MaxUnrequestedBlocks is how many blocks a peer may send without our
@@ -158,7 +160,7 @@ func (c Config) withDefaults() (Config, error) {
 	setInt(&c.MaxPeers, DefaultMaxPeers)
 	setInt(&c.BlocksInFlightPerPeer, DefaultBlocksInFlightPerPeer)
 	setInt(&c.MaxBlocksInFlight, DefaultMaxBlocksInFlight)
-	setInt(&c.Workers, max(2, runtime.GOMAXPROCS(0)))
+	setInt(&c.Workers, max(4, runtime.GOMAXPROCS(0)))
 	setInt(&c.MaxUnrequestedBlocks, DefaultMaxUnrequestedBlocks)
 	setDur(&c.BanDuration, DefaultBanDuration)
 	setDur(&c.ConnectTimeout, DefaultConnectTimeout)

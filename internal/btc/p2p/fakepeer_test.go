@@ -55,9 +55,19 @@ func startRemote(t testing.TB, opts remoteOpts) *remote {
 	if opts.ip == "" {
 		opts.ip = "127.0.0.1"
 	}
-	ln, err := net.Listen("tcp", net.JoinHostPort(opts.ip, "0"))
+	r := startRemoteAt(t, net.JoinHostPort(opts.ip, "0"), opts)
+	if r == nil {
+		t.Fatal("listen failed")
+	}
+	return r
+}
+
+// startRemoteAt listens on addr; it returns nil if that fails.
+func startRemoteAt(t testing.TB, addr string, opts remoteOpts) *remote {
+	t.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatalf("listen: %v", err)
+		return nil
 	}
 	r := &remote{opts: opts, ln: ln, addr: ln.Addr().String(), mempool: make(map[chainhash.Hash]*wire.MsgTx)}
 	r.wg.Add(1)

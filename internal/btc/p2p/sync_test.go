@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -318,4 +319,95 @@ func metricValue(m prometheus.Metric) float64 {
 		return d.Counter.GetValue()
 	}
 	return d.Gauge.GetValue()
+}
+
+func TestReconnectAfterPeerRestart(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 30, 1)
+	r := startRemote(t, remoteOpts{chain: tc})
+	fc := newFakeChain(tc.params)
+	c := startClient(t, fc, []string{r.addr}, nil)
+	waitSynced(t, fc, tc)
+	r.stop()
+	waitFor(t, 5*time.Second, "peer gone", func() bool { return c.Progress().Peers == 0 })
+
+	// The peer comes back on the same address with more blocks.
+	longer := buildChainFrom(t, tc, 10)
+	var r2 *remote
+	waitFor(t, 5*time.Second, "listen again", func() bool {
+		ln, err := net.Listen("tcp", r.addr)
+		if err != nil {
+			return false
+		}
+		_ = ln.Close()
+		r2 = startRemoteAt(t, r.addr, remoteOpts{chain: longer})
+		return r2 != nil
+	})
+	waitSynced(t, fc, longer)
+}
+
+func TestProgressRates(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 100, 0)
+	fc := newFakeChain(tc.params)
+	hdrs := make([]wire.BlockHeader, 0, 100)
+	for _, b := range tc.blocks[1:] {
+		hdrs = append(hdrs, b.Header)
+	}
+	if _, _, err := fc.AcceptHeaders(hdrs); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Params: tc.params, Peers: []string{"a:1"}, Logger: testLogger()}, fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name             string
+		ago              time.Duration
+		blocks, txs      uint64
+		wantBPS, wantTPS float64
+		wantETA          time.Duration
+	}{
+		{name: "no samples yet", wantETA: 0},
+		{name: "ten blocks a second", ago: 5 * time.Second, blocks: 50, txs: 500, wantBPS: 10, wantTPS: 100, wantETA: 10 * time.Second},
+		{name: "sample too recent", ago: 100 * time.Millisecond, blocks: 50, txs: 500},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c.mu.Lock()
+			c.samples = nil
+			if tt.ago > 0 {
+				c.samples = []rateSample{{at: time.Now().Add(-tt.ago)}}
+			}
+			c.mu.Unlock()
+			c.blocksAccepted.Store(tt.blocks)
+			c.txsAccepted.Store(tt.txs)
+			p := c.Progress()
+			near := func(a, b float64) bool { return a > b*0.95-0.01 && a < b*1.05+0.01 }
+			if !near(p.BlocksPerSecond, tt.wantBPS) || !near(p.TxsPerSecond, tt.wantTPS) {
+				t.Errorf("rates %.2f blk/s %.2f tx/s, want %.2f %.2f", p.BlocksPerSecond, p.TxsPerSecond, tt.wantBPS, tt.wantTPS)
+			}
+			if d := p.ETA - tt.wantETA; d < -time.Second || d > time.Second {
+				t.Errorf("ETA %s, want %s", p.ETA, tt.wantETA)
+			}
+			if p.Synced || p.HeaderHeight != 100 || p.BlockHeight != 0 {
+				t.Errorf("progress %+v", p)
+			}
+			if v := p.LogValue(); len(v.Group()) == 0 {
+				t.Error("empty LogValue")
+			}
+		})
+	}
+}
+
+func TestSampleWindow(t *testing.T) {
+	t.Parallel()
+	c := &Client{}
+	now := time.Now()
+	for i := 30; i >= 0; i-- {
+		c.sample(now.Add(-time.Duration(i) * time.Second))
+	}
+	if got := now.Sub(c.samples[0].at); got < rateWindow || got > rateWindow+time.Second {
+		t.Errorf("oldest sample %s old, want about %s", got, rateWindow)
+	}
 }
