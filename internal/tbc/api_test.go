@@ -1,0 +1,295 @@
+package tbc
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/btc/p2p"
+	"github.com/hemi-go/hemi/internal/btc/txgen"
+)
+
+// apiFixture is an index holding a small valid regtest chain — 105 blocks
+// mined to one P2WPKH key and a block spending its first coinbase to a P2TR
+// key — served by the API without a network.
+type apiFixture struct {
+	ix      *index.Index
+	client  *Client
+	key     *txgen.Key
+	spend   *wire.MsgTx
+	blocks  []*wire.MsgBlock
+	addrWPK string
+	addrTR  string
+}
+
+func newAPIFixture(t testing.TB) *apiFixture {
+	t.Helper()
+	params := &chaincfg.RegressionNetParams
+	ix, err := index.Open(index.Config{Dir: t.TempDir(), Params: params})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ix.Close() })
+	key := txgen.DeriveKey([]byte("tbc api test"), 0)
+	payTo, _ := key.PkScript(txgen.P2WPKH)
+	ch := txgen.NewChain(params)
+	f := &apiFixture{ix: ix, key: key}
+	for i := 0; i < 105; i++ {
+		b, err := ch.NextBlock(txgen.BlockSpec{PayTo: payTo})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.blocks = append(f.blocks, b)
+	}
+	cb := f.blocks[0].Transactions[0]
+	trScript, _ := key.PkScript(txgen.P2TR)
+	sp := txgen.Spend{
+		Inputs:  []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash(), Index: 0}, Value: cb.TxOut[0].Value, Key: key, Kind: txgen.P2WPKH}},
+		Outputs: []*wire.TxOut{{Value: 1_0000_0000, PkScript: trScript}},
+		Change:  payTo,
+		FeeRate: 2,
+	}
+	tx, fee, _, err := sp.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := txgen.Sign(tx, sp.Inputs); err != nil {
+		t.Fatal(err)
+	}
+	b, err := ch.NextBlock(txgen.BlockSpec{PayTo: payTo, Txs: []*wire.MsgTx{tx}, Fees: fee})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.blocks = append(f.blocks, b)
+	f.spend = tx
+	hdrs := make([]wire.BlockHeader, len(f.blocks))
+	for i, b := range f.blocks {
+		hdrs[i] = b.Header
+	}
+	if _, _, err := ix.AcceptHeaders(hdrs); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range f.blocks {
+		if err := ix.AcceptBlock(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitTip(t, ix, int32(len(f.blocks)))
+
+	client, err := p2p.New(p2p.Config{Params: params, Peers: []string{"127.0.0.1:1"}}, ix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Service{cfg: Config{Params: params}, log: slog.New(slog.DiscardHandler), ix: ix, client: client}
+	srv := httptest.NewServer(newAPIServer(s).mux)
+	t.Cleanup(srv.Close)
+	f.client = NewClient(srv.URL)
+	wpk, _ := key.Address(txgen.P2WPKH, params)
+	tr, _ := key.Address(txgen.P2TR, params)
+	f.addrWPK, f.addrTR = wpk.String(), tr.String()
+	return f
+}
+
+func waitTip(t testing.TB, ix *index.Index, height int32) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, h := ix.BlockTip(); h == height {
+			return
+		}
+		if time.Now().After(deadline) {
+			_, h := ix.BlockTip()
+			t.Fatalf("index tip %d, want %d", h, height)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestAPIAnswers(t *testing.T) {
+	f := newAPIFixture(t)
+	ctx := context.Background()
+	tip := int32(len(f.blocks))
+
+	st, err := f.client.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.BlockHeight != tip || st.HeaderHeight != tip || st.Network != "regtest" {
+		t.Fatalf("status %+v", st)
+	}
+
+	txid := f.spend.TxHash()
+	tx, err := f.client.Tx(ctx, txid.String(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tx.Height != tip || tx.Position != 1 || tx.Confirmations != 1 || tx.BlockHash != f.blocks[tip-1].BlockHash().String() {
+		t.Fatalf("tx %+v", tx)
+	}
+	// As of an earlier block the spend does not exist yet.
+	if _, err := f.client.Tx(ctx, txid.String(), f.blocks[tip-2].BlockHash().String()); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("tx as of the block before: err = %v", err)
+	}
+
+	bal, err := f.client.Balance(ctx, f.addrTR, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bal.Satoshis != 1_0000_0000 {
+		t.Fatalf("taproot balance %d", bal.Satoshis)
+	}
+	scriptBal, err := f.client.Balance(ctx, "script:"+bal.Script, "")
+	if err != nil || scriptBal.Satoshis != bal.Satoshis {
+		t.Fatalf("balance by script = %+v, %v", scriptBal, err)
+	}
+	want, err := f.ix.Balance(mustScript(t, f.ix, f.addrWPK), chainhash.Hash{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.client.Balance(ctx, f.addrWPK, "")
+	if err != nil || got.Satoshis != want {
+		t.Fatalf("p2wpkh balance %+v (err %v), index says %d", got, err, want)
+	}
+
+	us, err := f.client.UTXOs(ctx, f.addrTR, "", 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(us.UTXOs) != 1 || us.UTXOs[0].Txid != txid.String() || us.UTXOs[0].Vout != 0 {
+		t.Fatalf("utxos %+v", us)
+	}
+
+	sp, err := f.client.Spend(ctx, f.blocks[0].Transactions[0].TxHash().String(), 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp.Txid != txid.String() || sp.Input != 0 || sp.Height != tip {
+		t.Fatalf("spend %+v", sp)
+	}
+
+	for _, id := range []string{"50", f.blocks[49].BlockHash().String()} {
+		h, err := f.client.Header(ctx, id, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Height != 50 || h.Hash != f.blocks[49].BlockHash().String() || !h.MainChain {
+			t.Fatalf("header %s: %+v", id, h)
+		}
+	}
+
+	pubs, err := f.client.Publications(ctx, strings.Repeat("ab", 32), "")
+	if err != nil || len(pubs) != 0 {
+		t.Fatalf("publications of an unknown keystone: %v, %v", pubs, err)
+	}
+}
+
+func mustScript(t *testing.T, ix *index.Index, addr string) []byte {
+	t.Helper()
+	s, err := ix.AddressScript(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestAPIErrors(t *testing.T) {
+	f := newAPIFixture(t)
+	base := f.client.base
+	unknown := strings.Repeat("11", 32)
+	tests := []struct {
+		name   string
+		method string
+		path   string
+		body   string
+		code   int
+		text   string
+	}{
+		{"short txid", "GET", "/v1/tx/abcd", "", 400, "64-digit hex"},
+		{"unknown txid", "GET", "/v1/tx/" + unknown, "", 404, "not found"},
+		{"bad asof", "GET", "/v1/tx/" + unknown + "?asof=zz", "", 400, "asof"},
+		{"unknown asof", "GET", "/v1/address/" + f.addrTR + "/balance?asof=" + unknown, "", 404, "unknown block"},
+		{"mainnet address", "GET", "/v1/address/bc1qar0srrr7xfkvy5l643lydnw9re59gtzzwf5mdq/balance", "", 400, "invalid address"},
+		{"garbage address", "GET", "/v1/address/hello/utxos", "", 400, "invalid address"},
+		{"bad script", "GET", "/v1/address/script:xyz/balance", "", 400, "hex output script"},
+		{"page", "GET", "/v1/address/" + f.addrTR + "/utxos?page=-1", "", 400, "page"},
+		{"size", "GET", "/v1/address/" + f.addrTR + "/utxos?size=100000", "", 400, "size"},
+		{"header word", "GET", "/v1/header/tip", "", 400, "neither a height"},
+		{"header too high", "GET", "/v1/header/100000", "", 404, ""},
+		{"vout", "GET", "/v1/spend/" + unknown + "/x", "", 400, "vout"},
+		{"unspent", "GET", "/v1/spend/" + unknown + "/0", "", 404, "not found"},
+		{"keystone id", "GET", "/v1/publications/1234", "", 400, "keystone id"},
+		{"broadcast not hex", "POST", "/v1/tx", "nothex", 400, "not a hex transaction"},
+		{"broadcast not a tx", "POST", "/v1/tx", "0102", 400, "not a valid transaction"},
+		{"broadcast too big", "POST", "/v1/tx", strings.Repeat("00", maxTxBody), 400, "larger than"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, base+tc.path, strings.NewReader(tc.body))
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var buf strings.Builder
+			_, _ = bufCopy(&buf, resp)
+			if resp.StatusCode != tc.code || !strings.Contains(buf.String(), tc.text) {
+				t.Fatalf("%s %s: %d %s, want %d containing %q", tc.method, tc.path, resp.StatusCode, buf.String(), tc.code, tc.text)
+			}
+		})
+	}
+	// The typed client surfaces the server's message.
+	_, err := f.client.Tx(context.Background(), "abcd", "")
+	if !errors.Is(err, ErrAPI) || !strings.Contains(err.Error(), "64-digit hex") {
+		t.Fatalf("client error = %v", err)
+	}
+}
+
+func bufCopy(b *strings.Builder, resp *http.Response) (int64, error) {
+	raw := make([]byte, 4096)
+	n, err := resp.Body.Read(raw)
+	b.Write(raw[:n])
+	return int64(n), err
+}
+
+// FuzzAPIPaths sends arbitrary path values and queries to every read
+// endpoint: the API must answer each with a JSON reply and never a 500,
+// since the index holds only valid data.
+func FuzzAPIPaths(f *testing.F) {
+	f.Add("tx", strings.Repeat("ab", 32), "asof=")
+	f.Add("address", "bcrt1qxyz", "page=1&size=2")
+	f.Add("header", "-1", "")
+	f.Add("spend", "00/4294967296", "")
+	f.Add("publications", hex.EncodeToString(make([]byte, 32)), "asof="+strings.Repeat("0", 64))
+	fix := newAPIFixture(f)
+	f.Fuzz(func(t *testing.T, kind, value, query string) {
+		var path string
+		switch kind {
+		case "address":
+			path = "/v1/address/" + url.PathEscape(value) + "/utxos"
+		case "spend":
+			path = "/v1/spend/" + value
+		default:
+			path = "/v1/" + url.PathEscape(kind) + "/" + url.PathEscape(value)
+		}
+		resp, err := http.Get(fix.client.base + path + "?" + query)
+		if err != nil {
+			return // not a valid URL: rejected before it reaches the server
+		}
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			t.Fatalf("GET %s?%s: %d", path, query, resp.StatusCode)
+		}
+	})
+}
