@@ -92,7 +92,9 @@ type Server struct {
 	annTxs   []chainhash.Hash
 	annReady chan struct{}
 
-	ran atomic.Bool
+	ran       atomic.Bool
+	closeOnce sync.Once
+	closed    chan struct{}
 }
 
 // New checks cfg and starts listening, so Addr is known before Run.
@@ -131,6 +133,7 @@ func New(cfg Config) (*Server, error) {
 		ln:       ln,
 		peers:    make(map[*serverPeer]struct{}),
 		annReady: make(chan struct{}, 1),
+		closed:   make(chan struct{}),
 	}, nil
 }
 
@@ -144,8 +147,18 @@ func (s *Server) PeerCount() int {
 	return len(s.peers)
 }
 
-// Run accepts and serves peers until ctx is done, then disconnects them
-// all and returns nil. It may be called once.
+// Close stops the server: it stops listening, and a running Run
+// disconnects its peers and returns. It is for owners that may never call
+// Run; it is safe to call more than once.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closed)
+		_ = s.ln.Close()
+	})
+}
+
+// Run accepts and serves peers until ctx is done or Close is called, then
+// disconnects them all and returns nil. It may be called once.
 func (s *Server) Run(ctx context.Context) error {
 	if !s.ran.CompareAndSwap(false, true) {
 		return fmt.Errorf("%w: Run called twice", ErrConfig)
@@ -158,7 +171,11 @@ func (s *Server) Run(ctx context.Context) error {
 	s.cfg.Source.Subscribe(ctx, s.enqueue)
 	wg.Go(func() { s.announceLoop(ctx) })
 	wg.Go(func() {
-		<-ctx.Done()
+		select {
+		case <-ctx.Done():
+		case <-s.closed:
+			cancel()
+		}
 		_ = s.ln.Close()
 	})
 
@@ -166,7 +183,7 @@ func (s *Server) Run(ctx context.Context) error {
 	for {
 		conn, err := s.ln.Accept()
 		if err != nil {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
 				break
 			}
 			var ne net.Error

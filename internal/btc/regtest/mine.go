@@ -1,0 +1,103 @@
+package regtest
+
+import (
+	"fmt"
+
+	"github.com/btcsuite/btcd/address/v2"
+	"github.com/btcsuite/btcd/blockchain"
+	"github.com/btcsuite/btcd/btcutil/v2"
+	"github.com/btcsuite/btcd/chainhash/v2"
+
+	"github.com/hemi-go/hemi/internal/btc/peerserve"
+)
+
+// MaxMinePerCall bounds Mine's n.
+const MaxMinePerCall = 10_000
+
+// Mine mines n blocks on the current tip, each paying its coinbase to addr
+// and including what the mempool offers, and returns their hashes in order.
+func (n *Node) Mine(count int, addr address.Address) ([]chainhash.Hash, error) {
+	if count < 1 || count > MaxMinePerCall {
+		return nil, fmt.Errorf("%w: mine %d blocks: want 1..%d", ErrConfig, count, MaxMinePerCall)
+	}
+	if addr == nil || !addr.IsForNet(n.params) {
+		return nil, fmt.Errorf("%w: mining address is not a regtest address", ErrConfig)
+	}
+	if err := n.acquire(); err != nil {
+		return nil, err
+	}
+	defer n.closeMu.RUnlock()
+	n.mineMu.Lock()
+	defer n.mineMu.Unlock()
+	out := make([]chainhash.Hash, 0, count)
+	for range count {
+		h, err := n.mineOne(addr)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// mineOne builds, solves and processes one block; the caller holds mineMu.
+func (n *Node) mineOne(addr address.Address) (chainhash.Hash, error) {
+	tmpl, err := n.gen.NewBlockTemplate(addr)
+	if err != nil {
+		return chainhash.Hash{}, fmt.Errorf("regtest: block template: %w", err)
+	}
+	msg := tmpl.Block
+	target := blockchain.CompactToBig(msg.Header.Bits)
+	for {
+		n.extraNonce++
+		if err := n.gen.UpdateExtraNonce(msg, tmpl.Height, n.extraNonce); err != nil {
+			return chainhash.Hash{}, fmt.Errorf("regtest: extra nonce: %w", err)
+		}
+		solved := false
+		for nonce := uint32(0); nonce < 1<<20; nonce++ {
+			msg.Header.Nonce = nonce
+			h := msg.Header.BlockHash()
+			if blockchain.HashToBig(&h).Cmp(target) <= 0 {
+				solved = true
+				break
+			}
+		}
+		if solved {
+			break
+		}
+	}
+	block := btcutil.NewBlock(msg)
+	isOrphan, err := n.processBlock(block)
+	if err != nil {
+		return chainhash.Hash{}, err
+	}
+	if isOrphan {
+		// The template was built on the tip under mineMu; an orphan means
+		// the chain moved underneath, which mineMu rules out.
+		return chainhash.Hash{}, fmt.Errorf("regtest: mined block %s is an orphan", block.Hash())
+	}
+	return *block.Hash(), nil
+}
+
+// InvalidateBlock marks the block and its descendants invalid, so the best
+// chain falls back to its parent (or another valid fork) and mining
+// continues from there: mine more blocks than were invalidated to make a
+// reorg peers follow. Transactions of disconnected blocks return to the
+// mempool.
+func (n *Node) InvalidateBlock(hash chainhash.Hash) error {
+	if err := n.acquire(); err != nil {
+		return err
+	}
+	defer n.closeMu.RUnlock()
+	n.mineMu.Lock()
+	defer n.mineMu.Unlock()
+	if ok, err := n.chain.HaveBlock(&hash); err != nil || !ok {
+		return fmt.Errorf("regtest: invalidate %s: %w", hash, ErrNotFound)
+	}
+	if err := n.chain.InvalidateBlock(&hash); err != nil {
+		return fmt.Errorf("regtest: invalidate %s: %w", hash, err)
+	}
+	tip := n.chain.BestSnapshot().Hash
+	n.announce(peerserve.Announcement{Block: &tip})
+	return nil
+}
