@@ -1,0 +1,179 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/chainhash/v2"
+
+	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/tbc"
+)
+
+// params is the network every test runs on.
+var params = &chaincfg.RegressionNetParams
+
+// Timeouts of the wait helpers. Syncing a few hundred regtest blocks takes
+// seconds; the margins cover a loaded 2-core CI machine running -race.
+const (
+	syncTimeout = 2 * time.Minute
+	pollEvery   = 10 * time.Millisecond
+)
+
+// logTail keeps the last lines a logger wrote, for failed tests.
+type logTail struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+const logTailLines = 300
+
+func (l *logTail) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, strings.TrimRight(string(p), "\n"))
+	if len(l.lines) > 2*logTailLines {
+		l.lines = append(l.lines[:0], l.lines[len(l.lines)-logTailLines:]...)
+	}
+	return len(p), nil
+}
+
+func (l *logTail) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := l.lines
+	if len(lines) > logTailLines {
+		lines = lines[len(lines)-logTailLines:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// testLogger returns a logger for one service of t. Its output is printed
+// only if t fails (or always, to stderr, with HEMI_TEST_LOG set), so passing
+// runs stay quiet.
+func testLogger(t *testing.T, name string) *slog.Logger {
+	t.Helper()
+	if os.Getenv("HEMI_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", name)
+	}
+	tail := &logTail{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log of %s (last %d lines):\n%s", name, logTailLines, tail.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(tail, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// waitFor polls cond until it holds, failing t after timeout.
+func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(pollEvery)
+	}
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	return addr
+}
+
+// node is one running tbc.Service with its query API.
+type node struct {
+	t       *testing.T
+	name    string
+	svc     *tbc.Service
+	api     *tbc.Client
+	apiAddr string
+	cancel  context.CancelFunc
+	done    chan error
+	stopped bool
+}
+
+// startNode runs a tbc.Service on dataDir syncing from peers, with its API
+// on a free loopback port, until Stop or the end of the test.
+func startNode(t *testing.T, name, dataDir string, peers ...string) *node {
+	t.Helper()
+	apiAddr := freeAddr(t)
+	svc, err := tbc.New(tbc.Config{
+		Params:  params,
+		DataDir: dataDir,
+		Peers:   peers,
+		API:     apiAddr,
+		Logger:  testLogger(t, name),
+	})
+	if err != nil {
+		t.Fatalf("%s: tbc.New: %v", name, err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &node{t: t, name: name, svc: svc, api: tbc.NewClient(apiAddr), apiAddr: apiAddr,
+		cancel: cancel, done: make(chan error, 1)}
+	go func() { n.done <- svc.Run(ctx) }()
+	t.Cleanup(n.Stop)
+	waitFor(t, 30*time.Second, name+" API up", func() bool {
+		select {
+		case err := <-n.done:
+			n.stopped = true
+			t.Fatalf("%s: Run returned early: %v", name, err)
+		default:
+		}
+		_, err := n.api.Status(context.Background())
+		return err == nil
+	})
+	return n
+}
+
+// Stop cancels the service and checks that Run ends cleanly. It is safe to
+// call twice.
+func (n *node) Stop() {
+	n.t.Helper()
+	if n.stopped {
+		return
+	}
+	n.stopped = true
+	n.cancel()
+	select {
+	case err := <-n.done:
+		if err != nil {
+			n.t.Errorf("%s: Run: %v", n.name, err)
+		}
+	case <-time.After(30 * time.Second):
+		n.t.Errorf("%s: Run did not return 30s after cancel", n.name)
+	}
+}
+
+// ix is the service's index.
+func (n *node) ix() *index.Index { return n.svc.Index() }
+
+// waitTip waits until the service has indexed up to hash.
+func (n *node) waitTip(hash chainhash.Hash) {
+	n.t.Helper()
+	waitFor(n.t, syncTimeout, n.name+" block tip "+hash.String(), func() bool {
+		h, _ := n.svc.BlockTip()
+		return h == hash
+	})
+}
+
+// isNotFound reports whether err is the index's "not found" answer.
+func isNotFound(err error) bool { return errors.Is(err, index.ErrNotFound) }
