@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/metrics"
+)
+
+func devnetCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "devnet",
+		Usage: "run a development network in one process (embedded regtest Bitcoin + indexer)",
+		Description: "Starts the embedded regtest Bitcoin node, mines to the dev key, and runs the node's\n" +
+			"Bitcoin indexer syncing from it over P2P. Data lives in <datadir>/devnet and is wiped\n" +
+			"at every start.",
+		Flags: []cli.Flag{
+			&cli.DurationFlag{Name: "block-interval", Usage: "mine a Bitcoin block this often (0: only the initial blocks)", Sources: cli.EnvVars("HEMI_DEVNET_BLOCK_INTERVAL")},
+			&cli.StringFlag{Name: "p2p", Usage: "regtest P2P listen address (default 127.0.0.1:18444)", Sources: cli.EnvVars("HEMI_DEVNET_P2P")},
+			apiFlag(),
+		},
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			if cmd.IsSet("block-interval") {
+				cfg.Devnet.BlockInterval.Duration = cmd.Duration("block-interval")
+			}
+			if cmd.IsSet("p2p") {
+				cfg.Devnet.P2P = cmd.String("p2p")
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			log := newLogger(cfg)
+			reg := metrics.NewRegistry()
+			g, ctx := errgroup.WithContext(ctx)
+			g.Go(func() error {
+				return devnet.Run(ctx, devnet.Config{
+					DataDir:       filepath.Join(cfg.DataDir, "devnet"),
+					P2P:           cfg.Devnet.P2P,
+					API:           cfg.BTC.API,
+					BlockInterval: cfg.Devnet.BlockInterval.Duration,
+					InitialBlocks: cfg.Devnet.InitialBlocks,
+					Progress:      cfg.BTC.Progress.Duration,
+					Logger:        log,
+					Registerer:    reg,
+					Out:           os.Stdout,
+				})
+			})
+			if cfg.Metrics.Listen != "" {
+				g.Go(func() error { return metrics.Serve(ctx, cfg.Metrics.Listen, reg, log) })
+			}
+			return g.Wait()
+		},
+	}
+}

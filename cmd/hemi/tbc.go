@@ -1,0 +1,69 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/urfave/cli/v3"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hemi-go/hemi/internal/btc/network"
+	"github.com/hemi-go/hemi/internal/config"
+	"github.com/hemi-go/hemi/internal/metrics"
+	"github.com/hemi-go/hemi/internal/tbc"
+)
+
+func tbcCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "tbc",
+		Usage: "run the Bitcoin node and indexer against Bitcoin peers",
+		Description: "Syncs headers and blocks over the Bitcoin P2P protocol from --peer, indexes them,\n" +
+			"logs progress, and serves the query API that `hemi btc` uses.\n\n" +
+			"Example: hemi tbc --network regtest --peer 127.0.0.1:18444",
+		Flags: btcFlags(),
+		Action: func(ctx context.Context, cmd *cli.Command) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			return runTBC(ctx, cfg)
+		},
+	}
+}
+
+// tbcConfig maps the node configuration onto the service's.
+func tbcConfig(cfg config.Config) (tbc.Config, error) {
+	params, err := network.Params(cfg.BTC.Network)
+	if err != nil {
+		return tbc.Config{}, err
+	}
+	return tbc.Config{
+		Params:      params,
+		DataDir:     filepath.Join(cfg.DataDir, cfg.BTC.Network),
+		Peers:       cfg.BTC.Peers,
+		MaxPeers:    cfg.BTC.MaxPeers,
+		BanDuration: cfg.BTC.BanDuration.Duration,
+		API:         cfg.BTC.API,
+		Progress:    cfg.BTC.Progress.Duration,
+	}, nil
+}
+
+func runTBC(ctx context.Context, cfg config.Config) error {
+	log := newLogger(cfg)
+	reg := metrics.NewRegistry()
+	tcfg, err := tbcConfig(cfg)
+	if err != nil {
+		return err
+	}
+	tcfg.Logger, tcfg.Registerer = log, reg
+	svc, err := tbc.New(tcfg)
+	if err != nil {
+		return err
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return svc.Run(ctx) })
+	if cfg.Metrics.Listen != "" {
+		g.Go(func() error { return metrics.Serve(ctx, cfg.Metrics.Listen, reg, log) })
+	}
+	return g.Wait()
+}

@@ -1,0 +1,132 @@
+package devnet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/btcsuite/btcd/address/v2"
+	"github.com/btcsuite/btcd/btcutil/v2"
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hemi-go/hemi/internal/btc/regtest"
+	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/tbc"
+)
+
+// MinerSeed derives the dev mining key. It is public: devnet coins are for
+// development only, like anvil's well-known accounts.
+const MinerSeed = "hemi devnet miner"
+
+// Config configures Run.
+type Config struct {
+	// DataDir is wiped and recreated at start.
+	DataDir string
+	// P2P is the regtest node's listen address.
+	P2P string
+	// API is the Bitcoin query API's listen address ("" turns it off).
+	API string
+	// BlockInterval is how often a block is mined (0: only the initial ones).
+	BlockInterval time.Duration
+	// InitialBlocks are mined at start so the dev coinbase matures.
+	InitialBlocks int
+	// Progress is how often the indexer logs sync progress.
+	Progress time.Duration
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+	// Out receives the banner saying what to connect to.
+	Out io.Writer
+}
+
+// MinerKey returns the dev mining key and its P2WPKH regtest address.
+func MinerKey() (*txgen.Key, address.Address, error) {
+	k := txgen.DeriveKey([]byte(MinerSeed), 0)
+	a, err := k.Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
+	return k, a, err
+}
+
+// Run starts the devnet and blocks until ctx is done.
+func Run(ctx context.Context, cfg Config) error {
+	if cfg.Logger == nil || cfg.Out == nil {
+		return errors.New("devnet: Config.Logger and Config.Out are required")
+	}
+	if err := os.RemoveAll(cfg.DataDir); err != nil {
+		return fmt.Errorf("devnet: wipe %s: %w", cfg.DataDir, err)
+	}
+	key, addr, err := MinerKey()
+	if err != nil {
+		return fmt.Errorf("devnet: mining key: %w", err)
+	}
+	btc, err := regtest.New(regtest.Config{
+		DataDir:      filepath.Join(cfg.DataDir, "regtest"),
+		ListenAddr:   cfg.P2P,
+		Logger:       cfg.Logger,
+		MineInterval: cfg.BlockInterval,
+		MiningAddr:   addr,
+	})
+	if err != nil {
+		return fmt.Errorf("devnet: %w", err)
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return btc.Run(ctx) })
+	if cfg.InitialBlocks > 0 {
+		if _, err := btc.Mine(cfg.InitialBlocks, addr); err != nil {
+			return fmt.Errorf("devnet: mine initial blocks: %w", err)
+		}
+	}
+	svc, err := tbc.New(tbc.Config{
+		Params:     &chaincfg.RegressionNetParams,
+		DataDir:    filepath.Join(cfg.DataDir, "node"),
+		Peers:      []string{btc.P2PAddr()},
+		API:        cfg.API,
+		Progress:   cfg.Progress,
+		Logger:     cfg.Logger,
+		Registerer: cfg.Registerer,
+	})
+	if err != nil {
+		return fmt.Errorf("devnet: %w", err)
+	}
+	g.Go(func() error { return svc.Run(ctx) })
+	printBanner(cfg, btc, key, addr)
+	return g.Wait()
+}
+
+func printBanner(cfg Config, btc *regtest.Node, key *txgen.Key, addr address.Address) {
+	wif, err := btcutil.NewWIF(key.Priv, &chaincfg.RegressionNetParams, true)
+	wifs := "(unavailable)"
+	if err == nil {
+		wifs = wif.String()
+	}
+	_, height := btc.Tip()
+	every := "only on demand"
+	if cfg.BlockInterval > 0 {
+		every = "every " + cfg.BlockInterval.String()
+	}
+	api := cfg.API
+	if api == "" {
+		api = "(off)"
+	}
+	fmt.Fprintf(cfg.Out, `
+Hemi devnet is running. Ctrl-C stops it; its data is wiped at the next start.
+
+Bitcoin (embedded regtest, full consensus validation)
+  P2P          %s   (btcd --regtest --connect=%[1]s --notls)
+  height       %d, mining %s
+  dev miner    %s
+  miner key    %s   (WIF; regtest coins, development only)
+
+Bitcoin indexer (TBC), syncing from it over P2P
+  query API    %s
+  try          go run ./cmd/hemi btc tip
+               go run ./cmd/hemi btc balance %[4]s
+               go run ./cmd/hemi btc header %[2]d
+
+`, btc.P2PAddr(), height, every, addr.String(), wifs, api)
+}
