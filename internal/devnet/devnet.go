@@ -38,7 +38,7 @@ type Config struct {
 	// InitialBlocks are mined at start so the dev coinbase matures.
 	InitialBlocks int
 	// Progress is how often the indexer logs sync progress.
-	Progress time.Duration
+	Progress   time.Duration
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 	// Out receives the banner saying what to connect to.
