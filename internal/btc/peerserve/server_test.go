@@ -52,6 +52,26 @@ type client struct {
 func dial(t testing.TB, addr string, sendHeaders bool) *client {
 	t.Helper()
 	c := &client{msgs: make(chan wire.Message, 4096)}
+	c.Peer = dialPeer(t, addr, peer.MessageListeners{
+		OnRead: func(_ *peer.Peer, _ int, m wire.Message, err error) {
+			if err == nil {
+				select {
+				case c.msgs <- m:
+				default:
+				}
+			}
+		},
+	})
+	if sendHeaders {
+		c.QueueMessage(wire.NewMsgSendHeaders(), nil)
+	}
+	return c
+}
+
+// dialPeer connects a btcd peer with listeners l and waits for the
+// handshake; the peer is disconnected when the test ends.
+func dialPeer(t testing.TB, addr string, l peer.MessageListeners) *peer.Peer {
+	t.Helper()
 	p, err := peer.NewOutboundPeer(&peer.Config{
 		ChainParams:      &chaincfg.RegressionNetParams,
 		Services:         wire.SFNodeNetwork | wire.SFNodeWitness,
@@ -59,16 +79,7 @@ func dial(t testing.TB, addr string, sendHeaders bool) *client {
 		UserAgentVersion: "1.0.0",
 		TrickleInterval:  10 * time.Millisecond,
 		AllowSelfConns:   true, // the server runs in this process
-		Listeners: peer.MessageListeners{
-			OnRead: func(_ *peer.Peer, _ int, m wire.Message, err error) {
-				if err == nil {
-					select {
-					case c.msgs <- m:
-					default:
-					}
-				}
-			},
-		},
+		Listeners:        l,
 	}, addr)
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +89,6 @@ func dial(t testing.TB, addr string, sendHeaders bool) *client {
 		t.Fatal(err)
 	}
 	p.AssociateConnection(conn)
-	c.Peer = p
 	t.Cleanup(func() { p.Disconnect(); p.WaitForDisconnect() })
 	deadline := time.Now().Add(waitTimeout)
 	for !p.VerAckReceived() {
@@ -87,10 +97,7 @@ func dial(t testing.TB, addr string, sendHeaders bool) *client {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	if sendHeaders {
-		c.QueueMessage(wire.NewMsgSendHeaders(), nil)
-	}
-	return c
+	return p
 }
 
 // expect returns the next received message of type T, skipping others.
