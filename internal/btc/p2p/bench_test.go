@@ -29,7 +29,7 @@ func (b rawBlock) BtcEncode(w io.Writer, _ uint32, _ wire.MessageEncoding) error
 	_, err := w.Write(b)
 	return err
 }
-func (b rawBlock) Command() string                 { return wire.CmdBlock }
+func (b rawBlock) Command() string                  { return wire.CmdBlock }
 func (b rawBlock) MaxPayloadLength(_ uint32) uint32 { return wire.MaxBlockPayload }
 
 // fileServer serves a bench chain file over P2P with btcd's peer package.

@@ -200,3 +200,52 @@ func signSpend(t *testing.T, prev *wire.MsgTx, idx uint32, outs ...*wire.TxOut) 
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestBtcdReorg follows a reorg of depth 6 on a real btcd: the client's
+// peer mines a short branch, then learns a longer one from a second btcd.
+func TestBtcdReorg(t *testing.T) {
+	t.Parallel()
+	params := &chaincfg.RegressionNetParams
+	a := btcdtest.Start(t, btcdtest.Options{})
+	b := btcdtest.Start(t, btcdtest.Options{})
+	a.Generate(20)
+	b.Connect(a.P2PAddr())
+	base, _ := a.Tip()
+	b.WaitForTip(base)
+	b.Disconnect(a.P2PAddr())
+
+	ix, err := index.Open(index.Config{Dir: t.TempDir(), Params: params, Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := p2p.New(p2p.Config{Params: params, Peers: []string{a.P2PAddr()}, Logger: logger()}, ix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		_ = ix.Close()
+	})
+
+	a.Generate(6)
+	short, _ := a.Tip()
+	waitUntil(t, 30*time.Second, "short branch indexed", func() bool { h, _ := ix.BlockTip(); return h == short })
+
+	b.Generate(9)
+	long, longHeight := b.Tip()
+	a.Connect(b.P2PAddr())
+	a.WaitForTip(long)
+	waitUntil(t, 30*time.Second, "long branch indexed", func() bool { h, _ := ix.BlockTip(); return h == long })
+	if _, h := ix.BlockTip(); h != longHeight {
+		t.Errorf("block tip height %d, want %d", h, longHeight)
+	}
+	if hdr, h := ix.BestHeader(); hdr != long || h != longHeight {
+		t.Errorf("best header %s@%d, want %s@%d", hdr, h, long, longHeight)
+	}
+}

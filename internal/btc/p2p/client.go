@@ -319,6 +319,9 @@ func (c *Client) addPeer(ps *peerState) {
 	c.m.peers.Set(float64(n))
 	c.log.Info("peer connected", "peer", ps.addr, "user_agent", ps.p.UserAgent(),
 		"height", height, "witness", ps.p.IsWitnessEnabled(), "peers", n)
+	if !ps.p.IsWitnessEnabled() {
+		c.log.Warn("peer does not serve witness data, no blocks will be requested from it", "peer", ps.addr)
+	}
 	// BIP 130: announce new blocks to us with headers rather than inv.
 	ps.p.QueueMessage(wire.NewMsgSendHeaders(), nil)
 	c.kickHeaders()
