@@ -7,6 +7,7 @@ import (
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/txscript/v2"
 
 	"github.com/hemi-go/hemi/internal/btc/peerserve"
 )
@@ -14,14 +15,36 @@ import (
 // MaxMinePerCall bounds Mine's n.
 const MaxMinePerCall = 10_000
 
-// Mine mines n blocks on the current tip, each paying its coinbase to addr
-// and including what the mempool offers, and returns their hashes in order.
+// Mine mines count blocks on the current tip, each paying its coinbase to
+// addr and including what the mempool offers, and returns their hashes in
+// order.
 func (n *Node) Mine(count int, addr address.Address) ([]chainhash.Hash, error) {
-	if count < 1 || count > MaxMinePerCall {
-		return nil, fmt.Errorf("%w: mine %d blocks: want 1..%d", ErrConfig, count, MaxMinePerCall)
-	}
 	if addr == nil || !addr.IsForNet(n.params) {
 		return nil, fmt.Errorf("%w: mining address is not a regtest address", ErrConfig)
+	}
+	return n.mine(count, addr, nil)
+}
+
+// MineToScript is Mine paying each coinbase to an arbitrary output script.
+func (n *Node) MineToScript(count int, script []byte) ([]chainhash.Hash, error) {
+	if len(script) == 0 || len(script) > txscript.MaxScriptSize {
+		return nil, fmt.Errorf("%w: coinbase script of %d bytes", ErrConfig, len(script))
+	}
+	return n.mine(count, placeholderAddr, script)
+}
+
+// placeholderAddr builds templates whose payout MineToScript replaces.
+var placeholderAddr = func() address.Address {
+	a, err := address.NewAddressWitnessPubKeyHash(make([]byte, 20), params())
+	if err != nil {
+		panic(fmt.Sprintf("regtest: placeholder address: %v", err)) // a 20-byte program is always valid
+	}
+	return a
+}()
+
+func (n *Node) mine(count int, addr address.Address, script []byte) ([]chainhash.Hash, error) {
+	if count < 1 || count > MaxMinePerCall {
+		return nil, fmt.Errorf("%w: mine %d blocks: want 1..%d", ErrConfig, count, MaxMinePerCall)
 	}
 	if err := n.acquire(); err != nil {
 		return nil, err
@@ -31,22 +54,28 @@ func (n *Node) Mine(count int, addr address.Address) ([]chainhash.Hash, error) {
 	defer n.mineMu.Unlock()
 	out := make([]chainhash.Hash, 0, count)
 	for range count {
-		h, err := n.mineOne(addr)
+		h, err := n.mineOne(addr, script)
 		if err != nil {
 			return out, err
 		}
 		out = append(out, h)
 	}
+	best := n.chain.BestSnapshot()
+	n.log.Debug("regtest mined blocks", "count", count, "height", best.Height, "tip", best.Hash.String())
 	return out, nil
 }
 
 // mineOne builds, solves and processes one block; the caller holds mineMu.
-func (n *Node) mineOne(addr address.Address) (chainhash.Hash, error) {
+func (n *Node) mineOne(addr address.Address, script []byte) (chainhash.Hash, error) {
 	tmpl, err := n.gen.NewBlockTemplate(addr)
 	if err != nil {
 		return chainhash.Hash{}, fmt.Errorf("regtest: block template: %w", err)
 	}
 	msg := tmpl.Block
+	if script != nil {
+		// Output 0 is the payout; the merkle root is recomputed below.
+		msg.Transactions[0].TxOut[0].PkScript = script
+	}
 	target := blockchain.CompactToBig(msg.Header.Bits)
 	for {
 		n.extraNonce++
@@ -96,6 +125,27 @@ func (n *Node) InvalidateBlock(hash chainhash.Hash) error {
 	}
 	if err := n.chain.InvalidateBlock(&hash); err != nil {
 		return fmt.Errorf("regtest: invalidate %s: %w", hash, err)
+	}
+	tip := n.chain.BestSnapshot().Hash
+	n.announce(peerserve.Announcement{Block: &tip})
+	return nil
+}
+
+// ReconsiderBlock undoes InvalidateBlock: given the hash that was
+// invalidated, that block and its descendants become valid again and the
+// chain switches back to their branch if it has the most work.
+func (n *Node) ReconsiderBlock(hash chainhash.Hash) error {
+	if err := n.acquire(); err != nil {
+		return err
+	}
+	defer n.closeMu.RUnlock()
+	n.mineMu.Lock()
+	defer n.mineMu.Unlock()
+	if ok, err := n.chain.HaveBlock(&hash); err != nil || !ok {
+		return fmt.Errorf("regtest: reconsider %s: %w", hash, ErrNotFound)
+	}
+	if err := n.chain.ReconsiderBlock(&hash); err != nil {
+		return fmt.Errorf("regtest: reconsider %s: %w", hash, err)
 	}
 	tip := n.chain.BestSnapshot().Hash
 	n.announce(peerserve.Announcement{Block: &tip})

@@ -326,3 +326,58 @@ func TestMineTimer(t *testing.T) {
 		t.Fatalf("Mine after Run returned: %v", err)
 	}
 }
+
+func TestMineToScript(t *testing.T) {
+	n := newNode(t, Config{})
+	popScript := append([]byte{txscript.OP_RETURN, txscript.OP_PUSHDATA1, 0x50}, make([]byte, 80)...)
+	tests := []struct {
+		name    string
+		script  []byte
+		wantErr error
+	}{
+		{name: "anyone can spend", script: []byte{txscript.OP_TRUE}},
+		{name: "taproot", script: append([]byte{txscript.OP_1, txscript.OP_DATA_32}, make([]byte, 32)...)},
+		{name: "unspendable", script: popScript},
+		{name: "empty", script: nil, wantErr: ErrConfig},
+		{name: "oversized", script: make([]byte, txscript.MaxScriptSize+1), wantErr: ErrConfig},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hs, err := n.MineToScript(1, tc.script)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			b, err := n.Block(hs[0])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := b.Transactions[0].TxOut[0].PkScript; string(got) != string(tc.script) {
+				t.Fatalf("coinbase pays %x, want %x", got, tc.script)
+			}
+		})
+	}
+}
+
+func TestReconsiderBlock(t *testing.T) {
+	n := newNode(t, Config{})
+	w := newWallet(t, "reconsider")
+	hs := mine(t, n, 3, w.addr)
+	if err := n.InvalidateBlock(hs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if tip, _ := n.Tip(); tip != hs[0] {
+		t.Fatalf("tip after invalidate = %s, want %s", tip, hs[0])
+	}
+	if err := n.ReconsiderBlock(hs[1]); err != nil {
+		t.Fatal(err)
+	}
+	if tip, _ := n.Tip(); tip != hs[2] {
+		t.Fatalf("tip after reconsider = %s, want %s", tip, hs[2])
+	}
+	if err := n.ReconsiderBlock(chainhash.Hash{4}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("reconsider unknown: %v", err)
+	}
+}
