@@ -217,6 +217,31 @@ func (w *wallet) take(n int) []txgen.UTXO {
 	return out
 }
 
+// takeCoin removes and returns the spendable coin op.
+func (w *wallet) takeCoin(op wire.OutPoint) txgen.UTXO {
+	w.t.Helper()
+	for i, c := range w.coins {
+		if c.OutPoint == op {
+			w.coins = slices.Delete(w.coins, i, i+1)
+			return c
+		}
+	}
+	w.t.Fatalf("wallet has no coin %s", op)
+	return txgen.UTXO{}
+}
+
+// bigCoin returns a spendable coin worth at least minCoin.
+func (w *wallet) bigCoin() wire.OutPoint {
+	w.t.Helper()
+	for _, c := range w.coins {
+		if c.Value >= minCoin {
+			return c.OutPoint
+		}
+	}
+	w.t.Fatal("wallet has no coin to spend: fund it first")
+	return wire.OutPoint{}
+}
+
 // spendOpts shape one wallet spend.
 type spendOpts struct {
 	inputs []txgen.UTXO  // nil: 1-3 random coins
