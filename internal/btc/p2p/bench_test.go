@@ -32,10 +32,9 @@ func (b rawBlock) BtcEncode(w io.Writer, _ uint32, _ wire.MessageEncoding) error
 func (b rawBlock) Command() string                  { return wire.CmdBlock }
 func (b rawBlock) MaxPayloadLength(_ uint32) uint32 { return wire.MaxBlockPayload }
 
-// fileServer serves a bench chain file over P2P with btcd's peer package.
-// It exists because peerserve's peers, in this same process, would refuse
-// our connection as a self-connection (btcd keeps one process-wide nonce
-// set; see the package report).
+// fileServer serves a bench chain file over P2P with btcd's peer package:
+// headers and raw witness blocks, nothing else, so that the benchmark
+// measures the client (and the index) rather than a full serving node.
 type fileServer struct {
 	params  *chaincfg.Params
 	file    *bench.ChainFile
