@@ -72,6 +72,7 @@ func (sp *serverPeer) onGetHeaders(_ *peer.Peer, msg *wire.MsgGetHeaders) {
 		}
 	}
 	sp.QueueMessage(out, nil)
+	sp.srv.m.headersServed.Add(float64(len(out.Headers)))
 	switch {
 	case prev != nil:
 		sp.UpdateLastAnnounced(*prev)
@@ -144,6 +145,7 @@ func (sp *serverPeer) onGetData(_ *peer.Peer, msg *wire.MsgGetData) {
 		}
 		if m == nil {
 			_ = notFound.AddInvVect(iv)
+			sp.srv.m.notFound.Inc()
 			continue
 		}
 		done := make(chan struct{}, 1)
@@ -153,6 +155,7 @@ func (sp *serverPeer) onGetData(_ *peer.Peer, msg *wire.MsgGetData) {
 		}
 		waitPrev = done
 		if iv.Type == wire.InvTypeBlock || iv.Type == wire.InvTypeWitnessBlock {
+			sp.srv.m.blocksServed.Inc()
 			sp.maybeContinue(iv.Hash)
 		}
 	}
@@ -248,9 +251,12 @@ func (sp *serverPeer) onTx(_ *peer.Peer, tx *wire.MsgTx) {
 	txid := tx.TxHash()
 	sp.AddKnownInventory(wire.NewInvVect(wire.InvTypeTx, &txid))
 	if err := sp.srv.cfg.Source.AcceptTx(tx); err != nil {
+		sp.srv.m.txs.WithLabelValues(outcomeRejected).Inc()
 		sp.srv.log.Debug("peerserve rejected tx", "txid", txid.String(), "remote", sp.Addr(), "err", err)
 		sp.PushRejectMsg(wire.CmdTx, rejectCode(err), err.Error(), &txid, false)
+		return
 	}
+	sp.srv.m.txs.WithLabelValues(outcomeAccepted).Inc()
 }
 
 func (sp *serverPeer) onBlock(_ *peer.Peer, b *wire.MsgBlock, _ []byte) {

@@ -14,6 +14,7 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/peer"
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Sentinel errors of New and Run.
@@ -53,6 +54,9 @@ type Config struct {
 	// TrickleInterval is how often queued inventory is sent to a peer; 0
 	// means DefaultTrickleInterval.
 	TrickleInterval time.Duration
+	// Registerer registers the server's Prometheus metrics; nil means they
+	// are kept but not registered.
+	Registerer prometheus.Registerer
 }
 
 // MempoolLister is an optional Source extension: a Source that implements
@@ -82,6 +86,7 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	ln  net.Listener
+	m   *metrics
 
 	mu      sync.Mutex
 	peers   map[*serverPeer]struct{}
@@ -123,6 +128,10 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, err
+	}
 	ln, err := net.Listen("tcp", cfg.ListenAddr)
 	if err != nil {
 		return nil, fmt.Errorf("%w on %s: %w", ErrListen, cfg.ListenAddr, err)
@@ -131,6 +140,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		log:      cfg.Logger.With("subsystem", "peerserve"),
 		ln:       ln,
+		m:        m,
 		peers:    make(map[*serverPeer]struct{}),
 		annReady: make(chan struct{}, 1),
 		closed:   make(chan struct{}),
@@ -224,6 +234,7 @@ func (s *Server) serve(ctx context.Context, conn net.Conn, wg *sync.WaitGroup) {
 	sp := newServerPeer(ctx, s)
 	s.peers[sp] = struct{}{}
 	s.mu.Unlock()
+	s.m.peers.Inc()
 
 	sp.AssociateConnection(conn)
 	s.log.Debug("peerserve peer connected", "remote", conn.RemoteAddr().String())
@@ -237,6 +248,7 @@ func (s *Server) serve(ctx context.Context, conn net.Conn, wg *sync.WaitGroup) {
 		s.mu.Lock()
 		delete(s.peers, sp)
 		s.mu.Unlock()
+		s.m.peers.Dec()
 		s.log.Debug("peerserve peer disconnected", "remote", conn.RemoteAddr().String())
 	})
 }
@@ -308,8 +320,12 @@ func (s *Server) peerConfig(l peer.MessageListeners) *peer.Config {
 		var me *wire.MessageError
 		if err != nil && errors.As(err, &me) {
 			s.log.Debug("peerserve dropping peer after malformed message", "remote", p.Addr(), "err", err)
+			s.m.dropped.Inc()
 			p.Disconnect()
 		}
+	}
+	l.OnWrite = func(_ *peer.Peer, n int, _ wire.Message, _ error) {
+		s.m.bytesSent.Add(float64(n))
 	}
 	return &peer.Config{
 		NewestBlock: func() (*chainhash.Hash, int32, error) {

@@ -59,6 +59,7 @@ func (n *Node) mine(count int, addr address.Address, script []byte) ([]chainhash
 			return out, err
 		}
 		out = append(out, h)
+		n.mined.Inc()
 	}
 	best := n.chain.BestSnapshot()
 	n.log.Debug("regtest mined blocks", "count", count, "height", best.Height, "tip", best.Hash.String())

@@ -19,6 +19,7 @@ import (
 	"github.com/btcsuite/btcd/mempool"
 	"github.com/btcsuite/btcd/mining"
 	"github.com/btcsuite/btcd/txscript/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hemi-go/hemi/internal/btc/peerserve"
@@ -71,6 +72,9 @@ type Config struct {
 	// MinRelayTxFee is the mempool's minimum fee rate per 1000 vbytes; 0
 	// means DefaultMinRelayTxFee.
 	MinRelayTxFee btcutil.Amount
+	// Registerer registers the node's and its P2P server's Prometheus
+	// metrics; nil means they are not registered.
+	Registerer prometheus.Registerer
 }
 
 // Node is the embedded regtest node. Its methods are safe for concurrent
@@ -90,6 +94,7 @@ type Node struct {
 
 	mineMu     sync.Mutex
 	extraNonce uint64 // guarded by mineMu
+	mined      prometheus.Counter
 
 	subMu   sync.Mutex
 	subs    map[int]func(peerserve.Announcement)
@@ -148,12 +153,17 @@ func New(cfg Config) (*Node, error) {
 		n.closeDB()
 		return nil, err
 	}
+	if err := n.registerMetrics(); err != nil {
+		n.closeDB()
+		return nil, err
+	}
 	srv, err := peerserve.New(peerserve.Config{
 		ListenAddr: cfg.ListenAddr,
 		Params:     params,
 		Source:     n,
 		Logger:     cfg.Logger,
 		UserAgent:  "hemi-regtest",
+		Registerer: cfg.Registerer,
 	})
 	if err != nil {
 		n.closeDB()
@@ -340,3 +350,26 @@ func (n *Node) PeerCount() int { return n.srv.PeerCount() }
 
 // params are the regtest chain parameters every Node uses.
 func params() *chaincfg.Params { return &chaincfg.RegressionNetParams }
+
+// registerMetrics creates the node's collectors and registers them on
+// cfg.Registerer, if any.
+func (n *Node) registerMetrics() error {
+	const ns, sub = "hemi", "btc_regtest"
+	n.mined = prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+		Name: "blocks_mined_total", Help: "Blocks the embedded node mined."})
+	height := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+		Name: "height", Help: "Height of the best block."},
+		func() float64 { return float64(n.chain.BestSnapshot().Height) })
+	txs := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+		Name: "mempool_txs", Help: "Transactions in the mempool."},
+		func() float64 { return float64(n.pool.Count()) })
+	if n.cfg.Registerer == nil {
+		return nil
+	}
+	for _, c := range []prometheus.Collector{n.mined, height, txs} {
+		if err := n.cfg.Registerer.Register(c); err != nil {
+			return fmt.Errorf("%w: register metrics (one Node per registerer): %w", ErrConfig, err)
+		}
+	}
+	return nil
+}

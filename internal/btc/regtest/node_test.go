@@ -11,6 +11,7 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestNewErrors(t *testing.T) {
@@ -18,6 +19,15 @@ func TestNewErrors(t *testing.T) {
 	mainAddr, err := address.NewAddressWitnessPubKeyHash(make([]byte, 20), &chaincfg.MainNetParams)
 	if err != nil {
 		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	first := newNode(t, Config{Registerer: reg})
+	mine(t, first, 2, w.addr)
+	if got := gather(t, reg, "hemi_btc_regtest_height"); got != 2 {
+		t.Fatalf("height metric = %v, want 2", got)
+	}
+	if got := gather(t, reg, "hemi_btc_regtest_blocks_mined_total"); got != 2 {
+		t.Fatalf("mined metric = %v, want 2", got)
 	}
 	tests := []struct {
 		name string
@@ -30,6 +40,7 @@ func TestNewErrors(t *testing.T) {
 		{name: "negative fee", cfg: Config{MinRelayTxFee: -1}, want: ErrConfig},
 		{name: "bad listen address", cfg: Config{ListenAddr: "256.0.0.1:1"}, want: nil},
 		{name: "valid timer", cfg: Config{MineInterval: time.Second, MiningAddr: w.addr}},
+		{name: "metrics registered twice", cfg: Config{Registerer: reg}, want: ErrConfig},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -380,4 +391,25 @@ func TestReconsiderBlock(t *testing.T) {
 	if err := n.ReconsiderBlock(chainhash.Hash{4}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("reconsider unknown: %v", err)
 	}
+}
+
+// gather returns the value of the named gauge or counter in reg.
+func gather(t testing.TB, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.Metric) != 1 {
+			continue
+		}
+		m := mf.Metric[0]
+		if m.Gauge != nil {
+			return m.Gauge.GetValue()
+		}
+		return m.Counter.GetValue()
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
 }
