@@ -27,7 +27,8 @@ type TxRejectError struct {
 }
 
 func (e *TxRejectError) Error() string {
-	return fmt.Sprintf("transaction %s rejected (%s): %s", e.Txid, e.Code, e.Reason)
+	// btcd's reasons name the transaction already.
+	return fmt.Sprintf("rejected (%s): %s", e.Code, e.Reason)
 }
 
 // Is makes errors.Is(err, ErrTxRejected) hold.
