@@ -451,8 +451,14 @@ func (c *Client) checkStalls(now time.Time) {
 		reason string
 	}
 	var drops []drop
+	// While the workers are behind, peers wait on us, not we on them:
+	// restart their clocks instead of calling them stalled.
+	backlog := len(c.work) >= cap(c.work)/2
 	c.mu.Lock()
 	for ps := range c.peers {
+		if backlog && len(ps.inflight) > 0 {
+			ps.lastProgress = now
+		}
 		if len(ps.inflight) > 0 && now.Sub(ps.lastProgress) > c.cfg.StallTimeout {
 			drops = append(drops, drop{ps, fmt.Sprintf("no block for %s with %d requested", c.cfg.StallTimeout, len(ps.inflight))})
 		}

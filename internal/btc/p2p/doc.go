@@ -24,7 +24,8 @@
 //     while it is being handed to the chain or was just stored.
 //   - A peer's requests are released for other peers when it disconnects,
 //     answers notfound, or delivers no block for StallTimeout (it is then
-//     disconnected).
+//     disconnected). Time in which our own workers are backed up does not
+//     count against a peer.
 //   - A peer that sends invalid data is disconnected and its host banned for
 //     BanDuration: a malformed or oversized message, headers failing
 //     proof of work or not chaining, data the Chain rejects with ErrInvalid,

@@ -411,3 +411,24 @@ func TestSampleWindow(t *testing.T) {
 		t.Errorf("oldest sample %s old, want about %s", got, rateWindow)
 	}
 }
+
+func TestSlowChainIsNotPeerStall(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 12, 1)
+	r := startRemote(t, remoteOpts{chain: tc})
+	fc := newFakeChain(tc.params)
+	// Each block takes longer to store than the stall timeout.
+	fc.acceptDelay = 200 * time.Millisecond
+	c := startClient(t, fc, []string{r.addr}, func(cfg *Config) {
+		cfg.Workers = 1
+		cfg.StallTimeout = 150 * time.Millisecond
+		cfg.BlocksInFlightPerPeer = 16
+	})
+	waitSynced(t, fc, tc)
+	if got := metricValue(c.m.blockRetries); got != 0 {
+		t.Errorf("%v block requests released: the peer was taken for stalled while we were slow", got)
+	}
+	if got := r.servedBlocks(); got != 12 {
+		t.Errorf("peer served %d blocks, want 12", got)
+	}
+}
