@@ -115,14 +115,16 @@ type node struct {
 // on a free loopback port, until Stop or the end of the test.
 func startNode(t *testing.T, name, dataDir string, peers ...string) *node {
 	t.Helper()
+	return startNodeWith(t, name, tbc.Config{DataDir: dataDir, Peers: peers})
+}
+
+// startNodeWith is startNode with more of the service's configuration;
+// Params, API and Logger are set here.
+func startNodeWith(t *testing.T, name string, cfg tbc.Config) *node {
+	t.Helper()
 	apiAddr := freeAddr(t)
-	svc, err := tbc.New(tbc.Config{
-		Params:  params,
-		DataDir: dataDir,
-		Peers:   peers,
-		API:     apiAddr,
-		Logger:  testLogger(t, name),
-	})
+	cfg.Params, cfg.API, cfg.Logger = params, apiAddr, testLogger(t, name)
+	svc, err := tbc.New(cfg)
 	if err != nil {
 		t.Fatalf("%s: tbc.New: %v", name, err)
 	}

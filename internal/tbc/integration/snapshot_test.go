@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"math"
 	"math/big"
 	"slices"
@@ -55,6 +56,7 @@ type addrView struct {
 	utxos   []utxoAt
 	balance int64
 	spent   []wire.OutPoint // outputs paying the address that are spent
+	outs    []utxoAt        // every confirmed output paying the address
 }
 
 // snapshot is what one btcd answered about its chain at one moment: every
@@ -264,16 +266,73 @@ func addressView(t *testing.T, rpc *rpcclient.Client, s *snapshot, a address.Add
 		case unspent[i] && !confirmed:
 			t.Fatalf("btcd %s: gettxout says %s is unspent but its transaction is not in the chain", s.node, op)
 		case unspent[i]:
-			v.utxos = append(v.utxos, utxoAt{op: op, value: values[op], height: loc.height, block: loc.block, pos: loc.pos})
+			u := utxoAt{op: op, value: values[op], height: loc.height, block: loc.block, pos: loc.pos}
+			v.utxos = append(v.utxos, u)
+			v.outs = append(v.outs, u)
 			v.balance += values[op]
 		case confirmed:
 			v.spent = append(v.spent, op)
+			v.outs = append(v.outs, utxoAt{op: op, value: values[op], height: loc.height, block: loc.block, pos: loc.pos})
 		}
 	}
-	slices.SortFunc(v.utxos, func(x, y utxoAt) int {
+	sortUTXOs(v.utxos)
+	sortUTXOs(v.outs)
+	return v
+}
+
+// sortUTXOs orders outputs as the index does: height, position, output.
+func sortUTXOs(us []utxoAt) {
+	slices.SortFunc(us, func(x, y utxoAt) int {
 		return cmp.Or(cmp.Compare(x.height, y.height), cmp.Compare(x.pos, y.pos), cmp.Compare(x.op.Index, y.op.Index))
 	})
-	return v
+}
+
+// truncate returns the snapshot as btcd's answers were when its chain
+// ended at height h (an ancestor of the tip): the same blocks up to h,
+// confirmations counted from h, and every address's outputs created at or
+// below h and not spent at or below h. It is derived from btcd's answers
+// only, for checking an index that stopped syncing at h.
+func (s *snapshot) truncate(t *testing.T, h int32) *snapshot {
+	t.Helper()
+	if h < 0 || h > s.height {
+		t.Fatalf("truncate snapshot at %d: chain is 0..%d", h, s.height)
+	}
+	if h == s.height {
+		return s
+	}
+	c := &snapshot{node: s.node, tip: s.hashes[h], height: h, headers: s.headers[:h+1], hashes: s.hashes[:h+1],
+		txs: make(map[chainhash.Hash]txAt), spends: make(map[wire.OutPoint]spendAt)}
+	for txid, l := range s.txs {
+		if l.height <= h {
+			if l.conf != s.height-l.height+1 {
+				t.Fatalf("btcd %s: %s has %d confirmations at height %d, mined at %d", s.node, txid, l.conf, s.height, l.height)
+			}
+			l.conf = h - l.height + 1
+			c.txs[txid] = l
+		}
+	}
+	for op, sp := range s.spends {
+		if sp.height <= h {
+			c.spends[op] = sp
+		}
+	}
+	for _, a := range s.addrs {
+		v := addrView{addr: a.addr, script: a.script}
+		for _, o := range a.outs {
+			if o.height > h {
+				continue
+			}
+			v.outs = append(v.outs, o)
+			if sp, spent := c.spends[o.op]; spent && sp.height <= h {
+				v.spent = append(v.spent, o.op)
+				continue
+			}
+			v.utxos = append(v.utxos, o)
+			v.balance += o.value
+		}
+		c.addrs = append(c.addrs, v)
+	}
+	return c
 }
 
 // headerOf returns btcd's header at height h as a wire header.
@@ -309,4 +368,29 @@ func (s *snapshot) summary() string {
 	}
 	return fmt.Sprintf("btcd %s at %d (%s): %d txs, %d spends, %d addresses with %d utxos",
 		s.node, s.height, s.tip, len(s.txs), len(s.spends), len(s.addrs), n)
+}
+
+// sameSnapshot fails t where two snapshots of the same chain and height
+// disagree (chain work aside).
+func sameSnapshot(t *testing.T, got, want *snapshot) {
+	t.Helper()
+	if got.tip != want.tip || got.height != want.height || !slices.Equal(got.hashes, want.hashes) {
+		t.Fatalf("snapshots of different chains: %s@%d and %s@%d", got.tip, got.height, want.tip, want.height)
+	}
+	if !maps.Equal(got.txs, want.txs) {
+		t.Errorf("snapshot at %d: transactions differ (%d and %d)", got.height, len(got.txs), len(want.txs))
+	}
+	if !maps.Equal(got.spends, want.spends) {
+		t.Errorf("snapshot at %d: spends differ (%d and %d)", got.height, len(got.spends), len(want.spends))
+	}
+	if len(got.addrs) != len(want.addrs) {
+		t.Fatalf("snapshot at %d: %d and %d addresses", got.height, len(got.addrs), len(want.addrs))
+	}
+	for i := range got.addrs {
+		g, w := got.addrs[i], want.addrs[i]
+		if g.balance != w.balance || !slices.Equal(g.utxos, w.utxos) || !slices.Equal(g.outs, w.outs) {
+			t.Errorf("snapshot at %d: address %s: balance %d and %d, %d and %d utxos; first difference: %s",
+				got.height, g.addr, g.balance, w.balance, len(g.utxos), len(w.utxos), firstDiff(g.utxos, w.utxos))
+		}
+	}
 }

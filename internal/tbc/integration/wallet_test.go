@@ -230,6 +230,10 @@ func (w *wallet) takeCoin(op wire.OutPoint) txgen.UTXO {
 	return txgen.UTXO{}
 }
 
+func (w *wallet) hasBigCoin() bool {
+	return slices.ContainsFunc(w.coins, func(c txgen.UTXO) bool { return c.Value >= minCoin })
+}
+
 // bigCoin returns a spendable coin worth at least minCoin.
 func (w *wallet) bigCoin() wire.OutPoint {
 	w.t.Helper()
@@ -253,6 +257,9 @@ type spendOpts struct {
 // has no coins.
 func (w *wallet) spend(node *btcdtest.TestNode, o spendOpts) *wire.MsgTx {
 	w.t.Helper()
+	if o.inputs == nil && !w.hasBigCoin() {
+		w.fund(node, 3)
+	}
 	return w.send(node, w.spendTx(o))
 }
 
@@ -345,9 +352,16 @@ func (w *wallet) activity(node *btcdtest.TestNode, n int) {
 		if w.rng.IntN(5) == 0 {
 			o.extra = []*wire.TxOut{w.opReturn(fmt.Appendf(nil, "hemi test %d/%d", w.tip, i))}
 		}
-		if len(w.coins) == 0 {
-			w.fund(node, 3)
-		}
 		w.spend(node, o)
+	}
+}
+
+// grow sends traffic and mines 1-3 blocks at a time until the chain is at
+// least height blocks high.
+func (w *wallet) grow(node *btcdtest.TestNode, height int32) {
+	w.t.Helper()
+	for w.tip < height {
+		w.activity(node, 2+w.rng.IntN(5))
+		w.mine(node, uint32(1+w.rng.IntN(3)))
 	}
 }
