@@ -13,7 +13,11 @@
 // answered with a reject message when refused). New tips and transactions
 // from Source.Subscribe are announced to every peer: with headers to peers
 // that sent sendheaders and are at most a few blocks behind, with inv
-// otherwise.
+// otherwise. A Source that also implements BlockAcceptor (the regtest node)
+// receives peers' blocks: announced blocks are fetched, and a peer that
+// connects with a higher start height or sends an orphan is asked for its
+// chain with getblocks, so a longer fork mined elsewhere wins. Optional
+// MempoolLister answers the mempool message.
 //
 // Invariants:
 //   - Blocks are sent as the raw bytes the Source returns (witness

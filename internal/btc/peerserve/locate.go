@@ -53,3 +53,25 @@ func locate(src Source, locator []*chainhash.Hash, stop *chainhash.Hash, max int
 	}
 	return out
 }
+
+// buildLocator returns a block locator of src's best chain: the tip, the
+// nine blocks below it, then exponentially sparser blocks, then genesis.
+func buildLocator(src Source) []*chainhash.Hash {
+	_, height := src.Tip()
+	out := make([]*chainhash.Hash, 0, 32)
+	step := int32(1)
+	for h := height; h > 0; h -= step {
+		hash, ok := src.HashAt(h)
+		if !ok {
+			break
+		}
+		out = append(out, &hash)
+		if len(out) >= 10 {
+			step *= 2
+		}
+	}
+	if g, ok := src.HashAt(0); ok {
+		out = append(out, &g)
+	}
+	return out
+}

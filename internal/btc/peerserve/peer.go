@@ -34,6 +34,7 @@ func newServerPeer(ctx context.Context, s *Server) *serverPeer {
 	sp.relayTx.Store(true)
 	sp.Peer = peer.NewInboundPeer(s.peerConfig(peer.MessageListeners{
 		OnVersion:    sp.onVersion,
+		OnVerAck:     sp.onVerAck,
 		OnGetHeaders: sp.onGetHeaders,
 		OnGetBlocks:  sp.onGetBlocks,
 		OnGetData:    sp.onGetData,
@@ -48,6 +49,24 @@ func newServerPeer(ctx context.Context, s *Server) *serverPeer {
 func (sp *serverPeer) onVersion(_ *peer.Peer, msg *wire.MsgVersion) *wire.MsgReject {
 	sp.relayTx.Store(!msg.DisableRelayTx)
 	return nil
+}
+
+// onVerAck asks a peer that started ahead of us for its blocks, when the
+// source accepts blocks.
+func (sp *serverPeer) onVerAck(_ *peer.Peer, _ *wire.MsgVerAck) {
+	if _, ok := sp.srv.cfg.Source.(BlockAcceptor); !ok {
+		return
+	}
+	if _, height := sp.srv.cfg.Source.Tip(); sp.StartingHeight() > height {
+		sp.requestBlocks()
+	}
+}
+
+// requestBlocks sends getblocks with a locator of the source's best chain.
+func (sp *serverPeer) requestBlocks() {
+	if err := sp.PushGetBlocksMsg(buildLocator(sp.srv.cfg.Source), &chainhash.Hash{}); err != nil {
+		sp.srv.log.Debug("peerserve getblocks failed", "remote", sp.Addr(), "err", err)
+	}
 }
 
 func (sp *serverPeer) onGetHeaders(_ *peer.Peer, msg *wire.MsgGetHeaders) {
@@ -75,7 +94,7 @@ func (sp *serverPeer) onGetHeaders(_ *peer.Peer, msg *wire.MsgGetHeaders) {
 	sp.srv.m.headersServed.Add(float64(len(out.Headers)))
 	switch {
 	case prev != nil:
-		sp.UpdateLastAnnounced(*prev)
+		sp.setLastAnnounced(*prev)
 	default:
 		// Nothing new for the peer: it is at its newest locator entry on
 		// our best chain, which is where header announcements start.
@@ -84,7 +103,7 @@ func (sp *serverPeer) onGetHeaders(_ *peer.Peer, msg *wire.MsgGetHeaders) {
 				continue
 			}
 			if _, ok := src.HeightOf(*h); ok {
-				sp.UpdateLastAnnounced(*h)
+				sp.setLastAnnounced(*h)
 				break
 			}
 		}
@@ -266,7 +285,12 @@ func (sp *serverPeer) onBlock(_ *peer.Peer, b *wire.MsgBlock, _ []byte) {
 	}
 	hash := b.BlockHash()
 	sp.AddKnownInventory(wire.NewInvVect(wire.InvTypeBlock, &hash))
-	if err := acceptor.AcceptBlock(b); err != nil {
+	err := acceptor.AcceptBlock(b)
+	if errors.Is(err, ErrOrphanBlock) {
+		sp.requestBlocks()
+		return
+	}
+	if err != nil {
 		sp.srv.log.Debug("peerserve rejected block", "hash", hash.String(), "remote", sp.Addr(), "err", err)
 		sp.PushRejectMsg(wire.CmdBlock, rejectCode(err), err.Error(), &hash, false)
 	}
@@ -304,14 +328,14 @@ func (sp *serverPeer) announceBlock(tip chainhash.Hash) {
 	if sp.WantsHeaders() && last != nil {
 		if hdrs := sp.headersSince(*last, tip); hdrs != nil {
 			sp.QueueMessage(hdrs, nil)
-			sp.UpdateLastAnnounced(tip)
+			sp.setLastAnnounced(tip)
 			return
 		}
 	}
 	inv := wire.NewMsgInvSizeHint(1)
 	_ = inv.AddInvVect(wire.NewInvVect(wire.InvTypeBlock, &tip))
 	sp.QueueMessage(inv, nil)
-	sp.UpdateLastAnnounced(tip)
+	sp.setLastAnnounced(tip)
 }
 
 // headersSince returns the headers from just after the best-chain ancestor
@@ -355,8 +379,8 @@ func (sp *serverPeer) headersSince(known, tip chainhash.Hash) *wire.MsgHeaders {
 	return msg
 }
 
-// UpdateLastAnnounced records the newest block the peer knows from us.
-func (sp *serverPeer) UpdateLastAnnounced(h chainhash.Hash) {
+// setLastAnnounced records the newest block the peer knows from us.
+func (sp *serverPeer) setLastAnnounced(h chainhash.Hash) {
 	sp.mu.Lock()
 	sp.lastAnnounced = &h
 	sp.mu.Unlock()

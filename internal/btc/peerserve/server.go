@@ -66,14 +66,21 @@ type MempoolLister interface {
 }
 
 // BlockAcceptor is an optional Source extension: a Source that implements
-// it is offered blocks that peers announce and send.
+// it is offered blocks that peers announce and send, and the server asks a
+// peer for its blocks when it connects with a higher start height or sends
+// a block whose parent is unknown (getblocks from the Source's best chain).
 type BlockAcceptor interface {
 	// HaveBlock reports whether the block is known (best chain or not).
 	HaveBlock(hash chainhash.Hash) bool
-	// AcceptBlock offers a block a peer sent; an error is sent back in a
-	// reject message.
+	// AcceptBlock offers a block a peer sent. An error wrapping
+	// ErrOrphanBlock means the block was kept but its parent is unknown;
+	// any other error is sent back in a reject message.
 	AcceptBlock(b *wire.MsgBlock) error
 }
+
+// ErrOrphanBlock is wrapped by BlockAcceptor.AcceptBlock for a block whose
+// parent is unknown.
+var ErrOrphanBlock = errors.New("orphan block")
 
 // RejectCoder is implemented by Source errors that know the reject code
 // to send; other errors are sent as wire.RejectInvalid.

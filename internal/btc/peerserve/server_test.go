@@ -532,3 +532,41 @@ func FuzzStripWitness(f *testing.F) {
 		}
 	})
 }
+
+func TestBuildLocator(t *testing.T) {
+	tests := []struct {
+		name    string
+		height  int32
+		wantLen int
+	}{
+		{name: "genesis only", height: 0, wantLen: 1},
+		{name: "short chain", height: 5, wantLen: 6},
+		{name: "ten blocks", height: 10, wantLen: 11},
+		{name: "long chain", height: 1000, wantLen: 10 + 8 + 1}, // 1000..991, 989, 985, 977, 961, 929, 865, 737, 481, 0
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newMemSource(t)
+			if tc.height > 0 {
+				src.mine(t, 0, int(tc.height), 0)
+			}
+			loc := buildLocator(src)
+			if len(loc) != tc.wantLen {
+				t.Fatalf("locator has %d entries, want %d", len(loc), tc.wantLen)
+			}
+			tip, _ := src.Tip()
+			genesis, _ := src.HashAt(0)
+			if *loc[0] != tip || *loc[len(loc)-1] != genesis {
+				t.Fatal("locator must run from the tip to genesis")
+			}
+			prev := tc.height + 1
+			for _, h := range loc {
+				height, ok := src.HeightOf(*h)
+				if !ok || height >= prev {
+					t.Fatalf("locator entry at height %d after %d", height, prev)
+				}
+				prev = height
+			}
+		})
+	}
+}

@@ -117,6 +117,18 @@ func TestBtcdSyncsFromNode(t *testing.T) {
 			t.Fatalf("mempool has %d txs after btcd mined them", len(n.MempoolTxids()))
 		}
 	})
+
+	t.Run("btcd's longer fork wins on reconnect", func(t *testing.T) {
+		b.Disconnect(n.P2PAddr())
+		ours := mine(t, n, 1, w.addr)
+		theirs := b.Generate(3)
+		want := *theirs[2]
+		b.Connect(n.P2PAddr())
+		waitFor(t, func() bool { h, _ := n.Tip(); return h == want }, "btcd's fork as our tip")
+		if _, ok := n.HeightOf(ours[0]); ok {
+			t.Fatal("our losing block is still on the best chain")
+		}
+	})
 }
 
 func ptr(h chainhash.Hash) *chainhash.Hash { return &h }

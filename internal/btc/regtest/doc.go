@@ -17,6 +17,9 @@
 //   - Connected blocks remove their transactions from the mempool;
 //     disconnected blocks (reorgs, InvalidateBlock) return theirs to it, as
 //     btcd's sync manager does.
+//   - Blocks and transactions peers relay are validated like local ones; a
+//     peer with a longer chain (e.g. a btcd that mined while disconnected)
+//     makes the node reorganize to it.
 //   - Blocks of invalidated or losing forks stay retrievable (Header,
 //     RawBlock, Block) by hash.
 //   - With an empty Config.DataDir the database lives in a temporary

@@ -175,8 +175,15 @@ func (n *Node) AcceptBlock(b *wire.MsgBlock) error {
 	defer n.closeMu.RUnlock()
 	n.mineMu.Lock()
 	defer n.mineMu.Unlock()
-	_, err := n.processBlock(btcutil.NewBlock(b))
-	return err
+	blk := btcutil.NewBlock(b)
+	isOrphan, err := n.processBlock(blk)
+	if err != nil {
+		return err
+	}
+	if isOrphan {
+		return fmt.Errorf("block %s: %w", blk.Hash(), peerserve.ErrOrphanBlock)
+	}
+	return nil
 }
 
 // processBlock runs full validation; the caller holds mineMu.
