@@ -235,7 +235,8 @@ func BenchmarkSyncNullChain(b *testing.B) {
 // BenchmarkSyncIndex syncs a generated chain (bench's realistic P2WPKH and
 // P2TR spends) from one loopback peer into the real index and reports
 // tx/s. Size it with P2P_BENCH_BLOCKS and P2P_BENCH_TXS (defaults 400 and
-// 60,000; the target chain is 2,000 and 500,000). Chains are cached
+// 60,000; the target chain is 2,000 and 500,000); P2P_BENCH_WINDOW
+// and P2P_BENCH_WORKERS override the client's defaults. Chains are cached
 // in .cache/bench.
 func BenchmarkSyncIndex(b *testing.B) {
 	benchSync(b, func(b *testing.B, params *chaincfg.Params) (p2p.Chain, func()) {
@@ -261,7 +262,8 @@ func benchSync(b *testing.B, open func(*testing.B, *chaincfg.Params) (p2p.Chain,
 	for range b.N {
 		b.StopTimer()
 		chain, closeChain := open(b, params)
-		c, err := p2p.New(p2p.Config{Params: params, Peers: []string{srv.ln.Addr().String()}, Logger: logger()}, chain)
+		c, err := p2p.New(p2p.Config{Params: params, Peers: []string{srv.ln.Addr().String()}, Logger: logger(),
+			BlocksInFlightPerPeer: envInt("P2P_BENCH_WINDOW", 0), Workers: envInt("P2P_BENCH_WORKERS", 0)}, chain)
 		if err != nil {
 			b.Fatal(err)
 		}
