@@ -7,9 +7,36 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// connectReady connects every block that can be connected. Only one
-// goroutine connects at a time; a caller that finds the connector busy
-// leaves a kick so the busy one looks again before it stops.
+// The connector moves the connected chain. One goroutine at a time runs it
+// (whoever holds connMu). It stages blocks into an open batch and commits
+// the batch when it is large (pebble then takes it as a flushable batch,
+// skipping memtable inserts), when the chain has caught up with the best
+// header, when it holds a reorg, or after MaxBatchDelay. Until the commit,
+// nothing of the staged blocks is visible, on disk or in memory.
+
+// openBatch is the staged, uncommitted move of the connected chain.
+type openBatch struct {
+	b         *pebble.Batch
+	w         *entryWriter
+	fork      *node   // committed tip it builds on (or reorg fork point)
+	oldTip    *node   // committed tip when opened
+	connected []*node // staged blocks, oldest first
+	reorg     bool    // holds disconnect events
+	txs       int
+	seq       uint64 // next event sequence number after the staged events
+	opened    time.Time
+}
+
+func (o *openBatch) tip() *node {
+	if len(o.connected) > 0 {
+		return o.connected[len(o.connected)-1]
+	}
+	return o.fork
+}
+
+// connectReady connects every block that can be connected. A caller that
+// finds the connector busy leaves a kick so the busy one looks again
+// before it stops.
 func (ix *Index) connectReady() error {
 	for {
 		ix.kick.Store(true)
@@ -18,7 +45,7 @@ func (ix *Index) connectReady() error {
 		}
 		var err error
 		for err == nil && ix.kick.Swap(false) {
-			err = ix.connectLoop()
+			err = ix.connectLoop(false)
 		}
 		ix.connMu.Unlock()
 		if err != nil {
@@ -30,17 +57,64 @@ func (ix *Index) connectReady() error {
 	}
 }
 
-// connectLoop applies plans until there is nothing to do. ix.connMu held.
-func (ix *Index) connectLoop() error {
-	for {
-		p := ix.plan()
-		if p.fork == nil {
-			return nil
-		}
-		if err := ix.apply(p); err != nil {
-			return err
+// flushLater runs when an open batch has waited MaxBatchDelay.
+func (ix *Index) flushLater() {
+	if ix.enter() != nil {
+		return
+	}
+	defer ix.leave()
+	ix.connMu.Lock()
+	ix.timerArmed = false
+	err := ix.connectLoop(true)
+	ix.connMu.Unlock()
+	if err != nil {
+		ix.log.Error("connect blocks failed", "err", err)
+		return
+	}
+	if ix.kick.Load() {
+		if err := ix.connectReady(); err != nil {
+			ix.log.Error("connect blocks failed", "err", err)
 		}
 	}
+}
+
+// connectLoop stages every ready block, then commits the open batch when it
+// should not wait any longer (always when force). ix.connMu held.
+func (ix *Index) connectLoop(force bool) error {
+	for {
+		p := ix.plan()
+		if p.flushFirst {
+			if err := ix.commitOpen(); err != nil {
+				return err
+			}
+			continue
+		}
+		if p.fork == nil {
+			break
+		}
+		more, err := ix.stage(p)
+		if err != nil {
+			return err
+		}
+		if !more {
+			break
+		}
+	}
+	o := ix.open
+	if o == nil {
+		return nil
+	}
+	ix.mu.RLock()
+	caughtUp := ix.hdrChain[len(ix.hdrChain)-1] == o.tip()
+	ix.mu.RUnlock()
+	if force || caughtUp || o.reorg || time.Since(o.opened) >= ix.cfg.MaxBatchDelay {
+		return ix.commitOpen()
+	}
+	if !ix.timerArmed {
+		ix.timerArmed = true
+		time.AfterFunc(ix.cfg.MaxBatchDelay-time.Since(o.opened), ix.flushLater)
+	}
+	return nil
 }
 
 // plan is a move of the connected chain: disconnect back to fork, then
@@ -49,17 +123,32 @@ type plan struct {
 	fork       *node
 	disconnect []*node // newest first
 	connect    []*node // oldest first
+	flushFirst bool    // commit the open batch, then plan again
 }
 
 // plan finds the most-work chain whose blocks are all stored: the best
 // header chain up to its first block without data. It moves there when that
-// has more work than the connected tip; fork is nil when nothing moves.
+// has more work than the current (staged or committed) tip; fork is nil
+// when nothing moves.
 func (ix *Index) plan() plan {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
-	tip := ix.main[len(ix.main)-1]
-	fh := ix.forkHeight()
 	var p plan
+	var tip *node
+	var fh int32
+	if o := ix.open; o != nil {
+		tip = o.tip()
+		if int(tip.height) >= len(ix.hdrChain) || ix.hdrChain[tip.height] != tip {
+			// The best header chain left the staged chain: commit it
+			// and plan the reorg from the committed state.
+			p.flushFirst = true
+			return p
+		}
+		fh = tip.height
+	} else {
+		tip = ix.main[len(ix.main)-1]
+		fh = ix.forkHeight()
+	}
 	cand := ix.hdrChain[fh]
 	end := fh
 	for h := fh + 1; h < int32(len(ix.hdrChain)); h++ {
@@ -80,67 +169,77 @@ func (ix *Index) plan() plan {
 	return p
 }
 
-// apply writes one atomic batch: events for the disconnected blocks, the
-// entries of newly connected blocks (as many whole blocks as fit in
-// BatchTxs), canonical heights, and every index tip. Then it updates the
-// in-memory chain and publishes the events. ix.connMu held.
-func (ix *Index) apply(p plan) error {
-	oldTip := p.fork
-	if len(p.disconnect) > 0 {
-		oldTip = p.disconnect[0]
+// stage adds p to the open batch (opening one), committing whenever the
+// batch is full. It reports whether blocks of p are left for another plan.
+// ix.connMu held.
+func (ix *Index) stage(p plan) (bool, error) {
+	if len(p.disconnect) > 0 && ix.open != nil {
+		return true, ix.commitOpen()
 	}
-	b := ix.db.NewBatchWithSize(1 << 20)
-	defer b.Close()
-	seq := ix.nextSeq
-	putEvent := func(kind EventKind, n *node) {
-		_ = b.Set(eventKey(seq), encodeEvent(&storedEvent{Kind: kind, ID: n.id, Height: n.height, Hash: n.hash}), nil)
-		seq++
-	}
-	for _, n := range p.disconnect {
-		putEvent(EventDisconnected, n)
-	}
-
-	var (
-		connected []*node
-		txs       int
-		w         = newEntryWriter(b)
-	)
-	for _, n := range p.connect {
-		if len(connected) > 0 && txs >= ix.cfg.BatchTxs {
-			break
+	o := ix.open
+	if o == nil {
+		oldTip := p.fork
+		if len(p.disconnect) > 0 {
+			oldTip = p.disconnect[0]
 		}
+		b := ix.db.NewBatchWithSize(ix.batchBytes + ix.batchBytes/4)
+		o = &openBatch{b: b, w: newEntryWriter(b), fork: p.fork, oldTip: oldTip, seq: ix.nextSeq, opened: time.Now()}
+		ix.open = o
+		for _, n := range p.disconnect {
+			o.putEvent(EventDisconnected, n)
+			o.reorg = true
+		}
+	}
+	for i, n := range p.connect {
 		if !n.has(statusIndexed) {
 			bd, err := ix.takeBlock(n)
 			if err != nil {
-				return err
+				return false, err
 			}
 			for _, x := range dataIndexes {
-				x.write(w, n, bd)
+				x.write(o.w, n, bd)
 			}
-			txs += len(bd.txids)
+			o.txs += len(bd.txids)
 		}
-		_ = b.Set(heightKey(n.height), encodeCanon(n.id, &n.hash), nil)
-		_ = b.Set(idKey(pfxHeader, n.id), n.recordWith(n.flags()|statusIndexed), nil)
-		putEvent(EventConnected, n)
-		connected = append(connected, n)
+		o.w.put(heightKey(n.height), encodeCanon(n.id, &n.hash))
+		o.w.put(idKey(pfxHeader, n.id), n.recordWith(n.flags()|statusIndexed))
+		o.putEvent(EventConnected, n)
+		o.connected = append(o.connected, n)
+		if o.w.memSize >= ix.batchBytes {
+			return i+1 < len(p.connect), ix.commitOpen()
+		}
 	}
-	newTip := p.fork
-	if len(connected) > 0 {
-		newTip = connected[len(connected)-1]
+	return false, nil
+}
+
+func (o *openBatch) putEvent(kind EventKind, n *node) {
+	o.w.put(eventKey(o.seq), encodeEvent(&storedEvent{Kind: kind, ID: n.id, Height: n.height, Hash: n.hash}))
+	o.seq++
+}
+
+// commitOpen commits the open batch with the tips, then updates the
+// in-memory chain and publishes the events. ix.connMu held.
+func (ix *Index) commitOpen() error {
+	o := ix.open
+	if o == nil {
+		return nil
 	}
-	for h := newTip.height + 1; h <= oldTip.height; h++ {
-		_ = b.Delete(heightKey(h), nil)
+	ix.open = nil
+	defer o.b.Close()
+
+	newTip := o.tip()
+	for h := newTip.height + 1; h <= o.oldTip.height; h++ {
+		_ = o.b.Delete(heightKey(h), nil)
 	}
 	tipVal := encodeTip(newTip.id, &newTip.hash)
 	for _, name := range indexNames {
-		_ = b.Set(tipKey(name), tipVal, nil)
+		_ = o.b.Set(tipKey(name), tipVal, nil)
 	}
-
 	opts := pebble.NoSync
 	if time.Since(ix.lastSync) >= ix.cfg.SyncInterval {
 		opts = pebble.Sync
 	}
-	if err := b.Commit(opts); err != nil {
+	if err := o.b.Commit(opts); err != nil {
 		return fmt.Errorf("index: commit blocks up to %s: %w", newTip.hash, err)
 	}
 	if opts == pebble.Sync {
@@ -148,24 +247,26 @@ func (ix *Index) apply(p plan) error {
 	}
 
 	ix.mu.Lock()
-	ix.main = append(ix.main[:p.fork.height+1], connected...)
-	for _, n := range connected {
+	ix.main = append(ix.main[:o.fork.height+1], o.connected...)
+	for _, n := range o.connected {
 		n.setFlag(statusIndexed)
 	}
 	ix.mu.Unlock()
 
-	ix.nextSeq = seq
-	ix.publish(seq)
+	ix.nextSeq = o.seq
+	ix.publish(o.seq)
 
-	if len(p.disconnect) > 0 {
+	if o.reorg {
+		disc := o.oldTip.height - o.fork.height
 		ix.m.reorgs.Inc()
-		ix.m.blocksDisconnected.Add(float64(len(p.disconnect)))
-		ix.log.Info("bitcoin reorg", "fork", p.fork.hash, "fork_height", p.fork.height,
-			"disconnected", len(p.disconnect), "old_tip", oldTip.hash, "new_tip", newTip.hash)
+		ix.m.blocksDisconnected.Add(float64(disc))
+		ix.log.Info("bitcoin reorg", "fork", o.fork.hash, "fork_height", o.fork.height,
+			"disconnected", disc, "old_tip", o.oldTip.hash, "new_tip", newTip.hash)
 	}
-	ix.m.blocksConnected.Add(float64(len(connected)))
-	ix.m.txsIndexed.Add(float64(txs))
+	ix.m.blocksConnected.Add(float64(len(o.connected)))
+	ix.m.txsIndexed.Add(float64(o.txs))
 	ix.m.blockHeight.Set(float64(newTip.height))
-	ix.log.Debug("blocks connected", "tip", newTip.hash, "height", newTip.height, "blocks", len(connected), "txs", txs)
+	ix.log.Debug("blocks connected", "tip", newTip.hash, "height", newTip.height,
+		"blocks", len(o.connected), "txs", o.txs)
 	return nil
 }

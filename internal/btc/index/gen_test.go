@@ -7,6 +7,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"math/big"
+	"os"
+	"strconv"
 	"testing"
 	"time"
 
@@ -169,7 +171,14 @@ func headers(bs []*wire.MsgBlock) []wire.BlockHeader {
 
 func openTest(t testing.TB, dir string, params *chaincfg.Params) *Index {
 	t.Helper()
-	ix, err := Open(Config{Dir: dir, Params: params, Now: func() time.Time { return time.Unix(1_900_000_000, 0) }})
+	cfg := Config{Dir: dir, Params: params, Now: func() time.Time { return time.Unix(1_900_000_000, 0) }}
+	if v, err := strconv.Atoi(os.Getenv("INDEX_MEMTABLE_MB")); err == nil {
+		cfg.MemTableSize = uint64(v) << 20
+	}
+	if v, err := strconv.Atoi(os.Getenv("INDEX_BATCH_MB")); err == nil {
+		cfg.BatchBytes = v << 20
+	}
+	ix, err := Open(cfg)
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}
@@ -189,11 +198,21 @@ func feed(t testing.TB, ix *Index, bs []*wire.MsgBlock) {
 	}
 }
 
+// mustTip waits briefly for the block tip to become want: a block handed
+// to AcceptBlock while another goroutine (or the batch timer) connects is
+// connected by that goroutine, possibly after AcceptBlock returned.
 func mustTip(t testing.TB, ix *Index, want chainhash.Hash, wantHeight int32) {
 	t.Helper()
-	h, height := ix.BlockTip()
-	if h != want || height != wantHeight {
-		t.Fatalf("block tip %s@%d, want %s@%d", h, height, want, wantHeight)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		h, height := ix.BlockTip()
+		if h == want && height == wantHeight {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("block tip %s@%d, want %s@%d", h, height, want, wantHeight)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,7 @@ type Config struct {
 	// CacheSize is pebble's block cache in bytes (default 64 MiB).
 	CacheSize int64
 
-	// MemTableSize is pebble's memtable size in bytes (default 64 MiB).
+	// MemTableSize is pebble's memtable size in bytes (default 32 MiB).
 	MemTableSize uint64
 
 	// PendingBytes bounds the memory held by decoded blocks that arrived
@@ -42,10 +43,17 @@ type Config struct {
 	// are decoded again from disk when they connect.
 	PendingBytes int
 
-	// BatchTxs is how many transactions the connector groups into one
-	// atomic batch when several contiguous blocks are ready (default
-	// 20,000). A batch always holds whole blocks.
-	BatchTxs int
+	// BatchBytes is the estimated memtable size at which the connector
+	// commits a batch of contiguous blocks (default: half the memtable,
+	// which makes pebble take the batch as a flushable batch instead of
+	// inserting it into the memtable). A batch always holds whole blocks.
+	BatchBytes int
+
+	// MaxBatchDelay bounds how long connected blocks may wait in an
+	// uncommitted batch while more blocks are expected (default 1s). A
+	// batch that reaches the best header, or holds a reorg, is committed
+	// at once.
+	MaxBatchDelay time.Duration
 
 	// SyncInterval is how often a commit waits for the WAL to reach the
 	// disk (default 1s). Commits in between are not fsynced; a crash of
@@ -70,13 +78,16 @@ func (c *Config) setDefaults() error {
 		c.CacheSize = 64 << 20
 	}
 	if c.MemTableSize == 0 {
-		c.MemTableSize = 64 << 20
+		c.MemTableSize = 32 << 20
 	}
 	if c.PendingBytes <= 0 {
 		c.PendingBytes = 256 << 20
 	}
-	if c.BatchTxs <= 0 {
-		c.BatchTxs = 20000
+	if c.BatchBytes <= 0 {
+		c.BatchBytes = int(c.MemTableSize/2) + 1<<20
+	}
+	if c.MaxBatchDelay <= 0 {
+		c.MaxBatchDelay = time.Second
 	}
 	if c.SyncInterval <= 0 {
 		c.SyncInterval = time.Second
@@ -117,10 +128,13 @@ type Index struct {
 
 	// connMu is held by the one goroutine connecting blocks; kick asks it
 	// to look again.
-	connMu   sync.Mutex
-	kick     atomic.Bool
-	nextSeq  uint64    // next event sequence number; connMu
-	lastSync time.Time // connMu
+	connMu     sync.Mutex
+	kick       atomic.Bool
+	nextSeq    uint64     // next event sequence number; connMu
+	lastSync   time.Time  // connMu
+	open       *openBatch // staged blocks; connMu
+	timerArmed bool       // a flushLater is pending; connMu
+	batchBytes int
 
 	pendMu       sync.Mutex
 	pending      map[uint32]*blockData
@@ -161,6 +175,7 @@ func Open(cfg Config) (*Index, error) {
 		byHash:              make(map[chainhash.Hash]*node),
 		pending:             make(map[uint32]*blockData),
 		evNotify:            make(chan struct{}),
+		batchBytes:          cfg.BatchBytes,
 	}
 	db, err := pebble.Open(cfg.Dir, pebbleOptions(&cfg))
 	if err != nil {
@@ -190,16 +205,24 @@ func Open(cfg Config) (*Index, error) {
 	return ix, nil
 }
 
+// pebbleOptions tunes pebble for the index's write pattern: large
+// flushable batches of random keys. Compression is off (block data and
+// hashes barely compress and snappy cost more CPU than anything else in
+// flushes), and L0 may hold more files before compacting so a sync does
+// not spend its CPU on compactions it would redo minutes later.
 func pebbleOptions(cfg *Config) *pebble.Options {
 	o := &pebble.Options{
 		CacheSize:                   cfg.CacheSize,
 		MemTableSize:                cfg.MemTableSize,
 		MemTableStopWritesThreshold: 4,
-		L0CompactionThreshold:       8,
-		L0StopWritesThreshold:       64,
+		L0CompactionThreshold:       20,
+		L0StopWritesThreshold:       200,
 		LBaseMaxBytes:               256 << 20,
 		MaxOpenFiles:                1000,
-		Logger:                      quietLogger{},
+		Logger:                      pebbleLogger{cfg.Logger},
+	}
+	for i := range o.Levels {
+		o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	}
 	return o
 }
@@ -233,9 +256,12 @@ func (ix *Index) Close() error {
 	ix.closeMu.Unlock()
 	ix.wg.Wait()
 
-	ix.connMu.Lock() // no connector may be between commit and publish
+	ix.connMu.Lock()
 	defer ix.connMu.Unlock()
-	err := ix.db.LogData(nil, pebble.Sync)
+	err := ix.commitOpen()
+	if serr := ix.db.LogData(nil, pebble.Sync); err == nil {
+		err = serr
+	}
 	if cerr := ix.db.Close(); err == nil {
 		err = cerr
 	}

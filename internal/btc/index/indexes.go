@@ -35,16 +35,32 @@ var dataIndexes = []dataIndex{
 	{popIndexName, writePopEntries},
 }
 
-// entryWriter appends entries to a batch without per-entry allocations.
+// entryWriter appends entries to a batch without per-entry allocations and
+// estimates the memtable space they take (pebble's own formula: a
+// worst-case skiplist node plus key, sequence number and value).
 type entryWriter struct {
-	b *pebble.Batch
+	b       *pebble.Batch
+	memSize int
 }
 
 func newEntryWriter(b *pebble.Batch) *entryWriter { return &entryWriter{b: b} }
 
+// skiplistNodeMax is pebble's arenaskl maximum node size plus padding.
+const skiplistNodeMax = 20*8 + 16 + 3 + 8
+
+func (w *entryWriter) set(klen, vlen int) *pebble.DeferredBatchOp {
+	w.memSize += skiplistNodeMax + klen + vlen
+	return w.b.SetDeferred(klen, vlen)
+}
+
+func (w *entryWriter) put(k, v []byte) {
+	w.memSize += skiplistNodeMax + len(k) + len(v)
+	_ = w.b.Set(k, v, nil)
+}
+
 func writeTxEntries(w *entryWriter, n *node, bd *blockData) {
 	for i := range bd.txids {
-		op := w.b.SetDeferred(txKeyLen, txValLen)
+		op := w.set(txKeyLen, txValLen)
 		putTxKey(op.Key, &bd.txids[i], n.id)
 		putTxVal(op.Value, txLoc{Pos: uint32(i), Offset: bd.offs[i], Size: bd.offs[i+1] - bd.offs[i]})
 		_ = op.Finish()
@@ -68,7 +84,7 @@ func writeOutputEntries(w *entryWriter, n *node, bd *blockData) {
 			}
 			ok.ScriptHash = sha256.Sum256(out.PkScript)
 			ok.Vout = uint32(v)
-			op := w.b.SetDeferred(outKeyLen, outValLen)
+			op := w.set(outKeyLen, outValLen)
 			putOutKey(op.Key, &ok)
 			putOutVal(op.Value, txid, out.Value)
 			_ = op.Finish()
@@ -77,7 +93,7 @@ func writeOutputEntries(w *entryWriter, n *node, bd *blockData) {
 			continue // the coinbase spends nothing
 		}
 		for vin, in := range tx.TxIn {
-			op := w.b.SetDeferred(spendKeyLen, spendValLen)
+			op := w.set(spendKeyLen, spendValLen)
 			putSpendKey(op.Key, &in.PreviousOutPoint, n.id)
 			putSpendVal(op.Value, txid, uint32(vin), uint32(i))
 			_ = op.Finish()
@@ -100,7 +116,7 @@ func writePopEntries(w *entryWriter, n *node, bd *blockData) {
 				continue
 			}
 			pk := popKey{Keystone: ks.ID(), ID: n.id, Pos: uint32(i), Vout: uint32(v)}
-			op := w.b.SetDeferred(popKeyLen, popValLen)
+			op := w.set(popKeyLen, popValLen)
 			putPopKey(op.Key, &pk)
 			copy(op.Value, bd.txids[i][:])
 			_ = op.Finish()
@@ -132,7 +148,6 @@ func (ix *Index) catchUp() error {
 		}
 		b := ix.db.NewBatch()
 		w := newEntryWriter(b)
-		txs := 0
 		for h := start; h <= tip.height; h++ {
 			n := ix.main[h]
 			bd, err := ix.takeBlock(n)
@@ -141,8 +156,7 @@ func (ix *Index) catchUp() error {
 				return err
 			}
 			x.write(w, n, bd)
-			txs += len(bd.txids)
-			if txs >= ix.cfg.BatchTxs || h == tip.height {
+			if w.memSize >= ix.batchBytes || h == tip.height {
 				_ = b.Set(tipKey(x.name), encodeTip(n.id, &n.hash), nil)
 				err := b.Commit(pebble.NoSync)
 				_ = b.Close()
@@ -151,7 +165,6 @@ func (ix *Index) catchUp() error {
 				}
 				b = ix.db.NewBatch()
 				w = newEntryWriter(b)
-				txs = 0
 			}
 		}
 		_ = b.Close()

@@ -1,11 +1,25 @@
 package index
 
-// quietLogger drops pebble's informational logs; failures surface as
-// errors from pebble calls.
-type quietLogger struct{}
+import (
+	"fmt"
+	"log/slog"
+)
 
-func (quietLogger) Infof(string, ...any)  {}
-func (quietLogger) Errorf(string, ...any) {}
-func (quietLogger) Fatalf(format string, args ...any) {
-	panic("pebble: fatal: " + format)
+// pebbleLogger routes pebble's logs to the index's logger: informational
+// messages at Debug, errors at Warn. Fatalf is pebble's report of a broken
+// invariant of its own; it panics, as pebble expects it not to return.
+type pebbleLogger struct{ log *slog.Logger }
+
+func (l pebbleLogger) Infof(format string, args ...any) {
+	l.log.Debug("pebble", "msg", fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Errorf(format string, args ...any) {
+	l.log.Warn("pebble error", "msg", fmt.Sprintf(format, args...))
+}
+
+func (l pebbleLogger) Fatalf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.log.Error("pebble fatal", "msg", msg)
+	panic("pebble: " + msg)
 }
