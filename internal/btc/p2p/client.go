@@ -443,8 +443,9 @@ func (c *Client) tick(ctx context.Context) error {
 	}
 }
 
-// checkStalls drops peers that sit on block requests or a headers request
-// for too long; removePeer then hands their requests to others.
+// checkStalls drops peers that sit on block requests for too long
+// (removePeer then hands their requests to others) and gives up on a
+// getheaders that went unanswered.
 func (c *Client) checkStalls(now time.Time) {
 	type drop struct {
 		ps     *peerState
@@ -463,11 +464,18 @@ func (c *Client) checkStalls(now time.Time) {
 			drops = append(drops, drop{ps, fmt.Sprintf("no block for %s with %d requested", c.cfg.StallTimeout, len(ps.inflight))})
 		}
 	}
+	// A peer may ignore getheaders (btcd does while it is not current);
+	// stop waiting for it and let other peers be asked. It is asked again
+	// when it announces a block.
+	var silent *peerState
 	if c.hdrPeer != nil && now.Sub(c.hdrAskedAt) > c.cfg.HeadersTimeout {
-		drops = append(drops, drop{c.hdrPeer, fmt.Sprintf("no headers reply for %s", c.cfg.HeadersTimeout)})
+		silent = c.hdrPeer
 		c.hdrPeer = nil
 	}
 	c.mu.Unlock()
+	if silent != nil {
+		c.log.Info("peer did not answer getheaders", "peer", silent.addr, "waited", c.cfg.HeadersTimeout)
+	}
 	for _, d := range drops {
 		c.drop(d.ps, d.reason)
 	}

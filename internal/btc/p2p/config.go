@@ -21,7 +21,7 @@ const (
 	DefaultBanDuration           = time.Hour
 	DefaultConnectTimeout        = 15 * time.Second
 	DefaultStallTimeout          = 30 * time.Second
-	DefaultHeadersTimeout        = 60 * time.Second
+	DefaultHeadersTimeout        = 20 * time.Second
 	DefaultBroadcastTimeout      = 15 * time.Second
 	DefaultReconnectMin          = time.Second
 	DefaultReconnectMax          = 2 * time.Minute
@@ -62,7 +62,8 @@ type Config struct {
 	// to other peers (default 30s).
 	StallTimeout time.Duration
 
-	// HeadersTimeout bounds the wait for a headers reply (default 60s).
+	// HeadersTimeout bounds the wait for a headers reply; after it other
+	// peers are asked (default 20s).
 	HeadersTimeout time.Duration
 
 	// BroadcastTimeout bounds how long Broadcast waits for the peers'

@@ -432,3 +432,24 @@ func TestSlowChainIsNotPeerStall(t *testing.T) {
 		t.Errorf("peer served %d blocks, want 12", got)
 	}
 }
+
+func TestSilentHeadersPeerDoesNotBlockOthers(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 20, 1)
+	// The silent peer claims a higher height, so it is asked first.
+	taller := buildChainFrom(t, tc, 5)
+	silent := startRemote(t, remoteOpts{chain: taller, headers: func(*remote, *wire.MsgGetHeaders) *wire.MsgHeaders { return nil }})
+	fc := newFakeChain(tc.params)
+	c := startClient(t, fc, []string{silent.addr}, func(cfg *Config) { cfg.HeadersTimeout = 200 * time.Millisecond })
+	waitFor(t, 5*time.Second, "silent peer connected", func() bool { return c.Progress().Peers == 1 })
+	good := startRemote(t, remoteOpts{chain: tc})
+	c.addPeerAddr(t, good.addr)
+	waitSynced(t, fc, tc)
+	time.Sleep(300 * time.Millisecond) // past another headers timeout
+	silent.mu.Lock()
+	conns := len(silent.peers)
+	silent.mu.Unlock()
+	if conns != 1 {
+		t.Errorf("silent peer saw %d connections, want 1 (not dropped for ignoring getheaders)", conns)
+	}
+}
