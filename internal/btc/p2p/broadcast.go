@@ -36,8 +36,11 @@ type BroadcastResult struct {
 	Accepted []string
 	// Rejected lists peers that refused it with a reject message.
 	Rejected []Rejection
-	// Dropped lists peers that fetched it but did not keep it and sent no
-	// reject (an orphan, or a policy without reject messages).
+	// Dropped lists peers that fetched it but then answered our request
+	// for it with notfound and sent no reject: an orphan, or a policy
+	// without reject messages. btcd and our regtest node serve any mempool
+	// tx on request; Bitcoin Core serves only txs it announced to us, so
+	// from Core this means "no verdict" rather than "refused".
 	Dropped []string
 	// Unanswered lists peers that gave no verdict before the timeout or
 	// disconnected.
