@@ -277,7 +277,14 @@ func (c *Client) peerConfig(ps *peerState, verack chan struct{}) *peer.Config {
 				c.mu.Unlock()
 				return nil
 			},
-			OnVerAck: func(p *peer.Peer, _ *wire.MsgVerAck) { close(verack) },
+			OnVerAck: func(p *peer.Peer, _ *wire.MsgVerAck) {
+				// Ready before the input loop starts, so that nothing
+				// the peer sends after verack goes unaccounted.
+				c.mu.Lock()
+				ps.ready = true
+				c.mu.Unlock()
+				close(verack)
+			},
 			OnRead: func(p *peer.Peer, n int, _ wire.Message, err error) {
 				c.bytesReceived.Add(uint64(n))
 				c.m.bytesReceived.Add(float64(n))

@@ -284,6 +284,12 @@ func (c *Client) pickPeerLocked(h chainhash.Hash) *peerState {
 func (c *Client) onBlock(ps *peerState, msg *wire.MsgBlock) {
 	h := msg.BlockHash()
 	c.mu.Lock()
+	if !ps.ready {
+		// Read before the disconnect we asked for took effect; its
+		// request was already released.
+		c.mu.Unlock()
+		return
+	}
 	if owner := c.inflight[h]; owner != ps {
 		ps.unrequested++
 		n := ps.unrequested
