@@ -2,11 +2,10 @@ package index
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
-	"math/big"
+	"fmt"
 	"os"
 	"strconv"
 	"testing"
@@ -220,5 +219,4 @@ func scriptHash(s []byte) [32]byte { return sha256.Sum256(s) }
 
 func isErr(err, target error) bool { return errors.Is(err, target) }
 
-var _ = big.NewInt
-var _ = context.Background
+func errorf(format string, a ...any) error { return fmt.Errorf(format, a...) }
