@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
@@ -47,6 +49,9 @@ type BTCIndexConfig struct {
 	// Verify makes our node check every transaction of the chain against
 	// its index after the timed sync (not timed).
 	Verify bool
+	// ProfileDir, when set, receives CPU and heap profiles of our node's
+	// sync (ours-<run>-cpu.pprof, ours-<run>-heap.pprof).
+	ProfileDir string
 	// Timeout bounds each node's sync (default 30 minutes).
 	Timeout time.Duration
 	// Logger receives debug logs (nil: discard).
@@ -143,6 +148,7 @@ func RunBTCIndex(ctx context.Context, cfg BTCIndexConfig, out io.Writer) (BTCInd
 		<-srvDone
 	}()
 	fmt.Fprintf(out, "peer: serving %d blocks, %d txs on %s\n", res.Height, res.Txs, srv.Addr())
+	fmt.Fprintf(out, "machine: %d CPUs, load average %s\n", runtime.NumCPU(), loadAvg())
 
 	work, err := os.MkdirTemp(cfg.WorkDir, "hemi-bench-btc-index-")
 	if err != nil {
@@ -158,8 +164,15 @@ func RunBTCIndex(ctx context.Context, cfg BTCIndexConfig, out io.Writer) (BTCInd
 	var rssKB int64
 	for run := 1; run <= cfg.Runs; run++ {
 		dir := filepath.Join(work, fmt.Sprintf("ours-%d", run))
+		prof := ""
+		if cfg.ProfileDir != "" {
+			if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
+				return res, fmt.Errorf("bench: profile dir: %w", err)
+			}
+			prof = filepath.Join(cfg.ProfileDir, fmt.Sprintf("ours-%d-", run))
+		}
 		rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-		r, err := runOurs(rctx, cfg.OursCommand, dir, srv.Addr(), res.Height, verifyPath, cfg.Logger)
+		r, err := runOurs(rctx, cfg.OursCommand, dir, srv.Addr(), res.Height, verifyPath, prof, cfg.Logger)
 		cancel()
 		if err != nil {
 			return res, err
@@ -177,6 +190,10 @@ func RunBTCIndex(ctx context.Context, cfg BTCIndexConfig, out io.Writer) (BTCInd
 		fmt.Fprintf(out, "ours run %d: %d txs in %s (%.0f tx/s; %s inside the process), peak RSS %.0f MB\n",
 			run, res.Txs, r.wall.Round(time.Millisecond), float64(res.Txs)/r.wall.Seconds(), r.self.Round(time.Millisecond), float64(r.rssKB)/1024)
 
+		if cfg.Verify {
+			fmt.Fprintf(out, "ours run %d: index checked for all %d txs\n", run, r.verified)
+		}
+
 		dir = filepath.Join(work, fmt.Sprintf("btcd-%d", run))
 		rctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
 		d, err := runBTCD(rctx, cfg.BTCDBinary, dir, srv.Addr(), res.Height, res.Tip)
@@ -193,6 +210,7 @@ func RunBTCIndex(ctx context.Context, cfg BTCIndexConfig, out io.Writer) (BTCInd
 	res.BTCDTxS = float64(res.Txs) / res.BTCD.Seconds()
 	res.Ratio = res.OursTxS / res.BTCDTxS
 	res.OursRSSMB = float64(rssKB) / 1024
+	fmt.Fprintf(out, "machine: load average %s at the end\n", loadAvg())
 	if cfg.Runs > 1 {
 		fmt.Fprintf(out, "median of %d runs: ours %s, btcd %s\n", cfg.Runs, res.Ours.Round(time.Millisecond), res.BTCD.Round(time.Millisecond))
 	}
@@ -230,6 +248,20 @@ func runBTCD(ctx context.Context, bin, dir, peer string, height int32, tip chain
 		return 0, fmt.Errorf("bench: btcd synced to %v at %d, the chain's tip is %v at %d", got, h, tip, height)
 	}
 	return d, nil
+}
+
+// loadAvg returns the 1, 5 and 15 minute load averages (Linux), so a
+// reader can tell a run on a busy machine.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func median(ds []time.Duration) time.Duration {

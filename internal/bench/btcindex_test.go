@@ -39,10 +39,14 @@ func TestBTCIndexSmoke(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
+	blocks, txs := int32(300), 20_000
+	if raceEnabled {
+		blocks, txs = 200, 3_000
+	}
 	var out bytes.Buffer
 	res, err := RunBTCIndex(ctx, BTCIndexConfig{
-		Blocks:      300,
-		Txs:         20_000,
+		Blocks:      blocks,
+		Txs:         txs,
 		Seed:        "smoke",
 		CacheDir:    t.TempDir(),
 		WorkDir:     t.TempDir(),
@@ -54,7 +58,7 @@ func TestBTCIndexSmoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Height != 300 || res.Txs < 20_000 || res.Verified != res.Txs {
+	if res.Height != blocks || res.Txs < uint64(txs) || res.Verified != res.Txs {
 		t.Fatalf("height %d, %d txs, %d verified", res.Height, res.Txs, res.Verified)
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")

@@ -25,7 +25,8 @@ const GeneratorVersion = 1
 
 // Shape of the generated chain.
 const (
-	walletKeys      = 2048   // distinct keys outputs pay to
+	maxWalletKeys   = 2048   // distinct keys outputs pay to (fewer for small chains)
+	txsPerKey       = 100    // small chains get one key per this many txs (at least 64)
 	fanoutCoinbases = 150    // coinbases (50 BTC each on regtest) fanned out
 	fanoutOutputs   = 100    // outputs of a fan-out transaction
 	minPoolForMulti = 2000   // below this pool size every spend has one input
@@ -290,11 +291,18 @@ func newPlanner(cfg GenConfig) *planner {
 		s1 = s1<<8 | uint64(seed[i])
 		s2 = s2<<8 | uint64(seed[8+i])
 	}
-	w := txgen.NewWallet([]byte(cfg.Seed))
-	keys := make([]*txgen.Key, walletKeys)
-	for i := range keys {
-		keys[i] = w.Key(uint32(i))
+	keys := make([]*txgen.Key, min(max(cfg.Txs/txsPerKey, 64), maxWalletKeys))
+	// Derive in parallel: three scalar multiplications per key.
+	var wg sync.WaitGroup
+	workers := max(runtime.GOMAXPROCS(0), 1)
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(keys); i += workers {
+				keys[i] = txgen.DeriveKey([]byte(cfg.Seed), uint32(i))
+			}
+		})
 	}
+	wg.Wait()
 	return &planner{
 		cfg:       cfg,
 		rng:       rand.New(rand.NewPCG(s1, s2)),

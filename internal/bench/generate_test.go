@@ -42,6 +42,9 @@ func generateFile(t *testing.T, cfg GenConfig) ([]byte, GenStats) {
 // engine (full script validation) and checks its shape.
 func TestGeneratedChainValid(t *testing.T) {
 	cfg := GenConfig{Params: regtest, Blocks: 160, Txs: 3000, Seed: "test", Workers: 2}
+	if raceEnabled {
+		cfg.Blocks, cfg.Txs = 125, 800
+	}
 	data, st := generateFile(t, cfg)
 	c, err := DecodeChainFile(data, regtest.Net, *regtest.GenesisHash)
 	if err != nil {
@@ -55,7 +58,7 @@ func TestGeneratedChainValid(t *testing.T) {
 	if want := uint64(cfg.Blocks) + uint64(cfg.Txs) + fanouts; c.Txs() != want || st.Txs != want {
 		t.Fatalf("file has %d txs, stats %d, want %d", c.Txs(), st.Txs, want)
 	}
-	if st.Inputs[txgen.P2WPKH] < 1000 || st.Inputs[txgen.P2TR] < 1000 || st.OpReturns == 0 || st.PoPs == 0 {
+	if st.Inputs[txgen.P2WPKH] < cfg.Txs/3 || st.Inputs[txgen.P2TR] < cfg.Txs/3 || st.OpReturns == 0 || st.PoPs == 0 {
 		t.Fatalf("shape: inputs %v, %d OP_RETURNs, %d PoPs", st.Inputs, st.OpReturns, st.PoPs)
 	}
 
@@ -86,6 +89,9 @@ func TestGeneratedChainValid(t *testing.T) {
 
 func TestGenerateDeterministic(t *testing.T) {
 	cfg := GenConfig{Params: regtest, Blocks: 115, Txs: 400, Seed: "det", Workers: 3}
+	if raceEnabled {
+		cfg.Txs = 100
+	}
 	a, _ := generateFile(t, cfg)
 	cfg.Workers = 1
 	b, _ := generateFile(t, cfg)

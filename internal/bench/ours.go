@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -53,6 +54,8 @@ func OursChildMain(ctx context.Context, args []string, stdout io.Writer) error {
 	height := fs.Int("height", 0, "height to sync to")
 	verify := fs.String("verify", "", "chain file whose every transaction must be in the index")
 	logLevel := fs.String("loglevel", "warn", "log level: debug, info, warn, error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the sync to this file")
+	memProfile := fs.String("memprofile", "", "write a heap profile at the synced tip to this file")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("bench child: %w (flags: -datadir -peer -height [-verify] [-loglevel])", err)
 	}
@@ -65,6 +68,26 @@ func OursChildMain(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	start := time.Now()
+	stopProfile := func() error { return nil }
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("bench child: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("bench child: %w", err)
+		}
+		stopped := false
+		stopProfile = func() error {
+			if !stopped {
+				stopped = true
+				pprof.StopCPUProfile()
+			}
+			return nil
+		}
+		defer stopProfile()
+	}
 	params := &chaincfg.RegressionNetParams
 	svc, err := tbc.New(tbc.Config{
 		Params:   params,
@@ -100,7 +123,13 @@ func OursChildMain(ctx context.Context, args []string, stdout io.Writer) error {
 		case <-t.C:
 		}
 	}
+	_ = stopProfile()
 	hwm, _ := vmHWM("self")
+	if *memProfile != "" {
+		if err := writeHeapProfile(*memProfile); err != nil {
+			return err
+		}
+	}
 	if err := enc.Encode(childEvent{Event: "synced", Height: int32(*height), Tip: tip.String(), ElapsedMS: time.Since(start).Milliseconds(), VmHWMKB: hwm}); err != nil {
 		return fmt.Errorf("bench child: write result: %w", err)
 	}
@@ -117,6 +146,18 @@ func OursChildMain(ctx context.Context, args []string, stdout io.Writer) error {
 		verr = fmt.Errorf("bench child: node: %w", err)
 	}
 	return verr
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("bench child: %w", err)
+	}
+	defer f.Close()
+	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+		return fmt.Errorf("bench child: heap profile: %w", err)
+	}
+	return nil
 }
 
 // verifyIndex checks that the index holds every transaction of the chain
@@ -183,7 +224,7 @@ type oursRun struct {
 }
 
 // runOurs starts the child, waits for it to sync (and verify) and stops it.
-func runOurs(ctx context.Context, command []string, dir, peer string, height int32, verifyPath string, log *slog.Logger) (oursRun, error) {
+func runOurs(ctx context.Context, command []string, dir, peer string, height int32, verifyPath, profilePrefix string, log *slog.Logger) (oursRun, error) {
 	var r oursRun
 	if len(command) == 0 {
 		return r, errors.New("bench: no command to run our node")
@@ -201,6 +242,9 @@ func runOurs(ctx context.Context, command []string, dir, peer string, height int
 	args := append(command[1:len(command):len(command)], "-datadir", dataDir, "-peer", peer, "-height", strconv.Itoa(int(height)), "-loglevel", "info")
 	if verifyPath != "" {
 		args = append(args, "-verify", verifyPath)
+	}
+	if profilePrefix != "" {
+		args = append(args, "-cpuprofile", profilePrefix+"cpu.pprof", "-memprofile", profilePrefix+"heap.pprof")
 	}
 	cmd := exec.Command(command[0], args...)
 	cmd.Env = append(os.Environ(), ChildEnv+"=1")
