@@ -173,3 +173,13 @@ func FuzzDecodeChainFile(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkDecodeChainFile(b *testing.B) {
+	data := tinyChainFile(b, 500)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := DecodeChainFile(data, regtest.Net, *regtest.GenesisHash); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
