@@ -19,6 +19,13 @@
 // chain indexes. Received blocks go to a pool of workers calling
 // Chain.AcceptBlock, which connects them in height order itself.
 //
+// Progress and Peers report the sync state for progress lines and status
+// APIs. Prometheus metrics (namespace hemi_btc_p2p_): peers, bans_total by
+// reason, received_bytes_total, sent_bytes_total, headers_received_total,
+// blocks_received_total, blocks_accepted_total, block_txs_accepted_total,
+// blocks_in_flight, block_requests_released_total, broadcasts_total by
+// outcome.
+//
 // Invariants:
 //   - A block hash is requested from at most one peer at a time, and never
 //     while it is being handed to the chain or was just stored.

@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -101,4 +102,43 @@ func (c *Client) sample(now time.Time) {
 		i++
 	}
 	c.samples = c.samples[i:]
+}
+
+// PeerInfo describes one connected peer.
+type PeerInfo struct {
+	Addr           string // as configured
+	UserAgent      string
+	Height         int32 // best height it announced or we learned from it
+	Witness        bool  // serves witness data (required to download blocks)
+	BlocksInFlight int
+	BytesReceived  uint64
+	BytesSent      uint64
+	Connected      time.Time
+}
+
+// Peers lists the peers that completed the handshake, sorted by address.
+func (c *Client) Peers() []PeerInfo {
+	type entry struct {
+		info PeerInfo
+		p    *peerState
+	}
+	c.mu.Lock()
+	entries := make([]entry, 0, len(c.peers))
+	for ps := range c.peers {
+		entries = append(entries, entry{PeerInfo{Addr: ps.addr, Height: ps.height, BlocksInFlight: len(ps.inflight)}, ps})
+	}
+	c.mu.Unlock()
+	out := make([]PeerInfo, len(entries))
+	for i, e := range entries {
+		// The btcd peer's own accessors take its locks, not ours.
+		p := e.p.p
+		e.info.UserAgent = p.UserAgent()
+		e.info.Witness = p.IsWitnessEnabled()
+		e.info.BytesReceived = p.BytesReceived()
+		e.info.BytesSent = p.BytesSent()
+		e.info.Connected = p.TimeConnected()
+		out[i] = e.info
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Addr < out[j].Addr })
+	return out
 }

@@ -157,6 +157,15 @@ func TestSyncSeveralPeers(t *testing.T) {
 	if used < 2 {
 		t.Errorf("blocks came from %d peer(s), want at least 2", used)
 	}
+	infos := c.Peers()
+	if len(infos) != 3 {
+		t.Fatalf("Peers() = %d entries, want 3", len(infos))
+	}
+	for _, pi := range infos {
+		if pi.UserAgent == "" || !pi.Witness || pi.BytesReceived == 0 || pi.Height != 600 || pi.Connected.IsZero() {
+			t.Errorf("peer info %+v", pi)
+		}
+	}
 }
 
 func TestRerequest(t *testing.T) {
