@@ -170,7 +170,8 @@ func headers(bs []*wire.MsgBlock) []wire.BlockHeader {
 
 func openTest(t testing.TB, dir string, params *chaincfg.Params) *Index {
 	t.Helper()
-	cfg := Config{Dir: dir, Params: params, Now: func() time.Time { return time.Unix(1_900_000_000, 0) }}
+	cfg := Config{Dir: dir, Params: params, MaxBatchDelay: 20 * time.Millisecond,
+		Now: func() time.Time { return time.Unix(1_900_000_000, 0) }}
 	if v, err := strconv.Atoi(os.Getenv("INDEX_MEMTABLE_MB")); err == nil {
 		cfg.MemTableSize = uint64(v) << 20
 	}

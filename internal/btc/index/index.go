@@ -191,7 +191,10 @@ func Open(cfg Config) (*Index, error) {
 		return nil, err
 	}
 	// Blocks stored but not yet connected when the process stopped.
-	if err := ix.connectReady(); err != nil {
+	ix.connMu.Lock()
+	err = ix.connectLoop(true)
+	ix.connMu.Unlock()
+	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
