@@ -87,6 +87,9 @@ type peerVerdict struct {
 	kind   verdictKind
 	code   wire.RejectCode
 	reason string
+	// early counts probes sent before the peer fetched the tx; their
+	// notfound answers (peers answer in order) say nothing.
+	early int
 }
 
 // broadcast is one Broadcast call in progress, guarded by Client.mu.
@@ -116,9 +119,15 @@ func (b *broadcast) setVerdict(ps *peerState, kind verdictKind, code wire.Reject
 	if v.kind > verdictServed {
 		return
 	}
-	// A notfound for a tx the peer never fetched says nothing.
-	if kind == verdictDropped && v.kind != verdictServed {
-		return
+	if kind == verdictDropped {
+		if v.early > 0 {
+			v.early--
+			return
+		}
+		// A notfound for a tx the peer never fetched says nothing.
+		if v.kind != verdictServed {
+			return
+		}
 	}
 	v.kind, v.code, v.reason = kind, code, reason
 	if kind > verdictServed {
@@ -158,7 +167,8 @@ func (b *broadcast) result() BroadcastResult {
 }
 
 // Broadcast announces tx to every connected peer, serves it to those that
-// ask, and waits until each has given a verdict, the transaction is mined,
+// ask (a peer that already has it says so by serving it back), and waits
+// until each has given a verdict, the transaction is mined,
 // BroadcastTimeout passes or ctx is done. A peer's verdict comes from its
 // reject message, or from asking it for the tx right after serving it
 // (peers process a tx before reading the next message, so the answer tells
@@ -186,7 +196,7 @@ func (c *Client) Broadcast(ctx context.Context, tx *wire.MsgTx) (BroadcastResult
 	for ps := range c.peers {
 		if ps.ready && !ps.banned {
 			targets = append(targets, ps)
-			b.peers[ps] = &peerVerdict{}
+			b.peers[ps] = &peerVerdict{early: 1}
 		}
 	}
 	b.open = len(targets)
@@ -199,10 +209,17 @@ func (c *Client) Broadcast(ctx context.Context, tx *wire.MsgTx) (BroadcastResult
 	runCtx := c.runCtx
 	c.mu.Unlock()
 
+	// The inv makes peers fetch the tx; the getdata right behind it is
+	// answered with the tx by a peer that already has it in its mempool
+	// (it would not fetch it again) and with notfound, which we ignore,
+	// by the others.
 	inv := wire.NewMsgInv()
 	_ = inv.AddInvVect(wire.NewInvVect(wire.InvTypeTx, &txid))
+	probe := wire.NewMsgGetData()
+	_ = probe.AddInvVect(wire.NewInvVect(wire.InvTypeTx, &txid))
 	for _, ps := range targets {
 		ps.p.QueueMessage(inv, nil)
+		ps.p.QueueMessage(probe, nil)
 	}
 	c.log.Info("broadcasting transaction", "txid", txid, "peers", len(targets))
 

@@ -46,6 +46,7 @@ func TestBroadcast(t *testing.T) {
 			dropped: true,
 		},
 		{name: "peer never answers", remote: remoteOpts{ignoreInv: true}, wantErr: ErrBroadcastTimeout},
+		{name: "peer already has it", remote: remoteOpts{ignoreInv: true, mempool: []*wire.MsgTx{testTx(1)}}, accepted: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -29,6 +29,8 @@ type remoteOpts struct {
 	onReady func(r *remote, p *peer.Peer, conn net.Conn)
 	// raw, if set, replaces the protocol: it gets the bare connection.
 	raw func(conn net.Conn)
+	// mempool seeds the remote's mempool.
+	mempool []*wire.MsgTx
 	// ignoreInv never requests announced transactions.
 	ignoreInv bool
 	// txPolicy decides on a relayed tx: reject (with code and reason) or
@@ -70,6 +72,9 @@ func startRemoteAt(t testing.TB, addr string, opts remoteOpts) *remote {
 		return nil
 	}
 	r := &remote{opts: opts, ln: ln, addr: ln.Addr().String(), mempool: make(map[chainhash.Hash]*wire.MsgTx)}
+	for _, tx := range opts.mempool {
+		r.mempool[tx.TxHash()] = tx
+	}
 	r.wg.Add(1)
 	go r.accept()
 	t.Cleanup(r.stop)
