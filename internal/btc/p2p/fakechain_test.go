@@ -29,6 +29,8 @@ type fakeChain struct {
 	// acceptDelay slows AcceptBlock down, to fill the pipeline.
 	acceptDelay time.Duration
 	accepted    int
+	// onAccept, if set, runs at the start of each AcceptBlock.
+	onAccept func()
 }
 
 type fakeNode struct {
@@ -132,6 +134,9 @@ func (c *fakeChain) NeedBlocks(max int) []chainhash.Hash {
 }
 
 func (c *fakeChain) AcceptBlock(b *wire.MsgBlock) error {
+	if c.onAccept != nil {
+		c.onAccept()
+	}
 	if c.acceptDelay > 0 {
 		time.Sleep(c.acceptDelay)
 	}

@@ -1,12 +1,14 @@
 package p2p
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -100,10 +102,15 @@ func TestSyncOnePeer(t *testing.T) {
 		chain  *testChain
 		delay  time.Duration
 		window int
+		// minInFlight is the least the largest number of blocks in
+		// flight seen while the chain stores a block may be: a full
+		// pipeline keeps requests out while we index.
+		minInFlight int
 	}{
 		{name: "more than one headers batch", chain: long},
-		{name: "slow chain keeps pipeline full", chain: short, delay: 2 * time.Millisecond},
+		{name: "slow chain keeps pipeline full", chain: short, delay: 2 * time.Millisecond, minInFlight: DefaultBlocksInFlightPerPeer / 2},
 		{name: "window of one block", chain: short, window: 1},
+		{name: "window of eight blocks", chain: short, window: 8, delay: time.Millisecond, minInFlight: 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,8 +118,25 @@ func TestSyncOnePeer(t *testing.T) {
 			r := startRemote(t, remoteOpts{chain: tt.chain})
 			fc := newFakeChain(tt.chain.params)
 			fc.acceptDelay = tt.delay
-			c := startClient(t, fc, []string{r.addr}, func(cfg *Config) { cfg.BlocksInFlightPerPeer = tt.window })
+			var c *testClient
+			var maxInFlight atomic.Int32
+			ready := make(chan struct{})
+			fc.onAccept = func() {
+				<-ready
+				c.mu.Lock()
+				n := int32(len(c.inflight))
+				c.mu.Unlock()
+				if n > maxInFlight.Load() {
+					maxInFlight.Store(n)
+				}
+			}
+			c = startClient(t, fc, []string{r.addr}, func(cfg *Config) { cfg.BlocksInFlightPerPeer = tt.window })
+			close(ready)
 			waitSynced(t, fc, tt.chain)
+			window := cmp.Or(tt.window, DefaultBlocksInFlightPerPeer)
+			if got := int(maxInFlight.Load()); got > window || got < tt.minInFlight {
+				t.Errorf("max blocks in flight while storing = %d, want between %d and the window %d", got, tt.minInFlight, window)
+			}
 			n := len(tt.chain.blocks) - 1
 			if got := r.servedBlocks(); got != n {
 				t.Errorf("peer served %d blocks, want each of %d exactly once", got, n)
