@@ -106,6 +106,7 @@ type node struct {
 	svc     *tbc.Service
 	api     *tbc.Client
 	apiAddr string
+	dataDir string
 	cancel  context.CancelFunc
 	done    chan error
 	stopped bool
@@ -129,7 +130,7 @@ func startNodeWith(t *testing.T, name string, cfg tbc.Config) *node {
 		t.Fatalf("%s: tbc.New: %v", name, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &node{t: t, name: name, svc: svc, api: tbc.NewClient(apiAddr), apiAddr: apiAddr,
+	n := &node{t: t, name: name, svc: svc, api: tbc.NewClient(apiAddr), apiAddr: apiAddr, dataDir: cfg.DataDir,
 		cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- svc.Run(ctx) }()
 	t.Cleanup(n.Stop)

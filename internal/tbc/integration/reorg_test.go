@@ -170,6 +170,12 @@ func testReorg(t *testing.T, bothPeers bool) {
 		t.Errorf("unexpected event after the reorg: %+v", e)
 	case <-time.After(200 * time.Millisecond):
 	}
+
+	// Both views survive a restart: the losing fork is retained on disk.
+	ours.Stop()
+	reopened := reopenIndex(t, ours.dataDir)
+	compareIndex(t, reopened, won, true, all)
+	compareIndex(t, reopened, lost, false, all)
 }
 
 // readEvents reads n events, failing t if they do not come.

@@ -241,30 +241,41 @@ func parseChildLine(line string) (kind string, height int32, hash chainhash.Hash
 	return f[0], int32(h), *hp, nil
 }
 
-// checkReopened opens the index in dataDir directly (no network), checks
-// that its tip is a block of btcd's chain and that every answer as of that
-// tip and every stored event match btcd's chain cut there, and closes it.
-// It returns the tip.
-func checkReopened(t *testing.T, dataDir string, s *snapshot, e expectation) chainhash.Hash {
+// reopenIndex opens the index a stopped service left in dataDir, without
+// any network, and waits until the blocks it had stored but not connected
+// are connected. The test closes it.
+func reopenIndex(t *testing.T, dataDir string) *index.Index {
 	t.Helper()
 	ix, err := index.Open(index.Config{Dir: filepath.Join(dataDir, "tbc"), Params: params,
 		Logger: testLogger(t, "reopened index"), MaxBatchDelay: 10 * time.Millisecond})
 	if err != nil {
 		t.Fatalf("reopen index: %v", err)
 	}
-	defer func() {
+	t.Cleanup(func() {
 		if err := ix.Close(); err != nil {
 			t.Errorf("close reopened index: %v", err)
 		}
-	}()
+	})
 	// Open connects blocks that were stored but not connected before the
 	// stop, committing them after MaxBatchDelay: wait until the tip rests.
-	tip, height := ix.BlockTip()
+	tip, _ := ix.BlockTip()
 	for still := time.Now(); time.Since(still) < 300*time.Millisecond; time.Sleep(pollEvery) {
-		if h, ht := ix.BlockTip(); h != tip {
-			tip, height, still = h, ht, time.Now()
+		if h, _ := ix.BlockTip(); h != tip {
+			tip, still = h, time.Now()
 		}
 	}
+	return ix
+}
+
+// checkReopened reopens the index in dataDir, checks that its tip is a
+// block of btcd's chain and that every answer as of that tip and every
+// stored event match btcd's chain cut there, and closes it. It returns the
+// tip.
+func checkReopened(t *testing.T, dataDir string, s *snapshot, e expectation) chainhash.Hash {
+	t.Helper()
+	ix := reopenIndex(t, dataDir)
+	defer ix.Close() // before the next round opens it again; Close is idempotent
+	tip, height := ix.BlockTip()
 	if height > s.height || s.hashes[height] != tip {
 		t.Fatalf("reopened tip %s@%d is not on btcd's chain", tip, height)
 	}
