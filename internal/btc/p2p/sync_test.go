@@ -486,3 +486,50 @@ func TestSilentHeadersPeerDoesNotBlockOthers(t *testing.T) {
 		t.Errorf("silent peer saw %d connections, want 1 (not dropped for ignoring getheaders)", conns)
 	}
 }
+
+func TestMaxPeers(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 5, 0)
+	var addrs []string
+	for range 3 {
+		addrs = append(addrs, startRemote(t, remoteOpts{chain: tc}).addr)
+	}
+	fc := newFakeChain(tc.params)
+	c := startClient(t, fc, addrs, func(cfg *Config) { cfg.MaxPeers = 2 })
+	waitSynced(t, fc, tc)
+	waitFor(t, 5*time.Second, "two peers", func() bool { return c.Progress().Peers == 2 })
+	time.Sleep(200 * time.Millisecond)
+	if n := c.Progress().Peers; n != 2 {
+		t.Errorf("peers = %d, want MaxPeers 2", n)
+	}
+}
+
+func TestReconnectBacksOff(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var attempts atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			attempts.Add(1)
+			_ = conn.Close() // hang up before the handshake
+		}
+	}()
+	t.Cleanup(func() { _ = ln.Close() })
+	tc := buildChain(t, 1, 0)
+	startClient(t, newFakeChain(tc.params), []string{ln.Addr().String()}, func(cfg *Config) {
+		cfg.ReconnectMin = 20 * time.Millisecond
+		cfg.ReconnectMax = 400 * time.Millisecond
+	})
+	time.Sleep(1500 * time.Millisecond)
+	// Without backoff there would be about 75 attempts; with it, about 7.
+	if n := attempts.Load(); n < 2 || n > 15 {
+		t.Errorf("%d connection attempts in 1.5s, want a handful (exponential backoff)", n)
+	}
+}
