@@ -129,6 +129,8 @@ func TestRestartContinues(t *testing.T) {
 		second := startNodeWith(t, "second run", cfg)
 		second.waitTip(s.tip)
 		compareIndex(t, second.ix(), s, true, e)
+		// As of where the first run stopped, it answers as it did then.
+		compareIndex(t, second.ix(), s.truncate(t, stoppedHeight), false, e)
 		compareAPI(t, second.api, s, true, e)
 		checkEvents(t, second.ix(), s, s.height)
 	})
@@ -136,6 +138,7 @@ func TestRestartContinues(t *testing.T) {
 	t.Run("kill -9 and reopen", func(t *testing.T) {
 		dir := t.TempDir()
 		reached := int32(0) // highest tip a child reported
+		var reopened []int32
 		for round := range 3 {
 			// Kill at a random height of what is left, in the first
 			// two thirds so the kill lands mid-sync.
@@ -150,7 +153,8 @@ func TestRestartContinues(t *testing.T) {
 				t.Logf("round %d: reopened at %d, below the tip %d reported before the kill", round, opened, reached)
 			}
 			reached = max(reached, killed)
-			checkReopened(t, dir, s, e)
+			tip := checkReopened(t, dir, s, e)
+			reopened = append(reopened, heightOf(t, s, tip))
 			if t.Failed() {
 				return
 			}
@@ -159,6 +163,9 @@ func TestRestartContinues(t *testing.T) {
 		final.waitTip(s.tip)
 		compareIndex(t, final.ix(), s, true, e)
 		checkEvents(t, final.ix(), s, s.height)
+		for _, h := range reopened {
+			compareIndex(t, final.ix(), s.truncate(t, h), false, e)
+		}
 	})
 }
 
@@ -302,4 +309,16 @@ func checkEvents(t *testing.T, ix *index.Index, s *snapshot, height int32) {
 			return
 		}
 	}
+}
+
+// heightOf returns the height of hash in the snapshot's chain.
+func heightOf(t *testing.T, s *snapshot, hash chainhash.Hash) int32 {
+	t.Helper()
+	for h, x := range s.hashes {
+		if x == hash {
+			return int32(h)
+		}
+	}
+	t.Fatalf("%s is not in btcd's chain", hash)
+	return -1
 }

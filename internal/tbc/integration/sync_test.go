@@ -63,5 +63,6 @@ func TestSyncMatchesBtcd(t *testing.T) {
 	}
 	compareAPI(t, ours.api, final, true, e)
 	compareAPI(t, ours.api, past[0], false, e)
+	checkAPIErrors(t, ours, final)
 	t.Logf("compared in %s", time.Since(start).Round(time.Millisecond))
 }
