@@ -229,14 +229,16 @@ func BenchmarkIndexEntries(b *testing.B) {
 	defer db.Close()
 	n := &node{id: 7, height: 3}
 	batch := db.NewBatchWithSize(4 << 20)
-	w := newEntryWriter(batch)
+	w := newEntryWriter()
 	b.ReportAllocs()
 	b.ResetTimer()
 	for range b.N {
 		batch.Reset()
+		w.reset()
 		for _, x := range dataIndexes {
 			x.write(w, n, bd)
 		}
+		w.writeTo(batch)
 	}
 	b.ReportMetric(float64(len(bd.txids)*b.N)/b.Elapsed().Seconds(), "tx/s")
 }

@@ -16,7 +16,6 @@ import (
 
 // openBatch is the staged, uncommitted move of the connected chain.
 type openBatch struct {
-	b         *pebble.Batch
 	w         *entryWriter
 	fork      *node   // committed tip it builds on (or reorg fork point)
 	oldTip    *node   // committed tip when opened
@@ -182,8 +181,11 @@ func (ix *Index) stage(p plan) (bool, error) {
 		if len(p.disconnect) > 0 {
 			oldTip = p.disconnect[0]
 		}
-		b := ix.db.NewBatchWithSize(ix.batchBytes + ix.batchBytes/4)
-		o = &openBatch{b: b, w: newEntryWriter(b), fork: p.fork, oldTip: oldTip, seq: ix.nextSeq, opened: time.Now()}
+		if ix.writer == nil {
+			ix.writer = newEntryWriter()
+		}
+		ix.writer.reset()
+		o = &openBatch{w: ix.writer, fork: p.fork, oldTip: oldTip, seq: ix.nextSeq, opened: time.Now()}
 		ix.open = o
 		for _, n := range p.disconnect {
 			o.putEvent(EventDisconnected, n)
@@ -225,21 +227,24 @@ func (ix *Index) commitOpen() error {
 		return nil
 	}
 	ix.open = nil
-	defer o.b.Close()
 
 	newTip := o.tip()
 	for h := newTip.height + 1; h <= o.oldTip.height; h++ {
-		_ = o.b.Delete(heightKey(h), nil)
+		o.w.del(heightKey(h))
 	}
 	tipVal := encodeTip(newTip.id, &newTip.hash)
 	for _, name := range indexNames {
-		_ = o.b.Set(tipKey(name), tipVal, nil)
+		o.w.put(tipKey(name), tipVal)
 	}
+	b := ix.db.NewBatchWithSize(o.w.size() + 16*len(o.w.refs))
+	defer b.Close()
+	o.w.writeTo(b)
+	o.w.reset()
 	opts := pebble.NoSync
 	if time.Since(ix.lastSync) >= ix.cfg.SyncInterval {
 		opts = pebble.Sync
 	}
-	if err := o.b.Commit(opts); err != nil {
+	if err := b.Commit(opts); err != nil {
 		return fmt.Errorf("index: commit blocks up to %s: %w", newTip.hash, err)
 	}
 	if opts == pebble.Sync {

@@ -163,10 +163,11 @@ func TestOrphanEntriesIgnored(t *testing.T) {
 	}
 	_ = raw
 	b := ix.db.NewBatch()
-	w := newEntryWriter(b)
+	w := newEntryWriter()
 	for _, x := range dataIndexes {
 		x.write(w, n, bd)
 	}
+	w.writeTo(b)
 	if err := b.Commit(pebble.Sync); err != nil {
 		t.Fatal(err)
 	}

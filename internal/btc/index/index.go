@@ -130,10 +130,11 @@ type Index struct {
 	// to look again.
 	connMu     sync.Mutex
 	kick       atomic.Bool
-	nextSeq    uint64     // next event sequence number; connMu
-	lastSync   time.Time  // connMu
-	open       *openBatch // staged blocks; connMu
-	timerArmed bool       // a flushLater is pending; connMu
+	nextSeq    uint64       // next event sequence number; connMu
+	lastSync   time.Time    // connMu
+	open       *openBatch   // staged blocks; connMu
+	writer     *entryWriter // reused by open batches; connMu
+	timerArmed bool         // a flushLater is pending; connMu
 	batchBytes int
 
 	pendMu       sync.Mutex

@@ -35,35 +35,11 @@ var dataIndexes = []dataIndex{
 	{popIndexName, writePopEntries},
 }
 
-// entryWriter appends entries to a batch without per-entry allocations and
-// estimates the memtable space they take (pebble's own formula: a
-// worst-case skiplist node plus key, sequence number and value).
-type entryWriter struct {
-	b       *pebble.Batch
-	memSize int
-}
-
-func newEntryWriter(b *pebble.Batch) *entryWriter { return &entryWriter{b: b} }
-
-// skiplistNodeMax is pebble's arenaskl maximum node size plus padding.
-const skiplistNodeMax = 20*8 + 16 + 3 + 8
-
-func (w *entryWriter) set(klen, vlen int) *pebble.DeferredBatchOp {
-	w.memSize += skiplistNodeMax + klen + vlen
-	return w.b.SetDeferred(klen, vlen)
-}
-
-func (w *entryWriter) put(k, v []byte) {
-	w.memSize += skiplistNodeMax + len(k) + len(v)
-	_ = w.b.Set(k, v, nil)
-}
-
 func writeTxEntries(w *entryWriter, n *node, bd *blockData) {
 	for i := range bd.txids {
-		op := w.set(txKeyLen, txValLen)
-		putTxKey(op.Key, &bd.txids[i], n.id)
-		putTxVal(op.Value, txLoc{Pos: uint32(i), Offset: bd.offs[i], Size: bd.offs[i+1] - bd.offs[i]})
-		_ = op.Finish()
+		k, v := w.set(txKeyLen, txValLen)
+		putTxKey(k, &bd.txids[i], n.id)
+		putTxVal(v, txLoc{Pos: uint32(i), Offset: bd.offs[i], Size: bd.offs[i+1] - bd.offs[i]})
 	}
 }
 
@@ -84,19 +60,17 @@ func writeOutputEntries(w *entryWriter, n *node, bd *blockData) {
 			}
 			ok.ScriptHash = sha256.Sum256(out.PkScript)
 			ok.Vout = uint32(v)
-			op := w.set(outKeyLen, outValLen)
-			putOutKey(op.Key, &ok)
-			putOutVal(op.Value, txid, out.Value)
-			_ = op.Finish()
+			k, v := w.set(outKeyLen, outValLen)
+			putOutKey(k, &ok)
+			putOutVal(v, txid, out.Value)
 		}
 		if i == 0 {
 			continue // the coinbase spends nothing
 		}
 		for vin, in := range tx.TxIn {
-			op := w.set(spendKeyLen, spendValLen)
-			putSpendKey(op.Key, &in.PreviousOutPoint, n.id)
-			putSpendVal(op.Value, txid, uint32(vin), uint32(i))
-			_ = op.Finish()
+			k, v := w.set(spendKeyLen, spendValLen)
+			putSpendKey(k, &in.PreviousOutPoint, n.id)
+			putSpendVal(v, txid, uint32(vin), uint32(i))
 		}
 	}
 }
@@ -116,10 +90,9 @@ func writePopEntries(w *entryWriter, n *node, bd *blockData) {
 				continue
 			}
 			pk := popKey{Keystone: ks.ID(), ID: n.id, Pos: uint32(i), Vout: uint32(v)}
-			op := w.set(popKeyLen, popValLen)
-			putPopKey(op.Key, &pk)
-			copy(op.Value, bd.txids[i][:])
-			_ = op.Finish()
+			k, v := w.set(popKeyLen, popValLen)
+			putPopKey(k, &pk)
+			copy(v, bd.txids[i][:])
 		}
 	}
 }
@@ -146,28 +119,26 @@ func (ix *Index) catchUp() error {
 		if err := ix.unmarkSideForks(); err != nil {
 			return err
 		}
-		b := ix.db.NewBatch()
-		w := newEntryWriter(b)
+		w := newEntryWriter()
 		for h := start; h <= tip.height; h++ {
 			n := ix.main[h]
 			bd, err := ix.takeBlock(n)
 			if err != nil {
-				_ = b.Close()
 				return err
 			}
 			x.write(w, n, bd)
 			if w.memSize >= ix.batchBytes || h == tip.height {
-				_ = b.Set(tipKey(x.name), encodeTip(n.id, &n.hash), nil)
+				w.put(tipKey(x.name), encodeTip(n.id, &n.hash))
+				b := ix.db.NewBatchWithSize(w.size() + 16*len(w.refs))
+				w.writeTo(b)
 				err := b.Commit(pebble.NoSync)
 				_ = b.Close()
 				if err != nil {
 					return fmt.Errorf("index: catch up %s at height %d: %w", x.name, h, err)
 				}
-				b = ix.db.NewBatch()
-				w = newEntryWriter(b)
+				w.reset()
 			}
 		}
-		_ = b.Close()
 		if err := ix.db.LogData(nil, pebble.Sync); err != nil {
 			return fmt.Errorf("index: sync: %w", err)
 		}

@@ -1,0 +1,109 @@
+package index
+
+import (
+	"bytes"
+	"encoding/binary"
+	"slices"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// entryWriter collects the writes of one atomic batch in an arena and
+// hands them to pebble sorted by key. Index keys are mostly hashes, so
+// unsorted they cost pebble a slow sort (large batches) or cache-missing
+// skiplist inserts (small ones); sorting 16-byte records on an 8-byte key
+// prefix here is several times cheaper. It also estimates the memtable
+// space the entries take (pebble's formula: a worst-case skiplist node plus
+// key, sequence number and value), which decides when a batch is large.
+type entryWriter struct {
+	arena   []byte
+	refs    []entryRef
+	memSize int
+}
+
+// entryRef locates one write in the arena: key at off, value after it.
+type entryRef struct {
+	pfx  uint64 // first 8 key bytes, big-endian, zero padded
+	off  uint32
+	klen uint8
+	del  bool
+	vlen uint16
+}
+
+// skiplistNodeMax is pebble's arenaskl maximum node size plus padding and
+// the 8-byte key trailer.
+const skiplistNodeMax = 20*8 + 16 + 3 + 8
+
+func newEntryWriter() *entryWriter { return &entryWriter{} }
+
+// set reserves a write of klen key bytes and vlen value bytes and returns
+// the slices to fill; they are valid until the next call.
+func (w *entryWriter) set(klen, vlen int) (k, v []byte) {
+	off := len(w.arena)
+	w.arena = slices.Grow(w.arena, klen+vlen)[:off+klen+vlen]
+	w.refs = append(w.refs, entryRef{off: uint32(off), klen: uint8(klen), vlen: uint16(vlen)})
+	w.memSize += skiplistNodeMax + klen + vlen
+	return w.arena[off : off+klen], w.arena[off+klen : off+klen+vlen]
+}
+
+// put adds a write of k = v (both copied).
+func (w *entryWriter) put(k, v []byte) {
+	kk, vv := w.set(len(k), len(v))
+	copy(kk, k)
+	copy(vv, v)
+}
+
+// del adds a deletion of k.
+func (w *entryWriter) del(k []byte) {
+	kk, _ := w.set(len(k), 0)
+	copy(kk, k)
+	w.refs[len(w.refs)-1].del = true
+}
+
+func (w *entryWriter) key(r *entryRef) []byte { return w.arena[r.off : r.off+uint32(r.klen)] }
+
+// writeTo sorts the writes by key (equal keys keep their order, so the
+// last write wins) and appends them to b.
+func (w *entryWriter) writeTo(b *pebble.Batch) {
+	for i := range w.refs {
+		r := &w.refs[i]
+		var p [8]byte
+		copy(p[:], w.key(r))
+		r.pfx = binary.BigEndian.Uint64(p[:])
+	}
+	slices.SortFunc(w.refs, func(a, b entryRef) int {
+		if a.pfx != b.pfx {
+			if a.pfx < b.pfx {
+				return -1
+			}
+			return 1
+		}
+		if c := bytes.Compare(w.key(&a), w.key(&b)); c != 0 {
+			return c
+		}
+		return int(int64(a.off) - int64(b.off))
+	})
+	for i := range w.refs {
+		r := &w.refs[i]
+		k := w.key(r)
+		if r.del {
+			_ = b.Delete(k, nil)
+			continue
+		}
+		op := b.SetDeferred(len(k), int(r.vlen))
+		copy(op.Key, k)
+		start := r.off + uint32(r.klen)
+		copy(op.Value, w.arena[start:start+uint32(r.vlen)])
+		_ = op.Finish()
+	}
+}
+
+// size is the number of key and value bytes collected.
+func (w *entryWriter) size() int { return len(w.arena) }
+
+// reset empties the writer, keeping its buffers.
+func (w *entryWriter) reset() {
+	w.arena = w.arena[:0]
+	w.refs = w.refs[:0]
+	w.memSize = 0
+}
