@@ -256,3 +256,62 @@ func BenchmarkPrepareBlock(b *testing.B) {
 	}
 	b.ReportMetric(float64(len(bs[2].Transactions)*b.N)/b.Elapsed().Seconds(), "tx/s")
 }
+
+// syncedIndex returns an index holding a realistic chain.
+func syncedIndex(b *testing.B, blocks, txs int) (*Index, []*wire.MsgBlock) {
+	g := newGen(regtest)
+	bs := realisticChain(b, g, blocks, txs)
+	ix := openTest(b, b.TempDir(), regtest)
+	b.Cleanup(func() { ix.Close() })
+	feed(b, ix, bs)
+	mustTip(b, ix, bs[len(bs)-1].BlockHash(), int32(len(bs)))
+	return ix, bs
+}
+
+// BenchmarkQueries measures the queries the hVM precompiles make, as of
+// the tip and as of an older main-chain block.
+func BenchmarkQueries(b *testing.B) {
+	ix, bs := syncedIndex(b, 100, 200)
+	mid := bs[50].BlockHash()
+	var txids []chainhash.Hash
+	var scripts [][]byte
+	for _, blk := range bs[40:50] {
+		for _, tx := range blk.Transactions {
+			txids = append(txids, tx.TxHash())
+			scripts = append(scripts, tx.TxOut[0].PkScript)
+		}
+	}
+	for _, asOf := range []struct {
+		name string
+		h    chainhash.Hash
+	}{{"tip", chainhash.Hash{}}, {"mid", mid}} {
+		b.Run("TxByID/"+asOf.name, func(b *testing.B) {
+			for i := range b.N {
+				if _, err := ix.TxByID(txids[i%len(txids)], asOf.h); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("Balance/"+asOf.name, func(b *testing.B) {
+			for i := range b.N {
+				if _, err := ix.Balance(scripts[i%len(scripts)], asOf.h); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("UTXOs/"+asOf.name, func(b *testing.B) {
+			for i := range b.N {
+				if _, err := ix.UTXOs(scripts[i%len(scripts)], 0, 10, asOf.h); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("HeaderByHeight/"+asOf.name, func(b *testing.B) {
+			for i := range b.N {
+				if _, err := ix.HeaderByHeight(int32(1+i%40), asOf.h); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

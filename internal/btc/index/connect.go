@@ -256,6 +256,7 @@ func (ix *Index) commitOpen() error {
 	for _, n := range o.connected {
 		n.setFlag(statusIndexed)
 	}
+	ix.dropStalePending(newTip.height)
 	ix.mu.Unlock()
 
 	ix.nextSeq = o.seq
@@ -274,4 +275,17 @@ func (ix *Index) commitOpen() error {
 	ix.log.Debug("blocks connected", "tip", newTip.hash, "height", newTip.height,
 		"blocks", len(o.connected), "txs", o.txs)
 	return nil
+}
+
+// dropStalePending forgets decoded blocks at or below height that did not
+// connect (side forks): a reorg onto them reads them from disk. ix.mu held.
+func (ix *Index) dropStalePending(height int32) {
+	ix.pendMu.Lock()
+	defer ix.pendMu.Unlock()
+	for id, bd := range ix.pending {
+		if int(id) < len(ix.nodes) && ix.nodes[id].height <= height {
+			delete(ix.pending, id)
+			ix.pendingBytes -= bd.memSize()
+		}
+	}
 }

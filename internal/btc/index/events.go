@@ -2,6 +2,7 @@ package index
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -70,7 +71,9 @@ func (ix *Index) Subscribe(ctx context.Context, fromSeq uint64) <-chan Event {
 			ix.evMu.Unlock()
 			evs, err := ix.readEvents(next, ix.published.Load(), 256)
 			if err != nil {
-				ix.log.Error("read events failed", "from", next, "err", err)
+				if !errors.Is(err, ErrClosed) {
+					ix.log.Error("read events failed", "from", next, "err", err)
+				}
 				return
 			}
 			for _, e := range evs {

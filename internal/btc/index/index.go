@@ -39,7 +39,7 @@ type Config struct {
 	MemTableSize uint64
 
 	// PendingBytes bounds the memory held by decoded blocks that arrived
-	// ahead of the block tip (default 256 MiB). Beyond it, early blocks
+	// ahead of the block tip (default 128 MiB). Beyond it, early blocks
 	// are decoded again from disk when they connect.
 	PendingBytes int
 
@@ -81,7 +81,7 @@ func (c *Config) setDefaults() error {
 		c.MemTableSize = 32 << 20
 	}
 	if c.PendingBytes <= 0 {
-		c.PendingBytes = 256 << 20
+		c.PendingBytes = 128 << 20
 	}
 	if c.BatchBytes <= 0 {
 		c.BatchBytes = int(c.MemTableSize/2) + 1<<20
