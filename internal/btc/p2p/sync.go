@@ -105,10 +105,16 @@ func (c *Client) onHeaders(ps *peerState, msg *wire.MsgHeaders) {
 
 	bestHash, bestHeight := c.chain.BestHeader()
 	last := hdrs[len(hdrs)-1].BlockHash()
+	full := len(msg.Headers) == wire.MaxBlockHeadersPerMsg && added > 0
 	c.mu.Lock()
 	ps.unconnected = 0
 	if last == bestHash && bestHeight > ps.height {
 		ps.height = bestHeight
+	}
+	if full && !isReply {
+		// The reply to a getheaders that an announcement overtook: the
+		// peer has more, so it must be asked again.
+		ps.needHeaders = true
 	}
 	if changed {
 		// A new best chain may hold blocks a peer once lacked.
@@ -121,7 +127,7 @@ func (c *Client) onHeaders(ps *peerState, msg *wire.MsgHeaders) {
 		c.log.Debug("headers accepted", "peer", ps.addr, "added", added, "best_height", bestHeight)
 	}
 	// A full batch that taught us something means the peer has more.
-	c.finishHeaders(ps, isReply && len(msg.Headers) == wire.MaxBlockHeadersPerMsg && added > 0)
+	c.finishHeaders(ps, isReply && full)
 	if added > 0 || changed {
 		c.schedule()
 	}
@@ -133,6 +139,7 @@ func (c *Client) finishHeaders(ps *peerState, again bool) {
 	c.mu.Lock()
 	if c.hdrPeer != ps {
 		c.mu.Unlock()
+		c.kickHeaders()
 		return
 	}
 	if again {

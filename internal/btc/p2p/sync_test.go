@@ -533,3 +533,26 @@ func TestReconnectBacksOff(t *testing.T) {
 		t.Errorf("%d connection attempts in 1.5s, want a handful (exponential backoff)", n)
 	}
 }
+
+func TestAnnouncementDuringHeaderSync(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 4500, 0)
+	// The remote announces the first header of each reply right before
+	// the reply, so the announcement is taken for the reply and the real,
+	// full reply arrives unexpected.
+	r := startRemote(t, remoteOpts{chain: tc, headers: func(r *remote, msg *wire.MsgGetHeaders) *wire.MsgHeaders {
+		r.mu.Lock()
+		p := r.peers[len(r.peers)-1]
+		r.mu.Unlock()
+		reply := r.headersAfter(msg.BlockLocatorHashes, wire.MaxBlockHeadersPerMsg)
+		if len(reply.Headers) > 0 {
+			ann := wire.NewMsgHeaders()
+			_ = ann.AddBlockHeader(reply.Headers[0])
+			p.QueueMessage(ann, nil)
+		}
+		return reply
+	}})
+	fc := newFakeChain(tc.params)
+	startClient(t, fc, []string{r.addr}, nil)
+	waitSynced(t, fc, tc)
+}
