@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
@@ -120,31 +121,53 @@ func startNode(t *testing.T, name, dataDir string, peers ...string) *node {
 }
 
 // startNodeWith is startNode with more of the service's configuration;
-// Params, API and Logger are set here.
+// Params, API and Logger are set here. A start whose API port was taken
+// between choosing and binding it is retried on another port.
 func startNodeWith(t *testing.T, name string, cfg tbc.Config) *node {
 	t.Helper()
-	apiAddr := freeAddr(t)
-	cfg.Params, cfg.API, cfg.Logger = params, apiAddr, testLogger(t, name)
+	cfg.Params, cfg.Logger = params, testLogger(t, name)
+	for attempt := 1; ; attempt++ {
+		n, err := tryStartNode(t, name, cfg)
+		if err == nil {
+			t.Cleanup(n.Stop)
+			return n
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "api listen") {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+}
+
+// tryStartNode starts the service with its API on a free port and waits
+// until the API answers; an error means Run has returned.
+func tryStartNode(t *testing.T, name string, cfg tbc.Config) (*node, error) {
+	t.Helper()
+	cfg.API = freeAddr(t)
 	svc, err := tbc.New(cfg)
 	if err != nil {
-		t.Fatalf("%s: tbc.New: %v", name, err)
+		return nil, fmt.Errorf("tbc.New: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	n := &node{t: t, name: name, svc: svc, api: tbc.NewClient(apiAddr), apiAddr: apiAddr, dataDir: cfg.DataDir,
+	n := &node{t: t, name: name, svc: svc, api: tbc.NewClient(cfg.API), apiAddr: cfg.API, dataDir: cfg.DataDir,
 		cancel: cancel, done: make(chan error, 1)}
 	go func() { n.done <- svc.Run(ctx) }()
-	t.Cleanup(n.Stop)
-	waitFor(t, 30*time.Second, name+" API up", func() bool {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
 		select {
 		case err := <-n.done:
-			n.stopped = true
-			t.Fatalf("%s: Run returned early: %v", name, err)
+			cancel()
+			return nil, fmt.Errorf("Run returned early: %w", err)
 		default:
 		}
-		_, err := n.api.Status(context.Background())
-		return err == nil
-	})
-	return n
+		if _, err := n.api.Status(context.Background()); err == nil {
+			return n, nil
+		}
+		if time.Now().After(deadline) {
+			n.Stop()
+			t.Fatalf("%s: API on %s did not answer in 30s", name, cfg.API)
+		}
+		time.Sleep(pollEvery)
+	}
 }
 
 // Stop cancels the service and checks that Run ends cleanly. It is safe to
