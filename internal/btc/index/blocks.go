@@ -55,17 +55,27 @@ func (ix *Index) AcceptBlock(msg *wire.MsgBlock) error {
 	if n.has(statusHaveData) {
 		return nil
 	}
-	raw, bd, err := prepareBlock(msg)
+	// Serialize straight into the batch that stores the block, verify
+	// from those bytes, and commit only if the block matches its header.
+	if len(msg.Transactions) == 0 {
+		return fmt.Errorf("%w: block %s at height %d: %w", p2p.ErrInvalid, hash, n.height, errNoTxs)
+	}
+	size := msg.SerializeSize()
+	b := ix.db.NewBatchWithSize(size + 256)
+	defer b.Close()
+	op := b.SetDeferred(idKeyLen, size)
+	copy(op.Key, idKey(pfxBlock, n.id))
+	offs, err := encodeBlockInto(op.Value, msg)
 	if err != nil {
 		return fmt.Errorf("%w: block %s at height %d: %w", p2p.ErrInvalid, hash, n.height, err)
 	}
-
-	b := ix.db.NewBatchWithSize(len(raw) + 256)
-	_ = b.Set(idKey(pfxBlock, n.id), raw, nil)
+	bd := &blockData{msg: msg, offs: offs}
+	if err := bd.hashAndVerify(op.Value); err != nil {
+		return fmt.Errorf("%w: block %s at height %d: %w", p2p.ErrInvalid, hash, n.height, err)
+	}
+	_ = op.Finish()
 	_ = b.Set(idKey(pfxHeader, n.id), n.recordWith(n.flags()|statusHaveData), nil)
-	err = b.Commit(pebble.NoSync)
-	_ = b.Close()
-	if err != nil {
+	if err := b.Commit(pebble.NoSync); err != nil {
 		return fmt.Errorf("index: store block %s: %w", hash, err)
 	}
 	ix.keepPending(n.id, bd)
@@ -139,22 +149,49 @@ func prepareBlock(msg *wire.MsgBlock) ([]byte, *blockData, error) {
 // encodeBlock serializes msg (with witness data) and records where each
 // transaction starts.
 func encodeBlock(msg *wire.MsgBlock) ([]byte, []uint32, error) {
-	buf := bytes.NewBuffer(make([]byte, 0, msg.SerializeSize()))
+	raw := make([]byte, msg.SerializeSize())
+	offs, err := encodeBlockInto(raw, msg)
+	return raw, offs, err
+}
+
+// sliceWriter writes into a fixed slice.
+type sliceWriter struct {
+	b []byte
+	n int
+}
+
+var errShortBuffer = errors.New("block larger than its computed size")
+
+func (w *sliceWriter) Write(p []byte) (int, error) {
+	if len(p) > len(w.b)-w.n {
+		return 0, errShortBuffer
+	}
+	w.n += copy(w.b[w.n:], p)
+	return len(p), nil
+}
+
+// encodeBlockInto serializes msg into dst, which must be exactly
+// msg.SerializeSize() bytes, and returns the transaction offsets.
+func encodeBlockInto(dst []byte, msg *wire.MsgBlock) ([]uint32, error) {
+	buf := &sliceWriter{b: dst}
 	if err := msg.Header.Serialize(buf); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := wire.WriteVarInt(buf, 0, uint64(len(msg.Transactions))); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	offs := make([]uint32, len(msg.Transactions)+1)
 	for i, tx := range msg.Transactions {
-		offs[i] = uint32(buf.Len())
+		offs[i] = uint32(buf.n)
 		if err := tx.Serialize(buf); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	offs[len(msg.Transactions)] = uint32(buf.Len())
-	return buf.Bytes(), offs, nil
+	if buf.n != len(dst) {
+		return nil, errShortBuffer
+	}
+	offs[len(msg.Transactions)] = uint32(buf.n)
+	return offs, nil
 }
 
 func serializeBlock(msg *wire.MsgBlock) ([]byte, error) {

@@ -219,7 +219,7 @@ func pebbleOptions(cfg *Config) *pebble.Options {
 		CacheSize:                   cfg.CacheSize,
 		MemTableSize:                cfg.MemTableSize,
 		MemTableStopWritesThreshold: 4,
-		L0CompactionThreshold:       20,
+		L0CompactionThreshold:       16,
 		L0StopWritesThreshold:       200,
 		LBaseMaxBytes:               256 << 20,
 		MaxOpenFiles:                1000,
