@@ -61,6 +61,7 @@ func testReorg(t *testing.T, bothPeers bool) {
 	w.mine(a, 1)
 	common, commonHeight := a.Tip()
 	b.WaitForTip(common)
+	before := takeSnapshot(t, a, addrs) // the common chain, below the fork
 
 	peers := []string{a.P2PAddr()}
 	if bothPeers {
@@ -113,6 +114,8 @@ func testReorg(t *testing.T, bothPeers bool) {
 	// As of A's lost tip, the index answers as btcd A did.
 	compareIndex(t, ours.ix(), lost, false, all)
 	compareAPI(t, ours.api, lost, false, all)
+	// Below the fork nothing changed.
+	compareIndex(t, ours.ix(), before, false, all)
 
 	// The same, spelled out for the double-spent output and the fork-only
 	// transactions and keystones.
@@ -134,6 +137,9 @@ func testReorg(t *testing.T, bothPeers bool) {
 		{"B's keystone as of A's tip", pubCount(ix, ksB.ID(), aTip), "0"},
 		{"header at A's height as of A's tip", headerAt(ix, aHeight, aTip), aTip.String()},
 		{"header at A's height at the tip", headerAt(ix, aHeight, tip), won.hashes[aHeight].String()},
+		{"A's tip by hash at the tip", headerByHash(ix, aTip, tip), "not found"},
+		{"A's tip by hash as of A's tip", headerByHash(ix, aTip, aTip), fmt.Sprintf("%d main=false", aHeight)},
+		{"B's tip by hash at the tip", headerByHash(ix, bTip, tip), fmt.Sprintf("%d main=true", bHeight)},
 	}
 	for _, c := range checks {
 		got, err := c.got()
@@ -245,5 +251,15 @@ func headerAt(ix *index.Index, h int32, asOf chainhash.Hash) func() (string, err
 	return func() (string, error) {
 		hi, err := ix.HeaderByHeight(h, asOf)
 		return hi.Hash.String(), err
+	}
+}
+
+func headerByHash(ix *index.Index, hash, asOf chainhash.Hash) func() (string, error) {
+	return func() (string, error) {
+		hi, err := ix.HeaderByHash(hash, asOf)
+		if isNotFound(err) {
+			return "not found", nil
+		}
+		return fmt.Sprintf("%d main=%v", hi.Height, hi.MainChain), err
 	}
 }
