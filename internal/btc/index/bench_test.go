@@ -315,3 +315,38 @@ func BenchmarkQueries(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConnectBlock measures the steady state at the chain tip: each
+// block's header then the block arrive, and the block is verified, stored,
+// indexed and committed in its own batch before the next one.
+func BenchmarkConnectBlock(b *testing.B) {
+	const blocks = 100
+	g := newGen(regtest)
+	bs := realisticChain(b, g, blocks, 250)
+	ntx := 0
+	for _, blk := range bs {
+		ntx += len(blk.Transactions)
+	}
+	b.ResetTimer()
+	for range b.N {
+		b.StopTimer()
+		ix := openTest(b, b.TempDir(), regtest)
+		b.StartTimer()
+		for i, blk := range bs {
+			if _, _, err := ix.AcceptHeaders([]wire.BlockHeader{blk.Header}); err != nil {
+				b.Fatal(err)
+			}
+			if err := ix.AcceptBlock(blk); err != nil {
+				b.Fatal(err)
+			}
+			if _, h := ix.BlockTip(); h != int32(i+1) {
+				b.Fatalf("block %d not connected at once", i+1)
+			}
+		}
+		b.StopTimer()
+		ix.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(blocks*b.N), "ns/block")
+	b.ReportMetric(float64(ntx*b.N)/b.Elapsed().Seconds(), "tx/s")
+}

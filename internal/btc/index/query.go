@@ -257,15 +257,47 @@ func (ix *Index) UTXOs(script []byte, page, pageSize int, asOf chainhash.Hash) (
 	return out, err
 }
 
+// Output is an output paying a script, spent or not, as of a block.
+type Output struct {
+	UTXO
+	Spent bool
+	Spend Spend // valid when Spent
+}
+
+// Outputs returns up to max outputs (max <= 0: 1000) paying script that
+// were created at or above fromHeight in the chain as of asOf, spent or
+// not, in the order of UTXOs. The tunnel uses it to see deposits to the
+// vault and the vault's spends.
+func (ix *Index) Outputs(script []byte, fromHeight int32, max int, asOf chainhash.Hash) ([]Output, error) {
+	if max <= 0 {
+		max = 1000
+	}
+	var out []Output
+	err := ix.query(asOf, func(v *view) error {
+		return ix.scanOutputs(v, script, fromHeight, true, func(o *Output) bool {
+			out = append(out, *o)
+			return len(out) < max
+		})
+	})
+	return out, err
+}
+
 // scanUnspent calls fn, in key order, with each output paying script that
 // is in the view and not spent in the view, until fn returns false.
 func (ix *Index) scanUnspent(v *view, script []byte, fn func(*UTXO) bool) error {
+	return ix.scanOutputs(v, script, 0, false, func(o *Output) bool { return fn(&o.UTXO) })
+}
+
+// scanOutputs calls fn, in key order, with each output paying script at or
+// above fromHeight that is in the view; spent ones too when withSpent.
+func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent bool, fn func(*Output) bool) error {
 	sh := sha256.Sum256(script)
-	lower := make([]byte, outPrefixLen)
-	lower[0] = pfxOut
-	copy(lower[1:], sh[:])
+	prefix := make([]byte, outPrefixLen)
+	prefix[0] = pfxOut
+	copy(prefix[1:], sh[:])
+	lower := be.AppendUint32(bytes.Clone(prefix), uint32(max(fromHeight, 0)))
 	// Entries above the view's height cannot be in it.
-	upper := be.AppendUint32(bytes.Clone(lower), uint32(v.tip.height)+1)
+	upper := be.AppendUint32(bytes.Clone(prefix), uint32(v.tip.height)+1)
 	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return fmt.Errorf("index: outputs: %w", err)
@@ -277,7 +309,7 @@ func (ix *Index) scanUnspent(v *view, script []byte, fn func(*UTXO) bool) error 
 	}
 	defer spends.Close()
 
-	var u UTXO
+	var o Output
 	for ok := it.First(); ok; ok = it.Next() {
 		k, err := decodeOutKey(it.Key())
 		if err != nil {
@@ -296,13 +328,16 @@ func (ix *Index) scanUnspent(v *view, script []byte, fn func(*UTXO) bool) error 
 			return err
 		}
 		op := wire.OutPoint{Hash: txid, Index: k.Vout}
-		if _, spent, err := ix.findSpend(v, spends, &op); err != nil {
+		sp, spent, err := ix.findSpend(v, spends, &op)
+		if err != nil {
 			return err
-		} else if spent {
+		}
+		if spent && !withSpent {
 			continue
 		}
-		u = UTXO{Outpoint: op, Value: value, Height: k.Height, BlockHash: n.hash, Index: k.Pos}
-		if !fn(&u) {
+		o = Output{UTXO: UTXO{Outpoint: op, Value: value, Height: k.Height, BlockHash: n.hash, Index: k.Pos},
+			Spent: spent, Spend: sp}
+		if !fn(&o) {
 			return nil
 		}
 	}

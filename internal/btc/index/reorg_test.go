@@ -184,6 +184,17 @@ func TestReorgUnwindRewind(t *testing.T) {
 			}
 			return nil
 		}},
+		{"outputs history with spends", a5, func(asOf chainhash.Hash) error {
+			outs, err := ix.Outputs(payM, 0, 0, asOf)
+			if err != nil || len(outs) != 5 || !outs[0].Spent || outs[0].Spend.Txid != s.txA4.TxHash() || outs[1].Spent {
+				return errorf("Outputs on A: %+v %v", outs, err)
+			}
+			outs, err = ix.Outputs(payM, 4, 1, asOf)
+			if err != nil || len(outs) != 1 || outs[0].Height != 4 {
+				return errorf("Outputs from 4: %+v %v", outs, err)
+			}
+			return nil
+		}},
 		{"headers by height per fork", a5, func(asOf chainhash.Hash) error {
 			h, err := ix.HeaderByHeight(4, asOf)
 			if err != nil || h.Hash != hashOf(s.a[1]) || h.MainChain {
