@@ -155,6 +155,11 @@ func Generate(ctx context.Context, cfg GenConfig, w *ChainWriter) (GenStats, err
 				select {
 				case tasks <- signTask{b: b, lo: lo, hi: min(lo+signChunk, len(b.txs))}:
 				case <-ctx.Done():
+					// Release the finalizer from the chunks never sent.
+					b.fail(ctx.Err())
+					for ; lo < len(b.txs); lo += signChunk {
+						b.signed.Done()
+					}
 					return ctx.Err()
 				}
 			}
@@ -181,6 +186,9 @@ func Generate(ctx context.Context, cfg GenConfig, w *ChainWriter) (GenStats, err
 		var txs uint64
 		last := time.Now()
 		for b := range planned {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			b.signed.Wait()
 			if b.err != nil {
 				return b.err

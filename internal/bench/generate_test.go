@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil/v2"
@@ -141,4 +142,31 @@ func BenchmarkGenerate(b *testing.B) {
 		txs += st.Txs
 	}
 	b.ReportMetric(float64(txs)/b.Elapsed().Seconds(), "tx/s")
+}
+
+func TestGenerateCanceled(t *testing.T) {
+	for _, after := range []time.Duration{0, 50 * time.Millisecond, 300 * time.Millisecond} {
+		t.Run(after.String(), func(t *testing.T) {
+			w, err := NewChainWriter(filepath.Join(t.TempDir(), "c.chain"), regtest.Net, *regtest.GenesisHash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer w.Abort()
+			ctx, cancel := context.WithCancel(context.Background())
+			time.AfterFunc(after, cancel)
+			done := make(chan error, 1)
+			go func() {
+				_, err := Generate(ctx, GenConfig{Params: regtest, Blocks: 2000, Txs: 500_000, Seed: "cancel"}, w)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, context.Canceled) {
+					t.Fatalf("got %v, want context.Canceled", err)
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("Generate did not return after cancel")
+			}
+		})
+	}
 }
