@@ -118,6 +118,9 @@ func (ix *Index) takeBlock(n *node) (*blockData, error) {
 		return bd, nil
 	}
 	raw, closer, err := ix.db.Get(idKey(pfxBlock, n.id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, fmt.Errorf("%w: stored block %s is missing", ErrCorrupt, n.hash)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("index: read block %s: %w", n.hash, err)
 	}
@@ -127,6 +130,19 @@ func (ix *Index) takeBlock(n *node) (*blockData, error) {
 		return nil, fmt.Errorf("%w: stored block %s: %w", ErrCorrupt, n.hash, err)
 	}
 	return bd, nil
+}
+
+// forgetData clears n's have-data flag after its stored block turned out
+// unreadable, so the block is downloaded again instead of stalling the
+// chain.
+func (ix *Index) forgetData(n *node, cause error) error {
+	ix.log.Warn("stored block unreadable, downloading it again", "block", n.hash, "height", n.height, "err", cause)
+	f := n.flags() &^ (statusHaveData | statusIndexed)
+	if err := ix.db.Set(idKey(pfxHeader, n.id), n.recordWith(f), pebble.Sync); err != nil {
+		return fmt.Errorf("index: mark block %s for download: %w", n.hash, err)
+	}
+	n.clearFlag(statusHaveData | statusIndexed)
+	return nil
 }
 
 // prepareBlock encodes a block, hashes its transactions once and checks the

@@ -1,6 +1,7 @@
 package index
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -195,6 +196,11 @@ func (ix *Index) stage(p plan) (bool, error) {
 	for i, n := range p.connect {
 		if !n.has(statusIndexed) {
 			bd, err := ix.takeBlock(n)
+			if errors.Is(err, ErrCorrupt) {
+				// Stop before n; it is fetched again and the
+				// next plan resumes there.
+				return false, ix.forgetData(n, err)
+			}
 			if err != nil {
 				return false, err
 			}

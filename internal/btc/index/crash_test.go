@@ -312,3 +312,46 @@ func crashChild(dir string) {
 	}
 	select {} // wait to be killed
 }
+
+// TestCorruptStoredBlockRefetched: a stored block that cannot be decoded
+// when its turn to connect comes is marked missing and fetched again.
+func TestCorruptStoredBlockRefetched(t *testing.T) {
+	g := newGen(regtest)
+	bs := realisticChain(t, g, 8, 5)
+	dir := t.TempDir()
+	ix := openTest(t, dir, regtest)
+	if _, _, err := ix.AcceptHeaders(headers(bs)); err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []int{0, 1, 3, 4} { // 3 is missing: 4 and 5 wait
+		if err := ix.AcceptBlock(bs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := ix.byHash[bs[3].BlockHash()].id
+	ix.Close()
+
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{ix.log}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Set(idKey(pfxBlock, id), []byte("garbage"), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	ix = openTest(t, dir, regtest)
+	defer ix.Close()
+	mustTip(t, ix, bs[1].BlockHash(), 2)
+	if err := ix.AcceptBlock(bs[2]); err != nil {
+		t.Fatal(err)
+	}
+	mustTip(t, ix, bs[2].BlockHash(), 3)
+	need := ix.NeedBlocks(2)
+	if len(need) == 0 || need[0] != bs[3].BlockHash() {
+		t.Fatalf("corrupt block not needed again: %v", need)
+	}
+	feed(t, ix, bs)
+	mustTip(t, ix, bs[7].BlockHash(), 8)
+	verifyAt(t, ix, bs)
+}
