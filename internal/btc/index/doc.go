@@ -47,6 +47,20 @@
 //  5. The genesis block is stored but its transactions are not indexed
 //     (its coinbase is unspendable), as in Bitcoin Core and btcd.
 //
+// # Write path and performance
+//
+// AcceptBlock serializes the block straight into the batch that stores it,
+// hashes every transaction once from those bytes (txid, and wtxid when a
+// witness commitment is present) and keeps the decoded block in memory
+// (bounded by Config.PendingBytes) until it connects. The connector stages
+// contiguous blocks in one open batch, written through an arena and sorted
+// by key before pebble sees it, and commits when the batch reaches
+// Config.BatchBytes (pebble then ingests it as a flushable batch, skipping
+// memtable inserts), when the block tip reaches the best header, when the
+// batch holds a reorg, or after Config.MaxBatchDelay. Spends are keyed by
+// outpoint, so indexing never reads the database. BlockTip, queries and
+// events only ever show committed batches.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. Header acceptance and the
