@@ -44,6 +44,9 @@ func (ix *Index) AcceptBlock(msg *wire.MsgBlock) error {
 		return err
 	}
 	defer ix.leave()
+	if msg == nil {
+		return fmt.Errorf("%w: nil block", p2p.ErrInvalid)
+	}
 
 	hash := msg.BlockHash()
 	ix.mu.RLock()
