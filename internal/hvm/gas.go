@@ -1,0 +1,67 @@
+package hvm
+
+import (
+	"github.com/ethereum/go-ethereum/params"
+)
+
+// ReadGas is the price of one random index read: EIP-2929's cold SLOAD,
+// which is what Ethereum charges for one random read of its flat state
+// (a pebble point read, like ours). See the package documentation for
+// how each precompile's price is derived from it.
+const ReadGas = params.ColdSloadCostEIP2929 // 2,100
+
+// Gas per call of each precompile (RequiredGas). It depends on the input
+// only, never on the view, so every node charges the same before running.
+const (
+	// GasBalance (0x40): one scan of the outputs paying the script, each
+	// checked against the spend table; priced as 23.8 reads, the same as
+	// Hemi's Phase-0 hVM (50,000).
+	GasBalance uint64 = 50_000
+
+	// GasUTXOsBase and GasUTXOsPerItem (0x41): the scan's start, plus one
+	// read per UTXO the scan must walk to reach and fill the page:
+	// (page+1) * pageSize.
+	GasUTXOsBase    uint64 = 30_000
+	GasUTXOsPerItem uint64 = ReadGas
+
+	// GasTxBase (0x42): locate the tx (one seek) and read it from its
+	// block (one read). GasTxPerInput: the same two reads for each input
+	// whose value is returned (up to the max-inputs flag). GasTxPerSpent:
+	// one spend-table seek per output whose spent flag is returned (up to
+	// the max-outputs flag).
+	GasTxBase       uint64 = 2 * ReadGas
+	GasTxPerInput   uint64 = 2 * ReadGas
+	GasTxPerSpent   uint64 = ReadGas
+	GasConfirmTx    uint64 = 2 * ReadGas // 0x43: locate and read the tx
+	GasLastHeader   uint64 = 1_000       // 0x44: the view's header, in memory
+	GasHeader       uint64 = 1_500       // 0x45: in-memory header tree lookup
+	GasAddrToScript uint64 = 600         // 0x46: decode an address, no read
+)
+
+// gasUTXOs is 0x41's RequiredGas.
+func gasUTXOs(input []byte) uint64 {
+	q, ok := parseUTXOQuery(input)
+	if !ok {
+		return GasUTXOsBase
+	}
+	// At most (2^24) * 255 * 2,100 < 2^44: no overflow.
+	return GasUTXOsBase + uint64(q.page+1)*uint64(q.pageSize)*GasUTXOsPerItem
+}
+
+// gasTx is 0x42's RequiredGas: the limits come from the flags, so the
+// price is the worst case the flags allow.
+func gasTx(input []byte) uint64 {
+	q, ok := parseTxQuery(input)
+	if !ok {
+		return GasTxBase
+	}
+	f := decodeTxFlags(q.flags)
+	g := GasTxBase
+	if f.inputs {
+		g += uint64(f.maxInputs) * GasTxPerInput
+	}
+	if f.outputs && f.spent {
+		g += uint64(f.maxOutputs) * GasTxPerSpent
+	}
+	return g
+}

@@ -1,0 +1,196 @@
+package hvm
+
+import (
+	"encoding/binary"
+	"maps"
+	"slices"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/ethereum/go-ethereum/params"
+)
+
+// Addresses of the hVM precompiles (ABI v0).
+var (
+	AddrBalance       = common.BytesToAddress([]byte{0x40})
+	AddrUTXOs         = common.BytesToAddress([]byte{0x41})
+	AddrTx            = common.BytesToAddress([]byte{0x42})
+	AddrConfirmations = common.BytesToAddress([]byte{0x43})
+	AddrLastHeader    = common.BytesToAddress([]byte{0x44})
+	AddrHeader        = common.BytesToAddress([]byte{0x45})
+	AddrAddrToScript  = common.BytesToAddress([]byte{0x46})
+)
+
+// Addresses returns the hVM precompile addresses, 0x40 to 0x46.
+func Addresses() []common.Address {
+	return []common.Address{AddrBalance, AddrUTXOs, AddrTx, AddrConfirmations, AddrLastHeader, AddrHeader, AddrAddrToScript}
+}
+
+// Precompiles returns the seven hVM contracts answering as of view, with
+// addresses decoded for the Bitcoin network params. A nil view (no Bitcoin
+// view yet) makes every view-backed contract answer empty; 0x46 needs only
+// params. The contracts hold no state of their own and are safe for
+// concurrent use if view is.
+//
+// evm.SetPrecompiles replaces the whole map: use Merge to keep Ethereum's
+// own precompiles.
+func Precompiles(view BitcoinView, params *chaincfg.Params) vm.PrecompiledContracts {
+	return vm.PrecompiledContracts{
+		AddrBalance:       &balance{view: view, params: params},
+		AddrUTXOs:         &utxos{view: view, params: params},
+		AddrTx:            &txByID{view: view},
+		AddrConfirmations: &confirmations{view: view},
+		AddrLastHeader:    &lastHeader{view: view},
+		AddrHeader:        &headerAt{view: view},
+		AddrAddrToScript:  &addrToScript{params: params},
+	}
+}
+
+// Merge returns go-ethereum's precompiles active under rules plus hvm, for
+// evm.SetPrecompiles. hvm wins on an address both hold (none today: the
+// standard set ends at 0x11 and 0x100).
+func Merge(rules params.Rules, hvm vm.PrecompiledContracts) vm.PrecompiledContracts {
+	all := vm.ActivePrecompiledContracts(rules)
+	maps.Copy(all, hvm)
+	return all
+}
+
+// WarmAddresses returns the addresses StateDB.Prepare should warm under
+// rules: Ethereum's active precompiles and the hVM ones (EIP-2929 warms
+// precompiles; core.ApplyMessage only knows Ethereum's). See WarmingStateDB.
+func WarmAddresses(rules params.Rules) []common.Address {
+	return append(slices.Clone(vm.ActivePrecompiles(rules)), Addresses()...)
+}
+
+// balance is 0x40: address -> u64 satoshis unspent as of the view.
+type balance struct {
+	view   BitcoinView
+	params *chaincfg.Params
+}
+
+func (c *balance) Name() string                    { return "BTC_BALANCE" }
+func (c *balance) RequiredGas(input []byte) uint64 { return GasBalance }
+
+func (c *balance) Run(input []byte) ([]byte, error) {
+	script, ok := addressScript(input, c.params)
+	if !ok || c.view == nil {
+		return nil, nil
+	}
+	b, err := c.view.Balance(script)
+	if err != nil || b < 0 {
+		return nil, nil
+	}
+	return binary.BigEndian.AppendUint64(nil, uint64(b)), nil
+}
+
+// utxos is 0x41: address, page, page size -> count, then the UTXOs.
+type utxos struct {
+	view   BitcoinView
+	params *chaincfg.Params
+}
+
+func (c *utxos) Name() string                    { return "BTC_UTXOS" }
+func (c *utxos) RequiredGas(input []byte) uint64 { return gasUTXOs(input) }
+
+func (c *utxos) Run(input []byte) ([]byte, error) {
+	q, ok := parseUTXOQuery(input)
+	if !ok || c.view == nil {
+		return nil, nil
+	}
+	script, ok := addressScript(q.addr, c.params)
+	if !ok {
+		return nil, nil
+	}
+	us, err := c.view.UTXOs(script, q.page, q.pageSize)
+	if err != nil || len(us) > q.pageSize {
+		return nil, nil
+	}
+	return encodeUTXOs(us), nil
+}
+
+// txByID is 0x42: txid and flags -> the selected fields of the tx.
+type txByID struct{ view BitcoinView }
+
+func (c *txByID) Name() string                    { return "BTC_TX_BY_TXID" }
+func (c *txByID) RequiredGas(input []byte) uint64 { return gasTx(input) }
+
+func (c *txByID) Run(input []byte) ([]byte, error) {
+	q, ok := parseTxQuery(input)
+	if !ok || c.view == nil {
+		return nil, nil
+	}
+	t, err := c.view.Tx(q.txid)
+	if err != nil || t.Tx == nil {
+		return nil, nil
+	}
+	out, err := encodeTx(c.view, t, decodeTxFlags(q.flags))
+	if err != nil {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// confirmations is 0x43: txid -> u32 view height - tx height + 1.
+type confirmations struct{ view BitcoinView }
+
+func (c *confirmations) Name() string                    { return "BTC_TX_CONFIRMATIONS" }
+func (c *confirmations) RequiredGas(input []byte) uint64 { return GasConfirmTx }
+
+func (c *confirmations) Run(input []byte) ([]byte, error) {
+	txid, ok := parseTxid(input)
+	if !ok || c.view == nil {
+		return nil, nil
+	}
+	t, err := c.view.Tx(txid)
+	tip := c.view.Tip().Height
+	if err != nil || t.Height < 0 || t.Height > tip {
+		return nil, nil
+	}
+	return binary.BigEndian.AppendUint32(nil, uint32(tip-t.Height+1)), nil
+}
+
+// lastHeader is 0x44: the view's own header. Its input is ignored.
+type lastHeader struct{ view BitcoinView }
+
+func (c *lastHeader) Name() string                    { return "BTC_LAST_HEADER" }
+func (c *lastHeader) RequiredGas(input []byte) uint64 { return GasLastHeader }
+
+func (c *lastHeader) Run(input []byte) ([]byte, error) {
+	if c.view == nil {
+		return nil, nil
+	}
+	return encodeHeader(c.view.Tip()), nil
+}
+
+// headerAt is 0x45: u32 height -> the header at that height in the view.
+type headerAt struct{ view BitcoinView }
+
+func (c *headerAt) Name() string                    { return "BTC_HEADER_AT_HEIGHT" }
+func (c *headerAt) RequiredGas(input []byte) uint64 { return GasHeader }
+
+func (c *headerAt) Run(input []byte) ([]byte, error) {
+	h, ok := parseHeight(input)
+	if !ok || c.view == nil || h > c.view.Tip().Height {
+		return nil, nil
+	}
+	hdr, err := c.view.HeaderByHeight(h)
+	if err != nil || hdr.Height != h {
+		return nil, nil
+	}
+	return encodeHeader(hdr), nil
+}
+
+// addrToScript is 0x46: address -> its output script.
+type addrToScript struct{ params *chaincfg.Params }
+
+func (c *addrToScript) Name() string                    { return "BTC_ADDR_TO_SCRIPT" }
+func (c *addrToScript) RequiredGas(input []byte) uint64 { return GasAddrToScript }
+
+func (c *addrToScript) Run(input []byte) ([]byte, error) {
+	s, ok := addressScript(input, c.params)
+	if !ok {
+		return nil, nil
+	}
+	return s, nil
+}
