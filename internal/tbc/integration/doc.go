@@ -2,8 +2,9 @@
 // btcd processes. It holds tests only: the service syncs over P2P from btcd
 // (regtest, --txindex --addrindex, --rejectnonstd) and every index answer is
 // compared with btcd's own RPC answers, for the tip and as of earlier or
-// losing-fork blocks; broadcasts go through our P2P client; reorgs are made
-// by two btcd nodes mining apart; restarts and kill -9 reopen the index.
+// losing-fork blocks; broadcasts go through our P2P client; reorgs (and a
+// reorg back onto an earlier fork) are made by btcd nodes mining apart;
+// restarts and kill -9 of a child process reopen the index.
 //
 // The helpers read as a scenario (dcrd's chaingenHarness, btcd's rpctest):
 //

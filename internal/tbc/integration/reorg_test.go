@@ -163,14 +163,7 @@ func testReorg(t *testing.T, bothPeers bool) {
 	for h := commonHeight + 1; h <= bHeight; h++ {
 		want = append(want, index.Event{Kind: index.EventConnected, Hash: won.hashes[h], Height: h})
 	}
-	got := readEvents(t, events, len(want))
-	for i := range want {
-		if got[i].Kind != want[i].Kind || got[i].Hash != want[i].Hash || got[i].Height != want[i].Height ||
-			(i > 0 && got[i].Seq != got[i-1].Seq+1) {
-			t.Errorf("event %d: %v %s@%d seq %d, want %v %s@%d", i, got[i].Kind, got[i].Hash, got[i].Height, got[i].Seq,
-				want[i].Kind, want[i].Hash, want[i].Height)
-		}
-	}
+	expectEvents(t, events, want)
 	select {
 	case e := <-events:
 		t.Errorf("unexpected event after the reorg: %+v", e)
@@ -182,6 +175,20 @@ func testReorg(t *testing.T, bothPeers bool) {
 	reopened := reopenIndex(t, ours.dataDir)
 	compareIndex(t, reopened, won, true, all)
 	compareIndex(t, reopened, lost, false, all)
+}
+
+// expectEvents reads len(want) events from ch and checks kind, block and
+// height of each, and that sequence numbers are dense.
+func expectEvents(t *testing.T, ch <-chan index.Event, want []index.Event) {
+	t.Helper()
+	got := readEvents(t, ch, len(want))
+	for i := range want {
+		if got[i].Kind != want[i].Kind || got[i].Hash != want[i].Hash || got[i].Height != want[i].Height ||
+			(i > 0 && got[i].Seq != got[i-1].Seq+1) {
+			t.Errorf("event %d: %v %s@%d seq %d, want %v %s@%d", i, got[i].Kind, got[i].Hash, got[i].Height, got[i].Seq,
+				want[i].Kind, want[i].Hash, want[i].Height)
+		}
+	}
 }
 
 // readEvents reads n events, failing t if they do not come.

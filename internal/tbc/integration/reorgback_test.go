@@ -129,12 +129,5 @@ func TestReorgBackToEarlierFork(t *testing.T) {
 	conn(βSnap, commonHeight+1, βHeight)
 	disc(βSnap, βHeight, commonHeight+1)
 	conn(final, commonHeight+1, finalHeight)
-	got := readEvents(t, events, len(want))
-	for i := range want {
-		if got[i].Kind != want[i].Kind || got[i].Hash != want[i].Hash || got[i].Height != want[i].Height ||
-			(i > 0 && got[i].Seq != got[i-1].Seq+1) {
-			t.Errorf("event %d: %v %s@%d seq %d, want %v %s@%d", i, got[i].Kind, got[i].Hash, got[i].Height, got[i].Seq,
-				want[i].Kind, want[i].Hash, want[i].Height)
-		}
-	}
+	expectEvents(t, events, want)
 }
