@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/vm"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
@@ -94,3 +95,6 @@ func cat(parts ...[]byte) []byte {
 	}
 	return out
 }
+
+// addrOf returns the precompile address 0x00..00b.
+func addrOf(b byte) common.Address { return common.BytesToAddress([]byte{b}) }
