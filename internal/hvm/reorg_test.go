@@ -1,0 +1,171 @@
+package hvm
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/hemi-go/hemi/internal/btc/index"
+)
+
+// TestReorgedViewAnswersTheSame is DESIGN 3.4's promise at the hVM level:
+// the answers as of a Bitcoin view do not change when that view's block is
+// reorged out, for a view made before the reorg and for one made after it
+// (a node re-executing the L2 block later).
+func TestReorgedViewAnswersTheSame(t *testing.T) {
+	f, _, _ := sharedFixture(t)
+	ix := openIndex(t, t.TempDir())
+	defer ix.Close()
+	feedBlocks(t, ix, f.blocks)
+	a := f.tip()
+	before, err := NewIndexView(ix, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := goldenCases(t, f)
+	want := runVectors(t, Precompiles(before, regtest), cases)
+
+	fork := f.fork(t)
+	feedBlocks(t, ix, fork)
+	if h, height := ix.BlockTip(); h != fork[3].BlockHash() || height != 107 {
+		t.Fatalf("index tip %s@%d, want the fork's 107", h, height)
+	}
+	if hi, err := ix.HeaderByHash(a, chainhash.Hash{}); err == nil {
+		t.Fatalf("block 106 of the old branch is still in the best chain: %+v", hi)
+	}
+
+	after, err := NewIndexView(ix, a)
+	if err != nil {
+		t.Fatalf("view of a reorged-out block: %v", err)
+	}
+	for name, v := range map[string]*IndexView{"view made before the reorg": before, "view made after the reorg": after} {
+		t.Run(name, func(t *testing.T) {
+			got := runVectors(t, Precompiles(v, regtest), cases)
+			for i := range got {
+				if got[i] != want[i] {
+					t.Errorf("%s %q changed after the reorg:\n got  %s\n want %s", got[i].Precompile, got[i].Name, got[i].Output, want[i].Output)
+				}
+			}
+			if err := v.Err(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+
+	// The new branch's view answers for its own chain: tx3 is not in it,
+	// so tx2:0 is unspent there; its header at 104 is the fork's.
+	b, err := NewIndexView(ix, fork[3].BlockHash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pb, pa := Precompiles(b, regtest), Precompiles(after, regtest)
+	tx3 := display(f.tx3.TxHash())
+	tests := []struct {
+		name  string
+		addr  byte
+		input []byte
+		wantA string // answer as of the old branch
+		wantB string // answer as of the new branch
+	}{
+		{"tx3 confirmations", 0x43, tx3, "00000003", ""},
+		{"tx2 confirmations", 0x43, display(f.tx2.TxHash()), "00000004", "00000005"},
+		{"tx2:0 spent flag", 0x42, append(display(f.tx2.TxHash()), 0, 0x44, 0, 0),
+			"0009" + "0000000002faf080" + "01", "0009" + "0000000002faf080" + "00"},
+		{"header at 104", 0x45, []byte{0, 0, 0, 104}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ga, _ := pa[addrOf(tt.addr)].Run(tt.input)
+			gb, _ := pb[addrOf(tt.addr)].Run(tt.input)
+			if tt.addr == 0x45 {
+				if bytes.Equal(ga, gb) || len(ga) != HeaderRecordLen || len(gb) != HeaderRecordLen {
+					t.Fatalf("header 104 old %x new %x: want two different records", ga, gb)
+				}
+				if !bytes.Equal(ga[4:36], display(f.blocks[103].BlockHash())) || !bytes.Equal(gb[4:36], display(fork[0].BlockHash())) {
+					t.Fatalf("header 104 hashes old %x new %x", ga[4:36], gb[4:36])
+				}
+				return
+			}
+			if !bytes.Equal(ga, mustHex(t, tt.wantA)) {
+				t.Fatalf("old branch %x, want %s", ga, tt.wantA)
+			}
+			if !bytes.Equal(gb, mustHex(t, tt.wantB)) {
+				t.Fatalf("new branch %x, want %s", gb, tt.wantB)
+			}
+		})
+	}
+}
+
+// TestIndexViewErrors covers making a view and a view whose index fails.
+func TestIndexViewErrors(t *testing.T) {
+	f, _, _ := sharedFixture(t)
+	ix := openIndex(t, t.TempDir())
+	feedBlocks(t, ix, f.blocks[:10])
+	// Block 11's header is known, its data is not: not indexed.
+	if _, _, err := ix.AcceptHeaders([]wire.BlockHeader{f.blocks[10].Header}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		hash chainhash.Hash
+		want error
+	}{
+		{"zero hash", chainhash.Hash{}, nil},
+		{"unknown block", chainhash.Hash{1}, index.ErrUnknownBlock},
+		{"header without data", f.blocks[10].BlockHash(), index.ErrNotIndexed},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, err := NewIndexView(ix, tt.hash)
+			if err == nil || v != nil || (tt.want != nil && !errors.Is(err, tt.want)) {
+				t.Fatalf("view %v err %v, want %v", v, err, tt.want)
+			}
+		})
+	}
+	if _, err := NewIndexView(nil, f.blocks[0].BlockHash()); err == nil {
+		t.Fatal("nil index accepted")
+	}
+
+	v, err := NewIndexView(ix, f.blocks[9].BlockHash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcs := Precompiles(v, regtest)
+	cb := display(f.blocks[0].Transactions[0].TxHash())
+	if out, _ := pcs[AddrConfirmations].Run(cb); !bytes.Equal(out, []byte{0, 0, 0, 10}) {
+		t.Fatalf("confirmations before close %x", out)
+	}
+	if _, err := v.Tx(chainhash.Hash{9}); !errors.Is(err, ErrNotFound) || v.Err() != nil {
+		t.Fatalf("a miss must wrap ErrNotFound and not fail the view: %v, Err %v", err, v.Err())
+	}
+
+	// A failing index answers empty, never a made-up value, and the view
+	// remembers the failure for the block processor.
+	ix.Close()
+	calls := []struct {
+		addr  byte
+		input []byte
+	}{
+		{0x40, []byte(f.coinbaseAddr)},
+		{0x41, append([]byte(f.coinbaseAddr), 0, 0, 0, 0)},
+		{0x42, append(cb, 0x7f, 0xec, 0x3f, 0x0f)},
+		{0x43, cb},
+		{0x45, []byte{0, 0, 0, 1}},
+	}
+	for _, c := range calls {
+		out, err := pcs[addrOf(c.addr)].Run(c.input)
+		if err != nil || out != nil {
+			t.Fatalf("0x%x on a closed index: %x %v, want empty", c.addr, out, err)
+		}
+	}
+	if err := v.Err(); !errors.Is(err, ErrView) || !errors.Is(err, index.ErrClosed) {
+		t.Fatalf("Err %v, want ErrView wrapping index.ErrClosed", err)
+	}
+	// 0x44 needs no read: the view's header was resolved when it was made.
+	if out, _ := pcs[AddrLastHeader].Run(nil); len(out) != HeaderRecordLen {
+		t.Fatalf("0x44 after close: %x", out)
+	}
+}
