@@ -7,6 +7,7 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/ethereum/go-ethereum/params"
 )
@@ -61,6 +62,21 @@ func Merge(rules params.Rules, hvm vm.PrecompiledContracts) vm.PrecompiledContra
 // precompiles; core.ApplyMessage only knows Ethereum's). See WarmingStateDB.
 func WarmAddresses(rules params.Rules) []common.Address {
 	return append(slices.Clone(vm.ActivePrecompiles(rules)), Addresses()...)
+}
+
+// WarmingStateDB wraps the vm.StateDB given to vm.NewEVM so that Prepare,
+// which core.ApplyMessage calls at the start of every message with
+// go-ethereum's own precompile list, also warms 0x40-0x46. Without it
+// the first call to each hVM precompile in a transaction pays EIP-2929's
+// cold account access (2,600 gas) instead of the warm 100, on top of
+// RequiredGas. Every node must make the same choice: it changes gas used,
+// hence receipts and state roots.
+type WarmingStateDB struct{ vm.StateDB }
+
+// Prepare calls the wrapped Prepare with the hVM addresses added to
+// precompiles.
+func (s WarmingStateDB) Prepare(rules params.Rules, sender, coinbase common.Address, dst *common.Address, precompiles []common.Address, list types.AccessList) {
+	s.StateDB.Prepare(rules, sender, coinbase, dst, append(slices.Clone(precompiles), Addresses()...), list)
 }
 
 // balance is 0x40: address -> u64 satoshis unspent as of the view.
