@@ -8,16 +8,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/httpserve"
 )
 
 // maxTxBody bounds POST /v1/tx: a standard transaction is at most 400,000
@@ -46,22 +45,7 @@ func newAPIServer(s *Service) *apiServer {
 }
 
 func (a *apiServer) run(ctx context.Context, addr string) error {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("tbc: api listen %s: %w", addr, err)
-	}
-	srv := &http.Server{Handler: a.mux, ReadHeaderTimeout: 5 * time.Second}
-	a.s.log.Info("bitcoin query api listening", "url", "http://"+ln.Addr().String())
-	go func() {
-		<-ctx.Done()
-		shut, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(shut)
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("tbc: api serve: %w", err)
-	}
-	return nil
+	return httpserve.Run(ctx, addr, a.mux, "bitcoin query api", a.s.log)
 }
 
 // handle turns a handler's (value, error) into a JSON reply with a status
