@@ -81,6 +81,7 @@ type peerState struct {
 	notFound     map[chainhash.Hash]struct{}
 	lastProgress time.Time
 	needHeaders  bool
+	lastAsked    time.Time // last getheaders sent to it
 	unconnected  int
 	unrequested  int
 }
@@ -444,6 +445,7 @@ func (c *Client) tick(ctx context.Context) error {
 		case now := <-t.C:
 			c.checkStalls(now)
 			c.sample(now)
+			c.refreshHeaderNeeds(now)
 			c.kickHeaders()
 			c.schedule()
 		}

@@ -19,9 +19,16 @@ func (c *Client) kickHeaders() {
 		c.mu.Unlock()
 		return
 	}
+	// The peer asked longest ago goes first, so that one that keeps
+	// needing asking (it ignores us) cannot starve the others; among
+	// peers never asked, the highest.
 	var best *peerState
 	for ps := range c.peers {
-		if ps.needHeaders && !ps.banned && (best == nil || ps.height > best.height) {
+		if !ps.needHeaders || ps.banned {
+			continue
+		}
+		if best == nil || ps.lastAsked.Before(best.lastAsked) ||
+			(ps.lastAsked.Equal(best.lastAsked) && ps.height > best.height) {
 			best = ps
 		}
 	}
@@ -32,8 +39,24 @@ func (c *Client) kickHeaders() {
 	best.needHeaders = false
 	c.hdrPeer = best
 	c.hdrAskedAt = time.Now()
+	best.lastAsked = c.hdrAskedAt
 	c.mu.Unlock()
 	c.askHeaders(best)
+}
+
+// refreshHeaderNeeds marks for asking again every peer that claims more
+// blocks than we have headers and was last asked a HeadersTimeout ago: its
+// answer may have been lost, or it ignored us (btcd does while it is not
+// current).
+func (c *Client) refreshHeaderNeeds(now time.Time) {
+	_, best := c.chain.BestHeader()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for ps := range c.peers {
+		if !ps.needHeaders && ps.height > best && now.Sub(ps.lastAsked) > c.cfg.HeadersTimeout {
+			ps.needHeaders = true
+		}
+	}
 }
 
 // askHeaders sends a getheaders built from the chain's current locator. It
@@ -144,6 +167,7 @@ func (c *Client) finishHeaders(ps *peerState, again bool) {
 	}
 	if again {
 		c.hdrAskedAt = time.Now()
+		ps.lastAsked = c.hdrAskedAt
 	} else {
 		c.hdrPeer = nil
 	}

@@ -556,3 +556,20 @@ func TestAnnouncementDuringHeaderSync(t *testing.T) {
 	startClient(t, fc, []string{r.addr}, nil)
 	waitSynced(t, fc, tc)
 }
+
+func TestHigherPeerAskedAgain(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 30, 1)
+	// The peer ignores our first getheaders, as btcd does while it is not
+	// current, and answers later ones.
+	var asked atomic.Int32
+	r := startRemote(t, remoteOpts{chain: tc, headers: func(r *remote, msg *wire.MsgGetHeaders) *wire.MsgHeaders {
+		if asked.Add(1) == 1 {
+			return nil
+		}
+		return r.headersAfter(msg.BlockLocatorHashes, wire.MaxBlockHeadersPerMsg)
+	}})
+	fc := newFakeChain(tc.params)
+	startClient(t, fc, []string{r.addr}, func(cfg *Config) { cfg.HeadersTimeout = 200 * time.Millisecond })
+	waitSynced(t, fc, tc)
+}
