@@ -35,7 +35,7 @@ type Config struct {
 	// CacheSize is pebble's block cache in bytes (default 64 MiB).
 	CacheSize int64
 
-	// MemTableSize is pebble's memtable size in bytes (default 32 MiB).
+	// MemTableSize is pebble's memtable size in bytes (default 64 MiB).
 	MemTableSize uint64
 
 	// PendingBytes bounds the memory held by decoded blocks that arrived
@@ -78,7 +78,7 @@ func (c *Config) setDefaults() error {
 		c.CacheSize = 64 << 20
 	}
 	if c.MemTableSize == 0 {
-		c.MemTableSize = 32 << 20
+		c.MemTableSize = 64 << 20
 	}
 	if c.PendingBytes <= 0 {
 		c.PendingBytes = 128 << 20
