@@ -52,8 +52,10 @@ func TestBtcdSyncIndexAndBroadcast(t *testing.T) {
 	if err != nil {
 		t.Fatalf("open index: %v", err)
 	}
+	// btcd ignores getheaders while it does not consider itself current;
+	// a short HeadersTimeout makes the client ask again soon.
 	c, err := p2p.New(p2p.Config{Params: params, Peers: []string{node.P2PAddr()}, Logger: logger(),
-		BroadcastTimeout: 20 * time.Second}, ix)
+		BroadcastTimeout: 20 * time.Second, HeadersTimeout: 2 * time.Second}, ix)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +220,8 @@ func TestBtcdReorg(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := p2p.New(p2p.Config{Params: params, Peers: []string{a.P2PAddr()}, Logger: logger()}, ix)
+	c, err := p2p.New(p2p.Config{Params: params, Peers: []string{a.P2PAddr()}, Logger: logger(),
+		HeadersTimeout: 2 * time.Second}, ix)
 	if err != nil {
 		t.Fatal(err)
 	}
