@@ -42,6 +42,7 @@ type Client struct {
 	m        *metrics
 	powLimit *big.Int
 	work     chan blockJob
+	fatal    chan error // the first storage failure, ends Run
 
 	// scheduleMu serializes schedule so that two callers never hand out
 	// the same NeedBlocks answer twice.
@@ -114,6 +115,7 @@ func New(cfg Config, chain Chain) (*Client, error) {
 		m:          m,
 		powLimit:   cfg.Params.PowLimit,
 		work:       make(chan blockJob, 2*cfg.Workers),
+		fatal:      make(chan error, 1),
 		peers:      make(map[*peerState]struct{}),
 		inflight:   make(map[chainhash.Hash]*peerState),
 		processing: make(map[chainhash.Hash]struct{}),
@@ -124,8 +126,9 @@ func New(cfg Config, chain Chain) (*Client, error) {
 }
 
 // Run connects to the peers and syncs until ctx is done. It returns nil
-// after ctx is cancelled, or the error of a Chain that failed to store a
-// block for a reason other than the block's invalidity.
+// after ctx is cancelled, or the error of a Chain that failed to store
+// headers or a block for a reason other than their invalidity: retrying
+// cannot fix a failing store.
 func (c *Client) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	c.mu.Lock()
@@ -148,6 +151,14 @@ func (c *Client) Run(ctx context.Context) error {
 		g.Go(func() error { return c.worker(ctx) })
 	}
 	g.Go(func() error { return c.tick(ctx) })
+	g.Go(func() error {
+		select {
+		case err := <-c.fatal:
+			return err
+		case <-ctx.Done():
+			return nil
+		}
+	})
 	slots := make(chan struct{}, c.cfg.MaxPeers)
 	for _, addr := range c.cfg.Peers {
 		g.Go(func() error { return c.connLoop(ctx, addr, slots) })
@@ -381,6 +392,15 @@ func (c *Client) ban(ps *peerState, reason string, err error) {
 	c.log.Warn("peer banned", "peer", ps.addr, "host", ps.host, "reason", reason, "err", err,
 		"until", until.Format(time.RFC3339))
 	ps.p.Disconnect()
+}
+
+// fail ends Run with err unless it is already ending.
+func (c *Client) fail(err error) {
+	c.log.Error("chain storage failed", "err", err)
+	select {
+	case c.fatal <- err:
+	default:
+	}
 }
 
 // drop disconnects ps without banning it, e.g. for stalling.

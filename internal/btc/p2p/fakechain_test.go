@@ -24,8 +24,10 @@ type fakeChain struct {
 	blockTip int32
 	// invalidVersion marks headers the chain rejects with ErrInvalid.
 	invalidVersion int32
-	// acceptErr, if set, is returned by AcceptBlock (a storage failure).
-	acceptErr error
+	// acceptErr and headersErr, if set, are returned by AcceptBlock and
+	// AcceptHeaders (storage failures).
+	acceptErr  error
+	headersErr error
 	// acceptDelay slows AcceptBlock down, to fill the pipeline.
 	acceptDelay time.Duration
 	accepted    int
@@ -67,6 +69,9 @@ func (c *fakeChain) Locator() []chainhash.Hash {
 func (c *fakeChain) AcceptHeaders(hdrs []wire.BlockHeader) (int, bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.headersErr != nil {
+		return 0, false, c.headersErr
+	}
 	if len(hdrs) == 0 {
 		return 0, false, nil
 	}

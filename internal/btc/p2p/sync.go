@@ -115,14 +115,13 @@ func (c *Client) onHeaders(ps *peerState, msg *wire.MsgHeaders) {
 		c.kickHeaders()
 		return
 	case err != nil:
-		// Our store failed, not the peer: retry later from any peer.
-		c.log.Warn("storing headers failed", "peer", ps.addr, "err", err)
+		// Our store failed, not the peer.
 		c.mu.Lock()
-		ps.needHeaders = true
-		if c.hdrPeer == ps {
-			c.hdrPeer = nil
-		}
+		ctx := c.runCtx
 		c.mu.Unlock()
+		if ctx.Err() == nil {
+			c.fail(fmt.Errorf("store headers from %s: %w", ps.addr, err))
+		}
 		return
 	}
 
@@ -396,8 +395,7 @@ func (c *Client) worker(ctx context.Context) error {
 }
 
 // acceptBlock stores one block and settles its bookkeeping. A block the
-// chain calls invalid bans its sender; any other chain error is fatal,
-// because retrying cannot fix a failing store.
+// chain calls invalid bans its sender; any other chain error ends Run.
 func (c *Client) acceptBlock(ctx context.Context, j blockJob) error {
 	err := c.chain.AcceptBlock(j.block)
 	c.mu.Lock()
@@ -420,7 +418,7 @@ func (c *Client) acceptBlock(ctx context.Context, j blockJob) error {
 	case ctx.Err() != nil:
 		return nil
 	default:
-		c.log.Error("storing block failed", "hash", j.hash, "err", err)
-		return fmt.Errorf("store block %s: %w", j.hash, err)
+		c.fail(fmt.Errorf("store block %s: %w", j.hash, err))
+		return nil
 	}
 }

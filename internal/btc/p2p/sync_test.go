@@ -257,22 +257,34 @@ func (c *testClient) addPeerAddr(t *testing.T, addr string) {
 func TestStorageFailureStopsRun(t *testing.T) {
 	t.Parallel()
 	tc := buildChain(t, 20, 1)
-	r := startRemote(t, remoteOpts{chain: tc})
-	fc := newFakeChain(tc.params)
 	disk := errors.New("disk full")
-	fc.acceptErr = disk
-	c, err := New(Config{Params: tc.params, Peers: []string{r.addr}, Logger: testLogger()}, fc)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		setup func(*fakeChain)
+	}{
+		{name: "blocks", setup: func(fc *fakeChain) { fc.acceptErr = disk }},
+		{name: "headers", setup: func(fc *fakeChain) { fc.headersErr = disk }},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	err = c.Run(ctx)
-	if !errors.Is(err, disk) || ctx.Err() != nil {
-		t.Fatalf("Run = %v, want the storage error before the deadline", err)
-	}
-	if err := c.Run(context.Background()); !errors.Is(err, ErrRunning) {
-		t.Errorf("second Run = %v, want ErrRunning", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := startRemote(t, remoteOpts{chain: tc})
+			fc := newFakeChain(tc.params)
+			tt.setup(fc)
+			c, err := New(Config{Params: tc.params, Peers: []string{r.addr}, Logger: testLogger()}, fc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err = c.Run(ctx)
+			if !errors.Is(err, disk) || ctx.Err() != nil {
+				t.Fatalf("Run = %v, want the storage error before the deadline", err)
+			}
+			if err := c.Run(context.Background()); !errors.Is(err, ErrRunning) {
+				t.Errorf("second Run = %v, want ErrRunning", err)
+			}
+		})
 	}
 }
 
