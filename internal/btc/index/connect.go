@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/cockroachdb/pebble/v2"
 )
 
@@ -294,4 +295,75 @@ func (ix *Index) dropStalePending(height int32) {
 			ix.pendingBytes -= bd.memSize()
 		}
 	}
+}
+
+// IndexFork indexes the stored blocks of a side fork up to hash (and any
+// unindexed ancestors), without making them canonical and without events,
+// so queries as of hash can be answered — e.g. to re-execute an L2 block
+// whose Bitcoin view is on a fork this node never followed. Every block
+// from the fork point to hash must be stored (AcceptBlock); otherwise the
+// error wraps ErrNotFound and names the first missing block.
+func (ix *Index) IndexFork(hash chainhash.Hash) error {
+	if err := ix.enter(); err != nil {
+		return err
+	}
+	defer ix.leave()
+	ix.connMu.Lock()
+	defer ix.connMu.Unlock()
+	if err := ix.commitOpen(); err != nil {
+		return err
+	}
+
+	ix.mu.RLock()
+	n := ix.byHash[hash]
+	var todo []*node
+	for m := n; m != nil && !m.has(statusIndexed); m = m.parent {
+		todo = append(todo, m)
+	}
+	ix.mu.RUnlock()
+	if n == nil {
+		return fmt.Errorf("fork block %s: %w", hash, ErrUnknownBlock)
+	}
+	for i := len(todo) - 1; i >= 0; i-- {
+		if !todo[i].has(statusHaveData) {
+			return fmt.Errorf("fork block %s at height %d is not stored: %w", todo[i].hash, todo[i].height, ErrNotFound)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	w := ix.writer
+	if w == nil {
+		w = newEntryWriter()
+		ix.writer = w
+	}
+	w.reset()
+	for i := len(todo) - 1; i >= 0; i-- {
+		m := todo[i]
+		bd, err := ix.takeBlock(m)
+		if errors.Is(err, ErrCorrupt) {
+			w.reset()
+			return errors.Join(ix.forgetData(m, err), fmt.Errorf("fork block %s: %w", m.hash, ErrNotFound))
+		}
+		if err != nil {
+			w.reset()
+			return err
+		}
+		for _, x := range dataIndexes {
+			x.write(w, m, bd)
+		}
+		w.put(idKey(pfxHeader, m.id), m.recordWith(m.flags()|statusIndexed))
+	}
+	b := ix.db.NewBatchWithSize(w.size() + 16*len(w.refs))
+	defer b.Close()
+	w.writeTo(b)
+	w.reset()
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("index: index fork up to %s: %w", hash, err)
+	}
+	for _, m := range todo {
+		m.setFlag(statusIndexed)
+	}
+	ix.log.Info("side fork indexed", "tip", hash, "blocks", len(todo))
+	return nil
 }

@@ -302,3 +302,40 @@ func TestAsOfErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestIndexFork: a node that only ever followed B can index A's stored
+// blocks on request and then answer as of A.
+func TestIndexFork(t *testing.T) {
+	s := newForkScenario(t)
+	ix := openTest(t, t.TempDir(), regtest)
+	defer ix.Close()
+	feed(t, ix, append(append([]*wire.MsgBlock{}, s.common...), s.b...))
+	a5 := hashOf(s.a[2])
+	if _, _, err := ix.AcceptHeaders(headers(s.a)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ix.IndexFork(a5); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("IndexFork without blocks: %v", err)
+	}
+	if _, err := ix.Balance(payA, a5); !errors.Is(err, ErrNotIndexed) {
+		t.Fatalf("Balance before IndexFork: %v", err)
+	}
+	for _, b := range s.a {
+		if err := ix.AcceptBlock(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustTip(t, ix, hashOf(s.b[3]), 6) // less work: not connected
+	if err := ix.IndexFork(a5); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ix.Balance(payA, a5); err != nil || got != 7e8+49e8 {
+		t.Fatalf("Balance as of a5: %d %v", got, err)
+	}
+	if _, err := ix.TxByID(s.txA.TxHash(), chainhash.Hash{}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("fork tx visible at tip: %v", err)
+	}
+	if err := ix.IndexFork(a5); err != nil {
+		t.Fatalf("IndexFork twice: %v", err)
+	}
+}
