@@ -262,6 +262,9 @@ func TestGas(t *testing.T) {
 		{"0x45 fixed", 0x45, []byte{0, 0, 0, 1}, 1_500},
 		{"0x46 fixed", 0x46, nil, 600},
 	}
+	if maxTxAnswer != 40_372 {
+		t.Fatalf("maxTxAnswer %d, the package documentation says 40,372", maxTxAnswer)
+	}
 	pcs := Precompiles(nil, regtest)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
