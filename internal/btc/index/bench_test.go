@@ -350,3 +350,55 @@ func BenchmarkConnectBlock(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(blocks*b.N), "ns/block")
 	b.ReportMetric(float64(ntx*b.N)/b.Elapsed().Seconds(), "tx/s")
 }
+
+// BenchmarkHeaders measures accepting headers in 2,000-header messages and
+// reopening the index (loading the header tree).
+func BenchmarkHeaders(b *testing.B) {
+	const n = 20000
+	g := newGen(regtest)
+	hs := make([]wire.BlockHeader, 0, n)
+	prev := *regtest.GenesisHash
+	ts := regtest.GenesisBlock.Header.Timestamp
+	for range n {
+		ts = ts.Add(10 * time.Minute)
+		h := wire.BlockHeader{Version: 0x20000000, PrevBlock: prev, MerkleRoot: chainhash.Hash{1}, Timestamp: ts, Bits: regtest.PowLimitBits}
+		solve(&h)
+		hs = append(hs, h)
+		prev = h.BlockHash()
+	}
+	_ = g
+	b.Run("accept", func(b *testing.B) {
+		for range b.N {
+			b.StopTimer()
+			ix := openTest(b, b.TempDir(), regtest)
+			b.StartTimer()
+			for i := 0; i < n; i += 2000 {
+				if _, _, err := ix.AcceptHeaders(hs[i : i+2000]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			ix.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/header")
+	})
+	b.Run("reopen", func(b *testing.B) {
+		dir := b.TempDir()
+		ix := openTest(b, dir, regtest)
+		for i := 0; i < n; i += 2000 {
+			if _, _, err := ix.AcceptHeaders(hs[i : i+2000]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		ix.Close()
+		b.ResetTimer()
+		for range b.N {
+			ix := openTest(b, dir, regtest)
+			b.StopTimer()
+			ix.Close()
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*b.N), "ns/header")
+	})
+}

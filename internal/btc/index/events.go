@@ -145,3 +145,43 @@ func (ix *Index) publish(seq uint64) {
 	ix.evNotify = make(chan struct{})
 	ix.evMu.Unlock()
 }
+
+// SeqAfter returns the sequence number just after the newest event that
+// connected hash: a consumer that has applied the chain up to hash resumes
+// with Subscribe(ctx, SeqAfter(hash)) and then sees any later
+// disconnection of hash too. The genesis block (never an event) gives 0.
+func (ix *Index) SeqAfter(hash chainhash.Hash) (uint64, error) {
+	if hash == *ix.params.GenesisHash {
+		return 0, nil
+	}
+	if err := ix.enter(); err != nil {
+		return 0, err
+	}
+	defer ix.leave()
+	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: eventKey(0), UpperBound: eventKey(ix.published.Load())})
+	if err != nil {
+		return 0, fmt.Errorf("index: events: %w", err)
+	}
+	defer it.Close()
+	for ok := it.Last(); ok; ok = it.Prev() {
+		val, err := it.ValueAndErr()
+		if err != nil {
+			return 0, fmt.Errorf("index: events: %w", err)
+		}
+		e, err := decodeEvent(val)
+		if err != nil {
+			return 0, err
+		}
+		if e.Kind == EventConnected && e.Hash == hash {
+			seq, err := decodeEventKey(it.Key())
+			if err != nil {
+				return 0, err
+			}
+			return seq + 1, nil
+		}
+	}
+	if err := it.Error(); err != nil {
+		return 0, fmt.Errorf("index: events: %w", err)
+	}
+	return 0, fmt.Errorf("no connect event for %s: %w", hash, ErrNotFound)
+}

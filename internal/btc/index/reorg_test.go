@@ -256,6 +256,25 @@ func TestReorgUnwindRewind(t *testing.T) {
 		t.Fatalf("cb1 spend after rewind: %v", err)
 	}
 
+	// A consumer that applied the chain up to b6 resumes after it and sees
+	// b6's disconnection first.
+	seq, err := ix.SeqAfter(b6)
+	if err != nil || seq != 12 {
+		t.Fatalf("SeqAfter(b6) = %d %v", seq, err)
+	}
+	if evs, err := ix.readEvents(seq, seq+1, 1); err != nil || evs[0].Kind != EventDisconnected || evs[0].Hash != b6 {
+		t.Fatalf("event after b6: %+v %v", evs, err)
+	}
+	if seq, err := ix.SeqAfter(a7.BlockHash()); err != nil || seq != 21 {
+		t.Fatalf("SeqAfter(a7) = %d %v", seq, err)
+	}
+	if _, err := ix.SeqAfter(chainhash.Hash{7}); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("SeqAfter(unknown): %v", err)
+	}
+	if seq, err := ix.SeqAfter(*regtest.GenesisHash); err != nil || seq != 0 {
+		t.Fatalf("SeqAfter(genesis) = %d %v", seq, err)
+	}
+
 	// The side fork survives a restart.
 	ix.Close()
 	dir := ix.cfg.Dir
