@@ -29,9 +29,11 @@ type IndexView struct {
 	err error // first failure, see Err
 }
 
-// NewIndexView pins a view of ix to block hash, which must be indexed
-// (connected at some point). The zero hash is refused: it would mean "the
-// current tip", which moves and breaks re-execution.
+// NewIndexView pins a view of ix to block hash, which must be indexed. A
+// block this node connected at some point always is, also after a reorg;
+// a block of a fork it stored but never followed gives index.ErrNotIndexed
+// until ix.IndexFork(hash) has indexed that fork. The zero hash is refused:
+// it would mean "the current tip", which moves and breaks re-execution.
 func NewIndexView(ix *index.Index, hash chainhash.Hash) (*IndexView, error) {
 	if ix == nil {
 		return nil, errors.New("hvm: NewIndexView: nil index")

@@ -2,7 +2,9 @@ package hvm
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -167,5 +169,71 @@ func TestIndexViewErrors(t *testing.T) {
 	// 0x44 needs no read: the view's header was resolved when it was made.
 	if out, _ := pcs[AddrLastHeader].Run(nil); len(out) != HeaderRecordLen {
 		t.Fatalf("0x44 after close: %x", out)
+	}
+}
+
+// TestViewOfUnfollowedFork: a view on a fork this node stored but never
+// connected (lighter than its chain) needs the index to index that fork
+// first (index.IndexFork); then it answers for the fork's chain.
+func TestViewOfUnfollowedFork(t *testing.T) {
+	f, _, _ := sharedFixture(t)
+	ix := openIndex(t, t.TempDir())
+	defer ix.Close()
+	feedBlocks(t, ix, f.blocks)
+	side := f.fork(t)[:2] // 104', 105': less work than 106
+	if _, _, err := ix.AcceptHeaders([]wire.BlockHeader{side[0].Header, side[1].Header}); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range side {
+		if err := ix.AcceptBlock(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hash := side[1].BlockHash()
+	if _, err := NewIndexView(ix, hash); !errors.Is(err, index.ErrNotIndexed) {
+		t.Fatalf("view of an unindexed fork: %v, want ErrNotIndexed", err)
+	}
+	if err := ix.IndexFork(hash); err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewIndexView(ix, hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcs := Precompiles(v, regtest)
+	if out, _ := pcs[AddrConfirmations].Run(display(f.tx2.TxHash())); !bytes.Equal(out, []byte{0, 0, 0, 3}) {
+		t.Fatalf("tx2 confirmations as of 105': %x, want 00000003", out)
+	}
+	if out, _ := pcs[AddrConfirmations].Run(display(f.tx3.TxHash())); out != nil {
+		t.Fatalf("tx3 is not on the fork, got %x", out)
+	}
+	if h, _ := ix.BlockTip(); h != f.tip() {
+		t.Fatalf("IndexFork moved the tip to %s", h)
+	}
+}
+
+// TestViewConcurrentUse runs the golden calls from several goroutines on
+// one view (the BitcoinView concurrency contract; meaningful under -race).
+func TestViewConcurrentUse(t *testing.T) {
+	f, _, pcs := sharedFixture(t)
+	cases := goldenCases(t, f)
+	want := runVectors(t, pcs, cases)
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for i, c := range cases {
+				out, err := pcs[c.addr].Run(c.input)
+				if err != nil || hex.EncodeToString(out) != want[i].Output {
+					errs <- fmt.Errorf("%s %q: %x %v", want[i].Precompile, c.name, out, err)
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
