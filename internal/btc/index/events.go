@@ -51,8 +51,10 @@ func (ix *Index) NextEventSeq() uint64 { return ix.published.Load() }
 // atomic batch as the chain change they describe, and each subscriber reads
 // them back in its own goroutine. So a slow subscriber never blocks the
 // indexer and never loses events: it only falls behind, and it can resume
-// after a restart from the last Seq it processed (events are kept). When an
-// event arrives, queries already answer as of the event's block.
+// after a restart from the last Seq it processed plus one, or from
+// SeqAfter(last block it applied); events are kept forever. When an event
+// arrives, queries already answer as of the event's block. The channel is
+// closed when ctx is done or the index closes.
 func (ix *Index) Subscribe(ctx context.Context, fromSeq uint64) <-chan Event {
 	ch := make(chan Event, 64)
 	if err := ix.enter(); err != nil {
