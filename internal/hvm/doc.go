@@ -36,7 +36,8 @@
 // The 116-byte header record: height (u32), hash (32), version (u32), prev
 // hash (32), merkle root (32), time (u32), bits (u32), nonce (u32).
 //
-// 0x42 fields, always in this order, each present only when its flag is set:
+// 0x42 fields, always in this order, each present only when its flag is set
+// (flag byte 1 is input byte 32, flag byte 4 is input byte 35):
 //
 //	byte 1 bit 6  block hash (32)
 //	byte 1 bit 5  version (u32)
@@ -116,6 +117,11 @@
 //	0x44  1,000                                        none: the view's header is held in memory
 //	0x45  1,500                                        none: in-memory header tree lookup
 //	0x46  600                                          none: base58/bech32 decode (priced like RIPEMD-160's base)
+//
+// 0x41 charges for the UTXOs it skips because the index walks a script's
+// outputs from the first for every page: under a 30M block gas limit one
+// call walks at most about 14,000 UTXOs, so ABI v0 cannot page to the tail
+// of a larger address.
 //
 // BenchmarkRun shows every contract, on a cached index, at 250 Mgas/s or
 // more against 59 Mgas/s for go-ethereum's ecrecover: priced at least 4x
