@@ -139,3 +139,35 @@ func TestEventsInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateTxid: a coinbase repeating an earlier coinbase's txid (as
+// twice on mainnet before BIP30) overwrites the earlier outputs.
+func TestDuplicateTxid(t *testing.T) {
+	g := newGen(regtest)
+	a := script(1)
+	bs := g.chain(t, *regtest.GenesisHash, 2, a)
+	dup := g.block(t, bs[1].BlockHash(), a)
+	dup.Transactions[0] = bs[0].Transactions[0].Copy()
+	dup.Header.MerkleRoot = dup.Transactions[0].TxHash()
+	solve(&dup.Header)
+	g.blocks[dup.BlockHash()] = dup
+	g.height[dup.BlockHash()] = 3
+	txid := dup.Transactions[0].TxHash()
+	duplicateTxids[txid] = struct{}{}
+	defer delete(duplicateTxids, txid)
+
+	ix := openTest(t, t.TempDir(), regtest)
+	defer ix.Close()
+	feed(t, ix, append(bs, dup))
+	mustTip(t, ix, dup.BlockHash(), 3)
+	if got, err := ix.Balance(a, chainhash.Hash{}); err != nil || got != 100e8 {
+		t.Fatalf("balance with duplicate coinbase: %d %v", got, err)
+	}
+	if got, err := ix.Balance(a, bs[1].BlockHash()); err != nil || got != 100e8 {
+		t.Fatalf("balance before the duplicate: %d %v", got, err)
+	}
+	info, err := ix.TxByID(txid, chainhash.Hash{})
+	if err != nil || info.Height != 3 {
+		t.Fatalf("TxByID picks the later copy: %+v %v", info, err)
+	}
+}

@@ -328,6 +328,13 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 			return err
 		}
 		op := wire.OutPoint{Hash: txid, Index: k.Vout}
+		if _, dup := duplicateTxids[txid]; dup {
+			if over, err := ix.overwritten(v, txid, k.Height); err != nil {
+				return err
+			} else if over {
+				continue
+			}
+		}
 		sp, spent, err := ix.findSpend(v, spends, &op)
 		if err != nil {
 			return err
@@ -345,6 +352,45 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 		return fmt.Errorf("index: outputs: %w", err)
 	}
 	return nil
+}
+
+// duplicateTxids are the two mainnet coinbases that repeat an earlier
+// coinbase's txid (before BIP30/BIP34); the later copy overwrote the
+// earlier one's outputs, which can never be spent.
+var duplicateTxids = map[chainhash.Hash]struct{}{
+	mustHash("d5d27987d2a3dfc724e359870c6644b40e497bdc0589a033220fe15429d88599"): {},
+	mustHash("e3bf3d07d4b0375638d5f1db5255fe07ba2c4cb067cd81b84ee974b6585fb468"): {},
+}
+
+func mustHash(s string) chainhash.Hash {
+	h, err := chainhash.NewHashFromStr(s)
+	if err != nil {
+		panic(err) // constant input
+	}
+	return *h
+}
+
+// overwritten reports whether a later transaction with the same txid than
+// the one at height is in the view.
+func (ix *Index) overwritten(v *view, txid chainhash.Hash, height int32) (bool, error) {
+	prefix := make([]byte, 1+32)
+	prefix[0] = pfxTx
+	copy(prefix[1:], txid[:])
+	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+	if err != nil {
+		return false, fmt.Errorf("index: tx %s: %w", txid, err)
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		_, id, err := decodeTxKey(it.Key())
+		if err != nil {
+			return false, err
+		}
+		if n, in := ix.contains(v, id); in && n.height > height {
+			return true, nil
+		}
+	}
+	return false, it.Error()
 }
 
 // findSpend returns the spend of op in the view, using it positioned
