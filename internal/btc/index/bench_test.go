@@ -222,7 +222,7 @@ func BenchmarkIndexEntries(b *testing.B) {
 		b.Fatal(err)
 	}
 	_ = raw
-	db, err := pebble.Open(b.TempDir(), &pebble.Options{Logger: pebbleLogger{slog.New(slog.DiscardHandler)}})
+	db, err := pebble.Open(b.TempDir(), &pebble.Options{Logger: pebbleLogger{slog.New(slog.DiscardHandler)}, Comparer: comparer})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -271,7 +271,11 @@ func syncedIndex(b *testing.B, blocks, txs int) (*Index, []*wire.MsgBlock) {
 // BenchmarkQueries measures the queries the hVM precompiles make, as of
 // the tip and as of an older main-chain block.
 func BenchmarkQueries(b *testing.B) {
-	ix, bs := syncedIndex(b, 100, 200)
+	blocks := 100
+	if v, err := strconv.Atoi(os.Getenv("INDEX_BENCH_QUERY_BLOCKS")); err == nil && v > 100 {
+		blocks = v
+	}
+	ix, bs := syncedIndex(b, blocks, 200)
 	mid := bs[50].BlockHash()
 	var txids []chainhash.Hash
 	var scripts [][]byte

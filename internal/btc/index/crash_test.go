@@ -199,7 +199,7 @@ func TestIndexCatchUp(t *testing.T) {
 	mustTip(t, ix, hashOf(s.b[3]), 6)
 	ix.Close()
 
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{ix.log}})
+	db, err := pebble.Open(dir, pebbleOptions(&ix.cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +331,7 @@ func TestCorruptStoredBlockRefetched(t *testing.T) {
 	id := ix.byHash[bs[3].BlockHash()].id
 	ix.Close()
 
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{ix.log}})
+	db, err := pebble.Open(dir, pebbleOptions(&ix.cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

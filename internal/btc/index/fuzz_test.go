@@ -174,3 +174,28 @@ func FuzzRawBlock(f *testing.F) {
 		}
 	})
 }
+
+// FuzzComparer checks the properties pebble requires of Split.
+func FuzzComparer(f *testing.F) {
+	k1 := make([]byte, spendKeyLen)
+	putSpendKey(k1, &wire.OutPoint{Hash: chainhash.Hash{1}, Index: 2}, 3)
+	k2 := make([]byte, outKeyLen)
+	putOutKey(k2, &outKey{ScriptHash: [32]byte{4}, Height: 5})
+	f.Add(k1, k2)
+	f.Add([]byte{pfxSpend}, k1)
+	f.Add(k1[:37], k1)
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		pa, pb := a[:splitKey(a)], b[:splitKey(b)]
+		if len(a) > len(pa) && comparer.Compare(pa, a) >= 0 {
+			t.Fatalf("prefix of %x does not sort first", a)
+		}
+		c := comparer.Compare(a, b)
+		pc := bytes.Compare(pa, pb)
+		if c <= 0 && pc > 0 || pc < 0 && c >= 0 {
+			t.Fatalf("prefix order of %x, %x disagrees with key order", a, b)
+		}
+		if pc == 0 && c != bytes.Compare(a[len(pa):], b[len(pb):]) {
+			t.Fatalf("suffix order of %x, %x disagrees with key order", a, b)
+		}
+	})
+}

@@ -224,9 +224,12 @@ func pebbleOptions(cfg *Config) *pebble.Options {
 		LBaseMaxBytes:               256 << 20,
 		MaxOpenFiles:                1000,
 		Logger:                      pebbleLogger{cfg.Logger},
+		Comparer:                    comparer,
 	}
 	for i := range o.Levels {
 		o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+		o.Levels[i].FilterPolicy = filterPolicy
+		o.Levels[i].FilterType = pebble.TableFilter
 	}
 	return o
 }

@@ -166,7 +166,7 @@ func (ix *Index) TxByID(txid, asOf chainhash.Hash) (TxInfo, error) {
 			best *node
 			loc  txLoc
 		)
-		for ok := it.First(); ok; ok = it.Next() {
+		for ok := it.SeekPrefixGE(prefix); ok; ok = it.Next() {
 			_, id, err := decodeTxKey(it.Key())
 			if err != nil {
 				return err
@@ -310,7 +310,7 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 	defer spends.Close()
 
 	var o Output
-	for ok := it.First(); ok; ok = it.Next() {
+	for ok := it.SeekPrefixGE(lower); ok; ok = it.Next() {
 		k, err := decodeOutKey(it.Key())
 		if err != nil {
 			return err
@@ -381,7 +381,7 @@ func (ix *Index) overwritten(v *view, txid chainhash.Hash, height int32) (bool, 
 		return false, fmt.Errorf("index: tx %s: %w", txid, err)
 	}
 	defer it.Close()
-	for ok := it.First(); ok; ok = it.Next() {
+	for ok := it.SeekPrefixGE(prefix); ok; ok = it.Next() {
 		_, id, err := decodeTxKey(it.Key())
 		if err != nil {
 			return false, err
@@ -398,7 +398,7 @@ func (ix *Index) overwritten(v *view, txid chainhash.Hash, height int32) (bool, 
 func (ix *Index) findSpend(v *view, it *pebble.Iterator, op *wire.OutPoint) (Spend, bool, error) {
 	var prefix [spendKeyLen - 4]byte
 	putSpendPrefix(prefix[:], op)
-	for ok := it.SeekGE(prefix[:]); ok && bytes.HasPrefix(it.Key(), prefix[:]); ok = it.Next() {
+	for ok := it.SeekPrefixGE(prefix[:]); ok && bytes.HasPrefix(it.Key(), prefix[:]); ok = it.Next() {
 		k, err := decodeSpendKey(it.Key())
 		if err != nil {
 			return Spend{}, false, err
@@ -460,7 +460,7 @@ func (ix *Index) Publications(keystoneID [32]byte, asOf chainhash.Hash) ([]Publi
 			return fmt.Errorf("index: publications: %w", err)
 		}
 		defer it.Close()
-		for ok := it.First(); ok; ok = it.Next() {
+		for ok := it.SeekPrefixGE(prefix); ok; ok = it.Next() {
 			k, err := decodePopKey(it.Key())
 			if err != nil {
 				return err
