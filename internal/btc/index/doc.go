@@ -37,7 +37,9 @@
 //     height-indexed connected chain, a short walk for side forks). A reorg
 //     therefore only rewrites canonical heights and tips, and queries as of
 //     any block that was ever connected keep answering exactly as they did
-//     (side-fork data is retained forever; nothing is pruned).
+//     (side-fork data is retained forever; nothing is pruned). Stored
+//     side-fork blocks that were never connected can be indexed on request
+//     with IndexFork.
 //  3. A block is flagged indexed only when all indexes hold its entries;
 //     queries as of a block that is not give ErrNotIndexed.
 //  4. Events (connected / disconnected) are stored in the same batch as the
@@ -61,6 +63,11 @@
 // outpoint, so indexing never reads the database. BlockTip, queries and
 // events only ever show committed batches.
 //
+// Reads use prefix seeks: the database's comparer splits hash-addressed
+// keys into the hash part and the block part, and sstables carry bloom
+// filters on the hash part, so a lookup skips tables that cannot hold it.
+// The comparer's name is part of the on-disk format.
+//
 // # Concurrency
 //
 // All methods are safe for concurrent use. Header acceptance and the
@@ -68,5 +75,6 @@
 // whole duration, so an answer is consistent with one chain state). Blocks
 // are verified and stored concurrently by their callers; one caller at a
 // time connects, and it connects every block that became ready, including
-// those stored meanwhile by others.
+// those stored meanwhile by others (so a block may connect shortly after
+// its AcceptBlock returned; a timer commits batches that wait).
 package index
