@@ -179,12 +179,9 @@ func (tx *SystemTx) UnmarshalBinary(b []byte) error {
 	if err := out.Validate(); err != nil {
 		return err
 	}
-	// rlp already rejects non-canonical sizes and integers; the one
-	// alias left is Mint = 0 spelled as a zero-length integer, which is
-	// also how nil encodes, so decoded Mint 0 is normalised to nil.
-	if out.Mint != nil && out.Mint.Sign() == 0 {
-		out.Mint = nil
-	}
+	// rlp rejects non-canonical sizes and integers (leading zeros), and
+	// an empty Mint decodes to nil through the rlp:"nil" tag, so every
+	// accepted input is the one encoding of its fields.
 	*tx = out
 	return nil
 }
