@@ -1,6 +1,10 @@
 package index
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 type metrics struct {
 	headerHeight       prometheus.Gauge
@@ -13,7 +17,8 @@ type metrics struct {
 }
 
 // newMetrics creates the index's metrics and registers them with r when r
-// is not nil (a collector already registered is reused silently).
+// is not nil. When the registry already holds them (an index reopened in
+// the same process), the registered collectors are reused.
 func newMetrics(r prometheus.Registerer) *metrics {
 	const ns, sub = "hemi", "btc_index"
 	m := &metrics{
@@ -33,10 +38,25 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "txs_indexed_total", Help: "Transactions indexed."}),
 	}
 	if r != nil {
-		for _, c := range []prometheus.Collector{m.headerHeight, m.blockHeight, m.blocksStored,
-			m.blocksConnected, m.blocksDisconnected, m.reorgs, m.txsIndexed} {
-			_ = r.Register(c)
+		for _, g := range []*prometheus.Gauge{&m.headerHeight, &m.blockHeight} {
+			*g = register(r, *g)
+		}
+		for _, c := range []*prometheus.Counter{&m.blocksStored, &m.blocksConnected, &m.blocksDisconnected,
+			&m.reorgs, &m.txsIndexed} {
+			*c = register(r, *c)
 		}
 	}
 	return m
+}
+
+// register registers c with r, or returns the collector already there.
+func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
+	err := r.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	return c
 }

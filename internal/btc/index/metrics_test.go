@@ -13,6 +13,11 @@ func TestMetrics(t *testing.T) {
 	ix := openTest(t, t.TempDir(), regtest)
 	defer ix.Close()
 	ix.m = newMetrics(reg)
+	// A second set registered with the same registry shares the first's
+	// collectors (an index reopened in one process).
+	if m2 := newMetrics(reg); m2.blockHeight != ix.m.blockHeight {
+		t.Fatal("re-registration did not reuse the collectors")
+	}
 	feed(t, ix, bs)
 	mustTip(t, ix, bs[3].BlockHash(), 4)
 	for name, want := range map[string]float64{
