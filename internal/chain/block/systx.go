@@ -179,9 +179,12 @@ func (tx *SystemTx) UnmarshalBinary(b []byte) error {
 	if err := out.Validate(); err != nil {
 		return err
 	}
-	// rlp rejects non-canonical sizes and integers (leading zeros), and
-	// an empty Mint decodes to nil through the rlp:"nil" tag, so every
-	// accepted input is the one encoding of its fields.
+	// rlp rejects non-canonical sizes and integers (leading zeros), so
+	// the only spelling of a zero Mint is the empty string, which is also
+	// how nil encodes: normalise it to nil, as OP does.
+	if out.Mint != nil && out.Mint.Sign() == 0 {
+		out.Mint = nil
+	}
 	*tx = out
 	return nil
 }
