@@ -1,0 +1,248 @@
+package genesis
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/hemi-go/hemi/internal/btc/network"
+	"github.com/hemi-go/hemi/internal/chain/block"
+)
+
+// Defaults of Config (DevnetConfig).
+const (
+	// DevnetChainID is the devnet's EIP-155 chain id: 7431337 ("743",
+	// the prefix of Hemi's public chain ids, then the "1337" of dev
+	// chains). It differs from Hemi mainnet (43111), Hemi Sepolia
+	// (743111), anvil (31337) and geth --dev (1337), so a transaction
+	// signed for the devnet cannot be replayed on any of them.
+	DevnetChainID = 7431337
+	// DefaultBlockTime is the devnet block time (issue 3: 2 s).
+	DefaultBlockTime = 2 * time.Second
+	// DefaultGasLimit is the block gas limit, anvil's and Ethereum's
+	// long-standing 30M. Under Osaka one transaction may use at most
+	// params.MaxTxGas (2^24) of it (EIP-7825).
+	DefaultGasLimit = 30_000_000
+	// DefaultInitialBaseFee is the genesis base fee: Ethereum's
+	// params.InitialBaseFee, 1 gwei.
+	DefaultInitialBaseFee = params.InitialBaseFee
+	// DefaultViewLag is how many blocks the Bitcoin view trails the
+	// Bitcoin tip (DESIGN 3.4).
+	DefaultViewLag = 2
+	// DefaultKeystoneInterval: every L2 block whose number is a multiple
+	// of it is a keystone (DESIGN 4).
+	DefaultKeystoneInterval = 25
+	// DefaultDepositConfirmations is the Bitcoin confirmations a tunnel
+	// deposit needs in the view before it is minted (DESIGN 6).
+	DefaultDepositConfirmations = 6
+)
+
+// Errors of this package.
+var (
+	// ErrConfig: a Config field is invalid.
+	ErrConfig = errors.New("genesis: invalid config")
+	// ErrTxType: a user transaction of a type the chain does not accept.
+	ErrTxType = errors.New("genesis: transaction type not accepted")
+	// ErrView: a Bitcoin view header that cannot be stored (negative height).
+	ErrView = errors.New("genesis: invalid bitcoin view")
+	// ErrMnemonic: the dev mnemonic is not a valid BIP-39 phrase.
+	ErrMnemonic = errors.New("genesis: invalid mnemonic")
+)
+
+// Config is the chain's consensus configuration, the same on every node of
+// a network. Immutable once a chain is started from it; Validate before use.
+type Config struct {
+	// ChainID is the EIP-155 chain id (DevnetChainID).
+	ChainID uint64
+	// BlockTime is the target spacing of blocks; the sequencer builds one
+	// every BlockTime (empty blocks allowed) and a block's timestamp is
+	// at least its parent's plus one second.
+	BlockTime time.Duration
+	// GasLimit is every block's gas limit (constant: the sequencer does
+	// not vote it up or down).
+	GasLimit uint64
+	// InitialBaseFee is the genesis block's base fee in wei. Later base
+	// fees follow EIP-1559 exactly as on Ethereum (NextBaseFee:
+	// elasticity 2, change denominator 8).
+	InitialBaseFee uint64
+	// BitcoinNetwork names the Bitcoin network the chain reads
+	// (internal/btc/network: mainnet, testnet3, testnet4, signet,
+	// regtest); it fixes address encoding in the hVM precompiles.
+	BitcoinNetwork string
+	// ViewLag is the minimum distance, in Bitcoin blocks, between a
+	// block's Bitcoin view and the Bitcoin tip the sequencer knows.
+	ViewLag uint32
+	// KeystoneInterval is the keystone spacing in L2 blocks (DESIGN 4).
+	KeystoneInterval uint64
+	// Sequencers are the addresses whose seal (block.Signer) a block may
+	// carry. At least one.
+	Sequencers []common.Address
+	// HBTCToken is the address reserved for the hBTC ERC-20 predeploy
+	// (DESIGN 6: 8 decimals, minted by deposit system transactions). A
+	// placeholder: the token is not implemented yet and the genesis puts
+	// no code there. Zero means no tunnel token.
+	HBTCToken common.Address
+	// TunnelVault is the tunnel vault's Bitcoin address on
+	// BitcoinNetwork (a k-of-n P2WSH or P2TR multisig, DESIGN 6). A
+	// placeholder until the tunnel is built; empty means no tunnel:
+	// no deposit system transactions are derived.
+	TunnelVault string
+	// DepositConfirmations is how many Bitcoin confirmations a deposit
+	// needs in the view before it is minted.
+	DepositConfirmations uint32
+}
+
+// DevnetConfig is the devnet's configuration with sequencer as the only
+// sequencer: every default of this package, Bitcoin regtest, no tunnel.
+func DevnetConfig(sequencer common.Address) Config {
+	return Config{
+		ChainID:              DevnetChainID,
+		BlockTime:            DefaultBlockTime,
+		GasLimit:             DefaultGasLimit,
+		InitialBaseFee:       DefaultInitialBaseFee,
+		BitcoinNetwork:       network.Regtest,
+		ViewLag:              DefaultViewLag,
+		KeystoneInterval:     DefaultKeystoneInterval,
+		Sequencers:           []common.Address{sequencer},
+		DepositConfirmations: DefaultDepositConfirmations,
+	}
+}
+
+// Validate checks every field.
+func (c *Config) Validate() error {
+	switch {
+	case c.ChainID == 0:
+		return fmt.Errorf("%w: chain id 0", ErrConfig)
+	case c.BlockTime < time.Second || c.BlockTime%time.Second != 0:
+		// Header timestamps are in seconds.
+		return fmt.Errorf("%w: block time %v: want a whole number of seconds, at least 1s", ErrConfig, c.BlockTime)
+	case c.GasLimit < params.MinGasLimit:
+		return fmt.Errorf("%w: gas limit %d below %d", ErrConfig, c.GasLimit, params.MinGasLimit)
+	case c.InitialBaseFee == 0:
+		return fmt.Errorf("%w: initial base fee 0", ErrConfig)
+	case c.KeystoneInterval == 0:
+		return fmt.Errorf("%w: keystone interval 0", ErrConfig)
+	case len(c.Sequencers) == 0:
+		return fmt.Errorf("%w: no sequencer address", ErrConfig)
+	}
+	for i, s := range c.Sequencers {
+		if s == (common.Address{}) {
+			return fmt.Errorf("%w: sequencer %d is the zero address", ErrConfig, i)
+		}
+	}
+	if _, err := network.Params(c.BitcoinNetwork); err != nil {
+		return fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return nil
+}
+
+// BitcoinParams returns btcd's parameters for BitcoinNetwork.
+func (c *Config) BitcoinParams() (*chaincfg.Params, error) {
+	p, err := network.Params(c.BitcoinNetwork)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return p, nil
+}
+
+// IsSequencer reports whether addr may seal blocks.
+func (c *Config) IsSequencer(addr common.Address) bool {
+	for _, s := range c.Sequencers {
+		if s == addr {
+			return true
+		}
+	}
+	return false
+}
+
+// IsKeystone reports whether L2 block number is a keystone.
+func (c *Config) IsKeystone(number uint64) bool {
+	return c.KeystoneInterval != 0 && number%c.KeystoneInterval == 0
+}
+
+// ChainConfig returns go-ethereum's chain configuration for c.ChainID.
+//
+// Every fork go-ethereum v1.17.10 runs on Ethereum mainnet is active from
+// genesis (block 0, time 0): Homestead, EIP-150, EIP-155, EIP-158,
+// Byzantium, Constantinople, Petersburg, Istanbul, Muir Glacier, Berlin,
+// London, Arrow Glacier, Gray Glacier, the Merge (terminal total
+// difficulty 0, so blocks have difficulty 0 and PREVRANDAO reads MixDigest),
+// Shanghai, Cancun, Prague, Osaka, BPO1 and BPO2 — mainnet's schedule in
+// v1.17.10's params/chainspecs/mainnet.json. Amsterdam and Bogota, which
+// v1.17.10 knows but no public network has scheduled, are off; so is the
+// DAO fork (irrelevant from genesis) and UBT.
+//
+// Consequences the block processor owns: headers carry WithdrawalsHash
+// (always the empty list: Hemi has no withdrawals), BlobGasUsed and
+// ExcessBlobGas (always 0), ParentBeaconRoot and RequestsHash; the
+// EIP-4788, EIP-2935, EIP-7002 and EIP-7251 system contracts exist from
+// genesis (SystemContracts) for the system calls those forks make.
+//
+// Blob transactions (type 3) are not accepted (CheckUserTxType): Hemi has
+// no blob data availability layer, so a blob would be paid for and never
+// served. The blob schedule is still set because go-ethereum requires it
+// for Cancun and later (header blob fields, the BLOBBASEFEE opcode, which
+// reads the minimum blob base fee of 1 wei since excess blob gas is 0).
+func (c *Config) ChainConfig() *params.ChainConfig {
+	zero := uint64(0)
+	return &params.ChainConfig{
+		ChainID:                 new(big.Int).SetUint64(c.ChainID),
+		HomesteadBlock:          big.NewInt(0),
+		EIP150Block:             big.NewInt(0),
+		EIP155Block:             big.NewInt(0),
+		EIP158Block:             big.NewInt(0),
+		ByzantiumBlock:          big.NewInt(0),
+		ConstantinopleBlock:     big.NewInt(0),
+		PetersburgBlock:         big.NewInt(0),
+		IstanbulBlock:           big.NewInt(0),
+		MuirGlacierBlock:        big.NewInt(0),
+		BerlinBlock:             big.NewInt(0),
+		LondonBlock:             big.NewInt(0),
+		ArrowGlacierBlock:       big.NewInt(0),
+		GrayGlacierBlock:        big.NewInt(0),
+		MergeNetsplitBlock:      big.NewInt(0),
+		TerminalTotalDifficulty: big.NewInt(0),
+		ShanghaiTime:            &zero,
+		CancunTime:              &zero,
+		PragueTime:              &zero,
+		OsakaTime:               &zero,
+		BPO1Time:                &zero,
+		BPO2Time:                &zero,
+		BlobScheduleConfig: &params.BlobScheduleConfig{
+			Cancun: params.DefaultCancunBlobConfig,
+			Prague: params.DefaultPragueBlobConfig,
+			BPO1:   params.DefaultBPO1BlobConfig,
+			BPO2:   params.DefaultBPO2BlobConfig,
+		},
+	}
+}
+
+// NextBaseFee is the base fee of the child of parent: EIP-1559 as on
+// Ethereum (go-ethereum's eip1559.CalcBaseFee under cfg).
+func NextBaseFee(cfg *params.ChainConfig, parent *types.Header) *big.Int {
+	return eip1559.CalcBaseFee(cfg, parent)
+}
+
+// CheckUserTxType says whether a user (mempool, block body) transaction of
+// type typ is accepted: legacy, EIP-2930, EIP-1559 and EIP-7702 are; blob
+// transactions are not (no blob DA); the system type 0x7E is never a user
+// transaction (go-ethereum cannot even decode it; this catches it earlier
+// with a clear error).
+func CheckUserTxType(typ uint8) error {
+	switch typ {
+	case types.LegacyTxType, types.AccessListTxType, types.DynamicFeeTxType, types.SetCodeTxType:
+		return nil
+	case types.BlobTxType:
+		return fmt.Errorf("%w: blob transactions (type 3): Hemi has no blob data availability", ErrTxType)
+	case block.SystemTxType:
+		return fmt.Errorf("%w: system transactions (type 0x7e) are derived from Bitcoin by every node, never sent by users", ErrTxType)
+	}
+	return fmt.Errorf("%w: unknown type %#x", ErrTxType, typ)
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Compiles the Solidity predeploys in contracts/ with solc-js (npm "solc",
+# pinned below, installed into .tools/npm) and writes each contract's
+# runtime bytecode as hex to internal/chain/genesis/bytecode/<Name>.hex,
+# which the genesis package embeds. The output is reproducible: no metadata
+# hash or CBOR trailer, fixed optimizer settings and EVM version.
+#
+#   scripts/gen-predeploys.sh          regenerate the .hex files
+#   scripts/gen-predeploys.sh --check  compile and fail if a .hex differs
+#
+# Needs node and npm; the genesis tests run --check when node is present.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SOLC_VERSION=0.8.28
+CONTRACTS=(HVMState)
+npmdir="$PWD/.tools/npm"
+out="internal/chain/genesis/bytecode"
+
+if [ ! -f "$npmdir/node_modules/solc/package.json" ] ||
+	[ "$(node -p "require('$npmdir/node_modules/solc/package.json').version")" != "$SOLC_VERSION" ]; then
+	echo "gen-predeploys: npm solc@$SOLC_VERSION -> .tools/npm" >&2
+	npm install --silent --no-audit --no-fund --prefix "$npmdir" "solc@$SOLC_VERSION" >&2
+fi
+
+check=0
+[ "${1:-}" = "--check" ] && check=1
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+for name in "${CONTRACTS[@]}"; do
+	SOLC_DIR="$npmdir/node_modules/solc" SRC="contracts/$name.sol" NAME="$name" node -e '
+const solc = require(process.env.SOLC_DIR);
+const fs = require("fs");
+const src = process.env.SRC, name = process.env.NAME;
+const input = {
+  language: "Solidity",
+  sources: { [src]: { content: fs.readFileSync(src, "utf8") } },
+  settings: {
+    optimizer: { enabled: true, runs: 200 },
+    evmVersion: "cancun",
+    metadata: { bytecodeHash: "none", appendCBOR: false },
+    outputSelection: { "*": { "*": ["evm.deployedBytecode.object"] } },
+  },
+};
+const out = JSON.parse(solc.compile(JSON.stringify(input)));
+const errs = (out.errors || []).filter((e) => e.severity === "error");
+if (errs.length) { for (const e of errs) console.error(e.formattedMessage); process.exit(1); }
+process.stdout.write(out.contracts[src][name].evm.deployedBytecode.object + "\n");
+' >"$tmp/$name.hex"
+	if [ "$check" = 1 ]; then
+		if ! cmp -s "$tmp/$name.hex" "$out/$name.hex"; then
+			echo "gen-predeploys: $out/$name.hex is stale: run scripts/gen-predeploys.sh" >&2
+			exit 1
+		fi
+	else
+		cp "$tmp/$name.hex" "$out/$name.hex"
+		echo "gen-predeploys: wrote $out/$name.hex ($(($(wc -c <"$out/$name.hex") / 2)) bytes)" >&2
+	fi
+done
