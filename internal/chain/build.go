@@ -1,0 +1,197 @@
+package chain
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/hvm"
+)
+
+// BuildParams is what the sequencer chooses for a new block.
+type BuildParams struct {
+	// Parent is the block to build on (normally the head).
+	Parent *types.Header
+	// Time is the new block's timestamp (> Parent.Time).
+	Time uint64
+	// View is the Bitcoin block the new block executes against; its
+	// height goes into the header. The caller checks it with
+	// Rules.CheckView (BuildBlock does too).
+	View hvm.Header
+	// Coinbase receives the priority fees.
+	Coinbase common.Address
+	// GasLimit of the new block; 0 keeps the parent's.
+	GasLimit uint64
+	// Txs are candidate user transactions in the order they should be
+	// tried (nonce order per sender, then by tip, is the pool's job).
+	Txs []*types.Transaction
+}
+
+// Skipped is a candidate transaction left out of a built block.
+type Skipped struct {
+	Tx  *types.Transaction
+	Err error
+}
+
+// Built is an executed, unsealed block. Seal its header with block.Seal,
+// then CommitBuilt (or hand the sealed block to InsertBlock elsewhere).
+type Built struct {
+	Block    *Block
+	Receipts types.Receipts
+	Result   *Result
+	// Skipped lists candidates that were not included: invalid now (nonce
+	// too low, insufficient funds, fee cap below the base fee, bad
+	// signature, ...) or not fitting in the gas left.
+	Skipped []Skipped
+
+	statedb *state.StateDB
+	view    hvm.BitcoinView
+}
+
+// BuildBlock executes a new block on p.Parent: the derived system
+// transactions, then as many candidates as are valid and fit, in order.
+// A candidate that fails validity is skipped (reported in Skipped), as is
+// one whose gas limit does not fit in what is left. The returned header
+// has every field but the seal.
+func (c *Chain) BuildBlock(p BuildParams) (*Built, error) {
+	if c.closed.Load() {
+		return nil, ErrClosed
+	}
+	parent := p.Parent
+	if parent == nil {
+		return nil, errors.New("chain: BuildBlock: nil parent")
+	}
+	if p.Time <= parent.Time {
+		return nil, fmt.Errorf("%w: time %d not after the parent's %d", ErrBadTimestamp, p.Time, parent.Time)
+	}
+	extra := block.Extra{BitcoinHeight: uint32(p.View.Height), BitcoinHash: p.View.Hash}
+	pe, err := parentView(parent)
+	if err != nil {
+		return nil, err
+	}
+	vh, err := c.rules.CheckView(c.cfg.Bitcoin, pe, extra)
+	if err != nil {
+		return nil, err
+	}
+	view, err := c.cfg.Bitcoin.View(vh.Hash)
+	if err != nil {
+		return nil, err
+	}
+	gasLimit := p.GasLimit
+	if gasLimit == 0 {
+		gasLimit = parent.GasLimit
+	}
+	enc, err := extra.Encode()
+	if err != nil {
+		return nil, err
+	}
+	h := &types.Header{
+		ParentHash: parent.Hash(),
+		Coinbase:   p.Coinbase,
+		Number:     new(big.Int).Add(parent.Number, common.Big1),
+		GasLimit:   gasLimit,
+		Time:       p.Time,
+		Extra:      enc,
+		MixDigest:  Random(vh.Hash),
+		BaseFee:    eip1559.CalcBaseFee(c.cfg.ChainConfig, parent),
+	}
+	shapeHeader(c.cfg.ChainConfig, h)
+	stxs, err := DeriveSystemTxs(h.Number.Uint64(), vh)
+	if err != nil {
+		return nil, err
+	}
+	statedb, err := state.New(parent.Root, c.sdb)
+	if err != nil {
+		return nil, fmt.Errorf("chain: state of parent %d: %w", parent.Number, err)
+	}
+	ex, err := c.proc.newExecutor(parent, h, common.Hash{}, statedb, view, c.getHashFn(parent))
+	if err != nil {
+		return nil, err
+	}
+	defer ex.evm.Release()
+	if err := ex.systemTxs(stxs); err != nil {
+		return nil, err
+	}
+	RecoverSenders(ex.signer, p.Txs)
+	built := &Built{statedb: statedb, view: view}
+	var included []*types.Transaction
+	for i, tx := range p.Txs {
+		if left := ex.gasLeft(); tx.Gas() > left {
+			built.Skipped = append(built.Skipped, Skipped{Tx: tx, Err: fmt.Errorf("%w: tx gas %d, left %d", core.ErrGasLimitReached, tx.Gas(), left)})
+			continue
+		}
+		if _, err := ex.userTx(tx); err != nil {
+			built.Skipped = append(built.Skipped, Skipped{Tx: tx, Err: err})
+			continue
+		}
+		included = append(included, tx)
+		if ex.gasLeft() < params.TxGas {
+			for _, rest := range p.Txs[i+1:] {
+				built.Skipped = append(built.Skipped, Skipped{Tx: rest, Err: core.ErrGasLimitReached})
+			}
+			break
+		}
+	}
+	res, err := ex.finish()
+	if err != nil {
+		return nil, err
+	}
+	body := &block.Body{SystemTxs: stxs, Txs: included}
+	h.TxHash = block.TxRoot(body)
+	h.ReceiptHash = res.ReceiptRoot
+	h.Bloom = res.Bloom
+	h.GasUsed = res.GasUsed
+	h.Root = res.Root
+	h.RequestsHash = res.RequestsHash
+	built.Block = &Block{Header: h, Body: body}
+	built.Receipts = res.Receipts
+	built.Result = res
+	return built, nil
+}
+
+// CommitBuilt stores a block this node built and then sealed, without
+// executing it again: it checks that the block still extends the head,
+// that the header (seal included) is valid, and that the header still
+// carries the built roots, then commits the built state. A Built is
+// committed at most once.
+func (c *Chain) CommitBuilt(b *Built) error {
+	if b == nil || b.statedb == nil {
+		return errors.New("chain: CommitBuilt: not a built block, or already committed")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed.Load() {
+		return ErrClosed
+	}
+	h := b.Block.Header
+	head := c.Head()
+	if h.ParentHash != head.Hash() {
+		return fmt.Errorf("%w: built on %s, head is %d %s", ErrNotHead, h.ParentHash, head.Number, head.Hash())
+	}
+	if _, err := c.rules.ValidateHeader(head, h, c.clock.Now()); err != nil {
+		return err
+	}
+	r := b.Result
+	if h.Root != r.Root || h.ReceiptHash != r.ReceiptRoot || h.GasUsed != r.GasUsed || h.Bloom != r.Bloom || !eqPtr(h.RequestsHash, r.RequestsHash) || h.TxHash != block.TxRoot(b.Block.Body) {
+		return fmt.Errorf("%w: the header no longer matches the built execution", ErrBadHeader)
+	}
+	// Receipts and logs were made before the hash was known.
+	hash := h.Hash()
+	for _, rc := range b.Receipts {
+		rc.BlockHash = hash
+		for _, l := range rc.Logs {
+			l.BlockHash = hash
+		}
+	}
+	statedb := b.statedb
+	b.statedb = nil
+	return c.commit(b.Block, statedb, r)
+}

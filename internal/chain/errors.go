@@ -1,0 +1,63 @@
+package chain
+
+import "errors"
+
+// Errors returned by the chain. Every error InsertBlock returns for a block
+// that is wrong wraps ErrInvalidBlock and one of the kinds below, so a
+// caller tells "reject this block (and its sender)" from "try again later"
+// (ErrViewNotReady) and from a failure of this node (anything else: I/O,
+// a closed chain, a failing Bitcoin index).
+var (
+	// ErrInvalidBlock: the block breaks a consensus rule; it will never be
+	// valid. Every kind below except ErrViewNotReady wraps it.
+	ErrInvalidBlock = errors.New("chain: invalid block")
+
+	// ErrViewNotReady: the block's Bitcoin view is not indexed by this
+	// node yet, or is fewer than Config.ViewLag blocks below this node's
+	// Bitcoin tip. Not a verdict: retry once the Bitcoin index advanced.
+	ErrViewNotReady = errors.New("chain: bitcoin view not ready")
+
+	// ErrClosed: the chain was closed.
+	ErrClosed = errors.New("chain: closed")
+
+	// ErrNotFound: the block, receipt or transaction asked for is unknown.
+	ErrNotFound = errors.New("chain: not found")
+
+	// ErrCorrupt: stored data could not be decoded or is inconsistent.
+	ErrCorrupt = errors.New("chain: corrupt database")
+
+	// ErrGenesisMismatch: the database holds another chain's genesis.
+	ErrGenesisMismatch = errors.New("chain: database holds a different genesis")
+)
+
+// Kinds of invalid block. Each wraps ErrInvalidBlock.
+var (
+	ErrKnownBlock    = invalid("block already known")
+	ErrUnknownParent = invalid("unknown parent")
+	ErrNotHead       = invalid("parent is not the head (forks are not followed yet)")
+	ErrBadNumber     = invalid("bad block number")
+	ErrBadTimestamp  = invalid("bad timestamp")
+	ErrFutureBlock   = invalid("timestamp too far in the future")
+	ErrBadGasLimit   = invalid("bad gas limit")
+	ErrBadBaseFee    = invalid("bad base fee")
+	ErrBadHeader     = invalid("malformed header")
+	ErrBadExtra      = invalid("bad header extra (bitcoin view record)")
+	ErrBadSeal       = invalid("bad seal")
+	ErrBadView       = invalid("bad bitcoin view")
+	ErrBadSystemTxs  = invalid("system transactions differ from those derived")
+	ErrBadTxRoot     = invalid("transactions root mismatch")
+	ErrBadTx         = invalid("invalid transaction")
+	ErrGasUsed       = invalid("gas used mismatch")
+	ErrReceiptRoot   = invalid("receipts root mismatch")
+	ErrBloom         = invalid("logs bloom mismatch")
+	ErrStateRoot     = invalid("state root mismatch")
+	ErrViewFailed    = errors.New("chain: bitcoin view failed during execution") // not a verdict: the index failed
+)
+
+// kindError is an invalid-block kind: errors.Is matches the kind and
+// ErrInvalidBlock.
+type kindError struct{ msg string }
+
+func invalid(msg string) error            { return &kindError{msg: "chain: " + msg} }
+func (e *kindError) Error() string        { return e.msg }
+func (e *kindError) Is(target error) bool { return target == ErrInvalidBlock }

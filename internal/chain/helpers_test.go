@@ -1,0 +1,222 @@
+package chain
+
+import (
+	"crypto/ecdsa"
+	"errors"
+	"log/slog"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/hvm"
+)
+
+var regtest = &chaincfg.RegressionNetParams
+
+// btcFixture is a deterministic regtest chain, fed to an index on demand.
+type btcFixture struct {
+	specs  []txgen.BlockSpec
+	blocks []*wire.MsgBlock
+}
+
+var btcSeed = []byte("chain test fixture")
+
+// newBTCFixture mines n blocks paying key 0.
+func newBTCFixture(t testing.TB, n int) *btcFixture {
+	t.Helper()
+	k := txgen.NewWallet(btcSeed).Key(0)
+	script, err := k.PkScript(txgen.P2WPKH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := txgen.NewChain(regtest)
+	f := &btcFixture{}
+	for range n {
+		s := txgen.BlockSpec{PayTo: script}
+		b, err := ch.NextBlock(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.specs, f.blocks = append(f.specs, s), append(f.blocks, b)
+	}
+	return f
+}
+
+// fork returns m blocks on top of block height `from` (1-based heights:
+// blocks[from-1] is the fork point), different from the fixture's.
+func (f *btcFixture) fork(t testing.TB, from, m int) []*wire.MsgBlock {
+	t.Helper()
+	ch := txgen.NewChain(regtest)
+	for _, s := range f.specs[:from] {
+		if _, err := ch.NextBlock(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out []*wire.MsgBlock
+	for i := range m {
+		b, err := ch.NextBlock(txgen.BlockSpec{PayTo: f.specs[0].PayTo, ExtraNonce: uint64(1000 + i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func openIndex(t testing.TB, dir string) *index.Index {
+	t.Helper()
+	ix, err := index.Open(index.Config{Dir: dir, Params: regtest, MaxBatchDelay: 5 * time.Millisecond,
+		MemTableSize: 4 << 20, CacheSize: 8 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+// feed stores blocks in ix and waits until its tip is the last of them.
+func feed(t testing.TB, ix *index.Index, bs []*wire.MsgBlock) {
+	t.Helper()
+	hdrs := make([]wire.BlockHeader, len(bs))
+	for i, b := range bs {
+		hdrs[i] = b.Header
+	}
+	if _, _, err := ix.AcceptHeaders(hdrs); err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range bs {
+		if err := ix.AcceptBlock(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := bs[len(bs)-1].BlockHash()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if h, _ := ix.BlockTip(); h == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("index did not reach %s", want)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// viewAt returns the index's header of fixture block at height.
+func viewAt(t testing.TB, btc Bitcoin, b *wire.MsgBlock) hvm.Header {
+	t.Helper()
+	vh, _, err := btc.ViewHeader(b.BlockHash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return vh
+}
+
+// Keys: the sequencer and funded users.
+var (
+	seqKey   = mustKey("sequencer")
+	userKeys = []*ecdsa.PrivateKey{mustKey("user0"), mustKey("user1"), mustKey("user2"), mustKey("user3")}
+)
+
+func mustKey(seed string) *ecdsa.PrivateKey {
+	k, err := crypto.ToECDSA(crypto.Keccak256([]byte(seed)))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}
+
+func addr(k *ecdsa.PrivateKey) common.Address { return crypto.PubkeyToAddress(k.PublicKey) }
+
+// fixedClock is a Clock at a fixed time.
+type fixedClock struct{ t time.Time }
+
+func (c fixedClock) Now() time.Time { return c.t }
+
+// harness is a chain over a Bitcoin index.
+type harness struct {
+	t     testing.TB
+	btc   *IndexBitcoin
+	ix    *index.Index
+	chain *Chain
+	cfg   Config
+	spec  *genesis.Spec
+}
+
+func newHarness(t testing.TB, ix *index.Index, dir string, spec *genesis.Spec) *harness {
+	t.Helper()
+	btc := NewIndexBitcoin(ix)
+	cfg, err := ConfigFromSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Dir, cfg.NoSync, cfg.Bitcoin = dir, true, btc
+	cfg.Clock = fixedClock{time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
+	cfg.Logger = slog.New(slog.DiscardHandler)
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &harness{t: t, btc: btc, ix: ix, chain: c, cfg: cfg, spec: spec}
+}
+
+// build builds and seals a block on the head with view v and txs.
+func (h *harness) build(v hvm.Header, txs ...*types.Transaction) *Built {
+	h.t.Helper()
+	head := h.chain.Head()
+	b, err := h.chain.BuildBlock(BuildParams{Parent: head, Time: head.Time + 2, View: v, Coinbase: addr(seqKey), Txs: txs})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := block.Seal(b.Block.Header, seqKey); err != nil {
+		h.t.Fatal(err)
+	}
+	return b
+}
+
+// mine builds, seals and commits a block; it fails on skipped txs.
+func (h *harness) mine(v hvm.Header, txs ...*types.Transaction) *Block {
+	h.t.Helper()
+	b := h.build(v, txs...)
+	if len(b.Skipped) > 0 {
+		h.t.Fatalf("skipped %d txs, first: %v", len(b.Skipped), b.Skipped[0].Err)
+	}
+	if err := h.chain.CommitBuilt(b); err != nil {
+		h.t.Fatal(err)
+	}
+	return b.Block
+}
+
+// signer signs transactions for the harness's chain.
+func (h *harness) signer() types.Signer { return types.LatestSigner(h.cfg.ChainConfig) }
+
+func (h *harness) transfer(k *ecdsa.PrivateKey, nonce uint64, to common.Address, wei int64) *types.Transaction {
+	return h.signTx(k, &types.DynamicFeeTx{ChainID: h.cfg.ChainConfig.ChainID, Nonce: nonce, GasTipCap: big.NewInt(1),
+		GasFeeCap: big.NewInt(params.GWei), Gas: params.TxGas, To: &to, Value: big.NewInt(wei)})
+}
+
+func (h *harness) signTx(k *ecdsa.PrivateKey, data types.TxData) *types.Transaction {
+	tx, err := types.SignNewTx(k, h.signer(), data)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tx
+}
+
+func wantErr(t testing.TB, err, kind error) {
+	t.Helper()
+	if !errors.Is(err, kind) {
+		t.Fatalf("error %v, want %v", err, kind)
+	}
+}
