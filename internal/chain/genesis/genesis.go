@@ -166,7 +166,9 @@ func (s *Spec) InMemory() (*types.Header, *state.StateDB, error) {
 // header is the genesis header over state root: number 0, no parent, the
 // configured gas limit and base fee, empty transaction, receipt,
 // withdrawal and request lists, zero blob gas, a zero parent beacon root
-// (as go-ethereum's genesis), difficulty 0 (post-merge) and Extra the
+// (as go-ethereum's genesis), difficulty 0 (post-merge), MixDigest
+// (PREVRANDAO) the view's hash in internal byte order, as internal/chain
+// sets it for every block, and Extra the
 // unsealed record of the genesis view (the genesis has no seal: every node
 // builds it from the same Spec).
 func (s *Spec) header(root common.Hash) (*types.Header, error) {
@@ -191,6 +193,7 @@ func (s *Spec) header(root common.Hash) (*types.Header, error) {
 		GasLimit:         s.Config.GasLimit,
 		Time:             s.Timestamp,
 		Extra:            extra,
+		MixDigest:        common.Hash(s.View.Hash),
 		BaseFee:          new(big.Int).SetUint64(s.Config.InitialBaseFee),
 		WithdrawalsHash:  &withdrawals,
 		BlobGasUsed:      &blobGas,

@@ -299,4 +299,3 @@ func TestPredeployBytecodeMatchesSource(t *testing.T) {
 		t.Fatalf("gen-predeploys --check: %v\n%s", err, out)
 	}
 }
-
