@@ -104,6 +104,22 @@ func (s *Spec) Commit(tdb *triedb.Database) (*types.Header, error) {
 	if err := s.Config.Validate(); err != nil {
 		return nil, err
 	}
+	// A path-scheme database refuses to apply the genesis state on top
+	// of itself, so a restarting node's second Commit first computes the
+	// root in memory and stops if tdb already holds that state.
+	if tdb.Scheme() == rawdb.PathScheme {
+		h, err := s.Header()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := state.New(h.Root, state.NewDatabase(tdb, nil)); err == nil {
+			return h, nil
+		}
+	}
+	return s.commit(tdb)
+}
+
+func (s *Spec) commit(tdb *triedb.Database) (*types.Header, error) {
 	alloc, err := s.FullAlloc()
 	if err != nil {
 		return nil, err
@@ -144,7 +160,10 @@ func (s *Spec) Header() (*types.Header, error) {
 	db := rawdb.NewMemoryDatabase()
 	tdb := triedb.NewDatabase(db, triedb.HashDefaults)
 	defer tdb.Close()
-	return s.Commit(tdb)
+	if err := s.Config.Validate(); err != nil {
+		return nil, err
+	}
+	return s.commit(tdb)
 }
 
 // InMemory commits the genesis to a fresh in-memory database and returns
