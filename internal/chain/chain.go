@@ -63,6 +63,10 @@ type Config struct {
 	Dir string
 	// CacheMB is pebble's cache size (default 256).
 	CacheMB int
+	// TrieCacheMB is the clean trie node cache of the state database
+	// (default 256): hashdb has no flat state, so every account read
+	// walks trie nodes, and this cache keeps the hot ones.
+	TrieCacheMB int
 	// NoSync skips the fsync after each block. A process crash still
 	// loses nothing (pebble's WAL is in the OS); a machine crash may lose
 	// the newest blocks, never tear one. For benchmarks and tests.
@@ -127,6 +131,9 @@ func New(cfg Config) (*Chain, error) {
 	if cfg.CacheMB <= 0 {
 		cfg.CacheMB = 256
 	}
+	if cfg.TrieCacheMB <= 0 {
+		cfg.TrieCacheMB = 256
+	}
 	if cfg.MaxFuture <= 0 {
 		cfg.MaxFuture = 15 * time.Second
 	}
@@ -147,7 +154,7 @@ func New(cfg Config) (*Chain, error) {
 		kv = p
 	}
 	db := rawdb.NewDatabase(kv)
-	tdb := triedb.NewDatabase(db, &triedb.Config{HashDB: hashdb.Defaults})
+	tdb := triedb.NewDatabase(db, &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}})
 	c := &Chain{
 		cfg:    cfg,
 		rules:  Rules{Config: cfg.ChainConfig, Sequencers: cfg.Sequencers, GasLimit: cfg.GasLimit, ViewLag: cfg.ViewLag, MaxFuture: cfg.MaxFuture},

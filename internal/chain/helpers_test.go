@@ -203,7 +203,7 @@ func (h *harness) signer() types.Signer { return types.LatestSigner(h.cfg.ChainC
 
 func (h *harness) transfer(k *ecdsa.PrivateKey, nonce uint64, to common.Address, wei int64) *types.Transaction {
 	return h.signTx(k, &types.DynamicFeeTx{ChainID: h.cfg.ChainConfig.ChainID, Nonce: nonce, GasTipCap: big.NewInt(1),
-		GasFeeCap: big.NewInt(params.GWei), Gas: params.TxGas, To: &to, Value: big.NewInt(wei)})
+		GasFeeCap: big.NewInt(10 * params.GWei), Gas: params.TxGas, To: &to, Value: big.NewInt(wei)})
 }
 
 func (h *harness) signTx(k *ecdsa.PrivateKey, data types.TxData) *types.Transaction {

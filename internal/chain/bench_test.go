@@ -1,0 +1,91 @@
+package chain
+
+import (
+	"crypto/ecdsa"
+	"fmt"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/ethereum/go-ethereum/params"
+)
+
+// BenchmarkImportTransfers imports (InsertBlock: seal check, full
+// validation, sender recovery, execution, roots, commit to pebble)
+// blocks of ETH transfers from distinct senders into a fresh on-disk
+// chain, the start of `hemi bench l2-import`. Reports tx/s.
+func BenchmarkImportTransfers(b *testing.B) {
+	for _, perBlock := range []int{1000, 5000} {
+		b.Run(fmt.Sprintf("txs=%d", perBlock), func(b *testing.B) { benchImport(b, perBlock, 3) })
+	}
+}
+
+func benchImport(b *testing.B, perBlock, blocks int) {
+	f := newBTCFixture(b, 12)
+	ix := openIndex(b, b.TempDir())
+	defer ix.Close()
+	feed(b, ix, f.blocks)
+	keys := make([]*ecdsa.PrivateKey, perBlock)
+	senders := make([]common.Address, perBlock)
+	for i := range keys {
+		k, err := crypto.ToECDSA(crypto.Keccak256([]byte(fmt.Sprintf("bench sender %d", i))))
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys[i], senders[i] = k, addr(k)
+	}
+	spec := testGenesis(b, viewAt(b, NewIndexBitcoin(ix), f.blocks[1]), senders...)
+	spec.Config.GasLimit = uint64(perBlock)*params.TxGas + 2_000_000
+	seq := newHarness(b, ix, "", spec)
+	var built []*Block
+	for n := range blocks {
+		txs := make([]*types.Transaction, perBlock)
+		for i, k := range keys {
+			to := common.BigToAddress(big.NewInt(int64(1_000_000 + n*perBlock + i))) // a new account per transfer
+			txs[i] = seq.transfer(k, uint64(n), to, 1)
+		}
+		built = append(built, seq.mine(viewAt(b, seq.btc, f.blocks[2+n]), txs...))
+	}
+	// Fresh transactions per import: types.Sender caches the sender in the
+	// transaction, and every import must recover its own.
+	fresh := func() []*Block {
+		out := make([]*Block, len(built))
+		for i, blk := range built {
+			body := *blk.Body
+			body.Txs = make(types.Transactions, len(blk.Body.Txs))
+			for j, tx := range blk.Body.Txs {
+				enc, _ := tx.MarshalBinary()
+				nt := new(types.Transaction)
+				if err := nt.UnmarshalBinary(enc); err != nil {
+					b.Fatal(err)
+				}
+				body.Txs[j] = nt
+			}
+			out[i] = &Block{Header: blk.Header, Body: &body}
+		}
+		return out
+	}
+	b.ResetTimer()
+	var took time.Duration
+	for range b.N {
+		b.StopTimer()
+		in := fresh()
+		fol := newHarness(b, ix, b.TempDir(), spec)
+		b.StartTimer()
+		start := time.Now()
+		for _, blk := range in {
+			if err := fol.chain.InsertBlock(blk); err != nil {
+				b.Fatal(err)
+			}
+		}
+		took += time.Since(start)
+		b.StopTimer()
+		fol.chain.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.N*blocks*perBlock)/took.Seconds(), "tx/s")
+	b.ReportMetric(float64(b.N*blocks)*float64(built[0].Header.GasUsed)/took.Seconds()/1e6, "Mgas/s")
+}
