@@ -18,6 +18,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
 )
 
@@ -81,6 +82,11 @@ func (p *Processor) Process(parent, header *types.Header, blockHash common.Hash,
 		}
 	}
 	return ex.finish()
+}
+
+// ProcessBlock is Process for a whole block, stamping its hash.
+func (p *Processor) ProcessBlock(parent *types.Header, statedb *state.StateDB, b *Block, view hvm.BitcoinView, getHash GetHashFunc) (*Result, error) {
+	return p.Process(parent, b.Header, b.Hash(), statedb, b.Body.SystemTxs, b.Body.Txs, view, getHash)
 }
 
 // executor is one block's execution in progress: one EVM, one gas pool.
@@ -241,8 +247,8 @@ func (ex *executor) systemTx(i int, stx *block.SystemTx) {
 // cannot be in this block (nonce, funds, fee cap, gas limit reached...);
 // the state and gas pool are then as before the call.
 func (ex *executor) userTx(tx *types.Transaction) (*types.Receipt, error) {
-	if tx.Type() == types.BlobTxType {
-		return nil, fmt.Errorf("blob transactions are not supported: %w", core.ErrTxTypeNotSupported)
+	if err := genesis.CheckUserTxType(tx.Type()); err != nil {
+		return nil, err
 	}
 	msg, err := core.TransactionToMessage(tx, ex.signer, ex.header.BaseFee)
 	if err != nil {

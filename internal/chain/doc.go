@@ -1,0 +1,106 @@
+// Package chain is the L2 chain (DESIGN 2, 3): it executes blocks with
+// go-ethereum's EVM and the hVM precompiles, validates the blocks it is
+// given, builds blocks for the sequencer, stores blocks, receipts and
+// state on pebble, and answers the queries the RPC layer needs.
+//
+// # Parts
+//
+//   - Processor (process.go): executes one block, doing no I/O other than
+//     through the StateDB and the BitcoinView it is handed. It builds ONE
+//     vm.EVM per block over hvm.WarmingStateDB (0x40-0x46 are warm like
+//     Ethereum's precompiles, hvm doc "EIP-2929"), installs
+//     hvm.Merge(rules, hvm.Precompiles(view, params)) with SetPrecompiles,
+//     and runs: EIP-4788/EIP-2935 pre-execution system calls (beacon root
+//     zero), the system transactions, the user transactions
+//     (core.ApplyTransactionWithEVM), the EIP-7002/EIP-7251 queues. Then
+//     it checks the view's Err() (hvm invariant 3): a view that failed
+//     fails the execution with ErrViewFailed, which is not a verdict on
+//     the block.
+//   - Rules (validate.go): pure header and Bitcoin-view rules.
+//   - DeriveSystemTxs (derive.go): the pure derivation of a block's system
+//     transactions from its number and view (today the view update).
+//   - Chain (chain.go, query.go, build.go): storage, InsertBlock,
+//     BuildBlock/CommitBuilt, queries, Subscribe.
+//   - Bitcoin (interface.go, bitcoin.go): what the chain asks of the
+//     Bitcoin index, and its adapter.
+//
+// # System transactions (DESIGN 3.3)
+//
+// A system transaction mints Mint to From, then From calls To (or
+// creates, with From's nonce; a call increments From's nonce) with Value
+// and Data under Gas, at gas price 0: no signature, fee, intrinsic gas,
+// nonce, EOA or balance-for-fee check, no refund. A failing one (revert,
+// out of gas, value From cannot pay) still gets a receipt (type 0x7E,
+// status 0) and keeps its mint and nonce. Gas: the sum of the block's
+// system transactions' Gas must fit in the block gas limit; their used gas
+// counts in the receipts' cumulative gas and the header's GasUsed, and
+// user transactions get the gas limit minus what the system transactions
+// used.
+//
+// # Validation order (InsertBlock)
+//
+// Known block; parent is the head (forks are not followed yet:
+// ErrNotHead); header rules (number, timestamp > parent's and at most
+// MaxFuture ahead of the Clock, gas limit = the configured one and within
+// EIP-1559 drift, gas used <= limit, base fee = eip1559.CalcBaseFee,
+// fork-dependent fields as shapeHeader sets them, Extra record, MixDigest
+// = the view hash, seal by a configured sequencer); body (system txs
+// valid, TxRoot); Bitcoin view rules (Rules.CheckView: indexed, else
+// ErrViewNotReady; height as recorded; at least ViewLag below the Bitcoin
+// tip, else ErrViewNotReady; same as, a descendant of, or more work than
+// the parent's view, else ErrBadView); system transactions equal to the
+// derived ones; execution on the parent's state; gas used, bloom,
+// receipts root, requests hash and state root equal to the header's.
+// Every rejection is a kind wrapping ErrInvalidBlock; ErrViewNotReady
+// means wait. The view rules use only Bitcoin headers, which the index
+// never forgets, so a node syncing old L2 blocks applies them exactly as
+// a node at the tip, also to views since reorged out (tested).
+//
+// # Storage
+//
+// One pebble database (go-ethereum ethdb/pebble) under rawdb: headers,
+// header numbers, canonical hashes, bodies' user transactions
+// (types.Body), tx lookup entries (system and user hashes -> number),
+// head header and head block hashes. Our own keys (store.go):
+// "hemi-stx-" number||hash -> the block's system transactions,
+// "hemi-rcpt-" number||hash -> receipts (system receipts carry what
+// rawdb's storage form drops: type, gas used, created address).
+//
+// State: core/state over triedb with the hash scheme (hashdb), every
+// block's trie nodes flushed to disk when it is committed. Nothing is
+// pruned: the state of every block stays available (StateAt), so a
+// reorg of the L2 tip, tracing and eth_call at old blocks need no
+// re-execution. The path scheme (pathdb) would keep only 128 diff layers
+// in memory and needs its journal and a rewind-and-replay on an unclean
+// stop; the hash scheme with a flush per block makes crash safety a
+// matter of write order. Cost: disk grows with every block's changed
+// nodes; garbage collection of old states (reference counting in hashdb)
+// is for later.
+//
+// # Invariants
+//
+//  1. Crash safety: a block's state (trie nodes, code; content-addressed,
+//     idempotent) is flushed before ONE batch writes the block, its
+//     receipts and lookups, its canonical hash and the head pointers; the
+//     batch is fsynced unless Config.NoSync. A kill -9 at any moment
+//     reopens at the last block whose batch was written, with its state
+//     (tested with a child process killed while importing). Pebble's WAL
+//     is ordered, so even unsynced writes are lost only as a suffix.
+//  2. Nothing partial: a block that fails any check writes nothing.
+//  3. The head only moves forward by one valid block at a time, under one
+//     mutex; queries read the database concurrently and see the head
+//     before or after an insertion, never in between.
+//  4. Every node derives the same system transactions and executes the
+//     same precompiles as of the same Bitcoin view, so every node computes
+//     the same state root, also after the view's Bitcoin block was
+//     reorged out.
+//  5. Subscribe delivers canonical headers in order without gaps.
+//
+// # Not yet
+//
+// Side branches of the L2 chain (fork choice by PoP, DESIGN 4) are
+// refused with ErrNotHead; the stored states of all blocks make adding
+// them a matter of fork choice and canonical index rewrites. The
+// Amsterdam fork (two-dimensional gas, block access lists) is not
+// supported by the processor.
+package chain
