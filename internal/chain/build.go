@@ -172,7 +172,7 @@ func (c *Chain) CommitBuilt(b *Built) error {
 		return ErrClosed
 	}
 	h := b.Block.Header
-	head := c.Head()
+	head := c.headRef()
 	if h.ParentHash != head.Hash() {
 		return fmt.Errorf("%w: built on %s, head is %d %s", ErrNotHead, h.ParentHash, head.Number, head.Hash())
 	}

@@ -305,7 +305,7 @@ type verified struct {
 func (c *Chain) verify(b *Block) (*verified, error) {
 	h := b.Header
 	hash := h.Hash()
-	head := c.Head()
+	head := c.headRef()
 	if h.Number != nil && rawdb.ReadCanonicalHash(c.db, h.Number.Uint64()) == hash {
 		return nil, fmt.Errorf("%w: %d %s", ErrKnownBlock, h.Number, hash)
 	}

@@ -197,6 +197,20 @@ func TestSubscribe(t *testing.T) {
 	cancel()
 	for range sub {
 	}
+	// Closing the chain ends a subscription waiting for new heads.
+	sub = h.chain.Subscribe(context.Background(), 4)
+	h.chain.Close()
+	select {
+	case _, ok := <-sub:
+		if ok {
+			t.Fatal("a header after close")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("subscription still open after Close")
+	}
+	if err := h.chain.InsertBlock(&Block{Header: h.chain.Head(), Body: &block.Body{}}); !errors.Is(err, ErrClosed) {
+		t.Fatalf("insert after close: %v", err)
+	}
 }
 
 func mustU256(t *testing.T, gen *genesis.Spec, a common.Address) *uint256.Int {

@@ -15,6 +15,11 @@ import (
 
 // Head returns the head header (a copy the caller may keep).
 func (c *Chain) Head() *types.Header {
+	return types.CopyHeader(c.headRef())
+}
+
+// headRef is the head header itself, which nobody modifies.
+func (c *Chain) headRef() *types.Header {
 	c.headMu.RLock()
 	defer c.headMu.RUnlock()
 	return c.head
@@ -30,7 +35,7 @@ func (c *Chain) HeaderByHash(hash common.Hash) (*types.Header, error) {
 
 // HeaderByNumber returns the canonical header at number.
 func (c *Chain) HeaderByNumber(number uint64) (*types.Header, error) {
-	if head := c.Head(); number > head.Number.Uint64() {
+	if head := c.headRef(); number > head.Number.Uint64() {
 		return nil, fmt.Errorf("block %d above the head %d: %w", number, head.Number, ErrNotFound)
 	}
 	hash := rawdb.ReadCanonicalHash(c.db, number)
@@ -90,7 +95,7 @@ type TxLocation struct {
 // hash.
 func (c *Chain) TxLookup(hash common.Hash) (*TxLocation, error) {
 	num := rawdb.ReadTxLookupEntry(c.db, hash)
-	if num == nil || *num > c.Head().Number.Uint64() {
+	if num == nil || *num > c.headRef().Number.Uint64() {
 		return nil, fmt.Errorf("tx %s: %w", hash, ErrNotFound)
 	}
 	b, err := c.BlockByNumber(*num)

@@ -69,6 +69,10 @@ func TestInsertValidation(t *testing.T) {
 		b    *Block
 		want error
 	}{
+		{"no base fee", variant(func(b *Block) { b.Header.BaseFee = nil }, false, false), ErrBadHeader},
+		{"no number", variant(func(b *Block) { b.Header.Number = nil }, false, false), ErrBadHeader},
+		{"no difficulty", variant(func(b *Block) { b.Header.Difficulty = nil }, false, false), ErrBadHeader},
+		{"nil user tx", variant(func(b *Block) { b.Body.Txs = append(b.Body.Txs, nil) }, false, true), ErrBadTx},
 		{"sealed by another key", variant(func(b *Block) {
 			if err := block.Seal(b.Header, userKeys[0]); err != nil {
 				t.Fatal(err)
@@ -120,6 +124,8 @@ func TestInsertValidation(t *testing.T) {
 			}
 		})
 	}
+	wantErr(t, fol.chain.InsertBlock(nil), ErrInvalidBlock)
+	wantErr(t, fol.chain.InsertBlock(&Block{Header: good.Block.Header}), ErrInvalidBlock)
 	if err := fol.chain.InsertBlock(good.Block); err != nil {
 		t.Fatalf("the valid block after the bad ones: %v", err)
 	}
