@@ -11,6 +11,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/holiman/uint256"
@@ -137,6 +138,17 @@ func TestExecution(t *testing.T) {
 	}
 	if _, err := fol.chain.TxLookup(common.Hash{1}); !isNotFound(err) {
 		t.Fatalf("unknown tx: %v", err)
+	}
+	// An eth_call-style EVM on the head answers as of the head's view.
+	head := fol.chain.Head()
+	view, err := fol.chain.ViewOf(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evm := fol.chain.Processor().NewEVM(head, fol.chain.GetHashFn(head), st, view, vm.Config{NoBaseFee: true})
+	ret, _, err := evm.StaticCall(addr(u0), hvm.AddrLastHeader, nil, vm.NewGasBudget(100_000, 0))
+	if err != nil || !bytes.Equal(ret, rec) {
+		t.Fatalf("0x44 through NewEVM: %x %v", ret, err)
 	}
 	if bb, err := fol.chain.BlockByNumber(1); err != nil || bb.Hash() != b1.Hash() || len(bb.Body.Txs) != 3 {
 		t.Fatalf("block by number: %v", err)

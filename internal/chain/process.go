@@ -105,6 +105,28 @@ type executor struct {
 	logs      []*types.Log
 }
 
+// NewEVM builds an EVM for executing against header: a block being
+// executed, or the block an eth_call, gas estimation or trace runs on
+// (give it a header whose number, time and base fee are that block's).
+// It has the block context of header (coinbase, base fee, PREVRANDAO =
+// MixDigest, time, number, gas limit, getHash), the hVM precompiles
+// answering as of view installed with SetPrecompiles, and statedb
+// wrapped in hvm.WarmingStateDB. Every EVM the node builds must come from
+// here, or its gas and answers differ from the blocks'. After running,
+// check the view's Err() (hvm invariant 3).
+func (p *Processor) NewEVM(header *types.Header, getHash GetHashFunc, statedb vm.StateDB, view hvm.BitcoinView, cfg vm.Config) *vm.EVM {
+	if getHash == nil {
+		getHash = func(uint64) common.Hash { return common.Hash{} }
+	}
+	rules := p.config.Rules(header.Number, true, header.Time)
+	evm := vm.NewEVM(p.blockContext(header, getHash), hvm.WarmingStateDB{StateDB: statedb}, p.config, cfg)
+	evm.SetPrecompiles(hvm.Merge(rules, hvm.Precompiles(view, p.btcParams)))
+	return evm
+}
+
+// ChainConfig is the go-ethereum chain configuration the processor runs.
+func (p *Processor) ChainConfig() *params.ChainConfig { return p.config }
+
 // blockContext is the EVM's view of header.
 func (p *Processor) blockContext(header *types.Header, getHash GetHashFunc) vm.BlockContext {
 	ctx := vm.BlockContext{
@@ -150,8 +172,7 @@ func (p *Processor) newExecutor(parent, header *types.Header, blockHash common.H
 		view:      view,
 		gp:        core.NewGasPool(header.GasLimit),
 	}
-	ex.evm = vm.NewEVM(p.blockContext(header, getHash), hvm.WarmingStateDB{StateDB: statedb}, p.config, vm.Config{})
-	ex.evm.SetPrecompiles(hvm.Merge(rules, hvm.Precompiles(view, p.btcParams)))
+	ex.evm = p.NewEVM(header, getHash, statedb, view, vm.Config{})
 	// EIP-4788 (the header's beacon root, zero: Hemi has no beacon chain)
 	// and EIP-2935 (the parent hash), as on Ethereum.
 	core.PreExecution(context.Background(), header.ParentBeaconRoot, parent, p.config, ex.evm, header.Number, header.Time)
