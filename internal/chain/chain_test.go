@@ -237,3 +237,41 @@ func mustU256(t *testing.T, gen *genesis.Spec, a common.Address) *uint256.Int {
 func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// TestConcurrentQueries reads the chain while blocks are inserted (run
+// with -race).
+func TestConcurrentQueries(t *testing.T) {
+	f := newBTCFixture(t, 12)
+	ix := openIndex(t, t.TempDir())
+	defer ix.Close()
+	feed(t, ix, f.blocks)
+	h := newHarness(t, ix, t.TempDir(), testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1])))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			head := h.chain.Head()
+			b, err := h.chain.BlockByNumber(head.Number.Uint64())
+			if err != nil {
+				done <- err
+				return
+			}
+			if _, err := h.chain.Receipts(b.Hash()); err != nil {
+				done <- err
+				return
+			}
+			if _, err := h.chain.StateAt(b.Header.Root); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	for range 8 {
+		nextBlock(h, f)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
