@@ -247,15 +247,11 @@ func (ix *Index) commitOpen() error {
 	defer b.Close()
 	o.w.writeTo(b)
 	o.w.reset()
-	opts := pebble.NoSync
-	if time.Since(ix.lastSync) >= ix.cfg.SyncInterval {
-		opts = pebble.Sync
-	}
-	if err := b.Commit(opts); err != nil {
+	// Synced: the tip and events are published below, so they must
+	// survive a kill -9 (pebble keeps unsynced WAL writes in process
+	// memory). Batching many blocks per commit keeps fsyncs rare.
+	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("index: commit blocks up to %s: %w", newTip.hash, err)
-	}
-	if opts == pebble.Sync {
-		ix.lastSync = time.Now()
 	}
 
 	ix.mu.Lock()

@@ -28,9 +28,10 @@
 //     their index entries, canonical heights, header status flags, the
 //     events describing the move and every index tip. A crash (kill -9)
 //     at any moment therefore reopens at the tip of the last committed
-//     batch with every index consistent with it. Batches are fsynced at
-//     most every Config.SyncInterval; a machine crash may lose the newest
-//     batches, never tear one.
+//     batch with every index consistent with it. Every such batch is
+//     synced before its tip and events are published, so what a caller
+//     or subscriber saw survives a kill -9 or a machine crash; batching
+//     many blocks per commit during sync keeps fsyncs rare.
 //  2. Index entries are never deleted. Every entry names the block it came
 //     from (by node id), and a query as of block X counts an entry of block
 //     B iff B is X or an ancestor of X (O(1) on the main chain through the

@@ -55,11 +55,6 @@ type Config struct {
 	// at once.
 	MaxBatchDelay time.Duration
 
-	// SyncInterval is how often a commit waits for the WAL to reach the
-	// disk (default 1s). Commits in between are not fsynced; a crash of
-	// the machine (not of the process) can lose them, never tear them.
-	SyncInterval time.Duration
-
 	// Now is the clock used by the header time checks (default time.Now).
 	Now func() time.Time
 }
@@ -88,9 +83,6 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxBatchDelay <= 0 {
 		c.MaxBatchDelay = time.Second
-	}
-	if c.SyncInterval <= 0 {
-		c.SyncInterval = time.Second
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -131,7 +123,6 @@ type Index struct {
 	connMu     sync.Mutex
 	kick       atomic.Bool
 	nextSeq    uint64       // next event sequence number; connMu
-	lastSync   time.Time    // connMu
 	open       *openBatch   // staged blocks; connMu
 	writer     *entryWriter // reused by open batches; connMu
 	timerArmed bool         // a flushLater is pending; connMu
@@ -199,7 +190,6 @@ func Open(cfg Config) (*Index, error) {
 		_ = db.Close()
 		return nil, err
 	}
-	ix.lastSync = time.Now()
 	tip := ix.main[len(ix.main)-1]
 	best := ix.hdrChain[len(ix.hdrChain)-1]
 	ix.m.headerHeight.Set(float64(best.height))
@@ -246,8 +236,10 @@ func (ix *Index) enter() error {
 
 func (ix *Index) leave() { ix.closeMu.RUnlock() }
 
-// writeOpts returns the options for a commit: synced at most every
-// SyncInterval. Only used by the connector and header/block writers.
+// writeOpts returns the options for header batches: unsynced. Headers
+// lost to a crash are fetched again from peers, and the next synced
+// connect commit makes every earlier write durable (the write-ahead log
+// is sequential).
 func (ix *Index) writeOpts() *pebble.WriteOptions { return pebble.NoSync }
 
 // Close stops the subscribers, waits for running operations, syncs the
