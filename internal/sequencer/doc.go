@@ -1,0 +1,87 @@
+// Package sequencer is the BSS (DESIGN 2): the mempool, and the loop
+// that builds, seals and commits an L2 block every block time.
+//
+// # Mempool (Pool, for the RPC layer)
+//
+// go-ethereum's core/txpool with one legacypool subpool over the chain
+// (poolChain adapts *chain.Chain: Config, CurrentBlock, GetBlock, StateAt,
+// SubscribeChainHeadEvent). Our system transactions (0x7E) are not
+// go-ethereum transactions, so the pool's types.Blocks carry the header
+// and the user transactions only, which is all a pool reset needs.
+// legacypool gives nonce ordering (pending vs queued), replacement by fee
+// (PriceBump percent on both tip and fee cap), per-account and global
+// limits and eviction of the cheapest; PoolConfig.Limits sets them.
+//
+// The API the RPC layer uses (all safe for concurrent use):
+//
+//	NewPool(chain, PoolConfig) (*Pool, error); Run(ctx) (follows the
+//	head, rotates the journal; the node runs it); Close()
+//	Add(txs) []error           eth_sendRawTransaction; errors are
+//	                           go-ethereum's (core.ErrNonceTooLow,
+//	                           txpool.ErrUnderpriced, ErrReplaceUnderpriced,
+//	                           ErrAlreadyKnown, ErrInvalidSender, ...) or
+//	                           genesis.ErrTxType (blob, 0x7E) — map them
+//	                           with errors.Is at the RPC edge
+//	Pending(baseFee)           executable txs per sender in nonce order
+//	Get(hash), Has(hash)       eth_getTransactionByHash of a pooled tx
+//	Status(hash)               txpool.TxStatus{Pending,Queued,Unknown}
+//	Content(), ContentFrom(a)  txpool_content, txpool_contentFrom
+//	Stats()                    txpool_status (pending, queued)
+//	Nonce(addr)                eth_getTransactionCount(addr, "pending")
+//	MinTip()                   the smallest tip accepted (eth_maxPriorityFeePerGas floor)
+//	SubscribeTransactions(ch)  newPendingTransactions: core.NewTxsEvent
+//	                           when txs become pending; Unsubscribe when done
+//
+// Journal: v1.17's legacypool has no journal of its own (its Journal
+// config field is unused) and locals.TxTracker resubmits what it loads
+// only at its first recheck, 10 s after start, and only for "local"
+// transactions. So the pool keeps its own journal (journal.go), in
+// go-ethereum's transactions.rlp format: every accepted transaction is
+// written before Add returns, and the file is rewritten atomically with
+// the pool's content every Rejournal and at Close. NewPool re-adds what
+// the journal holds; what the chain included meanwhile is dropped as
+// "nonce too low".
+//
+// # Block production (Sequencer)
+//
+// Every BlockTime after the head's timestamp (NextDue; the header time is
+// Timestamp: now in seconds, at least parent+1), BuildNext:
+//
+//  1. chooses the Bitcoin view with ChooseView: the most-work chain's
+//     block ViewLag below its tip if chain.Rules.CheckView accepts it
+//     after the parent's view (forward along the chain, or onto a heavier
+//     branch after a Bitcoin reorg), else the parent's view again; none
+//     acceptable is chain.ErrViewNotReady and the build is retried after
+//     Config.Retry;
+//  2. orders the pool's pending transactions with Order: across senders
+//     by effective tip at the block's base fee, highest first, each
+//     sender's nonces in order, ties to the first seen;
+//  3. chain.BuildBlock executes the derived system transactions first
+//     (chain.DeriveSystemTxs, in Bitcoin order) then the candidates,
+//     skipping those invalid now or not fitting;
+//  4. block.Seal with the sequencer key (LoadKey: a hex key from a file
+//     or $HEMI_SEQUENCER_KEY, never a flag; the devnet uses DevKey, a
+//     fixed public key), chain.CommitBuilt persists it, and the chain's
+//     Subscribe tells every subscriber, the pool included.
+//
+// Blocks are built on time whether or not there are transactions.
+//
+// # Invariants
+//
+//  1. The sequencer never commits a block another node would reject: the
+//     view is checked with the same Rules.CheckView every node applies,
+//     and CommitBuilt validates the sealed header again.
+//  2. The view never moves backwards or onto a lighter branch; it may
+//     stay the same.
+//  3. ChooseView, Order, NextDue and Timestamp are pure: no clocks,
+//     goroutines or I/O; time comes from Config.Clock.
+//  4. A transaction Add accepted is on disk (the journal) before Add
+//     returns, so a restart, even after kill -9, does not lose it.
+//  5. Mempool input never crashes the node: every malformed or
+//     unacceptable transaction gets an error.
+//
+// Metrics (Config.Registerer): hemi_sequencer_blocks_built_total,
+// _txs_included_total, _txs_skipped_total, _view_not_ready_total,
+// _build_failures_total, _build_seconds, _bitcoin_view_height,
+// _head_number; hemi_txpool_pending, hemi_txpool_queued.
+package sequencer

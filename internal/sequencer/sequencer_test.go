@@ -1,0 +1,198 @@
+package sequencer
+
+import (
+	"context"
+	"log/slog"
+	"math/big"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/block"
+)
+
+func (e *env) newSequencer(p *Pool) *Sequencer {
+	e.t.Helper()
+	s, err := New(Config{Chain: e.chain, Pool: p, Bitcoin: e.btc, Key: seqKey, BlockTime: 2 * time.Second,
+		Clock: e.clock, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return s
+}
+
+// runPool runs p until the test ends.
+func runPool(t *testing.T, p *Pool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); p.Run(ctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+}
+
+func TestNewRefusesAForeignKey(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	p := e.newPool("", PoolConfig{})
+	other, _ := crypto.GenerateKey()
+	if _, err := New(Config{Chain: e.chain, Pool: p, Bitcoin: e.btc, Key: other}); err == nil {
+		t.Fatal("a key that is not the chain's sequencer was accepted")
+	}
+}
+
+// TestEmptyBlocksOnTime: with no transactions, Run builds a block every
+// block time of the fake clock, timestamps exactly 2 s apart.
+func TestEmptyBlocksOnTime(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	p := e.newPool("", PoolConfig{})
+	runPool(t, p)
+	s := e.newSequencer(p)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	gen := e.chain.Head().Time
+	for i := uint64(1); i <= 5; i++ {
+		// Not due before the block time has passed.
+		waitFor(t, "the sequencer to wait", func() bool { return e.clock.Waiters() >= 2 })
+		e.clock.Advance(time.Second)
+		if n := e.chain.Head().Number.Uint64(); n != i-1 {
+			t.Fatalf("block %d built a second early", n)
+		}
+		e.clock.Advance(time.Second)
+		waitFor(t, "a block", func() bool { return e.chain.Head().Number.Uint64() == i })
+		h := e.chain.Head()
+		if h.Time != gen+2*i {
+			t.Fatalf("block %d at time %d, want %d", i, h.Time, gen+2*i)
+		}
+		if h.GasUsed == 0 {
+			t.Fatalf("block %d: the view update system tx used no gas", i)
+		}
+		b, err := e.chain.BlockByNumber(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b.Body.Txs) != 0 || len(b.Body.SystemTxs) == 0 {
+			t.Fatalf("block %d: %d user txs, %d system txs; want an empty block with its view update", i, len(b.Body.Txs), len(b.Body.SystemTxs))
+		}
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBuildOrdersAndFollowerAgrees: pending transfers go in by tip with
+// each sender's nonces in order; balances move; the Bitcoin view follows
+// tip-lag and switches branch after a Bitcoin reorg; a follower chain
+// fed the blocks re-executes them to the same state roots.
+func TestBuildOrdersAndFollowerAgrees(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	p := e.newPool("", PoolConfig{})
+	runPool(t, p)
+	s := e.newSequencer(p)
+	follower := e.newChain("")
+	to := common.Address{0x70}
+
+	e.clock.Advance(2 * time.Second)
+	txs := []*types.Transaction{
+		e.transfer(dev[0].Key, 0, to, 100, 1),
+		e.transfer(dev[0].Key, 1, to, 100, 9), // high tip, but after nonce 0
+		e.transfer(dev[1].Key, 0, to, 100, 5),
+		e.transfer(dev[2].Key, 0, to, 100, 3),
+	}
+	for i, err := range p.Add(txs) {
+		if err != nil {
+			t.Fatalf("tx %d: %v", i, err)
+		}
+	}
+	if err := p.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	b1, err := s.BuildNext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []common.Hash{txs[2].Hash(), txs[3].Hash(), txs[0].Hash(), txs[1].Hash()}
+	if len(b1.Body.Txs) != len(want) {
+		t.Fatalf("%d txs included, want %d", len(b1.Body.Txs), len(want))
+	}
+	for i, tx := range b1.Body.Txs {
+		if tx.Hash() != want[i] {
+			t.Fatalf("position %d: %s, want %s", i, tx.Hash(), want[i])
+		}
+	}
+	if ex, _ := block.DecodeExtra(b1.Header.Extra); ex.BitcoinHeight != 6 {
+		t.Fatalf("view height %d, want tip 8 - lag 2 = 6", ex.BitcoinHeight)
+	}
+	st, err := e.chain.StateAt(b1.Header.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.GetBalance(to).ToBig(); got.Cmp(big.NewInt(400)) != 0 {
+		t.Fatalf("recipient has %v wei, want 400", got)
+	}
+	// The pool drops what the block included.
+	waitFor(t, "the pool to drop included txs", func() bool { np, _ := p.Stats(); return np == 0 })
+
+	// Bitcoin moves on: the view follows tip - lag.
+	more := newBTCFixture(t, 10).blocks[8:]
+	feed(t, e.ix, more)
+	e.clock.Advance(2 * time.Second)
+	b2, err := s.BuildNext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex, _ := block.DecodeExtra(b2.Header.Extra); ex.BitcoinHeight != 8 {
+		t.Fatalf("view height %d, want tip 10 - lag 2 = 8", ex.BitcoinHeight)
+	}
+
+	// A Bitcoin reorg onto a heavier branch from height 5: the view
+	// switches onto it once tip-lag there has more work than the view.
+	fork := e.f.fork(t, 5, 7) // heights 6'..12'
+	feed(t, e.ix, fork)
+	e.clock.Advance(2 * time.Second)
+	b3, err := s.BuildNext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex, _ := block.DecodeExtra(b3.Header.Extra); ex.BitcoinHeight != 10 || ex.BitcoinHash != fork[4].BlockHash() {
+		t.Fatalf("view %d %s, want 10' %s", ex.BitcoinHeight, ex.BitcoinHash, fork[4].BlockHash())
+	}
+
+	for _, b := range []*chain.Block{b1, b2, b3} {
+		if err := follower.InsertBlock(b); err != nil {
+			t.Fatalf("follower rejects block %d: %v", b.Header.Number, err)
+		}
+		fh, err := follower.HeaderByNumber(b.Header.Number.Uint64())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fh.Root != b.Header.Root || fh.Hash() != b.Hash() {
+			t.Fatalf("block %d: follower root %s, sequencer %s", b.Header.Number, fh.Root, b.Header.Root)
+		}
+	}
+}
+
+func TestDevKeyAndLoadKey(t *testing.T) {
+	if DevKey() == nil {
+		t.Fatal("no dev key")
+	}
+	t.Setenv(KeyEnv, "")
+	if _, err := LoadKey(""); err == nil {
+		t.Fatal("no key source accepted")
+	}
+	hexKey := common.Bytes2Hex(crypto.FromECDSA(DevKey()))
+	t.Setenv(KeyEnv, "0x"+hexKey+"\n")
+	k, err := LoadKey("")
+	if err != nil || !k.Equal(DevKey()) {
+		t.Fatalf("env key: %v", err)
+	}
+	t.Setenv(KeyEnv, "nothex")
+	if _, err := LoadKey(""); err == nil {
+		t.Fatal("garbage key accepted")
+	}
+}
