@@ -15,10 +15,11 @@ import (
 func devnetCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "devnet",
-		Usage: "run a development network in one process (embedded regtest Bitcoin + indexer)",
-		Description: "Starts the embedded regtest Bitcoin node, mines to the dev key, and runs the node's\n" +
-			"Bitcoin indexer syncing from it over P2P. Data lives in <datadir>/devnet and is wiped\n" +
-			"at every start.",
+		Usage: "run a development network in one process (embedded regtest Bitcoin + indexer + L2 sequencer)",
+		Description: "Starts the embedded regtest Bitcoin node, mines to the dev key, runs the node's\n" +
+			"Bitcoin indexer syncing from it over P2P, and an L2 chain whose sequencer builds a block\n" +
+			"every sequencer.block_time (2s) with anvil's ten funded dev accounts. Data lives in\n" +
+			"<datadir>/devnet and is wiped at every start.",
 		Flags: []cli.Flag{
 			&cli.DurationFlag{Name: "block-interval", Usage: "mine a Bitcoin block this often (0: only the initial blocks)", Sources: cli.EnvVars("HEMI_DEVNET_BLOCK_INTERVAL")},
 			&cli.StringFlag{Name: "p2p", Usage: "regtest P2P listen address (default 127.0.0.1:18444)", Sources: cli.EnvVars("HEMI_DEVNET_P2P")},
@@ -52,6 +53,7 @@ func devnetCommand() *cli.Command {
 					Logger:        log,
 					Registerer:    reg,
 					Out:           os.Stdout,
+					L2BlockTime:   cfg.Sequencer.BlockTime.Duration,
 				})
 			})
 			if cfg.Metrics.Listen != "" {

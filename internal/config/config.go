@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/btc/network"
 )
@@ -23,10 +24,61 @@ type Config struct {
 	// DataDir holds every database of the node.
 	DataDir string `toml:"datadir"`
 
-	Log     Log     `toml:"log"`
-	Metrics Metrics `toml:"metrics"`
-	BTC     BTC     `toml:"btc"`
-	Devnet  Devnet  `toml:"devnet"`
+	Log       Log       `toml:"log"`
+	Metrics   Metrics   `toml:"metrics"`
+	BTC       BTC       `toml:"btc"`
+	Devnet    Devnet    `toml:"devnet"`
+	L2        L2        `toml:"l2"`
+	Sequencer Sequencer `toml:"sequencer"`
+	TxPool    TxPool    `toml:"txpool"`
+}
+
+// L2 configures the L2 chain of `hemi node`. Until genesis files exist,
+// a network's genesis is the devnet genesis (chain id 7431337, anvil's
+// dev accounts funded) anchored at a chosen Bitcoin block: every node of
+// one network must use the same genesis_btc_height, genesis_time and
+// sequencers.
+type L2 struct {
+	// GenesisBTCHeight is the height of the Bitcoin block (on the
+	// index's most-work chain) that is the genesis's Bitcoin view. The
+	// node waits until its index has it.
+	GenesisBTCHeight int32 `toml:"genesis_btc_height"`
+	// GenesisTime is the genesis timestamp in Unix seconds (0: the
+	// genesis Bitcoin block's timestamp).
+	GenesisTime uint64 `toml:"genesis_time"`
+	// Sequencers are the addresses whose seal blocks may carry (empty: the
+	// address of this node's sequencer key; a follower must name them).
+	Sequencers []string `toml:"sequencers"`
+}
+
+// Sequencer configures block production (`hemi node --sequencer`).
+type Sequencer struct {
+	// KeyFile holds the sealing key, hex. Empty: $HEMI_SEQUENCER_KEY.
+	// Keys are never read from flags.
+	KeyFile string `toml:"key_file"`
+	// BlockTime is how often a block is built (whole seconds, at least 1s).
+	BlockTime Duration `toml:"block_time"`
+}
+
+// TxPool configures the mempool (go-ethereum legacypool limits).
+type TxPool struct {
+	// PriceLimit is the minimum tip in wei.
+	PriceLimit uint64 `toml:"price_limit"`
+	// PriceBump is the percent a replacement must raise tip and fee cap.
+	PriceBump uint64 `toml:"price_bump"`
+	// AccountSlots are executable slots guaranteed per account.
+	AccountSlots uint64 `toml:"account_slots"`
+	// GlobalSlots cap executable transactions.
+	GlobalSlots uint64 `toml:"global_slots"`
+	// AccountQueue caps non-executable (nonce gap) slots per account.
+	AccountQueue uint64 `toml:"account_queue"`
+	// GlobalQueue caps non-executable transactions.
+	GlobalQueue uint64 `toml:"global_queue"`
+	// Lifetime is how long a non-executable transaction may wait.
+	Lifetime Duration `toml:"lifetime"`
+	// Rejournal is how often the journal (<datadir>/.../transactions.rlp)
+	// is rewritten with the pool's content.
+	Rejournal Duration `toml:"rejournal"`
 }
 
 // Log configures structured logging.
@@ -105,6 +157,20 @@ func Default() Config {
 			P2P:           "127.0.0.1:18444",
 			InitialBlocks: 101,
 		},
+		L2: L2{Sequencers: []string{}},
+		Sequencer: Sequencer{
+			BlockTime: Duration{2 * time.Second},
+		},
+		TxPool: TxPool{
+			PriceLimit:   1,
+			PriceBump:    10,
+			AccountSlots: 16,
+			GlobalSlots:  5120,
+			AccountQueue: 64,
+			GlobalQueue:  1024,
+			Lifetime:     Duration{3 * time.Hour},
+			Rejournal:    Duration{time.Minute},
+		},
 	}
 }
 
@@ -181,6 +247,26 @@ func (c *Config) Validate() error {
 	}
 	if c.Devnet.InitialBlocks < 0 {
 		bad("devnet.initial_blocks must not be negative")
+	}
+	if c.L2.GenesisBTCHeight < 0 {
+		bad("l2.genesis_btc_height must not be negative")
+	}
+	for _, a := range c.L2.Sequencers {
+		if !common.IsHexAddress(a) {
+			bad("l2.sequencers entry %q: want a 0x-prefixed 20-byte hex address", a)
+		}
+	}
+	if bt := c.Sequencer.BlockTime.Duration; bt < time.Second || bt%time.Second != 0 {
+		bad("sequencer.block_time %v: want a whole number of seconds, at least 1s", bt)
+	}
+	if c.TxPool.PriceLimit < 1 || c.TxPool.PriceBump < 1 {
+		bad("txpool.price_limit and txpool.price_bump must be at least 1")
+	}
+	if c.TxPool.AccountSlots < 1 || c.TxPool.GlobalSlots < 1 || c.TxPool.AccountQueue < 1 || c.TxPool.GlobalQueue < 1 {
+		bad("txpool slots and queues must be at least 1")
+	}
+	if c.TxPool.Lifetime.Duration <= 0 || c.TxPool.Rejournal.Duration <= 0 {
+		bad("txpool.lifetime and txpool.rejournal must be positive")
 	}
 	return errors.Join(errs...)
 }

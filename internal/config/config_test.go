@@ -84,6 +84,9 @@ func TestValidate(t *testing.T) {
 		{name: "format", mutate: func(c *Config) { c.Log.Format = "xml" }, wantErr: "log.format"},
 		{name: "max peers", mutate: func(c *Config) { c.BTC.MaxPeers = 0 }, wantErr: "max_peers"},
 		{name: "datadir", mutate: func(c *Config) { c.DataDir = "" }, wantErr: "datadir"},
+		{name: "block time", mutate: func(c *Config) { c.Sequencer.BlockTime.Duration = 1500 * time.Millisecond }, wantErr: "sequencer.block_time"},
+		{name: "sequencer address", mutate: func(c *Config) { c.L2.Sequencers = []string{"0x12"} }, wantErr: "l2.sequencers"},
+		{name: "txpool slots", mutate: func(c *Config) { c.TxPool.GlobalSlots = 0 }, wantErr: "txpool slots"},
 		{name: "two at once", mutate: func(c *Config) { c.DataDir = ""; c.BTC.MaxPeers = 0 }, wantErr: "max_peers"},
 	}
 	for _, tc := range tests {

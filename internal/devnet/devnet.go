@@ -13,11 +13,14 @@ import (
 	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/btcutil/v2"
 	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
 
@@ -43,6 +46,8 @@ type Config struct {
 	Registerer prometheus.Registerer
 	// Out receives the banner saying what to connect to.
 	Out io.Writer
+	// L2BlockTime is the L2 block time (0: genesis.DefaultBlockTime, 2 s).
+	L2BlockTime time.Duration
 }
 
 // MinerKey returns the dev mining key and its P2WPKH regtest address.
@@ -94,8 +99,38 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("devnet: %w", err)
 	}
 	g.Go(func() error { return svc.Run(ctx) })
+	_, btcHeight := btc.Tip()
+	if err := waitIndexed(ctx, svc.Index(), btcHeight); err != nil {
+		return fmt.Errorf("devnet: wait for the indexer to reach height %d: %w", btcHeight, err)
+	}
+	l2, err := NewL2(svc.Index(), L2Config{Dir: filepath.Join(cfg.DataDir, "l2"), BlockTime: cfg.L2BlockTime,
+		Logger: cfg.Logger, Registerer: cfg.Registerer})
+	if err != nil {
+		return err
+	}
+	defer l2.Chain.Close()
+	g.Go(func() error { return l2.Pool.Run(ctx) })
+	g.Go(func() error { return l2.Sequencer.Run(ctx) })
 	printBanner(cfg, btc, key, addr)
+	printL2Banner(cfg.Out, l2)
 	return g.Wait()
+}
+
+func printL2Banner(out io.Writer, l2 *L2) {
+	fmt.Fprintf(out, `L2 (Hemi EVM chain, sequenced here)
+  chain id     %d
+  block time   %s (empty blocks too); Bitcoin view lags the tip by %d blocks
+  sequencer    %s   (sealing key: the public devnet key, seed %q; development only)
+  genesis      %s
+
+Dev accounts (anvil's well-known keys from the mnemonic
+"%s"; 10,000 ETH each; PUBLIC, never use them on a real network)
+`, l2.Spec.Config.ChainID, l2.Spec.Config.BlockTime, l2.Spec.Config.ViewLag, l2.Sequencer.Address(), sequencer.DevKeySeed,
+		l2.Chain.Genesis().Hash(), genesis.DevMnemonic)
+	for i, a := range l2.Accounts {
+		fmt.Fprintf(out, "  (%d) %s  0x%x\n", i, a.Address, crypto.FromECDSA(a.Key))
+	}
+	fmt.Fprintf(out, "\nJSON-RPC: not served yet in this build (the RPC server lands separately).\n\n")
 }
 
 func printBanner(cfg Config, btc *regtest.Node, key *txgen.Key, addr address.Address) {
