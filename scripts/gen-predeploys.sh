@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compiles the Solidity predeploys in contracts/ with solc-js (npm "solc",
-# pinned below, installed into .tools/npm) and writes each contract's
+# pinned in scripts/install-tools.sh, installed into .tools/npm) and writes each contract's
 # runtime bytecode as hex to internal/chain/genesis/bytecode/<Name>.hex,
 # which the genesis package embeds. The output is reproducible: no metadata
 # hash or CBOR trailer, fixed optimizer settings and EVM version.
@@ -11,16 +11,10 @@
 # Needs node and npm; the genesis tests run --check when node is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SOLC_VERSION=0.8.28
 CONTRACTS=(HVMState)
 npmdir="$PWD/.tools/npm"
 out="internal/chain/genesis/bytecode"
-
-if [ ! -f "$npmdir/node_modules/solc/package.json" ] ||
-	[ "$(node -p "require('$npmdir/node_modules/solc/package.json').version")" != "$SOLC_VERSION" ]; then
-	echo "gen-predeploys: npm solc@$SOLC_VERSION -> .tools/npm" >&2
-	npm install --silent --no-audit --no-fund --prefix "$npmdir" "solc@$SOLC_VERSION" >&2
-fi
+./scripts/install-tools.sh >&2 # pins and installs solc-js into .tools/npm
 
 check=0
 [ "${1:-}" = "--check" ] && check=1
