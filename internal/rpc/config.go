@@ -1,0 +1,132 @@
+package rpc
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultListenAddr           = "127.0.0.1:8545"
+	DefaultMaxRequestSize       = 5 * 1024 * 1024 // go-ethereum's HTTP body limit
+	DefaultBatchItemLimit       = 1000            // go-ethereum's --rpc.batch-request-limit
+	DefaultBatchResponseMaxSize = 25 * 1000 * 1000
+	DefaultGasCap               = 50_000_000 // go-ethereum's --rpc.gascap
+	DefaultEVMTimeout           = 5 * time.Second
+	DefaultTraceTimeout         = 5 * time.Second
+	DefaultLogsBlockRange       = 10_000
+	DefaultLogsMaxResults       = 10_000
+	DefaultFilterTimeout        = 5 * time.Minute
+	DefaultFeeHistoryMaxBlocks  = 1024
+	DefaultClientVersion        = "hemi-go/v0.1.0"
+)
+
+// ErrConfig: a Config field is invalid.
+var ErrConfig = errors.New("rpc: invalid config")
+
+// Config configures the JSON-RPC server. It is not modified after New.
+// Zero fields take the defaults above.
+type Config struct {
+	// ListenAddr is host:port for HTTP and WebSocket (the same port: a
+	// request asking to upgrade is served as WebSocket).
+	ListenAddr string
+	// CORSOrigins are the browser origins allowed over HTTP ("*" for
+	// any); empty disables CORS headers.
+	CORSOrigins []string
+	// VHosts are the Host header values accepted over HTTP ("*" for
+	// any); default "localhost". Protects against DNS rebinding.
+	VHosts []string
+	// WSOrigins are the origins allowed to open a WebSocket; default
+	// CORSOrigins. Requests without an Origin header (non-browser
+	// clients) are always allowed.
+	WSOrigins []string
+	// MaxRequestSize bounds an HTTP request body and a WebSocket
+	// message, in bytes.
+	MaxRequestSize int
+	// BatchItemLimit bounds the calls in one batch; BatchResponseMaxSize
+	// bounds a batch's response in bytes (go-ethereum SetBatchLimits).
+	BatchItemLimit       int
+	BatchResponseMaxSize int
+	// GasCap bounds the gas of eth_call, eth_estimateGas,
+	// eth_createAccessList and debug_traceCall.
+	GasCap uint64
+	// EVMTimeout bounds one eth_call or one estimation step.
+	EVMTimeout time.Duration
+	// TraceTimeout is the default timeout of one traced transaction.
+	TraceTimeout time.Duration
+	// LogsBlockRange bounds the block range of eth_getLogs and
+	// eth_getFilterLogs; LogsMaxResults bounds the logs returned.
+	LogsBlockRange uint64
+	LogsMaxResults int
+	// FilterTimeout uninstalls a filter not polled for this long.
+	FilterTimeout time.Duration
+	// FeeHistoryMaxBlocks bounds eth_feeHistory's block count.
+	FeeHistoryMaxBlocks uint64
+	// ClientVersion is web3_clientVersion's answer.
+	ClientVersion string
+	// Bitcoin answers hemi_btcTip (optional).
+	Bitcoin Bitcoin
+	// Logger defaults to slog.Default() with subsystem=rpc.
+	Logger *slog.Logger
+}
+
+// withDefaults returns cfg with zero fields defaulted, or an error.
+func (cfg Config) withDefaults() (Config, error) {
+	if cfg.ListenAddr == "" {
+		cfg.ListenAddr = DefaultListenAddr
+	}
+	if _, _, err := net.SplitHostPort(cfg.ListenAddr); err != nil {
+		return cfg, fmt.Errorf("%w: listen address %q: %w", ErrConfig, cfg.ListenAddr, err)
+	}
+	if len(cfg.VHosts) == 0 {
+		cfg.VHosts = []string{"localhost"}
+	}
+	if len(cfg.WSOrigins) == 0 {
+		cfg.WSOrigins = cfg.CORSOrigins
+	}
+	for _, p := range []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"max request size", &cfg.MaxRequestSize, DefaultMaxRequestSize},
+		{"batch item limit", &cfg.BatchItemLimit, DefaultBatchItemLimit},
+		{"batch response max size", &cfg.BatchResponseMaxSize, DefaultBatchResponseMaxSize},
+		{"logs max results", &cfg.LogsMaxResults, DefaultLogsMaxResults},
+	} {
+		if *p.v < 0 {
+			return cfg, fmt.Errorf("%w: %s %d is negative", ErrConfig, p.name, *p.v)
+		}
+		if *p.v == 0 {
+			*p.v = p.def
+		}
+	}
+	if cfg.GasCap == 0 {
+		cfg.GasCap = DefaultGasCap
+	}
+	if cfg.EVMTimeout <= 0 {
+		cfg.EVMTimeout = DefaultEVMTimeout
+	}
+	if cfg.TraceTimeout <= 0 {
+		cfg.TraceTimeout = DefaultTraceTimeout
+	}
+	if cfg.LogsBlockRange == 0 {
+		cfg.LogsBlockRange = DefaultLogsBlockRange
+	}
+	if cfg.FilterTimeout <= 0 {
+		cfg.FilterTimeout = DefaultFilterTimeout
+	}
+	if cfg.FeeHistoryMaxBlocks == 0 {
+		cfg.FeeHistoryMaxBlocks = DefaultFeeHistoryMaxBlocks
+	}
+	if cfg.ClientVersion == "" {
+		cfg.ClientVersion = DefaultClientVersion
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default().With("subsystem", "rpc")
+	}
+	return cfg, nil
+}

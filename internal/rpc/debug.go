@@ -1,0 +1,368 @@
+package rpc
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/tracing"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/core/vm"
+	"github.com/ethereum/go-ethereum/eth/tracers"
+	"github.com/ethereum/go-ethereum/eth/tracers/logger"
+	_ "github.com/ethereum/go-ethereum/eth/tracers/native" // callTracer, prestateTracer, 4byteTracer, ...
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+	"github.com/holiman/uint256"
+
+	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/hvm"
+)
+
+// debugAPI is the debug namespace (tracing).
+type debugAPI struct{ s *Server }
+
+// traceConfig is go-ethereum's TraceConfig: the struct logger's options
+// inline, or a named native tracer (callTracer, prestateTracer, ...)
+// with its own config.
+type traceConfig struct {
+	*logger.Config
+	Tracer       *string
+	Timeout      *string
+	TracerConfig json.RawMessage
+}
+
+// traceCallConfig is debug_traceCall's config.
+type traceCallConfig struct {
+	traceConfig
+	StateOverrides *stateOverride
+}
+
+// txTraceResult is one transaction's trace in a block trace.
+type txTraceResult struct {
+	TxHash common.Hash     `json:"txHash"`
+	Result json.RawMessage `json:"result,omitempty"`
+	Error  string          `json:"error,omitempty"`
+}
+
+// newTracer builds the tracer cfg names (the struct logger by default).
+func (s *Server) newTracer(cfg *traceConfig, tctx *tracers.Context) (*tracers.Tracer, time.Duration, error) {
+	timeout := s.cfg.TraceTimeout
+	if cfg == nil {
+		cfg = &traceConfig{}
+	}
+	if cfg.Timeout != nil {
+		d, err := time.ParseDuration(*cfg.Timeout)
+		if err != nil {
+			return nil, 0, invalidParams("invalid timeout %q: %v", *cfg.Timeout, err)
+		}
+		timeout = d
+	}
+	if cfg.Tracer == nil || *cfg.Tracer == "" {
+		l := logger.NewStructLogger(cfg.Config)
+		return &tracers.Tracer{Hooks: l.Hooks(), GetResult: l.GetResult, Stop: l.Stop}, timeout, nil
+	}
+	t, err := tracers.DefaultDirectory.New(*cfg.Tracer, tctx, cfg.TracerConfig, s.config)
+	if err != nil {
+		return nil, 0, invalidParams("tracer %q: %v", *cfg.Tracer, err)
+	}
+	return t, timeout, nil
+}
+
+// replay re-executes block b on its parent's state exactly as the block
+// processor does (pre-execution system calls, system transactions, then
+// user transactions), tracing the transactions for which trace(i)
+// returns a config. It stops after transaction index last.
+type replay struct {
+	s      *Server
+	b      *chain.Block
+	parent *types.Header
+	st     *state.StateDB
+	view   hvm.BitcoinView
+	get    chain.GetHashFunc
+}
+
+func (s *Server) newReplay(b *chain.Block) (*replay, error) {
+	if b.NumberU64() == 0 {
+		return nil, invalidParams("genesis is not traceable")
+	}
+	parent, err := s.chain.HeaderByHash(b.Header.ParentHash)
+	if err != nil {
+		return nil, err
+	}
+	st, err := s.chain.StateAt(parent.Root)
+	if err != nil {
+		return nil, err
+	}
+	view, err := s.chain.ViewOf(b.Header)
+	if err != nil {
+		return nil, err
+	}
+	r := &replay{s: s, b: b, parent: parent, st: st, view: view, get: s.chain.GetHashFn(parent)}
+	evm := s.chain.Processor().NewEVM(b.Header, r.get, st, view, vm.Config{})
+	core.PreExecution(context.Background(), b.Header.ParentBeaconRoot, parent, s.config, evm, b.Header.Number, b.Header.Time)
+	evm.Release()
+	return r, nil
+}
+
+// run executes transactions 0..last, tracing those trace selects.
+func (r *replay) run(ctx context.Context, last int, trace func(i int) *traceConfig) ([]txTraceResult, error) {
+	var out []txTraceResult
+	nsys := len(r.b.Body.SystemTxs)
+	signer := types.MakeSigner(r.s.config, r.b.Header.Number, r.b.Header.Time)
+	for i := 0; i <= last && i < r.b.Body.Len(); i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		hash := r.b.Body.TxHashes()[i]
+		cfg := trace(i)
+		var (
+			tracer  *tracers.Tracer
+			timeout time.Duration
+			err     error
+		)
+		vmCfg := vm.Config{}
+		var sdb vm.StateDB = r.st
+		if cfg != nil {
+			tracer, timeout, err = r.s.newTracer(cfg, &tracers.Context{BlockHash: r.b.Hash(), BlockNumber: r.b.Header.Number, TxIndex: i, TxHash: hash})
+			if err != nil {
+				return nil, err
+			}
+			vmCfg = vm.Config{Tracer: tracer.Hooks}
+			sdb = state.NewHookedState(r.st, tracer.Hooks)
+		}
+		evm := r.s.chain.Processor().NewEVM(r.b.Header, r.get, sdb, r.view, vmCfg)
+		var stop func() bool
+		if tracer != nil {
+			tctx, cancel := context.WithTimeout(ctx, timeout)
+			stop = context.AfterFunc(tctx, func() {
+				if errors.Is(tctx.Err(), context.DeadlineExceeded) {
+					tracer.Stop(errors.New("execution timeout"))
+				}
+				evm.Cancel()
+			})
+			defer cancel()
+		}
+		r.st.SetTxContext(hash, i, uint32(i+1))
+		var execErr error
+		if i < nsys {
+			r.systemTx(evm, r.b.Body.SystemTxs[i], hash)
+		} else {
+			tx := r.b.Body.Txs[i-nsys]
+			msg, err := core.TransactionToMessage(tx, signer, r.b.Header.BaseFee)
+			if err != nil {
+				execErr = err
+			} else {
+				_, _, execErr = core.ApplyTransactionWithEVM(ctx, msg, core.NewGasPool(math.MaxUint64), r.st, r.b.Header.Number, r.b.Hash(), r.b.Header.Time, tx, evm)
+			}
+		}
+		if stop != nil {
+			stop()
+		}
+		evm.Release()
+		if verr := viewErr(r.view); verr != nil {
+			return nil, fmt.Errorf("bitcoin view failed during the replay: %w", verr)
+		}
+		if tracer == nil {
+			if execErr != nil {
+				return nil, fmt.Errorf("replaying tx %d of block %d: %w", i, r.b.NumberU64(), execErr)
+			}
+			continue
+		}
+		res := txTraceResult{TxHash: hash}
+		if execErr != nil {
+			res.Error = fmt.Sprintf("tracing failed: %v", execErr)
+		} else if raw, err := tracer.GetResult(); err != nil {
+			res.Error = err.Error()
+		} else {
+			res.Result = raw
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// systemTx executes a system transaction as the block processor does
+// (chain package doc, "System transactions": mint, nonce, call or create
+// at gas price zero, no refund), reporting it to the EVM's tracer as a
+// transaction with a legacy stand-in carrying its gas, recipient, value
+// and data (tracers need a *types.Transaction; a system transaction is
+// not one).
+func (r *replay) systemTx(evm *vm.EVM, stx *block.SystemTx, hash common.Hash) {
+	value := new(uint256.Int)
+	if stx.Value != nil {
+		value.SetFromBig(stx.Value)
+	}
+	msg := &core.Message{
+		From: stx.From, To: stx.To, Value: value, GasLimit: stx.Gas, Data: stx.Data,
+		GasPrice: new(uint256.Int), GasFeeCap: new(uint256.Int), GasTipCap: new(uint256.Int),
+	}
+	sdb := evm.StateDB
+	rules := r.s.config.Rules(r.b.Header.Number, true, r.b.Header.Time)
+	hooks := evm.Config.Tracer
+	standIn := types.NewTx(&types.LegacyTx{Nonce: sdb.GetNonce(stx.From), To: stx.To, Value: stx.Value, Gas: stx.Gas, Data: stx.Data})
+	if hooks != nil && hooks.OnTxStart != nil {
+		hooks.OnTxStart(evm.GetVMContext(), standIn, stx.From)
+	}
+	evm.SetTxContext(core.NewEVMTxContext(msg))
+	sdb.Prepare(rules, stx.From, r.b.Header.Coinbase, stx.To, vm.ActivePrecompiles(rules), nil)
+	if stx.Mint != nil && stx.Mint.Sign() > 0 {
+		mint, _ := uint256.FromBig(stx.Mint)
+		sdb.AddBalance(stx.From, mint, tracing.BalanceChangeUnspecified)
+	}
+	budget := vm.NewGasBudget(stx.Gas, 0)
+	var (
+		left     vm.GasBudget
+		err      error
+		contract common.Address
+	)
+	if stx.To == nil {
+		_, contract, left, err = evm.Create(stx.From, stx.Data, budget, value)
+	} else {
+		sdb.SetNonce(stx.From, sdb.GetNonce(stx.From)+1, tracing.NonceChangeEoACall)
+		_, left, err = evm.Call(stx.From, *stx.To, stx.Data, budget, value)
+	}
+	r.st.Finalise(rules)
+	if hooks != nil && hooks.OnTxEnd != nil {
+		rc := &types.Receipt{Type: block.SystemTxType, Status: types.ReceiptStatusSuccessful, TxHash: hash,
+			GasUsed: left.Used(budget), BlockNumber: r.b.Header.Number, BlockHash: r.b.Hash()}
+		if err != nil {
+			rc.Status = types.ReceiptStatusFailed
+		} else if stx.To == nil {
+			rc.ContractAddress = contract
+		}
+		hooks.OnTxEnd(rc, nil)
+	}
+}
+
+// TraceTransaction is debug_traceTransaction.
+func (api *debugAPI) TraceTransaction(ctx context.Context, hash common.Hash, cfg *traceConfig) (json.RawMessage, error) {
+	s := api.s
+	loc, err := s.chain.TxLookup(hash)
+	if err != nil {
+		if errors.Is(err, chain.ErrNotFound) {
+			return nil, &rpcError{code: codeServer, msg: "transaction not found", err: err}
+		}
+		return nil, err
+	}
+	b, err := s.chain.BlockByHash(loc.BlockHash)
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.newReplay(b)
+	if err != nil {
+		return nil, err
+	}
+	target := int(loc.Index)
+	res, err := r.run(ctx, target, func(i int) *traceConfig {
+		if i != target {
+			return nil
+		}
+		if cfg == nil {
+			return &traceConfig{}
+		}
+		return cfg
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(res) != 1 {
+		return nil, fmt.Errorf("transaction %s: index %d not in block: %w", hash, target, chain.ErrCorrupt)
+	}
+	if res[0].Error != "" {
+		return nil, &rpcError{code: codeServer, msg: res[0].Error}
+	}
+	return res[0].Result, nil
+}
+
+// TraceBlockByNumber is debug_traceBlockByNumber: every transaction of
+// the block, system transactions first.
+func (api *debugAPI) TraceBlockByNumber(ctx context.Context, n gethrpc.BlockNumber, cfg *traceConfig) ([]txTraceResult, error) {
+	return api.traceBlock(ctx, gethrpc.BlockNumberOrHashWithNumber(n), cfg)
+}
+
+// TraceBlockByHash is debug_traceBlockByHash.
+func (api *debugAPI) TraceBlockByHash(ctx context.Context, hash common.Hash, cfg *traceConfig) ([]txTraceResult, error) {
+	return api.traceBlock(ctx, gethrpc.BlockNumberOrHashWithHash(hash, false), cfg)
+}
+
+func (api *debugAPI) traceBlock(ctx context.Context, bnh gethrpc.BlockNumberOrHash, cfg *traceConfig) ([]txTraceResult, error) {
+	s := api.s
+	b, err := s.blockByNumberOrHash(bnh)
+	if err != nil {
+		return nil, err
+	}
+	if b == nil {
+		return nil, &rpcError{code: codeServer, msg: "block not found"}
+	}
+	r, err := s.newReplay(b)
+	if err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		cfg = &traceConfig{}
+	}
+	res, err := r.run(ctx, b.Body.Len()-1, func(int) *traceConfig { return cfg })
+	if err != nil {
+		return nil, err
+	}
+	if res == nil {
+		res = []txTraceResult{}
+	}
+	return res, nil
+}
+
+// TraceCall is debug_traceCall: eth_call under a tracer, on the state
+// after the named block, with optional state overrides.
+func (api *debugAPI) TraceCall(ctx context.Context, args callArgs, bnh gethrpc.BlockNumberOrHash, cfg *traceCallConfig) (json.RawMessage, error) {
+	s := api.s
+	if err := args.validate(s.config.ChainID); err != nil {
+		return nil, err
+	}
+	if cfg == nil {
+		cfg = &traceCallConfig{}
+	}
+	var ov stateOverride
+	if cfg.StateOverrides != nil {
+		ov = *cfg.StateOverrides
+	}
+	env, err := s.callEnvAt(&bnh, ov)
+	if err != nil {
+		return nil, err
+	}
+	tracer, timeout, err := s.newTracer(&cfg.traceConfig, &tracers.Context{BlockNumber: env.header.Number})
+	if err != nil {
+		return nil, err
+	}
+	msg := s.toMessage(&args, env, env.state)
+	tx := types.NewTx(&types.LegacyTx{Nonce: msg.Nonce, GasPrice: msg.GasPrice.ToBig(), Gas: msg.GasLimit, To: msg.To, Value: msg.Value.ToBig(), Data: msg.Data})
+	evm := s.chain.Processor().NewEVM(env.header, s.chain.GetHashFn(env.header), state.NewHookedState(env.state, tracer.Hooks), env.view,
+		vm.Config{Tracer: tracer.Hooks, NoBaseFee: true})
+	defer evm.Release()
+	if msg.GasPrice.Sign() == 0 {
+		evm.Context.BaseFee.SetUint64(0)
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stop := context.AfterFunc(tctx, func() {
+		if errors.Is(tctx.Err(), context.DeadlineExceeded) {
+			tracer.Stop(errors.New("execution timeout"))
+		}
+		evm.Cancel()
+	})
+	defer stop()
+	env.state.SetTxContext(tx.Hash(), 0, 1)
+	if _, _, err := core.ApplyTransactionWithEVM(ctx, msg, core.NewGasPool(math.MaxUint64), env.state, env.header.Number, env.header.Hash(), env.header.Time, tx, evm); err != nil {
+		return nil, txError(fmt.Errorf("tracing failed: %w", err))
+	}
+	if verr := viewErr(env.view); verr != nil {
+		return nil, fmt.Errorf("bitcoin view failed during the call: %w", verr)
+	}
+	return tracer.GetResult()
+}

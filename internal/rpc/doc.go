@@ -1,0 +1,57 @@
+// Package rpc is the node's Ethereum JSON-RPC server (DESIGN 2, "RPC"):
+// the eth, net, web3, txpool and debug namespaces as Ethereum tools
+// expect them, and hemi_* for the Bitcoin view, over HTTP and WebSocket
+// on one port, on go-ethereum's rpc server.
+//
+// # Shape
+//
+// New(Config, Chain, Pool) builds the server; Run(ctx) listens and serves
+// until ctx is done (Serve takes a listener). Chain and Pool are the
+// narrow interfaces of interface.go, implemented by *chain.Chain and
+// *sequencer.Pool (asserted at compile time); the pool may be nil on a
+// node without a mempool. Handler() serves HTTP (vhost and CORS checks)
+// and WebSocket upgrades on the same port; RPC() is the go-ethereum
+// server for in-process clients.
+//
+// # Semantics
+//
+//   - Block tags: latest is the head; pending is the head's state (and the
+//     pool's nonces for eth_getTransactionCount), with the next block's
+//     context (number, time, base fee) for eth_call, eth_estimateGas,
+//     eth_createAccessList and debug_traceCall, and the head for
+//     eth_getBlockByNumber; safe and finalized resolve to the genesis
+//     until PoP finality gives them meaning (DESIGN 4); earliest is 0.
+//   - Every EVM is built by chain.Processor.NewEVM, so calls, estimates
+//     and traces run the hVM precompiles against the block's Bitcoin view
+//     exactly as blocks do; a failed view fails the request, never gives
+//     an answer.
+//   - System transactions (type 0x7E) are shown as OP Stack deposits
+//     (sourceHash, mint, isSystemTx, gasPrice 0, no v/r/s; nonce = the
+//     sender's nonce when it ran) and come first in blocks, receipts and
+//     traces. go-ethereum's own types (and so ethclient.BlockByNumber)
+//     cannot decode them; OP-aware clients (viem, alloy, op-geth) do.
+//   - eth_sendRawTransaction refuses type 0x7E and blob transactions and
+//     other chains' transactions before the pool; pool errors keep
+//     go-ethereum's messages and code -32000 (txError).
+//   - Errors: revert is code 3, "execution reverted: <reason>", data =
+//     the revert bytes; bad parameters -32602; limits (getLogs range and
+//     results, filters) -32005; everything else -32000.
+//   - Tracing (debug_traceTransaction, debug_traceBlockByNumber/ByHash,
+//     debug_traceCall) re-executes on the parent's state with
+//     go-ethereum's tracers (struct logger, callTracer, prestateTracer,
+//     the other native tracers): pre-execution system calls, system
+//     transactions (reported to tracers with a legacy stand-in carrying
+//     their gas, recipient, value and data), then user transactions.
+//   - Filters are polled: block and log filters remember the next block
+//     and read the chain when polled (at most LogsBlockRange blocks per
+//     poll), pending-transaction filters buffer hashes from the pool
+//     feed; a filter not polled for FilterTimeout is removed.
+//
+// # Invariants
+//
+//  1. No input crashes the server: parameters are decoded strictly
+//     (fuzzed) and every failure is an error with a code.
+//  2. Nothing here writes to the chain; the pool is written only by Add.
+//  3. Every goroutine (janitor, subscriptions) ends with ctx, its
+//     subscription, or the chain's close.
+package rpc

@@ -1,0 +1,89 @@
+package rpc
+
+import (
+	"context"
+	"math/big"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/state"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/event"
+
+	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/sequencer"
+)
+
+// Chain is what the RPC server asks of the L2 chain. *chain.Chain
+// implements it (asserted below).
+//
+// Concurrency: every method is called from many request goroutines at
+// once, concurrently with block insertion, and must be safe for that.
+// Errors for unknown blocks and transactions wrap chain.ErrNotFound.
+type Chain interface {
+	Head() *types.Header
+	Genesis() *types.Header
+	HeaderByHash(hash common.Hash) (*types.Header, error)
+	HeaderByNumber(number uint64) (*types.Header, error)
+	BlockByHash(hash common.Hash) (*chain.Block, error)
+	BlockByNumber(number uint64) (*chain.Block, error)
+	// Receipts are a block's receipts in block order with derived fields.
+	Receipts(blockHash common.Hash) (types.Receipts, error)
+	// TxLookup finds a canonical transaction, system or user.
+	TxLookup(hash common.Hash) (*chain.TxLocation, error)
+	StateAt(root common.Hash) (*state.StateDB, error)
+	// ViewOf pins the Bitcoin view of a block (nil for the genesis).
+	ViewOf(h *types.Header) (hvm.BitcoinView, error)
+	GetHashFn(parent *types.Header) chain.GetHashFunc
+	// Subscribe delivers canonical headers from number from, in order.
+	Subscribe(ctx context.Context, from uint64) <-chan *types.Header
+	// Processor builds every EVM (NewEVM) and runs blocks for tracing.
+	Processor() *chain.Processor
+}
+
+var _ Chain = (*chain.Chain)(nil)
+
+// Pool is what the RPC server asks of the mempool. *sequencer.Pool (the
+// sequencer's, over go-ethereum's legacypool) implements it (asserted
+// below). It may be nil: a node without a pool answers
+// eth_sendRawTransaction with an error and shows an empty txpool.
+//
+// Concurrency: every method is called from many request goroutines at
+// once and must be safe for that; none may block on block production
+// for long.
+type Pool interface {
+	// Add validates txs against the head state and the pool's rules and
+	// adds them, one error per transaction (nil: accepted). Errors must
+	// wrap go-ethereum's sentinels so they map to the messages tools
+	// expect (knownTxErrors): core.ErrNonceTooLow, core.ErrInsufficientFunds,
+	// txpool.ErrReplaceUnderpriced, txpool.ErrUnderpriced, ... The RPC
+	// layer has already refused blob and system (0x7E) transactions and
+	// other chains' transactions.
+	Add(txs []*types.Transaction) []error
+	// Nonce is the next nonce of addr counting the pool's executable
+	// transactions (eth_getTransactionCount "pending").
+	Nonce(addr common.Address) uint64
+	// Get returns a pool transaction by hash, or nil.
+	Get(hash common.Hash) *types.Transaction
+	// Stats counts executable (pending) and future (queued) transactions.
+	Stats() (pending, queued int)
+	// Content lists the pool's transactions per sender, nonce-sorted.
+	Content() (pending, queued map[common.Address][]*types.Transaction)
+	// SubscribeTransactions delivers transactions that became pending.
+	// The subscriber drains ch and unsubscribes when done.
+	SubscribeTransactions(ch chan<- core.NewTxsEvent) event.Subscription
+	// MinTip is the smallest tip the pool accepts (the floor of
+	// eth_maxPriorityFeePerGas).
+	MinTip() *big.Int
+}
+
+var _ Pool = (*sequencer.Pool)(nil)
+
+// Bitcoin is what hemi_btcTip asks of the Bitcoin index; *index.Index
+// implements it. Optional (nil: hemi_btcTip errors).
+type Bitcoin interface {
+	// BlockTip is the hash and height of the index's connected tip.
+	BlockTip() (chainhash.Hash, int32)
+}

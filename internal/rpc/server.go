@@ -1,0 +1,134 @@
+package rpc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/params"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+)
+
+// Server is the JSON-RPC server: the eth, net, web3, txpool, debug and
+// hemi namespaces over HTTP and WebSocket on one port.
+type Server struct {
+	cfg     Config
+	chain   Chain
+	pool    Pool
+	config  *params.ChainConfig
+	log     *slog.Logger
+	rpc     *gethrpc.Server
+	filters *filterSystem
+	handler http.Handler
+}
+
+// New builds a server over chain and pool (pool may be nil). It does not
+// listen until Run.
+func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if chain == nil {
+		return nil, fmt.Errorf("%w: nil chain", ErrConfig)
+	}
+	s := &Server{
+		cfg:    cfg,
+		chain:  chain,
+		pool:   pool,
+		config: chain.Processor().ChainConfig(),
+		log:    cfg.Logger,
+		rpc:    gethrpc.NewServer(),
+	}
+	s.filters = newFilterSystem(s)
+	s.rpc.SetBatchLimits(cfg.BatchItemLimit, cfg.BatchResponseMaxSize)
+	s.rpc.SetHTTPBodyLimit(cfg.MaxRequestSize)
+	s.rpc.SetWebsocketReadLimit(int64(cfg.MaxRequestSize))
+	for _, api := range []struct {
+		name string
+		svc  any
+	}{
+		{"eth", &ethAPI{s}},
+		{"net", &netAPI{s}},
+		{"web3", &web3API{s}},
+		{"txpool", &txpoolAPI{s}},
+		{"debug", &debugAPI{s}},
+		{"hemi", &hemiAPI{s}},
+	} {
+		if err := s.rpc.RegisterName(api.name, api.svc); err != nil {
+			return nil, fmt.Errorf("rpc: register %s: %w", api.name, err)
+		}
+	}
+	httpH := httpStack(s.rpc, cfg.CORSOrigins, cfg.VHosts)
+	wsH := s.rpc.WebsocketHandler(cfg.WSOrigins)
+	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebsocket(r) {
+			wsH.ServeHTTP(w, r)
+			return
+		}
+		httpH.ServeHTTP(w, r)
+	})
+	return s, nil
+}
+
+// Handler serves HTTP and WebSocket (a request asking to upgrade).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// RPC returns the underlying go-ethereum server (in-process clients:
+// gethrpc.DialInProcess).
+func (s *Server) RPC() *gethrpc.Server { return s.rpc }
+
+// Run listens on Config.ListenAddr and serves until ctx is done. It
+// runs the filter janitor and the pending-transaction feed.
+func (s *Server) Run(ctx context.Context) error {
+	ln, err := net.Listen("tcp", s.cfg.ListenAddr)
+	if err != nil {
+		return fmt.Errorf("rpc: listen %s: %w", s.cfg.ListenAddr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve is Run on a listener the caller opened (tests use port 0).
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.filters.run(ctx)
+	}()
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("json-rpc listening", "addr", ln.Addr().String())
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	shutdownCtx, stop := context.WithTimeout(context.Background(), 5*time.Second)
+	defer stop()
+	_ = hs.Shutdown(shutdownCtx)
+	s.rpc.Stop()
+	cancel()
+	<-done
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return fmt.Errorf("rpc: serve: %w", serveErr)
+	}
+	return nil
+}
+
+// isWebsocket reports whether r asks for a WebSocket upgrade.
+func isWebsocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
+		strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+}

@@ -1,0 +1,121 @@
+package rpc
+
+import (
+	"context"
+
+	"github.com/ethereum/go-ethereum/core"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+)
+
+// NewHeads is eth_subscribe("newHeads"): every new canonical header, in
+// order, from the block after the head at subscription time.
+func (api *ethAPI) NewHeads(ctx context.Context) (*gethrpc.Subscription, error) {
+	notifier, ok := gethrpc.NotifierFromContext(ctx)
+	if !ok {
+		return nil, gethrpc.ErrNotificationsUnsupported
+	}
+	sub := notifier.CreateSubscription()
+	from := api.s.chain.Head().Number.Uint64() + 1
+	go func() {
+		// The subscription's life is the connection's: ctx of the
+		// request is done as soon as it returns.
+		subCtx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		heads := api.s.chain.Subscribe(subCtx, from)
+		for {
+			select {
+			case h, ok := <-heads:
+				if !ok {
+					return
+				}
+				if err := notifier.Notify(sub.ID, marshalHeader(h)); err != nil {
+					return
+				}
+			case <-sub.Err():
+				return
+			}
+		}
+	}()
+	return sub, nil
+}
+
+// Logs is eth_subscribe("logs", filter): the matching logs of every new
+// canonical block (the filter's block range is ignored, as in
+// go-ethereum; blockHash is refused).
+func (api *ethAPI) Logs(ctx context.Context, crit filterCriteria) (*gethrpc.Subscription, error) {
+	notifier, ok := gethrpc.NotifierFromContext(ctx)
+	if !ok {
+		return nil, gethrpc.ErrNotificationsUnsupported
+	}
+	if crit.BlockHash != nil {
+		return nil, invalidParams("blockHash is not allowed in a logs subscription")
+	}
+	s := api.s
+	sub := notifier.CreateSubscription()
+	from := s.chain.Head().Number.Uint64() + 1
+	go func() {
+		subCtx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		heads := s.chain.Subscribe(subCtx, from)
+		for {
+			select {
+			case h, ok := <-heads:
+				if !ok {
+					return
+				}
+				logs, err := s.blockLogs(h, &crit, nil)
+				if err != nil {
+					s.log.Warn("logs subscription stopped", "block", h.Number, "err", err)
+					return
+				}
+				for _, l := range logs {
+					if err := notifier.Notify(sub.ID, l); err != nil {
+						return
+					}
+				}
+			case <-sub.Err():
+				return
+			}
+		}
+	}()
+	return sub, nil
+}
+
+// NewPendingTransactions is eth_subscribe("newPendingTransactions"[,
+// fullTx]): hashes (or transactions) the pool accepts.
+func (api *ethAPI) NewPendingTransactions(ctx context.Context, fullTx *bool) (*gethrpc.Subscription, error) {
+	notifier, ok := gethrpc.NotifierFromContext(ctx)
+	if !ok {
+		return nil, gethrpc.ErrNotificationsUnsupported
+	}
+	s := api.s
+	sub := notifier.CreateSubscription()
+	if s.pool == nil {
+		return sub, nil // a node without a pool never has pending transactions
+	}
+	txs := make(chan core.NewTxsEvent, 128)
+	poolSub := s.pool.SubscribeTransactions(txs)
+	full := fullTx != nil && *fullTx
+	go func() {
+		defer poolSub.Unsubscribe()
+		for {
+			select {
+			case ev := <-txs:
+				for _, tx := range ev.Txs {
+					var v any = tx.Hash()
+					if full {
+						v = newRPCTransaction(tx, nil, s.config)
+					}
+					if err := notifier.Notify(sub.ID, v); err != nil {
+						return
+					}
+				}
+			case <-poolSub.Err():
+				return
+			case <-sub.Err():
+				return
+			}
+		}
+	}()
+	return sub, nil
+}
