@@ -40,6 +40,7 @@ func newApp() *cli.Command {
 		},
 		Commands: []*cli.Command{
 			devnetCommand(),
+			nodeCommand(),
 			tbcCommand(),
 			btcCommand(),
 			benchCommand(),
