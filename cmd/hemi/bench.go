@@ -26,14 +26,16 @@ func benchCommand() *cli.Command {
 					&cli.IntFlag{Name: "runs", Value: 1, Usage: "measured runs of each node; medians are reported"},
 					&cli.StringFlag{Name: "cache-dir", Usage: "where generated chains are kept (default .cache/bench)"},
 					&cli.BoolFlag{Name: "verify", Usage: "after the timed sync, check every transaction against our index"},
+					&cli.StringFlag{Name: "profile-dir", Usage: "write CPU and heap profiles of our node's sync here"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					_, err := bench.RunBTCIndex(ctx, bench.BTCIndexConfig{
-						Blocks:   int32(cmd.Int("blocks")),
-						Txs:      int(cmd.Int("txs")),
-						Runs:     int(cmd.Int("runs")),
-						CacheDir: cmd.String("cache-dir"),
-						Verify:   cmd.Bool("verify"),
+						Blocks:     int32(cmd.Int("blocks")),
+						Txs:        int(cmd.Int("txs")),
+						Runs:       int(cmd.Int("runs")),
+						CacheDir:   cmd.String("cache-dir"),
+						Verify:     cmd.Bool("verify"),
+						ProfileDir: cmd.String("profile-dir"),
 					}, os.Stdout)
 					return err
 				},
