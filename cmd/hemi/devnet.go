@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hemi-go/hemi/internal/config"
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/metrics"
+	"github.com/hemi-go/hemi/internal/rpc"
 )
 
 func devnetCommand() *cli.Command {
@@ -24,6 +27,7 @@ func devnetCommand() *cli.Command {
 			&cli.DurationFlag{Name: "block-interval", Usage: "mine a Bitcoin block this often (0: only the initial blocks)", Sources: cli.EnvVars("HEMI_DEVNET_BLOCK_INTERVAL")},
 			&cli.StringFlag{Name: "p2p", Usage: "regtest P2P listen address (default 127.0.0.1:18444)", Sources: cli.EnvVars("HEMI_DEVNET_P2P")},
 			apiFlag(),
+			rpcFlag(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			cfg, err := loadConfig(cmd)
@@ -35,6 +39,9 @@ func devnetCommand() *cli.Command {
 			}
 			if cmd.IsSet("p2p") {
 				cfg.Devnet.P2P = cmd.String("p2p")
+			}
+			if cmd.IsSet(flagRPC) {
+				cfg.RPC.Listen = cmd.String(flagRPC)
 			}
 			if err := cfg.Validate(); err != nil {
 				return err
@@ -54,6 +61,8 @@ func devnetCommand() *cli.Command {
 					Registerer:    reg,
 					Out:           os.Stdout,
 					L2BlockTime:   cfg.Sequencer.BlockTime.Duration,
+					Pool:          poolConfig(cfg.TxPool, "", log),
+					RPC:           devnetRPCConfig(cfg.RPC, log),
 				})
 			})
 			if cfg.Metrics.Listen != "" {
@@ -62,4 +71,15 @@ func devnetCommand() *cli.Command {
 			return g.Wait()
 		},
 	}
+}
+
+// devnetRPCConfig is the devnet's JSON-RPC configuration: rpc.* of the
+// config, with any browser origin allowed when none is configured (as
+// anvil does), so MetaMask and local dapps can connect.
+func devnetRPCConfig(c config.RPC, log *slog.Logger) rpc.Config {
+	r := rpcConfig(c, log)
+	if len(r.CORSOrigins) == 0 {
+		r.CORSOrigins = []string{"*"}
+	}
+	return r
 }

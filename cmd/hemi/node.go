@@ -21,11 +21,29 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/config"
 	"github.com/hemi-go/hemi/internal/metrics"
+	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
 
-const flagSequencer = "sequencer"
+const (
+	flagSequencer = "sequencer"
+	flagRPC       = "rpc"
+)
+
+func rpcFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagRPC, Usage: "JSON-RPC listen address (default 127.0.0.1:8545; empty: off)", Sources: cli.EnvVars("HEMI_RPC")}
+}
+
+// rpcConfig maps the [rpc] section onto the server's configuration.
+func rpcConfig(c config.RPC, log *slog.Logger) rpc.Config {
+	return rpc.Config{
+		ListenAddr:  c.Listen,
+		CORSOrigins: c.CORSOrigins,
+		VHosts:      c.VHosts,
+		Logger:      log.With("subsystem", "rpc"),
+	}
+}
 
 func nodeCommand() *cli.Command {
 	return &cli.Command{
@@ -37,12 +55,19 @@ func nodeCommand() *cli.Command {
 			"$HEMI_SEQUENCER_KEY (hex), never from a flag.\n\n" +
 			"Example: HEMI_SEQUENCER_KEY=... hemi node --sequencer --network regtest --peer 127.0.0.1:18444",
 		Flags: append(btcFlags(),
+			rpcFlag(),
 			&cli.BoolFlag{Name: flagSequencer, Usage: "build and seal blocks (needs the sequencer key)", Sources: cli.EnvVars("HEMI_SEQUENCER")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			cfg, err := loadConfig(cmd)
 			if err != nil {
 				return err
+			}
+			if cmd.IsSet(flagRPC) {
+				cfg.RPC.Listen = cmd.String(flagRPC)
+				if err := cfg.Validate(); err != nil {
+					return err
+				}
 			}
 			return runNode(ctx, cfg, cmd.Bool(flagSequencer))
 		},
@@ -202,22 +227,38 @@ func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.
 	if err != nil {
 		return err
 	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return pool.Run(ctx) })
-	if key != nil {
-		// A sequencer that starts while Bitcoin is still syncing would
-		// walk its view through old blocks one L2 block at a time.
-		if err := waitSynced(ctx, svc, log); err != nil {
+	var srv *rpc.Server
+	if cfg.RPC.Listen != "" {
+		rcfg := rpcConfig(cfg.RPC, log)
+		rcfg.Bitcoin = ix
+		if srv, err = rpc.New(rcfg, c, pool); err != nil {
 			pool.Close()
-			return nil
+			return err
 		}
-		seq, err := sequencer.New(sequencer.Config{Chain: c, Pool: pool, Bitcoin: btc, Key: key,
+	}
+	var seq *sequencer.Sequencer
+	if key != nil {
+		seq, err = sequencer.New(sequencer.Config{Chain: c, Pool: pool, Bitcoin: btc, Key: key,
 			BlockTime: spec.Config.BlockTime, Logger: log.With("subsystem", "sequencer"), Registerer: reg})
 		if err != nil {
 			pool.Close()
 			return err
 		}
-		g.Go(func() error { return seq.Run(ctx) })
+	}
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return pool.Run(ctx) })
+	if srv != nil {
+		g.Go(func() error { return srv.Run(ctx) })
+	}
+	if seq != nil {
+		g.Go(func() error {
+			// A sequencer that starts while Bitcoin is still syncing would
+			// walk its view through old blocks one L2 block at a time.
+			if err := waitSynced(ctx, svc, log); err != nil {
+				return nil
+			}
+			return seq.Run(ctx)
+		})
 	} else {
 		log.Info("L2 follower: no block source yet (L2 gossip comes with the network issue); serving the chain as it is",
 			"head", c.Head().Number, "chain_id", spec.Config.ChainID)

@@ -31,6 +31,20 @@ type Config struct {
 	L2        L2        `toml:"l2"`
 	Sequencer Sequencer `toml:"sequencer"`
 	TxPool    TxPool    `toml:"txpool"`
+	RPC       RPC       `toml:"rpc"`
+}
+
+// RPC configures the Ethereum JSON-RPC server (HTTP and WebSocket on one
+// port).
+type RPC struct {
+	// Listen is host:port; empty turns the server off.
+	Listen string `toml:"listen"`
+	// CORSOrigins are the browser origins allowed ("*" for any). `hemi
+	// devnet` allows any when this is empty, as anvil does.
+	CORSOrigins []string `toml:"cors_origins"`
+	// VHosts are the accepted HTTP Host names ("*" for any); requests to
+	// an IP address are always accepted.
+	VHosts []string `toml:"vhosts"`
 }
 
 // L2 configures the L2 chain of `hemi node`. Until genesis files exist,
@@ -161,6 +175,11 @@ func Default() Config {
 		Sequencer: Sequencer{
 			BlockTime: Duration{2 * time.Second},
 		},
+		RPC: RPC{
+			Listen:      "127.0.0.1:8545",
+			CORSOrigins: []string{},
+			VHosts:      []string{"localhost"},
+		},
 		TxPool: TxPool{
 			PriceLimit:   1,
 			PriceBump:    10,
@@ -247,6 +266,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Devnet.InitialBlocks < 0 {
 		bad("devnet.initial_blocks must not be negative")
+	}
+	if c.RPC.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.RPC.Listen); err != nil {
+			bad("rpc.listen %q: want host:port (empty turns the server off)", c.RPC.Listen)
+		}
 	}
 	if c.L2.GenesisBTCHeight < 0 {
 		bad("l2.genesis_btc_height must not be negative")

@@ -20,6 +20,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
@@ -48,6 +49,11 @@ type Config struct {
 	Out io.Writer
 	// L2BlockTime is the L2 block time (0: genesis.DefaultBlockTime, 2 s).
 	L2BlockTime time.Duration
+	// Pool configures the mempool (Journal is set by Run).
+	Pool sequencer.PoolConfig
+	// RPC configures the JSON-RPC server; an empty ListenAddr turns it
+	// off. Chain, pool and Bitcoin are Run's.
+	RPC rpc.Config
 }
 
 // MinerKey returns the dev mining key and its P2WPKH regtest address.
@@ -104,19 +110,33 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("devnet: wait for the indexer to reach height %d: %w", btcHeight, err)
 	}
 	l2, err := NewL2(svc.Index(), L2Config{Dir: filepath.Join(cfg.DataDir, "l2"), BlockTime: cfg.L2BlockTime,
-		Logger: cfg.Logger, Registerer: cfg.Registerer})
+		Pool: cfg.Pool, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	if err != nil {
 		return err
 	}
 	defer l2.Chain.Close()
 	g.Go(func() error { return l2.Pool.Run(ctx) })
 	g.Go(func() error { return l2.Sequencer.Run(ctx) })
+	var rpcURL string
+	if cfg.RPC.ListenAddr != "" {
+		rcfg := cfg.RPC
+		rcfg.Bitcoin = svc.Index()
+		if rcfg.Logger == nil {
+			rcfg.Logger = cfg.Logger.With("subsystem", "rpc")
+		}
+		srv, err := rpc.New(rcfg, l2.Chain, l2.Pool)
+		if err != nil {
+			return fmt.Errorf("devnet: %w", err)
+		}
+		g.Go(func() error { return srv.Run(ctx) })
+		rpcURL = rcfg.ListenAddr
+	}
 	printBanner(cfg, btc, key, addr)
-	printL2Banner(cfg.Out, l2)
+	printL2Banner(cfg.Out, l2, rpcURL)
 	return g.Wait()
 }
 
-func printL2Banner(out io.Writer, l2 *L2) {
+func printL2Banner(out io.Writer, l2 *L2, rpcAddr string) {
 	fmt.Fprintf(out, `L2 (Hemi EVM chain, sequenced here)
   chain id     %d
   block time   %s (empty blocks too); Bitcoin view lags the tip by %d blocks
@@ -130,7 +150,23 @@ Dev accounts (anvil's well-known keys from the mnemonic
 	for i, a := range l2.Accounts {
 		fmt.Fprintf(out, "  (%d) %s  0x%x\n", i, a.Address, crypto.FromECDSA(a.Key))
 	}
-	fmt.Fprintf(out, "\nJSON-RPC: not served yet in this build (the RPC server lands separately).\n\n")
+	if rpcAddr == "" {
+		fmt.Fprintf(out, "\nJSON-RPC is off (rpc.listen is empty).\n\n")
+		return
+	}
+	k0 := fmt.Sprintf("0x%x", crypto.FromECDSA(l2.Accounts[0].Key))
+	fmt.Fprintf(out, `
+JSON-RPC (HTTP and WebSocket)
+  http://%[1]s   ws://%[1]s
+  cast         cast block-number --rpc-url http://%[1]s
+               cast balance %[2]s --rpc-url http://%[1]s
+               cast send --rpc-url http://%[1]s --private-key %[3]s \
+                 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 --value 1ether
+  MetaMask     Settings > Networks > Add a network manually: RPC URL http://%[1]s,
+               chain ID %[4]d, currency symbol ETH; import a dev account by its key above.
+               (The devnet's data is new at every start: reset the account's activity in MetaMask.)
+
+`, rpcAddr, l2.Accounts[0].Address, k0, l2.Spec.Config.ChainID)
 }
 
 func printBanner(cfg Config, btc *regtest.Node, key *txgen.Key, addr address.Address) {

@@ -32,7 +32,9 @@ type L2Config struct {
 	// Dir holds the chain database and the mempool journal.
 	Dir string
 	// BlockTime is the L2 block time (default genesis.DefaultBlockTime).
-	BlockTime  time.Duration
+	BlockTime time.Duration
+	// Pool configures the mempool (Journal and Logger are set by NewL2).
+	Pool       sequencer.PoolConfig
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -86,10 +88,10 @@ func NewL2(ix *index.Index, cfg L2Config) (*L2, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devnet: %w", err)
 	}
-	pool, err := sequencer.NewPool(c, sequencer.PoolConfig{
-		Journal: filepath.Join(cfg.Dir, "transactions.rlp"),
-		Logger:  cfg.Logger.With("subsystem", "txpool"),
-	})
+	pcfg := cfg.Pool
+	pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
+	pcfg.Logger = cfg.Logger.With("subsystem", "txpool")
+	pool, err := sequencer.NewPool(c, pcfg)
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("devnet: %w", err)

@@ -58,7 +58,7 @@ func TestPoolAdd(t *testing.T) {
 		{name: "global limit: a cheaper tx when full",
 			limits: legacypool.Config{AccountSlots: 1, GlobalSlots: 1, AccountQueue: 1, GlobalQueue: 1},
 			first: func(e *env) []*types.Transaction {
-				return []*types.Transaction{e.transfer(k1, 0, to, 1, 5), e.transfer(k1, 1, to, 1, 5)}
+				return []*types.Transaction{e.transfer(k0, 0, to, 1, 5), e.transfer(k1, 0, to, 1, 5)}
 			},
 			tx:      func(e *env) *types.Transaction { return e.transfer(dev[2].Key, 0, to, 1, 1) },
 			wantErr: txpool.ErrUnderpriced},
@@ -72,6 +72,9 @@ func TestPoolAdd(t *testing.T) {
 					if err != nil {
 						t.Fatalf("setup tx %d: %v", i, err)
 					}
+				}
+				if err := p.Sync(); err != nil {
+					t.Fatal(err)
 				}
 			}
 			tx := tc.tx(e)

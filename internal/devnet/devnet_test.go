@@ -1,0 +1,187 @@
+package devnet
+
+import (
+	"context"
+	"log/slog"
+	"math/big"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/params"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hemi-go/hemi/internal/btc/regtest"
+	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/rpc"
+	"github.com/hemi-go/hemi/internal/sequencer"
+	"github.com/hemi-go/hemi/internal/tbc"
+)
+
+func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestL2EndToEnd runs the devnet's stack in process — the embedded
+// regtest Bitcoin, the indexer syncing from it over P2P, the L2 chain,
+// mempool, sequencer and JSON-RPC — submits signed transfers from a dev
+// account over JSON-RPC, and checks that they land in sequenced blocks,
+// that balances move, that the Bitcoin view follows newly mined Bitcoin
+// blocks, and that a second chain instance fed the sequencer's blocks
+// through InsertBlock re-executes them to the same state roots.
+func TestL2EndToEnd(t *testing.T) {
+	quiet := slog.New(slog.DiscardHandler)
+	dir := t.TempDir()
+	_, minerAddr, err := MinerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	btc, err := regtest.New(regtest.Config{DataDir: filepath.Join(dir, "regtest"), Logger: quiet, MiningAddr: minerAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer btc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	g, ctx := errgroup.WithContext(ctx)
+	var l2 *L2
+	defer func() {
+		cancel()
+		if err := g.Wait(); err != nil {
+			t.Errorf("stack: %v", err)
+		}
+		if l2 != nil {
+			l2.Chain.Close()
+		}
+	}()
+	g.Go(func() error { return btc.Run(ctx) })
+	if _, err := btc.Mine(10, minerAddr); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := tbc.New(tbc.Config{Params: &chaincfg.RegressionNetParams, DataDir: filepath.Join(dir, "node"),
+		Peers: []string{btc.P2PAddr()}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Go(func() error { return svc.Run(ctx) })
+	if err := waitIndexed(ctx, svc.Index(), 10); err != nil {
+		t.Fatal(err)
+	}
+	l2, err = NewL2(svc.Index(), L2Config{Dir: filepath.Join(dir, "l2"), BlockTime: time.Second, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := rpc.New(rpc.Config{Logger: quiet, Bitcoin: svc.Index()}, l2.Chain, l2.Pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Go(func() error { return l2.Pool.Run(ctx) })
+	g.Go(func() error { return l2.Sequencer.Run(ctx) })
+	g.Go(func() error { return srv.Serve(ctx, ln) })
+
+	ec, err := ethclient.DialContext(ctx, "http://"+ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	chainID, err := ec.ChainID(ctx)
+	if err != nil || chainID.Uint64() != l2.Spec.Config.ChainID {
+		t.Fatalf("eth_chainId %v %v, want %d", chainID, err, l2.Spec.Config.ChainID)
+	}
+	signer := types.LatestSignerForChainID(chainID)
+	to := common.HexToAddress("0x000000000000000000000000000000000000b0b0")
+	from := l2.Accounts[0]
+	var hashes []common.Hash
+	const n = 5
+	for nonce := range uint64(n) {
+		tx, err := types.SignNewTx(from.Key, signer, &types.DynamicFeeTx{ChainID: chainID, Nonce: nonce,
+			GasTipCap: big.NewInt(params.GWei), GasFeeCap: big.NewInt(10 * params.GWei), Gas: params.TxGas,
+			To: &to, Value: big.NewInt(params.Ether)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ec.SendTransaction(ctx, tx); err != nil {
+			t.Fatalf("send nonce %d: %v", nonce, err)
+		}
+		hashes = append(hashes, tx.Hash())
+		if nonce == 2 {
+			// Bitcoin moves on while transactions flow.
+			if _, err := btc.Mine(3, minerAddr); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	waitUntil(t, "the transfers to be included", 20*time.Second, func() bool {
+		for _, h := range hashes {
+			if r, err := ec.TransactionReceipt(ctx, h); err != nil || r.Status != types.ReceiptStatusSuccessful {
+				return false
+			}
+		}
+		return true
+	})
+	bal, err := ec.BalanceAt(ctx, to, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := new(big.Int).Mul(big.NewInt(n), big.NewInt(params.Ether)); bal.Cmp(want) != 0 {
+		t.Fatalf("recipient balance %v, want %v", bal, want)
+	}
+	// The view reaches the new Bitcoin tip minus the lag.
+	waitIndexed(ctx, svc.Index(), 13)
+	waitUntil(t, "the Bitcoin view to follow the tip", 10*time.Second, func() bool {
+		e, err := block.DecodeExtra(l2.Chain.Head().Extra)
+		return err == nil && e.BitcoinHeight == 13-l2.Spec.Config.ViewLag
+	})
+
+	// A follower re-executes every block to the same state.
+	ccfg, err := chain.ConfigFromSpec(l2.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ccfg.Dir, ccfg.Bitcoin, ccfg.Logger = filepath.Join(dir, "follower"), sequencer.NewIndexBitcoin(svc.Index()), quiet
+	fol, err := chain.New(ccfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fol.Close()
+	head := l2.Chain.Head().Number.Uint64()
+	for i := uint64(1); i <= head; i++ {
+		b, err := l2.Chain.BlockByNumber(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := fol.InsertBlock(b); err != nil {
+			t.Fatalf("follower rejects block %d: %v", i, err)
+		}
+		if fh := fol.Head(); fh.Hash() != b.Hash() || fh.Root != b.Header.Root {
+			t.Fatalf("block %d: follower %s root %s, sequencer %s root %s", i, fh.Hash(), fh.Root, b.Hash(), b.Header.Root)
+		}
+	}
+	st, err := fol.StateAt(fol.Head().Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.GetBalance(to).ToBig(); got.Cmp(bal) != 0 {
+		t.Fatalf("follower balance %v, sequencer %v", got, bal)
+	}
+	if st.GetNonce(from.Address) != n {
+		t.Fatalf("follower nonce %d, want %d", st.GetNonce(from.Address), n)
+	}
+}
