@@ -17,6 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/eth/tracers"
 	"github.com/ethereum/go-ethereum/eth/tracers/logger"
 	_ "github.com/ethereum/go-ethereum/eth/tracers/native" // callTracer, prestateTracer, 4byteTracer, ...
+	"github.com/ethereum/go-ethereum/params"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 	"github.com/holiman/uint256"
 
@@ -68,11 +69,24 @@ func (s *Server) newTracer(cfg *traceConfig, tctx *tracers.Context) (*tracers.Tr
 		l := logger.NewStructLogger(cfg.Config)
 		return &tracers.Tracer{Hooks: l.Hooks(), GetResult: l.GetResult, Stop: l.Stop}, timeout, nil
 	}
-	t, err := tracers.DefaultDirectory.New(*cfg.Tracer, tctx, cfg.TracerConfig, s.config)
+	t, err := newNamedTracer(*cfg.Tracer, tctx, cfg.TracerConfig, s.config)
 	if err != nil {
 		return nil, 0, invalidParams("tracer %q: %v", *cfg.Tracer, err)
 	}
 	return t, timeout, nil
+}
+
+// newNamedTracer is tracers.DefaultDirectory.New for a name. The
+// directory treats an unknown name as JavaScript and calls its JS
+// evaluator, which is nil unless eth/tracers/js is linked (it is not:
+// JavaScript tracers are not offered), so that call is caught here.
+func newNamedTracer(name string, tctx *tracers.Context, cfg json.RawMessage, config *params.ChainConfig) (t *tracers.Tracer, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			t, err = nil, fmt.Errorf("unknown tracer (JavaScript tracers are not supported)")
+		}
+	}()
+	return tracers.DefaultDirectory.New(name, tctx, cfg, config)
 }
 
 // replay re-executes block b on its parent's state exactly as the block

@@ -113,7 +113,7 @@ var seqKey = func() *ecdsa.PrivateKey {
 
 // testEnv is a chain with a pool and a running server.
 type testEnv struct {
-	t      *testing.T
+	t      testing.TB
 	btc    *fakeBTC
 	chain  *chain.Chain
 	pool   *sequencer.Pool
@@ -129,7 +129,7 @@ type testEnv struct {
 
 const genesisTime = 1_700_000_000
 
-func newEnv(t *testing.T, cfg Config) *testEnv {
+func newEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
 	btc := newFakeBTC(40)
 	spec, accts, err := genesis.DevnetSpec(crypto.PubkeyToAddress(seqKey.PublicKey), btc.hdrs[1], genesisTime)
