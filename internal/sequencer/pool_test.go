@@ -5,6 +5,7 @@ import (
 	"math/big"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
@@ -158,5 +159,59 @@ func TestPoolJournalRestart(t *testing.T) {
 				t.Fatalf("re-add: %v, want already known", err)
 			}
 		})
+	}
+}
+
+// TestPoolJournalDropsIncluded: after a restart, journaled transactions
+// the chain included meanwhile are not back in the pool, and the
+// rewritten journal no longer holds them.
+func TestPoolJournalDropsIncluded(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	path := filepath.Join(t.TempDir(), "transactions.rlp")
+	p1 := e.newPool(path, PoolConfig{})
+	to := common.Address{0xdd}
+	included, waiting := e.transfer(dev[0].Key, 0, to, 1, 1), e.transfer(dev[1].Key, 3, to, 1, 1)
+	for i, err := range p1.Add([]*types.Transaction{included, waiting}) {
+		if err != nil {
+			t.Fatalf("tx %d: %v", i, err)
+		}
+	}
+	if err := p1.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	s := e.newSequencer(p1)
+	e.clock.Advance(2 * time.Second)
+	b, err := s.BuildNext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Body.Txs) != 1 || b.Body.Txs[0].Hash() != included.Hash() {
+		t.Fatalf("block holds %d txs, want the executable one", len(b.Body.Txs))
+	}
+	p2 := e.newPool(path, PoolConfig{})
+	if p2.Has(included.Hash()) || !p2.Has(waiting.Hash()) {
+		t.Fatalf("after restart: included in pool %v, waiting in pool %v", p2.Has(included.Hash()), p2.Has(waiting.Hash()))
+	}
+	j := &journal{path: path}
+	txs, err := j.load()
+	if err != nil || len(txs) != 1 || txs[0].Hash() != waiting.Hash() {
+		t.Fatalf("rewritten journal holds %d txs (%v), want the waiting one", len(txs), err)
+	}
+}
+
+func TestPoolAddBadInput(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	p := e.newPool("", PoolConfig{})
+	unsigned := types.NewTx(&types.DynamicFeeTx{ChainID: e.chain.Config().ChainConfig.ChainID, Gas: params.TxGas,
+		GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(100 * params.GWei)})
+	errs := p.Add([]*types.Transaction{nil, unsigned, e.transfer(dev[0].Key, 0, common.Address{1}, 1, 1)})
+	if errs[0] == nil || errs[1] == nil || errs[2] != nil {
+		t.Fatalf("errors %v: want nil tx and unsigned tx refused, the valid one accepted", errs)
+	}
+	if err := p.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Add([]*types.Transaction{e.transfer(dev[0].Key, 1, common.Address{1}, 1, 1)})[0]; !errors.Is(err, ErrPoolClosed) {
+		t.Fatalf("add after close: %v", err)
 	}
 }
