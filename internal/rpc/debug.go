@@ -130,76 +130,84 @@ func (r *replay) run(ctx context.Context, last int, trace func(i int) *traceConf
 	var out []txTraceResult
 	nsys := len(r.b.Body.SystemTxs)
 	signer := types.MakeSigner(r.s.config, r.b.Header.Number, r.b.Header.Time)
-	for i := 0; i <= last && i < r.b.Body.Len(); i++ {
+	hashes := r.b.Body.TxHashes()
+	for i := 0; i <= last && i < len(hashes); i++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		hash := r.b.Body.TxHashes()[i]
-		cfg := trace(i)
-		var (
-			tracer  *tracers.Tracer
-			timeout time.Duration
-			err     error
-		)
-		vmCfg := vm.Config{}
-		var sdb vm.StateDB = r.st
-		if cfg != nil {
-			tracer, timeout, err = r.s.newTracer(cfg, &tracers.Context{BlockHash: r.b.Hash(), BlockNumber: r.b.Header.Number, TxIndex: i, TxHash: hash})
-			if err != nil {
-				return nil, err
-			}
-			vmCfg = vm.Config{Tracer: tracer.Hooks}
-			sdb = state.NewHookedState(r.st, tracer.Hooks)
+		res, err := r.step(ctx, i, hashes[i], nsys, signer, trace(i))
+		if err != nil {
+			return nil, err
 		}
-		evm := r.s.chain.Processor().NewEVM(r.b.Header, r.get, sdb, r.view, vmCfg)
-		var stop func() bool
-		if tracer != nil {
-			tctx, cancel := context.WithTimeout(ctx, timeout)
-			stop = context.AfterFunc(tctx, func() {
-				if errors.Is(tctx.Err(), context.DeadlineExceeded) {
-					tracer.Stop(errors.New("execution timeout"))
-				}
-				evm.Cancel()
-			})
-			defer cancel()
+		if res != nil {
+			out = append(out, *res)
 		}
-		r.st.SetTxContext(hash, i, uint32(i+1))
-		var execErr error
-		if i < nsys {
-			r.systemTx(evm, r.b.Body.SystemTxs[i], hash)
-		} else {
-			tx := r.b.Body.Txs[i-nsys]
-			msg, err := core.TransactionToMessage(tx, signer, r.b.Header.BaseFee)
-			if err != nil {
-				execErr = err
-			} else {
-				_, _, execErr = core.ApplyTransactionWithEVM(ctx, msg, core.NewGasPool(math.MaxUint64), r.st, r.b.Header.Number, r.b.Hash(), r.b.Header.Time, tx, evm)
-			}
-		}
-		if stop != nil {
-			stop()
-		}
-		evm.Release()
-		if verr := viewErr(r.view); verr != nil {
-			return nil, fmt.Errorf("bitcoin view failed during the replay: %w", verr)
-		}
-		if tracer == nil {
-			if execErr != nil {
-				return nil, fmt.Errorf("replaying tx %d of block %d: %w", i, r.b.NumberU64(), execErr)
-			}
-			continue
-		}
-		res := txTraceResult{TxHash: hash}
-		if execErr != nil {
-			res.Error = fmt.Sprintf("tracing failed: %v", execErr)
-		} else if raw, err := tracer.GetResult(); err != nil {
-			res.Error = err.Error()
-		} else {
-			res.Result = raw
-		}
-		out = append(out, res)
 	}
 	return out, nil
+}
+
+// step executes transaction i, traced under cfg if not nil; it returns
+// the trace, or nil untraced.
+func (r *replay) step(ctx context.Context, i int, hash common.Hash, nsys int, signer types.Signer, cfg *traceConfig) (*txTraceResult, error) {
+	var (
+		tracer  *tracers.Tracer
+		timeout time.Duration
+		err     error
+	)
+	vmCfg := vm.Config{}
+	var sdb vm.StateDB = r.st
+	if cfg != nil {
+		tracer, timeout, err = r.s.newTracer(cfg, &tracers.Context{BlockHash: r.b.Hash(), BlockNumber: r.b.Header.Number, TxIndex: i, TxHash: hash})
+		if err != nil {
+			return nil, err
+		}
+		vmCfg = vm.Config{Tracer: tracer.Hooks}
+		sdb = state.NewHookedState(r.st, tracer.Hooks)
+	}
+	evm := r.s.chain.Processor().NewEVM(r.b.Header, r.get, sdb, r.view, vmCfg)
+	defer evm.Release()
+	if tracer != nil {
+		tctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		stop := context.AfterFunc(tctx, func() {
+			if errors.Is(tctx.Err(), context.DeadlineExceeded) {
+				tracer.Stop(errors.New("execution timeout"))
+			}
+			evm.Cancel()
+		})
+		defer stop()
+	}
+	r.st.SetTxContext(hash, i, uint32(i+1))
+	var execErr error
+	if i < nsys {
+		r.systemTx(evm, r.b.Body.SystemTxs[i], hash)
+	} else {
+		tx := r.b.Body.Txs[i-nsys]
+		msg, err := core.TransactionToMessage(tx, signer, r.b.Header.BaseFee)
+		if err != nil {
+			execErr = err
+		} else {
+			_, _, execErr = core.ApplyTransactionWithEVM(ctx, msg, core.NewGasPool(math.MaxUint64), r.st, r.b.Header.Number, r.b.Hash(), r.b.Header.Time, tx, evm)
+		}
+	}
+	if verr := viewErr(r.view); verr != nil {
+		return nil, fmt.Errorf("bitcoin view failed during the replay: %w", verr)
+	}
+	if tracer == nil {
+		if execErr != nil {
+			return nil, fmt.Errorf("replaying tx %d of block %d: %w", i, r.b.NumberU64(), execErr)
+		}
+		return nil, nil
+	}
+	res := &txTraceResult{TxHash: hash}
+	if execErr != nil {
+		res.Error = fmt.Sprintf("tracing failed: %v", execErr)
+	} else if raw, err := tracer.GetResult(); err != nil {
+		res.Error = err.Error()
+	} else {
+		res.Result = raw
+	}
+	return res, nil
 }
 
 // systemTx executes a system transaction as the block processor does

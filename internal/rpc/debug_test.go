@@ -216,4 +216,18 @@ func TestMisc(t *testing.T) {
 	if err := e.rc.Call(&count, "eth_getUncleCountByBlockNumber", "latest"); err != nil || count != 0 {
 		t.Fatal(err)
 	}
+	if err := e.rc.Call(&count, "eth_getBlockTransactionCountByNumber", "latest"); err != nil || count != 1 {
+		t.Fatalf("tx count %d %v", count, err)
+	}
+	var fee hexutil.Big
+	if err := e.rc.Call(&fee, "eth_blobBaseFee"); err != nil || fee.ToInt().Int64() != params.BlobTxMinBlobGasprice {
+		t.Fatalf("blob base fee %v %v", &fee, err)
+	}
+	var tip1, tip2 hexutil.Big
+	if err := e.rc.Call(&tip1, "eth_maxPriorityFeePerGas"); err != nil || tip1.ToInt().Int64() != MinSuggestedTip {
+		t.Fatalf("tip %v %v", &tip1, err)
+	}
+	if err := e.rc.Call(&tip2, "eth_maxPriorityFeePerGas"); err != nil || tip2.ToInt().Cmp(tip1.ToInt()) != 0 {
+		t.Fatalf("cached tip %v %v", &tip2, err)
+	}
 }

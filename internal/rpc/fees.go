@@ -4,7 +4,9 @@ import (
 	"context"
 	"math/big"
 	"slices"
+	"sync"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -22,9 +24,37 @@ const (
 	MinSuggestedTip = params.GWei
 )
 
+// tipCache remembers the tip suggested for one head: eth_gasPrice is
+// called for nearly every transaction a tool sends, and the suggestion
+// reads tipBlocks blocks.
+type tipCache struct {
+	mu   sync.Mutex
+	head common.Hash
+	tip  *big.Int
+}
+
 // suggestTip is the tip eth_maxPriorityFeePerGas suggests.
 func (s *Server) suggestTip(ctx context.Context) (*big.Int, error) {
 	head := s.chain.Head()
+	s.tips.mu.Lock()
+	if s.tips.head == head.Hash() && s.tips.tip != nil {
+		tip := new(big.Int).Set(s.tips.tip)
+		s.tips.mu.Unlock()
+		return tip, nil
+	}
+	s.tips.mu.Unlock()
+	tip, err := s.computeTip(ctx, head)
+	if err != nil {
+		return nil, err
+	}
+	s.tips.mu.Lock()
+	s.tips.head, s.tips.tip = head.Hash(), new(big.Int).Set(tip)
+	s.tips.mu.Unlock()
+	return tip, nil
+}
+
+// computeTip is the suggestion for head.
+func (s *Server) computeTip(ctx context.Context, head *types.Header) (*big.Int, error) {
 	var tips []*big.Int
 	for n, i := head.Number.Uint64(), 0; i < tipBlocks; n, i = n-1, i+1 {
 		if err := ctx.Err(); err != nil {
@@ -178,4 +208,10 @@ func (s *Server) blockRewards(hash [32]byte, txs types.Transactions, nsys int, b
 		out[i] = (*hexutil.Big)(new(big.Int).Set(sorted[idx].tip))
 	}
 	return out, nil
+}
+
+// BlobBaseFee is eth_blobBaseFee: the chain carries no blobs, and its
+// blocks execute with the minimum blob base fee (1 wei).
+func (api *ethAPI) BlobBaseFee() *hexutil.Big {
+	return (*hexutil.Big)(big.NewInt(params.BlobTxMinBlobGasprice))
 }

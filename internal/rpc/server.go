@@ -24,6 +24,7 @@ type Server struct {
 	log     *slog.Logger
 	rpc     *gethrpc.Server
 	filters *filterSystem
+	tips    tipCache
 	handler http.Handler
 }
 
