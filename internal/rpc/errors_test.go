@@ -14,6 +14,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/hemi-go/hemi/internal/sequencer"
 )
 
 // revertData is Error("boom") ABI-encoded, what testRuntime reverts with.
@@ -224,5 +226,31 @@ func TestConfig(t *testing.T) {
 	}
 	if _, err := New(Config{}, nil, nil); err == nil {
 		t.Error("nil chain accepted")
+	}
+}
+
+// TestNoPool: a node without a pool refuses transactions clearly and
+// shows an empty pool.
+func TestNoPool(t *testing.T) {
+	e := newEnv(t, Config{})
+	var nilPool *sequencer.Pool
+	srv, err := New(Config{Logger: e.srv.log}, e.chain, nilPool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := gethrpc.DialInProc(srv.RPC())
+	defer c.Close()
+	raw, _ := e.transfer(0, 0, e.addr(1), 1).MarshalBinary()
+	var h common.Hash
+	if _, msg, _ := rpcErr(t, c.Call(&h, "eth_sendRawTransaction", hexutil.Bytes(raw))); msg != ErrNoPool.Error() {
+		t.Fatal(msg)
+	}
+	var n hexutil.Uint64
+	if err := c.Call(&n, "eth_getTransactionCount", e.addr(0), "pending"); err != nil || n != 0 {
+		t.Fatal(n, err)
+	}
+	var status map[string]hexutil.Uint
+	if err := c.Call(&status, "txpool_status"); err != nil || status["pending"] != 0 {
+		t.Fatal(status, err)
 	}
 }

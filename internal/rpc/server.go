@@ -12,6 +12,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/params"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/hemi-go/hemi/internal/sequencer"
 )
 
 // Server is the JSON-RPC server: the eth, net, web3, txpool, debug and
@@ -37,6 +39,9 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 	}
 	if chain == nil {
 		return nil, fmt.Errorf("%w: nil chain", ErrConfig)
+	}
+	if p, ok := pool.(*sequencer.Pool); ok && p == nil {
+		pool = nil // a typed nil is no pool, not a pool to call
 	}
 	s := &Server{
 		cfg:    cfg,
@@ -81,7 +86,7 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 func (s *Server) Handler() http.Handler { return s.handler }
 
 // RPC returns the underlying go-ethereum server (in-process clients:
-// gethrpc.DialInProcess).
+// gethrpc.DialInProc).
 func (s *Server) RPC() *gethrpc.Server { return s.rpc }
 
 // Run listens on Config.ListenAddr and serves until ctx is done. It
