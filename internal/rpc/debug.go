@@ -273,7 +273,7 @@ func (api *debugAPI) TraceTransaction(ctx context.Context, hash common.Hash, cfg
 		}
 		return nil, err
 	}
-	b, err := s.chain.BlockByHash(loc.BlockHash)
+	b, err := s.blockByHash(loc.BlockHash)
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,10 @@
 //     the other native tracers): pre-execution system calls, system
 //     transactions (reported to tracers with a legacy stand-in carrying
 //     their gas, recipient, value and data), then user transactions.
+//   - eth_getProof answers EIP-1186 proofs from the block's state trie
+//     (every block's state is kept, so any block's proof is available).
+//   - The newest cacheBlocks decoded blocks and their receipts are kept
+//     by hash (immutable under it) for receipts, logs and fee queries.
 //   - Filters are polled: block and log filters remember the next block
 //     and read the chain when polled (at most LogsBlockRange blocks per
 //     poll), pending-transaction filters buffer hashes from the pool

@@ -114,7 +114,7 @@ func (s *Server) blockByNumberOrHash(bnh gethrpc.BlockNumberOrHash) (*chain.Bloc
 	if err != nil {
 		return nil, notFound(err)
 	}
-	b, err := s.chain.BlockByHash(h.Hash())
+	b, err := s.blockByHash(h.Hash())
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -249,7 +249,7 @@ func (api *ethAPI) GetTransactionByHash(hash common.Hash) (*rpcTransaction, erro
 	s := api.s
 	loc, err := s.chain.TxLookup(hash)
 	if err == nil {
-		b, err := s.chain.BlockByHash(loc.BlockHash)
+		b, err := s.blockByHash(loc.BlockHash)
 		if err != nil {
 			return nil, notFound(err)
 		}
@@ -308,7 +308,7 @@ func (api *ethAPI) GetTransactionReceipt(hash common.Hash) (map[string]any, erro
 	if err != nil {
 		return nil, notFound(err)
 	}
-	rs, err := s.chain.Receipts(loc.BlockHash)
+	rs, err := s.receipts(loc.BlockHash)
 	if err != nil {
 		return nil, notFound(err)
 	}
@@ -325,7 +325,7 @@ func (api *ethAPI) GetBlockReceipts(bnh gethrpc.BlockNumberOrHash) ([]map[string
 	if b == nil || err != nil {
 		return nil, err
 	}
-	rs, err := s.chain.Receipts(b.Hash())
+	rs, err := s.receipts(b.Hash())
 	if err != nil {
 		return nil, notFound(err)
 	}

@@ -60,7 +60,7 @@ func (s *Server) computeTip(ctx context.Context, head *types.Header) (*big.Int, 
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b, err := s.chain.BlockByNumber(n)
+		b, err := s.blockByNumber(n)
 		if err != nil {
 			return nil, err
 		}
@@ -139,7 +139,7 @@ func (api *ethAPI) FeeHistory(ctx context.Context, blockCount hexutil.Uint64, la
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		b, err := s.chain.BlockByNumber(n)
+		b, err := s.blockByNumber(n)
 		if err != nil {
 			return nil, err
 		}
@@ -174,7 +174,7 @@ func (s *Server) blockRewards(hash [32]byte, txs types.Transactions, nsys int, b
 	if len(txs) == 0 {
 		return out, nil
 	}
-	rs, err := s.chain.Receipts(hash)
+	rs, err := s.receipts(hash)
 	if err != nil {
 		return nil, err
 	}

@@ -306,7 +306,7 @@ func (s *Server) blockLogs(h *types.Header, crit *filterCriteria, out []*types.L
 	if !bloomMatches(h.Bloom, crit) {
 		return out, nil
 	}
-	rs, err := s.chain.Receipts(h.Hash())
+	rs, err := s.receipts(h.Hash())
 	if err != nil {
 		return nil, err
 	}

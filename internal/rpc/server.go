@@ -27,6 +27,7 @@ type Server struct {
 	rpc     *gethrpc.Server
 	filters *filterSystem
 	tips    tipCache
+	cache   blockCache
 	handler http.Handler
 }
 
@@ -50,6 +51,7 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 		config: chain.Processor().ChainConfig(),
 		log:    cfg.Logger,
 		rpc:    gethrpc.NewServer(),
+		cache:  newBlockCache(),
 	}
 	s.filters = newFilterSystem(s)
 	s.rpc.SetBatchLimits(cfg.BatchItemLimit, cfg.BatchResponseMaxSize)
