@@ -25,10 +25,10 @@
 //     and traces run the hVM precompiles against the block's Bitcoin view
 //     exactly as blocks do; a failed view fails the request, never gives
 //     an answer.
-//   - System transactions (type 0x7E) are shown as OP Stack deposits
-//     (sourceHash, mint, isSystemTx, gasPrice 0, no v/r/s; nonce = the
-//     sender's nonce when it ran) and come first in blocks, receipts and
-//     traces. go-ethereum's own types (and so ethclient.BlockByNumber)
+//   - System transactions (type 0x7E) are shown as op-geth shows OP Stack
+//     deposits (sourceHash, mint, gasPrice 0, v/r/s zeroed and no
+//     yParity, isSystemTx only when set; nonce = the sender's nonce when
+//     it ran) and come first in blocks, receipts and traces. go-ethereum's own types (and so ethclient.BlockByNumber)
 //     cannot decode them; OP-aware clients (viem, alloy, op-geth) do.
 //   - eth_sendRawTransaction refuses type 0x7E and blob transactions and
 //     other chains' transactions before the pool; pool errors keep

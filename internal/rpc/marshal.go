@@ -15,9 +15,12 @@ import (
 
 // rpcTransaction is a transaction as go-ethereum's JSON-RPC shows it,
 // extended with the OP Stack deposit fields (sourceHash, mint,
-// isSystemTx) that a system transaction (type 0x7E) carries; those have
-// no signature (v, r, s, yParity absent), as viem's and alloy's OP
-// formatters expect.
+// isSystemTx) that a system transaction (type 0x7E) carries. A system
+// transaction has no signature; like op-geth (and the OP spec: "API
+// responses contain zeroed signature v, r, s values for backwards
+// compatibility") it shows v, r and s as 0x0 and no yParity, because
+// ethers v6 refuses a transaction without r while viem's and alloy's OP
+// formatters ignore them.
 type rpcTransaction struct {
 	BlockHash           *common.Hash                 `json:"blockHash"`
 	BlockNumber         *hexutil.Big                 `json:"blockNumber"`
@@ -137,16 +140,16 @@ func effectiveGasPrice(tx *types.Transaction, baseFee *big.Int) *big.Int {
 	return p
 }
 
-// newRPCSystemTx shows a system transaction as an OP Stack deposit:
-// type 0x7e, sourceHash, mint, gasPrice 0, no signature. nonce is the
-// sender's nonce when it executed.
+// newRPCSystemTx shows a system transaction as op-geth shows an OP Stack
+// deposit: type 0x7e, sourceHash, mint, gasPrice 0, zeroed v, r, s.
+// nonce is the sender's nonce when it executed.
 func newRPCSystemTx(stx *block.SystemTx, place *txPlace, nonce uint64) *rpcTransaction {
 	value := stx.Value
 	if value == nil {
 		value = new(big.Int)
 	}
 	src := stx.SourceHash
-	sys := stx.IsSystemTx
+	zero := (*hexutil.Big)(new(big.Int))
 	res := &rpcTransaction{
 		Type:       block.SystemTxType,
 		From:       stx.From,
@@ -159,7 +162,13 @@ func newRPCSystemTx(stx *block.SystemTx, place *txPlace, nonce uint64) *rpcTrans
 		Value:      (*hexutil.Big)(value),
 		SourceHash: &src,
 		Mint:       (*hexutil.Big)(new(big.Int)),
-		IsSystemTx: &sys,
+		V:          zero,
+		R:          zero,
+		S:          zero,
+	}
+	if stx.IsSystemTx { // op-geth shows the flag only when set
+		sys := true
+		res.IsSystemTx = &sys
 	}
 	if stx.Mint != nil {
 		res.Mint = (*hexutil.Big)(stx.Mint)
