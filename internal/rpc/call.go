@@ -69,6 +69,51 @@ func (o stateOverride) apply(st *state.StateDB) error {
 	return nil
 }
 
+// blockOverrides replace fields of the block a call runs in (go-ethereum's
+// BlockOverrides, 4th parameter of eth_call and eth_estimateGas).
+type blockOverrides struct {
+	Number        *hexutil.Big    `json:"number"`
+	Time          *hexutil.Uint64 `json:"time"`
+	GasLimit      *hexutil.Uint64 `json:"gasLimit"`
+	FeeRecipient  *common.Address `json:"feeRecipient"`
+	PrevRandao    *common.Hash    `json:"prevRandao"`
+	BaseFeePerGas *hexutil.Big    `json:"baseFeePerGas"`
+}
+
+// apply writes the overrides into a copy of env's header.
+func (o *blockOverrides) apply(env *callEnv) error {
+	if o == nil {
+		return nil
+	}
+	h := types.CopyHeader(env.header)
+	if o.Number != nil {
+		if o.Number.ToInt().Sign() < 0 || !o.Number.ToInt().IsUint64() {
+			return invalidParams("block override number out of range")
+		}
+		h.Number = new(big.Int).Set(o.Number.ToInt())
+	}
+	if o.Time != nil {
+		h.Time = uint64(*o.Time)
+	}
+	if o.GasLimit != nil {
+		h.GasLimit = uint64(*o.GasLimit)
+	}
+	if o.FeeRecipient != nil {
+		h.Coinbase = *o.FeeRecipient
+	}
+	if o.PrevRandao != nil {
+		h.MixDigest = *o.PrevRandao
+	}
+	if o.BaseFeePerGas != nil {
+		if o.BaseFeePerGas.ToInt().Sign() < 0 {
+			return invalidParams("block override base fee is negative")
+		}
+		h.BaseFee = new(big.Int).Set(o.BaseFeePerGas.ToInt())
+	}
+	env.header = h
+	return nil
+}
+
 // callEnv is a block's state, view and header for calls on top of it.
 type callEnv struct {
 	header *types.Header
@@ -219,7 +264,7 @@ func viewErr(v hvm.BitcoinView) error {
 }
 
 // Call is eth_call.
-func (api *ethAPI) Call(ctx context.Context, args callArgs, bnh *gethrpc.BlockNumberOrHash, overrides *stateOverride) (hexutil.Bytes, error) {
+func (api *ethAPI) Call(ctx context.Context, args callArgs, bnh *gethrpc.BlockNumberOrHash, overrides *stateOverride, blockOverrides *blockOverrides) (hexutil.Bytes, error) {
 	s := api.s
 	if err := args.validate(s.config.ChainID); err != nil {
 		return nil, err
@@ -230,6 +275,9 @@ func (api *ethAPI) Call(ctx context.Context, args callArgs, bnh *gethrpc.BlockNu
 	}
 	env, err := s.callEnvAt(bnh, ov)
 	if err != nil {
+		return nil, err
+	}
+	if err := blockOverrides.apply(env); err != nil {
 		return nil, err
 	}
 	res, err := s.execute(ctx, env, env.state, s.toMessage(&args, env, env.state), nil)
@@ -252,7 +300,7 @@ const estimateErrorRatio = 0.015
 // EstimateGas is eth_estimateGas: go-ethereum's binary search between the
 // gas used and the block gas limit (or the caller's gas, or what the
 // sender can pay), each step executed on a fresh copy of the state.
-func (api *ethAPI) EstimateGas(ctx context.Context, args callArgs, bnh *gethrpc.BlockNumberOrHash, overrides *stateOverride) (hexutil.Uint64, error) {
+func (api *ethAPI) EstimateGas(ctx context.Context, args callArgs, bnh *gethrpc.BlockNumberOrHash, overrides *stateOverride, blockOverrides *blockOverrides) (hexutil.Uint64, error) {
 	s := api.s
 	if err := args.validate(s.config.ChainID); err != nil {
 		return 0, err
@@ -263,6 +311,9 @@ func (api *ethAPI) EstimateGas(ctx context.Context, args callArgs, bnh *gethrpc.
 	}
 	env, err := s.callEnvAt(bnh, ov)
 	if err != nil {
+		return 0, err
+	}
+	if err := blockOverrides.apply(env); err != nil {
 		return 0, err
 	}
 	hi := env.header.GasLimit

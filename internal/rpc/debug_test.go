@@ -144,6 +144,17 @@ func TestCallOverridesAndAccessList(t *testing.T) {
 		map[string]any{other.Hex(): map[string]any{"code": hexutil.Bytes(testRuntime), "balance": "0x1"}}); err != nil || new(big.Int).SetBytes(out).Uint64() != 42 {
 		t.Fatalf("override call %x %v", out, err)
 	}
+	// Block overrides: code returning NUMBER sees the overridden one.
+	numberCode := hexutil.Bytes{0x43, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x00, 0xf3}
+	if err := e.rc.Call(&out, "eth_call", map[string]any{"to": other}, "latest",
+		map[string]any{other.Hex(): map[string]any{"code": numberCode}},
+		map[string]any{"number": "0x99", "time": "0x1", "feeRecipient": other}); err != nil || new(big.Int).SetBytes(out).Uint64() != 0x99 {
+		t.Fatalf("block override call %x %v", out, err)
+	}
+	if code, _, _ := rpcErr(t, e.rc.Call(&out, "eth_call", map[string]any{"to": contract}, "latest", nil,
+		map[string]any{"baseFeePerGas": "-0x1"})); code != codeInvalidParams {
+		t.Fatalf("negative base fee code %d", code)
+	}
 	code, msg, _ := rpcErr(t, e.rc.Call(&out, "eth_call", map[string]any{"to": other}, "latest",
 		map[string]any{other.Hex(): map[string]any{"state": map[string]string{}, "stateDiff": map[string]string{}}}))
 	if code != codeInvalidParams || !strings.Contains(msg, "both 'state' and 'stateDiff'") {
