@@ -245,6 +245,7 @@ func (s *Server) execute(ctx context.Context, env *callEnv, st *state.StateDB, m
 	}
 	if evm.Cancelled() {
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			s.metrics.evmTimeouts.Inc()
 			return nil, fmt.Errorf("%w after %v", ErrExecutionTimeout, s.cfg.EVMTimeout)
 		}
 		return nil, ctx.Err()

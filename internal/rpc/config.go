@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Defaults of Config.
@@ -69,6 +71,9 @@ type Config struct {
 	ClientVersion string
 	// Bitcoin answers hemi_btcTip (optional).
 	Bitcoin Bitcoin
+	// Registerer takes the server's Prometheus collectors (hemi_rpc_*;
+	// nil: none registered).
+	Registerer prometheus.Registerer
 	// Logger defaults to slog.Default() with subsystem=rpc.
 	Logger *slog.Logger
 }

@@ -88,6 +88,7 @@ func (fs *filterSystem) expire() {
 	for id, f := range fs.filters {
 		if f.lastPoll.Before(cutoff) {
 			delete(fs.filters, id)
+			fs.s.metrics.filters.Dec()
 			fs.s.log.Debug("filter expired", "id", id)
 		}
 	}
@@ -123,6 +124,7 @@ func (fs *filterSystem) install(f *filter) (gethrpc.ID, error) {
 	id := gethrpc.ID("0x" + hex.EncodeToString(b[:]))
 	f.lastPoll = fs.now()
 	fs.filters[id] = f
+	fs.s.metrics.filters.Inc()
 	return id, nil
 }
 
@@ -156,7 +158,10 @@ func (api *ethAPI) UninstallFilter(id gethrpc.ID) bool {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	_, ok := fs.filters[id]
-	delete(fs.filters, id)
+	if ok {
+		delete(fs.filters, id)
+		fs.s.metrics.filters.Dec()
+	}
 	return ok
 }
 

@@ -47,9 +47,11 @@ func (api *ethAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) 
 		return common.Hash{}, fmt.Errorf("rpc: pool answered %d results for one transaction", len(errs))
 	}
 	if err := errs[0]; err != nil {
+		s.metrics.txRejected.Inc()
 		s.log.Debug("transaction rejected", "hash", tx.Hash(), "err", err)
 		return common.Hash{}, txError(err)
 	}
+	s.metrics.txAccepted.Inc()
 	s.log.Debug("transaction accepted", "hash", tx.Hash(), "nonce", tx.Nonce())
 	return tx.Hash(), nil
 }

@@ -28,6 +28,7 @@ type Server struct {
 	filters *filterSystem
 	tips    tipCache
 	cache   blockCache
+	metrics *metrics
 	handler http.Handler
 }
 
@@ -53,6 +54,7 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 		rpc:    gethrpc.NewServer(),
 		cache:  newBlockCache(),
 	}
+	s.metrics = newMetrics(cfg.Registerer)
 	s.filters = newFilterSystem(s)
 	s.rpc.SetBatchLimits(cfg.BatchItemLimit, cfg.BatchResponseMaxSize)
 	s.rpc.SetHTTPBodyLimit(cfg.MaxRequestSize)
@@ -74,13 +76,7 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 	}
 	httpH := httpStack(s.rpc, cfg.CORSOrigins, cfg.VHosts)
 	wsH := s.rpc.WebsocketHandler(cfg.WSOrigins)
-	s.handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if isWebsocket(r) {
-			wsH.ServeHTTP(w, r)
-			return
-		}
-		httpH.ServeHTTP(w, r)
-	})
+	s.handler = s.metrics.instrument(httpH, wsH)
 	return s, nil
 }
 

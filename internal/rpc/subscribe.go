@@ -16,7 +16,9 @@ func (api *ethAPI) NewHeads(ctx context.Context) (*gethrpc.Subscription, error) 
 	}
 	sub := notifier.CreateSubscription()
 	from := api.s.chain.Head().Number.Uint64() + 1
+	api.s.metrics.subscriptions.Inc()
 	go func() {
+		defer api.s.metrics.subscriptions.Dec()
 		// The subscription's life is the connection's: ctx of the
 		// request is done as soon as it returns.
 		subCtx, cancel := context.WithCancel(context.Background())
@@ -53,7 +55,9 @@ func (api *ethAPI) Logs(ctx context.Context, crit filterCriteria) (*gethrpc.Subs
 	s := api.s
 	sub := notifier.CreateSubscription()
 	from := s.chain.Head().Number.Uint64() + 1
+	api.s.metrics.subscriptions.Inc()
 	go func() {
+		defer api.s.metrics.subscriptions.Dec()
 		subCtx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		heads := s.chain.Subscribe(subCtx, from)
@@ -96,7 +100,9 @@ func (api *ethAPI) NewPendingTransactions(ctx context.Context, fullTx *bool) (*g
 	txs := make(chan core.NewTxsEvent, 128)
 	poolSub := s.pool.SubscribeTransactions(txs)
 	full := fullTx != nil && *fullTx
+	api.s.metrics.subscriptions.Inc()
 	go func() {
+		defer api.s.metrics.subscriptions.Dec()
 		defer poolSub.Unsubscribe()
 		for {
 			select {

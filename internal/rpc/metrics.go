@@ -1,0 +1,81 @@
+package rpc
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the server's Prometheus collectors (Config.Registerer).
+type metrics struct {
+	httpRequests  prometheus.Counter
+	httpSeconds   prometheus.Histogram
+	wsConns       prometheus.Gauge
+	txAccepted    prometheus.Counter
+	txRejected    prometheus.Counter
+	filters       prometheus.Gauge
+	subscriptions prometheus.Gauge
+	evmTimeouts   prometheus.Counter
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	opts := func(name, help string) prometheus.CounterOpts {
+		return prometheus.CounterOpts{Namespace: "hemi", Subsystem: "rpc", Name: name, Help: help}
+	}
+	gauge := func(name, help string) prometheus.GaugeOpts {
+		return prometheus.GaugeOpts{Namespace: "hemi", Subsystem: "rpc", Name: name, Help: help}
+	}
+	m := &metrics{
+		httpRequests: prometheus.NewCounter(opts("http_requests_total", "JSON-RPC HTTP requests (a batch is one).")),
+		httpSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "hemi", Subsystem: "rpc", Name: "http_request_seconds",
+			Help: "Time to answer a JSON-RPC HTTP request.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}),
+		wsConns:       prometheus.NewGauge(gauge("ws_connections", "Open WebSocket connections.")),
+		txAccepted:    prometheus.NewCounter(opts("txs_accepted_total", "Transactions eth_sendRawTransaction handed to the pool.")),
+		txRejected:    prometheus.NewCounter(opts("txs_rejected_total", "Transactions eth_sendRawTransaction refused.")),
+		filters:       prometheus.NewGauge(gauge("filters", "Installed polling filters.")),
+		subscriptions: prometheus.NewGauge(gauge("subscriptions", "Active eth_subscribe subscriptions.")),
+		evmTimeouts:   prometheus.NewCounter(opts("evm_timeouts_total", "Calls and estimates stopped by the EVM timeout.")),
+	}
+	if r != nil {
+		for _, c := range []*prometheus.Counter{&m.httpRequests, &m.txAccepted, &m.txRejected, &m.evmTimeouts} {
+			*c = register(r, *c)
+		}
+		for _, g := range []*prometheus.Gauge{&m.wsConns, &m.filters, &m.subscriptions} {
+			*g = register(r, *g)
+		}
+		m.httpSeconds = register(r, m.httpSeconds)
+	}
+	return m
+}
+
+// register registers c with r, or returns the collector already there
+// (a second server in one process, as in tests).
+func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
+	err := r.Register(c)
+	var are prometheus.AlreadyRegisteredError
+	if errors.As(err, &are) {
+		if existing, ok := are.ExistingCollector.(C); ok {
+			return existing
+		}
+	}
+	return c
+}
+
+// instrument counts and times HTTP requests and open WebSocket
+// connections.
+func (m *metrics) instrument(httpH, wsH http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if isWebsocket(r) {
+			m.wsConns.Inc()
+			defer m.wsConns.Dec()
+			wsH.ServeHTTP(w, r)
+			return
+		}
+		m.httpRequests.Inc()
+		start := time.Now()
+		httpH.ServeHTTP(w, r)
+		m.httpSeconds.Observe(time.Since(start).Seconds())
+	})
+}
