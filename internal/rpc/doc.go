@@ -21,6 +21,9 @@
 //     eth_createAccessList and debug_traceCall, and the head for
 //     eth_getBlockByNumber; safe and finalized resolve to the genesis
 //     until PoP finality gives them meaning (DESIGN 4); earliest is 0.
+//   - eth_call and eth_estimateGas take state overrides (3rd parameter)
+//     and block overrides (4th: number, time, gasLimit, feeRecipient,
+//     prevRandao, baseFeePerGas), as go-ethereum does.
 //   - Every EVM is built by chain.Processor.NewEVM, so calls, estimates
 //     and traces run the hVM precompiles against the block's Bitcoin view
 //     exactly as blocks do; a failed view fails the request, never gives
@@ -50,6 +53,13 @@
 //     and read the chain when polled (at most LogsBlockRange blocks per
 //     poll), pending-transaction filters buffer hashes from the pool
 //     feed; a filter not polled for FilterTimeout is removed.
+//
+// # Metrics
+//
+// On Config.Registerer: hemi_rpc_http_requests_total,
+// hemi_rpc_http_request_seconds, hemi_rpc_ws_connections,
+// hemi_rpc_txs_accepted_total, hemi_rpc_txs_rejected_total,
+// hemi_rpc_filters, hemi_rpc_subscriptions, hemi_rpc_evm_timeouts_total.
 //
 // # Invariants
 //
