@@ -11,6 +11,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 )
 
 // BenchmarkImportTransfers imports (InsertBlock: seal check, full
@@ -25,9 +27,9 @@ func BenchmarkImportTransfers(b *testing.B) {
 
 func benchImport(b *testing.B, perBlock, blocks int) {
 	f := newBTCFixture(b, 12)
-	ix := openIndex(b, b.TempDir())
+	ix := indextest.Open(b, regtest, b.TempDir())
 	defer ix.Close()
-	feed(b, ix, f.blocks)
+	indextest.Feed(b, ix, f.blocks)
 	keys := make([]*ecdsa.PrivateKey, perBlock)
 	senders := make([]common.Address, perBlock)
 	for i := range keys {

@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/holiman/uint256"
 
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
@@ -63,9 +64,9 @@ func headerRecord(t *testing.T, v hvm.Header) []byte {
 // lookups and balances.
 func TestExecution(t *testing.T) {
 	f := newBTCFixture(t, 12)
-	ix := openIndex(t, t.TempDir())
+	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	feed(t, ix, f.blocks)
+	indextest.Feed(t, ix, f.blocks)
 	gen := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1]))
 	seq := newHarness(t, ix, "", gen)
 	fol := newHarness(t, ix, "", gen)
@@ -158,9 +159,9 @@ func TestExecution(t *testing.T) {
 // TestBuildSkips: invalid candidates are left out with their error.
 func TestBuildSkips(t *testing.T) {
 	f := newBTCFixture(t, 6)
-	ix := openIndex(t, t.TempDir())
+	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	feed(t, ix, f.blocks)
+	indextest.Feed(t, ix, f.blocks)
 	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1])))
 	v := viewAt(t, h.btc, f.blocks[2])
 	poor := mustKey("poor")
@@ -185,9 +186,9 @@ func TestBuildSkips(t *testing.T) {
 // TestSubscribe: headers arrive in order, from a past number on.
 func TestSubscribe(t *testing.T) {
 	f := newBTCFixture(t, 6)
-	ix := openIndex(t, t.TempDir())
+	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	feed(t, ix, f.blocks)
+	indextest.Feed(t, ix, f.blocks)
 	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1])))
 	v := viewAt(t, h.btc, f.blocks[2])
 	h.mine(v)
@@ -242,9 +243,9 @@ func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
 // with -race).
 func TestConcurrentQueries(t *testing.T) {
 	f := newBTCFixture(t, 12)
-	ix := openIndex(t, t.TempDir())
+	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	feed(t, ix, f.blocks)
+	indextest.Feed(t, ix, f.blocks)
 	h := newHarness(t, ix, t.TempDir(), testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1])))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

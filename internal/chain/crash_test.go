@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
 )
 
@@ -23,8 +24,8 @@ import (
 func crashSetup(t testing.TB, dir string) (*btcFixture, *index.Index, *harness) {
 	t.Helper()
 	f := newBTCFixture(t, 12)
-	ix := openIndex(t, filepath.Join(dir, "btc"))
-	feed(t, ix, f.blocks)
+	ix := indextest.Open(t, regtest, filepath.Join(dir, "btc"))
+	indextest.Feed(t, ix, f.blocks)
 	h := newHarness(t, ix, filepath.Join(dir, "l2"), testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1])))
 	return f, ix, h
 }
@@ -107,7 +108,7 @@ func TestRestart(t *testing.T) {
 	cfg := h2.cfg
 	cfg.Genesis = other
 	h2.chain.Close()
-	ix2 := openIndex(t, filepath.Join(dir, "btc"))
+	ix2 := indextest.Open(t, regtest, filepath.Join(dir, "btc"))
 	defer ix2.Close()
 	cfg.Bitcoin = NewIndexBitcoin(ix2)
 	if _, err := New(cfg); !errorsIs(err, ErrGenesisMismatch) {

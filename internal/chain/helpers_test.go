@@ -74,44 +74,6 @@ func (f *btcFixture) fork(t testing.TB, from, m int) []*wire.MsgBlock {
 	return out
 }
 
-func openIndex(t testing.TB, dir string) *index.Index {
-	t.Helper()
-	ix, err := index.Open(index.Config{Dir: dir, Params: regtest, MaxBatchDelay: 5 * time.Millisecond,
-		MemTableSize: 4 << 20, CacheSize: 8 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ix
-}
-
-// feed stores blocks in ix and waits until its tip is the last of them.
-func feed(t testing.TB, ix *index.Index, bs []*wire.MsgBlock) {
-	t.Helper()
-	hdrs := make([]wire.BlockHeader, len(bs))
-	for i, b := range bs {
-		hdrs[i] = b.Header
-	}
-	if _, _, err := ix.AcceptHeaders(hdrs); err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range bs {
-		if err := ix.AcceptBlock(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := bs[len(bs)-1].BlockHash()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if h, _ := ix.BlockTip(); h == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("index did not reach %s", want)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // viewAt returns the index's header of fixture block at height.
 func viewAt(t testing.TB, btc Bitcoin, b *wire.MsgBlock) hvm.Header {
 	t.Helper()

@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/holiman/uint256"
 
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
@@ -26,9 +27,9 @@ func (failingView) Err() error { return errors.New("disk on fire") }
 // cannot pay each get a receipt with the documented effects.
 func TestSystemTxSemantics(t *testing.T) {
 	f := newBTCFixture(t, 12)
-	ix := openIndex(t, t.TempDir())
+	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	feed(t, ix, f.blocks)
+	indextest.Feed(t, ix, f.blocks)
 	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1]))
 	h := newHarness(t, ix, "", spec)
 	view, err := h.btc.View(f.blocks[5].BlockHash())

@@ -8,6 +8,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/params"
+
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 )
 
 // TestReexecuteAfterBitcoinReorg is DESIGN 3.4's promise at the chain
@@ -21,9 +23,9 @@ func TestReexecuteAfterBitcoinReorg(t *testing.T) {
 	fork := f.fork(t, 8, 6) // heights 9'..14', more work than 1..12
 	reader := common.HexToAddress("0xb7c0000000000000000000000000000000000001")
 
-	ixA := openIndex(t, t.TempDir())
+	ixA := indextest.Open(t, regtest, t.TempDir())
 	defer ixA.Close()
-	feed(t, ixA, f.blocks)
+	indextest.Feed(t, ixA, f.blocks)
 	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(ixA), f.blocks[1]))
 	spec.Alloc[reader] = types.Account{Code: btcReaderRuntime, Balance: common.Big0}
 	seq := newHarness(t, ixA, "", spec)
@@ -35,17 +37,17 @@ func TestReexecuteAfterBitcoinReorg(t *testing.T) {
 
 	// Bitcoin reorgs: block 10 of the old branch is no longer on the
 	// most-work chain of the sequencer's index.
-	feed(t, ixA, fork)
+	indextest.Feed(t, ixA, fork)
 	if on, err := seq.btc.Contains(v10.Hash, fork[len(fork)-1].BlockHash()); err != nil || on {
 		t.Fatalf("view 10 still in the best chain: %v %v", on, err)
 	}
 
 	// A fresh node that saw both branches (as any node syncing Bitcoin
 	// while the reorg happened) re-executes block 1.
-	ixB := openIndex(t, t.TempDir())
+	ixB := indextest.Open(t, regtest, t.TempDir())
 	defer ixB.Close()
-	feed(t, ixB, f.blocks)
-	feed(t, ixB, fork)
+	indextest.Feed(t, ixB, f.blocks)
+	indextest.Feed(t, ixB, fork)
 	fresh := newHarness(t, ixB, "", spec)
 	if err := fresh.chain.InsertBlock(b1); err != nil {
 		t.Fatalf("re-executing block 1 after the reorg: %v", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
 )
 
@@ -18,9 +19,9 @@ import (
 // the valid block is accepted afterwards.
 func TestInsertValidation(t *testing.T) {
 	f := newBTCFixture(t, 12)
-	ix := openIndex(t, t.TempDir())
+	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	feed(t, ix, f.blocks)
+	indextest.Feed(t, ix, f.blocks)
 	gen := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1]))
 	seq := newHarness(t, ix, "", gen)
 	fol := newHarness(t, ix, "", gen)

@@ -221,31 +221,3 @@ func openIndex(t testing.TB, dir string) *index.Index {
 	}
 	return ix
 }
-
-func feedBlocks(t testing.TB, ix *index.Index, bs []*wire.MsgBlock) {
-	t.Helper()
-	hdrs := make([]wire.BlockHeader, len(bs))
-	for i, b := range bs {
-		hdrs[i] = b.Header
-	}
-	if _, _, err := ix.AcceptHeaders(hdrs); err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range bs {
-		if err := ix.AcceptBlock(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := bs[len(bs)-1].BlockHash()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if h, _ := ix.BlockTip(); h == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			h, height := ix.BlockTip()
-			t.Fatalf("index tip %s@%d, want %s", h, height, want)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}

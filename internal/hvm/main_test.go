@@ -11,6 +11,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/vm"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 )
 
 // shared is one fixture chain in one index, built on first use and
@@ -62,7 +63,7 @@ func sharedFixture(t testing.TB) (*fixture, *IndexView, vm.PrecompiledContracts)
 		shared.dir = dir
 		shared.f = buildFixture(o)
 		shared.ix = openIndex(o, dir)
-		feedBlocks(o, shared.ix, shared.f.blocks)
+		indextest.Feed(o, shared.ix, shared.f.blocks)
 		shared.view, shared.err = NewIndexView(shared.ix, shared.f.tip())
 	})
 	if shared.err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 )
 
 // TestReorgedViewAnswersTheSame is DESIGN 3.4's promise at the hVM level:
@@ -21,7 +22,7 @@ func TestReorgedViewAnswersTheSame(t *testing.T) {
 	f, _, _ := sharedFixture(t)
 	ix := openIndex(t, t.TempDir())
 	defer ix.Close()
-	feedBlocks(t, ix, f.blocks)
+	indextest.Feed(t, ix, f.blocks)
 	a := f.tip()
 	before, err := NewIndexView(ix, a)
 	if err != nil {
@@ -31,7 +32,7 @@ func TestReorgedViewAnswersTheSame(t *testing.T) {
 	want := runVectors(t, Precompiles(before, regtest), cases)
 
 	fork := f.fork(t)
-	feedBlocks(t, ix, fork)
+	indextest.Feed(t, ix, fork)
 	if h, height := ix.BlockTip(); h != fork[3].BlockHash() || height != 107 {
 		t.Fatalf("index tip %s@%d, want the fork's 107", h, height)
 	}
@@ -105,7 +106,7 @@ func TestReorgedViewAnswersTheSame(t *testing.T) {
 func TestIndexViewErrors(t *testing.T) {
 	f, _, _ := sharedFixture(t)
 	ix := openIndex(t, t.TempDir())
-	feedBlocks(t, ix, f.blocks[:10])
+	indextest.Feed(t, ix, f.blocks[:10])
 	// Block 11's header is known, its data is not: not indexed.
 	if _, _, err := ix.AcceptHeaders([]wire.BlockHeader{f.blocks[10].Header}); err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func TestViewOfUnfollowedFork(t *testing.T) {
 	f, _, _ := sharedFixture(t)
 	ix := openIndex(t, t.TempDir())
 	defer ix.Close()
-	feedBlocks(t, ix, f.blocks)
+	indextest.Feed(t, ix, f.blocks)
 	side := f.fork(t)[:2] // 104', 105': less work than 106
 	if _, _, err := ix.AcceptHeaders([]wire.BlockHeader{side[0].Header, side[1].Header}); err != nil {
 		t.Fatal(err)

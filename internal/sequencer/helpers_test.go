@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
@@ -126,45 +127,6 @@ func (f *btcFixture) fork(t testing.TB, from, m int) []*wire.MsgBlock {
 	return out
 }
 
-func openIndex(t testing.TB) *index.Index {
-	t.Helper()
-	ix, err := index.Open(index.Config{Dir: t.TempDir(), Params: regtest, MaxBatchDelay: 5 * time.Millisecond,
-		MemTableSize: 4 << 20, CacheSize: 8 << 20})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
-	return ix
-}
-
-// feed stores blocks in ix and waits until its tip is the last of them.
-func feed(t testing.TB, ix *index.Index, bs []*wire.MsgBlock) {
-	t.Helper()
-	hdrs := make([]wire.BlockHeader, len(bs))
-	for i, b := range bs {
-		hdrs[i] = b.Header
-	}
-	if _, _, err := ix.AcceptHeaders(hdrs); err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range bs {
-		if err := ix.AcceptBlock(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := bs[len(bs)-1].BlockHash()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if h, _ := ix.BlockTip(); h == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("index did not reach %s", want)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func viewOf(t testing.TB, btc Bitcoin, b *wire.MsgBlock) hvm.Header {
 	t.Helper()
 	vh, _, err := btc.ViewHeader(b.BlockHash())
@@ -203,8 +165,8 @@ type env struct {
 func newEnv(t testing.TB, n, gview int) *env {
 	t.Helper()
 	f := newBTCFixture(t, n)
-	ix := openIndex(t)
-	feed(t, ix, f.blocks)
+	ix := indextest.Open(t, regtest, "")
+	indextest.Feed(t, ix, f.blocks)
 	btc := NewIndexBitcoin(ix)
 	spec, _, err := genesis.DevnetSpec(crypto.PubkeyToAddress(seqKey.PublicKey), viewOf(t, btc, f.blocks[gview-1]), 1_700_000_000)
 	if err != nil {

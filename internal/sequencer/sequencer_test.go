@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 )
@@ -140,7 +141,7 @@ func TestBuildOrdersAndFollowerAgrees(t *testing.T) {
 
 	// Bitcoin moves on: the view follows tip - lag.
 	more := newBTCFixture(t, 10).blocks[8:]
-	feed(t, e.ix, more)
+	indextest.Feed(t, e.ix, more)
 	e.clock.Advance(2 * time.Second)
 	b2, err := s.BuildNext()
 	if err != nil {
@@ -153,7 +154,7 @@ func TestBuildOrdersAndFollowerAgrees(t *testing.T) {
 	// A Bitcoin reorg onto a heavier branch from height 5: the view
 	// switches onto it once tip-lag there has more work than the view.
 	fork := e.f.fork(t, 5, 7) // heights 6'..12'
-	feed(t, e.ix, fork)
+	indextest.Feed(t, e.ix, fork)
 	e.clock.Advance(2 * time.Second)
 	b3, err := s.BuildNext()
 	if err != nil {

@@ -10,13 +10,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/btc/p2p"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 )
@@ -37,11 +37,7 @@ type apiFixture struct {
 func newAPIFixture(t testing.TB) *apiFixture {
 	t.Helper()
 	params := &chaincfg.RegressionNetParams
-	ix, err := index.Open(index.Config{Dir: t.TempDir(), Params: params})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ix.Close() })
+	ix := indextest.Open(t, params, "")
 	key := txgen.DeriveKey([]byte("tbc api test"), 0)
 	payTo, _ := key.PkScript(txgen.P2WPKH)
 	ch := txgen.NewChain(params)
@@ -74,19 +70,7 @@ func newAPIFixture(t testing.TB) *apiFixture {
 	}
 	f.blocks = append(f.blocks, b)
 	f.spend = tx
-	hdrs := make([]wire.BlockHeader, len(f.blocks))
-	for i, b := range f.blocks {
-		hdrs[i] = b.Header
-	}
-	if _, _, err := ix.AcceptHeaders(hdrs); err != nil {
-		t.Fatal(err)
-	}
-	for _, b := range f.blocks {
-		if err := ix.AcceptBlock(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	waitTip(t, ix, int32(len(f.blocks)))
+	indextest.Feed(t, ix, f.blocks)
 
 	client, err := p2p.New(p2p.Config{Params: params, Peers: []string{"127.0.0.1:1"}}, ix)
 	if err != nil {
@@ -100,21 +84,6 @@ func newAPIFixture(t testing.TB) *apiFixture {
 	tr, _ := key.Address(txgen.P2TR, params)
 	f.addrWPK, f.addrTR = wpk.String(), tr.String()
 	return f
-}
-
-func waitTip(t testing.TB, ix *index.Index, height int32) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, h := ix.BlockTip(); h == height {
-			return
-		}
-		if time.Now().After(deadline) {
-			_, h := ix.BlockTip()
-			t.Fatalf("index tip %d, want %d", h, height)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 func TestAPIAnswers(t *testing.T) {
