@@ -33,7 +33,9 @@ func castBinary(t *testing.T) string {
 }
 
 // autoMine builds a block from the pool's pending transactions every
-// interval until ctx is done (a stand-in for the sequencer).
+// interval until ctx is done, empty blocks included (a stand-in for the
+// sequencer; clients such as ethers wait for the next block to look for
+// a receipt again).
 func (e *testEnv) autoMine(ctx context.Context, interval time.Duration) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -49,10 +51,7 @@ func (e *testEnv) autoMine(ctx context.Context, interval time.Duration) *sync.Wa
 			}
 			head := e.chain.Head()
 			base := eip1559.CalcBaseFee(e.chain.Config().ChainConfig, head)
-			txs := sequencer.Order(e.pool.Pending(base), base)
-			if len(txs) == 0 {
-				continue
-			}
+			txs := sequencer.Order(e.pool.Pending(base), base) // empty blocks too, as the sequencer
 			if e.view < len(e.btc.hdrs)-3 {
 				e.view++
 			}
