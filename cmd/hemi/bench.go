@@ -41,6 +41,32 @@ func benchCommand() *cli.Command {
 				},
 			},
 			{
+				Name:  "l2-import",
+				Usage: "import blocks of 5,000 ETH and ERC-20 transfers: our chain vs go-ethereum's core.BlockChain",
+				Description: "Builds equivalent blocks (same signed transactions and genesis alloc) for our chain\n" +
+					"and for go-ethereum, and times fresh on-disk imports of each. The last line is\n" +
+					"l2-import ours_tx_s=<n> geth_tx_s=<n> ratio=<ours/geth>",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "blocks", Value: bench.DefaultL2Blocks, Usage: "blocks of each kind"},
+					&cli.IntFlag{Name: "txs", Value: bench.DefaultL2PerBlock, Usage: "transfers per block"},
+					&cli.IntFlag{Name: "runs", Value: bench.DefaultL2Runs, Usage: "measured imports per importer and kind; medians are reported"},
+					&cli.StringFlag{Name: "geth-scheme", Value: "hash", Usage: "go-ethereum's state scheme: hash (our chain's) or path"},
+					&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary databases (default the system temp dir)"},
+					&cli.StringFlag{Name: "profile-dir", Usage: "write CPU profiles of the first run's imports here"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					_, err := bench.RunL2Import(ctx, bench.L2ImportConfig{
+						Blocks:     int(cmd.Int("blocks")),
+						PerBlock:   int(cmd.Int("txs")),
+						Runs:       int(cmd.Int("runs")),
+						GethScheme: cmd.String("geth-scheme"),
+						WorkDir:    cmd.String("work-dir"),
+						ProfileDir: cmd.String("profile-dir"),
+					}, os.Stdout)
+					return err
+				},
+			},
+			{
 				Name:            "btc-index-ours",
 				Hidden:          true,
 				Usage:           "the child process of btc-index that runs our node",
