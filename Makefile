@@ -1,9 +1,11 @@
-# The test command of the README and of CI. It installs the peer binaries
-# the integration tests need (btcd, btcctl) into .tools/bin first, so no
-# integration test skips on a fresh machine.
+# The test command of the README and of CI. It installs the peers the
+# integration tests need (btcd, btcctl, cast, ethers, solc-js) into .tools/
+# first, so no integration test skips on a fresh machine.
 GO ?= go
 export GOTOOLCHAIN := local
 export HEMI_BTCD := $(CURDIR)/.tools/bin/btcd
+export HEMI_CAST := $(CURDIR)/.tools/npm/node_modules/@foundry-rs/cast-linux-amd64/bin/cast
+export HEMI_ETHERS_DIR := $(CURDIR)/.tools/npm
 
 .PHONY: test tools build vet fuzz bench-btc-index
 

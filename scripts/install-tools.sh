@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs what the tests need into project-local folders, so a fresh
 # machine needs nothing but Go (and the Node.js it ships): btcd and btcctl
-# into .tools/bin, solc-js into .tools/npm. Safe to run again: it skips
+# into .tools/bin; solc-js, Foundry's cast and ethers into .tools/npm. Safe to run again: it skips
 # what is already there at the pinned version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BTCD_VERSION=v0.26.2
 SOLC_VERSION=0.8.28
+FOUNDRY_VERSION=1.7.1
+ETHERS_VERSION=6.17.0
 bin="$PWD/.tools/bin"
 mkdir -p "$bin"
 stamp="$bin/.btcd-$BTCD_VERSION"
@@ -19,12 +21,19 @@ if [ ! -x "$bin/btcd" ] || [ ! -x "$bin/btcctl" ] || [ ! -f "$stamp" ]; then
 fi
 
 npmdir="$PWD/.tools/npm"
-if command -v node >/dev/null && command -v npm >/dev/null; then
-	if [ ! -f "$npmdir/node_modules/solc/package.json" ] ||
-		[ "$(node -p "require('$npmdir/node_modules/solc/package.json').version")" != "$SOLC_VERSION" ]; then
-		echo "install-tools: npm solc@$SOLC_VERSION -> .tools/npm"
-		npm install --silent --no-audit --no-fund --prefix "$npmdir" "solc@$SOLC_VERSION"
+# npm_pin NAME VERSION installs one pinned npm package into .tools/npm
+# unless that version is already there.
+npm_pin() {
+	local pj="$npmdir/node_modules/$1/package.json"
+	if [ ! -f "$pj" ] || [ "$(node -p "require('$pj').version")" != "$2" ]; then
+		echo "install-tools: npm $1@$2 -> .tools/npm"
+		npm install --silent --no-audit --no-fund --prefix "$npmdir" "$1@$2"
 	fi
+}
+if command -v node >/dev/null && command -v npm >/dev/null; then
+	npm_pin solc "$SOLC_VERSION"
+	npm_pin @foundry-rs/cast-linux-amd64 "$FOUNDRY_VERSION"
+	npm_pin ethers "$ETHERS_VERSION"
 else
-	echo "install-tools: node/npm not found: the Solidity predeploy check (scripts/gen-predeploys.sh --check) will skip" >&2
+	echo "install-tools: node/npm not found: the Solidity, cast and ethers checks will skip" >&2
 fi
