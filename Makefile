@@ -6,6 +6,8 @@ export GOTOOLCHAIN := local
 export HEMI_BTCD := $(CURDIR)/.tools/bin/btcd
 export HEMI_CAST := $(CURDIR)/.tools/npm/node_modules/@foundry-rs/cast-linux-amd64/bin/cast
 export HEMI_ETHERS_DIR := $(CURDIR)/.tools/npm
+export HEMI_FORGE := $(CURDIR)/.tools/npm/node_modules/@foundry-rs/forge-linux-amd64/bin/forge
+export HEMI_ANVIL := $(CURDIR)/.tools/npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
 .PHONY: test tools build vet fuzz bench-btc-index
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need into project-local folders, so a fresh
 # machine needs nothing but Go (and the Node.js it ships): btcd and btcctl
-# into .tools/bin; solc-js, Foundry's cast and ethers into .tools/npm. Safe to run again: it skips
+# into .tools/bin; solc-js, Foundry (cast, forge, anvil), ethers and viem
+# into .tools/npm. Safe to run again: it skips
 # what is already there at the pinned version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +10,7 @@ BTCD_VERSION=v0.26.2
 SOLC_VERSION=0.8.28
 FOUNDRY_VERSION=1.7.1
 ETHERS_VERSION=6.17.0
+VIEM_VERSION=2.40.0 # 2.57.x needs an ox release the registry does not serve
 bin="$PWD/.tools/bin"
 mkdir -p "$bin"
 stamp="$bin/.btcd-$BTCD_VERSION"
@@ -32,8 +34,11 @@ npm_pin() {
 }
 if command -v node >/dev/null && command -v npm >/dev/null; then
 	npm_pin solc "$SOLC_VERSION"
-	npm_pin @foundry-rs/cast-linux-amd64 "$FOUNDRY_VERSION"
+	for tool in cast forge anvil; do
+		npm_pin "@foundry-rs/$tool-linux-amd64" "$FOUNDRY_VERSION"
+	done
 	npm_pin ethers "$ETHERS_VERSION"
+	npm_pin viem "$VIEM_VERSION"
 else
 	echo "install-tools: node/npm not found: the Solidity, cast and ethers checks will skip" >&2
 fi
