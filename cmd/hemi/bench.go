@@ -51,17 +51,19 @@ func benchCommand() *cli.Command {
 					&cli.IntFlag{Name: "txs", Value: bench.DefaultL2PerBlock, Usage: "transfers per block"},
 					&cli.IntFlag{Name: "runs", Value: bench.DefaultL2Runs, Usage: "measured imports per importer and kind; medians are reported"},
 					&cli.StringFlag{Name: "geth-scheme", Value: "hash", Usage: "go-ethereum's state scheme: hash (our chain's) or path"},
+					&cli.BoolFlag{Name: "geth-archive", Usage: "run go-ethereum in archive mode (state written every block, as ours)"},
 					&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary databases (default the system temp dir)"},
 					&cli.StringFlag{Name: "profile-dir", Usage: "write CPU profiles of the first run's imports here"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					_, err := bench.RunL2Import(ctx, bench.L2ImportConfig{
-						Blocks:     int(cmd.Int("blocks")),
-						PerBlock:   int(cmd.Int("txs")),
-						Runs:       int(cmd.Int("runs")),
-						GethScheme: cmd.String("geth-scheme"),
-						WorkDir:    cmd.String("work-dir"),
-						ProfileDir: cmd.String("profile-dir"),
+						Blocks:      int(cmd.Int("blocks")),
+						PerBlock:    int(cmd.Int("txs")),
+						Runs:        int(cmd.Int("runs")),
+						GethScheme:  cmd.String("geth-scheme"),
+						GethArchive: cmd.Bool("geth-archive"),
+						WorkDir:     cmd.String("work-dir"),
+						ProfileDir:  cmd.String("profile-dir"),
 					}, os.Stdout)
 					return err
 				},

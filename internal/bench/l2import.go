@@ -33,6 +33,11 @@ type L2ImportConfig struct {
 	// default: the same hash-keyed trie nodes our chain stores) or
 	// rawdb.PathScheme.
 	GethScheme string
+	// GethArchive runs go-ethereum in archive mode: every block's state
+	// is written to disk during the import, as our chain does (by
+	// default go-ethereum keeps the last 128 blocks' tries in memory and
+	// writes them later, outside the timed import).
+	GethArchive bool
 	// ProfileDir, when set, receives CPU profiles of the first run's
 	// imports (<importer>-<kind>-cpu.pprof).
 	ProfileDir string
@@ -104,7 +109,11 @@ func RunL2Import(ctx context.Context, cfg L2ImportConfig, out io.Writer) (L2Impo
 	defer os.RemoveAll(work)
 	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg())
 	fmt.Fprintf(out, "importers: ours (chain.InsertBlock, hashdb, pebble cache %d MB, trie cache %d MB, state committed every block, no fsync)\n", l2CacheMB, l2CacheMB)
-	fmt.Fprintf(out, "           go-ethereum core.BlockChain.InsertChain (%s scheme, pebble cache %d MB, clean/dirty/snapshot caches %d MB, no fsync)\n", cfg.GethScheme, l2CacheMB, l2CacheMB)
+	mode := "full node: recent state kept in memory"
+	if cfg.GethArchive {
+		mode = "archive: state committed every block"
+	}
+	fmt.Fprintf(out, "           go-ethereum core.BlockChain.InsertChain (%s scheme, %s, pebble cache %d MB, clean/dirty/snapshot caches %d MB, no fsync)\n", cfg.GethScheme, mode, l2CacheMB, l2CacheMB)
 
 	btc, err := openL2Bitcoin(filepath.Join(work, "bitcoin"), genesis.DefaultViewLag)
 	if err != nil {
@@ -170,7 +179,7 @@ func runL2Kind(ctx context.Context, cfg L2ImportConfig, w *l2Workload, btc *l2Bi
 		}
 		runGeth := func() error {
 			dir := filepath.Join(work, fmt.Sprintf("geth-%s-%d", w.kind.name, run))
-			r, err := importGeth(w, dir, cfg.GethScheme, profile("geth"))
+			r, err := importGeth(w, dir, cfg.GethScheme, cfg.GethArchive, profile("geth"))
 			os.RemoveAll(dir)
 			if err != nil {
 				return err

@@ -128,8 +128,10 @@ func (w *l2Workload) checkOurs(c *chain.Chain) error {
 // on pebble in dir with InsertChain (header verification by the beacon
 // engine, sender recovery, execution, receipt, bloom, gas and state root
 // validation, block and state writes), with scheme's state storage, then
-// checks the result (not timed).
-func importGeth(w *l2Workload, dir, scheme, profile string) (l2Import, error) {
+// checks the result (not timed). archive makes it commit every block's
+// state to disk, as our chain does, instead of keeping recent tries in
+// memory.
+func importGeth(w *l2Workload, dir, scheme string, archive bool, profile string) (l2Import, error) {
 	blocks, err := w.gethBlocksFresh()
 	if err != nil {
 		return l2Import{}, err
@@ -142,6 +144,7 @@ func importGeth(w *l2Workload, dir, scheme, profile string) (l2Import, error) {
 	defer db.Close()
 	cfg := core.DefaultConfig()
 	cfg.StateScheme = scheme
+	cfg.ArchiveMode = archive
 	cfg.TrieCleanLimit, cfg.TrieDirtyLimit, cfg.SnapshotLimit = l2CacheMB, l2CacheMB, l2CacheMB
 	cfg.TxLookupLimit = 0 // index every transaction, as our chain does
 	bc, err := core.NewBlockChain(db, w.geth, beacon.New(ethash.NewFaker()), cfg)
