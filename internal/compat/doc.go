@@ -1,0 +1,18 @@
+// Package compat is the real-client compatibility suite: its tests run the
+// clients people use against Hemi — Foundry's forge and cast, ethers v6 and
+// viem under node, Solidity compiled by solc-js — as subprocesses against
+// an in-process devnet stack (embedded regtest Bitcoin, the indexer syncing
+// from it over P2P, the L2 chain, mempool, sequencer and JSON-RPC on a
+// loopback port), and check what the clients report against the chain and
+// the Bitcoin index, never just their exit status.
+//
+// The tools come from `make test` (scripts/install-tools.sh) through
+// HEMI_FORGE, HEMI_CAST and HEMI_ETHERS_DIR; each test skips with a clear
+// message only when its tool is absent. forge compiles with solc-js through
+// testdata/solc.mjs (no native solc is reachable offline), configured in a
+// generated foundry.toml with offline = true. Every tool runs with HOME set
+// to a temporary directory so nothing is written to the user's home.
+//
+// The package holds tests only; the Solidity sources, the forge project and
+// the JavaScript clients are in testdata.
+package compat
