@@ -33,10 +33,12 @@ func toolPath(t *testing.T, env, name, install string) string {
 }
 
 func forgeBin(t *testing.T) string {
+	t.Helper()
 	return toolPath(t, "HEMI_FORGE", "forge", "npm @foundry-rs/forge-linux-amd64@1.7.1")
 }
 
 func castBin(t *testing.T) string {
+	t.Helper()
 	return toolPath(t, "HEMI_CAST", "cast", "npm @foundry-rs/cast-linux-amd64@1.7.1")
 }
 
