@@ -340,7 +340,12 @@ func (c *Chain) verify(b *Block) (*verified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain: state of the head %d: %w", head.Number, err)
 	}
+	// The prefetcher loads the tries the block touches on other cores while
+	// it executes, so the state root at the end finds them warm. Process has
+	// computed the root when it returns; the commit needs no prefetching.
+	statedb.StartPrefetcher("chain", nil)
 	res, err := c.proc.Process(head, h, hash, statedb, b.Body.SystemTxs, b.Body.Txs, view, c.getHashFn(head))
+	statedb.StopPrefetcher()
 	if err != nil {
 		return nil, err
 	}
