@@ -69,10 +69,9 @@ type stack struct {
 }
 
 var (
-	sharedOnce  sync.Once
-	shared      *stack
-	sharedErr   error
-	sharedStart time.Duration
+	sharedOnce sync.Once
+	shared     *stack
+	sharedErr  error
 )
 
 // TestMain stops the shared stack after the tests and removes the
@@ -99,11 +98,7 @@ func TestMain(m *testing.M) {
 // getStack starts the shared stack on first use.
 func getStack(t *testing.T) *stack {
 	t.Helper()
-	sharedOnce.Do(func() {
-		start := time.Now()
-		shared, sharedErr = startStack()
-		sharedStart = time.Since(start)
-	})
+	sharedOnce.Do(func() { shared, sharedErr = startStack() })
 	if sharedErr != nil {
 		t.Fatalf("start the devnet stack: %v", sharedErr)
 	}

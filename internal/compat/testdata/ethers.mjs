@@ -40,12 +40,14 @@ const drc = await provider.waitForTransaction(dtx.hash, 1, 30000);
 out.deploy = { address, hash: dtx.hash, block: drc.blockNumber, status: drc.status, contractAddress: drc.contractAddress };
 
 step("listen");
-// A live listener, installed before the transfers.
+// A live listener, installed before the transfers. ethers creates its
+// filter (eth_newFilter) at its first block poll: give it a few polls.
+let subscribed;
 const live = new Promise((resolve, reject) => {
   const timer = setTimeout(() => reject(new Error("no Transfer event delivered to contract.on within 20 s")), 20000);
   // With a topic filter (not an event name) ethers passes the
   // ContractEventPayload alone; its args are the decoded event.
-  token.on(token.filters.Transfer(wallet.address, recipient), (...a) => {
+  subscribed = token.on(token.filters.Transfer(wallet.address, recipient), (...a) => {
     clearTimeout(timer);
     try {
       const { args, log } = a[a.length - 1];
@@ -57,6 +59,8 @@ const live = new Promise((resolve, reject) => {
 });
 
 const data = (v) => token.interface.encodeFunctionData("transfer", [recipient, v]);
+await subscribed;
+await new Promise((r) => setTimeout(r, 500));
 step("transfer 1559");
 const t1 = await token.transfer(recipient, 100n);
 const r1 = await t1.wait();

@@ -54,6 +54,8 @@ const live = new Promise((resolve, reject) => {
   });
 });
 
+// viem creates its filter (eth_newFilter) at its first poll: give it a few.
+await new Promise((r) => setTimeout(r, 500));
 const data = (v) => viem.encodeFunctionData({ abi, functionName: "transfer", args: [recipient, v] });
 const h1 = await wallet.writeContract({ address, abi, functionName: "transfer", args: [recipient, 100n] });
 const r1 = await pub.waitForTransactionReceipt({ hash: h1, pollingInterval: 100 });
