@@ -68,6 +68,7 @@ func benchCommand() *cli.Command {
 					return err
 				},
 			},
+			benchRPCCommand(),
 			{
 				Name:            "btc-index-ours",
 				Hidden:          true,

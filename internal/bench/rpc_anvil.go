@@ -1,0 +1,144 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+)
+
+// ErrNoAnvil is returned when the anvil binary is missing.
+var ErrNoAnvil = errors.New("bench: anvil not found: run make test (it installs anvil into .tools/npm), or set HEMI_ANVIL to an anvil binary")
+
+// FindAnvil returns the anvil binary: $HEMI_ANVIL, else the one `make
+// test` installs under .tools/npm (searched from the working directory
+// up), else anvil on PATH.
+func FindAnvil() (string, error) {
+	if p := os.Getenv("HEMI_ANVIL"); p != "" {
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+		return "", fmt.Errorf("%w (HEMI_ANVIL=%s is not a file)", ErrNoAnvil, p)
+	}
+	if dir, err := os.Getwd(); err == nil {
+		for {
+			p := filepath.Join(dir, ".tools/npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
+			if st, err := os.Stat(p); err == nil && !st.IsDir() {
+				return p, nil
+			}
+			parent := filepath.Dir(dir)
+			if parent == dir {
+				break
+			}
+			dir = parent
+		}
+	}
+	if p, err := exec.LookPath("anvil"); err == nil {
+		return p, nil
+	}
+	return "", ErrNoAnvil
+}
+
+// anvilProcess is a running anvil.
+type anvilProcess struct {
+	url  string
+	cmd  *exec.Cmd
+	log  *lockedBuffer
+	done chan error
+}
+
+// lockedBuffer collects a child's output for error messages.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.b.Len() > 1<<20 {
+		l.b.Reset()
+	}
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// freePort returns a loopback port nobody listens on now.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("bench: free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// startAnvil starts anvil (automine, --prune-history, its ten default
+// accounts from the dev mnemonic) with gasLimit on a free loopback port,
+// HOME set to home, and waits until it answers eth_chainId.
+func startAnvil(ctx context.Context, bin, home string, gasLimit uint64) (*anvilProcess, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "--prune-history", "--host", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--gas-limit", strconv.FormatUint(gasLimit, 10), "--silent")
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	cmd.Dir = home
+	a := &anvilProcess{url: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, log: new(lockedBuffer), done: make(chan error, 1)}
+	cmd.Stdout, cmd.Stderr = a.log, a.log
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: start anvil: %w", err)
+	}
+	go func() { a.done <- cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := gethrpc.DialContext(ctx, a.url)
+		if err == nil {
+			var id string
+			err = c.CallContext(ctx, &id, "eth_chainId")
+			c.Close()
+			if err == nil {
+				return a, nil
+			}
+		}
+		select {
+		case werr := <-a.done:
+			return nil, fmt.Errorf("bench: anvil exited at start: %v\n--- anvil output:\n%s", werr, a.log.String())
+		case <-ctx.Done():
+			_ = a.stop()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = a.stop()
+			return nil, fmt.Errorf("bench: anvil did not answer on %s within 30s: %w\n--- anvil output:\n%s", a.url, err, a.log.String())
+		}
+	}
+}
+
+// stop interrupts anvil and waits for it (killing it after 10 s).
+func (a *anvilProcess) stop() error {
+	_ = a.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-a.done:
+	case <-time.After(10 * time.Second):
+		_ = a.cmd.Process.Kill()
+		<-a.done
+	}
+	return nil
+}

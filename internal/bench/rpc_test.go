@@ -1,0 +1,101 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRPC runs the rpc benchmark small (500 transfers, 50 senders) against
+// our devnet stack and anvil and checks only correctness: every transfer
+// of both targets is in a block with a successful receipt (RunRPC checks
+// every receipt), and the last line has the expected shape. No timing is
+// asserted. Skipped only when anvil is missing (make test installs it).
+func TestRPC(t *testing.T) {
+	if _, err := FindAnvil(); err != nil {
+		t.Skipf("anvil missing: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	var out bytes.Buffer
+	res, err := RunRPC(ctx, RPCConfig{Txs: 500, Senders: 50, Clients: 4, Batch: 50, BTCInitialBlocks: 10,
+		Timeout: 40 * time.Second, WorkDir: t.TempDir()}, &out)
+	if err != nil {
+		t.Fatalf("RunRPC: %v\n%s", err, out.String())
+	}
+	if res.Txs != 500 || res.Ours.TxS <= 0 || res.Anvil.TxS <= 0 || res.Ours.P50 <= 0 {
+		t.Fatalf("result %+v", res)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if last := lines[len(lines)-1]; last != res.ResultLine() || !strings.HasPrefix(last, "rpc ours_tx_s=") {
+		t.Fatalf("last line %q, want %q", last, res.ResultLine())
+	}
+	for _, want := range []string{"ours: all 500 receipts checked", "anvil: all 500 receipts checked"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestStreams checks the load plan: every transfer is sent exactly once,
+// batches are at most the batch size, and one sender's transfers all go
+// through one client in nonce order.
+func TestStreams(t *testing.T) {
+	for _, tc := range []struct {
+		name                         string
+		txs, senders, clients, batch int
+	}{
+		{"even", 1000, 40, 8, 100},
+		{"ragged", 997, 33, 3, 7},
+		{"one client", 10, 3, 1, 4},
+		{"more clients than senders", 12, 2, 8, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := make([]transfer, tc.txs)
+			for k := range ts {
+				ts[k] = transfer{from: k % tc.senders, nonce: uint64(k / tc.senders)}
+			}
+			seen := make([]bool, tc.txs)
+			owner := map[int]int{}
+			next := map[int]uint64{}
+			for c, bs := range streams(ts, tc.clients, tc.batch) {
+				for _, b := range bs {
+					if len(b) == 0 || len(b) > tc.batch {
+						t.Fatalf("batch of %d", len(b))
+					}
+					for _, k := range b {
+						if seen[k] {
+							t.Fatalf("transfer %d twice", k)
+						}
+						seen[k] = true
+						f := ts[k].from
+						if o, ok := owner[f]; ok && o != c {
+							t.Fatalf("sender %d on clients %d and %d", f, o, c)
+						}
+						owner[f] = c
+						if ts[k].nonce != next[f] {
+							t.Fatalf("sender %d: nonce %d, want %d", f, ts[k].nonce, next[f])
+						}
+						next[f]++
+					}
+				}
+			}
+			for k, s := range seen {
+				if !s {
+					t.Fatalf("transfer %d never sent", k)
+				}
+			}
+		})
+	}
+}
+
+// TestRPCConfigErrors checks that a missing anvil is a clear error.
+func TestRPCConfigErrors(t *testing.T) {
+	cfg := RPCConfig{AnvilBinary: t.TempDir()}
+	if err := cfg.setDefaults(); !errors.Is(err, ErrNoAnvil) {
+		t.Fatalf("setDefaults with a directory as anvil: %v, want ErrNoAnvil", err)
+	}
+}
