@@ -283,7 +283,7 @@ func runTarget(ctx context.Context, cfg RPCConfig, name, url string, keys []*ecd
 	if err != nil {
 		return nil, fmt.Errorf("bench: %s: fund the senders: %w", name, err)
 	}
-	if err := checkReceipts(ctx, url, ftxs); err != nil {
+	if err := checkReceipts(ctx, url, ftxs, fr.blocks); err != nil {
 		return nil, fmt.Errorf("bench: %s: fund the senders: %w", name, err)
 	}
 	fmt.Fprintf(out, "%s: chain id %d; funded %d senders from %d dev accounts in %s (%d blocks; not timed)\n",
@@ -317,7 +317,7 @@ func runTarget(ctx context.Context, cfg RPCConfig, name, url string, keys []*ecd
 	if err != nil {
 		return nil, fmt.Errorf("bench: %s: %w", name, err)
 	}
-	if err := checkReceipts(ctx, url, txs); err != nil {
+	if err := checkReceipts(ctx, url, txs, r.blocks); err != nil {
 		return nil, fmt.Errorf("bench: %s: %w", name, err)
 	}
 	fmt.Fprintf(out, "%s: all %d receipts checked: status 1 (not timed)\n", name, len(txs))
