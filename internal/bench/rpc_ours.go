@@ -5,16 +5,12 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
-	"github.com/ethereum/go-ethereum/crypto"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/hemi-go/hemi/internal/btc/index"
 	btcregtest "github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/chain"
-	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/devnet"
 	hemirpc "github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
@@ -76,15 +72,23 @@ func startOurs(ctx context.Context, cfg RPCConfig, dir string) (_ *oursStack, er
 	}
 	g.Go(func() error { return svc.Run(gctx) })
 	_, btcHeight := btc.Tip()
-	if err := waitIndexed(gctx, svc.Index(), btcHeight); err != nil {
+	if err := devnet.WaitIndexed(gctx, svc.Index(), btcHeight); err != nil {
 		return nil, fmt.Errorf("bench: wait for the indexer to reach height %d: %w", btcHeight, err)
 	}
-	l2, err := newBenchL2(svc.Index(), cfg, filepath.Join(dir, "l2"))
+	// The devnet's L2 with the benchmark's block time, gas limit and pool
+	// limits. Its logs go to the sequencer logger (--log-blocks).
+	l2, err := devnet.NewL2(svc.Index(), devnet.L2Config{
+		Dir:       filepath.Join(dir, "l2"),
+		BlockTime: cfg.BlockTime,
+		GasLimit:  cfg.GasLimit,
+		Pool:      sequencer.PoolConfig{Limits: cfg.PoolLimits},
+		Logger:    cfg.SequencerLogger,
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("bench: %w", err)
 	}
-	c = l2.chain
-	srv, err := hemirpc.New(hemirpc.Config{Logger: quiet, Bitcoin: svc.Index()}, l2.chain, l2.pool)
+	c = l2.Chain
+	srv, err := hemirpc.New(hemirpc.Config{Logger: quiet, Bitcoin: svc.Index()}, l2.Chain, l2.Pool)
 	if err != nil {
 		return nil, fmt.Errorf("bench: rpc server: %w", err)
 	}
@@ -92,81 +96,8 @@ func startOurs(ctx context.Context, cfg RPCConfig, dir string) (_ *oursStack, er
 	if err != nil {
 		return nil, fmt.Errorf("bench: rpc listener: %w", err)
 	}
-	g.Go(func() error { return l2.pool.Run(gctx) })
-	g.Go(func() error { return l2.seq.Run(gctx) })
+	g.Go(func() error { return l2.Pool.Run(gctx) })
+	g.Go(func() error { return l2.Sequencer.Run(gctx) })
 	g.Go(func() error { return srv.Serve(gctx, ln) })
-	return &oursStack{url: "http://" + ln.Addr().String(), chainID: l2.chainID, stop: stop}, nil
-}
-
-// waitIndexed waits until ix has connected a block at height or above.
-func waitIndexed(ctx context.Context, ix *index.Index, height int32) error {
-	for {
-		if _, h := ix.BlockTip(); h >= height {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
-
-type benchL2 struct {
-	chain   *chain.Chain
-	pool    *sequencer.Pool
-	seq     *sequencer.Sequencer
-	chainID uint64
-}
-
-// newBenchL2 is devnet.NewL2 with the benchmark's gas limit.
-func newBenchL2(ix *index.Index, cfg RPCConfig, dir string) (*benchL2, error) {
-	key := sequencer.DevKey()
-	btc := sequencer.NewIndexBitcoin(ix)
-	_, tip := ix.BlockTip()
-	gh := max(tip-int32(genesis.DefaultViewLag), 0)
-	view, err := btc.MainChainAt(gh)
-	if err != nil {
-		return nil, fmt.Errorf("bench: genesis view: %w", err)
-	}
-	spec, _, err := genesis.DevnetSpec(crypto.PubkeyToAddress(key.PublicKey), view, uint64(time.Now().Unix()))
-	if err != nil {
-		return nil, fmt.Errorf("bench: devnet genesis: %w", err)
-	}
-	spec.Config.BlockTime = cfg.BlockTime
-	spec.Config.GasLimit = cfg.GasLimit
-	ccfg, err := chain.ConfigFromSpec(spec)
-	if err != nil {
-		return nil, fmt.Errorf("bench: chain config: %w", err)
-	}
-	ccfg.Dir = filepath.Join(dir, "chain")
-	ccfg.Bitcoin = btc
-	ccfg.Logger = cfg.Logger
-	c, err := chain.New(ccfg)
-	if err != nil {
-		return nil, fmt.Errorf("bench: chain: %w", err)
-	}
-	pool, err := sequencer.NewPool(c, sequencer.PoolConfig{
-		Limits:  cfg.PoolLimits,
-		Journal: filepath.Join(dir, "transactions.rlp"),
-		Logger:  cfg.Logger,
-	})
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("bench: pool: %w", err)
-	}
-	seq, err := sequencer.New(sequencer.Config{
-		Chain:     c,
-		Pool:      pool,
-		Bitcoin:   btc,
-		Key:       key,
-		BlockTime: spec.Config.BlockTime,
-		Logger:    cfg.SequencerLogger,
-	})
-	if err != nil {
-		pool.Close()
-		c.Close()
-		return nil, fmt.Errorf("bench: sequencer: %w", err)
-	}
-	return &benchL2{chain: c, pool: pool, seq: seq, chainID: spec.Config.ChainID}, nil
+	return &oursStack{url: "http://" + ln.Addr().String(), chainID: l2.Spec.Config.ChainID, stop: stop}, nil
 }

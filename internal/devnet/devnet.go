@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	g.Go(func() error { return svc.Run(ctx) })
 	_, btcHeight := btc.Tip()
-	if err := waitIndexed(ctx, svc.Index(), btcHeight); err != nil {
+	if err := WaitIndexed(ctx, svc.Index(), btcHeight); err != nil {
 		return fmt.Errorf("devnet: wait for the indexer to reach height %d: %w", btcHeight, err)
 	}
 	l2, err := NewL2(svc.Index(), L2Config{Dir: filepath.Join(cfg.DataDir, "l2"), BlockTime: cfg.L2BlockTime,

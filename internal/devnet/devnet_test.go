@@ -77,7 +77,7 @@ func TestL2EndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	g.Go(func() error { return svc.Run(ctx) })
-	if err := waitIndexed(ctx, svc.Index(), 10); err != nil {
+	if err := WaitIndexed(ctx, svc.Index(), 10); err != nil {
 		t.Fatal(err)
 	}
 	l2, err = NewL2(svc.Index(), L2Config{Dir: filepath.Join(dir, "l2"), BlockTime: time.Second, Logger: quiet})
@@ -144,7 +144,7 @@ func TestL2EndToEnd(t *testing.T) {
 		t.Fatalf("recipient balance %v, want %v", bal, want)
 	}
 	// The view reaches the new Bitcoin tip minus the lag.
-	waitIndexed(ctx, svc.Index(), 13)
+	WaitIndexed(ctx, svc.Index(), 13)
 	waitUntil(t, "the Bitcoin view to follow the tip", 10*time.Second, func() bool {
 		e, err := block.DecodeExtra(l2.Chain.Head().Extra)
 		return err == nil && e.BitcoinHeight == 13-l2.Spec.Config.ViewLag

@@ -33,14 +33,16 @@ type L2Config struct {
 	Dir string
 	// BlockTime is the L2 block time (default genesis.DefaultBlockTime).
 	BlockTime time.Duration
+	// GasLimit is the L2 block gas limit (default the genesis default).
+	GasLimit uint64
 	// Pool configures the mempool (Journal and Logger are set by NewL2).
 	Pool       sequencer.PoolConfig
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
 
-// waitIndexed waits until ix has connected a block at height or above.
-func waitIndexed(ctx context.Context, ix *index.Index, height int32) error {
+// WaitIndexed waits until ix has connected a block at height or above.
+func WaitIndexed(ctx context.Context, ix *index.Index, height int32) error {
 	for {
 		if _, h := ix.BlockTip(); h >= height {
 			return nil
@@ -76,6 +78,9 @@ func NewL2(ix *index.Index, cfg L2Config) (*L2, error) {
 	}
 	if cfg.BlockTime > 0 {
 		spec.Config.BlockTime = cfg.BlockTime
+	}
+	if cfg.GasLimit > 0 {
+		spec.Config.GasLimit = cfg.GasLimit
 	}
 	ccfg, err := chain.ConfigFromSpec(spec)
 	if err != nil {
