@@ -20,7 +20,6 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/config"
-	"github.com/hemi-go/hemi/internal/metrics"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
@@ -165,8 +164,6 @@ func nodeSpec(cfg config.Config, btc *sequencer.IndexBitcoin, self common.Addres
 }
 
 func runNode(ctx context.Context, cfg config.Config, sequence bool) error {
-	log := newLogger(cfg)
-	reg := metrics.NewRegistry()
 	var key *ecdsa.PrivateKey
 	if sequence {
 		k, err := sequencer.LoadKey(cfg.Sequencer.KeyFile)
@@ -175,26 +172,11 @@ func runNode(ctx context.Context, cfg config.Config, sequence bool) error {
 		}
 		key = k
 	}
-	tcfg, err := tbcConfig(cfg)
-	if err != nil {
-		return err
-	}
-	tcfg.Logger, tcfg.Registerer = log, reg
-	svc, err := tbc.New(tcfg)
-	if err != nil {
-		return err
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return svc.Run(ctx) })
-	if cfg.Metrics.Listen != "" {
-		g.Go(func() error { return metrics.Serve(ctx, cfg.Metrics.Listen, reg, log) })
-	}
-	g.Go(func() error { return runL2(ctx, cfg, svc, key, log, reg) })
-	return g.Wait()
+	return runWithTBC(ctx, cfg, func(ctx context.Context, svc *tbc.Service, log *slog.Logger, reg *prometheus.Registry) error {
+		return runL2(ctx, cfg, svc, key, log, reg)
+	})
 }
 
-// runL2 opens the L2 chain once the Bitcoin index has its genesis block,
-// then runs the mempool and, with a key, the sequencer.
 func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.PrivateKey, log *slog.Logger, reg prometheus.Registerer) error {
 	ix := svc.Index()
 	if err := waitForHeight(ctx, ix, cfg.L2.GenesisBTCHeight, log); err != nil {

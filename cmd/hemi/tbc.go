@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sync/errgroup"
 
@@ -49,6 +51,16 @@ func tbcConfig(cfg config.Config) (tbc.Config, error) {
 }
 
 func runTBC(ctx context.Context, cfg config.Config) error {
+	return runWithTBC(ctx, cfg, nil)
+}
+
+// onTBC is more work a command runs beside the Bitcoin layer, in the same
+// errgroup, with the process logger and metrics registry.
+type onTBC func(ctx context.Context, svc *tbc.Service, log *slog.Logger, reg *prometheus.Registry) error
+
+// runWithTBC runs the Bitcoin layer, the metrics endpoint if configured
+// and then (if not nil) in one errgroup, until one fails or ctx is done.
+func runWithTBC(ctx context.Context, cfg config.Config, then onTBC) error {
 	log := newLogger(cfg)
 	reg := metrics.NewRegistry()
 	tcfg, err := tbcConfig(cfg)
@@ -64,6 +76,9 @@ func runTBC(ctx context.Context, cfg config.Config) error {
 	g.Go(func() error { return svc.Run(ctx) })
 	if cfg.Metrics.Listen != "" {
 		g.Go(func() error { return metrics.Serve(ctx, cfg.Metrics.Listen, reg, log) })
+	}
+	if then != nil {
+		g.Go(func() error { return then(ctx, svc, log, reg) })
 	}
 	return g.Wait()
 }
