@@ -115,27 +115,19 @@ func (n *Node) mineOne(addr address.Address, script []byte) (chainhash.Hash, err
 // reorg peers follow. Transactions of disconnected blocks return to the
 // mempool.
 func (n *Node) InvalidateBlock(hash chainhash.Hash) error {
-	if err := n.acquire(); err != nil {
-		return err
-	}
-	defer n.closeMu.RUnlock()
-	n.mineMu.Lock()
-	defer n.mineMu.Unlock()
-	if ok, err := n.chain.HaveBlock(&hash); err != nil || !ok {
-		return fmt.Errorf("regtest: invalidate %s: %w", hash, ErrNotFound)
-	}
-	if err := n.chain.InvalidateBlock(&hash); err != nil {
-		return fmt.Errorf("regtest: invalidate %s: %w", hash, err)
-	}
-	tip := n.chain.BestSnapshot().Hash
-	n.announce(peerserve.Announcement{Block: &tip})
-	return nil
+	return n.setValidity("invalidate", hash, n.chain.InvalidateBlock)
 }
 
 // ReconsiderBlock undoes InvalidateBlock: given the hash that was
 // invalidated, that block and its descendants become valid again and the
 // chain switches back to their branch if it has the most work.
 func (n *Node) ReconsiderBlock(hash chainhash.Hash) error {
+	return n.setValidity("reconsider", hash, n.chain.ReconsiderBlock)
+}
+
+// setValidity runs change (btcd's InvalidateBlock or ReconsiderBlock) on a
+// known block, serialized with mining, and announces the resulting tip.
+func (n *Node) setValidity(what string, hash chainhash.Hash, change func(*chainhash.Hash) error) error {
 	if err := n.acquire(); err != nil {
 		return err
 	}
@@ -143,10 +135,10 @@ func (n *Node) ReconsiderBlock(hash chainhash.Hash) error {
 	n.mineMu.Lock()
 	defer n.mineMu.Unlock()
 	if ok, err := n.chain.HaveBlock(&hash); err != nil || !ok {
-		return fmt.Errorf("regtest: reconsider %s: %w", hash, ErrNotFound)
+		return fmt.Errorf("regtest: %s %s: %w", what, hash, ErrNotFound)
 	}
-	if err := n.chain.ReconsiderBlock(&hash); err != nil {
-		return fmt.Errorf("regtest: reconsider %s: %w", hash, err)
+	if err := change(&hash); err != nil {
+		return fmt.Errorf("regtest: %s %s: %w", what, hash, err)
 	}
 	tip := n.chain.BestSnapshot().Hash
 	n.announce(peerserve.Announcement{Block: &tip})
