@@ -29,7 +29,7 @@ func benchImport(b *testing.B, perBlock, blocks int) {
 	f := newBTCFixture(b, 12)
 	ix := indextest.Open(b, regtest, b.TempDir())
 	defer ix.Close()
-	indextest.Feed(b, ix, f.blocks)
+	indextest.Feed(b, ix, f.Blocks)
 	keys := make([]*ecdsa.PrivateKey, perBlock)
 	senders := make([]common.Address, perBlock)
 	for i := range keys {
@@ -39,7 +39,7 @@ func benchImport(b *testing.B, perBlock, blocks int) {
 		}
 		keys[i], senders[i] = k, addr(k)
 	}
-	spec := testGenesis(b, viewAt(b, NewIndexBitcoin(ix), f.blocks[1]), senders...)
+	spec := testGenesis(b, viewAt(b, NewIndexBitcoin(ix), f.Blocks[1]), senders...)
 	spec.Config.GasLimit = uint64(perBlock)*params.TxGas + 2_000_000
 	seq := newHarness(b, ix, "", spec)
 	var built []*Block
@@ -49,7 +49,7 @@ func benchImport(b *testing.B, perBlock, blocks int) {
 			to := common.BigToAddress(big.NewInt(int64(1_000_000 + n*perBlock + i))) // a new account per transfer
 			txs[i] = seq.transfer(k, uint64(n), to, 1)
 		}
-		built = append(built, seq.mine(viewAt(b, seq.btc, f.blocks[2+n]), txs...))
+		built = append(built, seq.mine(viewAt(b, seq.btc, f.Blocks[2+n]), txs...))
 	}
 	// Fresh transactions per import: types.Sender caches the sender in the
 	// transaction, and every import must recover its own.

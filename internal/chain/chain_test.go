@@ -66,12 +66,12 @@ func TestExecution(t *testing.T) {
 	f := newBTCFixture(t, 12)
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	indextest.Feed(t, ix, f.blocks)
-	gen := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1]))
+	indextest.Feed(t, ix, f.Blocks)
+	gen := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1]))
 	seq := newHarness(t, ix, "", gen)
 	fol := newHarness(t, ix, "", gen)
-	v8 := viewAt(t, seq.btc, f.blocks[7])
-	v9 := viewAt(t, seq.btc, f.blocks[8])
+	v8 := viewAt(t, seq.btc, f.Blocks[7])
+	v9 := viewAt(t, seq.btc, f.Blocks[8])
 
 	u0, u1, u2 := userKeys[0], userKeys[1], userKeys[2]
 	deploy := seq.signTx(u0, &types.DynamicFeeTx{ChainID: seq.cfg.ChainConfig.ChainID, Nonce: 0, GasTipCap: big.NewInt(2),
@@ -161,9 +161,9 @@ func TestBuildSkips(t *testing.T) {
 	f := newBTCFixture(t, 6)
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	indextest.Feed(t, ix, f.blocks)
-	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1])))
-	v := viewAt(t, h.btc, f.blocks[2])
+	indextest.Feed(t, ix, f.Blocks)
+	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1])))
+	v := viewAt(t, h.btc, f.Blocks[2])
 	poor := mustKey("poor")
 	b := h.build(v,
 		h.transfer(userKeys[0], 0, addr(userKeys[1]), 1),
@@ -188,9 +188,9 @@ func TestSubscribe(t *testing.T) {
 	f := newBTCFixture(t, 6)
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	indextest.Feed(t, ix, f.blocks)
-	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1])))
-	v := viewAt(t, h.btc, f.blocks[2])
+	indextest.Feed(t, ix, f.Blocks)
+	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1])))
+	v := viewAt(t, h.btc, f.Blocks[2])
 	h.mine(v)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -245,8 +245,8 @@ func TestConcurrentQueries(t *testing.T) {
 	f := newBTCFixture(t, 12)
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	indextest.Feed(t, ix, f.blocks)
-	h := newHarness(t, ix, t.TempDir(), testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1])))
+	indextest.Feed(t, ix, f.Blocks)
+	h := newHarness(t, ix, t.TempDir(), testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1])))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

@@ -21,17 +21,17 @@ import (
 
 // crashSetup is the Bitcoin fixture and the genesis every crash and
 // restart test (parent and child process) builds the same way.
-func crashSetup(t testing.TB, dir string) (*btcFixture, *index.Index, *harness) {
+func crashSetup(t testing.TB, dir string) (*indextest.Chain, *index.Index, *harness) {
 	t.Helper()
 	f := newBTCFixture(t, 12)
 	ix := indextest.Open(t, regtest, filepath.Join(dir, "btc"))
-	indextest.Feed(t, ix, f.blocks)
-	h := newHarness(t, ix, filepath.Join(dir, "l2"), testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1])))
+	indextest.Feed(t, ix, f.Blocks)
+	h := newHarness(t, ix, filepath.Join(dir, "l2"), testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1])))
 	return f, ix, h
 }
 
 // nextBlock mines a block of transfers from user 0 and user 1 on the head.
-func nextBlock(h *harness, f *btcFixture) *Block {
+func nextBlock(h *harness, f *indextest.Chain) *Block {
 	head := h.chain.Head()
 	st, err := h.chain.StateAt(head.Root)
 	if err != nil {
@@ -46,7 +46,7 @@ func nextBlock(h *harness, f *btcFixture) *Block {
 			txs = append(txs, h.transfer(k, n+uint64(j), to, int64(1+j)))
 		}
 	}
-	return h.mine(viewAt(h.t, h.btc, f.blocks[min(2+int(head.Number.Uint64()), 9)]), txs...)
+	return h.mine(viewAt(h.t, h.btc, f.Blocks[min(2+int(head.Number.Uint64()), 9)]), txs...)
 }
 
 // checkConsistent verifies every canonical block of a reopened chain: its

@@ -16,7 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
-	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
@@ -24,54 +24,12 @@ import (
 
 var regtest = &chaincfg.RegressionNetParams
 
-// btcFixture is a deterministic regtest chain, fed to an index on demand.
-type btcFixture struct {
-	specs  []txgen.BlockSpec
-	blocks []*wire.MsgBlock
-}
-
 var btcSeed = []byte("chain test fixture")
 
-// newBTCFixture mines n blocks paying key 0.
-func newBTCFixture(t testing.TB, n int) *btcFixture {
+// newBTCFixture makes the package's deterministic Bitcoin chain of n blocks.
+func newBTCFixture(t testing.TB, n int) *indextest.Chain {
 	t.Helper()
-	k := txgen.NewWallet(btcSeed).Key(0)
-	script, err := k.PkScript(txgen.P2WPKH)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := txgen.NewChain(regtest)
-	f := &btcFixture{}
-	for range n {
-		s := txgen.BlockSpec{PayTo: script}
-		b, err := ch.NextBlock(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.specs, f.blocks = append(f.specs, s), append(f.blocks, b)
-	}
-	return f
-}
-
-// fork returns m blocks on top of block height `from` (1-based heights:
-// blocks[from-1] is the fork point), different from the fixture's.
-func (f *btcFixture) fork(t testing.TB, from, m int) []*wire.MsgBlock {
-	t.Helper()
-	ch := txgen.NewChain(regtest)
-	for _, s := range f.specs[:from] {
-		if _, err := ch.NextBlock(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var out []*wire.MsgBlock
-	for i := range m {
-		b, err := ch.NextBlock(txgen.BlockSpec{PayTo: f.specs[0].PayTo, ExtraNonce: uint64(1000 + i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
+	return indextest.NewChain(t, regtest, btcSeed, n)
 }
 
 // viewAt returns the index's header of fixture block at height.

@@ -29,10 +29,10 @@ func TestSystemTxSemantics(t *testing.T) {
 	f := newBTCFixture(t, 12)
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	indextest.Feed(t, ix, f.blocks)
-	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1]))
+	indextest.Feed(t, ix, f.Blocks)
+	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1]))
 	h := newHarness(t, ix, "", spec)
-	view, err := h.btc.View(f.blocks[5].BlockHash())
+	view, err := h.btc.View(f.Blocks[5].BlockHash())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,17 +20,17 @@ import (
 // both nodes accept, and a view on a lighter branch is refused.
 func TestReexecuteAfterBitcoinReorg(t *testing.T) {
 	f := newBTCFixture(t, 12)
-	fork := f.fork(t, 8, 6) // heights 9'..14', more work than 1..12
+	fork := f.Fork(t, 8, 6) // heights 9'..14', more work than 1..12
 	reader := common.HexToAddress("0xb7c0000000000000000000000000000000000001")
 
 	ixA := indextest.Open(t, regtest, t.TempDir())
 	defer ixA.Close()
-	indextest.Feed(t, ixA, f.blocks)
-	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(ixA), f.blocks[1]))
+	indextest.Feed(t, ixA, f.Blocks)
+	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(ixA), f.Blocks[1]))
 	spec.Alloc[reader] = types.Account{Code: btcReaderRuntime, Balance: common.Big0}
 	seq := newHarness(t, ixA, "", spec)
 
-	v10 := viewAt(t, seq.btc, f.blocks[9])
+	v10 := viewAt(t, seq.btc, f.Blocks[9])
 	call := seq.signTx(userKeys[0], &types.LegacyTx{Nonce: 0, GasPrice: big1Gwei(), Gas: 100_000, To: &reader})
 	b1 := seq.mine(v10, call)
 	rec := headerRecord(t, v10)
@@ -46,7 +46,7 @@ func TestReexecuteAfterBitcoinReorg(t *testing.T) {
 	// while the reorg happened) re-executes block 1.
 	ixB := indextest.Open(t, regtest, t.TempDir())
 	defer ixB.Close()
-	indextest.Feed(t, ixB, f.blocks)
+	indextest.Feed(t, ixB, f.Blocks)
 	indextest.Feed(t, ixB, fork)
 	fresh := newHarness(t, ixB, "", spec)
 	if err := fresh.chain.InsertBlock(b1); err != nil {
@@ -72,7 +72,7 @@ func TestReexecuteAfterBitcoinReorg(t *testing.T) {
 	}
 
 	// A view back on a branch with less work than the parent's is refused.
-	lighter := viewAt(t, seq.btc, f.blocks[10]) // old 11: work 11 < 12'
+	lighter := viewAt(t, seq.btc, f.Blocks[10]) // old 11: work 11 < 12'
 	head := seq.chain.Head()
 	_, err = seq.chain.BuildBlock(BuildParams{Parent: head, Time: head.Time + 2, View: lighter})
 	wantErr(t, err, ErrBadView)

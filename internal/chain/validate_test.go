@@ -21,16 +21,16 @@ func TestInsertValidation(t *testing.T) {
 	f := newBTCFixture(t, 12)
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
-	indextest.Feed(t, ix, f.blocks)
-	gen := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.blocks[1]))
+	indextest.Feed(t, ix, f.Blocks)
+	gen := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1]))
 	seq := newHarness(t, ix, "", gen)
 	fol := newHarness(t, ix, "", gen)
-	v8 := viewAt(t, seq.btc, f.blocks[7])
+	v8 := viewAt(t, seq.btc, f.Blocks[7])
 	b1 := seq.mine(v8, seq.transfer(userKeys[0], 0, addr(userKeys[1]), 1))
 	if err := fol.chain.InsertBlock(b1); err != nil {
 		t.Fatal(err)
 	}
-	good := seq.build(viewAt(t, seq.btc, f.blocks[9]), seq.transfer(userKeys[0], 1, addr(userKeys[1]), 1), seq.transfer(userKeys[1], 0, addr(userKeys[2]), 1))
+	good := seq.build(viewAt(t, seq.btc, f.Blocks[9]), seq.transfer(userKeys[0], 1, addr(userKeys[1]), 1), seq.transfer(userKeys[1], 0, addr(userKeys[2]), 1))
 	if len(good.Skipped) != 0 {
 		t.Fatal(good.Skipped[0].Err)
 	}
@@ -80,7 +80,7 @@ func TestInsertValidation(t *testing.T) {
 			}
 		}, false, false), ErrBadSeal},
 		{"changed after sealing", variant(func(b *Block) { b.Header.Coinbase = common.Address{1} }, false, false), ErrBadSeal},
-		{"unsealed", variant(func(b *Block) { setView(b, f.blocks[9].BlockHash(), 10) }, false, false), ErrBadSeal},
+		{"unsealed", variant(func(b *Block) { setView(b, f.Blocks[9].BlockHash(), 10) }, false, false), ErrBadSeal},
 		{"unknown parent", variant(func(b *Block) { b.Header.ParentHash = common.Hash{1} }, false, true), ErrUnknownParent},
 		{"parent not the head", variant(func(b *Block) {
 			b.Header.ParentHash, b.Header.Number = genesisHeader(t, gen).Hash(), big.NewInt(1)
@@ -106,9 +106,9 @@ func TestInsertValidation(t *testing.T) {
 		{"gas used", variant(func(b *Block) { b.Header.GasUsed++ }, false, true), ErrGasUsed},
 		{"bloom", variant(func(b *Block) { b.Header.Bloom[0] ^= 1 }, false, true), ErrBloom},
 		{"view unknown", variant(func(b *Block) { setView(b, chainhash.Hash{7}, 10) }, false, true), ErrViewNotReady},
-		{"view within the lag of the tip", variant(func(b *Block) { setView(b, f.blocks[11].BlockHash(), 12) }, false, true), ErrViewNotReady},
-		{"view height lies", variant(func(b *Block) { setView(b, f.blocks[9].BlockHash(), 9) }, false, true), ErrBadView},
-		{"view goes backwards", variant(func(b *Block) { setView(b, f.blocks[4].BlockHash(), 5) }, false, true), ErrBadView},
+		{"view within the lag of the tip", variant(func(b *Block) { setView(b, f.Blocks[11].BlockHash(), 12) }, false, true), ErrViewNotReady},
+		{"view height lies", variant(func(b *Block) { setView(b, f.Blocks[9].BlockHash(), 9) }, false, true), ErrBadView},
+		{"view goes backwards", variant(func(b *Block) { setView(b, f.Blocks[4].BlockHash(), 5) }, false, true), ErrBadView},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,6 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/indextest"
-	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
@@ -81,50 +80,10 @@ func (c *fakeClock) Waiters() int {
 	return len(c.waiters)
 }
 
-// btcFixture is a deterministic regtest chain fed to an index.
-type btcFixture struct {
-	specs  []txgen.BlockSpec
-	blocks []*wire.MsgBlock
-}
-
-func newBTCFixture(t testing.TB, n int) *btcFixture {
+// newBTCFixture makes the package's deterministic Bitcoin chain of n blocks.
+func newBTCFixture(t testing.TB, n int) *indextest.Chain {
 	t.Helper()
-	k := txgen.NewWallet([]byte("sequencer test fixture")).Key(0)
-	script, err := k.PkScript(txgen.P2WPKH)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := txgen.NewChain(regtest)
-	f := &btcFixture{}
-	for range n {
-		s := txgen.BlockSpec{PayTo: script}
-		b, err := ch.NextBlock(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.specs, f.blocks = append(f.specs, s), append(f.blocks, b)
-	}
-	return f
-}
-
-// fork returns m blocks on top of fixture height from.
-func (f *btcFixture) fork(t testing.TB, from, m int) []*wire.MsgBlock {
-	t.Helper()
-	ch := txgen.NewChain(regtest)
-	for _, s := range f.specs[:from] {
-		if _, err := ch.NextBlock(s); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var out []*wire.MsgBlock
-	for i := range m {
-		b, err := ch.NextBlock(txgen.BlockSpec{PayTo: f.specs[0].PayTo, ExtraNonce: uint64(1000 + i)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
+	return indextest.NewChain(t, regtest, []byte("sequencer test fixture"), n)
 }
 
 func viewOf(t testing.TB, btc Bitcoin, b *wire.MsgBlock) hvm.Header {
@@ -152,7 +111,7 @@ func devAccounts() []genesis.DevAccount {
 // env is an index, a chain on it and a pool.
 type env struct {
 	t     testing.TB
-	f     *btcFixture
+	f     *indextest.Chain
 	ix    *index.Index
 	btc   *IndexBitcoin
 	spec  *genesis.Spec
@@ -166,9 +125,9 @@ func newEnv(t testing.TB, n, gview int) *env {
 	t.Helper()
 	f := newBTCFixture(t, n)
 	ix := indextest.Open(t, regtest, "")
-	indextest.Feed(t, ix, f.blocks)
+	indextest.Feed(t, ix, f.Blocks)
 	btc := NewIndexBitcoin(ix)
-	spec, _, err := genesis.DevnetSpec(crypto.PubkeyToAddress(seqKey.PublicKey), viewOf(t, btc, f.blocks[gview-1]), 1_700_000_000)
+	spec, _, err := genesis.DevnetSpec(crypto.PubkeyToAddress(seqKey.PublicKey), viewOf(t, btc, f.Blocks[gview-1]), 1_700_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -140,7 +140,7 @@ func TestBuildOrdersAndFollowerAgrees(t *testing.T) {
 	waitFor(t, "the pool to drop included txs", func() bool { np, _ := p.Stats(); return np == 0 })
 
 	// Bitcoin moves on: the view follows tip - lag.
-	more := newBTCFixture(t, 10).blocks[8:]
+	more := newBTCFixture(t, 10).Blocks[8:]
 	indextest.Feed(t, e.ix, more)
 	e.clock.Advance(2 * time.Second)
 	b2, err := s.BuildNext()
@@ -153,7 +153,7 @@ func TestBuildOrdersAndFollowerAgrees(t *testing.T) {
 
 	// A Bitcoin reorg onto a heavier branch from height 5: the view
 	// switches onto it once tip-lag there has more work than the view.
-	fork := e.f.fork(t, 5, 7) // heights 6'..12'
+	fork := e.f.Fork(t, 5, 7) // heights 6'..12'
 	indextest.Feed(t, e.ix, fork)
 	e.clock.Advance(2 * time.Second)
 	b3, err := s.BuildNext()

@@ -1,7 +1,7 @@
 // Package indextest builds Bitcoin indexes for other packages' tests: it
-// opens a small index and feeds it blocks made in-process (for example by
-// internal/btc/txgen), the way the P2P client would, then waits until they
-// are connected. It is imported only from _test.go files.
+// makes deterministic regtest chains and forks in-process (Chain, with
+// internal/btc/txgen), opens a small index and feeds it blocks the way the
+// P2P client would, then waits until they are connected. It is imported only from _test.go files.
 package indextest
 
 import (
@@ -12,6 +12,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/btc/txgen"
 )
 
 // feedTimeout bounds how long Feed waits for the blocks to connect.
@@ -65,4 +66,55 @@ func Feed(t testing.TB, ix *index.Index, bs []*wire.MsgBlock) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// Chain is a deterministic regtest chain made in-process: every block pays
+// one key of a seed's wallet, and it can be forked at any height.
+type Chain struct {
+	// Blocks are the chain's blocks from height 1.
+	Blocks []*wire.MsgBlock
+	params *chaincfg.Params
+	specs  []txgen.BlockSpec
+}
+
+// NewChain makes n valid blocks on params' genesis, paying the P2WPKH
+// script of key 0 of seed's wallet.
+func NewChain(t testing.TB, params *chaincfg.Params, seed []byte, n int) *Chain {
+	t.Helper()
+	script, err := txgen.NewWallet(seed).Key(0).PkScript(txgen.P2WPKH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := txgen.NewChain(params)
+	c := &Chain{params: params}
+	for range n {
+		s := txgen.BlockSpec{PayTo: script}
+		b, err := ch.NextBlock(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.specs, c.Blocks = append(c.specs, s), append(c.Blocks, b)
+	}
+	return c
+}
+
+// Fork returns m new blocks on top of the chain's block at height from
+// (Blocks[from-1] is the fork point), different from the chain's own.
+func (c *Chain) Fork(t testing.TB, from, m int) []*wire.MsgBlock {
+	t.Helper()
+	ch := txgen.NewChain(c.params)
+	for _, s := range c.specs[:from] {
+		if _, err := ch.NextBlock(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := make([]*wire.MsgBlock, 0, m)
+	for i := range m {
+		b, err := ch.NextBlock(txgen.BlockSpec{PayTo: c.specs[0].PayTo, ExtraNonce: uint64(1000 + i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
 }
