@@ -104,7 +104,7 @@ func (c *Chain) BuildBlock(p BuildParams) (*Built, error) {
 		BaseFee:    eip1559.CalcBaseFee(c.cfg.ChainConfig, parent),
 	}
 	shapeHeader(c.cfg.ChainConfig, h)
-	stxs, err := DeriveSystemTxs(h.Number.Uint64(), vh)
+	stxs, err := c.deriveSystemTxs(parent, vh)
 	if err != nil {
 		return nil, err
 	}

@@ -47,12 +47,14 @@ func ConfigFromSpec(spec *genesis.Spec) (Config, error) {
 		return Config{}, err
 	}
 	return Config{
-		ChainConfig:   spec.Config.ChainConfig(),
-		Genesis:       spec,
-		Sequencers:    slices.Clone(spec.Config.Sequencers),
-		GasLimit:      spec.Config.GasLimit,
-		ViewLag:       spec.Config.ViewLag,
-		BitcoinParams: btc,
+		ChainConfig:      spec.Config.ChainConfig(),
+		Genesis:          spec,
+		Sequencers:       slices.Clone(spec.Config.Sequencers),
+		GasLimit:         spec.Config.GasLimit,
+		ViewLag:          spec.Config.ViewLag,
+		BitcoinParams:    btc,
+		KeystoneInterval: spec.Config.KeystoneInterval,
+		PoP:              spec.Config.PoP,
 	}, nil
 }
 
@@ -82,6 +84,11 @@ type Config struct {
 	// ViewLag is how many blocks the Bitcoin view lags the Bitcoin tip at
 	// least (DESIGN 3.4, default 2 is the genesis config's business).
 	ViewLag uint32
+	// KeystoneInterval is the keystone spacing (DESIGN 4; 0 turns
+	// keystones off).
+	KeystoneInterval uint64
+	// PoP holds the PoP reward schedule (genesis.PoPConfig).
+	PoP genesis.PoPConfig
 	// MaxFuture is how far ahead of Clock a block's timestamp may be
 	// (default 15 s).
 	MaxFuture time.Duration
@@ -230,6 +237,9 @@ func (c *Chain) writeBlockBatch(b *Block, receipts types.Receipts) error {
 	if err := writeBlock(batch, b, receipts); err != nil {
 		return err
 	}
+	if err := c.writeKeystone(batch, b); err != nil {
+		return err
+	}
 	if err := batch.Write(); err != nil {
 		return fmt.Errorf("chain: write block %d: %w", b.NumberU64(), err)
 	}
@@ -329,7 +339,7 @@ func (c *Chain) verify(b *Block) (*verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	want, err := DeriveSystemTxs(h.Number.Uint64(), vh)
+	want, err := c.deriveSystemTxs(head, vh)
 	if err != nil {
 		return nil, err
 	}

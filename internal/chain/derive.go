@@ -3,6 +3,8 @@ package chain
 import (
 	"fmt"
 
+	"github.com/ethereum/go-ethereum/core/types"
+
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
@@ -21,4 +23,13 @@ func DeriveSystemTxs(number uint64, view hvm.Header) ([]*block.SystemTx, error) 
 		return nil, fmt.Errorf("%w: view update: %w", ErrBadView, err)
 	}
 	return []*block.SystemTx{up}, nil
+}
+
+// deriveSystemTxs derives the system transactions of the child of parent
+// whose Bitcoin view is vh. It gathers what the pure derivation needs
+// from the parent's branch and the Bitcoin index (PoP publications as of
+// vh) and calls DeriveSystemTxs. Verification and building both call it,
+// so a sequencer and a follower derive the same list.
+func (c *Chain) deriveSystemTxs(parent *types.Header, vh hvm.Header) ([]*block.SystemTx, error) {
+	return DeriveSystemTxs(parent.Number.Uint64()+1, vh)
 }

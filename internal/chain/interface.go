@@ -48,3 +48,26 @@ func (SystemClock) Now() time.Time { return time.Now() }
 
 // viewErr is the optional failure report of a BitcoinView (hvm.IndexView).
 type viewErr interface{ Err() error }
+
+// KeystoneRef names one keystone of a branch for fork choice.
+type KeystoneRef struct {
+	Number uint64
+	ID     [32]byte
+}
+
+// ForkChoice decides between the canonical branch and a competing one by
+// Proof-of-Proof (DESIGN 4); internal/finality implements it. The chain
+// asks it when a block arrives that does not extend the head, and when
+// Reconsider is called (after Bitcoin publications changed).
+//
+// Concurrency: called with the chain's writer lock held; it must not call
+// back into the chain's writing methods. Safe for concurrent use.
+type ForkChoice interface {
+	// Prefer reports whether the candidate branch should replace the
+	// current one. current and candidate are the keystones of each
+	// branch above their common ancestor, in height order (either may be
+	// empty). It must refuse (false) when a block of the current branch
+	// above the common ancestor is superfinal, that is when current[0]
+	// is superfinal: a node never reorganises below a superfinal block.
+	Prefer(current, candidate []KeystoneRef) bool
+}

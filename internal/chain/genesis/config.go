@@ -97,6 +97,38 @@ type Config struct {
 	// DepositConfirmations is how many Bitcoin confirmations a deposit
 	// needs in the view before it is minted.
 	DepositConfirmations uint32
+	// PoP is the Proof-of-Proof schedule: finality depth, fork choice
+	// scoring and publisher rewards (DESIGN 4).
+	PoP PoPConfig
+}
+
+// PoPConfig is the Proof-of-Proof part of the chain configuration. Every
+// node of a network must use the same values: rewards are paid by system
+// transactions every node derives, and fork choice must agree.
+type PoPConfig struct {
+	// SuperfinalDepth is the Bitcoin confirmations at which an L2 block
+	// is superfinal (DESIGN 4: default 10; the devnet uses fewer).
+	SuperfinalDepth uint32
+	// ForkTable scores a keystone publication in PoP fork choice by its
+	// delay, in Bitcoin blocks, after the earliest publication of the
+	// competing keystone at the same L2 height: ForkTable[d] points for
+	// delay d, none beyond the table (internal/finality documents the
+	// rule).
+	ForkTable []uint32
+	// RewardDelay: the publishers of keystone K are paid by system
+	// transactions of L2 block K + RewardDelay, from the publications in
+	// that block's Bitcoin view. 0 turns rewards off.
+	RewardDelay uint64
+	// Reward is the reward in wei for a publication in the same Bitcoin
+	// block as the keystone's first publication.
+	Reward *big.Int
+	// RewardTable is the percent of Reward paid for a publication landing
+	// d Bitcoin blocks after the keystone's first publication, d = 0,
+	// 1, ...; later publications earn nothing.
+	RewardTable []uint32
+	// MaxRewarded caps the publications paid per keystone (the earliest
+	// first, in Bitcoin order).
+	MaxRewarded int
 }
 
 // DevnetConfig is the devnet's configuration with sequencer as the only
