@@ -107,7 +107,8 @@ type Config struct {
 // transactions every node derives, and fork choice must agree.
 type PoPConfig struct {
 	// SuperfinalDepth is the Bitcoin confirmations at which an L2 block
-	// is superfinal (DESIGN 4: default 10; the devnet uses fewer).
+	// is superfinal (DESIGN 4: DefaultSuperfinalDepth 10; the devnet uses
+	// DevnetSuperfinalDepth 6). At least 1.
 	SuperfinalDepth uint32
 	// ForkTable scores a keystone publication in PoP fork choice by its
 	// delay, in Bitcoin blocks, after the earliest publication of the
@@ -117,22 +118,25 @@ type PoPConfig struct {
 	ForkTable []uint32
 	// RewardDelay: the publishers of keystone K are paid by system
 	// transactions of L2 block K + RewardDelay, from the publications in
-	// that block's Bitcoin view. 0 turns rewards off.
+	// that block's Bitcoin view (DefaultRewardDelay). 0 turns rewards off.
 	RewardDelay uint64
 	// Reward is the reward in wei for a publication in the same Bitcoin
-	// block as the keystone's first publication.
+	// block as the keystone's first publication (DefaultReward). Required
+	// (positive) when RewardDelay > 0.
 	Reward *big.Int
 	// RewardTable is the percent of Reward paid for a publication landing
 	// d Bitcoin blocks after the keystone's first publication, d = 0,
-	// 1, ...; later publications earn nothing.
+	// 1, ...; later publications earn nothing (DefaultRewardTable).
+	// Non-increasing, each entry at most 100.
 	RewardTable []uint32
 	// MaxRewarded caps the publications paid per keystone (the earliest
-	// first, in Bitcoin order).
+	// first, in Bitcoin order; one per publisher; DefaultMaxRewarded).
 	MaxRewarded int
 }
 
 // DevnetConfig is the devnet's configuration with sequencer as the only
-// sequencer: every default of this package, Bitcoin regtest, no tunnel.
+// sequencer: every default of this package, Bitcoin regtest, no tunnel,
+// PoP with DefaultPoPConfig(DevnetSuperfinalDepth).
 func DevnetConfig(sequencer common.Address) Config {
 	return Config{
 		ChainID:              DevnetChainID,
@@ -144,6 +148,7 @@ func DevnetConfig(sequencer common.Address) Config {
 		KeystoneInterval:     DefaultKeystoneInterval,
 		Sequencers:           []common.Address{sequencer},
 		DepositConfirmations: DefaultDepositConfirmations,
+		PoP:                  DefaultPoPConfig(DevnetSuperfinalDepth),
 	}
 }
 
@@ -172,7 +177,7 @@ func (c *Config) Validate() error {
 	if _, err := network.Params(c.BitcoinNetwork); err != nil {
 		return fmt.Errorf("%w: %w", ErrConfig, err)
 	}
-	return nil
+	return c.PoP.Validate(c.GasLimit)
 }
 
 // BitcoinParams returns btcd's parameters for BitcoinNetwork.
