@@ -1,0 +1,348 @@
+package finality
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// Defaults applied when genesis.PoPConfig leaves a field zero.
+const DefaultSuperfinalDepth = 10
+
+// DefaultForkTable is VeriBlock's fork-choice table: points by publication
+// delay in Bitcoin blocks after the competing keystone's publication.
+var DefaultForkTable = []uint32{100, 100, 95, 89, 80, 69, 56, 40, 21}
+
+// Errors of the tracker and the service; callers test them with errors.Is.
+var (
+	// ErrNotTip: a Bitcoin block was connected out of order, or the block
+	// disconnected is not the tip.
+	ErrNotTip = errors.New("finality: not the Bitcoin tip")
+	// ErrUnknownKeystone: no keystone with that id is known.
+	ErrUnknownKeystone = errors.New("finality: unknown keystone")
+	// ErrNotFound: the L2 block does not exist (above the head).
+	ErrNotFound = errors.New("finality: block not found")
+	// ErrNotReady: the service has not been bound to a chain or has not
+	// started.
+	ErrNotReady = errors.New("finality: not ready")
+)
+
+// Publication is one Bitcoin output carrying a keystone.
+type Publication struct {
+	Keystone  [32]byte       // the id published
+	Txid      chainhash.Hash // the transaction
+	Vout      uint32         // its PoP output
+	TxIndex   uint32         // position of the transaction in its block
+	BlockHash chainhash.Hash // filled in by ConnectBitcoin
+	Height    int32          // filled in by ConnectBitcoin
+}
+
+// before orders publications by Bitcoin position: height, then tx index,
+// then output.
+func (p *Publication) before(q *Publication) bool {
+	if p.Height != q.Height {
+		return p.Height < q.Height
+	}
+	if p.TxIndex != q.TxIndex {
+		return p.TxIndex < q.TxIndex
+	}
+	return p.Vout < q.Vout
+}
+
+// earlier returns the earlier of two optional publications.
+func earlier(a, b *Publication) *Publication {
+	switch {
+	case a == nil:
+		return b
+	case b == nil:
+		return a
+	case b.before(a):
+		return b
+	}
+	return a
+}
+
+// Status is the finality of one keystone (and so of every L2 block it
+// covers).
+type Status struct {
+	// Known: the tracker has the keystone. An unknown keystone is never
+	// published.
+	Known bool
+	// Published: some canonical Bitcoin block holds a publication of
+	// the keystone or of a later keystone of its subtree.
+	Published bool
+	// Publication is the effective one (valid when Published); its
+	// Keystone field names the keystone actually published.
+	Publication Publication
+	// Confirmations are Bitcoin confirmations of Publication (0 when not
+	// published).
+	Confirmations uint32
+	// Superfinal: Confirmations >= Depth.
+	Superfinal bool
+	// Depth is the superfinality depth in force.
+	Depth uint32
+}
+
+type keystone struct {
+	id       [32]byte
+	number   uint64
+	hash     common.Hash
+	prevID   [32]byte
+	parent   *keystone
+	children []*keystone
+	own      *Publication // earliest canonical publication of id
+	eff      *Publication // min(own, children's eff)
+}
+
+type btcBlock struct {
+	height int32
+	hash   chainhash.Hash
+	pubs   []Publication
+}
+
+// Tracker is the finality state machine. It is not safe for concurrent
+// use; Service serialises access.
+type Tracker struct {
+	depth     uint32
+	keystones map[[32]byte]*keystone
+	// orphans are keystones whose previous keystone is not known yet,
+	// by that previous id.
+	orphans map[[32]byte][]*keystone
+	// pubs are the canonical publications of every id, known or not, in
+	// Bitcoin order.
+	pubs   map[[32]byte][]Publication
+	blocks []btcBlock // the canonical Bitcoin blocks seen, oldest first
+}
+
+// NewTracker returns an empty tracker; depth 0 means
+// DefaultSuperfinalDepth.
+func NewTracker(depth uint32) *Tracker {
+	if depth == 0 {
+		depth = DefaultSuperfinalDepth
+	}
+	return &Tracker{
+		depth:     depth,
+		keystones: make(map[[32]byte]*keystone),
+		orphans:   make(map[[32]byte][]*keystone),
+		pubs:      make(map[[32]byte][]Publication),
+	}
+}
+
+// Depth is the superfinality depth.
+func (t *Tracker) Depth() uint32 { return t.depth }
+
+// Tip returns the Bitcoin tip the tracker has seen (ok false before the
+// first block).
+func (t *Tracker) Tip() (height int32, hash chainhash.Hash, ok bool) {
+	if len(t.blocks) == 0 {
+		return 0, chainhash.Hash{}, false
+	}
+	b := &t.blocks[len(t.blocks)-1]
+	return b.height, b.hash, true
+}
+
+// Keystones is the number of keystones tracked.
+func (t *Tracker) Keystones() int { return len(t.keystones) }
+
+// ConnectBitcoin connects the Bitcoin block (height, hash) on top of the
+// tip, with the PoP publications it holds in block order. The first block
+// may be at any height; later ones must be at tip+1. It reports whether
+// the effective publication of any known keystone changed.
+func (t *Tracker) ConnectBitcoin(height int32, hash chainhash.Hash, pubs []Publication) (bool, error) {
+	if tip, _, ok := t.Tip(); ok && height != tip+1 {
+		return false, fmt.Errorf("connect %s at height %d on tip %d: %w", hash, height, tip, ErrNotTip)
+	}
+	b := btcBlock{height: height, hash: hash, pubs: make([]Publication, len(pubs))}
+	for i, p := range pubs {
+		p.Height, p.BlockHash = height, hash
+		b.pubs[i] = p
+	}
+	t.blocks = append(t.blocks, b)
+	changed := false
+	for i := range b.pubs {
+		p := &b.pubs[i]
+		t.pubs[p.Keystone] = insertPub(t.pubs[p.Keystone], *p)
+		k := t.keystones[p.Keystone]
+		if k == nil {
+			continue
+		}
+		if e := earlier(k.own, p); e != k.own {
+			k.own = e
+			if t.raise(k) {
+				changed = true
+			}
+		}
+	}
+	return changed, nil
+}
+
+// insertPub inserts p into list keeping Bitcoin order.
+func insertPub(list []Publication, p Publication) []Publication {
+	i := len(list)
+	for i > 0 && p.before(&list[i-1]) {
+		i--
+	}
+	list = append(list, Publication{})
+	copy(list[i+1:], list[i:])
+	list[i] = p
+	return list
+}
+
+// DisconnectBitcoin removes the tip block hash. A block below the first
+// one the tracker saw (when it has none left) is ignored: it predates
+// everything tracked. It reports whether an effective publication changed.
+func (t *Tracker) DisconnectBitcoin(hash chainhash.Hash) (bool, error) {
+	if len(t.blocks) == 0 {
+		return false, nil
+	}
+	b := t.blocks[len(t.blocks)-1]
+	if b.hash != hash {
+		return false, fmt.Errorf("disconnect %s, tip is %s at %d: %w", hash, b.hash, b.height, ErrNotTip)
+	}
+	t.blocks = t.blocks[:len(t.blocks)-1]
+	changed := false
+	for i := range b.pubs {
+		id := b.pubs[i].Keystone
+		list := t.pubs[id][:0]
+		for _, p := range t.pubs[id] {
+			if p.BlockHash != hash {
+				list = append(list, p)
+			}
+		}
+		if len(list) == 0 {
+			delete(t.pubs, id)
+		} else {
+			t.pubs[id] = list
+		}
+		k := t.keystones[id]
+		if k == nil {
+			continue
+		}
+		k.own = nil
+		if len(list) > 0 {
+			p := list[0]
+			k.own = &p
+		}
+		if t.recompute(k) {
+			changed = true
+		}
+	}
+	return changed, nil
+}
+
+// AddKeystone adds a keystone of any L2 branch; prevID is the previous
+// keystone's id (zero for the first). Adding a known id does nothing. It
+// reports whether an effective publication changed.
+func (t *Tracker) AddKeystone(id [32]byte, number uint64, hash common.Hash, prevID [32]byte) bool {
+	if _, ok := t.keystones[id]; ok {
+		return false
+	}
+	k := &keystone{id: id, number: number, hash: hash, prevID: prevID}
+	if list := t.pubs[id]; len(list) > 0 {
+		p := list[0]
+		k.own = &p
+	}
+	k.eff = k.own
+	t.keystones[id] = k
+	for _, c := range t.orphans[id] {
+		c.parent = k
+		k.children = append(k.children, c)
+		k.eff = earlier(k.eff, c.eff)
+	}
+	delete(t.orphans, id)
+	if p := t.keystones[prevID]; p != nil && prevID != ([32]byte{}) {
+		k.parent = p
+		p.children = append(p.children, k)
+	} else if prevID != ([32]byte{}) {
+		t.orphans[prevID] = append(t.orphans[prevID], k)
+	}
+	if k.eff == nil {
+		return false
+	}
+	if k.parent != nil {
+		t.raise(k.parent)
+	}
+	return true
+}
+
+// raise pushes k's own publication, and its children's effective ones,
+// into k.eff and up the ancestors while that makes something earlier.
+// Used when a publication appeared. It reports whether k.eff changed.
+func (t *Tracker) raise(k *keystone) bool {
+	changed := false
+	for ; k != nil; k = k.parent {
+		e := earlier(k.eff, k.own)
+		for _, c := range k.children {
+			e = earlier(e, c.eff)
+		}
+		if e == k.eff {
+			break
+		}
+		k.eff = e
+		changed = true
+	}
+	return changed
+}
+
+// recompute recomputes k.eff from scratch and then its ancestors while
+// they change. Used when a publication disappeared.
+func (t *Tracker) recompute(k *keystone) bool {
+	changed := false
+	for ; k != nil; k = k.parent {
+		e := k.own
+		for _, c := range k.children {
+			e = earlier(e, c.eff)
+		}
+		if e == k.eff || (e != nil && k.eff != nil && *e == *k.eff) {
+			k.eff = e
+			break
+		}
+		k.eff = e
+		changed = true
+	}
+	return changed
+}
+
+// Status returns the finality of keystone id.
+func (t *Tracker) Status(id [32]byte) Status {
+	k := t.keystones[id]
+	if k == nil {
+		return Status{Depth: t.depth}
+	}
+	return t.statusOf(k.eff, true)
+}
+
+func (t *Tracker) statusOf(p *Publication, known bool) Status {
+	s := Status{Known: known, Depth: t.depth}
+	if p == nil {
+		return s
+	}
+	s.Published = true
+	s.Publication = *p
+	if tip, _, ok := t.Tip(); ok && tip >= p.Height {
+		s.Confirmations = uint32(tip - p.Height + 1)
+	}
+	s.Superfinal = s.Confirmations >= t.depth
+	return s
+}
+
+// Publications returns the canonical publications of id itself, in
+// Bitcoin order (also for ids no keystone has).
+func (t *Tracker) Publications(id [32]byte) []Publication {
+	return append([]Publication(nil), t.pubs[id]...)
+}
+
+// effective returns the effective publication of id: the tracker's when
+// the keystone is known, else its own earliest publication.
+func (t *Tracker) effective(id [32]byte) *Publication {
+	if k := t.keystones[id]; k != nil {
+		return k.eff
+	}
+	if list := t.pubs[id]; len(list) > 0 {
+		p := list[0]
+		return &p
+	}
+	return nil
+}
