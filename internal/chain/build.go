@@ -193,5 +193,8 @@ func (c *Chain) CommitBuilt(b *Built) error {
 	}
 	statedb := b.statedb
 	b.statedb = nil
-	return c.commit(b.Block, statedb, r)
+	if err := c.flushState(h, statedb); err != nil {
+		return err
+	}
+	return c.store(b.Block, b.Receipts)
 }

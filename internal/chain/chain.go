@@ -97,17 +97,27 @@ type Config struct {
 	BitcoinParams *chaincfg.Params
 	// Bitcoin answers the view rules and gives execution views.
 	Bitcoin Bitcoin
+	// ForkChoice decides between competing L2 branches (DESIGN 4). nil:
+	// the incumbent always wins, so a block that does not extend the
+	// canonical chain is stored on its side branch and never becomes
+	// canonical (until SetForkChoice installs one and Reconsider runs).
+	ForkChoice ForkChoice
+	// MaxReorgDepth is the most canonical blocks a reorg may remove,
+	// whatever ForkChoice says (default DefaultMaxReorgDepth); a side
+	// branch forking deeper is stored but never considered.
+	MaxReorgDepth uint64
 	// Clock defaults to the system clock.
 	Clock Clock
 	// Logger defaults to slog.Default() with subsystem=chain.
 	Logger *slog.Logger
 }
 
-// Chain is the L2 chain: blocks, state, receipts, the canonical index. It
-// accepts blocks extending its head (InsertBlock) after re-executing
-// them, and builds blocks for the sequencer (BuildBlock). Safe for
-// concurrent use: one block is inserted at a time; queries run
-// concurrently with an insertion and see the head before or after it.
+// Chain is the L2 chain: blocks, state, receipts, the canonical index and
+// side branches. It accepts blocks on any stored block (InsertBlock)
+// after re-executing them, follows the branch ForkChoice prefers, and
+// builds blocks for the sequencer (BuildBlock). Safe for concurrent use:
+// one block is inserted at a time; queries run concurrently with an
+// insertion and see the head before or after it.
 type Chain struct {
 	cfg   Config
 	rules Rules
@@ -123,10 +133,13 @@ type Chain struct {
 
 	mu     sync.Mutex // one writer
 	closed atomic.Bool
+	fc     ForkChoice // guarded by mu
 
-	headMu sync.RWMutex
-	head   *types.Header
-	headCh chan struct{} // closed and replaced on every new head
+	headMu    sync.RWMutex
+	head      *types.Header
+	headCh    chan struct{} // closed and replaced on every new head
+	reorgs    []Reorg       // the newest reorgs, for SubscribeReorgs
+	reorgBase uint64        // sequence number of reorgs[0]
 }
 
 // New opens (or creates) the chain database in cfg.Dir, writing the
@@ -140,6 +153,9 @@ func New(cfg Config) (*Chain, error) {
 	}
 	if cfg.TrieCacheMB <= 0 {
 		cfg.TrieCacheMB = 256
+	}
+	if cfg.MaxReorgDepth == 0 {
+		cfg.MaxReorgDepth = DefaultMaxReorgDepth
 	}
 	if cfg.MaxFuture <= 0 {
 		cfg.MaxFuture = 15 * time.Second
@@ -172,6 +188,7 @@ func New(cfg Config) (*Chain, error) {
 		tdb:    tdb,
 		sdb:    state.NewDatabase(tdb, state.NewCodeDB(db)),
 		clock:  cfg.Clock,
+		fc:     cfg.ForkChoice,
 		headCh: make(chan struct{}),
 	}
 	if err := c.open(); err != nil {
@@ -197,7 +214,15 @@ func (c *Chain) open() error {
 		if gen.Number == nil || gen.Number.Sign() != 0 {
 			return fmt.Errorf("chain: genesis header number %v, want 0", gen.Number)
 		}
-		if err := c.writeBlockBatch(&Block{Header: gen, Body: &block.Body{}}, nil); err != nil {
+		g := &Block{Header: gen, Body: &block.Body{}}
+		batch := c.db.NewBatch()
+		if err := writeBlock(batch, g, nil); err != nil {
+			return err
+		}
+		if err := writeCanonicalHead(batch, g); err != nil {
+			return err
+		}
+		if err := c.writeBatch(batch, 0); err != nil {
 			return err
 		}
 		c.gen = gen
@@ -230,22 +255,15 @@ func (c *Chain) open() error {
 	return nil
 }
 
-// writeBlockBatch writes a block whose state is already on disk, and
-// moves the head to it, in one batch; then syncs (unless NoSync).
-func (c *Chain) writeBlockBatch(b *Block, receipts types.Receipts) error {
-	batch := c.db.NewBatch()
-	if err := writeBlock(batch, b, receipts); err != nil {
-		return err
-	}
-	if err := c.writeKeystone(batch, b); err != nil {
-		return err
-	}
+// writeBatch writes batch (about block number) and syncs (unless
+// NoSync).
+func (c *Chain) writeBatch(batch ethdb.Batch, number uint64) error {
 	if err := batch.Write(); err != nil {
-		return fmt.Errorf("chain: write block %d: %w", b.NumberU64(), err)
+		return fmt.Errorf("chain: write block %d: %w", number, err)
 	}
 	if !c.cfg.NoSync {
 		if err := c.db.SyncKeyValue(); err != nil {
-			return fmt.Errorf("chain: sync block %d: %w", b.NumberU64(), err)
+			return fmt.Errorf("chain: sync block %d: %w", number, err)
 		}
 	}
 	return nil
@@ -274,16 +292,22 @@ func (c *Chain) Rules() *Rules { return &c.rules }
 // Processor returns the block processor.
 func (c *Chain) Processor() *Processor { return c.proc }
 
-// InsertBlock validates b, which must extend the head, executes it, and
-// commits it as the new head. Errors: a kind wrapping ErrInvalidBlock
-// (reject), ErrViewNotReady (retry later), or a node failure. Nothing is
-// written unless the block is valid.
+// InsertBlock validates b, whose parent may be any stored block, executes
+// it on its parent's state, and stores it. A block extending the head
+// becomes the new head. Any other block is stored on its side branch,
+// and becomes the head (with its branch) only if ForkChoice prefers that
+// branch to the canonical one. Errors: a kind wrapping ErrInvalidBlock
+// (reject; ErrKnownBlock for a block already stored, canonical or not;
+// ErrUnknownParent for a parent never stored), ErrViewNotReady (retry
+// later), or a node failure. Nothing is written unless the block is
+// valid.
 //
 // Crash safety: the block's state (trie nodes, code: content-addressed)
 // is flushed first; then one batch writes the header, body, system txs,
-// receipts, tx lookups, canonical hash and head pointers. A kill -9
-// between the two leaves unreferenced nodes and the previous head; after
-// the batch, the new head with its state.
+// receipts and either the canonical entries (tx lookups, canonical
+// hashes, head pointers; all of a reorg's rewrites) or its side-tip
+// entry. A kill -9 between the two leaves unreferenced nodes and the
+// previous head; after the batch, the new head with its state.
 func (c *Chain) InsertBlock(b *Block) error {
 	if b == nil || b.Header == nil || b.Body == nil {
 		return fmt.Errorf("%w: nil block, header or body", ErrBadHeader)
@@ -298,7 +322,10 @@ func (c *Chain) InsertBlock(b *Block) error {
 	if err != nil {
 		return err
 	}
-	if err := c.commit(b, v.statedb, v.res); err != nil {
+	if err := c.flushState(b.Header, v.statedb); err != nil {
+		return err
+	}
+	if err := c.store(b, v.res.Receipts); err != nil {
 		return err
 	}
 	c.log.Debug("block inserted", "number", b.NumberU64(), "hash", b.Hash(), "txs", b.Body.Len(), "gas", v.res.GasUsed, "took", time.Since(start))
@@ -311,19 +338,16 @@ type verified struct {
 	res     *Result
 }
 
-// verify runs every check on b against the head. c.mu is held.
+// verify runs every check on b against its parent. c.mu is held.
 func (c *Chain) verify(b *Block) (*verified, error) {
 	h := b.Header
 	hash := h.Hash()
-	head := c.headRef()
-	if h.Number != nil && rawdb.ReadCanonicalHash(c.db, h.Number.Uint64()) == hash {
+	if h.Number != nil && h.Number.IsUint64() && rawdb.HasHeader(c.db, hash, h.Number.Uint64()) {
 		return nil, fmt.Errorf("%w: %d %s", ErrKnownBlock, h.Number, hash)
 	}
-	if h.ParentHash != head.Hash() {
-		if _, err := readHeader(c.db, h.ParentHash); err != nil {
-			return nil, fmt.Errorf("%w: %s", ErrUnknownParent, h.ParentHash)
-		}
-		return nil, fmt.Errorf("%w: parent %s, head %d %s", ErrNotHead, h.ParentHash, head.Number, head.Hash())
+	head, err := readHeader(c.db, h.ParentHash) // the parent, named head below
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownParent, h.ParentHash)
 	}
 	extra, err := c.rules.ValidateHeader(head, h, c.clock.Now())
 	if err != nil {
@@ -348,7 +372,7 @@ func (c *Chain) verify(b *Block) (*verified, error) {
 	}
 	statedb, err := state.New(head.Root, c.sdb)
 	if err != nil {
-		return nil, fmt.Errorf("chain: state of the head %d: %w", head.Number, err)
+		return nil, fmt.Errorf("chain: state of parent %d: %w", head.Number, err)
 	}
 	// The prefetcher loads the tries the block touches on other cores while
 	// it executes, so the state root at the end finds them warm. Process has
@@ -417,9 +441,9 @@ func equalSystemTxs(want, got []*block.SystemTx) error {
 	return nil
 }
 
-// commit persists a verified block and makes it the head. c.mu is held.
-func (c *Chain) commit(b *Block, statedb *state.StateDB, res *Result) error {
-	h := b.Header
+// flushState commits a verified block's state and flushes its trie
+// nodes to disk. c.mu is held.
+func (c *Chain) flushState(h *types.Header, statedb *state.StateDB) error {
 	rules := c.cfg.ChainConfig.Rules(h.Number, true, h.Time)
 	root, err := statedb.Commit(rules, h.Number.Uint64())
 	if err != nil {
@@ -432,10 +456,57 @@ func (c *Chain) commit(b *Block, statedb *state.StateDB, res *Result) error {
 	if err := c.tdb.Commit(root, false); err != nil {
 		return fmt.Errorf("chain: flush state of block %d: %w", h.Number, err)
 	}
-	if err := c.writeBlockBatch(b, res.Receipts); err != nil {
+	return nil
+}
+
+// store writes a verified block whose state is flushed, in one batch: as
+// the new head when it extends the head; else on its side branch, which
+// becomes canonical in the same batch when ForkChoice prefers it. c.mu is
+// held.
+func (c *Chain) store(b *Block, receipts types.Receipts) error {
+	h := b.Header
+	batch := c.db.NewBatch()
+	if err := writeBlock(batch, b, receipts); err != nil {
 		return err
 	}
-	c.setHead(types.CopyHeader(h))
+	if err := c.writeKeystone(batch, b); err != nil {
+		return err
+	}
+	if h.ParentHash == c.headRef().Hash() {
+		if err := writeCanonicalHead(batch, b); err != nil {
+			return err
+		}
+		if err := c.writeBatch(batch, b.NumberU64()); err != nil {
+			return err
+		}
+		c.setHead(types.CopyHeader(h))
+		return nil
+	}
+	// A side block: its parent is no longer a tip.
+	if err := batch.Delete(hashKey(prefixSideTip, h.ParentHash)); err != nil {
+		return err
+	}
+	plan, err := c.planReorg(h)
+	if err != nil {
+		return err
+	}
+	if plan == nil {
+		if err := batch.Put(hashKey(prefixSideTip, b.Hash()), numberValue(b.NumberU64())); err != nil {
+			return err
+		}
+		if err := c.writeBatch(batch, b.NumberU64()); err != nil {
+			return err
+		}
+		c.log.Info("side block stored", "number", h.Number, "hash", b.Hash(), "parent", h.ParentHash)
+		return nil
+	}
+	if err := c.writeReorg(batch, plan, b); err != nil {
+		return err
+	}
+	if err := c.writeBatch(batch, b.NumberU64()); err != nil {
+		return err
+	}
+	c.applyReorg(plan)
 	return nil
 }
 

@@ -34,7 +34,7 @@ var (
 var (
 	ErrKnownBlock    = invalid("block already known")
 	ErrUnknownParent = invalid("unknown parent")
-	ErrNotHead       = invalid("parent is not the head (forks are not followed yet)")
+	ErrNotHead       = invalid("built block's parent is no longer the head") // CommitBuilt only
 	ErrBadNumber     = invalid("bad block number")
 	ErrBadTimestamp  = invalid("bad timestamp")
 	ErrFutureBlock   = invalid("timestamp too far in the future")

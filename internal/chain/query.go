@@ -2,6 +2,7 @@ package chain
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -9,7 +10,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 
-	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/hvm"
 )
 
@@ -81,57 +81,6 @@ func (c *Chain) Receipts(hash common.Hash) (types.Receipts, error) {
 	return readReceipts(c.db, b.Header, b.Body)
 }
 
-// TxLocation is where a transaction is in the canonical chain.
-type TxLocation struct {
-	BlockHash   common.Hash
-	BlockNumber uint64
-	Index       uint64 // position in the block, system transactions first
-	// Exactly one of System and Tx is set.
-	System *block.SystemTx
-	Tx     *types.Transaction
-}
-
-// TxLookup finds a transaction (user or system) of the canonical chain by
-// hash.
-func (c *Chain) TxLookup(hash common.Hash) (*TxLocation, error) {
-	num := rawdb.ReadTxLookupEntry(c.db, hash)
-	if num == nil || *num > c.headRef().Number.Uint64() {
-		return nil, fmt.Errorf("tx %s: %w", hash, ErrNotFound)
-	}
-	b, err := c.BlockByNumber(*num)
-	if err != nil {
-		return nil, err
-	}
-	for i, tx := range b.Body.SystemTxs {
-		if tx.Hash() == hash {
-			return &TxLocation{BlockHash: b.Hash(), BlockNumber: *num, Index: uint64(i), System: tx}, nil
-		}
-	}
-	for i, tx := range b.Body.Txs {
-		if tx.Hash() == hash {
-			return &TxLocation{BlockHash: b.Hash(), BlockNumber: *num, Index: uint64(len(b.Body.SystemTxs) + i), Tx: tx}, nil
-		}
-	}
-	// A lookup entry left by a block that is no longer canonical.
-	return nil, fmt.Errorf("tx %s: %w", hash, ErrNotFound)
-}
-
-// Receipt returns the receipt of a canonical transaction.
-func (c *Chain) Receipt(hash common.Hash) (*types.Receipt, *TxLocation, error) {
-	loc, err := c.TxLookup(hash)
-	if err != nil {
-		return nil, nil, err
-	}
-	rs, err := c.Receipts(loc.BlockHash)
-	if err != nil {
-		return nil, nil, err
-	}
-	if loc.Index >= uint64(len(rs)) {
-		return nil, nil, fmt.Errorf("receipt %d of block %s: %w", loc.Index, loc.BlockHash, ErrCorrupt)
-	}
-	return rs[loc.Index], loc, nil
-}
-
 // StateAt opens the state with root (every block's state is kept).
 func (c *Chain) StateAt(root common.Hash) (*state.StateDB, error) {
 	s, err := state.New(root, c.sdb)
@@ -158,11 +107,21 @@ func (c *Chain) GetHashFn(parent *types.Header) GetHashFunc { return c.getHashFn
 // to the head, then every new head, in order and without gaps. A slow
 // reader only lags: headers are read from the database as it catches
 // up. The channel closes when ctx is done or the chain closes.
+//
+// Reorgs: when the canonical chain switches branch, Subscribe
+// re-delivers from the first block that changed (the fork point's child)
+// up to the new head, also at numbers it delivered before. A reader
+// detects the switch because that header's ParentHash is not the hash of
+// the header it got before; SubscribeReorgs names the blocks that left.
 func (c *Chain) Subscribe(ctx context.Context, from uint64) <-chan *types.Header {
 	out := make(chan *types.Header, 16)
 	go func() {
 		defer close(out)
 		next := from
+		var last *types.Header // the last header delivered, or from's parent
+		if from > 0 {
+			last, _ = c.HeaderByNumber(from - 1)
+		}
 		for {
 			c.headMu.RLock()
 			head, wake := c.head, c.headCh
@@ -170,14 +129,29 @@ func (c *Chain) Subscribe(ctx context.Context, from uint64) <-chan *types.Header
 			if c.closed.Load() {
 				return
 			}
+			if last != nil && rawdb.ReadCanonicalHash(c.db, last.Number.Uint64()) != last.Hash() {
+				fork, err := c.canonicalAncestor(last)
+				if err != nil {
+					c.log.Warn("subscription stopped", "number", last.Number, "err", err)
+					return
+				}
+				last, next = fork, fork.Number.Uint64()+1
+			}
 			for ; next <= head.Number.Uint64(); next++ {
 				h, err := c.HeaderByNumber(next)
+				if errors.Is(err, ErrNotFound) || (err == nil && last != nil && h.ParentHash != last.Hash()) {
+					// A reorg's batch landed between the reads; its new
+					// head (which closes wake) follows, then the check
+					// above rewinds.
+					break
+				}
 				if err != nil {
 					c.log.Warn("subscription stopped", "number", next, "err", err)
 					return
 				}
 				select {
 				case out <- h:
+					last = h
 				case <-ctx.Done():
 					return
 				}
@@ -190,4 +164,20 @@ func (c *Chain) Subscribe(ctx context.Context, from uint64) <-chan *types.Header
 		}
 	}()
 	return out
+}
+
+// canonicalAncestor walks h's branch back to its newest canonical block.
+func (c *Chain) canonicalAncestor(h *types.Header) (*types.Header, error) {
+	for rawdb.ReadCanonicalHash(c.db, h.Number.Uint64()) != h.Hash() {
+		n := h.Number.Uint64()
+		if n == 0 {
+			return nil, fmt.Errorf("block %s descends from another genesis: %w", h.Hash(), ErrCorrupt)
+		}
+		p := rawdb.ReadHeader(c.db, h.ParentHash, n-1)
+		if p == nil {
+			return nil, fmt.Errorf("parent %s of block %d: %w", h.ParentHash, n, ErrCorrupt)
+		}
+		h = p
+	}
+	return h, nil
 }

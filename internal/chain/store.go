@@ -21,15 +21,65 @@ import (
 //
 //	"hemi-stx-"  number (8, big-endian) || hash -> RLP list of system tx encodings
 //	"hemi-rcpt-" number (8, big-endian) || hash -> RLP list of storedReceipt
+//	"hemi-txl-"  tx hash -> number (8) || block hash (32) || index (4), big-endian
+//	"hemi-tip-"  block hash -> number (8): the tips of side branches
 //
 // Receipts are ours because a system transaction's receipt carries what
 // rawdb's storage form drops and cannot re-derive without a
 // types.Transaction (its type, its gas used, a created contract's
-// address).
+// address). Tx lookups are ours because rawdb's entry holds only the
+// number, so a lookup had to decode the whole block to find the
+// transaction's position; ours names the block and the position, and a
+// reader checks the block is still canonical (an entry written by a block
+// a reorg removed is left in place and refused on read).
 var (
 	prefixSystemTxs = []byte("hemi-stx-")
 	prefixReceipts  = []byte("hemi-rcpt-")
+	prefixTxLookup  = []byte("hemi-txl-")
+	prefixSideTip   = []byte("hemi-tip-")
 )
+
+func hashKey(prefix []byte, hash common.Hash) []byte {
+	return append(append(make([]byte, 0, len(prefix)+32), prefix...), hash[:]...)
+}
+
+// txLookup is a stored tx lookup entry.
+type txLookup struct {
+	Number    uint64
+	BlockHash common.Hash
+	Index     uint32 // position in the block, system transactions first
+}
+
+const txLookupLen = 8 + 32 + 4
+
+func (l txLookup) encode() []byte {
+	v := make([]byte, 0, txLookupLen)
+	v = binary.BigEndian.AppendUint64(v, l.Number)
+	v = append(v, l.BlockHash[:]...)
+	return binary.BigEndian.AppendUint32(v, l.Index)
+}
+
+func decodeTxLookup(v []byte) (txLookup, error) {
+	if len(v) != txLookupLen {
+		return txLookup{}, fmt.Errorf("tx lookup entry of %d bytes: %w", len(v), ErrCorrupt)
+	}
+	return txLookup{
+		Number:    binary.BigEndian.Uint64(v),
+		BlockHash: common.BytesToHash(v[8:40]),
+		Index:     binary.BigEndian.Uint32(v[40:]),
+	}, nil
+}
+
+// writeTxLookups writes the lookup entries of every transaction of b
+// (system transactions first) into w.
+func writeTxLookups(w ethdb.KeyValueWriter, number uint64, hash common.Hash, body *block.Body) error {
+	for i, txh := range body.TxHashes() {
+		if err := w.Put(hashKey(prefixTxLookup, txh), txLookup{Number: number, BlockHash: hash, Index: uint32(i)}.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func numHashKey(prefix []byte, number uint64, hash common.Hash) []byte {
 	k := make([]byte, 0, len(prefix)+8+32)
@@ -64,8 +114,21 @@ func (b *Block) Hash() common.Hash { return b.Header.Hash() }
 // NumberU64 is the block number.
 func (b *Block) NumberU64() uint64 { return b.Header.Number.Uint64() }
 
-// writeBlock puts a block, its receipts, its tx lookups, its canonical
-// hash and the head pointers into w (a batch).
+// writeCanonicalHead puts the tx lookups and canonical hash of b, which
+// extends the canonical chain, and the head pointers into w (a batch).
+func writeCanonicalHead(w ethdb.KeyValueWriter, b *Block) error {
+	hash, number := b.Hash(), b.NumberU64()
+	if err := writeTxLookups(w, number, hash, b.Body); err != nil {
+		return err
+	}
+	rawdb.WriteCanonicalHash(w, hash, number)
+	rawdb.WriteHeadHeaderHash(w, hash)
+	rawdb.WriteHeadBlockHash(w, hash)
+	return nil
+}
+
+// writeBlock puts a block and its receipts into w (a batch): header,
+// body, system transactions, receipts. Nothing canonical.
 func writeBlock(w ethdb.KeyValueWriter, b *Block, receipts types.Receipts) error {
 	hash, number := b.Hash(), b.NumberU64()
 	rawdb.WriteHeader(w, b.Header)
@@ -101,14 +164,7 @@ func writeBlock(w ethdb.KeyValueWriter, b *Block, receipts types.Receipts) error
 	if enc, err = rlp.EncodeToBytes(srs); err != nil {
 		return fmt.Errorf("chain: encode receipts: %w", err)
 	}
-	if err := w.Put(numHashKey(prefixReceipts, number, hash), enc); err != nil {
-		return err
-	}
-	rawdb.WriteTxLookupEntries(w, number, b.Body.TxHashes())
-	rawdb.WriteCanonicalHash(w, hash, number)
-	rawdb.WriteHeadHeaderHash(w, hash)
-	rawdb.WriteHeadBlockHash(w, hash)
-	return nil
+	return w.Put(numHashKey(prefixReceipts, number, hash), enc)
 }
 
 // readHeader reads the header of block hash.

@@ -82,9 +82,11 @@ func TestInsertValidation(t *testing.T) {
 		{"changed after sealing", variant(func(b *Block) { b.Header.Coinbase = common.Address{1} }, false, false), ErrBadSeal},
 		{"unsealed", variant(func(b *Block) { setView(b, f.Blocks[9].BlockHash(), 10) }, false, false), ErrBadSeal},
 		{"unknown parent", variant(func(b *Block) { b.Header.ParentHash = common.Hash{1} }, false, true), ErrUnknownParent},
-		{"parent not the head", variant(func(b *Block) {
+		// A side block is checked against its own parent (the genesis),
+		// whose base fee differs from the head's.
+		{"side block checked against its parent", variant(func(b *Block) {
 			b.Header.ParentHash, b.Header.Number = genesisHeader(t, gen).Hash(), big.NewInt(1)
-		}, false, true), ErrNotHead},
+		}, false, true), ErrBadBaseFee},
 		{"wrong number", variant(func(b *Block) { b.Header.Number = big.NewInt(3) }, false, true), ErrBadNumber},
 		{"timestamp not after parent", variant(func(b *Block) { b.Header.Time = b1.Header.Time }, false, true), ErrBadTimestamp},
 		{"timestamp in the future", variant(func(b *Block) {
