@@ -6,6 +6,8 @@ import (
 	"math/big"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/hvm"
@@ -66,4 +68,56 @@ func (b *IndexBitcoin) View(hash chainhash.Hash) (hvm.BitcoinView, error) {
 		return nil, notReady(err)
 	}
 	return v, nil
+}
+
+// Publications reads keystone id's publications as of asOf from the
+// index, and for each the PoP transaction and the output its first input
+// spends (both as of asOf; the spent output may be in the same block) to
+// identify the publisher. A first input whose spent output the index
+// does not hold (a coinbase, the genesis coinbase) has no publisher.
+func (b *IndexBitcoin) Publications(id [32]byte, asOf chainhash.Hash) ([]Publication, error) {
+	pubs, err := b.ix.Publications(id, asOf)
+	if err != nil {
+		return nil, notReady(err)
+	}
+	out := make([]Publication, 0, len(pubs))
+	for _, p := range pubs {
+		pub := Publication{Height: p.Height, BlockHash: p.BlockHash, TxIndex: p.Index, Txid: p.Txid, Vout: p.Vout}
+		who, err := b.publisher(p.Txid, asOf)
+		if err != nil {
+			return nil, err
+		}
+		pub.Publisher = who
+		out = append(out, pub)
+	}
+	return out, nil
+}
+
+// publisher identifies the publisher of PoP transaction txid as of asOf.
+func (b *IndexBitcoin) publisher(txid, asOf chainhash.Hash) (*common.Address, error) {
+	ti, err := b.ix.TxByID(txid, asOf)
+	if err != nil {
+		return nil, fmt.Errorf("chain: pop tx %s: %w", txid, notReady(err))
+	}
+	if len(ti.Tx.TxIn) == 0 {
+		return nil, nil
+	}
+	op := ti.Tx.TxIn[0].PreviousOutPoint
+	if op.Index == wire.MaxPrevOutIndex && op.Hash == (chainhash.Hash{}) {
+		return nil, nil // a coinbase
+	}
+	prev, err := b.ix.TxByID(op.Hash, asOf)
+	switch {
+	case errors.Is(err, index.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("chain: output %s spent by pop tx %s: %w", op, txid, notReady(err))
+	case int(op.Index) >= len(prev.Tx.TxOut):
+		return nil, nil
+	}
+	a, ok := PublisherOf(ti.Tx, prev.Tx.TxOut[op.Index].PkScript)
+	if !ok {
+		return nil, nil
+	}
+	return &a, nil
 }

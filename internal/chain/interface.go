@@ -10,7 +10,8 @@ import (
 )
 
 // Bitcoin is what the chain asks of the Bitcoin index: the facts the
-// view rules need and a pinned view for execution. IndexBitcoin adapts
+// view rules need, a pinned view for execution and the keystone
+// publications PoP rewards are paid for. IndexBitcoin adapts
 // internal/btc/index.
 //
 // Concurrency: methods are called from InsertBlock, BuildBlock and query
@@ -33,6 +34,14 @@ type Bitcoin interface {
 	// failures (hvm invariant 3) must be reported through an
 	// Err() error method on the returned value, as hvm.IndexView does.
 	View(hash chainhash.Hash) (hvm.BitcoinView, error)
+
+	// Publications returns the outputs publishing keystone id in the
+	// chain as of block asOf (asOf and its ancestors only, even if asOf
+	// has since left the best chain), in Bitcoin order, each with its
+	// publisher (PublisherOf) or none. No publication is an empty result,
+	// not an error; an asOf that is not indexed is an error wrapping
+	// ErrViewNotReady.
+	Publications(id [32]byte, asOf chainhash.Hash) ([]Publication, error)
 }
 
 // Clock tells the time, for the "not too far in the future" rule.

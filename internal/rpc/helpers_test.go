@@ -76,6 +76,15 @@ func (f *fakeBTC) View(hash chainhash.Hash) (hvm.BitcoinView, error) {
 	return &fakeView{f: f, tip: i}, nil
 }
 
+// Publications: the synthetic headers carry no transactions, so no
+// keystone is ever published.
+func (f *fakeBTC) Publications(_ [32]byte, asOf chainhash.Hash) ([]chain.Publication, error) {
+	if _, ok := f.byHash[asOf]; !ok {
+		return nil, fmt.Errorf("block %s: %w", asOf, chain.ErrViewNotReady)
+	}
+	return nil, nil
+}
+
 func (f *fakeBTC) BlockTip() (chainhash.Hash, int32) {
 	t := f.hdrs[len(f.hdrs)-1]
 	return t.Hash, t.Height

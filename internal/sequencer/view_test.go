@@ -86,6 +86,10 @@ func (f *fakeBTC) View(chainhash.Hash) (hvm.BitcoinView, error) {
 	return nil, errors.New("fakeBTC: no views")
 }
 
+// Publications: the fake chain has no transactions, so no keystone is
+// ever published.
+func (f *fakeBTC) Publications([32]byte, chainhash.Hash) ([]chain.Publication, error) { return nil, nil }
+
 func (f *fakeBTC) MainChainAt(height int32) (hvm.Header, error) {
 	for n := f.tip; n != nil; n = n.parent {
 		if n.height == height {

@@ -32,7 +32,7 @@
 //
 //	DomainBitcoinView   0x100  view block hash, L2 block number
 //	DomainTunnelDeposit 0x101  deposit txid, vault output index
-//	DomainPoPReward     0x102  PoP txid, keystone L2 number
+//	DomainPoPReward     0x102  PoP txid, vout of the publishing output
 //
 // # Invariants
 //

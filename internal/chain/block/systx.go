@@ -248,8 +248,10 @@ const (
 	// outpoint, so a deposit is minted exactly once.
 	DomainTunnelDeposit SourceDomain = 0x101
 	// DomainPoPReward: a PoP reward. Hash = the Bitcoin txid of the PoP
-	// transaction that published the keystone, Index = the L2 number of
-	// the keystone it published.
+	// transaction that published the keystone, Index = the index (vout)
+	// of the OP_RETURN output carrying it: one source hash per
+	// publication, and an output publishes one keystone, so a
+	// publication is paid at most once.
 	DomainPoPReward SourceDomain = 0x102
 )
 

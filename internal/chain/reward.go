@@ -1,0 +1,214 @@
+package chain
+
+import (
+	"bytes"
+	"math/big"
+	"slices"
+
+	"github.com/btcsuite/btcd/address/v2"
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/schnorr"
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/txscript/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
+)
+
+// Publication is one Bitcoin output publishing a keystone, as of a
+// Bitcoin view, with who published it.
+type Publication struct {
+	Height    int32          // Bitcoin height of the block holding it
+	BlockHash chainhash.Hash // that block
+	TxIndex   uint32         // position of the PoP transaction in the block
+	Txid      chainhash.Hash // the PoP transaction
+	Vout      uint32         // the OP_RETURN output
+	// Publisher is the Ethereum address of the key that signed the PoP
+	// transaction's first input (PublisherOf); nil when it cannot be
+	// identified, and such a publication earns nothing.
+	Publisher *common.Address
+}
+
+// bitcoinLess orders publications in Bitcoin order: height, position in
+// the block, output.
+func bitcoinLess(a, b *Publication) int {
+	switch {
+	case a.Height != b.Height:
+		return cmpInt(a.Height, b.Height)
+	case a.TxIndex != b.TxIndex:
+		return cmpInt(a.TxIndex, b.TxIndex)
+	default:
+		return cmpInt(a.Vout, b.Vout)
+	}
+}
+
+func cmpInt[T int32 | uint32](a, b T) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// RewardedKeystone returns the keystone whose publishers L2 block number
+// pays: K = number - p.RewardDelay when rewards are on (RewardDelay > 0)
+// and K is a positive multiple of interval.
+func RewardedKeystone(p *genesis.PoPConfig, interval, number uint64) (uint64, bool) {
+	if p.RewardDelay == 0 || interval == 0 || number <= p.RewardDelay {
+		return 0, false
+	}
+	k := number - p.RewardDelay
+	if k%interval != 0 {
+		return 0, false
+	}
+	return k, true
+}
+
+// DeriveRewards returns the reward system transactions for the
+// publications pubs of one keystone (all of them, as of the paying
+// block's Bitcoin view, in any order). The rule:
+//
+//  1. Publications are taken in Bitcoin order (height, tx index, vout).
+//     h0 is the height of the first one, identified or not.
+//  2. A publication at height h earns p.Reward * p.RewardTable[h-h0] / 100
+//     (integer division); beyond the table it earns nothing.
+//  3. Each publisher address is paid once per keystone, for its earliest
+//     publication; publications without a publisher earn nothing; one
+//     that earns nothing does not count.
+//  4. At most p.MaxRewarded are paid, the earliest first.
+//
+// Each reward is a system transaction from genesis.SystemAddress minting
+// the amount and sending it to the publisher (Mint = Value), Gas
+// genesis.RewardGas, SourceHash block.SourceHash(block.DomainPoPReward,
+// txid, vout). With rewards off (p.RewardDelay 0) it returns nothing.
+// Pure: no I/O, and pubs is not modified.
+func DeriveRewards(p *genesis.PoPConfig, pubs []Publication) []*block.SystemTx {
+	if !p.RewardsOn() || p.Reward == nil || p.Reward.Sign() <= 0 || p.MaxRewarded <= 0 || len(pubs) == 0 {
+		return nil
+	}
+	sorted := slices.Clone(pubs)
+	slices.SortStableFunc(sorted, func(a, b Publication) int { return bitcoinLess(&a, &b) })
+	h0 := sorted[0].Height
+	paid := make(map[common.Address]bool)
+	var out []*block.SystemTx
+	for i := range sorted {
+		pub := &sorted[i]
+		d := int64(pub.Height) - int64(h0)
+		if d >= int64(len(p.RewardTable)) {
+			break // sorted by height: every later one is beyond too
+		}
+		if pub.Publisher == nil || paid[*pub.Publisher] {
+			continue
+		}
+		amount := new(big.Int).Mul(p.Reward, new(big.Int).SetUint64(uint64(p.RewardTable[d])))
+		amount.Quo(amount, big.NewInt(100))
+		if amount.Sign() == 0 {
+			continue
+		}
+		paid[*pub.Publisher] = true
+		to := *pub.Publisher
+		out = append(out, &block.SystemTx{
+			SourceHash: block.SourceHash(block.DomainPoPReward, pub.Txid, uint64(pub.Vout)),
+			From:       genesis.SystemAddress,
+			To:         &to,
+			Mint:       amount,
+			Value:      new(big.Int).Set(amount),
+			Gas:        genesis.RewardGas,
+		})
+		if len(out) == p.MaxRewarded {
+			break
+		}
+	}
+	return out
+}
+
+// PublisherOf identifies who published a PoP transaction: the Ethereum
+// address (keccak256 of the uncompressed public key, as for any
+// Ethereum account) of the secp256k1 key that signed tx's first input,
+// given the script of the output that input spends. Recognised:
+//
+//   - P2WPKH: the witness is [signature, public key] and the key's
+//     HASH160 is the program;
+//   - P2PKH: the scriptSig pushes [signature, public key] and the key's
+//     HASH160 is the script's;
+//   - P2TR key-path spend (a witness of one signature, plus an optional
+//     annex): the output key of the script, taken with even Y (BIP 340),
+//     so the address is that of the BIP 86 tweaked key, which the
+//     wallet that signed holds.
+//
+// Anything else (script-path spends, multisig, P2SH, a coinbase, a key
+// that does not match) is not identified: ok is false. The signature
+// itself is not checked: the Bitcoin index trusts the most-work chain,
+// whose blocks carry only valid spends.
+func PublisherOf(tx *wire.MsgTx, prevScript []byte) (common.Address, bool) {
+	if tx == nil || len(tx.TxIn) == 0 {
+		return common.Address{}, false
+	}
+	in := tx.TxIn[0]
+	switch {
+	case isP2WPKH(prevScript):
+		if len(in.Witness) != 2 || len(in.SignatureScript) != 0 {
+			return common.Address{}, false
+		}
+		return keyHashAddress(in.Witness[1], prevScript[2:22])
+	case isP2PKH(prevScript):
+		if len(in.Witness) != 0 {
+			return common.Address{}, false
+		}
+		pushes, err := txscript.PushedData(in.SignatureScript)
+		if err != nil || len(pushes) != 2 {
+			return common.Address{}, false
+		}
+		return keyHashAddress(pushes[1], prevScript[3:23])
+	case isP2TR(prevScript):
+		w := in.Witness
+		if len(w) == 2 && len(w[1]) > 0 && w[1][0] == txscript.TaprootAnnexTag {
+			w = w[:1]
+		}
+		if len(w) != 1 || len(in.SignatureScript) != 0 {
+			return common.Address{}, false
+		}
+		pub, err := schnorr.ParsePubKey(prevScript[2:34])
+		if err != nil {
+			return common.Address{}, false
+		}
+		return ethAddress(pub), true
+	}
+	return common.Address{}, false
+}
+
+func isP2WPKH(s []byte) bool {
+	return len(s) == 22 && s[0] == txscript.OP_0 && s[1] == txscript.OP_DATA_20
+}
+
+func isP2PKH(s []byte) bool {
+	return len(s) == 25 && s[0] == txscript.OP_DUP && s[1] == txscript.OP_HASH160 && s[2] == txscript.OP_DATA_20 &&
+		s[23] == txscript.OP_EQUALVERIFY && s[24] == txscript.OP_CHECKSIG
+}
+
+func isP2TR(s []byte) bool {
+	return len(s) == 34 && s[0] == txscript.OP_1 && s[1] == txscript.OP_DATA_32
+}
+
+// keyHashAddress parses a serialized public key whose HASH160 must be
+// hash.
+func keyHashAddress(key, hash []byte) (common.Address, bool) {
+	if !bytes.Equal(address.Hash160(key), hash) {
+		return common.Address{}, false
+	}
+	pub, err := btcec.ParsePubKey(key)
+	if err != nil {
+		return common.Address{}, false
+	}
+	return ethAddress(pub), true
+}
+
+// ethAddress is the Ethereum address of a secp256k1 public key.
+func ethAddress(pub *btcec.PublicKey) common.Address {
+	return common.BytesToAddress(crypto.Keccak256(pub.SerializeUncompressed()[1:])[12:])
+}
