@@ -48,7 +48,9 @@ func newHarness(t *testing.T, coins ...int64) *harness {
 	return h
 }
 
-func tipHash(height int32) chainhash.Hash { return chainhash.Hash{0xb1, byte(height), byte(height >> 8)} }
+func tipHash(height int32) chainhash.Hash {
+	return chainhash.Hash{0xb1, byte(height), byte(height >> 8)}
+}
 
 func testKS(n uint64) Keystone {
 	k := testKeystone(uint32(n))
