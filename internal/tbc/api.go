@@ -41,6 +41,7 @@ func newAPIServer(s *Service) *apiServer {
 	a.mux.HandleFunc("GET /v1/header/{id}", a.handle(a.header))
 	a.mux.HandleFunc("GET /v1/spend/{txid}/{vout}", a.handle(a.spend))
 	a.mux.HandleFunc("GET /v1/publications/{id}", a.handle(a.publications))
+	a.mux.HandleFunc("GET /v1/feerate", a.handle(a.feeRate))
 	return a
 }
 

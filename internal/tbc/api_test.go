@@ -76,7 +76,8 @@ func newAPIFixture(t testing.TB) *apiFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Service{cfg: Config{Params: params}, log: slog.New(slog.DiscardHandler), ix: ix, client: client}
+	s := &Service{cfg: Config{Params: params}, log: slog.New(slog.DiscardHandler), ix: ix, client: client,
+		fees: index.NewFeeEstimator(ix, 0, 0)}
 	srv := httptest.NewServer(newAPIServer(s).mux)
 	t.Cleanup(srv.Close)
 	f.client = NewClient(srv.URL)

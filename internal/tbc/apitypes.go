@@ -100,6 +100,16 @@ type BroadcastReply struct {
 	Summary    string   `json:"summary"`
 }
 
+// FeeRate is GET /v1/feerate?target=N: the fee rate (sat/vB) for
+// confirmation within Target blocks, estimated from the last Window
+// blocks as of AsOf.
+type FeeRate struct {
+	Target   int    `json:"target"`
+	SatPerVB int64  `json:"sat_per_vb"`
+	Window   int    `json:"window"`
+	AsOf     string `json:"as_of"`
+}
+
 // apiError is the body of every non-2xx reply.
 type apiError struct {
 	Error string `json:"error"`

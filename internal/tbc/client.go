@@ -118,3 +118,12 @@ func (c *Client) Broadcast(ctx context.Context, rawHex string) (BroadcastReply, 
 	var r BroadcastReply
 	return r, c.do(ctx, http.MethodPost, "/v1/tx", nil, strings.NewReader(rawHex), &r)
 }
+
+// FeeRate returns the fee rate estimate for confirmation within target
+// blocks.
+func (c *Client) FeeRate(ctx context.Context, target int) (FeeRate, error) {
+	q := url.Values{}
+	q.Set("target", strconv.Itoa(target))
+	var f FeeRate
+	return f, c.do(ctx, http.MethodGet, "/v1/feerate", q, nil, &f)
+}

@@ -51,6 +51,7 @@ type Service struct {
 	ix     *index.Index
 	client *p2p.Client
 	api    *apiServer
+	fees   *index.FeeEstimator
 }
 
 // New opens the index and prepares the client; Run starts them.
@@ -82,7 +83,8 @@ func New(cfg Config) (*Service, error) {
 		ix.Close()
 		return nil, fmt.Errorf("tbc: %w", err)
 	}
-	s := &Service{cfg: cfg, log: cfg.Logger.With("subsystem", "tbc"), ix: ix, client: client}
+	s := &Service{cfg: cfg, log: cfg.Logger.With("subsystem", "tbc"), ix: ix, client: client,
+		fees: index.NewFeeEstimator(ix, 0, 0)}
 	if cfg.API != "" {
 		s.api = newAPIServer(s)
 	}
@@ -102,6 +104,11 @@ func (s *Service) Progress() p2p.Progress { return s.client.Progress() }
 func (s *Service) Broadcast(ctx context.Context, tx *wire.MsgTx) (p2p.BroadcastResult, error) {
 	return s.client.Broadcast(ctx, tx)
 }
+
+// FeeRate estimates the fee rate (sat/vB) for confirmation within target
+// blocks from the last blocks of the index (index.FeeEstimator.Estimate),
+// and the block tip it is as of.
+func (s *Service) FeeRate(target int) (int64, chainhash.Hash, error) { return s.fees.Estimate(target) }
 
 // Run syncs and serves until ctx is done, then closes the index.
 func (s *Service) Run(ctx context.Context) error {
