@@ -20,7 +20,7 @@ const (
 	DefaultFeeSample = 64
 	// MinFeeRate is the floor of every estimate (sat/vB), the default
 	// minimum relay fee of Bitcoin Core and btcd.
-	MinFeeRate = 1
+	MinFeeRate   = 1
 	feeCacheSize = 256
 )
 
