@@ -174,7 +174,7 @@ func TestRewardedKeystone(t *testing.T) {
 
 // ethOf is the Ethereum address of a Bitcoin private key, computed by
 // go-ethereum from the key bytes.
-func ethOf(t *testing.T, priv *btcec.PrivateKey) common.Address {
+func ethOf(t testing.TB, priv *btcec.PrivateKey) common.Address {
 	t.Helper()
 	k, err := crypto.ToECDSA(priv.Serialize())
 	if err != nil {
@@ -183,16 +183,16 @@ func ethOf(t *testing.T, priv *btcec.PrivateKey) common.Address {
 	return crypto.PubkeyToAddress(k.PublicKey)
 }
 
-// popSpend is a signed PoP transaction spending u: the OP_RETURN, change.
-func popSpend(t *testing.T, u txgen.UTXO) *wire.MsgTx {
+// popSpend is a signed PoP transaction spending u: the OP_RETURN
+// publishing ks, change back to u's script. It returns the fee too.
+func popSpend(t testing.TB, u txgen.UTXO, ks pop.Keystone) (*wire.MsgTx, int64) {
 	t.Helper()
-	ks := pop.Keystone{Version: pop.KeystoneVersion, L2Number: 25}
 	change, err := u.PkScript()
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := txgen.Spend{Inputs: []txgen.UTXO{u}, Outputs: []*wire.TxOut{wire.NewTxOut(0, ks.Script())}, Change: change, FeeRate: 2}
-	tx, _, _, err := s.Build()
+	tx, fee, _, err := s.Build()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func popSpend(t *testing.T, u txgen.UTXO) *wire.MsgTx {
 	if err := txgen.Verify(tx, s.Inputs); err != nil {
 		t.Fatal(err)
 	}
-	return tx
+	return tx, fee
 }
 
 // p2pkhSpend is a PoP transaction spending a P2PKH output of priv,
@@ -252,14 +252,10 @@ func TestPublisherOf(t *testing.T) {
 		}
 		return s
 	}
-	// The P2TR output key's private key: BIP 86's tweak of k0's key,
-	// negated if its point has odd Y (BIP 340 keys have even Y).
-	tap := txscript.TweakTaprootPrivKey(*k0.Priv, nil)
-	if tap.PubKey().SerializeCompressed()[0] == 0x03 {
-		tap.Key.Negate()
-	}
-	wpkh := popSpend(t, utxo(k0, txgen.P2WPKH))
-	tr := popSpend(t, utxo(k0, txgen.P2TR))
+	tap := tapPriv(k0)
+	ks := pop.Keystone{Version: pop.KeystoneVersion, L2Number: 25}
+	wpkh, _ := popSpend(t, utxo(k0, txgen.P2WPKH), ks)
+	tr, _ := popSpend(t, utxo(k0, txgen.P2TR), ks)
 	pkhC, pkhScriptC := p2pkhSpend(t, k0.Priv, true)
 	pkhU, pkhScriptU := p2pkhSpend(t, k0.Priv, false)
 
@@ -309,3 +305,13 @@ func TestPublisherOf(t *testing.T) {
 }
 
 func addrPtr(a common.Address) *common.Address { return &a }
+
+// tapPriv is the private key of k's BIP 86 P2TR output key: the tweaked
+// key, negated if its point has odd Y (BIP 340 keys have even Y).
+func tapPriv(k *txgen.Key) *btcec.PrivateKey {
+	tap := txscript.TweakTaprootPrivKey(*k.Priv, nil)
+	if tap.PubKey().SerializeCompressed()[0] == 0x03 {
+		tap.Key.Negate()
+	}
+	return tap
+}
