@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
@@ -90,4 +91,88 @@ func benchImport(b *testing.B, perBlock, blocks int) {
 	}
 	b.ReportMetric(float64(b.N*blocks*perBlock)/took.Seconds(), "tx/s")
 	b.ReportMetric(float64(b.N*blocks)*float64(built[0].Header.GasUsed)/took.Seconds()/1e6, "Mgas/s")
+}
+
+// BenchmarkReceiptLookup finds the receipt of a transaction in a block of
+// 5,000 transfers (eth_getTransactionReceipt's chain work) two ways in the
+// same run: the previous way (decode the whole block to find the
+// transaction, then every receipt of the block) and Chain.Receipt (the
+// lookup entry, then one transaction and one receipt). Reports the time
+// of each and their ratio.
+func BenchmarkReceiptLookup(b *testing.B) {
+	const perBlock = 5000
+	f := newBTCFixture(b, 12)
+	ix := indextest.Open(b, regtest, b.TempDir())
+	defer ix.Close()
+	indextest.Feed(b, ix, f.Blocks)
+	keys := make([]*ecdsa.PrivateKey, perBlock)
+	senders := make([]common.Address, perBlock)
+	for i := range keys {
+		k, err := crypto.ToECDSA(crypto.Keccak256([]byte(fmt.Sprintf("bench sender %d", i))))
+		if err != nil {
+			b.Fatal(err)
+		}
+		keys[i], senders[i] = k, addr(k)
+	}
+	spec := testGenesis(b, viewAt(b, NewIndexBitcoin(ix), f.Blocks[1]), senders...)
+	spec.Config.GasLimit = uint64(perBlock)*params.TxGas + 2_000_000
+	h := newHarness(b, ix, b.TempDir(), spec)
+	txs := make([]*types.Transaction, perBlock)
+	for i, k := range keys {
+		txs[i] = h.transfer(k, 0, common.BigToAddress(big.NewInt(int64(1_000_000+i))), 1)
+	}
+	blk := h.mine(viewAt(b, h.btc, f.Blocks[2]), txs...)
+	hashes := blk.Body.TxHashes()
+
+	// fullDecode is TxLookup and Receipt as they were: rawdb's entry
+	// (number only), the canonical block decoded and scanned, every
+	// receipt of the block decoded.
+	fullDecode := func(hash common.Hash) (*types.Receipt, error) {
+		num := rawdb.ReadTxLookupEntry(h.chain.db, hash)
+		if num == nil {
+			// Our chain no longer writes rawdb's entries; the number is
+			// what they held.
+			num = new(uint64)
+			*num = blk.NumberU64()
+		}
+		bb, err := h.chain.BlockByNumber(*num)
+		if err != nil {
+			return nil, err
+		}
+		idx := -1
+		for i, th := range bb.Body.TxHashes() {
+			if th == hash {
+				idx = i
+				break
+			}
+		}
+		rs, err := readReceipts(h.chain.db, bb.Header, bb.Body)
+		if err != nil || idx < 0 {
+			return nil, fmt.Errorf("receipt: %v", err)
+		}
+		return rs[idx], nil
+	}
+	b.ResetTimer()
+	var old, ours time.Duration
+	for i := range b.N {
+		hash := hashes[(i*7919)%len(hashes)]
+		start := time.Now()
+		r1, err := fullDecode(hash)
+		if err != nil {
+			b.Fatal(err)
+		}
+		mid := time.Now()
+		r2, _, err := h.chain.Receipt(hash)
+		if err != nil {
+			b.Fatal(err)
+		}
+		end := time.Now()
+		old, ours = old+mid.Sub(start), ours+end.Sub(mid)
+		if r1.TxHash != r2.TxHash || r1.CumulativeGasUsed != r2.CumulativeGasUsed || r1.TransactionIndex != r2.TransactionIndex {
+			b.Fatal("the two lookups disagree")
+		}
+	}
+	b.ReportMetric(float64(old.Microseconds())/float64(b.N), "fulldecode_us/op")
+	b.ReportMetric(float64(ours.Microseconds())/float64(b.N), "lookup_us/op")
+	b.ReportMetric(float64(old)/float64(ours), "speedup")
 }
