@@ -21,6 +21,11 @@
 //     transactions from its number and view (today the view update).
 //   - Chain (chain.go, query.go, build.go): storage, InsertBlock,
 //     BuildBlock/CommitBuilt, queries, Subscribe.
+//   - Forks (fork.go): side branches, PoP fork choice through the
+//     ForkChoice interface (internal/finality implements it), reorgs,
+//     Reconsider, SubscribeReorgs.
+//   - Lookups (lookup.go): TxLookup and Receipt read one transaction and
+//     one receipt of a block.
 //   - Bitcoin (interface.go, bitcoin.go): what the chain asks of the
 //     Bitcoin index, and its adapter.
 //
@@ -39,8 +44,9 @@
 //
 // # Validation order (InsertBlock)
 //
-// Known block; parent is the head (forks are not followed yet:
-// ErrNotHead); header rules (number, timestamp > parent's and at most
+// Known block (stored, canonical or not: ErrKnownBlock); parent stored
+// (any stored block, else ErrUnknownParent); header rules against the
+// parent (number, timestamp > parent's and at most
 // MaxFuture ahead of the Clock, gas limit = the configured one and within
 // EIP-1559 drift, gas used <= limit, base fee = eip1559.CalcBaseFee,
 // fork-dependent fields as shapeHeader sets them, Extra record, MixDigest
@@ -49,7 +55,8 @@
 // ErrViewNotReady; height as recorded; at least ViewLag below the Bitcoin
 // tip, else ErrViewNotReady; same as, a descendant of, or more work than
 // the parent's view, else ErrBadView); system transactions equal to the
-// derived ones; execution on the parent's state; gas used, bloom,
+// ones derived from the parent's branch; execution on the parent's state
+// (BLOCKHASH walks the parent's branch); gas used, bloom,
 // receipts root, requests hash and state root equal to the header's.
 // Every rejection is a kind wrapping ErrInvalidBlock; ErrViewNotReady
 // means wait. The view rules use only Bitcoin headers, which the index
@@ -64,7 +71,38 @@
 // head header and head block hashes. Our own keys (store.go):
 // "hemi-stx-" number||hash -> the block's system transactions,
 // "hemi-rcpt-" number||hash -> receipts (system receipts carry what
-// rawdb's storage form drops: type, gas used, created address).
+// rawdb's storage form drops: type, gas used, created address),
+// "hemi-txl-" tx hash -> number||block hash||index (our tx lookups;
+// rawdb's are no longer written and only read for older databases),
+// "hemi-tip-" hash -> number (the side-branch tips), "hemi-ks-" keystone
+// id -> block hash (keystone.go). Every block is stored with its state,
+// canonical or not.
+//
+// # Forks (DESIGN 4)
+//
+// A valid block whose parent is the head becomes the head. A valid block
+// on any other stored block is stored on its side branch; the chain then
+// walks that branch back to the canonical chain (the fork point), lists
+// the keystones of both branches above it (KeystoneRef: number and id)
+// and asks ForkChoice.Prefer(current, candidate). Only a yes switches; a
+// tie, a refusal or no ForkChoice at all keeps the incumbent. ForkChoice
+// owns the superfinal rule (it refuses when current[0] is superfinal);
+// the chain adds its own guard: a branch forking more than MaxReorgDepth
+// (default 10,000) blocks below the head is never asked about. Side
+// tips are persisted; Reconsider asks again about each (highest first,
+// once per call) after Bitcoin publications changed. Side branches are
+// never pruned: they cost only their blocks, and show an equivocation.
+//
+// A reorg is ONE batch (with the new block when a block arrival causes
+// it): canonical hashes of the new branch from the fork point's child to
+// its tip, deletion of canonical hashes above that tip (a switch to a
+// shorter branch), tx lookups of the new branch, the old head as a side
+// tip, the head pointers. No state is re-executed: every block's state
+// is stored. Tx lookups of the old branch stay and are refused on read
+// (their block is not canonical). Subscribe re-delivers from the fork
+// point's child (a reader sees a ParentHash that is not its last
+// header's hash); SubscribeReorgs delivers each Reorg (fork point, old
+// and new blocks).
 //
 // State: core/state over triedb with the hash scheme (hashdb), every
 // block's trie nodes flushed to disk when it is committed. Nothing is
@@ -87,20 +125,22 @@
 //     (tested with a child process killed while importing). Pebble's WAL
 //     is ordered, so even unsynced writes are lost only as a suffix.
 //  2. Nothing partial: a block that fails any check writes nothing.
-//  3. The head only moves forward by one valid block at a time, under one
-//     mutex; queries read the database concurrently and see the head
-//     before or after an insertion, never in between.
+//  3. The head moves, under one mutex, to a valid child of the head or, by
+//     a reorg ForkChoice chose, to another stored branch; queries read the
+//     database concurrently and see the head before or after a change,
+//     never in between (the canonical index is written before the
+//     in-memory head moves).
 //  4. Every node derives the same system transactions and executes the
 //     same precompiles as of the same Bitcoin view, so every node computes
 //     the same state root, also after the view's Bitcoin block was
 //     reorged out.
-//  5. Subscribe delivers canonical headers in order without gaps.
+//  5. Subscribe delivers canonical headers in order without gaps; after a
+//     reorg it goes on from the fork point's child.
 //
 // # Not yet
 //
-// Side branches of the L2 chain (fork choice by PoP, DESIGN 4) are
-// refused with ErrNotHead; the stored states of all blocks make adding
-// them a matter of fork choice and canonical index rewrites. The
-// Amsterdam fork (two-dimensional gas, block access lists) is not
+// Inserting a long side branch block by block walks it back to the fork
+// point for every block (quadratic in its length; side branches are
+// rare and bounded by MaxReorgDepth). The Amsterdam fork (two-dimensional gas, block access lists) is not
 // supported by the processor.
 package chain
