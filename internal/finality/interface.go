@@ -57,16 +57,11 @@ type Chain interface {
 	// Subscribe delivers canonical headers from number from, then every
 	// new head.
 	Subscribe(ctx context.Context, from uint64) <-chan *types.Header
+	// Reconsider runs fork choice again over the side branches (after
+	// publications changed); it reports whether the head switched.
+	Reconsider() (reorged bool, err error)
 }
 
 var _ Chain = (*chain.Chain)(nil)
-
-// Reconsiderer is implemented by a chain that keeps side branches: after
-// publications changed, the service asks it to run fork choice again. The
-// service calls it when the bound Chain has it (checked at run time, so a
-// chain without side branches works unchanged).
-type Reconsiderer interface {
-	Reconsider() error
-}
 
 var _ chain.ForkChoice = (*Service)(nil)

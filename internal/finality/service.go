@@ -241,12 +241,13 @@ func Publications(msg *wire.MsgBlock) []Publication {
 }
 
 func (s *Service) reconsider() {
-	r, ok := s.chain.(Reconsiderer)
-	if !ok {
+	reorged, err := s.chain.Reconsider()
+	if err != nil {
+		s.log.Warn("fork choice reconsider failed", "err", err)
 		return
 	}
-	if err := r.Reconsider(); err != nil {
-		s.log.Warn("fork choice reconsider failed", "err", err)
+	if reorged {
+		s.log.Info("fork choice switched branch after Bitcoin publications changed")
 	}
 }
 
@@ -261,10 +262,7 @@ func (s *Service) followChain(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil
 				}
-				// The chain stops a subscription it cannot serve (a
-				// reorg under it); start again from the head.
-				heads = s.chain.Subscribe(ctx, s.chain.Head().Number.Uint64())
-				continue
+				return errors.New("finality: chain head stream closed")
 			}
 			if err := s.syncCanonical(); err != nil {
 				s.log.Warn("keystone sync failed", "err", err)

@@ -71,6 +71,10 @@ type Config struct {
 	ClientVersion string
 	// Bitcoin answers hemi_btcTip (optional).
 	Bitcoin Bitcoin
+	// Finality gives the safe and finalized tags their meaning and
+	// answers hemi_getFinality and hemi_subscribe("newKeystones")
+	// (optional: without it both tags are the genesis).
+	Finality Finality
 	// Registerer takes the server's Prometheus collectors (hemi_rpc_*;
 	// nil: none registered).
 	Registerer prometheus.Registerer

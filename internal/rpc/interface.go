@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/event"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/sequencer"
 )
@@ -41,6 +42,12 @@ type Chain interface {
 	Subscribe(ctx context.Context, from uint64) <-chan *types.Header
 	// Processor builds every EVM (NewEVM) and runs blocks for tracing.
 	Processor() *chain.Processor
+	// IsKeystone, KeystoneAt (canonical), KeystoneByID and
+	// KeystoneByHash (any stored branch) answer the keystone methods.
+	IsKeystone(number uint64) bool
+	KeystoneAt(number uint64) (*chain.Keystone, error)
+	KeystoneByID(id [32]byte) (*chain.Keystone, error)
+	KeystoneByHash(hash common.Hash) (*chain.Keystone, error)
 }
 
 var _ Chain = (*chain.Chain)(nil)
@@ -87,3 +94,18 @@ type Bitcoin interface {
 	// BlockTip is the hash and height of the index's connected tip.
 	BlockTip() (chainhash.Hash, int32)
 }
+
+// Finality is what the safe and finalized tags, hemi_getFinality and the
+// keystone subscription ask of PoP finality; *finality.Service implements
+// it. Optional.
+//
+// Concurrency: called from many request goroutines at once.
+type Finality interface {
+	// Heads are the newest safe and finalized canonical blocks.
+	Heads() finality.Heads
+	// Finality is the finality of canonical block number; an unknown
+	// block wraps finality.ErrNotFound.
+	Finality(number uint64) (*finality.BlockFinality, error)
+}
+
+var _ Finality = (*finality.Service)(nil)

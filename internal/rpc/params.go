@@ -16,16 +16,17 @@ import (
 
 // resolveNumber turns a block number or tag into a canonical number:
 // latest and pending are the head (pending state is the head's: the
-// pool's pending nonces are answered separately), safe and finalized the
-// genesis until PoP finality gives them meaning (DESIGN 4), earliest 0.
-// A number above the head is not found.
+// pool's pending nonces are answered separately), safe the newest block
+// with at least one Bitcoin confirmation and finalized the newest
+// superfinal block (DESIGN 4; the genesis while none is, or without a
+// finality service), earliest 0. A number above the head is not found.
 func (s *Server) resolveNumber(n gethrpc.BlockNumber) (uint64, error) {
 	head := s.chain.Head().Number.Uint64()
 	switch n {
 	case gethrpc.LatestBlockNumber, gethrpc.PendingBlockNumber:
 		return head, nil
 	case gethrpc.SafeBlockNumber, gethrpc.FinalizedBlockNumber:
-		return s.chain.Genesis().Number.Uint64(), nil
+		return s.finalityTag(n, head), nil
 	case gethrpc.EarliestBlockNumber:
 		return 0, nil
 	}
