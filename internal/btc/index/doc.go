@@ -18,7 +18,27 @@
 //     keeps the blocks.
 //   - Indexes, each with its own tip: canonical heights, tx -> location,
 //     outputs by SHA-256 of their script with value and creating block,
-//     spends (outpoint -> spending input), PoP keystone publications.
+//     spends (outpoint -> spending input), PoP keystone publications
+//     (see "PoP publications").
+//
+// # PoP publications
+//
+// An output is indexed as a publication of keystone id iff its script is
+// exactly pop's 83-byte form (pop.ParseScript): OP_RETURN OP_PUSHDATA1
+// 0x50, "HEMI", a 76-byte keystone of version 1; the key is the
+// keystone's id. Anything else that looks like PoP is ignored, not
+// indexed and not an error: a wrong magic, a version other than 1, a
+// push of another length or with another opcode (a direct push,
+// OP_PUSHDATA2/4, two pushes), bytes after the payload, a script that
+// does not start with OP_RETURN. The transaction itself is indexed as any
+// other. Duplicates are all indexed: the same keystone in several outputs
+// of one transaction, in several transactions of a block, in several
+// blocks; Publications returns them in Bitcoin order (height, position in
+// the block, output), and consumers (finality, PoP rewards) decide which
+// counts. The output's value is not looked at, and outputs of coinbase
+// transactions are indexed too. The index does not know L2 blocks: a
+// publication of an id no L2 keystone has is indexed like any other
+// (internal/chain pays nothing for it). TestPoPBadInput covers each case.
 //
 // # Invariants
 //
