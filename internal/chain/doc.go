@@ -18,7 +18,9 @@
 //     the block.
 //   - Rules (validate.go): pure header and Bitcoin-view rules.
 //   - DeriveSystemTxs (derive.go): the pure derivation of a block's system
-//     transactions from its number and view (today the view update).
+//     transactions from its number, view and the publications of the
+//     keystone it pays: the view update, then PoP rewards (reward.go:
+//     DeriveRewards, PublisherOf).
 //   - Chain (chain.go, query.go, build.go): storage, InsertBlock,
 //     BuildBlock/CommitBuilt, queries, Subscribe.
 //   - Forks (fork.go): side branches, PoP fork choice through the
@@ -41,6 +43,49 @@
 // counts in the receipts' cumulative gas and the header's GasUsed, and
 // user transactions get the gas limit minus what the system transactions
 // used.
+//
+// # PoP rewards (issue 4)
+//
+// Publishers of a keystone are paid by system transactions of a later
+// block, on the schedule genesis.PoPConfig sets (a chain parameter; the
+// devnet's defaults are in the genesis package doc):
+//
+//   - When: block n pays keystone K = n - RewardDelay when RewardDelay >
+//     0 and K is a positive multiple of KeystoneInterval
+//     (RewardedKeystone). K is n's ancestor at that number on n's own
+//     branch, so a side branch pays its own keystones, and each keystone
+//     of a branch is paid exactly once, by one block.
+//   - What counts: the publications of K's id (the index's
+//     Publications, pop's exact 83-byte form only; see internal/btc/index
+//     doc) as of n's Bitcoin view: the view block and its ancestors, also
+//     when the view has since been reorged out of Bitcoin's best chain,
+//     so every node, at any time, derives the same list.
+//   - Who: the publisher is the Ethereum address of the secp256k1 key
+//     that signed the PoP transaction's first input (PublisherOf: P2WPKH,
+//     P2PKH, or P2TR key path, whose output key, with even Y, is the
+//     address). The publisher's Ethereum key is the same secp256k1
+//     secret (for P2TR, the BIP 86 tweaked one). Other spends (script
+//     paths, P2SH, multisig, coinbases) are not identified and earn
+//     nothing.
+//   - How much: in Bitcoin order (height, position, output), h0 = the
+//     first publication's height; a publication at height h earns
+//     Reward * RewardTable[h-h0] / 100, nothing beyond the table; one
+//     reward per publisher address (its earliest publication); at most
+//     MaxRewarded rewards, the earliest first.
+//   - The transaction: From genesis.SystemAddress, To the publisher,
+//     Mint = Value = the amount, Gas genesis.RewardGas (50,000), no data,
+//     SourceHash block.SourceHash(block.DomainPoPReward, txid, vout). An
+//     EOA always receives it. A contract that reverts or needs more gas
+//     gets nothing: the receipt has status 0 and the minted amount stays
+//     with SystemAddress (system transaction semantics above); the
+//     reward is not retried.
+//   - Bad input: publications of an id that no keystone of the branch
+//     has ("keystones of unknown blocks") are indexed by the Bitcoin
+//     index but never asked for, so they pay nothing; duplicates by one
+//     publisher pay once; malformed PoP outputs are not indexed at all.
+//     A view the index has not indexed makes the derivation fail with
+//     ErrViewNotReady (wait), as the view rules do. A block whose rewards
+//     differ in any field, order or count is refused with ErrBadSystemTxs.
 //
 // # Validation order (InsertBlock)
 //
