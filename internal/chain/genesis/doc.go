@@ -21,6 +21,24 @@
 //	dev accounts           10 x 10,000 ether, m/44'/60'/0'/0/i of
 //	                       "test test ... junk" (anvil's)
 //
+// PoP (Config.PoP, DefaultPoPConfig; the rule is in internal/chain's doc):
+//
+//	superfinal depth       10 Bitcoin confirmations (DefaultSuperfinalDepth);
+//	                       devnet 6 (DevnetSuperfinalDepth)
+//	fork table             100 100 95 89 80 69 56 40 21 points by delay
+//	reward delay           50 L2 blocks after the keystone (0 = no rewards)
+//	reward                 1 ether for a publication in the first block
+//	reward table           100 100 80 60 40 20 percent by delay
+//	max rewarded           10 publishers per keystone
+//	reward gas             50,000 per reward transaction (RewardGas)
+//
+// Validate checks them: superfinal depth >= 1; tables non-increasing,
+// the fork table non-empty; with rewards on, a positive reward below
+// 2^248, a non-empty reward table within 100 percent, MaxRewarded >= 1
+// and the view update plus MaxRewarded rewards within the gas limit. The
+// PoP config is not part of the genesis block or state: it is consensus
+// (every node must use the same values) but changes no genesis hash.
+//
 // hBTC's token address and the tunnel vault are Config fields only,
 // placeholders until the tunnel exists; the genesis puts nothing at them.
 //
