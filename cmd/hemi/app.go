@@ -44,6 +44,7 @@ func newApp() *cli.Command {
 			tbcCommand(),
 			btcCommand(),
 			benchCommand(),
+			finalityCommand(),
 		},
 	}
 }

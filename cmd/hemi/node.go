@@ -20,6 +20,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/config"
+	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
@@ -205,6 +206,14 @@ func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.
 		return fmt.Errorf("L2 chain in %s: %w", ccfg.Dir, err)
 	}
 	defer c.Close()
+	fin, err := finality.New(finality.Config{Index: ix, PoP: spec.Config.PoP, Logger: log.With("subsystem", "finality"), Registerer: reg})
+	if err != nil {
+		return err
+	}
+	if err := c.SetForkChoice(fin); err != nil {
+		return err
+	}
+	fin.Bind(c)
 	pool, err := sequencer.NewPool(c, poolConfig(cfg.TxPool, filepath.Join(dir, "transactions.rlp"), log))
 	if err != nil {
 		return err
@@ -213,6 +222,7 @@ func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.
 	if cfg.RPC.Listen != "" {
 		rcfg := rpcConfig(cfg.RPC, log)
 		rcfg.Bitcoin = ix
+		rcfg.Finality = fin
 		if srv, err = rpc.New(rcfg, c, pool); err != nil {
 			pool.Close()
 			return err
@@ -229,6 +239,7 @@ func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return pool.Run(ctx) })
+	g.Go(func() error { return fin.Run(ctx) })
 	if srv != nil {
 		g.Go(func() error { return srv.Run(ctx) })
 	}

@@ -38,7 +38,7 @@ func newPopIndex() *popIndex {
 }
 
 func (p *popIndex) Subscribe(ctx context.Context, _ uint64) <-chan index.Event { return p.events }
-func (p *popIndex) SeqAfter(chainhash.Hash) (uint64, error)                   { return 0, nil }
+func (p *popIndex) SeqAfter(chainhash.Hash) (uint64, error)                    { return 0, nil }
 func (p *popIndex) HeaderByHeight(h int32, _ chainhash.Hash) (index.HeaderInfo, error) {
 	return index.HeaderInfo{}, fmt.Errorf("height %d: %w", h, index.ErrNotFound)
 }
