@@ -103,9 +103,9 @@ type MachineConfig struct {
 	MaxChain int
 }
 
-// Event is an input of the machine: KeystoneEvent, TipEvent,
+// Input is an event fed to the machine: KeystoneEvent, TipEvent,
 // BroadcastEvent or TickEvent.
-type Event interface{ isEvent() }
+type Input interface{ isEvent() }
 
 // KeystoneEvent delivers a new canonical keystone.
 type KeystoneEvent struct{ Keystone Keystone }
@@ -235,7 +235,7 @@ func (m *Machine) Restart() Output {
 }
 
 // Step applies one event and decides.
-func (m *Machine) Step(ev Event) Output {
+func (m *Machine) Step(ev Input) Output {
 	var out Output
 	switch e := ev.(type) {
 	case KeystoneEvent:

@@ -59,7 +59,7 @@ func testKS(n uint64) Keystone {
 
 // apply feeds one event and records its output; accepted says what the
 // network answers to each send.
-func (h *harness) apply(ev Event, verdict Verdict) Output {
+func (h *harness) apply(ev Input, verdict Verdict) Output {
 	h.t.Helper()
 	out := h.m.Step(ev)
 	h.record(out, verdict)

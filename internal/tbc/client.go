@@ -16,6 +16,23 @@ import (
 // ErrAPI wraps an error reply of the query API; its text is the server's.
 var ErrAPI = errors.New("bitcoin query api")
 
+// ErrNotFound matches (errors.Is) a 404 reply: the transaction, block or
+// output asked for is not in the chain as of the block asked about.
+var ErrNotFound = errors.New("not found")
+
+// replyError is a non-2xx reply; it matches ErrAPI, and ErrNotFound for
+// a 404.
+type replyError struct {
+	status int
+	msg    string
+}
+
+func (e *replyError) Error() string { return ErrAPI.Error() + ": " + e.msg }
+
+func (e *replyError) Is(target error) bool {
+	return target == ErrAPI || (target == ErrNotFound && e.status == http.StatusNotFound)
+}
+
 // Client talks to a running node's query API (`hemi btc ...`).
 type Client struct {
 	base string
@@ -49,9 +66,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	if resp.StatusCode/100 != 2 {
 		var e apiError
 		if err := dec.Decode(&e); err != nil || e.Error == "" {
-			return fmt.Errorf("%w: %s", ErrAPI, resp.Status)
+			return &replyError{status: resp.StatusCode, msg: resp.Status}
 		}
-		return fmt.Errorf("%w: %s", ErrAPI, e.Error)
+		return &replyError{status: resp.StatusCode, msg: e.Error}
 	}
 	if err := dec.Decode(out); err != nil {
 		return fmt.Errorf("%w: decode reply: %w", ErrAPI, err)

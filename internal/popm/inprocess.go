@@ -1,0 +1,177 @@
+package popm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/btc/p2p"
+	"github.com/hemi-go/hemi/internal/chain"
+)
+
+// ChainKeystones adapts an in-process L2 chain (devnet, tests).
+type ChainKeystones struct {
+	Chain  *chain.Chain
+	Logger *slog.Logger
+}
+
+var _ Keystones = ChainKeystones{}
+
+// Keystones follows the chain's canonical headers from the newest
+// keystone at or below the head and turns each keystone block into a
+// Keystone.
+func (c ChainKeystones) Keystones(ctx context.Context) (<-chan Keystone, error) {
+	iv := c.Chain.Config().KeystoneInterval
+	if iv == 0 {
+		return nil, errors.New("popm: the chain has no keystones (keystone interval 0)")
+	}
+	from := max(c.Chain.Head().Number.Uint64()/iv*iv, iv)
+	hs := c.Chain.Subscribe(ctx, from)
+	out := make(chan Keystone, 16)
+	go func() {
+		defer close(out)
+		for h := range hs {
+			if !c.Chain.IsKeystone(h.Number.Uint64()) {
+				continue
+			}
+			k, err := c.Chain.KeystoneByHash(h.Hash())
+			if err != nil {
+				if c.Logger != nil {
+					c.Logger.Warn("keystone lookup failed", "number", h.Number, "err", err)
+				}
+				return
+			}
+			select {
+			case out <- FromChain(k):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// FromChain converts the chain's keystone.
+func FromChain(k *chain.Keystone) Keystone {
+	return Keystone{Number: k.Number, Hash: k.Hash, ID: k.ID, K: k.K}
+}
+
+// Broadcaster sends transactions to Bitcoin peers (*tbc.Service).
+type Broadcaster interface {
+	Broadcast(ctx context.Context, tx *wire.MsgTx) (p2p.BroadcastResult, error)
+}
+
+// FeeRater estimates fee rates (*tbc.Service, or an
+// *index.FeeEstimator through FeeRaterFunc).
+type FeeRater interface {
+	FeeRate(target int) (int64, chainhash.Hash, error)
+}
+
+// IndexBitcoin adapts an in-process Bitcoin index and its P2P client.
+type IndexBitcoin struct {
+	Index *index.Index
+	Peers Broadcaster
+	Fees  FeeRater
+}
+
+var _ Bitcoin = IndexBitcoin{}
+
+// Tip implements Bitcoin.
+func (b IndexBitcoin) Tip(context.Context) (chainhash.Hash, int32, error) {
+	h, n := b.Index.BlockTip()
+	return h, n, nil
+}
+
+// TipChanges implements Bitcoin with the index's connected/disconnected
+// events.
+func (b IndexBitcoin) TipChanges(ctx context.Context) <-chan struct{} {
+	evs := b.Index.Subscribe(ctx, b.Index.NextEventSeq())
+	out := make(chan struct{}, 1)
+	go func() {
+		defer close(out)
+		for range evs {
+			select {
+			case out <- struct{}{}:
+			default: // a signal is already pending
+			}
+		}
+	}()
+	return out
+}
+
+// Coins implements Bitcoin.
+func (b IndexBitcoin) Coins(_ context.Context, script []byte, asOf chainhash.Hash) ([]Coin, error) {
+	const page = 1000
+	var out []Coin
+	for p := 0; ; p++ {
+		us, err := b.Index.UTXOs(script, p, page, asOf)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range us {
+			out = append(out, Coin{OutPoint: u.Outpoint, Value: u.Value})
+		}
+		if len(us) < page || len(out) >= 10*page {
+			return out, nil
+		}
+	}
+}
+
+// Mined implements Bitcoin.
+func (b IndexBitcoin) Mined(_ context.Context, txid, asOf chainhash.Hash) (Mined, bool, error) {
+	ti, err := b.Index.TxByID(txid, asOf)
+	if errors.Is(err, index.ErrNotFound) {
+		return Mined{}, false, nil
+	}
+	if err != nil {
+		return Mined{}, false, err
+	}
+	return Mined{Height: ti.Height, BlockHash: ti.BlockHash}, true, nil
+}
+
+// FeeRate implements Bitcoin.
+func (b IndexBitcoin) FeeRate(_ context.Context, target int) (int64, error) {
+	r, _, err := b.Fees.FeeRate(target)
+	return r, err
+}
+
+// Broadcast implements Bitcoin.
+func (b IndexBitcoin) Broadcast(ctx context.Context, tx *wire.MsgTx) (Verdict, string, error) {
+	res, err := b.Peers.Broadcast(ctx, tx)
+	if err != nil && !res.OK() && len(res.Rejected) == 0 {
+		return VerdictUnknown, "", err
+	}
+	return verdictOf(res)
+}
+
+// verdictOf reads the peers' answers: any acceptance (or a peer that
+// already has it, or a block holding it) is acceptance; otherwise any
+// rejection is a rejection.
+func verdictOf(res p2p.BroadcastResult) (Verdict, string, error) {
+	if res.OK() {
+		return VerdictAccepted, res.String(), nil
+	}
+	var reasons []string
+	for _, r := range res.Rejected {
+		if r.Code == wire.RejectDuplicate || strings.Contains(r.Reason, "already have") {
+			return VerdictAccepted, r.Reason, nil
+		}
+		reasons = append(reasons, fmt.Sprintf("%s: %s", r.Peer, r.Reason))
+	}
+	if len(reasons) > 0 {
+		return VerdictRejected, strings.Join(reasons, "; "), nil
+	}
+	return VerdictUnknown, res.String(), nil
+}
+
+// FeeRaterFunc adapts a function to FeeRater.
+type FeeRaterFunc func(target int) (int64, chainhash.Hash, error)
+
+// FeeRate implements FeeRater.
+func (f FeeRaterFunc) FeeRate(target int) (int64, chainhash.Hash, error) { return f(target) }

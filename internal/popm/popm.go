@@ -1,0 +1,350 @@
+package popm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults of Config.
+const (
+	DefaultFeeTarget  = 1
+	DefaultMaxFeeRate = 100 // sat/vB
+	DefaultBumpBlocks = 2
+	DefaultKeepDepth  = 12
+	DefaultTick       = 30 * time.Second
+	retryPause        = 2 * time.Second
+)
+
+// Config configures a Miner. It is read once by New.
+type Config struct {
+	// Wallet pays for and signs the PoP transactions. Required.
+	Wallet *Wallet
+	// Keystones and Bitcoin are the miner's node. Required.
+	Keystones Keystones
+	Bitcoin   Bitcoin
+	// DataDir holds the miner's crash-safe state (pebble). Required.
+	DataDir string
+	// FeeTarget is the confirmation target, in blocks, of the fee
+	// estimate (default 1).
+	FeeTarget int
+	// MaxFeeRate caps the fee rate of every transaction, bumps included
+	// (sat/vB, default 100). Above it the keystone waits.
+	MaxFeeRate int64
+	// BumpBlocks is how many Bitcoin blocks a transaction may stay
+	// unconfirmed before it is replaced at a higher fee (default 2).
+	BumpBlocks int32
+	// KeepDepth is how many confirmations end the watch for reorgs
+	// (default 12).
+	KeepDepth int32
+	// Tick is how often the fee estimate is refreshed between blocks
+	// (default 30s).
+	Tick time.Duration
+	// Logger receives the miner's logs. Required.
+	Logger *slog.Logger
+	// Registerer gets the miner's metrics; may be nil.
+	Registerer prometheus.Registerer
+	// OnEvent, if set, is called (from the miner's goroutine; it must not
+	// block) for every publication, bump, republication and confirmation.
+	OnEvent func(Event)
+}
+
+// Event reports one thing the miner did with a transaction.
+type Event struct {
+	Kind           NoteKind
+	KeystoneNumber uint64
+	KeystoneID     [32]byte
+	Txid           chainhash.Hash
+	VSize          int64 // measured virtual size
+	Fee            int64 // satoshis
+	FeeRate        int64 // sat/vB
+	// SeenAt is when the keystone reached the miner; SentAt when the
+	// transaction was handed to the network (zero for confirmations).
+	SeenAt, SentAt time.Time
+	// BlockHash and Height: the Bitcoin block it was mined in
+	// (NoteConfirmed only).
+	BlockHash chainhash.Hash
+	Height    int32
+}
+
+// Miner is a running PoP miner.
+type Miner struct {
+	cfg    Config
+	log    *slog.Logger
+	m      *Machine
+	st     *store
+	met    *metrics
+	seen   map[[32]byte]time.Time // when each recent keystone arrived
+	sentAt map[chainhash.Hash]time.Time
+}
+
+// New validates cfg and opens the miner's state.
+func New(cfg Config) (*Miner, error) {
+	if cfg.Wallet == nil || cfg.Keystones == nil || cfg.Bitcoin == nil || cfg.Logger == nil || cfg.DataDir == "" {
+		return nil, errors.New("popm: Config.Wallet, Keystones, Bitcoin, Logger and DataDir are required")
+	}
+	if cfg.FeeTarget <= 0 {
+		cfg.FeeTarget = DefaultFeeTarget
+	}
+	if cfg.MaxFeeRate <= 0 {
+		cfg.MaxFeeRate = DefaultMaxFeeRate
+	}
+	if cfg.BumpBlocks <= 0 {
+		cfg.BumpBlocks = DefaultBumpBlocks
+	}
+	if cfg.KeepDepth <= 0 {
+		cfg.KeepDepth = DefaultKeepDepth
+	}
+	if cfg.Tick <= 0 {
+		cfg.Tick = DefaultTick
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("popm: %w", err)
+	}
+	st, err := openStore(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := st.load()
+	if err != nil {
+		st.close()
+		return nil, err
+	}
+	mc := MachineConfig{MaxFeeRate: cfg.MaxFeeRate, BumpBlocks: cfg.BumpBlocks, KeepDepth: cfg.KeepDepth}
+	return &Miner{
+		cfg: cfg, log: cfg.Logger.With("subsystem", "popm"), m: NewMachine(mc, cfg.Wallet, s), st: st,
+		met: newMetrics(cfg.Registerer), seen: map[[32]byte]time.Time{}, sentAt: map[chainhash.Hash]time.Time{},
+	}, nil
+}
+
+// Run mines until ctx is done, then closes the state.
+func (mi *Miner) Run(ctx context.Context) error {
+	defer mi.st.close()
+	w := mi.cfg.Wallet
+	src, path := w.Source()
+	mi.log.Info("pop miner started", "address", w.Address().EncodeAddress(), "kind", w.Kind(), "key", src, "path", path,
+		"l2_reward_address", w.RewardAddress().Hex(), "fee_target", mi.cfg.FeeTarget, "max_fee_rate", mi.cfg.MaxFeeRate,
+		"bump_blocks", mi.cfg.BumpBlocks, "watched_txs", len(mi.m.State().Txs))
+	if err := mi.exec(ctx, mi.m.Restart()); err != nil {
+		return err
+	}
+	kch := make(chan Keystone)
+	go mi.pumpKeystones(ctx, kch)
+	tips := mi.cfg.Bitcoin.TipChanges(ctx)
+	tick := time.NewTicker(mi.cfg.Tick)
+	defer tick.Stop()
+	if err := mi.onTip(ctx); err != nil {
+		mi.log.Warn("bitcoin snapshot failed", "err", err)
+	}
+	for {
+		var ev Input
+		select {
+		case <-ctx.Done():
+			return nil
+		case k := <-kch:
+			mi.met.seen.Inc()
+			mi.seen[k.ID] = time.Now()
+			mi.log.Info("keystone", "number", k.Number, "id", fmt.Sprintf("%x", k.ID), "block", k.Hash)
+			ev = KeystoneEvent{Keystone: k}
+		case _, ok := <-tips:
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				return errors.New("popm: the Bitcoin tip notifications stopped")
+			}
+			if err := mi.onTip(ctx); err != nil {
+				mi.log.Warn("bitcoin snapshot failed", "err", err)
+			}
+			continue
+		case <-tick.C:
+			rate, err := mi.cfg.Bitcoin.FeeRate(ctx, mi.cfg.FeeTarget)
+			if err != nil {
+				mi.log.Warn("fee estimate failed", "err", err)
+				continue
+			}
+			mi.met.feeRate.Set(float64(rate))
+			ev = TickEvent{FeeRate: rate}
+		}
+		if err := mi.exec(ctx, mi.m.Step(ev)); err != nil {
+			return err
+		}
+	}
+}
+
+// onTip takes a snapshot as of the current tip and steps the machine.
+func (mi *Miner) onTip(ctx context.Context) error {
+	b := mi.cfg.Bitcoin
+	hash, height, err := b.Tip(ctx)
+	if err != nil {
+		return err
+	}
+	coins, err := b.Coins(ctx, mi.cfg.Wallet.Script(), hash)
+	if err != nil {
+		return err
+	}
+	mined := map[chainhash.Hash]Mined{}
+	for _, t := range mi.m.State().Txs {
+		ids := []chainhash.Hash{t.Txid}
+		for _, r := range t.Replaces {
+			ids = append(ids, r.Txid)
+		}
+		for _, id := range ids {
+			mm, ok, err := b.Mined(ctx, id, hash)
+			if err != nil {
+				return err
+			}
+			if ok {
+				mined[id] = mm
+			}
+		}
+	}
+	rate, err := b.FeeRate(ctx, mi.cfg.FeeTarget)
+	if err != nil {
+		return err
+	}
+	var bal int64
+	for _, c := range coins {
+		bal += c.Value
+	}
+	mi.met.balance.Set(float64(bal))
+	mi.met.feeRate.Set(float64(rate))
+	return mi.exec(ctx, mi.m.Step(TipEvent{Hash: hash, Height: height, Coins: coins, Mined: mined, FeeRate: rate}))
+}
+
+// exec persists the state, then sends what the step asks for and reports
+// its notes. Persisting first makes a crash at any point safe: Restart
+// resends whatever was persisted but maybe not sent.
+func (mi *Miner) exec(ctx context.Context, out Output) error {
+	if err := mi.st.save(mi.m.State()); err != nil {
+		return err
+	}
+	for _, n := range out.Notes {
+		mi.note(n)
+	}
+	for _, t := range out.Send {
+		if err := mi.send(ctx, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (mi *Miner) send(ctx context.Context, t *Tx) error {
+	msg, err := t.MsgTx()
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	verdict, reason, err := mi.cfg.Bitcoin.Broadcast(ctx, msg)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		mi.log.Warn("broadcast got no verdict; resent at the next block", "txid", t.Txid, "err", err)
+		return nil
+	}
+	mi.log.Debug("broadcast", "txid", t.Txid, "verdict", verdict, "reason", reason, "took", time.Since(now))
+	out := mi.m.Step(BroadcastEvent{Txid: t.Txid, Verdict: verdict, Reason: reason})
+	if err := mi.st.save(mi.m.State()); err != nil {
+		return err
+	}
+	for _, n := range out.Notes {
+		mi.note(n)
+	}
+	return nil
+}
+
+func (mi *Miner) note(n Note) {
+	t := &n.Tx
+	ev := Event{Kind: n.Kind, KeystoneNumber: n.Keystone.Number, KeystoneID: n.Keystone.ID, Txid: t.Txid,
+		VSize: t.VSize, Fee: t.Fee, FeeRate: t.FeeRate, SeenAt: mi.seen[n.Keystone.ID]}
+	id := fmt.Sprintf("%x", n.Keystone.ID)
+	switch n.Kind {
+	case NotePublished, NoteBumped, NoteRepublished:
+		ev.SentAt = time.Now()
+		mi.sentAt[t.Txid] = ev.SentAt
+		mi.met.waiting.Set(0)
+		switch n.Kind {
+		case NotePublished:
+			mi.met.published.Inc()
+		case NoteBumped:
+			mi.met.bumps.Inc()
+		default:
+			mi.met.republished.Inc()
+		}
+		mi.log.Info("keystone "+n.Kind.String(), "number", n.Keystone.Number, "id", id, "txid", t.Txid, "vsize", t.VSize,
+			"fee", t.Fee, "fee_rate", t.FeeRate, "input", t.Input.OutPoint, "bumps", t.Bumps,
+			"since_keystone", time.Since(ev.SeenAt).Round(time.Millisecond))
+	case NoteConfirmed:
+		mi.met.confirmed.Inc()
+		mi.met.feesPaid.Add(float64(t.Fee))
+		ev.BlockHash, ev.Height, ev.SentAt = t.BlockHash, t.Height, mi.sentAt[t.Txid]
+		mi.log.Info("keystone publication mined", "number", n.Keystone.Number, "id", id, "txid", t.Txid,
+			"btc_block", t.BlockHash, "btc_height", t.Height, "vsize", t.VSize, "fee", t.Fee)
+		delete(mi.sentAt, t.Txid)
+		mi.pruneSeen()
+	case NoteWaitingFee:
+		mi.met.waiting.Set(1)
+		mi.log.Warn("keystone waits: fee estimate above the cap", "number", n.Keystone.Number, "id", id,
+			"fee_rate", n.FeeRate, "max_fee_rate", mi.cfg.MaxFeeRate)
+	case NoteNoFunds:
+		mi.met.waiting.Set(1)
+		mi.log.Warn("keystone waits: wallet cannot pay", "number", n.Keystone.Number, "err", n.Err,
+			"address", mi.cfg.Wallet.Address().EncodeAddress())
+	case NoteRefused:
+		mi.met.refused.Inc()
+		mi.log.Warn("network refused a pop transaction; dropped", "txid", t.Txid, "number", n.Keystone.Number, "err", n.Err)
+	case NoteBumpRefused:
+		mi.met.refused.Inc()
+		mi.log.Warn("network refused a fee bump; keeping the original", "txid", t.Txid, "err", n.Err)
+	case NoteBumpCapped:
+		mi.log.Warn("fee bump waits: above the cap or the coin", "txid", t.Txid, "fee_rate", n.FeeRate, "err", n.Err)
+	}
+	if mi.cfg.OnEvent != nil {
+		mi.cfg.OnEvent(ev)
+	}
+}
+
+// pruneSeen bounds the timing maps (they only feed Event times).
+func (mi *Miner) pruneSeen() {
+	if len(mi.seen) >= 1024 {
+		clear(mi.seen)
+	}
+	if len(mi.sentAt) >= 1024 {
+		clear(mi.sentAt)
+	}
+}
+
+// pumpKeystones forwards the node's keystones, reconnecting after a pause
+// when the source fails.
+func (mi *Miner) pumpKeystones(ctx context.Context, out chan<- Keystone) {
+	for ctx.Err() == nil {
+		ch, err := mi.cfg.Keystones.Keystones(ctx)
+		if err != nil {
+			mi.log.Warn("keystone source failed; retrying", "err", err, "in", retryPause)
+		} else {
+			for k := range ch {
+				select {
+				case out <- k:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if ctx.Err() == nil {
+				mi.log.Warn("keystone source closed; reconnecting", "in", retryPause)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(retryPause):
+		}
+	}
+}
