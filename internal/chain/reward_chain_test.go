@@ -63,7 +63,8 @@ func mustScript(t testing.TB, k *txgen.Key, kind txgen.Kind) []byte {
 // each publisher once by the schedule, that the payment moves exactly
 // the reward into each balance, that a follower re-executing the blocks
 // agrees, also after the Bitcoin blocks of the publications were reorged
-// out, and that a block with a missing, extra or wrong reward is refused.
+// out, that a block with a missing, extra or wrong reward is refused, and
+// that a competing L2 branch pays its own keystone 25's publisher.
 func TestPoPRewardsChain(t *testing.T) {
 	const delay = 5
 	w := txgen.NewWallet([]byte("pop rewards chain test"))
@@ -94,6 +95,25 @@ func TestPoPRewardsChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A second sequencer's branch forks at block 21 (a transfer makes
+	// it differ), so its keystone 25 is another block with another id.
+	seqB := newHarness(t, ix, "", gen)
+	for _, b := range l2[:20] {
+		if err := seqB.chain.InsertBlock(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	branchB := []*Block{seqB.mine(v2, seqB.transfer(userKeys[0], 0, addr(userKeys[1]), 1))}
+	for range 25 + delay - 1 - 21 {
+		branchB = append(branchB, seqB.mine(v2))
+	}
+	ksB, err := seqB.chain.KeystoneAt(25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ksB.ID == ks.ID {
+		t.Fatal("both branches have the same keystone 25")
+	}
 
 	// Bitcoin blocks 5-9: the first publication (k0, P2WPKH) in 5; k0
 	// again, spending its change, in 6; k1's P2TR publication and a
@@ -106,7 +126,8 @@ func TestPoPRewardsChain(t *testing.T) {
 	txB, feeB := popSpend(t, btc.coinbaseUTXO(2, k1, txgen.P2TR), ks.K)
 	unknown := pop.Keystone{Version: pop.KeystoneVersion, L2Number: 25, StateRoot: [32]byte{0xee}}
 	txC, feeC := popSpend(t, btc.coinbaseUTXO(3, k2, txgen.P2WPKH), unknown)
-	btc.mine(txgen.BlockSpec{PayTo: mustScript(t, k2, txgen.P2WPKH), Txs: []*wire.MsgTx{txB, txC}, Fees: feeB + feeC})
+	txD, feeD := popSpend(t, btc.coinbaseUTXO(4, k2, txgen.P2WPKH), ksB.K) // branch B's keystone
+	btc.mine(txgen.BlockSpec{PayTo: mustScript(t, k2, txgen.P2WPKH), Txs: []*wire.MsgTx{txB, txC, txD}, Fees: feeB + feeC + feeD})
 	btc.mine(txgen.BlockSpec{PayTo: mustScript(t, k2, txgen.P2WPKH)})
 	btc.mine(txgen.BlockSpec{PayTo: mustScript(t, k2, txgen.P2WPKH)})
 	v7 := viewAt(t, seq.btc, btc.blocks[6])
@@ -242,6 +263,34 @@ func TestPoPRewardsChain(t *testing.T) {
 	}
 	if fol.chain.Head().Hash() != seq.chain.Head().Hash() {
 		t.Fatal("follower disagrees")
+	}
+
+	// Branch B's block 30 pays branch B's keystone: k2, in full (its
+	// first publication). The follower verifies it as a side block, and
+	// refuses a B block carrying branch A's rewards.
+	payerB := seqB.mine(v7)
+	wantB := []*block.SystemTx{payerB.Body.SystemTxs[0], wantReward(txD.TxHash(), ethOf(t, k2.Priv), reward)}
+	if err := equalSystemTxs(wantB, payerB.Body.SystemTxs); err != nil {
+		t.Fatalf("branch B's block %d: %v", payerB.NumberU64(), err)
+	}
+	for _, b := range branchB {
+		if err := fol.chain.InsertBlock(b); err != nil {
+			t.Fatalf("side block %d: %v", b.NumberU64(), err)
+		}
+	}
+	h := types.CopyHeader(payerB.Header)
+	body := &block.Body{SystemTxs: append([]*block.SystemTx{payerB.Body.SystemTxs[0]}, payer.Body.SystemTxs[1:]...)}
+	h.TxHash = block.TxRoot(body)
+	if err := block.Seal(h, seqKey); err != nil {
+		t.Fatal(err)
+	}
+	err = fol.chain.InsertBlock(&Block{Header: h, Body: body})
+	wantErr(t, err, ErrBadSystemTxs)
+	if err := fol.chain.InsertBlock(payerB); err != nil {
+		t.Fatalf("branch B's payer as a side block: %v", err)
+	}
+	if fol.chain.Head().Hash() != seq.chain.Head().Hash() {
+		t.Fatal("the follower left branch A without a fork choice")
 	}
 
 	// Bitcoin reorgs from height 4 to a longer fork without the
