@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -46,7 +47,8 @@ type RPCConfig struct {
 	Batch   int // transactions per JSON-RPC batch (default 100)
 	Runs    int // measured runs against each target; medians are reported (default 1)
 
-	// BlockTime is our L2 block time (default 1 s).
+	// BlockTime is the block time of our L2 and of anvil (interval
+	// mining; default 1 s).
 	BlockTime time.Duration
 	// GasLimit is the block gas limit of our chain and of anvil
 	// (--gas-limit; default 500M).
@@ -66,6 +68,10 @@ type RPCConfig struct {
 
 	// AnvilBinary is the anvil executable (default FindAnvil).
 	AnvilBinary string
+	// AnvilMining is anvil's mining mode: "interval" (default; a block
+	// every BlockTime, as our sequencer) or "auto" (anvil's default
+	// automine, which stalls under this load: see anvilInterval).
+	AnvilMining string
 	// WorkDir is the parent of the temporary data dirs (default the
 	// system temp dir).
 	WorkDir string
@@ -81,6 +87,9 @@ type RPCConfig struct {
 	Logger          *slog.Logger
 	SequencerLogger *slog.Logger
 }
+
+// ErrRPCConfig is returned for an RPCConfig RunRPC cannot run.
+var ErrRPCConfig = errors.New("bench: rpc config")
 
 // RPCTargetResult holds one target's median figures.
 type RPCTargetResult struct {
@@ -151,6 +160,13 @@ func (c *RPCConfig) setDefaults() error {
 	if c.SequencerLogger == nil {
 		c.SequencerLogger = c.Logger
 	}
+	switch c.AnvilMining {
+	case "":
+		c.AnvilMining = anvilInterval
+	case anvilInterval, anvilAutomine:
+	default:
+		return fmt.Errorf("%w: anvil mining mode %q, want %q or %q", ErrRPCConfig, c.AnvilMining, anvilInterval, anvilAutomine)
+	}
 	if c.AnvilBinary == "" {
 		bin, err := FindAnvil()
 		if err != nil {
@@ -166,7 +182,8 @@ func (c *RPCConfig) setDefaults() error {
 // RunRPC runs the rpc benchmark: the same pre-signed transfers (signed
 // once per target, for its chain id) sent over JSON-RPC in batches from
 // concurrent clients to our devnet stack (in this process) and to anvil
-// (automine), each fresh per run, until all are in blocks. Funding the
+// (interval mining at our block time, same gas limit), each fresh per
+// run, until all are in blocks. Funding the
 // senders from the dev accounts is a setup phase, not timed. It prints
 // progress to out, then, as its last line, the ResultLine.
 func RunRPC(ctx context.Context, cfg RPCConfig, out io.Writer) (RPCResult, error) {
@@ -189,8 +206,12 @@ func RunRPC(ctx context.Context, cfg RPCConfig, out io.Writer) (RPCResult, error
 	}
 	defer os.RemoveAll(work)
 	fmt.Fprintf(out, "machine: %d CPUs, load average %s\n", runtime.NumCPU(), loadAvg())
-	fmt.Fprintf(out, "workload: %d transfers from %d senders, %d clients, batches of %d; gas limit %d; our block time %s; anvil %s (automine)\n",
-		cfg.Txs, cfg.Senders, cfg.Clients, cfg.Batch, cfg.GasLimit, cfg.BlockTime, cfg.AnvilBinary)
+	mining := "interval mining every " + cfg.BlockTime.String()
+	if cfg.AnvilMining == anvilAutomine {
+		mining = "automine"
+	}
+	fmt.Fprintf(out, "workload: %d transfers from %d senders, %d clients, batches of %d; gas limit %d; our block time %s; anvil %s (%s)\n",
+		cfg.Txs, cfg.Senders, cfg.Clients, cfg.Batch, cfg.GasLimit, cfg.BlockTime, cfg.AnvilBinary, mining)
 	fmt.Fprintf(out, "our pool: account slots %d, global slots %d, account queue %d, global queue %d\n",
 		cfg.PoolLimits.AccountSlots, cfg.PoolLimits.GlobalSlots, cfg.PoolLimits.AccountQueue, cfg.PoolLimits.GlobalQueue)
 
@@ -214,13 +235,13 @@ func RunRPC(ctx context.Context, cfg RPCConfig, out io.Writer) (RPCResult, error
 		}
 		_ = os.RemoveAll(dir)
 		ours = append(ours, r)
-		printRun(out, "ours", run, r, true)
+		printRun(out, "ours", run, r)
 
 		home := filepath.Join(work, fmt.Sprintf("anvil-%d", run))
 		if err := os.MkdirAll(home, 0o700); err != nil {
 			return res, fmt.Errorf("bench: anvil home: %w", err)
 		}
-		a, err := startAnvil(ctx, cfg.AnvilBinary, home, cfg.GasLimit)
+		a, err := startAnvil(ctx, cfg.AnvilBinary, home, cfg.GasLimit, cfg.AnvilMining, cfg.BlockTime)
 		if err != nil {
 			return res, err
 		}
@@ -231,7 +252,7 @@ func RunRPC(ctx context.Context, cfg RPCConfig, out io.Writer) (RPCResult, error
 		}
 		_ = os.RemoveAll(home)
 		anvil = append(anvil, r)
-		printRun(out, "anvil", run, r, false)
+		printRun(out, "anvil", run, r)
 	}
 	res.Ours, res.Anvil = medianTarget(ours), medianTarget(anvil)
 	res.Ratio = res.Ours.TxS / res.Anvil.TxS
@@ -324,15 +345,12 @@ func runTarget(ctx context.Context, cfg RPCConfig, name, url string, keys []*ecd
 	return r, nil
 }
 
-func printRun(out io.Writer, name string, run int, r *loadResult, blocks bool) {
+func printRun(out io.Writer, name string, run int, r *loadResult) {
 	fmt.Fprintf(out, "%s run %d: %d transfers in %s: %.0f tx/s; sends answered after %s (%.0f tx/s); inclusion p50 %s p90 %s max %s; %d blocks\n",
 		name, run, len(r.latency), r.end.Sub(r.start).Round(time.Millisecond), r.txPerSec(),
 		r.sent.Sub(r.start).Round(time.Millisecond), float64(len(r.latency))/r.sent.Sub(r.start).Seconds(),
 		percentile(r.latency, 50).Round(time.Millisecond), percentile(r.latency, 90).Round(time.Millisecond),
 		percentile(r.latency, 100).Round(time.Millisecond), len(r.blocks))
-	if !blocks {
-		return
-	}
 	var b strings.Builder
 	for i, bl := range r.blocks {
 		if i > 0 {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,10 +94,67 @@ func TestStreams(t *testing.T) {
 	}
 }
 
-// TestRPCConfigErrors checks that a missing anvil is a clear error.
+// TestRPCConfigErrors checks that a missing anvil and an unknown anvil
+// mining mode are clear errors.
 func TestRPCConfigErrors(t *testing.T) {
-	cfg := RPCConfig{AnvilBinary: t.TempDir()}
-	if err := cfg.setDefaults(); !errors.Is(err, ErrNoAnvil) {
-		t.Fatalf("setDefaults with a directory as anvil: %v, want ErrNoAnvil", err)
+	bin := filepath.Join(t.TempDir(), "anvil")
+	if err := os.WriteFile(bin, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		cfg  RPCConfig
+		want error
+	}{
+		{"anvil is a directory", RPCConfig{AnvilBinary: t.TempDir()}, ErrNoAnvil},
+		{"anvil missing", RPCConfig{AnvilBinary: filepath.Join(t.TempDir(), "nope")}, ErrNoAnvil},
+		{"unknown mining mode", RPCConfig{AnvilBinary: bin, AnvilMining: "instant"}, ErrRPCConfig},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.cfg.setDefaults(); !errors.Is(err, tc.want) {
+				t.Fatalf("setDefaults: %v, want %v", err, tc.want)
+			}
+		})
+	}
+	cfg := RPCConfig{AnvilBinary: bin}
+	if err := cfg.setDefaults(); err != nil || cfg.AnvilMining != anvilInterval {
+		t.Fatalf("setDefaults: %v, mining %q; want interval mining by default", err, cfg.AnvilMining)
+	}
+}
+
+// TestAnvilArgs checks anvil's command line: --prune-history and the gas
+// limit always, interval mining at our block time by default.
+func TestAnvilArgs(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		mining    string
+		blockTime time.Duration
+		want      string // the mining flags
+		err       bool
+	}{
+		{"interval 1s", anvilInterval, time.Second, "--block-time 1", false},
+		{"interval 2s", anvilInterval, 2 * time.Second, "--block-time 2", false},
+		{"interval 1.5s", anvilInterval, 1500 * time.Millisecond, "--block-time 1.5", false},
+		{"automine", anvilAutomine, time.Second, "", false},
+		{"interval without block time", anvilInterval, 0, "", true},
+		{"unknown mode", "instant", time.Second, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args, err := anvilArgs(8545, 500_000_000, tc.mining, tc.blockTime)
+			if tc.err {
+				if err == nil {
+					t.Fatalf("anvilArgs: %q, want an error", args)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := strings.Join(args, " ")
+			base := "--prune-history --host 127.0.0.1 --port 8545 --gas-limit 500000000 --silent"
+			if want := strings.TrimSpace(base + " " + tc.want); got != want {
+				t.Fatalf("args %q, want %q", got, want)
+			}
+		})
 	}
 }
