@@ -41,7 +41,8 @@ const maxFilters = 10_000
 type filter struct {
 	kind     filterKind
 	crit     filterCriteria
-	next     uint64 // first block not yet reported
+	next     uint64      // first block not yet reported
+	last     common.Hash // hash of block next-1 when reported (zero: unknown)
 	hashes   []common.Hash
 	lastPoll time.Time
 }
@@ -135,16 +136,18 @@ func (api *ethAPI) NewFilter(crit filterCriteria) (gethrpc.ID, error) {
 	if crit.BlockHash != nil {
 		return "", invalidParams("blockHash is not allowed in eth_newFilter")
 	}
-	next := s.chain.Head().Number.Uint64() + 1
+	head := s.chain.Head()
+	next, last := head.Number.Uint64()+1, head.Hash()
 	if crit.FromBlock >= 0 {
-		next = uint64(crit.FromBlock)
+		next, last = uint64(crit.FromBlock), common.Hash{}
 	}
-	return s.filters.install(&filter{kind: logsFilter, crit: crit, next: next})
+	return s.filters.install(&filter{kind: logsFilter, crit: crit, next: next, last: last})
 }
 
 // NewBlockFilter is eth_newBlockFilter.
 func (api *ethAPI) NewBlockFilter() (gethrpc.ID, error) {
-	return api.s.filters.install(&filter{kind: blocksFilter, next: api.s.chain.Head().Number.Uint64() + 1})
+	head := api.s.chain.Head()
+	return api.s.filters.install(&filter{kind: blocksFilter, next: head.Number.Uint64() + 1, last: head.Hash()})
 }
 
 // NewPendingTransactionFilter is eth_newPendingTransactionFilter.
@@ -176,7 +179,7 @@ func (api *ethAPI) GetFilterChanges(ctx context.Context, id gethrpc.ID) (any, er
 		return nil, &rpcError{code: codeServer, msg: ErrFilterNotFound.Error(), err: ErrFilterNotFound}
 	}
 	f.lastPoll = fs.now()
-	kind, crit, next := f.kind, f.crit, f.next
+	kind, crit, next, last := f.kind, f.crit, f.next, f.last
 	if kind == pendingTxFilter {
 		hashes := f.hashes
 		f.hashes = nil
@@ -187,6 +190,20 @@ func (api *ethAPI) GetFilterChanges(ctx context.Context, id gethrpc.ID) (any, er
 		return hashes, nil
 	}
 	fs.mu.Unlock()
+	orig := next
+	save := func(next uint64, last common.Hash) {
+		fs.mu.Lock()
+		if f, ok := fs.filters[id]; ok && f.next == orig {
+			f.next, f.last = next, last
+		}
+		fs.mu.Unlock()
+	}
+	// After an L2 reorg, report again from the first changed block.
+	if n, h := s.rewindFilter(next, last); n != next {
+		next, last = n, h
+		save(next, last)
+		orig = next
+	}
 
 	head := s.chain.Head().Number.Uint64()
 	if kind == logsFilter && crit.ToBlock >= 0 && uint64(crit.ToBlock) < head {
@@ -200,6 +217,10 @@ func (api *ethAPI) GetFilterChanges(ctx context.Context, id gethrpc.ID) (any, er
 	}
 	// One poll reads at most LogsBlockRange blocks; the rest comes next.
 	to := min(head, next+s.cfg.LogsBlockRange-1)
+	toHeader, err := s.chain.HeaderByNumber(to) // read first: a reorg meanwhile is seen next poll
+	if err != nil {
+		return nil, err
+	}
 	var out any
 	if kind == blocksFilter {
 		hashes := make([]common.Hash, 0, to-next+1)
@@ -218,12 +239,32 @@ func (api *ethAPI) GetFilterChanges(ctx context.Context, id gethrpc.ID) (any, er
 		}
 		out = logs
 	}
-	fs.mu.Lock()
-	if f, ok := fs.filters[id]; ok && f.next == next {
-		f.next = to + 1
-	}
-	fs.mu.Unlock()
+	save(to+1, toHeader.Hash())
 	return out, nil
+}
+
+// rewindFilter checks that block next-1, reported last with hash last,
+// is still canonical; if an L2 reorg replaced it, it returns the fork
+// point's child and the fork point's hash, so the new branch's blocks
+// are reported (their numbers again). Unknown last: unchanged.
+func (s *Server) rewindFilter(next uint64, last common.Hash) (uint64, common.Hash) {
+	if next == 0 || last == (common.Hash{}) {
+		return next, last
+	}
+	if h, err := s.chain.HeaderByNumber(next - 1); err == nil && h.Hash() == last {
+		return next, last
+	}
+	h, err := s.chain.HeaderByHash(last)
+	for err == nil {
+		if c, cerr := s.chain.HeaderByNumber(h.Number.Uint64()); cerr == nil && c.Hash() == h.Hash() {
+			return h.Number.Uint64() + 1, h.Hash()
+		}
+		if h.Number.Sign() == 0 {
+			break
+		}
+		h, err = s.chain.HeaderByHash(h.ParentHash)
+	}
+	return next, last
 }
 
 // GetFilterLogs is eth_getFilterLogs: every log of a log filter's range.

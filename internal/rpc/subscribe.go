@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/types"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 )
 
@@ -43,7 +44,9 @@ func (api *ethAPI) NewHeads(ctx context.Context) (*gethrpc.Subscription, error) 
 
 // Logs is eth_subscribe("logs", filter): the matching logs of every new
 // canonical block (the filter's block range is ignored, as in
-// go-ethereum; blockHash is refused).
+// go-ethereum; blockHash is refused). After an L2 reorg, the logs of the
+// blocks that left the canonical chain come again with removed: true
+// (oldest first), then those of the new branch.
 func (api *ethAPI) Logs(ctx context.Context, crit filterCriteria) (*gethrpc.Subscription, error) {
 	notifier, ok := gethrpc.NotifierFromContext(ctx)
 	if !ok {
@@ -54,7 +57,8 @@ func (api *ethAPI) Logs(ctx context.Context, crit filterCriteria) (*gethrpc.Subs
 	}
 	s := api.s
 	sub := notifier.CreateSubscription()
-	from := s.chain.Head().Number.Uint64() + 1
+	last := s.chain.Head()
+	from := last.Number.Uint64() + 1
 	api.s.metrics.subscriptions.Inc()
 	go func() {
 		defer api.s.metrics.subscriptions.Dec()
@@ -67,7 +71,17 @@ func (api *ethAPI) Logs(ctx context.Context, crit filterCriteria) (*gethrpc.Subs
 				if !ok {
 					return
 				}
-				logs, err := s.blockLogs(h, &crit, nil)
+				var logs []*types.Log
+				if h.ParentHash != last.Hash() {
+					removed, err := s.removedLogs(last, &crit)
+					if err != nil {
+						s.log.Warn("logs subscription stopped", "block", last.Number, "err", err)
+						return
+					}
+					logs = removed
+				}
+				last = h
+				logs, err := s.blockLogs(h, &crit, logs)
 				if err != nil {
 					s.log.Warn("logs subscription stopped", "block", h.Number, "err", err)
 					return
@@ -83,6 +97,40 @@ func (api *ethAPI) Logs(ctx context.Context, crit filterCriteria) (*gethrpc.Subs
 		}
 	}()
 	return sub, nil
+}
+
+// removedLogs are the matching logs of old and its ancestors that are no
+// longer canonical (a reorg removed them), oldest block first, each a
+// copy marked Removed.
+func (s *Server) removedLogs(old *types.Header, crit *filterCriteria) ([]*types.Log, error) {
+	var gone []*types.Header
+	for h := old; ; {
+		if c, err := s.chain.HeaderByNumber(h.Number.Uint64()); err == nil && c.Hash() == h.Hash() {
+			break
+		}
+		gone = append(gone, h)
+		if h.Number.Sign() == 0 {
+			break
+		}
+		p, err := s.chain.HeaderByHash(h.ParentHash)
+		if err != nil {
+			return nil, err
+		}
+		h = p
+	}
+	out := []*types.Log{}
+	for i := len(gone) - 1; i >= 0; i-- {
+		logs, err := s.blockLogs(gone[i], crit, nil)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range logs {
+			cp := *l
+			cp.Removed = true
+			out = append(out, &cp)
+		}
+	}
+	return out, nil
 }
 
 // NewPendingTransactions is eth_subscribe("newPendingTransactions"[,
