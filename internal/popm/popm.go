@@ -71,6 +71,9 @@ type Event struct {
 	// (NoteConfirmed only).
 	BlockHash chainhash.Hash
 	Height    int32
+	// Err explains waits and refusals (ErrWalletEmpty names the address
+	// to fund).
+	Err error
 }
 
 // Miner is a running PoP miner.
@@ -107,7 +110,7 @@ func New(cfg Config) (*Miner, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("popm: %w", err)
 	}
-	st, err := openStore(cfg.DataDir)
+	st, err := openStore(cfg.DataDir, cfg.Logger.With("subsystem", "popm"))
 	if err != nil {
 		return nil, err
 	}
@@ -264,7 +267,7 @@ func (mi *Miner) send(ctx context.Context, t *Tx) error {
 func (mi *Miner) note(n Note) {
 	t := &n.Tx
 	ev := Event{Kind: n.Kind, KeystoneNumber: n.Keystone.Number, KeystoneID: n.Keystone.ID, Txid: t.Txid,
-		VSize: t.VSize, Fee: t.Fee, FeeRate: t.FeeRate, SeenAt: mi.seen[n.Keystone.ID]}
+		VSize: t.VSize, Fee: t.Fee, FeeRate: t.FeeRate, SeenAt: mi.seen[n.Keystone.ID], Err: n.Err}
 	id := fmt.Sprintf("%x", n.Keystone.ID)
 	switch n.Kind {
 	case NotePublished, NoteBumped, NoteRepublished:

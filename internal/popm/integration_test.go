@@ -1,0 +1,387 @@
+package popm
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hemi-go/hemi/internal/btc/regtest"
+	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/tbc"
+)
+
+var quiet = slog.New(slog.DiscardHandler)
+
+// chanKeystones is a Keystones source the test feeds.
+type chanKeystones struct{ ch chan Keystone }
+
+func (c chanKeystones) Keystones(ctx context.Context) (<-chan Keystone, error) {
+	out := make(chan Keystone)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case k := <-c.ch:
+				select {
+				case out <- k:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// btcEnv is the embedded regtest node with a mature dev coinbase and the
+// Bitcoin layer (index + P2P client) syncing from it.
+type btcEnv struct {
+	node   *regtest.Node
+	svc    *tbc.Service
+	miner  *txgen.Key
+	cbNext int32 // next coinbase height to spend
+}
+
+func newBTCEnv(t *testing.T, ctx context.Context, g *errgroup.Group) *btcEnv {
+	t.Helper()
+	dir := t.TempDir()
+	key := txgen.DeriveKey([]byte("popm integration"), 0)
+	addr, _ := key.Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
+	node, err := regtest.New(regtest.Config{DataDir: filepath.Join(dir, "regtest"), Logger: quiet, MiningAddr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Go(func() error { return node.Run(ctx) })
+	if _, err := node.Mine(101, addr); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := tbc.New(tbc.Config{Params: &chaincfg.RegressionNetParams, DataDir: filepath.Join(dir, "node"),
+		Peers: []string{node.P2PAddr()}, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Go(func() error { return svc.Run(ctx) })
+	e := &btcEnv{node: node, svc: svc, miner: key, cbNext: 1}
+	e.waitIndexed(t)
+	return e
+}
+
+func (e *btcEnv) waitIndexed(t *testing.T) {
+	t.Helper()
+	want, _ := e.node.Tip()
+	waitFor(t, "the index to reach the node's tip", func() bool { h, _ := e.svc.BlockTip(); return h == want })
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// fund pays value to script from the next mature coinbase.
+func (e *btcEnv) fund(t *testing.T, script []byte, value int64) *wire.MsgTx {
+	t.Helper()
+	h, _ := e.node.HashAt(e.cbNext)
+	e.cbNext++
+	b, err := e.node.Block(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := b.Transactions[0]
+	change, _ := e.miner.PkScript(txgen.P2WPKH)
+	sp := txgen.Spend{
+		Inputs:  []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: e.miner, Kind: txgen.P2WPKH}},
+		Outputs: []*wire.TxOut{wire.NewTxOut(value, script)},
+		Change:  change,
+		FeeRate: 2,
+	}
+	tx, _, _, err := sp.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := txgen.Sign(tx, sp.Inputs); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.node.SubmitTx(tx); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
+func (e *btcEnv) mine(t *testing.T, n int) []chainhash.Hash {
+	t.Helper()
+	addr, _ := e.miner.Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
+	hs, err := e.node.Mine(n, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitIndexed(t)
+	return hs
+}
+
+func (e *btcEnv) inMempool(txid chainhash.Hash) bool {
+	return slices.Contains(e.node.MempoolTxids(), txid)
+}
+
+func (e *btcEnv) bitcoin() IndexBitcoin {
+	return IndexBitcoin{Index: e.svc.Index(), Peers: e.svc, Fees: e.svc}
+}
+
+// runMiner starts a miner on dir; stop cancels it and waits.
+func runMiner(t *testing.T, ctx context.Context, e *btcEnv, w *Wallet, dir string, ks chanKeystones, events chan Event) (stop func()) {
+	t.Helper()
+	m, err := New(Config{Wallet: w, Keystones: ks, Bitcoin: e.bitcoin(), DataDir: dir, Logger: quiet,
+		OnEvent: func(ev Event) { events <- ev }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(mctx) }()
+	return func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("miner: %v", err)
+		}
+	}
+}
+
+func nextEvent(t *testing.T, events chan Event, kind NoteKind) Event {
+	t.Helper()
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Kind == kind {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %s event", kind)
+		}
+	}
+}
+
+// TestMinerRegtest publishes keystones through the embedded regtest node
+// and sees them indexed as publications: single, chained, after a Bitcoin
+// reorg moved them, and across a miner restart.
+func TestMinerRegtest(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g, ctx := errgroup.WithContext(ctx)
+	defer func() {
+		cancel()
+		_ = g.Wait()
+	}()
+	e := newBTCEnv(t, ctx, g)
+	w, err := ParseSecret(bipMnemonic, P2WPKH, &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fund(t, w.Script(), 1_000_000)
+	e.mine(t, 1)
+
+	ks := chanKeystones{ch: make(chan Keystone)}
+	events := make(chan Event, 100)
+	dir := t.TempDir()
+	stop := runMiner(t, ctx, e, w, dir, ks, events)
+
+	publish := func(n uint64) Event {
+		t.Helper()
+		ks.ch <- testKS(n)
+		ev := nextEvent(t, events, NotePublished)
+		if ev.KeystoneID != testKS(n).ID || ev.VSize > 202 || ev.Fee != ev.FeeRate*PoPVSize(P2WPKH) {
+			t.Fatalf("published %+v", ev)
+		}
+		waitFor(t, "the PoP tx in the node's mempool", func() bool { return e.inMempool(ev.Txid) })
+		t.Logf("keystone %d: tx %s vsize %d fee %d, sent %s after the keystone arrived", n, ev.Txid, ev.VSize, ev.Fee, ev.SentAt.Sub(ev.SeenAt))
+		return ev
+	}
+	checkIndexed := func(ev Event, block chainhash.Hash) {
+		t.Helper()
+		pubs, err := e.svc.Index().Publications(ev.KeystoneID, chainhash.Hash{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(pubs) != 1 || pubs[0].Txid != ev.Txid || pubs[0].BlockHash != block || pubs[0].Vout != 0 {
+			t.Fatalf("publications of keystone %x: %+v", ev.KeystoneID, pubs)
+		}
+	}
+
+	// One keystone, one block.
+	ev1 := publish(1)
+	b := e.mine(t, 1)[0]
+	conf := nextEvent(t, events, NoteConfirmed)
+	if conf.Txid != ev1.Txid || conf.BlockHash != b {
+		t.Fatalf("confirmed %+v", conf)
+	}
+	checkIndexed(ev1, b)
+
+	// Two keystones before a block: the second spends the first's change.
+	ev2 := publish(2)
+	ev3 := publish(3)
+	tx3, err := e.svc.Index().TxByID(ev3.Txid, chainhash.Hash{})
+	if err == nil {
+		t.Fatalf("tx3 mined already: %+v", tx3)
+	}
+	mp, err := e.node.MempoolTx(ev3.Txid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mp.TxIn[0].PreviousOutPoint != (wire.OutPoint{Hash: ev2.Txid, Index: 1}) {
+		t.Fatalf("tx3 spends %s, not tx2's change", mp.TxIn[0].PreviousOutPoint)
+	}
+	b = e.mine(t, 1)[0]
+	nextEvent(t, events, NoteConfirmed)
+	nextEvent(t, events, NoteConfirmed)
+	checkIndexed(ev2, b)
+	checkIndexed(ev3, b)
+
+	// A Bitcoin reorg: the block holding them is invalidated; the node
+	// puts them back in its mempool and mines them into the new branch.
+	if err := e.node.InvalidateBlock(b); err != nil {
+		t.Fatal(err)
+	}
+	nb := e.mine(t, 2)
+	waitFor(t, "the miner to follow the reorg", func() bool {
+		pubs, _ := e.svc.Index().Publications(ev3.KeystoneID, chainhash.Hash{})
+		return len(pubs) == 1 && pubs[0].BlockHash == nb[0]
+	})
+	checkIndexed(ev2, nb[0])
+
+	// Restart: nothing is published twice, the next keystone chains on.
+	stop()
+	events = make(chan Event, 100)
+	stop = runMiner(t, ctx, e, w, dir, ks, events)
+	defer stop()
+	ev4 := publish(4)
+	mp, err = e.node.MempoolTx(ev4.Txid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mp.TxIn[0].PreviousOutPoint != (wire.OutPoint{Hash: ev3.Txid, Index: 1}) {
+		t.Fatalf("after restart tx4 spends %s, not tx3's change", mp.TxIn[0].PreviousOutPoint)
+	}
+	b = e.mine(t, 1)[0]
+	nextEvent(t, events, NoteConfirmed)
+	checkIndexed(ev4, b)
+}
+
+// TestRegtestAcceptsBumps checks that btcd v0.26.2's mempool (the embedded
+// regtest node) takes the machine's BIP-125 replacements, of one
+// transaction and of a chain, and refuses a conflicting spend that does
+// not pay more.
+func TestRegtestAcceptsBumps(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g, ctx := errgroup.WithContext(ctx)
+	defer func() {
+		cancel()
+		_ = g.Wait()
+	}()
+	e := newBTCEnv(t, ctx, g)
+	w := testWallet(t)
+	e.fund(t, w.Script(), 500_000)
+	e.mine(t, 1)
+	tipHash, tip := e.svc.BlockTip()
+	coins, err := e.bitcoin().Coins(ctx, w.Script(), tipHash)
+	if err != nil || len(coins) != 1 {
+		t.Fatalf("coins %v, %v", coins, err)
+	}
+	m := NewMachine(MachineConfig{MaxFeeRate: 100, BumpBlocks: 2}, w, State{})
+	submit := func(out Output) []*Tx {
+		t.Helper()
+		for _, tx := range out.Send {
+			msg, _ := tx.MsgTx()
+			if err := e.node.SubmitTx(msg); err != nil {
+				t.Fatalf("node refused %s: %v", tx.Txid, err)
+			}
+			m.Step(BroadcastEvent{Txid: tx.Txid, Verdict: VerdictAccepted})
+		}
+		return out.Send
+	}
+	snapshot := func(height int32) TipEvent {
+		return TipEvent{Hash: tipHash, Height: height, Coins: coins, Mined: map[chainhash.Hash]Mined{}, FeeRate: 1}
+	}
+	submit(m.Step(snapshot(tip)))
+	a := submit(m.Step(KeystoneEvent{testKS(1)}))[0]
+	b := submit(m.Step(KeystoneEvent{testKS(2)}))[0]
+
+	// A conflicting spend of a's input at the same fee is refused.
+	k9 := testKeystone(9)
+	same, err := w.BuildPoP(a.Input, k9.Script(), a.Fee)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.node.SubmitTx(same); !errors.Is(err, regtest.ErrTxRejected) {
+		t.Fatalf("same-fee conflict: err %v", err)
+	}
+
+	// Two blocks later (as far as the machine knows) it replaces both.
+	r := submit(m.Step(snapshot(tip + 2)))
+	if len(r) != 1 || len(r[0].Replaces) != 2 {
+		t.Fatalf("bump %+v", r)
+	}
+	ids := e.node.MempoolTxids()
+	if slices.Contains(ids, a.Txid) || slices.Contains(ids, b.Txid) || !slices.Contains(ids, r[0].Txid) {
+		t.Fatalf("mempool after the bump: %v", ids)
+	}
+	// And the replacement of the replacement.
+	r2 := submit(m.Step(snapshot(tip + 4)))
+	if len(r2) != 1 || r2[0].Fee <= r[0].Fee || !slices.Contains(e.node.MempoolTxids(), r2[0].Txid) {
+		t.Fatalf("second bump %+v", r2)
+	}
+	blk := e.mine(t, 1)[0]
+	pubs, err := e.svc.Index().Publications(testKS(2).ID, chainhash.Hash{})
+	if err != nil || len(pubs) != 1 || pubs[0].Txid != r2[0].Txid || pubs[0].BlockHash != blk {
+		t.Fatalf("publications %+v, %v", pubs, err)
+	}
+}
+
+// TestMinerEmptyWallet: an unfunded wallet reports a clear error naming
+// the address to fund, and publishes once funded.
+func TestMinerEmptyWallet(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g, ctx := errgroup.WithContext(ctx)
+	defer func() {
+		cancel()
+		_ = g.Wait()
+	}()
+	e := newBTCEnv(t, ctx, g)
+	w := testWallet(t)
+	ks := chanKeystones{ch: make(chan Keystone)}
+	events := make(chan Event, 100)
+	m, err := New(Config{Wallet: w, Keystones: ks, Bitcoin: e.bitcoin(), DataDir: t.TempDir(), Logger: quiet,
+		OnEvent: func(ev Event) { events <- ev }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, mcancel := context.WithCancel(ctx)
+	defer mcancel()
+	go func() { _ = m.Run(mctx) }()
+	ks.ch <- testKS(1)
+	nf := nextEvent(t, events, NoteNoFunds)
+	if !errors.Is(nf.Err, ErrWalletEmpty) || !strings.Contains(nf.Err.Error(), w.Address().EncodeAddress()) {
+		t.Fatalf("no-funds error %v does not name %s", nf.Err, w.Address())
+	}
+	e.fund(t, w.Script(), 100_000)
+	e.mine(t, 1)
+	ev := nextEvent(t, events, NotePublished)
+	if ev.KeystoneID != testKS(1).ID {
+		t.Fatal("wrong keystone")
+	}
+}
