@@ -32,6 +32,26 @@ type Config struct {
 	Sequencer Sequencer `toml:"sequencer"`
 	TxPool    TxPool    `toml:"txpool"`
 	RPC       RPC       `toml:"rpc"`
+	PoPM      PoPM      `toml:"popm"`
+}
+
+// PoPM configures the PoP miner (`hemi popm`). It uses btc.network and
+// btc.api (the node's Bitcoin query API) too.
+type PoPM struct {
+	// KeyFile holds the wallet secret: a BIP-39 mnemonic, an xprv/tprv or
+	// a WIF. Empty: $HEMI_POPM_KEY. Secrets are never read from flags.
+	KeyFile string `toml:"key_file"`
+	// Wallet is p2wpkh (BIP-84, the 202 vB transaction) or p2tr (BIP-86).
+	Wallet string `toml:"wallet"`
+	// L2URL is the L2 node's JSON-RPC WebSocket endpoint.
+	L2URL string `toml:"l2_url"`
+	// FeeTarget is the confirmation target (blocks) of the fee estimate.
+	FeeTarget int `toml:"fee_target"`
+	// MaxFeeRate caps every PoP transaction's fee rate (sat/vB).
+	MaxFeeRate int64 `toml:"max_fee_rate"`
+	// BumpBlocks is how many Bitcoin blocks a PoP transaction may wait
+	// unconfirmed before it is replaced at a higher fee (RBF).
+	BumpBlocks int `toml:"bump_blocks"`
 }
 
 // RPC configures the Ethereum JSON-RPC server (HTTP and WebSocket on one
@@ -190,6 +210,13 @@ func Default() Config {
 			Lifetime:     Duration{3 * time.Hour},
 			Rejournal:    Duration{time.Minute},
 		},
+		PoPM: PoPM{
+			Wallet:     "p2wpkh",
+			L2URL:      "ws://127.0.0.1:8545",
+			FeeTarget:  1,
+			MaxFeeRate: 100,
+			BumpBlocks: 2,
+		},
 	}
 }
 
@@ -291,6 +318,18 @@ func (c *Config) Validate() error {
 	}
 	if c.TxPool.Lifetime.Duration <= 0 || c.TxPool.Rejournal.Duration <= 0 {
 		bad("txpool.lifetime and txpool.rejournal must be positive")
+	}
+	if w := strings.ToLower(c.PoPM.Wallet); w != "p2wpkh" && w != "p2tr" {
+		bad("popm.wallet %q: use p2wpkh or p2tr", c.PoPM.Wallet)
+	}
+	if c.PoPM.FeeTarget < 1 || c.PoPM.FeeTarget > 1008 {
+		bad("popm.fee_target %d: want 1 to 1008 blocks", c.PoPM.FeeTarget)
+	}
+	if c.PoPM.MaxFeeRate < 1 {
+		bad("popm.max_fee_rate %d: must be at least 1 sat/vB", c.PoPM.MaxFeeRate)
+	}
+	if c.PoPM.BumpBlocks < 1 {
+		bad("popm.bump_blocks %d: must be at least 1", c.PoPM.BumpBlocks)
 	}
 	return errors.Join(errs...)
 }
