@@ -244,3 +244,52 @@ func TestMaxReorgDepth(t *testing.T) {
 	}
 	s.expectHead(b[4])
 }
+
+// TestSubscribeDuringReorgs: a reader of Subscribe while the chain flips
+// between branches (run with -race) gets every header after one it got
+// before or after a fork point it got before (never a gap), and ends at
+// the head; SubscribeReorgs gets every flip.
+func TestSubscribeDuringReorgs(t *testing.T) {
+	fc := newFakeForkChoice()
+	fc.longer = true
+	s := newForkScenario(t, "", fc)
+	a := s.grow(s.chain.Genesis(), 2, userKeys[0], toA)
+	if err := s.chain.InsertBlock(s.blockOn(a[0].Header, userKeys[1], toB, 1)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	heads := s.chain.Subscribe(ctx, 1)
+	reorgs := s.chain.SubscribeReorgs(ctx)
+	const flips = 12
+	for range flips {
+		if flipUntilReorg(s) == 0 {
+			t.Fatal("no reorg")
+		}
+	}
+	head := s.chain.Head()
+	got := map[common.Hash]bool{s.chain.Genesis().Hash(): true}
+	var last *types.Header
+	for last == nil || last.Hash() != head.Hash() {
+		select {
+		case h := <-heads:
+			if !got[h.ParentHash] {
+				t.Fatalf("header %d delivered before its parent", h.Number)
+			}
+			got[h.Hash()] = true
+			last = h
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the subscription stopped short of the head %d", head.Number)
+		}
+	}
+	for i := range flips {
+		select {
+		case ev := <-reorgs:
+			if len(ev.New) == 0 || ev.New[0].ParentHash != ev.Fork.Hash() {
+				t.Fatalf("reorg %d: new branch does not start on the fork point", i)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("reorg %d not delivered", i)
+		}
+	}
+}
