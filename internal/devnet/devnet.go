@@ -117,10 +117,12 @@ func Run(ctx context.Context, cfg Config) error {
 	defer l2.Chain.Close()
 	g.Go(func() error { return l2.Pool.Run(ctx) })
 	g.Go(func() error { return l2.Sequencer.Run(ctx) })
+	g.Go(func() error { return l2.Finality.Run(ctx) })
 	var rpcURL string
 	if cfg.RPC.ListenAddr != "" {
 		rcfg := cfg.RPC
 		rcfg.Bitcoin = svc.Index()
+		rcfg.Finality = l2.Finality
 		if rcfg.Logger == nil {
 			rcfg.Logger = cfg.Logger.With("subsystem", "rpc")
 		}

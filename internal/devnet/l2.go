@@ -14,14 +14,17 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/sequencer"
 )
 
-// L2 is the devnet's L2 side: the chain, its mempool and the sequencer.
+// L2 is the devnet's L2 side: the chain, its mempool, the sequencer and
+// the finality service (the chain's PoP fork choice).
 type L2 struct {
 	Chain     *chain.Chain
 	Pool      *sequencer.Pool
 	Sequencer *sequencer.Sequencer
+	Finality  *finality.Service
 	Spec      *genesis.Spec
 	Accounts  []genesis.DevAccount
 	Key       *ecdsa.PrivateKey
@@ -35,6 +38,15 @@ type L2Config struct {
 	BlockTime time.Duration
 	// GasLimit is the L2 block gas limit (default the genesis default).
 	GasLimit uint64
+	// KeystoneInterval overrides the keystone spacing (0: the genesis
+	// default, 25 blocks).
+	KeystoneInterval uint64
+	// SuperfinalDepth overrides the Bitcoin confirmations of
+	// superfinality (0: the devnet genesis default).
+	SuperfinalDepth uint32
+	// RewardDelay overrides the PoP reward delay in L2 blocks (0: the
+	// devnet genesis default).
+	RewardDelay uint64
 	// Pool configures the mempool (Journal and Logger are set by NewL2).
 	Pool       sequencer.PoolConfig
 	Logger     *slog.Logger
@@ -58,8 +70,8 @@ func WaitIndexed(ctx context.Context, ix *index.Index, height int32) error {
 // NewL2 starts the devnet's L2 on ix: the devnet genesis sealed by the
 // public dev sequencer key (sequencer.DevKey), its Bitcoin view the
 // index's block genesis.DefaultViewLag below its tip, and anvil's ten
-// funded dev accounts. The caller runs Pool and Sequencer and closes
-// Chain.
+// funded dev accounts. The caller runs Pool, Sequencer and Finality and
+// closes Chain.
 func NewL2(ix *index.Index, cfg L2Config) (*L2, error) {
 	key := sequencer.DevKey()
 	btc := sequencer.NewIndexBitcoin(ix)
@@ -82,6 +94,15 @@ func NewL2(ix *index.Index, cfg L2Config) (*L2, error) {
 	if cfg.GasLimit > 0 {
 		spec.Config.GasLimit = cfg.GasLimit
 	}
+	if cfg.KeystoneInterval > 0 {
+		spec.Config.KeystoneInterval = cfg.KeystoneInterval
+	}
+	if cfg.SuperfinalDepth > 0 {
+		spec.Config.PoP.SuperfinalDepth = cfg.SuperfinalDepth
+	}
+	if cfg.RewardDelay > 0 {
+		spec.Config.PoP.RewardDelay = cfg.RewardDelay
+	}
 	ccfg, err := chain.ConfigFromSpec(spec)
 	if err != nil {
 		return nil, fmt.Errorf("devnet: %w", err)
@@ -93,6 +114,17 @@ func NewL2(ix *index.Index, cfg L2Config) (*L2, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devnet: %w", err)
 	}
+	fin, err := finality.New(finality.Config{Index: ix, PoP: spec.Config.PoP,
+		Logger: cfg.Logger.With("subsystem", "finality"), Registerer: cfg.Registerer})
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("devnet: %w", err)
+	}
+	if err := c.SetForkChoice(fin); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("devnet: %w", err)
+	}
+	fin.Bind(c)
 	pcfg := cfg.Pool
 	pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
 	pcfg.Logger = cfg.Logger.With("subsystem", "txpool")
@@ -115,5 +147,5 @@ func NewL2(ix *index.Index, cfg L2Config) (*L2, error) {
 		c.Close()
 		return nil, fmt.Errorf("devnet: %w", err)
 	}
-	return &L2{Chain: c, Pool: pool, Sequencer: seq, Spec: spec, Accounts: accounts, Key: key}, nil
+	return &L2{Chain: c, Pool: pool, Sequencer: seq, Finality: fin, Spec: spec, Accounts: accounts, Key: key}, nil
 }
