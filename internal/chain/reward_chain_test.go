@@ -324,6 +324,22 @@ func TestPoPRewardsChain(t *testing.T) {
 	if late.chain.Head().Hash() != seq.chain.Head().Hash() {
 		t.Fatal("node syncing after the reorg disagrees")
 	}
+
+	// Publications as of a block the index does not know, or knows only
+	// by its header, are not ready: wait, not "none".
+	if _, err := seq.btc.Publications(ks.ID, chainhash.Hash{0x42}); !errorsIs(err, ErrViewNotReady) {
+		t.Fatalf("unknown view: %v", err)
+	}
+	next12, err := fork.NextBlock(txgen.BlockSpec{PayTo: mustScript(t, k2, txgen.P2WPKH), ExtraNonce: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ix.AcceptHeaders([]wire.BlockHeader{next12.Header}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := seq.btc.Publications(ks.ID, next12.BlockHash()); !errorsIs(err, ErrViewNotReady) {
+		t.Fatalf("header-only view: %v", err)
+	}
 }
 
 // revertRuntime is PUSH1 0 DUP1 REVERT.
