@@ -172,9 +172,12 @@
 //  2. Nothing partial: a block that fails any check writes nothing.
 //  3. The head moves, under one mutex, to a valid child of the head or, by
 //     a reorg ForkChoice chose, to another stored branch; queries read the
-//     database concurrently and see the head before or after a change,
-//     never in between (the canonical index is written before the
-//     in-memory head moves).
+//     database concurrently and see the head before or after an
+//     insertion, never in between (the canonical index is written before
+//     the in-memory head moves). During a reorg a reader may, for that
+//     moment, get a block of the new branch by number below the old head
+//     it still sees; Subscribe and the RPC filters check parent links, so
+//     they never deliver such a mix.
 //  4. Every node derives the same system transactions and executes the
 //     same precompiles as of the same Bitcoin view, so every node computes
 //     the same state root, also after the view's Bitcoin block was

@@ -12,6 +12,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethdb"
+
+	"github.com/hemi-go/hemi/internal/chain/block"
 )
 
 // DefaultMaxReorgDepth is Config.MaxReorgDepth's default: about 5.5 hours
@@ -137,17 +139,17 @@ func (c *Chain) keystoneRefs(hs []*types.Header) ([]KeystoneRef, error) {
 func (c *Chain) writeReorg(w ethdb.KeyValueWriter, plan *reorgPlan, b *Block) error {
 	for _, h := range plan.new {
 		hash, n := h.Hash(), h.Number.Uint64()
-		body := (*Block)(nil)
+		var body *block.Body
 		if b != nil && b.Hash() == hash {
-			body = b
+			body = b.Body // not stored yet: in the same batch
 		} else {
 			bd, err := readBody(c.db, hash, n)
 			if err != nil {
 				return fmt.Errorf("chain: body of side block %d: %w", n, err)
 			}
-			body = &Block{Header: h, Body: bd}
+			body = bd
 		}
-		if err := writeTxLookups(w, n, hash, body.Body); err != nil {
+		if err := writeTxLookups(w, n, hash, body); err != nil {
 			return err
 		}
 		rawdb.WriteCanonicalHash(w, hash, n)
