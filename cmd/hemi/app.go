@@ -41,6 +41,7 @@ func newApp() *cli.Command {
 		Commands: []*cli.Command{
 			devnetCommand(),
 			nodeCommand(),
+			popmCommand(),
 			tbcCommand(),
 			btcCommand(),
 			benchCommand(),

@@ -35,6 +35,7 @@ func TestParseSecretVectors(t *testing.T) {
 		{"bip84 mnemonic m/84'/0'/0'/0/0", bipMnemonic, P2WPKH, main, "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", SecretMnemonic},
 		{"bip84 root xprv", bipRootXprv, P2WPKH, main, "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", SecretXprv},
 		{"bip84 WIF of m/84'/0'/0'/0/0", "KyZpNDKnfs94vbrwhJneDi77V6jF64PWPF8x5cdJb8ifgg2DUc9d", P2WPKH, main, "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", SecretWIF},
+		{"bip84 testnet m/84'/1'/0'/0/0", bipMnemonic, P2WPKH, &chaincfg.TestNet3Params, "tb1q6rz28mcfaxtmd6v789l9rrlrusdprr9pqcpvkl", SecretMnemonic},
 		{"bip86 mnemonic m/86'/0'/0'/0/0", bipMnemonic, P2TR, main, "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr", SecretMnemonic},
 		{"bip86 root xprv", bipRootXprv, P2TR, main, "bc1p5cyxnuxmeuwuvkwfem96lqzszd02n6xdcjrs20cac6yqjjwudpxqkedrcr", SecretXprv},
 		{"mnemonic with extra spaces and capitals", "  Abandon abandon abandon abandon abandon abandon\nabandon abandon abandon abandon abandon ABOUT ", P2WPKH, main, "bc1qcr8te4kr609gcawutmrza0j4xv80jy8z306fyu", SecretMnemonic},
