@@ -71,10 +71,7 @@ func (b *IndexBitcoin) View(hash chainhash.Hash) (hvm.BitcoinView, error) {
 }
 
 // Publications reads keystone id's publications as of asOf from the
-// index, and for each the PoP transaction and the output its first input
-// spends (both as of asOf; the spent output may be in the same block) to
-// identify the publisher. A first input whose spent output the index
-// does not hold (a coinbase, the genesis coinbase) has no publisher.
+// index, without their publishers (Publisher).
 func (b *IndexBitcoin) Publications(id [32]byte, asOf chainhash.Hash) ([]Publication, error) {
 	pubs, err := b.ix.Publications(id, asOf)
 	if err != nil {
@@ -82,15 +79,17 @@ func (b *IndexBitcoin) Publications(id [32]byte, asOf chainhash.Hash) ([]Publica
 	}
 	out := make([]Publication, 0, len(pubs))
 	for _, p := range pubs {
-		pub := Publication{Height: p.Height, BlockHash: p.BlockHash, TxIndex: p.Index, Txid: p.Txid, Vout: p.Vout}
-		who, err := b.publisher(p.Txid, asOf)
-		if err != nil {
-			return nil, err
-		}
-		pub.Publisher = who
-		out = append(out, pub)
+		out = append(out, Publication{Height: p.Height, BlockHash: p.BlockHash, TxIndex: p.Index, Txid: p.Txid, Vout: p.Vout})
 	}
 	return out, nil
+}
+
+// Publisher reads PoP transaction txid and the output its first input
+// spends (both as of asOf; the spent output may be in the same block) to
+// identify the publisher. A first input whose spent output the index does
+// not hold (a coinbase, the genesis coinbase) has no publisher.
+func (b *IndexBitcoin) Publisher(txid, asOf chainhash.Hash) (*common.Address, error) {
+	return b.publisher(txid, asOf)
 }
 
 // publisher identifies the publisher of PoP transaction txid as of asOf.

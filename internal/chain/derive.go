@@ -3,6 +3,8 @@ package chain
 import (
 	"fmt"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
@@ -36,7 +38,9 @@ func DeriveSystemTxs(p *genesis.PoPConfig, interval, number uint64, view hvm.Hea
 // ancestor at that number on parent's own branch (so a side branch pays
 // its own keystones) and its publications are read as of vh, so the
 // answer does not change when vh is later reorged out of Bitcoin's best
-// chain. Publications of an id no keystone of the branch has are never
+// chain. Publishers are looked up only for the publications that could
+// be paid (ResolvePublishers), so a flood of publications costs index
+// entries, not transaction reads. Publications of an id no keystone of the branch has are never
 // asked for: they pay nothing. Verification and building both call it,
 // so a sequencer and a follower derive the same list.
 func (c *Chain) deriveSystemTxs(parent *types.Header, vh hvm.Header) ([]*block.SystemTx, error) {
@@ -53,6 +57,12 @@ func (c *Chain) deriveSystemTxs(parent *types.Header, vh hvm.Header) ([]*block.S
 		}
 		if pubs, err = c.cfg.Bitcoin.Publications(ks.ID, vh.Hash); err != nil {
 			return nil, fmt.Errorf("chain: publications of keystone %d as of %s: %w", k, vh.Hash, err)
+		}
+		pubs, err = ResolvePublishers(&c.cfg.PoP, pubs, func(txid chainhash.Hash) (*common.Address, error) {
+			return c.cfg.Bitcoin.Publisher(txid, vh.Hash)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("chain: publishers of keystone %d as of %s: %w", k, vh.Hash, err)
 		}
 	}
 	return DeriveSystemTxs(&c.cfg.PoP, c.cfg.KeystoneInterval, number, vh, pubs)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/hvm"
 )
@@ -37,11 +38,17 @@ type Bitcoin interface {
 
 	// Publications returns the outputs publishing keystone id in the
 	// chain as of block asOf (asOf and its ancestors only, even if asOf
-	// has since left the best chain), in Bitcoin order, each with its
-	// publisher (PublisherOf) or none. No publication is an empty result,
-	// not an error; an asOf that is not indexed is an error wrapping
-	// ErrViewNotReady.
+	// has since left the best chain), in Bitcoin order, with Publisher
+	// nil: finding it reads transactions, which Publisher does for the
+	// few that matter. No publication is an empty result, not an error;
+	// an asOf that is not indexed is an error wrapping ErrViewNotReady.
 	Publications(id [32]byte, asOf chainhash.Hash) ([]Publication, error)
+
+	// Publisher identifies who published PoP transaction txid, confirmed
+	// as of asOf: PublisherOf over the transaction and the output its
+	// first input spends (both as of asOf). nil when it cannot be
+	// identified; errors as for Publications.
+	Publisher(txid, asOf chainhash.Hash) (*common.Address, error)
 }
 
 // Clock tells the time, for the "not too far in the future" rule.

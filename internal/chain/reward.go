@@ -28,7 +28,8 @@ type Publication struct {
 	Vout      uint32         // the OP_RETURN output
 	// Publisher is the Ethereum address of the key that signed the PoP
 	// transaction's first input (PublisherOf); nil when it cannot be
-	// identified, and such a publication earns nothing.
+	// identified or was not looked up (ResolvePublishers), and such a
+	// publication earns nothing.
 	Publisher *common.Address
 }
 
@@ -91,23 +92,17 @@ func DeriveRewards(p *genesis.PoPConfig, pubs []Publication) []*block.SystemTx {
 	if !p.RewardsOn() || p.Reward == nil || p.Reward.Sign() <= 0 || p.MaxRewarded <= 0 || len(pubs) == 0 {
 		return nil
 	}
-	sorted := slices.Clone(pubs)
-	slices.SortStableFunc(sorted, func(a, b Publication) int { return bitcoinLess(&a, &b) })
+	sorted := sortedPublications(pubs)
 	h0 := sorted[0].Height
 	paid := make(map[common.Address]bool)
 	var out []*block.SystemTx
 	for i := range sorted {
 		pub := &sorted[i]
-		d := int64(pub.Height) - int64(h0)
-		if d >= int64(len(p.RewardTable)) {
-			break // sorted by height: every later one is beyond too
+		amount := rewardAmount(p, h0, pub.Height)
+		if amount == nil {
+			break // sorted by height, table non-increasing: no later one earns
 		}
 		if pub.Publisher == nil || paid[*pub.Publisher] {
-			continue
-		}
-		amount := new(big.Int).Mul(p.Reward, new(big.Int).SetUint64(uint64(p.RewardTable[d])))
-		amount.Quo(amount, big.NewInt(100))
-		if amount.Sign() == 0 {
 			continue
 		}
 		paid[*pub.Publisher] = true
@@ -125,6 +120,70 @@ func DeriveRewards(p *genesis.PoPConfig, pubs []Publication) []*block.SystemTx {
 		}
 	}
 	return out
+}
+
+// sortedPublications returns a copy of pubs in Bitcoin order.
+func sortedPublications(pubs []Publication) []Publication {
+	sorted := slices.Clone(pubs)
+	slices.SortStableFunc(sorted, func(a, b Publication) int { return bitcoinLess(&a, &b) })
+	return sorted
+}
+
+// rewardAmount is what a publication at height h earns when the first
+// publication is at h0: Reward * RewardTable[h-h0] / 100, nil when that
+// is nothing (beyond the table, a 0% entry, a reward that rounds to 0).
+func rewardAmount(p *genesis.PoPConfig, h0, h int32) *big.Int {
+	d := int64(h) - int64(h0)
+	if p.Reward == nil || d < 0 || d >= int64(len(p.RewardTable)) {
+		return nil
+	}
+	amount := new(big.Int).Mul(p.Reward, new(big.Int).SetUint64(uint64(p.RewardTable[d])))
+	amount.Quo(amount, big.NewInt(100))
+	if amount.Sign() <= 0 {
+		return nil
+	}
+	return amount
+}
+
+// ResolvePublishers fills in the Publisher of the publications of one
+// keystone that DeriveRewards could pay, asking who for each (who reads
+// the PoP transaction; nil: not identified), and returns them in Bitcoin
+// order. It stops at the first publication that earns nothing by its
+// delay and once p.MaxRewarded distinct publishers are known, leaving
+// the rest with a nil Publisher: they could not be paid whoever
+// published them, so DeriveRewards gives the same list as with every
+// publisher known, while the lookups stay bounded by the reward window
+// however many publications Bitcoin holds.
+func ResolvePublishers(p *genesis.PoPConfig, pubs []Publication, who func(txid chainhash.Hash) (*common.Address, error)) ([]Publication, error) {
+	sorted := sortedPublications(pubs)
+	for i := range sorted {
+		sorted[i].Publisher = nil
+	}
+	if !p.RewardsOn() || p.MaxRewarded <= 0 || len(sorted) == 0 {
+		return sorted, nil
+	}
+	h0 := sorted[0].Height
+	seen := make(map[common.Address]bool)
+	asked := make(map[chainhash.Hash]*common.Address) // a tx may publish in several outputs
+	for i := range sorted {
+		if len(seen) >= p.MaxRewarded || rewardAmount(p, h0, sorted[i].Height) == nil {
+			break
+		}
+		a, ok := asked[sorted[i].Txid]
+		if !ok {
+			var err error
+			if a, err = who(sorted[i].Txid); err != nil {
+				return nil, err
+			}
+			asked[sorted[i].Txid] = a
+		}
+		if a != nil {
+			cp := *a
+			sorted[i].Publisher = &cp
+			seen[cp] = true
+		}
+	}
+	return sorted, nil
 }
 
 // PublisherOf identifies who published a PoP transaction: the Ethereum

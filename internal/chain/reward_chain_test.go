@@ -146,9 +146,17 @@ func TestPoPRewardsChain(t *testing.T) {
 		t.Fatalf("%d publications, want %d", len(pubs), len(wantPubs))
 	}
 	for i, p := range pubs {
-		if w := wantPubs[i]; p.Txid != w.txid || p.Height != w.h || p.Vout != 0 || p.Publisher == nil || *p.Publisher != w.who {
+		if w := wantPubs[i]; p.Txid != w.txid || p.Height != w.h || p.Vout != 0 || p.Publisher != nil {
 			t.Fatalf("publication %d: %+v, want %+v", i, p, w)
 		}
+		who, err := seq.btc.Publisher(p.Txid, v7.Hash)
+		if err != nil || who == nil || *who != wantPubs[i].who {
+			t.Fatalf("publisher %d: %v %v, want %s", i, who, err, wantPubs[i].who)
+		}
+	}
+	// A coinbase publishes nothing identifiable.
+	if who, err := seq.btc.Publisher(btc.blocks[5].Transactions[0].TxHash(), v7.Hash); err != nil || who != nil {
+		t.Fatalf("coinbase publisher: %v %v", who, err)
 	}
 
 	// Block 25 + delay pays: k0 the full reward for block 5 (once), k1

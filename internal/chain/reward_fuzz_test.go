@@ -113,6 +113,26 @@ func FuzzDeriveRewards(f *testing.F) {
 		if err := equalSystemTxs(got, DeriveRewards(&p, rev)); err != nil {
 			t.Fatalf("order-dependent: %v", err)
 		}
+		// Resolving only the publishers that could be paid changes
+		// nothing, and never asks about a publication beyond the table.
+		byTxid := map[chainhash.Hash]*common.Address{}
+		for _, pb := range pubs {
+			byTxid[pb.Txid] = pb.Publisher
+		}
+		asked := 0
+		resolved, err := ResolvePublishers(&p, pubs, func(txid chainhash.Hash) (*common.Address, error) {
+			asked++
+			return byTxid[txid], nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := equalSystemTxs(got, DeriveRewards(&p, resolved)); err != nil {
+			t.Fatalf("resolving fewer publishers changed the rewards: %v", err)
+		}
+		if asked > len(pubs) {
+			t.Fatalf("asked %d times for %d publications", asked, len(pubs))
+		}
 		if len(got) > p.MaxRewarded {
 			t.Fatalf("%d rewards, max %d", len(got), p.MaxRewarded)
 		}

@@ -315,3 +315,64 @@ func tapPriv(k *txgen.Key) *btcec.PrivateKey {
 	}
 	return tap
 }
+
+func TestResolvePublishers(t *testing.T) {
+	a, b := publisher(1), publisher(2)
+	sameTx := pub(100, 1, 0, a)
+	sameTx2 := sameTx
+	sameTx2.Vout = 3
+	tests := []struct {
+		name      string
+		mut       func(*genesis.PoPConfig)
+		pubs      []Publication
+		wantAsked int
+		wantWho   []*common.Address // in Bitcoin order
+	}{
+		{name: "beyond the table: not asked", pubs: []Publication{pub(106, 1, 0, b), pub(100, 1, 0, a)},
+			wantAsked: 1, wantWho: []*common.Address{a, nil}},
+		{name: "stops at max rewarded distinct publishers", mut: func(p *genesis.PoPConfig) { p.MaxRewarded = 1 },
+			pubs:      []Publication{pub(100, 1, 0, nil), pub(100, 2, 0, a), pub(100, 3, 0, a), pub(101, 1, 0, b)},
+			wantAsked: 2, wantWho: []*common.Address{nil, a, nil, nil}},
+		{name: "one question per transaction", pubs: []Publication{sameTx2, sameTx},
+			wantAsked: 1, wantWho: []*common.Address{a, a}},
+		{name: "rewards off: nothing asked", mut: func(p *genesis.PoPConfig) { p.RewardDelay = 0 },
+			pubs: []Publication{pub(100, 1, 0, a)}, wantWho: []*common.Address{nil}},
+		{name: "a 0% entry ends the window", mut: func(p *genesis.PoPConfig) { p.RewardTable = []uint32{100, 0} },
+			pubs: []Publication{pub(100, 1, 0, a), pub(101, 1, 0, b)}, wantAsked: 1, wantWho: []*common.Address{a, nil}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := rewardCfg()
+			if tc.mut != nil {
+				tc.mut(&p)
+			}
+			byTxid := map[chainhash.Hash]*common.Address{}
+			for _, x := range tc.pubs {
+				byTxid[x.Txid] = x.Publisher
+			}
+			asked := 0
+			got, err := ResolvePublishers(&p, tc.pubs, func(txid chainhash.Hash) (*common.Address, error) {
+				asked++
+				return byTxid[txid], nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if asked != tc.wantAsked || len(got) != len(tc.wantWho) {
+				t.Fatalf("asked %d, want %d; %d publications", asked, tc.wantAsked, len(got))
+			}
+			for i, w := range tc.wantWho {
+				if (w == nil) != (got[i].Publisher == nil) || (w != nil && *w != *got[i].Publisher) {
+					t.Fatalf("publication %d: publisher %v, want %v", i, got[i].Publisher, w)
+				}
+			}
+		})
+	}
+	t.Run("lookup failure", func(t *testing.T) {
+		p := rewardCfg()
+		_, err := ResolvePublishers(&p, []Publication{pub(100, 1, 0, a)}, func(chainhash.Hash) (*common.Address, error) {
+			return nil, ErrViewNotReady
+		})
+		wantErr(t, err, ErrViewNotReady)
+	})
+}

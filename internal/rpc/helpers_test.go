@@ -85,6 +85,10 @@ func (f *fakeBTC) Publications(_ [32]byte, asOf chainhash.Hash) ([]chain.Publica
 	return nil, nil
 }
 
+func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, error) {
+	return nil, errors.New("fakeBTC: no transactions")
+}
+
 func (f *fakeBTC) BlockTip() (chainhash.Hash, int32) {
 	t := f.hdrs[len(f.hdrs)-1]
 	return t.Hash, t.Height

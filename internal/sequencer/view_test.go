@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
@@ -89,6 +90,10 @@ func (f *fakeBTC) View(chainhash.Hash) (hvm.BitcoinView, error) {
 // Publications: the fake chain has no transactions, so no keystone is
 // ever published.
 func (f *fakeBTC) Publications([32]byte, chainhash.Hash) ([]chain.Publication, error) { return nil, nil }
+
+func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, error) {
+	return nil, errors.New("fakeBTC: no transactions")
+}
 
 func (f *fakeBTC) MainChainAt(height int32) (hvm.Header, error) {
 	for n := f.tip; n != nil; n = n.parent {
