@@ -89,7 +89,9 @@ func (f *fakeBTC) View(chainhash.Hash) (hvm.BitcoinView, error) {
 
 // Publications: the fake chain has no transactions, so no keystone is
 // ever published.
-func (f *fakeBTC) Publications([32]byte, chainhash.Hash) ([]chain.Publication, error) { return nil, nil }
+func (f *fakeBTC) Publications([32]byte, chainhash.Hash) ([]chain.Publication, error) {
+	return nil, nil
+}
 
 func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, error) {
 	return nil, errors.New("fakeBTC: no transactions")
