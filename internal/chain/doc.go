@@ -20,7 +20,7 @@
 //   - DeriveSystemTxs (derive.go): the pure derivation of a block's system
 //     transactions from its number, view and the publications of the
 //     keystone it pays: the view update, then PoP rewards (reward.go:
-//     DeriveRewards, PublisherOf).
+//     DeriveRewards, ResolvePublishers, PublisherOf).
 //   - Chain (chain.go, query.go, build.go): storage, InsertBlock,
 //     BuildBlock/CommitBuilt, queries, Subscribe.
 //   - Forks (fork.go): side branches, PoP fork choice through the
@@ -66,7 +66,12 @@
 //     address). The publisher's Ethereum key is the same secp256k1
 //     secret (for P2TR, the BIP 86 tweaked one). Other spends (script
 //     paths, P2SH, multisig, coinbases) are not identified and earn
-//     nothing.
+//     nothing. Publishers are looked up (Bitcoin.Publisher, reading the
+//     transaction and the output it spends) only for publications that
+//     could be paid (ResolvePublishers: within the reward table's
+//     window, until MaxRewarded distinct publishers are known, once per
+//     transaction); the rest cannot be paid whoever sent them, so the
+//     result is the same and a flood of publications costs no reads.
 //   - How much: in Bitcoin order (height, position, output), h0 = the
 //     first publication's height; a publication at height h earns
 //     Reward * RewardTable[h-h0] / 100, nothing beyond the table; one
