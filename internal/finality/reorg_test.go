@@ -11,6 +11,8 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/btcdtest"
 	"github.com/hemi-go/hemi/internal/btc/regtest"
+	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/finality"
 )
 
 // TestRegtestReorgMovesFinality publishes keystone 50 on the embedded
@@ -156,4 +158,89 @@ func TestTwoBtcdReorgOrphansPublication(t *testing.T) {
 	s.waitFinality(10, want{published: true, btcBlock: *onB[0], from: 25, confs: depth, superfinal: true})
 	s.waitFinality(30, want{})
 	s.waitHeads(25, 25)
+}
+
+// TestL2ForkChoiceFollowsBitcoin: two L2 branches from the genesis
+// compete. With no publication the first stays (a tie). Bitcoin node A
+// publishes branch B's keystone: the node switches to B. Bitcoin node B,
+// split from A, double-spends that publication and publishes branch A's
+// keystone; when the Bitcoin nodes reconnect the publication of B is
+// reorganised away and the L2 switches back to A. Once A's keystone is
+// superfinal, a branch C that scores higher is refused.
+func TestL2ForkChoiceFollowsBitcoin(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts two btcd processes")
+	}
+	key, addr := newWallet(t)
+	na := btcdtest.Start(t, btcdtest.Options{MiningAddr: addr})
+	nb := btcdtest.Start(t, btcdtest.Options{MiningAddr: addr})
+	nb.Connect(na.P2PAddr())
+	na.Generate(110)
+	tip, _ := na.Tip()
+	nb.WaitForTip(tip)
+
+	const depth = 4
+	s := startStack(t, btcdNode{na}, key, addr, depth)
+	gen := s.chain.Genesis()
+	s.buildL2(25)
+	a25 := s.chain.Head()
+	bBranch := s.buildBranch(gen, 25, 2)
+	if s.chain.Head().Hash() != a25.Hash() {
+		t.Fatal("an unpublished competing branch replaced the head")
+	}
+	ka, err := s.chain.KeystoneByHash(a25.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := s.chain.KeystoneByHash(bBranch[24].Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	nb.Disconnect(na.P2PAddr())
+	txb := s.publishKeystone(kb)
+	na.WaitForMempool(txb.TxHash())
+	s.mine(1)
+	s.waitHead(kb.Hash)
+	s.waitHeads(25, 0)
+
+	// Bitcoin node B: the double spend and A's publication, more work.
+	s.btc = btcdNode{nb}
+	nb.WaitForMempool(s.doubleSpend(txb).TxHash())
+	nb.WaitForMempool(s.publishKeystone(ka).TxHash())
+	won := nb.Generate(3)
+	nb.Connect(na.P2PAddr())
+	na.WaitForTip(*won[2])
+	s.waitIndexed()
+	s.waitHead(ka.Hash)
+	s.waitFinality(10, want{published: true, btcBlock: *won[0], from: 25, confs: 3})
+
+	// Superfinal, then extend A to 50 (unpublished) and offer C.
+	s.mine(1)
+	s.waitHeads(25, 25)
+	s.buildL2(25)
+	a50 := s.chain.Head()
+	cBranch := s.buildBranch(gen, 50, 3)
+	kc25, _ := s.chain.KeystoneByHash(cBranch[24].Hash())
+	kc50, _ := s.chain.KeystoneByHash(cBranch[49].Hash())
+	s.publishKeystone(kc25)
+	tx := s.publishKeystone(kc50)
+	nb.WaitForMempool(tx.TxHash())
+	s.mine(1)
+	s.mine(1) // processed after the previous block's reconsideration
+	s.waitFinality(10, want{published: true, btcBlock: *won[0], from: 25, confs: 6, superfinal: true})
+	if h := s.chain.Head(); h.Hash() != a50.Hash() {
+		t.Fatalf("head moved to %d %s below a superfinal block", h.Number, h.Hash())
+	}
+	// C would have won on score alone: 25 at delay 4 plus 50 against
+	// nothing, over A's 25 alone.
+	st := func(k *chain.Keystone) finality.BranchKeystone {
+		x := s.fin.KeystoneStatus(k)
+		return finality.BranchKeystone{Number: k.Number, Published: x.Published, Height: x.Publication.Height}
+	}
+	ka50, _ := s.chain.KeystoneByHash(a50.Hash())
+	cur, cand := finality.Score(nil, []finality.BranchKeystone{st(ka), st(ka50)}, []finality.BranchKeystone{st(kc25), st(kc50)})
+	if cand <= cur {
+		t.Fatalf("scores: current %d, candidate %d; the scenario needs the candidate ahead", cur, cand)
+	}
 }

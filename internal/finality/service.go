@@ -188,17 +188,26 @@ func (s *Service) followBitcoin(ctx context.Context, from uint64) error {
 	}
 }
 
-// applyEvent feeds one index event to the tracker.
+// applyEvent feeds one index event to the tracker. It reports whether
+// fork choice may have changed: the block held publications (of any
+// keystone, also of side branches the tracker does not hold) or an
+// effective publication changed.
 func (s *Service) applyEvent(ev index.Event) (bool, error) {
 	if ev.Kind == index.EventDisconnected {
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		held := 0
+		if n := len(s.tr.blocks); n > 0 && s.tr.blocks[n-1].hash == ev.Hash {
+			held = len(s.tr.blocks[n-1].pubs)
+		}
 		changed, err := s.tr.DisconnectBitcoin(ev.Hash)
 		if err != nil {
 			return false, fmt.Errorf("finality: event %d: %w", ev.Seq, err)
 		}
 		s.log.Debug("bitcoin block disconnected", "height", ev.Height, "hash", ev.Hash, "changed", changed)
-		return changed, nil
+		// Side branches' keystones are not in the tracker: any
+		// publication that left may change fork choice.
+		return changed || held > 0, nil
 	}
 	msg, err := s.cfg.Index.Block(ev.Hash)
 	if err != nil {
@@ -214,7 +223,7 @@ func (s *Service) applyEvent(ev index.Event) (bool, error) {
 	if len(pubs) > 0 {
 		s.log.Debug("bitcoin block connected", "height", ev.Height, "hash", ev.Hash, "publications", len(pubs), "changed", changed)
 	}
-	return changed, nil
+	return changed || len(pubs) > 0, nil
 }
 
 // Publications lists the PoP outputs of a Bitcoin block in block order

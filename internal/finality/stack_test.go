@@ -13,6 +13,8 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
@@ -188,6 +190,49 @@ func (s *stack) buildL2(n int) {
 	}
 }
 
+// buildBranch builds, seals and inserts n L2 blocks on parent (any
+// stored block), step seconds apart (so branches from the same parent
+// differ), and returns their headers.
+func (s *stack) buildBranch(parent *types.Header, n int, step uint64) []*types.Header {
+	s.t.Helper()
+	bv := sequencer.NewIndexBitcoin(s.ix)
+	var out []*types.Header
+	for range n {
+		_, tip := s.ix.BlockTip()
+		view, err := bv.MainChainAt(tip - 2)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		b, err := s.chain.BuildBlock(chain.BuildParams{Parent: parent, Time: parent.Time + step, View: view,
+			Coinbase: crypto.PubkeyToAddress(s.seqKey.PublicKey)})
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		if err := block.Seal(b.Block.Header, s.seqKey); err != nil {
+			s.t.Fatal(err)
+		}
+		if err := s.chain.InsertBlock(b.Block); err != nil {
+			s.t.Fatal(err)
+		}
+		parent = b.Block.Header
+		out = append(out, parent)
+	}
+	return out
+}
+
+// waitHead waits until the L2 head is hash.
+func (s *stack) waitHead(hash common.Hash) {
+	s.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for s.chain.Head().Hash() != hash {
+		if time.Now().After(deadline) {
+			h := s.chain.Head()
+			s.t.Fatalf("L2 head %d %s, want %s", h.Number, h.Hash(), hash)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // publish sends a PoP transaction for the canonical keystone at number to
 // the Bitcoin node's mempool.
 func (s *stack) publish(number uint64) *wire.MsgTx {
@@ -196,6 +241,12 @@ func (s *stack) publish(number uint64) *wire.MsgTx {
 	if err != nil {
 		s.t.Fatal(err)
 	}
+	return s.publishKeystone(k)
+}
+
+// publishKeystone sends a PoP transaction for k (of any branch).
+func (s *stack) publishKeystone(k *chain.Keystone) *wire.MsgTx {
+	s.t.Helper()
 	if len(s.funds) == 0 {
 		s.t.Fatal("no mature coinbase left")
 	}
