@@ -20,6 +20,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
@@ -54,6 +55,8 @@ type Config struct {
 	// RPC configures the JSON-RPC server; an empty ListenAddr turns it
 	// off. Chain, pool and Bitcoin are Run's.
 	RPC rpc.Config
+	// PoPM configures the in-process PoP miner (on unless Off).
+	PoPM PoPMConfig
 }
 
 // MinerKey returns the dev mining key and its P2WPKH regtest address.
@@ -109,6 +112,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := WaitIndexed(ctx, svc.Index(), btcHeight); err != nil {
 		return fmt.Errorf("devnet: wait for the indexer to reach height %d: %w", btcHeight, err)
 	}
+	var popmWallet *popm.Wallet
+	if !cfg.PoPM.Off {
+		if popmWallet, err = PoPMWallet(); err != nil {
+			return fmt.Errorf("devnet: pop miner wallet: %w", err)
+		}
+		if err := fundPoPM(ctx, btc, svc, key, popmWallet); err != nil {
+			return err
+		}
+	}
 	l2, err := NewL2(svc.Index(), L2Config{Dir: filepath.Join(cfg.DataDir, "l2"), BlockTime: cfg.L2BlockTime,
 		Pool: cfg.Pool, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	if err != nil {
@@ -133,8 +145,18 @@ func Run(ctx context.Context, cfg Config) error {
 		g.Go(func() error { return srv.Run(ctx) })
 		rpcURL = rcfg.ListenAddr
 	}
+	if popmWallet != nil {
+		miner, err := newPoPM(cfg, svc, l2, popmWallet)
+		if err != nil {
+			return fmt.Errorf("devnet: %w", err)
+		}
+		g.Go(func() error { return miner.Run(ctx) })
+	}
 	printBanner(cfg, btc, key, addr)
 	printL2Banner(cfg.Out, l2, rpcURL)
+	if popmWallet != nil {
+		printPoPMBanner(cfg.Out, popmWallet)
+	}
 	return g.Wait()
 }
 
