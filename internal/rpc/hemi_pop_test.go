@@ -372,3 +372,22 @@ func TestHemiNewKeystonesSubscription(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 }
+
+// FuzzCount: hemi_latestKeystones' count decodes any JSON without
+// panicking, and every value round-trips through both spellings.
+func FuzzCount(f *testing.F) {
+	f.Add([]byte(`5`), uint64(5))
+	f.Add([]byte(`"0x64"`), uint64(1<<40))
+	f.Add([]byte(`-1`), uint64(0))
+	f.Add([]byte(`"0x"`), ^uint64(0))
+	f.Fuzz(func(t *testing.T, raw []byte, n uint64) {
+		var c count
+		_ = c.UnmarshalJSON(raw)
+		for _, enc := range []string{fmt.Sprint(n), `"` + hexutil.EncodeUint64(n) + `"`} {
+			var got count
+			if err := got.UnmarshalJSON([]byte(enc)); err != nil || uint64(got) != n {
+				t.Fatalf("%s: got %d, %v; want %d", enc, got, err, n)
+			}
+		}
+	})
+}
