@@ -63,6 +63,7 @@ func devnetCommand() *cli.Command {
 					L2BlockTime:   cfg.Sequencer.BlockTime.Duration,
 					Pool:          poolConfig(cfg.TxPool, "", log),
 					RPC:           devnetRPCConfig(cfg.RPC, log),
+					PoPM:          devnet.PoPMConfig{MaxFeeRate: cfg.PoPM.MaxFeeRate, BumpBlocks: int32(cfg.PoPM.BumpBlocks)},
 				})
 			})
 			if cfg.Metrics.Listen != "" {

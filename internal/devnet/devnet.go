@@ -155,7 +155,7 @@ func Run(ctx context.Context, cfg Config) error {
 	printBanner(cfg, btc, key, addr)
 	printL2Banner(cfg.Out, l2, rpcURL)
 	if popmWallet != nil {
-		printPoPMBanner(cfg.Out, popmWallet)
+		printPoPMBanner(cfg.Out, popmWallet, cfg.API, rpcURL)
 	}
 	return g.Wait()
 }

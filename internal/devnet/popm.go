@@ -119,14 +119,20 @@ type PoPMConfig struct {
 	OnEvent func(popm.Event)
 }
 
-func printPoPMBanner(out io.Writer, w *popm.Wallet) {
+func printPoPMBanner(out io.Writer, w *popm.Wallet, api, rpcAddr string) {
 	src, path := w.Source()
-	fmt.Fprintf(out, `PoP miner (publishes every keystone in a Bitcoin transaction)
+	fmt.Fprintf(out, `PoP miner (publishes every keystone in a Bitcoin transaction; logs "keystone published"
+and "keystone publication mined" with the txid, vsize, fee and Bitcoin block)
   wallet       %s   (funded with %d x %.2f BTC)
   key          %s at %s: %q
                (PUBLIC devnet key, regtest coins only)
   L2 rewards   %s
-  run another  HEMI_POPM_KEY='<mnemonic>' hemi popm --network regtest
-
 `, w.Address().EncodeAddress(), PoPMOutputs, float64(PoPMOutputValue)/1e8, src, path, PoPMMnemonic(), w.RewardAddress().Hex())
+	if api != "" && rpcAddr != "" {
+		fmt.Fprintf(out, `  another one  with your own key (never this one: two miners on one wallet spend the same coins):
+               HEMI_POPM_KEY='<mnemonic>' hemi popm address --network regtest   (then fund it)
+               HEMI_POPM_KEY='<mnemonic>' hemi popm --network regtest --api %s --l2-url ws://%s
+`, api, rpcAddr)
+	}
+	fmt.Fprintln(out)
 }
