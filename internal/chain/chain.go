@@ -345,11 +345,11 @@ func (c *Chain) verify(b *Block) (*verified, error) {
 	if h.Number != nil && h.Number.IsUint64() && rawdb.HasHeader(c.db, hash, h.Number.Uint64()) {
 		return nil, fmt.Errorf("%w: %d %s", ErrKnownBlock, h.Number, hash)
 	}
-	head, err := readHeader(c.db, h.ParentHash) // the parent, named head below
+	parent, err := readHeader(c.db, h.ParentHash)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownParent, h.ParentHash)
 	}
-	extra, err := c.rules.ValidateHeader(head, h, c.clock.Now())
+	extra, err := c.rules.ValidateHeader(parent, h, c.clock.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -359,26 +359,26 @@ func (c *Chain) verify(b *Block) (*verified, error) {
 	if root := block.TxRoot(b.Body); root != h.TxHash {
 		return nil, fmt.Errorf("%w: %s, header %s", ErrBadTxRoot, root, h.TxHash)
 	}
-	view, vh, err := c.viewFor(head, extra)
+	view, vh, err := c.viewFor(parent, extra)
 	if err != nil {
 		return nil, err
 	}
-	want, err := c.deriveSystemTxs(head, vh)
+	want, err := c.deriveSystemTxs(parent, vh)
 	if err != nil {
 		return nil, err
 	}
 	if err := equalSystemTxs(want, b.Body.SystemTxs); err != nil {
 		return nil, err
 	}
-	statedb, err := state.New(head.Root, c.sdb)
+	statedb, err := state.New(parent.Root, c.sdb)
 	if err != nil {
-		return nil, fmt.Errorf("chain: state of parent %d: %w", head.Number, err)
+		return nil, fmt.Errorf("chain: state of parent %d: %w", parent.Number, err)
 	}
 	// The prefetcher loads the tries the block touches on other cores while
 	// it executes, so the state root at the end finds them warm. Process has
 	// computed the root when it returns; the commit needs no prefetching.
 	statedb.StartPrefetcher("chain", nil)
-	res, err := c.proc.Process(head, h, hash, statedb, b.Body.SystemTxs, b.Body.Txs, view, c.getHashFn(head))
+	res, err := c.proc.Process(parent, h, hash, statedb, b.Body.SystemTxs, b.Body.Txs, view, c.getHashFn(parent))
 	statedb.StopPrefetcher()
 	if err != nil {
 		return nil, err
