@@ -59,6 +59,7 @@ func TestRegtestReorgMovesFinality(t *testing.T) {
 	a = append(a, s.mine(3)...)
 	s.waitFinality(10, want{published: true, btcBlock: a[0], from: 50, confs: depth, superfinal: true})
 	s.waitHeads(50, 50)
+	s.wantMetrics(50, 50, 2)
 
 	// Back: fork B becomes valid again and A invalid; the publication
 	// returns to the mempool and lands in B's next block once B has

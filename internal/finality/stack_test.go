@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
@@ -51,6 +52,7 @@ type stack struct {
 	addr   address.Address
 	funds  []txgen.UTXO // mature coinbases to spend, oldest first
 	spent  map[wire.OutPoint]txgen.UTXO
+	reg    *prometheus.Registry
 }
 
 func newWallet(t *testing.T) (*txgen.Key, address.Address) {
@@ -101,7 +103,8 @@ func startStack(t *testing.T, btc bitcoinNode, key *txgen.Key, addr address.Addr
 		t.Fatal(err)
 	}
 	s.chain = c
-	s.fin, err = finality.New(finality.Config{Index: s.ix, PoP: spec.Config.PoP, Logger: log})
+	s.reg = prometheus.NewRegistry()
+	s.fin, err = finality.New(finality.Config{Index: s.ix, PoP: spec.Config.PoP, Logger: log, Registerer: s.reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,4 +349,37 @@ func (s *stack) waitHeads(safe, finalized uint64) {
 	}
 	h := s.fin.Heads()
 	s.t.Fatalf("heads safe=%d finalized=%d, want %d %d", h.Safe, h.Finalized, safe, finalized)
+}
+
+// wantMetrics waits until the service's gauges show safe, finalized,
+// keystones and the index's tip height.
+func (s *stack) wantMetrics(safe, finalized, keystones float64) {
+	s.t.Helper()
+	_, h := s.ix.BlockTip()
+	want := map[string]float64{"hemi_finality_safe_block": safe, "hemi_finality_finalized_block": finalized,
+		"hemi_finality_keystones": keystones, "hemi_finality_bitcoin_height": float64(h)}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mfs, err := s.reg.Gather()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		got := map[string]float64{}
+		for _, mf := range mfs {
+			if len(mf.GetMetric()) == 1 && mf.GetMetric()[0].GetGauge() != nil {
+				got[mf.GetName()] = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		ok := true
+		for k, v := range want {
+			ok = ok && got[k] == v
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("metrics %v, want %v", got, want)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
