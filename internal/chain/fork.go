@@ -82,7 +82,8 @@ func (c *Chain) planReorg(tip *types.Header) (*reorgPlan, error) {
 			return nil, fmt.Errorf("chain: branch of %s reaches another genesis: %w", tip.Hash(), ErrCorrupt)
 		}
 		if n+c.cfg.MaxReorgDepth <= headN {
-			c.log.Warn("side branch forks more than MaxReorgDepth below the head; not considered",
+			// Debug: Reconsider meets old side tips on every call.
+			c.log.Debug("side branch forks more than MaxReorgDepth below the head; not considered",
 				"tip", tip.Number, "hash", tip.Hash(), "head", headN, "max_depth", c.cfg.MaxReorgDepth)
 			return nil, nil
 		}
