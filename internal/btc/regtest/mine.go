@@ -7,6 +7,7 @@ import (
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/mining"
 	"github.com/btcsuite/btcd/txscript/v2"
 
 	"github.com/hemi-go/hemi/internal/btc/peerserve"
@@ -22,7 +23,7 @@ func (n *Node) Mine(count int, addr address.Address) ([]chainhash.Hash, error) {
 	if addr == nil || !addr.IsForNet(n.params) {
 		return nil, fmt.Errorf("%w: mining address is not a regtest address", ErrConfig)
 	}
-	return n.mine(count, addr, nil)
+	return n.mine(count, addr, nil, n.gen)
 }
 
 // MineToScript is Mine paying each coinbase to an arbitrary output script.
@@ -30,7 +31,7 @@ func (n *Node) MineToScript(count int, script []byte) ([]chainhash.Hash, error) 
 	if len(script) == 0 || len(script) > txscript.MaxScriptSize {
 		return nil, fmt.Errorf("%w: coinbase script of %d bytes", ErrConfig, len(script))
 	}
-	return n.mine(count, placeholderAddr, script)
+	return n.mine(count, placeholderAddr, script, n.gen)
 }
 
 // placeholderAddr builds templates whose payout MineToScript replaces.
@@ -42,7 +43,7 @@ var placeholderAddr = func() address.Address {
 	return a
 }()
 
-func (n *Node) mine(count int, addr address.Address, script []byte) ([]chainhash.Hash, error) {
+func (n *Node) mine(count int, addr address.Address, script []byte, gen *mining.BlkTmplGenerator) ([]chainhash.Hash, error) {
 	if count < 1 || count > MaxMinePerCall {
 		return nil, fmt.Errorf("%w: mine %d blocks: want 1..%d", ErrConfig, count, MaxMinePerCall)
 	}
@@ -54,7 +55,7 @@ func (n *Node) mine(count int, addr address.Address, script []byte) ([]chainhash
 	defer n.mineMu.Unlock()
 	out := make([]chainhash.Hash, 0, count)
 	for range count {
-		h, err := n.mineOne(addr, script)
+		h, err := n.mineOne(gen, addr, script)
 		if err != nil {
 			return out, err
 		}
@@ -67,8 +68,8 @@ func (n *Node) mine(count int, addr address.Address, script []byte) ([]chainhash
 }
 
 // mineOne builds, solves and processes one block; the caller holds mineMu.
-func (n *Node) mineOne(addr address.Address, script []byte) (chainhash.Hash, error) {
-	tmpl, err := n.gen.NewBlockTemplate(addr)
+func (n *Node) mineOne(gen *mining.BlkTmplGenerator, addr address.Address, script []byte) (chainhash.Hash, error) {
+	tmpl, err := gen.NewBlockTemplate(addr)
 	if err != nil {
 		return chainhash.Hash{}, fmt.Errorf("regtest: block template: %w", err)
 	}
@@ -80,7 +81,7 @@ func (n *Node) mineOne(addr address.Address, script []byte) (chainhash.Hash, err
 	target := blockchain.CompactToBig(msg.Header.Bits)
 	for {
 		n.extraNonce++
-		if err := n.gen.UpdateExtraNonce(msg, tmpl.Height, n.extraNonce); err != nil {
+		if err := gen.UpdateExtraNonce(msg, tmpl.Height, n.extraNonce); err != nil {
 			return chainhash.Hash{}, fmt.Errorf("regtest: extra nonce: %w", err)
 		}
 		solved := false
