@@ -35,7 +35,7 @@ func TestRPC(t *testing.T) {
 	if last := lines[len(lines)-1]; last != res.ResultLine() || !strings.HasPrefix(last, "rpc ours_tx_s=") {
 		t.Fatalf("last line %q, want %q", last, res.ResultLine())
 	}
-	for _, want := range []string{"ours: all 500 receipts checked", "anvil: all 500 receipts checked"} {
+	for _, want := range []string{"ours: all 500 receipts checked: status 1", "anvil: all 500 receipts checked: status 1"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
