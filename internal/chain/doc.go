@@ -137,8 +137,10 @@
 // and asks ForkChoice.Prefer(current, candidate). Only a yes switches; a
 // tie, a refusal or no ForkChoice at all keeps the incumbent. ForkChoice
 // owns the superfinal rule (it refuses when current[0] is superfinal);
-// the chain adds its own guard: a branch forking more than MaxReorgDepth
-// (default 10,000) blocks below the head is never asked about. Side
+// the chain adds two guards of its own: a branch forking more than
+// MaxReorgDepth (default 10,000) blocks below the head is never asked
+// about, and when the ForkChoice is also a Finalizer, a yes for a branch
+// forking below its Finalized block is refused (logged at Error). Side
 // tips are persisted; Reconsider asks again about each (highest first,
 // once per call) after Bitcoin publications changed. Side branches are
 // never pruned: they cost only their blocks, and show an equivocation.

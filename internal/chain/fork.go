@@ -31,6 +31,18 @@ type Reorg struct {
 	Old, New []*types.Header
 }
 
+// Finalizer is what a ForkChoice may also implement (internal/finality
+// does): the number of the newest superfinal canonical block. When it
+// does, the chain refuses by itself any reorg that would remove a block
+// at or below that number, whatever Prefer answered, and logs the
+// refusal at Error: fork choice broke its contract (DESIGN 4: a node
+// never reorganises below a superfinal block). A Finalizer that lags a
+// reorg (its number still about the previous branch) can only make the
+// chain stay; the next Reconsider asks again.
+type Finalizer interface {
+	Finalized() uint64
+}
+
 // maxReorgEvents bounds the reorgs kept for SubscribeReorgs readers.
 const maxReorgEvents = 1024
 
@@ -113,6 +125,13 @@ func (c *Chain) planReorg(tip *types.Header) (*reorgPlan, error) {
 	}
 	if !c.fc.Prefer(current, candidate) {
 		return nil, nil
+	}
+	if fin, ok := c.fc.(Finalizer); ok {
+		if f := fin.Finalized(); f > h.Number.Uint64() {
+			c.log.Error("fork choice preferred a branch forking below the superfinal block; refused",
+				"fork", h.Number, "finalized", f, "tip", tip.Number, "hash", tip.Hash())
+			return nil, nil
+		}
 	}
 	return plan, nil
 }

@@ -72,6 +72,16 @@ func TestForkChoice(t *testing.T) {
 			s.fc.win(t, s.chain, b[0])
 			s.fc.superfinal[s.refs(a...)[0].ID] = true
 		}, false},
+		// Fork choice says yes, but its own Finalized names block 2 of
+		// the current branch: the chain refuses by itself.
+		{"preferred below the finalized block: chain refuses", 3, 4, func(s *forkScenario, a, b []*Block) {
+			s.fc.win(t, s.chain, b[0])
+			s.fc.finalized = 2
+		}, false},
+		{"preferred with the fork at the finalized block", 3, 4, func(s *forkScenario, a, b []*Block) {
+			s.fc.win(t, s.chain, b[0])
+			s.fc.finalized = 1
+		}, true},
 		{"both preferred: incumbent stays", 3, 4, func(s *forkScenario, a, b []*Block) { s.fc.win(t, s.chain, a[1], b[0]) }, false},
 	}
 	for _, tt := range tests {

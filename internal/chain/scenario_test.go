@@ -26,7 +26,15 @@ type fakeForkChoice struct {
 	winners    map[[32]byte]bool
 	superfinal map[[32]byte]bool
 	longer     bool
+	finalized  uint64 // what Finalized reports
 	asked      [][2][]KeystoneRef
+}
+
+// Finalized makes the fake a Finalizer.
+func (f *fakeForkChoice) Finalized() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.finalized
 }
 
 func newFakeForkChoice() *fakeForkChoice {
