@@ -13,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hemi-go/hemi/internal/btc/regtest"
@@ -365,8 +366,9 @@ func TestMinerEmptyWallet(t *testing.T) {
 	w := testWallet(t)
 	ks := chanKeystones{ch: make(chan Keystone)}
 	events := make(chan Event, 100)
+	reg := prometheus.NewRegistry()
 	m, err := New(Config{Wallet: w, Keystones: ks, Bitcoin: e.bitcoin(), DataDir: t.TempDir(), Logger: quiet,
-		OnEvent: func(ev Event) { events <- ev }})
+		Registerer: reg, OnEvent: func(ev Event) { events <- ev }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,4 +386,35 @@ func TestMinerEmptyWallet(t *testing.T) {
 	if ev.KeystoneID != testKS(1).ID {
 		t.Fatal("wrong keystone")
 	}
+	waitFor(t, "the PoP tx in the node's mempool", func() bool { return e.inMempool(ev.Txid) })
+	e.mine(t, 1)
+	nextEvent(t, events, NoteConfirmed)
+	for name, want := range map[string]float64{
+		"hemi_popm_keystones_seen_total":      1,
+		"hemi_popm_keystones_published_total": 1,
+		"hemi_popm_keystones_confirmed_total": 1,
+		"hemi_popm_fees_paid_sat_total":       float64(ev.Fee),
+		"hemi_popm_wallet_balance_sat":        float64(100_000 - ev.Fee),
+	} {
+		waitFor(t, name, func() bool { return metricValue(t, reg, name) == want })
+	}
+}
+
+func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name || len(mf.GetMetric()) == 0 {
+			continue
+		}
+		m := mf.GetMetric()[0]
+		if m.GetCounter() != nil {
+			return m.GetCounter().GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	return -1
 }

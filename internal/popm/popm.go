@@ -85,6 +85,7 @@ type Miner struct {
 	met    *metrics
 	seen   map[[32]byte]time.Time // when each recent keystone arrived
 	sentAt map[chainhash.Hash]time.Time
+	empty  bool // the empty-wallet warning is logged
 }
 
 // New validates cfg and opens the miner's state.
@@ -218,6 +219,13 @@ func (mi *Miner) onTip(ctx context.Context) error {
 	}
 	mi.met.balance.Set(float64(bal))
 	mi.met.feeRate.Set(float64(rate))
+	if empty := bal == 0 && len(mi.m.State().Txs) == 0; empty != mi.empty {
+		mi.empty = empty
+		if empty {
+			mi.log.Warn("wallet is empty: send bitcoin to its address before the next keystone",
+				"address", mi.cfg.Wallet.Address().EncodeAddress(), "err", ErrWalletEmpty)
+		}
+	}
 	return mi.exec(ctx, mi.m.Step(TipEvent{Hash: hash, Height: height, Coins: coins, Mined: mined, FeeRate: rate}))
 }
 
