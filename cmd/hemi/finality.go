@@ -133,14 +133,14 @@ func printFinality(w io.Writer, f *finalityAnswer) {
 	}
 	if !f.Published || f.Publication == nil {
 		fmt.Fprintf(w, "publication    none on Bitcoin yet\n")
-		fmt.Fprintf(w, "confirmations  0 of %d\n", f.Depth)
+		fmt.Fprintf(w, "confirmations  0 (superfinal at %d)\n", f.Depth)
 		fmt.Fprintf(w, "status         unconfirmed\n")
 		return
 	}
 	p := f.Publication
 	fmt.Fprintf(w, "publication    keystone %s in Bitcoin tx %s:%d\n", p.KeystoneID, p.BTCTxid, p.BTCVout)
 	fmt.Fprintf(w, "bitcoin block  %d %s\n", p.BTCHeight, p.BTCBlockHash)
-	fmt.Fprintf(w, "confirmations  %d of %d\n", f.Confirmations, f.Depth)
+	fmt.Fprintf(w, "confirmations  %d (superfinal at %d)\n", f.Confirmations, f.Depth)
 	status := "safe (published, not yet superfinal)"
 	if f.Superfinal {
 		status = "superfinal"

@@ -92,9 +92,9 @@ func TestRunFinality(t *testing.T) {
 		wantErr string
 	}{
 		{name: "superfinal", arg: "10", want: []string{"block          10 0x01", "keystone       50 id 0xaabb block 0x02",
-			"publication    keystone 0xccdd in Bitcoin tx 77:1", "bitcoin block  111 88", "confirmations  10 of 10", "status         superfinal"}},
+			"publication    keystone 0xccdd in Bitcoin tx 77:1", "bitcoin block  111 88", "confirmations  10 (superfinal at 10)", "status         superfinal"}},
 		{name: "keystone not reached", arg: "latest", want: []string{"block          55 0x03", "keystone       75 (not reached yet)",
-			"publication    none on Bitcoin yet", "confirmations  0 of 6", "status         unconfirmed"}},
+			"publication    none on Bitcoin yet", "confirmations  0 (superfinal at 6)", "status         unconfirmed"}},
 		{name: "json", arg: "0xa", asJSON: true, want: []string{`"superfinal": true`, `"btcHeight": "0x6f"`}},
 		{name: "unknown block", arg: "500", wantErr: "not found"},
 		{name: "bad block", arg: "ten", wantErr: "want a number"},
