@@ -55,6 +55,25 @@
 //     particular two branches with no publications at all) keeps the
 //     current branch.
 //
+// Publications of a side branch's keystones count for that branch even
+// though the tracker only holds canonical keystones: Prefer lowers each
+// keystone's publication by the own publications of the later keystones
+// in the list it is given.
+//
+// # Service
+//
+// Run reads the index's events from a little below the Bitcoin view of L2
+// block 1 (publications cannot be older), rebuilding the tracker at every
+// start (it keeps no state on disk), and follows the chain's canonical
+// keystones, dropping those a reorg removed. After every Bitcoin block
+// that adds or removes publications it calls the chain's Reconsider, so a
+// side branch whose keystones reached Bitcoin first takes over. Queries:
+// Finality(number), Heads (safe: the newest canonical keystone with a
+// publication; finalized: the newest superfinal one; both 0, the genesis,
+// while there is none), KeystoneStatus, Prefer. Prometheus gauges
+// hemi_finality_{safe_block,finalized_block,keystones,bitcoin_height};
+// "finality advanced" is logged when safe or finalized moves.
+//
 // The table is genesis.PoPConfig.ForkTable; when empty, DefaultForkTable
 // (VeriBlock's {100, 100, 95, 89, 80, 69, 56, 40, 21}: same block or one
 // block later is as good, then decaying, nothing after 8 blocks, the
