@@ -135,6 +135,18 @@ func (b IndexBitcoin) Mined(_ context.Context, txid, asOf chainhash.Hash) (Mined
 	return Mined{Height: ti.Height, BlockHash: ti.BlockHash}, true, nil
 }
 
+// Spender implements Bitcoin.
+func (b IndexBitcoin) Spender(_ context.Context, op wire.OutPoint, asOf chainhash.Hash) (chainhash.Hash, bool, error) {
+	sp, err := b.Index.SpendOf(op, asOf)
+	if errors.Is(err, index.ErrNotFound) {
+		return chainhash.Hash{}, false, nil
+	}
+	if err != nil {
+		return chainhash.Hash{}, false, err
+	}
+	return sp.Txid, true, nil
+}
+
 // FeeRate implements Bitcoin.
 func (b IndexBitcoin) FeeRate(_ context.Context, target int) (int64, error) {
 	r, _, err := b.Fees.FeeRate(target)

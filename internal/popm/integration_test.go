@@ -418,3 +418,62 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	return -1
 }
+
+// TestMinerInputDoubleSpent: another transaction (here a second miner on
+// the same wallet, the classic misconfiguration) replaces the miner's
+// publication in the mempool and is mined. The miner sees its input spent
+// in the chain, drops its transaction and publishes the keystone again
+// from its other coin.
+func TestMinerInputDoubleSpent(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g, ctx := errgroup.WithContext(ctx)
+	defer func() {
+		cancel()
+		_ = g.Wait()
+	}()
+	e := newBTCEnv(t, ctx, g)
+	w := testWallet(t)
+	e.fund(t, w.Script(), 100_000)
+	e.fund(t, w.Script(), 200_000)
+	e.mine(t, 1)
+	ks := chanKeystones{ch: make(chan Keystone)}
+	events := make(chan Event, 100)
+	stop := runMiner(t, ctx, e, w, t.TempDir(), ks, events)
+	defer stop()
+
+	ks.ch <- testKS(1)
+	pub := nextEvent(t, events, NotePublished)
+	waitFor(t, "the PoP tx in the node's mempool", func() bool { return e.inMempool(pub.Txid) })
+	mp, err := e.node.MempoolTx(pub.Txid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := mp.TxIn[0].PreviousOutPoint
+	value := int64(100_000)
+	if mp.TxOut[1].Value+pub.Fee != value {
+		value = 200_000
+	}
+	k9 := testKeystone(9)
+	other, err := w.BuildPoP(Coin{OutPoint: in, Value: value}, k9.Script(), 5*pub.Fee)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.node.SubmitTx(other); err != nil {
+		t.Fatalf("conflict refused: %v", err)
+	}
+	e.mine(t, 1)
+	c := nextEvent(t, events, NoteConflicted)
+	if c.Txid != pub.Txid || !strings.Contains(c.Err.Error(), other.TxHash().String()) {
+		t.Fatalf("conflict event %+v", c)
+	}
+	again := nextEvent(t, events, NotePublished)
+	if again.KeystoneID != testKS(1).ID || again.Txid == pub.Txid {
+		t.Fatalf("republished %+v", again)
+	}
+	waitFor(t, "the new PoP tx in the node's mempool", func() bool { return e.inMempool(again.Txid) })
+	b := e.mine(t, 1)[0]
+	conf := nextEvent(t, events, NoteConfirmed)
+	if conf.Txid != again.Txid || conf.BlockHash != b {
+		t.Fatalf("confirmed %+v", conf)
+	}
+}

@@ -36,6 +36,9 @@ type Bitcoin interface {
 	// Mined says where txid is mined in the chain as of asOf; false when
 	// it is not.
 	Mined(ctx context.Context, txid, asOf chainhash.Hash) (Mined, bool, error)
+	// Spender returns the transaction that spends op in the chain as of
+	// asOf; false when none does.
+	Spender(ctx context.Context, op wire.OutPoint, asOf chainhash.Hash) (chainhash.Hash, bool, error)
 	// FeeRate estimates the fee rate (sat/vB) for confirmation within
 	// target blocks.
 	FeeRate(ctx context.Context, target int) (int64, error)

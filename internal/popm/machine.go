@@ -123,10 +123,13 @@ type Mined struct {
 // blocks are folded into it: a transaction mined before and absent now
 // was removed by a reorg.
 type TipEvent struct {
-	Hash    chainhash.Hash
-	Height  int32
-	Coins   []Coin
-	Mined   map[chainhash.Hash]Mined
+	Hash   chainhash.Hash
+	Height int32
+	Coins  []Coin
+	Mined  map[chainhash.Hash]Mined
+	// Spent names, for inputs of watched unconfirmed transactions, the
+	// transaction that spends them in the chain as of the tip.
+	Spent   map[wire.OutPoint]chainhash.Hash
 	FeeRate int64
 }
 
@@ -169,11 +172,12 @@ const (
 	NoteRefused                         // the network refused a new transaction; dropped
 	NoteBumpRefused                     // the network refused a replacement; the old chain stays
 	NoteBumpCapped                      // a bump would exceed the fee cap or the coin
+	NoteConflicted                      // another transaction spent the input in the chain; dropped
 )
 
 func (k NoteKind) String() string {
 	return [...]string{"", "published", "bumped", "republished", "confirmed", "waiting-fee",
-		"no-funds", "refused", "bump-refused", "bump-capped"}[k]
+		"no-funds", "refused", "bump-refused", "bump-capped", "conflicted"}[k]
 }
 
 // Note is one thing a step did.
@@ -279,6 +283,24 @@ func (m *Machine) applyTip(e TipEvent, out *Output) {
 				break
 			}
 		}
+	}
+	// An unconfirmed transaction whose input the chain spends otherwise
+	// (a double spend, or a reorg that took its input away) can never
+	// confirm: drop it and its chain; decide publishes the newest
+	// keystone again from another coin.
+	for _, t := range slices.Clone(m.s.Txs) {
+		if _, mined := e.Mined[t.Txid]; mined || m.find(t.Txid) == nil {
+			continue
+		}
+		by, spent := e.Spent[t.Input.OutPoint]
+		if !spent || by == t.Txid {
+			continue
+		}
+		for _, d := range m.descendants(t) {
+			m.remove(d.Txid)
+		}
+		out.Notes = append(out.Notes, Note{Kind: NoteConflicted, Tx: *t, Keystone: t.Keystone,
+			Err: fmt.Errorf("popm: input %s of %s is spent by %s", t.Input.OutPoint, t.Txid, by)})
 	}
 	var keep []*Tx
 	for _, t := range m.s.Txs {

@@ -22,6 +22,7 @@ type harness struct {
 	height int32
 	coins  []Coin
 	mined  map[chainhash.Hash]Mined
+	spent  map[wire.OutPoint]chainhash.Hash
 	sent   []*Tx // every Send, in order
 	notes  []Note
 }
@@ -40,7 +41,7 @@ func testWallet(t testing.TB) *Wallet {
 var testCfg = MachineConfig{MaxFeeRate: 100, BumpBlocks: 2, KeepDepth: 6, MaxChain: 3}
 
 func newHarness(t *testing.T, coins ...int64) *harness {
-	h := &harness{t: t, w: testWallet(t), height: 100, mined: map[chainhash.Hash]Mined{}}
+	h := &harness{t: t, w: testWallet(t), height: 100, mined: map[chainhash.Hash]Mined{}, spent: map[wire.OutPoint]chainhash.Hash{}}
 	h.m = NewMachine(testCfg, h.w, State{})
 	for i, v := range coins {
 		h.coins = append(h.coins, Coin{OutPoint: wire.OutPoint{Hash: chainhash.Hash{0xc0, byte(i)}, Index: 0}, Value: v})
@@ -98,7 +99,7 @@ func (h *harness) tip(height int32, fee int64, mine ...*Tx) Output {
 		}
 		h.coins = append(h.coins, tx.Change)
 	}
-	out := h.m.Step(TipEvent{Hash: tipHash(height), Height: height, Coins: h.coins, Mined: h.mined, FeeRate: fee})
+	out := h.m.Step(TipEvent{Hash: tipHash(height), Height: height, Coins: h.coins, Mined: h.mined, Spent: h.spent, FeeRate: fee})
 	h.record(out, VerdictAccepted)
 	return out
 }
@@ -317,6 +318,27 @@ func TestMachine(t *testing.T) {
 				t.Fatalf("live %+v", h.live())
 			}
 			_ = r
+		}},
+		{"input double-spent in the chain: dropped with its chain, newest republished", func(t *testing.T, h *harness) {
+			h.tip(100, 2)
+			a := h.apply(KeystoneEvent{testKS(1)}, VerdictAccepted).Send[0]
+			b := h.apply(KeystoneEvent{testKS(2)}, VerdictAccepted).Send[0]
+			// Someone else's transaction spent a's input and was mined.
+			h.spent[a.Input.OutPoint] = chainhash.Hash{0xee}
+			for i, c := range h.coins {
+				if c == a.Input {
+					h.coins = append(h.coins[:i], h.coins[i+1:]...)
+					break
+				}
+			}
+			out := h.tip(101, 2)
+			if kinds(out.Notes) != "conflicted,published" || len(out.Send) != 1 {
+				t.Fatalf("notes %s send %d", kinds(out.Notes), len(out.Send))
+			}
+			n := out.Send[0]
+			if n.Keystone.ID != testKS(2).ID || n.Input == a.Input || n.Input == a.Change || len(h.live()) != 1 {
+				t.Fatalf("republished %+v (b was %s)", n, b.Txid)
+			}
 		}},
 		{"crash and restart resumes: resends, never re-publishes", func(t *testing.T, h *harness) {
 			h.tip(100, 2)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -209,6 +210,19 @@ func (mi *Miner) onTip(ctx context.Context) error {
 			}
 		}
 	}
+	spent := map[wire.OutPoint]chainhash.Hash{}
+	for _, t := range mi.m.State().Txs {
+		if _, ok := mined[t.Txid]; ok {
+			continue
+		}
+		by, ok, err := b.Spender(ctx, t.Input.OutPoint, hash)
+		if err != nil {
+			return err
+		}
+		if ok {
+			spent[t.Input.OutPoint] = by
+		}
+	}
 	rate, err := b.FeeRate(ctx, mi.cfg.FeeTarget)
 	if err != nil {
 		return err
@@ -226,7 +240,7 @@ func (mi *Miner) onTip(ctx context.Context) error {
 				"address", mi.cfg.Wallet.Address().EncodeAddress(), "err", ErrWalletEmpty)
 		}
 	}
-	return mi.exec(ctx, mi.m.Step(TipEvent{Hash: hash, Height: height, Coins: coins, Mined: mined, FeeRate: rate}))
+	return mi.exec(ctx, mi.m.Step(TipEvent{Hash: hash, Height: height, Coins: coins, Mined: mined, Spent: spent, FeeRate: rate}))
 }
 
 // exec persists the state, then sends what the step asks for and reports
@@ -309,6 +323,10 @@ func (mi *Miner) note(n Note) {
 		mi.met.waiting.Set(1)
 		mi.log.Warn("keystone waits: wallet cannot pay", "number", n.Keystone.Number, "err", n.Err,
 			"address", mi.cfg.Wallet.Address().EncodeAddress())
+	case NoteConflicted:
+		mi.met.refused.Inc()
+		mi.log.Warn("pop transaction's input spent by another transaction; dropped", "txid", t.Txid,
+			"number", n.Keystone.Number, "err", n.Err)
 	case NoteRefused:
 		mi.met.refused.Inc()
 		mi.log.Warn("network refused a pop transaction; dropped", "txid", t.Txid, "number", n.Keystone.Number, "err", n.Err)

@@ -213,6 +213,22 @@ func (a APIBitcoin) Mined(ctx context.Context, txid, asOf chainhash.Hash) (Mined
 	return Mined{Height: t.Height, BlockHash: *h}, true, nil
 }
 
+// Spender implements Bitcoin.
+func (a APIBitcoin) Spender(ctx context.Context, op wire.OutPoint, asOf chainhash.Hash) (chainhash.Hash, bool, error) {
+	sp, err := a.Client.Spend(ctx, op.Hash.String(), op.Index, asOf.String())
+	if errors.Is(err, tbc.ErrNotFound) {
+		return chainhash.Hash{}, false, nil
+	}
+	if err != nil {
+		return chainhash.Hash{}, false, err
+	}
+	h, err := chainhash.NewHashFromStr(sp.Txid)
+	if err != nil {
+		return chainhash.Hash{}, false, fmt.Errorf("popm: spend txid %q: %w", sp.Txid, err)
+	}
+	return *h, true, nil
+}
+
 // FeeRate implements Bitcoin.
 func (a APIBitcoin) FeeRate(ctx context.Context, target int) (int64, error) {
 	f, err := a.Client.FeeRate(ctx, target)
