@@ -47,6 +47,11 @@
 //     as of the tip; one that was mined and no longer is gets sent again
 //     (the same transaction), and bumping restarts from that tip. A
 //     transaction is watched until it is Config.KeepDepth deep.
+//   - Conflicts: an unconfirmed transaction whose input the chain as of
+//     the tip spends otherwise (a double spend by another wallet user, or
+//     a reorg that took the input away) is dropped with every transaction
+//     built on it, and the newest keystone is published again from
+//     another coin (Bitcoin.Spender answers for the watched inputs).
 //   - Refusals: a refused new transaction is dropped with its chain and
 //     its input avoided until the next snapshot; a refused replacement
 //     brings the replaced chain back. A replaced transaction mined anyway
