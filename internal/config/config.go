@@ -322,6 +322,9 @@ func (c *Config) Validate() error {
 	if w := strings.ToLower(c.PoPM.Wallet); w != "p2wpkh" && w != "p2tr" {
 		bad("popm.wallet %q: use p2wpkh or p2tr", c.PoPM.Wallet)
 	}
+	if u := c.PoPM.L2URL; !strings.HasPrefix(u, "ws://") && !strings.HasPrefix(u, "wss://") {
+		bad("popm.l2_url %q: want the node's WebSocket endpoint (ws:// or wss://): keystones arrive by subscription", u)
+	}
 	if c.PoPM.FeeTarget < 1 || c.PoPM.FeeTarget > 1008 {
 		bad("popm.fee_target %d: want 1 to 1008 blocks", c.PoPM.FeeTarget)
 	}

@@ -15,6 +15,7 @@ func TestValidatePoPM(t *testing.T) {
 		{"defaults", func(*PoPM) {}, ""},
 		{"p2tr", func(p *PoPM) { p.Wallet = "P2TR" }, ""},
 		{"unknown wallet", func(p *PoPM) { p.Wallet = "p2pkh" }, "popm.wallet"},
+		{"http url", func(p *PoPM) { p.L2URL = "http://127.0.0.1:8545" }, "popm.l2_url"},
 		{"fee target 0", func(p *PoPM) { p.FeeTarget = 0 }, "popm.fee_target"},
 		{"fee target too far", func(p *PoPM) { p.FeeTarget = 2000 }, "popm.fee_target"},
 		{"no fee cap", func(p *PoPM) { p.MaxFeeRate = 0 }, "popm.max_fee_rate"},
