@@ -477,3 +477,46 @@ func TestMinerInputDoubleSpent(t *testing.T) {
 		t.Fatalf("confirmed %+v", conf)
 	}
 }
+
+// TestRegtestP2TRPublication: a BIP-86 wallet's PoP transaction passes
+// btcd's consensus and policy in the embedded node and is indexed.
+func TestRegtestP2TRPublication(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g, ctx := errgroup.WithContext(ctx)
+	defer func() {
+		cancel()
+		_ = g.Wait()
+	}()
+	e := newBTCEnv(t, ctx, g)
+	w, err := ParseSecret(bipMnemonic, P2TR, &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fund(t, w.Script(), 300_000)
+	e.mine(t, 1)
+	tipHash, tip := e.svc.BlockTip()
+	coins, err := e.bitcoin().Coins(ctx, w.Script(), tipHash)
+	if err != nil || len(coins) != 1 {
+		t.Fatalf("coins %v, %v", coins, err)
+	}
+	m := NewMachine(MachineConfig{MaxFeeRate: 100}, w, State{})
+	m.Step(TipEvent{Hash: tipHash, Height: tip, Coins: coins, FeeRate: 3})
+	out := m.Step(KeystoneEvent{testKS(1)})
+	if len(out.Send) != 1 {
+		t.Fatal("nothing to send")
+	}
+	tx := out.Send[0]
+	msg, _ := tx.MsgTx()
+	if err := e.node.SubmitTx(msg); err != nil {
+		t.Fatalf("node refused the P2TR PoP tx: %v", err)
+	}
+	if tx.VSize > PoPVSize(P2TR) {
+		t.Fatalf("vsize %d above %d", tx.VSize, PoPVSize(P2TR))
+	}
+	b := e.mine(t, 1)[0]
+	pubs, err := e.svc.Index().Publications(testKS(1).ID, chainhash.Hash{})
+	if err != nil || len(pubs) != 1 || pubs[0].Txid != tx.Txid || pubs[0].BlockHash != b {
+		t.Fatalf("publications %+v, %v", pubs, err)
+	}
+	t.Logf("P2TR PoP tx %s: %d vB", tx.Txid, tx.VSize)
+}
