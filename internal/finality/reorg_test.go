@@ -12,6 +12,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/btcdtest"
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/finality"
 )
 
@@ -82,6 +83,28 @@ func TestRegtestReorgMovesFinality(t *testing.T) {
 	s.publish(25)
 	s.mine(1)
 	s.waitFinality(10, want{published: true, btcBlock: b[0], from: 50, confs: depth + 1, superfinal: true})
+
+	// A restarted service (no state on disk) rebuilds the same answers
+	// from the index and the chain.
+	fresh, err := finality.New(finality.Config{Index: s.ix, PoP: genesis.PoPConfig{SuperfinalDepth: depth},
+		Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh.Bind(s.chain)
+	fctx, fcancel := context.WithCancel(context.Background())
+	fdone := make(chan error, 1)
+	go func() { fdone <- fresh.Run(fctx) }()
+	defer func() {
+		fcancel()
+		if err := <-fdone; err != nil {
+			t.Errorf("restarted service: %v", err)
+		}
+	}()
+	s.fin = fresh
+	s.waitHeads(50, 50)
+	s.waitFinality(10, want{published: true, btcBlock: b[0], from: 50, confs: depth + 1, superfinal: true})
+	s.waitFinality(30, want{published: true, btcBlock: b[0], from: 50, confs: depth + 1, superfinal: true})
 }
 
 // btcdNode adapts a btcd process to the stack.
