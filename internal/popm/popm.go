@@ -44,8 +44,8 @@ type Config struct {
 	// KeepDepth is how many confirmations end the watch for reorgs
 	// (default 12).
 	KeepDepth int32
-	// Tick is how often the fee estimate is refreshed between blocks
-	// (default 30s).
+	// Tick is how often the Bitcoin snapshot (and with it the fee
+	// estimate) is refreshed between tip changes (default 30s).
 	Tick time.Duration
 	// Logger receives the miner's logs. Required.
 	Logger *slog.Logger
@@ -144,9 +144,10 @@ func (mi *Miner) Run(ctx context.Context) error {
 	tips := mi.cfg.Bitcoin.TipChanges(ctx)
 	tick := time.NewTicker(mi.cfg.Tick)
 	defer tick.Stop()
-	if err := mi.onTip(ctx); err != nil {
-		mi.log.Warn("bitcoin snapshot failed", "err", err)
-	}
+	// retry re-takes a snapshot that failed (the node was down) sooner
+	// than the next tick.
+	retry := time.NewTimer(0)
+	defer retry.Stop()
 	for {
 		var ev Input
 		select {
@@ -164,18 +165,20 @@ func (mi *Miner) Run(ctx context.Context) error {
 				}
 				return errors.New("popm: the Bitcoin tip notifications stopped")
 			}
-			if err := mi.onTip(ctx); err != nil {
-				mi.log.Warn("bitcoin snapshot failed", "err", err)
-			}
-			continue
 		case <-tick.C:
-			rate, err := mi.cfg.Bitcoin.FeeRate(ctx, mi.cfg.FeeTarget)
+		case <-retry.C:
+		}
+		if ev == nil {
+			te, err := mi.snapshot(ctx)
 			if err != nil {
-				mi.log.Warn("fee estimate failed", "err", err)
+				if ctx.Err() != nil {
+					return nil
+				}
+				mi.log.Warn("bitcoin snapshot failed; retrying", "err", err, "in", retryPause)
+				retry.Reset(retryPause)
 				continue
 			}
-			mi.met.feeRate.Set(float64(rate))
-			ev = TickEvent{FeeRate: rate}
+			ev = te
 		}
 		if err := mi.exec(ctx, mi.m.Step(ev)); err != nil {
 			return err
@@ -183,16 +186,18 @@ func (mi *Miner) Run(ctx context.Context) error {
 	}
 }
 
-// onTip takes a snapshot as of the current tip and steps the machine.
-func (mi *Miner) onTip(ctx context.Context) error {
+// snapshot reads the Bitcoin chain as of its current tip: the wallet's
+// coins, where each watched transaction is mined, who spends the inputs
+// of the unconfirmed ones, and the fee estimate.
+func (mi *Miner) snapshot(ctx context.Context) (TipEvent, error) {
 	b := mi.cfg.Bitcoin
 	hash, height, err := b.Tip(ctx)
 	if err != nil {
-		return err
+		return TipEvent{}, err
 	}
 	coins, err := b.Coins(ctx, mi.cfg.Wallet.Script(), hash)
 	if err != nil {
-		return err
+		return TipEvent{}, err
 	}
 	mined := map[chainhash.Hash]Mined{}
 	for _, t := range mi.m.State().Txs {
@@ -203,7 +208,7 @@ func (mi *Miner) onTip(ctx context.Context) error {
 		for _, id := range ids {
 			mm, ok, err := b.Mined(ctx, id, hash)
 			if err != nil {
-				return err
+				return TipEvent{}, err
 			}
 			if ok {
 				mined[id] = mm
@@ -217,7 +222,7 @@ func (mi *Miner) onTip(ctx context.Context) error {
 		}
 		by, ok, err := b.Spender(ctx, t.Input.OutPoint, hash)
 		if err != nil {
-			return err
+			return TipEvent{}, err
 		}
 		if ok {
 			spent[t.Input.OutPoint] = by
@@ -225,7 +230,7 @@ func (mi *Miner) onTip(ctx context.Context) error {
 	}
 	rate, err := b.FeeRate(ctx, mi.cfg.FeeTarget)
 	if err != nil {
-		return err
+		return TipEvent{}, err
 	}
 	var bal int64
 	for _, c := range coins {
@@ -240,7 +245,7 @@ func (mi *Miner) onTip(ctx context.Context) error {
 				"address", mi.cfg.Wallet.Address().EncodeAddress(), "err", ErrWalletEmpty)
 		}
 	}
-	return mi.exec(ctx, mi.m.Step(TipEvent{Hash: hash, Height: height, Coins: coins, Mined: mined, Spent: spent, FeeRate: rate}))
+	return TipEvent{Hash: hash, Height: height, Coins: coins, Mined: mined, Spent: spent, FeeRate: rate}, nil
 }
 
 // exec persists the state, then sends what the step asks for and reports
