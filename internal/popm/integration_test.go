@@ -520,3 +520,61 @@ func TestRegtestP2TRPublication(t *testing.T) {
 	}
 	t.Logf("P2TR PoP tx %s: %d vB", tx.Txid, tx.VSize)
 }
+
+// mute is a Bitcoin whose broadcasts never leave the process: a crash
+// right after the miner persisted a transaction and before the network
+// heard of it.
+type mute struct{ IndexBitcoin }
+
+func (mute) Broadcast(context.Context, *wire.MsgTx) (Verdict, string, error) {
+	return VerdictUnknown, "", errors.New("crashed before sending")
+}
+
+// TestMinerCrashBeforeSend: the state is persisted before sending, so a
+// miner that dies before the network saw its transaction resends that
+// same transaction at restart and never builds a second one.
+func TestMinerCrashBeforeSend(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g, ctx := errgroup.WithContext(ctx)
+	defer func() {
+		cancel()
+		_ = g.Wait()
+	}()
+	e := newBTCEnv(t, ctx, g)
+	w := testWallet(t)
+	e.fund(t, w.Script(), 100_000)
+	e.fund(t, w.Script(), 100_000)
+	e.mine(t, 1)
+	dir := t.TempDir()
+	ks := chanKeystones{ch: make(chan Keystone)}
+	events := make(chan Event, 100)
+	m, err := New(Config{Wallet: w, Keystones: ks, Bitcoin: mute{e.bitcoin()}, DataDir: dir, Logger: quiet,
+		OnEvent: func(ev Event) { events <- ev }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mctx, mcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(mctx) }()
+	ks.ch <- testKS(1)
+	pub := nextEvent(t, events, NotePublished)
+	mcancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if e.inMempool(pub.Txid) {
+		t.Fatal("the muted broadcast reached the node")
+	}
+
+	stop := runMiner(t, ctx, e, w, dir, ks, events)
+	defer stop()
+	waitFor(t, "the persisted tx resent at restart", func() bool { return e.inMempool(pub.Txid) })
+	b := e.mine(t, 1)[0]
+	conf := nextEvent(t, events, NoteConfirmed)
+	if conf.Txid != pub.Txid || conf.BlockHash != b {
+		t.Fatalf("confirmed %+v", conf)
+	}
+	if len(e.node.MempoolTxids()) != 0 {
+		t.Fatalf("a second transaction was built: mempool %v", e.node.MempoolTxids())
+	}
+}
