@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
@@ -271,6 +272,80 @@ func (api *hemiAPI) NewKeystones(ctx context.Context) (*gethrpc.Subscription, er
 					return
 				}
 				if err := notifier.Notify(sub.ID, marshalKeystone(k)); err != nil {
+					return
+				}
+			case <-sub.Err():
+				return
+			}
+		}
+	}()
+	return sub, nil
+}
+
+// rpcHeads is a "finality" notification.
+type rpcHeads struct {
+	Safe      hexutil.Uint64 `json:"safe"`
+	Finalized hexutil.Uint64 `json:"finalized"`
+}
+
+// Finality is hemi_subscribe("finality"): the safe and finalized block
+// numbers, now and each time either moves (also backwards, after a
+// Bitcoin reorg). A slow reader gets the newest heads, not every step.
+func (api *hemiAPI) Finality(ctx context.Context) (*gethrpc.Subscription, error) {
+	notifier, ok := gethrpc.NotifierFromContext(ctx)
+	if !ok {
+		return nil, gethrpc.ErrNotificationsUnsupported
+	}
+	s := api.s
+	if s.cfg.Finality == nil {
+		return nil, &rpcError{code: codeServer, msg: ErrNoFinality.Error(), err: ErrNoFinality}
+	}
+	sub := notifier.CreateSubscription()
+	ch := make(chan finality.Heads, 16)
+	fsub := s.cfg.Finality.SubscribeHeads(ch)
+	// The feed's sender is the finality service: never make it wait on
+	// a slow connection. One goroutine drains the feed keeping only the
+	// newest heads, the other notifies.
+	var mu sync.Mutex
+	latest := s.cfg.Finality.Heads()
+	wake := make(chan struct{}, 1)
+	wake <- struct{}{}
+	stop := make(chan struct{})
+	s.metrics.subscriptions.Inc()
+	go func() {
+		defer fsub.Unsubscribe()
+		for {
+			select {
+			case h := <-ch:
+				mu.Lock()
+				latest = h
+				mu.Unlock()
+				select {
+				case wake <- struct{}{}:
+				default:
+				}
+			case <-fsub.Err():
+				return
+			case <-stop:
+				return
+			}
+		}
+	}()
+	go func() {
+		defer s.metrics.subscriptions.Dec()
+		defer close(stop)
+		var last *finality.Heads
+		for {
+			select {
+			case <-wake:
+				mu.Lock()
+				h := latest
+				mu.Unlock()
+				if last != nil && *last == h {
+					continue
+				}
+				last = &h
+				if err := notifier.Notify(sub.ID, rpcHeads{Safe: hexutil.Uint64(h.Safe), Finalized: hexutil.Uint64(h.Finalized)}); err != nil {
 					return
 				}
 			case <-sub.Err():

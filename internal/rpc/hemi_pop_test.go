@@ -257,6 +257,34 @@ func TestHemiFinalityAndTags(t *testing.T) {
 	if got := e.tagNumber(t, "safe"); got != 0 {
 		t.Fatalf("safe = %d before any publication, want the genesis", got)
 	}
+	wsc, err := gethrpc.Dial(e.ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wsc.Close()
+	heads := make(chan rpcHeads, 64)
+	hsub, err := wsc.Subscribe(context.Background(), "hemi", heads, "finality")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer hsub.Unsubscribe()
+	expectHeads := func(safe, finalized uint64) {
+		t.Helper()
+		timeout := time.After(10 * time.Second)
+		for {
+			select {
+			case h := <-heads:
+				if uint64(h.Safe) == safe && uint64(h.Finalized) == finalized {
+					return
+				}
+			case err := <-hsub.Err():
+				t.Fatal(err)
+			case <-timeout:
+				t.Fatalf("no finality notification safe=%d finalized=%d", safe, finalized)
+			}
+		}
+	}
+	expectHeads(0, 0)
 
 	pix.connect()    // height 0
 	pix.connect(k25) // height 1
@@ -281,6 +309,7 @@ func TestHemiFinalityAndTags(t *testing.T) {
 	if got := e.tagNumber(t, "finalized"); got != 25 {
 		t.Fatalf("finalized = %d, want 25", got)
 	}
+	expectHeads(25, 25)
 
 	// Keystone 50's publication makes 26..50 safe; a Bitcoin reorg
 	// removes it again.
@@ -289,6 +318,7 @@ func TestHemiFinalityAndTags(t *testing.T) {
 	if f := finalityOf(hexutil.EncodeUint64(30)); !f.Published || f.KeystoneNumber != 50 || f.Publication.BTCHeight != 4 {
 		t.Fatalf("block 30: %+v", f)
 	}
+	expectHeads(50, 25)
 	pix.disconnect()
 	waitFor(t, "keystone 50 unpublished", func() bool { return svc.Safe() == 25 })
 	if f := finalityOf(hexutil.EncodeUint64(30)); f.Published {
@@ -297,6 +327,7 @@ func TestHemiFinalityAndTags(t *testing.T) {
 	if got := e.tagNumber(t, "safe"); got != 25 {
 		t.Fatalf("safe after the Bitcoin reorg = %d, want 25", got)
 	}
+	expectHeads(25, 25) // back from 50, 25
 
 	// Block 55's keystone (75) does not exist yet; unknown blocks are null.
 	if f := finalityOf(hexutil.EncodeUint64(55)); f.KeystoneExists || f.KeystoneNumber != 75 || f.Published || f.KeystoneID != nil {
@@ -318,6 +349,14 @@ func TestHemiFinalityWithoutService(t *testing.T) {
 	err := e.rc.Call(&f, "hemi_getFinality", "latest")
 	if code, msg, _ := rpcErr(t, err); code != codeServer || msg != ErrNoFinality.Error() {
 		t.Fatalf("got %v", err)
+	}
+	wsc, err := gethrpc.Dial(e.ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wsc.Close()
+	if _, err := wsc.Subscribe(context.Background(), "hemi", make(chan rpcHeads), "finality"); err == nil {
+		t.Fatal("finality subscription without a finality service")
 	}
 	if got := e.tagNumber(t, "finalized"); got != 0 {
 		t.Fatalf("finalized without a service = %d, want the genesis", got)

@@ -106,6 +106,9 @@ type Finality interface {
 	// Finality is the finality of canonical block number; an unknown
 	// block wraps finality.ErrNotFound.
 	Finality(number uint64) (*finality.BlockFinality, error)
+	// SubscribeHeads delivers the safe and finalized heads when they
+	// change.
+	SubscribeHeads(ch chan<- finality.Heads) event.Subscription
 }
 
 var _ Finality = (*finality.Service)(nil)
