@@ -19,8 +19,20 @@
 //     pool's nonces for eth_getTransactionCount), with the next block's
 //     context (number, time, base fee) for eth_call, eth_estimateGas,
 //     eth_createAccessList and debug_traceCall, and the head for
-//     eth_getBlockByNumber; safe and finalized resolve to the genesis
-//     until PoP finality gives them meaning (DESIGN 4); earliest is 0.
+//     eth_getBlockByNumber; safe is the newest block with at least one
+//     Bitcoin confirmation and finalized the newest superfinal block, from
+//     Config.Finality (internal/finality; the genesis while none is, or
+//     without a finality service); earliest is 0.
+//   - PoP (hemi_pop.go): hemi_getFinality(block) gives the covering
+//     keystone, the effective Bitcoin publication (txid and block hash in
+//     display order), confirmations, superfinality and depth;
+//     hemi_getKeystone(id | keystone block hash | number | tag) and
+//     hemi_latestKeystones(n <= 100) give keystones as
+//     {number, hash, id, prevId, btcViewHeight, encoded};
+//     hemi_subscribe("newKeystones") sends each new canonical keystone
+//     (after an L2 reorg, those of the new branch) and
+//     hemi_subscribe("finality") the safe and finalized numbers on every
+//     move.
 //   - eth_call and eth_estimateGas take state overrides (3rd parameter)
 //     and block overrides (4th: number, time, gasLimit, feeRecipient,
 //     prevRandao, baseFeePerGas), as go-ethereum does.
