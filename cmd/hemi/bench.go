@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 
 	"github.com/urfave/cli/v3"
@@ -69,6 +70,33 @@ func benchCommand() *cli.Command {
 				},
 			},
 			benchRPCCommand(),
+			{
+				Name:  "pop",
+				Usage: "the devnet's PoP flow: PoP tx size and fee, broadcast latency, Bitcoin blocks to superfinality",
+				Description: "Runs regtest Bitcoin, our indexer, the L2 and the PoP miner in process, mines one\n" +
+					"Bitcoin block after each PoP transaction sent, and measures each keystone. The last line is\n" +
+					"pop vsize_vb=<median> fee_sat=<median> broadcast_ms=<p50> superfinal_btc_blocks=<median>",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "keystones", Value: bench.DefaultPoPKeystones, Usage: "keystones measured"},
+					&cli.IntFlag{Name: "keystone-interval", Value: bench.DefaultPoPInterval, Usage: "L2 blocks between keystones"},
+					&cli.DurationFlag{Name: "block-time", Value: bench.DefaultPoPBlockTime, Usage: "L2 block time"},
+					&cli.IntFlag{Name: "depth", Value: bench.DefaultPoPDepth, Usage: "Bitcoin confirmations of superfinality"},
+					&cli.StringFlag{Name: "work-dir", Usage: "parent of the devnet's temporary data dir (default the system temp dir)"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					if cmd.Int("keystone-interval") < 1 || cmd.Int("depth") < 1 {
+						return fmt.Errorf("bench pop: --keystone-interval and --depth must be at least 1")
+					}
+					_, err := bench.RunPoP(ctx, bench.PoPConfig{
+						Keystones:        int(cmd.Int("keystones")),
+						KeystoneInterval: uint64(cmd.Int("keystone-interval")),
+						BlockTime:        cmd.Duration("block-time"),
+						SuperfinalDepth:  uint32(cmd.Int("depth")),
+						WorkDir:          cmd.String("work-dir"),
+					}, os.Stdout)
+					return err
+				},
+			},
 			{
 				Name:            "btc-index-ours",
 				Hidden:          true,

@@ -434,6 +434,26 @@ func (s *Stack) Events(from int) []PoPEvent {
 	return slices.Clone(s.events[max(from, 0):])
 }
 
+// WaitEvents waits until there is at least one PoP miner event with
+// sequence number from or later and returns them all.
+func (s *Stack) WaitEvents(ctx context.Context, from int) ([]PoPEvent, error) {
+	ctx, cancel := s.waitContext(ctx)
+	defer cancel()
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		if n := len(s.events); max(from, 0) < n {
+			out := slices.Clone(s.events[max(from, 0):])
+			s.mu.Unlock()
+			return out, nil
+		}
+		s.mu.Unlock()
+		if err := s.wake(ctx, ch); err != nil {
+			return nil, fmt.Errorf("devnet: wait for PoP miner event %d: %w", from, err)
+		}
+	}
+}
+
 // WaitEvent waits for the first PoP miner event with sequence number at
 // least from, of kind, for keystone number.
 func (s *Stack) WaitEvent(ctx context.Context, from int, kind popm.NoteKind, number uint64) (PoPEvent, error) {
