@@ -566,6 +566,10 @@ func TestMinerCrashBeforeSend(t *testing.T) {
 		t.Fatal("the muted broadcast reached the node")
 	}
 
+	other := testWalletFrom(t, "another key for the same data dir")
+	if _, err := New(Config{Wallet: other, Keystones: ks, Bitcoin: e.bitcoin(), DataDir: dir, Logger: quiet}); !errors.Is(err, ErrStateWallet) {
+		t.Fatalf("another wallet on this state: err %v", err)
+	}
 	stop := runMiner(t, ctx, e, w, dir, ks, events)
 	defer stop()
 	waitFor(t, "the persisted tx resent at restart", func() bool { return e.inMempool(pub.Txid) })

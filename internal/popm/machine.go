@@ -62,6 +62,8 @@ func (t *Tx) changeOutpoint() wire.OutPoint { return t.Change.OutPoint }
 
 // State is everything the miner knows; it is persisted after every step.
 type State struct {
+	// Wallet is the output script of the wallet the state belongs to.
+	Wallet []byte `json:"wallet"`
 	// Latest is the newest keystone the node delivered (nil: none yet).
 	Latest *Keystone `json:"latest,omitempty"`
 	// Txs are the miner's transactions not yet buried KeepDepth deep, in

@@ -29,7 +29,12 @@ type harness struct {
 
 func testWallet(t testing.TB) *Wallet {
 	t.Helper()
-	k, _ := btcec.PrivKeyFromBytes([]byte("popm machine test key 0123456789"))
+	return testWalletFrom(t, "popm machine test key 0123456789")
+}
+
+func testWalletFrom(t testing.TB, seed string) *Wallet {
+	t.Helper()
+	k, _ := btcec.PrivKeyFromBytes([]byte(seed))
 	wif, _ := btcutil.NewWIF(k, &chaincfg.RegressionNetParams, true)
 	w, err := ParseSecret(wif.String(), P2WPKH, &chaincfg.RegressionNetParams)
 	if err != nil {

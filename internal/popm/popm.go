@@ -1,6 +1,7 @@
 package popm
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +23,9 @@ const (
 	DefaultTick       = 30 * time.Second
 	retryPause        = 2 * time.Second
 )
+
+// ErrStateWallet: the data directory holds the state of another wallet.
+var ErrStateWallet = errors.New("popm: state of another wallet")
 
 // Config configures a Miner. It is read once by New.
 type Config struct {
@@ -120,6 +124,13 @@ func New(cfg Config) (*Miner, error) {
 	if err != nil {
 		st.close()
 		return nil, err
+	}
+	if s.Wallet == nil {
+		s.Wallet = cfg.Wallet.Script()
+	} else if !bytes.Equal(s.Wallet, cfg.Wallet.Script()) {
+		st.close()
+		return nil, fmt.Errorf("%w: the state in %s belongs to another wallet (script %x); use another data directory for this key",
+			ErrStateWallet, cfg.DataDir, s.Wallet)
 	}
 	mc := MachineConfig{MaxFeeRate: cfg.MaxFeeRate, BumpBlocks: cfg.BumpBlocks, KeepDepth: cfg.KeepDepth}
 	return &Miner{
