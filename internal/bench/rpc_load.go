@@ -136,29 +136,52 @@ func newClient(ctx context.Context, url string) (*gethrpc.Client, error) {
 	return c, nil
 }
 
-// nonces returns the pending nonces of addrs.
-func nonces(ctx context.Context, c *gethrpc.Client, addrs []common.Address) ([]uint64, error) {
-	out := make([]uint64, len(addrs))
-	res := make([]hexutil.Uint64, len(addrs))
-	for lo := 0; lo < len(addrs); lo += 500 {
-		hi := min(lo+500, len(addrs))
-		elems := make([]gethrpc.BatchElem, 0, hi-lo)
-		for i := lo; i < hi; i++ {
-			elems = append(elems, gethrpc.BatchElem{Method: "eth_getTransactionCount", Args: []any{addrs[i], "pending"}, Result: &res[i]})
-		}
-		if err := c.BatchCallContext(ctx, elems); err != nil {
-			return nil, fmt.Errorf("bench: eth_getTransactionCount: %w", err)
-		}
-		for i, e := range elems {
-			if e.Error != nil {
-				return nil, fmt.Errorf("bench: eth_getTransactionCount %v: %w", addrs[lo+i], e.Error)
-			}
-		}
+// nonces returns the nonces of addrs at block tag ("pending", "latest").
+func nonces(ctx context.Context, c *gethrpc.Client, addrs []common.Address, tag string) ([]uint64, error) {
+	res, err := batchPerAddress[hexutil.Uint64](ctx, c, "eth_getTransactionCount", addrs, tag)
+	if err != nil {
+		return nil, err
 	}
+	out := make([]uint64, len(res))
 	for i, n := range res {
 		out[i] = uint64(n)
 	}
 	return out, nil
+}
+
+// balances returns the balances of addrs at block tag.
+func balances(ctx context.Context, c *gethrpc.Client, addrs []common.Address, tag string) ([]*big.Int, error) {
+	res, err := batchPerAddress[hexutil.Big](ctx, c, "eth_getBalance", addrs, tag)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*big.Int, len(res))
+	for i := range res {
+		out[i] = (*big.Int)(&res[i])
+	}
+	return out, nil
+}
+
+// batchPerAddress calls method(addr, tag) for every one of addrs in
+// batches of 500.
+func batchPerAddress[T any](ctx context.Context, c *gethrpc.Client, method string, addrs []common.Address, tag string) ([]T, error) {
+	res := make([]T, len(addrs))
+	for lo := 0; lo < len(addrs); lo += 500 {
+		hi := min(lo+500, len(addrs))
+		elems := make([]gethrpc.BatchElem, 0, hi-lo)
+		for i := lo; i < hi; i++ {
+			elems = append(elems, gethrpc.BatchElem{Method: method, Args: []any{addrs[i], tag}, Result: &res[i]})
+		}
+		if err := c.BatchCallContext(ctx, elems); err != nil {
+			return nil, fmt.Errorf("bench: %s: %w", method, err)
+		}
+		for i, e := range elems {
+			if e.Error != nil {
+				return nil, fmt.Errorf("bench: %s %v: %w", method, addrs[lo+i], e.Error)
+			}
+		}
+	}
+	return res, nil
 }
 
 // loadResult is what sendAndWait measured.
@@ -346,6 +369,60 @@ type rpcReceipt struct {
 
 // errNotIncluded: a transaction has no receipt or a failed one.
 var errNotIncluded = errors.New("bench: transaction not included")
+
+// errTransfers: the state at the head is not what the transfers should
+// have left.
+var errTransfers = errors.New("bench: transfers not applied")
+
+// checkTransfers checks the state the transfers ts (from the accounts
+// from, which had the nonces start before them) should leave at the head:
+// each sender's nonce is its start nonce plus its transfer count, and each
+// recipient holds the sum of the values sent to it (recipients are fresh
+// accounts that held nothing before). A transfer that failed, was dropped
+// or ran twice fails the check. It reads one nonce per sender and one
+// balance per recipient, not one receipt per transfer: anvil 1.7.1 takes
+// one to two minutes to answer the receipts of 20,000 transfers in blocks
+// of thousands (eth_getBlockReceipts or eth_getTransactionReceipt alike),
+// so a receipt check would dominate every run (not timed either way).
+func checkTransfers(ctx context.Context, url string, from []common.Address, start []uint64, ts []transfer) error {
+	c, err := newClient(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	wantNonce := slices.Clone(start)
+	wantBal := map[common.Address]*big.Int{}
+	var to []common.Address
+	for _, t := range ts {
+		wantNonce[t.from]++
+		b, ok := wantBal[t.to]
+		if !ok {
+			b = new(big.Int)
+			wantBal[t.to] = b
+			to = append(to, t.to)
+		}
+		b.Add(b, t.value)
+	}
+	got, err := nonces(ctx, c, from, "latest")
+	if err != nil {
+		return err
+	}
+	for i, n := range got {
+		if n != wantNonce[i] {
+			return fmt.Errorf("%w: %v has nonce %d, want %d", errTransfers, from[i], n, wantNonce[i])
+		}
+	}
+	bals, err := balances(ctx, c, to, "latest")
+	if err != nil {
+		return err
+	}
+	for i, b := range bals {
+		if b.Cmp(wantBal[to[i]]) != 0 {
+			return fmt.Errorf("%w: %v holds %v wei, want %v", errTransfers, to[i], b, wantBal[to[i]])
+		}
+	}
+	return nil
+}
 
 // checkReceipts fetches the receipts of blocks (eth_getBlockReceipts, one
 // call a block, batched) and checks every one of txs has a successful

@@ -3,12 +3,19 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 )
 
 // TestRPC runs the rpc benchmark small (500 transfers, 50 senders) against
@@ -35,7 +42,7 @@ func TestRPC(t *testing.T) {
 	if last := lines[len(lines)-1]; last != res.ResultLine() || !strings.HasPrefix(last, "rpc ours_tx_s=") {
 		t.Fatalf("last line %q, want %q", last, res.ResultLine())
 	}
-	for _, want := range []string{"ours: all 500 receipts checked: status 1", "anvil: all 500 receipts checked: status 1"} {
+	for _, want := range []string{"ours: all 500 transfers applied", "anvil: all 500 transfers applied"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -154,6 +161,60 @@ func TestAnvilArgs(t *testing.T) {
 			base := "--prune-history --host 127.0.0.1 --port 8545 --gas-limit 500000000 --silent"
 			if want := strings.TrimSpace(base + " " + tc.want); got != want {
 				t.Fatalf("args %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestCheckTransfers sends a few transfers to anvil and checks that
+// checkTransfers accepts the state they left and refuses it when the
+// expectation differs by one nonce or one wei (a failed, dropped or
+// doubled transfer).
+func TestCheckTransfers(t *testing.T) {
+	bin, err := FindAnvil()
+	if err != nil {
+		t.Skipf("anvil missing: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a, err := startAnvil(ctx, bin, t.TempDir(), 30_000_000, anvilAutomine, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.stop()
+	dev, err := genesis.DevAccounts(genesis.DevMnemonic, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []*ecdsa.PrivateKey{dev[0].Key, dev[1].Key}
+	from := []common.Address{dev[0].Address, dev[1].Address}
+	ts := make([]transfer, 7)
+	for k := range ts {
+		ts[k] = transfer{from: k % 2, nonce: uint64(k / 2), to: recipient(k % 3), value: big.NewInt(int64(k + 1))}
+	}
+	txs, err := signAll(ctx, 31337, keys, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sendAndWait(ctx, a.url, txs, streams(ts, 2, 3), 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	start := []uint64{0, 0}
+	if err := checkTransfers(ctx, a.url, from, start, ts); err != nil {
+		t.Fatalf("checkTransfers after the transfers: %v", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		start []uint64
+		ts    []transfer
+	}{
+		{"one nonce more", []uint64{0, 1}, ts},
+		{"one transfer missing", start, ts[:6]},
+		{"one wei more", start, append(slices.Clone(ts[:6]), transfer{from: 0, to: ts[6].to, value: big.NewInt(8)})},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := checkTransfers(ctx, a.url, from, tc.start, tc.ts); !errors.Is(err, errTransfers) {
+				t.Fatalf("checkTransfers: %v, want errTransfers", err)
 			}
 		})
 	}
