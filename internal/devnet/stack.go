@@ -114,6 +114,9 @@ type Stack struct {
 	cancel context.CancelFunc
 	g      *errgroup.Group
 
+	closeOnce sync.Once
+	closeErr  error
+
 	// mineMu is held while a block is mined and while an event's
 	// Bitcoin height is read, so a transaction is never reported at a
 	// height a block under construction is about to change.
@@ -252,9 +255,14 @@ func (s *Stack) startRPC() error {
 }
 
 // Close stops every service, waits for them and closes the L2 chain; it
-// returns the first service error (none for a clean stop). Safe to call
-// more than once.
+// returns the first service error (none for a clean stop). Later calls
+// return the same.
 func (s *Stack) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	return s.closeErr
+}
+
+func (s *Stack) close() error {
 	s.cancel()
 	err := s.g.Wait()
 	if errors.Is(err, context.Canceled) {
@@ -264,7 +272,6 @@ func (s *Stack) Close() error {
 		if cerr := s.L2.Chain.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
-		s.L2 = nil
 	}
 	if s.BTC != nil {
 		if cerr := s.BTC.Close(); cerr != nil && err == nil {
@@ -275,7 +282,6 @@ func (s *Stack) Close() error {
 		if rerr := os.RemoveAll(s.dir); rerr != nil && err == nil {
 			err = rerr
 		}
-		s.ownDir = false
 	}
 	return err
 }
