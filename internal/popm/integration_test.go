@@ -582,3 +582,97 @@ func TestMinerCrashBeforeSend(t *testing.T) {
 		t.Fatalf("a second transaction was built: mempool %v", e.node.MempoolTxids())
 	}
 }
+
+// TestMinerBumpsLive: blocks that leave the PoP transaction out (mined
+// empty) make the running miner replace it after BumpBlocks blocks; the
+// replacement travels over P2P, replaces the original in the node's
+// mempool (BIP-125) and is the one mined.
+func TestMinerBumpsLive(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g, ctx := errgroup.WithContext(ctx)
+	defer func() {
+		cancel()
+		_ = g.Wait()
+	}()
+	e := newBTCEnv(t, ctx, g)
+	w := testWallet(t)
+	e.fund(t, w.Script(), 100_000)
+	e.mine(t, 1)
+	ks := chanKeystones{ch: make(chan Keystone)}
+	events := make(chan Event, 100)
+	stop := runMiner(t, ctx, e, w, t.TempDir(), ks, events)
+	defer stop()
+
+	ks.ch <- testKS(1)
+	pub := nextEvent(t, events, NotePublished)
+	waitFor(t, "the PoP tx in the node's mempool", func() bool { return e.inMempool(pub.Txid) })
+	addr, _ := e.miner.Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
+	if _, err := e.node.MineEmpty(2, addr); err != nil {
+		t.Fatal(err)
+	}
+	e.waitIndexed(t)
+	bump := nextEvent(t, events, NoteBumped)
+	if bump.KeystoneID != pub.KeystoneID || bump.Fee < pub.Fee+PoPVSize(P2WPKH) || bump.FeeRate <= pub.FeeRate {
+		t.Fatalf("bump %+v of %+v", bump, pub)
+	}
+	waitFor(t, "the replacement to replace the original in the node's mempool", func() bool {
+		return e.inMempool(bump.Txid) && !e.inMempool(pub.Txid)
+	})
+	b := e.mine(t, 1)[0]
+	conf := nextEvent(t, events, NoteConfirmed)
+	if conf.Txid != bump.Txid || conf.BlockHash != b {
+		t.Fatalf("confirmed %+v", conf)
+	}
+	pubs, err := e.svc.Index().Publications(pub.KeystoneID, chainhash.Hash{})
+	if err != nil || len(pubs) != 1 || pubs[0].Txid != bump.Txid {
+		t.Fatalf("publications %+v, %v", pubs, err)
+	}
+	t.Logf("bumped %s (%d sat) to %s (%d sat, %d sat/vB)", pub.Txid, pub.Fee, bump.Txid, bump.Fee, bump.FeeRate)
+}
+
+// TestMinerRepublishesAfterReorg: a Bitcoin reorg to a branch without the
+// publication makes the miner send the same transaction again, and it is
+// mined into the new branch.
+func TestMinerRepublishesAfterReorg(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	g, ctx := errgroup.WithContext(ctx)
+	defer func() {
+		cancel()
+		_ = g.Wait()
+	}()
+	e := newBTCEnv(t, ctx, g)
+	w := testWallet(t)
+	e.fund(t, w.Script(), 100_000)
+	e.mine(t, 1)
+	ks := chanKeystones{ch: make(chan Keystone)}
+	events := make(chan Event, 100)
+	stop := runMiner(t, ctx, e, w, t.TempDir(), ks, events)
+	defer stop()
+
+	ks.ch <- testKS(1)
+	pub := nextEvent(t, events, NotePublished)
+	waitFor(t, "the PoP tx in the node's mempool", func() bool { return e.inMempool(pub.Txid) })
+	held := e.mine(t, 1)[0]
+	nextEvent(t, events, NoteConfirmed)
+	if err := e.node.InvalidateBlock(held); err != nil {
+		t.Fatal(err)
+	}
+	addr, _ := e.miner.Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
+	if _, err := e.node.MineEmpty(2, addr); err != nil { // more work, without the publication
+		t.Fatal(err)
+	}
+	e.waitIndexed(t)
+	re := nextEvent(t, events, NoteRepublished)
+	if re.Txid != pub.Txid {
+		t.Fatalf("republished %s, want the same %s", re.Txid, pub.Txid)
+	}
+	if pubs, _ := e.svc.Index().Publications(pub.KeystoneID, chainhash.Hash{}); len(pubs) != 0 {
+		t.Fatalf("publication still indexed after the reorg: %+v", pubs)
+	}
+	waitFor(t, "the PoP tx back in the node's mempool", func() bool { return e.inMempool(pub.Txid) })
+	b := e.mine(t, 1)[0]
+	conf := nextEvent(t, events, NoteConfirmed)
+	if conf.Txid != pub.Txid || conf.BlockHash != b {
+		t.Fatalf("confirmed %+v, want block %s", conf, b)
+	}
+}
