@@ -2,6 +2,7 @@ package tbc
 
 import (
 	"context"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -20,7 +21,7 @@ func TestAPIFeeRate(t *testing.T) {
 		out += o.Value
 	}
 	vsize := mempool.GetTxVirtualSize(btcutil.NewTx(f.spend))
-	wantTop := (cb - out + vsize - 1) / vsize
+	wantTop := int64(math.Round(float64(cb-out) / float64(vsize)))
 	tests := []struct {
 		name   string
 		target int

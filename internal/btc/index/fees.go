@@ -3,6 +3,7 @@ package index
 import (
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"sync"
 
@@ -32,10 +33,13 @@ type BlockFees struct {
 	// how many of them were measured (evenly spaced, at most the sample
 	// cap).
 	Txs, Sampled int
-	// Median is the vsize-weighted median fee rate (sat/vB, rounded up)
-	// of the sampled transactions: half of the measured block space paid
-	// at least this. 0 for a block without transactions: its space was
-	// free.
+	// Median is the vsize-weighted median fee rate (sat/vB, rounded to
+	// the nearest whole number) of the sampled transactions: half of the
+	// measured block space paid about this. 0 for a block without
+	// transactions: its space was free. Rounding up instead would feed
+	// back: a transaction paying a whole rate on a size estimate one
+	// byte above its real size pays a hair more per byte, and the next
+	// estimate would be one sat/vB higher, and so on.
 	Median int64
 }
 
@@ -179,7 +183,7 @@ func (f *FeeEstimator) compute(hash chainhash.Hash) (BlockFees, error) {
 }
 
 // weightedMedian is the rate at which half the sampled vsize is reached,
-// going from the lowest rate up; rounded up to whole sat/vB.
+// going from the lowest rate up; rounded to the nearest whole sat/vB.
 func weightedMedian(s []feeSample) int64 {
 	if len(s) == 0 {
 		return 0
@@ -200,11 +204,7 @@ func weightedMedian(s []feeSample) int64 {
 	for _, x := range s {
 		acc += x.vsize
 		if 2*acc >= total {
-			r := int64(x.rate)
-			if float64(r) < x.rate {
-				r++
-			}
-			return r
+			return int64(math.Round(x.rate))
 		}
 	}
 	return 0

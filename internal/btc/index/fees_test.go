@@ -84,6 +84,8 @@ func TestWeightedMedian(t *testing.T) {
 	}{
 		{"none", nil, 0},
 		{"one", []feeSample{{2.5, 100}}, 3},
+		{"a hair above a whole rate does not creep up", []feeSample{{404.0 / 201, 201}}, 2},
+		{"below half rounds down", []feeSample{{1.4, 100}}, 1},
 		{"weighted by size", []feeSample{{1, 100}, {50, 1000}, {5, 100}}, 50},
 		{"exact half", []feeSample{{4, 100}, {8, 100}}, 4},
 	}
