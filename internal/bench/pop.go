@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"runtime"
 	"slices"
@@ -172,6 +173,8 @@ func RunPoP(ctx context.Context, cfg PoPConfig, out io.Writer) (PoPResult, error
 	if runErr != nil {
 		return res, runErr
 	}
+	fmt.Fprintf(out, "broadcast latency: p50 %.1f ms, p90 %.1f ms, max %.1f ms over %d keystones\n",
+		res.BroadcastMS, res.percentileMS(0.9), res.percentileMS(1), len(res.Keystones))
 	fmt.Fprintf(out, "targets: vsize <= %d vB (Hemi's reference miner: %d vB, ours/reference = %.2f), broadcast <= %d ms\n",
 		popVSizeTarget, referencePoPVSize, res.VSize/referencePoPVSize, popBroadcastTargetMS)
 	fmt.Fprintf(out, "pop vsize_vb=%s fee_sat=%s broadcast_ms=%.1f superfinal_btc_blocks=%s\n",
@@ -285,9 +288,9 @@ func (r *popRun) mine(ctx context.Context) error {
 			}
 		}
 		r.done++
-		fmt.Fprintf(r.out, "keystone %d (%d/%d): tx %s %d vB fee %d sat; broadcast %.1f ms, in mempool %.1f ms after the seal; "+
+		fmt.Fprintf(r.out, "keystone %d (%d/%d): tx %s %d vB fee %d sat (%d sat/vB); broadcast %.1f ms, in mempool %.1f ms after the seal; "+
 			"mined at height %d; superfinal after %d Bitcoin blocks\n", k, r.done, r.cfg.Keystones, pk.event.Txid, pk.VSize, pk.Fee,
-			ms(pk.Broadcast), ms(pk.InMempool), pk.PublishedAt, pk.Superfinal)
+			pk.event.FeeRate, ms(pk.Broadcast), ms(pk.InMempool), pk.PublishedAt, pk.Superfinal)
 	}
 	return nil
 }
@@ -308,6 +311,21 @@ func (r *popRun) result() PoPResult {
 	}
 	res.VSize, res.Fee, res.BroadcastMS, res.SuperfinalBlocks = medianOf(vs), medianOf(fees), medianOf(bc), medianOf(sf)
 	return res
+}
+
+// percentileMS is the p-quantile (nearest rank) of the broadcast
+// latencies in milliseconds.
+func (r PoPResult) percentileMS(p float64) float64 {
+	if len(r.Keystones) == 0 {
+		return 0
+	}
+	xs := make([]float64, 0, len(r.Keystones))
+	for _, k := range r.Keystones {
+		xs = append(xs, ms(k.Broadcast))
+	}
+	slices.Sort(xs)
+	i := int(math.Ceil(p*float64(len(xs)))) - 1
+	return xs[min(max(i, 0), len(xs)-1)]
 }
 
 // medianOf is the median (the mean of the two middle values for an even

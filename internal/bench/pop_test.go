@@ -87,3 +87,30 @@ func TestMedianOf(t *testing.T) {
 		})
 	}
 }
+
+func TestPoPPercentile(t *testing.T) {
+	res := PoPResult{}
+	for _, d := range []time.Duration{40, 10, 30, 20, 50} {
+		res.Keystones = append(res.Keystones, PoPKeystone{Broadcast: d * time.Millisecond})
+	}
+	tests := []struct {
+		name string
+		p    float64
+		want float64
+	}{
+		{name: "p50", p: 0.5, want: 30},
+		{name: "p90", p: 0.9, want: 50},
+		{name: "max", p: 1, want: 50},
+		{name: "min", p: 0, want: 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := res.percentileMS(tc.p); got != tc.want {
+				t.Fatalf("percentileMS(%v) = %v, want %v", tc.p, got, tc.want)
+			}
+		})
+	}
+	if got := (PoPResult{}).percentileMS(0.5); got != 0 {
+		t.Fatalf("no keystones: %v", got)
+	}
+}
