@@ -248,7 +248,13 @@ func RunRPC(ctx context.Context, cfg RPCConfig, out io.Writer) (RPCResult, error
 		r, err = runTarget(ctx, cfg, "anvil", a.url, keys, dev, "", out)
 		_ = a.stop()
 		if err != nil {
-			return res, fmt.Errorf("%w\n--- anvil output:\n%s", err, a.log.String())
+			if cfg.AnvilMining == anvilAutomine {
+				err = fmt.Errorf("%w (anvil's automine loses its wake-up under load, foundry-rs/foundry#10122: use interval mining)", err)
+			}
+			if log := a.log.String(); log != "" {
+				err = fmt.Errorf("%w\n--- anvil output:\n%s", err, log)
+			}
+			return res, err
 		}
 		_ = os.RemoveAll(home)
 		anvil = append(anvil, r)
