@@ -10,6 +10,9 @@ import (
 	"github.com/btcsuite/btcd/blockchain"
 	"github.com/btcsuite/btcd/btcutil/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // Fee estimation defaults.
@@ -29,9 +32,12 @@ const (
 type BlockFees struct {
 	Hash   chainhash.Hash
 	Height int32
-	// Txs counts the block's transactions besides the coinbase; Sampled
-	// how many of them were measured (evenly spaced, at most the sample
-	// cap).
+	// Txs counts the block's transactions besides the coinbase and PoP
+	// publications; Sampled how many of them were measured (evenly
+	// spaced, at most the sample cap). PoP transactions are left out so
+	// publications do not price themselves: on a quiet chain (devnet)
+	// they would be the only transactions, and every fee bump would
+	// raise the estimate for good.
 	Txs, Sampled int
 	// Median is the vsize-weighted median fee rate (sat/vB, rounded to
 	// the nearest whole number) of the sampled transactions: half of the
@@ -141,15 +147,21 @@ func (f *FeeEstimator) compute(hash chainhash.Hash) (BlockFees, error) {
 	if err != nil {
 		return BlockFees{}, err
 	}
-	bf := BlockFees{Hash: hash, Height: hi.Height, Txs: len(msg.Transactions) - 1}
-	if bf.Txs <= 0 {
-		bf.Txs = 0
+	bf := BlockFees{Hash: hash, Height: hi.Height}
+	var txs []*wire.MsgTx
+	for _, tx := range msg.Transactions[min(1, len(msg.Transactions)):] {
+		if !isPoP(tx) {
+			txs = append(txs, tx)
+		}
+	}
+	bf.Txs = len(txs)
+	if bf.Txs == 0 {
 		return bf, nil
 	}
 	step := max(1, (bf.Txs+f.sample-1)/f.sample)
 	var samples []feeSample
-	for i := 1; i < len(msg.Transactions); i += step {
-		tx := msg.Transactions[i]
+	for i := 0; i < len(txs); i += step {
+		tx := txs[i]
 		var in int64
 		ok := true
 		for _, txin := range tx.TxIn {
@@ -180,6 +192,16 @@ func (f *FeeEstimator) compute(hash chainhash.Hash) (BlockFees, error) {
 	bf.Sampled = len(samples)
 	bf.Median = weightedMedian(samples)
 	return bf, nil
+}
+
+// isPoP reports whether tx publishes a keystone.
+func isPoP(tx *wire.MsgTx) bool {
+	for _, o := range tx.TxOut {
+		if _, err := pop.ParseScript(o.PkScript); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // weightedMedian is the rate at which half the sampled vsize is reached,

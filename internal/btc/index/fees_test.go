@@ -7,6 +7,8 @@ import (
 	"github.com/btcsuite/btcd/btcutil/v2"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 func vsizeOf(tx *wire.MsgTx) int64 {
@@ -26,12 +28,16 @@ func TestFeeEstimator(t *testing.T) {
 	g := newGen(params)
 	gh := params.GenesisBlock.BlockHash()
 	const cb = 50_0000_0000
-	bs := g.chain(t, gh, 4, script(1)) // 4 coinbases to spend
+	bs := g.chain(t, gh, 5, script(1)) // 5 coinbases to spend
 	op := func(i int) wire.OutPoint { return wire.OutPoint{Hash: bs[i].Transactions[0].TxHash()} }
 	// Block 5: rates 2, 10, 30 with equal vsize: median 10.
-	b5 := g.block(t, bs[3].BlockHash(), script(2), payRate(op(0), cb, 2), payRate(op(1), cb, 10), payRate(op(2), cb, 30))
-	// Block 6: one tx at 50 sat/vB; block 7: empty.
-	b6 := g.block(t, b5.BlockHash(), script(2), payRate(op(3), cb, 50))
+	b5 := g.block(t, bs[4].BlockHash(), script(2), payRate(op(0), cb, 2), payRate(op(1), cb, 10), payRate(op(2), cb, 30))
+	// Block 6: one tx at 50 sat/vB and a PoP publication at 500, which
+	// does not count; block 7: empty.
+	ks := pop.Keystone{Version: pop.KeystoneVersion, L2Number: 25}
+	popTx := payRate(op(4), cb, 500)
+	popTx.AddTxOut(&wire.TxOut{PkScript: ks.Script()})
+	b6 := g.block(t, b5.BlockHash(), script(2), payRate(op(3), cb, 50), popTx)
 	b7 := g.block(t, b6.BlockHash(), script(2))
 	bs = append(bs, b5, b6, b7)
 	ix := openTest(t, t.TempDir(), params)
@@ -42,7 +48,7 @@ func TestFeeEstimator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bf.Txs != 3 || bf.Sampled != 3 || bf.Median != 10 || bf.Height != 5 {
+	if bf.Txs != 3 || bf.Sampled != 3 || bf.Median != 10 || bf.Height != 6 {
 		t.Fatalf("block 5 stats %+v", bf)
 	}
 	tests := []struct {
@@ -68,6 +74,9 @@ func TestFeeEstimator(t *testing.T) {
 	}
 	if _, _, err := f.Estimate(0); err == nil {
 		t.Fatal("target 0 accepted")
+	}
+	if bf, _ := f.BlockFees(b6.BlockHash()); bf.Txs != 1 || bf.Median != 50 {
+		t.Fatalf("block 6 stats %+v: the PoP tx counted", bf)
 	}
 	// Sampling: at most 1 tx measured per block.
 	small := NewFeeEstimator(ix, 3, 1)
