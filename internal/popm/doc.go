@@ -25,8 +25,10 @@
 //     input signals BIP-125 replaceability. P2WPKH: at most 202 vB
 //     (10.5 + 68 + 92 + 31 with a 72-byte signature), P2TR 203 vB.
 //   - Fee rate: the index's estimate for Config.FeeTarget
-//     (index.FeeEstimator), at least 1 sat/vB, paid on the vsize upper
-//     bound (PoPVSize). Above Config.MaxFeeRate (default 100 sat/vB) the
+//     (index.FeeEstimator: vsize-weighted median rate of each of the last
+//     12 blocks, PoP transactions left out so publications never price
+//     themselves, the target-th highest), at least 1 sat/vB, paid on the
+//     vsize upper bound (PoPVSize). Above Config.MaxFeeRate (default 100 sat/vB) the
 //     keystone waits, reported once.
 //   - Coins: the change of the newest unconfirmed transaction is spent
 //     first (chained change, at most MachineConfig.MaxChain deep), else
