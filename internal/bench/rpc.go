@@ -333,6 +333,13 @@ func runTarget(ctx context.Context, cfg RPCConfig, name, url string, keys []*ecd
 	plan := streams(ts, cfg.Clients, cfg.Batch)
 	fmt.Fprintf(out, "%s: signed %d transfers for chain id %d in %s (not timed)\n", name, len(txs), chainID, time.Since(t0).Round(time.Millisecond))
 
+	// Start right after a block, so both targets start at the same phase
+	// of their block time: where in the block time the sends begin
+	// decides whether 20,000 transfers need two blocks or three, and
+	// would otherwise swing a run's figure by a third.
+	if err := waitNextBlock(ctx, c, 3*cfg.BlockTime+time.Second); err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", name, err)
+	}
 	stopProf, err := profileTo(profile)
 	if err != nil {
 		return nil, err

@@ -184,6 +184,35 @@ func batchPerAddress[T any](ctx context.Context, c *gethrpc.Client, method strin
 	return res, nil
 }
 
+// errNoBlock: the target produced no block in time.
+var errNoBlock = errors.New("bench: no new block")
+
+// waitNextBlock returns as soon as c's head moves past the head it has
+// now (both targets build a block every block time, empty or not).
+func waitNextBlock(ctx context.Context, c *gethrpc.Client, timeout time.Duration) error {
+	var head, now hexutil.Uint64
+	if err := c.CallContext(ctx, &head, "eth_blockNumber"); err != nil {
+		return fmt.Errorf("bench: eth_blockNumber: %w", err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		if err := c.CallContext(ctx, &now, "eth_blockNumber"); err != nil {
+			return fmt.Errorf("bench: eth_blockNumber: %w", err)
+		}
+		if now > head {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%w after block %d within %s", errNoBlock, head, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+}
+
 // loadResult is what sendAndWait measured.
 type loadResult struct {
 	start    time.Time       // first batch sent

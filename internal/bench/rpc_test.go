@@ -203,6 +203,16 @@ func TestCheckTransfers(t *testing.T) {
 	if err := checkTransfers(ctx, a.url, from, start, ts); err != nil {
 		t.Fatalf("checkTransfers after the transfers: %v", err)
 	}
+	// An automining anvil with an empty pool builds no block: waitNextBlock
+	// gives up with errNoBlock (TestRPC covers the block it waits for).
+	c, err := newClient(ctx, a.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := waitNextBlock(ctx, c, 200*time.Millisecond); !errors.Is(err, errNoBlock) {
+		t.Fatalf("waitNextBlock on an idle automining anvil: %v, want errNoBlock", err)
+	}
 	for _, tc := range []struct {
 		name  string
 		start []uint64
