@@ -18,13 +18,16 @@ import (
 func devnetCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "devnet",
-		Usage: "run a development network in one process (embedded regtest Bitcoin + indexer + L2 sequencer)",
-		Description: "Starts the embedded regtest Bitcoin node, mines to the dev key, runs the node's\n" +
-			"Bitcoin indexer syncing from it over P2P, and an L2 chain whose sequencer builds a block\n" +
-			"every sequencer.block_time (2s) with anvil's ten funded dev accounts. Data lives in\n" +
-			"<datadir>/devnet and is wiped at every start.",
+		Usage: "run a development network in one process (embedded regtest Bitcoin + indexer + L2 sequencer + PoP miner)",
+		Description: "Starts the embedded regtest Bitcoin node, mines to the dev key (a block every\n" +
+			"devnet.block_interval, 5s), runs the node's Bitcoin indexer syncing from it over P2P, and\n" +
+			"an L2 chain whose sequencer builds a block every sequencer.block_time (2s) with anvil's ten\n" +
+			"funded dev accounts. A PoP miner with a public dev wallet publishes every keystone (every\n" +
+			"25th block) to Bitcoin, and the finality service moves the safe and finalized tags as\n" +
+			"the publications gain confirmations (superfinal at 6). Data lives in <datadir>/devnet and\n" +
+			"is wiped at every start.",
 		Flags: []cli.Flag{
-			&cli.DurationFlag{Name: "block-interval", Usage: "mine a Bitcoin block this often (0: only the initial blocks)", Sources: cli.EnvVars("HEMI_DEVNET_BLOCK_INTERVAL")},
+			&cli.DurationFlag{Name: "block-interval", Usage: "mine a Bitcoin block this often (default devnet.block_interval, 5s; 0: only the initial blocks)", Sources: cli.EnvVars("HEMI_DEVNET_BLOCK_INTERVAL")},
 			&cli.StringFlag{Name: "p2p", Usage: "regtest P2P listen address (default 127.0.0.1:18444)", Sources: cli.EnvVars("HEMI_DEVNET_P2P")},
 			apiFlag(),
 			rpcFlag(),
