@@ -161,6 +161,12 @@ func nodeSpec(cfg config.Config, btc *sequencer.IndexBitcoin, self common.Addres
 	spec.Config.Sequencers = seqs
 	spec.Config.BitcoinNetwork = cfg.BTC.Network
 	spec.Config.BlockTime = cfg.Sequencer.BlockTime.Duration
+	spec.Config.KeystoneInterval = cfg.L2.KeystoneInterval
+	spec.Config.PoP.SuperfinalDepth = cfg.L2.SuperfinalDepth
+	spec.Config.PoP.RewardDelay = cfg.L2.PoPRewardDelay
+	if err := spec.Config.Validate(); err != nil {
+		return nil, err
+	}
 	return spec, nil
 }
 

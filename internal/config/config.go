@@ -83,6 +83,15 @@ type L2 struct {
 	// Sequencers are the addresses whose seal blocks may carry (empty: the
 	// address of this node's sequencer key; a follower must name them).
 	Sequencers []string `toml:"sequencers"`
+	// KeystoneInterval: every block whose number is a multiple of it is
+	// a keystone (DESIGN 4).
+	KeystoneInterval uint64 `toml:"keystone_interval"`
+	// SuperfinalDepth is the Bitcoin confirmations at which a block is
+	// superfinal.
+	SuperfinalDepth uint32 `toml:"superfinal_depth"`
+	// PoPRewardDelay: keystone K's publishers are paid in block
+	// K + PoPRewardDelay (0: no rewards).
+	PoPRewardDelay uint64 `toml:"pop_reward_delay"`
 }
 
 // Sequencer configures block production (`hemi node --sequencer`).
@@ -191,7 +200,7 @@ func Default() Config {
 			P2P:           "127.0.0.1:18444",
 			InitialBlocks: 101,
 		},
-		L2: L2{Sequencers: []string{}},
+		L2: L2{Sequencers: []string{}, KeystoneInterval: 25, SuperfinalDepth: 10, PoPRewardDelay: 50},
 		Sequencer: Sequencer{
 			BlockTime: Duration{2 * time.Second},
 		},
@@ -298,6 +307,12 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.RPC.Listen); err != nil {
 			bad("rpc.listen %q: want host:port (empty turns the server off)", c.RPC.Listen)
 		}
+	}
+	if c.L2.KeystoneInterval == 0 {
+		bad("l2.keystone_interval must be positive")
+	}
+	if c.L2.SuperfinalDepth == 0 {
+		bad("l2.superfinal_depth must be positive")
 	}
 	if c.L2.GenesisBTCHeight < 0 {
 		bad("l2.genesis_btc_height must not be negative")
