@@ -16,44 +16,77 @@ import (
 // (0x7E) and blob transactions and other chains' transactions with clear
 // errors, then hand the transaction to the pool. Pool rejections keep
 // go-ethereum's messages ("nonce too low", "replacement transaction
-// underpriced", "insufficient funds for gas * price + value", ...).
+// underpriced", "insufficient funds for gas * price + value", ...). An
+// HTTP batch made only of eth_sendRawTransaction calls does not come
+// here: sendBatch admits it in one pool call (sendbatch.go), with the
+// same checks and answers.
 func (api *ethAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) (common.Hash, error) {
 	s := api.s
-	if len(input) == 0 {
-		return common.Hash{}, invalidParams("empty transaction")
-	}
-	switch input[0] {
-	case block.SystemTxType:
-		return common.Hash{}, &rpcError{code: codeInvalidParams, msg: ErrSystemTxByUser.Error(), err: ErrSystemTxByUser}
-	case types.BlobTxType:
-		return common.Hash{}, &rpcError{code: codeInvalidParams, msg: ErrBlobTx.Error(), err: ErrBlobTx}
-	}
-	tx := new(types.Transaction)
-	if err := tx.UnmarshalBinary(input); err != nil {
-		return common.Hash{}, &rpcError{code: codeInvalidParams, msg: fmt.Sprintf("invalid transaction encoding: %v", err), err: err}
-	}
-	if err := genesis.CheckUserTxType(tx.Type()); err != nil {
-		return common.Hash{}, &rpcError{code: codeInvalidParams, msg: err.Error(), err: err}
-	}
-	if tx.Protected() && tx.ChainId().Cmp(s.config.ChainID) != 0 {
-		return common.Hash{}, &rpcError{code: codeServer,
-			msg: fmt.Sprintf("%v: have %v want %v", ErrWrongChainID, tx.ChainId(), s.config.ChainID), err: ErrWrongChainID}
+	tx, err := s.decodeRawTx(input)
+	if err != nil {
+		return common.Hash{}, err
 	}
 	if s.pool == nil {
 		return common.Hash{}, &rpcError{code: codeServer, msg: ErrNoPool.Error(), err: ErrNoPool}
 	}
-	errs := s.pool.Add([]*types.Transaction{tx})
-	if len(errs) != 1 {
-		return common.Hash{}, fmt.Errorf("rpc: pool answered %d results for one transaction", len(errs))
+	if err := s.addTxs([]*types.Transaction{tx})[0]; err != nil {
+		return common.Hash{}, err
 	}
-	if err := errs[0]; err != nil {
-		s.metrics.txRejected.Inc()
-		s.log.Debug("transaction rejected", "hash", tx.Hash(), "err", err)
-		return common.Hash{}, txError(err)
-	}
-	s.metrics.txAccepted.Inc()
-	s.log.Debug("transaction accepted", "hash", tx.Hash(), "nonce", tx.Nonce())
 	return tx.Hash(), nil
+}
+
+// decodeRawTx decodes an eth_sendRawTransaction input and refuses what
+// the pool must never see: system (0x7E) and blob transactions, types
+// Hemi does not accept, other chains' transactions. Errors are the
+// JSON-RPC errors the caller answers.
+func (s *Server) decodeRawTx(input []byte) (*types.Transaction, error) {
+	if len(input) == 0 {
+		return nil, invalidParams("empty transaction")
+	}
+	switch input[0] {
+	case block.SystemTxType:
+		return nil, &rpcError{code: codeInvalidParams, msg: ErrSystemTxByUser.Error(), err: ErrSystemTxByUser}
+	case types.BlobTxType:
+		return nil, &rpcError{code: codeInvalidParams, msg: ErrBlobTx.Error(), err: ErrBlobTx}
+	}
+	tx := new(types.Transaction)
+	if err := tx.UnmarshalBinary(input); err != nil {
+		return nil, &rpcError{code: codeInvalidParams, msg: fmt.Sprintf("invalid transaction encoding: %v", err), err: err}
+	}
+	if err := genesis.CheckUserTxType(tx.Type()); err != nil {
+		return nil, &rpcError{code: codeInvalidParams, msg: err.Error(), err: err}
+	}
+	if tx.Protected() && tx.ChainId().Cmp(s.config.ChainID) != 0 {
+		return nil, &rpcError{code: codeServer,
+			msg: fmt.Sprintf("%v: have %v want %v", ErrWrongChainID, tx.ChainId(), s.config.ChainID), err: ErrWrongChainID}
+	}
+	return tx, nil
+}
+
+// addTxs hands txs to the pool in one call and returns one JSON-RPC
+// error per transaction (nil: accepted), counting and logging each.
+func (s *Server) addTxs(txs []*types.Transaction) []error {
+	errs := s.pool.Add(txs)
+	if len(errs) != len(txs) {
+		err := fmt.Errorf("rpc: pool answered %d results for %d transactions", len(errs), len(txs))
+		errs = make([]error, len(txs))
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
+	for i, err := range errs {
+		tx := txs[i]
+		if err != nil {
+			s.metrics.txRejected.Inc()
+			s.log.Debug("transaction rejected", "hash", tx.Hash(), "err", err)
+			errs[i] = txError(err)
+			continue
+		}
+		s.metrics.txAccepted.Inc()
+		s.log.Debug("transaction accepted", "hash", tx.Hash(), "nonce", tx.Nonce())
+	}
+	return errs
 }
 
 // txpoolAPI is the txpool namespace.

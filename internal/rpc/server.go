@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/params"
@@ -30,6 +31,8 @@ type Server struct {
 	cache   blockCache
 	metrics *metrics
 	handler http.Handler
+	// fastBatches counts the batches sendBatch served itself.
+	fastBatches atomic.Uint64
 }
 
 // New builds a server over chain and pool (pool may be nil). It does not
@@ -74,7 +77,7 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 			return nil, fmt.Errorf("rpc: register %s: %w", api.name, err)
 		}
 	}
-	httpH := httpStack(s.rpc, cfg.CORSOrigins, cfg.VHosts)
+	httpH := httpStack(s.sendBatch(s.rpc), cfg.CORSOrigins, cfg.VHosts)
 	wsH := s.rpc.WebsocketHandler(cfg.WSOrigins)
 	s.handler = s.metrics.instrument(httpH, wsH)
 	return s, nil
