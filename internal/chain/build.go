@@ -60,8 +60,36 @@ type Built struct {
 // transactions, then as many candidates as are valid and fit, in order.
 // A candidate that fails validity is skipped (reported in Skipped), as is
 // one whose gas limit does not fit in what is left. The returned header
-// has every field but the seal.
+// has every field but the seal. It is NewBuilder(p), then Finish.
 func (c *Chain) BuildBlock(p BuildParams) (*Built, error) {
+	b, err := c.NewBuilder(p)
+	if err != nil {
+		return nil, err
+	}
+	return b.Finish()
+}
+
+// Builder is a block being built on a parent: NewBuilder executes the
+// system transactions and BuildParams.Txs, each Add executes more user
+// transactions after those, and Finish computes the roots and returns
+// the Built block. The result is the block BuildBlock would build from
+// all the transactions given, in the order given. A Builder is used by
+// one goroutine; Discard releases one that will not be finished.
+type Builder struct {
+	h        *types.Header
+	stxs     []*block.SystemTx
+	ex       *executor
+	statedb  *state.StateDB
+	view     hvm.BitcoinView
+	included []*types.Transaction
+	skipped  []Skipped
+	full     bool
+	done     bool
+}
+
+// NewBuilder starts a block on p.Parent (see BuildBlock) and executes
+// p.Txs.
+func (c *Chain) NewBuilder(p BuildParams) (*Builder, error) {
 	if c.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -116,45 +144,89 @@ func (c *Chain) BuildBlock(p BuildParams) (*Built, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer ex.evm.Release()
 	if err := ex.systemTxs(stxs); err != nil {
+		ex.evm.Release()
 		return nil, err
 	}
-	RecoverSenders(ex.signer, p.Txs)
-	built := &Built{statedb: statedb, view: view}
-	var included []*types.Transaction
-	for i, tx := range p.Txs {
-		if left := ex.gasLeft(); tx.Gas() > left {
-			built.Skipped = append(built.Skipped, Skipped{Tx: tx, Err: fmt.Errorf("%w: tx gas %d, left %d", core.ErrGasLimitReached, tx.Gas(), left)})
-			continue
-		}
-		if _, err := ex.userTx(tx); err != nil {
-			built.Skipped = append(built.Skipped, Skipped{Tx: tx, Err: err})
-			continue
-		}
-		included = append(included, tx)
-		if ex.gasLeft() < params.TxGas {
-			for _, rest := range p.Txs[i+1:] {
-				built.Skipped = append(built.Skipped, Skipped{Tx: rest, Err: core.ErrGasLimitReached})
+	b := &Builder{h: h, stxs: stxs, ex: ex, statedb: statedb, view: view}
+	b.Add(p.Txs)
+	return b, nil
+}
+
+// Header is the header of the block being built (roots and gas unset
+// until Finish). Do not modify it.
+func (b *Builder) Header() *types.Header { return b.h }
+
+// Nonce is addr's nonce after the transactions executed so far.
+func (b *Builder) Nonce(addr common.Address) uint64 { return b.statedb.GetNonce(addr) }
+
+// Len is the number of user transactions included so far.
+func (b *Builder) Len() int { return len(b.included) }
+
+// Full reports whether the gas left cannot fit another transaction.
+func (b *Builder) Full() bool { return b.full }
+
+// Add executes txs after those included so far, in order, skipping the
+// invalid ones and those that do not fit (see BuildBlock). It returns
+// the transactions it skipped.
+func (b *Builder) Add(txs []*types.Transaction) []Skipped {
+	if b.done || len(txs) == 0 {
+		return nil
+	}
+	ex := b.ex
+	RecoverSenders(ex.signer, txs)
+	first := len(b.skipped)
+	for i, tx := range txs {
+		if b.full {
+			for _, rest := range txs[i:] {
+				b.skipped = append(b.skipped, Skipped{Tx: rest, Err: core.ErrGasLimitReached})
 			}
 			break
 		}
+		if left := ex.gasLeft(); tx.Gas() > left {
+			b.skipped = append(b.skipped, Skipped{Tx: tx, Err: fmt.Errorf("%w: tx gas %d, left %d", core.ErrGasLimitReached, tx.Gas(), left)})
+			continue
+		}
+		if _, err := ex.userTx(tx); err != nil {
+			b.skipped = append(b.skipped, Skipped{Tx: tx, Err: err})
+			continue
+		}
+		b.included = append(b.included, tx)
+		b.full = ex.gasLeft() < params.TxGas
 	}
-	res, err := ex.finish()
+	return b.skipped[first:]
+}
+
+// Finish computes the block's roots and returns it, unsealed. The
+// Builder cannot be used after.
+func (b *Builder) Finish() (*Built, error) {
+	if b.done {
+		return nil, errors.New("chain: Builder: already finished or discarded")
+	}
+	b.done = true
+	defer b.ex.evm.Release()
+	res, err := b.ex.finish()
 	if err != nil {
 		return nil, err
 	}
-	body := &block.Body{SystemTxs: stxs, Txs: included}
+	h := b.h
+	body := &block.Body{SystemTxs: b.stxs, Txs: b.included}
 	h.TxHash = block.TxRoot(body)
 	h.ReceiptHash = res.ReceiptRoot
 	h.Bloom = res.Bloom
 	h.GasUsed = res.GasUsed
 	h.Root = res.Root
 	h.RequestsHash = res.RequestsHash
-	built.Block = &Block{Header: h, Body: body}
-	built.Receipts = res.Receipts
-	built.Result = res
-	return built, nil
+	return &Built{Block: &Block{Header: h, Body: body}, Receipts: res.Receipts, Result: res,
+		Skipped: b.skipped, statedb: b.statedb, view: b.view}, nil
+}
+
+// Discard releases a Builder that will not be finished.
+func (b *Builder) Discard() {
+	if !b.done {
+		b.done = true
+		b.ex.evm.Release()
+	}
 }
 
 // CommitBuilt stores a block this node built and then sealed, without
