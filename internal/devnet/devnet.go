@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/btcsuite/btcd/address/v2"
@@ -15,15 +14,12 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
-	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
-	"github.com/hemi-go/hemi/internal/tbc"
 )
 
 // MinerSeed derives the dev mining key. It is public: devnet coins are for
@@ -66,7 +62,10 @@ func MinerKey() (*txgen.Key, address.Address, error) {
 	return k, a, err
 }
 
-// Run starts the devnet and blocks until ctx is done.
+// Run starts the devnet and blocks until ctx is done. It is a Stack
+// (StartStack) on cfg.DataDir, wiped first, with interval mining, the
+// configured listen addresses and no bound on its start-up waits, that
+// prints the banner once every service runs.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil || cfg.Out == nil {
 		return errors.New("devnet: Config.Logger and Config.Out are required")
@@ -74,90 +73,41 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := os.RemoveAll(cfg.DataDir); err != nil {
 		return fmt.Errorf("devnet: wipe %s: %w", cfg.DataDir, err)
 	}
-	key, addr, err := MinerKey()
-	if err != nil {
-		return fmt.Errorf("devnet: mining key: %w", err)
+	initial := cfg.InitialBlocks
+	if initial == 0 {
+		initial = -1 // none; StackConfig's 0 is its default
 	}
-	btc, err := regtest.New(regtest.Config{
-		DataDir:      filepath.Join(cfg.DataDir, "regtest"),
-		ListenAddr:   cfg.P2P,
-		Logger:       cfg.Logger,
-		MineInterval: cfg.BlockInterval,
-		MiningAddr:   addr,
+	s, err := StartStack(ctx, StackConfig{
+		DataDir:       cfg.DataDir,
+		InitialBlocks: initial,
+		P2P:           cfg.P2P,
+		MineInterval:  cfg.BlockInterval,
+		API:           cfg.API,
+		Progress:      cfg.Progress,
+		L2BlockTime:   cfg.L2BlockTime,
+		Pool:          cfg.Pool,
+		PoPM:          cfg.PoPM,
+		RPC:           cfg.RPC.ListenAddr != "",
+		RPCServer:     cfg.RPC,
+		WaitTimeout:   -1,
+		Logger:        cfg.Logger,
+		Registerer:    cfg.Registerer,
 	})
-	if err != nil {
-		return fmt.Errorf("devnet: %w", err)
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return btc.Run(ctx) })
-	if cfg.InitialBlocks > 0 {
-		if _, err := btc.Mine(cfg.InitialBlocks, addr); err != nil {
-			return fmt.Errorf("devnet: mine initial blocks: %w", err)
-		}
-	}
-	svc, err := tbc.New(tbc.Config{
-		Params:     &chaincfg.RegressionNetParams,
-		DataDir:    filepath.Join(cfg.DataDir, "node"),
-		Peers:      []string{btc.P2PAddr()},
-		API:        cfg.API,
-		Progress:   cfg.Progress,
-		Logger:     cfg.Logger,
-		Registerer: cfg.Registerer,
-	})
-	if err != nil {
-		return fmt.Errorf("devnet: %w", err)
-	}
-	g.Go(func() error { return svc.Run(ctx) })
-	_, btcHeight := btc.Tip()
-	if err := WaitIndexed(ctx, svc.Index(), btcHeight); err != nil {
-		return fmt.Errorf("devnet: wait for the indexer to reach height %d: %w", btcHeight, err)
-	}
-	var popmWallet *popm.Wallet
-	if !cfg.PoPM.Off {
-		if popmWallet, err = PoPMWallet(); err != nil {
-			return fmt.Errorf("devnet: pop miner wallet: %w", err)
-		}
-		if err := fundPoPM(ctx, btc, svc, key, popmWallet); err != nil {
-			return err
-		}
-	}
-	l2, err := NewL2(svc.Index(), L2Config{Dir: filepath.Join(cfg.DataDir, "l2"), BlockTime: cfg.L2BlockTime,
-		Pool: cfg.Pool, Logger: cfg.Logger, Registerer: cfg.Registerer})
 	if err != nil {
 		return err
 	}
-	defer l2.Chain.Close()
-	g.Go(func() error { return l2.Pool.Run(ctx) })
-	g.Go(func() error { return l2.Sequencer.Run(ctx) })
-	g.Go(func() error { return l2.Finality.Run(ctx) })
-	var rpcURL string
-	if cfg.RPC.ListenAddr != "" {
-		rcfg := cfg.RPC
-		rcfg.Bitcoin = svc.Index()
-		rcfg.Finality = l2.Finality
-		if rcfg.Logger == nil {
-			rcfg.Logger = cfg.Logger.With("subsystem", "rpc")
-		}
-		srv, err := rpc.New(rcfg, l2.Chain, l2.Pool)
-		if err != nil {
-			return fmt.Errorf("devnet: %w", err)
-		}
-		g.Go(func() error { return srv.Run(ctx) })
-		rpcURL = rcfg.ListenAddr
+	key, addr, err := MinerKey()
+	if err != nil {
+		s.Close()
+		return fmt.Errorf("devnet: mining key: %w", err)
 	}
-	if popmWallet != nil {
-		miner, err := newPoPM(cfg, svc, l2, popmWallet)
-		if err != nil {
-			return fmt.Errorf("devnet: %w", err)
-		}
-		g.Go(func() error { return miner.Run(ctx) })
+	printBanner(cfg, s.BTC, key, addr)
+	printL2Banner(cfg.Out, s.L2, cfg.RPC.ListenAddr)
+	if s.Wallet != nil {
+		printPoPMBanner(cfg.Out, s.Wallet, cfg.API, cfg.RPC.ListenAddr)
 	}
-	printBanner(cfg, btc, key, addr)
-	printL2Banner(cfg.Out, l2, rpcURL)
-	if popmWallet != nil {
-		printPoPMBanner(cfg.Out, popmWallet, cfg.API, rpcURL)
-	}
-	return g.Wait()
+	<-s.Done()
+	return s.Close()
 }
 
 func printL2Banner(out io.Writer, l2 *L2, rpcAddr string) {

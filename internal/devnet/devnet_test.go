@@ -4,24 +4,18 @@ import (
 	"context"
 	"log/slog"
 	"math/big"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
-	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
-	"github.com/hemi-go/hemi/internal/tbc"
 )
 
 func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
@@ -43,60 +37,15 @@ func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
 // blocks, and that a second chain instance fed the sequencer's blocks
 // through InsertBlock re-executes them to the same state roots.
 func TestL2EndToEnd(t *testing.T) {
-	quiet := slog.New(slog.DiscardHandler)
-	dir := t.TempDir()
-	_, minerAddr, err := MinerKey()
+	ctx := context.Background()
+	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, RPC: true, PoPM: PoPMConfig{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	btc, err := regtest.New(regtest.Config{DataDir: filepath.Join(dir, "regtest"), Logger: quiet, MiningAddr: minerAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer btc.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	g, ctx := errgroup.WithContext(ctx)
-	var l2 *L2
-	defer func() {
-		cancel()
-		if err := g.Wait(); err != nil {
-			t.Errorf("stack: %v", err)
-		}
-		if l2 != nil {
-			l2.Chain.Close()
-		}
-	}()
-	g.Go(func() error { return btc.Run(ctx) })
-	if _, err := btc.Mine(10, minerAddr); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := tbc.New(tbc.Config{Params: &chaincfg.RegressionNetParams, DataDir: filepath.Join(dir, "node"),
-		Peers: []string{btc.P2PAddr()}, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.Go(func() error { return svc.Run(ctx) })
-	if err := WaitIndexed(ctx, svc.Index(), 10); err != nil {
-		t.Fatal(err)
-	}
-	l2, err = NewL2(svc.Index(), L2Config{Dir: filepath.Join(dir, "l2"), BlockTime: time.Second, Logger: quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := rpc.New(rpc.Config{Logger: quiet, Bitcoin: svc.Index()}, l2.Chain, l2.Pool)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g.Go(func() error { return l2.Pool.Run(ctx) })
-	g.Go(func() error { return l2.Sequencer.Run(ctx) })
-	g.Go(func() error { return srv.Serve(ctx, ln) })
+	defer closeStack(t, s)
+	l2 := s.L2
 
-	ec, err := ethclient.DialContext(ctx, "http://"+ln.Addr().String())
+	ec, err := ethclient.DialContext(ctx, s.RPCURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +72,7 @@ func TestL2EndToEnd(t *testing.T) {
 		hashes = append(hashes, tx.Hash())
 		if nonce == 2 {
 			// Bitcoin moves on while transactions flow.
-			if _, err := btc.Mine(3, minerAddr); err != nil {
+			if _, err := s.MineBTC(ctx, 3); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -144,10 +93,10 @@ func TestL2EndToEnd(t *testing.T) {
 		t.Fatalf("recipient balance %v, want %v", bal, want)
 	}
 	// The view reaches the new Bitcoin tip minus the lag.
-	WaitIndexed(ctx, svc.Index(), 13)
+	_, tip := s.BTC.Tip()
 	waitUntil(t, "the Bitcoin view to follow the tip", 10*time.Second, func() bool {
 		e, err := block.DecodeExtra(l2.Chain.Head().Extra)
-		return err == nil && e.BitcoinHeight == 13-l2.Spec.Config.ViewLag
+		return err == nil && e.BitcoinHeight == uint32(tip)-l2.Spec.Config.ViewLag
 	})
 
 	// A follower re-executes every block to the same state.
@@ -155,7 +104,7 @@ func TestL2EndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ccfg.Dir, ccfg.Bitcoin, ccfg.Logger = filepath.Join(dir, "follower"), sequencer.NewIndexBitcoin(svc.Index()), quiet
+	ccfg.Dir, ccfg.Bitcoin, ccfg.Logger = filepath.Join(t.TempDir(), "follower"), sequencer.NewIndexBitcoin(s.TBC.Index()), slog.New(slog.DiscardHandler)
 	fol, err := chain.New(ccfg)
 	if err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
+	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
 
@@ -50,18 +51,43 @@ type StackConfig struct {
 	// DataDir holds every database; empty means a temporary directory
 	// that Close removes.
 	DataDir string
+	// InitialBlocks are mined before the indexer starts (0:
+	// StackInitialBlocks; negative: none). The PoP miner needs at least
+	// StackInitialBlocks.
+	InitialBlocks int
+	// P2P is the regtest node's listen address (empty: a free loopback
+	// port).
+	P2P string
+	// MineInterval, when positive, mines a regtest block this often
+	// besides MineBTC (regtest.Config.MineInterval).
+	MineInterval time.Duration
+	// API is the Bitcoin query API's listen address (empty: off) and
+	// Progress how often the indexer logs sync progress
+	// (tbc.Config's).
+	API      string
+	Progress time.Duration
 	// L2BlockTime, KeystoneInterval, SuperfinalDepth and RewardDelay
 	// override the L2 genesis (L2Config).
 	L2BlockTime      time.Duration
 	KeystoneInterval uint64
 	SuperfinalDepth  uint32
 	RewardDelay      uint64
+	// Pool configures the mempool (L2Config.Pool).
+	Pool sequencer.PoolConfig
 	// PoPM configures the in-process PoP miner; its OnEvent, if set, is
 	// called after the stack has recorded the event.
 	PoPM PoPMConfig
-	// RPC serves the L2's JSON-RPC (HTTP and WebSocket) on a loopback
-	// port; Stack.RPCURL names it.
+	// RPC serves the L2's JSON-RPC (HTTP and WebSocket); Stack.RPCURL
+	// names it.
 	RPC bool
+	// RPCServer configures that server; Bitcoin and Finality are the
+	// stack's, a nil Logger or Registerer the stack's. An empty
+	// ListenAddr means a free loopback port accepting any Host header.
+	RPCServer rpc.Config
+	// WaitTimeout bounds each of the stack's waits (StartStack's
+	// included) when the caller's context has no deadline: 0 means
+	// DefaultStackWait, negative no bound.
+	WaitTimeout time.Duration
 	// Logger receives every service's logs; nil discards them.
 	Logger *slog.Logger
 	// Registerer gets the services' metrics; may be nil.
@@ -81,8 +107,9 @@ type PoPEvent struct {
 	BTCHeight int32
 }
 
-// Stack is a whole devnet in one process for tests and benchmarks: the
-// embedded regtest Bitcoin node with manual mining (MineBTC, no timer),
+// Stack is a whole devnet in one process, for tests and benchmarks and
+// under Run: the embedded regtest Bitcoin node with manual mining
+// (MineBTC; a timer too with StackConfig.MineInterval),
 // the Bitcoin indexer syncing from it over P2P, the L2 (sequencer,
 // mempool, finality service) and the PoP miner funded from the dev
 // coinbase, optionally the JSON-RPC server. Start it with StartStack and
@@ -169,16 +196,22 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 		return nil, fmt.Errorf("devnet: mining key: %w", err)
 	}
 	s.MinerAddr = addr
-	if s.BTC, err = regtest.New(regtest.Config{DataDir: filepath.Join(s.dir, "regtest"), Logger: log,
-		MiningAddr: addr, Registerer: cfg.Registerer}); err != nil {
+	if s.BTC, err = regtest.New(regtest.Config{DataDir: filepath.Join(s.dir, "regtest"), ListenAddr: cfg.P2P,
+		MineInterval: cfg.MineInterval, Logger: log, MiningAddr: addr, Registerer: cfg.Registerer}); err != nil {
 		return nil, fmt.Errorf("devnet: %w", err)
 	}
 	s.g.Go(func() error { return s.BTC.Run(s.ctx) })
-	if _, err := s.BTC.Mine(StackInitialBlocks, addr); err != nil {
-		return nil, fmt.Errorf("devnet: mine initial blocks: %w", err)
+	if n := cfg.InitialBlocks; n >= 0 {
+		if n == 0 {
+			n = StackInitialBlocks
+		}
+		if _, err := s.BTC.Mine(n, addr); err != nil {
+			return nil, fmt.Errorf("devnet: mine initial blocks: %w", err)
+		}
 	}
 	if s.TBC, err = tbc.New(tbc.Config{Params: &chaincfg.RegressionNetParams, DataDir: filepath.Join(s.dir, "node"),
-		Peers: []string{s.BTC.P2PAddr()}, Logger: log, Registerer: cfg.Registerer}); err != nil {
+		Peers: []string{s.BTC.P2PAddr()}, API: cfg.API, Progress: cfg.Progress, Logger: log,
+		Registerer: cfg.Registerer}); err != nil {
 		return nil, fmt.Errorf("devnet: %w", err)
 	}
 	s.g.Go(func() error { return s.TBC.Run(s.ctx) })
@@ -216,7 +249,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 func (s *Stack) startL2() error {
 	l2, err := NewL2(s.TBC.Index(), L2Config{Dir: filepath.Join(s.dir, "l2"), BlockTime: s.cfg.L2BlockTime,
 		KeystoneInterval: s.cfg.KeystoneInterval, SuperfinalDepth: s.cfg.SuperfinalDepth,
-		RewardDelay: s.cfg.RewardDelay, Logger: s.log, Registerer: s.cfg.Registerer})
+		RewardDelay: s.cfg.RewardDelay, Pool: s.cfg.Pool, Logger: s.log, Registerer: s.cfg.Registerer})
 	if err != nil {
 		return err
 	}
@@ -240,14 +273,24 @@ func (s *Stack) startL2() error {
 }
 
 func (s *Stack) startRPC() error {
-	srv, err := rpc.New(rpc.Config{Bitcoin: s.TBC.Index(), Finality: s.L2.Finality, VHosts: []string{"*"},
-		Logger: s.log.With("subsystem", "rpc"), Registerer: s.cfg.Registerer}, s.L2.Chain, s.L2.Pool)
+	rcfg := s.cfg.RPCServer
+	rcfg.Bitcoin, rcfg.Finality = s.TBC.Index(), s.L2.Finality
+	if rcfg.Logger == nil {
+		rcfg.Logger = s.log.With("subsystem", "rpc")
+	}
+	if rcfg.Registerer == nil {
+		rcfg.Registerer = s.cfg.Registerer
+	}
+	if rcfg.ListenAddr == "" {
+		rcfg.ListenAddr, rcfg.VHosts = "127.0.0.1:0", []string{"*"}
+	}
+	srv, err := rpc.New(rcfg, s.L2.Chain, s.L2.Pool)
 	if err != nil {
 		return fmt.Errorf("devnet: %w", err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", rcfg.ListenAddr)
 	if err != nil {
-		return fmt.Errorf("devnet: rpc listen: %w", err)
+		return fmt.Errorf("devnet: rpc listen %s: %w", rcfg.ListenAddr, err)
 	}
 	s.RPCURL = "http://" + ln.Addr().String()
 	s.g.Go(func() error { return srv.Serve(s.ctx, ln) })
@@ -519,14 +562,21 @@ func (s *Stack) WaitFor(ctx context.Context, what string, cond func() bool) erro
 	return nil
 }
 
-// waitContext bounds a wait by DefaultStackWait unless ctx has a
+// waitContext bounds a wait by StackConfig.WaitTimeout unless ctx has a
 // deadline.
 func (s *Stack) waitContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := ctx.Deadline(); ok {
+	if _, ok := ctx.Deadline(); ok || s.cfg.WaitTimeout < 0 {
 		return context.WithCancel(ctx)
+	}
+	if s.cfg.WaitTimeout > 0 {
+		return context.WithTimeout(ctx, s.cfg.WaitTimeout)
 	}
 	return context.WithTimeout(ctx, DefaultStackWait)
 }
+
+// Done is closed when the stack stops: one of its services failed, or
+// Close was called, or StartStack's context ended. Close then says why.
+func (s *Stack) Done() <-chan struct{} { return s.ctx.Done() }
 
 func (s *Stack) sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
