@@ -55,9 +55,19 @@ type btcEnv struct {
 	cbNext int32 // next coinbase height to spend
 }
 
-func newBTCEnv(t *testing.T, ctx context.Context, g *errgroup.Group) *btcEnv {
+// newBTCEnv starts the env in the test's lifetime: the returned context
+// ends, and the node and the Bitcoin layer stop, when the test is cleaned
+// up (after the test's own defers and the cleanups registered later,
+// before its temporary directory is removed).
+func newBTCEnv(t *testing.T) (*btcEnv, context.Context) {
 	t.Helper()
 	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	g, ctx := errgroup.WithContext(ctx)
+	t.Cleanup(func() {
+		cancel()
+		_ = g.Wait()
+	})
 	key := txgen.DeriveKey([]byte("popm integration"), 0)
 	addr, _ := key.Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
 	node, err := regtest.New(regtest.Config{DataDir: filepath.Join(dir, "regtest"), Logger: quiet, MiningAddr: addr})
@@ -76,7 +86,7 @@ func newBTCEnv(t *testing.T, ctx context.Context, g *errgroup.Group) *btcEnv {
 	g.Go(func() error { return svc.Run(ctx) })
 	e := &btcEnv{node: node, svc: svc, miner: key, cbNext: 1}
 	e.waitIndexed(t)
-	return e
+	return e, ctx
 }
 
 func (e *btcEnv) waitIndexed(t *testing.T) {
@@ -137,6 +147,58 @@ func (e *btcEnv) mine(t *testing.T, n int) []chainhash.Hash {
 	return hs
 }
 
+// fundMined pays each value to script from the next mature coinbases
+// and mines them.
+func (e *btcEnv) fundMined(t *testing.T, script []byte, values ...int64) {
+	t.Helper()
+	for _, v := range values {
+		e.fund(t, script, v)
+	}
+	e.mine(t, 1)
+}
+
+// mineEmpty mines n coinbase-only blocks and waits for the index.
+func (e *btcEnv) mineEmpty(t *testing.T, n int) {
+	t.Helper()
+	addr, _ := e.miner.Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
+	if _, err := e.node.MineEmpty(n, addr); err != nil {
+		t.Fatal(err)
+	}
+	e.waitIndexed(t)
+}
+
+// mineConfirmed mines a block and checks that the miner's next
+// confirmation is of txid in that block; it returns the block.
+func (e *btcEnv) mineConfirmed(t *testing.T, events chan Event, txid chainhash.Hash) chainhash.Hash {
+	t.Helper()
+	b := e.mine(t, 1)[0]
+	if conf := nextEvent(t, events, NoteConfirmed); conf.Txid != txid || conf.BlockHash != b {
+		t.Fatalf("confirmed %+v, want %s in block %s", conf, txid, b)
+	}
+	return b
+}
+
+// checkPublished checks that the index holds exactly one publication of
+// keystone id: txid's output 0, in block.
+func (e *btcEnv) checkPublished(t *testing.T, id [32]byte, txid, block chainhash.Hash) {
+	t.Helper()
+	pubs, err := e.svc.Index().Publications(id, chainhash.Hash{})
+	if err != nil || len(pubs) != 1 || pubs[0].Txid != txid || pubs[0].BlockHash != block || pubs[0].Vout != 0 {
+		t.Fatalf("publications of keystone %x: %+v, %v; want %s in block %s", id, pubs, err, txid, block)
+	}
+}
+
+// walletCoins is the index's tip and w's coins there; it expects one.
+func (e *btcEnv) walletCoins(t *testing.T, ctx context.Context, w *Wallet) (chainhash.Hash, int32, []Coin) {
+	t.Helper()
+	tipHash, tip := e.svc.BlockTip()
+	coins, err := e.bitcoin().Coins(ctx, w.Script(), tipHash)
+	if err != nil || len(coins) != 1 {
+		t.Fatalf("coins %v, %v", coins, err)
+	}
+	return tipHash, tip, coins
+}
+
 func (e *btcEnv) inMempool(txid chainhash.Hash) bool {
 	return slices.Contains(e.node.MempoolTxids(), txid)
 }
@@ -164,6 +226,29 @@ func runMiner(t *testing.T, ctx context.Context, e *btcEnv, w *Wallet, dir strin
 	}
 }
 
+// startMiner runs a miner on w with a fresh data directory for the rest
+// of the test and returns its keystone feed and events.
+func (e *btcEnv) startMiner(t *testing.T, ctx context.Context, w *Wallet) (chanKeystones, chan Event) {
+	t.Helper()
+	ks := chanKeystones{ch: make(chan Keystone)}
+	events := make(chan Event, 100)
+	t.Cleanup(runMiner(t, ctx, e, w, t.TempDir(), ks, events))
+	return ks, events
+}
+
+// publish feeds keystone testKS(n) and waits until the miner reports it
+// published and the node's mempool holds the transaction.
+func (e *btcEnv) publish(t *testing.T, ks chanKeystones, events chan Event, n uint64) Event {
+	t.Helper()
+	ks.ch <- testKS(n)
+	ev := nextEvent(t, events, NotePublished)
+	if ev.KeystoneID != testKS(n).ID {
+		t.Fatalf("published %+v, want keystone %d", ev, n)
+	}
+	waitFor(t, "the PoP tx in the node's mempool", func() bool { return e.inMempool(ev.Txid) })
+	return ev
+}
+
 func nextEvent(t *testing.T, events chan Event, kind NoteKind) Event {
 	t.Helper()
 	timeout := time.After(30 * time.Second)
@@ -183,19 +268,12 @@ func nextEvent(t *testing.T, events chan Event, kind NoteKind) Event {
 // and sees them indexed as publications: single, chained, after a Bitcoin
 // reorg moved them, and across a miner restart.
 func TestMinerRegtest(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	g, ctx := errgroup.WithContext(ctx)
-	defer func() {
-		cancel()
-		_ = g.Wait()
-	}()
-	e := newBTCEnv(t, ctx, g)
+	e, ctx := newBTCEnv(t)
 	w, err := ParseSecret(bipMnemonic, P2WPKH, &chaincfg.RegressionNetParams)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.fund(t, w.Script(), 1_000_000)
-	e.mine(t, 1)
+	e.fundMined(t, w.Script(), 1_000_000)
 
 	ks := chanKeystones{ch: make(chan Keystone)}
 	events := make(chan Event, 100)
@@ -204,34 +282,31 @@ func TestMinerRegtest(t *testing.T) {
 
 	publish := func(n uint64) Event {
 		t.Helper()
-		ks.ch <- testKS(n)
-		ev := nextEvent(t, events, NotePublished)
-		if ev.KeystoneID != testKS(n).ID || ev.VSize > 202 || ev.Fee != ev.FeeRate*PoPVSize(P2WPKH) {
+		ev := e.publish(t, ks, events, n)
+		if ev.VSize > 202 || ev.Fee != ev.FeeRate*PoPVSize(P2WPKH) {
 			t.Fatalf("published %+v", ev)
 		}
-		waitFor(t, "the PoP tx in the node's mempool", func() bool { return e.inMempool(ev.Txid) })
 		t.Logf("keystone %d: tx %s vsize %d fee %d, sent %s after the keystone arrived", n, ev.Txid, ev.VSize, ev.Fee, ev.SentAt.Sub(ev.SeenAt))
 		return ev
 	}
 	checkIndexed := func(ev Event, block chainhash.Hash) {
 		t.Helper()
-		pubs, err := e.svc.Index().Publications(ev.KeystoneID, chainhash.Hash{})
+		e.checkPublished(t, ev.KeystoneID, ev.Txid, block)
+	}
+	spendsChange := func(ev, prev Event) {
+		t.Helper()
+		mp, err := e.node.MempoolTx(ev.Txid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(pubs) != 1 || pubs[0].Txid != ev.Txid || pubs[0].BlockHash != block || pubs[0].Vout != 0 {
-			t.Fatalf("publications of keystone %x: %+v", ev.KeystoneID, pubs)
+		if mp.TxIn[0].PreviousOutPoint != (wire.OutPoint{Hash: prev.Txid, Index: 1}) {
+			t.Fatalf("keystone %d's tx spends %s, not keystone %d's change", ev.KeystoneNumber, mp.TxIn[0].PreviousOutPoint, prev.KeystoneNumber)
 		}
 	}
 
 	// One keystone, one block.
 	ev1 := publish(1)
-	b := e.mine(t, 1)[0]
-	conf := nextEvent(t, events, NoteConfirmed)
-	if conf.Txid != ev1.Txid || conf.BlockHash != b {
-		t.Fatalf("confirmed %+v", conf)
-	}
-	checkIndexed(ev1, b)
+	checkIndexed(ev1, e.mineConfirmed(t, events, ev1.Txid))
 
 	// Two keystones before a block: the second spends the first's change.
 	ev2 := publish(2)
@@ -240,14 +315,8 @@ func TestMinerRegtest(t *testing.T) {
 	if err == nil {
 		t.Fatalf("tx3 mined already: %+v", tx3)
 	}
-	mp, err := e.node.MempoolTx(ev3.Txid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mp.TxIn[0].PreviousOutPoint != (wire.OutPoint{Hash: ev2.Txid, Index: 1}) {
-		t.Fatalf("tx3 spends %s, not tx2's change", mp.TxIn[0].PreviousOutPoint)
-	}
-	b = e.mine(t, 1)[0]
+	spendsChange(ev3, ev2)
+	b := e.mine(t, 1)[0]
 	nextEvent(t, events, NoteConfirmed)
 	nextEvent(t, events, NoteConfirmed)
 	checkIndexed(ev2, b)
@@ -271,16 +340,8 @@ func TestMinerRegtest(t *testing.T) {
 	stop = runMiner(t, ctx, e, w, dir, ks, events)
 	defer stop()
 	ev4 := publish(4)
-	mp, err = e.node.MempoolTx(ev4.Txid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if mp.TxIn[0].PreviousOutPoint != (wire.OutPoint{Hash: ev3.Txid, Index: 1}) {
-		t.Fatalf("after restart tx4 spends %s, not tx3's change", mp.TxIn[0].PreviousOutPoint)
-	}
-	b = e.mine(t, 1)[0]
-	nextEvent(t, events, NoteConfirmed)
-	checkIndexed(ev4, b)
+	spendsChange(ev4, ev3)
+	checkIndexed(ev4, e.mineConfirmed(t, events, ev4.Txid))
 }
 
 // TestRegtestAcceptsBumps checks that btcd v0.26.2's mempool (the embedded
@@ -288,21 +349,10 @@ func TestMinerRegtest(t *testing.T) {
 // transaction and of a chain, and refuses a conflicting spend that does
 // not pay more.
 func TestRegtestAcceptsBumps(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	g, ctx := errgroup.WithContext(ctx)
-	defer func() {
-		cancel()
-		_ = g.Wait()
-	}()
-	e := newBTCEnv(t, ctx, g)
+	e, ctx := newBTCEnv(t)
 	w := testWallet(t)
-	e.fund(t, w.Script(), 500_000)
-	e.mine(t, 1)
-	tipHash, tip := e.svc.BlockTip()
-	coins, err := e.bitcoin().Coins(ctx, w.Script(), tipHash)
-	if err != nil || len(coins) != 1 {
-		t.Fatalf("coins %v, %v", coins, err)
-	}
+	e.fundMined(t, w.Script(), 500_000)
+	tipHash, tip, coins := e.walletCoins(t, ctx, w)
 	m := NewMachine(MachineConfig{MaxFeeRate: 100, BumpBlocks: 2}, w, State{})
 	submit := func(out Output) []*Tx {
 		t.Helper()
@@ -346,23 +396,13 @@ func TestRegtestAcceptsBumps(t *testing.T) {
 	if len(r2) != 1 || r2[0].Fee <= r[0].Fee || !slices.Contains(e.node.MempoolTxids(), r2[0].Txid) {
 		t.Fatalf("second bump %+v", r2)
 	}
-	blk := e.mine(t, 1)[0]
-	pubs, err := e.svc.Index().Publications(testKS(2).ID, chainhash.Hash{})
-	if err != nil || len(pubs) != 1 || pubs[0].Txid != r2[0].Txid || pubs[0].BlockHash != blk {
-		t.Fatalf("publications %+v, %v", pubs, err)
-	}
+	e.checkPublished(t, testKS(2).ID, r2[0].Txid, e.mine(t, 1)[0])
 }
 
 // TestMinerEmptyWallet: an unfunded wallet reports a clear error naming
 // the address to fund, and publishes once funded.
 func TestMinerEmptyWallet(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	g, ctx := errgroup.WithContext(ctx)
-	defer func() {
-		cancel()
-		_ = g.Wait()
-	}()
-	e := newBTCEnv(t, ctx, g)
+	e, ctx := newBTCEnv(t)
 	w := testWallet(t)
 	ks := chanKeystones{ch: make(chan Keystone)}
 	events := make(chan Event, 100)
@@ -380,15 +420,13 @@ func TestMinerEmptyWallet(t *testing.T) {
 	if !errors.Is(nf.Err, ErrWalletEmpty) || !strings.Contains(nf.Err.Error(), w.Address().EncodeAddress()) {
 		t.Fatalf("no-funds error %v does not name %s", nf.Err, w.Address())
 	}
-	e.fund(t, w.Script(), 100_000)
-	e.mine(t, 1)
+	e.fundMined(t, w.Script(), 100_000)
 	ev := nextEvent(t, events, NotePublished)
 	if ev.KeystoneID != testKS(1).ID {
 		t.Fatal("wrong keystone")
 	}
 	waitFor(t, "the PoP tx in the node's mempool", func() bool { return e.inMempool(ev.Txid) })
-	e.mine(t, 1)
-	nextEvent(t, events, NoteConfirmed)
+	e.mineConfirmed(t, events, ev.Txid)
 	for name, want := range map[string]float64{
 		"hemi_popm_keystones_seen_total":      1,
 		"hemi_popm_keystones_published_total": 1,
@@ -425,25 +463,12 @@ func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 // in the chain, drops its transaction and publishes the keystone again
 // from its other coin.
 func TestMinerInputDoubleSpent(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	g, ctx := errgroup.WithContext(ctx)
-	defer func() {
-		cancel()
-		_ = g.Wait()
-	}()
-	e := newBTCEnv(t, ctx, g)
+	e, ctx := newBTCEnv(t)
 	w := testWallet(t)
-	e.fund(t, w.Script(), 100_000)
-	e.fund(t, w.Script(), 200_000)
-	e.mine(t, 1)
-	ks := chanKeystones{ch: make(chan Keystone)}
-	events := make(chan Event, 100)
-	stop := runMiner(t, ctx, e, w, t.TempDir(), ks, events)
-	defer stop()
+	e.fundMined(t, w.Script(), 100_000, 200_000)
+	ks, events := e.startMiner(t, ctx, w)
 
-	ks.ch <- testKS(1)
-	pub := nextEvent(t, events, NotePublished)
-	waitFor(t, "the PoP tx in the node's mempool", func() bool { return e.inMempool(pub.Txid) })
+	pub := e.publish(t, ks, events, 1)
 	mp, err := e.node.MempoolTx(pub.Txid)
 	if err != nil {
 		t.Fatal(err)
@@ -471,34 +496,19 @@ func TestMinerInputDoubleSpent(t *testing.T) {
 		t.Fatalf("republished %+v", again)
 	}
 	waitFor(t, "the new PoP tx in the node's mempool", func() bool { return e.inMempool(again.Txid) })
-	b := e.mine(t, 1)[0]
-	conf := nextEvent(t, events, NoteConfirmed)
-	if conf.Txid != again.Txid || conf.BlockHash != b {
-		t.Fatalf("confirmed %+v", conf)
-	}
+	e.mineConfirmed(t, events, again.Txid)
 }
 
 // TestRegtestP2TRPublication: a BIP-86 wallet's PoP transaction passes
 // btcd's consensus and policy in the embedded node and is indexed.
 func TestRegtestP2TRPublication(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	g, ctx := errgroup.WithContext(ctx)
-	defer func() {
-		cancel()
-		_ = g.Wait()
-	}()
-	e := newBTCEnv(t, ctx, g)
+	e, ctx := newBTCEnv(t)
 	w, err := ParseSecret(bipMnemonic, P2TR, &chaincfg.RegressionNetParams)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.fund(t, w.Script(), 300_000)
-	e.mine(t, 1)
-	tipHash, tip := e.svc.BlockTip()
-	coins, err := e.bitcoin().Coins(ctx, w.Script(), tipHash)
-	if err != nil || len(coins) != 1 {
-		t.Fatalf("coins %v, %v", coins, err)
-	}
+	e.fundMined(t, w.Script(), 300_000)
+	tipHash, tip, coins := e.walletCoins(t, ctx, w)
 	m := NewMachine(MachineConfig{MaxFeeRate: 100}, w, State{})
 	m.Step(TipEvent{Hash: tipHash, Height: tip, Coins: coins, FeeRate: 3})
 	out := m.Step(KeystoneEvent{testKS(1)})
@@ -513,11 +523,7 @@ func TestRegtestP2TRPublication(t *testing.T) {
 	if tx.VSize > PoPVSize(P2TR) {
 		t.Fatalf("vsize %d above %d", tx.VSize, PoPVSize(P2TR))
 	}
-	b := e.mine(t, 1)[0]
-	pubs, err := e.svc.Index().Publications(testKS(1).ID, chainhash.Hash{})
-	if err != nil || len(pubs) != 1 || pubs[0].Txid != tx.Txid || pubs[0].BlockHash != b {
-		t.Fatalf("publications %+v, %v", pubs, err)
-	}
+	e.checkPublished(t, testKS(1).ID, tx.Txid, e.mine(t, 1)[0])
 	t.Logf("P2TR PoP tx %s: %d vB", tx.Txid, tx.VSize)
 }
 
@@ -534,17 +540,9 @@ func (mute) Broadcast(context.Context, *wire.MsgTx) (Verdict, string, error) {
 // miner that dies before the network saw its transaction resends that
 // same transaction at restart and never builds a second one.
 func TestMinerCrashBeforeSend(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	g, ctx := errgroup.WithContext(ctx)
-	defer func() {
-		cancel()
-		_ = g.Wait()
-	}()
-	e := newBTCEnv(t, ctx, g)
+	e, ctx := newBTCEnv(t)
 	w := testWallet(t)
-	e.fund(t, w.Script(), 100_000)
-	e.fund(t, w.Script(), 100_000)
-	e.mine(t, 1)
+	e.fundMined(t, w.Script(), 100_000, 100_000)
 	dir := t.TempDir()
 	ks := chanKeystones{ch: make(chan Keystone)}
 	events := make(chan Event, 100)
@@ -573,11 +571,7 @@ func TestMinerCrashBeforeSend(t *testing.T) {
 	stop := runMiner(t, ctx, e, w, dir, ks, events)
 	defer stop()
 	waitFor(t, "the persisted tx resent at restart", func() bool { return e.inMempool(pub.Txid) })
-	b := e.mine(t, 1)[0]
-	conf := nextEvent(t, events, NoteConfirmed)
-	if conf.Txid != pub.Txid || conf.BlockHash != b {
-		t.Fatalf("confirmed %+v", conf)
-	}
+	e.mineConfirmed(t, events, pub.Txid)
 	if len(e.node.MempoolTxids()) != 0 {
 		t.Fatalf("a second transaction was built: mempool %v", e.node.MempoolTxids())
 	}
@@ -588,29 +582,13 @@ func TestMinerCrashBeforeSend(t *testing.T) {
 // replacement travels over P2P, replaces the original in the node's
 // mempool (BIP-125) and is the one mined.
 func TestMinerBumpsLive(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	g, ctx := errgroup.WithContext(ctx)
-	defer func() {
-		cancel()
-		_ = g.Wait()
-	}()
-	e := newBTCEnv(t, ctx, g)
+	e, ctx := newBTCEnv(t)
 	w := testWallet(t)
-	e.fund(t, w.Script(), 100_000)
-	e.mine(t, 1)
-	ks := chanKeystones{ch: make(chan Keystone)}
-	events := make(chan Event, 100)
-	stop := runMiner(t, ctx, e, w, t.TempDir(), ks, events)
-	defer stop()
+	e.fundMined(t, w.Script(), 100_000)
+	ks, events := e.startMiner(t, ctx, w)
 
-	ks.ch <- testKS(1)
-	pub := nextEvent(t, events, NotePublished)
-	waitFor(t, "the PoP tx in the node's mempool", func() bool { return e.inMempool(pub.Txid) })
-	addr, _ := e.miner.Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
-	if _, err := e.node.MineEmpty(2, addr); err != nil {
-		t.Fatal(err)
-	}
-	e.waitIndexed(t)
+	pub := e.publish(t, ks, events, 1)
+	e.mineEmpty(t, 2)
 	bump := nextEvent(t, events, NoteBumped)
 	if bump.KeystoneID != pub.KeystoneID || bump.Fee < pub.Fee+PoPVSize(P2WPKH) || bump.FeeRate <= pub.FeeRate {
 		t.Fatalf("bump %+v of %+v", bump, pub)
@@ -618,15 +596,7 @@ func TestMinerBumpsLive(t *testing.T) {
 	waitFor(t, "the replacement to replace the original in the node's mempool", func() bool {
 		return e.inMempool(bump.Txid) && !e.inMempool(pub.Txid)
 	})
-	b := e.mine(t, 1)[0]
-	conf := nextEvent(t, events, NoteConfirmed)
-	if conf.Txid != bump.Txid || conf.BlockHash != b {
-		t.Fatalf("confirmed %+v", conf)
-	}
-	pubs, err := e.svc.Index().Publications(pub.KeystoneID, chainhash.Hash{})
-	if err != nil || len(pubs) != 1 || pubs[0].Txid != bump.Txid {
-		t.Fatalf("publications %+v, %v", pubs, err)
-	}
+	e.checkPublished(t, pub.KeystoneID, bump.Txid, e.mineConfirmed(t, events, bump.Txid))
 	t.Logf("bumped %s (%d sat) to %s (%d sat, %d sat/vB)", pub.Txid, pub.Fee, bump.Txid, bump.Fee, bump.FeeRate)
 }
 
@@ -634,34 +604,18 @@ func TestMinerBumpsLive(t *testing.T) {
 // publication makes the miner send the same transaction again, and it is
 // mined into the new branch.
 func TestMinerRepublishesAfterReorg(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	g, ctx := errgroup.WithContext(ctx)
-	defer func() {
-		cancel()
-		_ = g.Wait()
-	}()
-	e := newBTCEnv(t, ctx, g)
+	e, ctx := newBTCEnv(t)
 	w := testWallet(t)
-	e.fund(t, w.Script(), 100_000)
-	e.mine(t, 1)
-	ks := chanKeystones{ch: make(chan Keystone)}
-	events := make(chan Event, 100)
-	stop := runMiner(t, ctx, e, w, t.TempDir(), ks, events)
-	defer stop()
+	e.fundMined(t, w.Script(), 100_000)
+	ks, events := e.startMiner(t, ctx, w)
 
-	ks.ch <- testKS(1)
-	pub := nextEvent(t, events, NotePublished)
-	waitFor(t, "the PoP tx in the node's mempool", func() bool { return e.inMempool(pub.Txid) })
+	pub := e.publish(t, ks, events, 1)
 	held := e.mine(t, 1)[0]
 	nextEvent(t, events, NoteConfirmed)
 	if err := e.node.InvalidateBlock(held); err != nil {
 		t.Fatal(err)
 	}
-	addr, _ := e.miner.Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
-	if _, err := e.node.MineEmpty(2, addr); err != nil { // more work, without the publication
-		t.Fatal(err)
-	}
-	e.waitIndexed(t)
+	e.mineEmpty(t, 2) // more work, without the publication
 	re := nextEvent(t, events, NoteRepublished)
 	if re.Txid != pub.Txid {
 		t.Fatalf("republished %s, want the same %s", re.Txid, pub.Txid)
@@ -670,9 +624,5 @@ func TestMinerRepublishesAfterReorg(t *testing.T) {
 		t.Fatalf("publication still indexed after the reorg: %+v", pubs)
 	}
 	waitFor(t, "the PoP tx back in the node's mempool", func() bool { return e.inMempool(pub.Txid) })
-	b := e.mine(t, 1)[0]
-	conf := nextEvent(t, events, NoteConfirmed)
-	if conf.Txid != pub.Txid || conf.BlockHash != b {
-		t.Fatalf("confirmed %+v, want block %s", conf, b)
-	}
+	e.mineConfirmed(t, events, pub.Txid)
 }
