@@ -37,7 +37,8 @@
 // only at its first recheck, 10 s after start, and only for "local"
 // transactions. So the pool keeps its own journal (journal.go), in
 // go-ethereum's transactions.rlp format: every accepted transaction is
-// written before Add returns, and the file is rewritten atomically with
+// written before Add returns (one write per Add call: the RPC layer adds
+// a JSON-RPC batch of transactions in one call), and the file is rewritten atomically with
 // the pool's content every Rejournal and at Close. NewPool re-adds what
 // the journal holds; what the chain included meanwhile is dropped as
 // "nonce too low".
@@ -45,24 +46,39 @@
 // # Block production (Sequencer)
 //
 // Every BlockTime after the head's timestamp (NextDue; the header time is
-// Timestamp: now in seconds, at least parent+1), BuildNext:
+// Timestamp: now in seconds, at least parent+1) a block is sealed:
 //
-//  1. chooses the Bitcoin view with ChooseView: the most-work chain's
-//     block ViewLag below its tip if chain.Rules.CheckView accepts it
-//     after the parent's view (forward along the chain, or onto a heavier
-//     branch after a Bitcoin reorg), else the parent's view again; none
+//  1. ChooseView picks the Bitcoin view: the most-work chain's block
+//     ViewLag below its tip if chain.Rules.CheckView accepts it after the
+//     parent's view (forward along the chain, or onto a heavier branch
+//     after a Bitcoin reorg), else the parent's view again; none
 //     acceptable is chain.ErrViewNotReady and the build is retried after
 //     Config.Retry;
-//  2. orders the pool's pending transactions with Order: across senders
-//     by effective tip at the block's base fee, highest first, each
-//     sender's nonces in order, ties to the first seen;
-//  3. chain.BuildBlock executes the derived system transactions first
+//  2. Order lays out the pool's pending transactions: across senders by
+//     effective tip at the block's base fee, highest first, each sender's
+//     nonces in order, ties to the first seen;
+//  3. a chain.Builder executes the derived system transactions first
 //     (chain.DeriveSystemTxs, in Bitcoin order) then the candidates,
 //     skipping those invalid now or not fitting;
 //  4. block.Seal with the sequencer key (LoadKey: a hex key from a file
 //     or $HEMI_SEQUENCER_KEY, never a flag; the devnet uses DevKey, a
 //     fixed public key), chain.CommitBuilt persists it, and the chain's
 //     Subscribe tells every subscriber, the pool included.
+//
+// Building ahead (Config.Ahead, default BlockTime/10): between two ticks
+// the loop opens the next block (steps 1-3 with what is pending, at the
+// view chosen then and the timestamp the block will have) and every
+// Ahead executes the transactions that became pending since, from each
+// sender's nonce in the block's state on (prebuild.go). At the tick it
+// executes the last arrivals, computes the roots, seals and commits, so
+// the time from tick to commit is the roots and the write, not the
+// execution of the whole block. A block built ahead is therefore
+// ordered by arrival step first, by Order within a step: a high-tip
+// transaction arriving late does not move ahead of those already
+// executed. If at the tick the parent, the view ChooseView picks or the
+// timestamp differ from the block built ahead, it is discarded and the
+// block is built from scratch as above. BuildNext (tests, Ahead < 0)
+// always builds from scratch.
 //
 // Blocks are built on time whether or not there are transactions.
 //

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/consensus/misc/eip1559"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
@@ -43,6 +43,13 @@ type Config struct {
 	// Retry is how long to wait before trying again when no Bitcoin view
 	// is acceptable yet or a build failed (default BlockTime/4).
 	Retry time.Duration
+	// Ahead is how often, between two blocks, the next block executes
+	// the transactions that became pending since its last step, so that
+	// at the tick only the newest are left to execute before the block is
+	// sealed and committed (default BlockTime/10; negative: execute
+	// everything at the tick). A block built ahead holds the increments
+	// in the order they were executed, each ordered as Order orders.
+	Ahead time.Duration
 	// Clock defaults to SystemClock.
 	Clock Clock
 	// Logger defaults to slog.Default() with subsystem=sequencer.
@@ -82,6 +89,9 @@ func New(cfg Config) (*Sequencer, error) {
 	if cfg.Retry <= 0 {
 		cfg.Retry = cfg.BlockTime / 4
 	}
+	if cfg.Ahead == 0 {
+		cfg.Ahead = cfg.BlockTime / 10
+	}
 	if cfg.Clock == nil {
 		cfg.Clock = SystemClock{}
 	}
@@ -120,21 +130,34 @@ func (s *Sequencer) poolStats(ctx context.Context) error {
 
 func (s *Sequencer) loop(ctx context.Context) error {
 	s.log.Info("sequencer started", "address", s.addr, "block_time", s.cfg.BlockTime, "view_lag", s.cfg.ViewLag,
-		"head", s.cfg.Chain.Head().Number)
+		"head", s.cfg.Chain.Head().Number, "ahead", s.cfg.Ahead)
+	var sl *slot
+	defer func() {
+		if sl != nil {
+			sl.b.Discard()
+		}
+	}()
 	for {
 		head := s.cfg.Chain.Head()
-		wait := NextDue(head.Time, s.cfg.BlockTime).Sub(s.cfg.Clock.Now())
-		if wait > 0 {
+		due := NextDue(head.Time, s.cfg.BlockTime)
+		for wait := due.Sub(s.cfg.Clock.Now()); wait > 0; wait = due.Sub(s.cfg.Clock.Now()) {
+			if s.cfg.Ahead > 0 {
+				wait = min(wait, s.cfg.Ahead)
+			}
 			select {
 			case <-ctx.Done():
 				return nil
 			case <-s.cfg.Clock.After(wait):
 			}
+			if s.cfg.Ahead > 0 && s.cfg.Clock.Now().Before(due) {
+				sl = s.prebuild(sl, head)
+			}
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
-		_, err := s.BuildNext()
+		_, err := s.build(sl)
+		sl = nil // build finished or discarded it
 		switch {
 		case err == nil:
 			continue
@@ -160,30 +183,41 @@ func (s *Sequencer) loop(ctx context.Context) error {
 
 // BuildNext builds one block on the head now: it chooses the view, orders
 // the pool's pending transactions, executes, seals and commits. Run calls
-// it on schedule; tests may call it directly.
-func (s *Sequencer) BuildNext() (*chain.Block, error) {
+// it on schedule (having executed most of the block ahead of the tick);
+// tests may call it directly.
+func (s *Sequencer) BuildNext() (*chain.Block, error) { return s.build(nil) }
+
+// build is BuildNext finishing sl, the block built ahead, when it still
+// fits: same parent, view and timestamp as the block due now; otherwise
+// sl is discarded and the block is built from scratch.
+func (s *Sequencer) build(sl *slot) (*chain.Block, error) {
 	start := time.Now()
 	c := s.cfg.Chain
 	head := c.Head()
-	var parent *block.Extra
-	if e, err := block.DecodeExtra(head.Extra); err == nil {
-		parent = &e
-	} else if head.Number.Sign() != 0 {
-		return nil, fmt.Errorf("sequencer: head %d extra: %w", head.Number, err)
-	}
-	view, err := ChooseView(c.Rules(), s.cfg.Bitcoin, parent, s.cfg.ViewLag)
+	view, err := s.chooseView(head)
 	if err != nil {
-		return nil, fmt.Errorf("sequencer: choose view for block %d: %w", head.Number.Uint64()+1, err)
+		if sl != nil {
+			sl.b.Discard()
+		}
+		return nil, err
 	}
-	baseFee := eip1559.CalcBaseFee(c.Config().ChainConfig, head)
-	txs := Order(s.cfg.Pool.Pending(baseFee), baseFee)
-	built, err := c.BuildBlock(chain.BuildParams{
-		Parent:   head,
-		Time:     Timestamp(head.Time, s.cfg.Clock.Now()),
-		View:     view,
-		Coinbase: s.cfg.Coinbase,
-		Txs:      txs,
-	})
+	ts := Timestamp(head.Time, s.cfg.Clock.Now())
+	ahead := 0
+	if sl != nil && (sl.parent != head.Hash() || sl.view != view || sl.time != ts) {
+		s.log.Debug("block built ahead no longer fits; building it again", "number", head.Number.Uint64()+1,
+			"view", view.Height, "ahead_view", sl.view.Height, "time", ts, "ahead_time", sl.time)
+		sl.b.Discard()
+		sl = nil
+	}
+	if sl == nil {
+		if sl, err = s.openSlot(head, view, ts); err != nil {
+			return nil, fmt.Errorf("sequencer: build block %d: %w", head.Number.Uint64()+1, err)
+		}
+	} else {
+		ahead = sl.b.Len()
+		sl.extend(s.cfg.Pool)
+	}
+	built, err := sl.b.Finish()
 	if err != nil {
 		return nil, fmt.Errorf("sequencer: build block %d: %w", head.Number.Uint64()+1, err)
 	}
@@ -195,16 +229,45 @@ func (s *Sequencer) BuildNext() (*chain.Block, error) {
 	}
 	b := built.Block
 	n := len(b.Body.Txs)
+	skipped := uniqueSkipped(built.Skipped, b.Body.Txs)
 	s.metrics.blocks.Inc()
 	s.metrics.txs.Add(float64(n))
-	s.metrics.skipped.Add(float64(len(built.Skipped)))
+	s.metrics.skipped.Add(float64(len(skipped)))
 	s.metrics.buildTime.Observe(time.Since(start).Seconds())
 	s.metrics.viewHeight.Set(float64(view.Height))
 	s.metrics.headNumber.Set(float64(b.Header.Number.Uint64()))
-	for _, sk := range built.Skipped {
+	for _, sk := range skipped {
 		s.log.Debug("transaction left out", "tx", sk.Tx.Hash(), "err", sk.Err)
 	}
-	s.log.Info("block built", "number", b.Header.Number, "hash", b.Hash(), "txs", n, "system_txs", len(b.Body.SystemTxs),
-		"gas_used", b.Header.GasUsed, "btc_view", view.Height, "skipped", len(built.Skipped), "took", time.Since(start).Round(time.Microsecond))
+	s.log.Info("block built", "number", b.Header.Number, "hash", b.Hash(), "txs", n, "ahead", ahead, "steps", sl.steps,
+		"system_txs", len(b.Body.SystemTxs), "gas_used", b.Header.GasUsed, "btc_view", view.Height, "skipped", len(skipped),
+		"took", time.Since(start).Round(time.Microsecond))
 	return b, nil
+}
+
+// uniqueSkipped keeps the last reason each transaction left out of the
+// block was skipped for (a block built ahead may try one at several
+// steps, and include it at a later one), in first-skip order.
+func uniqueSkipped(sk []chain.Skipped, included []*types.Transaction) []chain.Skipped {
+	last := make(map[common.Hash]int, len(sk))
+	in := make(map[common.Hash]bool, len(included))
+	if len(sk) > 0 {
+		for _, tx := range included {
+			in[tx.Hash()] = true
+		}
+	}
+	var out []chain.Skipped
+	for _, x := range sk {
+		h := x.Tx.Hash()
+		if in[h] {
+			continue
+		}
+		if i, ok := last[h]; ok {
+			out[i] = x
+			continue
+		}
+		last[h] = len(out)
+		out = append(out, x)
+	}
+	return out
 }

@@ -1,0 +1,197 @@
+package sequencer
+
+import (
+	"errors"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/hemi-go/hemi/internal/btc/indextest"
+	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/block"
+)
+
+// TestBuildAhead: a block executed in steps before its tick holds every
+// transaction pending at the tick, each step's in Order's order after
+// the previous steps', a nonce gap filled at a later step included; a
+// block built ahead on a view that moved before the tick is built again
+// on the tick's view; a slot on an old parent is dropped. A follower
+// accepts every block.
+func TestBuildAhead(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	p := e.newPool("", PoolConfig{})
+	runPool(t, p)
+	s := e.newSequencer(p)
+	follower := e.newChain("")
+	to := common.Address{0x71}
+	add := func(txs ...*types.Transaction) {
+		t.Helper()
+		for i, err := range p.Add(txs) {
+			if err != nil {
+				t.Fatalf("tx %d: %v", i, err)
+			}
+		}
+		if err := p.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	follow := func(b *chain.Block) {
+		t.Helper()
+		if err := follower.InsertBlock(b); err != nil {
+			t.Fatalf("follower rejects block %d: %v", b.Header.Number, err)
+		}
+	}
+	hashes := func(txs []*types.Transaction) []common.Hash {
+		out := make([]common.Hash, len(txs))
+		for i, tx := range txs {
+			out[i] = tx.Hash()
+		}
+		return out
+	}
+
+	t.Run("steps", func(t *testing.T) {
+		head := e.chain.Head()
+		a := e.transfer(dev[0].Key, 0, to, 1, 1)
+		add(a)
+		sl := s.prebuild(nil, head)
+		if sl == nil || sl.b.Len() != 1 || sl.time != head.Time+2 {
+			t.Fatalf("slot %+v", sl)
+		}
+		b := e.transfer(dev[0].Key, 1, to, 1, 1)
+		c := e.transfer(dev[1].Key, 0, to, 1, 5)
+		gap := e.transfer(dev[2].Key, 1, to, 1, 9)
+		add(b, c, gap)
+		if sl = s.prebuild(sl, head); sl.b.Len() != 3 || sl.steps != 2 {
+			t.Fatalf("after step 2: %d txs, %d steps", sl.b.Len(), sl.steps)
+		}
+		fill := e.transfer(dev[2].Key, 0, to, 1, 2)
+		add(fill)
+		e.clock.Advance(2 * time.Second)
+		blk, err := s.build(sl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []common.Hash{a.Hash(), c.Hash(), b.Hash(), fill.Hash(), gap.Hash()}
+		if got := hashes(blk.Body.Txs); !equalHashes(got, want) {
+			t.Fatalf("block txs %v, want %v", got, want)
+		}
+		follow(blk)
+		waitFor(t, "the pool to drop included txs", func() bool { np, _ := p.Stats(); return np == 0 })
+	})
+
+	t.Run("view moved before the tick", func(t *testing.T) {
+		head := e.chain.Head()
+		tx := e.transfer(dev[0].Key, 2, to, 1, 1)
+		add(tx)
+		sl := s.prebuild(nil, head)
+		if sl == nil || sl.view.Height != 6 {
+			t.Fatalf("slot %+v", sl)
+		}
+		indextest.Feed(t, e.ix, newBTCFixture(t, 10).Blocks[8:])
+		e.clock.Advance(2 * time.Second)
+		blk, err := s.build(sl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ex, _ := block.DecodeExtra(blk.Header.Extra); ex.BitcoinHeight != 8 {
+			t.Fatalf("view height %d, want tip 10 - lag 2 = 8", ex.BitcoinHeight)
+		}
+		if len(blk.Body.Txs) != 1 || blk.Body.Txs[0].Hash() != tx.Hash() {
+			t.Fatalf("block txs %v", hashes(blk.Body.Txs))
+		}
+		follow(blk)
+	})
+
+	t.Run("parent moved", func(t *testing.T) {
+		head := e.chain.Head()
+		sl := s.prebuild(nil, head)
+		e.clock.Advance(2 * time.Second)
+		blk, err := s.BuildNext()
+		if err != nil {
+			t.Fatal(err)
+		}
+		follow(blk)
+		sl = s.prebuild(sl, e.chain.Head())
+		if sl == nil || sl.parent != blk.Hash() || sl.steps != 1 {
+			t.Fatalf("slot after the head moved: %+v", sl)
+		}
+		sl.b.Discard()
+	})
+}
+
+func equalHashes(a, b []common.Hash) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestUniqueSkipped: a transaction skipped at several steps is reported
+// once, with its last reason, and not at all if a later step included it.
+func TestUniqueSkipped(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	x := e.transfer(dev[0].Key, 0, common.Address{1}, 1, 1)
+	y := e.transfer(dev[1].Key, 0, common.Address{1}, 1, 1)
+	z := e.transfer(dev[2].Key, 0, common.Address{1}, 1, 1)
+	gap, full := core.ErrNonceTooHigh, core.ErrGasLimitReached
+	for _, tc := range []struct {
+		name     string
+		skipped  []chain.Skipped
+		included []*types.Transaction
+		want     []*types.Transaction
+		wantErr  []error
+	}{
+		{"none", nil, nil, nil, nil},
+		{"once each", []chain.Skipped{{Tx: x, Err: gap}, {Tx: y, Err: full}}, nil, []*types.Transaction{x, y}, []error{gap, full}},
+		{"twice, last reason", []chain.Skipped{{Tx: x, Err: gap}, {Tx: y, Err: gap}, {Tx: x, Err: full}}, nil,
+			[]*types.Transaction{x, y}, []error{full, gap}},
+		{"included later", []chain.Skipped{{Tx: x, Err: gap}, {Tx: z, Err: gap}}, []*types.Transaction{x},
+			[]*types.Transaction{z}, []error{gap}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := uniqueSkipped(tc.skipped, tc.included)
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d skipped, want %d", len(got), len(tc.want))
+			}
+			for i := range got {
+				if got[i].Tx != tc.want[i] || !errors.Is(got[i].Err, tc.wantErr[i]) {
+					t.Fatalf("skipped %d: %s %v", i, got[i].Tx.Hash(), got[i].Err)
+				}
+			}
+		})
+	}
+}
+
+// TestOneSenderRecovery: the RPC layer, the pool and the block builder
+// recover a transaction's sender with Equal signers, so types.Sender's
+// cache makes it one secp256k1 recovery per transaction.
+func TestOneSenderRecovery(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	cfg := e.chain.Config().ChainConfig
+	pool := types.LatestSigner(cfg) // legacypool's and the RPC batch path's
+	for _, tc := range []struct {
+		name   string
+		number uint64
+		time   uint64
+	}{
+		{"genesis", 0, e.chain.Head().Time},
+		{"next block", 1, e.chain.Head().Time + 2},
+		{"far ahead", 1 << 30, 1 << 40},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := &types.Header{Number: new(big.Int).SetUint64(tc.number), Time: tc.time}
+			if builder := types.MakeSigner(cfg, h.Number, h.Time); !builder.Equal(pool) {
+				t.Fatalf("block %d signer %T is not the pool's %T", tc.number, builder, pool)
+			}
+		})
+	}
+}
