@@ -120,17 +120,42 @@ func TestRestart(t *testing.T) {
 // moment, reopens its database and checks it restarts at a committed
 // block with consistent state, then continues.
 func TestKill9(t *testing.T) {
-	if dir := os.Getenv("HEMI_CHAIN_CRASH_CHILD"); dir != "" {
-		crashChild(dir)
+	// The pause lets the child run into the next blocks: the kill lands
+	// at some point of an import (state flush, batch, fsync).
+	kill9(t, "HEMI_CHAIN_CRASH_CHILD", crashChild, []int{1, 4, 9}, 3*time.Millisecond, func(round, printed int, dir string) {
+		f, ix, h := crashSetup(t, dir)
+		n := checkConsistent(t, h.chain)
+		// The child fsyncs each block before printing its number.
+		if n < uint64(printed) {
+			t.Fatalf("round %d: reopened at %d, the child had committed %d", round, n, printed)
+		}
+		t.Logf("round %d: killed after block %d was reported, reopened at %d", round, printed, n)
+		nextBlock(h, f)
+		checkConsistent(t, h.chain)
+		h.chain.Close()
+		ix.Close()
+	})
+}
+
+// kill9 is the kill -9 harness of test t. In the child process (env
+// holds its data directory) it runs child, which prints a growing number
+// after each commit until it is killed. In the parent, for each round and
+// its killAt it starts a child on a new directory, waits until the child
+// printed killAt or more, pauses round*pause, kills it with SIGKILL and
+// calls check with the last number printed, to reopen the directory.
+func kill9(t *testing.T, env string, child func(dir string), killAts []int, pause time.Duration, check func(round, printed int, dir string)) {
+	t.Helper()
+	if dir := os.Getenv(env); dir != "" {
+		child(dir)
 		return
 	}
 	if testing.Short() {
 		t.Skip("starts a child process")
 	}
-	for round, killAt := range []int{1, 4, 9} {
+	for round, killAt := range killAts {
 		dir := t.TempDir()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9$")
-		cmd.Env = append(os.Environ(), "HEMI_CHAIN_CRASH_CHILD="+dir)
+		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$")
+		cmd.Env = append(os.Environ(), env+"="+dir)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -149,26 +174,13 @@ func TestKill9(t *testing.T) {
 				}
 			}
 		}
-		// Let the child run into the next blocks: the kill lands at some
-		// point of an import (state flush, batch, fsync).
-		time.Sleep(time.Duration(round) * 3 * time.Millisecond)
+		time.Sleep(time.Duration(round) * pause)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		if printed < killAt {
-			t.Fatalf("round %d: child stopped at %d before %d", round, printed, killAt)
+			t.Fatalf("round %d: child stopped after printing %d, before %d", round, printed, killAt)
 		}
-
-		f, ix, h := crashSetup(t, dir)
-		n := checkConsistent(t, h.chain)
-		// The child fsyncs each block before printing its number.
-		if n < uint64(printed) {
-			t.Fatalf("round %d: reopened at %d, the child had committed %d", round, n, printed)
-		}
-		t.Logf("round %d: killed after block %d was reported, reopened at %d", round, printed, n)
-		nextBlock(h, f)
-		checkConsistent(t, h.chain)
-		h.chain.Close()
-		ix.Close()
+		check(round, printed, dir)
 	}
 }
 

@@ -1,12 +1,7 @@
 package chain
 
 import (
-	"bufio"
 	"fmt"
-	"os"
-	"os/exec"
-	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -20,42 +15,7 @@ import (
 // head's branch, nothing canonical above it, lookups of the head's
 // transactions work, the state matches; then a reorg still happens.
 func TestKill9Reorg(t *testing.T) {
-	if dir := os.Getenv("HEMI_CHAIN_REORG_CRASH_CHILD"); dir != "" {
-		reorgCrashChild(dir)
-		return
-	}
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
-	for round, killAt := range []int{1, 3, 6} {
-		dir := t.TempDir()
-		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9Reorg$")
-		cmd.Env = append(os.Environ(), "HEMI_CHAIN_REORG_CRASH_CHILD="+dir)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		sc := bufio.NewScanner(out)
-		printed := 0
-		for sc.Scan() {
-			if n, err := strconv.Atoi(sc.Text()); err == nil {
-				printed = n
-				if n >= killAt {
-					break
-				}
-			}
-		}
-		time.Sleep(time.Duration(round) * 4 * time.Millisecond)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		_ = cmd.Wait()
-		if printed < killAt {
-			t.Fatalf("round %d: child stopped after %d reorgs, before %d", round, printed, killAt)
-		}
-
+	kill9(t, "HEMI_CHAIN_REORG_CRASH_CHILD", reorgCrashChild, []int{1, 3, 6}, 4*time.Millisecond, func(round, printed int, dir string) {
 		fc := newFakeForkChoice()
 		fc.longer = true
 		s := newForkScenario(t, dir, fc)
@@ -83,7 +43,7 @@ func TestKill9Reorg(t *testing.T) {
 		checkConsistent(t, s.chain)
 		s.chain.Close()
 		s.ix.Close()
-	}
+	})
 }
 
 // flipUntilReorg grows the highest side tip until the chain switches to
