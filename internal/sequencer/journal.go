@@ -17,9 +17,13 @@ import (
 // types.Transaction (go-ethereum's transactions.rlp format). v1.17's
 // legacypool has no journal and locals.TxTracker resubmits what it loads
 // only on its first recheck, 10 s after start, so the pool keeps its own:
-// every accepted transaction is appended (written to the OS before Add
-// returns, so a kill -9 loses nothing), and rotate rewrites the file
-// atomically (temp file, fsync, rename) with what the pool still holds.
+// the transactions one Add call accepted (a whole JSON-RPC batch from the
+// RPC layer) are appended in one write, made to the OS before Add
+// returns, so a kill -9 of the process loses nothing; a crash of the
+// machine inside that write leaves a torn tail, and load keeps every
+// complete transaction before it (no fsync per Add: a power loss may
+// lose the last writes). rotate rewrites the file atomically (temp file,
+// fsync, rename) with what the pool still holds.
 type journal struct {
 	path string
 	f    *os.File // append handle; nil until open
