@@ -1,6 +1,7 @@
 // Package metrics serves a Prometheus registry over HTTP. Each subsystem
-// registers its own collectors on the registry it is given at construction;
-// nothing registers on the global default registry.
+// registers its own collectors on the registry it is given at construction
+// (with Register, which reuses collectors a rebuilt service registered
+// before); nothing registers on the global default registry.
 package metrics
 
 import (

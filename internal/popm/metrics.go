@@ -1,9 +1,9 @@
 package popm
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	metricsreg "github.com/hemi-go/hemi/internal/metrics"
 )
 
 type metrics struct {
@@ -14,10 +14,10 @@ type metrics struct {
 
 func newMetrics(r prometheus.Registerer) *metrics {
 	c := func(name, help string) prometheus.Counter {
-		return register(r, prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hemi", Subsystem: "popm", Name: name, Help: help}))
+		return metricsreg.Register(r, prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hemi", Subsystem: "popm", Name: name, Help: help}))
 	}
 	g := func(name, help string) prometheus.Gauge {
-		return register(r, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hemi", Subsystem: "popm", Name: name, Help: help}))
+		return metricsreg.Register(r, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hemi", Subsystem: "popm", Name: name, Help: help}))
 	}
 	return &metrics{
 		seen:        c("keystones_seen_total", "Keystones delivered by the L2 node."),
@@ -31,20 +31,4 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		feeRate:     g("fee_rate_sat_vb", "Current fee-rate estimate for the confirmation target."),
 		waiting:     g("waiting", "1 while a keystone waits (fee above the cap or no funds)."),
 	}
-}
-
-// register registers c with r (nil: not at all), or returns the
-// collector already registered under its name.
-func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
-	if r == nil {
-		return c
-	}
-	err := r.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	return c
 }

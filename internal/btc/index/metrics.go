@@ -1,9 +1,9 @@
 package index
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	metricsreg "github.com/hemi-go/hemi/internal/metrics"
 )
 
 type metrics struct {
@@ -37,26 +37,12 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		txsIndexed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "txs_indexed_total", Help: "Transactions indexed."}),
 	}
-	if r != nil {
-		for _, g := range []*prometheus.Gauge{&m.headerHeight, &m.blockHeight} {
-			*g = register(r, *g)
-		}
-		for _, c := range []*prometheus.Counter{&m.blocksStored, &m.blocksConnected, &m.blocksDisconnected,
-			&m.reorgs, &m.txsIndexed} {
-			*c = register(r, *c)
-		}
+	for _, g := range []*prometheus.Gauge{&m.headerHeight, &m.blockHeight} {
+		*g = metricsreg.Register(r, *g)
+	}
+	for _, c := range []*prometheus.Counter{&m.blocksStored, &m.blocksConnected, &m.blocksDisconnected,
+		&m.reorgs, &m.txsIndexed} {
+		*c = metricsreg.Register(r, *c)
 	}
 	return m
-}
-
-// register registers c with r, or returns the collector already there.
-func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
-	err := r.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	return c
 }
