@@ -7,6 +7,8 @@ import (
 	"log/slog"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/hemi-go/hemi/internal/pebblelog"
 )
 
 // stateKey holds the machine's State as JSON; one key written with one
@@ -18,7 +20,7 @@ var stateKey = []byte("popm/state/v1")
 type store struct{ db *pebble.DB }
 
 func openStore(dir string, log *slog.Logger) (*store, error) {
-	db, err := pebble.Open(dir, &pebble.Options{Logger: pebbleLogger{log}})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: pebblelog.Logger{Log: log}})
 	if err != nil {
 		return nil, fmt.Errorf("popm: open state in %s: %w", dir, err)
 	}
@@ -53,22 +55,3 @@ func (s *store) save(st *State) error {
 }
 
 func (s *store) close() error { return s.db.Close() }
-
-// pebbleLogger routes pebble's logs to the miner's logger: information at
-// Debug, errors at Warn. Fatalf is pebble's report of a broken invariant
-// of its own; it panics, as pebble expects it not to return.
-type pebbleLogger struct{ log *slog.Logger }
-
-func (l pebbleLogger) Infof(format string, args ...any) {
-	l.log.Debug("pebble", "msg", fmt.Sprintf(format, args...))
-}
-
-func (l pebbleLogger) Errorf(format string, args ...any) {
-	l.log.Warn("pebble error", "msg", fmt.Sprintf(format, args...))
-}
-
-func (l pebbleLogger) Fatalf(format string, args ...any) {
-	msg := fmt.Sprintf(format, args...)
-	l.log.Error("pebble fatal", "msg", msg)
-	panic("pebble: " + msg)
-}

@@ -15,6 +15,8 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/hemi-go/hemi/internal/pebblelog"
 )
 
 // realisticChain builds blocks of txsPerBlock transactions shaped like the
@@ -226,7 +228,7 @@ func BenchmarkIndexEntries(b *testing.B) {
 		b.Fatal(err)
 	}
 	_ = raw
-	db, err := pebble.Open(b.TempDir(), &pebble.Options{Logger: pebbleLogger{slog.New(slog.DiscardHandler)}, Comparer: comparer})
+	db, err := pebble.Open(b.TempDir(), &pebble.Options{Logger: pebblelog.Logger{Log: slog.New(slog.DiscardHandler)}, Comparer: comparer})
 	if err != nil {
 		b.Fatal(err)
 	}

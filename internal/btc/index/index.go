@@ -3,7 +3,6 @@ package index
 import (
 	"errors"
 	"fmt"
-	"github.com/cockroachdb/pebble/v2/sstable"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -12,9 +11,11 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hemi-go/hemi/internal/btc/p2p"
+	"github.com/hemi-go/hemi/internal/pebblelog"
 )
 
 // Config configures an Index. It is read once by Open.
@@ -213,7 +214,7 @@ func pebbleOptions(cfg *Config) *pebble.Options {
 		L0StopWritesThreshold:       200,
 		LBaseMaxBytes:               256 << 20,
 		MaxOpenFiles:                1000,
-		Logger:                      pebbleLogger{cfg.Logger},
+		Logger:                      pebblelog.Logger{Log: cfg.Logger},
 		Comparer:                    comparer,
 	}
 	for i := range o.Levels {

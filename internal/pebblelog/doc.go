@@ -1,0 +1,9 @@
+// Package pebblelog routes the logs of a pebble database (the Bitcoin
+// index's, the PoP miner's state) to the owning subsystem's slog logger,
+// so each database logs under its subsystem with static messages:
+// information at Debug, errors at Warn.
+//
+// Invariant: Fatalf never returns. Pebble calls it for a broken invariant
+// of its own and expects it to stop the process's use of the database; it
+// logs at Error and panics.
+package pebblelog
