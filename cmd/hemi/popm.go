@@ -88,6 +88,20 @@ func printWallet(out io.Writer, w *popm.Wallet) {
 		src, path, w.Kind(), w.Address().EncodeAddress(), w.RewardAddress().Hex())
 }
 
+// loadPopm loads the configuration of `hemi popm` and its subcommands
+// and the wallet it names.
+func loadPopm(cmd *cli.Command) (config.Config, *popm.Wallet, error) {
+	cfg, err := loadPopmConfig(cmd)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	w, err := loadPopmWallet(cfg)
+	if err != nil {
+		return config.Config{}, nil, err
+	}
+	return cfg, w, nil
+}
+
 func popmCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "popm",
@@ -103,11 +117,7 @@ func popmCommand() *cli.Command {
 			Usage: "print the wallet's Bitcoin address to fund and its L2 reward address",
 			Flags: popmFlags(),
 			Action: func(ctx context.Context, cmd *cli.Command) error {
-				cfg, err := loadPopmConfig(cmd)
-				if err != nil {
-					return err
-				}
-				w, err := loadPopmWallet(cfg)
+				_, w, err := loadPopm(cmd)
 				if err != nil {
 					return err
 				}
@@ -116,11 +126,7 @@ func popmCommand() *cli.Command {
 			},
 		}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			cfg, err := loadPopmConfig(cmd)
-			if err != nil {
-				return err
-			}
-			w, err := loadPopmWallet(cfg)
+			cfg, w, err := loadPopm(cmd)
 			if err != nil {
 				return err
 			}
