@@ -14,7 +14,9 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/params"
 
+	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/indextest"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 )
 
 // BenchmarkImportTransfers imports (InsertBlock: seal check, full
@@ -27,10 +29,13 @@ func BenchmarkImportTransfers(b *testing.B) {
 	}
 }
 
-func benchImport(b *testing.B, perBlock, blocks int) {
+// transferSetup is the transfer benchmarks' start: an index (closed at
+// cleanup) holding a 12-block Bitcoin fixture, and a genesis funding
+// perBlock sender keys whose block gas limit fits perBlock transfers.
+func transferSetup(b *testing.B, perBlock int) (*indextest.Chain, *index.Index, []*ecdsa.PrivateKey, *genesis.Spec) {
+	b.Helper()
 	f := newBTCFixture(b, 12)
 	ix := indextest.Open(b, regtest, b.TempDir())
-	defer ix.Close()
 	indextest.Feed(b, ix, f.Blocks)
 	keys := make([]*ecdsa.PrivateKey, perBlock)
 	senders := make([]common.Address, perBlock)
@@ -43,6 +48,11 @@ func benchImport(b *testing.B, perBlock, blocks int) {
 	}
 	spec := testGenesis(b, viewAt(b, NewIndexBitcoin(ix), f.Blocks[1]), senders...)
 	spec.Config.GasLimit = uint64(perBlock)*params.TxGas + 2_000_000
+	return f, ix, keys, spec
+}
+
+func benchImport(b *testing.B, perBlock, blocks int) {
+	f, ix, keys, spec := transferSetup(b, perBlock)
 	seq := newHarness(b, ix, "", spec)
 	var built []*Block
 	for n := range blocks {
@@ -102,21 +112,7 @@ func benchImport(b *testing.B, perBlock, blocks int) {
 // of each and their ratio.
 func BenchmarkReceiptLookup(b *testing.B) {
 	const perBlock = 5000
-	f := newBTCFixture(b, 12)
-	ix := indextest.Open(b, regtest, b.TempDir())
-	defer ix.Close()
-	indextest.Feed(b, ix, f.Blocks)
-	keys := make([]*ecdsa.PrivateKey, perBlock)
-	senders := make([]common.Address, perBlock)
-	for i := range keys {
-		k, err := crypto.ToECDSA(crypto.Keccak256([]byte(fmt.Sprintf("bench sender %d", i))))
-		if err != nil {
-			b.Fatal(err)
-		}
-		keys[i], senders[i] = k, addr(k)
-	}
-	spec := testGenesis(b, viewAt(b, NewIndexBitcoin(ix), f.Blocks[1]), senders...)
-	spec.Config.GasLimit = uint64(perBlock)*params.TxGas + 2_000_000
+	f, ix, keys, spec := transferSetup(b, perBlock)
 	h := newHarness(b, ix, b.TempDir(), spec)
 	txs := make([]*types.Transaction, perBlock)
 	for i, k := range keys {
