@@ -11,6 +11,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/btcdtest"
 	"github.com/hemi-go/hemi/internal/btc/regtest"
+	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/finality"
@@ -128,13 +129,11 @@ func (n btcdNode) Block(hash chainhash.Hash) (*wire.MsgBlock, error) {
 	return n.RPC().GetBlock(&hash)
 }
 
-// TestTwoBtcdReorgOrphansPublication: our node follows btcd A; A
-// publishes keystone 50 while split from B; B mines a longer fork
-// that double-spends its input; when they reconnect A (and we)
-// reorganise to B's chain and the publication is gone for good: block 10
-// is unpublished again. Then B
-// publishes keystone 25 and block 10 is covered by that.
-func TestTwoBtcdReorgOrphansPublication(t *testing.T) {
+// twoBtcd starts two connected btcd processes mining to a new wallet,
+// which both have 110 blocks (the wallet's first coinbases mature); it
+// skips the test with -short.
+func twoBtcd(t *testing.T) (*txgen.Key, address.Address, *btcdtest.TestNode, *btcdtest.TestNode) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("starts two btcd processes")
 	}
@@ -145,6 +144,17 @@ func TestTwoBtcdReorgOrphansPublication(t *testing.T) {
 	a.Generate(110)
 	tip, _ := a.Tip()
 	b.WaitForTip(tip)
+	return key, addr, a, b
+}
+
+// TestTwoBtcdReorgOrphansPublication: our node follows btcd A; A
+// publishes keystone 50 while split from B; B mines a longer fork
+// that double-spends its input; when they reconnect A (and we)
+// reorganise to B's chain and the publication is gone for good: block 10
+// is unpublished again. Then B
+// publishes keystone 25 and block 10 is covered by that.
+func TestTwoBtcdReorgOrphansPublication(t *testing.T) {
+	key, addr, a, b := twoBtcd(t)
 
 	const depth = 4
 	s := startStack(t, btcdNode{a}, key, addr, depth)
@@ -192,16 +202,7 @@ func TestTwoBtcdReorgOrphansPublication(t *testing.T) {
 // reorganised away and the L2 switches back to A. Once A's keystone is
 // superfinal, a branch C that scores higher is refused.
 func TestL2ForkChoiceFollowsBitcoin(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts two btcd processes")
-	}
-	key, addr := newWallet(t)
-	na := btcdtest.Start(t, btcdtest.Options{MiningAddr: addr})
-	nb := btcdtest.Start(t, btcdtest.Options{MiningAddr: addr})
-	nb.Connect(na.P2PAddr())
-	na.Generate(110)
-	tip, _ := na.Tip()
-	nb.WaitForTip(tip)
+	key, addr, na, nb := twoBtcd(t)
 
 	const depth = 4
 	s := startStack(t, btcdNode{na}, key, addr, depth)
