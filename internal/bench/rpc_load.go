@@ -251,14 +251,15 @@ type rpcBlock struct {
 	Transactions []common.Hash  `json:"transactions"`
 }
 
-// sendAndWait sends txs over JSON-RPC from len(plan) concurrent clients,
-// each sending its batches (plan[c]) one after the other, while a watcher
+// sendAndWait sends txs over JSON-RPC from len(batches) concurrent
+// clients, each sending its batches (batches[c], from encodePlan) one
+// after the other, while a watcher
 // polls the head and fetches every new block until all txs are in blocks.
 // It fails when no transaction is included for stall (30 s). A
 // transaction's latency is from the moment its batch was sent to the
 // moment a head poll showed the block holding it (polled every 5 ms while
 // idle).
-func sendAndWait(ctx context.Context, url string, txs []signedTx, plan [][][]int, timeout time.Duration) (*loadResult, error) {
+func sendAndWait(ctx context.Context, url string, txs []signedTx, batches [][]sendBatch, timeout time.Duration) (*loadResult, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	watcher, err := newClient(ctx, url)
@@ -274,41 +275,29 @@ func sendAndWait(ctx context.Context, url string, txs []signedTx, plan [][][]int
 	for i, t := range txs {
 		want[t.hash] = i
 	}
-	clients := make([]*gethrpc.Client, len(plan))
-	for i := range clients {
-		c, err := newClient(ctx, url)
-		if err != nil {
-			return nil, err
-		}
-		defer c.Close()
-		clients[i] = c
+	// Each client has its own HTTP transport (keep-alive), so clients do
+	// not share connections.
+	clients := make([]*http.Client, len(batches))
+	for c := range batches {
+		tr := &http.Transport{MaxIdleConnsPerHost: 4, DisableCompression: true}
+		defer tr.CloseIdleConnections()
+		clients[c] = &http.Client{Transport: tr}
 	}
 	sendAt := make([]time.Time, len(txs))
 	seenAt := make([]time.Time, len(txs))
 	res := &loadResult{}
-	sendDone := make([]time.Time, len(plan))
+	sendDone := make([]time.Time, len(batches))
 	g, gctx := errgroup.WithContext(ctx)
 	res.start = time.Now()
-	for c := range plan {
+	for c := range batches {
 		g.Go(func() error {
-			for _, b := range plan[c] {
-				elems := make([]gethrpc.BatchElem, len(b))
-				hashes := make([]common.Hash, len(b))
+			for _, b := range batches[c] {
 				now := time.Now()
-				for j, k := range b {
+				for _, k := range b.idx {
 					sendAt[k] = now
-					elems[j] = gethrpc.BatchElem{Method: "eth_sendRawTransaction", Args: []any{txs[k].raw}, Result: &hashes[j]}
 				}
-				if err := clients[c].BatchCallContext(gctx, elems); err != nil {
-					return fmt.Errorf("bench: client %d: eth_sendRawTransaction batch: %w", c, err)
-				}
-				for j, e := range elems {
-					if e.Error != nil {
-						return fmt.Errorf("bench: client %d: transaction %s: %w", c, txs[b[j]].hash, e.Error)
-					}
-					if hashes[j] != txs[b[j]].hash {
-						return fmt.Errorf("bench: client %d: sent %s, the node answered %s", c, txs[b[j]].hash, hashes[j])
-					}
+				if err := b.post(gctx, clients[c], url, txs); err != nil {
+					return fmt.Errorf("bench: client %d: %w", c, err)
 				}
 			}
 			sendDone[c] = time.Now()

@@ -196,7 +196,7 @@ func TestCheckTransfers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := sendAndWait(ctx, a.url, txs, streams(ts, 2, 3), 20*time.Second); err != nil {
+	if _, err := sendAndWait(ctx, a.url, txs, encodePlan(txs, streams(ts, 2, 3)), 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	start := []uint64{0, 0}
