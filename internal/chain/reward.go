@@ -2,6 +2,7 @@ package chain
 
 import (
 	"bytes"
+	"cmp"
 	"math/big"
 	"slices"
 
@@ -38,22 +39,12 @@ type Publication struct {
 func bitcoinLess(a, b *Publication) int {
 	switch {
 	case a.Height != b.Height:
-		return cmpInt(a.Height, b.Height)
+		return cmp.Compare(a.Height, b.Height)
 	case a.TxIndex != b.TxIndex:
-		return cmpInt(a.TxIndex, b.TxIndex)
+		return cmp.Compare(a.TxIndex, b.TxIndex)
 	default:
-		return cmpInt(a.Vout, b.Vout)
+		return cmp.Compare(a.Vout, b.Vout)
 	}
-}
-
-func cmpInt[T int32 | uint32](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // RewardedKeystone returns the keystone whose publishers L2 block number

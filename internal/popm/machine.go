@@ -2,6 +2,7 @@ package popm
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -342,17 +343,7 @@ func (m *Machine) restore(r *Tx) {
 		old.Accepted = false
 		m.s.Txs = append(m.s.Txs, old)
 	}
-	slices.SortFunc(m.s.Txs, func(a, b *Tx) int { return cmpU64(a.Seq, b.Seq) })
-}
-
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	slices.SortFunc(m.s.Txs, func(a, b *Tx) int { return cmp.Compare(a.Seq, b.Seq) })
 }
 
 func (m *Machine) find(txid chainhash.Hash) *Tx {
