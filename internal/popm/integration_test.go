@@ -210,8 +210,15 @@ func (e *btcEnv) bitcoin() IndexBitcoin {
 // runMiner starts a miner on dir; stop cancels it and waits.
 func runMiner(t *testing.T, ctx context.Context, e *btcEnv, w *Wallet, dir string, ks chanKeystones, events chan Event) (stop func()) {
 	t.Helper()
-	m, err := New(Config{Wallet: w, Keystones: ks, Bitcoin: e.bitcoin(), DataDir: dir, Logger: quiet,
-		OnEvent: func(ev Event) { events <- ev }})
+	return runMinerConfig(t, ctx, Config{Wallet: w, Keystones: ks, Bitcoin: e.bitcoin(), DataDir: dir}, events)
+}
+
+// runMinerConfig starts a miner on cfg, quiet and reporting its events
+// on events; stop cancels it, waits and fails the test if Run failed.
+func runMinerConfig(t *testing.T, ctx context.Context, cfg Config, events chan Event) (stop func()) {
+	t.Helper()
+	cfg.Logger, cfg.OnEvent = quiet, func(ev Event) { events <- ev }
+	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,14 +414,8 @@ func TestMinerEmptyWallet(t *testing.T) {
 	ks := chanKeystones{ch: make(chan Keystone)}
 	events := make(chan Event, 100)
 	reg := prometheus.NewRegistry()
-	m, err := New(Config{Wallet: w, Keystones: ks, Bitcoin: e.bitcoin(), DataDir: t.TempDir(), Logger: quiet,
-		Registerer: reg, OnEvent: func(ev Event) { events <- ev }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mctx, mcancel := context.WithCancel(ctx)
-	defer mcancel()
-	go func() { _ = m.Run(mctx) }()
+	defer runMinerConfig(t, ctx, Config{Wallet: w, Keystones: ks, Bitcoin: e.bitcoin(), DataDir: t.TempDir(),
+		Registerer: reg}, events)()
 	ks.ch <- testKS(1)
 	nf := nextEvent(t, events, NoteNoFunds)
 	if !errors.Is(nf.Err, ErrWalletEmpty) || !strings.Contains(nf.Err.Error(), w.Address().EncodeAddress()) {
@@ -546,20 +547,10 @@ func TestMinerCrashBeforeSend(t *testing.T) {
 	dir := t.TempDir()
 	ks := chanKeystones{ch: make(chan Keystone)}
 	events := make(chan Event, 100)
-	m, err := New(Config{Wallet: w, Keystones: ks, Bitcoin: mute{e.bitcoin()}, DataDir: dir, Logger: quiet,
-		OnEvent: func(ev Event) { events <- ev }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mctx, mcancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(mctx) }()
+	crash := runMinerConfig(t, ctx, Config{Wallet: w, Keystones: ks, Bitcoin: mute{e.bitcoin()}, DataDir: dir}, events)
 	ks.ch <- testKS(1)
 	pub := nextEvent(t, events, NotePublished)
-	mcancel()
-	if err := <-done; err != nil {
-		t.Fatal(err)
-	}
+	crash()
 	if e.inMempool(pub.Txid) {
 		t.Fatal("the muted broadcast reached the node")
 	}
