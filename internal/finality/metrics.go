@@ -12,7 +12,7 @@ type metrics struct {
 
 func newMetrics(r prometheus.Registerer) *metrics {
 	g := func(name, help string) prometheus.Gauge {
-		return metricsreg.Register(r, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hemi", Subsystem: "finality", Name: name, Help: help}))
+		return metricsreg.Gauge(r, "finality", name, help)
 	}
 	return &metrics{
 		safe:      g("safe_block", "Newest canonical L2 block with at least one Bitcoin confirmation."),

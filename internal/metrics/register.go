@@ -25,3 +25,18 @@ func Register[C prometheus.Collector](r prometheus.Registerer, c C) C {
 	}
 	return c
 }
+
+// Namespace is the first part of every metric's name: hemi_<subsystem>_<name>.
+const Namespace = "hemi"
+
+// Counter is the counter hemi_<subsystem>_<name>, registered on r with
+// Register.
+func Counter(r prometheus.Registerer, subsystem, name, help string) prometheus.Counter {
+	return Register(r, prometheus.NewCounter(prometheus.CounterOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help}))
+}
+
+// Gauge is the gauge hemi_<subsystem>_<name>, registered on r with
+// Register.
+func Gauge(r prometheus.Registerer, subsystem, name, help string) prometheus.Gauge {
+	return Register(r, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: subsystem, Name: name, Help: help}))
+}

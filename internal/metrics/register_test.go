@@ -65,3 +65,32 @@ func TestRegister(t *testing.T) {
 		})
 	}
 }
+
+// TestCounterGauge: the names are hemi_<subsystem>_<name>, and a second
+// call on the same registry returns the registered collector.
+func TestCounterGauge(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	c := Counter(reg, "sub", "events_total", "Events.")
+	g := Gauge(reg, "sub", "level", "Level.")
+	if again := Counter(reg, "sub", "events_total", "Events."); again != c {
+		t.Fatal("a second Counter on the registry is not the registered one")
+	}
+	if again := Gauge(reg, "sub", "level", "Level."); again != g {
+		t.Fatal("a second Gauge on the registry is not the registered one")
+	}
+	c.Add(2)
+	g.Set(5)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		m := mf.GetMetric()[0]
+		got[mf.GetName()] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+	}
+	want := map[string]float64{"hemi_sub_events_total": 2, "hemi_sub_level": 5}
+	if len(got) != len(want) || got["hemi_sub_events_total"] != 2 || got["hemi_sub_level"] != 5 {
+		t.Fatalf("gathered %v, want %v", got, want)
+	}
+}

@@ -14,10 +14,10 @@ type metrics struct {
 
 func newMetrics(r prometheus.Registerer) *metrics {
 	c := func(name, help string) prometheus.Counter {
-		return metricsreg.Register(r, prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hemi", Subsystem: "popm", Name: name, Help: help}))
+		return metricsreg.Counter(r, "popm", name, help)
 	}
 	g := func(name, help string) prometheus.Gauge {
-		return metricsreg.Register(r, prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hemi", Subsystem: "popm", Name: name, Help: help}))
+		return metricsreg.Gauge(r, "popm", name, help)
 	}
 	return &metrics{
 		seen:        c("keystones_seen_total", "Keystones delivered by the L2 node."),
