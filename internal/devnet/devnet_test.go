@@ -18,17 +18,6 @@ import (
 	"github.com/hemi-go/hemi/internal/sequencer"
 )
 
-func waitUntil(t *testing.T, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestL2EndToEnd runs the devnet's stack in process — the embedded
 // regtest Bitcoin, the indexer syncing from it over P2P, the L2 chain,
 // mempool, sequencer and JSON-RPC — submits signed transfers from a dev
@@ -77,14 +66,16 @@ func TestL2EndToEnd(t *testing.T) {
 			}
 		}
 	}
-	waitUntil(t, "the transfers to be included", 20*time.Second, func() bool {
+	if err := s.WaitFor(ctx, "the transfers to be included", func() bool {
 		for _, h := range hashes {
 			if r, err := ec.TransactionReceipt(ctx, h); err != nil || r.Status != types.ReceiptStatusSuccessful {
 				return false
 			}
 		}
 		return true
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	bal, err := ec.BalanceAt(ctx, to, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -94,10 +85,12 @@ func TestL2EndToEnd(t *testing.T) {
 	}
 	// The view reaches the new Bitcoin tip minus the lag.
 	_, tip := s.BTC.Tip()
-	waitUntil(t, "the Bitcoin view to follow the tip", 10*time.Second, func() bool {
+	if err := s.WaitFor(ctx, "the Bitcoin view to follow the tip", func() bool {
 		e, err := block.DecodeExtra(l2.Chain.Head().Extra)
 		return err == nil && e.BitcoinHeight == uint32(tip)-l2.Spec.Config.ViewLag
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 
 	// A follower re-executes every block to the same state.
 	ccfg, err := chain.ConfigFromSpec(l2.Spec)
