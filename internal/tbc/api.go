@@ -261,7 +261,9 @@ func (a *apiServer) spend(r *http.Request) (any, error) {
 }
 
 func (a *apiServer) publications(r *http.Request) (any, error) {
-	raw, err := hex.DecodeString(r.PathValue("id"))
+	// The id as hemi_getKeystone and the PoP miner print it, with or
+	// without 0x.
+	raw, err := hex.DecodeString(strings.TrimPrefix(r.PathValue("id"), "0x"))
 	if err != nil || len(raw) != 32 {
 		return nil, fmt.Errorf("%w: keystone id %q is not 64 hex digits", errBadRequest, r.PathValue("id"))
 	}

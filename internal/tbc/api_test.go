@@ -159,9 +159,11 @@ func TestAPIAnswers(t *testing.T) {
 		}
 	}
 
-	pubs, err := f.client.Publications(ctx, strings.Repeat("ab", 32), "")
-	if err != nil || len(pubs) != 0 {
-		t.Fatalf("publications of an unknown keystone: %v, %v", pubs, err)
+	for _, id := range []string{strings.Repeat("ab", 32), "0x" + strings.Repeat("ab", 32)} {
+		pubs, err := f.client.Publications(ctx, id, "")
+		if err != nil || len(pubs) != 0 {
+			t.Fatalf("publications of an unknown keystone %s: %v, %v", id, pubs, err)
+		}
 	}
 }
 
