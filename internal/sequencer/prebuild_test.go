@@ -1,7 +1,9 @@
 package sequencer
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"math/big"
 	"testing"
 	"time"
@@ -193,5 +195,81 @@ func TestOneSenderRecovery(t *testing.T) {
 				t.Fatalf("block %d signer %T is not the pool's %T", tc.number, builder, pool)
 			}
 		})
+	}
+}
+
+// TestRunBuildsAhead: Run executes what becomes pending at each Ahead
+// step before the tick, so the block holds the steps in arrival order
+// (a from-scratch build would put the late high-tip transfer first), and
+// it is sealed only at the tick.
+func TestRunBuildsAhead(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	p := e.newPool("", PoolConfig{})
+	runPool(t, p)
+	s, err := New(Config{Chain: e.chain, Pool: p, Bitcoin: e.btc, Key: seqKey, BlockTime: 2 * time.Second,
+		Ahead: 500 * time.Millisecond, Clock: e.clock, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	to := common.Address{0x72}
+	add := func(txs ...*types.Transaction) {
+		t.Helper()
+		for i, err := range p.Add(txs) {
+			if err != nil {
+				t.Fatalf("tx %d: %v", i, err)
+			}
+		}
+		if err := p.Sync(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The loop and the pool-stats goroutine both wait on the clock: a
+	// step has run when the loop waits again.
+	step := func() {
+		t.Helper()
+		waitFor(t, "the sequencer to wait", func() bool { return e.clock.Waiters() >= 2 })
+		e.clock.Advance(500 * time.Millisecond)
+		waitFor(t, "the step to run", func() bool { return e.clock.Waiters() >= 2 })
+	}
+	a := e.transfer(dev[0].Key, 0, to, 1, 1)
+	add(a)
+	step()
+	b, c := e.transfer(dev[0].Key, 1, to, 1, 1), e.transfer(dev[1].Key, 0, to, 1, 5)
+	add(b, c)
+	step()
+	d := e.transfer(dev[2].Key, 0, to, 1, 9)
+	add(d)
+	step()
+	if n := e.chain.Head().Number.Uint64(); n != 0 {
+		t.Fatalf("block %d sealed before its tick", n)
+	}
+	e.clock.Advance(500 * time.Millisecond)
+	waitFor(t, "block 1", func() bool { return e.chain.Head().Number.Uint64() == 1 })
+	blk, err := e.chain.BlockByNumber(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []common.Hash{a.Hash(), c.Hash(), b.Hash(), d.Hash()}
+	got := make([]common.Hash, len(blk.Body.Txs))
+	for i, tx := range blk.Body.Txs {
+		got[i] = tx.Hash()
+	}
+	if !equalHashes(got, want) {
+		t.Fatalf("block txs %v, want the steps' order %v", got, want)
+	}
+	if blk.Header.Time != e.spec.Timestamp+2 {
+		t.Fatalf("block time %d", blk.Header.Time)
+	}
+	if err := e.newChain("").InsertBlock(blk); err != nil {
+		t.Fatalf("a follower rejects the block built ahead: %v", err)
 	}
 }
