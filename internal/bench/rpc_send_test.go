@@ -38,7 +38,9 @@ func TestSendBatchPost(t *testing.T) {
 		calls[0].Method != "eth_sendRawTransaction" || calls[0].Version != "2.0" {
 		t.Fatalf("encoded %s", b.body)
 	}
-	ok := func(id int, h common.Hash) string { return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"result":"%s"}`, id, h) }
+	ok := func(id int, h common.Hash) string {
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"result":"%s"}`, id, h)
+	}
 	for _, tc := range []struct {
 		name   string
 		status int
