@@ -65,6 +65,11 @@
 //     and read the chain when polled (at most LogsBlockRange blocks per
 //     poll), pending-transaction filters buffer hashes from the pool
 //     feed; a filter not polled for FilterTimeout is removed.
+//   - An HTTP batch made only of well-formed eth_sendRawTransaction calls
+//     is admitted in one pool Add, senders recovered in parallel first
+//     (sendbatch.go), with the answers go-ethereum's server would give;
+//     anything else in a batch sends the whole request to go-ethereum's
+//     server untouched.
 //
 // # Metrics
 //
