@@ -22,7 +22,9 @@
 //     keystone it pays: the view update, then PoP rewards (reward.go:
 //     DeriveRewards, ResolvePublishers, PublisherOf).
 //   - Chain (chain.go, query.go, build.go): storage, InsertBlock,
-//     BuildBlock/CommitBuilt, queries, Subscribe.
+//     BuildBlock/CommitBuilt (or a Builder: NewBuilder, Add in
+//     increments, Finish — the same block BuildBlock builds from all the
+//     candidates at once), queries, Subscribe.
 //   - Forks (fork.go): side branches, PoP fork choice through the
 //     ForkChoice interface (internal/finality implements it), reorgs,
 //     Reconsider, SubscribeReorgs.
