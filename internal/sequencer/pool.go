@@ -290,6 +290,42 @@ func (p *Pool) Pending(baseFee *big.Int) map[common.Address][]*types.Transaction
 	return out
 }
 
+// PendingFrom is Pending without each sender's transactions below
+// next(sender): what a block being built, whose state has sender's nonce
+// at next(sender), can still take. It copies the pool's lists and checks
+// fees only on what it returns, so calling it often while a block is
+// built ahead stays cheap however many transactions that block holds.
+// next is called without the pool's lock held.
+func (p *Pool) PendingFrom(baseFee *big.Int, next func(common.Address) uint64) map[common.Address][]*types.Transaction {
+	minTip := uint256.MustFromBig(p.tip)
+	var bf *uint256.Int
+	if baseFee != nil {
+		if v, overflow := uint256.FromBig(baseFee); !overflow {
+			bf = v
+		}
+	}
+	pending, _ := p.pool.Content()
+	for from, txs := range pending {
+		n := next(from)
+		i, _ := slices.BinarySearchFunc(txs, n, func(tx *types.Transaction, n uint64) int { return cmp.Compare(tx.Nonce(), n) })
+		txs = txs[i:]
+		// As Pending's filter: a sender's list ends at its first
+		// transaction paying less than the minimum tip.
+		for j, tx := range txs {
+			if tx.EffectiveGasTipIntCmp(minTip, bf) < 0 {
+				txs = txs[:j]
+				break
+			}
+		}
+		if len(txs) == 0 {
+			delete(pending, from)
+			continue
+		}
+		pending[from] = txs
+	}
+	return pending
+}
+
 // Get returns a pooled transaction, nil if the pool does not hold it.
 func (p *Pool) Get(hash common.Hash) *types.Transaction { return p.pool.Get(hash) }
 

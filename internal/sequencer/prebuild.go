@@ -52,20 +52,7 @@ func (sl *slot) extend(p *Pool) {
 	if sl.b.Full() {
 		return
 	}
-	pending := p.Pending(sl.baseFee)
-	for from, txs := range pending {
-		next := sl.b.Nonce(from)
-		i := 0
-		for i < len(txs) && txs[i].Nonce() < next {
-			i++
-		}
-		if i == len(txs) {
-			delete(pending, from)
-			continue
-		}
-		pending[from] = txs[i:]
-	}
-	if len(pending) > 0 {
+	if pending := p.PendingFrom(sl.baseFee, sl.b.Nonce); len(pending) > 0 {
 		sl.b.Add(Order(pending, sl.baseFee))
 	}
 }

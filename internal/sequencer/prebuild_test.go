@@ -10,7 +10,9 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
+	"github.com/ethereum/go-ethereum/core/txpool/legacypool"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain"
@@ -272,4 +274,73 @@ func TestRunBuildsAhead(t *testing.T) {
 	if err := e.newChain("").InsertBlock(blk); err != nil {
 		t.Fatalf("a follower rejects the block built ahead: %v", err)
 	}
+}
+
+// TestPendingFrom: PendingFrom is Pending without what a block being
+// built has executed already, with Pending's fee filter.
+func TestPendingFrom(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	p := e.newPool("", PoolConfig{Limits: legacypool.Config{PriceLimit: 2 * params.GWei}})
+	runPool(t, p)
+	to := common.Address{0x73}
+	var txs []*types.Transaction
+	for n := range uint64(4) {
+		txs = append(txs, e.transfer(dev[0].Key, n, to, 1, 3))
+	}
+	txs = append(txs, e.transfer(dev[1].Key, 0, to, 1, 9), e.transfer(dev[1].Key, 1, to, 1, 2),
+		e.transfer(dev[2].Key, 0, to, 1, 2), e.transfer(dev[3].Key, 2, to, 1, 5)) // dev3: a gap, queued
+	for i, err := range p.Add(txs) {
+		if err != nil {
+			t.Fatalf("tx %d: %v", i, err)
+		}
+	}
+	if err := p.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	gwei := func(n int64) *big.Int { return new(big.Int).Mul(big.NewInt(n), big.NewInt(params.GWei)) }
+	for _, tc := range []struct {
+		name    string
+		baseFee *big.Int
+		next    map[common.Address]uint64
+	}{
+		{"nothing executed, no base fee", nil, nil},
+		{"nothing executed", gwei(1), nil},
+		{"part of a sender", gwei(1), map[common.Address]uint64{dev[0].Address: 2}},
+		{"a sender done", gwei(1), map[common.Address]uint64{dev[0].Address: 4, dev[1].Address: 1}},
+		{"past the pool's nonces", gwei(1), map[common.Address]uint64{dev[0].Address: 9}},
+		{"a base fee that cuts the low tips", gwei(101), nil},
+		{"cut after the executed ones", gwei(101), map[common.Address]uint64{dev[1].Address: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := p.PendingFrom(tc.baseFee, func(a common.Address) uint64 { return tc.next[a] })
+			want := map[common.Address][]*types.Transaction{}
+			for from, list := range p.Pending(tc.baseFee) {
+				var keep []*types.Transaction
+				for _, tx := range list {
+					if tx.Nonce() >= tc.next[from] {
+						keep = append(keep, tx)
+					}
+				}
+				if len(keep) > 0 {
+					want[from] = keep
+				}
+			}
+			if len(got) != len(want) {
+				t.Fatalf("%d senders, want %d", len(got), len(want))
+			}
+			for from, list := range want {
+				if !equalHashes(hashList(got[from]), hashList(list)) {
+					t.Fatalf("%s: %d txs, want %d", from, len(got[from]), len(list))
+				}
+			}
+		})
+	}
+}
+
+func hashList(txs []*types.Transaction) []common.Hash {
+	out := make([]common.Hash, len(txs))
+	for i, tx := range txs {
+		out[i] = tx.Hash()
+	}
+	return out
 }
