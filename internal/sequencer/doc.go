@@ -23,6 +23,8 @@
 //	                           genesis.ErrTxType (blob, 0x7E) — map them
 //	                           with errors.Is at the RPC edge
 //	Pending(baseFee)           executable txs per sender in nonce order
+//	PendingFrom(baseFee, next) Pending from each sender's nonce next(sender)
+//	                           on (a block built ahead of its tick)
 //	Get(hash), Has(hash)       eth_getTransactionByHash of a pooled tx
 //	Status(hash)               txpool.TxStatus{Pending,Queued,Unknown}
 //	Content(), ContentFrom(a)  txpool_content, txpool_contentFrom
@@ -69,7 +71,7 @@
 // the loop opens the next block (steps 1-3 with what is pending, at the
 // view chosen then and the timestamp the block will have) and every
 // Ahead executes the transactions that became pending since, from each
-// sender's nonce in the block's state on (prebuild.go). At the tick it
+// sender's nonce in the block's state on (PendingFrom; prebuild.go). At the tick it
 // executes the last arrivals, computes the roots, seals and commits, so
 // the time from tick to commit is the roots and the write, not the
 // execution of the whole block. A block built ahead is therefore
