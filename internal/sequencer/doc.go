@@ -71,8 +71,9 @@
 // the loop opens the next block (steps 1-3 with what is pending, at the
 // view chosen then and the timestamp the block will have) and every
 // Ahead executes the transactions that became pending since, from each
-// sender's nonce in the block's state on (PendingFrom; prebuild.go). At the tick it
-// executes the last arrivals, computes the roots, seals and commits, so
+// sender's nonce in the block's state on (PendingFrom; prebuild.go). At
+// the tick it executes the last arrivals, computes the roots, seals and
+// commits, so
 // the time from tick to commit is the roots and the write, not the
 // execution of the whole block. A block built ahead is therefore
 // ordered by arrival step first, by Order within a step: a high-tip
