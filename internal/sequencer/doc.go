@@ -73,9 +73,8 @@
 // Ahead executes the transactions that became pending since, from each
 // sender's nonce in the block's state on (PendingFrom; prebuild.go). At
 // the tick it executes the last arrivals, computes the roots, seals and
-// commits, so
-// the time from tick to commit is the roots and the write, not the
-// execution of the whole block. A block built ahead is therefore
+// commits, so the time from tick to commit is the roots and the write,
+// not the execution of the whole block. A block built ahead is therefore
 // ordered by arrival step first, by Order within a step: a high-tip
 // transaction arriving late does not move ahead of those already
 // executed. If at the tick the parent, the view ChooseView picks or the
