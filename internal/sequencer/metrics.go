@@ -26,7 +26,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		skipped:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hemi", Subsystem: "sequencer", Name: "txs_skipped_total", Help: "Pending transactions left out of a block (invalid now or not fitting)."}),
 		notReady:    prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hemi", Subsystem: "sequencer", Name: "view_not_ready_total", Help: "Build attempts that waited for the Bitcoin index."}),
 		failures:    prometheus.NewCounter(prometheus.CounterOpts{Namespace: "hemi", Subsystem: "sequencer", Name: "build_failures_total", Help: "Build attempts that failed for another reason."}),
-		buildTime:   prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "hemi", Subsystem: "sequencer", Name: "build_seconds", Help: "Time to choose, execute, seal and commit a block.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
+		buildTime:   prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "hemi", Subsystem: "sequencer", Name: "build_seconds", Help: "Time from the tick to the block committed: choose the view, execute what the block built ahead has not, seal, commit.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)}),
 		viewHeight:  prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hemi", Subsystem: "sequencer", Name: "bitcoin_view_height", Help: "Bitcoin view height of the last built block."}),
 		headNumber:  prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hemi", Subsystem: "sequencer", Name: "head_number", Help: "Number of the last built block."}),
 		poolPending: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: "hemi", Subsystem: "txpool", Name: "pending", Help: "Executable transactions in the pool."}),
