@@ -54,19 +54,20 @@ func devnetCommand() *cli.Command {
 			g, ctx := errgroup.WithContext(ctx)
 			g.Go(func() error {
 				return devnet.Run(ctx, devnet.Config{
-					DataDir:       filepath.Join(cfg.DataDir, "devnet"),
-					P2P:           cfg.Devnet.P2P,
-					API:           cfg.BTC.API,
-					BlockInterval: cfg.Devnet.BlockInterval.Duration,
-					InitialBlocks: cfg.Devnet.InitialBlocks,
-					Progress:      cfg.BTC.Progress.Duration,
-					Logger:        log,
-					Registerer:    reg,
-					Out:           os.Stdout,
-					L2BlockTime:   cfg.Sequencer.BlockTime.Duration,
-					Pool:          poolConfig(cfg.TxPool, "", log),
-					RPC:           devnetRPCConfig(cfg.RPC, log),
-					PoPM:          devnet.PoPMConfig{MaxFeeRate: cfg.PoPM.MaxFeeRate, BumpBlocks: int32(cfg.PoPM.BumpBlocks)},
+					DataDir:        filepath.Join(cfg.DataDir, "devnet"),
+					P2P:            cfg.Devnet.P2P,
+					API:            cfg.BTC.API,
+					BlockInterval:  cfg.Devnet.BlockInterval.Duration,
+					InitialBlocks:  cfg.Devnet.InitialBlocks,
+					Progress:       cfg.BTC.Progress.Duration,
+					Logger:         log,
+					Registerer:     reg,
+					Out:            os.Stdout,
+					L2BlockTime:    cfg.Sequencer.BlockTime.Duration,
+					StrictTipOrder: cfg.Sequencer.StrictTipOrder,
+					Pool:           poolConfig(cfg.TxPool, "", log),
+					RPC:            devnetRPCConfig(cfg.RPC, log),
+					PoPM:           devnet.PoPMConfig{MaxFeeRate: cfg.PoPM.MaxFeeRate, BumpBlocks: int32(cfg.PoPM.BumpBlocks)},
 				})
 			})
 			if cfg.Metrics.Listen != "" {

@@ -237,7 +237,8 @@ func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.
 	var seq *sequencer.Sequencer
 	if key != nil {
 		seq, err = sequencer.New(sequencer.Config{Chain: c, Pool: pool, Bitcoin: btc, Key: key,
-			BlockTime: spec.Config.BlockTime, Logger: log.With("subsystem", "sequencer"), Registerer: reg})
+			BlockTime: spec.Config.BlockTime, Ahead: sequencer.AheadFor(cfg.Sequencer.StrictTipOrder),
+			Logger: log.With("subsystem", "sequencer"), Registerer: reg})
 		if err != nil {
 			pool.Close()
 			return err

@@ -101,6 +101,13 @@ type Sequencer struct {
 	KeyFile string `toml:"key_file"`
 	// BlockTime is how often a block is built (whole seconds, at least 1s).
 	BlockTime Duration `toml:"block_time"`
+	// StrictTipOrder builds every block at its tick, ordering all its user
+	// transactions by effective tip. Off (the default), the next block
+	// executes what becomes pending between ticks in steps, each step
+	// ordered by tip, so the tick only seals and commits (faster
+	// inclusion; a late high-tip transaction cannot move ahead of those
+	// already executed).
+	StrictTipOrder bool `toml:"strict_tip_order"`
 }
 
 // TxPool configures the mempool (go-ethereum legacypool limits).

@@ -46,6 +46,8 @@ type Config struct {
 	Out io.Writer
 	// L2BlockTime is the L2 block time (0: genesis.DefaultBlockTime, 2 s).
 	L2BlockTime time.Duration
+	// StrictTipOrder: L2Config.StrictTipOrder.
+	StrictTipOrder bool
 	// Pool configures the mempool (Journal is set by Run).
 	Pool sequencer.PoolConfig
 	// RPC configures the JSON-RPC server; an empty ListenAddr turns it
@@ -78,20 +80,21 @@ func Run(ctx context.Context, cfg Config) error {
 		initial = -1 // none; StackConfig's 0 is its default
 	}
 	s, err := StartStack(ctx, StackConfig{
-		DataDir:       cfg.DataDir,
-		InitialBlocks: initial,
-		P2P:           cfg.P2P,
-		MineInterval:  cfg.BlockInterval,
-		API:           cfg.API,
-		Progress:      cfg.Progress,
-		L2BlockTime:   cfg.L2BlockTime,
-		Pool:          cfg.Pool,
-		PoPM:          cfg.PoPM,
-		RPC:           cfg.RPC.ListenAddr != "",
-		RPCServer:     cfg.RPC,
-		WaitTimeout:   -1,
-		Logger:        cfg.Logger,
-		Registerer:    cfg.Registerer,
+		DataDir:        cfg.DataDir,
+		InitialBlocks:  initial,
+		P2P:            cfg.P2P,
+		MineInterval:   cfg.BlockInterval,
+		API:            cfg.API,
+		Progress:       cfg.Progress,
+		L2BlockTime:    cfg.L2BlockTime,
+		StrictTipOrder: cfg.StrictTipOrder,
+		Pool:           cfg.Pool,
+		PoPM:           cfg.PoPM,
+		RPC:            cfg.RPC.ListenAddr != "",
+		RPCServer:      cfg.RPC,
+		WaitTimeout:    -1,
+		Logger:         cfg.Logger,
+		Registerer:     cfg.Registerer,
 	})
 	if err != nil {
 		return err

@@ -47,6 +47,9 @@ type L2Config struct {
 	// RewardDelay overrides the PoP reward delay in L2 blocks (0: the
 	// devnet genesis default).
 	RewardDelay uint64
+	// StrictTipOrder turns off building ahead of the tick
+	// (sequencer.Config.Ahead < 0).
+	StrictTipOrder bool
 	// Pool configures the mempool (Journal and Logger are set by NewL2).
 	Pool       sequencer.PoolConfig
 	Logger     *slog.Logger
@@ -139,6 +142,7 @@ func NewL2(ix *index.Index, cfg L2Config) (*L2, error) {
 		Bitcoin:    btc,
 		Key:        key,
 		BlockTime:  spec.Config.BlockTime,
+		Ahead:      sequencer.AheadFor(cfg.StrictTipOrder),
 		Logger:     cfg.Logger.With("subsystem", "sequencer"),
 		Registerer: cfg.Registerer,
 	})

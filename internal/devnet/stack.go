@@ -72,6 +72,8 @@ type StackConfig struct {
 	KeystoneInterval uint64
 	SuperfinalDepth  uint32
 	RewardDelay      uint64
+	// StrictTipOrder: L2Config.StrictTipOrder.
+	StrictTipOrder bool
 	// Pool configures the mempool (L2Config.Pool).
 	Pool sequencer.PoolConfig
 	// PoPM configures the in-process PoP miner; its OnEvent, if set, is
@@ -249,7 +251,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 func (s *Stack) startL2() error {
 	l2, err := NewL2(s.TBC.Index(), L2Config{Dir: filepath.Join(s.dir, "l2"), BlockTime: s.cfg.L2BlockTime,
 		KeystoneInterval: s.cfg.KeystoneInterval, SuperfinalDepth: s.cfg.SuperfinalDepth,
-		RewardDelay: s.cfg.RewardDelay, Pool: s.cfg.Pool, Logger: s.log, Registerer: s.cfg.Registerer})
+		RewardDelay: s.cfg.RewardDelay, StrictTipOrder: s.cfg.StrictTipOrder, Pool: s.cfg.Pool, Logger: s.log, Registerer: s.cfg.Registerer})
 	if err != nil {
 		return err
 	}

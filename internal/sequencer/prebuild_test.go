@@ -344,3 +344,29 @@ func hashList(txs []*types.Transaction) []common.Hash {
 	}
 	return out
 }
+
+// TestAheadFor: the operator's strict-tip-order setting turns building
+// ahead off; otherwise New takes the default steps.
+func TestAheadFor(t *testing.T) {
+	e := newEnv(t, 1, 1)
+	p := e.newPool("", PoolConfig{})
+	for _, tc := range []struct {
+		name   string
+		strict bool
+		want   time.Duration
+	}{
+		{"strict tip order builds at the tick", true, -1},
+		{"default steps of a tenth of the block time", false, 200 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := New(Config{Chain: e.chain, Pool: p, Bitcoin: e.btc, Key: seqKey, BlockTime: 2 * time.Second,
+				Ahead: AheadFor(tc.strict), Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.cfg.Ahead != tc.want {
+				t.Fatalf("Ahead %v, want %v", s.cfg.Ahead, tc.want)
+			}
+		})
+	}
+}

@@ -57,6 +57,17 @@ type Config struct {
 	Registerer prometheus.Registerer
 }
 
+// AheadFor is Config.Ahead for an operator's strict-tip-order setting
+// (config sequencer.strict_tip_order): strict turns building ahead off,
+// so every block executes at its tick with all its user transactions
+// ordered by effective tip; otherwise the default steps.
+func AheadFor(strictTipOrder bool) time.Duration {
+	if strictTipOrder {
+		return -1
+	}
+	return 0
+}
+
 // Sequencer builds, seals and commits a block every BlockTime.
 type Sequencer struct {
 	cfg     Config
