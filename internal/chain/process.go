@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math/big"
 	"runtime"
-	"sync"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/ethereum/go-ethereum/common"
@@ -332,24 +331,5 @@ func (ex *executor) finish() (*Result, error) {
 // not recover them again. Invalid signatures are left for the execution
 // to report.
 func RecoverSenders(signer types.Signer, txs []*types.Transaction) {
-	workers := min(runtime.GOMAXPROCS(0), (len(txs)+63)/64)
-	if workers <= 1 {
-		for _, tx := range txs {
-			types.Sender(signer, tx)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (len(txs) + workers - 1) / workers
-	for start := 0; start < len(txs); start += chunk {
-		part := txs[start:min(start+chunk, len(txs))]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, tx := range part {
-				types.Sender(signer, tx)
-			}
-		}()
-	}
-	wg.Wait()
+	recoverSenders(signer, txs, runtime.GOMAXPROCS(0), nil)
 }
