@@ -92,7 +92,7 @@ func (c *L2ImportConfig) setDefaults() error {
 // (sealed, with a Bitcoin view and system transactions) and once for
 // go-ethereum (post-merge headers), with the same signed transactions
 // and genesis alloc; then, Runs times, imports each into a fresh on-disk
-// chain: ours with chain.InsertBlock, go-ethereum's with
+// chain: ours with chain.InsertChain, go-ethereum's with
 // core.BlockChain.InsertChain. Every import decodes its blocks afresh
 // from bytes, so no sender or hash is cached, and is checked afterwards
 // (untimed): every transaction included and successful, every balance as
@@ -108,7 +108,7 @@ func RunL2Import(ctx context.Context, cfg L2ImportConfig, out io.Writer) (L2Impo
 	}
 	defer os.RemoveAll(work)
 	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg())
-	fmt.Fprintf(out, "importers: ours (chain.InsertBlock, hashdb, pebble cache %d MB, trie cache %d MB, state committed every block, no fsync)\n", l2CacheMB, l2CacheMB)
+	fmt.Fprintf(out, "importers: ours (chain.InsertChain, hashdb, pebble cache %d MB, trie cache %d MB, state committed every block, no fsync)\n", l2CacheMB, l2CacheMB)
 	mode := "full node: recent state kept in memory"
 	if cfg.GethArchive {
 		mode = "archive: state committed every block"
