@@ -21,7 +21,9 @@
 //     transactions from its number, view and the publications of the
 //     keystone it pays: the view update, then PoP rewards (reward.go:
 //     DeriveRewards, ResolvePublishers, PublisherOf).
-//   - Chain (chain.go, query.go, build.go): storage, InsertBlock,
+//   - Chain (chain.go, query.go, build.go): storage, InsertBlock and
+//     InsertChain (insert.go: a batch, its senders recovered in the
+//     background a few blocks ahead),
 //     BuildBlock/CommitBuilt (or a Builder: NewBuilder, Add in
 //     increments, Finish — the same block BuildBlock builds from all the
 //     candidates at once), queries, Subscribe.
