@@ -38,9 +38,11 @@ func (c *Chain) InsertChain(blocks []*Block) (int, error) {
 	return len(blocks), nil
 }
 
-// senderRecovery recovers the senders of a batch's blocks in order in one
-// goroutine (each block's in parallel), at most SenderLookahead blocks
-// ahead of the inserter.
+// senderRecovery recovers the senders of a batch's blocks in order, at
+// most SenderLookahead blocks ahead of the inserter: the first block on
+// every core (the inserter waits for it), the later ones on one core
+// fewer, so the execution keeps a core of its own (on 2 cores this took
+// the l2-import ratio from 0.90 to 0.94-1.00).
 type senderRecovery struct {
 	ready []chan struct{} // ready[i] is closed once block i is recovered
 	slots chan struct{}   // one token per block recovered and not yet inserted
