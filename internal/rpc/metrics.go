@@ -1,11 +1,12 @@
 package rpc
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	hemimetrics "github.com/hemi-go/hemi/internal/metrics"
 )
 
 // metrics are the server's Prometheus collectors (Config.Registerer).
@@ -40,27 +41,14 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	}
 	if r != nil {
 		for _, c := range []*prometheus.Counter{&m.httpRequests, &m.txAccepted, &m.txRejected, &m.evmTimeouts} {
-			*c = register(r, *c)
+			*c = hemimetrics.Register(r, *c)
 		}
 		for _, g := range []*prometheus.Gauge{&m.wsConns, &m.filters, &m.subscriptions} {
-			*g = register(r, *g)
+			*g = hemimetrics.Register(r, *g)
 		}
-		m.httpSeconds = register(r, m.httpSeconds)
+		m.httpSeconds = hemimetrics.Register(r, m.httpSeconds)
 	}
 	return m
-}
-
-// register registers c with r, or returns the collector already there
-// (a second server in one process, as in tests).
-func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
-	err := r.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	return c
 }
 
 // instrument counts and times HTTP requests and open WebSocket

@@ -1,9 +1,9 @@
 package sequencer
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	hemimetrics "github.com/hemi-go/hemi/internal/metrics"
 )
 
 type metrics struct {
@@ -34,25 +34,12 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	}
 	if r != nil {
 		for _, c := range []*prometheus.Counter{&m.blocks, &m.txs, &m.skipped, &m.notReady, &m.failures} {
-			*c = register(r, *c)
+			*c = hemimetrics.Register(r, *c)
 		}
 		for _, g := range []*prometheus.Gauge{&m.viewHeight, &m.headNumber, &m.poolPending, &m.poolQueued} {
-			*g = register(r, *g)
+			*g = hemimetrics.Register(r, *g)
 		}
-		m.buildTime = register(r, m.buildTime)
+		m.buildTime = hemimetrics.Register(r, m.buildTime)
 	}
 	return m
-}
-
-// register registers c with r, or returns the collector already there
-// (a second sequencer in one process, as in tests).
-func register[C prometheus.Collector](r prometheus.Registerer, c C) C {
-	err := r.Register(c)
-	var are prometheus.AlreadyRegisteredError
-	if errors.As(err, &are) {
-		if existing, ok := are.ExistingCollector.(C); ok {
-			return existing
-		}
-	}
-	return c
 }
