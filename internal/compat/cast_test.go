@@ -66,8 +66,10 @@ func balanceSlot(a common.Address) common.Hash {
 // TestCast drives a forge-deployed ERC-20 with cast: token transfers as
 // EIP-1559, legacy and EIP-2930 (access list from eth_createAccessList)
 // transactions, receipts, transactions, Transfer logs with topic filters,
-// blocks, code and balances at every block tag, and a revert whose reason
-// cast decodes, both from eth_call and from a mined failed transaction.
+// blocks, code and balances at every block tag (safe and finalized once
+// Bitcoin has confirmed keystones past the transfers: the finality
+// service's heads), and a revert whose reason cast decodes, both from
+// eth_call and from a mined failed transaction.
 func TestCast(t *testing.T) {
 	p := getProject(t)
 	s := getStack(t)
@@ -157,9 +159,17 @@ func TestCast(t *testing.T) {
 		t.Fatalf("cast logs to the recipient: %d logs, want 3: %v\n%s", len(logs), err, out)
 	}
 
-	// Every block tag. Safe and finalized are the genesis until PoP
-	// finality (internal/rpc resolveNumber), like earliest.
+	// Every block tag. Bitcoin first confirms a keystone at or after the
+	// last transfer to the superfinal depth, then a later one once, so
+	// safe and finalized are the finality service's heads, distinct,
+	// above the genesis and past the transfers; earliest is the genesis.
 	last := uint64(sent[2].BlockNumber)
+	final := s.finalize(t, last)
+	heads := s.confirm(t, final.Safe+1, 1)
+	if heads.Finalized < last || heads.Safe <= heads.Finalized {
+		t.Fatalf("finality heads: safe %d, finalized %d; want finalized at or after the last transfer (%d) and safe after it", heads.Safe, heads.Finalized, last)
+	}
+	t.Logf("finality heads: safe %d, finalized %d (last transfer in %d)", heads.Safe, heads.Finalized, last)
 	genesis := s.l2.Chain.Genesis().Hash()
 	runtime := hexutil.Encode(p.artifacts["Token"].Runtime)
 	for _, tag := range []string{"latest", "pending", "earliest", "safe", "finalized"} {
@@ -175,10 +185,20 @@ func TestCast(t *testing.T) {
 		if err != nil || onChain.Hash() != b.Hash {
 			t.Fatalf("cast block %s: number %d hash %s is not the chain's block (%v)", tag, b.Number, b.Hash, err)
 		}
+		switch want := map[string]uint64{"safe": heads.Safe, "finalized": heads.Finalized}; tag {
+		case "safe", "finalized":
+			if uint64(b.Number) != want[tag] {
+				t.Fatalf("cast block %s: number %d, the finality service's %s head is %d", tag, b.Number, tag, want[tag])
+			}
+		}
 		code := c.must("code", "--block", tag, token.Hex())
 		bal := c.must("balance", "--block", tag, from.Hex())
 		switch tag {
-		case "latest", "pending":
+		case "earliest":
+			if b.Number != 0 || b.Hash != genesis || code != "0x" || bal != "10000000000000000000000" {
+				t.Fatalf("%s: block %d %s (genesis %s), token code %q, sender balance %s (want the genesis' 10000 ETH)", tag, b.Number, b.Hash, genesis, code, bal)
+			}
+		default:
 			if uint64(b.Number) < last || code != runtime {
 				t.Fatalf("%s: block %d (last transfer in %d), token code %.20s...", tag, b.Number, last, code)
 			}
@@ -188,12 +208,9 @@ func TestCast(t *testing.T) {
 			if bal == "10000000000000000000000" {
 				t.Fatalf("%s: the sender's ETH balance %s did not pay any fee", tag, bal)
 			}
-		default:
-			if b.Number != 0 || b.Hash != genesis || code != "0x" || bal != "10000000000000000000000" {
-				t.Fatalf("%s: block %d %s (genesis %s), token code %q, sender balance %s (want the genesis' 10000 ETH)", tag, b.Number, b.Hash, genesis, code, bal)
-			}
 		}
 	}
+	s.checkHeads(t, heads)
 	// A number: before the first transfer the recipient had nothing.
 	if out := c.must("call", "--block", deploy.BlockNumber.String(), token.Hex(), "balanceOf(address)(uint256)", recipient.Hex()); out != "0" {
 		t.Fatalf("balanceOf(recipient) at the deploy block = %q, want 0", out)

@@ -1,10 +1,16 @@
 // Package compat is the real-client compatibility suite: its tests run the
 // clients people use against Hemi — Foundry's forge and cast, ethers v6 and
 // viem under node, Solidity compiled by solc-js — as subprocesses against
-// an in-process devnet stack (embedded regtest Bitcoin, the indexer syncing
-// from it over P2P, the L2 chain, mempool, sequencer and JSON-RPC on a
-// loopback port), and check what the clients report against the chain and
-// the Bitcoin index, never just their exit status.
+// the whole devnet in process (devnet.Stack: embedded regtest Bitcoin, the
+// indexer syncing from it over P2P, the L2 chain, mempool, sequencer and
+// finality service, the PoP miner, JSON-RPC on a loopback port), and check
+// what the clients report against the chain, the Bitcoin index and the
+// finality service, never just their exit status.
+//
+// The stack runs a short PoP schedule (a keystone every 3 blocks,
+// superfinal at 2 Bitcoin confirmations) and mines Bitcoin only when a
+// test asks, so the safe and finalized tags the clients read are real
+// blocks above the genesis that stay put while a client runs.
 //
 // The tools come from `make test` (scripts/install-tools.sh) through
 // HEMI_FORGE, HEMI_CAST and HEMI_ETHERS_DIR; each test skips with a clear

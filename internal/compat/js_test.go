@@ -58,8 +58,9 @@ func TestEthers(t *testing.T) { testJS(t, "ethers", 4) }
 // TestViem runs testdata/viem.mjs against the stack.
 func TestViem(t *testing.T) { testJS(t, "viem", 5) }
 
-// testJS runs testdata/<lib>.mjs from dev account acct and checks its
-// report against the chain: blocks by tag, the deployment, the three
+// testJS makes finality advance, runs testdata/<lib>.mjs from dev account
+// acct and checks its report against the chain: blocks by tag (safe and
+// finalized the finality service's heads), the deployment, the three
 // transfers' types and receipts, the events delivered live and queried,
 // the balance and the revert reason.
 func testJS(t *testing.T, lib string, acct int) {
@@ -73,12 +74,16 @@ func testJS(t *testing.T, lib string, acct int) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Finality moves past what it was (another test may have moved it)
+	// before the client reads the safe and finalized blocks.
+	heads := s.finalize(t, s.l2.Finality.Finalized()+1)
 	out := mustRun(t, "", []string{"HEMI_ETHERS_DIR=" + dir}, node, script, s.url, key, p.artifacts["Token"].Path, recipient.Hex())
 	var r jsReport
 	if err := json.Unmarshal([]byte(out), &r); err != nil {
 		t.Fatalf("%s report: %v\n%s", lib, err, out)
 	}
-	t.Logf("%s: deployed at %s, transfers in blocks %d, %d, %d", r.Client, r.Deploy.Address, r.Txs[0].Block, r.Txs[1].Block, r.Txs[2].Block)
+	t.Logf("%s: safe %d, finalized %d; deployed at %s, transfers in blocks %d, %d, %d", r.Client, r.Tags["safe"].Number, r.Tags["finalized"].Number,
+		r.Deploy.Address, r.Txs[0].Block, r.Txs[1].Block, r.Txs[2].Block)
 	fail := func(format string, args ...any) {
 		t.Helper()
 		t.Fatalf(lib+": "+format+"\nreport: %s", append(args, out)...)
@@ -86,7 +91,8 @@ func testJS(t *testing.T, lib string, acct int) {
 	if r.ChainID != "7431337" {
 		fail("chain id %s", r.ChainID)
 	}
-	// Blocks by tag are the chain's; safe and finalized are the genesis.
+	// Blocks by tag are the chain's: safe and finalized the finality
+	// service's heads (above the genesis), earliest the genesis.
 	genesis := s.l2.Chain.Genesis().Hash()
 	for _, tag := range []string{"latest", "pending", "earliest", "safe", "finalized"} {
 		b, ok := r.Tags[tag]
@@ -97,10 +103,22 @@ func testJS(t *testing.T, lib string, acct int) {
 		if err != nil || cb.Hash() != b.Hash {
 			fail("block %s: number %d hash %s is not the chain's (%v)", tag, b.Number, b.Hash, err)
 		}
-		if (tag == "latest" || tag == "pending") == (b.Hash == genesis) {
-			fail("block %s is number %d (genesis %s)", tag, b.Number, genesis)
+		var good bool
+		switch tag {
+		case "earliest":
+			good = b.Hash == genesis
+		case "safe":
+			good = b.Number == heads.Safe
+		case "finalized":
+			good = b.Number == heads.Finalized
+		default:
+			good = b.Number >= heads.Safe
+		}
+		if !good || (tag != "earliest") == (b.Number == 0) {
+			fail("block %s is number %d (genesis %s; finality heads: safe %d, finalized %d)", tag, b.Number, genesis, heads.Safe, heads.Finalized)
 		}
 	}
+	s.checkHeads(t, heads)
 	ctx := context.Background()
 	// The deployment.
 	d := r.Deploy

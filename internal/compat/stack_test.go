@@ -2,32 +2,26 @@ package compat
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/devnet"
-	"github.com/hemi-go/hemi/internal/rpc"
-	"github.com/hemi-go/hemi/internal/tbc"
+	"github.com/hemi-go/hemi/internal/finality"
+	"github.com/hemi-go/hemi/internal/popm"
 )
 
 // payeeSeed derives the Bitcoin key the stack pays, so balances and
@@ -41,31 +35,40 @@ const (
 	payOut1 = 25_000_000
 )
 
-// stack is the devnet's stack in process (devnet.Run's parts): the
-// embedded regtest node, the indexer syncing from it over P2P, the L2
-// chain, mempool and sequencer (1 s blocks) and JSON-RPC on a loopback
-// port. It is shared by the package's tests, which run one at a time and
-// each send from their own dev account.
+// The suite's PoP schedule: a keystone every 3 L2 blocks (1 s each) and
+// superfinality at 2 Bitcoin confirmations, so safe and finalized move
+// within seconds of mining.
+const (
+	blockTime        = time.Second
+	keystoneInterval = 3
+	superfinalDepth  = 2
+)
+
+// stack is the whole devnet in process (devnet.Stack): the embedded
+// regtest node, the indexer syncing from it over P2P, the L2 chain,
+// mempool, sequencer and finality service, the PoP miner publishing every
+// keystone, and JSON-RPC on a loopback port. Bitcoin blocks are mined only
+// when a test asks (mineBitcoin, finalize), so the finality heads move
+// only then. It is shared by the package's tests, which run one at a time
+// and each send from their own dev account.
 type stack struct {
-	dir     string
-	btc     *regtest.Node
-	ix      *index.Index
-	l2      *devnet.L2
-	url     string
-	ec      *ethclient.Client
-	miner   *txgen.Key
-	mAddr   address.Address
-	payee   *txgen.Key
-	pAddr   string // the payee's P2WPKH regtest address
+	dn    *devnet.Stack
+	btc   *regtest.Node
+	ix    *index.Index
+	l2    *devnet.L2
+	url   string
+	ec    *ethclient.Client
+	miner *txgen.Key
+	payee *txgen.Key
+	pAddr string // the payee's P2WPKH regtest address
+	// pScript is the payee's output script.
 	pScript []byte
 	// payTx pays payOut0 and payOut1 to the payee; confirmed at start.
 	payTx *wire.MsgTx
-	// spent counts the miner's coinbases spent so far (of blocks 1, 2, ...).
+	// spent counts the miner's coinbases spent so far (of blocks 1, 2,
+	// ...); the first funds the PoP miner (devnet.StartStack).
 	spentMu sync.Mutex
 	spent   int32
-
-	cancel context.CancelFunc
-	g      *errgroup.Group
 }
 
 var (
@@ -106,22 +109,17 @@ func getStack(t *testing.T) *stack {
 }
 
 func startStack() (_ *stack, err error) {
-	quiet := slog.New(slog.DiscardHandler)
-	dir, err := os.MkdirTemp("", "hemi-compat-")
-	if err != nil {
-		return nil, err
-	}
-	s := &stack{dir: dir, payee: txgen.DeriveKey([]byte(payeeSeed), 0)}
+	ctx := context.Background()
+	s := &stack{payee: txgen.DeriveKey([]byte(payeeSeed), 0), spent: 1}
 	defer func() {
 		if err != nil {
 			_ = s.stop()
 		}
 	}()
-	params := &chaincfg.RegressionNetParams
-	if s.miner, s.mAddr, err = devnet.MinerKey(); err != nil {
+	if s.miner, _, err = devnet.MinerKey(); err != nil {
 		return nil, err
 	}
-	pa, err := s.payee.Address(txgen.P2WPKH, params)
+	pa, err := s.payee.Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
 	if err != nil {
 		return nil, err
 	}
@@ -129,48 +127,22 @@ func startStack() (_ *stack, err error) {
 	if s.pScript, err = s.payee.PkScript(txgen.P2WPKH); err != nil {
 		return nil, err
 	}
-	if s.btc, err = regtest.New(regtest.Config{DataDir: filepath.Join(dir, "regtest"), Logger: quiet, MiningAddr: s.mAddr}); err != nil {
+	if s.dn, err = devnet.StartStack(ctx, devnet.StackConfig{L2BlockTime: blockTime, KeystoneInterval: keystoneInterval,
+		SuperfinalDepth: superfinalDepth, RPC: true}); err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	s.cancel = cancel
-	s.g, ctx = errgroup.WithContext(ctx)
-	s.g.Go(func() error { return s.btc.Run(ctx) })
-	// 101 blocks mature the first coinbase; a transaction pays the payee
-	// two outputs, then 3 more blocks bury it below the view lag.
-	if _, err := s.btc.Mine(101, s.mAddr); err != nil {
-		return nil, fmt.Errorf("mine: %w", err)
+	s.btc, s.ix, s.l2, s.url = s.dn.BTC, s.dn.TBC.Index(), s.dn.L2, s.dn.RPCURL
+	if d := s.l2.Finality.Depth(); d != superfinalDepth {
+		return nil, fmt.Errorf("superfinal depth %d, configured %d", d, superfinalDepth)
 	}
+	// A transaction pays the payee two outputs, then 4 blocks bury it
+	// below the view lag.
 	if s.payTx, err = s.pay(payOut0, payOut1); err != nil {
 		return nil, err
 	}
-	if _, err := s.btc.Mine(4, s.mAddr); err != nil {
-		return nil, fmt.Errorf("mine: %w", err)
-	}
-	svc, err := tbc.New(tbc.Config{Params: params, DataDir: filepath.Join(dir, "node"), Peers: []string{s.btc.P2PAddr()}, Logger: quiet})
-	if err != nil {
+	if _, err := s.dn.MineBTC(ctx, 4); err != nil {
 		return nil, err
 	}
-	s.ix = svc.Index()
-	s.g.Go(func() error { return svc.Run(ctx) })
-	if err := s.waitIndexed(ctx); err != nil {
-		return nil, err
-	}
-	if s.l2, err = devnet.NewL2(s.ix, devnet.L2Config{Dir: filepath.Join(dir, "l2"), BlockTime: time.Second, Logger: quiet}); err != nil {
-		return nil, err
-	}
-	srv, err := rpc.New(rpc.Config{Logger: quiet, Bitcoin: s.ix}, s.l2.Chain, s.l2.Pool)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	s.url = "http://" + ln.Addr().String()
-	s.g.Go(func() error { return s.l2.Pool.Run(ctx) })
-	s.g.Go(func() error { return s.l2.Sequencer.Run(ctx) })
-	s.g.Go(func() error { return srv.Serve(ctx, ln) })
 	if s.ec, err = ethclient.DialContext(ctx, s.url); err != nil {
 		return nil, err
 	}
@@ -179,44 +151,13 @@ func startStack() (_ *stack, err error) {
 
 // stop shuts the stack down and removes its data.
 func (s *stack) stop() error {
-	var err error
-	if s.cancel != nil {
-		s.cancel()
-		if werr := s.g.Wait(); werr != nil && !errors.Is(werr, context.Canceled) {
-			err = werr
-		}
-	}
 	if s.ec != nil {
 		s.ec.Close()
 	}
-	if s.l2 != nil {
-		s.l2.Chain.Close()
+	if s.dn != nil {
+		return s.dn.Close()
 	}
-	if s.btc != nil {
-		_ = s.btc.Close()
-	}
-	os.RemoveAll(s.dir)
-	return err
-}
-
-// waitIndexed waits until the index has connected the regtest node's tip.
-func (s *stack) waitIndexed(ctx context.Context) error {
-	_, want := s.btc.Tip()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		if _, h := s.ix.BlockTip(); h >= want {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			_, h := s.ix.BlockTip()
-			return fmt.Errorf("index at height %d, regtest node at %d after 30s", h, want)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	return nil
 }
 
 // pay submits a transaction spending the miner's next mature coinbase to
@@ -261,14 +202,97 @@ func (s *stack) pay(amounts ...int64) (*wire.MsgTx, error) {
 	return tx, nil
 }
 
-// mineBitcoin mines n regtest blocks and waits until the index has them.
+// mineBitcoin mines n regtest blocks (with every PoP transaction sent
+// so far) and waits until the index has them.
 func (s *stack) mineBitcoin(t *testing.T, n int) {
 	t.Helper()
-	if _, err := s.btc.Mine(n, s.mAddr); err != nil {
+	if _, err := s.dn.MineBTC(context.Background(), n); err != nil {
 		t.Fatalf("mine %d regtest blocks: %v", n, err)
 	}
-	if err := s.waitIndexed(context.Background()); err != nil {
+}
+
+// confirm mines Bitcoin blocks until L2 block number has confs Bitcoin
+// confirmations and returns the finality heads: it waits for the L2 to
+// reach the keystone covering number and for the PoP miner to send a
+// transaction of it or of a later keystone (which commits to it), mines
+// confs blocks (MineBTC puts every publication already sent in the
+// first), and waits until the finality service has counted them up to the
+// regtest tip. Only the tests mine, so the heads stay put until the next
+// mining. With confs below the superfinal depth, a block not yet
+// published gets exactly confs confirmations: safe, not finalized.
+func (s *stack) confirm(t *testing.T, number uint64, confs int) finality.Heads {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	k := s.l2.Chain.CoveringKeystone(number)
+	if _, err := s.dn.WaitL2(ctx, k); err != nil {
 		t.Fatal(err)
+	}
+	sent := func() bool {
+		for _, e := range s.dn.Events(0) {
+			switch e.Kind {
+			case popm.NotePublished, popm.NoteBumped, popm.NoteRepublished:
+				if e.KeystoneNumber >= k {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	if err := s.dn.WaitFor(ctx, fmt.Sprintf("a PoP transaction of keystone %d or later", k), sent); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.dn.MineBTC(ctx, confs); err != nil {
+		t.Fatalf("mine %d regtest blocks: %v", confs, err)
+	}
+	_, tip := s.btc.Tip()
+	f, err := s.dn.WaitFinality(ctx, number, fmt.Sprintf("%d confirmations as of the regtest tip %d", confs, tip), func(f *finality.BlockFinality) bool {
+		return f.Published && f.Confirmations >= uint32(confs) && f.Publication.Height+int32(f.Confirmations)-1 == tip
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := s.l2.Finality.Heads()
+	if h.Safe < number || h.Safe < h.Finalized || (f.Superfinal != (h.Finalized >= number)) {
+		t.Fatalf("block %d: keystone %d published at Bitcoin height %d, %d confirmations, superfinal %v; but the heads are safe %d finalized %d",
+			number, f.KeystoneNumber, f.Publication.Height, f.Confirmations, f.Superfinal, h.Safe, h.Finalized)
+	}
+	return h
+}
+
+// finalize makes L2 block number superfinal (confirm).
+func (s *stack) finalize(t *testing.T, number uint64) finality.Heads {
+	t.Helper()
+	return s.confirm(t, number, superfinalDepth)
+}
+
+// checkHeads checks that h are the newest published and the newest
+// superfinal canonical blocks as Stack.Finality answers block by block,
+// and that they still are the service's heads.
+func (s *stack) checkHeads(t *testing.T, h finality.Heads) {
+	t.Helper()
+	if now := s.l2.Finality.Heads(); now != h {
+		t.Fatalf("finality heads moved from %+v to %+v without Bitcoin blocks", h, now)
+	}
+	for _, c := range []struct {
+		name   string
+		number uint64
+		holds  func(*finality.BlockFinality) bool
+	}{
+		{"safe (published)", h.Safe, func(f *finality.BlockFinality) bool { return f.Published && f.Confirmations >= 1 }},
+		{"finalized (superfinal)", h.Finalized, func(f *finality.BlockFinality) bool { return f.Superfinal }},
+	} {
+		f, err := s.dn.Finality(c.number)
+		if err != nil {
+			t.Fatalf("%s head %d: %v", c.name, c.number, err)
+		}
+		if !c.holds(f) || f.KeystoneNumber != c.number {
+			t.Fatalf("%s head %d: finality %+v; want a keystone that is %s", c.name, c.number, f, c.name)
+		}
+		// The next block is covered by the next keystone, which is not.
+		if next, err := s.dn.Finality(c.number + 1); err == nil && c.holds(next) {
+			t.Fatalf("%s head %d, but block %d is too: %+v", c.name, c.number, c.number+1, next)
+		}
 	}
 }
 
