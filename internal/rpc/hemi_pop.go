@@ -11,6 +11,7 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/hemi-go/hemi/internal/chain"
@@ -244,42 +245,18 @@ func (api *hemiAPI) GetFinality(bnh gethrpc.BlockNumberOrHash) (*rpcFinality, er
 // keystone as the head reaches it; after a reorg, the keystones of the
 // new branch (the chain re-delivers the new branch's blocks).
 func (api *hemiAPI) NewKeystones(ctx context.Context) (*gethrpc.Subscription, error) {
-	notifier, ok := gethrpc.NotifierFromContext(ctx)
-	if !ok {
-		return nil, gethrpc.ErrNotificationsUnsupported
-	}
 	s := api.s
-	sub := notifier.CreateSubscription()
-	from := s.chain.Head().Number.Uint64() + 1
-	s.metrics.subscriptions.Inc()
-	go func() {
-		defer s.metrics.subscriptions.Dec()
-		subCtx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		heads := s.chain.Subscribe(subCtx, from)
-		for {
-			select {
-			case h, ok := <-heads:
-				if !ok {
-					return
-				}
-				if !s.chain.IsKeystone(h.Number.Uint64()) {
-					continue
-				}
-				k, err := s.chain.KeystoneByHash(h.Hash())
-				if err != nil {
-					s.log.Warn("keystone subscription stopped", "block", h.Number, "err", err)
-					return
-				}
-				if err := notifier.Notify(sub.ID, marshalKeystone(k)); err != nil {
-					return
-				}
-			case <-sub.Err():
-				return
-			}
+	return s.subscribeHeads(ctx, func(h *types.Header) (any, error) {
+		if !s.chain.IsKeystone(h.Number.Uint64()) {
+			return nil, nil
 		}
-	}()
-	return sub, nil
+		k, err := s.chain.KeystoneByHash(h.Hash())
+		if err != nil {
+			s.log.Warn("keystone subscription stopped", "block", h.Number, "err", err)
+			return nil, err
+		}
+		return marshalKeystone(k), nil
+	})
 }
 
 // rpcHeads is a "finality" notification.

@@ -11,27 +11,41 @@ import (
 // NewHeads is eth_subscribe("newHeads"): every new canonical header, in
 // order, from the block after the head at subscription time.
 func (api *ethAPI) NewHeads(ctx context.Context) (*gethrpc.Subscription, error) {
+	return api.s.subscribeHeads(ctx, func(h *types.Header) (any, error) { return marshalHeader(h), nil })
+}
+
+// subscribeHeads streams the canonical headers after the current head to
+// a new subscription, each turned into a notification by notify (nil:
+// nothing to send for this header; an error ends the subscription).
+func (s *Server) subscribeHeads(ctx context.Context, notify func(h *types.Header) (any, error)) (*gethrpc.Subscription, error) {
 	notifier, ok := gethrpc.NotifierFromContext(ctx)
 	if !ok {
 		return nil, gethrpc.ErrNotificationsUnsupported
 	}
 	sub := notifier.CreateSubscription()
-	from := api.s.chain.Head().Number.Uint64() + 1
-	api.s.metrics.subscriptions.Inc()
+	from := s.chain.Head().Number.Uint64() + 1
+	s.metrics.subscriptions.Inc()
 	go func() {
-		defer api.s.metrics.subscriptions.Dec()
+		defer s.metrics.subscriptions.Dec()
 		// The subscription's life is the connection's: ctx of the
 		// request is done as soon as it returns.
 		subCtx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		heads := api.s.chain.Subscribe(subCtx, from)
+		heads := s.chain.Subscribe(subCtx, from)
 		for {
 			select {
 			case h, ok := <-heads:
 				if !ok {
 					return
 				}
-				if err := notifier.Notify(sub.ID, marshalHeader(h)); err != nil {
+				msg, err := notify(h)
+				if err != nil {
+					return
+				}
+				if msg == nil {
+					continue
+				}
+				if err := notifier.Notify(sub.ID, msg); err != nil {
 					return
 				}
 			case <-sub.Err():
