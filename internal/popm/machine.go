@@ -336,9 +336,13 @@ func (m *Machine) applyTip(e TipEvent, out *Output) {
 	m.s.Txs = keep
 }
 
-// restore puts back the chain replacement r evicted, dropping r.
+// restore puts back the chain replacement r evicted, dropping r and every
+// transaction built on its change (they spend an output that will never
+// exist); decide publishes the newest keystone again if it was theirs.
 func (m *Machine) restore(r *Tx) {
-	m.remove(r.Txid)
+	for _, d := range m.descendants(r) {
+		m.remove(d.Txid)
+	}
 	for _, old := range r.Replaces {
 		old.Accepted = false
 		m.s.Txs = append(m.s.Txs, old)

@@ -324,6 +324,30 @@ func TestMachine(t *testing.T) {
 			}
 			_ = r
 		}},
+		{"replaced tx mined anyway drops what was built on the replacement", func(t *testing.T, h *harness) {
+			h.tip(100, 2)
+			a := h.apply(KeystoneEvent{testKS(1)}, VerdictAccepted).Send[0]
+			h.tip(101, 2)
+			r := h.tip(102, 2).Send[0]
+			u := h.apply(KeystoneEvent{testKS(2)}, VerdictAccepted).Send[0]
+			if u.Input != r.Change {
+				t.Fatalf("setup: u spends %s, not r's change", u.Input.OutPoint)
+			}
+			// a is mined: r never can be, nor u, which spends r's change.
+			h.tip(103, 2, a)
+			var ks2 *Tx
+			for _, tx := range h.live() {
+				if tx.Input.OutPoint.Hash == r.Txid {
+					t.Fatalf("live tx %s spends the change of the evicted replacement %s", tx.Txid, r.Txid)
+				}
+				if tx.Keystone.ID == testKS(2).ID {
+					ks2 = tx
+				}
+			}
+			if ks2 == nil {
+				t.Fatal("the newest keystone is no longer carried by any transaction")
+			}
+		}},
 		{"input double-spent in the chain: dropped with its chain, newest republished", func(t *testing.T, h *harness) {
 			h.tip(100, 2)
 			a := h.apply(KeystoneEvent{testKS(1)}, VerdictAccepted).Send[0]
