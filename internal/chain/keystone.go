@@ -57,9 +57,13 @@ func (c *Chain) IsKeystone(number uint64) bool {
 }
 
 // CoveringKeystone is the number of the first keystone at or after block
-// number: the keystone whose publication finalizes it (DESIGN 4).
+// number: the keystone whose publication finalizes it (DESIGN 4); 0
+// when keystones are off (interval 0): no block is ever covered.
 func (c *Chain) CoveringKeystone(number uint64) uint64 {
 	iv := c.cfg.KeystoneInterval
+	if iv == 0 {
+		return 0
+	}
 	if number == 0 {
 		return iv
 	}
