@@ -81,6 +81,11 @@ type Service struct {
 	tr    *Tracker
 	canon []canonKeystone // canon[i] is keystone number (i+1)*interval
 	heads Heads
+	// caughtUp: the tracker has applied the index's events up to the
+	// Bitcoin tip of start-up. Before that fork choice is not asked and
+	// Prefer refuses: a replay sees publications without the later
+	// Bitcoin blocks that made the current branch superfinal.
+	caughtUp bool
 
 	keystoneFeed event.Feed // []*chain.Keystone, new canonical keystones
 	headsFeed    event.Feed // Heads
@@ -127,13 +132,23 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	tipHash, _ := s.cfg.Index.BlockTip()
+	target, err := s.cfg.Index.SeqAfter(tipHash)
+	if err != nil {
+		return fmt.Errorf("finality: catch up to Bitcoin tip %s: %w", tipHash, err)
+	}
+	if from >= target {
+		s.mu.Lock()
+		s.caughtUp = true
+		s.mu.Unlock()
+	}
 	// Keystones first, so publications found while catching up on
 	// Bitcoin apply to them at once.
 	if err := s.syncCanonical(); err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return s.followBitcoin(ctx, from) })
+	g.Go(func() error { return s.followBitcoin(ctx, from, target) })
 	g.Go(func() error { return s.followChain(ctx) })
 	return g.Wait()
 }
@@ -163,7 +178,9 @@ func (s *Service) startSeq() (uint64, error) {
 	return seq, nil
 }
 
-func (s *Service) followBitcoin(ctx context.Context, from uint64) error {
+// followBitcoin applies the index's events from seq from on; fork choice
+// is reconsidered from the event before seq target (the start-up tip) on.
+func (s *Service) followBitcoin(ctx context.Context, from, target uint64) error {
 	events := s.cfg.Index.Subscribe(ctx, from)
 	for {
 		select {
@@ -180,7 +197,13 @@ func (s *Service) followBitcoin(ctx context.Context, from uint64) error {
 			if err != nil {
 				return err
 			}
-			if changed {
+			s.mu.Lock()
+			caught := s.caughtUp
+			if !caught && ev.Seq+1 >= target {
+				s.caughtUp, changed = true, true // reconsider once, with everything known
+			}
+			s.mu.Unlock()
+			if changed && (caught || s.isCaughtUp()) {
 				s.reconsider()
 			}
 			s.refresh()
@@ -247,6 +270,12 @@ func Publications(msg *wire.MsgBlock) []Publication {
 		}
 	}
 	return out
+}
+
+func (s *Service) isCaughtUp() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.caughtUp
 }
 
 func (s *Service) reconsider() {
@@ -427,10 +456,15 @@ func (s *Service) KeystonePublications(id [32]byte) []Publication {
 	return s.tr.Publications(id)
 }
 
-// Prefer implements chain.ForkChoice with the rule in the package doc.
+// Prefer implements chain.ForkChoice with the rule in the package doc. It
+// refuses until the service has caught up with the Bitcoin tip of
+// start-up; then it reconsiders the side branches itself.
 func (s *Service) Prefer(current, candidate []chain.KeystoneRef) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if !s.caughtUp {
+		return false
+	}
 	return s.tr.Prefer(s.table, current, candidate)
 }
 
