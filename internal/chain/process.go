@@ -200,44 +200,12 @@ func (ex *executor) systemTxs(stxs []*block.SystemTx) error {
 	return nil
 }
 
-// systemTx executes one system transaction (DESIGN 3.3): Mint is credited
-// to From, From's nonce is used (CREATE) or incremented (call), then From
-// calls To with Value and Data under Gas, at gas price zero, without
-// intrinsic gas, signature, nonce, balance-for-fee or EOA checks and
-// without refunds. A failing call (revert, out of gas, value From cannot
-// pay) still gives a receipt with status 0; the mint and the nonce stay.
-// Its gas used is what the execution consumed.
+// systemTx executes one system transaction with ApplySystemTx and records
+// its receipt and logs.
 func (ex *executor) systemTx(i int, stx *block.SystemTx) {
-	sdb := ex.evm.StateDB
 	hash := stx.Hash()
 	ex.statedb.SetTxContext(hash, len(ex.receipts), uint32(len(ex.receipts)+1))
-	value := new(uint256.Int)
-	if stx.Value != nil {
-		value.SetFromBig(stx.Value) // Validate bounded it to 256 bits
-	}
-	msg := &core.Message{
-		From: stx.From, To: stx.To, Value: value, GasLimit: stx.Gas, Data: stx.Data,
-		GasPrice: new(uint256.Int), GasFeeCap: new(uint256.Int), GasTipCap: new(uint256.Int),
-	}
-	ex.evm.SetTxContext(core.NewEVMTxContext(msg))
-	sdb.Prepare(ex.rules, stx.From, ex.header.Coinbase, stx.To, vm.ActivePrecompiles(ex.rules), nil)
-	if stx.Mint != nil && stx.Mint.Sign() > 0 {
-		mint, _ := uint256.FromBig(stx.Mint)
-		sdb.AddBalance(stx.From, mint, tracing.BalanceChangeUnspecified)
-	}
-	budget := vm.NewGasBudget(stx.Gas, 0)
-	var (
-		left     vm.GasBudget
-		err      error
-		contract common.Address
-	)
-	if stx.To == nil {
-		_, contract, left, err = ex.evm.Create(stx.From, stx.Data, budget, value)
-	} else {
-		sdb.SetNonce(stx.From, sdb.GetNonce(stx.From)+1, tracing.NonceChangeEoACall)
-		_, left, err = ex.evm.Call(stx.From, *stx.To, stx.Data, budget, value)
-	}
-	used := left.Used(budget)
+	used, contract, err := ApplySystemTx(ex.evm, ex.rules, ex.header.Coinbase, stx)
 	ex.statedb.Finalise(ex.rules)
 	ex.sysGas += used
 	r := &types.Receipt{
@@ -261,6 +229,43 @@ func (ex *executor) systemTx(i int, stx *block.SystemTx) {
 	r.Bloom = types.CreateBloom(r)
 	ex.receipts = append(ex.receipts, r)
 	ex.logs = append(ex.logs, r.Logs...)
+}
+
+// ApplySystemTx executes one system transaction on evm (DESIGN 3.3): Mint
+// is credited to From, From's nonce is used (CREATE) or incremented
+// (call), then From calls To with Value and Data under Gas, at gas price
+// zero, without intrinsic gas, signature, nonce, balance-for-fee or EOA
+// checks and without refunds. A failing call (revert, out of gas, value
+// From cannot pay) returns its error; the mint and the nonce stay. used is
+// what the execution consumed, contract the created address. The block
+// processor and tracing replays (internal/rpc) both execute system
+// transactions through it; the caller sets the StateDB's transaction
+// context before and finalises the state after.
+func ApplySystemTx(evm *vm.EVM, rules params.Rules, coinbase common.Address, stx *block.SystemTx) (used uint64, contract common.Address, err error) {
+	sdb := evm.StateDB
+	value := new(uint256.Int)
+	if stx.Value != nil {
+		value.SetFromBig(stx.Value) // Validate bounded it to 256 bits
+	}
+	msg := &core.Message{
+		From: stx.From, To: stx.To, Value: value, GasLimit: stx.Gas, Data: stx.Data,
+		GasPrice: new(uint256.Int), GasFeeCap: new(uint256.Int), GasTipCap: new(uint256.Int),
+	}
+	evm.SetTxContext(core.NewEVMTxContext(msg))
+	sdb.Prepare(rules, stx.From, coinbase, stx.To, vm.ActivePrecompiles(rules), nil)
+	if stx.Mint != nil && stx.Mint.Sign() > 0 {
+		mint, _ := uint256.FromBig(stx.Mint)
+		sdb.AddBalance(stx.From, mint, tracing.BalanceChangeUnspecified)
+	}
+	budget := vm.NewGasBudget(stx.Gas, 0)
+	var left vm.GasBudget
+	if stx.To == nil {
+		_, contract, left, err = evm.Create(stx.From, stx.Data, budget, value)
+	} else {
+		sdb.SetNonce(stx.From, sdb.GetNonce(stx.From)+1, tracing.NonceChangeEoACall)
+		_, left, err = evm.Call(stx.From, *stx.To, stx.Data, budget, value)
+	}
+	return left.Used(budget), contract, err
 }
 
 // userTx applies one signed transaction. An error means the transaction

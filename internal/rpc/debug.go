@@ -11,7 +11,6 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/state"
-	"github.com/ethereum/go-ethereum/core/tracing"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/core/vm"
 	"github.com/ethereum/go-ethereum/eth/tracers"
@@ -19,7 +18,6 @@ import (
 	_ "github.com/ethereum/go-ethereum/eth/tracers/native" // callTracer, prestateTracer, 4byteTracer, ...
 	"github.com/ethereum/go-ethereum/params"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
-	"github.com/holiman/uint256"
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
@@ -217,43 +215,18 @@ func (r *replay) step(ctx context.Context, i int, hash common.Hash, nsys int, si
 // and data (tracers need a *types.Transaction; a system transaction is
 // not one).
 func (r *replay) systemTx(evm *vm.EVM, stx *block.SystemTx, hash common.Hash) {
-	value := new(uint256.Int)
-	if stx.Value != nil {
-		value.SetFromBig(stx.Value)
-	}
-	msg := &core.Message{
-		From: stx.From, To: stx.To, Value: value, GasLimit: stx.Gas, Data: stx.Data,
-		GasPrice: new(uint256.Int), GasFeeCap: new(uint256.Int), GasTipCap: new(uint256.Int),
-	}
 	sdb := evm.StateDB
 	rules := r.s.config.Rules(r.b.Header.Number, true, r.b.Header.Time)
 	hooks := evm.Config.Tracer
-	standIn := types.NewTx(&types.LegacyTx{Nonce: sdb.GetNonce(stx.From), To: stx.To, Value: stx.Value, Gas: stx.Gas, Data: stx.Data})
 	if hooks != nil && hooks.OnTxStart != nil {
+		standIn := types.NewTx(&types.LegacyTx{Nonce: sdb.GetNonce(stx.From), To: stx.To, Value: stx.Value, Gas: stx.Gas, Data: stx.Data})
 		hooks.OnTxStart(evm.GetVMContext(), standIn, stx.From)
 	}
-	evm.SetTxContext(core.NewEVMTxContext(msg))
-	sdb.Prepare(rules, stx.From, r.b.Header.Coinbase, stx.To, vm.ActivePrecompiles(rules), nil)
-	if stx.Mint != nil && stx.Mint.Sign() > 0 {
-		mint, _ := uint256.FromBig(stx.Mint)
-		sdb.AddBalance(stx.From, mint, tracing.BalanceChangeUnspecified)
-	}
-	budget := vm.NewGasBudget(stx.Gas, 0)
-	var (
-		left     vm.GasBudget
-		err      error
-		contract common.Address
-	)
-	if stx.To == nil {
-		_, contract, left, err = evm.Create(stx.From, stx.Data, budget, value)
-	} else {
-		sdb.SetNonce(stx.From, sdb.GetNonce(stx.From)+1, tracing.NonceChangeEoACall)
-		_, left, err = evm.Call(stx.From, *stx.To, stx.Data, budget, value)
-	}
+	used, contract, err := chain.ApplySystemTx(evm, rules, r.b.Header.Coinbase, stx)
 	r.st.Finalise(rules)
 	if hooks != nil && hooks.OnTxEnd != nil {
 		rc := &types.Receipt{Type: block.SystemTxType, Status: types.ReceiptStatusSuccessful, TxHash: hash,
-			GasUsed: left.Used(budget), BlockNumber: r.b.Header.Number, BlockHash: r.b.Hash()}
+			GasUsed: used, BlockNumber: r.b.Header.Number, BlockHash: r.b.Hash()}
 		if err != nil {
 			rc.Status = types.ReceiptStatusFailed
 		} else if stx.To == nil {
