@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/vm"
 
 	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/vectors.json from the fixture chain")
@@ -206,24 +207,10 @@ func TestGoldenVectors(t *testing.T) {
 		ViewHash:   view.Tip().Hash.String(),
 		Vectors:    runVectors(t, pcs, goldenCases(t, f)),
 	}
+	want := golden.JSON(t, goldenPath, got, *update)
 	if *update {
-		b, err := json.MarshalIndent(got, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.FromSlash(goldenPath), append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
 		t.Logf("wrote %d vectors to %s", len(got.Vectors), goldenPath)
 		return
-	}
-	b, err := os.ReadFile(filepath.FromSlash(goldenPath))
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	var want goldenFile
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
 	}
 	if got.ViewHash != want.ViewHash || got.ViewHeight != want.ViewHeight {
 		t.Fatalf("fixture view %s@%d, golden %s@%d: the fixture chain changed", got.ViewHash, got.ViewHeight, want.ViewHash, want.ViewHeight)

@@ -2,12 +2,12 @@ package block
 
 import (
 	"encoding/hex"
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/crypto"
+
+	goldenfile "github.com/hemi-go/hemi/internal/golden"
 )
 
 // goldenRoots are consensus values pinned in testdata/roots.json: a change
@@ -58,20 +58,7 @@ func computeGoldenRoots(t *testing.T) goldenRoots {
 func TestGoldenRootsAndSeal(t *testing.T) {
 	path := filepath.Join("testdata", "roots.json")
 	got := computeGoldenRoots(t)
-	if *update {
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want goldenRoots
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	want := goldenfile.JSON(t, path, got, *update)
 	if got != want {
 		t.Fatalf("consensus values changed:\n got %+v\nwant %+v", got, want)
 	}

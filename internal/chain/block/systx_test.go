@@ -3,17 +3,17 @@ package block
 import (
 	"bytes"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"flag"
 	"math/big"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
+
+	goldenfile "github.com/hemi-go/hemi/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -85,20 +85,7 @@ func TestSystemTxGolden(t *testing.T) {
 		}
 		got = append(got, golden{c.name, hex.EncodeToString(bin), c.tx.Hash().Hex()})
 	}
-	if *update {
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []golden
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	want := goldenfile.JSON(t, path, got, *update)
 	if len(want) != len(got) {
 		t.Fatalf("golden has %d cases, code %d", len(want), len(got))
 	}

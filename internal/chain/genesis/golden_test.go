@@ -1,13 +1,13 @@
 package genesis
 
 import (
-	"encoding/json"
 	"flag"
-	"os"
 	"path/filepath"
+	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
-	"testing"
+
+	"github.com/hemi-go/hemi/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -44,20 +44,7 @@ func TestGoldenDevnetGenesis(t *testing.T) {
 		HVMStateCodeHash:  st.GetCodeHash(HVMStateAddress).Hex(),
 	}
 	path := filepath.Join("testdata", "devnet_genesis.json")
-	if *update {
-		b, _ := json.MarshalIndent(got, "", "  ")
-		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want goldenGenesis
-	if err := json.Unmarshal(b, &want); err != nil {
-		t.Fatal(err)
-	}
+	want := golden.JSON(t, path, got, *update)
 	if got != want {
 		t.Fatalf("devnet genesis changed:\n got %+v\nwant %+v", got, want)
 	}
