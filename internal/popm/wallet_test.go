@@ -14,6 +14,7 @@ import (
 	"github.com/btcsuite/btcd/mempool"
 	"github.com/btcsuite/btcd/wire/v2"
 
+	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/pop"
 )
 
@@ -232,4 +233,26 @@ func FuzzParseSecret(f *testing.F) {
 			t.Fatal("WIF round trip gave another key")
 		}
 	})
+}
+
+// TestRewardAddressIsPublisher: the chain pays PoP rewards to the address
+// chain.PublisherOf reads off a PoP transaction; for both wallet kinds it
+// is the RewardAddress the miner announces.
+func TestRewardAddressIsPublisher(t *testing.T) {
+	k := pop.Keystone{Version: pop.KeystoneVersion, L2Number: 25}
+	for _, kind := range []Kind{P2WPKH, P2TR} {
+		w, err := ParseSecret(bipMnemonic, kind, &chaincfg.RegressionNetParams)
+		if err != nil {
+			t.Fatal(err)
+		}
+		coin := Coin{OutPoint: wire.OutPoint{Index: 1}, Value: 100_000}
+		tx, err := w.BuildPoP(coin, k.Script(), 1_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := chain.PublisherOf(tx, w.Script())
+		if !ok || got != w.RewardAddress() {
+			t.Fatalf("kind %d: chain pays %s (%v), the miner announces %s", kind, got, ok, w.RewardAddress())
+		}
+	}
 }
