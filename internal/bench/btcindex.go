@@ -106,16 +106,13 @@ func (c *BTCIndexConfig) setDefaults() error {
 		}
 		c.OursCommand = []string{exe, "bench", "btc-index-ours"}
 	}
-	if c.BTCDBinary == "" {
+	return peerBinary(&c.BTCDBinary, func() (string, error) {
 		bin, err := btcdtest.FindBinary()
 		if err != nil {
-			return ErrNoBTCD
+			return "", ErrNoBTCD
 		}
-		c.BTCDBinary = bin
-	} else if st, err := os.Stat(c.BTCDBinary); err != nil || st.IsDir() {
-		return fmt.Errorf("%w (%s is not a file)", ErrNoBTCD, c.BTCDBinary)
-	}
-	return nil
+		return bin, nil
+	}, ErrNoBTCD)
 }
 
 // RunBTCIndex runs the btc-index benchmark (see the package doc) and
@@ -271,4 +268,21 @@ func median(ds []time.Duration) time.Duration {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// peerBinary fills *path with the peer binary find locates when it is
+// empty, and otherwise checks that it names a file (errMissing if not).
+func peerBinary(path *string, find func() (string, error), errMissing error) error {
+	if *path == "" {
+		bin, err := find()
+		if err != nil {
+			return err
+		}
+		*path = bin
+		return nil
+	}
+	if st, err := os.Stat(*path); err != nil || st.IsDir() {
+		return fmt.Errorf("%w (%s is not a file)", errMissing, *path)
+	}
+	return nil
 }

@@ -167,16 +167,7 @@ func (c *RPCConfig) setDefaults() error {
 	default:
 		return fmt.Errorf("%w: anvil mining mode %q, want %q or %q", ErrRPCConfig, c.AnvilMining, anvilInterval, anvilAutomine)
 	}
-	if c.AnvilBinary == "" {
-		bin, err := FindAnvil()
-		if err != nil {
-			return err
-		}
-		c.AnvilBinary = bin
-	} else if st, err := os.Stat(c.AnvilBinary); err != nil || st.IsDir() {
-		return fmt.Errorf("%w (%s is not a file)", ErrNoAnvil, c.AnvilBinary)
-	}
-	return nil
+	return peerBinary(&c.AnvilBinary, FindAnvil, ErrNoAnvil)
 }
 
 // RunRPC runs the rpc benchmark: the same pre-signed transfers (signed
