@@ -121,6 +121,20 @@ type callEnv struct {
 	view   hvm.BitcoinView
 }
 
+// callEnvFor validates a call's arguments and builds its environment at
+// bnh with the optional state overrides (eth_call, eth_estimateGas,
+// eth_createAccessList, debug_traceCall).
+func (s *Server) callEnvFor(args callArgs, bnh *gethrpc.BlockNumberOrHash, overrides *stateOverride) (*callEnv, error) {
+	if err := args.validate(s.config.ChainID); err != nil {
+		return nil, err
+	}
+	var ov stateOverride
+	if overrides != nil {
+		ov = *overrides
+	}
+	return s.callEnvAt(bnh, ov)
+}
+
 // callEnvAt opens the post-state of the block bnh names, with overrides.
 func (s *Server) callEnvAt(bnh *gethrpc.BlockNumberOrHash, overrides stateOverride) (*callEnv, error) {
 	h, err := s.stateHeader(bnh)
@@ -267,14 +281,7 @@ func viewErr(v hvm.BitcoinView) error {
 // Call is eth_call.
 func (api *ethAPI) Call(ctx context.Context, args callArgs, bnh *gethrpc.BlockNumberOrHash, overrides *stateOverride, blockOverrides *blockOverrides) (hexutil.Bytes, error) {
 	s := api.s
-	if err := args.validate(s.config.ChainID); err != nil {
-		return nil, err
-	}
-	var ov stateOverride
-	if overrides != nil {
-		ov = *overrides
-	}
-	env, err := s.callEnvAt(bnh, ov)
+	env, err := s.callEnvFor(args, bnh, overrides)
 	if err != nil {
 		return nil, err
 	}
@@ -303,14 +310,7 @@ const estimateErrorRatio = 0.015
 // sender can pay), each step executed on a fresh copy of the state.
 func (api *ethAPI) EstimateGas(ctx context.Context, args callArgs, bnh *gethrpc.BlockNumberOrHash, overrides *stateOverride, blockOverrides *blockOverrides) (hexutil.Uint64, error) {
 	s := api.s
-	if err := args.validate(s.config.ChainID); err != nil {
-		return 0, err
-	}
-	var ov stateOverride
-	if overrides != nil {
-		ov = *overrides
-	}
-	env, err := s.callEnvAt(bnh, ov)
+	env, err := s.callEnvFor(args, bnh, overrides)
 	if err != nil {
 		return 0, err
 	}
@@ -430,14 +430,7 @@ type accessListResult struct {
 // authorities are left out, as go-ethereum does.
 func (api *ethAPI) CreateAccessList(ctx context.Context, args callArgs, bnh *gethrpc.BlockNumberOrHash, overrides *stateOverride) (*accessListResult, error) {
 	s := api.s
-	if err := args.validate(s.config.ChainID); err != nil {
-		return nil, err
-	}
-	var ov stateOverride
-	if overrides != nil {
-		ov = *overrides
-	}
-	env, err := s.callEnvAt(bnh, ov)
+	env, err := s.callEnvFor(args, bnh, overrides)
 	if err != nil {
 		return nil, err
 	}

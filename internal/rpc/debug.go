@@ -317,17 +317,10 @@ func (api *debugAPI) traceBlock(ctx context.Context, bnh gethrpc.BlockNumberOrHa
 // after the named block, with optional state overrides.
 func (api *debugAPI) TraceCall(ctx context.Context, args callArgs, bnh gethrpc.BlockNumberOrHash, cfg *traceCallConfig) (json.RawMessage, error) {
 	s := api.s
-	if err := args.validate(s.config.ChainID); err != nil {
-		return nil, err
-	}
 	if cfg == nil {
 		cfg = &traceCallConfig{}
 	}
-	var ov stateOverride
-	if cfg.StateOverrides != nil {
-		ov = *cfg.StateOverrides
-	}
-	env, err := s.callEnvAt(&bnh, ov)
+	env, err := s.callEnvFor(args, &bnh, cfg.StateOverrides)
 	if err != nil {
 		return nil, err
 	}
