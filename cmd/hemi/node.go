@@ -24,6 +24,7 @@ import (
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 const (
@@ -75,8 +76,8 @@ func nodeCommand() *cli.Command {
 }
 
 // poolConfig maps the [txpool] section onto the mempool's configuration.
-func poolConfig(c config.TxPool, journal string, log *slog.Logger) sequencer.PoolConfig {
-	return sequencer.PoolConfig{
+func poolConfig(c config.TxPool, journal string, log *slog.Logger) txpool.Config {
+	return txpool.Config{
 		Limits: legacypool.Config{
 			PriceLimit:   c.PriceLimit,
 			PriceBump:    c.PriceBump,
@@ -220,7 +221,7 @@ func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.
 		return err
 	}
 	fin.Bind(c)
-	pool, err := sequencer.NewPool(c, poolConfig(cfg.TxPool, filepath.Join(dir, "transactions.rlp"), log))
+	pool, err := txpool.New(c, poolConfig(cfg.TxPool, filepath.Join(dir, "transactions.rlp"), log))
 	if err != nil {
 		return err
 	}
@@ -236,7 +237,7 @@ func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.
 	}
 	var seq *sequencer.Sequencer
 	if key != nil {
-		seq, err = sequencer.New(sequencer.Config{Chain: c, Pool: pool, Bitcoin: btc, Key: key,
+		seq, err = sequencer.New(sequencer.Config{Chain: c, Pool: pool, Committer: sequencer.CommitFunc(c.CommitBuilt), Bitcoin: btc, Key: key,
 			BlockTime: spec.Config.BlockTime, Ahead: sequencer.AheadFor(cfg.Sequencer.StrictTipOrder),
 			Logger: log.With("subsystem", "sequencer"), Registerer: reg})
 		if err != nil {
@@ -265,3 +266,9 @@ func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.
 	}
 	return g.Wait()
 }
+
+// The mempool serves the RPC layer and the block producer.
+var (
+	_ rpc.Pool       = (*txpool.Pool)(nil)
+	_ sequencer.Pool = (*txpool.Pool)(nil)
+)

@@ -13,8 +13,8 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/devnet"
 	hemirpc "github.com/hemi-go/hemi/internal/rpc"
-	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 // oursStack is our devnet stack running in this process: the embedded
@@ -81,7 +81,7 @@ func startOurs(ctx context.Context, cfg RPCConfig, dir string) (_ *oursStack, er
 		Dir:       filepath.Join(dir, "l2"),
 		BlockTime: cfg.BlockTime,
 		GasLimit:  cfg.GasLimit,
-		Pool:      sequencer.PoolConfig{Limits: cfg.PoolLimits},
+		Pool:      txpool.Config{Limits: cfg.PoolLimits},
 		Logger:    cfg.SequencerLogger,
 	})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 // MinerSeed derives the dev mining key. It is public: devnet coins are for
@@ -49,7 +50,7 @@ type Config struct {
 	// StrictTipOrder: L2Config.StrictTipOrder.
 	StrictTipOrder bool
 	// Pool configures the mempool (Journal is set by Run).
-	Pool sequencer.PoolConfig
+	Pool txpool.Config
 	// RPC configures the JSON-RPC server; an empty ListenAddr turns it
 	// off. Chain, pool and Bitcoin are Run's.
 	RPC rpc.Config

@@ -16,13 +16,14 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/sequencer"
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 // L2 is the devnet's L2 side: the chain, its mempool, the sequencer and
 // the finality service (the chain's PoP fork choice).
 type L2 struct {
 	Chain     *chain.Chain
-	Pool      *sequencer.Pool
+	Pool      *txpool.Pool
 	Sequencer *sequencer.Sequencer
 	Finality  *finality.Service
 	Spec      *genesis.Spec
@@ -51,7 +52,7 @@ type L2Config struct {
 	// (sequencer.Config.Ahead < 0).
 	StrictTipOrder bool
 	// Pool configures the mempool (Journal and Logger are set by NewL2).
-	Pool       sequencer.PoolConfig
+	Pool       txpool.Config
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
 }
@@ -131,7 +132,7 @@ func NewL2(ix *index.Index, cfg L2Config) (*L2, error) {
 	pcfg := cfg.Pool
 	pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
 	pcfg.Logger = cfg.Logger.With("subsystem", "txpool")
-	pool, err := sequencer.NewPool(c, pcfg)
+	pool, err := txpool.New(c, pcfg)
 	if err != nil {
 		c.Close()
 		return nil, fmt.Errorf("devnet: %w", err)
@@ -139,6 +140,7 @@ func NewL2(ix *index.Index, cfg L2Config) (*L2, error) {
 	seq, err := sequencer.New(sequencer.Config{
 		Chain:      c,
 		Pool:       pool,
+		Committer:  sequencer.CommitFunc(c.CommitBuilt),
 		Bitcoin:    btc,
 		Key:        key,
 		BlockTime:  spec.Config.BlockTime,

@@ -24,8 +24,8 @@ import (
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
-	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 // ErrStack means the stack stopped (one of its services failed, or Close
@@ -75,7 +75,7 @@ type StackConfig struct {
 	// StrictTipOrder: L2Config.StrictTipOrder.
 	StrictTipOrder bool
 	// Pool configures the mempool (L2Config.Pool).
-	Pool sequencer.PoolConfig
+	Pool txpool.Config
 	// PoPM configures the in-process PoP miner; its OnEvent, if set, is
 	// called after the stack has recorded the event.
 	PoPM PoPMConfig

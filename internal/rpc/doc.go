@@ -8,7 +8,7 @@
 // New(Config, Chain, Pool) builds the server; Run(ctx) listens and serves
 // until ctx is done (Serve takes a listener). Chain and Pool are the
 // narrow interfaces of interface.go, implemented by *chain.Chain and
-// *sequencer.Pool (asserted at compile time); the pool may be nil on a
+// *txpool.Pool (asserted at compile time by internal/node); the pool may be nil on a
 // node without a mempool. Handler() serves HTTP (vhost and CORS checks)
 // and WebSocket upgrades on the same port; RPC() is the go-ethereum
 // server for in-process clients.

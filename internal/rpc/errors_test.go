@@ -15,7 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
-	"github.com/hemi-go/hemi/internal/sequencer"
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 // revertData is Error("boom") ABI-encoded, what testRuntime reverts with.
@@ -233,7 +233,7 @@ func TestConfig(t *testing.T) {
 // shows an empty pool.
 func TestNoPool(t *testing.T) {
 	e := newEnv(t, Config{})
-	var nilPool *sequencer.Pool
+	var nilPool *txpool.Pool
 	srv, err := New(Config{Logger: e.srv.log}, e.chain, nilPool)
 	if err != nil {
 		t.Fatal(err)

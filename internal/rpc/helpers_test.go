@@ -24,7 +24,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
-	"github.com/hemi-go/hemi/internal/sequencer"
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 // fakeBTC is a linear Bitcoin chain of synthetic headers: enough for the
@@ -129,7 +129,7 @@ type testEnv struct {
 	t      testing.TB
 	btc    *fakeBTC
 	chain  *chain.Chain
-	pool   *sequencer.Pool
+	pool   *txpool.Pool
 	srv    *Server
 	accts  []genesis.DevAccount
 	signer types.Signer
@@ -161,7 +161,7 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	pool, err := sequencer.NewPool(c, sequencer.PoolConfig{Logger: slog.New(slog.DiscardHandler)})
+	pool, err := txpool.New(c, txpool.Config{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

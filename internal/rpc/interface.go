@@ -14,7 +14,6 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/hvm"
-	"github.com/hemi-go/hemi/internal/sequencer"
 )
 
 // Chain is what the RPC server asks of the L2 chain. *chain.Chain
@@ -52,9 +51,9 @@ type Chain interface {
 
 var _ Chain = (*chain.Chain)(nil)
 
-// Pool is what the RPC server asks of the mempool. *sequencer.Pool (the
-// sequencer's, over go-ethereum's legacypool) implements it (asserted
-// below). It may be nil: a node without a pool answers
+// Pool is what the RPC server asks of the mempool. *txpool.Pool (over
+// go-ethereum's legacypool) implements it (asserted by the assembly,
+// internal/node). It may be nil: a node without a pool answers
 // eth_sendRawTransaction with an error and shows an empty txpool.
 //
 // Concurrency: every method is called from many request goroutines at
@@ -85,8 +84,6 @@ type Pool interface {
 	// eth_maxPriorityFeePerGas).
 	MinTip() *big.Int
 }
-
-var _ Pool = (*sequencer.Pool)(nil)
 
 // Bitcoin is what hemi_btcTip asks of the Bitcoin index; *index.Index
 // implements it. Optional (nil: hemi_btcTip errors).

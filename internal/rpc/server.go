@@ -7,14 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/params"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
-
-	"github.com/hemi-go/hemi/internal/sequencer"
 )
 
 // Server is the JSON-RPC server: the eth, net, web3, txpool, debug and
@@ -45,7 +44,7 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 	if chain == nil {
 		return nil, fmt.Errorf("%w: nil chain", ErrConfig)
 	}
-	if p, ok := pool.(*sequencer.Pool); ok && p == nil {
+	if isNilPointer(pool) {
 		pool = nil // a typed nil is no pool, not a pool to call
 	}
 	s := &Server{
@@ -138,4 +137,14 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func isWebsocket(r *http.Request) bool {
 	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
 		strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+}
+
+// isNilPointer reports whether pool is a typed nil pointer (a nil
+// *txpool.Pool passed as a Pool), which New treats as no pool.
+func isNilPointer(pool Pool) bool {
+	if pool == nil {
+		return false
+	}
+	v := reflect.ValueOf(pool)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }

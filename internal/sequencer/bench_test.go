@@ -7,6 +7,8 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 // BenchmarkBuildNext measures the sequencer's hot path: a block of 1,000
@@ -15,7 +17,7 @@ import (
 func BenchmarkBuildNext(b *testing.B) {
 	const perAccount = 100
 	e := newEnv(b, 8, 3)
-	p := e.newPool("", PoolConfig{})
+	p := e.newPool("", txpool.Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go p.Run(ctx)

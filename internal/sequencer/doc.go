@@ -1,49 +1,10 @@
-// Package sequencer is the BSS (DESIGN 2): the mempool, and the loop
-// that builds, seals and commits an L2 block every block time.
-//
-// # Mempool (Pool, for the RPC layer)
-//
-// go-ethereum's core/txpool with one legacypool subpool over the chain
-// (poolChain adapts *chain.Chain: Config, CurrentBlock, GetBlock, StateAt,
-// SubscribeChainHeadEvent). Our system transactions (0x7E) are not
-// go-ethereum transactions, so the pool's types.Blocks carry the header
-// and the user transactions only, which is all a pool reset needs.
-// legacypool gives nonce ordering (pending vs queued), replacement by fee
-// (PriceBump percent on both tip and fee cap), per-account and global
-// limits and eviction of the cheapest; PoolConfig.Limits sets them.
-//
-// The API the RPC layer uses (all safe for concurrent use):
-//
-//	NewPool(chain, PoolConfig) (*Pool, error); Run(ctx) (follows the
-//	head, rotates the journal; the node runs it); Close()
-//	Add(txs) []error           eth_sendRawTransaction; errors are
-//	                           go-ethereum's (core.ErrNonceTooLow,
-//	                           txpool.ErrUnderpriced, ErrReplaceUnderpriced,
-//	                           ErrAlreadyKnown, ErrInvalidSender, ...) or
-//	                           genesis.ErrTxType (blob, 0x7E) — map them
-//	                           with errors.Is at the RPC edge
-//	Pending(baseFee)           executable txs per sender in nonce order
-//	PendingFrom(baseFee, next) Pending from each sender's nonce next(sender)
-//	                           on (a block built ahead of its tick)
-//	Get(hash), Has(hash)       eth_getTransactionByHash of a pooled tx
-//	Status(hash)               txpool.TxStatus{Pending,Queued,Unknown}
-//	Content(), ContentFrom(a)  txpool_content, txpool_contentFrom
-//	Stats()                    txpool_status (pending, queued)
-//	Nonce(addr)                eth_getTransactionCount(addr, "pending")
-//	MinTip()                   the smallest tip accepted (eth_maxPriorityFeePerGas floor)
-//	SubscribeTransactions(ch)  newPendingTransactions: core.NewTxsEvent
-//	                           when txs become pending; Unsubscribe when done
-//
-// Journal: v1.17's legacypool has no journal of its own (its Journal
-// config field is unused) and locals.TxTracker resubmits what it loads
-// only at its first recheck, 10 s after start, and only for "local"
-// transactions. So the pool keeps its own journal (journal.go), in
-// go-ethereum's transactions.rlp format: every accepted transaction is
-// written before Add returns (one write per Add call: the RPC layer adds
-// a JSON-RPC batch of transactions in one call), and the file is rewritten atomically with
-// the pool's content every Rejournal and at Close. NewPool re-adds what
-// the journal holds; what the chain included meanwhile is dropped as
-// "nonce too low".
+// Package sequencer is the BSS's block producer (DESIGN 2): the loop
+// that builds, seals and commits an L2 block every block time. The
+// mempool is internal/txpool (as go-ethereum separates core/txpool from
+// miner); the producer asks it for pending transactions through Pool,
+// and hands each sealed block to a Committer (interface.go) that the
+// assembly (internal/node) installs: today the chain's CommitBuilt, with
+// raft (DESIGN 9) a commit to the group first.
 //
 // # Block production (Sequencer)
 //
@@ -64,7 +25,7 @@
 //     skipping those invalid now or not fitting;
 //  4. block.Seal with the sequencer key (LoadKey: a hex key from a file
 //     or $HEMI_SEQUENCER_KEY, never a flag; the devnet uses DevKey, a
-//     fixed public key), chain.CommitBuilt persists it, and the chain's
+//     fixed public key), the Committer persists it (chain.CommitBuilt), and the chain's
 //     Subscribe tells every subscriber, the pool included.
 //
 // Building ahead (Config.Ahead, default BlockTime/10): between two ticks
@@ -93,10 +54,6 @@
 //     stay the same.
 //  3. ChooseView, Order, NextDue and Timestamp are pure: no clocks,
 //     goroutines or I/O; time comes from Config.Clock.
-//  4. A transaction Add accepted is on disk (the journal) before Add
-//     returns, so a restart, even after kill -9, does not lose it.
-//  5. Mempool input never crashes the node: every malformed or
-//     unacceptable transaction gets an error.
 //
 // Metrics (Config.Registerer): hemi_sequencer_blocks_built_total,
 // _txs_included_total, _txs_skipped_total, _view_not_ready_total,

@@ -20,6 +20,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 var regtest = &chaincfg.RegressionNetParams
@@ -152,11 +153,11 @@ func (e *env) newChain(dir string) *chain.Chain {
 	return c
 }
 
-func (e *env) newPool(journal string, limits PoolConfig) *Pool {
+func (e *env) newPool(journal string, limits txpool.Config) *txpool.Pool {
 	e.t.Helper()
 	limits.Journal = journal
 	limits.Logger = slog.New(slog.DiscardHandler)
-	p, err := NewPool(e.chain, limits)
+	p, err := txpool.New(e.chain, limits)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -48,7 +48,7 @@ func (s *Sequencer) openSlot(head *types.Header, view hvm.Header, ts uint64) (*s
 // executed yet: per sender those from the slot state's nonce on, in the
 // order Order gives them. Transactions skipped now (a nonce gap, a fee
 // cap below the base fee) are tried again at the next step.
-func (sl *slot) extend(p *Pool) {
+func (sl *slot) extend(p Pool) {
 	if sl.b.Full() {
 		return
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 // TestBuildAhead: a block executed in steps before its tick holds every
@@ -27,7 +28,7 @@ import (
 // accepts every block.
 func TestBuildAhead(t *testing.T) {
 	e := newEnv(t, 8, 3)
-	p := e.newPool("", PoolConfig{})
+	p := e.newPool("", txpool.Config{})
 	runPool(t, p)
 	s := e.newSequencer(p)
 	follower := e.newChain("")
@@ -206,9 +207,9 @@ func TestOneSenderRecovery(t *testing.T) {
 // it is sealed only at the tick.
 func TestRunBuildsAhead(t *testing.T) {
 	e := newEnv(t, 8, 3)
-	p := e.newPool("", PoolConfig{})
+	p := e.newPool("", txpool.Config{})
 	runPool(t, p)
-	s, err := New(Config{Chain: e.chain, Pool: p, Bitcoin: e.btc, Key: seqKey, BlockTime: 2 * time.Second,
+	s, err := New(Config{Chain: e.chain, Pool: p, Committer: CommitFunc(e.chain.CommitBuilt), Bitcoin: e.btc, Key: seqKey, BlockTime: 2 * time.Second,
 		Ahead: 500 * time.Millisecond, Clock: e.clock, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +281,7 @@ func TestRunBuildsAhead(t *testing.T) {
 // built has executed already, with Pending's fee filter.
 func TestPendingFrom(t *testing.T) {
 	e := newEnv(t, 8, 3)
-	p := e.newPool("", PoolConfig{Limits: legacypool.Config{PriceLimit: 2 * params.GWei}})
+	p := e.newPool("", txpool.Config{Limits: legacypool.Config{PriceLimit: 2 * params.GWei}})
 	runPool(t, p)
 	to := common.Address{0x73}
 	var txs []*types.Transaction
@@ -349,7 +350,7 @@ func hashList(txs []*types.Transaction) []common.Hash {
 // ahead off; otherwise New takes the default steps.
 func TestAheadFor(t *testing.T) {
 	e := newEnv(t, 1, 1)
-	p := e.newPool("", PoolConfig{})
+	p := e.newPool("", txpool.Config{})
 	for _, tc := range []struct {
 		name   string
 		strict bool
@@ -359,7 +360,7 @@ func TestAheadFor(t *testing.T) {
 		{"default steps of a tenth of the block time", false, 200 * time.Millisecond},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, err := New(Config{Chain: e.chain, Pool: p, Bitcoin: e.btc, Key: seqKey, BlockTime: 2 * time.Second,
+			s, err := New(Config{Chain: e.chain, Pool: p, Committer: CommitFunc(e.chain.CommitBuilt), Bitcoin: e.btc, Key: seqKey, BlockTime: 2 * time.Second,
 				Ahead: AheadFor(tc.strict), Logger: slog.New(slog.DiscardHandler)})
 			if err != nil {
 				t.Fatal(err)

@@ -23,9 +23,12 @@ import (
 type Config struct {
 	// Chain is the chain the sequencer extends; it must list Key's
 	// address among its sequencers.
-	Chain *chain.Chain
+	Chain Chain
 	// Pool supplies the user transactions. Its Run is the caller's.
-	Pool *Pool
+	Pool Pool
+	// Committer takes each sealed block (the assembly's: today the
+	// chain's CommitBuilt).
+	Committer Committer
 	// Bitcoin answers the view choice (NewIndexBitcoin over the index
 	// the chain uses).
 	Bitcoin Bitcoin
@@ -78,8 +81,8 @@ type Sequencer struct {
 
 // New checks cfg and returns a Sequencer.
 func New(cfg Config) (*Sequencer, error) {
-	if cfg.Chain == nil || cfg.Pool == nil || cfg.Bitcoin == nil || cfg.Key == nil {
-		return nil, errors.New("sequencer: Config needs Chain, Pool, Bitcoin and Key")
+	if cfg.Chain == nil || cfg.Pool == nil || cfg.Committer == nil || cfg.Bitcoin == nil || cfg.Key == nil {
+		return nil, errors.New("sequencer: Config needs Chain, Pool, Committer, Bitcoin and Key")
 	}
 	addr := crypto.PubkeyToAddress(cfg.Key.PublicKey)
 	if !slices.Contains(cfg.Chain.Rules().Sequencers, addr) {
@@ -235,7 +238,7 @@ func (s *Sequencer) build(sl *slot) (*chain.Block, error) {
 	if err := block.Seal(built.Block.Header, s.cfg.Key); err != nil {
 		return nil, fmt.Errorf("sequencer: seal block %d: %w", head.Number.Uint64()+1, err)
 	}
-	if err := c.CommitBuilt(built); err != nil {
+	if err := s.cfg.Committer.Commit(built); err != nil {
 		return nil, fmt.Errorf("sequencer: commit block %d: %w", head.Number.Uint64()+1, err)
 	}
 	b := built.Block

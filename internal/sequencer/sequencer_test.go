@@ -2,6 +2,7 @@ package sequencer
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/big"
 	"sync"
@@ -15,11 +16,12 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
-func (e *env) newSequencer(p *Pool) *Sequencer {
+func (e *env) newSequencer(p *txpool.Pool) *Sequencer {
 	e.t.Helper()
-	s, err := New(Config{Chain: e.chain, Pool: p, Bitcoin: e.btc, Key: seqKey, BlockTime: 2 * time.Second,
+	s, err := New(Config{Chain: e.chain, Pool: p, Committer: CommitFunc(e.chain.CommitBuilt), Bitcoin: e.btc, Key: seqKey, BlockTime: 2 * time.Second,
 		Clock: e.clock, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		e.t.Fatal(err)
@@ -28,7 +30,7 @@ func (e *env) newSequencer(p *Pool) *Sequencer {
 }
 
 // runPool runs p until the test ends.
-func runPool(t *testing.T, p *Pool) {
+func runPool(t *testing.T, p *txpool.Pool) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -38,10 +40,55 @@ func runPool(t *testing.T, p *Pool) {
 
 func TestNewRefusesAForeignKey(t *testing.T) {
 	e := newEnv(t, 8, 3)
-	p := e.newPool("", PoolConfig{})
+	p := e.newPool("", txpool.Config{})
 	other, _ := crypto.GenerateKey()
-	if _, err := New(Config{Chain: e.chain, Pool: p, Bitcoin: e.btc, Key: other}); err == nil {
+	if _, err := New(Config{Chain: e.chain, Pool: p, Committer: CommitFunc(e.chain.CommitBuilt), Bitcoin: e.btc, Key: other}); err == nil {
 		t.Fatal("a key that is not the chain's sequencer was accepted")
+	}
+}
+
+// TestCommitterSeam: the producer hands every sealed block to its
+// Committer and stores nothing itself: a block the committer refuses is
+// not in the chain (the head stays), and the next build, once the
+// committer accepts, is the block at the same height, committed once.
+func TestCommitterSeam(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	p := e.newPool("", txpool.Config{})
+	refuse := errors.New("raft: not committed")
+	var handed []*chain.Built
+	accept := false
+	s, err := New(Config{Chain: e.chain, Pool: p, Bitcoin: e.btc, Key: seqKey, BlockTime: 2 * time.Second,
+		Clock: e.clock, Logger: slog.New(slog.DiscardHandler),
+		Committer: CommitFunc(func(b *chain.Built) error {
+			handed = append(handed, b)
+			if !accept {
+				return refuse
+			}
+			return e.chain.CommitBuilt(b)
+		})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Second)
+	if _, err := s.BuildNext(); !errors.Is(err, refuse) {
+		t.Fatalf("build with a refusing committer: %v, want its error", err)
+	}
+	if n := e.chain.Head().Number.Uint64(); n != 0 || len(handed) != 1 {
+		t.Fatalf("head %d after a refused commit (%d handed), want 0 (1)", n, len(handed))
+	}
+	if _, err := e.chain.HeaderByHash(handed[0].Block.Hash()); err == nil {
+		t.Fatal("the refused block is stored")
+	}
+	accept = true
+	b, err := s.BuildNext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Header.Number.Uint64() != 1 || len(handed) != 2 || e.chain.Head().Hash() != b.Hash() || handed[1].Block != b {
+		t.Fatalf("block %d (head %d, %d handed): want block 1 committed through the committer", b.Header.Number, e.chain.Head().Number, len(handed))
+	}
+	if _, err := New(Config{Chain: e.chain, Pool: p, Bitcoin: e.btc, Key: seqKey}); err == nil {
+		t.Fatal("New accepted a Config without a Committer")
 	}
 }
 
@@ -49,7 +96,7 @@ func TestNewRefusesAForeignKey(t *testing.T) {
 // block time of the fake clock, timestamps exactly 2 s apart.
 func TestEmptyBlocksOnTime(t *testing.T) {
 	e := newEnv(t, 8, 3)
-	p := e.newPool("", PoolConfig{})
+	p := e.newPool("", txpool.Config{})
 	runPool(t, p)
 	s := e.newSequencer(p)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -92,7 +139,7 @@ func TestEmptyBlocksOnTime(t *testing.T) {
 // fed the blocks re-executes them to the same state roots.
 func TestBuildOrdersAndFollowerAgrees(t *testing.T) {
 	e := newEnv(t, 8, 3)
-	p := e.newPool("", PoolConfig{})
+	p := e.newPool("", txpool.Config{})
 	runPool(t, p)
 	s := e.newSequencer(p)
 	follower := e.newChain("")

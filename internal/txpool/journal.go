@@ -1,4 +1,4 @@
-package sequencer
+package txpool
 
 import (
 	"bufio"
@@ -37,7 +37,7 @@ func (j *journal) load() ([]*types.Transaction, error) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("sequencer: open journal: %w", err)
+		return nil, fmt.Errorf("txpool: open journal: %w", err)
 	}
 	defer f.Close()
 	s := rlp.NewStream(bufio.NewReader(f), 0)
@@ -48,7 +48,7 @@ func (j *journal) load() ([]*types.Transaction, error) {
 			if errors.Is(err, io.EOF) {
 				return out, nil
 			}
-			return out, fmt.Errorf("sequencer: journal %s after %d transactions: %w", j.path, len(out), err)
+			return out, fmt.Errorf("txpool: journal %s after %d transactions: %w", j.path, len(out), err)
 		}
 		out = append(out, tx)
 	}
@@ -57,11 +57,11 @@ func (j *journal) load() ([]*types.Transaction, error) {
 // open starts appending.
 func (j *journal) open() error {
 	if err := os.MkdirAll(filepath.Dir(j.path), 0o755); err != nil {
-		return fmt.Errorf("sequencer: journal dir: %w", err)
+		return fmt.Errorf("txpool: journal dir: %w", err)
 	}
 	f, err := os.OpenFile(j.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
 	if err != nil {
-		return fmt.Errorf("sequencer: open journal: %w", err)
+		return fmt.Errorf("txpool: open journal: %w", err)
 	}
 	j.f = f
 	return nil
@@ -76,12 +76,12 @@ func (j *journal) append(txs []*types.Transaction) error {
 	for _, tx := range txs {
 		b, err := rlp.EncodeToBytes(tx)
 		if err != nil {
-			return fmt.Errorf("sequencer: encode journal entry: %w", err)
+			return fmt.Errorf("txpool: encode journal entry: %w", err)
 		}
 		buf = append(buf, b...)
 	}
 	if _, err := j.f.Write(buf); err != nil {
-		return fmt.Errorf("sequencer: write journal: %w", err)
+		return fmt.Errorf("txpool: write journal: %w", err)
 	}
 	return nil
 }
@@ -89,37 +89,37 @@ func (j *journal) append(txs []*types.Transaction) error {
 // rotate replaces the journal with txs.
 func (j *journal) rotate(txs []*types.Transaction) error {
 	if err := os.MkdirAll(filepath.Dir(j.path), 0o755); err != nil {
-		return fmt.Errorf("sequencer: journal dir: %w", err)
+		return fmt.Errorf("txpool: journal dir: %w", err)
 	}
 	tmp := j.path + ".new"
 	f, err := os.Create(tmp)
 	if err != nil {
-		return fmt.Errorf("sequencer: rotate journal: %w", err)
+		return fmt.Errorf("txpool: rotate journal: %w", err)
 	}
 	w := bufio.NewWriter(f)
 	for _, tx := range txs {
 		if err := rlp.Encode(w, tx); err != nil {
 			f.Close()
-			return fmt.Errorf("sequencer: rotate journal: %w", err)
+			return fmt.Errorf("txpool: rotate journal: %w", err)
 		}
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
-		return fmt.Errorf("sequencer: rotate journal: %w", err)
+		return fmt.Errorf("txpool: rotate journal: %w", err)
 	}
 	if err := f.Sync(); err != nil {
 		f.Close()
-		return fmt.Errorf("sequencer: rotate journal: %w", err)
+		return fmt.Errorf("txpool: rotate journal: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("sequencer: rotate journal: %w", err)
+		return fmt.Errorf("txpool: rotate journal: %w", err)
 	}
 	if j.f != nil {
 		j.f.Close()
 		j.f = nil
 	}
 	if err := os.Rename(tmp, j.path); err != nil {
-		return fmt.Errorf("sequencer: rotate journal: %w", err)
+		return fmt.Errorf("txpool: rotate journal: %w", err)
 	}
 	return j.open()
 }

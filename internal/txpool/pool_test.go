@@ -1,11 +1,10 @@
-package sequencer
+package txpool
 
 import (
 	"errors"
 	"math/big"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
@@ -66,7 +65,7 @@ func TestPoolAdd(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p := e.newPool("", PoolConfig{Limits: tc.limits})
+			p := e.newPool("", Config{Limits: tc.limits})
 			defer p.Close()
 			if tc.first != nil {
 				for i, err := range p.Add(tc.first(e)) {
@@ -98,7 +97,7 @@ func TestPoolAdd(t *testing.T) {
 
 func TestPoolPendingAndContent(t *testing.T) {
 	e := newEnv(t, 8, 3)
-	p := e.newPool("", PoolConfig{})
+	p := e.newPool("", Config{})
 	to := common.Address{0xbb}
 	txs := []*types.Transaction{e.transfer(dev[0].Key, 0, to, 1, 1), e.transfer(dev[0].Key, 1, to, 1, 1), e.transfer(dev[0].Key, 3, to, 1, 1)}
 	for i, err := range p.Add(txs) {
@@ -135,7 +134,7 @@ func TestPoolJournalRestart(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, 8, 3)
 			path := filepath.Join(t.TempDir(), "txpool", "transactions.rlp")
-			p1 := e.newPool(path, PoolConfig{})
+			p1 := e.newPool(path, Config{})
 			to := common.Address{0xcc}
 			txs := []*types.Transaction{e.transfer(dev[0].Key, 0, to, 1, 1), e.transfer(dev[0].Key, 1, to, 1, 2), e.transfer(dev[1].Key, 0, to, 1, 3),
 				e.transfer(dev[2].Key, 4, to, 1, 1)} // queued
@@ -149,7 +148,7 @@ func TestPoolJournalRestart(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			p2 := e.newPool(path, PoolConfig{})
+			p2 := e.newPool(path, Config{})
 			for _, tx := range txs {
 				if !p2.Has(tx.Hash()) {
 					t.Fatalf("tx %s lost over the restart", tx.Hash())
@@ -168,7 +167,7 @@ func TestPoolJournalRestart(t *testing.T) {
 func TestPoolJournalDropsIncluded(t *testing.T) {
 	e := newEnv(t, 8, 3)
 	path := filepath.Join(t.TempDir(), "transactions.rlp")
-	p1 := e.newPool(path, PoolConfig{})
+	p1 := e.newPool(path, Config{})
 	to := common.Address{0xdd}
 	included, waiting := e.transfer(dev[0].Key, 0, to, 1, 1), e.transfer(dev[1].Key, 3, to, 1, 1)
 	for i, err := range p1.Add([]*types.Transaction{included, waiting}) {
@@ -179,16 +178,14 @@ func TestPoolJournalDropsIncluded(t *testing.T) {
 	if err := p1.Sync(); err != nil {
 		t.Fatal(err)
 	}
-	s := e.newSequencer(p1)
-	e.clock.Advance(2 * time.Second)
-	b, err := s.BuildNext()
+	b, err := e.buildNext(p1)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(b.Body.Txs) != 1 || b.Body.Txs[0].Hash() != included.Hash() {
 		t.Fatalf("block holds %d txs, want the executable one", len(b.Body.Txs))
 	}
-	p2 := e.newPool(path, PoolConfig{})
+	p2 := e.newPool(path, Config{})
 	if p2.Has(included.Hash()) || !p2.Has(waiting.Hash()) {
 		t.Fatalf("after restart: included in pool %v, waiting in pool %v", p2.Has(included.Hash()), p2.Has(waiting.Hash()))
 	}
@@ -201,7 +198,7 @@ func TestPoolJournalDropsIncluded(t *testing.T) {
 
 func TestPoolAddBadInput(t *testing.T) {
 	e := newEnv(t, 8, 3)
-	p := e.newPool("", PoolConfig{})
+	p := e.newPool("", Config{})
 	unsigned := types.NewTx(&types.DynamicFeeTx{ChainID: e.chain.Config().ChainConfig.ChainID, Gas: params.TxGas,
 		GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(100 * params.GWei)})
 	errs := p.Add([]*types.Transaction{nil, unsigned, e.transfer(dev[0].Key, 0, common.Address{1}, 1, 1)})
@@ -211,7 +208,7 @@ func TestPoolAddBadInput(t *testing.T) {
 	if err := p.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := p.Add([]*types.Transaction{e.transfer(dev[0].Key, 1, common.Address{1}, 1, 1)})[0]; !errors.Is(err, ErrPoolClosed) {
+	if err := p.Add([]*types.Transaction{e.transfer(dev[0].Key, 1, common.Address{1}, 1, 1)})[0]; !errors.Is(err, ErrClosed) {
 		t.Fatalf("add after close: %v", err)
 	}
 }

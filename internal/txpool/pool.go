@@ -1,4 +1,4 @@
-package sequencer
+package txpool
 
 import (
 	"cmp"
@@ -23,11 +23,11 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 )
 
-// ErrPoolClosed is returned by Add after Close.
-var ErrPoolClosed = errors.New("sequencer: transaction pool closed")
+// ErrClosed is returned by Add after Close.
+var ErrClosed = errors.New("txpool: transaction pool closed")
 
-// PoolConfig configures a Pool. It is not modified after NewPool.
-type PoolConfig struct {
+// Config configures a Pool. It is not modified after New.
+type Config struct {
 	// Limits are legacypool's: PriceLimit (minimum tip, wei), PriceBump
 	// (replacement, percent), AccountSlots, GlobalSlots, AccountQueue,
 	// GlobalQueue, Lifetime. Zero fields take legacypool.DefaultConfig's
@@ -47,7 +47,7 @@ type PoolConfig struct {
 // Pool is the mempool: go-ethereum's txpool with one legacypool subpool
 // over the chain (poolChain), plus a journal. Safe for concurrent use.
 type Pool struct {
-	cfg    PoolConfig
+	cfg    Config
 	chain  *chain.Chain
 	pc     *poolChain
 	pool   *txpool.TxPool
@@ -84,13 +84,13 @@ func limits(c legacypool.Config) legacypool.Config {
 	return out
 }
 
-// NewPool opens the pool at the chain's head and loads the journal: its
+// New opens the pool at the chain's head and loads the journal: its
 // transactions go back into the pool (those the chain has included since,
 // or that are no longer valid, are dropped) and the journal is rewritten
 // with what was accepted.
-func NewPool(c *chain.Chain, cfg PoolConfig) (*Pool, error) {
+func New(c *chain.Chain, cfg Config) (*Pool, error) {
 	if c == nil {
-		return nil, errors.New("sequencer: NewPool: nil chain")
+		return nil, errors.New("txpool: New: nil chain")
 	}
 	if cfg.Rejournal <= 0 {
 		cfg.Rejournal = time.Minute
@@ -105,7 +105,7 @@ func NewPool(c *chain.Chain, cfg PoolConfig) (*Pool, error) {
 	lp := legacypool.New(lc, pc)
 	tp, err := txpool.New(lc.PriceLimit, pc, []txpool.SubPool{lp})
 	if err != nil {
-		return nil, fmt.Errorf("sequencer: start txpool: %w", err)
+		return nil, fmt.Errorf("txpool: start txpool: %w", err)
 	}
 	p := &Pool{cfg: cfg, chain: c, pc: pc, pool: tp, tip: new(big.Int).SetUint64(lc.PriceLimit),
 		log: cfg.Logger, from: head.Number.Uint64() + 1, closed: make(chan struct{})}
@@ -220,7 +220,7 @@ func (p *Pool) add(txs []*types.Transaction, loading bool) []error {
 	select {
 	case <-p.closed:
 		for i := range errs {
-			errs[i] = ErrPoolClosed
+			errs[i] = ErrClosed
 		}
 		return errs
 	default:
@@ -229,7 +229,7 @@ func (p *Pool) add(txs []*types.Transaction, loading bool) []error {
 	idx := make([]int, 0, len(txs))
 	for i, tx := range txs {
 		if tx == nil {
-			errs[i] = errors.New("sequencer: nil transaction")
+			errs[i] = errors.New("txpool: nil transaction")
 			continue
 		}
 		if err := genesis.CheckUserTxType(tx.Type()); err != nil {
