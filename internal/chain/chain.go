@@ -55,6 +55,7 @@ func ConfigFromSpec(spec *genesis.Spec) (Config, error) {
 		BitcoinParams:    btc,
 		KeystoneInterval: spec.Config.KeystoneInterval,
 		PoP:              spec.Config.PoP,
+		Derivers:         DefaultDerivers(&spec.Config.PoP, spec.Config.KeystoneInterval),
 	}, nil
 }
 
@@ -89,6 +90,10 @@ type Config struct {
 	KeystoneInterval uint64
 	// PoP holds the PoP reward schedule (genesis.PoPConfig).
 	PoP genesis.PoPConfig
+	// Derivers derive every block's system transactions, in order
+	// (DESIGN 3.3; DefaultDerivers, which ConfigFromSpec installs). The
+	// first must be ViewUpdate.
+	Derivers []Deriver
 	// MaxFuture is how far ahead of Clock a block's timestamp may be
 	// (default 15 s).
 	MaxFuture time.Duration
@@ -147,6 +152,12 @@ type Chain struct {
 func New(cfg Config) (*Chain, error) {
 	if cfg.ChainConfig == nil || cfg.Genesis == nil || cfg.Bitcoin == nil || cfg.BitcoinParams == nil {
 		return nil, errors.New("chain: Config needs ChainConfig, Genesis, Bitcoin and BitcoinParams")
+	}
+	if len(cfg.Derivers) == 0 {
+		return nil, errors.New("chain: Config.Derivers is empty: every block starts with its view update (ViewUpdate; DefaultDerivers)")
+	}
+	if _, ok := cfg.Derivers[0].(ViewUpdate); !ok {
+		return nil, fmt.Errorf("chain: Config.Derivers[0] is %T: the view update comes first (DESIGN 3.3)", cfg.Derivers[0])
 	}
 	if cfg.CacheMB <= 0 {
 		cfg.CacheMB = 256

@@ -17,10 +17,14 @@
 //     fails the execution with ErrViewFailed, which is not a verdict on
 //     the block.
 //   - Rules (validate.go): pure header and Bitcoin-view rules.
-//   - DeriveSystemTxs (derive.go): the pure derivation of a block's system
-//     transactions from its number, view and the publications of the
-//     keystone it pays: the view update, then PoP rewards (reward.go:
-//     DeriveRewards, ResolvePublishers, PublisherOf).
+//   - Derivers (derive.go): a block's system transactions are derived by
+//     the ordered list Config.Derivers that the assembly installs
+//     (DefaultDerivers: ViewUpdate, then PoPRewards; the tunnel's go
+//     between them, DESIGN 3.3), each a pure function of the block's
+//     parent, number and view. DeriveSystemTxs is the default list as a
+//     pure function of the number, view and the publications of the
+//     keystone the block pays (reward.go: DeriveRewards,
+//     ResolvePublishers, PublisherOf).
 //   - Chain (chain.go, query.go, build.go): storage, InsertBlock and
 //     InsertChain (insert.go: a batch, its senders recovered in the
 //     background a few blocks ahead),

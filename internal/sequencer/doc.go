@@ -21,7 +21,7 @@
 //     effective tip at the block's base fee, highest first, each sender's
 //     nonces in order, ties to the first seen;
 //  3. a chain.Builder executes the derived system transactions first
-//     (chain.DeriveSystemTxs, in Bitcoin order) then the candidates,
+//     (the chain's Derivers, in Bitcoin order) then the candidates,
 //     skipping those invalid now or not fitting;
 //  4. block.Seal with the sequencer key (LoadKey: a hex key from a file
 //     or $HEMI_SEQUENCER_KEY, never a flag; the devnet uses DevKey, a
