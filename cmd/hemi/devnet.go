@@ -65,7 +65,7 @@ func devnetCommand() *cli.Command {
 					Out:            os.Stdout,
 					L2BlockTime:    cfg.Sequencer.BlockTime.Duration,
 					StrictTipOrder: cfg.Sequencer.StrictTipOrder,
-					Pool:           poolConfig(cfg.TxPool, "", log),
+					Pool:           poolConfig(cfg.TxPool, log),
 					RPC:            devnetRPCConfig(cfg.RPC, log),
 					PoPM:           devnet.PoPMConfig{MaxFeeRate: cfg.PoPM.MaxFeeRate, BumpBlocks: int32(cfg.PoPM.BumpBlocks)},
 				})

@@ -3,24 +3,17 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
-	"errors"
-	"fmt"
 	"log/slog"
 	"path/filepath"
-	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/txpool/legacypool"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v3"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/hemi-go/hemi/internal/btc/index"
-	"github.com/hemi-go/hemi/internal/chain"
-	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/config"
-	"github.com/hemi-go/hemi/internal/finality"
+	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
@@ -75,8 +68,9 @@ func nodeCommand() *cli.Command {
 	}
 }
 
-// poolConfig maps the [txpool] section onto the mempool's configuration.
-func poolConfig(c config.TxPool, journal string, log *slog.Logger) txpool.Config {
+// poolConfig maps the [txpool] section onto the mempool's configuration
+// (the node sets its journal).
+func poolConfig(c config.TxPool, log *slog.Logger) txpool.Config {
 	return txpool.Config{
 		Limits: legacypool.Config{
 			PriceLimit:   c.PriceLimit,
@@ -87,88 +81,28 @@ func poolConfig(c config.TxPool, journal string, log *slog.Logger) txpool.Config
 			GlobalQueue:  c.GlobalQueue,
 			Lifetime:     c.Lifetime.Duration,
 		},
-		Journal:   journal,
 		Rejournal: c.Rejournal.Duration,
 		Logger:    log.With("subsystem", "txpool"),
 	}
 }
 
-// waitForHeight waits until ix has connected a block at height, logging
-// while it waits.
-func waitForHeight(ctx context.Context, ix *index.Index, height int32, log *slog.Logger) error {
-	last := time.Time{}
-	for {
-		_, h := ix.BlockTip()
-		if h >= height {
-			return nil
-		}
-		if time.Since(last) > 10*time.Second {
-			log.Info("waiting for the Bitcoin index to reach the L2 genesis block", "height", h, "genesis_btc_height", height)
-			last = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// waitSynced waits until the Bitcoin layer reports itself synced; it
-// returns only ctx's error.
-func waitSynced(ctx context.Context, svc *tbc.Service, log *slog.Logger) error {
-	last := time.Now()
-	for !svc.Progress().Synced {
-		if time.Since(last) > 10*time.Second {
-			p := svc.Progress()
-			log.Info("sequencer waits for Bitcoin to sync", "block_height", p.BlockHeight, "header_height", p.HeaderHeight, "peers", p.Peers)
-			last = time.Now()
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	return nil
-}
-
-// nodeSpec is the L2 genesis of cfg (see config.L2): the devnet genesis
-// anchored at the Bitcoin block l2.genesis_btc_height, sealed by the
-// configured sequencers (or self).
-func nodeSpec(cfg config.Config, btc *sequencer.IndexBitcoin, self common.Address) (*genesis.Spec, error) {
-	view, err := btc.MainChainAt(cfg.L2.GenesisBTCHeight)
-	if err != nil {
-		return nil, fmt.Errorf("L2 genesis view at Bitcoin height %d: %w", cfg.L2.GenesisBTCHeight, err)
-	}
+// nodeGenesis maps the [l2] section (and the network and block time) onto
+// the node's genesis (see config.L2).
+func nodeGenesis(cfg config.Config) node.Genesis {
 	seqs := make([]common.Address, 0, len(cfg.L2.Sequencers))
 	for _, s := range cfg.L2.Sequencers {
 		seqs = append(seqs, common.HexToAddress(s))
 	}
-	if len(seqs) == 0 {
-		if self == (common.Address{}) {
-			return nil, errors.New("l2.sequencers is empty: a node without --sequencer must name the sequencer addresses")
-		}
-		seqs = []common.Address{self}
+	return node.Genesis{
+		BTCHeight:        cfg.L2.GenesisBTCHeight,
+		Time:             cfg.L2.GenesisTime,
+		Sequencers:       seqs,
+		Network:          cfg.BTC.Network,
+		BlockTime:        cfg.Sequencer.BlockTime.Duration,
+		KeystoneInterval: cfg.L2.KeystoneInterval,
+		SuperfinalDepth:  cfg.L2.SuperfinalDepth,
+		RewardDelay:      cfg.L2.PoPRewardDelay,
 	}
-	ts := cfg.L2.GenesisTime
-	if ts == 0 {
-		ts = uint64(view.Header.Timestamp.Unix())
-	}
-	spec, _, err := genesis.DevnetSpec(seqs[0], view, ts)
-	if err != nil {
-		return nil, err
-	}
-	spec.Config.Sequencers = seqs
-	spec.Config.BitcoinNetwork = cfg.BTC.Network
-	spec.Config.BlockTime = cfg.Sequencer.BlockTime.Duration
-	spec.Config.KeystoneInterval = cfg.L2.KeystoneInterval
-	spec.Config.PoP.SuperfinalDepth = cfg.L2.SuperfinalDepth
-	spec.Config.PoP.RewardDelay = cfg.L2.PoPRewardDelay
-	if err := spec.Config.Validate(); err != nil {
-		return nil, err
-	}
-	return spec, nil
 }
 
 func runNode(ctx context.Context, cfg config.Config, sequence bool) error {
@@ -186,89 +120,35 @@ func runNode(ctx context.Context, cfg config.Config, sequence bool) error {
 }
 
 func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.PrivateKey, log *slog.Logger, reg prometheus.Registerer) error {
-	ix := svc.Index()
-	if err := waitForHeight(ctx, ix, cfg.L2.GenesisBTCHeight, log); err != nil {
+	if err := node.WaitIndexed(ctx, svc.Index(), cfg.L2.GenesisBTCHeight, log); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	btc := sequencer.NewIndexBitcoin(ix)
 	var self common.Address
 	if key != nil {
 		self = crypto.PubkeyToAddress(key.PublicKey)
 	}
-	spec, err := nodeSpec(cfg, btc, self)
+	spec, err := node.GenesisSpec(nodeGenesis(cfg), node.NewBitcoin(svc.Index()), self)
 	if err != nil {
 		return err
 	}
-	ccfg, err := chain.ConfigFromSpec(spec)
+	n, err := node.New(node.Config{
+		Dir:            filepath.Join(cfg.DataDir, cfg.BTC.Network, "l2"),
+		BTC:            svc,
+		Spec:           spec,
+		Key:            key,
+		StrictTipOrder: cfg.Sequencer.StrictTipOrder,
+		WaitSynced:     true,
+		TxPool:         poolConfig(cfg.TxPool, log),
+		RPC:            rpcConfig(cfg.RPC, log),
+		Logger:         log,
+		Registerer:     reg,
+	})
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(cfg.DataDir, cfg.BTC.Network, "l2")
-	ccfg.Dir, ccfg.Bitcoin, ccfg.Logger = filepath.Join(dir, "chain"), btc, log.With("subsystem", "chain")
-	c, err := chain.New(ccfg)
-	if err != nil {
-		return fmt.Errorf("L2 chain in %s: %w", ccfg.Dir, err)
-	}
-	defer c.Close()
-	fin, err := finality.New(finality.Config{Index: ix, PoP: spec.Config.PoP, Logger: log.With("subsystem", "finality"), Registerer: reg})
-	if err != nil {
-		return err
-	}
-	if err := c.SetForkChoice(fin); err != nil {
-		return err
-	}
-	fin.Bind(c)
-	pool, err := txpool.New(c, poolConfig(cfg.TxPool, filepath.Join(dir, "transactions.rlp"), log))
-	if err != nil {
-		return err
-	}
-	var srv *rpc.Server
-	if cfg.RPC.Listen != "" {
-		rcfg := rpcConfig(cfg.RPC, log)
-		rcfg.Bitcoin = ix
-		rcfg.Finality = fin
-		if srv, err = rpc.New(rcfg, c, pool); err != nil {
-			pool.Close()
-			return err
-		}
-	}
-	var seq *sequencer.Sequencer
-	if key != nil {
-		seq, err = sequencer.New(sequencer.Config{Chain: c, Pool: pool, Committer: sequencer.CommitFunc(c.CommitBuilt), Bitcoin: btc, Key: key,
-			BlockTime: spec.Config.BlockTime, Ahead: sequencer.AheadFor(cfg.Sequencer.StrictTipOrder),
-			Logger: log.With("subsystem", "sequencer"), Registerer: reg})
-		if err != nil {
-			pool.Close()
-			return err
-		}
-	}
-	g, ctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return pool.Run(ctx) })
-	g.Go(func() error { return fin.Run(ctx) })
-	if srv != nil {
-		g.Go(func() error { return srv.Run(ctx) })
-	}
-	if seq != nil {
-		g.Go(func() error {
-			// A sequencer that starts while Bitcoin is still syncing would
-			// walk its view through old blocks one L2 block at a time.
-			if err := waitSynced(ctx, svc, log); err != nil {
-				return nil
-			}
-			return seq.Run(ctx)
-		})
-	} else {
-		log.Info("L2 follower: no block source yet (L2 gossip comes with the network issue); serving the chain as it is",
-			"head", c.Head().Number, "chain_id", spec.Config.ChainID)
-	}
-	return g.Wait()
+	defer n.Close()
+	return n.Run(ctx)
 }
-
-// The mempool serves the RPC layer and the block producer.
-var (
-	_ rpc.Pool       = (*txpool.Pool)(nil)
-	_ sequencer.Pool = (*txpool.Pool)(nil)
-)

@@ -28,6 +28,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/node"
 )
 
 // l2Kind is one kind of transfer the benchmark fills blocks with.
@@ -130,7 +131,7 @@ func l2SequencerKey() (*ecdsa.PrivateKey, error) {
 // chain allows a block to keep its parent's view).
 type l2Bitcoin struct {
 	ix   *index.Index
-	btc  *chain.IndexBitcoin
+	btc  *node.Bitcoin
 	view hvm.Header
 }
 
@@ -182,7 +183,7 @@ func feedL2Bitcoin(ix *index.Index, params *chaincfg.Params, n int) (*l2Bitcoin,
 			return nil, errors.New("bench: the bitcoin index did not connect the benchmark's blocks in 30s")
 		}
 	}
-	btc := chain.NewIndexBitcoin(ix)
+	btc := node.NewBitcoin(ix)
 	view, _, err := btc.ViewHeader(blocks[0].BlockHash())
 	if err != nil {
 		return nil, fmt.Errorf("bench: bitcoin view: %w", err)
@@ -199,18 +200,11 @@ type fixedClock struct{ t time.Time }
 
 func (c fixedClock) Now() time.Time { return c.t }
 
-// ourChainConfig is the chain.Config of both our builder and our
-// importer for w: dir "" keeps the chain in memory.
-func ourChainConfig(w *l2Workload, btc *l2Bitcoin, dir string) (chain.Config, error) {
-	cfg, err := chain.ConfigFromSpec(w.spec)
-	if err != nil {
-		return cfg, fmt.Errorf("bench: chain config: %w", err)
-	}
-	cfg.Dir, cfg.NoSync, cfg.Bitcoin = dir, true, btc.btc
-	cfg.CacheMB, cfg.TrieCacheMB = l2CacheMB, l2CacheMB
-	cfg.Clock = fixedClock{time.Unix(l2GenesisTime+1_000_000, 0)}
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	return cfg, nil
+// ourChain opens the chain of both our builder and our importer for w
+// (through the node's OpenChain): dir "" keeps the chain in memory.
+func ourChain(w *l2Workload, btc *l2Bitcoin, dir string) (*chain.Chain, error) {
+	return node.OpenChain(w.spec, btc.btc, node.ChainOptions{Dir: dir, NoSync: true, CacheMB: l2CacheMB, TrieCacheMB: l2CacheMB,
+		Clock: fixedClock{time.Unix(l2GenesisTime+1_000_000, 0)}, Logger: slog.New(slog.DiscardHandler)})
 }
 
 // newL2Workload funds perBlock senders in a genesis (ETH, and BenchToken
@@ -306,11 +300,7 @@ func (w *l2Workload) sign(keys []*ecdsa.PrivateKey) ([][]*types.Transaction, err
 // buildOurs builds and seals our blocks on an in-memory chain, checking
 // that every transaction was included.
 func (w *l2Workload) buildOurs(txs [][]*types.Transaction, seq *ecdsa.PrivateKey, btc *l2Bitcoin) error {
-	cfg, err := ourChainConfig(w, btc, "")
-	if err != nil {
-		return err
-	}
-	c, err := chain.New(cfg)
+	c, err := ourChain(w, btc, "")
 	if err != nil {
 		return fmt.Errorf("bench: our builder chain: %w", err)
 	}

@@ -67,11 +67,7 @@ func importOurs(w *l2Workload, btc *l2Bitcoin, dir, profile string) (l2Import, e
 	if err != nil {
 		return l2Import{}, err
 	}
-	cfg, err := ourChainConfig(w, btc, dir)
-	if err != nil {
-		return l2Import{}, err
-	}
-	c, err := chain.New(cfg)
+	c, err := ourChain(w, btc, dir)
 	if err != nil {
 		return l2Import{}, fmt.Errorf("bench: open our chain: %w", err)
 	}

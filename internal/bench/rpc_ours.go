@@ -10,8 +10,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	btcregtest "github.com/hemi-go/hemi/internal/btc/regtest"
-	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/node"
 	hemirpc "github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/tbc"
 	"github.com/hemi-go/hemi/internal/txpool"
@@ -27,9 +27,8 @@ type oursStack struct {
 }
 
 // startOurs starts the devnet stack in dir with the benchmark's L2 block
-// time, gas limit and pool limits. It differs from devnet.Run only there:
-// devnet.NewL2 takes no gas limit, so the L2 is built here from the same
-// genesis.DevnetSpec with Config.GasLimit raised.
+// time, gas limit and pool limits (devnet.NewL2 with GasLimit raised),
+// its finality service running as under devnet.Run.
 func startOurs(ctx context.Context, cfg RPCConfig, dir string) (_ *oursStack, err error) {
 	quiet := cfg.Logger
 	_, minerAddr, err := devnet.MinerKey()
@@ -43,12 +42,12 @@ func startOurs(ctx context.Context, cfg RPCConfig, dir string) (_ *oursStack, er
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(ctx)
-	var c *chain.Chain
+	var n *node.Node
 	stop := func() error {
 		cancel()
 		werr := g.Wait()
-		if c != nil {
-			c.Close()
+		if n != nil {
+			n.Close()
 		}
 		btc.Close()
 		if werr != nil {
@@ -72,32 +71,29 @@ func startOurs(ctx context.Context, cfg RPCConfig, dir string) (_ *oursStack, er
 	}
 	g.Go(func() error { return svc.Run(gctx) })
 	_, btcHeight := btc.Tip()
-	if err := devnet.WaitIndexed(gctx, svc.Index(), btcHeight); err != nil {
+	if err := node.WaitIndexed(gctx, svc.Index(), btcHeight, nil); err != nil {
 		return nil, fmt.Errorf("bench: wait for the indexer to reach height %d: %w", btcHeight, err)
 	}
 	// The devnet's L2 with the benchmark's block time, gas limit and pool
 	// limits. Its logs go to the sequencer logger (--log-blocks).
-	l2, err := devnet.NewL2(svc.Index(), devnet.L2Config{
-		Dir:       filepath.Join(dir, "l2"),
-		BlockTime: cfg.BlockTime,
-		GasLimit:  cfg.GasLimit,
-		Pool:      txpool.Config{Limits: cfg.PoolLimits},
-		Logger:    cfg.SequencerLogger,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
-	}
-	c = l2.Chain
-	srv, err := hemirpc.New(hemirpc.Config{Logger: quiet, Bitcoin: svc.Index()}, l2.Chain, l2.Pool)
-	if err != nil {
-		return nil, fmt.Errorf("bench: rpc server: %w", err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("bench: rpc listener: %w", err)
 	}
-	g.Go(func() error { return l2.Pool.Run(gctx) })
-	g.Go(func() error { return l2.Sequencer.Run(gctx) })
-	g.Go(func() error { return srv.Serve(gctx, ln) })
+	l2, err := devnet.NewL2(svc, devnet.L2Config{
+		Dir:         filepath.Join(dir, "l2"),
+		BlockTime:   cfg.BlockTime,
+		GasLimit:    cfg.GasLimit,
+		Pool:        txpool.Config{Limits: cfg.PoolLimits},
+		RPC:         hemirpc.Config{Logger: quiet},
+		RPCListener: ln,
+		Logger:      cfg.SequencerLogger,
+	})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	n = l2.Node
+	g.Go(func() error { return l2.Run(gctx) })
 	return &oursStack{url: "http://" + ln.Addr().String(), chainID: l2.Spec.Config.ChainID, stop: stop}, nil
 }

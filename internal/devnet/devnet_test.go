@@ -13,9 +13,8 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
 
-	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
-	"github.com/hemi-go/hemi/internal/sequencer"
+	"github.com/hemi-go/hemi/internal/node"
 )
 
 // TestL2EndToEnd runs the devnet's stack in process — the embedded
@@ -93,12 +92,8 @@ func TestL2EndToEnd(t *testing.T) {
 	}
 
 	// A follower re-executes every block to the same state.
-	ccfg, err := chain.ConfigFromSpec(l2.Spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ccfg.Dir, ccfg.Bitcoin, ccfg.Logger = filepath.Join(t.TempDir(), "follower"), sequencer.NewIndexBitcoin(s.TBC.Index()), slog.New(slog.DiscardHandler)
-	fol, err := chain.New(ccfg)
+	fol, err := node.OpenChain(l2.Spec, node.NewBitcoin(s.TBC.Index()), node.ChainOptions{Dir: filepath.Join(t.TempDir(), "follower"),
+		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,34 +1,30 @@
 package devnet
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
-	"path/filepath"
+	"net"
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hemi-go/hemi/internal/btc/index"
-	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
-	"github.com/hemi-go/hemi/internal/finality"
+	"github.com/hemi-go/hemi/internal/node"
+	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
+	"github.com/hemi-go/hemi/internal/tbc"
 	"github.com/hemi-go/hemi/internal/txpool"
 )
 
-// L2 is the devnet's L2 side: the chain, its mempool, the sequencer and
-// the finality service (the chain's PoP fork choice).
+// L2 is the devnet's L2 node (internal/node: the chain, its mempool, the
+// sequencer, the finality service and the JSON-RPC server) with the dev
+// accounts its genesis funds and its sealing key.
 type L2 struct {
-	Chain     *chain.Chain
-	Pool      *txpool.Pool
-	Sequencer *sequencer.Sequencer
-	Finality  *finality.Service
-	Spec      *genesis.Spec
-	Accounts  []genesis.DevAccount
-	Key       *ecdsa.PrivateKey
+	*node.Node
+	Accounts []genesis.DevAccount
+	Key      *ecdsa.PrivateKey
 }
 
 // L2Config configures NewL2.
@@ -51,40 +47,31 @@ type L2Config struct {
 	// StrictTipOrder turns off building ahead of the tick
 	// (sequencer.Config.Ahead < 0).
 	StrictTipOrder bool
-	// Pool configures the mempool (Journal and Logger are set by NewL2).
-	Pool       txpool.Config
-	Logger     *slog.Logger
-	Registerer prometheus.Registerer
+	// Pool configures the mempool (Journal and Logger are set by the
+	// node).
+	Pool txpool.Config
+	// RPC and RPCListener configure the JSON-RPC server
+	// (node.Config's; off when both are unset).
+	RPC         rpc.Config
+	RPCListener net.Listener
+	Logger      *slog.Logger
+	Registerer  prometheus.Registerer
 }
 
-// WaitIndexed waits until ix has connected a block at height or above.
-func WaitIndexed(ctx context.Context, ix *index.Index, height int32) error {
-	for {
-		if _, h := ix.BlockTip(); h >= height {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-// NewL2 starts the devnet's L2 on ix: the devnet genesis sealed by the
-// public dev sequencer key (sequencer.DevKey), its Bitcoin view the
-// index's block genesis.DefaultViewLag below its tip, and anvil's ten
-// funded dev accounts. The caller runs Pool, Sequencer and Finality and
-// closes Chain.
-func NewL2(ix *index.Index, cfg L2Config) (*L2, error) {
+// NewL2 builds the devnet's L2 node on svc's index: the devnet genesis
+// sealed by the public dev sequencer key (sequencer.DevKey), its Bitcoin
+// view the index's block genesis.DefaultViewLag below its tip, and
+// anvil's ten funded dev accounts. The caller runs it (Node.Run) and
+// closes it.
+func NewL2(svc *tbc.Service, cfg L2Config) (*L2, error) {
 	key := sequencer.DevKey()
-	btc := sequencer.NewIndexBitcoin(ix)
+	ix := svc.Index()
 	_, tip := ix.BlockTip()
 	gh := tip - int32(genesis.DefaultViewLag)
 	if gh < 0 {
 		gh = 0
 	}
-	view, err := btc.MainChainAt(gh)
+	view, err := node.NewBitcoin(ix).MainChainAt(gh)
 	if err != nil {
 		return nil, fmt.Errorf("devnet: genesis view: %w", err)
 	}
@@ -107,51 +94,24 @@ func NewL2(ix *index.Index, cfg L2Config) (*L2, error) {
 	if cfg.RewardDelay > 0 {
 		spec.Config.PoP.RewardDelay = cfg.RewardDelay
 	}
-	ccfg, err := chain.ConfigFromSpec(spec)
-	if err != nil {
-		return nil, fmt.Errorf("devnet: %w", err)
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
 	}
-	ccfg.Dir = filepath.Join(cfg.Dir, "chain")
-	ccfg.Bitcoin = btc
-	ccfg.Logger = cfg.Logger.With("subsystem", "chain")
-	c, err := chain.New(ccfg)
-	if err != nil {
-		return nil, fmt.Errorf("devnet: %w", err)
-	}
-	fin, err := finality.New(finality.Config{Index: ix, PoP: spec.Config.PoP,
-		Logger: cfg.Logger.With("subsystem", "finality"), Registerer: cfg.Registerer})
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("devnet: %w", err)
-	}
-	if err := c.SetForkChoice(fin); err != nil {
-		c.Close()
-		return nil, fmt.Errorf("devnet: %w", err)
-	}
-	fin.Bind(c)
-	pcfg := cfg.Pool
-	pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
-	pcfg.Logger = cfg.Logger.With("subsystem", "txpool")
-	pool, err := txpool.New(c, pcfg)
-	if err != nil {
-		c.Close()
-		return nil, fmt.Errorf("devnet: %w", err)
-	}
-	seq, err := sequencer.New(sequencer.Config{
-		Chain:      c,
-		Pool:       pool,
-		Committer:  sequencer.CommitFunc(c.CommitBuilt),
-		Bitcoin:    btc,
-		Key:        key,
-		BlockTime:  spec.Config.BlockTime,
-		Ahead:      sequencer.AheadFor(cfg.StrictTipOrder),
-		Logger:     cfg.Logger.With("subsystem", "sequencer"),
-		Registerer: cfg.Registerer,
+	n, err := node.New(node.Config{
+		Dir:            cfg.Dir,
+		BTC:            svc,
+		Spec:           spec,
+		Key:            key,
+		StrictTipOrder: cfg.StrictTipOrder,
+		TxPool:         cfg.Pool,
+		RPC:            cfg.RPC,
+		RPCListener:    cfg.RPCListener,
+		Logger:         log,
+		Registerer:     cfg.Registerer,
 	})
 	if err != nil {
-		pool.Close()
-		c.Close()
 		return nil, fmt.Errorf("devnet: %w", err)
 	}
-	return &L2{Chain: c, Pool: pool, Sequencer: seq, Finality: fin, Spec: spec, Accounts: accounts, Key: key}, nil
+	return &L2{Node: n, Accounts: accounts, Key: key}, nil
 }

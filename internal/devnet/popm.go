@@ -13,6 +13,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
@@ -89,7 +90,7 @@ func fundPoPM(ctx context.Context, btc *regtest.Node, svc *tbc.Service, miner *t
 	if _, err := btc.Mine(1, addr); err != nil {
 		return fmt.Errorf("devnet: mine the pop miner funding: %w", err)
 	}
-	return WaitIndexed(ctx, svc.Index(), height+1)
+	return node.WaitIndexed(ctx, svc.Index(), height+1, nil)
 }
 
 // newPoPM builds the devnet's in-process PoP miner on the L2 chain and

@@ -231,11 +231,6 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	if err := s.startL2(); err != nil {
 		return nil, err
 	}
-	if cfg.RPC {
-		if err := s.startRPC(); err != nil {
-			return nil, err
-		}
-	}
 	if s.Wallet != nil {
 		pcfg := cfg.PoPM
 		pcfg.OnEvent = s.onEvent
@@ -249,10 +244,26 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 }
 
 func (s *Stack) startL2() error {
-	l2, err := NewL2(s.TBC.Index(), L2Config{Dir: filepath.Join(s.dir, "l2"), BlockTime: s.cfg.L2BlockTime,
+	lcfg := L2Config{Dir: filepath.Join(s.dir, "l2"), BlockTime: s.cfg.L2BlockTime,
 		KeystoneInterval: s.cfg.KeystoneInterval, SuperfinalDepth: s.cfg.SuperfinalDepth,
-		RewardDelay: s.cfg.RewardDelay, StrictTipOrder: s.cfg.StrictTipOrder, Pool: s.cfg.Pool, Logger: s.log, Registerer: s.cfg.Registerer})
+		RewardDelay: s.cfg.RewardDelay, StrictTipOrder: s.cfg.StrictTipOrder, Pool: s.cfg.Pool, Logger: s.log, Registerer: s.cfg.Registerer}
+	if s.cfg.RPC {
+		lcfg.RPC = s.cfg.RPCServer
+		if lcfg.RPC.ListenAddr == "" {
+			lcfg.RPC.ListenAddr, lcfg.RPC.VHosts = "127.0.0.1:0", []string{"*"}
+		}
+		ln, err := net.Listen("tcp", lcfg.RPC.ListenAddr)
+		if err != nil {
+			return fmt.Errorf("devnet: rpc listen %s: %w", lcfg.RPC.ListenAddr, err)
+		}
+		lcfg.RPCListener = ln
+		s.RPCURL = "http://" + ln.Addr().String()
+	}
+	l2, err := NewL2(s.TBC, lcfg)
 	if err != nil {
+		if lcfg.RPCListener != nil {
+			lcfg.RPCListener.Close()
+		}
 		return err
 	}
 	s.L2 = l2
@@ -268,34 +279,7 @@ func (s *Stack) startL2() error {
 		}
 		return nil
 	})
-	s.g.Go(func() error { return l2.Pool.Run(s.ctx) })
-	s.g.Go(func() error { return l2.Sequencer.Run(s.ctx) })
-	s.g.Go(func() error { return l2.Finality.Run(s.ctx) })
-	return nil
-}
-
-func (s *Stack) startRPC() error {
-	rcfg := s.cfg.RPCServer
-	rcfg.Bitcoin, rcfg.Finality = s.TBC.Index(), s.L2.Finality
-	if rcfg.Logger == nil {
-		rcfg.Logger = s.log.With("subsystem", "rpc")
-	}
-	if rcfg.Registerer == nil {
-		rcfg.Registerer = s.cfg.Registerer
-	}
-	if rcfg.ListenAddr == "" {
-		rcfg.ListenAddr, rcfg.VHosts = "127.0.0.1:0", []string{"*"}
-	}
-	srv, err := rpc.New(rcfg, s.L2.Chain, s.L2.Pool)
-	if err != nil {
-		return fmt.Errorf("devnet: %w", err)
-	}
-	ln, err := net.Listen("tcp", rcfg.ListenAddr)
-	if err != nil {
-		return fmt.Errorf("devnet: rpc listen %s: %w", rcfg.ListenAddr, err)
-	}
-	s.RPCURL = "http://" + ln.Addr().String()
-	s.g.Go(func() error { return srv.Serve(s.ctx, ln) })
+	s.g.Go(func() error { return l2.Run(s.ctx) })
 	return nil
 }
 
@@ -314,7 +298,7 @@ func (s *Stack) close() error {
 		err = nil
 	}
 	if s.L2 != nil {
-		if cerr := s.L2.Chain.Close(); cerr != nil && err == nil {
+		if cerr := s.L2.Close(); cerr != nil && err == nil {
 			err = cerr
 		}
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/finality"
+	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
@@ -82,7 +83,7 @@ func startStack(t *testing.T, btc bitcoinNode, key *txgen.Key, addr address.Addr
 	s := &stack{t: t, btc: btc, ix: svc.Index(), seqKey: sequencer.DevKey(), key: key, addr: addr}
 	s.waitIndexed()
 
-	bv := sequencer.NewIndexBitcoin(s.ix)
+	bv := node.NewBitcoin(s.ix)
 	_, tip := s.ix.BlockTip()
 	view, err := bv.MainChainAt(tip - 2)
 	if err != nil {
@@ -93,34 +94,23 @@ func startStack(t *testing.T, btc bitcoinNode, key *txgen.Key, addr address.Addr
 		t.Fatal(err)
 	}
 	spec.Config.PoP.SuperfinalDepth = depth
-	ccfg, err := chain.ConfigFromSpec(spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ccfg.Dir, ccfg.Bitcoin, ccfg.Logger, ccfg.NoSync = filepath.Join(dir, "chain"), bv, log, true
-	c, err := chain.New(ccfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.chain = c
 	s.reg = prometheus.NewRegistry()
-	s.fin, err = finality.New(finality.Config{Index: s.ix, PoP: spec.Config.PoP, Logger: log, Registerer: s.reg})
+	// The node without a key: the chain, its PoP fork choice and the
+	// finality service; the test builds the blocks.
+	n, err := node.New(node.Config{Dir: filepath.Join(dir, "l2"), BTC: svc, Spec: spec, NoSync: true, Logger: log, Registerer: s.reg})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SetForkChoice(s.fin); err != nil {
-		t.Fatal(err)
-	}
-	s.fin.Bind(c)
+	s.chain, s.fin = n.Chain, n.Finality
 	finDone := make(chan error, 1)
-	go func() { finDone <- s.fin.Run(ctx) }()
+	go func() { finDone <- n.Run(ctx) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-finDone; err != nil {
 			t.Errorf("finality: %v", err)
 		}
 		<-tbcDone
-		c.Close()
+		n.Close()
 	})
 	// Coinbases of blocks 1.. are mature (the node mined past 100).
 	for h := int32(1); h <= tip-100; h++ {
@@ -171,7 +161,7 @@ func (s *stack) mine(n int) []chainhash.Hash {
 // Bitcoin block two below the index tip.
 func (s *stack) buildL2(n int) {
 	s.t.Helper()
-	bv := sequencer.NewIndexBitcoin(s.ix)
+	bv := node.NewBitcoin(s.ix)
 	for range n {
 		_, tip := s.ix.BlockTip()
 		view, err := bv.MainChainAt(tip - 2)
@@ -198,7 +188,7 @@ func (s *stack) buildL2(n int) {
 // differ), and returns their headers.
 func (s *stack) buildBranch(parent *types.Header, n int, step uint64) []*types.Header {
 	s.t.Helper()
-	bv := sequencer.NewIndexBitcoin(s.ix)
+	bv := node.NewBitcoin(s.ix)
 	var out []*types.Header
 	for range n {
 		_, tip := s.ix.BlockTip()

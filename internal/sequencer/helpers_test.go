@@ -2,6 +2,7 @@ package sequencer
 
 import (
 	"crypto/ecdsa"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"sync"
@@ -81,6 +82,27 @@ func (c *fakeClock) Waiters() int {
 	return len(c.waiters)
 }
 
+// indexBitcoin is Bitcoin over a test's index: the chain's adapter and
+// MainChainAt as the node's adapter (node.Bitcoin) answers it, which this
+// package cannot import (the node imports the sequencer).
+type indexBitcoin struct {
+	*chain.IndexBitcoin
+	ix *index.Index
+}
+
+func newIndexBitcoin(ix *index.Index) *indexBitcoin {
+	return &indexBitcoin{IndexBitcoin: chain.NewIndexBitcoin(ix), ix: ix}
+}
+
+func (b *indexBitcoin) MainChainAt(height int32) (hvm.Header, error) {
+	tip, _ := b.ix.BlockTip()
+	hi, err := b.ix.HeaderByHeight(height, tip)
+	if err != nil {
+		return hvm.Header{}, fmt.Errorf("%w: no connected block at height %d: %w", chain.ErrViewNotReady, height, err)
+	}
+	return hvm.Header{Height: hi.Height, Hash: hi.Hash, Header: hi.Header}, nil
+}
+
 // newBTCFixture makes the package's deterministic Bitcoin chain of n blocks.
 func newBTCFixture(t testing.TB, n int) *indextest.Chain {
 	t.Helper()
@@ -114,7 +136,7 @@ type env struct {
 	t     testing.TB
 	f     *indextest.Chain
 	ix    *index.Index
-	btc   *IndexBitcoin
+	btc   *indexBitcoin
 	spec  *genesis.Spec
 	chain *chain.Chain
 	clock *fakeClock
@@ -127,7 +149,7 @@ func newEnv(t testing.TB, n, gview int) *env {
 	f := newBTCFixture(t, n)
 	ix := indextest.Open(t, regtest, "")
 	indextest.Feed(t, ix, f.Blocks)
-	btc := NewIndexBitcoin(ix)
+	btc := newIndexBitcoin(ix)
 	spec, _, err := genesis.DevnetSpec(crypto.PubkeyToAddress(seqKey.PublicKey), viewOf(t, btc, f.Blocks[gview-1]), 1_700_000_000)
 	if err != nil {
 		t.Fatal(err)

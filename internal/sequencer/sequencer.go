@@ -29,8 +29,8 @@ type Config struct {
 	// Committer takes each sealed block (the assembly's: today the
 	// chain's CommitBuilt).
 	Committer Committer
-	// Bitcoin answers the view choice (NewIndexBitcoin over the index
-	// the chain uses).
+	// Bitcoin answers the view choice (node.Bitcoin over the index the
+	// chain uses).
 	Bitcoin Bitcoin
 	// Key seals blocks. Read it from a file or the environment, never a
 	// flag (LoadKey).

@@ -1,12 +1,10 @@
 package sequencer
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 
-	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/hvm"
@@ -22,34 +20,9 @@ type Bitcoin interface {
 	chain.Bitcoin
 	// MainChainAt returns the header of the connected (most-work,
 	// indexed) chain's block at height; an error wrapping
-	// chain.ErrViewNotReady if there is none.
+	// chain.ErrViewNotReady if there is none. internal/node adapts the
+	// index (node.Bitcoin).
 	MainChainAt(height int32) (hvm.Header, error)
-}
-
-var _ Bitcoin = (*IndexBitcoin)(nil)
-
-// IndexBitcoin is Bitcoin over the Bitcoin index.
-type IndexBitcoin struct {
-	*chain.IndexBitcoin
-	ix *index.Index
-}
-
-// NewIndexBitcoin adapts ix.
-func NewIndexBitcoin(ix *index.Index) *IndexBitcoin {
-	return &IndexBitcoin{IndexBitcoin: chain.NewIndexBitcoin(ix), ix: ix}
-}
-
-// MainChainAt returns the connected chain's block at height.
-func (b *IndexBitcoin) MainChainAt(height int32) (hvm.Header, error) {
-	tip, _ := b.ix.BlockTip()
-	hi, err := b.ix.HeaderByHeight(height, tip)
-	if err != nil {
-		if errors.Is(err, index.ErrNotFound) || errors.Is(err, index.ErrUnknownBlock) || errors.Is(err, index.ErrNotIndexed) {
-			return hvm.Header{}, fmt.Errorf("%w: no connected block at height %d: %w", chain.ErrViewNotReady, height, err)
-		}
-		return hvm.Header{}, err
-	}
-	return hvm.Header{Height: hi.Height, Hash: hi.Hash, Header: hi.Header}, nil
 }
 
 // ChooseView picks the Bitcoin view of the block after parent (DESIGN

@@ -1,0 +1,43 @@
+// Package node is the assembly of one Hemi node (DESIGN 2, "Where the
+// wave-2 parts live"): the one place the L2 chain, PoP finality (the
+// chain's fork choice), the mempool (internal/txpool), the block
+// producer (internal/sequencer) and the JSON-RPC server are built and
+// wired over the node's Bitcoin layer (internal/tbc). `hemi node`, `hemi
+// devnet` (internal/devnet: node + embedded regtest + PoP miner +
+// banner), the end-to-end tests and the benchmarks all build through
+// New (or, for a bare chain, OpenChain).
+//
+// # Parts
+//
+//   - Config, New, Run, Close (node.go): New opens the chain with the
+//     node's system-transaction derivers (chainDerivers, DESIGN 3.3),
+//     installs finality as its fork choice, opens the mempool and builds
+//     the producer (with a key) and the RPC server (when configured); Run
+//     runs them in one errgroup. The Bitcoin layer is started by the
+//     caller first: the L2 genesis is read from its index, and the devnet
+//     funds its PoP miner from it before the L2 starts.
+//   - Adapters (bitcoin.go): Bitcoin adapts the index to what the chain
+//     and the producer ask (chain.Bitcoin, sequencer.Bitcoin); the
+//     consumers keep only their interfaces, and every adapter and
+//     implementation is asserted here at compile time. WaitIndexed waits
+//     for the index to reach a height.
+//   - Genesis (genesis.go): the genesis of a configured network (config
+//     [l2]) read from the index.
+//
+// # Seams for wave 2
+//
+// The block producer hands each sealed block to a sequencer.Committer
+// (today the chain's CommitBuilt; the raft group of DESIGN 9 commits to
+// the group first). Derivers are installed here in DESIGN 3.3's order
+// (the tunnel's go between the view update and the PoP rewards). L2
+// networking (DESIGN 9) and the explorer (DESIGN 10) become services of
+// Run beside the RPC server.
+//
+// # Not done yet
+//
+// chain.IndexBitcoin (the chain's adapter, with hvm.IndexView) and the
+// PoP miner's in-process adapters (popm.ChainKeystones, popm.IndexBitcoin)
+// still live in their consumers, whose own package tests build on them;
+// they move here once those tests take a fake or the publication type
+// has its own package (issue 9, item 4).
+package node

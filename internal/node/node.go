@@ -1,0 +1,269 @@
+package node
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/finality"
+	"github.com/hemi-go/hemi/internal/rpc"
+	"github.com/hemi-go/hemi/internal/sequencer"
+	"github.com/hemi-go/hemi/internal/tbc"
+	"github.com/hemi-go/hemi/internal/txpool"
+)
+
+// Config configures a Node. It is not modified after New.
+type Config struct {
+	// Dir holds the L2's databases: chain/ and the mempool journal
+	// transactions.rlp ("" keeps the chain in memory and no journal:
+	// tests).
+	Dir string
+	// BTC is the node's Bitcoin layer (required). Its Run is the
+	// caller's and starts first: the L2 genesis is read from its index
+	// (GenesisSpec), and the devnet funds its PoP miner from it before
+	// the L2 starts.
+	BTC *tbc.Service
+	// Spec is the L2 genesis (GenesisSpec for a configured network,
+	// genesis.DevnetSpec for the devnet).
+	Spec *genesis.Spec
+	// Key seals blocks: with it the node runs the block producer, without
+	// it the node is a follower.
+	Key *ecdsa.PrivateKey
+	// StrictTipOrder turns off building ahead of the tick
+	// (sequencer.AheadFor).
+	StrictTipOrder bool
+	// WaitSynced starts the block producer only once the Bitcoin layer
+	// reports itself synced: a sequencer that starts while Bitcoin is
+	// still syncing would walk its view through old blocks one L2 block
+	// at a time. The devnet and tests, whose Bitcoin is local, start at
+	// once.
+	WaitSynced bool
+	// TxPool configures the mempool; New sets its Journal (under Dir)
+	// and Logger.
+	TxPool txpool.Config
+	// RPC configures the JSON-RPC server: on when ListenAddr is set or
+	// RPCListener is given. Bitcoin and Finality are the node's; a nil
+	// Logger or Registerer the node's.
+	RPC rpc.Config
+	// RPCListener, if set, is where the server serves (a test's free
+	// port) instead of listening on RPC.ListenAddr.
+	RPCListener net.Listener
+	// NoSync skips the chain's fsync after each block (tests).
+	NoSync bool
+	// Logger receives every subsystem's logs (with subsystem=...).
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
+}
+
+// Node is one L2 node over its Bitcoin layer: the chain, PoP finality
+// (the chain's fork choice), the mempool, the block producer (with a
+// key) and the JSON-RPC server. It is the one place these are built and
+// wired; `hemi node`, `hemi devnet`, the end-to-end tests and the
+// benchmarks all build through it.
+//
+// Where wave 2 plugs in (DESIGN 2, 9, 10): L2 networking (gossip and
+// range sync) becomes a service of Run fed by the chain's Subscribe and
+// feeding InsertBlock; the raft group replaces the block producer's
+// Committer (commit to the group, then store); the tunnel's derivers
+// join chainDerivers; the explorer mounts on the RPC server's handler.
+type Node struct {
+	Chain     *chain.Chain
+	Pool      *txpool.Pool
+	Finality  *finality.Service
+	Sequencer *sequencer.Sequencer // nil without Config.Key
+	RPC       *rpc.Server          // nil with the server off
+	Spec      *genesis.Spec
+	// Bitcoin is the adapted index the chain and the producer read.
+	Bitcoin *Bitcoin
+
+	cfg Config
+	log *slog.Logger
+}
+
+// ChainOptions are the storage and clock options of OpenChain.
+type ChainOptions struct {
+	// Dir is the chain database ("" in memory); NoSync, CacheMB,
+	// TrieCacheMB and Clock are chain.Config's.
+	Dir                  string
+	NoSync               bool
+	CacheMB, TrieCacheMB int
+	Clock                chain.Clock
+	Logger               *slog.Logger
+}
+
+// chainDerivers are the system-transaction derivers the node installs,
+// in DESIGN 3.3's order: the Bitcoin view update, (the tunnel's
+// deposits, payout markers and vault-spend flags, when it comes,) then
+// the PoP rewards.
+func chainDerivers(spec *genesis.Spec) []chain.Deriver {
+	return []chain.Deriver{
+		chain.ViewUpdate{},
+		&chain.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval},
+	}
+}
+
+// OpenChain opens the L2 chain of spec over btc with the node's
+// derivers: the one place a chain is opened (New; the l2-import
+// benchmark opens a bare chain with it).
+func OpenChain(spec *genesis.Spec, btc chain.Bitcoin, o ChainOptions) (*chain.Chain, error) {
+	cfg, err := chain.ConfigFromSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Derivers = chainDerivers(spec)
+	cfg.Bitcoin = btc
+	cfg.Dir, cfg.NoSync, cfg.CacheMB, cfg.TrieCacheMB, cfg.Clock, cfg.Logger = o.Dir, o.NoSync, o.CacheMB, o.TrieCacheMB, o.Clock, o.Logger
+	c, err := chain.New(cfg)
+	if err != nil {
+		if o.Dir != "" {
+			return nil, fmt.Errorf("L2 chain in %s: %w", o.Dir, err)
+		}
+		return nil, err
+	}
+	return c, nil
+}
+
+// New builds the node: it opens the chain, installs finality as its fork
+// choice, opens the mempool (loading its journal), and builds the block
+// producer and the RPC server as configured. Nothing runs until Run;
+// Close releases what New opened (Run does not).
+func New(cfg Config) (_ *Node, err error) {
+	if cfg.BTC == nil || cfg.Spec == nil {
+		return nil, errors.New("node: Config needs BTC and Spec")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	n := &Node{Spec: cfg.Spec, Bitcoin: NewBitcoin(cfg.BTC.Index()), cfg: cfg, log: log}
+	defer func() {
+		if err != nil {
+			if cerr := n.Close(); cerr != nil {
+				log.Warn("node close after a failed start", "err", cerr)
+			}
+		}
+	}()
+	chainDir := ""
+	if cfg.Dir != "" {
+		chainDir = filepath.Join(cfg.Dir, "chain")
+	}
+	if n.Chain, err = OpenChain(cfg.Spec, n.Bitcoin, ChainOptions{Dir: chainDir, NoSync: cfg.NoSync,
+		Logger: log.With("subsystem", "chain")}); err != nil {
+		return nil, err
+	}
+	ix := cfg.BTC.Index()
+	if n.Finality, err = finality.New(finality.Config{Index: ix, PoP: cfg.Spec.Config.PoP,
+		Logger: log.With("subsystem", "finality"), Registerer: cfg.Registerer}); err != nil {
+		return nil, err
+	}
+	if err := n.Chain.SetForkChoice(n.Finality); err != nil {
+		return nil, err
+	}
+	n.Finality.Bind(n.Chain)
+	pcfg := cfg.TxPool
+	if cfg.Dir != "" {
+		pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
+	}
+	pcfg.Logger = log.With("subsystem", "txpool")
+	if n.Pool, err = txpool.New(n.Chain, pcfg); err != nil {
+		return nil, err
+	}
+	if cfg.RPC.ListenAddr != "" || cfg.RPCListener != nil {
+		rcfg := cfg.RPC
+		rcfg.Bitcoin, rcfg.Finality = ix, n.Finality
+		if rcfg.Logger == nil {
+			rcfg.Logger = log.With("subsystem", "rpc")
+		}
+		if rcfg.Registerer == nil {
+			rcfg.Registerer = cfg.Registerer
+		}
+		if n.RPC, err = rpc.New(rcfg, n.Chain, n.Pool); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Key != nil {
+		// Today a sealed block is stored at once; with raft (DESIGN 9) the
+		// committer commits it to the group first.
+		if n.Sequencer, err = sequencer.New(sequencer.Config{Chain: n.Chain, Pool: n.Pool,
+			Committer: sequencer.CommitFunc(n.Chain.CommitBuilt), Bitcoin: n.Bitcoin, Key: cfg.Key,
+			BlockTime: cfg.Spec.Config.BlockTime, Ahead: sequencer.AheadFor(cfg.StrictTipOrder),
+			Logger: log.With("subsystem", "sequencer"), Registerer: cfg.Registerer}); err != nil {
+			return nil, err
+		}
+	}
+	return n, nil
+}
+
+// Run runs the node's services in one errgroup until ctx is done or one
+// fails: the mempool, finality, the RPC server and the block producer
+// (or, without a key, the follower, which has no block source until L2
+// networking comes).
+func (n *Node) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return n.Pool.Run(ctx) })
+	g.Go(func() error { return n.Finality.Run(ctx) })
+	switch {
+	case n.RPC != nil && n.cfg.RPCListener != nil:
+		g.Go(func() error { return n.RPC.Serve(ctx, n.cfg.RPCListener) })
+	case n.RPC != nil:
+		g.Go(func() error { return n.RPC.Run(ctx) })
+	}
+	if n.Sequencer != nil {
+		g.Go(func() error {
+			if n.cfg.WaitSynced {
+				if err := waitSynced(ctx, n.cfg.BTC, n.log); err != nil {
+					return nil
+				}
+			}
+			return n.Sequencer.Run(ctx)
+		})
+	} else {
+		n.log.Info("L2 follower: no block source yet (L2 gossip comes with the network issue); serving the chain as it is",
+			"head", n.Chain.Head().Number, "chain_id", n.Spec.Config.ChainID)
+	}
+	return g.Wait()
+}
+
+// Close closes the mempool and the chain. Call it after Run returned (or
+// instead of Run).
+func (n *Node) Close() error {
+	var err error
+	if n.Pool != nil {
+		err = n.Pool.Close()
+	}
+	if n.Chain != nil {
+		if cerr := n.Chain.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// waitSynced waits until the Bitcoin layer reports itself synced; it
+// returns only ctx's error.
+func waitSynced(ctx context.Context, svc *tbc.Service, log *slog.Logger) error {
+	last := time.Now()
+	for !svc.Progress().Synced {
+		if time.Since(last) > 10*time.Second {
+			p := svc.Progress()
+			log.Info("sequencer waits for Bitcoin to sync", "block_height", p.BlockHeight, "header_height", p.HeaderHeight, "peers", p.Peers)
+			last = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return nil
+}

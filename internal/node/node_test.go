@@ -1,0 +1,174 @@
+package node_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/hemi-go/hemi/internal/btc/regtest"
+	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/node"
+	"github.com/hemi-go/hemi/internal/rpc"
+	"github.com/hemi-go/hemi/internal/sequencer"
+	"github.com/hemi-go/hemi/internal/tbc"
+)
+
+// bitcoinLayer starts an embedded regtest node with blocks mined blocks
+// and our Bitcoin layer synced from it over P2P.
+func bitcoinLayer(t *testing.T, ctx context.Context, blocks int) *tbc.Service {
+	t.Helper()
+	log := slog.New(slog.DiscardHandler)
+	addr, err := txgen.DeriveKey([]byte("node test"), 0).Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	btc, err := regtest.New(regtest.Config{DataDir: filepath.Join(t.TempDir(), "regtest"), Logger: log, MiningAddr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	btcDone := make(chan error, 1)
+	go func() { btcDone <- btc.Run(ctx) }()
+	if _, err := btc.Mine(blocks, addr); err != nil {
+		t.Fatal(err)
+	}
+	svc, err := tbc.New(tbc.Config{Params: &chaincfg.RegressionNetParams, DataDir: filepath.Join(t.TempDir(), "tbc"),
+		Peers: []string{btc.P2PAddr()}, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbcDone := make(chan error, 1)
+	go func() { tbcDone <- svc.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-tbcDone
+		<-btcDone
+		btc.Close()
+	})
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := node.WaitIndexed(wctx, svc.Index(), int32(blocks), nil); err != nil {
+		t.Fatalf("the index did not reach height %d: %v", blocks, err)
+	}
+	return svc
+}
+
+// TestNodeAssembly: New wires a sequencing node over the Bitcoin layer
+// (the chain with the derivers in DESIGN 3.3's order and finality as its
+// fork choice, the mempool, the block producer, the RPC server on the
+// given listener); Run seals blocks and serves them over JSON-RPC until
+// ctx ends, then returns nil; a node without a key has no producer.
+func TestNodeAssembly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc := bitcoinLayer(t, ctx, 4)
+	key := sequencer.DevKey()
+	self := crypto.PubkeyToAddress(key.PublicKey)
+	spec, err := node.GenesisSpec(node.Genesis{BTCHeight: 2, Network: "regtest", BlockTime: time.Second,
+		KeystoneInterval: 5, SuperfinalDepth: 3, RewardDelay: 7}, node.NewBitcoin(svc.Index()), self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := spec.Config; c.KeystoneInterval != 5 || c.PoP.SuperfinalDepth != 3 || c.PoP.RewardDelay != 7 ||
+		c.BlockTime != time.Second || len(c.Sequencers) != 1 || c.Sequencers[0] != self || c.BitcoinNetwork != "regtest" {
+		t.Fatalf("genesis config %+v: want the configured network's parameters, sealed by the node's key", c)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := node.New(node.Config{Dir: t.TempDir(), BTC: svc, Spec: spec, Key: key, NoSync: true,
+		RPC: rpc.Config{VHosts: []string{"*"}}, RPCListener: ln})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if n.Sequencer == nil || n.RPC == nil || n.Pool == nil || n.Finality == nil {
+		t.Fatalf("node parts: sequencer %v, rpc %v, pool %v, finality %v: want all", n.Sequencer != nil, n.RPC != nil, n.Pool != nil, n.Finality != nil)
+	}
+	ds := n.Chain.Config().Derivers
+	if len(ds) != 2 {
+		t.Fatalf("%d derivers, want the view update and the PoP rewards", len(ds))
+	}
+	if _, ok := ds[0].(chain.ViewUpdate); !ok {
+		t.Fatalf("first deriver %T, want chain.ViewUpdate", ds[0])
+	}
+	if r, ok := ds[1].(*chain.PoPRewards); !ok || r.Interval != 5 || r.PoP.RewardDelay != 7 {
+		t.Fatalf("second deriver %T %+v, want the PoP rewards under the genesis", ds[1], ds[1])
+	}
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- n.Run(rctx) }()
+	heads := n.Chain.Subscribe(rctx, 1)
+	select {
+	case h := <-heads:
+		if h == nil || h.Number.Uint64() != 1 {
+			t.Fatalf("first head %v, want block 1", h)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no L2 block sealed in 30 s")
+	}
+	cl, err := gethrpc.DialContext(ctx, "http://"+ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var num hexutil.Uint64
+	if err := cl.CallContext(ctx, &num, "eth_blockNumber"); err != nil || num < 1 {
+		t.Fatalf("eth_blockNumber %d, %v: want the sealed block served", num, err)
+	}
+	rcancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run after ctx ended: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after ctx ended")
+	}
+	if err := n.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	f, err := node.New(node.Config{BTC: svc, Spec: spec, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Sequencer != nil || f.RPC != nil {
+		t.Fatalf("follower: sequencer %v, rpc %v; want neither", f.Sequencer != nil, f.RPC != nil)
+	}
+}
+
+// TestGenesisSpecErrors: a genesis that names no sequencer on a node
+// without a key, or views a Bitcoin block the index does not have, is an
+// error that says so; New refuses a Config without the Bitcoin layer or
+// the genesis.
+func TestGenesisSpecErrors(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc := bitcoinLayer(t, ctx, 2)
+	btc := node.NewBitcoin(svc.Index())
+	if _, err := node.GenesisSpec(node.Genesis{BTCHeight: 1, Network: "regtest"}, btc, common.Address{}); err == nil ||
+		!strings.Contains(err.Error(), "l2.sequencers") {
+		t.Fatalf("no sequencers, no key: %v, want an l2.sequencers error", err)
+	}
+	if _, err := node.GenesisSpec(node.Genesis{BTCHeight: 50, Network: "regtest"}, btc, common.Address{1}); !errors.Is(err, chain.ErrViewNotReady) {
+		t.Fatalf("genesis above the index tip: %v, want chain.ErrViewNotReady", err)
+	}
+	if _, err := node.New(node.Config{BTC: svc}); err == nil {
+		t.Fatal("New accepted a Config without Spec")
+	}
+}
