@@ -15,13 +15,13 @@ import (
 	"time"
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
-	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/devnet/devnettest"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/popm"
 )
 
 // `hemi bench pop` (RunPoP) runs the devnet's PoP flow in one process
-// (devnet.Stack: embedded regtest Bitcoin, our indexer, the L2 with its
+// (devnettest.Stack: embedded regtest Bitcoin, our indexer, the L2 with its
 // finality service, the PoP miner) and measures every keystone from the
 // first one the miner publishes:
 //
@@ -128,7 +128,7 @@ type PoPResult struct {
 // popRun is the state of one run.
 type popRun struct {
 	cfg   PoPConfig
-	s     *devnet.Stack
+	s     *devnettest.Stack
 	out   io.Writer
 	first uint64 // the first measured keystone (0: not yet known)
 	// minedAt are the start times of the MineBTC calls, in order.
@@ -158,7 +158,7 @@ func RunPoP(ctx context.Context, cfg PoPConfig, out io.Writer) (PoPResult, error
 	}
 	defer os.RemoveAll(dir)
 	t0 := time.Now()
-	s, err := devnet.StartStack(ctx, devnet.StackConfig{DataDir: dir, L2BlockTime: cfg.BlockTime,
+	s, err := devnettest.StartStack(ctx, devnettest.StackConfig{DataDir: dir, L2BlockTime: cfg.BlockTime,
 		KeystoneInterval: cfg.KeystoneInterval, SuperfinalDepth: cfg.SuperfinalDepth, Logger: cfg.Logger})
 	if err != nil {
 		return PoPResult{}, fmt.Errorf("bench: pop: %w", err)

@@ -1,7 +1,7 @@
 // Package compat is the real-client compatibility suite: its tests run the
 // clients people use against Hemi — Foundry's forge and cast, ethers v6 and
 // viem under node, Solidity compiled by solc-js — as subprocesses against
-// the whole devnet in process (devnet.Stack: embedded regtest Bitcoin, the
+// the whole devnet in process (devnettest.Stack: embedded regtest Bitcoin, the
 // indexer syncing from it over P2P, the L2 chain, mempool, sequencer and
 // finality service, the PoP miner, JSON-RPC on a loopback port), and check
 // what the clients report against the chain, the Bitcoin index and the

@@ -20,6 +20,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/devnet/devnettest"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/popm"
 )
@@ -44,7 +45,7 @@ const (
 	superfinalDepth  = 2
 )
 
-// stack is the whole devnet in process (devnet.Stack): the embedded
+// stack is the whole devnet in process (devnettest.Stack): the embedded
 // regtest node, the indexer syncing from it over P2P, the L2 chain,
 // mempool, sequencer and finality service, the PoP miner publishing every
 // keystone, and JSON-RPC on a loopback port. Bitcoin blocks are mined only
@@ -52,7 +53,7 @@ const (
 // only then. It is shared by the package's tests, which run one at a time
 // and each send from their own dev account.
 type stack struct {
-	dn    *devnet.Stack
+	dn    *devnettest.Stack
 	btc   *regtest.Node
 	ix    *index.Index
 	l2    *devnet.L2
@@ -66,7 +67,7 @@ type stack struct {
 	// payTx pays payOut0 and payOut1 to the payee; confirmed at start.
 	payTx *wire.MsgTx
 	// spent counts the miner's coinbases spent so far (of blocks 1, 2,
-	// ...); the first funds the PoP miner (devnet.StartStack).
+	// ...); the first funds the PoP miner (devnettest.StartStack).
 	spentMu sync.Mutex
 	spent   int32
 }
@@ -127,7 +128,7 @@ func startStack() (_ *stack, err error) {
 	if s.pScript, err = s.payee.PkScript(txgen.P2WPKH); err != nil {
 		return nil, err
 	}
-	if s.dn, err = devnet.StartStack(ctx, devnet.StackConfig{L2BlockTime: blockTime, KeystoneInterval: keystoneInterval,
+	if s.dn, err = devnettest.StartStack(ctx, devnettest.StackConfig{L2BlockTime: blockTime, KeystoneInterval: keystoneInterval,
 		SuperfinalDepth: superfinalDepth, RPC: true}); err != nil {
 		return nil, err
 	}

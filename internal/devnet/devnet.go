@@ -47,6 +47,11 @@ type Config struct {
 	Out io.Writer
 	// L2BlockTime is the L2 block time (0: genesis.DefaultBlockTime, 2 s).
 	L2BlockTime time.Duration
+	// KeystoneInterval, SuperfinalDepth and RewardDelay override the
+	// devnet genesis (0: its defaults; L2Config).
+	KeystoneInterval uint64
+	SuperfinalDepth  uint32
+	RewardDelay      uint64
 	// StrictTipOrder: L2Config.StrictTipOrder.
 	StrictTipOrder bool
 	// Pool configures the mempool (Journal is set by Run).
@@ -65,10 +70,10 @@ func MinerKey() (*txgen.Key, address.Address, error) {
 	return k, a, err
 }
 
-// Run starts the devnet and blocks until ctx is done. It is a Stack
-// (StartStack) on cfg.DataDir, wiped first, with interval mining, the
-// configured listen addresses and no bound on its start-up waits, that
-// prints the banner once every service runs.
+// Run starts the devnet and blocks until ctx is done: Start on
+// cfg.DataDir, wiped first, with interval mining, the configured listen
+// addresses and no bound on its start-up waits, printing the banner once
+// every service runs.
 func Run(ctx context.Context, cfg Config) error {
 	if cfg.Logger == nil || cfg.Out == nil {
 		return errors.New("devnet: Config.Logger and Config.Out are required")
@@ -78,40 +83,43 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	initial := cfg.InitialBlocks
 	if initial == 0 {
-		initial = -1 // none; StackConfig's 0 is its default
+		initial = -1 // none; StartConfig's 0 is its default
 	}
-	s, err := StartStack(ctx, StackConfig{
-		DataDir:        cfg.DataDir,
-		InitialBlocks:  initial,
-		P2P:            cfg.P2P,
-		MineInterval:   cfg.BlockInterval,
-		API:            cfg.API,
-		Progress:       cfg.Progress,
-		L2BlockTime:    cfg.L2BlockTime,
-		StrictTipOrder: cfg.StrictTipOrder,
-		Pool:           cfg.Pool,
-		PoPM:           cfg.PoPM,
-		RPC:            cfg.RPC.ListenAddr != "",
-		RPCServer:      cfg.RPC,
-		WaitTimeout:    -1,
-		Logger:         cfg.Logger,
-		Registerer:     cfg.Registerer,
+	d, err := Start(ctx, StartConfig{
+		DataDir:          cfg.DataDir,
+		InitialBlocks:    initial,
+		P2P:              cfg.P2P,
+		MineInterval:     cfg.BlockInterval,
+		API:              cfg.API,
+		Progress:         cfg.Progress,
+		L2BlockTime:      cfg.L2BlockTime,
+		KeystoneInterval: cfg.KeystoneInterval,
+		SuperfinalDepth:  cfg.SuperfinalDepth,
+		RewardDelay:      cfg.RewardDelay,
+		StrictTipOrder:   cfg.StrictTipOrder,
+		Pool:             cfg.Pool,
+		PoPM:             cfg.PoPM,
+		RPC:              cfg.RPC.ListenAddr != "",
+		RPCServer:        cfg.RPC,
+		WaitTimeout:      -1,
+		Logger:           cfg.Logger,
+		Registerer:       cfg.Registerer,
 	})
 	if err != nil {
 		return err
 	}
 	key, addr, err := MinerKey()
 	if err != nil {
-		s.Close()
+		d.Close()
 		return fmt.Errorf("devnet: mining key: %w", err)
 	}
-	printBanner(cfg, s.BTC, key, addr)
-	printL2Banner(cfg.Out, s.L2, cfg.RPC.ListenAddr)
-	if s.Wallet != nil {
-		printPoPMBanner(cfg.Out, s.Wallet, cfg.API, cfg.RPC.ListenAddr)
+	printBanner(cfg, d.BTC, key, addr)
+	printL2Banner(cfg.Out, d.L2, cfg.RPC.ListenAddr)
+	if d.Wallet != nil {
+		printPoPMBanner(cfg.Out, d.Wallet, cfg.API, cfg.RPC.ListenAddr)
 	}
-	<-s.Done()
-	return s.Close()
+	<-d.Done()
+	return d.Close()
 }
 
 func printL2Banner(out io.Writer, l2 *L2, rpcAddr string) {

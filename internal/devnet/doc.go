@@ -9,14 +9,13 @@
 // service, the JSON-RPC server and the PoP miner (popm.go) funded from the
 // dev coinbase.
 //
-// Stack (stack.go) assembles all of it and is the one place that does:
-// Run is a Stack with interval mining, fixed listen addresses and a
-// banner; tests and benchmarks start one with StartStack and drive it by
-// hand (MineBTC, MineEmptyBTC), waiting on what it records (the indexer
-// tip, the regtest mempool, L2 heads and when they were sealed, the PoP
-// miner's events, finality). Its waits are bounded (DefaultStackWait)
-// unless the caller's context has a deadline. Under Run the records grow
-// by one entry an L2 block for as long as it runs.
+// The L2 is a node (internal/node, built by NewL2); Start (start.go)
+// starts the regtest node, the Bitcoin layer, the PoP miner's funding,
+// the node and the miner in that order and is the one place that does.
+// Run is Start with interval mining, fixed listen addresses and a
+// banner. The harness the end-to-end tests and the benchmarks drive by
+// hand (mining, waiting on what it records) is devnettest.Stack, a
+// Start with recorders.
 //
 // Its data directory is wiped at every start, like btcd's regtest: a new
 // regtest chain shares only its genesis block with the last one.

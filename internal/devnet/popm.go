@@ -47,10 +47,10 @@ func PoPMWallet() (*popm.Wallet, error) {
 	return popm.ParseSecret(PoPMMnemonic(), popm.P2WPKH, &chaincfg.RegressionNetParams)
 }
 
-// fundPoPM pays the PoP miner's wallet from the dev miner's first
+// FundPoPM pays the PoP miner's wallet from the dev miner's first
 // coinbase (mature once the initial 101 blocks are mined), mines the
 // payment and waits for the index to see it.
-func fundPoPM(ctx context.Context, btc *regtest.Node, svc *tbc.Service, miner *txgen.Key, w *popm.Wallet) error {
+func FundPoPM(ctx context.Context, btc *regtest.Node, svc *tbc.Service, miner *txgen.Key, w *popm.Wallet) error {
 	_, height := btc.Tip()
 	if height < 101 {
 		return fmt.Errorf("devnet: pop miner: no mature coinbase at height %d (mine at least 101 initial blocks)", height)

@@ -1,4 +1,4 @@
-package devnet
+package devnettest
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/btcutil/v2"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 
+	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
@@ -36,12 +37,12 @@ func TestRemotePoPMiner(t *testing.T) {
 	defer cancel()
 	api := freeAddr(t)
 	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2, API: api, RPC: true,
-		PoPM: PoPMConfig{Off: true}})
+		PoPM: devnet.PoPMConfig{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeStack(t, s)
-	key, _, err := MinerKey()
+	key, _, err := devnet.MinerKey()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +52,7 @@ func TestRemotePoPMiner(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := fundPoPM(ctx, s.BTC, s.TBC, key, w); err != nil {
+	if err := devnet.FundPoPM(ctx, s.BTC, s.TBC, key, w); err != nil {
 		t.Fatal(err)
 	}
 

@@ -1,4 +1,4 @@
-package devnet
+package devnettest
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/popm"
 )
@@ -51,7 +52,7 @@ func TestPoPEndToEnd(t *testing.T) {
 		DataDir: t.TempDir(), L2BlockTime: time.Second, KeystoneInterval: e2eInterval,
 		SuperfinalDepth: e2eDepth, RewardDelay: e2eDelay, RPC: true,
 		// No fee bumps while the reorg keeps transactions out of blocks.
-		PoPM: PoPMConfig{BumpBlocks: 100},
+		PoPM: devnet.PoPMConfig{BumpBlocks: 100},
 	})
 	if err != nil {
 		t.Fatal(err)

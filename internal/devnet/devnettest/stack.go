@@ -1,100 +1,42 @@
-package devnet
+package devnettest
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
-	"github.com/btcsuite/btcd/address/v2"
-	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
-	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/errgroup"
 
-	"github.com/hemi-go/hemi/internal/btc/regtest"
+	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/popm"
-	"github.com/hemi-go/hemi/internal/rpc"
-	"github.com/hemi-go/hemi/internal/tbc"
-	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 // ErrStack means the stack stopped (one of its services failed, or Close
 // was called) while a caller waited on it.
-var ErrStack = errors.New("devnet stack stopped")
+var ErrStack = devnet.ErrStopped
 
 // Stack defaults.
 const (
 	// StackInitialBlocks are mined before the indexer starts, so the dev
 	// miner's first coinbase (which funds the PoP miner) is mature.
-	StackInitialBlocks = 101
+	StackInitialBlocks = devnet.DefaultInitialBlocks
 	// DefaultStackWait bounds each of the stack's waits when the
 	// caller's context has no deadline.
-	DefaultStackWait = 30 * time.Second
+	DefaultStackWait = devnet.DefaultWait
 	// stackPoll is how often waits re-check a condition nothing
 	// announces (the index tip, the mempool, finality).
 	stackPoll = 5 * time.Millisecond
 )
 
-// StackConfig configures StartStack. Zero values take the devnet's
-// defaults (NewL2's and the PoP miner's).
-type StackConfig struct {
-	// DataDir holds every database; empty means a temporary directory
-	// that Close removes.
-	DataDir string
-	// InitialBlocks are mined before the indexer starts (0:
-	// StackInitialBlocks; negative: none). The PoP miner needs at least
-	// StackInitialBlocks.
-	InitialBlocks int
-	// P2P is the regtest node's listen address (empty: a free loopback
-	// port).
-	P2P string
-	// MineInterval, when positive, mines a regtest block this often
-	// besides MineBTC (regtest.Config.MineInterval).
-	MineInterval time.Duration
-	// API is the Bitcoin query API's listen address (empty: off) and
-	// Progress how often the indexer logs sync progress
-	// (tbc.Config's).
-	API      string
-	Progress time.Duration
-	// L2BlockTime, KeystoneInterval, SuperfinalDepth and RewardDelay
-	// override the L2 genesis (L2Config).
-	L2BlockTime      time.Duration
-	KeystoneInterval uint64
-	SuperfinalDepth  uint32
-	RewardDelay      uint64
-	// StrictTipOrder: L2Config.StrictTipOrder.
-	StrictTipOrder bool
-	// Pool configures the mempool (L2Config.Pool).
-	Pool txpool.Config
-	// PoPM configures the in-process PoP miner; its OnEvent, if set, is
-	// called after the stack has recorded the event.
-	PoPM PoPMConfig
-	// RPC serves the L2's JSON-RPC (HTTP and WebSocket); Stack.RPCURL
-	// names it.
-	RPC bool
-	// RPCServer configures that server; Bitcoin and Finality are the
-	// stack's, a nil Logger or Registerer the stack's. An empty
-	// ListenAddr means a free loopback port accepting any Host header.
-	RPCServer rpc.Config
-	// WaitTimeout bounds each of the stack's waits (StartStack's
-	// included) when the caller's context has no deadline: 0 means
-	// DefaultStackWait, negative no bound.
-	WaitTimeout time.Duration
-	// Logger receives every service's logs; nil discards them.
-	Logger *slog.Logger
-	// Registerer gets the services' metrics; may be nil.
-	Registerer prometheus.Registerer
-}
+// StackConfig configures StartStack: devnet.StartConfig, whose OnL2 the
+// stack sets (and whose PoPM.OnEvent, if set, is called after the stack
+// has recorded the event).
+type StackConfig = devnet.StartConfig
 
 // PoPEvent is a PoP miner event as the stack recorded it.
 type PoPEvent struct {
@@ -109,42 +51,19 @@ type PoPEvent struct {
 	BTCHeight int32
 }
 
-// Stack is a whole devnet in one process, for tests and benchmarks and
-// under Run: the embedded regtest Bitcoin node with manual mining
-// (MineBTC; a timer too with StackConfig.MineInterval),
-// the Bitcoin indexer syncing from it over P2P, the L2 (sequencer,
-// mempool, finality service) and the PoP miner funded from the dev
-// coinbase, optionally the JSON-RPC server. Start it with StartStack and
-// stop it with Close; its methods are safe for concurrent use.
-//
-// Unlike the daemons, which have New and Run, the stack starts its
-// services in order (the indexer must have the funding block before the
-// L2 and the miner start), so StartStack returns only once all of them
-// run, and Close stops them.
+// Stack is the harness the end-to-end tests and the benchmarks drive: a
+// whole devnet in one process (devnet.Start: the embedded regtest
+// Bitcoin node, the Bitcoin indexer syncing from it over P2P, the L2
+// node, the PoP miner funded from the dev coinbase, optionally the
+// JSON-RPC server) with manual mining (MineBTC; a timer too with
+// StackConfig.MineInterval), and records of what happened (the L2 heads
+// and when they were sealed, the PoP miner's events) to wait on. Start
+// it with StartStack and stop it with Close; its methods are safe for
+// concurrent use.
 type Stack struct {
-	BTC *regtest.Node
-	TBC *tbc.Service
-	L2  *L2
-	// Wallet is the PoP miner's (nil with PoPM.Off); its RewardAddress
-	// receives the L2 rewards.
-	Wallet *popm.Wallet
-	Miner  *popm.Miner
-	// MinerAddr receives the coinbases MineBTC mines.
-	MinerAddr address.Address
-	// RPCURL is the JSON-RPC server's http:// URL (empty without
-	// StackConfig.RPC).
-	RPCURL string
+	*devnet.Devnet
 
-	cfg    StackConfig
-	log    *slog.Logger
-	dir    string
-	ownDir bool
-	ctx    context.Context // the services' context
-	cancel context.CancelFunc
-	g      *errgroup.Group
-
-	closeOnce sync.Once
-	closeErr  error
+	cfg StackConfig
 
 	// mineMu is held while a block is mined and while an event's
 	// Bitcoin height is read, so a transaction is never reported at a
@@ -167,152 +86,34 @@ type sealedAt struct {
 	at   time.Time
 }
 
-// StartStack starts the stack's services in ctx's lifetime (or until
+// StartStack starts the stack (devnet.Start) in ctx's lifetime (or until
 // Close): it mines StackInitialBlocks regtest blocks, waits for the
-// indexer, funds the PoP miner, and starts the L2, the RPC server and the
-// miner. On error, whatever started is stopped.
-func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	s := &Stack{cfg: cfg, log: log, dir: cfg.DataDir, pending: map[[32]byte]chainhash.Hash{},
-		sealed: map[uint64]sealedAt{}, changed: make(chan struct{})}
-	if s.dir == "" {
-		if s.dir, err = os.MkdirTemp("", "hemi-stack-"); err != nil {
-			return nil, fmt.Errorf("devnet: stack: %w", err)
-		}
-		s.ownDir = true
-	}
-	ctx, s.cancel = context.WithCancel(ctx)
-	s.g, s.ctx = errgroup.WithContext(ctx)
-	defer func() {
-		if err != nil {
-			if cerr := s.Close(); cerr != nil {
-				log.Warn("stack close after a failed start", "err", cerr)
+// indexer, funds the PoP miner, and starts the L2 node and the miner,
+// recording every L2 head from before the sequencer runs and every PoP
+// miner event. On error, whatever started is stopped.
+func StartStack(ctx context.Context, cfg StackConfig) (*Stack, error) {
+	s := &Stack{cfg: cfg, pending: map[[32]byte]chainhash.Hash{}, sealed: map[uint64]sealedAt{}, changed: make(chan struct{})}
+	dcfg := cfg
+	dcfg.OnL2 = func(d *devnet.Devnet) {
+		s.Devnet = d
+		// The head subscription starts before the sequencer, so every
+		// block's arrival is recorded.
+		d.Go(func(ctx context.Context) error {
+			for h := range d.L2.Chain.Subscribe(ctx, 0) {
+				s.mu.Lock()
+				s.sealed[h.Number.Uint64()] = sealedAt{hash: h.Hash(), at: time.Now()}
+				s.notifyLocked()
+				s.mu.Unlock()
 			}
-		}
-	}()
-	key, addr, err := MinerKey()
-	if err != nil {
-		return nil, fmt.Errorf("devnet: mining key: %w", err)
+			return nil
+		})
 	}
-	s.MinerAddr = addr
-	if s.BTC, err = regtest.New(regtest.Config{DataDir: filepath.Join(s.dir, "regtest"), ListenAddr: cfg.P2P,
-		MineInterval: cfg.MineInterval, Logger: log, MiningAddr: addr, Registerer: cfg.Registerer}); err != nil {
-		return nil, fmt.Errorf("devnet: %w", err)
-	}
-	s.g.Go(func() error { return s.BTC.Run(s.ctx) })
-	if n := cfg.InitialBlocks; n >= 0 {
-		if n == 0 {
-			n = StackInitialBlocks
-		}
-		if _, err := s.BTC.Mine(n, addr); err != nil {
-			return nil, fmt.Errorf("devnet: mine initial blocks: %w", err)
-		}
-	}
-	if s.TBC, err = tbc.New(tbc.Config{Params: &chaincfg.RegressionNetParams, DataDir: filepath.Join(s.dir, "node"),
-		Peers: []string{s.BTC.P2PAddr()}, API: cfg.API, Progress: cfg.Progress, Logger: log,
-		Registerer: cfg.Registerer}); err != nil {
-		return nil, fmt.Errorf("devnet: %w", err)
-	}
-	s.g.Go(func() error { return s.TBC.Run(s.ctx) })
-	if err := s.WaitIndexed(ctx); err != nil {
+	dcfg.PoPM.OnEvent = s.onEvent
+	// OnL2 has set s.Devnet before the L2 or the miner (onEvent) ran.
+	if _, err := devnet.Start(ctx, dcfg); err != nil {
 		return nil, err
-	}
-	if !cfg.PoPM.Off {
-		if s.Wallet, err = PoPMWallet(); err != nil {
-			return nil, fmt.Errorf("devnet: pop miner wallet: %w", err)
-		}
-		if err := fundPoPM(s.ctx, s.BTC, s.TBC, key, s.Wallet); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.startL2(); err != nil {
-		return nil, err
-	}
-	if s.Wallet != nil {
-		pcfg := cfg.PoPM
-		pcfg.OnEvent = s.onEvent
-		if s.Miner, err = newPoPM(Config{DataDir: s.dir, Logger: log, Registerer: cfg.Registerer, PoPM: pcfg},
-			s.TBC, s.L2, s.Wallet); err != nil {
-			return nil, fmt.Errorf("devnet: %w", err)
-		}
-		s.g.Go(func() error { return s.Miner.Run(s.ctx) })
 	}
 	return s, nil
-}
-
-func (s *Stack) startL2() error {
-	lcfg := L2Config{Dir: filepath.Join(s.dir, "l2"), BlockTime: s.cfg.L2BlockTime,
-		KeystoneInterval: s.cfg.KeystoneInterval, SuperfinalDepth: s.cfg.SuperfinalDepth,
-		RewardDelay: s.cfg.RewardDelay, StrictTipOrder: s.cfg.StrictTipOrder, Pool: s.cfg.Pool, Logger: s.log, Registerer: s.cfg.Registerer}
-	if s.cfg.RPC {
-		lcfg.RPC = s.cfg.RPCServer
-		if lcfg.RPC.ListenAddr == "" {
-			lcfg.RPC.ListenAddr, lcfg.RPC.VHosts = "127.0.0.1:0", []string{"*"}
-		}
-		ln, err := net.Listen("tcp", lcfg.RPC.ListenAddr)
-		if err != nil {
-			return fmt.Errorf("devnet: rpc listen %s: %w", lcfg.RPC.ListenAddr, err)
-		}
-		lcfg.RPCListener = ln
-		s.RPCURL = "http://" + ln.Addr().String()
-	}
-	l2, err := NewL2(s.TBC, lcfg)
-	if err != nil {
-		if lcfg.RPCListener != nil {
-			lcfg.RPCListener.Close()
-		}
-		return err
-	}
-	s.L2 = l2
-	// The head subscription starts before the sequencer, so every
-	// block's arrival is recorded.
-	heads := l2.Chain.Subscribe(s.ctx, 0)
-	s.g.Go(func() error {
-		for h := range heads {
-			s.mu.Lock()
-			s.sealed[h.Number.Uint64()] = sealedAt{hash: h.Hash(), at: time.Now()}
-			s.notifyLocked()
-			s.mu.Unlock()
-		}
-		return nil
-	})
-	s.g.Go(func() error { return l2.Run(s.ctx) })
-	return nil
-}
-
-// Close stops every service, waits for them and closes the L2 chain; it
-// returns the first service error (none for a clean stop). Later calls
-// return the same.
-func (s *Stack) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.close() })
-	return s.closeErr
-}
-
-func (s *Stack) close() error {
-	s.cancel()
-	err := s.g.Wait()
-	if errors.Is(err, context.Canceled) {
-		err = nil
-	}
-	if s.L2 != nil {
-		if cerr := s.L2.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}
-	if s.BTC != nil {
-		if cerr := s.BTC.Close(); cerr != nil && err == nil {
-			err = cerr
-		}
-	}
-	if s.ownDir {
-		if rerr := os.RemoveAll(s.dir); rerr != nil && err == nil {
-			err = rerr
-		}
-	}
-	return err
 }
 
 // onEvent records a PoP miner event (the miner's goroutine calls it).
@@ -560,10 +361,6 @@ func (s *Stack) waitContext(ctx context.Context) (context.Context, context.Cance
 	return context.WithTimeout(ctx, DefaultStackWait)
 }
 
-// Done is closed when the stack stops: one of its services failed, or
-// Close was called, or StartStack's context ended. Close then says why.
-func (s *Stack) Done() <-chan struct{} { return s.ctx.Done() }
-
 func (s *Stack) sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -572,8 +369,8 @@ func (s *Stack) sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.ctx.Done():
-		return s.stopped()
+	case <-s.Done():
+		return s.Stopped()
 	}
 }
 
@@ -583,15 +380,7 @@ func (s *Stack) wake(ctx context.Context, ch <-chan struct{}) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-s.ctx.Done():
-		return s.stopped()
+	case <-s.Done():
+		return s.Stopped()
 	}
-}
-
-// stopped explains why the stack's context ended.
-func (s *Stack) stopped() error {
-	if err := context.Cause(s.ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("%w: %w", ErrStack, err)
-	}
-	return ErrStack
 }

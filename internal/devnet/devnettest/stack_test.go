@@ -1,4 +1,4 @@
-package devnet
+package devnettest
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/popm"
 )
 
@@ -23,7 +24,7 @@ func TestStack(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2, RPC: true, PoPM: PoPMConfig{Off: true}})
+	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2, RPC: true, PoPM: devnet.PoPMConfig{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func TestStack(t *testing.T) {
 		t.Fatalf("events without a miner: %v", evs)
 	}
 
-	dir := s.dir
+	dir := s.Dir()
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}

@@ -1,4 +1,4 @@
-package devnet
+package devnettest
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 
+	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/popm"
 )
 
@@ -18,13 +19,13 @@ func TestDevnetPoPMiner(t *testing.T) {
 	ctx := context.Background()
 	events := make(chan popm.Event, 64)
 	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2,
-		PoPM: PoPMConfig{OnEvent: func(e popm.Event) { events <- e }}})
+		PoPM: devnet.PoPMConfig{OnEvent: func(e popm.Event) { events <- e }}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer closeStack(t, s)
 	bal, err := s.TBC.Index().Balance(s.Wallet.Script(), chainhash.Hash{})
-	if err != nil || bal != PoPMOutputs*PoPMOutputValue {
+	if err != nil || bal != devnet.PoPMOutputs*devnet.PoPMOutputValue {
 		t.Fatalf("pop miner balance %d, %v", bal, err)
 	}
 	for i := 0; i < 3; i++ {
@@ -90,7 +91,7 @@ func mineConfirmed(ctx context.Context, t *testing.T, s *Stack, events <-chan po
 	}
 }
 
-func mustHeader(t *testing.T, l2 *L2, number uint64) uint64 {
+func mustHeader(t *testing.T, l2 *devnet.L2, number uint64) uint64 {
 	t.Helper()
 	h, err := l2.Chain.HeaderByNumber(number)
 	if err != nil {

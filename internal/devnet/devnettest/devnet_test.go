@@ -1,4 +1,4 @@
-package devnet
+package devnettest
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/node"
 )
 
@@ -26,7 +27,7 @@ import (
 // through InsertBlock re-executes them to the same state roots.
 func TestL2EndToEnd(t *testing.T) {
 	ctx := context.Background()
-	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, RPC: true, PoPM: PoPMConfig{Off: true}})
+	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, RPC: true, PoPM: devnet.PoPMConfig{Off: true}})
 	if err != nil {
 		t.Fatal(err)
 	}
