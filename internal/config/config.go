@@ -12,8 +12,14 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/txpool/legacypool"
 
 	"github.com/hemi-go/hemi/internal/btc/network"
+	"github.com/hemi-go/hemi/internal/btc/p2p"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/popm"
+	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 // ErrInvalid wraps every validation failure.
@@ -188,7 +194,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 // MarshalText writes a Go duration string.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
 
-// Default returns the documented defaults.
+// Default returns the documented defaults. Each is the constant of the
+// package that owns it (genesis, legacypool and txpool, popm, p2p,
+// devnet), so a default is written once.
 func Default() Config {
 	return Config{
 		DataDir: defaultDataDir(),
@@ -197,7 +205,7 @@ func Default() Config {
 		BTC: BTC{
 			Network:     network.Mainnet,
 			Peers:       []string{},
-			MaxPeers:    8,
+			MaxPeers:    p2p.DefaultMaxPeers,
 			BanDuration: Duration{24 * time.Hour},
 			API:         "127.0.0.1:7340",
 			Progress:    Duration{10 * time.Second},
@@ -205,11 +213,12 @@ func Default() Config {
 		Devnet: Devnet{
 			BlockInterval: Duration{5 * time.Second},
 			P2P:           "127.0.0.1:18444",
-			InitialBlocks: 101,
+			InitialBlocks: devnet.DefaultInitialBlocks,
 		},
-		L2: L2{Sequencers: []string{}, KeystoneInterval: 25, SuperfinalDepth: 10, PoPRewardDelay: 50},
+		L2: L2{Sequencers: []string{}, KeystoneInterval: genesis.DefaultKeystoneInterval,
+			SuperfinalDepth: genesis.DefaultSuperfinalDepth, PoPRewardDelay: genesis.DefaultRewardDelay},
 		Sequencer: Sequencer{
-			BlockTime: Duration{2 * time.Second},
+			BlockTime: Duration{genesis.DefaultBlockTime},
 		},
 		RPC: RPC{
 			Listen:      "127.0.0.1:8545",
@@ -217,21 +226,21 @@ func Default() Config {
 			VHosts:      []string{"localhost"},
 		},
 		TxPool: TxPool{
-			PriceLimit:   1,
-			PriceBump:    10,
-			AccountSlots: 16,
-			GlobalSlots:  5120,
-			AccountQueue: 64,
-			GlobalQueue:  1024,
-			Lifetime:     Duration{3 * time.Hour},
-			Rejournal:    Duration{time.Minute},
+			PriceLimit:   legacypool.DefaultConfig.PriceLimit,
+			PriceBump:    legacypool.DefaultConfig.PriceBump,
+			AccountSlots: legacypool.DefaultConfig.AccountSlots,
+			GlobalSlots:  legacypool.DefaultConfig.GlobalSlots,
+			AccountQueue: legacypool.DefaultConfig.AccountQueue,
+			GlobalQueue:  legacypool.DefaultConfig.GlobalQueue,
+			Lifetime:     Duration{legacypool.DefaultConfig.Lifetime},
+			Rejournal:    Duration{txpool.DefaultRejournal},
 		},
 		PoPM: PoPM{
 			Wallet:     "p2wpkh",
 			L2URL:      "ws://127.0.0.1:8545",
 			FeeTarget:  1,
-			MaxFeeRate: 100,
-			BumpBlocks: 2,
+			MaxFeeRate: popm.DefaultMaxFeeRate,
+			BumpBlocks: popm.DefaultBumpBlocks,
 		},
 	}
 }

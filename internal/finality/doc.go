@@ -78,5 +78,5 @@
 // (VeriBlock's {100, 100, 95, 89, 80, 69, 56, 40, 21}: same block or one
 // block later is as good, then decaying, nothing after 8 blocks, the
 // finality delay). The depth is genesis.PoPConfig.SuperfinalDepth; when 0,
-// DefaultSuperfinalDepth (10).
+// genesis.DefaultSuperfinalDepth (10).
 package finality

@@ -6,10 +6,11 @@ import (
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 )
 
 // Defaults applied when genesis.PoPConfig leaves a field zero.
-const DefaultSuperfinalDepth = 10
 
 // DefaultForkTable is VeriBlock's fork-choice table: points by publication
 // delay in Bitcoin blocks after the competing keystone's publication.
@@ -117,10 +118,10 @@ type Tracker struct {
 }
 
 // NewTracker returns an empty tracker; depth 0 means
-// DefaultSuperfinalDepth.
+// genesis.DefaultSuperfinalDepth.
 func NewTracker(depth uint32) *Tracker {
 	if depth == 0 {
-		depth = DefaultSuperfinalDepth
+		depth = genesis.DefaultSuperfinalDepth
 	}
 	return &Tracker{
 		depth:     depth,

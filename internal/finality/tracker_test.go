@@ -6,6 +6,8 @@ import (
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 )
 
 func kid(n byte) [32]byte { return [32]byte{0xee, n} }
@@ -158,8 +160,8 @@ func TestTrackerSideBranchCommits(t *testing.T) {
 
 func TestTrackerErrors(t *testing.T) {
 	tr := NewTracker(0)
-	if tr.Depth() != DefaultSuperfinalDepth {
-		t.Fatalf("depth %d, want default %d", tr.Depth(), DefaultSuperfinalDepth)
+	if tr.Depth() != genesis.DefaultSuperfinalDepth {
+		t.Fatalf("depth %d, want default %d", tr.Depth(), genesis.DefaultSuperfinalDepth)
 	}
 	// Disconnecting with nothing connected is ignored (below the start).
 	if _, err := tr.DisconnectBitcoin(bhash(5, 0)); err != nil {

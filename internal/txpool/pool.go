@@ -23,6 +23,9 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 )
 
+// DefaultRejournal is how often the journal is rewritten by default.
+const DefaultRejournal = time.Minute
+
 // ErrClosed is returned by Add after Close.
 var ErrClosed = errors.New("txpool: transaction pool closed")
 
@@ -38,7 +41,7 @@ type Config struct {
 	// restarts ("" keeps none).
 	Journal string
 	// Rejournal is how often the journal is rewritten with what the pool
-	// still holds (default 1 minute).
+	// still holds (default DefaultRejournal).
 	Rejournal time.Duration
 	// Logger defaults to slog.Default() with subsystem=txpool.
 	Logger *slog.Logger
@@ -93,7 +96,7 @@ func New(c *chain.Chain, cfg Config) (*Pool, error) {
 		return nil, errors.New("txpool: New: nil chain")
 	}
 	if cfg.Rejournal <= 0 {
-		cfg.Rejournal = time.Minute
+		cfg.Rejournal = DefaultRejournal
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("subsystem", "txpool")
