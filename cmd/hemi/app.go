@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v3"
 
@@ -15,15 +17,17 @@ var version = "dev"
 
 // Global flag names; each also reads a HEMI_* environment variable.
 const (
-	flagConfig    = "config"
-	flagDataDir   = "datadir"
-	flagLogLevel  = "log-level"
-	flagLogFormat = "log-format"
-	flagMetrics   = "metrics"
-	flagNetwork   = "network"
-	flagPeer      = "peer"
-	flagAPI       = "api"
-	flagMaxPeers  = "max-peers"
+	flagConfig        = "config"
+	flagDataDir       = "datadir"
+	flagLogLevel      = "log-level"
+	flagLogFormat     = "log-format"
+	flagMetrics       = "metrics"
+	flagNetwork       = "network"
+	flagPeer          = "peer"
+	flagAPI           = "api"
+	flagMaxPeers      = "max-peers"
+	flagBlockInterval = "block-interval"
+	flagP2P           = "p2p"
 )
 
 func newApp() *cli.Command {
@@ -64,30 +68,72 @@ func apiFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagAPI, Usage: "local Bitcoin query API address (default 127.0.0.1:7340)", Sources: cli.EnvVars("HEMI_BTC_API")}
 }
 
+// configFlags are the flags that set a config key, of every command:
+// the one place flags are mapped onto the config. A flag applies when the
+// running command defines it and it (or its HEMI_* variable) was set.
+var configFlags = []struct {
+	name  string
+	apply func(cmd *cli.Command, c *config.Config)
+}{
+	{flagDataDir, func(cmd *cli.Command, c *config.Config) { c.DataDir = cmd.String(flagDataDir) }},
+	{flagLogLevel, func(cmd *cli.Command, c *config.Config) { c.Log.Level = cmd.String(flagLogLevel) }},
+	{flagLogFormat, func(cmd *cli.Command, c *config.Config) { c.Log.Format = cmd.String(flagLogFormat) }},
+	{flagMetrics, func(cmd *cli.Command, c *config.Config) { c.Metrics.Listen = cmd.String(flagMetrics) }},
+	{flagNetwork, func(cmd *cli.Command, c *config.Config) { c.BTC.Network = cmd.String(flagNetwork) }},
+	{flagPeer, func(cmd *cli.Command, c *config.Config) { c.BTC.Peers = cmd.StringSlice(flagPeer) }},
+	{flagMaxPeers, func(cmd *cli.Command, c *config.Config) { c.BTC.MaxPeers = int(cmd.Int(flagMaxPeers)) }},
+	{flagAPI, func(cmd *cli.Command, c *config.Config) { c.BTC.API = cmd.String(flagAPI) }},
+	{flagRPC, func(cmd *cli.Command, c *config.Config) { c.RPC.Listen = cmd.String(flagRPC) }},
+	{flagBlockInterval, func(cmd *cli.Command, c *config.Config) {
+		c.Devnet.BlockInterval.Duration = cmd.Duration(flagBlockInterval)
+	}},
+	{flagP2P, func(cmd *cli.Command, c *config.Config) { c.Devnet.P2P = cmd.String(flagP2P) }},
+	{flagKeyFile, func(cmd *cli.Command, c *config.Config) { c.PoPM.KeyFile = cmd.String(flagKeyFile) }},
+	{flagWallet, func(cmd *cli.Command, c *config.Config) { c.PoPM.Wallet = cmd.String(flagWallet) }},
+	{flagL2URL, func(cmd *cli.Command, c *config.Config) { c.PoPM.L2URL = cmd.String(flagL2URL) }},
+	{flagFeeTarget, func(cmd *cli.Command, c *config.Config) { c.PoPM.FeeTarget = int(cmd.Int(flagFeeTarget)) }},
+	{flagMaxFeeRate, func(cmd *cli.Command, c *config.Config) { c.PoPM.MaxFeeRate = cmd.Int64(flagMaxFeeRate) }},
+	{flagBumpBlocks, func(cmd *cli.Command, c *config.Config) { c.PoPM.BumpBlocks = int(cmd.Int(flagBumpBlocks)) }},
+}
+
+// keyUse says which config keys a command reads, so that no key the file
+// sets is silently ignored.
+type keyUse struct {
+	// uses are the sections and keys the command reads (config.Unused);
+	// any other key the file sets is logged as a warning.
+	uses []string
+	// refuses are keys that, set in the file, are an error saying why:
+	// ignoring them would run something other than what they ask for.
+	refuses []string
+	why     string
+}
+
 // loadConfig applies, in order, the defaults, the config file, and every
-// flag or HEMI_* variable that was set, then validates the result.
-func loadConfig(cmd *cli.Command) (config.Config, error) {
-	cfg, err := config.Load(cmd.String(flagConfig))
+// flag or HEMI_* variable that was set (configFlags), then validates the
+// result. It warns about the file's keys the command does not use and
+// refuses the ones it must not ignore (use); it returns the keys the file
+// sets.
+func loadConfig(cmd *cli.Command, use keyUse) (config.Config, []string, error) {
+	cfg, set, err := config.LoadKeys(cmd.String(flagConfig))
 	if err != nil {
-		return cfg, err
+		return cfg, nil, err
 	}
-	set := func(name string, apply func()) {
-		if cmd.IsSet(name) {
-			apply()
+	for _, f := range configFlags {
+		if cmd.IsSet(f.name) {
+			f.apply(cmd, &cfg)
 		}
 	}
-	set(flagDataDir, func() { cfg.DataDir = cmd.String(flagDataDir) })
-	set(flagLogLevel, func() { cfg.Log.Level = cmd.String(flagLogLevel) })
-	set(flagLogFormat, func() { cfg.Log.Format = cmd.String(flagLogFormat) })
-	set(flagMetrics, func() { cfg.Metrics.Listen = cmd.String(flagMetrics) })
-	set(flagNetwork, func() { cfg.BTC.Network = cmd.String(flagNetwork) })
-	set(flagPeer, func() { cfg.BTC.Peers = cmd.StringSlice(flagPeer) })
-	set(flagMaxPeers, func() { cfg.BTC.MaxPeers = int(cmd.Int(flagMaxPeers)) })
-	set(flagAPI, func() { cfg.BTC.API = cmd.String(flagAPI) })
 	if err := cfg.Validate(); err != nil {
-		return cfg, fmt.Errorf("%w\nfix the config file, flag or HEMI_* variable named above", err)
+		return cfg, nil, fmt.Errorf("%w\nfix the config file, flag or HEMI_* variable named above", err)
 	}
-	return cfg, nil
+	if bad := slices.DeleteFunc(slices.Clone(set), func(k string) bool { return !slices.Contains(use.refuses, k) }); len(bad) > 0 {
+		return cfg, nil, fmt.Errorf("%w: `hemi %s` does not use %s: %s", config.ErrInvalid, cmd.Name, strings.Join(bad, ", "), use.why)
+	}
+	if unused := config.Unused(set, use.uses...); len(unused) > 0 {
+		newLogger(cfg).Warn("config keys this command does not use (they configure other commands)",
+			"command", cmd.Name, "keys", strings.Join(unused, ", "))
+	}
+	return cfg, set, nil
 }
 
 func newLogger(cfg config.Config) *slog.Logger {

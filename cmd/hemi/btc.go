@@ -28,7 +28,7 @@ func btcCommand() *cli.Command {
 				if cmd.Args().Len() != nargs {
 					return fmt.Errorf("%s takes %d argument(s): hemi btc %s %s", name, nargs, name, args)
 				}
-				cfg, err := loadConfig(cmd)
+				cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"log", "btc.api"}})
 				if err != nil {
 					return err
 				}

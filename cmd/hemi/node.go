@@ -53,15 +53,9 @@ func nodeCommand() *cli.Command {
 			&cli.BoolFlag{Name: flagSequencer, Usage: "build and seal blocks (needs the sequencer key)", Sources: cli.EnvVars("HEMI_SEQUENCER")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			cfg, err := loadConfig(cmd)
+			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "log", "metrics", "btc", "l2", "sequencer", "txpool", "rpc"}})
 			if err != nil {
 				return err
-			}
-			if cmd.IsSet(flagRPC) {
-				cfg.RPC.Listen = cmd.String(flagRPC)
-				if err := cfg.Validate(); err != nil {
-					return err
-				}
 			}
 			return runNode(ctx, cfg, cmd.Bool(flagSequencer))
 		},

@@ -40,31 +40,11 @@ func popmFlags() []cli.Flag {
 	}
 }
 
-// loadPopmConfig is loadConfig plus the popm flags.
+// loadPopmConfig is loadConfig for the PoP miner (its flags are mapped
+// with the others, in configFlags).
 func loadPopmConfig(cmd *cli.Command) (config.Config, error) {
-	cfg, err := loadConfig(cmd)
-	if err != nil {
-		return cfg, err
-	}
-	if cmd.IsSet(flagKeyFile) {
-		cfg.PoPM.KeyFile = cmd.String(flagKeyFile)
-	}
-	if cmd.IsSet(flagWallet) {
-		cfg.PoPM.Wallet = cmd.String(flagWallet)
-	}
-	if cmd.IsSet(flagL2URL) {
-		cfg.PoPM.L2URL = cmd.String(flagL2URL)
-	}
-	if cmd.IsSet(flagFeeTarget) {
-		cfg.PoPM.FeeTarget = int(cmd.Int(flagFeeTarget))
-	}
-	if cmd.IsSet(flagMaxFeeRate) {
-		cfg.PoPM.MaxFeeRate = cmd.Int64(flagMaxFeeRate)
-	}
-	if cmd.IsSet(flagBumpBlocks) {
-		cfg.PoPM.BumpBlocks = int(cmd.Int(flagBumpBlocks))
-	}
-	return cfg, cfg.Validate()
+	cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "log", "metrics", "btc.network", "btc.api", "popm"}})
+	return cfg, err
 }
 
 func loadPopmWallet(cfg config.Config) (*popm.Wallet, error) {

@@ -24,7 +24,7 @@ func tbcCommand() *cli.Command {
 			"Example: hemi tbc --network regtest --peer 127.0.0.1:18444",
 		Flags: btcFlags(),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			cfg, err := loadConfig(cmd)
+			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "log", "metrics", "btc"}})
 			if err != nil {
 				return err
 			}

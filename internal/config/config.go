@@ -256,22 +256,55 @@ func defaultDataDir() string {
 // Load reads path over the defaults. An empty path returns the defaults.
 // Unknown keys are an error so a typo never silently keeps a default.
 func Load(path string) (Config, error) {
+	cfg, _, err := LoadKeys(path)
+	return cfg, err
+}
+
+// LoadKeys is Load that also returns the keys the file sets, in file
+// order, as "section.key" ("datadir" at the top level), so a command can
+// refuse or warn about the keys it does not use (Unused).
+func LoadKeys(path string) (Config, []string, error) {
 	cfg := Default()
 	if path == "" {
-		return cfg, nil
+		return cfg, nil, nil
 	}
 	md, err := toml.DecodeFile(path, &cfg)
 	if err != nil {
-		return cfg, fmt.Errorf("%w: read %s: %w", ErrInvalid, path, err)
+		return cfg, nil, fmt.Errorf("%w: read %s: %w", ErrInvalid, path, err)
 	}
 	if un := md.Undecoded(); len(un) > 0 {
 		keys := make([]string, len(un))
 		for i, k := range un {
 			keys[i] = k.String()
 		}
-		return cfg, fmt.Errorf("%w: %s: unknown keys %s (see config.sample.toml)", ErrInvalid, path, strings.Join(keys, ", "))
+		return cfg, nil, fmt.Errorf("%w: %s: unknown keys %s (see config.sample.toml)", ErrInvalid, path, strings.Join(keys, ", "))
 	}
-	return cfg, nil
+	var set []string
+	for _, k := range md.Keys() {
+		if md.Type(k...) != "Hash" { // a table header is not a key
+			set = append(set, k.String())
+		}
+	}
+	return cfg, set, nil
+}
+
+// Unused returns the keys of set that none of used covers, in order: a
+// section name ("btc") covers its keys, a key ("btc.api") itself.
+func Unused(set []string, used ...string) []string {
+	var out []string
+	for _, k := range set {
+		covered := false
+		for _, u := range used {
+			if k == u || strings.HasPrefix(k, u+".") {
+				covered = true
+				break
+			}
+		}
+		if !covered {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Validate checks every field and says what to change.

@@ -106,3 +106,40 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadKeysAndUnused: LoadKeys lists the keys the file sets (not the
+// table headers), and Unused keeps those no section or key covers.
+func TestLoadKeysAndUnused(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.toml")
+	body := "datadir = \"/tmp/x\"\n[btc]\nnetwork = \"regtest\"\napi = \"127.0.0.1:1\"\n[l2]\ngenesis_time = 5\nsuperfinal_depth = 3\n[popm]\nwallet = \"p2tr\"\n"
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, set, err := LoadKeys(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"datadir", "btc.network", "btc.api", "l2.genesis_time", "l2.superfinal_depth", "popm.wallet"}
+	if !reflect.DeepEqual(set, want) {
+		t.Fatalf("set keys %v, want %v", set, want)
+	}
+	for _, tc := range []struct {
+		name string
+		used []string
+		want []string
+	}{
+		{"all used", []string{"datadir", "btc", "l2", "popm"}, nil},
+		{"sections and keys", []string{"datadir", "btc.api", "l2.superfinal_depth"}, []string{"btc.network", "l2.genesis_time", "popm.wallet"}},
+		{"a prefix is not a section", []string{"datadir", "bt", "l2.genesis", "popm"}, []string{"btc.network", "btc.api", "l2.genesis_time", "l2.superfinal_depth"}},
+		{"nothing used", nil, want},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Unused(set, tc.used...); !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("Unused %v, want %v", got, tc.want)
+			}
+		})
+	}
+	if _, set, err := LoadKeys(""); err != nil || set != nil {
+		t.Fatalf("no file: keys %v, %v", set, err)
+	}
+}
