@@ -27,6 +27,7 @@ var (
 	_ rpc.Pool          = (*txpool.Pool)(nil)
 	_ sequencer.Pool    = (*txpool.Pool)(nil)
 	_ sequencer.Chain   = (*chain.Chain)(nil)
+	_ txpool.Chain      = (*chain.Chain)(nil)
 	_ rpc.Finality      = (*finality.Service)(nil)
 )
 

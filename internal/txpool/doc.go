@@ -4,7 +4,7 @@
 // core/txpool from miner.
 //
 // go-ethereum's core/txpool with one legacypool subpool over the chain
-// (poolChain adapts *chain.Chain: Config, CurrentBlock, GetBlock, StateAt,
+// (poolChain adapts the chain, Chain in interface.go: Config, CurrentBlock, GetBlock, StateAt,
 // SubscribeChainHeadEvent). Our system transactions (0x7E) are not
 // go-ethereum transactions, so the pool's types.Blocks carry the header
 // and the user transactions only, which is all a pool reset needs.

@@ -19,7 +19,6 @@ import (
 	"github.com/ethereum/go-ethereum/event"
 	"github.com/holiman/uint256"
 
-	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 )
 
@@ -51,7 +50,7 @@ type Config struct {
 // over the chain (poolChain), plus a journal. Safe for concurrent use.
 type Pool struct {
 	cfg    Config
-	chain  *chain.Chain
+	chain  Chain
 	pc     *poolChain
 	pool   *txpool.TxPool
 	tip    *big.Int
@@ -91,7 +90,7 @@ func limits(c legacypool.Config) legacypool.Config {
 // transactions go back into the pool (those the chain has included since,
 // or that are no longer valid, are dropped) and the journal is rewritten
 // with what was accepted.
-func New(c *chain.Chain, cfg Config) (*Pool, error) {
+func New(c Chain, cfg Config) (*Pool, error) {
 	if c == nil {
 		return nil, errors.New("txpool: New: nil chain")
 	}

@@ -12,8 +12,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/event"
 	"github.com/ethereum/go-ethereum/params"
-
-	"github.com/hemi-go/hemi/internal/chain"
 )
 
 var (
@@ -27,7 +25,7 @@ var (
 // the user transactions only: what the pool needs to drop included and
 // re-inject reorged-out transactions.
 type poolChain struct {
-	c    *chain.Chain
+	c    Chain
 	feed event.Feed // core.ChainHeadEvent, from follow
 }
 
