@@ -98,7 +98,7 @@ func FundPoPM(ctx context.Context, btc *regtest.Node, svc *tbc.Service, miner *t
 func newPoPM(cfg Config, svc *tbc.Service, l2 *L2, w *popm.Wallet) (*popm.Miner, error) {
 	return popm.New(popm.Config{
 		Wallet:     w,
-		Keystones:  popm.ChainKeystones{Chain: l2.Chain, Logger: cfg.Logger},
+		Keystones:  node.Keystones{Chain: l2.Chain, Logger: cfg.Logger},
 		Bitcoin:    popm.IndexBitcoin{Index: svc.Index(), Peers: svc, Fees: svc},
 		DataDir:    filepath.Join(cfg.DataDir, "popm"),
 		MaxFeeRate: cfg.PoPM.MaxFeeRate,

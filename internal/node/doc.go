@@ -21,6 +21,8 @@
 //     consumers keep only their interfaces, and every adapter and
 //     implementation is asserted here at compile time. WaitIndexed waits
 //     for the index to reach a height.
+//   - Keystones (keystones.go) adapts the chain to the PoP miner's
+//     popm.Keystones (the devnet's in-process miner).
 //   - Genesis (genesis.go): the genesis of a configured network (config
 //     [l2]) read from the index.
 //
@@ -36,8 +38,9 @@
 // # Not done yet
 //
 // chain.IndexBitcoin (the chain's adapter, with hvm.IndexView) and the
-// PoP miner's in-process adapters (popm.ChainKeystones, popm.IndexBitcoin)
-// still live in their consumers, whose own package tests build on them;
-// they move here once those tests take a fake or the publication type
-// has its own package (issue 9, item 4).
+// PoP miner's Bitcoin adapter (popm.IndexBitcoin) still live in their
+// consumers, whose own package tests build on them (a test of package
+// chain cannot import this package, which imports chain); they move here
+// once those tests take a fake or the publication type has its own
+// package (issue 9, item 4).
 package node

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"strings"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -12,55 +11,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/p2p"
-	"github.com/hemi-go/hemi/internal/chain"
 )
-
-// ChainKeystones adapts an in-process L2 chain (devnet, tests).
-type ChainKeystones struct {
-	Chain  *chain.Chain
-	Logger *slog.Logger
-}
-
-var _ Keystones = ChainKeystones{}
-
-// Keystones follows the chain's canonical headers from the newest
-// keystone at or below the head and turns each keystone block into a
-// Keystone.
-func (c ChainKeystones) Keystones(ctx context.Context) (<-chan Keystone, error) {
-	iv := c.Chain.Config().KeystoneInterval
-	if iv == 0 {
-		return nil, errors.New("popm: the chain has no keystones (keystone interval 0)")
-	}
-	from := max(c.Chain.Head().Number.Uint64()/iv*iv, iv)
-	hs := c.Chain.Subscribe(ctx, from)
-	out := make(chan Keystone, 16)
-	go func() {
-		defer close(out)
-		for h := range hs {
-			if !c.Chain.IsKeystone(h.Number.Uint64()) {
-				continue
-			}
-			k, err := c.Chain.KeystoneByHash(h.Hash())
-			if err != nil {
-				if c.Logger != nil {
-					c.Logger.Warn("keystone lookup failed", "number", h.Number, "err", err)
-				}
-				return
-			}
-			select {
-			case out <- FromChain(k):
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
-	return out, nil
-}
-
-// FromChain converts the chain's keystone.
-func FromChain(k *chain.Keystone) Keystone {
-	return Keystone{Number: k.Number, Hash: k.Hash, ID: k.ID, K: k.K}
-}
 
 // Broadcaster sends transactions to Bitcoin peers (*tbc.Service).
 type Broadcaster interface {

@@ -1,0 +1,58 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/popm"
+)
+
+// Keystones adapts the node's L2 chain to the PoP miner's
+// popm.Keystones (the devnet's in-process miner).
+type Keystones struct {
+	Chain  *chain.Chain
+	Logger *slog.Logger
+}
+
+var _ popm.Keystones = Keystones{}
+
+// Keystones follows the chain's canonical headers from the newest
+// keystone at or below the head and turns each keystone block into a
+// Keystone.
+func (c Keystones) Keystones(ctx context.Context) (<-chan popm.Keystone, error) {
+	iv := c.Chain.Config().KeystoneInterval
+	if iv == 0 {
+		return nil, errors.New("popm: the chain has no keystones (keystone interval 0)")
+	}
+	from := max(c.Chain.Head().Number.Uint64()/iv*iv, iv)
+	hs := c.Chain.Subscribe(ctx, from)
+	out := make(chan popm.Keystone, 16)
+	go func() {
+		defer close(out)
+		for h := range hs {
+			if !c.Chain.IsKeystone(h.Number.Uint64()) {
+				continue
+			}
+			k, err := c.Chain.KeystoneByHash(h.Hash())
+			if err != nil {
+				if c.Logger != nil {
+					c.Logger.Warn("keystone lookup failed", "number", h.Number, "err", err)
+				}
+				return
+			}
+			select {
+			case out <- keystoneOf(k):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// keystoneOf converts the chain's keystone.
+func keystoneOf(k *chain.Keystone) popm.Keystone {
+	return popm.Keystone{Number: k.Number, Hash: k.Hash, ID: k.ID, K: k.K}
+}
