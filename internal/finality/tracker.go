@@ -10,8 +10,6 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 )
 
-// Defaults applied when genesis.PoPConfig leaves a field zero.
-
 // DefaultForkTable is VeriBlock's fork-choice table: points by publication
 // delay in Bitcoin blocks after the competing keystone's publication.
 var DefaultForkTable = []uint32{100, 100, 95, 89, 80, 69, 56, 40, 21}

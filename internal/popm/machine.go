@@ -219,7 +219,7 @@ func NewMachine(cfg MachineConfig, w *Wallet, s State) *Machine {
 		cfg.KeepDepth = 12
 	}
 	if cfg.BumpBlocks <= 0 {
-		cfg.BumpBlocks = 2
+		cfg.BumpBlocks = DefaultBumpBlocks
 	}
 	return &Machine{cfg: cfg, w: w, s: s}
 }
