@@ -2,6 +2,7 @@ package sequencer
 
 import (
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -98,7 +99,10 @@ func (b *indexBitcoin) MainChainAt(height int32) (hvm.Header, error) {
 	tip, _ := b.ix.BlockTip()
 	hi, err := b.ix.HeaderByHeight(height, tip)
 	if err != nil {
-		return hvm.Header{}, fmt.Errorf("%w: no connected block at height %d: %w", chain.ErrViewNotReady, height, err)
+		if errors.Is(err, index.ErrNotFound) || errors.Is(err, index.ErrUnknownBlock) || errors.Is(err, index.ErrNotIndexed) {
+			return hvm.Header{}, fmt.Errorf("%w: no connected block at height %d: %w", chain.ErrViewNotReady, height, err)
+		}
+		return hvm.Header{}, err
 	}
 	return hvm.Header{Height: hi.Height, Hash: hi.Hash, Header: hi.Header}, nil
 }
