@@ -291,6 +291,10 @@ func TestGas(t *testing.T) {
 	if maxTxAnswer != 40_372 {
 		t.Fatalf("maxTxAnswer %d, the package documentation says 40,372", maxTxAnswer)
 	}
+	if maxInputAnswer != 65_585 || maxOutputAnswer != 65_546 || maxWitnessAnswer != 65_537 {
+		t.Fatalf("0x47-0x49 bounds %d, %d, %d; the package documentation says 65,585, 65,546, 65,537",
+			maxInputAnswer, maxOutputAnswer, maxWitnessAnswer)
+	}
 	pcs := Precompiles(nil, regtest)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
