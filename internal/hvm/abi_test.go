@@ -314,6 +314,12 @@ func TestNilView(t *testing.T) {
 		if err != nil || (a != AddrAddrToScript && out != nil) {
 			t.Fatalf("%s: %x %v", p.Name(), out, err)
 		}
+		// Well-formed 0x42-0x49 inputs (36 and 38 bytes) reach the view.
+		for _, in := range [][]byte{make([]byte, 36), make([]byte, 38)} {
+			if out, err := p.Run(in); err != nil || out != nil {
+				t.Fatalf("%s on %d bytes: %x %v", p.Name(), len(in), out, err)
+			}
+		}
 	}
 }
 
