@@ -142,6 +142,12 @@ func (c *budgetConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return 0, net.ErrClosed
+	}
 	if c.hdrOut == len(c.hdr) && c.left == 0 {
 		// The previous message is read and handled: its reader asks
 		// for the next one.

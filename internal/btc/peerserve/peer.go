@@ -25,6 +25,10 @@ type serverPeer struct {
 
 	relayTx atomic.Bool
 
+	// remote is the peer's address (btcd's Addr is not safe to read
+	// from other goroutines while the connection is being set up).
+	remote string
+
 	// Admission state, guarded by srv.mu (estab is also read by the
 	// connection's reader).
 	seq         uint64

@@ -294,7 +294,7 @@ func (s *Server) serve(ctx context.Context, conn net.Conn, wg *sync.WaitGroup) {
 	}
 	sp := newServerPeer(ctx, s)
 	s.seq++
-	sp.seq, sp.ip, sp.loopback = s.seq, ip, loopback
+	sp.seq, sp.remote, sp.ip, sp.loopback = s.seq, remote, ip, loopback
 	s.peers[sp] = struct{}{}
 	s.pending++
 	ac.conns++
@@ -304,7 +304,7 @@ func (s *Server) serve(ctx context.Context, conn net.Conn, wg *sync.WaitGroup) {
 
 	if evicted != nil {
 		s.m.refused.WithLabelValues(reasonEvicted).Inc()
-		s.log.Debug("peerserve dropped unfinished handshake for a new connection", "remote", evicted.Addr(),
+		s.log.Debug("peerserve dropped unfinished handshake for a new connection", "remote", evicted.remote,
 			"max_pending", s.lim.MaxPending)
 		evicted.Disconnect()
 	}
@@ -381,7 +381,7 @@ func (s *Server) handshakeExpired(sp *serverPeer) {
 	s.releaseLocked(sp)
 	s.mu.Unlock()
 	s.m.refused.WithLabelValues(reasonHandshakeTimeout).Inc()
-	s.log.Debug("peerserve dropped connection: no handshake in time", "remote", sp.Addr(), "timeout", s.lim.HandshakeTimeout)
+	s.log.Debug("peerserve dropped connection: no handshake in time", "remote", sp.remote, "timeout", s.lim.HandshakeTimeout)
 	sp.Disconnect()
 }
 
@@ -401,7 +401,7 @@ func (s *Server) promote(sp *serverPeer) bool {
 		s.releaseLocked(sp)
 		s.mu.Unlock()
 		s.m.refused.WithLabelValues(reasonMaxPeers).Inc()
-		s.log.Debug("peerserve dropped peer after handshake: peer slots full", "remote", sp.Addr(), "max_peers", s.cfg.MaxPeers)
+		s.log.Debug("peerserve dropped peer after handshake: peer slots full", "remote", sp.remote, "max_peers", s.cfg.MaxPeers)
 		sp.Disconnect()
 		return false
 	}
@@ -413,7 +413,7 @@ func (s *Server) promote(sp *serverPeer) bool {
 	s.m.handshakes.Set(float64(s.pending))
 	s.m.peers.Set(float64(s.established))
 	s.mu.Unlock()
-	s.log.Debug("peerserve peer connected", "remote", sp.Addr())
+	s.log.Debug("peerserve peer connected", "remote", sp.remote)
 	return true
 }
 
