@@ -1,6 +1,7 @@
 package tbc
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -305,8 +306,10 @@ func FuzzAPIPaths(f *testing.F) {
 		if resp.StatusCode >= 500 {
 			t.Fatalf("GET %s?%s: %d", path, query, resp.StatusCode)
 		}
-		if resp.StatusCode >= 400 && resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
-			// (431 comes from net/http before any handler.)
+		// net/http itself answers a request it cannot parse (a space in
+		// the query, headers too large) in plain text before any handler.
+		early := bytes.HasPrefix(body, []byte("400 Bad Request")) || resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge
+		if resp.StatusCode >= 400 && !early {
 			checkErrorReply(t, resp, body)
 		}
 	})

@@ -34,7 +34,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	const ns, sub = "hemi", "btc_peerserve"
 	m := &metrics{
 		peers: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
-			Name: "peers", Help: "Connected peers."}),
+			Name: "peers", Help: "Connected peers that finished the version handshake."}),
 		dropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "malformed_drops_total", Help: "Peers dropped for sending a malformed message."}),
 		bytesSent: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
