@@ -37,9 +37,10 @@ const (
 // Connections that have not finished the version handshake are counted
 // apart from established peers (Config.MaxPeers): at most MaxPending at
 // once, each dropped after HandshakeTimeout. A new connection when
-// MaxPending are waiting evicts the oldest of them, so idle connections
-// delay a real peer by at most its own handshake (milliseconds on a LAN)
-// instead of locking it out until a timeout.
+// MaxPending are waiting evicts the oldest of them from the address with
+// the most, so idle connections delay a real peer by at most its own
+// handshake (milliseconds on a LAN) instead of locking it out until a
+// timeout, and a flood from one address evicts its own connections first.
 //
 // One IP address holds at most MaxPerIP connections, handshaking or
 // established (MaxPerLoopbackIP for a loopback address); one more is

@@ -196,6 +196,52 @@ func TestIdleConnectionsDoNotLockOutPeers(t *testing.T) {
 	}
 }
 
+// TestEvictionSparesOtherAddresses: a flood of idle connections from one
+// address evicts its own handshakes, not another address's handshake in
+// progress, which then completes.
+func TestEvictionSparesOtherAddresses(t *testing.T) {
+	src := newMemSource(t)
+	src.mine(t, 0, 3, 0)
+	srv := startLimitServer(t, src, Limits{MaxPending: 4, HandshakeTimeout: 10 * time.Minute})
+	// half, from 127.0.0.1, is the oldest handshake: it sent its version
+	// and got the server's verack, and holds its own.
+	half := idleConns(t, srv.Addr(), 1)[0]
+	sendVersionAwaitVerAck(t, half)
+	// The flood comes from another loopback address.
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}
+	for range 10 {
+		conn, err := d.Dial("tcp", srv.Addr())
+		if err != nil {
+			t.Skipf("no second loopback address: %v", err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+	}
+	srv.waitMetric(t, 7, "hemi_btc_peerserve_refused_total", "reason", reasonEvicted)
+	if err := wire.WriteMessage(half, wire.NewMsgVerAck(), wire.ProtocolVersion, chaincfg.RegressionNetParams.Net); err != nil {
+		t.Fatal(err)
+	}
+	srv.waitMetric(t, 1, "hemi_btc_peerserve_peers")
+	srv.waitMetric(t, 3, "hemi_btc_peerserve_handshakes")
+}
+
+// sendVersionAwaitVerAck starts a handshake on a raw connection and stops
+// before sending its own verack.
+func sendVersionAwaitVerAck(t *testing.T, conn net.Conn) {
+	t.Helper()
+	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 1, 0)
+	if err := wire.WriteMessage(conn, wire.NewMsgVersion(me, me, 43, 0), wire.ProtocolVersion, chaincfg.RegressionNetParams.Net); err != nil {
+		t.Fatal(err)
+	}
+	for got := false; !got; {
+		_ = conn.SetReadDeadline(time.Now().Add(waitTimeout))
+		m, _, err := wire.ReadMessage(conn, wire.ProtocolVersion, chaincfg.RegressionNetParams.Net)
+		if err != nil && !errors.Is(err, wire.ErrUnknownMessage) {
+			t.Fatalf("handshake: %v", err)
+		}
+		_, got = m.(*wire.MsgVerAck)
+	}
+}
+
 // TestHandshakeTimeout: a connection that does not finish the handshake in
 // time is closed and counted.
 func TestHandshakeTimeout(t *testing.T) {
@@ -266,18 +312,7 @@ func TestMaxPeersCountsEstablished(t *testing.T) {
 	idleConns(t, srv.Addr(), 5)
 	// half sends its version and gets the server's verack but holds its own.
 	half := idleConns(t, srv.Addr(), 1)[0]
-	me := wire.NewNetAddressIPPort(net.IPv4(127, 0, 0, 1), 1, 0)
-	if err := wire.WriteMessage(half, wire.NewMsgVersion(me, me, 43, 0), wire.ProtocolVersion, chaincfg.RegressionNetParams.Net); err != nil {
-		t.Fatal(err)
-	}
-	for got := false; !got; {
-		_ = half.SetReadDeadline(time.Now().Add(waitTimeout))
-		m, _, err := wire.ReadMessage(half, wire.ProtocolVersion, chaincfg.RegressionNetParams.Net)
-		if err != nil && !errors.Is(err, wire.ErrUnknownMessage) {
-			t.Fatalf("handshake: %v", err)
-		}
-		_, got = m.(*wire.MsgVerAck)
-	}
+	sendVersionAwaitVerAck(t, half)
 	c := dial(t, srv.Addr(), false)
 	syncChain(t, c, src)
 	srv.waitMetric(t, 1, "hemi_btc_peerserve_peers")

@@ -329,19 +329,29 @@ func (s *Server) serve(ctx context.Context, conn net.Conn, wg *sync.WaitGroup) {
 	})
 }
 
-// oldestPendingLocked is the earliest accepted connection still in the
-// handshake, or nil.
+// oldestPendingLocked picks the handshake to evict for a new connection:
+// the oldest of the address with the most unfinished handshakes, so a
+// flood from one address evicts its own connections before another
+// address's handshake in progress. Nil if none.
 func (s *Server) oldestPendingLocked() *serverPeer {
-	var oldest *serverPeer
+	count := make(map[string]int)
+	oldest := make(map[string]*serverPeer)
 	for sp := range s.peers {
 		if sp.established || sp.released {
 			continue
 		}
-		if oldest == nil || sp.seq < oldest.seq {
-			oldest = sp
+		count[sp.ip]++
+		if o := oldest[sp.ip]; o == nil || sp.seq < o.seq {
+			oldest[sp.ip] = sp
 		}
 	}
-	return oldest
+	var pick *serverPeer
+	for ip, sp := range oldest {
+		if pick == nil || count[ip] > count[pick.ip] || (count[ip] == count[pick.ip] && sp.seq < pick.seq) {
+			pick = sp
+		}
+	}
+	return pick
 }
 
 // releaseLocked takes a connection out of the counts, once: when it is
