@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hemi-go/hemi/internal/btc/peerserve"
 	"github.com/hemi-go/hemi/internal/config"
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/metrics"
@@ -56,6 +57,7 @@ func devnetCommand() *cli.Command {
 				return devnet.Run(ctx, devnet.Config{
 					DataDir:        filepath.Join(cfg.DataDir, "devnet"),
 					P2P:            cfg.Devnet.P2P,
+					P2PLimits:      peerserve.Limits{HandshakeTimeout: cfg.Devnet.P2PHandshakeTimeout.Duration},
 					API:            cfg.BTC.API,
 					BlockInterval:  cfg.Devnet.BlockInterval.Duration,
 					InitialBlocks:  cfg.Devnet.InitialBlocks,

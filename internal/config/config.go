@@ -168,6 +168,9 @@ type Devnet struct {
 	BlockInterval Duration `toml:"block_interval"`
 	// P2P is the listen address of the embedded regtest node.
 	P2P string `toml:"p2p"`
+	// P2PHandshakeTimeout is how long a connection to it may take to
+	// finish the version handshake before it is dropped.
+	P2PHandshakeTimeout Duration `toml:"p2p_handshake_timeout"`
 	// InitialBlocks are mined at start so coinbases mature.
 	InitialBlocks int `toml:"initial_blocks"`
 }
@@ -203,9 +206,10 @@ func Default() Config {
 			Progress:    Duration{10 * time.Second},
 		},
 		Devnet: Devnet{
-			BlockInterval: Duration{5 * time.Second},
-			P2P:           "127.0.0.1:18444",
-			InitialBlocks: 101,
+			BlockInterval:       Duration{5 * time.Second},
+			P2P:                 "127.0.0.1:18444",
+			P2PHandshakeTimeout: Duration{5 * time.Second},
+			InitialBlocks:       101,
 		},
 		L2: L2{Sequencers: []string{}, KeystoneInterval: 25, SuperfinalDepth: 10, PoPRewardDelay: 50},
 		Sequencer: Sequencer{
@@ -309,6 +313,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Devnet.InitialBlocks < 0 {
 		bad("devnet.initial_blocks must not be negative")
+	}
+	if c.Devnet.P2PHandshakeTimeout.Duration <= 0 {
+		bad("devnet.p2p_handshake_timeout must be positive")
 	}
 	if c.RPC.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.RPC.Listen); err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hemi-go/hemi/internal/btc/peerserve"
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/popm"
@@ -58,6 +59,9 @@ type StackConfig struct {
 	// P2P is the regtest node's listen address (empty: a free loopback
 	// port).
 	P2P string
+	// P2PLimits bound the regtest node's P2P server
+	// (regtest.Config.P2PLimits).
+	P2PLimits peerserve.Limits
 	// MineInterval, when positive, mines a regtest block this often
 	// besides MineBTC (regtest.Config.MineInterval).
 	MineInterval time.Duration
@@ -199,7 +203,7 @@ func StartStack(ctx context.Context, cfg StackConfig) (_ *Stack, err error) {
 	}
 	s.MinerAddr = addr
 	if s.BTC, err = regtest.New(regtest.Config{DataDir: filepath.Join(s.dir, "regtest"), ListenAddr: cfg.P2P,
-		MineInterval: cfg.MineInterval, Logger: log, MiningAddr: addr, Registerer: cfg.Registerer}); err != nil {
+		P2PLimits: cfg.P2PLimits, MineInterval: cfg.MineInterval, Logger: log, MiningAddr: addr, Registerer: cfg.Registerer}); err != nil {
 		return nil, fmt.Errorf("devnet: %w", err)
 	}
 	s.g.Go(func() error { return s.BTC.Run(s.ctx) })
