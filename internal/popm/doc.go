@@ -42,9 +42,11 @@
 //     replaced one's (+25%, at least +1 sat/vB) and its fee at least
 //     their sum plus 1 sat/vB of its own size. btcd v0.26.2's mempool
 //     (the embedded regtest node) enforces exactly these rules
-//     (RejectReplacement is false), as Bitcoin Core does. A bump above
-//     the cap is not made: fee spikes never drain the wallet; the most a
-//     keystone ever costs is MaxFeeRate x PoPVSize.
+//     (RejectReplacement is false), as Bitcoin Core does. A bump wanted
+//     above the cap is made at the cap when that still pays more than the
+//     replaced chain (BIP-125), and not at all otherwise: fee spikes never
+//     drain the wallet; the most a keystone ever costs is MaxFeeRate x
+//     PoPVSize.
 //   - Reorgs: every snapshot says where each watched transaction is mined
 //     as of the tip; one that was mined and no longer is gets sent again
 //     (the same transaction), and bumping restarts from that tip. A
