@@ -32,9 +32,11 @@
 //     keystone waits, reported once.
 //   - Coins: the change of the newest unconfirmed transaction is spent
 //     first (chained change, at most MachineConfig.MaxChain deep), else
-//     the smallest confirmed coin large enough. An outpoint spent by any
-//     live transaction is never spent again, so the miner never
-//     double-spends its own unconfirmed outputs.
+//     the smallest confirmed coin large enough. Every coin of the wallet
+//     is read (page by page, as of one block); those too small to pay a
+//     PoP transaction even at 1 sat/vB are left out of the state. An
+//     outpoint spent by any live transaction is never spent again, so
+//     the miner never double-spends its own unconfirmed outputs.
 //   - Bump: when the oldest unconfirmed transaction has waited
 //     Config.BumpBlocks blocks, it and every transaction built on its
 //     change are replaced by one transaction spending the same input and

@@ -106,18 +106,41 @@ func (b IndexBitcoin) TipChanges(ctx context.Context) <-chan struct{} {
 }
 
 // Coins implements Bitcoin.
-func (b IndexBitcoin) Coins(_ context.Context, script []byte, asOf chainhash.Hash) ([]Coin, error) {
-	const page = 1000
-	var out []Coin
-	for p := 0; ; p++ {
-		us, err := b.Index.UTXOs(script, p, page, asOf)
+func (b IndexBitcoin) Coins(ctx context.Context, script []byte, asOf chainhash.Hash) ([]Coin, error) {
+	return allCoins(ctx, func(p int) ([]Coin, error) {
+		us, err := b.Index.UTXOs(script, p, coinPage, asOf)
 		if err != nil {
 			return nil, err
 		}
-		for _, u := range us {
-			out = append(out, Coin{OutPoint: u.Outpoint, Value: u.Value})
+		out := make([]Coin, len(us))
+		for i, u := range us {
+			out[i] = Coin{OutPoint: u.Outpoint, Value: u.Value}
 		}
-		if len(us) < page || len(out) >= 10*page {
+		return out, nil
+	})
+}
+
+// coinPage is the page size the wallet's coins are read in (the query
+// API's largest).
+const coinPage = 1000
+
+// allCoins reads every page of the wallet's unspent outputs, page 0 on,
+// until a short page: a wallet may hold any number of them (funded by
+// many small payments, or dusted by strangers), and a coin left unread
+// is a coin the miner cannot spend. Every page is read as of the same
+// block, so together they are one consistent set.
+func allCoins(ctx context.Context, page func(p int) ([]Coin, error)) ([]Coin, error) {
+	var out []Coin
+	for p := 0; ; p++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		cs, err := page(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+		if len(cs) < coinPage {
 			return out, nil
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -256,6 +257,11 @@ func (mi *Miner) snapshot(ctx context.Context) (TipEvent, error) {
 				"address", mi.cfg.Wallet.Address().EncodeAddress(), "err", ErrWalletEmpty)
 		}
 	}
+	// The state keeps only coins that can pay a PoP transaction alone
+	// (at 1 sat/vB): dust sent to the wallet by strangers neither grows
+	// the persisted state nor hides the coins that can pay.
+	minCoin := mi.cfg.Wallet.MinCoin(1)
+	coins = slices.DeleteFunc(coins, func(c Coin) bool { return c.Value < minCoin })
 	return TipEvent{Hash: hash, Height: height, Coins: coins, Mined: mined, Spent: spent, FeeRate: rate}, nil
 }
 
