@@ -187,7 +187,11 @@ func (b IndexBitcoin) Broadcast(ctx context.Context, tx *wire.MsgTx) (Verdict, s
 
 // verdictOf reads the peers' answers: any acceptance (or a peer that
 // already has it, or a block holding it) is acceptance; otherwise any
-// rejection is a rejection.
+// rejection is a rejection; otherwise peers that read the announcement
+// and did not fetch the transaction (p2p's Known: it is mined in their
+// chain, or an orphan there, as right after a reorg) count as acceptance
+// too: resending changes nothing for them, and a transaction that is in
+// fact stuck is bumped after BumpBlocks.
 func verdictOf(res p2p.BroadcastResult) (Verdict, string, error) {
 	if res.OK() {
 		return VerdictAccepted, res.String(), nil
@@ -201,6 +205,9 @@ func verdictOf(res p2p.BroadcastResult) (Verdict, string, error) {
 	}
 	if len(reasons) > 0 {
 		return VerdictRejected, strings.Join(reasons, "; "), nil
+	}
+	if len(res.Known) > 0 {
+		return VerdictAccepted, res.String(), nil
 	}
 	return VerdictUnknown, res.String(), nil
 }
