@@ -285,6 +285,7 @@ func nextEvent(t *testing.T, events chan Event, kind NoteKind) Event {
 			if ev.Kind == kind {
 				return ev
 			}
+			t.Logf("skipped event %s keystone %d tx %s block %s", ev.Kind, ev.KeystoneNumber, ev.Txid, ev.BlockHash)
 		case <-timeout:
 			t.Fatalf("no %s event", kind)
 		}
