@@ -58,6 +58,16 @@
 //     a reorg that took the input away) is dropped with every transaction
 //     built on it, and the newest keystone is published again from
 //     another coin (Bitcoin.Spender answers for the watched inputs).
+//   - Broadcasts: each transaction is broadcast in its own goroutine and
+//     its verdict comes back to the loop as an event, so a broadcast
+//     waiting for slow or silent peers holds back neither the next
+//     keystone nor the other transactions (after a reorg every orphaned
+//     one is re-sent at once); a transaction is never broadcast twice at
+//     once. A peer that read the announcement and fetched nothing
+//     already has the transaction (p2p's Known: in its chain, or as an
+//     orphan, as btcd keeps re-sent transactions right after a reorg):
+//     that counts as accepted; if it is in fact stuck, the bump replaces
+//     it after BumpBlocks.
 //   - Refusals: a refused new transaction is dropped with its chain and
 //     its input avoided until the next snapshot; a refused replacement
 //     brings the replaced chain back. A replaced transaction mined anyway
