@@ -137,17 +137,19 @@ func (b *broadcast) setVerdict(ps *peerState, kind verdictKind, code wire.Reject
 		return
 	}
 	if kind == verdictDropped {
-		if v.early > 0 {
+		switch {
+		case v.early > 0:
+			// The answer to the probe sent with the announcement: the
+			// peer has read the announcement. After BroadcastSilence, not
+			// having fetched the tx means it knows it.
 			v.early--
 			v.probed = true
 			if !b.silent || v.kind != verdictWaiting {
 				return
 			}
 			kind, reason = verdictKnown, "read the announcement and did not fetch it"
-		}
-		// A notfound for a tx the peer never fetched says nothing.
-		if v.kind != verdictServed {
-			return
+		case v.kind != verdictServed:
+			return // a notfound for a tx the peer never fetched says nothing
 		}
 	}
 	v.kind, v.code, v.reason = kind, code, reason

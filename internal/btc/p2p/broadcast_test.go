@@ -48,6 +48,8 @@ func TestBroadcast(t *testing.T) {
 		},
 		{name: "peer reads the announcement and never fetches: already known", remote: remoteOpts{ignoreInv: true}, known: true},
 		{name: "peer never answers", remote: remoteOpts{ignoreInv: true, ignoreTxGetData: true}, wantErr: ErrBroadcastTimeout},
+		{name: "peer answers the probe after the silence, never fetches: already known", remote: remoteOpts{ignoreInv: true,
+			txGetDataDelay: 300 * time.Millisecond}, known: true},
 		{name: "peer already has it", remote: remoteOpts{ignoreInv: true, mempool: []*wire.MsgTx{testTx(1)}}, accepted: true},
 	}
 	for _, tt := range tests {

@@ -40,6 +40,9 @@ type remoteOpts struct {
 	// ignoreTxGetData never answers a request for a transaction, not
 	// even with notfound (a peer that stopped reading).
 	ignoreTxGetData bool
+	// txGetDataDelay answers requests for transactions only after this
+	// delay (a busy peer).
+	txGetDataDelay time.Duration
 	// txPolicy decides on a relayed tx: reject (with code and reason) or
 	// accept; keep=false drops an accepted tx without a reject.
 	txPolicy func(tx *wire.MsgTx) (reject bool, code wire.RejectCode, reason string, keep bool)
@@ -176,7 +179,13 @@ func (r *remote) servePeer(conn net.Conn) {
 				}
 				pp.QueueMessage(r.headersAfter(msg.BlockLocatorHashes, wire.MaxBlockHeadersPerMsg), nil)
 			},
-			OnGetData: func(pp *peer.Peer, msg *wire.MsgGetData) { r.onGetData(pp, msg) },
+			OnGetData: func(pp *peer.Peer, msg *wire.MsgGetData) {
+				if d := r.opts.txGetDataDelay; d > 0 && len(msg.InvList) > 0 && msg.InvList[0].Type != wire.InvTypeWitnessBlock && msg.InvList[0].Type != wire.InvTypeBlock {
+					time.AfterFunc(d, func() { r.onGetData(pp, msg) })
+					return
+				}
+				r.onGetData(pp, msg)
+			},
 			OnInv: func(pp *peer.Peer, msg *wire.MsgInv) {
 				if r.opts.ignoreInv {
 					return
