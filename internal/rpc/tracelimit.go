@@ -30,7 +30,8 @@ import (
 type traceBudget struct {
 	mu       sync.Mutex
 	max      int
-	used     int
+	used     int // lower bound of the output so far, while tracing
+	results  int // exact size of the finished traces
 	exceeded bool
 	stop     func() // stops the running tracer and its EVM
 }
@@ -73,12 +74,13 @@ func (b *traceBudget) arm(stop func()) {
 	b.mu.Unlock()
 }
 
-// checkResult charges a finished trace's exact size: the budget's
-// counts are lower bounds.
+// checkResult charges a finished trace's exact size (the running
+// counts are lower bounds): the request's results together must fit.
 func (b *traceBudget) checkResult(raw []byte) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.exceeded || len(raw) > b.max {
+	b.results += len(raw)
+	if b.exceeded || b.results > b.max {
 		b.exceeded = true
 		return b.err()
 	}

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"strings"
@@ -134,19 +133,31 @@ func (c *wsConn) serve(frame []byte) {
 	req.Header.Set("User-Agent", c.header.Get("User-Agent"))
 	req.Header.Set("Origin", c.header.Get("Origin"))
 	req.RemoteAddr, req.Host = c.remote, c.host
-	rec := httptest.NewRecorder()
+	rec := &answerRecorder{header: http.Header{}, code: http.StatusOK}
 	c.requests.ServeHTTP(rec, req)
-	answer := bytes.TrimRight(rec.Body.Bytes(), "\n")
+	answer := bytes.TrimRight(rec.body.Bytes(), "\n")
 	if len(answer) == 0 {
 		return // notifications only
 	}
-	if rec.Code != http.StatusOK || !json.Valid(answer) {
+	if rec.code != http.StatusOK || !json.Valid(answer) {
 		// go-ethereum's plain-text refusals (size, content type) as
 		// JSON-RPC: parse error, as its WebSocket transport answers.
 		answer = bytes.TrimRight(errorAnswer(json.RawMessage("null"), codeParseError, strings.TrimSpace(string(answer))), "\n")
 	}
 	_, _ = c.Write(answer)
 }
+
+// answerRecorder keeps the answer the HTTP path writes for a WebSocket
+// message.
+type answerRecorder struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (a *answerRecorder) Header() http.Header         { return a.header }
+func (a *answerRecorder) WriteHeader(code int)        { a.code = code }
+func (a *answerRecorder) Write(p []byte) (int, error) { return a.body.Write(p) }
 
 // Write sends p (one message, as go-ethereum's codec writes it) as one
 // text frame.
