@@ -55,9 +55,11 @@ func postRaw(t *testing.T, url, body string) (int, []byte) {
 // TestTraceCallLoop is the outside test's trace: debug_traceCall of the
 // 4-byte loop under the default struct logger with the caller asking for
 // a 60 s timeout. The tracer is stopped at the output limit, the answer
-// is a small clear error, not the trace.
+// is a small clear error, not the trace. The server's trace timeout is
+// set far away so that only the output limit can stop it (TestTraceTimeoutCap
+// tests the timeout); the limit is lowered to keep the test light.
 func TestTraceCallLoop(t *testing.T) {
-	e := newEnv(t, Config{APIs: withDebug, GasCap: 5_000_000})
+	e := newEnv(t, Config{APIs: withDebug, GasCap: 5_000_000, TraceTimeout: time.Hour, TraceMaxBytes: 2_000_000})
 	body := `{"jsonrpc":"2.0","id":7,"method":"debug_traceCall","params":[{"to":"` + loopAddr.Hex() + `"},"latest",` +
 		`{"timeout":"60s","stateOverrides":{"` + loopAddr.Hex() + `":{"code":"` + loopCode + `"}}}]}`
 	status, raw := postRaw(t, e.url, body)
