@@ -71,6 +71,9 @@ func (s *Server) websocketHandler(origins []string, requests http.Handler) http.
 		go wc.pingLoop()
 		s.rpc.ServeCodec(gethrpc.NewCodec(wc), 0) // until the connection closes
 		cancel()
+		wc.mu.Lock()
+		wc.stopped = true // no message starts after this
+		wc.mu.Unlock()
 		wc.inflight.Wait()
 		wc.close()
 	})
@@ -89,7 +92,9 @@ type wsConn struct {
 	remote   string
 	host     string
 	header   http.Header
-	inflight sync.WaitGroup
+	mu       sync.Mutex
+	stopped  bool           // set when the connection ends (mu)
+	inflight sync.WaitGroup // messages being served
 
 	wmu  sync.Mutex
 	rbuf []byte // the rest of the frame the codec is reading
@@ -114,7 +119,13 @@ func (c *wsConn) Read(p []byte) (int, error) {
 			c.rbuf = append(frame, '\n')
 			break
 		}
+		c.mu.Lock()
+		if c.stopped {
+			c.mu.Unlock()
+			return 0, io.EOF
+		}
 		c.inflight.Add(1)
+		c.mu.Unlock()
 		go c.serve(frame)
 	}
 	n := copy(p, c.rbuf)
