@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sync/errgroup"
@@ -81,12 +82,16 @@ func devnetCommand() *cli.Command {
 }
 
 // devnetRPCConfig is the devnet's JSON-RPC configuration: rpc.* of the
-// config, with any browser origin allowed when none is configured (as
-// anvil does), so MetaMask and local dapps can connect.
+// config, with any browser origin allowed when none is configured and
+// the debug namespace served when no namespaces are listed (as anvil
+// does both), so MetaMask, local dapps and `cast run` work.
 func devnetRPCConfig(c config.RPC, log *slog.Logger) rpc.Config {
 	r := rpcConfig(c, log)
 	if len(r.CORSOrigins) == 0 {
 		r.CORSOrigins = []string{"*"}
+	}
+	if len(r.APIs) == 0 {
+		r.APIs = append(slices.Clone(rpc.DefaultAPIs), "debug")
 	}
 	return r
 }

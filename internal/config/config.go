@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/btc/network"
+	"github.com/hemi-go/hemi/internal/rpc"
 )
 
 // ErrInvalid wraps every validation failure.
@@ -65,6 +67,20 @@ type RPC struct {
 	// VHosts are the accepted HTTP Host names ("*" for any); requests to
 	// an IP address are always accepted.
 	VHosts []string `toml:"vhosts"`
+	// APIs are the namespaces served (as geth's --http.api); empty:
+	// rpc.DefaultAPIs (no debug) for `hemi node`, the same plus debug
+	// for `hemi devnet` (anvil serves it).
+	APIs []string `toml:"apis"`
+	// The limits below default to internal/rpc's Default* constants;
+	// rpc.Config documents each.
+	RequestTimeout       Duration `toml:"request_timeout"`
+	ResponseMaxSize      int      `toml:"response_max_size"`
+	TraceTimeout         Duration `toml:"trace_timeout"`
+	TraceMaxBytes        int      `toml:"trace_max_bytes"`
+	FiltersMax           int      `toml:"filters_max"`
+	FiltersPerClient     int      `toml:"filters_per_client"`
+	FilterMaxHashes      int      `toml:"filter_max_hashes"`
+	SubscriptionsPerConn int      `toml:"subscriptions_per_conn"`
 }
 
 // L2 configures the L2 chain of `hemi node`. Until genesis files exist,
@@ -216,9 +232,18 @@ func Default() Config {
 			BlockTime: Duration{2 * time.Second},
 		},
 		RPC: RPC{
-			Listen:      "127.0.0.1:8545",
-			CORSOrigins: []string{},
-			VHosts:      []string{"localhost"},
+			Listen:               "127.0.0.1:8545",
+			CORSOrigins:          []string{},
+			VHosts:               []string{"localhost"},
+			APIs:                 []string{},
+			RequestTimeout:       Duration{rpc.DefaultRequestTimeout},
+			ResponseMaxSize:      rpc.DefaultResponseMaxSize,
+			TraceTimeout:         Duration{rpc.DefaultTraceTimeout},
+			TraceMaxBytes:        rpc.DefaultTraceMaxBytes,
+			FiltersMax:           rpc.DefaultFiltersMax,
+			FiltersPerClient:     rpc.DefaultFiltersPerClient,
+			FilterMaxHashes:      rpc.DefaultFilterMaxHashes,
+			SubscriptionsPerConn: rpc.DefaultSubscriptionsPerConn,
 		},
 		TxPool: TxPool{
 			PriceLimit:   1,
@@ -320,6 +345,26 @@ func (c *Config) Validate() error {
 	if c.RPC.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.RPC.Listen); err != nil {
 			bad("rpc.listen %q: want host:port (empty turns the server off)", c.RPC.Listen)
+		}
+	}
+	for _, a := range c.RPC.APIs {
+		if !slices.Contains(rpc.KnownAPIs, a) {
+			bad("rpc.apis entry %q: known are %s", a, strings.Join(rpc.KnownAPIs, ", "))
+		}
+	}
+	if c.RPC.RequestTimeout.Duration <= 0 || c.RPC.TraceTimeout.Duration <= 0 {
+		bad("rpc.request_timeout and rpc.trace_timeout must be positive")
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{
+		{"response_max_size", c.RPC.ResponseMaxSize}, {"trace_max_bytes", c.RPC.TraceMaxBytes},
+		{"filters_max", c.RPC.FiltersMax}, {"filters_per_client", c.RPC.FiltersPerClient},
+		{"filter_max_hashes", c.RPC.FilterMaxHashes}, {"subscriptions_per_conn", c.RPC.SubscriptionsPerConn},
+	} {
+		if v.n < 1 {
+			bad("rpc.%s %d: must be at least 1", v.name, v.n)
 		}
 	}
 	if c.L2.KeystoneInterval == 0 {
