@@ -10,6 +10,7 @@ import (
 	"github.com/urfave/cli/v3"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hemi-go/hemi/internal/btc/peerserve"
 	"github.com/hemi-go/hemi/internal/config"
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/metrics"
@@ -75,6 +76,7 @@ func devnetConfig(cfg config.Config, set []string, log *slog.Logger) (devnet.Con
 	d := devnet.Config{
 		DataDir:        filepath.Join(cfg.DataDir, "devnet"),
 		P2P:            cfg.Devnet.P2P,
+		P2PLimits:      peerserve.Limits{HandshakeTimeout: cfg.Devnet.P2PHandshakeTimeout.Duration},
 		API:            cfg.BTC.API,
 		BlockInterval:  cfg.Devnet.BlockInterval.Duration,
 		InitialBlocks:  cfg.Devnet.InitialBlocks,
@@ -102,12 +104,16 @@ func devnetConfig(cfg config.Config, set []string, log *slog.Logger) (devnet.Con
 }
 
 // devnetRPCConfig is the devnet's JSON-RPC configuration: rpc.* of the
-// config, with any browser origin allowed when none is configured (as
-// anvil does), so MetaMask and local dapps can connect.
+// config, with any browser origin allowed when none is configured and
+// the debug namespace served when no namespaces are listed (as anvil
+// does both), so MetaMask, local dapps and `cast run` work.
 func devnetRPCConfig(c config.RPC, log *slog.Logger) rpc.Config {
 	r := rpcConfig(c, log)
 	if len(r.CORSOrigins) == 0 {
 		r.CORSOrigins = []string{"*"}
+	}
+	if len(r.APIs) == 0 {
+		r.APIs = append(slices.Clone(rpc.DefaultAPIs), "debug")
 	}
 	return r
 }

@@ -32,10 +32,19 @@ func rpcFlag() cli.Flag {
 // rpcConfig maps the [rpc] section onto the server's configuration.
 func rpcConfig(c config.RPC, log *slog.Logger) rpc.Config {
 	return rpc.Config{
-		ListenAddr:  c.Listen,
-		CORSOrigins: c.CORSOrigins,
-		VHosts:      c.VHosts,
-		Logger:      log.With("subsystem", "rpc"),
+		ListenAddr:           c.Listen,
+		CORSOrigins:          c.CORSOrigins,
+		VHosts:               c.VHosts,
+		APIs:                 c.APIs,
+		RequestTimeout:       c.RequestTimeout.Duration,
+		ResponseMaxSize:      c.ResponseMaxSize,
+		TraceTimeout:         c.TraceTimeout.Duration,
+		TraceMaxBytes:        c.TraceMaxBytes,
+		FiltersMax:           c.FiltersMax,
+		FiltersPerClient:     c.FiltersPerClient,
+		FilterMaxHashes:      c.FilterMaxHashes,
+		SubscriptionsPerConn: c.SubscriptionsPerConn,
+		Logger:               log.With("subsystem", "rpc"),
 	}
 }
 

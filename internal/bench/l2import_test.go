@@ -112,9 +112,11 @@ process.stdout.write(out.contracts["BenchToken.sol"].BenchToken.evm.deployedByte
 `
 	cmd := exec.Command(node, "-e", script)
 	cmd.Env = append(os.Environ(), "SOLC_DIR="+solc, "SRC="+BenchTokenSource)
+	var errOut strings.Builder
+	cmd.Stderr = &errOut // apart from the bytecode on stdout, kept for the error
 	got, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("solc-js: %v", err)
+		t.Fatalf("solc-js: %v\nstderr:\n%s", err, errOut.String())
 	}
 	if !bytes.Equal(common.FromHex(string(got)), BenchTokenCode()) {
 		t.Fatalf("BenchTokenSource compiles to\n%s\nnot the committed benchTokenRuntimeHex", got)

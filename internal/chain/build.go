@@ -236,8 +236,13 @@ func (b *Builder) Discard() {
 
 // CommitBuilt stores a block this node built and then sealed, without
 // executing it again: it checks that the block still extends the head,
-// that the header (seal included) is valid, and that the header still
-// carries the built roots, then commits the built state. A Built is
+// that the header (seal included) is valid, that its Bitcoin view still
+// passes the view rules (Rules.CheckView: the index may have moved since
+// NewBuilder checked them, and a block built ahead is committed up to a
+// block time later), and that the header still carries the built roots,
+// then commits the built state. A view the rules no longer accept is an
+// error wrapping ErrViewNotReady or ErrBadView, as InsertBlock would
+// return for the block: discard the Built and build again. A Built is
 // committed at most once.
 func (c *Chain) CommitBuilt(b *Built) error {
 	if b == nil || b.statedb == nil {
@@ -253,8 +258,16 @@ func (c *Chain) CommitBuilt(b *Built) error {
 	if h.ParentHash != head.Hash() {
 		return fmt.Errorf("%w: built on %s, head is %d %s", ErrNotHead, h.ParentHash, head.Number, head.Hash())
 	}
-	if _, err := c.rules.ValidateHeader(head, h, c.clock.Now()); err != nil {
+	extra, err := c.rules.ValidateHeader(head, h, c.clock.Now())
+	if err != nil {
 		return err
+	}
+	pe, err := parentView(head)
+	if err != nil {
+		return err
+	}
+	if _, err := c.rules.CheckView(c.cfg.Bitcoin, pe, extra); err != nil {
+		return fmt.Errorf("chain: CommitBuilt: the view no longer passes the view rules: %w", err)
 	}
 	r := b.Result
 	if h.Root != r.Root || h.ReceiptHash != r.ReceiptRoot || h.GasUsed != r.GasUsed || h.Bloom != r.Bloom || !eqPtr(h.RequestsHash, r.RequestsHash) || h.TxHash != block.TxRoot(b.Block.Body) {

@@ -2,7 +2,10 @@ package chain
 
 import (
 	"errors"
+	"log/slog"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -149,5 +152,62 @@ func TestBuilderIncrementsMatchBuildBlock(t *testing.T) {
 	}
 	if n := h.chain.Head().Number.Uint64(); n != 1 {
 		t.Fatalf("head %d after committing the built block", n)
+	}
+}
+
+// tipDrop is the index with its tip height lowered by drop: the Bitcoin
+// tip fell back, as a reorg onto a shorter branch with more work makes
+// it (a regtest fixture has one difficulty, so it cannot make one).
+type tipDrop struct {
+	*IndexBitcoin
+	drop atomic.Int32
+}
+
+func (d *tipDrop) TipHeight() int32 { return d.IndexBitcoin.TipHeight() - d.drop.Load() }
+
+// TestCommitBuiltRechecksView: a block is built with its view exactly
+// ViewLag below the Bitcoin tip, and before it is committed the tip
+// falls back one block. CommitBuilt re-applies the view rules and refuses
+// it (ErrViewNotReady, as InsertBlock would), storing nothing; once the
+// tip is back, the same block commits.
+func TestCommitBuiltRechecksView(t *testing.T) {
+	f := newBTCFixture(t, 12)
+	ix := indextest.Open(t, regtest, t.TempDir())
+	defer ix.Close()
+	indextest.Feed(t, ix, f.Blocks)
+	btc := &tipDrop{IndexBitcoin: NewIndexBitcoin(ix)}
+	spec := testGenesis(t, viewAt(t, btc, f.Blocks[1]))
+	cfg, err := ConfigFromSpec(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NoSync, cfg.Bitcoin, cfg.Logger = true, btc, slog.New(slog.DiscardHandler)
+	cfg.Clock = fixedClock{time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
+	c, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	lag := int(c.Rules().ViewLag)
+	v := viewAt(t, btc, f.Blocks[len(f.Blocks)-1-lag]) // height 12 - lag
+	head := c.Head()
+	built, err := c.BuildBlock(BuildParams{Parent: head, Time: head.Time + 2, View: v, Coinbase: addr(seqKey)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := block.Seal(built.Block.Header, seqKey); err != nil {
+		t.Fatal(err)
+	}
+	btc.drop.Store(1)
+	wantErr(t, c.CommitBuilt(built), ErrViewNotReady)
+	if n := c.Head().Number.Uint64(); n != 0 {
+		t.Fatalf("head %d after a refused commit", n)
+	}
+	btc.drop.Store(0)
+	if err := c.CommitBuilt(built); err != nil {
+		t.Fatalf("commit once the tip is back: %v", err)
+	}
+	if c.Head().Hash() != built.Block.Hash() {
+		t.Fatal("the built block is not the head")
 	}
 }

@@ -7,7 +7,7 @@
 //
 //   - Processor (process.go): executes one block, doing no I/O other than
 //     through the StateDB and the BitcoinView it is handed. It builds ONE
-//     vm.EVM per block over hvm.WarmingStateDB (0x40-0x46 are warm like
+//     vm.EVM per block over hvm.WarmingStateDB (0x40-0x49 are warm like
 //     Ethereum's precompiles, hvm doc "EIP-2929"), installs
 //     hvm.Merge(rules, hvm.Precompiles(view, params)) with SetPrecompiles,
 //     and runs: EIP-4788/EIP-2935 pre-execution system calls (beacon root

@@ -70,6 +70,10 @@ type stack struct {
 	// ...); the first funds the PoP miner (devnettest.StartStack).
 	spentMu sync.Mutex
 	spent   int32
+	// paid is what pay sent the payee in all, payTx included: tests
+	// that pay it again (run more than once, -count) see the earlier
+	// payments in its balance.
+	paid int64
 }
 
 var (
@@ -200,7 +204,17 @@ func (s *stack) pay(amounts ...int64) (*wire.MsgTx, error) {
 		return nil, fmt.Errorf("submit the payment: %w", err)
 	}
 	s.spent++
+	for _, a := range amounts {
+		s.paid += a
+	}
 	return tx, nil
+}
+
+// paidTotal is what pay has sent the payee so far.
+func (s *stack) paidTotal() int64 {
+	s.spentMu.Lock()
+	defer s.spentMu.Unlock()
+	return s.paid
 }
 
 // mineBitcoin mines n regtest blocks (with every PoP transaction sent

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,9 +17,11 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/network"
 	"github.com/hemi-go/hemi/internal/btc/p2p"
+	"github.com/hemi-go/hemi/internal/btc/peerserve"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/popm"
+	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/txpool"
 )
 
@@ -71,6 +74,20 @@ type RPC struct {
 	// VHosts are the accepted HTTP Host names ("*" for any); requests to
 	// an IP address are always accepted.
 	VHosts []string `toml:"vhosts"`
+	// APIs are the namespaces served (as geth's --http.api); empty:
+	// rpc.DefaultAPIs (no debug) for `hemi node`, the same plus debug
+	// for `hemi devnet` (anvil serves it).
+	APIs []string `toml:"apis"`
+	// The limits below default to internal/rpc's Default* constants;
+	// rpc.Config documents each.
+	RequestTimeout       Duration `toml:"request_timeout"`
+	ResponseMaxSize      int      `toml:"response_max_size"`
+	TraceTimeout         Duration `toml:"trace_timeout"`
+	TraceMaxBytes        int      `toml:"trace_max_bytes"`
+	FiltersMax           int      `toml:"filters_max"`
+	FiltersPerClient     int      `toml:"filters_per_client"`
+	FilterMaxHashes      int      `toml:"filter_max_hashes"`
+	SubscriptionsPerConn int      `toml:"subscriptions_per_conn"`
 }
 
 // L2 configures the L2 chain of `hemi node`. Until genesis files exist,
@@ -174,6 +191,9 @@ type Devnet struct {
 	BlockInterval Duration `toml:"block_interval"`
 	// P2P is the listen address of the embedded regtest node.
 	P2P string `toml:"p2p"`
+	// P2PHandshakeTimeout is how long a connection to it may take to
+	// finish the version handshake before it is dropped.
+	P2PHandshakeTimeout Duration `toml:"p2p_handshake_timeout"`
 	// InitialBlocks are mined at start so coinbases mature.
 	InitialBlocks int `toml:"initial_blocks"`
 }
@@ -196,7 +216,7 @@ func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil
 
 // Default returns the documented defaults. Each is the constant of the
 // package that owns it (genesis, legacypool and txpool, popm, p2p,
-// devnet), so a default is written once.
+// peerserve, devnet, rpc), so a default is written once.
 func Default() Config {
 	return Config{
 		DataDir: defaultDataDir(),
@@ -211,9 +231,10 @@ func Default() Config {
 			Progress:    Duration{10 * time.Second},
 		},
 		Devnet: Devnet{
-			BlockInterval: Duration{5 * time.Second},
-			P2P:           "127.0.0.1:18444",
-			InitialBlocks: devnet.DefaultInitialBlocks,
+			BlockInterval:       Duration{5 * time.Second},
+			P2P:                 "127.0.0.1:18444",
+			P2PHandshakeTimeout: Duration{peerserve.DefaultHandshakeTimeout},
+			InitialBlocks:       devnet.DefaultInitialBlocks,
 		},
 		L2: L2{Sequencers: []string{}, KeystoneInterval: genesis.DefaultKeystoneInterval,
 			SuperfinalDepth: genesis.DefaultSuperfinalDepth, PoPRewardDelay: genesis.DefaultRewardDelay},
@@ -221,9 +242,18 @@ func Default() Config {
 			BlockTime: Duration{genesis.DefaultBlockTime},
 		},
 		RPC: RPC{
-			Listen:      "127.0.0.1:8545",
-			CORSOrigins: []string{},
-			VHosts:      []string{"localhost"},
+			Listen:               "127.0.0.1:8545",
+			CORSOrigins:          []string{},
+			VHosts:               []string{"localhost"},
+			APIs:                 []string{},
+			RequestTimeout:       Duration{rpc.DefaultRequestTimeout},
+			ResponseMaxSize:      rpc.DefaultResponseMaxSize,
+			TraceTimeout:         Duration{rpc.DefaultTraceTimeout},
+			TraceMaxBytes:        rpc.DefaultTraceMaxBytes,
+			FiltersMax:           rpc.DefaultFiltersMax,
+			FiltersPerClient:     rpc.DefaultFiltersPerClient,
+			FilterMaxHashes:      rpc.DefaultFilterMaxHashes,
+			SubscriptionsPerConn: rpc.DefaultSubscriptionsPerConn,
 		},
 		TxPool: TxPool{
 			PriceLimit:   legacypool.DefaultConfig.PriceLimit,
@@ -352,9 +382,32 @@ func (c *Config) Validate() error {
 	if c.Devnet.InitialBlocks < 0 {
 		bad("devnet.initial_blocks must not be negative")
 	}
+	if c.Devnet.P2PHandshakeTimeout.Duration <= 0 {
+		bad("devnet.p2p_handshake_timeout must be positive")
+	}
 	if c.RPC.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.RPC.Listen); err != nil {
 			bad("rpc.listen %q: want host:port (empty turns the server off)", c.RPC.Listen)
+		}
+	}
+	for _, a := range c.RPC.APIs {
+		if !slices.Contains(rpc.KnownAPIs, a) {
+			bad("rpc.apis entry %q: known are %s", a, strings.Join(rpc.KnownAPIs, ", "))
+		}
+	}
+	if c.RPC.RequestTimeout.Duration <= 0 || c.RPC.TraceTimeout.Duration <= 0 {
+		bad("rpc.request_timeout and rpc.trace_timeout must be positive")
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{
+		{"response_max_size", c.RPC.ResponseMaxSize}, {"trace_max_bytes", c.RPC.TraceMaxBytes},
+		{"filters_max", c.RPC.FiltersMax}, {"filters_per_client", c.RPC.FiltersPerClient},
+		{"filter_max_hashes", c.RPC.FilterMaxHashes}, {"subscriptions_per_conn", c.RPC.SubscriptionsPerConn},
+	} {
+		if v.n < 1 {
+			bad("rpc.%s %d: must be at least 1", v.name, v.n)
 		}
 	}
 	if c.L2.KeystoneInterval == 0 {

@@ -87,6 +87,10 @@ func TestValidate(t *testing.T) {
 		{name: "block time", mutate: func(c *Config) { c.Sequencer.BlockTime.Duration = 1500 * time.Millisecond }, wantErr: "sequencer.block_time"},
 		{name: "sequencer address", mutate: func(c *Config) { c.L2.Sequencers = []string{"0x12"} }, wantErr: "l2.sequencers"},
 		{name: "txpool slots", mutate: func(c *Config) { c.TxPool.GlobalSlots = 0 }, wantErr: "txpool slots"},
+		{name: "p2p handshake timeout", mutate: func(c *Config) { c.Devnet.P2PHandshakeTimeout.Duration = 0 }, wantErr: "devnet.p2p_handshake_timeout"},
+		{name: "rpc api", mutate: func(c *Config) { c.RPC.APIs = []string{"eth", "admin"} }, wantErr: `rpc.apis entry "admin"`},
+		{name: "rpc timeout", mutate: func(c *Config) { c.RPC.RequestTimeout.Duration = 0 }, wantErr: "rpc.request_timeout"},
+		{name: "rpc filters", mutate: func(c *Config) { c.RPC.FiltersPerClient = 0 }, wantErr: "rpc.filters_per_client"},
 		{name: "two at once", mutate: func(c *Config) { c.DataDir = ""; c.BTC.MaxPeers = 0 }, wantErr: "max_peers"},
 	}
 	for _, tc := range tests {

@@ -15,6 +15,7 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hemi-go/hemi/internal/btc/peerserve"
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
@@ -33,6 +34,9 @@ type Config struct {
 	DataDir string
 	// P2P is the regtest node's listen address.
 	P2P string
+	// P2PLimits bound the regtest node's P2P server (zero fields:
+	// peerserve's defaults).
+	P2PLimits peerserve.Limits
 	// API is the Bitcoin query API's listen address ("" turns it off).
 	API string
 	// BlockInterval is how often a block is mined (0: only the initial ones).
@@ -89,6 +93,7 @@ func Run(ctx context.Context, cfg Config) error {
 		DataDir:          cfg.DataDir,
 		InitialBlocks:    initial,
 		P2P:              cfg.P2P,
+		P2PLimits:        cfg.P2PLimits,
 		MineInterval:     cfg.BlockInterval,
 		API:              cfg.API,
 		Progress:         cfg.Progress,

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/hemi-go/hemi/internal/btc/peerserve"
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
@@ -52,6 +53,9 @@ type StartConfig struct {
 	// P2P is the regtest node's listen address (empty: a free loopback
 	// port).
 	P2P string
+	// P2PLimits bound the regtest node's P2P server
+	// (regtest.Config.P2PLimits).
+	P2PLimits peerserve.Limits
 	// MineInterval, when positive, mines a regtest block this often
 	// (regtest.Config.MineInterval).
 	MineInterval time.Duration
@@ -154,7 +158,7 @@ func Start(ctx context.Context, cfg StartConfig) (_ *Devnet, err error) {
 	}
 	d.MinerAddr = addr
 	if d.BTC, err = regtest.New(regtest.Config{DataDir: filepath.Join(d.dir, "regtest"), ListenAddr: cfg.P2P,
-		MineInterval: cfg.MineInterval, Logger: log, MiningAddr: addr, Registerer: cfg.Registerer}); err != nil {
+		P2PLimits: cfg.P2PLimits, MineInterval: cfg.MineInterval, Logger: log, MiningAddr: addr, Registerer: cfg.Registerer}); err != nil {
 		return nil, fmt.Errorf("devnet: %w", err)
 	}
 	d.g.Go(func() error { return d.BTC.Run(d.ctx) })

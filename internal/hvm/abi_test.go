@@ -122,6 +122,21 @@ func TestHandChecked(t *testing.T) {
 		{"0x44 view header", 0x44, nil, hdr(106, tip)},
 		{"0x45 genesis", 0x45, []byte{0, 0, 0, 0}, hdr(0, regtest.GenesisBlock.Header)},
 		{"0x45 block 104", 0x45, []byte{0, 0, 0, 104}, hdr(104, f.blocks[103].Header)},
+		{"0x47 tx2 input 0: p2pkh, no witness, scriptSig cut at 16", 0x47, txIn(tx2, "0000 0010"),
+			"0000" + "0000000005f5e100" + tx1.String() + "0000" + "006b" + hex.EncodeToString(sig[:16]) + "fffffffd"},
+		{"0x47 tx2 input 1: taproot, one witness element, vout 4", 0x47, txIn(tx2, "0001 ffff"),
+			"0001" + "000000001dcd6500" + tx1.String() + "0004" + "0000" + "fffffffe"},
+		{"0x48 tx1 output 0: spent by tx2", 0x48, txIn(tx1, "0000 ffff"),
+			"0000000005f5e100" + "0019" + hex.EncodeToString(f.script["p2pkh"]) + "01"},
+		{"0x48 tx1 output 1: p2sh, unspent", 0x48, txIn(tx1, "0001 ffff"),
+			"000000000bebc200" + "0017" + hex.EncodeToString(f.script["p2sh"]) + "00"},
+		{"0x48 tx1 output 5: OP_RETURN, script cut at 4", 0x48, txIn(tx1, "0005 0004"),
+			"0000000000000000" + fmt.Sprintf("%04x", len(f.tx1.TxOut[5].PkScript)) + hex.EncodeToString(f.tx1.TxOut[5].PkScript[:4]) + "00"},
+		{"0x49 tx2 input 1 element 0: the 64-byte schnorr signature", 0x49, txIn(tx2, "0001 0000 ffff"),
+			"0040" + hex.EncodeToString(f.tx2.TxIn[1].Witness[0])},
+		{"0x49 tx1 input 0 element 1: the compressed public key", 0x49, txIn(tx1, "0000 0001 ffff"),
+			"0021" + hex.EncodeToString(f.tx1.TxIn[0].Witness[1])},
+		{"0x49 tx2 input 0: no witness", 0x49, txIn(tx2, "0000 0000 ffff"), ""},
 	}
 	if view.Tip().Hash != tip.BlockHash() {
 		t.Fatalf("view %s is not block 106", view.Tip().Hash)
@@ -261,9 +276,24 @@ func TestGas(t *testing.T) {
 		{"0x44 fixed", 0x44, nil, 1_000},
 		{"0x45 fixed", 0x45, []byte{0, 0, 0, 1}, 1_500},
 		{"0x46 fixed", 0x46, nil, 600},
+		{"0x42 BitcoinKit's getTransactionByTxId", 0x42, append(txid, 0x7f, 0xfe, 0x2d, 0x0a), 205_800},
+		{"0x47 max 0", 0x47, append(txid, 0, 0, 0, 0), 8_400},
+		{"0x47 max 1", 0x47, append(txid, 0, 0, 0, 1), 8_400 + 3},
+		{"0x47 max 65535", 0x47, append(txid, 0, 0, 0xff, 0xff), 8_400 + 2048*3},
+		{"0x47 wrong length", 0x47, txid, 8_400},
+		{"0x48 max 32", 0x48, append(txid, 0xff, 0xff, 0, 32), 6_300 + 3},
+		{"0x48 max 65535", 0x48, append(txid, 0, 0, 0xff, 0xff), 6_300 + 2048*3},
+		{"0x48 wrong length", 0x48, nil, 6_300},
+		{"0x49 max 33", 0x49, append(txid, 0, 0, 0, 0, 0, 33), 4_200 + 6},
+		{"0x49 max 65535", 0x49, append(txid, 0, 0, 0, 0, 0xff, 0xff), 4_200 + 2048*3},
+		{"0x49 wrong length (36)", 0x49, append(txid, 0, 0, 0xff, 0xff), 4_200},
 	}
 	if maxTxAnswer != 40_372 {
 		t.Fatalf("maxTxAnswer %d, the package documentation says 40,372", maxTxAnswer)
+	}
+	if maxInputAnswer != 65_585 || maxOutputAnswer != 65_546 || maxWitnessAnswer != 65_537 {
+		t.Fatalf("0x47-0x49 bounds %d, %d, %d; the package documentation says 65,585, 65,546, 65,537",
+			maxInputAnswer, maxOutputAnswer, maxWitnessAnswer)
 	}
 	pcs := Precompiles(nil, regtest)
 	for _, tt := range tests {
@@ -283,6 +313,12 @@ func TestNilView(t *testing.T) {
 		out, err := p.Run([]byte("bcrt1q3x88a578uuqgegzpuwxn5etvz32zam9q9xpghx"))
 		if err != nil || (a != AddrAddrToScript && out != nil) {
 			t.Fatalf("%s: %x %v", p.Name(), out, err)
+		}
+		// Well-formed 0x42-0x49 inputs (36 and 38 bytes) reach the view.
+		for _, in := range [][]byte{make([]byte, 36), make([]byte, 38)} {
+			if out, err := p.Run(in); err != nil || out != nil {
+				t.Fatalf("%s on %d bytes: %x %v", p.Name(), len(in), out, err)
+			}
 		}
 	}
 }

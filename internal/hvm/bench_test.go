@@ -44,6 +44,10 @@ func BenchmarkRun(b *testing.B) {
 		{"0x45/header-at-50", pcs[AddrHeader], []byte{0, 0, 0, 50}},
 		{"0x46/p2pkh", pcs[AddrAddrToScript], []byte(f.addr["p2pkh"])},
 		{"0x46/p2tr", pcs[AddrAddrToScript], []byte(f.addr["p2tr"])},
+		{"0x47/input-max-64KiB", pcs[AddrInput], append(tx2, 0, 0, 0xff, 0xff)},
+		{"0x47/input-max-0", pcs[AddrInput], append(tx2, 0, 1, 0, 0)},
+		{"0x48/output-spent-flag", pcs[AddrOutput], append(display(f.tx1.TxHash()), 0, 0, 0, 0)},
+		{"0x49/witness-element", pcs[AddrWitness], append(tx2, 0, 1, 0, 0, 0xff, 0xff)},
 	}
 	for _, c := range cases {
 		b.Run(c.name, func(b *testing.B) {

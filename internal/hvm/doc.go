@@ -1,5 +1,5 @@
-// Package hvm is the hVM's Bitcoin precompiles: seven contracts at
-// 0x40-0x46 through which EVM code reads Bitcoin as of the Bitcoin view of
+// Package hvm is the hVM's Bitcoin precompiles: ten contracts at
+// 0x40-0x49 through which EVM code reads Bitcoin as of the Bitcoin view of
 // the L2 block being executed (DESIGN 3.4 and 5, ABI v0, compatible with
 // Hemi's Phase-0 hVM). The block processor builds one set per block with
 // Precompiles(view, params), merges it with Ethereum's own set (Merge) and
@@ -32,6 +32,14 @@
 //	0x45  height (u32, exactly 4 bytes)        the 116-byte record of the view's block at that height;
 //	                                           above the view: empty
 //	0x46  address                              its output script
+//	0x47  txid (32), input index (u16), max    witness element count (u16), value (u64) of the output it
+//	      scriptSig size (u16) (exactly 36)    spends, prev txid (32), prev vout (u16), scriptSig length
+//	                                           (u16) + bytes cut at the max, sequence (u32)
+//	0x48  txid (32), output index (u16), max   value (u64), script length (u16) + bytes cut at the max,
+//	      script size (u16) (exactly 36)       spent (u8: 1 if spent as of the view, else 0)
+//	0x49  txid (32), input index (u16),        element length (u16) + bytes cut at the max;
+//	      element index (u16), max length      no such element: empty
+//	      (u16) (exactly 38)
 //
 // The 116-byte header record: height (u32), hash (32), version (u32), prev
 // hash (32), merkle root (32), time (u32), bits (u32), nonce (u32).
@@ -79,6 +87,28 @@
 //   - All flags clear on a known tx gives an empty answer, like an unknown
 //     tx: ask for at least one field.
 //
+// # 0x47-0x49: one input, one output, one witness element
+//
+// Hemi's current network serves these three so that a contract can read
+// one part of a large transaction without 0x42's per-item limits; their
+// inputs and answers follow its byte layout (see the notes at the end).
+// Decisions, each pinned by a golden vector:
+//
+//   - A transaction the view does not hold, an index past the last input
+//     or output, or an element index past the input's witness gives an
+//     empty answer, like any invalid input. So does an input of any
+//     other length than 36 (0x47, 0x48) or 38 (0x49) bytes.
+//   - The max is a byte count, 0 to 65,535 (not 0x42's exponent): 0 gives
+//     the length alone. Lengths and counts saturate at 65,535, as in 0x42.
+//   - 0x47 answers a coinbase input as 0x42 does: witness count (1 when
+//     the block commits to witnesses: the 32-byte nonce), value 0, prev
+//     txid 0, prev vout 65,535.
+//   - 0x48 answers every output, unspendable ones (OP_RETURN) included:
+//     its index is the output's own vout. An unspendable output is never
+//     spent (0).
+//   - 0x49 answers the witness as the view's block stores it (BIP 144
+//     serialization); an input without a witness has no element 0.
+//
 // # Invariants
 //
 //  1. Every answer is as of the view's block only (BitcoinView): a block
@@ -86,7 +116,8 @@
 //     because the index never deletes entries (tested with a reorg built in
 //     the index, for a view made before and one made after the reorg).
 //  2. Run never returns an error and never panics on input; output sizes
-//     are bounded (0x41: 1+255*42 bytes, 0x42: 40,372 bytes, others <= 116).
+//     are bounded (0x41: 1+255*42 bytes, 0x42: 40,372 bytes, 0x47: 65,585,
+//     0x48: 65,546, 0x49: 65,537, others <= 116).
 //  3. A failure of the view (I/O, corruption, closed index) is not a miss:
 //     the contract answers empty and the view records it; the block
 //     processor must check IndexView.Err after executing and discard the
@@ -117,6 +148,14 @@
 //	0x44  1,000                                        none: the view's header is held in memory
 //	0x45  1,500                                        none: in-memory header tree lookup
 //	0x46  600                                          none: base58/bech32 decode (priced like RIPEMD-160's base)
+//	0x47  8,400 + 3 * ceil(max/32)                     tx seek + block read; the spent output's tx seek + block read
+//	0x48  6,300 + 3 * ceil(max/32)                     tx seek + block read + one spend seek
+//	0x49  4,200 + 3 * ceil(max/32)                     tx seek + block read
+//
+// The 3 gas per 32-byte word of 0x47-0x49's max is go-ethereum's identity
+// precompile copy price: their answers carry up to 64 KiB taken from the
+// stored transaction, and such an answer must not cost less per byte than
+// copying it through 0x04. Worst cases: 14,544, 12,444 and 10,344.
 //
 // 0x41 charges for the UTXOs it skips because the index walks a script's
 // outputs from the first for every page: under a 30M block gas limit one
@@ -139,7 +178,7 @@
 // call to each hVM precompile in a transaction pays 2,600 gas for the
 // account access on top of RequiredGas (100 when warm, later calls 100).
 // We recommend warming them like Ethereum's: build the EVM over
-// WarmingStateDB{statedb}, whose Prepare adds 0x40-0x46 (WarmAddresses
+// WarmingStateDB{statedb}, whose Prepare adds 0x40-0x49 (WarmAddresses
 // gives the full list for other callers). TestEVMCalls measures the
 // difference through core.ApplyMessage: exactly 2,500 gas per first call.
 // Every node must make the same choice; it is consensus (gas used,
@@ -154,4 +193,46 @@
 // 6), 0x43 counts from the view (Hemi: from its upstream tip), counts and
 // vouts saturate instead of wrapping, and 0x45/0x43 answer empty instead of
 // erroring on bad input length.
+//
+// BitcoinKit, Hemi's Solidity library (bitcoin-tunnel-contracts, December
+// 2024), calls 0x42 with flag bytes 7f fe 2d 0a: every field, at most 32
+// inputs and 32 outputs, scriptSigs and scripts cut at 64 bytes,
+// unspendable outputs included, spent flags. It reads per input value
+// (8), prev txid (32), prev vout (2), scriptSig length (2) and bytes,
+// sequence (4), and per output value (8), script length (2) and bytes,
+// spent (1). TestBitcoinKitCall pins that call and the layout of its answer
+// (testdata/bitcoinkit.json); we charge it 205,800 gas (4,200 + 32 * 4,200
+// + 32 * 2,100, TestGas checks it).
+//
+// What Hemi's deployed hVM (hemilabs/op-geth over its TBC indexer, as read
+// in its public code) does differently; this package keeps the ABI above:
+//
+//   - Spent byte (0x42 byte 2 bit 2, and 0x48): Hemi writes 1 when its
+//     UTXO table still holds the output, i.e. for an UNSPENT output, and 0
+//     for a spent one; ours is 1 for spent. BitcoinKit names the byte
+//     isSpent, so on Hemi's network its reading is inverted. Hemi's 0x48
+//     answers nothing at all for a spent output (its lookup errors).
+//   - Coinbase: with the inputs flag set, Hemi's 0x42 looks up the
+//     transaction of the coinbase's null prevout, fails and answers
+//     nothing; its 0x47 does the same for a coinbase input. Ours answer
+//     value 0, prev txid 0, prev vout 65,535.
+//   - 0x41's page: Hemi skips that many UTXOs (an item offset, not a page
+//     number) in its database key order, txid in wire byte order then
+//     vout. Ours skips page * page size UTXOs in height, position-in-block,
+//     vout order.
+//   - 0x43 and 0x44: Hemi counts from, and returns, its best known header,
+//     not the block's Bitcoin view, so the answer depends on when a node
+//     executes the block. Ours answer as of the view (invariant 1).
+//   - Invalid address: Hemi's 0x40 and 0x46 return the decoder's error,
+//     which fails the call (the EVM keeps all the gas given to it, and
+//     BitcoinKit's require reverts); ours answer empty and succeed. Hemi
+//     answers empty, without an error, only to input under 24 bytes.
+//   - Gas: Hemi charges flat prices whatever the input: 0x40 50,000, 0x41
+//     100,000, 0x42 25,000, 0x43 and 0x44 5,000, 0x45 6,000, 0x46 25,000,
+//     0x47-0x49 15,000 each. Ours follow the reads the input allows (Gas
+//     above): 205,800 for BitcoinKit's 0x42 call.
+//   - Witness: Hemi's indexer keeps no witness data (its op-geth strips
+//     any it finds), so there 0x47's witness count is always 0 and 0x49
+//     always answers nothing. Ours read the witness the view's block
+//     carries: the same layout, with the real values.
 package hvm

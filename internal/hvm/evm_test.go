@@ -41,7 +41,7 @@ func evmCall(t *testing.T, pcs vm.PrecompiledContracts, warm bool, target byte, 
 		t.Fatal(err)
 	}
 	sdb.SetBalance(evmSender, uint256.NewInt(1e18), 0)
-	for _, b := range []byte{0x01, 0x02, 0x43, 0x44} {
+	for _, b := range []byte{0x01, 0x02, 0x43, 0x44, 0x47, 0x48, 0x49} {
 		sdb.SetCode(evmProxy(b), proxyCode(b), 0)
 	}
 	var db vm.StateDB = sdb
@@ -111,8 +111,52 @@ func TestEVMCalls(t *testing.T) {
 	if r := evmCall(t, Precompiles(view, regtest), true, 0x02, []byte("abc")); len(r.ReturnData) != 0 {
 		t.Fatalf("0x02 without Merge answered %x", r.ReturnData)
 	}
-	// Ethereum's active precompiles plus the seven hVM ones.
-	if got, want := len(WarmAddresses(rules)), len(vm.ActivePrecompiles(rules))+7; got != want || len(merged) != want {
+	// Ethereum's active precompiles plus the ten hVM ones.
+	if got, want := len(WarmAddresses(rules)), len(vm.ActivePrecompiles(rules))+10; got != want || len(merged) != want {
 		t.Fatalf("WarmAddresses %d, merged %d, want %d", got, len(merged), want)
+	}
+}
+
+// TestEVMCallsTxParts runs 0x47-0x49 inside go-ethereum's EVM through a
+// contract: the contract gets exactly what Run answers, and WarmingStateDB
+// warms the three new addresses too (cold minus warm is EIP-2929's
+// difference, once per first call).
+func TestEVMCallsTxParts(t *testing.T) {
+	f, view, pcs := sharedFixture(t)
+	rules := params.MergedTestChainConfig.Rules(big.NewInt(1), true, 1)
+	merged := Merge(rules, Precompiles(view, regtest))
+	u16 := func(n int) []byte { return []byte{byte(n >> 8), byte(n)} }
+	tests := []struct {
+		name  string
+		addr  byte
+		input []byte
+	}{
+		{"0x47 tx2 input 0", 0x47, cat(display(f.tx2.TxHash()), u16(0), u16(0xffff))},
+		{"0x48 tx1 output 0, spent", 0x48, cat(display(f.tx1.TxHash()), u16(0), u16(0xffff))},
+		{"0x49 tx1 input 0 element 1", 0x49, cat(display(f.tx1.TxHash()), u16(0), u16(1), u16(0xffff))},
+	}
+	diff := params.ColdAccountAccessCostEIP2929 - params.WarmStorageReadCostEIP2929
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := pcs[addrOf(tt.addr)].Run(tt.input)
+			if err != nil || len(want) == 0 {
+				t.Fatalf("direct Run: %x %v", want, err)
+			}
+			cold := evmCall(t, merged, false, tt.addr, tt.input)
+			warm := evmCall(t, merged, true, tt.addr, tt.input)
+			for name, r := range map[string]*core.ExecutionResult{"cold": cold, "warm": warm} {
+				if !bytes.Equal(r.ReturnData, want) {
+					t.Fatalf("%s: contract got %x, want %x", name, r.ReturnData, want)
+				}
+			}
+			if cold.UsedGas-warm.UsedGas != diff {
+				t.Fatalf("gas cold %d warm %d: difference %d, want %d (0x%x not warmed)", cold.UsedGas, warm.UsedGas, cold.UsedGas-warm.UsedGas, diff, tt.addr)
+			}
+		})
+	}
+	// The price of a 65,535-byte max: the reads plus 2,048 answer words.
+	in := tests[0].input
+	if g := pcs[AddrInput].RequiredGas(in); g != GasInputByTxid+2048*GasAnswerWord {
+		t.Fatalf("0x47 gas %d with max 65535, want %d", g, GasInputByTxid+2048*GasAnswerWord)
 	}
 }

@@ -142,6 +142,49 @@ func FuzzHeightAndTxid(f *testing.F) {
 	})
 }
 
+// FuzzParsePartQuery: the decoders of 0x47/0x48 (36 bytes) and 0x49 (38
+// bytes) accept exactly their length, round trip, and their gas stays
+// within the documented range.
+func FuzzParsePartQuery(f *testing.F) {
+	seeds := goldenInputs(f)
+	for _, a := range []byte{0x47, 0x48, 0x49} {
+		for _, in := range seeds[a] {
+			f.Add(in)
+		}
+	}
+	f.Add(make([]byte, 36))
+	f.Add(make([]byte, 38))
+	u16 := func(n int) []byte { return []byte{byte(n >> 8), byte(n)} }
+	f.Fuzz(func(t *testing.T, in []byte) {
+		q, ok := parsePartQuery(in)
+		if ok != (len(in) == 36) {
+			t.Fatalf("part query ok %v for %d bytes", ok, len(in))
+		}
+		if ok {
+			if re := cat(display(q.txid), u16(q.index), u16(q.max)); !bytes.Equal(re, in) {
+				t.Fatalf("round trip %x -> %x", in, re)
+			}
+		}
+		w, ok := parseWitnessQuery(in)
+		if ok != (len(in) == 38) {
+			t.Fatalf("witness query ok %v for %d bytes", ok, len(in))
+		}
+		if ok {
+			if re := cat(display(w.txid), u16(w.index), u16(w.element), u16(w.max)); !bytes.Equal(re, in) {
+				t.Fatalf("round trip %x -> %x", in, re)
+			}
+		}
+		words := uint64(0xffff+31) / 32 * GasAnswerWord
+		for _, g := range []struct {
+			gas, base uint64
+		}{{gasInput(in), GasInputByTxid}, {gasOutput(in), GasOutputByTxid}, {gasWitness(in), GasInputWitness}} {
+			if g.gas < g.base || g.gas > g.base+words {
+				t.Fatalf("gas %d outside [%d, %d]", g.gas, g.base, g.base+words)
+			}
+		}
+	})
+}
+
 // maxAnswer bounds each precompile's output.
 var maxAnswer = map[byte]int{
 	0x40: 8,
@@ -151,6 +194,9 @@ var maxAnswer = map[byte]int{
 	0x44: HeaderRecordLen,
 	0x45: HeaderRecordLen,
 	0x46: 34,
+	0x47: maxInputAnswer,
+	0x48: maxOutputAnswer,
+	0x49: maxWitnessAnswer,
 }
 
 // FuzzPrecompiles runs every precompile on arbitrary input against the
@@ -164,7 +210,7 @@ func FuzzPrecompiles(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, which byte, in []byte) {
 		_, view, pcs := sharedFixture(t)
-		a := 0x40 + which%7
+		a := 0x40 + which%10
 		p := pcs[addrOf(a)]
 		_ = p.RequiredGas(in)
 		out, err := p.Run(in)

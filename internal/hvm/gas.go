@@ -65,3 +65,57 @@ func gasTx(input []byte) uint64 {
 	}
 	return g
 }
+
+// Gas of 0x47-0x49 (Hemi's current network's input, output and witness
+// element reads): the worst-case index reads the call makes, times
+// ReadGas, plus GasAnswerWord per 32-byte word of the longest variable
+// field the input lets the answer carry (its max size, up to 65,535
+// bytes). Invalid input is charged the reads alone.
+const (
+	// GasInputByTxid (0x47): locate and read the tx (2 reads), then
+	// locate and read the tx whose output the input spends, for its value
+	// (2 reads).
+	GasInputByTxid uint64 = 4 * ReadGas
+
+	// GasOutputByTxid (0x48): locate and read the tx (2 reads), then one
+	// spend-table seek for the spent flag.
+	GasOutputByTxid uint64 = 3 * ReadGas
+
+	// GasInputWitness (0x49): locate and read the tx (2 reads).
+	GasInputWitness uint64 = 2 * ReadGas
+
+	// GasAnswerWord is go-ethereum's identity precompile price per 32-byte
+	// word copied (3): a 64 KiB answer must not cost less per byte than
+	// copying it through 0x04.
+	GasAnswerWord uint64 = params.IdentityPerWordGas
+)
+
+// answerGas is GasAnswerWord per 32-byte word of max bytes.
+func answerGas(max int) uint64 { return uint64(max+31) / 32 * GasAnswerWord }
+
+// gasInput is 0x47's RequiredGas: its reads, and the scriptSig max.
+func gasInput(input []byte) uint64 {
+	q, ok := parsePartQuery(input)
+	if !ok {
+		return GasInputByTxid
+	}
+	return GasInputByTxid + answerGas(q.max)
+}
+
+// gasOutput is 0x48's RequiredGas: its reads, and the script max.
+func gasOutput(input []byte) uint64 {
+	q, ok := parsePartQuery(input)
+	if !ok {
+		return GasOutputByTxid
+	}
+	return GasOutputByTxid + answerGas(q.max)
+}
+
+// gasWitness is 0x49's RequiredGas: its reads, and the element max.
+func gasWitness(input []byte) uint64 {
+	q, ok := parseWitnessQuery(input)
+	if !ok {
+		return GasInputWitness
+	}
+	return GasInputWitness + answerGas(q.max)
+}

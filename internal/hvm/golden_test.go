@@ -173,6 +173,58 @@ func goldenCases(t testing.TB, f *fixture) []goldenCase {
 	add("height max u32", AddrHeader, u32be(0xffffffff))
 	add("height of 3 bytes", AddrHeader, []byte{0, 0, 1})
 	add("height of 5 bytes", AddrHeader, []byte{0, 0, 0, 1, 0})
+
+	// 0x47 input, 0x48 output, 0x49 witness element (appended last so the
+	// vectors above keep their positions).
+	u16 := func(n int) []byte { return []byte{byte(n >> 8), byte(n)} }
+	part := func(name string, a common.Address, txid chainhash.Hash, fields ...int) {
+		in := display(txid)
+		for _, n := range fields {
+			in = append(in, u16(n)...)
+		}
+		add(name, a, in)
+	}
+	tx1, tx2, tx3, cb := f.tx1.TxHash(), f.tx2.TxHash(), f.tx3.TxHash(), cb102.TxHash()
+	part("tx2 input 0 (p2pkh) scriptSig max 0", AddrInput, tx2, 0, 0)
+	part("tx2 input 0 (p2pkh) scriptSig cut at 16", AddrInput, tx2, 0, 16)
+	part("tx2 input 0 (p2pkh) scriptSig max 65535", AddrInput, tx2, 0, 0xffff)
+	part("tx2 input 1 (p2tr, one witness element)", AddrInput, tx2, 1, 0xffff)
+	part("tx2 input 2 (past the end)", AddrInput, tx2, 2, 0xffff)
+	part("tx2 input 65535", AddrInput, tx2, 0xffff, 0xffff)
+	part("tx1 input 0 (p2wpkh spending coinbase 1)", AddrInput, tx1, 0, 128)
+	part("tx3 input 0 (p2wpkh spending tx2:0)", AddrInput, tx3, 0, 64)
+	part("coinbase input", AddrInput, cb, 0, 0xffff)
+	part("unknown txid", AddrInput, chainhash.Hash{0x47}, 0, 16)
+	add("input txid in wire order", AddrInput, cat(wire[:], u16(0), u16(16)))
+	add("input query of 35 bytes", AddrInput, cat(display(tx2), u16(0), []byte{16}))
+	add("input query of 37 bytes", AddrInput, cat(display(tx2), u16(0), u16(16), []byte{0}))
+
+	part("tx1 output 0 (p2pkh, spent by tx2)", AddrOutput, tx1, 0, 0xffff)
+	part("tx1 output 1 (p2sh, unspent)", AddrOutput, tx1, 1, 0xffff)
+	part("tx1 output 4 (p2tr, spent by tx2)", AddrOutput, tx1, 4, 0xffff)
+	part("tx1 output 5 (OP_RETURN) script cut at 16", AddrOutput, tx1, 5, 16)
+	part("tx1 output 6 (change) script max 0", AddrOutput, tx1, 6, 0)
+	part("tx2 output 0 (spent by tx3)", AddrOutput, tx2, 0, 34)
+	part("tx2 output 9 (last)", AddrOutput, tx2, 9, 34)
+	part("tx2 output 10 (past the end)", AddrOutput, tx2, 10, 34)
+	part("coinbase output 0", AddrOutput, cb, 0, 0xffff)
+	part("unknown txid", AddrOutput, chainhash.Hash{0x48}, 0, 16)
+	add("output query of 35 bytes", AddrOutput, cat(display(tx1), u16(0), []byte{16}))
+	add("output query of 38 bytes", AddrOutput, cat(display(tx1), u16(0), u16(16), u16(0)))
+
+	part("tx1 input 0 element 0 (signature)", AddrWitness, tx1, 0, 0, 0xffff)
+	part("tx1 input 0 element 1 (public key)", AddrWitness, tx1, 0, 1, 0xffff)
+	part("tx1 input 0 element 1 cut at 16", AddrWitness, tx1, 0, 1, 16)
+	part("tx1 input 0 element 1 max 0", AddrWitness, tx1, 0, 1, 0)
+	part("tx1 input 0 element 2 (past the end)", AddrWitness, tx1, 0, 2, 0xffff)
+	part("tx2 input 0 (p2pkh, no witness)", AddrWitness, tx2, 0, 0, 0xffff)
+	part("tx2 input 1 element 0 (schnorr signature) cut at 32", AddrWitness, tx2, 1, 0, 32)
+	part("tx3 input 0 element 1", AddrWitness, tx3, 0, 1, 0xffff)
+	part("tx2 input 2 (past the end)", AddrWitness, tx2, 2, 0, 0xffff)
+	part("coinbase input element 0", AddrWitness, cb, 0, 0, 0xffff)
+	part("unknown txid", AddrWitness, chainhash.Hash{0x49}, 0, 0, 16)
+	add("witness query of 37 bytes", AddrWitness, cat(display(tx1), u16(0), u16(0), []byte{16}))
+	add("witness query of 39 bytes", AddrWitness, cat(display(tx1), u16(0), u16(0), u16(16), []byte{0}))
 	return cs
 }
 

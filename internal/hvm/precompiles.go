@@ -21,14 +21,18 @@ var (
 	AddrLastHeader    = common.BytesToAddress([]byte{0x44})
 	AddrHeader        = common.BytesToAddress([]byte{0x45})
 	AddrAddrToScript  = common.BytesToAddress([]byte{0x46})
+	AddrInput         = common.BytesToAddress([]byte{0x47})
+	AddrOutput        = common.BytesToAddress([]byte{0x48})
+	AddrWitness       = common.BytesToAddress([]byte{0x49})
 )
 
-// Addresses returns the hVM precompile addresses, 0x40 to 0x46.
+// Addresses returns the hVM precompile addresses, 0x40 to 0x49.
 func Addresses() []common.Address {
-	return []common.Address{AddrBalance, AddrUTXOs, AddrTx, AddrConfirmations, AddrLastHeader, AddrHeader, AddrAddrToScript}
+	return []common.Address{AddrBalance, AddrUTXOs, AddrTx, AddrConfirmations, AddrLastHeader, AddrHeader, AddrAddrToScript,
+		AddrInput, AddrOutput, AddrWitness}
 }
 
-// Precompiles returns the seven hVM contracts answering as of view, with
+// Precompiles returns the ten hVM contracts answering as of view, with
 // addresses decoded for the Bitcoin network params. A nil view (no Bitcoin
 // view yet) makes every view-backed contract answer empty; 0x46 needs only
 // params. The contracts hold no state of their own and are safe for
@@ -45,6 +49,9 @@ func Precompiles(view BitcoinView, params *chaincfg.Params) vm.PrecompiledContra
 		AddrLastHeader:    &lastHeader{view: view},
 		AddrHeader:        &headerAt{view: view},
 		AddrAddrToScript:  &addrToScript{params: params},
+		AddrInput:         &inputByTxid{view: view},
+		AddrOutput:        &outputByTxid{view: view},
+		AddrWitness:       &inputWitness{view: view},
 	}
 }
 
@@ -66,7 +73,7 @@ func WarmAddresses(rules params.Rules) []common.Address {
 
 // WarmingStateDB wraps the vm.StateDB given to vm.NewEVM so that Prepare,
 // which core.ApplyMessage calls at the start of every message with
-// go-ethereum's own precompile list, also warms 0x40-0x46. Without it
+// go-ethereum's own precompile list, also warms 0x40-0x49. Without it
 // the first call to each hVM precompile in a transaction pays EIP-2929's
 // cold account access (2,600 gas) instead of the warm 100, on top of
 // RequiredGas. Every node must make the same choice: it changes gas used,

@@ -78,6 +78,11 @@ func TestReorgedViewAnswersTheSame(t *testing.T) {
 		{"tx2:0 spent flag", 0x42, append(display(f.tx2.TxHash()), 0, 0x44, 0, 0),
 			"0009" + "0000000002faf080" + "01", "0009" + "0000000002faf080" + "00"},
 		{"header at 104", 0x45, []byte{0, 0, 0, 104}, "", ""},
+		{"tx3 input 0 (0x47)", 0x47, cat(tx3, []byte{0, 0, 0, 0}),
+			"0002" + "0000000002faf080" + f.tx2.TxHash().String() + "0000" + "0000" + fmt.Sprintf("%08x", f.tx3.TxIn[0].Sequence), ""},
+		{"tx2:0 spent flag (0x48)", 0x48, cat(display(f.tx2.TxHash()), []byte{0, 0, 0, 0}),
+			"0000000002faf080" + "0016" + "01", "0000000002faf080" + "0016" + "00"},
+		{"tx3 witness element 1 (0x49)", 0x49, cat(tx3, []byte{0, 0, 0, 1, 0, 0}), "0021", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,6 +162,9 @@ func TestIndexViewErrors(t *testing.T) {
 		{0x42, append(cb, 0x7f, 0xec, 0x3f, 0x0f)},
 		{0x43, cb},
 		{0x45, []byte{0, 0, 0, 1}},
+		{0x47, append(cb, 0, 0, 0, 16)},
+		{0x48, append(cb, 0, 0, 0, 16)},
+		{0x49, append(cb, 0, 0, 0, 0, 0, 16)},
 	}
 	for _, c := range calls {
 		out, err := pcs[addrOf(c.addr)].Run(c.input)
@@ -236,5 +244,58 @@ func TestViewConcurrentUse(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// partialFailView is the fixture view with one kind of read failing, as
+// an index failing between two reads of one call would.
+type partialFailView struct {
+	*IndexView
+	failTx    chainhash.Hash // Tx of this txid fails
+	failSpent bool           // every Spent fails
+}
+
+var errInjected = errors.New("injected index failure")
+
+func (v partialFailView) Tx(txid chainhash.Hash) (Tx, error) {
+	if txid == v.failTx {
+		return Tx{}, fmt.Errorf("%w: %w", ErrView, errInjected)
+	}
+	return v.IndexView.Tx(txid)
+}
+
+func (v partialFailView) Spent(op wire.OutPoint) (bool, error) {
+	if v.failSpent {
+		return false, fmt.Errorf("%w: %w", ErrView, errInjected)
+	}
+	return v.IndexView.Spent(op)
+}
+
+// TestTxPartsSecondReadFails: when the first read of 0x47 or 0x48
+// succeeds and the second fails (the spent output's tx, the spend seek),
+// the answer is empty, not a made-up value 0 or "unspent".
+func TestTxPartsSecondReadFails(t *testing.T) {
+	f, view, _ := sharedFixture(t)
+	in47 := cat(display(f.tx2.TxHash()), []byte{0, 0, 0, 16})
+	in48 := cat(display(f.tx1.TxHash()), []byte{0, 0, 0, 16})
+	ok := Precompiles(view, regtest)
+	for _, c := range []struct {
+		name  string
+		view  BitcoinView
+		addr  byte
+		input []byte
+	}{
+		{"0x47: the spent output's tx", partialFailView{IndexView: view, failTx: f.tx1.TxHash()}, 0x47, in47},
+		{"0x48: the spend seek", partialFailView{IndexView: view, failSpent: true}, 0x48, in48},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if out, _ := ok[addrOf(c.addr)].Run(c.input); len(out) == 0 {
+				t.Fatal("the healthy view answers empty: the case proves nothing")
+			}
+			out, err := Precompiles(c.view, regtest)[addrOf(c.addr)].Run(c.input)
+			if err != nil || out != nil {
+				t.Fatalf("answer %x, error %v: want empty", out, err)
+			}
+		})
 	}
 }

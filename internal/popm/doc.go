@@ -32,9 +32,11 @@
 //     keystone waits, reported once.
 //   - Coins: the change of the newest unconfirmed transaction is spent
 //     first (chained change, at most MachineConfig.MaxChain deep), else
-//     the smallest confirmed coin large enough. An outpoint spent by any
-//     live transaction is never spent again, so the miner never
-//     double-spends its own unconfirmed outputs.
+//     the smallest confirmed coin large enough. Every coin of the wallet
+//     is read (page by page, as of one block); those too small to pay a
+//     PoP transaction even at 1 sat/vB are left out of the state. An
+//     outpoint spent by any live transaction is never spent again, so
+//     the miner never double-spends its own unconfirmed outputs.
 //   - Bump: when the oldest unconfirmed transaction has waited
 //     Config.BumpBlocks blocks, it and every transaction built on its
 //     change are replaced by one transaction spending the same input and
@@ -42,9 +44,11 @@
 //     replaced one's (+25%, at least +1 sat/vB) and its fee at least
 //     their sum plus 1 sat/vB of its own size. btcd v0.26.2's mempool
 //     (the embedded regtest node) enforces exactly these rules
-//     (RejectReplacement is false), as Bitcoin Core does. A bump above
-//     the cap is not made: fee spikes never drain the wallet; the most a
-//     keystone ever costs is MaxFeeRate x PoPVSize.
+//     (RejectReplacement is false), as Bitcoin Core does. A bump wanted
+//     above the cap is made at the cap when that still pays more than the
+//     replaced chain (BIP-125), and not at all otherwise: fee spikes never
+//     drain the wallet; the most a keystone ever costs is MaxFeeRate x
+//     PoPVSize.
 //   - Reorgs: every snapshot says where each watched transaction is mined
 //     as of the tip; one that was mined and no longer is gets sent again
 //     (the same transaction), and bumping restarts from that tip. A
@@ -54,6 +58,16 @@
 //     a reorg that took the input away) is dropped with every transaction
 //     built on it, and the newest keystone is published again from
 //     another coin (Bitcoin.Spender answers for the watched inputs).
+//   - Broadcasts: each transaction is broadcast in its own goroutine and
+//     its verdict comes back to the loop as an event, so a broadcast
+//     waiting for slow or silent peers holds back neither the next
+//     keystone nor the other transactions (after a reorg every orphaned
+//     one is re-sent at once); a transaction is never broadcast twice at
+//     once. A peer that read the announcement and fetched nothing
+//     already has the transaction (p2p's Known: in its chain, or as an
+//     orphan, as btcd keeps re-sent transactions right after a reorg):
+//     that counts as accepted; if it is in fact stuck, the bump replaces
+//     it after BumpBlocks.
 //   - Refusals: a refused new transaction is dropped with its chain and
 //     its input avoided until the next snapshot; a refused replacement
 //     brings the replaced chain back. A replaced transaction mined anyway

@@ -57,18 +57,41 @@ func (b IndexBitcoin) TipChanges(ctx context.Context) <-chan struct{} {
 }
 
 // Coins implements Bitcoin.
-func (b IndexBitcoin) Coins(_ context.Context, script []byte, asOf chainhash.Hash) ([]Coin, error) {
-	const page = 1000
-	var out []Coin
-	for p := 0; ; p++ {
-		us, err := b.Index.UTXOs(script, p, page, asOf)
+func (b IndexBitcoin) Coins(ctx context.Context, script []byte, asOf chainhash.Hash) ([]Coin, error) {
+	return allCoins(ctx, func(p int) ([]Coin, error) {
+		us, err := b.Index.UTXOs(script, p, coinPage, asOf)
 		if err != nil {
 			return nil, err
 		}
-		for _, u := range us {
-			out = append(out, Coin{OutPoint: u.Outpoint, Value: u.Value})
+		out := make([]Coin, len(us))
+		for i, u := range us {
+			out[i] = Coin{OutPoint: u.Outpoint, Value: u.Value}
 		}
-		if len(us) < page || len(out) >= 10*page {
+		return out, nil
+	})
+}
+
+// coinPage is the page size the wallet's coins are read in (the query
+// API's largest).
+const coinPage = 1000
+
+// allCoins reads every page of the wallet's unspent outputs, page 0 on,
+// until a short page: a wallet may hold any number of them (funded by
+// many small payments, or dusted by strangers), and a coin left unread
+// is a coin the miner cannot spend. Every page is read as of the same
+// block, so together they are one consistent set.
+func allCoins(ctx context.Context, page func(p int) ([]Coin, error)) ([]Coin, error) {
+	var out []Coin
+	for p := 0; ; p++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		cs, err := page(p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, cs...)
+		if len(cs) < coinPage {
 			return out, nil
 		}
 	}
@@ -115,7 +138,11 @@ func (b IndexBitcoin) Broadcast(ctx context.Context, tx *wire.MsgTx) (Verdict, s
 
 // verdictOf reads the peers' answers: any acceptance (or a peer that
 // already has it, or a block holding it) is acceptance; otherwise any
-// rejection is a rejection.
+// rejection is a rejection; otherwise peers that read the announcement
+// and did not fetch the transaction (p2p's Known: it is mined in their
+// chain, or an orphan there, as right after a reorg) count as acceptance
+// too: resending changes nothing for them, and a transaction that is in
+// fact stuck is bumped after BumpBlocks.
 func verdictOf(res p2p.BroadcastResult) (Verdict, string, error) {
 	if res.OK() {
 		return VerdictAccepted, res.String(), nil
@@ -129,6 +156,9 @@ func verdictOf(res p2p.BroadcastResult) (Verdict, string, error) {
 	}
 	if len(reasons) > 0 {
 		return VerdictRejected, strings.Join(reasons, "; "), nil
+	}
+	if len(res.Known) > 0 {
+		return VerdictAccepted, res.String(), nil
 	}
 	return VerdictUnknown, res.String(), nil
 }

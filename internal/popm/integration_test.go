@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -51,6 +52,7 @@ func (c chanKeystones) Keystones(ctx context.Context) (<-chan Keystone, error) {
 type btcEnv struct {
 	node   *regtest.Node
 	svc    *tbc.Service
+	api    *tbc.Client // the service's query API
 	miner  *txgen.Key
 	cbNext int32 // next coinbase height to spend
 }
@@ -78,13 +80,14 @@ func newBTCEnv(t *testing.T) (*btcEnv, context.Context) {
 	if _, err := node.Mine(101, addr); err != nil {
 		t.Fatal(err)
 	}
+	api := freeAddr(t)
 	svc, err := tbc.New(tbc.Config{Params: &chaincfg.RegressionNetParams, DataDir: filepath.Join(dir, "node"),
-		Peers: []string{node.P2PAddr()}, Logger: quiet})
+		Peers: []string{node.P2PAddr()}, API: api, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
 	g.Go(func() error { return svc.Run(ctx) })
-	e := &btcEnv{node: node, svc: svc, miner: key, cbNext: 1}
+	e := &btcEnv{node: node, svc: svc, api: tbc.NewClient(api), miner: key, cbNext: 1}
 	e.waitIndexed(t)
 	return e, ctx
 }
@@ -93,6 +96,17 @@ func (e *btcEnv) waitIndexed(t *testing.T) {
 	t.Helper()
 	want, _ := e.node.Tip()
 	waitFor(t, "the index to reach the node's tip", func() bool { h, _ := e.svc.BlockTip(); return h == want })
+}
+
+// freeAddr is a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -109,6 +123,12 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // fund pays value to script from the next mature coinbase.
 func (e *btcEnv) fund(t *testing.T, script []byte, value int64) *wire.MsgTx {
 	t.Helper()
+	return e.fundOutputs(t, wire.NewTxOut(value, script))
+}
+
+// fundOutputs pays outs from the next mature coinbase.
+func (e *btcEnv) fundOutputs(t *testing.T, outs ...*wire.TxOut) *wire.MsgTx {
+	t.Helper()
 	h, _ := e.node.HashAt(e.cbNext)
 	e.cbNext++
 	b, err := e.node.Block(h)
@@ -119,7 +139,7 @@ func (e *btcEnv) fund(t *testing.T, script []byte, value int64) *wire.MsgTx {
 	change, _ := e.miner.PkScript(txgen.P2WPKH)
 	sp := txgen.Spend{
 		Inputs:  []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: e.miner, Kind: txgen.P2WPKH}},
-		Outputs: []*wire.TxOut{wire.NewTxOut(value, script)},
+		Outputs: outs,
 		Change:  change,
 		FeeRate: 2,
 	}
@@ -265,6 +285,7 @@ func nextEvent(t *testing.T, events chan Event, kind NoteKind) Event {
 			if ev.Kind == kind {
 				return ev
 			}
+			t.Logf("skipped event %s keystone %d tx %s block %s", ev.Kind, ev.KeystoneNumber, ev.Txid, ev.BlockHash)
 		case <-timeout:
 			t.Fatalf("no %s event", kind)
 		}
@@ -616,4 +637,49 @@ func TestMinerRepublishesAfterReorg(t *testing.T) {
 	}
 	waitFor(t, "the PoP tx back in the node's mempool", func() bool { return e.inMempool(pub.Txid) })
 	e.mineConfirmed(t, events, pub.Txid)
+}
+
+// TestMinerReadsEveryCoin: a wallet with more than 10,000 unspent
+// outputs (10,400 of 400 sat, too small to pay a PoP transaction, then
+// one that can, mined after them) is read whole by both Bitcoin
+// adapters, and the miner publishes from the one coin that pays.
+func TestMinerReadsEveryCoin(t *testing.T) {
+	e, ctx := newBTCEnv(t)
+	w := testWallet(t)
+	const perTx, txs, small, big = 2600, 4, 400, 500_000
+	e.mineEmpty(t, txs+1) // mature coinbases for every funding tx
+	for range txs {
+		outs := make([]*wire.TxOut, perTx)
+		for i := range outs {
+			outs[i] = wire.NewTxOut(small, w.Script())
+		}
+		e.fundOutputs(t, outs...)
+	}
+	e.mine(t, 1)
+	e.fundMined(t, w.Script(), big)
+	tip, _ := e.svc.BlockTip()
+	for name, b := range map[string]Bitcoin{"index": e.bitcoin(), "query API": APIBitcoin{Client: e.api}} {
+		coins, err := b.Coins(ctx, w.Script(), tip)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		seen := map[wire.OutPoint]bool{}
+		var sum int64
+		for _, c := range coins {
+			seen[c.OutPoint] = true
+			sum += c.Value
+		}
+		if want := perTx*txs + 1; len(coins) != want || len(seen) != want || sum != perTx*txs*small+big {
+			t.Fatalf("%s: %d coins (%d distinct) of %d sat, want %d of %d", name, len(coins), len(seen), sum, want, perTx*txs*small+big)
+		}
+	}
+	ks, events := e.startMiner(t, ctx, w)
+	pub := e.publish(t, ks, events, 1)
+	mp, err := e.node.MempoolTx(pub.Txid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := mp.TxOut[1].Value + pub.Fee; got != big {
+		t.Fatalf("published from a coin of %d sat, want the %d-sat one", got, big)
+	}
 }

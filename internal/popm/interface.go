@@ -22,7 +22,11 @@ type Keystones interface {
 // and the node's peers.
 //
 // Concurrency contract: methods are called from one goroutine at a time
-// (the miner's loop), except TipChanges, whose channel is read by it. Every
+// (the miner's loop), except TipChanges, whose channel is read by it, and
+// Broadcast, which runs in a goroutine per transaction, concurrently with
+// the other methods and with itself (never twice at once for one
+// transaction): a broadcast waiting for slow peers must not hold back
+// the next keystone or the other broadcasts. Every
 // as-of query answers as of the given block, so one snapshot (coins, where
 // each transaction is mined) is consistent even while the chain moves.
 type Bitcoin interface {

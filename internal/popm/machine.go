@@ -538,7 +538,10 @@ func (m *Machine) pickCoin(rate int64) (Coin, bool) {
 // newest keystone, once it has waited BumpBlocks blocks. Its fee follows
 // BIP-125: a higher rate than each replaced transaction and an absolute
 // fee of at least their sum plus 1 sat/vB of its own size. Capped by
-// MaxFeeRate and by the coin: a fee spike never drains the wallet.
+// MaxFeeRate (a rate wanted above it is cut to it, so a fee spike still
+// gets the most the operator allows) and by the coin: a fee spike never
+// drains the wallet. No bump is made when even the cap is not above the
+// replaced chain's rate.
 func (m *Machine) bump(out *Output) {
 	var root *Tx
 	for _, t := range m.s.Txs {
@@ -557,8 +560,13 @@ func (m *Machine) bump(out *Output) {
 		maxRate = max(maxRate, t.FeeRate)
 	}
 	vsize := PoPVSize(m.w.kind)
-	rate := max(m.rate(), maxRate+max(1, maxRate/4))
-	fee := max(rate*vsize, sum+vsize)
+	// The rate wanted (the estimate, at least +25%), cut at the cap: a
+	// spike above the cap still gets the most the operator allows
+	// rather than no bump at all. BIP-125 then sets the floor: a higher
+	// rate than every replaced transaction, and their fees plus 1 sat/vB
+	// of its own size.
+	rate := min(max(m.rate(), maxRate+max(1, maxRate/4)), m.cfg.MaxFeeRate)
+	fee := max(rate*vsize, sum+vsize, (maxRate+1)*vsize)
 	rate = (fee + vsize - 1) / vsize
 	k := root.Keystone
 	if m.s.Latest != nil {

@@ -202,16 +202,42 @@ func TestMachine(t *testing.T) {
 				t.Fatalf("replacement %+v", r)
 			}
 		}},
-		{"bump above the cap waits and never drains", func(t *testing.T, h *harness) {
-			h.tip(100, 90)
+		{"bump with the cap not above the paid rate waits and never drains", func(t *testing.T, h *harness) {
+			h.tip(100, 100)
 			h.apply(KeystoneEvent{testKS(1)}, VerdictAccepted)
-			h.tip(101, 90)
-			out := h.tip(102, 90)
+			h.tip(101, 100)
+			out := h.tip(102, 120)
 			if len(out.Send) != 0 || kinds(out.Notes) != "bump-capped" {
 				t.Fatalf("send %d notes %s", len(out.Send), kinds(out.Notes))
 			}
-			if out := h.tip(103, 95); len(out.Notes) != 0 || len(out.Send) != 0 { // reported once
+			if out := h.tip(103, 130); len(out.Notes) != 0 || len(out.Send) != 0 { // reported once
 				t.Fatalf("notes %s", kinds(out.Notes))
+			}
+			var paid int64
+			for _, tx := range h.live() {
+				paid += tx.Fee
+			}
+			if paid > testCfg.MaxFeeRate*PoPVSize(P2WPKH) {
+				t.Fatalf("fees %d above the cap", paid)
+			}
+		}},
+		{"estimate above the cap bumps up to the cap, then waits", func(t *testing.T, h *harness) {
+			h.tip(100, 50)
+			orig := h.apply(KeystoneEvent{testKS(1)}, VerdictAccepted).Send[0]
+			h.tip(101, 150)
+			out := h.tip(102, 150)
+			if len(out.Send) != 1 || kinds(out.Notes) != "bumped" {
+				t.Fatalf("estimate 150 above the cap 100, paid 50: send %d notes %s, want a bump to the cap", len(out.Send), kinds(out.Notes))
+			}
+			b := out.Send[0]
+			if b.FeeRate != testCfg.MaxFeeRate || b.Fee != testCfg.MaxFeeRate*PoPVSize(P2WPKH) || b.Input != orig.Input {
+				t.Fatalf("bump %+v, want %d sat/vB on the same input", b, testCfg.MaxFeeRate)
+			}
+			// At the cap: the next bump cannot pay more, reported once.
+			h.tip(103, 150)
+			out = h.tip(104, 150)
+			if len(out.Send) != 0 || kinds(out.Notes) != "bump-capped" {
+				t.Fatalf("second bump: send %d notes %s", len(out.Send), kinds(out.Notes))
 			}
 			var paid int64
 			for _, tx := range h.live() {

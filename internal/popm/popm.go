@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -91,6 +93,19 @@ type Miner struct {
 	seen   map[[32]byte]time.Time // when each recent keystone arrived
 	sentAt map[chainhash.Hash]time.Time
 	empty  bool // the empty-wallet warning is logged
+
+	// Broadcasts run in their own goroutines (sending), at most one per
+	// transaction; each reports on verdicts, which Run reads. sending
+	// and inflight are only touched by Run's goroutine.
+	sending  sync.WaitGroup
+	inflight map[chainhash.Hash]bool
+	verdicts chan verdict
+}
+
+// verdict is the outcome of one broadcast goroutine.
+type verdict struct {
+	txid chainhash.Hash
+	ev   *BroadcastEvent // nil: no verdict (an error); resent at the next block
 }
 
 // New validates cfg and opens the miner's state.
@@ -136,12 +151,16 @@ func New(cfg Config) (*Miner, error) {
 	return &Miner{
 		cfg: cfg, log: cfg.Logger.With("subsystem", "popm"), m: NewMachine(mc, cfg.Wallet, s), st: st,
 		met: newMetrics(cfg.Registerer), seen: map[[32]byte]time.Time{}, sentAt: map[chainhash.Hash]time.Time{},
+		inflight: map[chainhash.Hash]bool{}, verdicts: make(chan verdict),
 	}, nil
 }
 
 // Run mines until ctx is done, then closes the state.
 func (mi *Miner) Run(ctx context.Context) error {
 	defer mi.st.close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer mi.sending.Wait()
+	defer cancel()
 	w := mi.cfg.Wallet
 	src, path := w.Source()
 	mi.log.Info("pop miner started", "address", w.Address().EncodeAddress(), "kind", w.Kind(), "key", src, "path", path,
@@ -178,6 +197,15 @@ func (mi *Miner) Run(ctx context.Context) error {
 			}
 		case <-tick.C:
 		case <-retry.C:
+		case v := <-mi.verdicts:
+			delete(mi.inflight, v.txid)
+			if v.ev == nil {
+				continue
+			}
+			if err := mi.exec(ctx, mi.m.Step(*v.ev)); err != nil {
+				return err
+			}
+			continue
 		}
 		if ev == nil {
 			te, err := mi.snapshot(ctx)
@@ -256,12 +284,18 @@ func (mi *Miner) snapshot(ctx context.Context) (TipEvent, error) {
 				"address", mi.cfg.Wallet.Address().EncodeAddress(), "err", ErrWalletEmpty)
 		}
 	}
+	// The state keeps only coins that can pay a PoP transaction alone
+	// (at 1 sat/vB): dust sent to the wallet by strangers neither grows
+	// the persisted state nor hides the coins that can pay.
+	minCoin := mi.cfg.Wallet.MinCoin(1)
+	coins = slices.DeleteFunc(coins, func(c Coin) bool { return c.Value < minCoin })
 	return TipEvent{Hash: hash, Height: height, Coins: coins, Mined: mined, Spent: spent, FeeRate: rate}, nil
 }
 
-// exec persists the state, then sends what the step asks for and reports
-// its notes. Persisting first makes a crash at any point safe: Restart
-// resends whatever was persisted but maybe not sent.
+// exec persists the state, then reports the step's notes and starts a
+// broadcast for each transaction it asks to send. Persisting first makes
+// a crash at any point safe: Restart resends whatever was persisted but
+// maybe not sent.
 func (mi *Miner) exec(ctx context.Context, out Output) error {
 	if err := mi.st.save(mi.m.State()); err != nil {
 		return err
@@ -277,28 +311,40 @@ func (mi *Miner) exec(ctx context.Context, out Output) error {
 	return nil
 }
 
+// send broadcasts t in its own goroutine, whose verdict comes back to
+// Run as an event: a broadcast waits for its peers' answers (up to the
+// node's broadcast timeout for a peer that never answers), and neither
+// the next keystone nor the other transactions wait with it. Right
+// after a reorg the miner re-sends every orphaned transaction at once.
+// A transaction whose broadcast is still running is not sent twice: its
+// verdict is on the way.
 func (mi *Miner) send(ctx context.Context, t *Tx) error {
+	if mi.inflight[t.Txid] {
+		return nil
+	}
 	msg, err := t.MsgTx()
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	verdict, reason, err := mi.cfg.Bitcoin.Broadcast(ctx, msg)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil
+	mi.inflight[t.Txid] = true
+	mi.sending.Add(1)
+	go func() {
+		defer mi.sending.Done()
+		v := verdict{txid: t.Txid}
+		now := time.Now()
+		res, reason, err := mi.cfg.Bitcoin.Broadcast(ctx, msg)
+		switch {
+		case err == nil:
+			mi.log.Debug("broadcast", "txid", t.Txid, "verdict", res, "reason", reason, "took", time.Since(now))
+			v.ev = &BroadcastEvent{Txid: t.Txid, Verdict: res, Reason: reason}
+		case ctx.Err() == nil:
+			mi.log.Warn("broadcast got no verdict; resent at the next block", "txid", t.Txid, "err", err)
 		}
-		mi.log.Warn("broadcast got no verdict; resent at the next block", "txid", t.Txid, "err", err)
-		return nil
-	}
-	mi.log.Debug("broadcast", "txid", t.Txid, "verdict", verdict, "reason", reason, "took", time.Since(now))
-	out := mi.m.Step(BroadcastEvent{Txid: t.Txid, Verdict: verdict, Reason: reason})
-	if err := mi.st.save(mi.m.State()); err != nil {
-		return err
-	}
-	for _, n := range out.Notes {
-		mi.note(n)
-	}
+		select {
+		case mi.verdicts <- v:
+		case <-ctx.Done():
+		}
+	}()
 	return nil
 }
 

@@ -177,24 +177,21 @@ func (a APIBitcoin) TipChanges(ctx context.Context) <-chan struct{} {
 
 // Coins implements Bitcoin.
 func (a APIBitcoin) Coins(ctx context.Context, script []byte, asOf chainhash.Hash) ([]Coin, error) {
-	const page = 1000
-	var out []Coin
-	for p := 0; ; p++ {
-		us, err := a.Client.UTXOs(ctx, "script:"+hex.EncodeToString(script), asOf.String(), p, page)
+	return allCoins(ctx, func(p int) ([]Coin, error) {
+		us, err := a.Client.UTXOs(ctx, "script:"+hex.EncodeToString(script), asOf.String(), p, coinPage)
 		if err != nil {
 			return nil, err
 		}
-		for _, u := range us.UTXOs {
+		out := make([]Coin, len(us.UTXOs))
+		for i, u := range us.UTXOs {
 			h, err := chainhash.NewHashFromStr(u.Txid)
 			if err != nil {
 				return nil, fmt.Errorf("popm: utxo txid %q: %w", u.Txid, err)
 			}
-			out = append(out, Coin{OutPoint: wire.OutPoint{Hash: *h, Index: u.Vout}, Value: u.Satoshis})
+			out[i] = Coin{OutPoint: wire.OutPoint{Hash: *h, Index: u.Vout}, Value: u.Satoshis}
 		}
-		if len(us.UTXOs) < page || len(out) >= 10*page {
-			return out, nil
-		}
-	}
+		return out, nil
+	})
 }
 
 // Mined implements Bitcoin.

@@ -238,8 +238,8 @@ func (s *Server) toMessage(a *callArgs, env *callEnv, st *state.StateDB) *core.M
 // the hVM precompiles, under the EVM timeout. An error is a failure to
 // run (invalid message, timeout, failed Bitcoin view); a revert is in the
 // result.
-func (s *Server) execute(ctx context.Context, env *callEnv, st *state.StateDB, msg *core.Message, tracer *tracing.Hooks) (*core.ExecutionResult, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.EVMTimeout)
+func (s *Server) execute(parent context.Context, env *callEnv, st *state.StateDB, msg *core.Message, tracer *tracing.Hooks) (*core.ExecutionResult, error) {
+	ctx, cancel := context.WithTimeout(parent, s.cfg.EVMTimeout)
 	defer cancel()
 	var sdb vm.StateDB = st
 	if tracer != nil {
@@ -258,11 +258,12 @@ func (s *Server) execute(ctx context.Context, env *callEnv, st *state.StateDB, m
 		return nil, fmt.Errorf("bitcoin view failed during the call: %w", verr)
 	}
 	if evm.Cancelled() {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) && parent.Err() == nil {
 			s.metrics.evmTimeouts.Inc()
 			return nil, fmt.Errorf("%w after %v", ErrExecutionTimeout, s.cfg.EVMTimeout)
 		}
-		return nil, ctx.Err()
+		s.metrics.evmCancelled.Inc() // the request's deadline or its client's departure
+		return nil, fmt.Errorf("%w: %w", ErrRequestEnded, context.Cause(parent))
 	}
 	if err != nil {
 		return nil, txError(fmt.Errorf("err: %w (supplied gas %d)", err, msg.GasLimit))

@@ -82,20 +82,25 @@ func TestCast(t *testing.T) {
 	defer wg.Wait()
 	defer cancel()
 
-	cast := func(args ...string) (string, error) {
+	// cast returns its stdout (the answer, JSON with --json) and its
+	// stderr (errors, and log lines such as its nightly-build warning)
+	// apart: read together, a log line corrupts the JSON.
+	cast := func(args ...string) (stdout, stderr string, err error) {
 		t.Helper()
 		cctx, stop := context.WithTimeout(context.Background(), 60*time.Second)
 		defer stop()
 		full := append([]string{args[0], "--rpc-url", e.url}, args[1:]...)
 		cmd := exec.CommandContext(cctx, castBin, full...)
-		out, err := cmd.CombinedOutput()
-		return strings.TrimSpace(string(out)), err
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err = cmd.Run()
+		return strings.TrimSpace(out.String()), strings.TrimSpace(errOut.String()), err
 	}
 	must := func(args ...string) string {
 		t.Helper()
-		out, err := cast(args...)
+		out, errOut, err := cast(args...)
 		if err != nil {
-			t.Fatalf("cast %s: %v\n%s", strings.Join(args, " "), err, out)
+			t.Fatalf("cast %s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), err, out, errOut)
 		}
 		return out
 	}
@@ -148,8 +153,8 @@ func TestCast(t *testing.T) {
 	if out := must("logs", "--from-block", "0", "--address", contract, "--json"); !strings.Contains(out, "0x0000000000000000000000000000000000000000000000000000000000000abc") {
 		t.Fatalf("logs %s", out)
 	}
-	if out, err := cast("call", contract, "0x01"); err == nil || !strings.Contains(out, "execution reverted") || !strings.Contains(out, "boom") {
-		t.Fatalf("revert: %v\n%s", err, out)
+	if _, errOut, err := cast("call", contract, "0x01"); err == nil || !strings.Contains(errOut, "execution reverted") || !strings.Contains(errOut, "boom") {
+		t.Fatalf("revert: %v\n%s", err, errOut)
 	}
 	if out := must("receipt", rcpt.TransactionHash.Hex(), "--json"); !strings.Contains(out, `"status":"0x1"`) {
 		t.Fatalf("receipt %s", out)
@@ -178,7 +183,7 @@ func TestCast(t *testing.T) {
 		t.Fatalf("hemi_bitcoinView %s", out)
 	}
 	// Nonce too low is reported as such.
-	if out, err := cast("send", "--private-key", key0, "--nonce", "0", to, "--value", "1"); err == nil || !strings.Contains(out, "nonce too low") {
-		t.Fatalf("nonce too low: %v\n%s", err, out)
+	if _, errOut, err := cast("send", "--private-key", key0, "--nonce", "0", to, "--value", "1"); err == nil || !strings.Contains(errOut, "nonce too low") {
+		t.Fatalf("nonce too low: %v\n%s", err, errOut)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,7 +26,35 @@ const (
 	DefaultFilterTimeout        = 5 * time.Minute
 	DefaultFeeHistoryMaxBlocks  = 1024
 	DefaultClientVersion        = "hemi-go/v0.1.0"
+
+	// DefaultRequestTimeout is go-ethereum's effective HTTP request
+	// timeout (its 30 s WriteTimeout).
+	DefaultRequestTimeout = 30 * time.Second
+	// DefaultResponseMaxSize equals the batch limit: one answer may not
+	// be larger than a whole batch's.
+	DefaultResponseMaxSize = DefaultBatchResponseMaxSize
+	// DefaultTraceMaxBytes keeps a trace inside one response.
+	DefaultTraceMaxBytes = DefaultResponseMaxSize
+	// DefaultFiltersMax, DefaultFiltersPerClient and
+	// DefaultFilterMaxHashes bound what polling filters hold together:
+	// at most 1,000 x 4,096 x 32 bytes = 131 MB of buffered hashes, plus
+	// each log filter's criteria (at most 1,000 addresses and 4 x 1,000
+	// topics, 148 KB).
+	DefaultFiltersMax       = 1000
+	DefaultFiltersPerClient = 100
+	DefaultFilterMaxHashes  = 4096
+	// DefaultSubscriptionsPerConn bounds one WebSocket's subscriptions
+	// (each holds a goroutine or two and a feed subscription).
+	DefaultSubscriptionsPerConn = 128
 )
+
+// DefaultAPIs are the namespaces served when Config.APIs is empty: all
+// but debug, whose re-executions are the costliest requests (go-ethereum
+// serves eth, net and web3 by default; anvil serves everything).
+var DefaultAPIs = []string{"eth", "net", "web3", "txpool", "hemi"}
+
+// KnownAPIs are the namespaces Config.APIs may list.
+var KnownAPIs = []string{"eth", "net", "web3", "txpool", "debug", "hemi"}
 
 // ErrConfig: a Config field is invalid.
 var ErrConfig = errors.New("rpc: invalid config")
@@ -55,16 +85,49 @@ type Config struct {
 	// GasCap bounds the gas of eth_call, eth_estimateGas,
 	// eth_createAccessList and debug_traceCall.
 	GasCap uint64
+	// APIs are the namespaces served (KnownAPIs; empty: DefaultAPIs),
+	// as go-ethereum's --http.api. A namespace not listed answers
+	// "method not found".
+	APIs []string
+	// RequestTimeout bounds every request and batch, over HTTP and
+	// WebSocket: when it passes, the answer is go-ethereum's "request
+	// timed out" (-32002) for every call not answered yet, the running
+	// call's context is cancelled (an EVM stops) and no further call of
+	// the batch starts. Subscriptions are not requests: they live as
+	// long as their connection.
+	RequestTimeout time.Duration
+	// ResponseMaxSize bounds one answer in bytes, a single call's as a
+	// batch's (go-ethereum bounds only batches); a larger answer is
+	// replaced by "response too large" (-32003).
+	ResponseMaxSize int
 	// EVMTimeout bounds one eth_call or one estimation step.
 	EVMTimeout time.Duration
-	// TraceTimeout is the default timeout of one traced transaction.
+	// TraceTimeout is the timeout of one traced transaction and the
+	// most a caller's "timeout" may ask for (it may ask for less).
 	TraceTimeout time.Duration
+	// TraceMaxBytes bounds what one debug_trace* request's tracers may
+	// produce (every tracer kind; a block trace shares it among its
+	// transactions): past it the EVM is stopped and the request fails
+	// with "trace too large" (-32003).
+	TraceMaxBytes int
 	// LogsBlockRange bounds the block range of eth_getLogs and
 	// eth_getFilterLogs; LogsMaxResults bounds the logs returned.
 	LogsBlockRange uint64
 	LogsMaxResults int
 	// FilterTimeout uninstalls a filter not polled for this long.
 	FilterTimeout time.Duration
+	// FiltersMax bounds the polling filters installed in all,
+	// FiltersPerClient those of one client (a WebSocket connection, or
+	// an HTTP client's IP address: a filter outlives its HTTP
+	// connection). FilterMaxHashes bounds the transaction hashes a
+	// pending-transaction filter buffers between polls; past it the
+	// oldest are dropped.
+	FiltersMax       int
+	FiltersPerClient int
+	FilterMaxHashes  int
+	// SubscriptionsPerConn bounds the eth_subscribe and hemi_subscribe
+	// subscriptions of one WebSocket connection.
+	SubscriptionsPerConn int
 	// FeeHistoryMaxBlocks bounds eth_feeHistory's block count.
 	FeeHistoryMaxBlocks uint64
 	// ClientVersion is web3_clientVersion's answer.
@@ -105,6 +168,12 @@ func (cfg Config) withDefaults() (Config, error) {
 		{"batch item limit", &cfg.BatchItemLimit, DefaultBatchItemLimit},
 		{"batch response max size", &cfg.BatchResponseMaxSize, DefaultBatchResponseMaxSize},
 		{"logs max results", &cfg.LogsMaxResults, DefaultLogsMaxResults},
+		{"response max size", &cfg.ResponseMaxSize, DefaultResponseMaxSize},
+		{"trace max bytes", &cfg.TraceMaxBytes, DefaultTraceMaxBytes},
+		{"filters max", &cfg.FiltersMax, DefaultFiltersMax},
+		{"filters per client", &cfg.FiltersPerClient, DefaultFiltersPerClient},
+		{"filter max hashes", &cfg.FilterMaxHashes, DefaultFilterMaxHashes},
+		{"subscriptions per connection", &cfg.SubscriptionsPerConn, DefaultSubscriptionsPerConn},
 	} {
 		if *p.v < 0 {
 			return cfg, fmt.Errorf("%w: %s %d is negative", ErrConfig, p.name, *p.v)
@@ -121,6 +190,17 @@ func (cfg Config) withDefaults() (Config, error) {
 	}
 	if cfg.TraceTimeout <= 0 {
 		cfg.TraceTimeout = DefaultTraceTimeout
+	}
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = DefaultRequestTimeout
+	}
+	if len(cfg.APIs) == 0 {
+		cfg.APIs = DefaultAPIs
+	}
+	for _, a := range cfg.APIs {
+		if !slices.Contains(KnownAPIs, a) {
+			return cfg, fmt.Errorf("%w: unknown api %q (known: %s)", ErrConfig, a, strings.Join(KnownAPIs, ", "))
+		}
 	}
 	if cfg.LogsBlockRange == 0 {
 		cfg.LogsBlockRange = DefaultLogsBlockRange

@@ -50,8 +50,10 @@ type txTraceResult struct {
 	Error  string          `json:"error,omitempty"`
 }
 
-// newTracer builds the tracer cfg names (the struct logger by default).
-func (s *Server) newTracer(cfg *traceConfig, tctx *tracers.Context) (*tracers.Tracer, time.Duration, error) {
+// newTracer builds the tracer cfg names (the struct logger by default),
+// its hooks charged to budget, and its timeout: the caller's, but never
+// more than Config.TraceTimeout (also the default).
+func (s *Server) newTracer(cfg *traceConfig, tctx *tracers.Context, budget *traceBudget) (*tracers.Tracer, time.Duration, error) {
 	timeout := s.cfg.TraceTimeout
 	if cfg == nil {
 		cfg = &traceConfig{}
@@ -61,17 +63,51 @@ func (s *Server) newTracer(cfg *traceConfig, tctx *tracers.Context) (*tracers.Tr
 		if err != nil {
 			return nil, 0, invalidParams("invalid timeout %q: %v", *cfg.Timeout, err)
 		}
-		timeout = d
+		if d <= 0 {
+			return nil, 0, invalidParams("invalid timeout %q: must be positive", *cfg.Timeout)
+		}
+		timeout = min(d, s.cfg.TraceTimeout)
 	}
 	if cfg.Tracer == nil || *cfg.Tracer == "" {
-		l := logger.NewStructLogger(cfg.Config)
-		return &tracers.Tracer{Hooks: l.Hooks(), GetResult: l.GetResult, Stop: l.Stop}, timeout, nil
+		var lc logger.Config
+		if cfg.Config != nil {
+			lc = *cfg.Config
+		}
+		// The logger stops recording past the budget (it truncates
+		// silently; the budget turns that into an error).
+		if lc.Limit <= 0 || lc.Limit > budget.max {
+			lc.Limit = budget.max
+		}
+		l := logger.NewStructLogger(&lc)
+		t := &tracers.Tracer{Hooks: l.Hooks(), GetResult: l.GetResult, Stop: l.Stop}
+		return budget.limitTracer(t, true, &lc), timeout, nil
 	}
 	t, err := newNamedTracer(*cfg.Tracer, tctx, cfg.TracerConfig, s.config)
 	if err != nil {
 		return nil, 0, invalidParams("tracer %q: %v", *cfg.Tracer, err)
 	}
-	return t, timeout, nil
+	return budget.limitTracer(t, false, nil), timeout, nil
+}
+
+// watch stops tracer and evm when tctx is done (the trace's timeout or
+// the request's end) or when budget is spent; the returned func undoes
+// it.
+func (s *Server) watch(tctx context.Context, tracer *tracers.Tracer, evm *vm.EVM, budget *traceBudget) func() {
+	budget.arm(func() {
+		s.metrics.traceLimits.Inc()
+		tracer.Stop(ErrTraceTooLarge)
+		evm.Cancel()
+	})
+	stop := context.AfterFunc(tctx, func() {
+		if errors.Is(tctx.Err(), context.DeadlineExceeded) {
+			tracer.Stop(errors.New("execution timeout"))
+		}
+		evm.Cancel()
+	})
+	return func() {
+		stop()
+		budget.arm(nil)
+	}
 }
 
 // newNamedTracer is tracers.DefaultDirectory.New for a name. The
@@ -93,6 +129,7 @@ func newNamedTracer(name string, tctx *tracers.Context, cfg json.RawMessage, con
 // returns a config. It stops after transaction index last.
 type replay struct {
 	s      *Server
+	budget *traceBudget // shared by the transactions traced
 	b      *chain.Block
 	parent *types.Header
 	st     *state.StateDB
@@ -116,7 +153,8 @@ func (s *Server) newReplay(b *chain.Block) (*replay, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &replay{s: s, b: b, parent: parent, st: st, view: view, get: s.chain.GetHashFn(parent)}
+	r := &replay{s: s, b: b, parent: parent, st: st, view: view, get: s.chain.GetHashFn(parent),
+		budget: newTraceBudget(s.cfg.TraceMaxBytes)}
 	evm := s.chain.Processor().NewEVM(b.Header, r.get, st, view, vm.Config{})
 	core.PreExecution(context.Background(), b.Header.ParentBeaconRoot, parent, s.config, evm, b.Header.Number, b.Header.Time)
 	evm.Release()
@@ -155,7 +193,7 @@ func (r *replay) step(ctx context.Context, i int, hash common.Hash, nsys int, si
 	vmCfg := vm.Config{}
 	var sdb vm.StateDB = r.st
 	if cfg != nil {
-		tracer, timeout, err = r.s.newTracer(cfg, &tracers.Context{BlockHash: r.b.Hash(), BlockNumber: r.b.Header.Number, TxIndex: i, TxHash: hash})
+		tracer, timeout, err = r.s.newTracer(cfg, &tracers.Context{BlockHash: r.b.Hash(), BlockNumber: r.b.Header.Number, TxIndex: i, TxHash: hash}, r.budget)
 		if err != nil {
 			return nil, err
 		}
@@ -167,13 +205,7 @@ func (r *replay) step(ctx context.Context, i int, hash common.Hash, nsys int, si
 	if tracer != nil {
 		tctx, cancel := context.WithTimeout(ctx, timeout)
 		defer cancel()
-		stop := context.AfterFunc(tctx, func() {
-			if errors.Is(tctx.Err(), context.DeadlineExceeded) {
-				tracer.Stop(errors.New("execution timeout"))
-			}
-			evm.Cancel()
-		})
-		defer stop()
+		defer r.s.watch(tctx, tracer, evm, r.budget)()
 	}
 	r.st.SetTxContext(hash, i, uint32(i+1))
 	var execErr error
@@ -197,11 +229,19 @@ func (r *replay) step(ctx context.Context, i int, hash common.Hash, nsys int, si
 		}
 		return nil, nil
 	}
+	if r.budget.isExceeded() {
+		return nil, r.budget.err()
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRequestEnded, err)
+	}
 	res := &txTraceResult{TxHash: hash}
 	if execErr != nil {
 		res.Error = fmt.Sprintf("tracing failed: %v", execErr)
 	} else if raw, err := tracer.GetResult(); err != nil {
 		res.Error = err.Error()
+	} else if err := r.budget.checkResult(raw); err != nil {
+		return nil, err
 	} else {
 		res.Result = raw
 	}
@@ -324,7 +364,8 @@ func (api *debugAPI) TraceCall(ctx context.Context, args callArgs, bnh gethrpc.B
 	if err != nil {
 		return nil, err
 	}
-	tracer, timeout, err := s.newTracer(&cfg.traceConfig, &tracers.Context{BlockNumber: env.header.Number})
+	budget := newTraceBudget(s.cfg.TraceMaxBytes)
+	tracer, timeout, err := s.newTracer(&cfg.traceConfig, &tracers.Context{BlockNumber: env.header.Number}, budget)
 	if err != nil {
 		return nil, err
 	}
@@ -338,19 +379,28 @@ func (api *debugAPI) TraceCall(ctx context.Context, args callArgs, bnh gethrpc.B
 	}
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	stop := context.AfterFunc(tctx, func() {
-		if errors.Is(tctx.Err(), context.DeadlineExceeded) {
-			tracer.Stop(errors.New("execution timeout"))
-		}
-		evm.Cancel()
-	})
-	defer stop()
+	defer s.watch(tctx, tracer, evm, budget)()
 	env.state.SetTxContext(tx.Hash(), 0, 1)
-	if _, _, err := core.ApplyTransactionWithEVM(ctx, msg, core.NewGasPool(math.MaxUint64), env.state, env.header.Number, env.header.Hash(), env.header.Time, tx, evm); err != nil {
-		return nil, txError(fmt.Errorf("tracing failed: %w", err))
+	_, _, execErr := core.ApplyTransactionWithEVM(ctx, msg, core.NewGasPool(math.MaxUint64), env.state, env.header.Number, env.header.Hash(), env.header.Time, tx, evm)
+	if budget.isExceeded() {
+		return nil, budget.err()
+	}
+	if err := ctx.Err(); err != nil {
+		s.metrics.evmCancelled.Inc()
+		return nil, fmt.Errorf("%w: %w", ErrRequestEnded, err)
+	}
+	if execErr != nil {
+		return nil, txError(fmt.Errorf("tracing failed: %w", execErr))
 	}
 	if verr := viewErr(env.view); verr != nil {
 		return nil, fmt.Errorf("bitcoin view failed during the call: %w", verr)
 	}
-	return tracer.GetResult()
+	raw, err := tracer.GetResult()
+	if err != nil {
+		return nil, err
+	}
+	if err := budget.checkResult(raw); err != nil {
+		return nil, err
+	}
+	return raw, nil
 }

@@ -18,7 +18,7 @@ import (
 // TestTracing: go-ethereum's tracers over re-executed transactions,
 // blocks (system transactions first) and calls.
 func TestTracing(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{APIs: withDebug})
 	contract, deploy := e.deploy(0)
 	e.mine(deploy)
 	tr := e.transfer(2, 0, e.addr(3), 7)

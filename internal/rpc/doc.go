@@ -11,7 +11,45 @@
 // *txpool.Pool (asserted at compile time by internal/node); the pool may be nil on a
 // node without a mempool. Handler() serves HTTP (vhost and CORS checks)
 // and WebSocket upgrades on the same port; RPC() is the go-ethereum
-// server for in-process clients.
+// server for in-process clients (without the limits below, which live
+// in the HTTP and WebSocket paths). Config.APIs lists the namespaces
+// served, as geth's --http.api: by default all but debug (`hemi devnet`
+// adds it, as anvil serves it).
+//
+// # Limits (every request costs bounded work)
+//
+// Each limit is a Config field with a Default* constant and a key of
+// the [rpc] section of config.sample.toml.
+//
+//   - Deadline (RequestTimeout, 30 s): every HTTP request and batch,
+//     and every WebSocket message that is not a subscription, runs under
+//     a context deadline, which go-ethereum's handler turns into
+//     "request timed out" (-32002) for every call not answered yet; the
+//     running call's context is cancelled, so its EVM stops (the
+//     hemi_rpc_evm_cancelled_total counter), and no further call of the
+//     batch starts. go-ethereum's WebSocket transport gives no deadline,
+//     so ws.go serves WebSocket messages through the HTTP path
+//     (limits.go), and only subscribe/unsubscribe messages through
+//     go-ethereum's codec for the connection.
+//   - Answer size (ResponseMaxSize, 25 MB): a single answer as a batch's
+//     (go-ethereum bounds only batches); a larger one is replaced by
+//     "response too large" (-32003), checked on the encoded answer in the
+//     HTTP path, where every method's answer passes.
+//   - Tracing: a trace's timeout is the caller's "timeout" capped at
+//     TraceTimeout (5 s, also the default); the output of one
+//     debug_trace* request's tracers, every kind, is bounded by
+//     TraceMaxBytes (25 MB) while the EVM runs (tracelimit.go): past it
+//     the EVM stops and the request fails with "trace too large"
+//     (-32003).
+//   - Filters: FiltersMax (1,000) in all, FiltersPerClient (100) per
+//     client (a WebSocket connection, or an HTTP client's IP address),
+//     FilterMaxHashes (4,096) hashes buffered per pending-transaction
+//     filter (oldest dropped), criteria of at most 1,000 addresses and
+//     4 x 1,000 topics: about 280 MB at worst in all.
+//   - Subscriptions: SubscriptionsPerConn (128) per WebSocket
+//     connection; past it eth_subscribe and hemi_subscribe answer
+//     -32005.
+//   - An empty POST body is answered with a parse error (-32700).
 //
 // # Semantics
 //
@@ -50,7 +88,9 @@
 //     go-ethereum's messages and code -32000 (txError).
 //   - Errors: revert is code 3, "execution reverted: <reason>", data =
 //     the revert bytes; bad parameters -32602; limits (getLogs range and
-//     results, filters) -32005; everything else -32000.
+//     results, filters, subscriptions) -32005; request timed out -32002
+//     and response or trace too large -32003 (go-ethereum's codes);
+//     everything else -32000.
 //   - Tracing (debug_traceTransaction, debug_traceBlockByNumber/ByHash,
 //     debug_traceCall) re-executes on the parent's state with
 //     go-ethereum's tracers (struct logger, callTracer, prestateTracer,
@@ -76,13 +116,16 @@
 // On Config.Registerer: hemi_rpc_http_requests_total,
 // hemi_rpc_http_request_seconds, hemi_rpc_ws_connections,
 // hemi_rpc_txs_accepted_total, hemi_rpc_txs_rejected_total,
-// hemi_rpc_filters, hemi_rpc_subscriptions, hemi_rpc_evm_timeouts_total.
+// hemi_rpc_filters, hemi_rpc_subscriptions, hemi_rpc_evm_timeouts_total,
+// hemi_rpc_evm_cancelled_total, hemi_rpc_trace_limits_total,
+// hemi_rpc_responses_too_large_total, hemi_rpc_limit_refusals_total.
 //
 // # Invariants
 //
 //  1. No input crashes the server: parameters are decoded strictly
 //     (fuzzed) and every failure is an error with a code.
 //  2. Nothing here writes to the chain; the pool is written only by Add.
-//  3. Every goroutine (janitor, subscriptions) ends with ctx, its
-//     subscription, or the chain's close.
+//  3. Every goroutine (janitor, subscriptions, a WebSocket's pinger and
+//     its messages) ends with ctx, its subscription, its connection, or
+//     the chain's close.
 package rpc

@@ -38,6 +38,9 @@ var (
 	ErrLogsTooMany      = errors.New("query returned more than the maximum results")
 	ErrNoBitcoin        = errors.New("this node has no Bitcoin index attached")
 	ErrExecutionTimeout = errors.New("execution aborted (timeout)")
+	ErrRequestEnded     = errors.New("execution aborted: the request ended")
+	ErrTraceTooLarge    = errors.New("trace too large")
+	ErrTooMany          = errors.New("limit reached")
 )
 
 // rpcError is an error with a JSON-RPC code and optional data; the

@@ -25,7 +25,7 @@ const revertData = "0x08c379a000000000000000000000000000000000000000000000000000
 // TestCallErrors: reverts, bad parameters and failures get the codes and
 // messages tools expect.
 func TestCallErrors(t *testing.T) {
-	e := newEnv(t, Config{})
+	e := newEnv(t, Config{APIs: withDebug})
 	contract, deploy := e.deploy(0)
 	e.mine(deploy)
 	revertCall := map[string]any{"to": contract, "input": "0x01"}

@@ -27,13 +27,6 @@ const (
 	pendingTxFilter
 )
 
-// maxPendingHashes bounds what a pending-transaction filter buffers
-// between polls (oldest dropped).
-const maxPendingHashes = 10_000
-
-// maxFilters bounds the installed polling filters.
-const maxFilters = 10_000
-
 // filter is an installed polling filter (eth_newFilter,
 // eth_newBlockFilter, eth_newPendingTransactionFilter). Block and log
 // filters remember the next block to report and read the chain when
@@ -45,19 +38,37 @@ type filter struct {
 	last     common.Hash // hash of block next-1 when reported (zero: unknown)
 	hashes   []common.Hash
 	lastPoll time.Time
+	client   string // clientOf the request that installed it
 }
 
 // filterSystem holds the polling filters; filters not polled for
-// Config.FilterTimeout are uninstalled by the janitor (run).
+// Config.FilterTimeout are uninstalled by the janitor (run). Their
+// memory is bounded together: at most Config.FiltersMax filters
+// (Config.FiltersPerClient per client), each buffering at most
+// Config.FilterMaxHashes pending transaction hashes (the oldest are
+// dropped: a client polling that rarely misses some, as it would after
+// a restart) and criteria of at most maxFilterAddresses addresses and
+// maxFilterTopics x maxFilterTopicHashes topics. Block and log filters
+// buffer nothing: they read the chain when polled.
 type filterSystem struct {
-	s       *Server
-	mu      sync.Mutex
-	filters map[gethrpc.ID]*filter
-	now     func() time.Time
+	s         *Server
+	mu        sync.Mutex
+	filters   map[gethrpc.ID]*filter
+	perClient map[string]int
+	now       func() time.Time
 }
 
 func newFilterSystem(s *Server) *filterSystem {
-	return &filterSystem{s: s, filters: map[gethrpc.ID]*filter{}, now: time.Now}
+	return &filterSystem{s: s, filters: map[gethrpc.ID]*filter{}, perClient: map[string]int{}, now: time.Now}
+}
+
+// remove uninstalls filter id (fs.mu held).
+func (fs *filterSystem) remove(id gethrpc.ID, f *filter) {
+	delete(fs.filters, id)
+	if fs.perClient[f.client]--; fs.perClient[f.client] <= 0 {
+		delete(fs.perClient, f.client)
+	}
+	fs.s.metrics.filters.Dec()
 }
 
 // run expires idle filters and feeds pending filters until ctx is done.
@@ -88,8 +99,7 @@ func (fs *filterSystem) expire() {
 	cutoff := fs.now().Add(-fs.s.cfg.FilterTimeout)
 	for id, f := range fs.filters {
 		if f.lastPoll.Before(cutoff) {
-			delete(fs.filters, id)
-			fs.s.metrics.filters.Dec()
+			fs.remove(id, f)
 			fs.s.log.Debug("filter expired", "id", id)
 		}
 	}
@@ -105,18 +115,27 @@ func (fs *filterSystem) addPending(txs []*types.Transaction) {
 		for _, tx := range txs {
 			f.hashes = append(f.hashes, tx.Hash())
 		}
-		if n := len(f.hashes) - maxPendingHashes; n > 0 {
-			f.hashes = slices.Delete(f.hashes, 0, n)
+		if n := len(f.hashes) - fs.s.cfg.FilterMaxHashes; n > 0 {
+			f.hashes = slices.Delete(f.hashes, 0, n) // oldest first out
 		}
 	}
 }
 
-// install adds f and returns its id.
-func (fs *filterSystem) install(f *filter) (gethrpc.ID, error) {
+// install adds f for the client of ctx and returns its id.
+func (fs *filterSystem) install(ctx context.Context, f *filter) (gethrpc.ID, error) {
+	f.client = clientOf(ctx)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	if len(fs.filters) >= maxFilters {
-		return "", limitErr(fmt.Errorf("too many filters installed (%d)", maxFilters))
+	cfg := fs.s.cfg
+	if len(fs.filters) >= cfg.FiltersMax {
+		fs.s.metrics.limitRefusals.Inc()
+		return "", limitErr(fmt.Errorf("%w: too many filters installed: %d (rpc.filters_max); uninstall unused ones or poll with eth_getLogs",
+			ErrTooMany, cfg.FiltersMax))
+	}
+	if fs.perClient[f.client] >= cfg.FiltersPerClient {
+		fs.s.metrics.limitRefusals.Inc()
+		return "", limitErr(fmt.Errorf("%w: too many filters for this client: %d (rpc.filters_per_client); uninstall unused ones",
+			ErrTooMany, cfg.FiltersPerClient))
 	}
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -125,13 +144,14 @@ func (fs *filterSystem) install(f *filter) (gethrpc.ID, error) {
 	id := gethrpc.ID("0x" + hex.EncodeToString(b[:]))
 	f.lastPoll = fs.now()
 	fs.filters[id] = f
+	fs.perClient[f.client]++
 	fs.s.metrics.filters.Inc()
 	return id, nil
 }
 
 // NewFilter is eth_newFilter: logs from the filter's range (its fromBlock
 // or the next block) as they are polled.
-func (api *ethAPI) NewFilter(crit filterCriteria) (gethrpc.ID, error) {
+func (api *ethAPI) NewFilter(ctx context.Context, crit filterCriteria) (gethrpc.ID, error) {
 	s := api.s
 	if crit.BlockHash != nil {
 		return "", invalidParams("blockHash is not allowed in eth_newFilter")
@@ -141,18 +161,18 @@ func (api *ethAPI) NewFilter(crit filterCriteria) (gethrpc.ID, error) {
 	if crit.FromBlock >= 0 {
 		next, last = uint64(crit.FromBlock), common.Hash{}
 	}
-	return s.filters.install(&filter{kind: logsFilter, crit: crit, next: next, last: last})
+	return s.filters.install(ctx, &filter{kind: logsFilter, crit: crit, next: next, last: last})
 }
 
 // NewBlockFilter is eth_newBlockFilter.
-func (api *ethAPI) NewBlockFilter() (gethrpc.ID, error) {
+func (api *ethAPI) NewBlockFilter(ctx context.Context) (gethrpc.ID, error) {
 	head := api.s.chain.Head()
-	return api.s.filters.install(&filter{kind: blocksFilter, next: head.Number.Uint64() + 1, last: head.Hash()})
+	return api.s.filters.install(ctx, &filter{kind: blocksFilter, next: head.Number.Uint64() + 1, last: head.Hash()})
 }
 
 // NewPendingTransactionFilter is eth_newPendingTransactionFilter.
-func (api *ethAPI) NewPendingTransactionFilter() (gethrpc.ID, error) {
-	return api.s.filters.install(&filter{kind: pendingTxFilter})
+func (api *ethAPI) NewPendingTransactionFilter(ctx context.Context) (gethrpc.ID, error) {
+	return api.s.filters.install(ctx, &filter{kind: pendingTxFilter})
 }
 
 // UninstallFilter is eth_uninstallFilter.
@@ -160,10 +180,9 @@ func (api *ethAPI) UninstallFilter(id gethrpc.ID) bool {
 	fs := api.s.filters
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	_, ok := fs.filters[id]
+	f, ok := fs.filters[id]
 	if ok {
-		delete(fs.filters, id)
-		fs.s.metrics.filters.Dec()
+		fs.remove(id, f)
 	}
 	return ok
 }

@@ -32,6 +32,11 @@ func FuzzFilterCriteria(f *testing.F) {
 		if len(c.Topics) > maxFilterTopics || len(c.Addresses) > maxFilterAddresses {
 			t.Fatalf("accepted %d topics, %d addresses", len(c.Topics), len(c.Addresses))
 		}
+		for i, pos := range c.Topics {
+			if len(pos) > maxFilterTopicHashes {
+				t.Fatalf("accepted %d alternatives for topic %d", len(pos), i)
+			}
+		}
 		if c.BlockHash != nil && (c.FromBlock != gethrpc.LatestBlockNumber || c.ToBlock != gethrpc.LatestBlockNumber) {
 			t.Fatal("blockHash with a range")
 		}
@@ -114,3 +119,48 @@ var (
 	fakeLog   = types.Log{Address: common.Address{1}, Topics: []common.Hash{{2}, {3}}}
 	fakeBloom = types.CreateBloom(&types.Receipt{Logs: []*types.Log{&fakeLog}})
 )
+
+// FuzzMessageRouting: the WebSocket message router (onlySubscriptions)
+// and the "response too large" answer (tooLargeAnswer), which both
+// decode a client's message, never panic; a message routed to the
+// subscription codec is valid JSON; the answer is valid JSON, one error
+// per call that has an id, each echoing it.
+func FuzzMessageRouting(f *testing.F) {
+	for _, s := range []string{
+		`{"jsonrpc":"2.0","id":1,"method":"eth_subscribe","params":["newHeads"]}`,
+		`[{"jsonrpc":"2.0","id":"a","method":"eth_unsubscribe","params":["0x1"]},{"id":2,"method":"hemi_subscribe","params":["finality"]}]`,
+		`[{"jsonrpc":"2.0","id":1,"method":"eth_subscribe"},{"jsonrpc":"2.0","id":2,"method":"eth_call"}]`,
+		`{"jsonrpc":"2.0","id":{"x":1},"method":"eth_call"}`, `{"jsonrpc":"2.0","method":"eth_chainId"}`,
+		`[]`, `[1,2]`, `null`, ``, ` `, `{`, `[{"id":null}]`, `{"id":"\u00e9","method":"x_subscribe"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if onlySubscriptions(data) && !json.Valid(data) {
+			t.Fatalf("invalid JSON routed to the codec: %q", data)
+		}
+		out := tooLargeAnswer(data, 100, 10)
+		if !json.Valid(out) {
+			t.Fatalf("answer %q to %q is not JSON", out, data)
+		}
+		var single struct{ ID json.RawMessage }
+		var batch []struct{ ID json.RawMessage }
+		if json.Unmarshal(out, &batch) == nil {
+			var calls []struct{ ID json.RawMessage }
+			_ = json.Unmarshal(data, &calls)
+			want := 0
+			for _, c := range calls {
+				if len(c.ID) > 0 {
+					want++
+				}
+			}
+			if len(batch) != want {
+				t.Fatalf("%d answers to %d calls with an id: %q", len(batch), want, data)
+			}
+			return
+		}
+		if err := json.Unmarshal(out, &single); err != nil || len(single.ID) == 0 {
+			t.Fatalf("answer %q: %v", out, err)
+		}
+	})
+}

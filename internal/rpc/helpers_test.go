@@ -142,6 +142,10 @@ type testEnv struct {
 
 const genesisTime = 1_700_000_000
 
+// withDebug serves every namespace, debug included (the default leaves
+// it out).
+var withDebug = KnownAPIs
+
 func newEnv(t testing.TB, cfg Config) *testEnv {
 	t.Helper()
 	btc := newFakeBTC(40)

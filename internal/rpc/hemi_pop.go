@@ -277,6 +277,10 @@ func (api *hemiAPI) Finality(ctx context.Context) (*gethrpc.Subscription, error)
 	if s.cfg.Finality == nil {
 		return nil, &rpcError{code: codeServer, msg: ErrNoFinality.Error(), err: ErrNoFinality}
 	}
+	release, err := s.takeSubscription(ctx)
+	if err != nil {
+		return nil, err
+	}
 	sub := notifier.CreateSubscription()
 	ch := make(chan finality.Heads, 16)
 	fsub := s.cfg.Finality.SubscribeHeads(ch)
@@ -309,6 +313,7 @@ func (api *hemiAPI) Finality(ctx context.Context) (*gethrpc.Subscription, error)
 		}
 	}()
 	go func() {
+		defer release()
 		defer s.metrics.subscriptions.Dec()
 		defer close(stop)
 		var last *finality.Heads

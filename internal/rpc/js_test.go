@@ -44,9 +44,10 @@ func TestEthers(t *testing.T) {
 	defer stop()
 	cmd := exec.CommandContext(cctx, nodeBin, script, e.url, hexutil.Encode(crypto.FromECDSA(e.key(0))), hexutil.Encode(initCode(testRuntime)))
 	cmd.Env = append(os.Environ(), "HEMI_ETHERS_DIR="+dir)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.Output()
-	if err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), "ok") {
-		t.Fatalf("ethers: %v\n%s", err, out)
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut // apart: node's warnings go to stderr
+	err = cmd.Run()
+	if err != nil || !strings.HasSuffix(strings.TrimSpace(out.String()), "ok") {
+		t.Fatalf("ethers: %v\nstdout:\n%s\nstderr:\n%s", err, out.String(), errOut.String())
 	}
 }

@@ -19,6 +19,12 @@ type metrics struct {
 	filters       prometheus.Gauge
 	subscriptions prometheus.Gauge
 	evmTimeouts   prometheus.Counter
+	// evmCancelled counts EVMs stopped because their request ended
+	// (its deadline passed or its client left) before their own timeout.
+	evmCancelled      prometheus.Counter
+	traceLimits       prometheus.Counter
+	responsesTooLarge prometheus.Counter
+	limitRefusals     prometheus.Counter
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -38,9 +44,16 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		filters:       prometheus.NewGauge(gauge("filters", "Installed polling filters.")),
 		subscriptions: prometheus.NewGauge(gauge("subscriptions", "Active eth_subscribe subscriptions.")),
 		evmTimeouts:   prometheus.NewCounter(opts("evm_timeouts_total", "Calls and estimates stopped by the EVM timeout.")),
+		evmCancelled: prometheus.NewCounter(opts("evm_cancelled_total",
+			"Calls, estimates and traces whose EVM was stopped because the request ended (deadline or client gone).")),
+		traceLimits:       prometheus.NewCounter(opts("trace_limits_total", "Traces stopped by the output limit (trace_max_bytes).")),
+		responsesTooLarge: prometheus.NewCounter(opts("responses_too_large_total", "Answers replaced by \"response too large\".")),
+		limitRefusals: prometheus.NewCounter(opts("limit_refusals_total",
+			"Filters and subscriptions refused by their limits (in all, per client, per connection).")),
 	}
 	if r != nil {
-		for _, c := range []*prometheus.Counter{&m.httpRequests, &m.txAccepted, &m.txRejected, &m.evmTimeouts} {
+		for _, c := range []*prometheus.Counter{&m.httpRequests, &m.txAccepted, &m.txRejected, &m.evmTimeouts,
+			&m.evmCancelled, &m.traceLimits, &m.responsesTooLarge, &m.limitRefusals} {
 			*c = hemimetrics.Register(r, *c)
 		}
 		for _, g := range []*prometheus.Gauge{&m.wsConns, &m.filters, &m.subscriptions} {

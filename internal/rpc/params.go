@@ -93,6 +93,9 @@ type filterCriteria struct {
 // maxFilterTopics is how many topic positions a log can have.
 const maxFilterTopics = 4
 
+// maxFilterTopicHashes bounds the alternatives of one topic position.
+const maxFilterTopicHashes = 1000
+
 // maxFilterAddresses bounds the address list of one filter.
 const maxFilterAddresses = 1000
 
@@ -147,6 +150,9 @@ func (f *filterCriteria) UnmarshalJSON(data []byte) error {
 				var list []*common.Hash
 				if err := json.Unmarshal(t, &list); err != nil {
 					return fmt.Errorf("invalid topic %d: %w", i, err)
+				}
+				if len(list) > maxFilterTopicHashes {
+					return fmt.Errorf("too many alternatives for topic %d: %d, at most %d", i, len(list), maxFilterTopicHashes)
 				}
 				for _, h := range list {
 					if h == nil { // null inside a list matches anything

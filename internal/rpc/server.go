@@ -30,6 +30,8 @@ type Server struct {
 	cache   blockCache
 	metrics *metrics
 	handler http.Handler
+	// subs counts each WebSocket connection's subscriptions.
+	subs *slots
 	// fastBatches counts the batches sendBatch served itself.
 	fastBatches atomic.Uint64
 }
@@ -55,29 +57,29 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 		log:    cfg.Logger,
 		rpc:    gethrpc.NewServer(),
 		cache:  newBlockCache(),
+		subs:   newSlots(cfg.SubscriptionsPerConn),
 	}
 	s.metrics = newMetrics(cfg.Registerer)
 	s.filters = newFilterSystem(s)
 	s.rpc.SetBatchLimits(cfg.BatchItemLimit, cfg.BatchResponseMaxSize)
 	s.rpc.SetHTTPBodyLimit(cfg.MaxRequestSize)
 	s.rpc.SetWebsocketReadLimit(int64(cfg.MaxRequestSize))
-	for _, api := range []struct {
-		name string
-		svc  any
-	}{
-		{"eth", &ethAPI{s}},
-		{"net", &netAPI{s}},
-		{"web3", &web3API{s}},
-		{"txpool", &txpoolAPI{s}},
-		{"debug", &debugAPI{s}},
-		{"hemi", &hemiAPI{s}},
-	} {
-		if err := s.rpc.RegisterName(api.name, api.svc); err != nil {
-			return nil, fmt.Errorf("rpc: register %s: %w", api.name, err)
+	apis := map[string]any{
+		"eth":    &ethAPI{s},
+		"net":    &netAPI{s},
+		"web3":   &web3API{s},
+		"txpool": &txpoolAPI{s},
+		"debug":  &debugAPI{s},
+		"hemi":   &hemiAPI{s},
+	}
+	for _, name := range cfg.APIs {
+		if err := s.rpc.RegisterName(name, apis[name]); err != nil {
+			return nil, fmt.Errorf("rpc: register %s: %w", name, err)
 		}
 	}
-	httpH := httpStack(s.sendBatch(s.rpc), cfg.CORSOrigins, cfg.VHosts)
-	wsH := s.rpc.WebsocketHandler(cfg.WSOrigins)
+	requests := s.limitRequests(s.sendBatch(s.rpc))
+	httpH := httpStack(requests, cfg.CORSOrigins, cfg.VHosts)
+	wsH := s.websocketHandler(cfg.WSOrigins, requests)
 	s.handler = s.metrics.instrument(httpH, wsH)
 	return s, nil
 }

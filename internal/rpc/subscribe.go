@@ -2,11 +2,25 @@ package rpc
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/types"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 )
+
+// takeSubscription takes one of the subscription slots of the
+// connection of ctx (Config.SubscriptionsPerConn); release gives it back
+// when the subscription ends.
+func (s *Server) takeSubscription(ctx context.Context) (release func(), err error) {
+	client := clientOf(ctx)
+	if !s.subs.take(client) {
+		s.metrics.limitRefusals.Inc()
+		return nil, limitErr(fmt.Errorf("%w: too many subscriptions on this connection: %d (rpc.subscriptions_per_conn); unsubscribe unused ones",
+			ErrTooMany, s.cfg.SubscriptionsPerConn))
+	}
+	return func() { s.subs.give(client) }, nil
+}
 
 // NewHeads is eth_subscribe("newHeads"): every new canonical header, in
 // order, from the block after the head at subscription time.
@@ -22,10 +36,15 @@ func (s *Server) subscribeHeads(ctx context.Context, notify func(h *types.Header
 	if !ok {
 		return nil, gethrpc.ErrNotificationsUnsupported
 	}
+	release, err := s.takeSubscription(ctx)
+	if err != nil {
+		return nil, err
+	}
 	sub := notifier.CreateSubscription()
 	from := s.chain.Head().Number.Uint64() + 1
 	s.metrics.subscriptions.Inc()
 	go func() {
+		defer release()
 		defer s.metrics.subscriptions.Dec()
 		// The subscription's life is the connection's: ctx of the
 		// request is done as soon as it returns.
@@ -70,11 +89,16 @@ func (api *ethAPI) Logs(ctx context.Context, crit filterCriteria) (*gethrpc.Subs
 		return nil, invalidParams("blockHash is not allowed in a logs subscription")
 	}
 	s := api.s
+	release, err := s.takeSubscription(ctx)
+	if err != nil {
+		return nil, err
+	}
 	sub := notifier.CreateSubscription()
 	last := s.chain.Head()
 	from := last.Number.Uint64() + 1
 	api.s.metrics.subscriptions.Inc()
 	go func() {
+		defer release()
 		defer api.s.metrics.subscriptions.Dec()
 		subCtx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -159,11 +183,16 @@ func (api *ethAPI) NewPendingTransactions(ctx context.Context, fullTx *bool) (*g
 	if s.pool == nil {
 		return sub, nil // a node without a pool never has pending transactions
 	}
+	release, err := s.takeSubscription(ctx)
+	if err != nil {
+		return nil, err
+	}
 	txs := make(chan core.NewTxsEvent, 128)
 	poolSub := s.pool.SubscribeTransactions(txs)
 	full := fullTx != nil && *fullTx
 	api.s.metrics.subscriptions.Inc()
 	go func() {
+		defer release()
 		defer api.s.metrics.subscriptions.Dec()
 		defer poolSub.Unsubscribe()
 		for {

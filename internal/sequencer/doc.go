@@ -25,8 +25,12 @@
 //     skipping those invalid now or not fitting;
 //  4. block.Seal with the sequencer key (LoadKey: a hex key from a file
 //     or $HEMI_SEQUENCER_KEY, never a flag; the devnet uses DevKey, a
-//     fixed public key), the Committer persists it (chain.CommitBuilt), and the chain's
-//     Subscribe tells every subscriber, the pool included.
+//     fixed public key); the view is checked once more (still on the
+//     most-work chain, or still ChooseView's pick: a Bitcoin reorg may
+//     land while the block is finished; if not, the block is built again
+//     from step 1, up to three times), then the Committer persists it
+//     (chain.CommitBuilt, which re-applies the view rules), and the
+//     chain's Subscribe tells every subscriber, the pool included.
 //
 // Building ahead (Config.Ahead, default BlockTime/10): between two ticks
 // the loop opens the next block (steps 1-3 with what is pending, at the
@@ -49,9 +53,12 @@
 //
 //  1. The sequencer never commits a block another node would reject: the
 //     view is checked with the same Rules.CheckView every node applies,
-//     and CommitBuilt validates the sealed header again.
+//     and the Committer's CommitBuilt validates the sealed header and
+//     the view again.
 //  2. The view never moves backwards or onto a lighter branch; it may
-//     stay the same.
+//     stay the same. A committed block's view was on the most-work chain
+//     the index knew right before the commit (or is the parent's view,
+//     kept while nothing better is acceptable).
 //  3. ChooseView, Order, NextDue and Timestamp are pure: no clocks,
 //     goroutines or I/O; time comes from Config.Clock.
 //

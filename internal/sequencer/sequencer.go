@@ -17,6 +17,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/hvm"
 )
 
 // Config configures a Sequencer. It is not modified after New.
@@ -201,10 +202,53 @@ func (s *Sequencer) loop(ctx context.Context) error {
 // tests may call it directly.
 func (s *Sequencer) BuildNext() (*chain.Block, error) { return s.build(nil) }
 
-// build is BuildNext finishing sl, the block built ahead, when it still
-// fits: same parent, view and timestamp as the block due now; otherwise
-// sl is discarded and the block is built from scratch.
+// viewAttempts bounds how many times build starts a block again because
+// the Bitcoin view moved while it was being finished.
+const viewAttempts = 3
+
+// errViewMoved: the view chosen for a block left the most-work chain
+// (a Bitcoin reorg) while the block was being finished and sealed.
+var errViewMoved = errors.New("sequencer: the bitcoin view moved while the block was built")
+
+// build is buildOnce, started again from scratch when the Bitcoin view
+// moved while the block was being finished (a Bitcoin reorg lands at any
+// moment; the block is then built on the view chosen anew).
 func (s *Sequencer) build(sl *slot) (*chain.Block, error) {
+	for attempt := 1; ; attempt++ {
+		b, err := s.buildOnce(sl)
+		sl = nil // finished or discarded
+		if !errors.Is(err, errViewMoved) || attempt == viewAttempts {
+			return b, err
+		}
+		s.log.Info("bitcoin view moved while the block was built; building it again", "err", err, "attempt", attempt)
+	}
+}
+
+// viewHolds checks, right before commit, the view chosen for the block
+// after head when its building began: it must still be on the connected
+// (most-work) chain, or be what ChooseView picks now (the parent's view,
+// kept while nothing better is acceptable). A Bitcoin reorg while the
+// block was finished (or built ahead) breaks this; the view rules
+// themselves are checked again by CommitBuilt.
+func (s *Sequencer) viewHolds(head *types.Header, view hvm.Header) error {
+	if mc, err := s.cfg.Bitcoin.MainChainAt(view.Height); err == nil && mc.Hash == view.Hash {
+		return nil
+	}
+	now, err := s.chooseView(head)
+	if err != nil {
+		return err
+	}
+	if now.Hash != view.Hash {
+		return fmt.Errorf("%w: view %s@%d is no longer on the most-work chain; it is now %s@%d", errViewMoved,
+			view.Hash, view.Height, now.Hash, now.Height)
+	}
+	return nil
+}
+
+// buildOnce is BuildNext finishing sl, the block built ahead, when it
+// still fits: same parent, view and timestamp as the block due now;
+// otherwise sl is discarded and the block is built from scratch.
+func (s *Sequencer) buildOnce(sl *slot) (*chain.Block, error) {
 	start := time.Now()
 	c := s.cfg.Chain
 	head := c.Head()
@@ -237,6 +281,9 @@ func (s *Sequencer) build(sl *slot) (*chain.Block, error) {
 	}
 	if err := block.Seal(built.Block.Header, s.cfg.Key); err != nil {
 		return nil, fmt.Errorf("sequencer: seal block %d: %w", head.Number.Uint64()+1, err)
+	}
+	if err := s.viewHolds(head, view); err != nil {
+		return nil, fmt.Errorf("sequencer: commit block %d: %w", head.Number.Uint64()+1, err)
 	}
 	if err := s.cfg.Committer.Commit(built); err != nil {
 		return nil, fmt.Errorf("sequencer: commit block %d: %w", head.Number.Uint64()+1, err)

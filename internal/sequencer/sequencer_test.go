@@ -16,6 +16,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/txpool"
 )
 
@@ -242,5 +243,66 @@ func TestDevKeyAndLoadKey(t *testing.T) {
 	t.Setenv(KeyEnv, "nothex")
 	if _, err := LoadKey(""); err == nil {
 		t.Fatal("garbage key accepted")
+	}
+}
+
+// reorgAfterChoice is the index, as the sequencer sees it, with a Bitcoin
+// reorg landing right after the first view choice: while the block on
+// that view is being finished and sealed.
+type reorgAfterChoice struct {
+	*indexBitcoin
+	once  sync.Once
+	reorg func()
+}
+
+func (r *reorgAfterChoice) MainChainAt(height int32) (hvm.Header, error) {
+	v, err := r.indexBitcoin.MainChainAt(height)
+	r.once.Do(r.reorg)
+	return v, err
+}
+
+// TestBuildAfterBitcoinReorg: after the sequencer chose the view of its
+// next block (old branch block 10) and before it committed the block, the
+// index reorganizes onto a heavier fork from block 8. The committed
+// block's view is on the new most-work chain, built again on it, not the
+// old branch's block 10, which the rules alone would still accept (it
+// extends the parent's view). The re-check runs before the Committer:
+// the block on the moved view never reaches it.
+func TestBuildAfterBitcoinReorg(t *testing.T) {
+	e := newEnv(t, 12, 2)
+	fork := e.f.Fork(t, 8, 6) // 9'..14': more work than 1..12
+	p := e.newPool("", txpool.Config{})
+	btc := &reorgAfterChoice{indexBitcoin: e.btc, reorg: func() { indextest.Feed(t, e.ix, fork) }}
+	var committed []*chain.Built
+	commit := CommitFunc(func(b *chain.Built) error {
+		committed = append(committed, b)
+		return e.chain.CommitBuilt(b)
+	})
+	s, err := New(Config{Chain: e.chain, Pool: p, Committer: commit, Bitcoin: btc, Key: seqKey, BlockTime: 2 * time.Second,
+		Clock: e.clock, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Second)
+	b, err := s.BuildNext()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := block.DecodeExtra(b.Header.Extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip, _ := e.ix.BlockTip()
+	if tip != fork[len(fork)-1].BlockHash() {
+		t.Fatal("setup: the index did not reorganize onto the fork")
+	}
+	if on, err := e.btc.Contains(ex.BitcoinHash, tip); err != nil || !on {
+		t.Fatalf("block 1's view %s@%d is not on the most-work chain after the reorg (%v)", ex.BitcoinHash, ex.BitcoinHeight, err)
+	}
+	if want := fork[len(fork)-1-int(s.cfg.ViewLag)].BlockHash(); ex.BitcoinHash != want {
+		t.Fatalf("view %s@%d, want the fork's tip - lag %s", ex.BitcoinHash, ex.BitcoinHeight, want)
+	}
+	if len(committed) != 1 || committed[0].Block.Hash() != b.Hash() {
+		t.Fatalf("the Committer got %d blocks, want only the one built on the new view", len(committed))
 	}
 }

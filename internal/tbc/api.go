@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
@@ -26,6 +27,27 @@ const maxTxBody = 250_000
 // errBadRequest marks input errors; the API answers them with 400.
 var errBadRequest = errors.New("bad request")
 
+// maxEcho bounds how much of a caller's input an error reply repeats, and
+// maxErrorText the whole message: a 1 MB path must not come back in the
+// reply (nor fill the caller's terminal).
+const (
+	maxEcho      = 64
+	maxErrorText = 512
+)
+
+// echo quotes input for an error message, cut to maxEcho bytes (at a
+// character boundary) with an ellipsis.
+func echo(s string) string {
+	if len(s) <= maxEcho {
+		return strconv.Quote(s)
+	}
+	cut := maxEcho
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return strconv.Quote(s[:cut]) + "…"
+}
+
 type apiServer struct {
 	s   *Service
 	mux *http.ServeMux
@@ -33,6 +55,7 @@ type apiServer struct {
 
 func newAPIServer(s *Service) *apiServer {
 	a := &apiServer{s: s, mux: http.NewServeMux()}
+	a.mux.HandleFunc("/", a.noRoute)
 	a.mux.HandleFunc("GET /v1/status", a.handle(a.status))
 	a.mux.HandleFunc("GET /v1/tx/{txid}", a.handle(a.tx))
 	a.mux.HandleFunc("POST /v1/tx", a.handle(a.broadcast))
@@ -54,7 +77,6 @@ func (a *apiServer) run(ctx context.Context, addr string) error {
 func (a *apiServer) handle(h func(r *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		v, err := h(r)
-		w.Header().Set("Content-Type", "application/json")
 		if err != nil {
 			code := http.StatusInternalServerError
 			switch {
@@ -63,18 +85,54 @@ func (a *apiServer) handle(h func(r *http.Request) (any, error)) http.HandlerFun
 			case errors.Is(err, index.ErrNotFound), errors.Is(err, index.ErrUnknownBlock), errors.Is(err, index.ErrNotIndexed):
 				code = http.StatusNotFound
 			}
-			w.WriteHeader(code)
-			_ = json.NewEncoder(w).Encode(apiError{Error: err.Error()})
+			writeError(w, code, err.Error())
 			return
 		}
+		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(v)
 	}
+}
+
+// writeError sends the error reply every non-2xx answer uses (apiError,
+// which Client parses), its text cut to maxErrorText bytes.
+func writeError(w http.ResponseWriter, code int, msg string) {
+	if len(msg) > maxErrorText {
+		cut := maxErrorText
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(apiError{Error: msg})
+}
+
+// noRoute answers what no route matches: 405 with the allowed methods when
+// the path has a route for another method, else 404 (ServeMux's own
+// answers are plain text).
+func (a *apiServer) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := a.mux.Handler(probe); pattern != "" && pattern != "/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, http.StatusMethodNotAllowed, fmt.Sprintf("method %s not allowed on %s (allowed: %s)",
+			echo(r.Method), echo(r.URL.Path), strings.Join(allow, ", ")))
+		return
+	}
+	writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", echo(r.Method), echo(r.URL.Path)))
 }
 
 func parseHash(what, s string) (chainhash.Hash, error) {
 	h, err := chainhash.NewHashFromStr(s)
 	if err != nil || len(s) != 2*chainhash.HashSize {
-		return chainhash.Hash{}, fmt.Errorf("%w: %s %q is not a 64-digit hex hash", errBadRequest, what, s)
+		return chainhash.Hash{}, fmt.Errorf("%w: %s %s is not a 64-digit hex hash", errBadRequest, what, echo(s))
 	}
 	return *h, nil
 }
@@ -135,9 +193,14 @@ func (a *apiServer) script(r *http.Request) (addr string, script []byte, err err
 	if hx, ok := strings.CutPrefix(v, "script:"); ok {
 		s, err := hex.DecodeString(hx)
 		if err != nil || len(s) == 0 {
-			return "", nil, fmt.Errorf("%w: %q is not a hex output script", errBadRequest, hx)
+			return "", nil, fmt.Errorf("%w: %s is not a hex output script", errBadRequest, echo(hx))
 		}
 		return "", s, nil
+	}
+	if len(v) > maxEcho {
+		// No standard address is longer than 64 characters (a regtest
+		// P2TR address); the index's error would repeat it whole.
+		return "", nil, fmt.Errorf("%w %s: longer than any %s address", index.ErrInvalidAddress, echo(v), a.s.cfg.Params.Name)
 	}
 	s, err := a.s.ix.AddressScript(v)
 	return v, s, err
@@ -166,7 +229,7 @@ func queryInt(r *http.Request, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("%w: %s=%q: want a whole number from %d to %d", errBadRequest, name, s, lo, hi)
+		return 0, fmt.Errorf("%w: %s=%s: want a whole number from %d to %d", errBadRequest, name, echo(s), lo, hi)
 	}
 	return n, nil
 }
@@ -219,7 +282,7 @@ func (a *apiServer) header(r *http.Request) (any, error) {
 	} else {
 		n, err := strconv.ParseInt(id, 10, 32)
 		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%w: %q is neither a height nor a 64-digit block hash", errBadRequest, id)
+			return nil, fmt.Errorf("%w: %s is neither a height nor a 64-digit block hash", errBadRequest, echo(id))
 		}
 		if hi, err = a.s.ix.HeaderByHeight(int32(n), at); err != nil {
 			return nil, err
@@ -246,7 +309,7 @@ func (a *apiServer) spend(r *http.Request) (any, error) {
 	}
 	vout, err := strconv.ParseUint(r.PathValue("vout"), 10, 32)
 	if err != nil {
-		return nil, fmt.Errorf("%w: vout %q is not a whole number", errBadRequest, r.PathValue("vout"))
+		return nil, fmt.Errorf("%w: vout %s is not a whole number", errBadRequest, echo(r.PathValue("vout")))
 	}
 	at, err := asOf(r)
 	if err != nil {
@@ -265,7 +328,7 @@ func (a *apiServer) publications(r *http.Request) (any, error) {
 	// without 0x.
 	raw, err := hex.DecodeString(strings.TrimPrefix(r.PathValue("id"), "0x"))
 	if err != nil || len(raw) != 32 {
-		return nil, fmt.Errorf("%w: keystone id %q is not 64 hex digits", errBadRequest, r.PathValue("id"))
+		return nil, fmt.Errorf("%w: keystone id %s is not 64 hex digits", errBadRequest, echo(r.PathValue("id")))
 	}
 	var id [32]byte
 	copy(id[:], raw)

@@ -1,9 +1,12 @@
 package tbc
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -205,6 +208,18 @@ func TestAPIErrors(t *testing.T) {
 		{"broadcast not hex", "POST", "/v1/tx", "nothex", 400, "not a hex transaction"},
 		{"broadcast not a tx", "POST", "/v1/tx", "0102", 400, "not a valid transaction"},
 		{"broadcast too big", "POST", "/v1/tx", strings.Repeat("00", maxTxBody), 400, "larger than"},
+		{"unknown route", "GET", "/v1/nothing", "", 404, `no such endpoint: \"GET\" \"/v1/nothing\"`},
+		{"root", "GET", "/", "", 404, "no such endpoint"},
+		{"route without its value", "GET", "/v1/tx/", "", 404, "no such endpoint"},
+		{"wrong method", "POST", "/v1/status", "", 405, "allowed: GET"},
+		{"wrong method on tx", "PUT", "/v1/tx", "00", 405, "allowed: POST"},
+		{"long txid cut", "GET", "/v1/tx/" + strings.Repeat("a", 512<<10), "", 400, `txid \"` + strings.Repeat("a", maxEcho) + `\"…`},
+		{"long address cut", "GET", "/v1/address/" + strings.Repeat("b", 100_000) + "/balance", "", 400, "longer than any regtest address"},
+		{"long header id cut", "GET", "/v1/header/" + strings.Repeat("9", 100_000), "", 400, "neither a height"},
+		{"long keystone id cut", "GET", "/v1/publications/" + strings.Repeat("c", 100_000), "", 400, "keystone id"},
+		{"long script cut", "GET", "/v1/address/script:" + strings.Repeat("z", 100_000) + "/utxos", "", 400, "hex output script"},
+		{"long query cut", "GET", "/v1/address/" + f.addrTR + "/utxos?page=" + strings.Repeat("1", 100_000), "", 400, "page="},
+		{"long unknown route cut", "DELETE", "/" + strings.Repeat("d", 100_000), "", 404, "no such endpoint"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -214,11 +229,14 @@ func TestAPIErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer resp.Body.Close()
-			var buf strings.Builder
-			_, _ = bufCopy(&buf, resp)
-			if resp.StatusCode != tc.code || !strings.Contains(buf.String(), tc.text) {
-				t.Fatalf("%s %s: %d %s, want %d containing %q", tc.method, tc.path, resp.StatusCode, buf.String(), tc.code, tc.text)
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
 			}
+			if resp.StatusCode != tc.code || !strings.Contains(string(body), tc.text) {
+				t.Fatalf("%s %.80s: %d %.300s, want %d containing %q", tc.method, tc.path, resp.StatusCode, body, tc.code, tc.text)
+			}
+			checkErrorReply(t, resp, body)
 		})
 	}
 	// The typed client surfaces the server's message.
@@ -226,13 +244,32 @@ func TestAPIErrors(t *testing.T) {
 	if !errors.Is(err, ErrAPI) || !strings.Contains(err.Error(), "64-digit hex") {
 		t.Fatalf("client error = %v", err)
 	}
+	// An unknown route is a JSON 404 the client reads as not found, with
+	// the server's message rather than the bare status.
+	var st Status
+	err = f.client.do(context.Background(), http.MethodGet, "/v1/nothing", nil, nil, &st)
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "no such endpoint") {
+		t.Fatalf("client error for an unknown route = %v", err)
+	}
 }
 
-func bufCopy(b *strings.Builder, resp *http.Response) (int64, error) {
-	raw := make([]byte, 4096)
-	n, err := resp.Body.Read(raw)
-	b.Write(raw[:n])
-	return int64(n), err
+// checkErrorReply checks that an error reply is the API's JSON error shape
+// (the one Client parses) and repeats at most a short part of the input.
+func checkErrorReply(t *testing.T, resp *http.Response, body []byte) {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("error reply Content-Type %q, want application/json", ct)
+	}
+	var e apiError
+	if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
+		t.Fatalf("error reply %.200q is not {\"error\": ...}: %v", body, err)
+	}
+	if len(e.Error) > maxErrorText+len("…") {
+		t.Fatalf("error reply of %d bytes", len(e.Error))
+	}
+	if resp.StatusCode == http.StatusMethodNotAllowed && resp.Header.Get("Allow") == "" {
+		t.Fatal("405 without Allow")
+	}
 }
 
 // FuzzAPIPaths sends arbitrary path values and queries to every read
@@ -242,6 +279,8 @@ func FuzzAPIPaths(f *testing.F) {
 	f.Add("tx", strings.Repeat("ab", 32), "asof=")
 	f.Add("address", "bcrt1qxyz", "page=1&size=2")
 	f.Add("header", "-1", "")
+	f.Add("nothing", "x", "")
+	f.Add("tx", strings.Repeat("é", 100), "")
 	f.Add("spend", "00/4294967296", "")
 	f.Add("publications", hex.EncodeToString(make([]byte, 32)), "asof="+strings.Repeat("0", 64))
 	fix := newAPIFixture(f)
@@ -259,9 +298,19 @@ func FuzzAPIPaths(f *testing.F) {
 		if err != nil {
 			return // not a valid URL: rejected before it reaches the server
 		}
+		body, err := io.ReadAll(resp.Body)
 		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if resp.StatusCode >= 500 {
 			t.Fatalf("GET %s?%s: %d", path, query, resp.StatusCode)
+		}
+		// net/http itself answers a request it cannot parse (a space in
+		// the query, headers too large) in plain text before any handler.
+		early := bytes.HasPrefix(body, []byte("400 Bad Request")) || resp.StatusCode == http.StatusRequestHeaderFieldsTooLarge
+		if resp.StatusCode >= 400 && !early {
+			checkErrorReply(t, resp, body)
 		}
 	})
 }

@@ -6,5 +6,7 @@
 //
 // The API is unauthenticated JSON over HTTP and is meant for loopback; it
 // answers every query as of a given Bitcoin block hash (the asof parameter)
-// or as of the indexed tip.
+// or as of the indexed tip. Every error, an unknown route (404) or method
+// (405) included, is a JSON {"error": "..."} reply that repeats at most 64
+// bytes of the caller's input.
 package tbc

@@ -42,6 +42,14 @@ type BroadcastResult struct {
 	// tx on request; Bitcoin Core serves only txs it announced to us, so
 	// from Core this means "no verdict" rather than "refused".
 	Dropped []string
+	// Known lists peers that answered our probe, so read our
+	// announcement, and still did not fetch the transaction within
+	// BroadcastSilence: they already hold it in a form they do not serve
+	// (mined in their chain, an orphan) or refused it before and remember
+	// that. btcd answers such an announcement with nothing at all, so
+	// without this verdict a re-sent transaction would cost the whole
+	// BroadcastTimeout.
+	Known []string
 	// Unanswered lists peers that gave no verdict before the timeout or
 	// disconnected.
 	Unanswered []string
@@ -63,6 +71,9 @@ func (r BroadcastResult) String() string {
 	if len(r.Dropped) > 0 {
 		s += fmt.Sprintf("; dropped by %d", len(r.Dropped))
 	}
+	if len(r.Known) > 0 {
+		s += fmt.Sprintf("; already known to %d", len(r.Known))
+	}
 	if len(r.Unanswered) > 0 {
 		s += fmt.Sprintf("; no answer from %d", len(r.Unanswered))
 	}
@@ -81,6 +92,7 @@ const (
 	verdictRejected
 	verdictDropped
 	verdictDisconnected
+	verdictKnown
 )
 
 type peerVerdict struct {
@@ -90,6 +102,9 @@ type peerVerdict struct {
 	// early counts probes sent before the peer fetched the tx; their
 	// notfound answers (peers answer in order) say nothing.
 	early int
+	// probed: the peer answered the probe sent with the announcement, so
+	// it has read the announcement.
+	probed bool
 }
 
 // broadcast is one Broadcast call in progress, guarded by Client.mu.
@@ -101,6 +116,8 @@ type broadcast struct {
 	minedIn *chainhash.Hash
 	done    chan struct{}
 	closed  bool
+	// silent: BroadcastSilence has passed since the announcement.
+	silent bool
 }
 
 // setVerdict records ps's verdict unless it already has a final one; a
@@ -120,13 +137,19 @@ func (b *broadcast) setVerdict(ps *peerState, kind verdictKind, code wire.Reject
 		return
 	}
 	if kind == verdictDropped {
-		if v.early > 0 {
+		switch {
+		case v.early > 0:
+			// The answer to the probe sent with the announcement: the
+			// peer has read the announcement. After BroadcastSilence, not
+			// having fetched the tx means it knows it.
 			v.early--
-			return
-		}
-		// A notfound for a tx the peer never fetched says nothing.
-		if v.kind != verdictServed {
-			return
+			v.probed = true
+			if !b.silent || v.kind != verdictWaiting {
+				return
+			}
+			kind, reason = verdictKnown, "read the announcement and did not fetch it"
+		case v.kind != verdictServed:
+			return // a notfound for a tx the peer never fetched says nothing
 		}
 	}
 	v.kind, v.code, v.reason = kind, code, reason
@@ -135,6 +158,20 @@ func (b *broadcast) setVerdict(ps *peerState, kind verdictKind, code wire.Reject
 	}
 	if b.open == 0 {
 		b.finish()
+	}
+}
+
+// silenceOver marks BroadcastSilence passed: every peer that read the
+// announcement (answered the probe) and has not fetched the transaction
+// already knows it. Peers that did not answer yet keep waiting (a dead
+// connection is not a peer that knows the tx); one that answers the
+// probe later is known at once. Callers hold Client.mu.
+func (b *broadcast) silenceOver() {
+	b.silent = true
+	for ps, v := range b.peers {
+		if v.kind == verdictWaiting && v.probed {
+			b.setVerdict(ps, verdictKnown, 0, "read the announcement and did not fetch it")
+		}
 	}
 }
 
@@ -155,12 +192,15 @@ func (b *broadcast) result() BroadcastResult {
 			r.Rejected = append(r.Rejected, Rejection{Peer: ps.addr, Code: v.code, Reason: v.reason})
 		case verdictDropped:
 			r.Dropped = append(r.Dropped, ps.addr)
+		case verdictKnown:
+			r.Known = append(r.Known, ps.addr)
 		default:
 			r.Unanswered = append(r.Unanswered, ps.addr)
 		}
 	}
 	sort.Strings(r.Accepted)
 	sort.Strings(r.Dropped)
+	sort.Strings(r.Known)
 	sort.Strings(r.Unanswered)
 	sort.Slice(r.Rejected, func(i, j int) bool { return r.Rejected[i].Peer < r.Rejected[j].Peer })
 	return r
@@ -173,6 +213,10 @@ func (b *broadcast) result() BroadcastResult {
 // reject message, or from asking it for the tx right after serving it
 // (peers process a tx before reading the next message, so the answer tells
 // whether the tx is in its mempool), or from it announcing the tx back.
+// A peer that read the announcement (answered the probe) but fetched
+// nothing within BroadcastSilence already knows the tx (Known). After
+// Broadcast returns the tx is still served to peers that ask for it late
+// (see relayMemory).
 //
 // It returns ErrNoPeers when no peer is connected, ErrBroadcastTimeout
 // (with the partial result) when no peer answered, and ctx's error when ctx
@@ -225,16 +269,30 @@ func (c *Client) Broadcast(ctx context.Context, tx *wire.MsgTx) (BroadcastResult
 
 	timer := time.NewTimer(c.cfg.BroadcastTimeout)
 	defer timer.Stop()
-	select {
-	case <-b.done:
-	case <-timer.C:
-	case <-ctx.Done():
-	case <-runCtx.Done():
+	silence := time.NewTimer(c.cfg.BroadcastSilence)
+	defer silence.Stop()
+wait:
+	for {
+		select {
+		case <-b.done:
+			break wait
+		case <-silence.C:
+			c.mu.Lock()
+			b.silenceOver()
+			c.mu.Unlock()
+		case <-timer.C:
+			break wait
+		case <-ctx.Done():
+			break wait
+		case <-runCtx.Done():
+			break wait
+		}
 	}
 
 	c.mu.Lock()
 	delete(c.pending, txid)
 	c.nPending.Add(-1)
+	c.relayed.add(txid, tx)
 	r := b.result()
 	c.mu.Unlock()
 
@@ -246,10 +304,12 @@ func (c *Client) Broadcast(ctx context.Context, tx *wire.MsgTx) (BroadcastResult
 		outcome = "rejected"
 	case len(r.Dropped) > 0:
 		outcome = "dropped"
+	case len(r.Known) > 0:
+		outcome = "known"
 	}
 	c.m.broadcasts.WithLabelValues(outcome).Inc()
 	c.log.Info("broadcast finished", "txid", txid, "outcome", outcome, "accepted", len(r.Accepted),
-		"rejected", len(r.Rejected), "dropped", len(r.Dropped), "unanswered", len(r.Unanswered))
+		"rejected", len(r.Rejected), "dropped", len(r.Dropped), "known", len(r.Known), "unanswered", len(r.Unanswered))
 	if err := ctx.Err(); err != nil {
 		return r, fmt.Errorf("broadcast %s: %w", txid, err)
 	}
@@ -263,16 +323,21 @@ func (c *Client) Broadcast(ctx context.Context, tx *wire.MsgTx) (BroadcastResult
 }
 
 // onGetData serves transactions we are broadcasting and follows each with
-// a getdata probe for the same tx; everything else gets notfound.
+// a getdata probe for the same tx; a transaction whose broadcast ended
+// lately is still served (without a probe); everything else gets
+// notfound.
 func (c *Client) onGetData(ps *peerState, msg *wire.MsgGetData) {
 	notFound := wire.NewMsgNotFound()
 	for _, iv := range msg.InvList {
 		var tx *wire.MsgTx
+		probing := false
 		if iv.Type == wire.InvTypeTx || iv.Type == wire.InvTypeWitnessTx {
 			c.mu.Lock()
 			if b := c.pending[iv.Hash]; b != nil {
-				tx = b.tx
+				tx, probing = b.tx, true
 				b.setVerdict(ps, verdictServed, 0, "")
+			} else {
+				tx = c.relayed.get(iv.Hash)
 			}
 			c.mu.Unlock()
 		}
@@ -285,9 +350,11 @@ func (c *Client) onGetData(ps *peerState, msg *wire.MsgGetData) {
 			enc = wire.WitnessEncoding
 		}
 		ps.p.QueueMessageWithEncoding(tx, nil, enc)
-		probe := wire.NewMsgGetData()
-		_ = probe.AddInvVect(wire.NewInvVect(wire.InvTypeTx, &iv.Hash))
-		ps.p.QueueMessage(probe, nil)
+		if probing {
+			probe := wire.NewMsgGetData()
+			_ = probe.AddInvVect(wire.NewInvVect(wire.InvTypeTx, &iv.Hash))
+			ps.p.QueueMessage(probe, nil)
+		}
 	}
 	if len(notFound.InvList) > 0 {
 		ps.p.QueueMessage(notFound, nil)
@@ -332,3 +399,33 @@ func (c *Client) settleMinedLocked(blk *wire.MsgBlock, hash chainhash.Hash) {
 		}
 	}
 }
+
+// relayMemorySize is how many transactions relayMemory keeps.
+const relayMemorySize = 256
+
+// relayMemory keeps the last transactions we broadcast, so a peer that
+// fetches one after its Broadcast returned (its node was busy, say
+// connecting the blocks of a reorg, when our announcement came) still
+// gets it, as Bitcoin Core keeps what it relayed for a while. The zero
+// value is ready; guarded by Client.mu.
+type relayMemory struct {
+	txs   map[chainhash.Hash]*wire.MsgTx
+	order []chainhash.Hash // oldest first
+}
+
+func (m *relayMemory) add(txid chainhash.Hash, tx *wire.MsgTx) {
+	if m.txs == nil {
+		m.txs = make(map[chainhash.Hash]*wire.MsgTx, relayMemorySize)
+	}
+	if _, ok := m.txs[txid]; ok {
+		return
+	}
+	if len(m.order) == relayMemorySize {
+		delete(m.txs, m.order[0])
+		m.order = m.order[1:]
+	}
+	m.txs[txid] = tx
+	m.order = append(m.order, txid)
+}
+
+func (m *relayMemory) get(txid chainhash.Hash) *wire.MsgTx { return m.txs[txid] }

@@ -29,6 +29,7 @@ func TestBroadcast(t *testing.T) {
 		accepted bool
 		rejected *Rejection // Peer is filled in
 		dropped  bool
+		known    bool
 	}{
 		{name: "accepted", remote: remoteOpts{}, accepted: true},
 		{
@@ -45,7 +46,10 @@ func TestBroadcast(t *testing.T) {
 			}},
 			dropped: true,
 		},
-		{name: "peer never answers", remote: remoteOpts{ignoreInv: true}, wantErr: ErrBroadcastTimeout},
+		{name: "peer reads the announcement and never fetches: already known", remote: remoteOpts{ignoreInv: true}, known: true},
+		{name: "peer never answers", remote: remoteOpts{ignoreInv: true, ignoreTxGetData: true}, wantErr: ErrBroadcastTimeout},
+		{name: "peer answers the probe after the silence, never fetches: already known", remote: remoteOpts{ignoreInv: true,
+			txGetDataDelay: 300 * time.Millisecond}, known: true},
 		{name: "peer already has it", remote: remoteOpts{ignoreInv: true, mempool: []*wire.MsgTx{testTx(1)}}, accepted: true},
 	}
 	for _, tt := range tests {
@@ -54,7 +58,11 @@ func TestBroadcast(t *testing.T) {
 			tt.remote.chain = tc
 			r := startRemote(t, tt.remote)
 			c := startClient(t, newFakeChain(tc.params), []string{r.addr}, func(cfg *Config) {
-				cfg.BroadcastTimeout = 500 * time.Millisecond
+				cfg.BroadcastTimeout = 5 * time.Second
+				cfg.BroadcastSilence = 100 * time.Millisecond
+				if tt.wantErr != nil {
+					cfg.BroadcastTimeout = 500 * time.Millisecond
+				}
 			})
 			waitFor(t, 5*time.Second, "peer", func() bool { return c.Progress().Peers == 1 })
 			tx := testTx(1)
@@ -80,6 +88,9 @@ func TestBroadcast(t *testing.T) {
 			if (len(res.Dropped) == 1) != tt.dropped {
 				t.Errorf("dropped = %v, want %v", res.Dropped, tt.dropped)
 			}
+			if (len(res.Known) == 1) != tt.known {
+				t.Errorf("known = %v, want %v", res.Known, tt.known)
+			}
 			if tt.wantErr != nil && len(res.Unanswered) != 1 {
 				t.Errorf("unanswered = %v, want the silent peer", res.Unanswered)
 			}
@@ -88,6 +99,25 @@ func TestBroadcast(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBroadcastLateFetch: a peer that fetches the transaction only after
+// BroadcastSilence counts as knowing it, and when it does ask, after
+// Broadcast returned, it is still served the transaction.
+func TestBroadcastLateFetch(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 1, 0)
+	r := startRemote(t, remoteOpts{chain: tc, fetchAfter: 2 * time.Second})
+	c := startClient(t, newFakeChain(tc.params), []string{r.addr}, func(cfg *Config) {
+		cfg.BroadcastSilence = 50 * time.Millisecond
+	})
+	waitFor(t, 5*time.Second, "peer", func() bool { return c.Progress().Peers == 1 })
+	tx := testTx(4)
+	res, err := c.Broadcast(context.Background(), tx)
+	if err != nil || len(res.Known) != 1 {
+		t.Fatalf("Broadcast = %s, %v; want returned with the slow peer known", res, err)
+	}
+	waitFor(t, 10*time.Second, "the late fetch served", func() bool { return r.has(tx.TxHash()) })
 }
 
 func TestBroadcastErrors(t *testing.T) {

@@ -59,6 +59,7 @@ type Client struct {
 	hdrAskedAt time.Time
 	bans       map[string]time.Time
 	pending    map[chainhash.Hash]*broadcast
+	relayed    relayMemory // transactions whose broadcast ended lately
 	samples    []rateSample
 
 	nPending       atomic.Int32 // len(pending), read without mu on hot paths

@@ -23,6 +23,7 @@ const (
 	DefaultStallTimeout          = 30 * time.Second
 	DefaultHeadersTimeout        = 20 * time.Second
 	DefaultBroadcastTimeout      = 15 * time.Second
+	DefaultBroadcastSilence      = 2 * time.Second
 	DefaultReconnectMin          = time.Second
 	DefaultReconnectMax          = 2 * time.Minute
 	DefaultBlocksInFlightPerPeer = 32
@@ -70,6 +71,12 @@ type Config struct {
 	// verdicts when the caller's context has no earlier deadline (default
 	// 15s).
 	BroadcastTimeout time.Duration
+
+	// BroadcastSilence is how long after announcing a transaction a peer
+	// that read the announcement may take to fetch it; a peer that has not
+	// by then already knows it (BroadcastResult.Known), and Broadcast does
+	// not wait for it until BroadcastTimeout (default 2s).
+	BroadcastSilence time.Duration
 
 	// ReconnectMin and ReconnectMax bound the exponential backoff between
 	// connection attempts to one peer (defaults 1s and 2m).
@@ -139,6 +146,7 @@ func (c Config) withDefaults() (Config, error) {
 		{"MaxPeers", int64(c.MaxPeers)}, {"BanDuration", int64(c.BanDuration)},
 		{"ConnectTimeout", int64(c.ConnectTimeout)}, {"StallTimeout", int64(c.StallTimeout)},
 		{"HeadersTimeout", int64(c.HeadersTimeout)}, {"BroadcastTimeout", int64(c.BroadcastTimeout)},
+		{"BroadcastSilence", int64(c.BroadcastSilence)},
 		{"ReconnectMin", int64(c.ReconnectMin)}, {"ReconnectMax", int64(c.ReconnectMax)},
 		{"BlocksInFlightPerPeer", int64(c.BlocksInFlightPerPeer)},
 		{"MaxBlocksInFlight", int64(c.MaxBlocksInFlight)}, {"Workers", int64(c.Workers)},
@@ -168,6 +176,7 @@ func (c Config) withDefaults() (Config, error) {
 	setDur(&c.StallTimeout, DefaultStallTimeout)
 	setDur(&c.HeadersTimeout, DefaultHeadersTimeout)
 	setDur(&c.BroadcastTimeout, DefaultBroadcastTimeout)
+	setDur(&c.BroadcastSilence, DefaultBroadcastSilence)
 	setDur(&c.ReconnectMin, DefaultReconnectMin)
 	setDur(&c.ReconnectMax, DefaultReconnectMax)
 	if c.ReconnectMax < c.ReconnectMin {

@@ -19,6 +19,15 @@
 // chain indexes. Received blocks go to a pool of workers calling
 // Chain.AcceptBlock, which connects them in height order itself.
 //
+// Broadcast announces a transaction (inv) and probes each peer with a
+// getdata right behind it: a peer that has the tx in its mempool serves
+// it back (accepted); one that fetches it is served and probed again;
+// one that read the announcement (answered the probe) but fetches nothing
+// within BroadcastSilence already knows it (mined in its chain, an
+// orphan, or refused before: btcd says nothing then), so a re-sent
+// transaction never waits for the whole BroadcastTimeout. The last
+// transactions broadcast stay served to peers that fetch them late.
+//
 // Progress and Peers report the sync state for progress lines and status
 // APIs. Prometheus metrics (namespace hemi_btc_p2p_): peers, bans_total by
 // reason, received_bytes_total, sent_bytes_total, headers_received_total,

@@ -4,6 +4,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/peer"
@@ -33,9 +34,25 @@ type remoteOpts struct {
 	mempool []*wire.MsgTx
 	// ignoreInv never requests announced transactions.
 	ignoreInv bool
+	// fetchAfter requests announced transactions only after this delay
+	// (a node busy with other work, such as connecting a reorg's blocks).
+	fetchAfter time.Duration
+	// ignoreTxGetData never answers a request for a transaction, not
+	// even with notfound (a peer that stopped reading).
+	ignoreTxGetData bool
+	// txGetDataDelay answers requests for transactions only after this
+	// delay (a busy peer).
+	txGetDataDelay time.Duration
 	// txPolicy decides on a relayed tx: reject (with code and reason) or
 	// accept; keep=false drops an accepted tx without a reject.
 	txPolicy func(tx *wire.MsgTx) (reject bool, code wire.RejectCode, reason string, keep bool)
+}
+
+// has reports whether the remote's mempool holds txid.
+func (r *remote) has(txid chainhash.Hash) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.mempool[txid] != nil
 }
 
 // remote is a fake Bitcoin peer built on btcd's peer package.
@@ -162,7 +179,13 @@ func (r *remote) servePeer(conn net.Conn) {
 				}
 				pp.QueueMessage(r.headersAfter(msg.BlockLocatorHashes, wire.MaxBlockHeadersPerMsg), nil)
 			},
-			OnGetData: func(pp *peer.Peer, msg *wire.MsgGetData) { r.onGetData(pp, msg) },
+			OnGetData: func(pp *peer.Peer, msg *wire.MsgGetData) {
+				if d := r.opts.txGetDataDelay; d > 0 && len(msg.InvList) > 0 && msg.InvList[0].Type != wire.InvTypeWitnessBlock && msg.InvList[0].Type != wire.InvTypeBlock {
+					time.AfterFunc(d, func() { r.onGetData(pp, msg) })
+					return
+				}
+				r.onGetData(pp, msg)
+			},
 			OnInv: func(pp *peer.Peer, msg *wire.MsgInv) {
 				if r.opts.ignoreInv {
 					return
@@ -173,9 +196,14 @@ func (r *remote) servePeer(conn net.Conn) {
 						_ = gd.AddInvVect(wire.NewInvVect(wire.InvTypeWitnessTx, &iv.Hash))
 					}
 				}
-				if len(gd.InvList) > 0 {
-					pp.QueueMessage(gd, nil)
+				if len(gd.InvList) == 0 {
+					return
 				}
+				if d := r.opts.fetchAfter; d > 0 {
+					time.AfterFunc(d, func() { pp.QueueMessage(gd, nil) })
+					return
+				}
+				pp.QueueMessage(gd, nil)
 			},
 			OnTx: func(pp *peer.Peer, tx *wire.MsgTx) {
 				txid := tx.TxHash()
@@ -258,6 +286,9 @@ func (r *remote) onGetData(p *peer.Peer, msg *wire.MsgGetData) {
 				return
 			}
 		case wire.InvTypeTx, wire.InvTypeWitnessTx:
+			if r.opts.ignoreTxGetData {
+				continue
+			}
 			r.mu.Lock()
 			tx := r.mempool[iv.Hash]
 			r.mu.Unlock()

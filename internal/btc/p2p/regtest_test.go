@@ -3,6 +3,7 @@ package p2p_test
 import (
 	"bytes"
 	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/btcdtest"
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/p2p"
+	"github.com/hemi-go/hemi/internal/btc/peerserve"
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 )
 
@@ -96,5 +98,60 @@ func TestRegtestNodeInProcess(t *testing.T) {
 	waitUntil(t, 30*time.Second, "mined block indexed", func() bool { h, _ := ix.BlockTip(); return h == hs[0] })
 	if info, err := ix.TxByID(valid.TxHash(), hs[0]); err != nil || info.Confirmations != 1 {
 		t.Errorf("TxByID(valid) = %+v, %v", info, err)
+	}
+}
+
+// TestRegtestNodePastIdleConnections: our client syncs from the embedded
+// regtest node while more idle connections than its peer slots sit
+// unfinished in the handshake (before: they filled the slots until btcd's
+// 30 s negotiation timeout and the client was refused).
+func TestRegtestNodePastIdleConnections(t *testing.T) {
+	t.Parallel()
+	// A handshake timeout longer than the test, so only the server's
+	// eviction of the oldest unfinished handshake lets the client in.
+	node, err := regtest.New(regtest.Config{Logger: logger(), P2PLimits: peerserve.Limits{HandshakeTimeout: time.Hour}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	nodeDone := make(chan error, 1)
+	go func() { nodeDone <- node.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-nodeDone
+		_ = node.Close()
+	})
+	if _, err := node.Mine(20, btcdtest.DefaultMiningAddress()); err != nil {
+		t.Fatal(err)
+	}
+	for range peerserve.DefaultMaxPeers + 5 {
+		conn, err := net.Dial("tcp", node.P2PAddr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = conn.Close() })
+	}
+	params := node.Params()
+	ix, err := index.Open(index.Config{Dir: t.TempDir(), Params: params, Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := p2p.New(p2p.Config{Params: params, Peers: []string{node.P2PAddr()}, Logger: logger()}, ix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+		_ = ix.Close()
+	})
+	tip, _ := node.Tip()
+	waitUntil(t, 30*time.Second, "index at the node's tip", func() bool { h, _ := ix.BlockTip(); return h == tip })
+	if n := node.PeerCount(); n != 1 {
+		t.Fatalf("node has %d peers, want 1 (idle connections are not peers)", n)
 	}
 }

@@ -2,6 +2,7 @@ package peerserve
 
 import (
 	"testing"
+	"time"
 
 	"github.com/hemi-go/hemi/internal/btc/btcdtest"
 )
@@ -28,4 +29,22 @@ func TestBtcdSyncs(t *testing.T) {
 	if _, h := node.Tip(); h != 1205 {
 		t.Fatalf("btcd height = %d, want 1205", h)
 	}
+}
+
+// TestBtcdSyncsPastIdleConnections: a real btcd connects and syncs while
+// more idle connections than peer slots sit in the handshake (before, they
+// held every slot until btcd's 30 s negotiation timeout and btcd was
+// refused).
+func TestBtcdSyncsPastIdleConnections(t *testing.T) {
+	t.Parallel()
+	src := newMemSource(t)
+	src.mine(t, 0, 300, 0)
+	srv := startLimitServer(t, src, Limits{HandshakeTimeout: 10 * time.Minute})
+	idleConns(t, srv.Addr(), DefaultMaxPeers+5)
+	node := btcdtest.Start(t, btcdtest.Options{})
+
+	node.Connect(srv.Addr())
+	tip, _ := src.Tip()
+	node.WaitForTip(tip)
+	srv.waitMetric(t, 1, "hemi_btc_peerserve_peers")
 }

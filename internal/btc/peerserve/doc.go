@@ -30,4 +30,15 @@
 //     stops the server.
 //   - At most two block or transaction messages per peer are queued at a
 //     time, so memory stays bounded however much a peer requests.
+//   - What peers make the server hold is bounded (Limits): connections
+//     still in the version handshake are counted apart from peers (at
+//     most 32, each for at most 5 s; a new one evicts the oldest of the
+//     address with the most, so idle connections never lock a real peer
+//     out); one IP address holds at most 16 connections (64 for a
+//     loopback address, where a devnet runs its nodes, signers and
+//     miners); the payloads of messages over 64 KiB share a 64 MiB budget
+//     across all peers, reserved before btcd's wire allocates them, and a
+//     peer whose message does not fit waits unread (for at most a minute,
+//     then it is dropped). Metrics: handshakes, refused_total{reason},
+//     message_budget_bytes (and _peak_bytes, _waiting).
 package peerserve

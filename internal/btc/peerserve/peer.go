@@ -6,6 +6,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/peer"
@@ -23,6 +24,20 @@ type serverPeer struct {
 	ctx context.Context
 
 	relayTx atomic.Bool
+
+	// remote is the peer's address (btcd's Addr is not safe to read
+	// from other goroutines while the connection is being set up).
+	remote string
+
+	// Admission state, guarded by srv.mu (estab is also read by the
+	// connection's reader).
+	seq         uint64
+	ip          string
+	loopback    bool
+	hsTimer     *time.Timer
+	established bool
+	released    bool
+	estab       atomic.Bool
 
 	mu            sync.Mutex
 	continueHash  *chainhash.Hash // last block of a full getblocks answer
@@ -51,9 +66,13 @@ func (sp *serverPeer) onVersion(_ *peer.Peer, msg *wire.MsgVersion) *wire.MsgRej
 	return nil
 }
 
-// onVerAck asks a peer that started ahead of us for its blocks, when the
-// source accepts blocks.
+// onVerAck counts the peer as established (its handshake is done), then
+// asks a peer that started ahead of us for its blocks, when the source
+// accepts blocks.
 func (sp *serverPeer) onVerAck(_ *peer.Peer, _ *wire.MsgVerAck) {
+	if !sp.srv.promote(sp) {
+		return
+	}
 	if _, ok := sp.srv.cfg.Source.(BlockAcceptor); !ok {
 		return
 	}

@@ -57,6 +57,9 @@ type Config struct {
 	// Registerer registers the server's Prometheus metrics; nil means they
 	// are kept but not registered.
 	Registerer prometheus.Registerer
+	// Limits bound unfinished handshakes, connections per address and the
+	// bytes of partly received messages.
+	Limits Limits
 }
 
 // MempoolLister is an optional Source extension: a Source that implements
@@ -95,9 +98,16 @@ type Server struct {
 	ln  net.Listener
 	m   *metrics
 
-	mu      sync.Mutex
-	peers   map[*serverPeer]struct{}
-	closing bool
+	lim    Limits
+	budget *msgBudget
+
+	mu          sync.Mutex
+	peers       map[*serverPeer]struct{} // handshaking and established
+	pending     int                      // peers still in the handshake
+	established int
+	addrs       map[string]*addrCount
+	seq         uint64 // accept order, to evict the oldest handshake
+	closing     bool
 
 	annMu    sync.Mutex
 	annTip   *chainhash.Hash
@@ -135,6 +145,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	lim, err := cfg.Limits.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg.Limits = lim
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, err
@@ -148,7 +163,10 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger.With("subsystem", "peerserve"),
 		ln:       ln,
 		m:        m,
+		lim:      lim,
+		budget:   newMsgBudget(lim.MessageBudget, m),
 		peers:    make(map[*serverPeer]struct{}),
+		addrs:    make(map[string]*addrCount),
 		annReady: make(chan struct{}, 1),
 		closed:   make(chan struct{}),
 	}, nil
@@ -157,11 +175,12 @@ func New(cfg Config) (*Server, error) {
 // Addr is the address the server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// PeerCount is the number of connected peers.
+// PeerCount is the number of connected peers that finished the version
+// handshake.
 func (s *Server) PeerCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.peers)
+	return s.established
 }
 
 // Close stops the server: it stops listening, and a running Run
@@ -229,22 +248,72 @@ func (s *Server) Run(ctx context.Context) error {
 	return nil
 }
 
-// serve starts the protocol on an accepted connection.
+// serve admits an accepted connection under the limits and starts the
+// protocol on it.
 func (s *Server) serve(ctx context.Context, conn net.Conn, wg *sync.WaitGroup) {
+	remote := conn.RemoteAddr().String()
+	ip, loopback := remoteIP(conn)
 	s.mu.Lock()
-	if s.closing || len(s.peers) >= s.cfg.MaxPeers {
+	if s.closing {
 		s.mu.Unlock()
-		s.log.Debug("peerserve refused peer", "remote", conn.RemoteAddr().String(), "max_peers", s.cfg.MaxPeers)
 		_ = conn.Close()
 		return
 	}
+	if s.established >= s.cfg.MaxPeers {
+		s.mu.Unlock()
+		s.m.refused.WithLabelValues(reasonMaxPeers).Inc()
+		s.log.Debug("peerserve refused connection: peer slots full", "remote", remote, "max_peers", s.cfg.MaxPeers)
+		_ = conn.Close()
+		return
+	}
+	ac := s.addrs[ip]
+	if ac == nil {
+		ac = &addrCount{}
+		s.addrs[ip] = ac
+	}
+	if limit := s.lim.limitFor(loopback); ac.conns >= limit {
+		warn := !ac.warned
+		ac.warned = true
+		s.mu.Unlock()
+		s.m.refused.WithLabelValues(reasonPerAddress).Inc()
+		level := slog.LevelDebug
+		if warn {
+			level = slog.LevelWarn
+		}
+		s.log.Log(ctx, level, "peerserve refused connection: per-address limit reached",
+			"remote", remote, "ip", ip, "connections", ac.conns, "limit", limit, "loopback", loopback)
+		_ = conn.Close()
+		return
+	}
+	var evicted *serverPeer
+	if s.pending >= s.lim.MaxPending {
+		evicted = s.oldestPendingLocked()
+		if evicted != nil {
+			s.releaseLocked(evicted)
+		}
+	}
 	sp := newServerPeer(ctx, s)
+	s.seq++
+	sp.seq, sp.remote, sp.ip, sp.loopback = s.seq, remote, ip, loopback
 	s.peers[sp] = struct{}{}
+	s.pending++
+	ac.conns++
+	s.m.handshakes.Set(float64(s.pending))
+	sp.hsTimer = time.AfterFunc(s.lim.HandshakeTimeout, func() { s.handshakeExpired(sp) })
 	s.mu.Unlock()
-	s.m.peers.Inc()
 
-	sp.AssociateConnection(conn)
-	s.log.Debug("peerserve peer connected", "remote", conn.RemoteAddr().String())
+	if evicted != nil {
+		s.m.refused.WithLabelValues(reasonEvicted).Inc()
+		s.log.Debug("peerserve dropped unfinished handshake for a new connection", "remote", evicted.remote,
+			"max_pending", s.lim.MaxPending)
+		evicted.Disconnect()
+	}
+	bc := newBudgetConn(ctx, conn, s.budget, s.lim.MessageTimeout, sp.estab.Load, func(reason string, err error) {
+		s.m.refused.WithLabelValues(reason).Inc()
+		s.log.Warn("peerserve dropping peer: message limit", "remote", remote, "reason", reason, "err", err)
+	})
+	sp.AssociateConnection(bc)
+	s.log.Debug("peerserve connection accepted", "remote", remote)
 	wg.Go(func() {
 		select {
 		case <-sp.Done():
@@ -254,10 +323,108 @@ func (s *Server) serve(ctx context.Context, conn net.Conn, wg *sync.WaitGroup) {
 		sp.WaitForDisconnect()
 		s.mu.Lock()
 		delete(s.peers, sp)
+		s.releaseLocked(sp)
 		s.mu.Unlock()
-		s.m.peers.Dec()
-		s.log.Debug("peerserve peer disconnected", "remote", conn.RemoteAddr().String())
+		s.log.Debug("peerserve peer disconnected", "remote", remote)
 	})
+}
+
+// oldestPendingLocked picks the handshake to evict for a new connection:
+// the oldest of the address with the most unfinished handshakes, so a
+// flood from one address evicts its own connections before another
+// address's handshake in progress. Nil if none.
+func (s *Server) oldestPendingLocked() *serverPeer {
+	count := make(map[string]int)
+	oldest := make(map[string]*serverPeer)
+	for sp := range s.peers {
+		if sp.established || sp.released {
+			continue
+		}
+		count[sp.ip]++
+		if o := oldest[sp.ip]; o == nil || sp.seq < o.seq {
+			oldest[sp.ip] = sp
+		}
+	}
+	var pick *serverPeer
+	for ip, sp := range oldest {
+		if pick == nil || count[ip] > count[pick.ip] || (count[ip] == count[pick.ip] && sp.seq < pick.seq) {
+			pick = sp
+		}
+	}
+	return pick
+}
+
+// releaseLocked takes a connection out of the counts, once: when it is
+// evicted, times out, is refused at the handshake, or disconnects.
+func (s *Server) releaseLocked(sp *serverPeer) {
+	if sp.released {
+		return
+	}
+	sp.released = true
+	sp.hsTimer.Stop()
+	if sp.established {
+		s.established--
+	} else {
+		s.pending--
+	}
+	if ac := s.addrs[sp.ip]; ac != nil {
+		ac.conns--
+		if ac.conns < s.lim.limitFor(sp.loopback) {
+			ac.warned = false
+		}
+		if ac.conns <= 0 {
+			delete(s.addrs, sp.ip)
+		}
+	}
+	s.m.handshakes.Set(float64(s.pending))
+	s.m.peers.Set(float64(s.established))
+}
+
+// handshakeExpired drops a connection that did not finish the handshake
+// in time.
+func (s *Server) handshakeExpired(sp *serverPeer) {
+	s.mu.Lock()
+	if sp.released || sp.established {
+		s.mu.Unlock()
+		return
+	}
+	s.releaseLocked(sp)
+	s.mu.Unlock()
+	s.m.refused.WithLabelValues(reasonHandshakeTimeout).Inc()
+	s.log.Debug("peerserve dropped connection: no handshake in time", "remote", sp.remote, "timeout", s.lim.HandshakeTimeout)
+	sp.Disconnect()
+}
+
+// promote counts a peer that finished the handshake as established, or
+// drops it when the peer slots filled meanwhile. It reports whether the
+// peer stays.
+func (s *Server) promote(sp *serverPeer) bool {
+	s.mu.Lock()
+	switch {
+	case sp.released:
+		s.mu.Unlock()
+		return false
+	case sp.established:
+		s.mu.Unlock()
+		return true
+	case s.established >= s.cfg.MaxPeers:
+		s.releaseLocked(sp)
+		s.mu.Unlock()
+		s.m.refused.WithLabelValues(reasonMaxPeers).Inc()
+		s.log.Debug("peerserve dropped peer after handshake: peer slots full", "remote", sp.remote, "max_peers", s.cfg.MaxPeers)
+		sp.Disconnect()
+		return false
+	}
+	sp.hsTimer.Stop()
+	sp.established = true
+	sp.estab.Store(true)
+	s.pending--
+	s.established++
+	s.m.handshakes.Set(float64(s.pending))
+	s.m.peers.Set(float64(s.established))
+	s.mu.Unlock()
+	s.log.Debug("peerserve peer connected", "remote", sp.remote)
+	return true
 }
 
 // snapshot returns the connected peers.

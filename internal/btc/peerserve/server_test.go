@@ -23,10 +23,17 @@ const waitTimeout = 30 * time.Second
 // startServer runs a Server over src until the test ends.
 func startServer(t testing.TB, src Source) *Server {
 	t.Helper()
+	return startServerLimits(t, src, Limits{})
+}
+
+// startServerLimits is startServer with limits lim.
+func startServerLimits(t testing.TB, src Source, lim Limits) *Server {
+	t.Helper()
 	srv, err := New(Config{
 		Params: &chaincfg.RegressionNetParams,
 		Source: src,
 		Logger: slog.New(slog.DiscardHandler),
+		Limits: lim,
 	})
 	if err != nil {
 		t.Fatal(err)

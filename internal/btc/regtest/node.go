@@ -75,6 +75,10 @@ type Config struct {
 	// Registerer registers the node's and its P2P server's Prometheus
 	// metrics; nil means they are not registered.
 	Registerer prometheus.Registerer
+	// P2PLimits bound what peers can make the P2P server hold (unfinished
+	// handshakes, connections per address, partly received messages);
+	// zero fields are peerserve's defaults.
+	P2PLimits peerserve.Limits
 }
 
 // Node is the embedded regtest node. Its methods are safe for concurrent
@@ -164,6 +168,7 @@ func New(cfg Config) (*Node, error) {
 		Logger:     cfg.Logger,
 		UserAgent:  "hemi-regtest",
 		Registerer: cfg.Registerer,
+		Limits:     cfg.P2PLimits,
 	})
 	if err != nil {
 		n.closeDB()
