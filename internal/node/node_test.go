@@ -90,7 +90,7 @@ func TestNodeAssembly(t *testing.T) {
 		t.Fatal(err)
 	}
 	n, err := node.New(node.Config{Dir: t.TempDir(), BTC: svc, Spec: spec, Key: key, NoSync: true,
-		RPC: rpc.Config{VHosts: []string{"*"}}, RPCListener: ln})
+		RPC: rpc.Config{VHosts: []string{"*"}, APIs: []string{"eth", "net"}}, RPCListener: ln})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +128,12 @@ func TestNodeAssembly(t *testing.T) {
 	var num hexutil.Uint64
 	if err := cl.CallContext(ctx, &num, "eth_blockNumber"); err != nil || num < 1 {
 		t.Fatalf("eth_blockNumber %d, %v: want the sealed block served", num, err)
+	}
+	// The RPC config reaches the server as given ([rpc] apis): web3 is
+	// not among the namespaces listed.
+	var ver string
+	if err := cl.CallContext(ctx, &ver, "web3_clientVersion"); err == nil || !strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("web3_clientVersion %q, %v: want method not found (rpc.apis = eth, net)", ver, err)
 	}
 	rcancel()
 	select {
