@@ -98,6 +98,33 @@ func benchCommand() *cli.Command {
 				},
 			},
 			{
+				Name:  "hvm",
+				Usage: "hVM 0x40 balance and 0x41 UTXOs: an address with 100,000 past outputs vs one with 10",
+				Description: "Builds a regtest chain where a busy address has 100,000 past outputs (the oldest 99% spent)\n" +
+					"and a quiet one has 10, indexes it with our index, and times 0x40 and 0x41 (page 0 of 10) on each,\n" +
+					"called as the EVM calls them. The last line is\n" +
+					"hvm balance_ratio=<busy/quiet> utxos_ratio=<busy/quiet> reads_max=<most index reads of one call>",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "busy-outputs", Value: bench.DefaultHVMBusyOutputs, Usage: "outputs paid to the busy address"},
+					&cli.IntFlag{Name: "busy-unspent", Value: bench.DefaultHVMBusyUnspent, Usage: "of which the newest stay unspent"},
+					&cli.IntFlag{Name: "quiet-outputs", Value: bench.DefaultHVMQuietOutputs, Usage: "outputs paid to the quiet address"},
+					&cli.IntFlag{Name: "runs", Value: bench.DefaultHVMRuns, Usage: "measured runs; ratios are their medians"},
+					&cli.DurationFlag{Name: "min-duration", Value: bench.DefaultHVMMinDuration, Usage: "each call is repeated for at least this long per run"},
+					&cli.StringFlag{Name: "work-dir", Usage: "parent of the index's temporary directory (default the system temp dir)"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					_, err := bench.RunHVM(ctx, bench.HVMConfig{
+						BusyOutputs:  int(cmd.Int("busy-outputs")),
+						BusyUnspent:  int(cmd.Int("busy-unspent")),
+						QuietOutputs: int(cmd.Int("quiet-outputs")),
+						Runs:         int(cmd.Int("runs")),
+						MinDuration:  cmd.Duration("min-duration"),
+						WorkDir:      cmd.String("work-dir"),
+					}, os.Stdout)
+					return err
+				},
+			},
+			{
 				Name:            "btc-index-ours",
 				Hidden:          true,
 				Usage:           "the child process of btc-index that runs our node",
