@@ -223,7 +223,7 @@ func RunHVM(ctx context.Context, cfg HVMConfig, out io.Writer) (HVMResult, error
 	res.Page = map[string][]hvm.UTXO{c.busyAddr: toHVM(busyPage), c.quietAddr: toHVM(quietPage)}
 
 	for i, p := range probes {
-		fmt.Fprintf(out, "%s: median %s per call, %d reads, %d gas (%.3g gas per read)\n",
+		fmt.Fprintf(out, "%s: median %s per call, %d reads, %d gas (%.2f gas per read)\n",
 			p.name, fmtDur(calls[i].Time), calls[i].Reads, calls[i].Gas, float64(calls[i].Gas)/float64(max(calls[i].Reads, 1)))
 	}
 	fmt.Fprintf(out, "answers: checked on every call: 0x40 busy %d sat, quiet %d sat; 0x41 page 0: %d and %d UTXOs\n",
