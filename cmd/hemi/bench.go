@@ -20,7 +20,9 @@ func benchCommand() *cli.Command {
 				Usage: "sync+index a generated regtest chain: ours vs btcd --txindex --addrindex",
 				Description: "Generates (or reuses from .cache/bench) a regtest chain, serves it from a loopback\n" +
 					"P2P peer, and times our node and btcd syncing it. The last line is\n" +
-					"btc-index ours_tx_s=<n> btcd_tx_s=<n> ratio=<ours/btcd> rss_mb=<ours peak>",
+					"btc-index ours_tx_s=<n> btcd_tx_s=<n> ratio=<ours/btcd> rss_mb=<ours peak> bytes_per_tx=<ours data dir / txs>\n" +
+					"With --scale-txs N it syncs our node alone on the normal chain and on an N-tx chain; the last line is\n" +
+					"btc-index-scale txs=<N> tx_s=<n> base_txs=<n> base_tx_s=<n> tx_s_ratio=<large/base> rss_mb=<n> base_rss_mb=<n> bytes_per_tx=<n> base_bytes_per_tx=<n>",
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "blocks", Value: bench.DefaultBlocks, Usage: "chain height"},
 					&cli.IntFlag{Name: "txs", Value: bench.DefaultTxs, Usage: "non-coinbase transactions"},
@@ -28,16 +30,25 @@ func benchCommand() *cli.Command {
 					&cli.StringFlag{Name: "cache-dir", Usage: "where generated chains are kept (default .cache/bench)"},
 					&cli.BoolFlag{Name: "verify", Usage: "after the timed sync, check every transaction against our index"},
 					&cli.StringFlag{Name: "profile-dir", Usage: "write CPU and heap profiles of our node's sync here"},
+					&cli.IntFlag{Name: "scale-txs", Usage: "instead: our node alone (no btcd) on the normal chain and on one of this many txs " +
+						"(e.g. 5000000; blocks scaled alike), compared"},
+					&cli.StringFlag{Name: "work-dir", Usage: "parent of the nodes' temporary data directories (default the system temp dir)"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
-					_, err := bench.RunBTCIndex(ctx, bench.BTCIndexConfig{
+					cfg := bench.BTCIndexConfig{
 						Blocks:     int32(cmd.Int("blocks")),
 						Txs:        int(cmd.Int("txs")),
 						Runs:       int(cmd.Int("runs")),
 						CacheDir:   cmd.String("cache-dir"),
+						WorkDir:    cmd.String("work-dir"),
 						Verify:     cmd.Bool("verify"),
 						ProfileDir: cmd.String("profile-dir"),
-					}, os.Stdout)
+					}
+					if n := cmd.Int("scale-txs"); n != 0 {
+						_, err := bench.RunBTCIndexScale(ctx, cfg, int(n), os.Stdout)
+						return err
+					}
+					_, err := bench.RunBTCIndex(ctx, cfg, os.Stdout)
 					return err
 				},
 			},
@@ -93,6 +104,33 @@ func benchCommand() *cli.Command {
 						BlockTime:        cmd.Duration("block-time"),
 						SuperfinalDepth:  uint32(cmd.Int("depth")),
 						WorkDir:          cmd.String("work-dir"),
+					}, os.Stdout)
+					return err
+				},
+			},
+			{
+				Name:  "hvm",
+				Usage: "hVM 0x40 balance and 0x41 UTXOs: an address with 100,000 past outputs vs one with 10",
+				Description: "Builds a regtest chain where a busy address has 100,000 past outputs (the oldest 99% spent)\n" +
+					"and a quiet one has 10, indexes it with our index, and times 0x40 and 0x41 (page 0 of 10) on each,\n" +
+					"called as the EVM calls them. The last line is\n" +
+					"hvm balance_ratio=<busy/quiet> utxos_ratio=<busy/quiet> reads_max=<most index reads of one call>",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "busy-outputs", Value: bench.DefaultHVMBusyOutputs, Usage: "outputs paid to the busy address"},
+					&cli.IntFlag{Name: "busy-unspent", Value: bench.DefaultHVMBusyUnspent, Usage: "of which the newest stay unspent"},
+					&cli.IntFlag{Name: "quiet-outputs", Value: bench.DefaultHVMQuietOutputs, Usage: "outputs paid to the quiet address"},
+					&cli.IntFlag{Name: "runs", Value: bench.DefaultHVMRuns, Usage: "measured runs; ratios are their medians"},
+					&cli.DurationFlag{Name: "min-duration", Value: bench.DefaultHVMMinDuration, Usage: "each call is repeated for at least this long per run"},
+					&cli.StringFlag{Name: "work-dir", Usage: "parent of the index's temporary directory (default the system temp dir)"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					_, err := bench.RunHVM(ctx, bench.HVMConfig{
+						BusyOutputs:  int(cmd.Int("busy-outputs")),
+						BusyUnspent:  int(cmd.Int("busy-unspent")),
+						QuietOutputs: int(cmd.Int("quiet-outputs")),
+						Runs:         int(cmd.Int("runs")),
+						MinDuration:  cmd.Duration("min-duration"),
+						WorkDir:      cmd.String("work-dir"),
 					}, os.Stdout)
 					return err
 				},

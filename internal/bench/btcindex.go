@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -70,14 +71,21 @@ type BTCIndexResult struct {
 	Ratio     float64
 	OursRSSMB float64 // largest peak RSS (VmHWM) of our node over the runs
 	Verified  uint64  // transactions our node's index was checked for (with Verify)
+	// IndexBytes is the size of our node's data directory (its pebble
+	// index, blocks included) after the sync, the largest over the runs;
+	// BytesPerTx is IndexBytes over Txs.
+	IndexBytes int64
+	BytesPerTx float64
 }
 
 // ResultLine formats the line RunBTCIndex prints last.
 func (r BTCIndexResult) ResultLine() string {
-	return fmt.Sprintf("btc-index ours_tx_s=%.0f btcd_tx_s=%.0f ratio=%.2f rss_mb=%.0f", r.OursTxS, r.BTCDTxS, r.Ratio, r.OursRSSMB)
+	return fmt.Sprintf("btc-index ours_tx_s=%.0f btcd_tx_s=%.0f ratio=%.2f rss_mb=%.0f bytes_per_tx=%.0f",
+		r.OursTxS, r.BTCDTxS, r.Ratio, r.OursRSSMB, r.BytesPerTx)
 }
 
-func (c *BTCIndexConfig) setDefaults() error {
+// setDefaults fills the zero fields; withBTCD also locates btcd.
+func (c *BTCIndexConfig) setDefaults(withBTCD bool) error {
 	if c.Blocks == 0 {
 		c.Blocks = DefaultBlocks
 	}
@@ -106,6 +114,9 @@ func (c *BTCIndexConfig) setDefaults() error {
 		}
 		c.OursCommand = []string{exe, "bench", "btc-index-ours"}
 	}
+	if !withBTCD {
+		return nil
+	}
 	return peerBinary(&c.BTCDBinary, func() (string, error) {
 		bin, err := btcdtest.FindBinary()
 		if err != nil {
@@ -119,32 +130,15 @@ func (c *BTCIndexConfig) setDefaults() error {
 // prints progress to out, then, as its last line, the ResultLine.
 func RunBTCIndex(ctx context.Context, cfg BTCIndexConfig, out io.Writer) (BTCIndexResult, error) {
 	var res BTCIndexResult
-	if err := cfg.setDefaults(); err != nil {
+	if err := cfg.setDefaults(true); err != nil {
 		return res, err
 	}
-	params := &chaincfg.RegressionNetParams
-	chain, err := LoadOrGenerate(ctx, GenConfig{Params: params, Blocks: cfg.Blocks, Txs: cfg.Txs, Seed: cfg.Seed}, cfg.CacheDir, out)
+	p, err := startBenchPeer(ctx, &cfg, cfg.Blocks, cfg.Txs, out)
 	if err != nil {
 		return res, err
 	}
-	res.Height, res.Txs = chain.Blocks(), chain.Txs()
-	res.Tip, _ = chain.Hash(chain.Blocks())
-	src, err := newChainSource(chain, params)
-	if err != nil {
-		return res, err
-	}
-	srv, err := peerserve.New(peerserve.Config{Params: params, Source: src, Logger: cfg.Logger})
-	if err != nil {
-		return res, fmt.Errorf("bench: start the benchmark peer: %w", err)
-	}
-	srvCtx, stopSrv := context.WithCancel(ctx)
-	srvDone := make(chan error, 1)
-	go func() { srvDone <- srv.Run(srvCtx) }()
-	defer func() {
-		stopSrv()
-		<-srvDone
-	}()
-	fmt.Fprintf(out, "peer: serving %d blocks, %d txs on %s\n", res.Height, res.Txs, srv.Addr())
+	defer p.stop()
+	res.Height, res.Txs, res.Tip = p.height, p.txs, p.tip
 	fmt.Fprintf(out, "machine: %d CPUs, load average %s\n", runtime.NumCPU(), loadAvg())
 
 	work, err := os.MkdirTemp(cfg.WorkDir, "hemi-bench-btc-index-")
@@ -153,47 +147,20 @@ func RunBTCIndex(ctx context.Context, cfg BTCIndexConfig, out io.Writer) (BTCInd
 	}
 	defer os.RemoveAll(work)
 
-	verifyPath := ""
-	if cfg.Verify {
-		verifyPath = CachePath(cfg.CacheDir, GenConfig{Params: params, Blocks: cfg.Blocks, Txs: cfg.Txs, Seed: cfg.Seed})
-	}
 	var ours, btcd []time.Duration
-	var rssKB int64
 	for run := 1; run <= cfg.Runs; run++ {
-		dir := filepath.Join(work, fmt.Sprintf("ours-%d", run))
-		prof := ""
-		if cfg.ProfileDir != "" {
-			if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
-				return res, fmt.Errorf("bench: profile dir: %w", err)
-			}
-			prof = filepath.Join(cfg.ProfileDir, fmt.Sprintf("ours-%d-", run))
-		}
-		rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
-		r, err := runOurs(rctx, cfg.OursCommand, dir, srv.Addr(), res.Height, verifyPath, prof, cfg.Logger)
-		cancel()
+		r, err := p.runOurs(ctx, &cfg, work, run, "ours", out)
 		if err != nil {
 			return res, err
 		}
-		if r.tip != res.Tip {
-			return res, fmt.Errorf("bench: our node synced to %v, the chain's tip is %v", r.tip, res.Tip)
-		}
-		if cfg.Verify && r.verified != res.Txs {
-			return res, fmt.Errorf("bench: our index holds %d of %d transactions", r.verified, res.Txs)
-		}
 		res.Verified = r.verified
-		_ = os.RemoveAll(dir)
 		ours = append(ours, r.wall)
-		rssKB = max(rssKB, r.rssKB)
-		fmt.Fprintf(out, "ours run %d: %d txs in %s (%.0f tx/s; %s inside the process), peak RSS %.0f MB\n",
-			run, res.Txs, r.wall.Round(time.Millisecond), float64(res.Txs)/r.wall.Seconds(), r.self.Round(time.Millisecond), float64(r.rssKB)/1024)
+		res.OursRSSMB = max(res.OursRSSMB, float64(r.rssKB)/1024)
+		res.IndexBytes = max(res.IndexBytes, r.dataBytes)
 
-		if cfg.Verify {
-			fmt.Fprintf(out, "ours run %d: index checked for all %d txs\n", run, r.verified)
-		}
-
-		dir = filepath.Join(work, fmt.Sprintf("btcd-%d", run))
-		rctx, cancel = context.WithTimeout(ctx, cfg.Timeout)
-		d, err := runBTCD(rctx, cfg.BTCDBinary, dir, srv.Addr(), res.Height, res.Tip)
+		dir := filepath.Join(work, fmt.Sprintf("btcd-%d", run))
+		rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+		d, err := runBTCD(rctx, cfg.BTCDBinary, dir, p.srv.Addr(), res.Height, res.Tip)
 		cancel()
 		if err != nil {
 			return res, err
@@ -206,13 +173,131 @@ func RunBTCIndex(ctx context.Context, cfg BTCIndexConfig, out io.Writer) (BTCInd
 	res.OursTxS = float64(res.Txs) / res.Ours.Seconds()
 	res.BTCDTxS = float64(res.Txs) / res.BTCD.Seconds()
 	res.Ratio = res.OursTxS / res.BTCDTxS
-	res.OursRSSMB = float64(rssKB) / 1024
+	res.BytesPerTx = float64(res.IndexBytes) / float64(res.Txs)
 	fmt.Fprintf(out, "machine: load average %s at the end\n", loadAvg())
 	if cfg.Runs > 1 {
 		fmt.Fprintf(out, "median of %d runs: ours %s, btcd %s\n", cfg.Runs, res.Ours.Round(time.Millisecond), res.BTCD.Round(time.Millisecond))
 	}
+	fmt.Fprintf(out, "index: our data directory after the sync holds %.0f MB, %.0f bytes per transaction (the chain's blocks alone: %.0f bytes per transaction)\n",
+		float64(res.IndexBytes)/1e6, res.BytesPerTx, float64(p.chainBytes)/float64(res.Txs))
 	fmt.Fprintln(out, res.ResultLine())
 	return res, nil
+}
+
+// benchPeer is a generated chain served from a loopback P2P peer.
+type benchPeer struct {
+	gen        GenConfig
+	srv        *peerserve.Server
+	height     int32
+	txs        uint64 // coinbases included
+	tip        chainhash.Hash
+	chainBytes int64 // size of the chain file
+	stop       func()
+}
+
+// startBenchPeer loads (or generates and caches) the chain of blocks and
+// txs and serves it until stop is called.
+func startBenchPeer(ctx context.Context, cfg *BTCIndexConfig, blocks int32, txs int, out io.Writer) (*benchPeer, error) {
+	params := &chaincfg.RegressionNetParams
+	gen := GenConfig{Params: params, Blocks: blocks, Txs: txs, Seed: cfg.Seed}
+	chain, err := LoadOrGenerate(ctx, gen, cfg.CacheDir, out)
+	if err != nil {
+		return nil, err
+	}
+	p := &benchPeer{gen: gen, height: chain.Blocks(), txs: chain.Txs()}
+	p.tip, _ = chain.Hash(chain.Blocks())
+	if st, err := os.Stat(CachePath(cfg.CacheDir, gen)); err == nil {
+		p.chainBytes = st.Size()
+	}
+	src, err := newChainSource(chain, params)
+	if err != nil {
+		return nil, err
+	}
+	p.srv, err = peerserve.New(peerserve.Config{Params: params, Source: src, Logger: cfg.Logger})
+	if err != nil {
+		return nil, fmt.Errorf("bench: start the benchmark peer: %w", err)
+	}
+	srvCtx, stopSrv := context.WithCancel(ctx)
+	srvDone := make(chan error, 1)
+	go func() { srvDone <- p.srv.Run(srvCtx) }()
+	p.stop = func() {
+		stopSrv()
+		<-srvDone
+	}
+	fmt.Fprintf(out, "peer: serving %d blocks, %d txs on %s\n", p.height, p.txs, p.srv.Addr())
+	return p, nil
+}
+
+// oursResult is one measured sync of our node and the size of its data
+// directory once it has shut down.
+type oursResult struct {
+	oursRun
+	dataBytes int64
+}
+
+// runOurs times a fresh node of ours syncing the peer's chain (run number
+// run, in a directory under work removed afterwards), checks its tip (and
+// its index, with cfg.Verify) and prints one line labelled label.
+func (p *benchPeer) runOurs(ctx context.Context, cfg *BTCIndexConfig, work string, run int, label string, out io.Writer) (oursResult, error) {
+	var res oursResult
+	dir := filepath.Join(work, fmt.Sprintf("%s-%d", label, run))
+	defer os.RemoveAll(dir)
+	prof := ""
+	if cfg.ProfileDir != "" {
+		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
+			return res, fmt.Errorf("bench: profile dir: %w", err)
+		}
+		prof = filepath.Join(cfg.ProfileDir, fmt.Sprintf("%s-%d-", label, run))
+	}
+	verifyPath := ""
+	if cfg.Verify {
+		verifyPath = CachePath(cfg.CacheDir, p.gen)
+	}
+	rctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	r, err := runOurs(rctx, cfg.OursCommand, dir, p.srv.Addr(), p.height, verifyPath, prof, cfg.Logger)
+	cancel()
+	if err != nil {
+		return res, err
+	}
+	if r.tip != p.tip {
+		return res, fmt.Errorf("bench: our node synced to %v, the chain's tip is %v", r.tip, p.tip)
+	}
+	if cfg.Verify && r.verified != p.txs {
+		return res, fmt.Errorf("bench: our index holds %d of %d transactions", r.verified, p.txs)
+	}
+	// runOurs returns once the node has shut down: the directory holds
+	// what a restart would find.
+	n, err := dirBytes(filepath.Join(dir, "data"))
+	if err != nil {
+		return res, fmt.Errorf("bench: size of our data directory: %w", err)
+	}
+	res = oursResult{oursRun: r, dataBytes: n}
+	fmt.Fprintf(out, "%s run %d: %d txs in %s (%.0f tx/s; %s inside the process), peak RSS %.0f MB, data directory %.0f MB (%.0f bytes/tx)\n",
+		label, run, p.txs, r.wall.Round(time.Millisecond), float64(p.txs)/r.wall.Seconds(), r.self.Round(time.Millisecond),
+		float64(r.rssKB)/1024, float64(n)/1e6, float64(n)/float64(p.txs))
+	if cfg.Verify {
+		fmt.Fprintf(out, "%s run %d: index checked for all %d txs\n", label, run, r.verified)
+	}
+	return res, nil
+}
+
+// dirBytes is the total size of the regular files under dir.
+func dirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			n += info.Size()
+		}
+		return nil
+	})
+	return n, err
 }
 
 // runBTCD times a fresh btcd --txindex --addrindex syncing from peer until

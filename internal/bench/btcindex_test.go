@@ -61,6 +61,10 @@ func TestBTCIndexSmoke(t *testing.T) {
 	if res.Height != blocks || res.Txs < uint64(txs) || res.Verified != res.Txs {
 		t.Fatalf("height %d, %d txs, %d verified", res.Height, res.Txs, res.Verified)
 	}
+	// Our data directory holds at least every block it synced.
+	if res.IndexBytes < int64(res.Txs)*100 || res.BytesPerTx != float64(res.IndexBytes)/float64(res.Txs) {
+		t.Fatalf("data directory %d bytes, %.1f bytes/tx for %d txs", res.IndexBytes, res.BytesPerTx, res.Txs)
+	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if last := lines[len(lines)-1]; last != res.ResultLine() || !strings.HasPrefix(last, "btc-index ours_tx_s=") {
 		t.Fatalf("last line %q", last)

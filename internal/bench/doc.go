@@ -7,9 +7,15 @@
 // internal/btc/txgen, serves it from a loopback P2P peer
 // (internal/btc/peerserve) and times two fresh nodes syncing it: ours
 // (internal/tbc, run in a child process so its peak RSS is its own) and btcd
-// with --txindex --addrindex. The last line it prints is, exactly:
+// with --txindex --addrindex, and sizes our node's data directory after
+// the sync. The last line it prints is, exactly:
 //
-//	btc-index ours_tx_s=<n> btcd_tx_s=<n> ratio=<ours/btcd> rss_mb=<ours peak>
+//	btc-index ours_tx_s=<n> btcd_tx_s=<n> ratio=<ours/btcd> rss_mb=<ours peak> bytes_per_tx=<ours data dir / txs>
+//
+// RunBTCIndexScale (--scale-txs) syncs our node alone on the normal chain
+// and on a larger one and compares them (btcindex_scale.go); RunHVM
+// (`hemi bench hvm`) times the hVM address queries on a busy address
+// against a quiet one (hvm.go).
 //
 // Invariants:
 //   - The generated chain is a pure function of its parameters (seed, block

@@ -138,6 +138,8 @@ type Index struct {
 	published atomic.Uint64
 	evMu      sync.Mutex
 	evNotify  chan struct{}
+
+	reads readCounter // see Reads
 }
 
 var _ p2p.Chain = (*Index)(nil)

@@ -166,7 +166,7 @@ func (ix *Index) TxByID(txid, asOf chainhash.Hash) (TxInfo, error) {
 			best *node
 			loc  txLoc
 		)
-		for ok := it.SeekPrefixGE(prefix); ok; ok = it.Next() {
+		for ok := ix.reads.step(it.SeekPrefixGE(prefix)); ok; ok = ix.reads.step(it.Next()) {
 			_, id, err := decodeTxKey(it.Key())
 			if err != nil {
 				return err
@@ -203,6 +203,7 @@ func (ix *Index) TxByID(txid, asOf chainhash.Hash) (TxInfo, error) {
 
 // readTx decodes the transaction at loc in n's stored block.
 func (ix *Index) readTx(n *node, loc txLoc) (*wire.MsgTx, error) {
+	ix.reads.get()
 	raw, closer, err := ix.db.Get(idKey(pfxBlock, n.id))
 	if err != nil {
 		return nil, fmt.Errorf("index: read block %s: %w", n.hash, err)
@@ -310,7 +311,7 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 	defer spends.Close()
 
 	var o Output
-	for ok := it.SeekPrefixGE(lower); ok; ok = it.Next() {
+	for ok := ix.reads.step(it.SeekPrefixGE(lower)); ok; ok = ix.reads.step(it.Next()) {
 		k, err := decodeOutKey(it.Key())
 		if err != nil {
 			return err
@@ -381,7 +382,7 @@ func (ix *Index) overwritten(v *view, txid chainhash.Hash, height int32) (bool, 
 		return false, fmt.Errorf("index: tx %s: %w", txid, err)
 	}
 	defer it.Close()
-	for ok := it.SeekPrefixGE(prefix); ok; ok = it.Next() {
+	for ok := ix.reads.step(it.SeekPrefixGE(prefix)); ok; ok = ix.reads.step(it.Next()) {
 		_, id, err := decodeTxKey(it.Key())
 		if err != nil {
 			return false, err
@@ -398,7 +399,7 @@ func (ix *Index) overwritten(v *view, txid chainhash.Hash, height int32) (bool, 
 func (ix *Index) findSpend(v *view, it *pebble.Iterator, op *wire.OutPoint) (Spend, bool, error) {
 	var prefix [spendKeyLen - 4]byte
 	putSpendPrefix(prefix[:], op)
-	for ok := it.SeekPrefixGE(prefix[:]); ok && bytes.HasPrefix(it.Key(), prefix[:]); ok = it.Next() {
+	for ok := ix.reads.step(it.SeekPrefixGE(prefix[:])); ok && bytes.HasPrefix(it.Key(), prefix[:]); ok = ix.reads.step(it.Next()) {
 		k, err := decodeSpendKey(it.Key())
 		if err != nil {
 			return Spend{}, false, err
@@ -460,7 +461,7 @@ func (ix *Index) Publications(keystoneID [32]byte, asOf chainhash.Hash) ([]Publi
 			return fmt.Errorf("index: publications: %w", err)
 		}
 		defer it.Close()
-		for ok := it.SeekPrefixGE(prefix); ok; ok = it.Next() {
+		for ok := ix.reads.step(it.SeekPrefixGE(prefix)); ok; ok = ix.reads.step(it.Next()) {
 			k, err := decodePopKey(it.Key())
 			if err != nil {
 				return err
