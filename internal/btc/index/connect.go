@@ -192,23 +192,34 @@ func (ix *Index) stage(p plan) (bool, error) {
 		for _, n := range p.disconnect {
 			o.putEvent(EventDisconnected, n)
 			o.reorg = true
+			if err := ix.undoBlock(o.w, n, ix.utxos); err != nil {
+				ix.abortOpen()
+				return false, fmt.Errorf("index: disconnect block %s: %w", n.hash, err)
+			}
 		}
 	}
 	for i, n := range p.connect {
+		bd, err := ix.takeBlock(n)
+		if errors.Is(err, ErrCorrupt) {
+			// Stop before n; it is fetched again and the next plan
+			// resumes there.
+			return false, ix.forgetData(n, err)
+		}
+		if err != nil {
+			return false, err
+		}
 		if !n.has(statusIndexed) {
-			bd, err := ix.takeBlock(n)
-			if errors.Is(err, ErrCorrupt) {
-				// Stop before n; it is fetched again and the
-				// next plan resumes there.
-				return false, ix.forgetData(n, err)
-			}
-			if err != nil {
-				return false, err
-			}
 			for _, x := range dataIndexes {
 				x.write(o.w, n, bd)
 			}
 			o.txs += len(bd.txids)
+		}
+		// The unspent set moves with every connect, also of a block
+		// indexed before (a reorg back onto it); its records are then
+		// rewritten with the same content.
+		if err := applyBlock(o.w, n, bd, ix.utxos); err != nil {
+			ix.abortOpen()
+			return false, fmt.Errorf("index: connect block %s: %w", n.hash, err)
 		}
 		o.w.put(heightKey(n.height), encodeCanon(n.id, &n.hash))
 		o.w.put(idKey(pfxHeader, n.id), n.recordWith(n.flags()|statusIndexed))
@@ -219,6 +230,18 @@ func (ix *Index) stage(p plan) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// abortOpen drops the open batch after a failure half-way through a
+// block: nothing of it was committed, and the unspent set's caches, which
+// hold its staged changes, are emptied so the database is the truth again.
+// The blocks are planned again from the committed tip. ix.connMu held.
+func (ix *Index) abortOpen() {
+	if ix.open != nil {
+		ix.open.w.reset()
+		ix.open = nil
+	}
+	ix.utxos.clear()
 }
 
 func (o *openBatch) putEvent(kind EventKind, n *node) {
@@ -243,6 +266,11 @@ func (ix *Index) commitOpen() error {
 	for _, name := range indexNames {
 		o.w.put(tipKey(name), tipVal)
 	}
+	if err := ix.utxos.flush(o.w); err != nil {
+		o.w.reset()
+		ix.utxos.clear()
+		return err
+	}
 	b := ix.db.NewBatchWithSize(o.w.size() + 16*len(o.w.refs))
 	defer b.Close()
 	o.w.writeTo(b)
@@ -251,8 +279,13 @@ func (ix *Index) commitOpen() error {
 	// survive a kill -9 (pebble keeps unsynced WAL writes in process
 	// memory). Batching many blocks per commit keeps fsyncs rare.
 	if err := b.Commit(pebble.Sync); err != nil {
+		ix.utxos.clear()
 		return fmt.Errorf("index: commit blocks up to %s: %w", newTip.hash, err)
 	}
+	ix.utxos.committed()
+	// Queries read the current unspent set through a snapshot taken
+	// with the in-memory chain, so they never see it ahead of ix.main.
+	snap := ix.db.NewSnapshot()
 
 	ix.mu.Lock()
 	ix.main = append(ix.main[:o.fork.height+1], o.connected...)
@@ -260,7 +293,10 @@ func (ix *Index) commitOpen() error {
 		n.setFlag(statusIndexed)
 	}
 	ix.dropStalePending(newTip.height)
+	old := ix.snap
+	ix.snap = snap
 	ix.mu.Unlock()
+	closeSnapshot(old)
 
 	ix.nextSeq = o.seq
 	ix.publish(o.seq)
@@ -334,8 +370,25 @@ func (ix *Index) IndexFork(hash chainhash.Hash) error {
 		ix.writer = w
 	}
 	w.reset()
-	for i := len(todo) - 1; i >= 0; i-- {
-		m := todo[i]
+	// The fork's unspent set is replayed from the fork point, through
+	// the fork blocks indexed before (their records are rewritten as
+	// they were) and the new ones.
+	ix.mu.RLock()
+	fork := todo[len(todo)-1].parent
+	for !ix.onMain(fork) {
+		fork = fork.parent
+	}
+	var replay []*node
+	for m := todo[0]; m != fork; m = m.parent {
+		replay = append(replay, m)
+	}
+	ix.mu.RUnlock()
+	st, err := ix.newForkSet(fork)
+	if err != nil {
+		return err
+	}
+	for i := len(replay) - 1; i >= 0; i-- {
+		m := replay[i]
 		bd, err := ix.takeBlock(m)
 		if errors.Is(err, ErrCorrupt) {
 			w.reset()
@@ -345,10 +398,16 @@ func (ix *Index) IndexFork(hash chainhash.Hash) error {
 			w.reset()
 			return err
 		}
-		for _, x := range dataIndexes {
-			x.write(w, m, bd)
+		if !m.has(statusIndexed) {
+			for _, x := range dataIndexes {
+				x.write(w, m, bd)
+			}
+			w.put(idKey(pfxHeader, m.id), m.recordWith(m.flags()|statusIndexed))
 		}
-		w.put(idKey(pfxHeader, m.id), m.recordWith(m.flags()|statusIndexed))
+		if err := applyBlock(w, m, bd, st); err != nil {
+			w.reset()
+			return fmt.Errorf("index: index fork block %s: %w", m.hash, err)
+		}
 	}
 	b := ix.db.NewBatchWithSize(w.size() + 16*len(w.refs))
 	defer b.Close()
@@ -357,9 +416,23 @@ func (ix *Index) IndexFork(hash chainhash.Hash) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("index: index fork up to %s: %w", hash, err)
 	}
+	snap := ix.db.NewSnapshot()
+	ix.mu.Lock()
 	for _, m := range todo {
 		m.setFlag(statusIndexed)
 	}
+	old := ix.snap
+	ix.snap = snap
+	ix.mu.Unlock()
+	closeSnapshot(old)
 	ix.log.Info("side fork indexed", "tip", hash, "blocks", len(todo))
 	return nil
+}
+
+// closeSnapshot closes a snapshot no query can hold any more (it was
+// replaced under ix.mu's write lock).
+func closeSnapshot(s *pebble.Snapshot) {
+	if s != nil {
+		_ = s.Close()
+	}
 }

@@ -56,6 +56,11 @@ type Config struct {
 	// at once.
 	MaxBatchDelay time.Duration
 
+	// UTXOCacheBytes bounds the memory of the connector's cache of
+	// unspent outputs and script balances (default 64 MiB). Misses read
+	// the database, so it trades memory for sync speed only.
+	UTXOCacheBytes int
+
 	// Now is the clock used by the header time checks (default time.Now).
 	Now func() time.Time
 }
@@ -84,6 +89,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxBatchDelay <= 0 {
 		c.MaxBatchDelay = time.Second
+	}
+	if c.UTXOCacheBytes <= 0 {
+		c.UTXOCacheBytes = 64 << 20
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -128,6 +136,13 @@ type Index struct {
 	writer     *entryWriter // reused by open batches; connMu
 	timerArmed bool         // a flushLater is pending; connMu
 	batchBytes int
+
+	// utxos is the current unspent set as staged by the connector
+	// (connMu); snap is the database as of the connected chain, read by
+	// queries of the current set (mu).
+	utxos *mainSet
+	snap  *pebble.Snapshot
+	reads atomic.Uint64 // see Reads
 
 	pendMu       sync.Mutex
 	pending      map[uint32]*blockData
@@ -175,6 +190,7 @@ func Open(cfg Config) (*Index, error) {
 		return nil, fmt.Errorf("index: open database %s: %w", cfg.Dir, err)
 	}
 	ix.db = db
+	ix.utxos = newMainSet(db, cfg.UTXOCacheBytes)
 	if err := ix.load(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -191,6 +207,11 @@ func Open(cfg Config) (*Index, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	ix.mu.Lock()
+	if ix.snap == nil {
+		ix.snap = db.NewSnapshot()
+	}
+	ix.mu.Unlock()
 	tip := ix.main[len(ix.main)-1]
 	best := ix.hdrChain[len(ix.hdrChain)-1]
 	ix.m.headerHeight.Set(float64(best.height))
@@ -259,6 +280,8 @@ func (ix *Index) Close() error {
 	ix.connMu.Lock()
 	defer ix.connMu.Unlock()
 	err := ix.commitOpen()
+	closeSnapshot(ix.snap)
+	ix.snap = nil
 	if serr := ix.db.LogData(nil, pebble.Sync); err == nil {
 		err = serr
 	}
@@ -310,6 +333,8 @@ func (ix *Index) load() error {
 		if err := ix.initGenesis(); err != nil {
 			return err
 		}
+	} else if err := ix.checkFormat(); err != nil {
+		return err
 	}
 
 	// Best header chain: the most-work node; ties go to the older id.
@@ -381,8 +406,41 @@ func (ix *Index) initGenesis() error {
 	for _, name := range indexNames {
 		_ = b.Set(tipKey(name), encodeTip(0, &hash), nil)
 	}
+	_ = b.Set(formatKey, be.AppendUint32(nil, formatVersion), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("index: store genesis: %w", err)
 	}
 	return ix.insertLoaded(&g.Header, 0, flags)
+}
+
+// formatVersion is the on-disk format, stored under formatKey when the
+// database is created. Version 2 added the per-script unspent set; a
+// database of another version (version 1 had no format key) cannot be
+// upgraded in place.
+const formatVersion = 2
+
+var formatKey = []byte{pfxMeta, 'f', 'o', 'r', 'm', 'a', 't'}
+
+// checkFormat refuses a database written in another format, naming the
+// fix, instead of answering from tables it lacks.
+func (ix *Index) checkFormat() error {
+	got := uint32(1)
+	v, closer, err := ix.db.Get(formatKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("index: read format: %w", err)
+	default:
+		if len(v) != 4 {
+			_ = closer.Close()
+			return fmt.Errorf("%w: format record is %d bytes", ErrCorrupt, len(v))
+		}
+		got = be.Uint32(v)
+		_ = closer.Close()
+	}
+	if got != formatVersion {
+		return fmt.Errorf("%w: the Bitcoin index in %s has format %d, this build reads format %d; reindex: delete %s and restart (the node syncs Bitcoin again from its peers)",
+			ErrFormat, ix.cfg.Dir, got, formatVersion, ix.cfg.Dir)
+	}
+	return nil
 }

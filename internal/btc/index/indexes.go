@@ -16,10 +16,11 @@ const (
 	txIndexName    = "tx"
 	outIndexName   = "outputs"
 	popIndexName   = "pop"
+	utxoIndexName  = "utxo"
 )
 
 // indexNames lists every index whose tip moves with the connected chain.
-var indexNames = []string{canonIndexName, txIndexName, outIndexName, popIndexName}
+var indexNames = []string{canonIndexName, txIndexName, outIndexName, popIndexName, utxoIndexName}
 
 // dataIndex writes the entries one block contributes to one index. Entries
 // are never deleted: each names the block (node id) it came from, and

@@ -219,44 +219,6 @@ func (ix *Index) readTx(n *node, loc txLoc) (*wire.MsgTx, error) {
 	return tx, nil
 }
 
-// Balance returns the sum of the outputs paying script that are unspent as
-// of asOf (zero: the block tip).
-func (ix *Index) Balance(script []byte, asOf chainhash.Hash) (int64, error) {
-	var total int64
-	err := ix.query(asOf, func(v *view) error {
-		return ix.scanUnspent(v, script, func(u *UTXO) bool {
-			total += u.Value
-			return true
-		})
-	})
-	return total, err
-}
-
-// UTXOs returns page number page (from 0) of pageSize unspent outputs paying
-// script as of asOf, ordered by height, position in block, then output
-// index. pageSize <= 0 means 10.
-func (ix *Index) UTXOs(script []byte, page, pageSize int, asOf chainhash.Hash) ([]UTXO, error) {
-	if pageSize <= 0 {
-		pageSize = 10
-	}
-	if page < 0 {
-		page = 0
-	}
-	skip := page * pageSize
-	var out []UTXO
-	err := ix.query(asOf, func(v *view) error {
-		return ix.scanUnspent(v, script, func(u *UTXO) bool {
-			if skip > 0 {
-				skip--
-				return true
-			}
-			out = append(out, *u)
-			return len(out) < pageSize
-		})
-	})
-	return out, err
-}
-
 // Output is an output paying a script, spent or not, as of a block.
 type Output struct {
 	UTXO
@@ -280,12 +242,6 @@ func (ix *Index) Outputs(script []byte, fromHeight int32, max int, asOf chainhas
 		})
 	})
 	return out, err
-}
-
-// scanUnspent calls fn, in key order, with each output paying script that
-// is in the view and not spent in the view, until fn returns false.
-func (ix *Index) scanUnspent(v *view, script []byte, fn func(*UTXO) bool) error {
-	return ix.scanOutputs(v, script, 0, false, func(o *Output) bool { return fn(&o.UTXO) })
 }
 
 // scanOutputs calls fn, in key order, with each output paying script at or

@@ -1,0 +1,344 @@
+package index
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// utxoStore is the unspent set a block is applied to: the current set at
+// the block tip (mainSet, while connecting) or an overlay over the state
+// at a side fork's parent (forkSet, for IndexFork).
+type utxoStore interface {
+	// get returns the unspent output op, if the set holds it.
+	get(op *wire.OutPoint) (utxo, bool, error)
+	add(w *entryWriter, u *utxo)
+	remove(w *entryWriter, u *utxo)
+}
+
+// applyBlock applies n's transactions to st in block order (each tx's
+// inputs, then its outputs) and writes n's change records and undo record.
+// Inputs spending an output st does not hold (never indexed, e.g. an
+// OP_RETURN or the genesis coinbase, or already spent) change nothing, so
+// the records are exactly the changes n made to the set, and summing them
+// moves a balance from n's parent to n.
+func applyBlock(w *entryWriter, n *node, bd *blockData, st utxoStore) error {
+	var undo []byte
+	spent := func(u *utxo, pos, in uint32) {
+		st.remove(w, u)
+		putChange(w, n, changeSpend, pos, in, u)
+		if u.height < n.height {
+			undo = appendUndo(undo, u)
+		}
+	}
+	for i, tx := range bd.msg.Transactions {
+		txid := &bd.txids[i]
+		if i > 0 {
+			for vin, in := range tx.TxIn {
+				u, ok, err := st.get(&in.PreviousOutPoint)
+				if err != nil {
+					return err
+				}
+				if ok {
+					spent(&u, uint32(i), uint32(vin))
+				}
+			}
+		} else if _, dup := duplicateTxids[*txid]; dup {
+			// The two mainnet coinbases that repeat an earlier txid
+			// overwrite the earlier outputs (see duplicateTxids):
+			// recorded as spends by the coinbase's input slots.
+			for v := range tx.TxOut {
+				u, ok, err := st.get(&wire.OutPoint{Hash: *txid, Index: uint32(v)})
+				if err != nil {
+					return err
+				}
+				if ok {
+					spent(&u, 0, uint32(v))
+				}
+			}
+		}
+		for v, out := range tx.TxOut {
+			if len(out.PkScript) > 0 && out.PkScript[0] == opReturn {
+				continue
+			}
+			u := utxo{sh: sha256.Sum256(out.PkScript), height: n.height, pos: uint32(i), vout: uint32(v),
+				txid: *txid, value: out.Value}
+			st.add(w, &u)
+			putChange(w, n, changeCreate, uint32(i), uint32(v), &u)
+		}
+	}
+	w.put(idKey(pfxUndo, n.id), undo)
+	return nil
+}
+
+func putChange(w *entryWriter, n *node, kind uint8, pos, idx uint32, u *utxo) {
+	k, v := w.set(changeKeyLen, changeValLen)
+	putChangeKey(k, &changeKey{sh: u.sh, height: n.height, id: n.id, kind: kind, pos: pos, n: idx})
+	putChangeVal(v, u)
+}
+
+// undoBlock takes n, the block tip of the staged state, off st: its
+// created outputs leave the set and the outputs it spent come back.
+func (ix *Index) undoBlock(w *entryWriter, n *node, st *mainSet) error {
+	bd, err := ix.takeBlock(n)
+	if err != nil {
+		return err
+	}
+	raw, closer, err := ix.db.Get(idKey(pfxUndo, n.id))
+	if err != nil {
+		return fmt.Errorf("index: read undo of block %s: %w", n.hash, err)
+	}
+	undo, err := decodeUndo(raw)
+	_ = closer.Close()
+	if err != nil {
+		return fmt.Errorf("block %s: %w", n.hash, err)
+	}
+	for i, tx := range bd.msg.Transactions {
+		for v := range tx.TxOut {
+			u, ok, err := st.get(&wire.OutPoint{Hash: bd.txids[i], Index: uint32(v)})
+			if err != nil {
+				return err
+			}
+			// Outputs spent inside the block are gone already.
+			if ok && u.height == n.height {
+				st.remove(w, &u)
+			}
+		}
+	}
+	for i := range undo {
+		st.add(w, &undo[i])
+	}
+	return nil
+}
+
+// utxoCacheEntryBytes estimates one cached outpoint's memory: key and
+// value plus Go map overhead.
+const utxoCacheEntryBytes = 128
+
+// mainSet is the current unspent set as the connector sees it: the
+// committed u, p and a tables plus the open batch's changes. Outputs
+// created in the open batch and every balance it touched live in the
+// caches until the batch commits (they are not in the database yet);
+// outputs it spent are remembered in gone, because the database still
+// holds them. After a commit the caches are trimmed to their budget by
+// dropping the older generation, so recent outputs (the ones soon spent)
+// stay cached and the others are read back from p on a miss.
+type mainSet struct {
+	db           *pebble.DB
+	limit        int
+	cur, prev    map[wire.OutPoint]utxo
+	gone         map[wire.OutPoint]struct{}
+	bal, balPrev map[[32]byte]int64
+	dirty        map[[32]byte]struct{}
+	failed       error // a balance read failed; the open batch must not commit
+}
+
+func newMainSet(db *pebble.DB, limit int) *mainSet {
+	s := &mainSet{db: db, limit: limit}
+	s.clear()
+	return s
+}
+
+// clear empties every cache, as after a failed commit: the database then
+// holds the whole truth.
+func (s *mainSet) clear() {
+	s.cur = make(map[wire.OutPoint]utxo)
+	s.prev = make(map[wire.OutPoint]utxo)
+	s.gone = make(map[wire.OutPoint]struct{})
+	s.bal = make(map[[32]byte]int64)
+	s.balPrev = make(map[[32]byte]int64)
+	s.dirty = make(map[[32]byte]struct{})
+	s.failed = nil
+}
+
+func (s *mainSet) get(op *wire.OutPoint) (utxo, bool, error) {
+	if u, ok := s.cur[*op]; ok {
+		return u, true, nil
+	}
+	if u, ok := s.prev[*op]; ok {
+		return u, true, nil
+	}
+	if _, ok := s.gone[*op]; ok {
+		return utxo{}, false, nil
+	}
+	var k [outpointKeyLen]byte
+	putOutpointKey(k[:], op)
+	v, closer, err := s.db.Get(k[:])
+	if errors.Is(err, pebble.ErrNotFound) {
+		return utxo{}, false, nil
+	}
+	if err != nil {
+		return utxo{}, false, fmt.Errorf("index: read outpoint %s: %w", op, err)
+	}
+	defer closer.Close()
+	u, err := decodeOutpointVal(op, v)
+	return u, err == nil, err
+}
+
+func (s *mainSet) add(w *entryWriter, u *utxo) {
+	op := u.outpoint()
+	s.cur[op] = *u
+	delete(s.gone, op)
+	k, v := w.set(unspentKeyLen, unspentValLen)
+	putUnspentKey(k, u)
+	putUnspentVal(v, u)
+	k, v = w.set(outpointKeyLen, outpointValLen)
+	putOutpointKey(k, &op)
+	putOutpointVal(v, u)
+	s.addBalance(&u.sh, u.value)
+}
+
+func (s *mainSet) remove(w *entryWriter, u *utxo) {
+	op := u.outpoint()
+	delete(s.cur, op)
+	delete(s.prev, op)
+	s.gone[op] = struct{}{}
+	var k [unspentKeyLen]byte
+	putUnspentKey(k[:], u)
+	w.del(k[:])
+	var pk [outpointKeyLen]byte
+	putOutpointKey(pk[:], &op)
+	w.del(pk[:])
+	s.addBalance(&u.sh, -u.value)
+}
+
+// addBalance adds d to the staged balance of sh, reading the committed
+// one on a miss (the only read-modify-write of the write path; a script
+// touched again soon is cached).
+func (s *mainSet) addBalance(sh *[32]byte, d int64) {
+	b, ok := s.bal[*sh]
+	if !ok {
+		if b, ok = s.balPrev[*sh]; !ok {
+			b = s.readBalance(sh)
+		}
+	}
+	s.bal[*sh] = b + d
+	s.dirty[*sh] = struct{}{}
+}
+
+// readBalance reads a committed balance; a read error leaves the index
+// unable to continue consistently, so it is remembered and returned by
+// flush (the batch is then not committed).
+func (s *mainSet) readBalance(sh *[32]byte) int64 {
+	v, closer, err := s.db.Get(balanceKey(sh))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0
+	}
+	if err != nil {
+		s.failed = errors.Join(s.failed, fmt.Errorf("index: read balance: %w", err))
+		return 0
+	}
+	defer closer.Close()
+	b, err := decodeBalance(v)
+	if err != nil {
+		s.failed = errors.Join(s.failed, err)
+	}
+	return b
+}
+
+// flush writes the balances the open batch changed (a zero balance is
+// deleted: a is a current-state table).
+func (s *mainSet) flush(w *entryWriter) error {
+	if s.failed != nil {
+		return s.failed
+	}
+	for sh := range s.dirty {
+		k := balanceKey(&sh)
+		if b := s.bal[sh]; b != 0 {
+			var v [8]byte
+			be.PutUint64(v[:], uint64(b))
+			w.put(k, v[:])
+		} else {
+			w.del(k)
+		}
+	}
+	return nil
+}
+
+// committed runs after the open batch committed: nothing is staged any
+// more, so the caches may drop entries.
+func (s *mainSet) committed() {
+	clear(s.gone)
+	clear(s.dirty)
+	if (len(s.cur)+len(s.prev)+len(s.bal)+len(s.balPrev))*utxoCacheEntryBytes > s.limit {
+		s.prev, s.cur = s.cur, make(map[wire.OutPoint]utxo, len(s.cur)/2)
+		s.balPrev, s.bal = s.bal, make(map[[32]byte]int64, len(s.bal)/2)
+	}
+}
+
+// forkSet is the unspent set of a side fork, for IndexFork: an overlay of
+// the fork's own changes over the set at its fork point, which is the
+// current set without what the main chain above the fork point changed
+// (outputs created there are above the fork point's height; outputs spent
+// there come back from those blocks' undo records).
+type forkSet struct {
+	db       *pebble.DB
+	forkH    int32
+	restored map[wire.OutPoint]utxo
+	overlay  map[wire.OutPoint]*utxo // nil: spent on the fork
+}
+
+func (s *forkSet) get(op *wire.OutPoint) (utxo, bool, error) {
+	if u, ok := s.overlay[*op]; ok {
+		if u == nil {
+			return utxo{}, false, nil
+		}
+		return *u, true, nil
+	}
+	if u, ok := s.restored[*op]; ok {
+		return u, true, nil
+	}
+	var k [outpointKeyLen]byte
+	putOutpointKey(k[:], op)
+	v, closer, err := s.db.Get(k[:])
+	if errors.Is(err, pebble.ErrNotFound) {
+		return utxo{}, false, nil
+	}
+	if err != nil {
+		return utxo{}, false, fmt.Errorf("index: read outpoint %s: %w", op, err)
+	}
+	defer closer.Close()
+	u, err := decodeOutpointVal(op, v)
+	if err != nil || u.height > s.forkH {
+		return utxo{}, false, err
+	}
+	return u, true, nil
+}
+
+func (s *forkSet) add(_ *entryWriter, u *utxo) {
+	c := *u
+	s.overlay[u.outpoint()] = &c
+}
+
+func (s *forkSet) remove(_ *entryWriter, u *utxo) { s.overlay[u.outpoint()] = nil }
+
+// newForkSet builds the set at fork, a block of the connected chain,
+// reading the undo records of the connected blocks above it. ix.connMu
+// held, no open batch.
+func (ix *Index) newForkSet(fork *node) (*forkSet, error) {
+	s := &forkSet{db: ix.db, forkH: fork.height, restored: make(map[wire.OutPoint]utxo),
+		overlay: make(map[wire.OutPoint]*utxo)}
+	ix.mu.RLock()
+	above := append([]*node(nil), ix.main[fork.height+1:]...)
+	ix.mu.RUnlock()
+	for _, n := range above {
+		raw, closer, err := ix.db.Get(idKey(pfxUndo, n.id))
+		if err != nil {
+			return nil, fmt.Errorf("index: read undo of block %s: %w", n.hash, err)
+		}
+		undo, err := decodeUndo(raw)
+		_ = closer.Close()
+		if err != nil {
+			return nil, fmt.Errorf("block %s: %w", n.hash, err)
+		}
+		for _, u := range undo {
+			if u.height <= fork.height {
+				s.restored[u.outpoint()] = u
+			}
+		}
+	}
+	return s, nil
+}
