@@ -265,8 +265,13 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 	}
 	defer spends.Close()
 
-	var o Output
+	var (
+		o     Output
+		reads uint64
+	)
+	defer func() { ix.reads.Add(reads) }()
 	for ok := it.SeekPrefixGE(lower); ok; ok = it.Next() {
+		reads++
 		k, err := decodeOutKey(it.Key())
 		if err != nil {
 			return err
@@ -291,6 +296,7 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 				continue
 			}
 		}
+		reads++
 		sp, spent, err := ix.findSpend(v, spends, &op)
 		if err != nil {
 			return err

@@ -11,8 +11,10 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// Reads returns the number of database reads Balance and UTXOs made
-// since Open: each point read, iterator seek and iterator step counts one.
+// Reads returns the number of database reads the queries by script
+// (Balance, UTXOs, Outputs) made since Open: each point read, iterator
+// seek and iterator step counts one (Outputs counts one per output walked
+// and one per spend lookup).
 // Tests and benchmarks use it to check that a query's work is bounded by
 // its input (the package documentation states the bound), not by the
 // address's history. Counting costs one atomic add per query.
