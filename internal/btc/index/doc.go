@@ -19,7 +19,54 @@
 //   - Indexes, each with its own tip: canonical heights, tx -> location,
 //     outputs by SHA-256 of their script with value and creating block,
 //     spends (outpoint -> spending input), PoP keystone publications
-//     (see "PoP publications").
+//     (see "PoP publications"), and the per-script unspent set and
+//     balance with their change records (see "Per-script unspent set").
+//
+// # Per-script unspent set
+//
+// Balance and UTXOs (hVM 0x40/0x41, `hemi btc balance|utxos`) must not
+// cost what an address's whole history costs, so they do not walk the
+// outputs table. The connector keeps, in the same batches as the rest:
+//
+//   - u: the unspent outputs at the block tip, keyed by script hash |
+//     height | position in block | output index (the 0x41 order), and p:
+//     the same outputs by outpoint, so an input finds what it spends;
+//   - a: each script's balance at the block tip;
+//   - d: change records, never deleted: one per output created and one
+//     per output spent, keyed by script hash | height | block id, valued
+//     with the output (see utxokeys.go);
+//   - j: per block, the outputs it spent that existed before it (undo),
+//     so a disconnect restores the set exactly.
+//
+// u, p and a are current-state tables: connect and disconnect rewrite
+// them, and they are the only entries the index deletes. A block is
+// applied tx by tx, inputs then outputs; an input whose output the set
+// does not hold (an OP_RETURN, the genesis coinbase, an unknown or already
+// spent outpoint) changes nothing, so the change records of a block are
+// exactly its changes to the set. The two mainnet coinbases that repeat an
+// earlier txid (duplicateTxids) remove the earlier outputs as a spend
+// would. Queries as of the tip read u and a. A query as of another view V
+// whose highest block on the connected chain is F reads the script's
+// change records at heights F+1..max(tip, V), undoes those of connected
+// blocks (newest first) and replays those of V's own blocks, and merges
+// the result with the rows of u at heights up to F. Reads, as counted by
+// Reads: Balance 1 (tip) or 2 + R; UTXOs page p of size n at most 1 +
+// (p+1)n (tip) or 2 + R + (p+1)n + R, where R is the number of the
+// script's change records at those heights on any fork. The answers are
+// those of the scan of every output paying the script, which
+// TestUTXOSetMatchesScan checks as of every block of reorged and side
+// forks, and TestQueryReadsBounded checks the counts.
+//
+// The connector caches unspent outputs and balances (Config.
+// UTXOCacheBytes); a miss reads p or a, which is the only database read
+// of the write path. Outputs created or balances changed by the open
+// batch stay cached until it commits (they are not in the database yet);
+// outputs it spent are remembered until then (the database still has
+// them). After a commit the cache drops its older half when over budget.
+// Queries read u and a through a snapshot taken with each commit, so they
+// never see the set ahead of the in-memory chain. The format version is
+// stored in m; a database of another version is refused with ErrFormat
+// ("reindex: delete DIR").
 //
 // # PoP publications
 //
@@ -52,7 +99,9 @@
 //     synced before its tip and events are published, so what a caller
 //     or subscriber saw survives a kill -9 or a machine crash; batching
 //     many blocks per commit during sync keeps fsyncs rare.
-//  2. Index entries are never deleted. Every entry names the block it came
+//  2. Index entries are never deleted, except the current-state tables of
+//     the unspent set (u, p, a), which always describe the block tip of
+//     the same batch. Every entry names the block it came
 //     from (by node id), and a query as of block X counts an entry of block
 //     B iff B is X or an ancestor of X (O(1) on the main chain through the
 //     height-indexed connected chain, a short walk for side forks). A reorg
@@ -81,7 +130,8 @@
 // Config.BatchBytes (pebble then ingests it as a flushable batch, skipping
 // memtable inserts), when the block tip reaches the best header, when the
 // batch holds a reorg, or after Config.MaxBatchDelay. Spends are keyed by
-// outpoint, so indexing never reads the database. BlockTip, queries and
+// outpoint; the only database reads while indexing are the unspent set's
+// cache misses (see "Per-script unspent set"). BlockTip, queries and
 // events only ever show committed batches.
 //
 // Reads use prefix seeks: the database's comparer splits hash-addressed
