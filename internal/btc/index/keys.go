@@ -23,7 +23,9 @@ import (
 //	k | keystone id(32) | id | pos | vout  -> txid(32)
 //	e | seq(8)                             -> kind(1) | id | height | hash(32)
 //	T | index name                         -> id | hash(32)        (index tip)
-//	m | name                               -> metadata
+//	m | name                               -> metadata (m|"format": version, see formatVersion)
+//
+// The per-script unspent set's tables (u, p, a, d, j) are in utxokeys.go.
 const (
 	pfxHeader = 'h'
 	pfxBlock  = 'b'

@@ -50,4 +50,3 @@ func (ix *Index) utxosScan(script []byte, page, pageSize int, asOf chainhash.Has
 func (ix *Index) scanUnspent(v *view, script []byte, fn func(*UTXO) bool) error {
 	return ix.scanOutputs(v, script, 0, false, func(o *Output) bool { return fn(&o.UTXO) })
 }
-
