@@ -266,11 +266,7 @@ func (ix *Index) commitOpen() error {
 	for _, name := range indexNames {
 		o.w.put(tipKey(name), tipVal)
 	}
-	if err := ix.utxos.flush(o.w); err != nil {
-		o.w.reset()
-		ix.utxos.clear()
-		return err
-	}
+	ix.utxos.flush(o.w)
 	b := ix.db.NewBatchWithSize(o.w.size() + 16*len(o.w.refs))
 	defer b.Close()
 	o.w.writeTo(b)

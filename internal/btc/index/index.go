@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,6 +187,13 @@ func Open(cfg Config) (*Index, error) {
 		batchBytes:          cfg.BatchBytes,
 	}
 	db, err := pebble.Open(cfg.Dir, pebbleOptions(&cfg))
+	if err != nil && (strings.Contains(err.Error(), "merger name from file") ||
+		strings.Contains(err.Error(), "comparer name from file")) {
+		// A database of format 1 has comparer hemi.btcindex.v1 and
+		// pebble's default merger; pebble refuses it before we can
+		// read m.
+		return nil, formatError(cfg.Dir, 1)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("index: open database %s: %w", cfg.Dir, err)
 	}
@@ -237,6 +245,7 @@ func pebbleOptions(cfg *Config) *pebble.Options {
 		MaxOpenFiles:                1000,
 		Logger:                      pebblelog.Logger{Log: cfg.Logger},
 		Comparer:                    comparer,
+		Merger:                      balanceMerger,
 	}
 	for i := range o.Levels {
 		o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
@@ -439,8 +448,12 @@ func (ix *Index) checkFormat() error {
 		_ = closer.Close()
 	}
 	if got != formatVersion {
-		return fmt.Errorf("%w: the Bitcoin index in %s has format %d, this build reads format %d; reindex: delete %s and restart (the node syncs Bitcoin again from its peers)",
-			ErrFormat, ix.cfg.Dir, got, formatVersion, ix.cfg.Dir)
+		return formatError(ix.cfg.Dir, got)
 	}
 	return nil
+}
+
+func formatError(dir string, got uint32) error {
+	return fmt.Errorf("%w: the Bitcoin index in %s has format %d, this build reads format %d; reindex: delete %s and restart (the node syncs Bitcoin again from its peers)",
+		ErrFormat, dir, got, formatVersion, dir)
 }

@@ -248,8 +248,8 @@ func (ix *Index) Outputs(script []byte, fromHeight int32, max int, asOf chainhas
 // above fromHeight that is in the view; spent ones too when withSpent.
 func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent bool, fn func(*Output) bool) error {
 	sh := sha256.Sum256(script)
-	prefix := make([]byte, outPrefixLen)
-	prefix[0] = pfxOut
+	prefix := make([]byte, 1+32)
+	prefix[0] = pfxChange
 	copy(prefix[1:], sh[:])
 	lower := be.AppendUint32(bytes.Clone(prefix), uint32(max(fromHeight, 0)))
 	// Entries above the view's height cannot be in it.
@@ -270,13 +270,18 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 		reads uint64
 	)
 	defer func() { ix.reads.Add(reads) }()
+	// The script's change records of kind create are its outputs, in
+	// the order of the key: height, block, position, output index.
 	for ok := it.SeekPrefixGE(lower); ok; ok = it.Next() {
 		reads++
-		k, err := decodeOutKey(it.Key())
+		k, err := decodeChangeKey(it.Key())
 		if err != nil {
 			return err
 		}
-		n, in := ix.contains(v, k.ID)
+		if k.kind != changeCreate {
+			continue
+		}
+		n, in := ix.contains(v, k.id)
 		if !in {
 			continue
 		}
@@ -284,13 +289,14 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 		if err != nil {
 			return fmt.Errorf("index: outputs: %w", err)
 		}
-		txid, value, err := decodeOutVal(val)
+		u, err := decodeChangeVal(&sh, val)
 		if err != nil {
 			return err
 		}
-		op := wire.OutPoint{Hash: txid, Index: k.Vout}
+		txid, value := u.txid, u.value
+		op := wire.OutPoint{Hash: txid, Index: k.n}
 		if _, dup := duplicateTxids[txid]; dup {
-			if over, err := ix.overwritten(v, txid, k.Height); err != nil {
+			if over, err := ix.overwritten(v, txid, k.height); err != nil {
 				return err
 			} else if over {
 				continue
@@ -304,7 +310,7 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 		if spent && !withSpent {
 			continue
 		}
-		o = Output{UTXO: UTXO{Outpoint: op, Value: value, Height: k.Height, BlockHash: n.hash, Index: k.Pos},
+		o = Output{UTXO: UTXO{Outpoint: op, Value: value, Height: k.height, BlockHash: n.hash, Index: k.pos},
 			Spent: spent, Spend: sp}
 		if !fn(&o) {
 			return nil

@@ -10,6 +10,7 @@ import (
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // randChain builds random blocks over a few scripts: coinbases, spends of
@@ -202,21 +203,56 @@ func TestUTXOSetMatchesScan(t *testing.T) {
 	}
 }
 
-// TestOldFormatRefused: a database of the format before the unspent set
-// (no format record) is refused with the fix named, not answered from.
+// TestOldFormatRefused: a datadir of the format before the unspent set
+// is refused with the fix named, not answered from: one made by that
+// build (pebble's default merger, no format record), and one whose
+// format record says another version.
 func TestOldFormatRefused(t *testing.T) {
-	dir := t.TempDir()
-	ix := openTest(t, dir, regtest)
-	feed(t, ix, newGen(regtest).chain(t, *regtest.GenesisHash, 3, payM))
-	if err := ix.db.Delete(formatKey, nil); err != nil {
-		t.Fatal(err)
+	t.Run("format-1 datadir", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg := Config{Dir: dir, Params: regtest}
+		if err := cfg.setDefaults(); err != nil {
+			t.Fatal(err)
+		}
+		o := pebbleOptions(&cfg)
+		o.Merger = pebble.DefaultMerger
+		v1 := *o.Comparer
+		v1.Name = "hemi.btcindex.v1"
+		o.Comparer = &v1
+		db, err := pebble.Open(dir, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Set(idKey(pfxHeader, 0), encodeHeaderRecord(&regtest.GenesisBlock.Header, statusHaveData|statusIndexed), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		checkFormatError(t, dir)
+	})
+	t.Run("other format record", func(t *testing.T) {
+		dir := t.TempDir()
+		ix := openTest(t, dir, regtest)
+		feed(t, ix, newGen(regtest).chain(t, *regtest.GenesisHash, 3, payM))
+		if err := ix.db.Set(formatKey, be.AppendUint32(nil, formatVersion+1), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		if err := ix.Close(); err != nil {
+			t.Fatal(err)
+		}
+		checkFormatError(t, dir)
+	})
+}
+
+func checkFormatError(t *testing.T, dir string) {
+	t.Helper()
+	ix, err := Open(Config{Dir: dir, Params: regtest})
+	if err == nil {
+		ix.Close()
 	}
-	if err := ix.Close(); err != nil {
-		t.Fatal(err)
-	}
-	_, err := Open(Config{Dir: dir, Params: regtest})
 	if !errors.Is(err, ErrFormat) {
-		t.Fatalf("open of a format-1 database: %v", err)
+		t.Fatalf("open: %v, want ErrFormat", err)
 	}
 	if want := "reindex: delete " + dir; !strings.Contains(err.Error(), want) {
 		t.Fatalf("error %q does not say %q", err, want)

@@ -100,7 +100,7 @@ func (ix *Index) UTXOs(script []byte, page, pageSize int, asOf chainhash.Hash) (
 			for {
 				reads++
 				if first {
-					rowOK, first = it.First(), false
+					rowOK, first = it.SeekPrefixGE(lower), false
 				} else {
 					rowOK = it.Next()
 				}
@@ -215,7 +215,7 @@ func (ix *Index) changesSince(v *view, sh *[32]byte, reads *uint64) (changes, er
 	}
 	var undo, redo []rec
 	*reads++
-	for ok := it.First(); ok; ok = it.Next() {
+	for ok := it.SeekPrefixGE(lower); ok; ok = it.Next() {
 		*reads++
 		k, err := decodeChangeKey(it.Key())
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/cockroachdb/pebble/v2"
@@ -119,21 +120,24 @@ func (ix *Index) undoBlock(w *entryWriter, n *node, st *mainSet) error {
 const utxoCacheEntryBytes = 128
 
 // mainSet is the current unspent set as the connector sees it: the
-// committed u, p and a tables plus the open batch's changes. Outputs
-// created in the open batch and every balance it touched live in the
-// caches until the batch commits (they are not in the database yet);
-// outputs it spent are remembered in gone, because the database still
-// holds them. After a commit the caches are trimmed to their budget by
-// dropping the older generation, so recent outputs (the ones soon spent)
-// stay cached and the others are read back from p on a miss.
+// committed u and p tables plus the open batch's changes. Outputs created
+// in the open batch live only in the cache (staged) until the batch
+// commits, when those still unspent are written: an output created and
+// spent in one batch, the common case during a sync, never reaches the
+// database. Committed outputs the batch spent are deleted and remembered
+// in gone, because the database still holds them until the commit. After
+// a commit the cache is trimmed to its budget by dropping the older
+// generation, so recent outputs (the ones soon spent) stay cached and the
+// others are read back from p on a miss. Balances are never read while
+// indexing: the open batch sums each script's change and commits it as
+// one merge operand (balanceMerger adds them up when read or compacted).
 type mainSet struct {
-	db           *pebble.DB
-	limit        int
-	cur, prev    map[wire.OutPoint]utxo
-	gone         map[wire.OutPoint]struct{}
-	bal, balPrev map[[32]byte]int64
-	dirty        map[[32]byte]struct{}
-	failed       error // a balance read failed; the open batch must not commit
+	db        *pebble.DB
+	limit     int
+	cur, prev map[wire.OutPoint]utxo
+	staged    map[wire.OutPoint]struct{} // in cur, not in the database
+	gone      map[wire.OutPoint]struct{}
+	bal       map[[32]byte]int64 // balance changes of the open batch
 }
 
 func newMainSet(db *pebble.DB, limit int) *mainSet {
@@ -142,16 +146,14 @@ func newMainSet(db *pebble.DB, limit int) *mainSet {
 	return s
 }
 
-// clear empties every cache, as after a failed commit: the database then
-// holds the whole truth.
+// clear empties the cache and the open batch's state, as after a failed
+// commit: the database then holds the whole truth.
 func (s *mainSet) clear() {
 	s.cur = make(map[wire.OutPoint]utxo)
 	s.prev = make(map[wire.OutPoint]utxo)
+	s.staged = make(map[wire.OutPoint]struct{})
 	s.gone = make(map[wire.OutPoint]struct{})
 	s.bal = make(map[[32]byte]int64)
-	s.balPrev = make(map[[32]byte]int64)
-	s.dirty = make(map[[32]byte]struct{})
-	s.failed = nil
 }
 
 func (s *mainSet) get(op *wire.OutPoint) (utxo, bool, error) {
@@ -178,22 +180,21 @@ func (s *mainSet) get(op *wire.OutPoint) (utxo, bool, error) {
 	return u, err == nil, err
 }
 
-func (s *mainSet) add(w *entryWriter, u *utxo) {
+func (s *mainSet) add(_ *entryWriter, u *utxo) {
 	op := u.outpoint()
 	s.cur[op] = *u
-	delete(s.gone, op)
-	k, v := w.set(unspentKeyLen, unspentValLen)
-	putUnspentKey(k, u)
-	putUnspentVal(v, u)
-	k, v = w.set(outpointKeyLen, outpointValLen)
-	putOutpointKey(k, &op)
-	putOutpointVal(v, u)
-	s.addBalance(&u.sh, u.value)
+	s.staged[op] = struct{}{}
+	s.bal[u.sh] += u.value
 }
 
 func (s *mainSet) remove(w *entryWriter, u *utxo) {
 	op := u.outpoint()
+	s.bal[u.sh] -= u.value
 	delete(s.cur, op)
+	if _, ok := s.staged[op]; ok {
+		delete(s.staged, op)
+		return
+	}
 	delete(s.prev, op)
 	s.gone[op] = struct{}{}
 	var k [unspentKeyLen]byte
@@ -202,71 +203,64 @@ func (s *mainSet) remove(w *entryWriter, u *utxo) {
 	var pk [outpointKeyLen]byte
 	putOutpointKey(pk[:], &op)
 	w.del(pk[:])
-	s.addBalance(&u.sh, -u.value)
 }
 
-// addBalance adds d to the staged balance of sh, reading the committed
-// one on a miss (the only read-modify-write of the write path; a script
-// touched again soon is cached).
-func (s *mainSet) addBalance(sh *[32]byte, d int64) {
-	b, ok := s.bal[*sh]
-	if !ok {
-		if b, ok = s.balPrev[*sh]; !ok {
-			b = s.readBalance(sh)
+// flush writes the open batch's staged outputs and its balance changes
+// (as merge operands).
+func (s *mainSet) flush(w *entryWriter) {
+	for op := range s.staged {
+		u := s.cur[op]
+		k, v := w.set(unspentKeyLen, unspentValLen)
+		putUnspentKey(k, &u)
+		putUnspentVal(v, &u)
+		k, v = w.set(outpointKeyLen, outpointValLen)
+		putOutpointKey(k, &op)
+		putOutpointVal(v, &u)
+	}
+	var v [balanceValLen]byte
+	for sh, d := range s.bal {
+		if d != 0 {
+			be.PutUint64(v[:], uint64(d))
+			w.merge(balanceKey(&sh), v[:])
 		}
 	}
-	s.bal[*sh] = b + d
-	s.dirty[*sh] = struct{}{}
-}
-
-// readBalance reads a committed balance; a read error leaves the index
-// unable to continue consistently, so it is remembered and returned by
-// flush (the batch is then not committed).
-func (s *mainSet) readBalance(sh *[32]byte) int64 {
-	v, closer, err := s.db.Get(balanceKey(sh))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return 0
-	}
-	if err != nil {
-		s.failed = errors.Join(s.failed, fmt.Errorf("index: read balance: %w", err))
-		return 0
-	}
-	defer closer.Close()
-	b, err := decodeBalance(v)
-	if err != nil {
-		s.failed = errors.Join(s.failed, err)
-	}
-	return b
-}
-
-// flush writes the balances the open batch changed (a zero balance is
-// deleted: a is a current-state table).
-func (s *mainSet) flush(w *entryWriter) error {
-	if s.failed != nil {
-		return s.failed
-	}
-	for sh := range s.dirty {
-		k := balanceKey(&sh)
-		if b := s.bal[sh]; b != 0 {
-			var v [8]byte
-			be.PutUint64(v[:], uint64(b))
-			w.put(k, v[:])
-		} else {
-			w.del(k)
-		}
-	}
-	return nil
 }
 
 // committed runs after the open batch committed: nothing is staged any
-// more, so the caches may drop entries.
+// more, so the cache may drop entries.
 func (s *mainSet) committed() {
+	clear(s.staged)
 	clear(s.gone)
-	clear(s.dirty)
-	if (len(s.cur)+len(s.prev)+len(s.bal)+len(s.balPrev))*utxoCacheEntryBytes > s.limit {
+	clear(s.bal)
+	if (len(s.cur)+len(s.prev))*utxoCacheEntryBytes > s.limit {
 		s.prev, s.cur = s.cur, make(map[wire.OutPoint]utxo, len(s.cur)/2)
-		s.balPrev, s.bal = s.bal, make(map[[32]byte]int64, len(s.bal)/2)
 	}
+}
+
+// balanceMerger sums balance operands (8-byte big-endian two's-complement
+// int64s): the stored balance of a script is the sum of every batch's
+// change to it, folded by reads and compactions. Its name is part of the
+// on-disk format (pebble refuses a database made with another merger).
+var balanceMerger = &pebble.Merger{
+	Name: "hemi.btcindex.balance.v1",
+	Merge: func(_, value []byte) (pebble.ValueMerger, error) {
+		m := &balanceSum{}
+		return m, m.MergeNewer(value)
+	},
+}
+
+type balanceSum struct{ sum int64 }
+
+func (m *balanceSum) MergeNewer(v []byte) error {
+	d, err := decodeBalance(v)
+	m.sum += d
+	return err
+}
+
+func (m *balanceSum) MergeOlder(v []byte) error { return m.MergeNewer(v) }
+
+func (m *balanceSum) Finish(bool) ([]byte, io.Closer, error) {
+	return be.AppendUint64(nil, uint64(m.sum)), nil, nil
 }
 
 // forkSet is the unspent set of a side fork, for IndexFork: an overlay of

@@ -27,6 +27,7 @@ type entryRef struct {
 	off  uint32
 	klen uint8
 	del  bool
+	mrg  bool // a merge operand (balances), see balanceMerger
 	vlen uint16
 }
 
@@ -60,6 +61,12 @@ func (w *entryWriter) del(k []byte) {
 	w.refs[len(w.refs)-1].del = true
 }
 
+// merge adds a merge operand v for k (both copied).
+func (w *entryWriter) merge(k, v []byte) {
+	w.put(k, v)
+	w.refs[len(w.refs)-1].mrg = true
+}
+
 func (w *entryWriter) key(r *entryRef) []byte { return w.arena[r.off : r.off+uint32(r.klen)] }
 
 // writeTo sorts the writes by key (equal keys keep their order, so the
@@ -88,6 +95,11 @@ func (w *entryWriter) writeTo(b *pebble.Batch) {
 		k := w.key(r)
 		if r.del {
 			_ = b.Delete(k, nil)
+			continue
+		}
+		if r.mrg {
+			start := r.off + uint32(r.klen)
+			_ = b.Merge(k, w.arena[start:start+uint32(r.vlen)], nil)
 			continue
 		}
 		op := b.SetDeferred(len(k), int(r.vlen))
