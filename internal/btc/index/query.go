@@ -289,7 +289,7 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 		if err != nil {
 			return fmt.Errorf("index: outputs: %w", err)
 		}
-		u, err := decodeChangeVal(&sh, val)
+		u, err := decodeChange(&k, val)
 		if err != nil {
 			return err
 		}

@@ -58,41 +58,50 @@ func FuzzChangeEntry(f *testing.F) {
 		k := make([]byte, changeKeyLen)
 		putChangeKey(k, &changeKey{sh: [32]byte{9}, height: 5, id: 6, kind: kind, pos: 7, n: 1})
 		v := make([]byte, changeValLen)
-		putChangeVal(v, &fuzzUTXO)
+		if kind == changeCreate {
+			v = v[:changeCreateValLen]
+		}
+		putChangeVal(v, kind, &fuzzUTXO)
 		f.Add(k, v)
 	}
 	f.Add([]byte{pfxChange}, []byte{})
 	f.Fuzz(func(t *testing.T, k, v []byte) {
-		if c, err := decodeChangeKey(k); err == nil {
-			got := make([]byte, changeKeyLen)
-			putChangeKey(got, &c)
-			if !bytes.Equal(got, k) {
-				t.Fatalf("key round trip %x -> %x", k, got)
-			}
+		c, err := decodeChangeKey(k)
+		if err != nil {
+			return
 		}
-		sh := [32]byte{4}
-		if u, err := decodeChangeVal(&sh, v); err == nil {
-			got := make([]byte, changeValLen)
-			putChangeVal(got, &u)
-			if !bytes.Equal(got, v) || u.sh != sh {
-				t.Fatalf("value round trip %x -> %x", v, got)
-			}
+		got := make([]byte, changeKeyLen)
+		putChangeKey(got, &c)
+		if !bytes.Equal(got, k) {
+			t.Fatalf("key round trip %x -> %x", k, got)
+		}
+		u, err := decodeChange(&c, v)
+		if err != nil {
+			return
+		}
+		gv := make([]byte, len(v))
+		putChangeVal(gv, c.kind, &u)
+		if !bytes.Equal(gv, v) || u.sh != c.sh {
+			t.Fatalf("value round trip %x -> %x", v, gv)
+		}
+		if c.kind == changeCreate && (u.height != c.height || u.pos != c.pos || u.vout != c.n) {
+			t.Fatalf("creation %+v does not sit at its key %+v", u, c)
 		}
 	})
 }
 
 func FuzzUndoRecord(f *testing.F) {
 	f.Add([]byte{})
-	f.Add(appendUndo(appendUndo(nil, &fuzzUTXO), &utxo{sh: [32]byte{1}, height: 9}))
-	f.Add(make([]byte, utxoRecLen-1))
+	f.Add(make([]byte, 64))
+	f.Add(make([]byte, 31))
 	f.Fuzz(func(t *testing.T, v []byte) {
-		us, err := decodeUndo(v)
+		shs, err := decodeUndo(v)
 		if err != nil {
 			return
 		}
 		var got []byte
-		for i := range us {
-			got = appendUndo(got, &us[i])
+		for i := range shs {
+			got = append(got, shs[i][:]...)
 		}
 		if !bytes.Equal(got, v) {
 			t.Fatalf("round trip %x -> %x", v, got)

@@ -15,16 +15,18 @@ import (
 //	u | sha256(script) | height | pos | vout           -> txid(32) | value(8)
 //	p | txid(32) | vout                                -> sha256(script) | height | pos | value(8)
 //	a | sha256(script)                                 -> balance(8)
-//	d | sha256(script) | height | id | kind | pos | n  -> height | pos | vout | txid(32) | value(8)
-//	j | id                                             -> undo: spent entries, utxoRecLen each
+//	d | sha256(script) | height | id | kind | pos | n  -> create: txid(32) | value(8)
+//	                                                      spend: height | pos | vout | txid(32) | value(8)
+//	j | id                                             -> undo: sha256(script) of each script it spent from
 //
 // A change record (d) is one creation (kind 0; pos and n are the creating
 // tx's position and the output index) or one spend (kind 1; pos and n are
 // the spending tx's position and the input index) of an output paying
 // the script, in block id at height; its value is the output. A block's
 // records sort creations before spends, which is the order that replays
-// the block. The undo record (j) lists the outputs a block removed from the
-// unspent set that existed before it, so a disconnect restores them.
+// the block. The undo record (j) lists, once each, the scripts whose
+// outputs of earlier blocks the block spent: a disconnect restores them
+// from those scripts' spend records of the block.
 const (
 	pfxUnspent  = 'u'
 	pfxOutpoint = 'p'
@@ -42,7 +44,6 @@ const (
 	balanceValLen  = 8
 	changeKeyLen   = 1 + 32 + 4 + 4 + 1 + 4 + 4
 	changeValLen   = 4 + 4 + 4 + 32 + 8
-	utxoRecLen     = 32 + 4 + 4 + 4 + 32 + 8 // script hash + change value
 )
 
 // Kinds of change records.
@@ -187,8 +188,18 @@ func decodeChangeKey(k []byte) (changeKey, error) {
 	return c, nil
 }
 
-// putChangeVal writes u without its script hash (the key has it).
-func putChangeVal(v []byte, u *utxo) {
+// changeCreateValLen is a creation record's value: the key has the rest.
+const changeCreateValLen = 32 + 8
+
+// putChangeVal writes a change record's value: for a creation the txid
+// and value (height, position and output index are the key's), for a
+// spend the whole spent output but its script hash (the key's).
+func putChangeVal(v []byte, kind uint8, u *utxo) {
+	if kind == changeCreate {
+		copy(v[0:32], u.txid[:])
+		be.PutUint64(v[32:40], uint64(u.value))
+		return
+	}
 	be.PutUint32(v[0:4], uint32(u.height))
 	be.PutUint32(v[4:8], u.pos)
 	be.PutUint32(v[8:12], u.vout)
@@ -196,12 +207,21 @@ func putChangeVal(v []byte, u *utxo) {
 	be.PutUint64(v[44:52], uint64(u.value))
 }
 
-func decodeChangeVal(sh *[32]byte, v []byte) (utxo, error) {
-	var u utxo
-	if len(v) != changeValLen {
-		return u, fmt.Errorf("%w: change value is %d bytes", ErrCorrupt, len(v))
+// decodeChange decodes the output of the change record k = v.
+func decodeChange(k *changeKey, v []byte) (utxo, error) {
+	u := utxo{sh: k.sh}
+	if k.kind == changeCreate {
+		if len(v) != changeCreateValLen {
+			return u, fmt.Errorf("%w: creation record value is %d bytes", ErrCorrupt, len(v))
+		}
+		u.height, u.pos, u.vout = k.height, k.pos, k.n
+		copy(u.txid[:], v[0:32])
+		u.value = int64(be.Uint64(v[32:40]))
+		return u, nil
 	}
-	u.sh = *sh
+	if len(v) != changeValLen {
+		return u, fmt.Errorf("%w: spend record value is %d bytes", ErrCorrupt, len(v))
+	}
 	u.height = int32(be.Uint32(v[0:4]))
 	u.pos = be.Uint32(v[4:8])
 	u.vout = be.Uint32(v[8:12])
@@ -210,29 +230,15 @@ func decodeChangeVal(sh *[32]byte, v []byte) (utxo, error) {
 	return u, nil
 }
 
-// appendUndo appends u to an undo record.
-func appendUndo(b []byte, u *utxo) []byte {
-	var r [utxoRecLen]byte
-	copy(r[:32], u.sh[:])
-	putChangeVal(r[32:], u)
-	return append(b, r[:]...)
-}
-
-// decodeUndo decodes an undo record.
-func decodeUndo(v []byte) ([]utxo, error) {
-	if len(v)%utxoRecLen != 0 {
+// decodeUndo decodes an undo record: the distinct script hashes whose
+// outputs of earlier blocks the block spent.
+func decodeUndo(v []byte) ([][32]byte, error) {
+	if len(v)%32 != 0 {
 		return nil, fmt.Errorf("%w: undo record is %d bytes", ErrCorrupt, len(v))
 	}
-	us := make([]utxo, len(v)/utxoRecLen)
-	for i := range us {
-		r := v[i*utxoRecLen : (i+1)*utxoRecLen]
-		var sh [32]byte
-		copy(sh[:], r[:32])
-		u, err := decodeChangeVal(&sh, r[32:])
-		if err != nil {
-			return nil, err
-		}
-		us[i] = u
+	shs := make([][32]byte, len(v)/32)
+	for i := range shs {
+		copy(shs[i][:], v[i*32:])
 	}
-	return us, nil
+	return shs, nil
 }

@@ -233,7 +233,7 @@ func (ix *Index) changesSince(v *view, sh *[32]byte, reads *uint64) (changes, er
 		if err != nil {
 			return c, fmt.Errorf("index: change records: %w", err)
 		}
-		u, err := decodeChangeVal(sh, val)
+		u, err := decodeChange(&k, val)
 		if err != nil {
 			return c, err
 		}

@@ -27,12 +27,16 @@ type utxoStore interface {
 // the records are exactly the changes n made to the set, and summing them
 // moves a balance from n's parent to n.
 func applyBlock(w *entryWriter, n *node, bd *blockData, st utxoStore) error {
-	var undo []byte
+	var (
+		undo   []byte
+		inUndo = make(map[[32]byte]struct{})
+	)
 	spent := func(u *utxo, pos, in uint32) {
 		st.remove(w, u)
 		putChange(w, n, changeSpend, pos, in, u)
-		if u.height < n.height {
-			undo = appendUndo(undo, u)
+		if _, ok := inUndo[u.sh]; !ok && u.height < n.height {
+			inUndo[u.sh] = struct{}{}
+			undo = append(undo, u.sh[:]...)
 		}
 	}
 	for i, tx := range bd.msg.Transactions {
@@ -76,9 +80,65 @@ func applyBlock(w *entryWriter, n *node, bd *blockData, st utxoStore) error {
 }
 
 func putChange(w *entryWriter, n *node, kind uint8, pos, idx uint32, u *utxo) {
-	k, v := w.set(changeKeyLen, changeValLen)
+	vlen := changeValLen
+	if kind == changeCreate {
+		vlen = changeCreateValLen
+	}
+	k, v := w.set(changeKeyLen, vlen)
 	putChangeKey(k, &changeKey{sh: u.sh, height: n.height, id: n.id, kind: kind, pos: pos, n: idx})
-	putChangeVal(v, u)
+	putChangeVal(v, kind, u)
+}
+
+// blockSpends returns the outputs of earlier blocks that block n spent:
+// its undo record names their scripts, and their spend records of n hold
+// them.
+func (ix *Index) blockSpends(n *node) ([]utxo, error) {
+	raw, closer, err := ix.db.Get(idKey(pfxUndo, n.id))
+	if err != nil {
+		return nil, fmt.Errorf("index: read undo of block %s: %w", n.hash, err)
+	}
+	shs, err := decodeUndo(raw)
+	_ = closer.Close()
+	if err != nil {
+		return nil, fmt.Errorf("block %s: %w", n.hash, err)
+	}
+	var out []utxo
+	for i := range shs {
+		prefix := make([]byte, 1+32+4+4+1)
+		prefix[0] = pfxChange
+		copy(prefix[1:33], shs[i][:])
+		be.PutUint32(prefix[33:37], uint32(n.height))
+		be.PutUint32(prefix[37:41], n.id)
+		prefix[41] = changeSpend
+		it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
+		if err != nil {
+			return nil, fmt.Errorf("index: spend records of block %s: %w", n.hash, err)
+		}
+		for ok := it.SeekPrefixGE(prefix); ok; ok = it.Next() {
+			k, err := decodeChangeKey(it.Key())
+			if err != nil {
+				_ = it.Close()
+				return nil, err
+			}
+			v, err := it.ValueAndErr()
+			if err != nil {
+				_ = it.Close()
+				return nil, fmt.Errorf("index: spend records of block %s: %w", n.hash, err)
+			}
+			u, err := decodeChange(&k, v)
+			if err != nil {
+				_ = it.Close()
+				return nil, err
+			}
+			if u.height < n.height {
+				out = append(out, u)
+			}
+		}
+		if err := it.Close(); err != nil {
+			return nil, fmt.Errorf("index: spend records of block %s: %w", n.hash, err)
+		}
+	}
+	return out, nil
 }
 
 // undoBlock takes n, the block tip of the staged state, off st: its
@@ -88,14 +148,9 @@ func (ix *Index) undoBlock(w *entryWriter, n *node, st *mainSet) error {
 	if err != nil {
 		return err
 	}
-	raw, closer, err := ix.db.Get(idKey(pfxUndo, n.id))
+	undo, err := ix.blockSpends(n)
 	if err != nil {
-		return fmt.Errorf("index: read undo of block %s: %w", n.hash, err)
-	}
-	undo, err := decodeUndo(raw)
-	_ = closer.Close()
-	if err != nil {
-		return fmt.Errorf("block %s: %w", n.hash, err)
+		return err
 	}
 	for i, tx := range bd.msg.Transactions {
 		for v := range tx.TxOut {
@@ -319,14 +374,9 @@ func (ix *Index) newForkSet(fork *node) (*forkSet, error) {
 	above := append([]*node(nil), ix.main[fork.height+1:]...)
 	ix.mu.RUnlock()
 	for _, n := range above {
-		raw, closer, err := ix.db.Get(idKey(pfxUndo, n.id))
+		undo, err := ix.blockSpends(n)
 		if err != nil {
-			return nil, fmt.Errorf("index: read undo of block %s: %w", n.hash, err)
-		}
-		undo, err := decodeUndo(raw)
-		_ = closer.Close()
-		if err != nil {
-			return nil, fmt.Errorf("block %s: %w", n.hash, err)
+			return nil, err
 		}
 		for _, u := range undo {
 			if u.height <= fork.height {
