@@ -103,8 +103,8 @@
 // Ethereum charges for one random read of its flat state, which is one
 // pebble point read like ours. DESIGN 5 asks that the worst case stay under
 // the cost of the equivalent storage reads: each price is at least the
-// number of index reads the call makes in the worst case its input allows,
-// times 2,100, so a block full of hVM calls makes no more random database
+// number of index reads the call makes in the worst case its input allows
+// (for 0x40/0x41, less the view-dependent R below), times 2,100, so a block full of hVM calls makes no more random database
 // reads per gas than a block full of cold SLOADs. Calls that read nothing
 // from disk are priced by CPU against go-ethereum's own precompiles.
 //
@@ -124,17 +124,18 @@
 // The exact bound, counted by index.Reads, for a view V whose highest
 // block on the connected chain is F (F = V when V is on it):
 //
-//	0x40: 1 point read                                   when V = T
-//	      1 point read + 1 seek + R steps                otherwise
-//	0x41: 1 seek + min(U, (page+1)*pageSize) steps       when V = T
-//	      2 seeks + R steps + at most (page+1)*pageSize + R steps otherwise
+//	0x40: 1                                  when V = T
+//	      2 + R                              otherwise
+//	0x41: min((page+1)*pageSize, U+1)        when V = T
+//	      at most 2 + 2R + (page+1)*pageSize otherwise
 //
-// where U is the number of unspent outputs of the address and R the
-// number of its change records (one per output to it created, one per
-// output of it spent) at heights F+1 to max(height of T, height of V), on
-// any fork. The stored set answers for T; a view below it or on a side
-// fork undoes the connected blocks above F and replays V's own blocks
-// above F from those records. The price covers the seeks and the page
+// reads (a point read, an iterator seek or an iterator step each), where
+// U is the number of unspent outputs of the address and R the number of
+// its change records (one per output to it created, one per output of it
+// spent) at heights F+1 to max(height of T, height of V), on any fork.
+// The stored set answers for T; a view below it or on a side fork undoes
+// the connected blocks above F and replays V's own blocks above F from
+// those records. The price covers the seeks and the page
 // and is computed from the input alone, as consensus needs; R depends on
 // the chain, not the input, and is not charged: for a block executed
 // against a view the configured lag (default 2) below the tip it is the

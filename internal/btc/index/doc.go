@@ -17,7 +17,8 @@
 //     the index trusts the most-work chain, like an SPV client that also
 //     keeps the blocks.
 //   - Indexes, each with its own tip: canonical heights, tx -> location,
-//     outputs by SHA-256 of their script with value and creating block,
+//     outputs by SHA-256 of their script with value and creating block
+//     (the unspent set's change records of kind create),
 //     spends (outpoint -> spending input), PoP keystone publications
 //     (see "PoP publications"), and the per-script unspent set and
 //     balance with their change records (see "Per-script unspent set").
@@ -25,48 +26,65 @@
 // # Per-script unspent set
 //
 // Balance and UTXOs (hVM 0x40/0x41, `hemi btc balance|utxos`) must not
-// cost what an address's whole history costs, so they do not walk the
-// outputs table. The connector keeps, in the same batches as the rest:
+// cost what an address's whole history costs, so they do not walk every
+// output ever paid to the script. The connector keeps, in the same
+// batches as the rest (layouts in utxokeys.go):
 //
 //   - u: the unspent outputs at the block tip, keyed by script hash |
 //     height | position in block | output index (the 0x41 order), and p:
 //     the same outputs by outpoint, so an input finds what it spends;
-//   - a: each script's balance at the block tip;
+//   - a: each script's balance at the block tip, as merge operands that
+//     pebble sums (balanceMerger), so indexing never reads a balance;
 //   - d: change records, never deleted: one per output created and one
-//     per output spent, keyed by script hash | height | block id, valued
-//     with the output (see utxokeys.go);
-//   - j: per block, the outputs it spent that existed before it (undo),
-//     so a disconnect restores the set exactly.
+//     per output spent, keyed by script hash | height | block id | kind |
+//     position | output or input index, valued with the output. The
+//     creations are also the outputs by script that Outputs walks;
+//   - j: per block, the scripts whose outputs of earlier blocks it spent,
+//     so a disconnect finds them in d and restores the set exactly.
 //
 // u, p and a are current-state tables: connect and disconnect rewrite
 // them, and they are the only entries the index deletes. A block is
-// applied tx by tx, inputs then outputs; an input whose output the set
-// does not hold (an OP_RETURN, the genesis coinbase, an unknown or already
-// spent outpoint) changes nothing, so the change records of a block are
-// exactly its changes to the set. The two mainnet coinbases that repeat an
-// earlier txid (duplicateTxids) remove the earlier outputs as a spend
-// would. Queries as of the tip read u and a. A query as of another view V
-// whose highest block on the connected chain is F reads the script's
-// change records at heights F+1..max(tip, V), undoes those of connected
-// blocks (newest first) and replays those of V's own blocks, and merges
-// the result with the rows of u at heights up to F. Reads, as counted by
-// Reads: Balance 1 (tip) or 2 + R; UTXOs page p of size n at most 1 +
-// (p+1)n (tip) or 2 + R + (p+1)n + R, where R is the number of the
-// script's change records at those heights on any fork. The answers are
-// those of the scan of every output paying the script, which
-// TestUTXOSetMatchesScan checks as of every block of reorged and side
-// forks, and TestQueryReadsBounded checks the counts.
+// applied tx by tx, inputs then outputs, on every connect (also of a
+// block indexed before, whose records are then rewritten unchanged); an
+// input whose output the set does not hold (an OP_RETURN, the genesis
+// coinbase, an unknown or already spent outpoint) changes nothing, so the
+// change records of a block are exactly its changes to the set. The two
+// mainnet coinbases that repeat an earlier txid (duplicateTxids) remove
+// the earlier outputs as a spend would. IndexFork replays a side fork
+// from its fork point over the set there (the current set, less what the
+// connected blocks above the fork point changed) to write its records.
 //
-// The connector caches unspent outputs and balances (Config.
-// UTXOCacheBytes); a miss reads p or a, which is the only database read
-// of the write path. Outputs created or balances changed by the open
-// batch stay cached until it commits (they are not in the database yet);
-// outputs it spent are remembered until then (the database still has
-// them). After a commit the cache drops its older half when over budget.
-// Queries read u and a through a snapshot taken with each commit, so they
-// never see the set ahead of the in-memory chain. The format version is
-// stored in m; a database of another version is refused with ErrFormat
-// ("reindex: delete DIR").
+// Queries as of the tip read u and a. A query as of another view V whose
+// highest block on the connected chain is F reads the script's change
+// records at heights F+1..max(tip, V), undoes those of connected blocks
+// (newest first), replays those of V's own blocks, and merges the result
+// with the rows of u at heights up to F. Reads, as counted by Reads, with
+// U the script's unspent outputs and R its change records at those
+// heights on any fork (records of other forks are read and skipped):
+//
+//	Balance                     1 (V = tip)      2 + R (otherwise)
+//	UTXOs page p of size n      min((p+1)n, U+1) (V = tip)
+//	                            at most 2 + 2R + (p+1)n (otherwise)
+//
+// The answers are those of the scan of every output paying the script
+// with a spend lookup for each, which TestUTXOSetMatchesScan checks as of
+// every block of reorged and side forks; TestQueryReadsBounded checks the
+// counts for an address with 5,000 past outputs against one with 10.
+//
+// The connector caches unspent outputs (Config.UTXOCacheBytes); a miss
+// reads p, the only database read of the write path. Outputs created by
+// the open batch stay in the cache only, and are written at its commit if
+// still unspent, so an output created and spent within one batch (most,
+// during a sync) never reaches u or p; committed outputs it spends are
+// deleted and remembered until the commit (the database still has them).
+// After a commit the cache drops its older half when over budget. A failed
+// commit empties it. Queries read u and a through a pebble snapshot
+// replaced with each commit under the chain lock, so they never see the
+// set ahead of the in-memory chain. The on-disk format (2) is stored in m;
+// a database of another format, including format 1 (before the unspent
+// set; another comparer and merger, which pebble refuses first), is
+// refused with ErrFormat naming the fix ("reindex: delete DIR"). The set
+// has no catch-up from stored blocks: it exists from the database's start.
 //
 // # PoP publications
 //
