@@ -254,10 +254,10 @@ func (s *mainSet) remove(w *entryWriter, u *utxo) {
 	s.gone[op] = struct{}{}
 	var k [unspentKeyLen]byte
 	putUnspentKey(k[:], u)
-	w.del(k[:])
+	w.singleDel(k[:])
 	var pk [outpointKeyLen]byte
 	putOutpointKey(pk[:], &op)
-	w.del(pk[:])
+	w.singleDel(pk[:])
 }
 
 // flush writes the open batch's staged outputs and its balance changes

@@ -28,6 +28,7 @@ type entryRef struct {
 	klen uint8
 	del  bool
 	mrg  bool // a merge operand (balances), see balanceMerger
+	sdel bool // a single delete, see singleDel
 	vlen uint16
 }
 
@@ -59,6 +60,15 @@ func (w *entryWriter) del(k []byte) {
 	kk, _ := w.set(len(k), 0)
 	copy(kk, k)
 	w.refs[len(w.refs)-1].del = true
+}
+
+// singleDel adds a pebble SingleDelete of k: for keys set exactly once
+// before each deletion (the unspent set's u and p rows), which lets a
+// compaction drop the pair as soon as they meet instead of carrying a
+// tombstone down to the last level.
+func (w *entryWriter) singleDel(k []byte) {
+	w.del(k)
+	w.refs[len(w.refs)-1].sdel = true
 }
 
 // merge adds a merge operand v for k (both copied).
@@ -93,6 +103,10 @@ func (w *entryWriter) writeTo(b *pebble.Batch) {
 	for i := range w.refs {
 		r := &w.refs[i]
 		k := w.key(r)
+		if r.sdel {
+			_ = b.SingleDelete(k, nil)
+			continue
+		}
 		if r.del {
 			_ = b.Delete(k, nil)
 			continue
