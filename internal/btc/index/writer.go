@@ -88,6 +88,10 @@ func (w *entryWriter) writeTo(b *pebble.Batch) {
 		copy(p[:], w.key(r))
 		r.pfx = binary.BigEndian.Uint64(p[:])
 	}
+	// First by the 8-byte prefix alone (integer compares), then each
+	// run of equal prefixes by the whole key: the unspent set's rows and
+	// change records of one script share their first 33 bytes, and
+	// comparing them all by key would cost most of the sort.
 	slices.SortFunc(w.refs, func(a, b entryRef) int {
 		if a.pfx != b.pfx {
 			if a.pfx < b.pfx {
@@ -95,11 +99,23 @@ func (w *entryWriter) writeTo(b *pebble.Batch) {
 			}
 			return 1
 		}
-		if c := bytes.Compare(w.key(&a), w.key(&b)); c != 0 {
-			return c
-		}
 		return int(int64(a.off) - int64(b.off))
 	})
+	for i := 0; i < len(w.refs); {
+		j := i + 1
+		for j < len(w.refs) && w.refs[j].pfx == w.refs[i].pfx {
+			j++
+		}
+		if j-i > 1 {
+			slices.SortFunc(w.refs[i:j], func(a, b entryRef) int {
+				if c := bytes.Compare(w.key(&a), w.key(&b)); c != 0 {
+					return c
+				}
+				return int(int64(a.off) - int64(b.off))
+			})
+		}
+		i = j
+	}
 	for i := range w.refs {
 		r := &w.refs[i]
 		k := w.key(r)
