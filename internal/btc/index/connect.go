@@ -193,8 +193,7 @@ func (ix *Index) stage(p plan) (bool, error) {
 			o.putEvent(EventDisconnected, n)
 			o.reorg = true
 			if err := ix.undoBlock(o.w, n, ix.utxos); err != nil {
-				ix.abortOpen()
-				return false, fmt.Errorf("index: disconnect block %s: %w", n.hash, err)
+				return false, errors.Join(fmt.Errorf("index: disconnect block %s: %w", n.hash, err), ix.abortOpen())
 			}
 		}
 	}
@@ -218,8 +217,7 @@ func (ix *Index) stage(p plan) (bool, error) {
 		// indexed before (a reorg back onto it); its records are then
 		// rewritten with the same content.
 		if err := applyBlock(o.w, n, bd, ix.utxos); err != nil {
-			ix.abortOpen()
-			return false, fmt.Errorf("index: connect block %s: %w", n.hash, err)
+			return false, errors.Join(fmt.Errorf("index: connect block %s: %w", n.hash, err), ix.abortOpen())
 		}
 		o.w.put(heightKey(n.height), encodeCanon(n.id, &n.hash))
 		o.w.put(idKey(pfxHeader, n.id), n.recordWith(n.flags()|statusIndexed))
@@ -233,15 +231,72 @@ func (ix *Index) stage(p plan) (bool, error) {
 }
 
 // abortOpen drops the open batch after a failure half-way through a
-// block: nothing of it was committed, and the unspent set's caches, which
-// hold its staged changes, are emptied so the database is the truth again.
-// The blocks are planned again from the committed tip. ix.connMu held.
-func (ix *Index) abortOpen() {
+// block: nothing of it was committed. The unspent set in memory held its
+// changes, so it is rebuilt from the set tip up to the committed tip. The
+// blocks are planned again from the committed tip. ix.connMu held.
+func (ix *Index) abortOpen() error {
 	if ix.open != nil {
 		ix.open.w.reset()
 		ix.open = nil
 	}
+	return ix.replaySet()
+}
+
+// replaySet rebuilds the in-memory changes of the unspent set: it empties
+// them and applies the connected blocks above the set tip again (their
+// change records are stored already; applying rewrites the same ones,
+// which are dropped here). Open runs it after a crash or restart.
+// ix.connMu held.
+func (ix *Index) replaySet() error {
 	ix.utxos.clear()
+	ix.mu.RLock()
+	from := ix.setTip
+	above := append([]*node(nil), ix.main[from.height+1:]...)
+	ix.mu.RUnlock()
+	w := newEntryWriter()
+	for _, n := range above {
+		bd, err := ix.takeBlock(n)
+		if err != nil {
+			return fmt.Errorf("index: replay unspent set at block %s: %w", n.hash, err)
+		}
+		if err := applyBlock(w, n, bd, ix.utxos); err != nil {
+			return fmt.Errorf("index: replay unspent set at block %s: %w", n.hash, err)
+		}
+		w.reset()
+	}
+	if len(above) > 0 {
+		ix.log.Info("bitcoin unspent set replayed", "from", from.height, "blocks", len(above))
+	}
+	return nil
+}
+
+// flushSetNow stores the unspent set's changes held in memory, with no
+// open batch (IndexFork needs the stored set at the block tip). ix.connMu
+// held.
+func (ix *Index) flushSetNow() error {
+	if !ix.utxos.dirty() {
+		return nil
+	}
+	ix.mu.RLock()
+	tip := ix.main[len(ix.main)-1]
+	ix.mu.RUnlock()
+	w := newEntryWriter()
+	ix.utxos.flush(w)
+	w.put(tipKey(utxoIndexName), encodeTip(tip.id, &tip.hash))
+	b := ix.db.NewBatchWithSize(w.size() + 16*len(w.refs))
+	defer b.Close()
+	w.writeTo(b)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return errors.Join(fmt.Errorf("index: store unspent set at %s: %w", tip.hash, err), ix.replaySet())
+	}
+	ix.utxos.flushed()
+	snap := ix.db.NewSnapshot()
+	ix.mu.Lock()
+	old := ix.snap
+	ix.snap, ix.setTip = snap, tip
+	ix.mu.Unlock()
+	closeSnapshot(old)
+	return nil
 }
 
 func (o *openBatch) putEvent(kind EventKind, n *node) {
@@ -266,7 +321,18 @@ func (ix *Index) commitOpen() error {
 	for _, name := range indexNames {
 		o.w.put(tipKey(name), tipVal)
 	}
-	ix.utxos.flush(o.w)
+	// The unspent set is stored with the batch that reaches the best
+	// header (a node at the tip stores it with every block), that holds
+	// a reorg (so the set tip stays on the connected chain), or whose
+	// changes outgrew their memory.
+	ix.mu.RLock()
+	caughtUp := ix.hdrChain[len(ix.hdrChain)-1] == newTip
+	ix.mu.RUnlock()
+	flushSet := caughtUp || o.reorg || ix.utxos.full()
+	if flushSet {
+		ix.utxos.flush(o.w)
+		o.w.put(tipKey(utxoIndexName), tipVal)
+	}
 	b := ix.db.NewBatchWithSize(o.w.size() + 16*len(o.w.refs))
 	defer b.Close()
 	o.w.writeTo(b)
@@ -275,18 +341,23 @@ func (ix *Index) commitOpen() error {
 	// survive a kill -9 (pebble keeps unsynced WAL writes in process
 	// memory). Batching many blocks per commit keeps fsyncs rare.
 	if err := b.Commit(pebble.Sync); err != nil {
-		ix.utxos.clear()
-		return fmt.Errorf("index: commit blocks up to %s: %w", newTip.hash, err)
+		return errors.Join(fmt.Errorf("index: commit blocks up to %s: %w", newTip.hash, err), ix.replaySet())
 	}
-	ix.utxos.committed()
-	// Queries read the current unspent set through a snapshot taken
-	// with the in-memory chain, so they never see it ahead of ix.main.
+	if flushSet {
+		ix.utxos.flushed()
+	}
+	// Queries read the stored unspent set through a snapshot taken
+	// with the in-memory chain, so they never see it ahead of ix.main
+	// and ix.setTip.
 	snap := ix.db.NewSnapshot()
 
 	ix.mu.Lock()
 	ix.main = append(ix.main[:o.fork.height+1], o.connected...)
 	for _, n := range o.connected {
 		n.setFlag(statusIndexed)
+	}
+	if flushSet {
+		ix.setTip = newTip
 	}
 	ix.dropStalePending(newTip.height)
 	old := ix.snap
@@ -339,6 +410,10 @@ func (ix *Index) IndexFork(hash chainhash.Hash) error {
 	ix.connMu.Lock()
 	defer ix.connMu.Unlock()
 	if err := ix.commitOpen(); err != nil {
+		return err
+	}
+	// The fork's set is built from the stored one at the block tip.
+	if err := ix.flushSetNow(); err != nil {
 		return err
 	}
 

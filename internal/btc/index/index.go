@@ -141,8 +141,9 @@ type Index struct {
 	// utxos is the current unspent set as staged by the connector
 	// (connMu); snap is the database as of the connected chain, read by
 	// queries of the current set (mu).
-	utxos *mainSet
-	snap  *pebble.Snapshot
+	utxos  *mainSet
+	setTip *node // the block the stored unspent set is at (mu)
+	snap   *pebble.Snapshot
 	reads atomic.Uint64 // see Reads
 
 	pendMu       sync.Mutex
@@ -204,6 +205,13 @@ func Open(cfg Config) (*Index, error) {
 		return nil, err
 	}
 	if err := ix.catchUp(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	ix.connMu.Lock()
+	err = ix.replaySet()
+	ix.connMu.Unlock()
+	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -375,6 +383,21 @@ func (ix *Index) load() error {
 		ix.main[n.height] = n
 	}
 
+	// The stored unspent set's tip: a block of the connected chain.
+	v, closer, err := ix.db.Get(tipKey(utxoIndexName))
+	if err != nil {
+		return fmt.Errorf("index: read unspent set tip: %w", err)
+	}
+	id, hash, err := decodeTip(v)
+	_ = closer.Close()
+	if err != nil {
+		return err
+	}
+	if int(id) >= len(ix.nodes) || ix.nodes[id].hash != hash || !ix.onMain(ix.nodes[id]) {
+		return fmt.Errorf("%w: unspent set tip %s (id %d) is not a connected block", ErrCorrupt, hash, id)
+	}
+	ix.setTip = ix.nodes[id]
+
 	// Event sequence: one past the newest stored event.
 	ix.nextSeq = 0
 	eit, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxEvent}, UpperBound: []byte{pfxEvent + 1}})
@@ -415,6 +438,7 @@ func (ix *Index) initGenesis() error {
 	for _, name := range indexNames {
 		_ = b.Set(tipKey(name), encodeTip(0, &hash), nil)
 	}
+	_ = b.Set(tipKey(utxoIndexName), encodeTip(0, &hash), nil)
 	_ = b.Set(formatKey, be.AppendUint32(nil, formatVersion), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("index: store genesis: %w", err)

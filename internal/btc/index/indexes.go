@@ -19,7 +19,9 @@ const (
 )
 
 // indexNames lists every index whose tip moves with the connected chain.
-var indexNames = []string{canonIndexName, txIndexName, outIndexName, popIndexName, utxoIndexName}
+// The unspent set's tip (utxoIndexName) moves when the set is stored
+// (mainSet).
+var indexNames = []string{canonIndexName, txIndexName, outIndexName, popIndexName}
 
 // dataIndex writes the entries one block contributes to one index. Entries
 // are never deleted: each names the block (node id) it came from, and

@@ -78,12 +78,12 @@ func (ix *Index) UTXOs(script []byte, page, pageSize int, asOf chainhash.Hash) (
 				return err
 			}
 		}
-		// Rows above the fork point are all replaced by the overlay:
+		// Stored rows above the base are all replaced by the overlay:
 		// every output created there is in a change record.
 		lower := make([]byte, 1+32, 1+32+4)
 		lower[0] = pfxUnspent
 		copy(lower[1:], sh[:])
-		upper := be.AppendUint32(slices.Clone(lower), uint32(v.fork.height)+1)
+		upper := be.AppendUint32(slices.Clone(lower), uint32(ix.base(v).height)+1)
 		it, err := ix.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 		if err != nil {
 			return fmt.Errorf("index: unspent outputs: %w", err)
@@ -157,9 +157,21 @@ func (ix *Index) UTXOs(script []byte, page, pageSize int, asOf chainhash.Hash) (
 	return out, err
 }
 
-// isTipView reports whether v is the connected chain's tip, whose unspent
-// set is the stored current state. ix.mu held.
-func (ix *Index) isTipView(v *view) bool { return v.tip == ix.main[len(ix.main)-1] }
+// isTipView reports whether v is the block the stored unspent set is at
+// (the connected chain's tip, but during a sync or right after a
+// restart). ix.mu held.
+func (ix *Index) isTipView(v *view) bool { return v.tip == ix.setTip }
+
+// base returns the highest block both v and the stored set contain: v's
+// fork point with the connected chain, or the set tip when lower. The
+// stored set's rows up to its height are v's but for the changes of the
+// blocks above it. ix.mu held.
+func (ix *Index) base(v *view) *node {
+	if v.fork.height < ix.setTip.height {
+		return v.fork
+	}
+	return ix.setTip
+}
 
 // changes is how a view's unspent set of one script differs from the
 // current set: overlay replaces the current set's entry at each ord it
@@ -189,21 +201,20 @@ func (c *changes) present() []*utxo {
 	return p
 }
 
-// changesSince reads the change records of sh at heights above v's fork
-// point (the highest block v shares with the connected chain) and turns
-// them into the difference between the current set and v's: the
-// connected blocks above the fork point are undone (newest first), then
-// v's own blocks above it are replayed. Records of blocks in neither are
-// skipped. ix.mu held.
+// changesSince reads the change records of sh at heights above the base
+// (see base) and turns them into the difference between the stored set
+// and v's: the connected blocks from the base up to the set tip are
+// undone (newest first), then v's own blocks above the base are replayed.
+// Records of blocks in neither are skipped. ix.mu held.
 func (ix *Index) changesSince(v *view, sh *[32]byte, reads *uint64) (changes, error) {
 	c := changes{overlay: make(map[ord]*utxo)}
-	f := v.fork.height
-	tip := ix.main[len(ix.main)-1]
+	f := ix.base(v).height
+	set := ix.setTip
 	prefix := make([]byte, 1+32, 1+32+4)
 	prefix[0] = pfxChange
 	copy(prefix[1:], sh[:])
 	lower := be.AppendUint32(slices.Clone(prefix), uint32(f)+1)
-	upper := be.AppendUint32(slices.Clone(prefix), uint32(max(tip.height, v.tip.height))+1)
+	upper := be.AppendUint32(slices.Clone(prefix), uint32(max(set.height, v.tip.height))+1)
 	it, err := ix.snap.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return c, fmt.Errorf("index: change records: %w", err)
@@ -225,7 +236,8 @@ func (ix *Index) changesSince(v *view, sh *[32]byte, reads *uint64) (changes, er
 			continue // a block this process never loaded (written before a crash)
 		}
 		n := ix.nodes[k.id]
-		main, inView := ix.onMain(n), ix.at(v, n.height) == n
+		inView := ix.at(v, n.height) == n
+		main := !inView && n.height <= set.height && ix.onMain(n)
 		if !main && !inView {
 			continue
 		}

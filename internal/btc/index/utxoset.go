@@ -174,25 +174,28 @@ func (ix *Index) undoBlock(w *entryWriter, n *node, st *mainSet) error {
 // value plus Go map overhead.
 const utxoCacheEntryBytes = 128
 
-// mainSet is the current unspent set as the connector sees it: the
-// committed u and p tables plus the open batch's changes. Outputs created
-// in the open batch live only in the cache (staged) until the batch
-// commits, when those still unspent are written: an output created and
-// spent in one batch, the common case during a sync, never reaches the
-// database. Committed outputs the batch spent are deleted and remembered
-// in gone, because the database still holds them until the commit. After
-// a commit the cache is trimmed to its budget by dropping the older
-// generation, so recent outputs (the ones soon spent) stay cached and the
-// others are read back from p on a miss. Balances are never read while
-// indexing: the open batch sums each script's change and commits it as
-// one merge operand (balanceMerger adds them up when read or compacted).
+// mainSet is the current unspent set at the connector's (staged) tip: the
+// u, p and a tables, which hold the set at the set tip (utxoIndexName's
+// tip, a block of the connected chain at or below the block tip), plus
+// the changes of the blocks connected since, held in memory: outputs
+// created (staged), outputs of the stored set spent (gone) and balance
+// changes (bal). flush writes them into a commit and moves the set tip
+// to that commit's tip. The connector flushes when the batch reaches the
+// best header or holds a reorg (so a node following the tip stores the
+// set with every block) and when the staged changes outgrow their budget;
+// during a sync most outputs are created and spent between two flushes
+// and never reach the database. A crash loses only what the change
+// records already hold: Open replays the blocks above the set tip.
+//
+// cur and prev are a cache of stored outputs (two generations; the older
+// one is dropped when over budget), so most spends read nothing.
 type mainSet struct {
 	db        *pebble.DB
 	limit     int
-	cur, prev map[wire.OutPoint]utxo
-	staged    map[wire.OutPoint]struct{} // in cur, not in the database
-	gone      map[wire.OutPoint]struct{}
-	bal       map[[32]byte]int64 // balance changes of the open batch
+	cur, prev map[wire.OutPoint]utxo // stored outputs, cached
+	staged    map[wire.OutPoint]utxo // created since the set tip
+	gone      map[wire.OutPoint]utxo // stored, spent since the set tip
+	bal       map[[32]byte]int64     // balance changes since the set tip
 }
 
 func newMainSet(db *pebble.DB, limit int) *mainSet {
@@ -201,25 +204,35 @@ func newMainSet(db *pebble.DB, limit int) *mainSet {
 	return s
 }
 
-// clear empties the cache and the open batch's state, as after a failed
-// commit: the database then holds the whole truth.
+// clear empties the cache and forgets every change since the set tip, as
+// after a failed commit; the caller replays from the set tip.
 func (s *mainSet) clear() {
 	s.cur = make(map[wire.OutPoint]utxo)
 	s.prev = make(map[wire.OutPoint]utxo)
-	s.staged = make(map[wire.OutPoint]struct{})
-	s.gone = make(map[wire.OutPoint]struct{})
+	s.staged = make(map[wire.OutPoint]utxo)
+	s.gone = make(map[wire.OutPoint]utxo)
 	s.bal = make(map[[32]byte]int64)
 }
 
+// dirty reports whether changes since the set tip are held in memory.
+func (s *mainSet) dirty() bool { return len(s.staged)+len(s.gone)+len(s.bal) > 0 }
+
+// full reports whether the changes held in memory outgrew half the
+// budget (the cache of stored outputs has the other half).
+func (s *mainSet) full() bool { return (len(s.staged)+len(s.gone))*utxoCacheEntryBytes > s.limit/2 }
+
 func (s *mainSet) get(op *wire.OutPoint) (utxo, bool, error) {
+	if u, ok := s.staged[*op]; ok {
+		return u, true, nil
+	}
+	if _, ok := s.gone[*op]; ok {
+		return utxo{}, false, nil
+	}
 	if u, ok := s.cur[*op]; ok {
 		return u, true, nil
 	}
 	if u, ok := s.prev[*op]; ok {
 		return u, true, nil
-	}
-	if _, ok := s.gone[*op]; ok {
-		return utxo{}, false, nil
 	}
 	var k [outpointKeyLen]byte
 	putOutpointKey(k[:], op)
@@ -236,35 +249,36 @@ func (s *mainSet) get(op *wire.OutPoint) (utxo, bool, error) {
 }
 
 func (s *mainSet) add(_ *entryWriter, u *utxo) {
-	op := u.outpoint()
-	s.cur[op] = *u
-	s.staged[op] = struct{}{}
+	s.staged[u.outpoint()] = *u
 	s.bal[u.sh] += u.value
 }
 
-func (s *mainSet) remove(w *entryWriter, u *utxo) {
+func (s *mainSet) remove(_ *entryWriter, u *utxo) {
 	op := u.outpoint()
 	s.bal[u.sh] -= u.value
-	delete(s.cur, op)
 	if _, ok := s.staged[op]; ok {
 		delete(s.staged, op)
 		return
 	}
+	delete(s.cur, op)
 	delete(s.prev, op)
-	s.gone[op] = struct{}{}
-	var k [unspentKeyLen]byte
-	putUnspentKey(k[:], u)
-	w.singleDel(k[:])
-	var pk [outpointKeyLen]byte
-	putOutpointKey(pk[:], &op)
-	w.singleDel(pk[:])
+	s.gone[op] = *u
 }
 
-// flush writes the open batch's staged outputs and its balance changes
-// (as merge operands).
+// flush writes the changes since the set tip: deletions of spent stored
+// outputs (single deletes: each row was set once), then the staged
+// outputs, then the balance changes as merge operands. The caller writes
+// the new set tip in the same batch.
 func (s *mainSet) flush(w *entryWriter) {
-	for op := range s.staged {
-		u := s.cur[op]
+	for op, u := range s.gone {
+		var k [unspentKeyLen]byte
+		putUnspentKey(k[:], &u)
+		w.singleDel(k[:])
+		var pk [outpointKeyLen]byte
+		putOutpointKey(pk[:], &op)
+		w.singleDel(pk[:])
+	}
+	for op, u := range s.staged {
 		k, v := w.set(unspentKeyLen, unspentValLen)
 		putUnspentKey(k, &u)
 		putUnspentVal(v, &u)
@@ -281,13 +295,17 @@ func (s *mainSet) flush(w *entryWriter) {
 	}
 }
 
-// committed runs after the open batch committed: nothing is staged any
-// more, so the cache may drop entries.
-func (s *mainSet) committed() {
-	clear(s.staged)
-	clear(s.gone)
-	clear(s.bal)
-	if (len(s.cur)+len(s.prev))*utxoCacheEntryBytes > s.limit {
+// flushed runs after a commit holding flush: the staged outputs are
+// stored now and join the cache, which drops its older generation when
+// over budget.
+func (s *mainSet) flushed() {
+	for op, u := range s.staged {
+		s.cur[op] = u
+	}
+	s.staged = make(map[wire.OutPoint]utxo)
+	s.gone = make(map[wire.OutPoint]utxo)
+	s.bal = make(map[[32]byte]int64)
+	if (len(s.cur)+len(s.prev))*utxoCacheEntryBytes > s.limit/2 {
 		s.prev, s.cur = s.cur, make(map[wire.OutPoint]utxo, len(s.cur)/2)
 	}
 }
