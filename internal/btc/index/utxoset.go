@@ -219,7 +219,9 @@ func (s *mainSet) dirty() bool { return len(s.staged)+len(s.gone)+len(s.bal) > 0
 
 // full reports whether the changes held in memory outgrew half the
 // budget (the cache of stored outputs has the other half).
-func (s *mainSet) full() bool { return (len(s.staged)+len(s.gone))*utxoCacheEntryBytes > s.limit/2 }
+func (s *mainSet) full() bool {
+	return (len(s.staged)+len(s.gone)+len(s.bal))*utxoCacheEntryBytes > s.limit/2
+}
 
 func (s *mainSet) get(op *wire.OutPoint) (utxo, bool, error) {
 	if u, ok := s.staged[*op]; ok {
