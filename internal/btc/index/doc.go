@@ -54,16 +54,16 @@
 // from its fork point over the set there (the current set, less what the
 // connected blocks above the fork point changed) to write its records.
 //
-// Queries as of the tip read u and a. A query as of another view V whose
-// highest block on the connected chain is F reads the script's change
-// records at heights F+1..max(tip, V), undoes those of connected blocks
-// (newest first), replays those of V's own blocks, and merges the result
-// with the rows of u at heights up to F. Reads, as counted by Reads, with
+// Queries as of the set tip S (below) read u and a. A query as of another
+// view V whose highest block shared with S's chain is F reads the
+// script's change records at heights F+1..max(S, V), undoes those of
+// connected blocks up to S (newest first), replays those of V's own
+// blocks, and merges the result with the rows of u at heights up to F. Reads, as counted by Reads, with
 // U the script's unspent outputs and R its change records at those
 // heights on any fork (records of other forks are read and skipped):
 //
-//	Balance                     1 (V = tip)      2 + R (otherwise)
-//	UTXOs page p of size n      min((p+1)n, U+1) (V = tip)
+//	Balance                     1 (V = S)        2 + R (otherwise)
+//	UTXOs page p of size n      min((p+1)n, U+1) (V = S)
 //	                            at most 2 + 2R + (p+1)n (otherwise)
 //
 // The answers are those of the scan of every output paying the script
@@ -71,20 +71,34 @@
 // every block of reorged and side forks; TestQueryReadsBounded checks the
 // counts for an address with 5,000 past outputs against one with 10.
 //
-// The connector caches unspent outputs (Config.UTXOCacheBytes); a miss
-// reads p, the only database read of the write path. Outputs created by
-// the open batch stay in the cache only, and are written at its commit if
-// still unspent, so an output created and spent within one batch (most,
-// during a sync) never reaches u or p; committed outputs it spends are
-// deleted and remembered until the commit (the database still has them).
-// After a commit the cache drops its older half when over budget. A failed
-// commit empties it. Queries read u and a through a pebble snapshot
-// replaced with each commit under the chain lock, so they never see the
-// set ahead of the in-memory chain. The on-disk format (2) is stored in m;
+// The stored u, p and a tables hold the set as of the set tip (the tip
+// of index "utxo"), a block of the connected chain at or below the block
+// tip. The change records and undo records are committed with every
+// block; the set itself is stored with the batch that reaches the best
+// header (so a node following the tip stores it with every block), with
+// every batch holding a reorg (so the set tip stays on the connected
+// chain), and when the changes held in memory outgrow half of
+// Config.UTXOCacheBytes. In between, the connector holds the outputs
+// created since the set tip, the stored outputs spent since, and the
+// balance changes in memory, so during a sync most outputs are created
+// and spent without ever reaching u or p; balances are merge operands
+// that pebble sums (balanceMerger), so indexing never reads one. A cache
+// of stored outputs (the other half of the budget; its older generation
+// is dropped when full) serves most spends; a miss reads p, the only
+// database read of the write path. A crash or a failed commit loses only
+// memory: Open (or the connector) applies the connected blocks above the
+// set tip again, from the stored blocks. Queries treat the set tip as the
+// stored set's view: a view at it reads u and a only, any other view
+// (the block tip during a sync included) the change records above the
+// highest block it shares with the set tip, with the bound above counted
+// from that block. Queries read through a pebble snapshot replaced with
+// each commit under the chain lock, so they never see the tables ahead of
+// the in-memory chain and set tip. The on-disk format (2) is stored in m;
 // a database of another format, including format 1 (before the unspent
 // set; another comparer and merger, which pebble refuses first), is
 // refused with ErrFormat naming the fix ("reindex: delete DIR"). The set
-// has no catch-up from stored blocks: it exists from the database's start.
+// has no catch-up from older databases: it exists from the database's
+// start.
 //
 // # PoP publications
 //
