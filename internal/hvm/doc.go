@@ -119,8 +119,9 @@
 //	0x46  600                                          none: base58/bech32 decode (priced like RIPEMD-160's base)
 //
 // 0x40 and 0x41 read the index's per-script unspent set and balance
-// (internal/btc/index, "Per-script unspent set"), kept at the Bitcoin
-// block tip T, so their work does not grow with the address's history.
+// (internal/btc/index, "Per-script unspent set"), stored as of a block T
+// (the Bitcoin block tip whenever the index has caught up with the best
+// header), so their work does not grow with the address's history.
 // The exact bound, counted by index.Reads, for a view V whose highest
 // block on the connected chain is F (F = V when V is on it):
 //
