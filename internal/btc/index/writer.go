@@ -18,6 +18,7 @@ import (
 type entryWriter struct {
 	arena   []byte
 	refs    []entryRef
+	scratch []entryRef // radixSortRefs' buffer, kept between batches
 	memSize int
 }
 
@@ -88,19 +89,12 @@ func (w *entryWriter) writeTo(b *pebble.Batch) {
 		copy(p[:], w.key(r))
 		r.pfx = binary.BigEndian.Uint64(p[:])
 	}
-	// First by the 8-byte prefix alone (integer compares), then each
-	// run of equal prefixes by the whole key: the unspent set's rows and
-	// change records of one script share their first 33 bytes, and
-	// comparing them all by key would cost most of the sort.
-	slices.SortFunc(w.refs, func(a, b entryRef) int {
-		if a.pfx != b.pfx {
-			if a.pfx < b.pfx {
-				return -1
-			}
-			return 1
-		}
-		return int(int64(a.off) - int64(b.off))
-	})
+	// First by the 8-byte prefix alone (a stable radix sort, which keeps
+	// writes of one prefix in arrival order), then each run of equal
+	// prefixes by the whole key: the unspent set's rows and change
+	// records of one script share their first 33 bytes, and comparing
+	// everything by key would cost most of the commit.
+	w.scratch = radixSortRefs(w.refs, w.scratch)
 	for i := 0; i < len(w.refs); {
 		j := i + 1
 		for j < len(w.refs) && w.refs[j].pfx == w.refs[i].pfx {
@@ -148,4 +142,43 @@ func (w *entryWriter) reset() {
 	w.arena = w.arena[:0]
 	w.refs = w.refs[:0]
 	w.memSize = 0
+}
+
+// radixSortRefs sorts refs by pfx, stably, with one counting pass per
+// byte (least significant first; a byte that is equal in every ref is
+// skipped). It returns the scratch buffer for reuse.
+func radixSortRefs(refs, scratch []entryRef) []entryRef {
+	if len(refs) < 2 {
+		return scratch
+	}
+	if cap(scratch) < len(refs) {
+		scratch = make([]entryRef, len(refs))
+	}
+	scratch = scratch[:len(refs)]
+	src, dst := refs, scratch
+	for shift := uint(0); shift < 64; shift += 8 {
+		var count [256]int
+		for i := range src {
+			count[byte(src[i].pfx>>shift)]++
+		}
+		if count[byte(src[0].pfx>>shift)] == len(src) {
+			continue
+		}
+		pos := 0
+		for b := range count {
+			c := count[b]
+			count[b] = pos
+			pos += c
+		}
+		for i := range src {
+			b := byte(src[i].pfx >> shift)
+			dst[count[b]] = src[i]
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &refs[0] {
+		copy(refs, src)
+	}
+	return scratch
 }
