@@ -262,10 +262,10 @@ func TestGas(t *testing.T) {
 		input []byte
 		want  uint64
 	}{
-		{"0x40 fixed", 0x40, []byte("anything"), 50_000},
-		{"0x41 default page", 0x41, []byte("addr\x00\x00\x00\x00"), 30_000 + 10*2_100},
-		{"0x41 page 2 of 5", 0x41, []byte("addr\x00\x00\x02\x05"), 30_000 + 15*2_100},
-		{"0x41 invalid input", 0x41, nil, 30_000},
+		{"0x40 fixed", 0x40, []byte("anything"), 4_200},
+		{"0x41 default page", 0x41, []byte("addr\x00\x00\x00\x00"), 4_200 + 10*2_100},
+		{"0x41 page 2 of 5", 0x41, []byte("addr\x00\x00\x02\x05"), 4_200 + 15*2_100},
+		{"0x41 invalid input", 0x41, nil, 4_200},
 		{"0x42 no inputs, no spent", 0x42, append(txid, 0x7b, 0xa0, 0x3f, 0x0f), 4_200},
 		{"0x42 8 inputs", 0x42, append(txid, 0x04, 0x00, 0x18, 0x00), 4_200 + 8*4_200},
 		{"0x42 4 spent flags", 0x42, append(txid, 0x00, 0x44, 0x02, 0x00), 4_200 + 4*2_100},

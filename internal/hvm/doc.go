@@ -134,14 +134,14 @@
 // Ethereum charges for one random read of its flat state, which is one
 // pebble point read like ours. DESIGN 5 asks that the worst case stay under
 // the cost of the equivalent storage reads: each price is at least the
-// number of index reads the call makes in the worst case its input allows,
-// times 2,100, so a block full of hVM calls makes no more random database
+// number of index reads the call makes in the worst case its input allows
+// (for 0x40/0x41, less the view-dependent R below), times 2,100, so a block full of hVM calls makes no more random database
 // reads per gas than a block full of cold SLOADs. Calls that read nothing
 // from disk are priced by CPU against go-ethereum's own precompiles.
 //
 //	addr  gas                                          reads behind it
-//	0x40  50,000                                       output scan + one spend seek per output (~23 reads; Hemi's price)
-//	0x41  30,000 + 2,100 * (page+1) * pageSize         scan start + one spend seek per UTXO walked to fill the page
+//	0x40  4,200                                        stored balance + change-record seek (+ R, below)
+//	0x41  4,200 + 2,100 * (page+1) * pageSize          unspent-set seek + change-record seek + one step per UTXO walked (+ R)
 //	0x42  4,200 (+ 4,200 * max inputs with inputs bit)  tx seek + block read; per input the spent output's tx
 //	      (+ 2,100 * max outputs with outputs+spent)   per output one spend seek; worst case 810,600
 //	0x43  4,200                                        tx seek + block read
@@ -157,18 +157,41 @@
 // stored transaction, and such an answer must not cost less per byte than
 // copying it through 0x04. Worst cases: 14,544, 12,444 and 10,344.
 //
-// 0x41 charges for the UTXOs it skips because the index walks a script's
-// outputs from the first for every page: under a 30M block gas limit one
-// call walks at most about 14,000 UTXOs, so ABI v0 cannot page to the tail
-// of a larger address.
+// 0x40 and 0x41 read the index's per-script unspent set and balance
+// (internal/btc/index, "Per-script unspent set"), stored as of a block T
+// (the Bitcoin block tip whenever the index has caught up with the best
+// header), so their work does not grow with the address's history.
+// The exact bound, counted by index.Reads, for a view V whose highest
+// block on the connected chain is F (F = V when V is on it):
+//
+//	0x40: 1                                  when V = T
+//	      2 + R                              otherwise
+//	0x41: min((page+1)*pageSize, U+1)        when V = T
+//	      at most 2 + 2R + (page+1)*pageSize otherwise
+//
+// reads (a point read, an iterator seek or an iterator step each), where
+// U is the number of unspent outputs of the address and R the number of
+// its change records (one per output to it created, one per output of it
+// spent) at heights F+1 to max(height of T, height of V), on any fork.
+// The stored set answers for T; a view below it or on a side fork undoes
+// the connected blocks above F and replays V's own blocks above F from
+// those records. The price covers the seeks and the page
+// and is computed from the input alone, as consensus needs; R depends on
+// the chain, not the input, and is not charged: for a block executed
+// against a view the configured lag (default 2) below the tip it is the
+// address's activity in those last Bitcoin blocks, which Bitcoin's fees
+// and block size bound. Re-executing an old L2 block, whose view is far
+// below today's tip, pays the same gas and reads the address's records
+// since then; nothing reads its whole history. The steps are sequential
+// reads of one key range (an iterator's Next), far cheaper than the
+// random point reads the unit is priced for. 0x41 still charges for the
+// UTXOs it skips, because a page is an offset into the ordered set: under
+// a 30M block gas limit one call walks at most about 14,000 UTXOs, so ABI
+// v0 cannot page to the tail of a larger address.
 //
 // BenchmarkRun shows every contract, on a cached index, at 250 Mgas/s or
 // more against 59 Mgas/s for go-ethereum's ecrecover: priced at least 4x
-// more conservatively per unit of CPU. The exception to "worst case" is
-// 0x40/0x41 on a script with very many historical outputs: the index
-// scans every output ever paid to the script (spent ones included), so the
-// work is not bounded by the input; an as-of per-script balance and unspent
-// set in the index would make these O(1) and O(page).
+// more conservatively per unit of CPU.
 //
 // # EIP-2929
 //

@@ -13,15 +13,15 @@ const ReadGas = params.ColdSloadCostEIP2929 // 2,100
 // Gas per call of each precompile (RequiredGas). It depends on the input
 // only, never on the view, so every node charges the same before running.
 const (
-	// GasBalance (0x40): one scan of the outputs paying the script, each
-	// checked against the spend table; priced as 23.8 reads, the same as
-	// Hemi's Phase-0 hVM (50,000).
-	GasBalance uint64 = 50_000
+	// GasBalance (0x40): the index's stored balance (one point read)
+	// and the seek of the script's change records above the view's fork
+	// point (see the package documentation for the exact bound).
+	GasBalance uint64 = 2 * ReadGas
 
-	// GasUTXOsBase and GasUTXOsPerItem (0x41): the scan's start, plus one
-	// read per UTXO the scan must walk to reach and fill the page:
-	// (page+1) * pageSize.
-	GasUTXOsBase    uint64 = 30_000
+	// GasUTXOsBase and GasUTXOsPerItem (0x41): the seeks of the script's
+	// unspent set and of its change records, plus one read per unspent
+	// output the page walks past or returns: (page+1) * pageSize.
+	GasUTXOsBase    uint64 = 2 * ReadGas
 	GasUTXOsPerItem uint64 = ReadGas
 
 	// GasTxBase (0x42): locate the tx (one seek) and read it from its

@@ -16,7 +16,7 @@ import (
 // The name is stored in the database: changing Split needs a new name.
 var comparer = func() *pebble.Comparer {
 	c := *pebble.DefaultComparer
-	c.Name = "hemi.btcindex.v1"
+	c.Name = "hemi.btcindex.v2"
 	c.Split = splitKey
 	c.Compare = bytes.Compare
 	c.Equal = bytes.Equal
@@ -35,7 +35,7 @@ func splitKey(k []byte) int {
 	switch k[0] {
 	case pfxSpend:
 		n = spendKeyLen - 4 // s | txid | vout
-	case pfxTx, pfxOut, pfxPop:
+	case pfxTx, pfxPop, pfxChange, pfxUnspent:
 		n = 1 + 32
 	default:
 		return len(k)

@@ -192,23 +192,32 @@ func (ix *Index) stage(p plan) (bool, error) {
 		for _, n := range p.disconnect {
 			o.putEvent(EventDisconnected, n)
 			o.reorg = true
+			if err := ix.undoBlock(o.w, n, ix.utxos); err != nil {
+				return false, errors.Join(fmt.Errorf("index: disconnect block %s: %w", n.hash, err), ix.abortOpen())
+			}
 		}
 	}
 	for i, n := range p.connect {
+		bd, err := ix.takeBlock(n)
+		if errors.Is(err, ErrCorrupt) {
+			// Stop before n; it is fetched again and the next plan
+			// resumes there.
+			return false, ix.forgetData(n, err)
+		}
+		if err != nil {
+			return false, err
+		}
 		if !n.has(statusIndexed) {
-			bd, err := ix.takeBlock(n)
-			if errors.Is(err, ErrCorrupt) {
-				// Stop before n; it is fetched again and the
-				// next plan resumes there.
-				return false, ix.forgetData(n, err)
-			}
-			if err != nil {
-				return false, err
-			}
 			for _, x := range dataIndexes {
 				x.write(o.w, n, bd)
 			}
 			o.txs += len(bd.txids)
+		}
+		// The unspent set moves with every connect, also of a block
+		// indexed before (a reorg back onto it); its records are then
+		// rewritten with the same content.
+		if err := applyBlock(o.w, n, bd, ix.utxos); err != nil {
+			return false, errors.Join(fmt.Errorf("index: connect block %s: %w", n.hash, err), ix.abortOpen())
 		}
 		o.w.put(heightKey(n.height), encodeCanon(n.id, &n.hash))
 		o.w.put(idKey(pfxHeader, n.id), n.recordWith(n.flags()|statusIndexed))
@@ -219,6 +228,75 @@ func (ix *Index) stage(p plan) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// abortOpen drops the open batch after a failure half-way through a
+// block: nothing of it was committed. The unspent set in memory held its
+// changes, so it is rebuilt from the set tip up to the committed tip. The
+// blocks are planned again from the committed tip. ix.connMu held.
+func (ix *Index) abortOpen() error {
+	if ix.open != nil {
+		ix.open.w.reset()
+		ix.open = nil
+	}
+	return ix.replaySet()
+}
+
+// replaySet rebuilds the in-memory changes of the unspent set: it empties
+// them and applies the connected blocks above the set tip again (their
+// change records are stored already; applying rewrites the same ones,
+// which are dropped here). Open runs it after a crash or restart.
+// ix.connMu held.
+func (ix *Index) replaySet() error {
+	ix.utxos.clear()
+	ix.mu.RLock()
+	from := ix.setTip
+	above := append([]*node(nil), ix.main[from.height+1:]...)
+	ix.mu.RUnlock()
+	w := newEntryWriter()
+	for _, n := range above {
+		bd, err := ix.takeBlock(n)
+		if err != nil {
+			return fmt.Errorf("index: replay unspent set at block %s: %w", n.hash, err)
+		}
+		if err := applyBlock(w, n, bd, ix.utxos); err != nil {
+			return fmt.Errorf("index: replay unspent set at block %s: %w", n.hash, err)
+		}
+		w.reset()
+	}
+	if len(above) > 0 {
+		ix.log.Info("bitcoin unspent set replayed", "from", from.height, "blocks", len(above))
+	}
+	return nil
+}
+
+// flushSetNow stores the unspent set's changes held in memory, with no
+// open batch (IndexFork needs the stored set at the block tip). ix.connMu
+// held.
+func (ix *Index) flushSetNow() error {
+	if !ix.utxos.dirty() {
+		return nil
+	}
+	ix.mu.RLock()
+	tip := ix.main[len(ix.main)-1]
+	ix.mu.RUnlock()
+	w := newEntryWriter()
+	ix.utxos.flush(w)
+	w.put(tipKey(utxoIndexName), encodeTip(tip.id, &tip.hash))
+	b := ix.db.NewBatchWithSize(w.size() + 16*len(w.refs))
+	defer b.Close()
+	w.writeTo(b)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return errors.Join(fmt.Errorf("index: store unspent set at %s: %w", tip.hash, err), ix.replaySet())
+	}
+	ix.utxos.flushed()
+	snap := ix.db.NewSnapshot()
+	ix.mu.Lock()
+	old := ix.snap
+	ix.snap, ix.setTip = snap, tip
+	ix.mu.Unlock()
+	closeSnapshot(old)
+	return nil
 }
 
 func (o *openBatch) putEvent(kind EventKind, n *node) {
@@ -243,6 +321,18 @@ func (ix *Index) commitOpen() error {
 	for _, name := range indexNames {
 		o.w.put(tipKey(name), tipVal)
 	}
+	// The unspent set is stored with the batch that reaches the best
+	// header (a node at the tip stores it with every block), that holds
+	// a reorg (so the set tip stays on the connected chain), or whose
+	// changes outgrew their memory.
+	ix.mu.RLock()
+	caughtUp := ix.hdrChain[len(ix.hdrChain)-1] == newTip
+	ix.mu.RUnlock()
+	flushSet := caughtUp || o.reorg || ix.utxos.full()
+	if flushSet {
+		ix.utxos.flush(o.w)
+		o.w.put(tipKey(utxoIndexName), tipVal)
+	}
 	b := ix.db.NewBatchWithSize(o.w.size() + 16*len(o.w.refs))
 	defer b.Close()
 	o.w.writeTo(b)
@@ -251,16 +341,29 @@ func (ix *Index) commitOpen() error {
 	// survive a kill -9 (pebble keeps unsynced WAL writes in process
 	// memory). Batching many blocks per commit keeps fsyncs rare.
 	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("index: commit blocks up to %s: %w", newTip.hash, err)
+		return errors.Join(fmt.Errorf("index: commit blocks up to %s: %w", newTip.hash, err), ix.replaySet())
 	}
+	if flushSet {
+		ix.utxos.flushed()
+	}
+	// Queries read the stored unspent set through a snapshot taken
+	// with the in-memory chain, so they never see it ahead of ix.main
+	// and ix.setTip.
+	snap := ix.db.NewSnapshot()
 
 	ix.mu.Lock()
 	ix.main = append(ix.main[:o.fork.height+1], o.connected...)
 	for _, n := range o.connected {
 		n.setFlag(statusIndexed)
 	}
+	if flushSet {
+		ix.setTip = newTip
+	}
 	ix.dropStalePending(newTip.height)
+	old := ix.snap
+	ix.snap = snap
 	ix.mu.Unlock()
+	closeSnapshot(old)
 
 	ix.nextSeq = o.seq
 	ix.publish(o.seq)
@@ -309,6 +412,10 @@ func (ix *Index) IndexFork(hash chainhash.Hash) error {
 	if err := ix.commitOpen(); err != nil {
 		return err
 	}
+	// The fork's set is built from the stored one at the block tip.
+	if err := ix.flushSetNow(); err != nil {
+		return err
+	}
 
 	ix.mu.RLock()
 	n := ix.byHash[hash]
@@ -334,8 +441,25 @@ func (ix *Index) IndexFork(hash chainhash.Hash) error {
 		ix.writer = w
 	}
 	w.reset()
-	for i := len(todo) - 1; i >= 0; i-- {
-		m := todo[i]
+	// The fork's unspent set is replayed from the fork point, through
+	// the fork blocks indexed before (their records are rewritten as
+	// they were) and the new ones.
+	ix.mu.RLock()
+	fork := todo[len(todo)-1].parent
+	for !ix.onMain(fork) {
+		fork = fork.parent
+	}
+	var replay []*node
+	for m := todo[0]; m != fork; m = m.parent {
+		replay = append(replay, m)
+	}
+	ix.mu.RUnlock()
+	st, err := ix.newForkSet(fork)
+	if err != nil {
+		return err
+	}
+	for i := len(replay) - 1; i >= 0; i-- {
+		m := replay[i]
 		bd, err := ix.takeBlock(m)
 		if errors.Is(err, ErrCorrupt) {
 			w.reset()
@@ -345,10 +469,16 @@ func (ix *Index) IndexFork(hash chainhash.Hash) error {
 			w.reset()
 			return err
 		}
-		for _, x := range dataIndexes {
-			x.write(w, m, bd)
+		if !m.has(statusIndexed) {
+			for _, x := range dataIndexes {
+				x.write(w, m, bd)
+			}
+			w.put(idKey(pfxHeader, m.id), m.recordWith(m.flags()|statusIndexed))
 		}
-		w.put(idKey(pfxHeader, m.id), m.recordWith(m.flags()|statusIndexed))
+		if err := applyBlock(w, m, bd, st); err != nil {
+			w.reset()
+			return fmt.Errorf("index: index fork block %s: %w", m.hash, err)
+		}
 	}
 	b := ix.db.NewBatchWithSize(w.size() + 16*len(w.refs))
 	defer b.Close()
@@ -357,9 +487,23 @@ func (ix *Index) IndexFork(hash chainhash.Hash) error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("index: index fork up to %s: %w", hash, err)
 	}
+	snap := ix.db.NewSnapshot()
+	ix.mu.Lock()
 	for _, m := range todo {
 		m.setFlag(statusIndexed)
 	}
+	old := ix.snap
+	ix.snap = snap
+	ix.mu.Unlock()
+	closeSnapshot(old)
 	ix.log.Info("side fork indexed", "tip", hash, "blocks", len(todo))
 	return nil
+}
+
+// closeSnapshot closes a snapshot no query can hold any more (it was
+// replaced under ix.mu's write lock).
+func closeSnapshot(s *pebble.Snapshot) {
+	if s != nil {
+		_ = s.Close()
+	}
 }

@@ -17,9 +17,88 @@
 //     the index trusts the most-work chain, like an SPV client that also
 //     keeps the blocks.
 //   - Indexes, each with its own tip: canonical heights, tx -> location,
-//     outputs by SHA-256 of their script with value and creating block,
+//     outputs by SHA-256 of their script with value and creating block
+//     (the unspent set's change records of kind create),
 //     spends (outpoint -> spending input), PoP keystone publications
-//     (see "PoP publications").
+//     (see "PoP publications"), and the per-script unspent set and
+//     balance with their change records (see "Per-script unspent set").
+//
+// # Per-script unspent set
+//
+// Balance and UTXOs (hVM 0x40/0x41, `hemi btc balance|utxos`) must not
+// cost what an address's whole history costs, so they do not walk every
+// output ever paid to the script. The connector keeps, in the same
+// batches as the rest (layouts in utxokeys.go):
+//
+//   - u: the unspent outputs at the block tip, keyed by script hash |
+//     height | position in block | output index (the 0x41 order), and p:
+//     the same outputs by outpoint, so an input finds what it spends;
+//   - a: each script's balance at the block tip, as merge operands that
+//     pebble sums (balanceMerger), so indexing never reads a balance;
+//   - d: change records, never deleted: one per output created and one
+//     per output spent, keyed by script hash | height | block id | kind |
+//     position | output or input index, valued with the output. The
+//     creations are also the outputs by script that Outputs walks;
+//   - j: per block, the scripts whose outputs of earlier blocks it spent,
+//     so a disconnect finds them in d and restores the set exactly.
+//
+// u, p and a are current-state tables: connect and disconnect rewrite
+// them, and they are the only entries the index deletes. A block is
+// applied tx by tx, inputs then outputs, on every connect (also of a
+// block indexed before, whose records are then rewritten unchanged); an
+// input whose output the set does not hold (an OP_RETURN, the genesis
+// coinbase, an unknown or already spent outpoint) changes nothing, so the
+// change records of a block are exactly its changes to the set. The two
+// mainnet coinbases that repeat an earlier txid (duplicateTxids) remove
+// the earlier outputs as a spend would. IndexFork replays a side fork
+// from its fork point over the set there (the current set, less what the
+// connected blocks above the fork point changed) to write its records.
+//
+// Queries as of the set tip S (below) read u and a. A query as of another
+// view V whose highest block shared with S's chain is F reads the
+// script's change records at heights F+1..max(S, V), undoes those of
+// connected blocks up to S (newest first), replays those of V's own
+// blocks, and merges the result with the rows of u at heights up to F. Reads, as counted by Reads, with
+// U the script's unspent outputs and R its change records at those
+// heights on any fork (records of other forks are read and skipped):
+//
+//	Balance                     1 (V = S)        2 + R (otherwise)
+//	UTXOs page p of size n      min((p+1)n, U+1) (V = S)
+//	                            at most 2 + 2R + (p+1)n (otherwise)
+//
+// The answers are those of the scan of every output paying the script
+// with a spend lookup for each, which TestUTXOSetMatchesScan checks as of
+// every block of reorged and side forks; TestQueryReadsBounded checks the
+// counts for an address with 5,000 past outputs against one with 10.
+//
+// The stored u, p and a tables hold the set as of the set tip (the tip
+// of index "utxo"), a block of the connected chain at or below the block
+// tip. The change records and undo records are committed with every
+// block; the set itself is stored with the batch that reaches the best
+// header (so a node following the tip stores it with every block), with
+// every batch holding a reorg (so the set tip stays on the connected
+// chain), and when the changes held in memory outgrow half of
+// Config.UTXOCacheBytes. In between, the connector holds the outputs
+// created since the set tip, the stored outputs spent since, and the
+// balance changes in memory, so during a sync most outputs are created
+// and spent without ever reaching u or p; balances are merge operands
+// that pebble sums (balanceMerger), so indexing never reads one. A cache
+// of stored outputs (the other half of the budget; its older generation
+// is dropped when full) serves most spends; a miss reads p, the only
+// database read of the write path. A crash or a failed commit loses only
+// memory: Open (or the connector) applies the connected blocks above the
+// set tip again, from the stored blocks. Queries treat the set tip as the
+// stored set's view: a view at it reads u and a only, any other view
+// (the block tip during a sync included) the change records above the
+// highest block it shares with the set tip, with the bound above counted
+// from that block. Queries read through a pebble snapshot replaced with
+// each commit under the chain lock, so they never see the tables ahead of
+// the in-memory chain and set tip. The on-disk format (2) is stored in m;
+// a database of another format, including format 1 (before the unspent
+// set; another comparer and merger, which pebble refuses first), is
+// refused with ErrFormat naming the fix ("reindex: delete DIR"). The set
+// has no catch-up from older databases: it exists from the database's
+// start.
 //
 // # PoP publications
 //
@@ -52,7 +131,9 @@
 //     synced before its tip and events are published, so what a caller
 //     or subscriber saw survives a kill -9 or a machine crash; batching
 //     many blocks per commit during sync keeps fsyncs rare.
-//  2. Index entries are never deleted. Every entry names the block it came
+//  2. Index entries are never deleted, except the current-state tables of
+//     the unspent set (u, p, a), which always describe the block tip of
+//     the same batch. Every entry names the block it came
 //     from (by node id), and a query as of block X counts an entry of block
 //     B iff B is X or an ancestor of X (O(1) on the main chain through the
 //     height-indexed connected chain, a short walk for side forks). A reorg
@@ -81,7 +162,8 @@
 // Config.BatchBytes (pebble then ingests it as a flushable batch, skipping
 // memtable inserts), when the block tip reaches the best header, when the
 // batch holds a reorg, or after Config.MaxBatchDelay. Spends are keyed by
-// outpoint, so indexing never reads the database. BlockTip, queries and
+// outpoint; the only database reads while indexing are the unspent set's
+// cache misses (see "Per-script unspent set"). BlockTip, queries and
 // events only ever show committed batches.
 //
 // Reads use prefix seeks: the database's comparer splits hash-addressed

@@ -26,6 +26,10 @@ var (
 	// ErrClosed: the index was closed.
 	ErrClosed = errors.New("index closed")
 
+	// ErrFormat: the database was written in another on-disk format
+	// (an older version of the index); it must be deleted and rebuilt.
+	ErrFormat = errors.New("index database format")
+
 	// ErrCorrupt: a stored value could not be decoded. It means the
 	// database was damaged or written by an incompatible version.
 	ErrCorrupt = errors.New("corrupt index database")

@@ -50,30 +50,6 @@ func FuzzTxEntry(f *testing.F) {
 	})
 }
 
-func FuzzOutEntry(f *testing.F) {
-	k := make([]byte, outKeyLen)
-	putOutKey(k, &outKey{ScriptHash: [32]byte{9}, Height: 5, ID: 6, Pos: 7, Vout: 1})
-	v := make([]byte, outValLen)
-	putOutVal(v, &chainhash.Hash{3}, 5e8)
-	f.Add(k, v)
-	f.Fuzz(func(t *testing.T, k, v []byte) {
-		if o, err := decodeOutKey(k); err == nil {
-			got := make([]byte, outKeyLen)
-			putOutKey(got, &o)
-			if !bytes.Equal(got, k) {
-				t.Fatalf("key round trip %x -> %x", k, got)
-			}
-		}
-		if txid, value, err := decodeOutVal(v); err == nil {
-			got := make([]byte, outValLen)
-			putOutVal(got, &txid, value)
-			if !bytes.Equal(got, v) {
-				t.Fatalf("value round trip %x -> %x", v, got)
-			}
-		}
-	})
-}
-
 func FuzzSpendEntry(f *testing.F) {
 	k := make([]byte, spendKeyLen)
 	putSpendKey(k, &wire.OutPoint{Hash: chainhash.Hash{4}, Index: 2}, 11)
@@ -179,8 +155,8 @@ func FuzzRawBlock(f *testing.F) {
 func FuzzComparer(f *testing.F) {
 	k1 := make([]byte, spendKeyLen)
 	putSpendKey(k1, &wire.OutPoint{Hash: chainhash.Hash{1}, Index: 2}, 3)
-	k2 := make([]byte, outKeyLen)
-	putOutKey(k2, &outKey{ScriptHash: [32]byte{4}, Height: 5})
+	k2 := make([]byte, changeKeyLen)
+	putChangeKey(k2, &changeKey{sh: [32]byte{4}, height: 5})
 	f.Add(k1, k2)
 	f.Add([]byte{pfxSpend}, k1)
 	f.Add(k1[:37], k1)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,11 @@ type Config struct {
 	// at once.
 	MaxBatchDelay time.Duration
 
+	// UTXOCacheBytes bounds the memory of the connector's cache of
+	// unspent outputs and script balances (default 64 MiB). Misses read
+	// the database, so it trades memory for sync speed only.
+	UTXOCacheBytes int
+
 	// Now is the clock used by the header time checks (default time.Now).
 	Now func() time.Time
 }
@@ -84,6 +90,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.MaxBatchDelay <= 0 {
 		c.MaxBatchDelay = time.Second
+	}
+	if c.UTXOCacheBytes <= 0 {
+		c.UTXOCacheBytes = 64 << 20
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -129,6 +138,14 @@ type Index struct {
 	timerArmed bool         // a flushLater is pending; connMu
 	batchBytes int
 
+	// utxos is the current unspent set as staged by the connector
+	// (connMu); snap is the database as of the connected chain, read by
+	// queries of the current set (mu).
+	utxos  *mainSet
+	setTip *node // the block the stored unspent set is at (mu)
+	snap   *pebble.Snapshot
+	reads  atomic.Uint64 // see Reads
+
 	pendMu       sync.Mutex
 	pending      map[uint32]*blockData
 	pendingBytes int
@@ -138,8 +155,6 @@ type Index struct {
 	published atomic.Uint64
 	evMu      sync.Mutex
 	evNotify  chan struct{}
-
-	reads readCounter // see Reads
 }
 
 var _ p2p.Chain = (*Index)(nil)
@@ -173,15 +188,30 @@ func Open(cfg Config) (*Index, error) {
 		batchBytes:          cfg.BatchBytes,
 	}
 	db, err := pebble.Open(cfg.Dir, pebbleOptions(&cfg))
+	if err != nil && (strings.Contains(err.Error(), "merger name from file") ||
+		strings.Contains(err.Error(), "comparer name from file")) {
+		// A database of format 1 has comparer hemi.btcindex.v1 and
+		// pebble's default merger; pebble refuses it before we can
+		// read m.
+		return nil, formatError(cfg.Dir, 1)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("index: open database %s: %w", cfg.Dir, err)
 	}
 	ix.db = db
+	ix.utxos = newMainSet(db, cfg.UTXOCacheBytes)
 	if err := ix.load(); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
 	if err := ix.catchUp(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	ix.connMu.Lock()
+	err = ix.replaySet()
+	ix.connMu.Unlock()
+	if err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -193,6 +223,11 @@ func Open(cfg Config) (*Index, error) {
 		_ = db.Close()
 		return nil, err
 	}
+	ix.mu.Lock()
+	if ix.snap == nil {
+		ix.snap = db.NewSnapshot()
+	}
+	ix.mu.Unlock()
 	tip := ix.main[len(ix.main)-1]
 	best := ix.hdrChain[len(ix.hdrChain)-1]
 	ix.m.headerHeight.Set(float64(best.height))
@@ -218,6 +253,7 @@ func pebbleOptions(cfg *Config) *pebble.Options {
 		MaxOpenFiles:                1000,
 		Logger:                      pebblelog.Logger{Log: cfg.Logger},
 		Comparer:                    comparer,
+		Merger:                      balanceMerger,
 	}
 	for i := range o.Levels {
 		o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
@@ -261,6 +297,8 @@ func (ix *Index) Close() error {
 	ix.connMu.Lock()
 	defer ix.connMu.Unlock()
 	err := ix.commitOpen()
+	closeSnapshot(ix.snap)
+	ix.snap = nil
 	if serr := ix.db.LogData(nil, pebble.Sync); err == nil {
 		err = serr
 	}
@@ -312,6 +350,8 @@ func (ix *Index) load() error {
 		if err := ix.initGenesis(); err != nil {
 			return err
 		}
+	} else if err := ix.checkFormat(); err != nil {
+		return err
 	}
 
 	// Best header chain: the most-work node; ties go to the older id.
@@ -342,6 +382,21 @@ func (ix *Index) load() error {
 	for n := tip; n != nil; n = n.parent {
 		ix.main[n.height] = n
 	}
+
+	// The stored unspent set's tip: a block of the connected chain.
+	v, closer, err := ix.db.Get(tipKey(utxoIndexName))
+	if err != nil {
+		return fmt.Errorf("index: read unspent set tip: %w", err)
+	}
+	id, hash, err := decodeTip(v)
+	_ = closer.Close()
+	if err != nil {
+		return err
+	}
+	if int(id) >= len(ix.nodes) || ix.nodes[id].hash != hash || !ix.onMain(ix.nodes[id]) {
+		return fmt.Errorf("%w: unspent set tip %s (id %d) is not a connected block", ErrCorrupt, hash, id)
+	}
+	ix.setTip = ix.nodes[id]
 
 	// Event sequence: one past the newest stored event.
 	ix.nextSeq = 0
@@ -383,8 +438,46 @@ func (ix *Index) initGenesis() error {
 	for _, name := range indexNames {
 		_ = b.Set(tipKey(name), encodeTip(0, &hash), nil)
 	}
+	_ = b.Set(tipKey(utxoIndexName), encodeTip(0, &hash), nil)
+	_ = b.Set(formatKey, be.AppendUint32(nil, formatVersion), nil)
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("index: store genesis: %w", err)
 	}
 	return ix.insertLoaded(&g.Header, 0, flags)
+}
+
+// formatVersion is the on-disk format, stored under formatKey when the
+// database is created. Version 2 added the per-script unspent set; a
+// database of another version (version 1 had no format key) cannot be
+// upgraded in place.
+const formatVersion = 2
+
+var formatKey = []byte{pfxMeta, 'f', 'o', 'r', 'm', 'a', 't'}
+
+// checkFormat refuses a database written in another format, naming the
+// fix, instead of answering from tables it lacks.
+func (ix *Index) checkFormat() error {
+	got := uint32(1)
+	v, closer, err := ix.db.Get(formatKey)
+	switch {
+	case errors.Is(err, pebble.ErrNotFound):
+	case err != nil:
+		return fmt.Errorf("index: read format: %w", err)
+	default:
+		if len(v) != 4 {
+			_ = closer.Close()
+			return fmt.Errorf("%w: format record is %d bytes", ErrCorrupt, len(v))
+		}
+		got = be.Uint32(v)
+		_ = closer.Close()
+	}
+	if got != formatVersion {
+		return formatError(ix.cfg.Dir, got)
+	}
+	return nil
+}
+
+func formatError(dir string, got uint32) error {
+	return fmt.Errorf("%w: the Bitcoin index in %s has format %d, this build reads format %d; reindex: delete %s and restart (the node syncs Bitcoin again from its peers)",
+		ErrFormat, dir, got, formatVersion, dir)
 }

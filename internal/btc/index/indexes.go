@@ -1,7 +1,6 @@
 package index
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 
@@ -16,9 +15,12 @@ const (
 	txIndexName    = "tx"
 	outIndexName   = "outputs"
 	popIndexName   = "pop"
+	utxoIndexName  = "utxo"
 )
 
 // indexNames lists every index whose tip moves with the connected chain.
+// The unspent set's tip (utxoIndexName) moves when the set is stored
+// (mainSet).
 var indexNames = []string{canonIndexName, txIndexName, outIndexName, popIndexName}
 
 // dataIndex writes the entries one block contributes to one index. Entries
@@ -43,30 +45,16 @@ func writeTxEntries(w *entryWriter, n *node, bd *blockData) {
 	}
 }
 
-// writeOutputEntries indexes every spendable output by the SHA-256 of its
-// script, and every input (but the coinbase's) as the spend of its
-// outpoint. Provably unspendable OP_RETURN outputs are not indexed by
-// script.
+// writeOutputEntries indexes every input (but the coinbase's) as the
+// spend of its outpoint. The outputs paying a script are the change
+// records of the unspent set (applyBlock), written for every connected
+// block.
 func writeOutputEntries(w *entryWriter, n *node, bd *blockData) {
-	var ok outKey
-	ok.Height = n.height
-	ok.ID = n.id
 	for i, tx := range bd.msg.Transactions {
-		txid := &bd.txids[i]
-		ok.Pos = uint32(i)
-		for v, out := range tx.TxOut {
-			if len(out.PkScript) > 0 && out.PkScript[0] == opReturn {
-				continue
-			}
-			ok.ScriptHash = sha256.Sum256(out.PkScript)
-			ok.Vout = uint32(v)
-			k, v := w.set(outKeyLen, outValLen)
-			putOutKey(k, &ok)
-			putOutVal(v, txid, out.Value)
-		}
 		if i == 0 {
 			continue // the coinbase spends nothing
 		}
+		txid := &bd.txids[i]
 		for vin, in := range tx.TxIn {
 			k, v := w.set(spendKeyLen, spendValLen)
 			putSpendKey(k, &in.PreviousOutPoint, n.id)

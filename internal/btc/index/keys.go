@@ -18,18 +18,19 @@ import (
 //	b | id                                 -> raw block (wire encoding with witness)
 //	c | height                             -> id | hash(32)        (canonical chain)
 //	t | txid(32) | id                      -> pos | offset | size  (tx location)
-//	o | sha256(script) | height | id | pos | vout -> txid(32) | value(8)
 //	s | txid(32) | vout | id               -> spending txid(32) | vin | pos
 //	k | keystone id(32) | id | pos | vout  -> txid(32)
 //	e | seq(8)                             -> kind(1) | id | height | hash(32)
 //	T | index name                         -> id | hash(32)        (index tip)
-//	m | name                               -> metadata
+//	m | name                               -> metadata (m|"format": version, see formatVersion)
+//
+// The per-script unspent set's tables (u, p, a, d, j) are in utxokeys.go;
+// the outputs paying a script are its change records of kind create (d).
 const (
 	pfxHeader = 'h'
 	pfxBlock  = 'b'
 	pfxCanon  = 'c'
 	pfxTx     = 't'
-	pfxOut    = 'o'
 	pfxSpend  = 's'
 	pfxPop    = 'k'
 	pfxEvent  = 'e'
@@ -44,9 +45,6 @@ const (
 	canonValLen  = 4 + 32
 	txKeyLen     = 1 + 32 + 4
 	txValLen     = 12
-	outPrefixLen = 1 + 32
-	outKeyLen    = outPrefixLen + 4 + 4 + 4 + 4
-	outValLen    = 32 + 8
 	spendKeyLen  = 1 + 32 + 4 + 4
 	spendValLen  = 32 + 4 + 4
 	popKeyLen    = 1 + 32 + 4 + 4 + 4
@@ -164,51 +162,6 @@ func decodeTxVal(v []byte) (txLoc, error) {
 		return txLoc{}, fmt.Errorf("%w: tx location is %d bytes", ErrCorrupt, len(v))
 	}
 	return txLoc{Pos: be.Uint32(v[0:4]), Offset: be.Uint32(v[4:8]), Size: be.Uint32(v[8:12])}, nil
-}
-
-// outKey identifies one output in the by-script table.
-type outKey struct {
-	ScriptHash [32]byte
-	Height     int32
-	ID         uint32
-	Pos        uint32
-	Vout       uint32
-}
-
-func putOutKey(k []byte, o *outKey) {
-	k[0] = pfxOut
-	copy(k[1:33], o.ScriptHash[:])
-	be.PutUint32(k[33:37], uint32(o.Height))
-	be.PutUint32(k[37:41], o.ID)
-	be.PutUint32(k[41:45], o.Pos)
-	be.PutUint32(k[45:49], o.Vout)
-}
-
-func decodeOutKey(k []byte) (outKey, error) {
-	var o outKey
-	if len(k) != outKeyLen || k[0] != pfxOut {
-		return o, fmt.Errorf("%w: output key %x", ErrCorrupt, k)
-	}
-	copy(o.ScriptHash[:], k[1:33])
-	o.Height = int32(be.Uint32(k[33:37]))
-	o.ID = be.Uint32(k[37:41])
-	o.Pos = be.Uint32(k[41:45])
-	o.Vout = be.Uint32(k[45:49])
-	return o, nil
-}
-
-func putOutVal(v []byte, txid *chainhash.Hash, value int64) {
-	copy(v[0:32], txid[:])
-	be.PutUint64(v[32:40], uint64(value))
-}
-
-func decodeOutVal(v []byte) (chainhash.Hash, int64, error) {
-	var h chainhash.Hash
-	if len(v) != outValLen {
-		return h, 0, fmt.Errorf("%w: output value is %d bytes", ErrCorrupt, len(v))
-	}
-	copy(h[:], v[:32])
-	return h, int64(be.Uint64(v[32:])), nil
 }
 
 // spendKey names the spend of an outpoint by a transaction in block ID.

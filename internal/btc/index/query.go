@@ -166,7 +166,7 @@ func (ix *Index) TxByID(txid, asOf chainhash.Hash) (TxInfo, error) {
 			best *node
 			loc  txLoc
 		)
-		for ok := ix.reads.step(it.SeekPrefixGE(prefix)); ok; ok = ix.reads.step(it.Next()) {
+		for ok := it.SeekPrefixGE(prefix); ok; ok = it.Next() {
 			_, id, err := decodeTxKey(it.Key())
 			if err != nil {
 				return err
@@ -203,7 +203,6 @@ func (ix *Index) TxByID(txid, asOf chainhash.Hash) (TxInfo, error) {
 
 // readTx decodes the transaction at loc in n's stored block.
 func (ix *Index) readTx(n *node, loc txLoc) (*wire.MsgTx, error) {
-	ix.reads.get()
 	raw, closer, err := ix.db.Get(idKey(pfxBlock, n.id))
 	if err != nil {
 		return nil, fmt.Errorf("index: read block %s: %w", n.hash, err)
@@ -218,44 +217,6 @@ func (ix *Index) readTx(n *node, loc txLoc) (*wire.MsgTx, error) {
 		return nil, fmt.Errorf("%w: tx in block %s: %w", ErrCorrupt, n.hash, err)
 	}
 	return tx, nil
-}
-
-// Balance returns the sum of the outputs paying script that are unspent as
-// of asOf (zero: the block tip).
-func (ix *Index) Balance(script []byte, asOf chainhash.Hash) (int64, error) {
-	var total int64
-	err := ix.query(asOf, func(v *view) error {
-		return ix.scanUnspent(v, script, func(u *UTXO) bool {
-			total += u.Value
-			return true
-		})
-	})
-	return total, err
-}
-
-// UTXOs returns page number page (from 0) of pageSize unspent outputs paying
-// script as of asOf, ordered by height, position in block, then output
-// index. pageSize <= 0 means 10.
-func (ix *Index) UTXOs(script []byte, page, pageSize int, asOf chainhash.Hash) ([]UTXO, error) {
-	if pageSize <= 0 {
-		pageSize = 10
-	}
-	if page < 0 {
-		page = 0
-	}
-	skip := page * pageSize
-	var out []UTXO
-	err := ix.query(asOf, func(v *view) error {
-		return ix.scanUnspent(v, script, func(u *UTXO) bool {
-			if skip > 0 {
-				skip--
-				return true
-			}
-			out = append(out, *u)
-			return len(out) < pageSize
-		})
-	})
-	return out, err
 }
 
 // Output is an output paying a script, spent or not, as of a block.
@@ -283,18 +244,12 @@ func (ix *Index) Outputs(script []byte, fromHeight int32, max int, asOf chainhas
 	return out, err
 }
 
-// scanUnspent calls fn, in key order, with each output paying script that
-// is in the view and not spent in the view, until fn returns false.
-func (ix *Index) scanUnspent(v *view, script []byte, fn func(*UTXO) bool) error {
-	return ix.scanOutputs(v, script, 0, false, func(o *Output) bool { return fn(&o.UTXO) })
-}
-
 // scanOutputs calls fn, in key order, with each output paying script at or
 // above fromHeight that is in the view; spent ones too when withSpent.
 func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent bool, fn func(*Output) bool) error {
 	sh := sha256.Sum256(script)
-	prefix := make([]byte, outPrefixLen)
-	prefix[0] = pfxOut
+	prefix := make([]byte, 1+32)
+	prefix[0] = pfxChange
 	copy(prefix[1:], sh[:])
 	lower := be.AppendUint32(bytes.Clone(prefix), uint32(max(fromHeight, 0)))
 	// Entries above the view's height cannot be in it.
@@ -310,13 +265,23 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 	}
 	defer spends.Close()
 
-	var o Output
-	for ok := ix.reads.step(it.SeekPrefixGE(lower)); ok; ok = ix.reads.step(it.Next()) {
-		k, err := decodeOutKey(it.Key())
+	var (
+		o     Output
+		reads uint64
+	)
+	defer func() { ix.reads.Add(reads) }()
+	// The script's change records of kind create are its outputs, in
+	// the order of the key: height, block, position, output index.
+	for ok := it.SeekPrefixGE(lower); ok; ok = it.Next() {
+		reads++
+		k, err := decodeChangeKey(it.Key())
 		if err != nil {
 			return err
 		}
-		n, in := ix.contains(v, k.ID)
+		if k.kind != changeCreate {
+			continue
+		}
+		n, in := ix.contains(v, k.id)
 		if !in {
 			continue
 		}
@@ -324,18 +289,20 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 		if err != nil {
 			return fmt.Errorf("index: outputs: %w", err)
 		}
-		txid, value, err := decodeOutVal(val)
+		u, err := decodeChange(&k, val)
 		if err != nil {
 			return err
 		}
-		op := wire.OutPoint{Hash: txid, Index: k.Vout}
+		txid, value := u.txid, u.value
+		op := wire.OutPoint{Hash: txid, Index: k.n}
 		if _, dup := duplicateTxids[txid]; dup {
-			if over, err := ix.overwritten(v, txid, k.Height); err != nil {
+			if over, err := ix.overwritten(v, txid, k.height); err != nil {
 				return err
 			} else if over {
 				continue
 			}
 		}
+		reads++
 		sp, spent, err := ix.findSpend(v, spends, &op)
 		if err != nil {
 			return err
@@ -343,7 +310,7 @@ func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent
 		if spent && !withSpent {
 			continue
 		}
-		o = Output{UTXO: UTXO{Outpoint: op, Value: value, Height: k.Height, BlockHash: n.hash, Index: k.Pos},
+		o = Output{UTXO: UTXO{Outpoint: op, Value: value, Height: k.height, BlockHash: n.hash, Index: k.pos},
 			Spent: spent, Spend: sp}
 		if !fn(&o) {
 			return nil
@@ -382,7 +349,7 @@ func (ix *Index) overwritten(v *view, txid chainhash.Hash, height int32) (bool, 
 		return false, fmt.Errorf("index: tx %s: %w", txid, err)
 	}
 	defer it.Close()
-	for ok := ix.reads.step(it.SeekPrefixGE(prefix)); ok; ok = ix.reads.step(it.Next()) {
+	for ok := it.SeekPrefixGE(prefix); ok; ok = it.Next() {
 		_, id, err := decodeTxKey(it.Key())
 		if err != nil {
 			return false, err
@@ -399,7 +366,7 @@ func (ix *Index) overwritten(v *view, txid chainhash.Hash, height int32) (bool, 
 func (ix *Index) findSpend(v *view, it *pebble.Iterator, op *wire.OutPoint) (Spend, bool, error) {
 	var prefix [spendKeyLen - 4]byte
 	putSpendPrefix(prefix[:], op)
-	for ok := ix.reads.step(it.SeekPrefixGE(prefix[:])); ok && bytes.HasPrefix(it.Key(), prefix[:]); ok = ix.reads.step(it.Next()) {
+	for ok := it.SeekPrefixGE(prefix[:]); ok && bytes.HasPrefix(it.Key(), prefix[:]); ok = it.Next() {
 		k, err := decodeSpendKey(it.Key())
 		if err != nil {
 			return Spend{}, false, err
@@ -461,7 +428,7 @@ func (ix *Index) Publications(keystoneID [32]byte, asOf chainhash.Hash) ([]Publi
 			return fmt.Errorf("index: publications: %w", err)
 		}
 		defer it.Close()
-		for ok := ix.reads.step(it.SeekPrefixGE(prefix)); ok; ok = ix.reads.step(it.Next()) {
+		for ok := it.SeekPrefixGE(prefix); ok; ok = it.Next() {
 			k, err := decodePopKey(it.Key())
 			if err != nil {
 				return err

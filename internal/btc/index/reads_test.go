@@ -55,17 +55,6 @@ func TestReadsCounted(t *testing.T) {
 			us, err := ix.UTXOs(miss, 0, 10, chainhash.Hash{})
 			return len(us), err
 		}, 1},
-		{"tx by id", func() (int, error) {
-			info, err := ix.TxByID(tx.TxHash(), chainhash.Hash{})
-			if err == nil && info.Tx.TxHash() != tx.TxHash() {
-				t.Errorf("tx %s", info.Tx.TxHash())
-			}
-			return 1, err
-		}, 1},
-		{"spend of a spent output", func() (int, error) {
-			_, err := ix.SpendOf(wire.OutPoint{Hash: cb1}, chainhash.Hash{})
-			return 1, err
-		}, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

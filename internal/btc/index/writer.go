@@ -18,6 +18,7 @@ import (
 type entryWriter struct {
 	arena   []byte
 	refs    []entryRef
+	scratch []entryRef // radixSortRefs' buffer, kept between batches
 	memSize int
 }
 
@@ -27,6 +28,8 @@ type entryRef struct {
 	off  uint32
 	klen uint8
 	del  bool
+	mrg  bool // a merge operand (balances), see balanceMerger
+	sdel bool // a single delete, see singleDel
 	vlen uint16
 }
 
@@ -60,6 +63,21 @@ func (w *entryWriter) del(k []byte) {
 	w.refs[len(w.refs)-1].del = true
 }
 
+// singleDel adds a pebble SingleDelete of k: for keys set exactly once
+// before each deletion (the unspent set's u and p rows), which lets a
+// compaction drop the pair as soon as they meet instead of carrying a
+// tombstone down to the last level.
+func (w *entryWriter) singleDel(k []byte) {
+	w.del(k)
+	w.refs[len(w.refs)-1].sdel = true
+}
+
+// merge adds a merge operand v for k (both copied).
+func (w *entryWriter) merge(k, v []byte) {
+	w.put(k, v)
+	w.refs[len(w.refs)-1].mrg = true
+}
+
 func (w *entryWriter) key(r *entryRef) []byte { return w.arena[r.off : r.off+uint32(r.klen)] }
 
 // writeTo sorts the writes by key (equal keys keep their order, so the
@@ -71,23 +89,41 @@ func (w *entryWriter) writeTo(b *pebble.Batch) {
 		copy(p[:], w.key(r))
 		r.pfx = binary.BigEndian.Uint64(p[:])
 	}
-	slices.SortFunc(w.refs, func(a, b entryRef) int {
-		if a.pfx != b.pfx {
-			if a.pfx < b.pfx {
-				return -1
-			}
-			return 1
+	// First by the 8-byte prefix alone (a stable radix sort, which keeps
+	// writes of one prefix in arrival order), then each run of equal
+	// prefixes by the whole key: the unspent set's rows and change
+	// records of one script share their first 33 bytes, and comparing
+	// everything by key would cost most of the commit.
+	w.scratch = radixSortRefs(w.refs, w.scratch)
+	for i := 0; i < len(w.refs); {
+		j := i + 1
+		for j < len(w.refs) && w.refs[j].pfx == w.refs[i].pfx {
+			j++
 		}
-		if c := bytes.Compare(w.key(&a), w.key(&b)); c != 0 {
-			return c
+		if j-i > 1 {
+			slices.SortFunc(w.refs[i:j], func(a, b entryRef) int {
+				if c := bytes.Compare(w.key(&a), w.key(&b)); c != 0 {
+					return c
+				}
+				return int(int64(a.off) - int64(b.off))
+			})
 		}
-		return int(int64(a.off) - int64(b.off))
-	})
+		i = j
+	}
 	for i := range w.refs {
 		r := &w.refs[i]
 		k := w.key(r)
+		if r.sdel {
+			_ = b.SingleDelete(k, nil)
+			continue
+		}
 		if r.del {
 			_ = b.Delete(k, nil)
+			continue
+		}
+		if r.mrg {
+			start := r.off + uint32(r.klen)
+			_ = b.Merge(k, w.arena[start:start+uint32(r.vlen)], nil)
 			continue
 		}
 		op := b.SetDeferred(len(k), int(r.vlen))
@@ -106,4 +142,43 @@ func (w *entryWriter) reset() {
 	w.arena = w.arena[:0]
 	w.refs = w.refs[:0]
 	w.memSize = 0
+}
+
+// radixSortRefs sorts refs by pfx, stably, with one counting pass per
+// byte (least significant first; a byte that is equal in every ref is
+// skipped). It returns the scratch buffer for reuse.
+func radixSortRefs(refs, scratch []entryRef) []entryRef {
+	if len(refs) < 2 {
+		return scratch
+	}
+	if cap(scratch) < len(refs) {
+		scratch = make([]entryRef, len(refs))
+	}
+	scratch = scratch[:len(refs)]
+	src, dst := refs, scratch
+	for shift := uint(0); shift < 64; shift += 8 {
+		var count [256]int
+		for i := range src {
+			count[byte(src[i].pfx>>shift)]++
+		}
+		if count[byte(src[0].pfx>>shift)] == len(src) {
+			continue
+		}
+		pos := 0
+		for b := range count {
+			c := count[b]
+			count[b] = pos
+			pos += c
+		}
+		for i := range src {
+			b := byte(src[i].pfx >> shift)
+			dst[count[b]] = src[i]
+			count[b]++
+		}
+		src, dst = dst, src
+	}
+	if &src[0] != &refs[0] {
+		copy(refs, src)
+	}
+	return scratch
 }
