@@ -21,4 +21,6 @@
 //
 // The package holds tests only; the Solidity sources, the forge project and
 // the JavaScript clients are in testdata.
+//
+// Layer: test support (DESIGN 7).
 package compat

@@ -18,4 +18,6 @@
 //     then $PATH. scripts/install-tools.sh (run by `make test`) installs it.
 //   - btcd regtest wipes its chain at every start, so every Node begins at
 //     the regtest genesis block.
+//
+// Layer: test support (DESIGN 3.5, 7).
 package btcdtest
