@@ -38,7 +38,7 @@ var table = []layer{
 		"internal/finality", "internal/txpool", "internal/sequencer", "internal/popm", "internal/rpc"}},
 	{"assembly", []string{"internal/node", "internal/devnet", "internal/config"}},
 	{"test support", []string{"internal/btc/btcdtest", "internal/btc/indextest", "internal/golden", "internal/compat",
-		"internal/bench", "internal/devnet/devnettest", "internal/tbc/integration", "internal/layers"}},
+		"internal/bench", "internal/devnet/devnettest", "internal/tbc/integration", "internal/layers", "internal/testtools"}},
 	{"commands", []string{"cmd/hemi"}},
 }
 
