@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hemi-go/hemi/internal/btc/btcdtest"
+	"github.com/hemi-go/hemi/internal/testtools"
 )
 
 // TestMain runs our node when the binary is started as the benchmark's
@@ -30,10 +30,7 @@ func TestMain(m *testing.M) {
 // correctness only: both nodes reach the chain's tip and our index holds
 // every transaction. It asserts no timing.
 func TestBTCIndexSmoke(t *testing.T) {
-	bin, err := btcdtest.FindBinary()
-	if err != nil {
-		t.Skipf("btcd not installed (%v): run scripts/install-tools.sh", err)
-	}
+	bin := testtools.Tool(t, "btcd")
 	if testing.Short() {
 		t.Skip("starts two nodes; skipped with -short")
 	}

@@ -26,4 +26,6 @@
 //     never panics on input and is fuzzed.
 //   - No timing is asserted in tests; the CI test checks only correctness
 //     (both nodes reach the same tip, ours indexed every transaction).
+//
+// Layer: test support (DESIGN 7).
 package bench

@@ -3,14 +3,14 @@ package bench
 import (
 	"bytes"
 	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/rawdb"
+
+	"github.com/hemi-go/hemi/internal/testtools"
 )
 
 // TestL2Import runs the whole benchmark small (2 blocks of 200 transfers
@@ -82,17 +82,8 @@ func TestL2WorkloadEquivalent(t *testing.T) {
 // solc-js (scripts/install-tools.sh) when node and it are installed, and
 // compares with the committed bytecode.
 func TestBenchTokenBytecode(t *testing.T) {
-	solc, err := filepath.Abs("../../.tools/npm/node_modules/solc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		t.Skip("node not installed: cannot recompile BenchToken")
-	}
-	if _, err := os.Stat(solc); err != nil {
-		t.Skip("solc-js not installed (scripts/install-tools.sh): cannot recompile BenchToken")
-	}
+	npm, node := testtools.NPM(t, "solc")
+	solc := filepath.Join(npm, "node_modules", "solc")
 	const script = `
 const solc = require(process.env.SOLC_DIR);
 const input = {
@@ -110,13 +101,10 @@ const errs = (out.errors || []).filter((e) => e.severity === "error");
 if (errs.length) { for (const e of errs) console.error(e.formattedMessage); process.exit(1); }
 process.stdout.write(out.contracts["BenchToken.sol"].BenchToken.evm.deployedBytecode.object);
 `
-	cmd := exec.Command(node, "-e", script)
-	cmd.Env = append(os.Environ(), "SOLC_DIR="+solc, "SRC="+BenchTokenSource)
-	var errOut strings.Builder
-	cmd.Stderr = &errOut // apart from the bytecode on stdout, kept for the error
-	got, err := cmd.Output()
+	got, errOut, err := testtools.Cmd{Bin: node, Args: []string{"-e", script},
+		Env: []string{"SOLC_DIR=" + solc, "SRC=" + BenchTokenSource}}.Run() // the bytecode apart from warnings
 	if err != nil {
-		t.Fatalf("solc-js: %v\nstderr:\n%s", err, errOut.String())
+		t.Fatalf("solc-js: %v\nstderr:\n%s", err, errOut)
 	}
 	if !bytes.Equal(common.FromHex(string(got)), BenchTokenCode()) {
 		t.Fatalf("BenchTokenSource compiles to\n%s\nnot the committed benchTokenRuntimeHex", got)

@@ -8,44 +8,28 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"time"
 
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/hemi-go/hemi/internal/testtools"
 )
 
-// ErrNoAnvil is returned when the anvil binary is missing.
-var ErrNoAnvil = errors.New("bench: anvil not found: run make test (it installs anvil into .tools/npm), or set HEMI_ANVIL to an anvil binary")
+// ErrNoAnvil is returned when the anvil binary is missing; a failed
+// lookup wraps testtools' error, which says how to install it.
+var ErrNoAnvil = errors.New("bench: anvil not found")
 
 // FindAnvil returns the anvil binary: $HEMI_ANVIL, else the one `make
-// test` installs under .tools/npm (searched from the working directory
-// up), else anvil on PATH.
+// test` installs under the module root's .tools/npm, else anvil on PATH
+// (testtools.Find).
 func FindAnvil() (string, error) {
-	if p := os.Getenv("HEMI_ANVIL"); p != "" {
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p, nil
-		}
-		return "", fmt.Errorf("%w (HEMI_ANVIL=%s is not a file)", ErrNoAnvil, p)
+	p, err := testtools.Find("anvil")
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoAnvil, err)
 	}
-	if dir, err := os.Getwd(); err == nil {
-		for {
-			p := filepath.Join(dir, ".tools/npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil")
-			if st, err := os.Stat(p); err == nil && !st.IsDir() {
-				return p, nil
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	if p, err := exec.LookPath("anvil"); err == nil {
-		return p, nil
-	}
-	return "", ErrNoAnvil
+	return p, nil
 }
 
 // anvilProcess is a running anvil.

@@ -16,6 +16,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/testtools"
 )
 
 // TestRPC runs the rpc benchmark small (500 transfers, 50 senders) against
@@ -24,9 +25,7 @@ import (
 // every receipt), and the last line has the expected shape. No timing is
 // asserted. Skipped only when anvil is missing (make test installs it).
 func TestRPC(t *testing.T) {
-	if _, err := FindAnvil(); err != nil {
-		t.Skipf("anvil missing: %v", err)
-	}
+	testtools.Tool(t, "anvil")
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	var out bytes.Buffer
@@ -171,10 +170,7 @@ func TestAnvilArgs(t *testing.T) {
 // expectation differs by one nonce or one wei (a failed, dropped or
 // doubled transfer).
 func TestCheckTransfers(t *testing.T) {
-	bin, err := FindAnvil()
-	if err != nil {
-		t.Skipf("anvil missing: %v", err)
-	}
+	bin := testtools.Tool(t, "anvil")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	a, err := startAnvil(ctx, bin, t.TempDir(), 30_000_000, anvilAutomine, 0)

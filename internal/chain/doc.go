@@ -206,4 +206,6 @@
 // point for every block (quadratic in its length; side branches are
 // rare and bounded by MaxReorgDepth). The Amsterdam fork (two-dimensional gas, block access lists) is not
 // supported by the processor.
+//
+// Layer: stores (DESIGN 2 "L2 chain", 3).
 package chain

@@ -13,7 +13,8 @@
 // blocks above the genesis that stay put while a client runs.
 //
 // The tools come from `make test` (scripts/install-tools.sh) through
-// HEMI_FORGE, HEMI_CAST and HEMI_ETHERS_DIR; each test skips with a clear
+// HEMI_FORGE, HEMI_CAST and HEMI_ETHERS_DIR, found by internal/testtools
+// (else under .tools, else on PATH); each test skips with a clear
 // message only when its tool is absent. forge compiles with solc-js through
 // testdata/solc.mjs (no native solc is reachable offline), configured in a
 // generated foundry.toml with offline = true. Every tool runs with HOME set
@@ -21,4 +22,6 @@
 //
 // The package holds tests only; the Solidity sources, the forge project and
 // the JavaScript clients are in testdata.
+//
+// Layer: test support (DESIGN 7).
 package compat

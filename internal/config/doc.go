@@ -4,4 +4,6 @@
 // (config.sample.toml at the repository root) is tested against Default so
 // the two never drift. No package reads configuration from globals: each
 // subsystem gets its part of Config at construction.
+//
+// Layer: assembly (DESIGN 7).
 package config

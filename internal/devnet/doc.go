@@ -19,4 +19,6 @@
 //
 // Its data directory is wiped at every start, like btcd's regtest: a new
 // regtest chain shares only its genesis block with the last one.
+//
+// Layer: assembly (DESIGN 2).
 package devnet

@@ -79,4 +79,6 @@
 // block later is as good, then decaying, nothing after 8 blocks, the
 // finality delay). The depth is genesis.PoPConfig.SuperfinalDepth; when 0,
 // genesis.DefaultSuperfinalDepth (10).
+//
+// Layer: services (DESIGN 4).
 package finality

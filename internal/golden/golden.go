@@ -1,6 +1,3 @@
-// Package golden reads and rewrites the JSON golden files of the tests
-// (testdata/*.json): consensus values and test vectors that must not
-// change unless a test is run with -update on purpose.
 package golden
 
 import (

@@ -258,4 +258,6 @@
 //     any it finds), so there 0x47's witness count is always 0 and 0x49
 //     always answers nothing. Ours read the witness the view's block
 //     carries: the same layout, with the real values.
+//
+// Layer: pure rules (DESIGN 5).
 package hvm

@@ -43,4 +43,6 @@
 // chain cannot import this package, which imports chain); they move here
 // once those tests take a fake or the publication type has its own
 // package (issue 9, item 4).
+//
+// Layer: assembly (DESIGN 2).
 package node

@@ -6,4 +6,6 @@
 // Invariant: Fatalf never returns. Pebble calls it for a broken invariant
 // of its own and expects it to stop the process's use of the database; it
 // logs at Error and panics.
+//
+// Layer: base (DESIGN 3.6, 7).
 package pebblelog

@@ -6,4 +6,6 @@
 // Invariant: Decode(Encode(k)) == k for every keystone, and a script is a
 // publication only if it is exactly the 83-byte form
 // OP_RETURN OP_PUSHDATA1 0x50 "HEMI" <76 bytes> with version 1.
+//
+// Layer: formats (DESIGN 4).
 package pop

@@ -86,4 +86,6 @@
 // Wallet.RewardAddress is the L2 address PoP rewards go to: the Ethereum
 // address of the key signing the first input (P2WPKH: the witness public
 // key; P2TR: the taproot output key).
+//
+// Layer: services (DESIGN 4).
 package popm

@@ -3,8 +3,6 @@ package rpc
 import (
 	"context"
 	"encoding/json"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -18,19 +16,8 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/sequencer"
+	"github.com/hemi-go/hemi/internal/testtools"
 )
-
-// castBinary is Foundry's cast: $HEMI_CAST, else cast on PATH.
-func castBinary(t *testing.T) string {
-	if p := os.Getenv("HEMI_CAST"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("cast")
-	if err != nil {
-		t.Skip("cast (Foundry) not found: install @foundry-rs/cast-linux-amd64 from npm and set HEMI_CAST or PATH")
-	}
-	return p
-}
 
 // autoMine builds a block from the pool's pending transactions every
 // interval until ctx is done, empty blocks included (a stand-in for the
@@ -75,7 +62,7 @@ func (e *testEnv) autoMine(ctx context.Context, interval time.Duration) *sync.Wa
 // TestCast runs Foundry's cast against the server: the real client the
 // compatibility suite uses (skipped without the binary).
 func TestCast(t *testing.T) {
-	castBin := castBinary(t)
+	castBin := testtools.Tool(t, "cast")
 	e := newEnv(t, Config{})
 	ctx, cancel := context.WithCancel(context.Background())
 	wg := e.autoMine(ctx, 50*time.Millisecond)
@@ -87,14 +74,8 @@ func TestCast(t *testing.T) {
 	// apart: read together, a log line corrupts the JSON.
 	cast := func(args ...string) (stdout, stderr string, err error) {
 		t.Helper()
-		cctx, stop := context.WithTimeout(context.Background(), 60*time.Second)
-		defer stop()
 		full := append([]string{args[0], "--rpc-url", e.url}, args[1:]...)
-		cmd := exec.CommandContext(cctx, castBin, full...)
-		var out, errOut strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err = cmd.Run()
-		return strings.TrimSpace(out.String()), strings.TrimSpace(errOut.String()), err
+		return testtools.Cmd{Bin: castBin, Args: full}.Run()
 	}
 	must := func(args ...string) string {
 		t.Helper()

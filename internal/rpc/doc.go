@@ -128,4 +128,6 @@
 //  3. Every goroutine (janitor, subscriptions, a WebSocket's pinger and
 //     its messages) ends with ctx, its subscription, its connection, or
 //     the chain's close.
+//
+// Layer: services (DESIGN 2 "RPC", 4).
 package rpc

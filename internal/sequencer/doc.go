@@ -66,4 +66,6 @@
 // _txs_included_total, _txs_skipped_total, _view_not_ready_total,
 // _build_failures_total, _build_seconds, _bitcoin_view_height,
 // _head_number; hemi_txpool_pending, hemi_txpool_queued.
+//
+// Layer: services (DESIGN 2 "sequencer", 3.3, 3.4).
 package sequencer

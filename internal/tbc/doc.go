@@ -9,4 +9,6 @@
 // or as of the indexed tip. Every error, an unknown route (404) or method
 // (405) included, is a JSON {"error": "..."} reply that repeats at most 64
 // bytes of the caller's input.
+//
+// Layer: services (DESIGN 2 "Bitcoin node/indexer").
 package tbc

@@ -51,4 +51,6 @@
 //     returns, so a restart, even after kill -9, does not lose it.
 //  2. Mempool input never crashes the node: every malformed or
 //     unacceptable transaction gets an error.
+//
+// Layer: services (DESIGN 2 "sequencer").
 package txpool

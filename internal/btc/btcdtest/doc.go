@@ -15,7 +15,10 @@
 //     process (interrupt, then kill after a grace period) and removes the
 //     directory unless the caller supplied it. Stop is idempotent.
 //   - The binary is found in $HEMI_BTCD, then <module root>/.tools/bin/btcd,
-//     then $PATH. scripts/install-tools.sh (run by `make test`) installs it.
+//     then $PATH (internal/testtools, the one lookup of every tool).
+//     scripts/install-tools.sh (run by `make test`) installs it.
 //   - btcd regtest wipes its chain at every start, so every Node begins at
 //     the regtest genesis block.
+//
+// Layer: test support (DESIGN 3.5, 7).
 package btcdtest

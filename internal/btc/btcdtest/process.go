@@ -19,12 +19,15 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/rpcclient"
+
+	"github.com/hemi-go/hemi/internal/testtools"
 )
 
 // Sentinel errors; callers match them with errors.Is.
 var (
-	// ErrNoBinary means no btcd executable was found.
-	ErrNoBinary = errors.New("btcd binary not found: run scripts/install-tools.sh (or make test) to install it into .tools/bin, or set HEMI_BTCD")
+	// ErrNoBinary means no btcd executable was found: the lookup is
+	// testtools.Find's, and so is its error.
+	ErrNoBinary = testtools.ErrNotFound
 	// ErrStart means btcd did not come up and answer RPC.
 	ErrStart = errors.New("btcd did not start")
 	// ErrExited means the btcd process ended while it was needed.
@@ -105,47 +108,9 @@ func DefaultMiningAddress() *address.AddressWitnessPubKeyHash {
 }
 
 // FindBinary returns the btcd executable: $HEMI_BTCD, else
-// <module root>/.tools/bin/btcd, else btcd on $PATH.
+// <module root>/.tools/bin/btcd, else btcd on $PATH (testtools.Find).
 func FindBinary() (string, error) {
-	if p := os.Getenv("HEMI_BTCD"); p != "" {
-		if isExecutable(p) {
-			return p, nil
-		}
-		return "", fmt.Errorf("HEMI_BTCD=%s is not an executable: %w", p, ErrNoBinary)
-	}
-	if root, ok := moduleRoot(); ok {
-		p := filepath.Join(root, ".tools", "bin", "btcd")
-		if isExecutable(p) {
-			return p, nil
-		}
-	}
-	if p, err := exec.LookPath("btcd"); err == nil {
-		return p, nil
-	}
-	return "", ErrNoBinary
-}
-
-func isExecutable(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir() && st.Mode()&0o111 != 0
-}
-
-// moduleRoot walks up from the working directory to the first go.mod.
-func moduleRoot() (string, bool) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", false
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, true
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", false
-		}
-		dir = parent
-	}
+	return testtools.Find("btcd")
 }
 
 // freePort returns a loopback address with a port that was free a moment ago.

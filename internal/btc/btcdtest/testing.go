@@ -2,12 +2,13 @@ package btcdtest
 
 import (
 	"context"
-	"errors"
 	"testing"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/hemi-go/hemi/internal/testtools"
 )
 
 // DefaultWait bounds each TestNode wait helper.
@@ -25,11 +26,7 @@ type TestNode struct {
 func Start(t testing.TB, opts Options) *TestNode {
 	t.Helper()
 	if opts.Binary == "" {
-		bin, err := FindBinary()
-		if errors.Is(err, ErrNoBinary) {
-			t.Skipf("skipping: %v", err)
-		}
-		opts.Binary = bin
+		opts.Binary = testtools.Tool(t, "btcd")
 	}
 	if opts.Dir == "" {
 		opts.Dir = t.TempDir()

@@ -180,4 +180,6 @@
 // time connects, and it connects every block that became ready, including
 // those stored meanwhile by others (so a block may connect shortly after
 // its AcceptBlock returned; a timer commits batches that wait).
+//
+// Layer: stores (DESIGN 2 "Bitcoin node/indexer", 3.6).
 package index

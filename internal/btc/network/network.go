@@ -1,5 +1,3 @@
-// Package network names the Bitcoin networks the node can join and maps each
-// name to btcd's consensus parameters and default P2P port.
 package network
 
 import (

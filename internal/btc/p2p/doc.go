@@ -54,4 +54,6 @@
 //     without witness data the chain cannot check witness commitments.
 //     wtxidrelay (BIP 339) is not negotiated: btcd's peer package allows
 //     no message between version and verack.
+//
+// Layer: services (DESIGN 2, 3.5).
 package p2p

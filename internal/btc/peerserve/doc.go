@@ -41,4 +41,6 @@
 //     peer whose message does not fit waits unread (for at most a minute,
 //     then it is dropped). Metrics: handshakes, refused_total{reason},
 //     message_budget_bytes (and _peak_bytes, _waiting).
+//
+// Layer: services (DESIGN 2, 3.5).
 package peerserve

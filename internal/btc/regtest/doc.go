@@ -24,4 +24,6 @@
 //     RawBlock, Block) by hash.
 //   - With an empty Config.DataDir the database lives in a temporary
 //     directory removed by Close; Run closes the node when it returns.
+//
+// Layer: services (DESIGN 2 "embedded regtest Bitcoin").
 package regtest

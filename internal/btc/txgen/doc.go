@@ -14,4 +14,6 @@
 // input is segwit), so callers may plan chains of spends from unsigned
 // transactions and sign them later, in parallel. Nothing here touches the
 // network or the disk.
+//
+// Layer: pure rules (DESIGN 2, "embedded regtest Bitcoin"; popm and devnet use it outside tests too).
 package txgen

@@ -48,4 +48,6 @@
 //     any of them changes Signer's answer (tested field by field).
 //
 // The package is pure: no I/O, no clocks, no goroutines.
+//
+// Layer: formats (DESIGN 3.2, 3.3).
 package block

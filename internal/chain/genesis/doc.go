@@ -74,4 +74,6 @@
 //  3. Config.ChainConfig passes go-ethereum's CheckConfigForkOrder.
 //  4. Nothing here panics on input: bad configs, views and mnemonics are
 //     errors wrapping this package's sentinels.
+//
+// Layer: pure rules (DESIGN 3, 9).
 package genesis

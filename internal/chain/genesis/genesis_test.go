@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -23,6 +22,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/testtools"
 )
 
 var sequencerKey, _ = crypto.HexToECDSA("8a1f9a8f95be41cd7ccb6168179afb4504aefe388d1e14474d32c45c72ce7b7a")
@@ -288,14 +288,9 @@ func TestPredeployBytecodeMatchesSource(t *testing.T) {
 	if testing.Short() {
 		t.Skip("recompiles Solidity (-short)")
 	}
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not installed: cannot recompile contracts/ (scripts/gen-predeploys.sh needs node and npm)")
-	}
+	testtools.Tool(t, "node") // scripts/gen-predeploys.sh needs node and npm
 	_, file, _, _ := runtime.Caller(0)
 	root := filepath.Join(filepath.Dir(file), "..", "..", "..")
-	cmd := exec.Command("bash", filepath.Join(root, "scripts", "gen-predeploys.sh"), "--check")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("gen-predeploys --check: %v\n%s", err, out)
-	}
+	testtools.Cmd{Bin: "bash", Args: []string{filepath.Join(root, "scripts", "gen-predeploys.sh"), "--check"},
+		Dir: root, Timeout: 10 * time.Minute}.MustRun(t)
 }

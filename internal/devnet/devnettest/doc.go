@@ -8,4 +8,6 @@
 // The package's own tests are the devnet's end-to-end tests: the L2 with
 // a follower re-executing it, the PoP miner in process and remote, PoP
 // rewards and finality across Bitcoin reorgs.
+//
+// Layer: test support (DESIGN 7).
 package devnettest

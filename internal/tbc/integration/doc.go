@@ -20,4 +20,6 @@
 // btcdtest skips a test only when no btcd binary is installed; `make test`
 // installs it, so CI never skips. Set HEMI_TEST_LOG=1 to see the service's
 // logs; otherwise they are printed only when a test fails.
+//
+// Layer: test support (DESIGN 3.5, 7).
 package integration
