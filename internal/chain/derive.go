@@ -10,6 +10,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // Deriver derives one kind of a block's system transactions from its
@@ -114,7 +115,7 @@ func (r *PoPRewards) Derive(d *Derivation) ([]*block.SystemTx, error) {
 // caller passing publications to a block that pays none cannot change
 // the result. It is a pure function of its arguments, so every node
 // derives the same list.
-func DeriveSystemTxs(p *genesis.PoPConfig, interval, number uint64, view hvm.Header, rewarded []Publication) ([]*block.SystemTx, error) {
+func DeriveSystemTxs(p *genesis.PoPConfig, interval, number uint64, view hvm.Header, rewarded []pop.Publication) ([]*block.SystemTx, error) {
 	out, err := ViewUpdate{}.Derive(&Derivation{Number: number, View: view})
 	if err != nil {
 		return nil, err

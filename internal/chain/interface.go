@@ -8,6 +8,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // Bitcoin is what the chain asks of the Bitcoin index: the facts the
@@ -42,7 +43,7 @@ type Bitcoin interface {
 	// nil: finding it reads transactions, which Publisher does for the
 	// few that matter. No publication is an empty result, not an error;
 	// an asOf that is not indexed is an error wrapping ErrViewNotReady.
-	Publications(id [32]byte, asOf chainhash.Hash) ([]Publication, error)
+	Publications(id [32]byte, asOf chainhash.Hash) ([]pop.Publication, error)
 
 	// Publisher identifies who published PoP transaction txid, confirmed
 	// as of asOf: PublisherOf over the transaction and the output its

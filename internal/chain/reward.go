@@ -2,7 +2,6 @@ package chain
 
 import (
 	"bytes"
-	"cmp"
 	"math/big"
 	"slices"
 
@@ -17,35 +16,8 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/pop"
 )
-
-// Publication is one Bitcoin output publishing a keystone, as of a
-// Bitcoin view, with who published it.
-type Publication struct {
-	Height    int32          // Bitcoin height of the block holding it
-	BlockHash chainhash.Hash // that block
-	TxIndex   uint32         // position of the PoP transaction in the block
-	Txid      chainhash.Hash // the PoP transaction
-	Vout      uint32         // the OP_RETURN output
-	// Publisher is the Ethereum address of the key that signed the PoP
-	// transaction's first input (PublisherOf); nil when it cannot be
-	// identified or was not looked up (ResolvePublishers), and such a
-	// publication earns nothing.
-	Publisher *common.Address
-}
-
-// bitcoinLess orders publications in Bitcoin order: height, position in
-// the block, output.
-func bitcoinLess(a, b *Publication) int {
-	switch {
-	case a.Height != b.Height:
-		return cmp.Compare(a.Height, b.Height)
-	case a.TxIndex != b.TxIndex:
-		return cmp.Compare(a.TxIndex, b.TxIndex)
-	default:
-		return cmp.Compare(a.Vout, b.Vout)
-	}
-}
 
 // RewardedKeystone returns the keystone whose publishers L2 block number
 // pays: K = number - p.RewardDelay when rewards are on (RewardDelay > 0)
@@ -79,7 +51,7 @@ func RewardedKeystone(p *genesis.PoPConfig, interval, number uint64) (uint64, bo
 // genesis.RewardGas, SourceHash block.SourceHash(block.DomainPoPReward,
 // txid, vout). With rewards off (p.RewardDelay 0) it returns nothing.
 // Pure: no I/O, and pubs is not modified.
-func DeriveRewards(p *genesis.PoPConfig, pubs []Publication) []*block.SystemTx {
+func DeriveRewards(p *genesis.PoPConfig, pubs []pop.Publication) []*block.SystemTx {
 	if !p.RewardsOn() || p.Reward == nil || p.Reward.Sign() <= 0 || p.MaxRewarded <= 0 || len(pubs) == 0 {
 		return nil
 	}
@@ -114,9 +86,9 @@ func DeriveRewards(p *genesis.PoPConfig, pubs []Publication) []*block.SystemTx {
 }
 
 // sortedPublications returns a copy of pubs in Bitcoin order.
-func sortedPublications(pubs []Publication) []Publication {
+func sortedPublications(pubs []pop.Publication) []pop.Publication {
 	sorted := slices.Clone(pubs)
-	slices.SortStableFunc(sorted, func(a, b Publication) int { return bitcoinLess(&a, &b) })
+	pop.SortPublications(sorted)
 	return sorted
 }
 
@@ -145,7 +117,7 @@ func rewardAmount(p *genesis.PoPConfig, h0, h int32) *big.Int {
 // published them, so DeriveRewards gives the same list as with every
 // publisher known, while the lookups stay bounded by the reward window
 // however many publications Bitcoin holds.
-func ResolvePublishers(p *genesis.PoPConfig, pubs []Publication, who func(txid chainhash.Hash) (*common.Address, error)) ([]Publication, error) {
+func ResolvePublishers(p *genesis.PoPConfig, pubs []pop.Publication, who func(txid chainhash.Hash) (*common.Address, error)) ([]pop.Publication, error) {
 	sorted := sortedPublications(pubs)
 	for i := range sorted {
 		sorted[i].Publisher = nil

@@ -94,7 +94,7 @@ func FuzzDeriveRewards(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte, maxRewarded uint8) {
 		p := rewardCfg()
 		p.MaxRewarded = int(maxRewarded%16) + 1
-		var pubs []Publication
+		var pubs []pop.Publication
 		for i := 0; i+3 <= len(raw) && len(pubs) < 64; i += 3 {
 			var who *common.Address
 			if raw[i+2]%8 != 0 {
@@ -102,11 +102,11 @@ func FuzzDeriveRewards(f *testing.F) {
 			}
 			var txid chainhash.Hash
 			binary.BigEndian.PutUint32(txid[:], uint32(i))
-			pubs = append(pubs, Publication{Height: int32(raw[i] % 12), TxIndex: uint32(raw[i+1] % 4), Txid: txid,
+			pubs = append(pubs, pop.Publication{Height: int32(raw[i] % 12), TxIndex: uint32(raw[i+1] % 4), Txid: txid,
 				Vout: uint32(i), Publisher: who})
 		}
 		got := DeriveRewards(&p, pubs)
-		rev := make([]Publication, len(pubs))
+		rev := make([]pop.Publication, len(pubs))
 		for i := range pubs {
 			rev[len(pubs)-1-i] = pubs[i]
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // benchTracker is a tracker holding a chain of n keystones, none
@@ -37,8 +38,8 @@ func BenchmarkConnectBitcoin(b *testing.B) {
 		tr, ids := benchTracker(n)
 		start := time.Now()
 		for i := 0; b.Loop(); i++ {
-			p := Publication{Keystone: ids[i%n], Txid: chainhash.Hash{byte(i)}, TxIndex: 1}
-			if _, err := tr.ConnectBitcoin(int32(i), chainhash.Hash{byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24)}, []Publication{p}); err != nil {
+			p := pop.Publication{Keystone: ids[i%n], Txid: chainhash.Hash{byte(i)}, TxIndex: 1}
+			if _, err := tr.ConnectBitcoin(int32(i), chainhash.Hash{byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24)}, []pop.Publication{p}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -52,8 +53,8 @@ func BenchmarkConnectBitcoin(b *testing.B) {
 		}
 		start := time.Now()
 		for i := 0; b.Loop(); i++ {
-			p := Publication{Keystone: ids[i%n], Txid: chainhash.Hash{byte(i)}, TxIndex: 1}
-			tr.blocks = append(tr.blocks, btcBlock{height: int32(i), pubs: []Publication{p}})
+			p := pop.Publication{Keystone: ids[i%n], Txid: chainhash.Hash{byte(i)}, TxIndex: 1}
+			tr.blocks = append(tr.blocks, btcBlock{height: int32(i), pubs: []pop.Publication{p}})
 			tr.pubs[p.Keystone] = append(tr.pubs[p.Keystone], p)
 			// From scratch: own publications, then effective ones from
 			// the newest keystone down to the first.
@@ -87,7 +88,7 @@ func BenchmarkPrefer(b *testing.B) {
 		c := [32]byte{0xc0, byte(i)}
 		cur = append(cur, chain.KeystoneRef{Number: uint64(i+1) * 25, ID: a})
 		cand = append(cand, chain.KeystoneRef{Number: uint64(i+1) * 25, ID: c})
-		if _, err := tr.ConnectBitcoin(int32(i), chainhash.Hash{byte(i)}, []Publication{{Keystone: a}, {Keystone: c, TxIndex: 1}}); err != nil {
+		if _, err := tr.ConnectBitcoin(int32(i), chainhash.Hash{byte(i)}, []pop.Publication{{Keystone: a}, {Keystone: c, TxIndex: 1}}); err != nil {
 			b.Fatal(err)
 		}
 	}

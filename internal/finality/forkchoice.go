@@ -2,6 +2,7 @@ package finality
 
 import (
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // BranchKeystone is one keystone of a branch as fork choice sees it: its
@@ -67,7 +68,7 @@ func Score(table []uint32, current, candidate []BranchKeystone) (cur, cand uint6
 // tracker has not been told about them).
 func (t *Tracker) branch(refs []chain.KeystoneRef) []BranchKeystone {
 	out := make([]BranchKeystone, len(refs))
-	var later *Publication
+	var later *pop.Publication
 	for i := len(refs) - 1; i >= 0; i-- {
 		later = earlier(later, t.effective(refs[i].ID))
 		out[i] = BranchKeystone{Number: refs[i].Number}

@@ -6,6 +6,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 func TestScore(t *testing.T) {
@@ -111,7 +112,7 @@ func TestPreferScenarios(t *testing.T) {
 			run := func(steps []step, fork byte) {
 				for _, st := range steps {
 					s.disconnect(st.disconnect)
-					var ps []Publication
+					var ps []pop.Publication
 					for i, id := range st.mine {
 						ps = append(ps, pub(id, uint32(i+1)))
 					}

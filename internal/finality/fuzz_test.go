@@ -14,17 +14,17 @@ import (
 // bruteForce recomputes what the tracker maintains incrementally: every
 // keystone's effective publication from the canonical blocks and the
 // keystone tree, from scratch.
-func bruteForce(blocks []btcBlock, ks map[[32]byte][32]byte) map[[32]byte]*Publication {
-	own := map[[32]byte]*Publication{}
+func bruteForce(blocks []btcBlock, ks map[[32]byte][32]byte) map[[32]byte]*pop.Publication {
+	own := map[[32]byte]*pop.Publication{}
 	for i := range blocks {
 		for j := range blocks[i].pubs {
 			p := &blocks[i].pubs[j]
 			own[p.Keystone] = earlier(own[p.Keystone], p)
 		}
 	}
-	out := map[[32]byte]*Publication{}
+	out := map[[32]byte]*pop.Publication{}
 	for id := range ks {
-		var e *Publication
+		var e *pop.Publication
 		// id's subtree: every keystone whose ancestor chain reaches id.
 		for d := range ks {
 			for x, ok := d, true; ok; x, ok = ks[x] {
@@ -60,9 +60,9 @@ func FuzzTracker(f *testing.F) {
 			switch op {
 			case 0, 1: // connect a block with up to 3 publications
 				h := int32(len(tr.blocks))
-				var pubs []Publication
+				var pubs []pop.Publication
 				for j := range int(arg>>6) + int(op) {
-					pubs = append(pubs, Publication{Keystone: id(arg >> uint(j*2)), TxIndex: uint32(j % 2), Vout: uint32(j),
+					pubs = append(pubs, pop.Publication{Keystone: id(arg >> uint(j*2)), TxIndex: uint32(j % 2), Vout: uint32(j),
 						Txid: chainhash.Hash{arg, byte(j)}})
 				}
 				if _, err := tr.ConnectBitcoin(h, chainhash.Hash{byte(h), byte(h >> 8), fork}, pubs); err != nil {

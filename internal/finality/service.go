@@ -251,8 +251,8 @@ func (s *Service) applyEvent(ev index.Event) (bool, error) {
 
 // Publications lists the PoP outputs of a Bitcoin block in block order
 // (scripts that do not parse as a PoP payload are not publications).
-func Publications(msg *wire.MsgBlock) []Publication {
-	var out []Publication
+func Publications(msg *wire.MsgBlock) []pop.Publication {
+	var out []pop.Publication
 	for i, tx := range msg.Transactions {
 		var txid chainhash.Hash
 		for v, o := range tx.TxOut {
@@ -266,7 +266,7 @@ func Publications(msg *wire.MsgBlock) []Publication {
 			if txid == (chainhash.Hash{}) {
 				txid = tx.TxHash()
 			}
-			out = append(out, Publication{Keystone: k.ID(), Txid: txid, Vout: uint32(v), TxIndex: uint32(i)})
+			out = append(out, pop.Publication{Keystone: k.ID(), Txid: txid, Vout: uint32(v), TxIndex: uint32(i)})
 		}
 	}
 	return out
@@ -450,7 +450,7 @@ func (s *Service) KeystoneStatus(k *chain.Keystone) Status {
 }
 
 // Publications returns the canonical publications of keystone id itself.
-func (s *Service) KeystonePublications(id [32]byte) []Publication {
+func (s *Service) KeystonePublications(id [32]byte) []pop.Publication {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tr.Publications(id)

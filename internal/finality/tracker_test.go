@@ -8,6 +8,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 func kid(n byte) [32]byte { return [32]byte{0xee, n} }
@@ -16,8 +17,8 @@ func bhash(h int32, fork byte) chainhash.Hash {
 	return chainhash.Hash{byte(h), byte(h >> 8), fork, 0xb7}
 }
 
-func pub(id [32]byte, txIndex uint32) Publication {
-	return Publication{Keystone: id, Txid: chainhash.Hash{id[1], byte(txIndex), 0x77}, TxIndex: txIndex}
+func pub(id [32]byte, txIndex uint32) pop.Publication {
+	return pop.Publication{Keystone: id, Txid: chainhash.Hash{id[1], byte(txIndex), 0x77}, TxIndex: txIndex}
 }
 
 // btcSim drives a tracker like the index would: a stack of blocks with
@@ -33,7 +34,7 @@ func newSim(t *testing.T, depth uint32, start int32) *btcSim {
 	return &btcSim{t: t, tr: NewTracker(depth), next: start}
 }
 
-func (s *btcSim) mine(fork byte, pubs ...Publication) chainhash.Hash {
+func (s *btcSim) mine(fork byte, pubs ...pop.Publication) chainhash.Hash {
 	s.t.Helper()
 	h := bhash(s.next, fork)
 	if _, err := s.tr.ConnectBitcoin(s.next, h, pubs); err != nil {

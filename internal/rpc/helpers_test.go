@@ -24,6 +24,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/pop"
 	"github.com/hemi-go/hemi/internal/txpool"
 )
 
@@ -78,7 +79,7 @@ func (f *fakeBTC) View(hash chainhash.Hash) (hvm.BitcoinView, error) {
 
 // Publications: the synthetic headers carry no transactions, so no
 // keystone is ever published.
-func (f *fakeBTC) Publications(_ [32]byte, asOf chainhash.Hash) ([]chain.Publication, error) {
+func (f *fakeBTC) Publications(_ [32]byte, asOf chainhash.Hash) ([]pop.Publication, error) {
 	if _, ok := f.byHash[asOf]; !ok {
 		return nil, fmt.Errorf("block %s: %w", asOf, chain.ErrViewNotReady)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // fakeBTC is an in-memory block tree with a chosen main-chain tip: the
@@ -89,7 +90,7 @@ func (f *fakeBTC) View(chainhash.Hash) (hvm.BitcoinView, error) {
 
 // Publications: the fake chain has no transactions, so no keystone is
 // ever published.
-func (f *fakeBTC) Publications([32]byte, chainhash.Hash) ([]chain.Publication, error) {
+func (f *fakeBTC) Publications([32]byte, chainhash.Hash) ([]pop.Publication, error) {
 	return nil, nil
 }
 
