@@ -42,7 +42,7 @@ type Derivation struct {
 	// Keystone returns the keystone at number (a keystone number at or
 	// below Parent's) on Parent's own branch, so a side branch derives
 	// from its own keystones.
-	Keystone func(number uint64) (*Keystone, error)
+	Keystone func(number uint64) (*pop.L2Keystone, error)
 }
 
 // DefaultDerivers is the derivation of DESIGN 3.3 as it stands today:
@@ -132,7 +132,7 @@ func DeriveSystemTxs(p *genesis.PoPConfig, interval, number uint64, view hvm.Hea
 // list.
 func (c *Chain) deriveSystemTxs(parent *types.Header, vh hvm.Header) ([]*block.SystemTx, error) {
 	d := &Derivation{Parent: parent, Number: parent.Number.Uint64() + 1, View: vh, Bitcoin: c.cfg.Bitcoin,
-		Keystone: func(number uint64) (*Keystone, error) {
+		Keystone: func(number uint64) (*pop.L2Keystone, error) {
 			kh, err := c.ancestor(parent, number)
 			if err != nil {
 				return nil, err

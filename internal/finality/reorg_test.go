@@ -12,9 +12,9 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/btcdtest"
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
-	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/finality"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // TestRegtestReorgMovesFinality publishes keystone 50 on the embedded
@@ -259,7 +259,7 @@ func TestL2ForkChoiceFollowsBitcoin(t *testing.T) {
 	}
 	// C would have won on score alone: 25 at delay 4 plus 50 against
 	// nothing, over A's 25 alone.
-	st := func(k *chain.Keystone) finality.BranchKeystone {
+	st := func(k *pop.L2Keystone) finality.BranchKeystone {
 		x := s.fin.KeystoneStatus(k)
 		return finality.BranchKeystone{Number: k.Number, Published: x.Published, Height: x.Publication.Height}
 	}

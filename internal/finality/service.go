@@ -87,7 +87,7 @@ type Service struct {
 	// Bitcoin blocks that made the current branch superfinal.
 	caughtUp bool
 
-	keystoneFeed event.Feed // []*chain.Keystone, new canonical keystones
+	keystoneFeed event.Feed // []*pop.L2Keystone, new canonical keystones
 	headsFeed    event.Feed // Heads
 }
 
@@ -331,7 +331,7 @@ func (s *Service) syncCanonical() error {
 		have = have[:len(have)-1]
 	}
 	keep := len(have)
-	var added []*chain.Keystone
+	var added []*pop.L2Keystone
 	for n := uint64(len(have)) + 1; n <= top; n++ {
 		k, err := s.chain.KeystoneAt(n * iv)
 		if err != nil {
@@ -439,7 +439,7 @@ func (s *Service) Finality(number uint64) (*BlockFinality, error) {
 // KeystoneStatus is the finality of keystone k (of any branch): the
 // tracker's, or for a keystone it has not been told about, that of its
 // own publications.
-func (s *Service) KeystoneStatus(k *chain.Keystone) Status {
+func (s *Service) KeystoneStatus(k *pop.L2Keystone) Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.tr.Status(k.ID)
@@ -471,7 +471,7 @@ func (s *Service) Prefer(current, candidate []chain.KeystoneRef) bool {
 // SubscribeKeystones delivers the new canonical keystones each time the
 // head reaches them (after an L2 reorg, those of the new branch), oldest
 // first.
-func (s *Service) SubscribeKeystones(ch chan<- []*chain.Keystone) event.Subscription {
+func (s *Service) SubscribeKeystones(ch chan<- []*pop.L2Keystone) event.Subscription {
 	return s.keystoneFeed.Subscribe(ch)
 }
 
