@@ -22,6 +22,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
 )
 
@@ -111,8 +112,8 @@ type Config struct {
 	// whatever ForkChoice says (default DefaultMaxReorgDepth); a side
 	// branch forking deeper is stored but never considered.
 	MaxReorgDepth uint64
-	// Clock defaults to the system clock.
-	Clock Clock
+	// Clock defaults to clock.System (the wall clock); the header rule reads only Now.
+	Clock clock.Clock
 	// Logger defaults to slog.Default() with subsystem=chain.
 	Logger *slog.Logger
 }
@@ -134,7 +135,7 @@ type Chain struct {
 	tdb   *triedb.Database
 	sdb   state.Database
 	gen   *types.Header
-	clock Clock
+	clock clock.Clock
 
 	mu     sync.Mutex // one writer
 	closed atomic.Bool
@@ -172,7 +173,7 @@ func New(cfg Config) (*Chain, error) {
 		cfg.MaxFuture = 15 * time.Second
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = SystemClock{}
+		cfg.Clock = clock.System{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("subsystem", "chain")

@@ -2,7 +2,6 @@ package chain
 
 import (
 	"math/big"
-	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
@@ -51,17 +50,6 @@ type Bitcoin interface {
 	// identified; errors as for Publications.
 	Publisher(txid, asOf chainhash.Hash) (*common.Address, error)
 }
-
-// Clock tells the time, for the "not too far in the future" rule.
-type Clock interface {
-	Now() time.Time
-}
-
-// SystemClock is the wall clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
 
 // viewErr is the optional failure report of a BitcoinView (hvm.IndexView).
 type viewErr interface{ Err() error }

@@ -23,6 +23,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
 	"github.com/hemi-go/hemi/internal/txpool"
@@ -113,10 +114,6 @@ func (v *fakeView) Balance([]byte) (int64, error)              { return 0, nil }
 func (v *fakeView) UTXOs([]byte, int, int) ([]hvm.UTXO, error) { return nil, nil }
 func (v *fakeView) Err() error                                 { return nil }
 
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
-
 var seqKey = func() *ecdsa.PrivateKey {
 	k, err := crypto.ToECDSA(crypto.Keccak256([]byte("rpc test sequencer")))
 	if err != nil {
@@ -159,7 +156,7 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 		t.Fatal(err)
 	}
 	ccfg.NoSync, ccfg.Bitcoin = true, btc
-	ccfg.Clock = fixedClock{time.Unix(genesisTime+1_000_000, 0)}
+	ccfg.Clock = clock.Fixed{T: time.Unix(genesisTime+1_000_000, 0)}
 	ccfg.Logger = slog.New(slog.DiscardHandler)
 	c, err := chain.New(ccfg)
 	if err != nil {
