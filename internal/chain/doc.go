@@ -141,7 +141,7 @@
 // A valid block whose parent is the head becomes the head. A valid block
 // on any other stored block is stored on its side branch; the chain then
 // walks that branch back to the canonical chain (the fork point), lists
-// the keystones of both branches above it (KeystoneRef: number and id)
+// the keystones of both branches above it (tracker.KeystoneRef: number and id)
 // and asks ForkChoice.Prefer(current, candidate). Only a yes switches; a
 // tie, a refusal or no ForkChoice at all keeps the incumbent. ForkChoice
 // owns the superfinal rule (it refuses when current[0] is superfinal);

@@ -6,6 +6,7 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/hemi-go/hemi/internal/finality/tracker"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
 )
@@ -54,12 +55,6 @@ type Bitcoin interface {
 // viewErr is the optional failure report of a BitcoinView (hvm.IndexView).
 type viewErr interface{ Err() error }
 
-// KeystoneRef names one keystone of a branch for fork choice.
-type KeystoneRef struct {
-	Number uint64
-	ID     [32]byte
-}
-
 // ForkChoice decides between the canonical branch and a competing one by
 // Proof-of-Proof (DESIGN 4); internal/finality implements it. The chain
 // asks it when a block arrives that does not extend the head, and when
@@ -74,5 +69,5 @@ type ForkChoice interface {
 	// empty). It must refuse (false) when a block of the current branch
 	// above the common ancestor is superfinal, that is when current[0]
 	// is superfinal: a node never reorganises below a superfinal block.
-	Prefer(current, candidate []KeystoneRef) bool
+	Prefer(current, candidate []tracker.KeystoneRef) bool
 }

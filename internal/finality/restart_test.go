@@ -18,6 +18,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/finality/tracker"
 	"github.com/hemi-go/hemi/internal/pop"
 )
 
@@ -175,8 +176,8 @@ func (c *fakeChain) Subscribe(ctx context.Context, _ uint64) <-chan *types.Heade
 	return ch
 }
 func (c *fakeChain) Reconsider() (bool, error) {
-	cur := []chain.KeystoneRef{{Number: 25, ID: c.ka.ID}}
-	cand := []chain.KeystoneRef{{Number: 25, ID: c.kb.ID}}
+	cur := []tracker.KeystoneRef{{Number: 25, ID: c.ka.ID}}
+	cand := []tracker.KeystoneRef{{Number: 25, ID: c.kb.ID}}
 	if !c.s.Prefer(cur, cand) {
 		return false, nil
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 )
 
@@ -47,4 +48,27 @@ func (p *Publication) Before(q *Publication) bool { return p.Compare(q) < 0 }
 // keep their order.
 func SortPublications(ps []Publication) {
 	slices.SortStableFunc(ps, func(a, b Publication) int { return a.Compare(&b) })
+}
+
+// BlockPublications lists the PoP outputs of a Bitcoin block in block order
+// (scripts that do not parse as a PoP payload are not publications).
+func BlockPublications(msg *wire.MsgBlock) []Publication {
+	var out []Publication
+	for i, tx := range msg.Transactions {
+		var txid chainhash.Hash
+		for v, o := range tx.TxOut {
+			if len(o.PkScript) != ScriptSize {
+				continue
+			}
+			k, err := ParseScript(o.PkScript)
+			if err != nil {
+				continue
+			}
+			if txid == (chainhash.Hash{}) {
+				txid = tx.TxHash()
+			}
+			out = append(out, Publication{Keystone: k.ID(), Txid: txid, Vout: uint32(v), TxIndex: uint32(i)})
+		}
+	}
+	return out
 }

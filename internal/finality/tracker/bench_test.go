@@ -1,4 +1,4 @@
-package finality
+package tracker
 
 import (
 	"fmt"
@@ -8,14 +8,13 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // benchTracker is a tracker holding a chain of n keystones, none
 // published.
 func benchTracker(n int) (*Tracker, [][32]byte) {
-	tr := NewTracker(10)
+	tr := New(10)
 	ids := make([][32]byte, n)
 	prev := [32]byte{}
 	for i := range ids {
@@ -81,13 +80,13 @@ func BenchmarkConnectBitcoin(b *testing.B) {
 // BenchmarkPrefer measures fork choice between two branches of 100
 // keystones each, all published.
 func BenchmarkPrefer(b *testing.B) {
-	tr := NewTracker(1000)
-	var cur, cand []chain.KeystoneRef
+	tr := New(1000)
+	var cur, cand []KeystoneRef
 	for i := range 100 {
 		a := [32]byte{0xa0, byte(i)}
 		c := [32]byte{0xc0, byte(i)}
-		cur = append(cur, chain.KeystoneRef{Number: uint64(i+1) * 25, ID: a})
-		cand = append(cand, chain.KeystoneRef{Number: uint64(i+1) * 25, ID: c})
+		cur = append(cur, KeystoneRef{Number: uint64(i+1) * 25, ID: a})
+		cand = append(cand, KeystoneRef{Number: uint64(i+1) * 25, ID: c})
 		if _, err := tr.ConnectBitcoin(int32(i), chainhash.Hash{byte(i)}, []pop.Publication{{Keystone: a}, {Keystone: c, TxIndex: 1}}); err != nil {
 			b.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package finality
+package tracker
 
 import (
 	"errors"
@@ -7,7 +7,6 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/pop"
 )
 
@@ -15,18 +14,19 @@ import (
 // delay in Bitcoin blocks after the competing keystone's publication.
 var DefaultForkTable = []uint32{100, 100, 95, 89, 80, 69, 56, 40, 21}
 
-// Errors of the tracker and the service; callers test them with errors.Is.
+// DefaultSuperfinalDepth is the Bitcoin confirmations at which an L2
+// block is superfinal on mainnet-like networks (DESIGN 4: 10). The rule
+// owns it; genesis.DefaultSuperfinalDepth names it for the genesis
+// defaults.
+const DefaultSuperfinalDepth = 10
+
+// Errors of the tracker; callers test them with errors.Is.
 var (
 	// ErrNotTip: a Bitcoin block was connected out of order, or the block
 	// disconnected is not the tip.
 	ErrNotTip = errors.New("finality: not the Bitcoin tip")
 	// ErrUnknownKeystone: no keystone with that id is known.
 	ErrUnknownKeystone = errors.New("finality: unknown keystone")
-	// ErrNotFound: the L2 block does not exist (above the head).
-	ErrNotFound = errors.New("finality: block not found")
-	// ErrNotReady: the service has not been bound to a chain or has not
-	// started.
-	ErrNotReady = errors.New("finality: not ready")
 )
 
 // earlier returns the earlier, in Bitcoin order, of two optional
@@ -95,11 +95,10 @@ type Tracker struct {
 	blocks []btcBlock // the canonical Bitcoin blocks seen, oldest first
 }
 
-// NewTracker returns an empty tracker; depth 0 means
-// genesis.DefaultSuperfinalDepth.
-func NewTracker(depth uint32) *Tracker {
+// New returns an empty tracker; depth 0 means DefaultSuperfinalDepth.
+func New(depth uint32) *Tracker {
 	if depth == 0 {
-		depth = genesis.DefaultSuperfinalDepth
+		depth = DefaultSuperfinalDepth
 	}
 	return &Tracker{
 		depth:     depth,
@@ -120,6 +119,15 @@ func (t *Tracker) Tip() (height int32, hash chainhash.Hash, ok bool) {
 	}
 	b := &t.blocks[len(t.blocks)-1]
 	return b.height, b.hash, true
+}
+
+// TipPublications is the number of publications the tip block holds when
+// the tip is hash, else 0: what disconnecting hash will remove.
+func (t *Tracker) TipPublications(hash chainhash.Hash) int {
+	if n := len(t.blocks); n > 0 && t.blocks[n-1].hash == hash {
+		return len(t.blocks[n-1].pubs)
+	}
+	return 0
 }
 
 // Keystones is the number of keystones tracked.
@@ -291,6 +299,14 @@ func (t *Tracker) Status(id [32]byte) Status {
 		return Status{Depth: t.depth}
 	}
 	return t.statusOf(k.eff, true)
+}
+
+// OwnStatus is the finality of keystone id judged by its own earliest
+// publication when the tracker has not been told about the keystone (a
+// side branch's keystone; Known is then true, for the caller knows it),
+// and Status otherwise.
+func (t *Tracker) OwnStatus(id [32]byte) Status {
+	return t.statusOf(t.effective(id), true)
 }
 
 func (t *Tracker) statusOf(p *pop.Publication, known bool) Status {
