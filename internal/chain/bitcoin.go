@@ -115,7 +115,7 @@ func (b *IndexBitcoin) publisher(txid, asOf chainhash.Hash) (*common.Address, er
 	case int(op.Index) >= len(prev.Tx.TxOut):
 		return nil, nil
 	}
-	a, ok := PublisherOf(ti.Tx, prev.Tx.TxOut[op.Index].PkScript)
+	a, ok := pop.PublisherOf(ti.Tx, prev.Tx.TxOut[op.Index].PkScript)
 	if !ok {
 		return nil, nil
 	}

@@ -46,7 +46,7 @@ type Bitcoin interface {
 	Publications(id [32]byte, asOf chainhash.Hash) ([]pop.Publication, error)
 
 	// Publisher identifies who published PoP transaction txid, confirmed
-	// as of asOf: PublisherOf over the transaction and the output its
+	// as of asOf: pop.PublisherOf over the transaction and the output its
 	// first input spends (both as of asOf). nil when it cannot be
 	// identified; errors as for Publications.
 	Publisher(txid, asOf chainhash.Hash) (*common.Address, error)

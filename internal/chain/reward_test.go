@@ -293,7 +293,7 @@ func TestPublisherOf(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := PublisherOf(tc.tx, tc.prev)
+			got, ok := pop.PublisherOf(tc.tx, tc.prev)
 			switch {
 			case tc.want == nil && ok:
 				t.Fatalf("identified %s, want none", got)
