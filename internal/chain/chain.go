@@ -22,6 +22,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
 )
@@ -192,7 +193,7 @@ func New(cfg Config) (*Chain, error) {
 	tdb := triedb.NewDatabase(db, &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}})
 	c := &Chain{
 		cfg:    cfg,
-		rules:  Rules{Config: cfg.ChainConfig, Sequencers: cfg.Sequencers, GasLimit: cfg.GasLimit, ViewLag: cfg.ViewLag, MaxFuture: cfg.MaxFuture},
+		rules:  Rules{rules.Rules{Config: cfg.ChainConfig, Sequencers: cfg.Sequencers, GasLimit: cfg.GasLimit, ViewLag: cfg.ViewLag, MaxFuture: cfg.MaxFuture}},
 		proc:   NewProcessor(cfg.ChainConfig, cfg.BitcoinParams),
 		log:    cfg.Logger,
 		kv:     kv,
@@ -402,7 +403,7 @@ func (c *Chain) verify(b *Block) (*verified, error) {
 		return nil, fmt.Errorf("%w", ErrBloom)
 	case res.ReceiptRoot != h.ReceiptHash:
 		return nil, fmt.Errorf("%w: executed %s, header %s", ErrReceiptRoot, res.ReceiptRoot, h.ReceiptHash)
-	case !eqPtr(res.RequestsHash, h.RequestsHash):
+	case !rules.EqualPtr(res.RequestsHash, h.RequestsHash):
 		return nil, fmt.Errorf("%w: requests hash", ErrBadHeader)
 	case res.Root != h.Root:
 		return nil, fmt.Errorf("%w: executed %s, header %s", ErrStateRoot, res.Root, h.Root)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	chainrules "github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
 )
@@ -162,7 +163,7 @@ func TestChooseView(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f, parent := tc.setup()
-			rules := &chain.Rules{ViewLag: tc.lag}
+			rules := &chain.Rules{Rules: chainrules.Rules{ViewLag: tc.lag}}
 			got, err := ChooseView(rules, f, parent, tc.lag)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {
