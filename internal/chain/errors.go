@@ -19,7 +19,7 @@ var (
 	// ErrViewNotReady: the block's Bitcoin view is not indexed by this
 	// node yet, or is fewer than Config.ViewLag blocks below this node's
 	// Bitcoin tip. Not a verdict: retry once the Bitcoin index advanced.
-	ErrViewNotReady = errors.New("chain: bitcoin view not ready")
+	ErrViewNotReady = rules.ErrViewNotReady
 
 	// ErrClosed: the chain was closed.
 	ErrClosed = errors.New("chain: closed")
@@ -48,7 +48,7 @@ var (
 	ErrBadHeader     = rules.ErrBadHeader
 	ErrBadExtra      = rules.ErrBadExtra
 	ErrBadSeal       = rules.ErrBadSeal
-	ErrBadView       = invalid("bad bitcoin view")
+	ErrBadView       = rules.ErrBadView
 	ErrBadSystemTxs  = invalid("system transactions differ from those derived")
 	ErrBadTxRoot     = invalid("transactions root mismatch")
 	ErrBadTx         = invalid("invalid transaction")

@@ -7,6 +7,11 @@ import "errors"
 // (chain.ErrInvalidBlock is this error), so errors.Is works on either name.
 var ErrInvalidBlock = errors.New("chain: invalid block")
 
+// ErrViewNotReady: the block's Bitcoin view is not indexed by this node
+// (yet), or not far enough below its Bitcoin tip: not a verdict, try
+// again later. It does not wrap ErrInvalidBlock.
+var ErrViewNotReady = errors.New("chain: bitcoin view not ready")
+
 // Kinds of invalid header. Each wraps ErrInvalidBlock.
 var (
 	ErrUnknownParent = Invalid("unknown parent")
@@ -19,6 +24,7 @@ var (
 	ErrBadExtra      = Invalid("bad header extra (bitcoin view record)")
 	ErrBadSeal       = Invalid("bad seal")
 	ErrGasUsed       = Invalid("gas used mismatch")
+	ErrBadView       = Invalid("bad bitcoin view")
 )
 
 // Invalid returns a new kind of invalid block: errors.Is matches the kind

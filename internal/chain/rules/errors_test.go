@@ -11,7 +11,7 @@ import (
 // and no kind matches another.
 func TestKindsWrapInvalidBlock(t *testing.T) {
 	kinds := []error{ErrUnknownParent, ErrBadNumber, ErrBadTimestamp, ErrFutureBlock, ErrBadGasLimit,
-		ErrBadBaseFee, ErrBadHeader, ErrBadExtra, ErrBadSeal, ErrGasUsed, Invalid("a kind of the caller's")}
+		ErrBadBaseFee, ErrBadHeader, ErrBadExtra, ErrBadSeal, ErrGasUsed, ErrBadView, Invalid("a kind of the caller's")}
 	for i, k := range kinds {
 		t.Run(k.Error(), func(t *testing.T) {
 			err := fmt.Errorf("%w: context", k)
