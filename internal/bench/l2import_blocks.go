@@ -27,6 +27,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/node"
 )
@@ -194,17 +195,13 @@ func feedL2Bitcoin(ix *index.Index, params *chaincfg.Params, n int) (*l2Bitcoin,
 // Close closes the index.
 func (b *l2Bitcoin) Close() error { return b.ix.Close() }
 
-// fixedClock is a Clock at a fixed time (the block timestamps are
-// synthetic, and the "not in the future" rule reads the clock).
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
-
 // ourChain opens the chain of both our builder and our importer for w
-// (through the node's OpenChain): dir "" keeps the chain in memory.
+// (through the node's OpenChain): dir "" keeps the chain in memory. Its
+// clock is fixed: the block timestamps are synthetic, and the "not in
+// the future" rule reads the clock.
 func ourChain(w *l2Workload, btc *l2Bitcoin, dir string) (*chain.Chain, error) {
 	return node.OpenChain(w.spec, btc.btc, node.ChainOptions{Dir: dir, NoSync: true, CacheMB: l2CacheMB, TrieCacheMB: l2CacheMB,
-		Clock: fixedClock{time.Unix(l2GenesisTime+1_000_000, 0)}, Logger: slog.New(slog.DiscardHandler)})
+		Clock: clock.Fixed{T: time.Unix(l2GenesisTime+1_000_000, 0)}, Logger: slog.New(slog.DiscardHandler)})
 }
 
 // newL2Workload funds perBlock senders in a genesis (ETH, and BenchToken

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 var _ Bitcoin = (*IndexBitcoin)(nil)
@@ -72,14 +73,14 @@ func (b *IndexBitcoin) View(hash chainhash.Hash) (hvm.BitcoinView, error) {
 
 // Publications reads keystone id's publications as of asOf from the
 // index, without their publishers (Publisher).
-func (b *IndexBitcoin) Publications(id [32]byte, asOf chainhash.Hash) ([]Publication, error) {
+func (b *IndexBitcoin) Publications(id [32]byte, asOf chainhash.Hash) ([]pop.Publication, error) {
 	pubs, err := b.ix.Publications(id, asOf)
 	if err != nil {
 		return nil, notReady(err)
 	}
-	out := make([]Publication, 0, len(pubs))
+	out := make([]pop.Publication, 0, len(pubs))
 	for _, p := range pubs {
-		out = append(out, Publication{Height: p.Height, BlockHash: p.BlockHash, TxIndex: p.Index, Txid: p.Txid, Vout: p.Vout})
+		out = append(out, p.Publication)
 	}
 	return out, nil
 }
@@ -114,7 +115,7 @@ func (b *IndexBitcoin) publisher(txid, asOf chainhash.Hash) (*common.Address, er
 	case int(op.Index) >= len(prev.Tx.TxOut):
 		return nil, nil
 	}
-	a, ok := PublisherOf(ti.Tx, prev.Tx.TxOut[op.Index].PkScript)
+	a, ok := pop.PublisherOf(ti.Tx, prev.Tx.TxOut[op.Index].PkScript)
 	if !ok {
 		return nil, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/hvm"
 )
 
@@ -128,10 +129,10 @@ func (c *Chain) NewBuilder(p BuildParams) (*Builder, error) {
 		GasLimit:   gasLimit,
 		Time:       p.Time,
 		Extra:      enc,
-		MixDigest:  Random(vh.Hash),
+		MixDigest:  rules.Random(vh.Hash),
 		BaseFee:    eip1559.CalcBaseFee(c.cfg.ChainConfig, parent),
 	}
-	shapeHeader(c.cfg.ChainConfig, h)
+	rules.ShapeHeader(c.cfg.ChainConfig, h)
 	stxs, err := c.deriveSystemTxs(parent, vh)
 	if err != nil {
 		return nil, err
@@ -270,7 +271,7 @@ func (c *Chain) CommitBuilt(b *Built) error {
 		return fmt.Errorf("chain: CommitBuilt: the view no longer passes the view rules: %w", err)
 	}
 	r := b.Result
-	if h.Root != r.Root || h.ReceiptHash != r.ReceiptRoot || h.GasUsed != r.GasUsed || h.Bloom != r.Bloom || !eqPtr(h.RequestsHash, r.RequestsHash) || h.TxHash != block.TxRoot(b.Block.Body) {
+	if h.Root != r.Root || h.ReceiptHash != r.ReceiptRoot || h.GasUsed != r.GasUsed || h.Bloom != r.Bloom || !rules.EqualPtr(h.RequestsHash, r.RequestsHash) || h.TxHash != block.TxRoot(b.Block.Body) {
 		return fmt.Errorf("%w: the header no longer matches the built execution", ErrBadHeader)
 	}
 	// Receipts and logs were made before the hash was known.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/clock"
 )
 
 // TestBuilderIncrementsMatchBuildBlock: a block built by a Builder fed
@@ -182,7 +183,7 @@ func TestCommitBuiltRechecksView(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.NoSync, cfg.Bitcoin, cfg.Logger = true, btc, slog.New(slog.DiscardHandler)
-	cfg.Clock = fixedClock{time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
+	cfg.Clock = clock.Fixed{T: time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
 	c, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)

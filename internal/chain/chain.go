@@ -22,6 +22,8 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/chain/rules"
+	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
 )
 
@@ -111,8 +113,8 @@ type Config struct {
 	// whatever ForkChoice says (default DefaultMaxReorgDepth); a side
 	// branch forking deeper is stored but never considered.
 	MaxReorgDepth uint64
-	// Clock defaults to the system clock.
-	Clock Clock
+	// Clock defaults to clock.System (the wall clock); the header rule reads only Now.
+	Clock clock.Clock
 	// Logger defaults to slog.Default() with subsystem=chain.
 	Logger *slog.Logger
 }
@@ -134,7 +136,7 @@ type Chain struct {
 	tdb   *triedb.Database
 	sdb   state.Database
 	gen   *types.Header
-	clock Clock
+	clock clock.Clock
 
 	mu     sync.Mutex // one writer
 	closed atomic.Bool
@@ -172,7 +174,7 @@ func New(cfg Config) (*Chain, error) {
 		cfg.MaxFuture = 15 * time.Second
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = SystemClock{}
+		cfg.Clock = clock.System{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("subsystem", "chain")
@@ -191,7 +193,7 @@ func New(cfg Config) (*Chain, error) {
 	tdb := triedb.NewDatabase(db, &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}})
 	c := &Chain{
 		cfg:    cfg,
-		rules:  Rules{Config: cfg.ChainConfig, Sequencers: cfg.Sequencers, GasLimit: cfg.GasLimit, ViewLag: cfg.ViewLag, MaxFuture: cfg.MaxFuture},
+		rules:  Rules{rules.Rules{Config: cfg.ChainConfig, Sequencers: cfg.Sequencers, GasLimit: cfg.GasLimit, ViewLag: cfg.ViewLag, MaxFuture: cfg.MaxFuture}},
 		proc:   NewProcessor(cfg.ChainConfig, cfg.BitcoinParams),
 		log:    cfg.Logger,
 		kv:     kv,
@@ -401,7 +403,7 @@ func (c *Chain) verify(b *Block) (*verified, error) {
 		return nil, fmt.Errorf("%w", ErrBloom)
 	case res.ReceiptRoot != h.ReceiptHash:
 		return nil, fmt.Errorf("%w: executed %s, header %s", ErrReceiptRoot, res.ReceiptRoot, h.ReceiptHash)
-	case !eqPtr(res.RequestsHash, h.RequestsHash):
+	case !rules.EqualPtr(res.RequestsHash, h.RequestsHash):
 		return nil, fmt.Errorf("%w: requests hash", ErrBadHeader)
 	case res.Root != h.Root:
 		return nil, fmt.Errorf("%w: executed %s, header %s", ErrStateRoot, res.Root, h.Root)

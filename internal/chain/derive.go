@@ -10,6 +10,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // Deriver derives one kind of a block's system transactions from its
@@ -41,7 +42,7 @@ type Derivation struct {
 	// Keystone returns the keystone at number (a keystone number at or
 	// below Parent's) on Parent's own branch, so a side branch derives
 	// from its own keystones.
-	Keystone func(number uint64) (*Keystone, error)
+	Keystone func(number uint64) (*pop.L2Keystone, error)
 }
 
 // DefaultDerivers is the derivation of DESIGN 3.3 as it stands today:
@@ -114,7 +115,7 @@ func (r *PoPRewards) Derive(d *Derivation) ([]*block.SystemTx, error) {
 // caller passing publications to a block that pays none cannot change
 // the result. It is a pure function of its arguments, so every node
 // derives the same list.
-func DeriveSystemTxs(p *genesis.PoPConfig, interval, number uint64, view hvm.Header, rewarded []Publication) ([]*block.SystemTx, error) {
+func DeriveSystemTxs(p *genesis.PoPConfig, interval, number uint64, view hvm.Header, rewarded []pop.Publication) ([]*block.SystemTx, error) {
 	out, err := ViewUpdate{}.Derive(&Derivation{Number: number, View: view})
 	if err != nil {
 		return nil, err
@@ -131,7 +132,7 @@ func DeriveSystemTxs(p *genesis.PoPConfig, interval, number uint64, view hvm.Hea
 // list.
 func (c *Chain) deriveSystemTxs(parent *types.Header, vh hvm.Header) ([]*block.SystemTx, error) {
 	d := &Derivation{Parent: parent, Number: parent.Number.Uint64() + 1, View: vh, Bitcoin: c.cfg.Bitcoin,
-		Keystone: func(number uint64) (*Keystone, error) {
+		Keystone: func(number uint64) (*pop.L2Keystone, error) {
 			kh, err := c.ancestor(parent, number)
 			if err != nil {
 				return nil, err

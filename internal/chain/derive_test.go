@@ -13,6 +13,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/clock"
 )
 
 // depositDeriver stands in for a deriver installed by the assembly (the
@@ -46,7 +47,7 @@ func TestDeriversSeam(t *testing.T) {
 			cfg.Derivers = derivers
 		}
 		cfg.NoSync, cfg.Bitcoin = true, NewIndexBitcoin(ix)
-		cfg.Clock = fixedClock{time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
+		cfg.Clock = clock.Fixed{T: time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
 		cfg.Logger = slog.New(slog.DiscardHandler)
 		c, err := New(cfg)
 		if err == nil {

@@ -24,7 +24,7 @@
 //     parent, number and view. DeriveSystemTxs is the default list as a
 //     pure function of the number, view and the publications of the
 //     keystone the block pays (reward.go: DeriveRewards,
-//     ResolvePublishers, PublisherOf).
+//     ResolvePublishers, pop.PublisherOf).
 //   - Chain (chain.go, query.go, build.go): storage, InsertBlock and
 //     InsertChain (insert.go: a batch, its senders recovered in the
 //     background a few blocks ahead),
@@ -69,7 +69,7 @@
 //     when the view has since been reorged out of Bitcoin's best chain,
 //     so every node, at any time, derives the same list.
 //   - Who: the publisher is the Ethereum address of the secp256k1 key
-//     that signed the PoP transaction's first input (PublisherOf: P2WPKH,
+//     that signed the PoP transaction's first input (pop.PublisherOf: P2WPKH,
 //     P2PKH, or P2TR key path, whose output key, with even Y, is the
 //     address). The publisher's Ethereum key is the same secp256k1
 //     secret (for P2TR, the BIP 86 tweaked one). Other spends (script
@@ -141,7 +141,7 @@
 // A valid block whose parent is the head becomes the head. A valid block
 // on any other stored block is stored on its side branch; the chain then
 // walks that branch back to the canonical chain (the fork point), lists
-// the keystones of both branches above it (KeystoneRef: number and id)
+// the keystones of both branches above it (tracker.KeystoneRef: number and id)
 // and asks ForkChoice.Prefer(current, candidate). Only a yes switches; a
 // tie, a refusal or no ForkChoice at all keeps the incumbent. ForkChoice
 // owns the superfinal rule (it refuses when current[0] is superfinal);

@@ -1,6 +1,10 @@
 package chain
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/hemi-go/hemi/internal/chain/rules"
+)
 
 // Errors returned by the chain. Every error InsertBlock returns for a block
 // that is wrong wraps ErrInvalidBlock and one of the kinds below, so a
@@ -10,12 +14,12 @@ import "errors"
 var (
 	// ErrInvalidBlock: the block breaks a consensus rule; it will never be
 	// valid. Every kind below except ErrViewNotReady wraps it.
-	ErrInvalidBlock = errors.New("chain: invalid block")
+	ErrInvalidBlock = rules.ErrInvalidBlock
 
 	// ErrViewNotReady: the block's Bitcoin view is not indexed by this
 	// node yet, or is fewer than Config.ViewLag blocks below this node's
 	// Bitcoin tip. Not a verdict: retry once the Bitcoin index advanced.
-	ErrViewNotReady = errors.New("chain: bitcoin view not ready")
+	ErrViewNotReady = rules.ErrViewNotReady
 
 	// ErrClosed: the chain was closed.
 	ErrClosed = errors.New("chain: closed")
@@ -30,34 +34,30 @@ var (
 	ErrGenesisMismatch = errors.New("chain: database holds a different genesis")
 )
 
-// Kinds of invalid block. Each wraps ErrInvalidBlock.
+// Kinds of invalid block. Each wraps ErrInvalidBlock. The header and seal
+// kinds are package rules' (the same values).
 var (
 	ErrKnownBlock    = invalid("block already known")
-	ErrUnknownParent = invalid("unknown parent")
+	ErrUnknownParent = rules.ErrUnknownParent
 	ErrNotHead       = invalid("built block's parent is no longer the head") // CommitBuilt only
-	ErrBadNumber     = invalid("bad block number")
-	ErrBadTimestamp  = invalid("bad timestamp")
-	ErrFutureBlock   = invalid("timestamp too far in the future")
-	ErrBadGasLimit   = invalid("bad gas limit")
-	ErrBadBaseFee    = invalid("bad base fee")
-	ErrBadHeader     = invalid("malformed header")
-	ErrBadExtra      = invalid("bad header extra (bitcoin view record)")
-	ErrBadSeal       = invalid("bad seal")
-	ErrBadView       = invalid("bad bitcoin view")
+	ErrBadNumber     = rules.ErrBadNumber
+	ErrBadTimestamp  = rules.ErrBadTimestamp
+	ErrFutureBlock   = rules.ErrFutureBlock
+	ErrBadGasLimit   = rules.ErrBadGasLimit
+	ErrBadBaseFee    = rules.ErrBadBaseFee
+	ErrBadHeader     = rules.ErrBadHeader
+	ErrBadExtra      = rules.ErrBadExtra
+	ErrBadSeal       = rules.ErrBadSeal
+	ErrBadView       = rules.ErrBadView
 	ErrBadSystemTxs  = invalid("system transactions differ from those derived")
 	ErrBadTxRoot     = invalid("transactions root mismatch")
 	ErrBadTx         = invalid("invalid transaction")
-	ErrGasUsed       = invalid("gas used mismatch")
+	ErrGasUsed       = rules.ErrGasUsed
 	ErrReceiptRoot   = invalid("receipts root mismatch")
 	ErrBloom         = invalid("logs bloom mismatch")
 	ErrStateRoot     = invalid("state root mismatch")
 	ErrViewFailed    = errors.New("chain: bitcoin view failed during execution") // not a verdict: the index failed
 )
 
-// kindError is an invalid-block kind: errors.Is matches the kind and
-// ErrInvalidBlock.
-type kindError struct{ msg string }
-
-func invalid(msg string) error            { return &kindError{msg: "chain: " + msg} }
-func (e *kindError) Error() string        { return e.msg }
-func (e *kindError) Is(target error) bool { return target == ErrInvalidBlock }
+// invalid makes one of chain's own kinds of invalid block.
+func invalid(msg string) error { return rules.Invalid(msg) }

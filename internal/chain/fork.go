@@ -14,6 +14,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethdb"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/finality/tracker"
 )
 
 // DefaultMaxReorgDepth is Config.MaxReorgDepth's default: about 5.5 hours
@@ -137,8 +138,8 @@ func (c *Chain) planReorg(tip *types.Header) (*reorgPlan, error) {
 }
 
 // keystoneRefs lists the keystones among hs (one branch, ascending).
-func (c *Chain) keystoneRefs(hs []*types.Header) ([]KeystoneRef, error) {
-	var out []KeystoneRef
+func (c *Chain) keystoneRefs(hs []*types.Header) ([]tracker.KeystoneRef, error) {
+	var out []tracker.KeystoneRef
 	for _, h := range hs {
 		if !c.IsKeystone(h.Number.Uint64()) {
 			continue
@@ -147,7 +148,7 @@ func (c *Chain) keystoneRefs(hs []*types.Header) ([]KeystoneRef, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, KeystoneRef{Number: k.Number, ID: k.ID})
+		out = append(out, tracker.KeystoneRef{Number: k.Number, ID: k.ID})
 	}
 	return out, nil
 }

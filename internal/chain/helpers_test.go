@@ -19,6 +19,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
 )
 
@@ -58,11 +59,6 @@ func mustKey(seed string) *ecdsa.PrivateKey {
 
 func addr(k *ecdsa.PrivateKey) common.Address { return crypto.PubkeyToAddress(k.PublicKey) }
 
-// fixedClock is a Clock at a fixed time.
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
-
 // harness is a chain over a Bitcoin index.
 type harness struct {
 	t     testing.TB
@@ -81,7 +77,7 @@ func newHarness(t testing.TB, ix *index.Index, dir string, spec *genesis.Spec) *
 		t.Fatal(err)
 	}
 	cfg.Dir, cfg.NoSync, cfg.Bitcoin = dir, true, btc
-	cfg.Clock = fixedClock{time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
+	cfg.Clock = clock.Fixed{T: time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	c, err := New(cfg)
 	if err != nil {

@@ -2,12 +2,13 @@ package chain
 
 import (
 	"math/big"
-	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/hemi-go/hemi/internal/finality/tracker"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // Bitcoin is what the chain asks of the Bitcoin index: the facts the
@@ -42,34 +43,17 @@ type Bitcoin interface {
 	// nil: finding it reads transactions, which Publisher does for the
 	// few that matter. No publication is an empty result, not an error;
 	// an asOf that is not indexed is an error wrapping ErrViewNotReady.
-	Publications(id [32]byte, asOf chainhash.Hash) ([]Publication, error)
+	Publications(id [32]byte, asOf chainhash.Hash) ([]pop.Publication, error)
 
 	// Publisher identifies who published PoP transaction txid, confirmed
-	// as of asOf: PublisherOf over the transaction and the output its
+	// as of asOf: pop.PublisherOf over the transaction and the output its
 	// first input spends (both as of asOf). nil when it cannot be
 	// identified; errors as for Publications.
 	Publisher(txid, asOf chainhash.Hash) (*common.Address, error)
 }
 
-// Clock tells the time, for the "not too far in the future" rule.
-type Clock interface {
-	Now() time.Time
-}
-
-// SystemClock is the wall clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
-
 // viewErr is the optional failure report of a BitcoinView (hvm.IndexView).
 type viewErr interface{ Err() error }
-
-// KeystoneRef names one keystone of a branch for fork choice.
-type KeystoneRef struct {
-	Number uint64
-	ID     [32]byte
-}
 
 // ForkChoice decides between the canonical branch and a competing one by
 // Proof-of-Proof (DESIGN 4); internal/finality implements it. The chain
@@ -85,5 +69,5 @@ type ForkChoice interface {
 	// empty). It must refuse (false) when a block of the current branch
 	// above the common ancestor is superfinal, that is when current[0]
 	// is superfinal: a node never reorganises below a superfinal block.
-	Prefer(current, candidate []KeystoneRef) bool
+	Prefer(current, candidate []tracker.KeystoneRef) bool
 }

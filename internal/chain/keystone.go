@@ -11,18 +11,6 @@ import (
 	"github.com/hemi-go/hemi/internal/pop"
 )
 
-// Keystone is an L2 keystone block (DESIGN 4) with its abbreviated form.
-type Keystone struct {
-	Number uint64
-	Hash   common.Hash // the keystone block's hash
-	ID     [32]byte    // pop.Keystone.ID of K
-	K      pop.Keystone
-	// PrevID is the id of the previous keystone of the same branch; zero
-	// for the first keystone (whose predecessor is the genesis, which is
-	// not a keystone).
-	PrevID [32]byte
-}
-
 // prefixKeystone indexes every stored keystone block, canonical or not:
 //
 //	"hemi-ks-" id (32) -> block hash (32)
@@ -86,7 +74,7 @@ func (c *Chain) ancestor(h *types.Header, number uint64) (*types.Header, error) 
 // keystoneFor builds the Keystone of a keystone header h stored (or being
 // stored) in the database. The previous keystones are found by walking
 // h's own branch back, one and two keystone intervals.
-func (c *Chain) keystoneFor(h *types.Header) (*Keystone, error) {
+func (c *Chain) keystoneFor(h *types.Header) (*pop.L2Keystone, error) {
 	n := h.Number.Uint64()
 	if !c.IsKeystone(n) {
 		return nil, fmt.Errorf("block %d is not a keystone: %w", n, ErrNotFound)
@@ -97,7 +85,7 @@ func (c *Chain) keystoneFor(h *types.Header) (*Keystone, error) {
 		return nil, err
 	}
 	k := KeystoneOf(h, prev.Hash())
-	out := &Keystone{Number: n, Hash: h.Hash(), ID: k.ID(), K: k}
+	out := &pop.L2Keystone{Number: n, Hash: h.Hash(), ID: k.ID(), K: k}
 	if n-iv > 0 {
 		prev2, err := c.ancestor(prev, n-2*iv)
 		if err != nil {
@@ -111,7 +99,7 @@ func (c *Chain) keystoneFor(h *types.Header) (*Keystone, error) {
 
 // KeystoneAt returns the canonical keystone at number (a positive multiple
 // of the interval, at most the head).
-func (c *Chain) KeystoneAt(number uint64) (*Keystone, error) {
+func (c *Chain) KeystoneAt(number uint64) (*pop.L2Keystone, error) {
 	if !c.IsKeystone(number) {
 		return nil, fmt.Errorf("block %d is not a keystone (interval %d): %w", number, c.cfg.KeystoneInterval, ErrNotFound)
 	}
@@ -123,7 +111,7 @@ func (c *Chain) KeystoneAt(number uint64) (*Keystone, error) {
 }
 
 // KeystoneByHash returns the keystone of any stored keystone block.
-func (c *Chain) KeystoneByHash(hash common.Hash) (*Keystone, error) {
+func (c *Chain) KeystoneByHash(hash common.Hash) (*pop.L2Keystone, error) {
 	h, err := readHeader(c.db, hash)
 	if err != nil {
 		return nil, err
@@ -133,7 +121,7 @@ func (c *Chain) KeystoneByHash(hash common.Hash) (*Keystone, error) {
 
 // KeystoneByID returns the stored keystone block (canonical or not) whose
 // keystone id is id.
-func (c *Chain) KeystoneByID(id [32]byte) (*Keystone, error) {
+func (c *Chain) KeystoneByID(id [32]byte) (*pop.L2Keystone, error) {
 	v, err := c.db.Get(keystoneKey(id))
 	if err != nil || len(v) != common.HashLength {
 		return nil, fmt.Errorf("keystone %x: %w", id, ErrNotFound)

@@ -14,6 +14,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/hvm"
 )
 
@@ -39,8 +40,8 @@ func TestSystemTxSemantics(t *testing.T) {
 	vh := view.Tip()
 	parent := h.chain.Head()
 	header := &types.Header{ParentHash: parent.Hash(), Number: big.NewInt(1), GasLimit: parent.GasLimit, Time: parent.Time + 2,
-		BaseFee: genesis.NextBaseFee(h.cfg.ChainConfig, parent), MixDigest: Random(vh.Hash)}
-	shapeHeader(h.cfg.ChainConfig, header)
+		BaseFee: genesis.NextBaseFee(h.cfg.ChainConfig, parent), MixDigest: rules.Random(vh.Hash)}
+	rules.ShapeHeader(h.cfg.ChainConfig, header)
 
 	x, y, z := common.Address{0x0a}, common.Address{0x0b}, common.Address{0x0c}
 	eth := big.NewInt(params.Ether)

@@ -1,51 +1,16 @@
 package chain
 
 import (
-	"bytes"
-	"cmp"
 	"math/big"
 	"slices"
 
-	"github.com/btcsuite/btcd/address/v2"
-	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"github.com/btcsuite/btcd/chainhash/v2"
-	"github.com/btcsuite/btcd/txscript/v2"
-	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/pop"
 )
-
-// Publication is one Bitcoin output publishing a keystone, as of a
-// Bitcoin view, with who published it.
-type Publication struct {
-	Height    int32          // Bitcoin height of the block holding it
-	BlockHash chainhash.Hash // that block
-	TxIndex   uint32         // position of the PoP transaction in the block
-	Txid      chainhash.Hash // the PoP transaction
-	Vout      uint32         // the OP_RETURN output
-	// Publisher is the Ethereum address of the key that signed the PoP
-	// transaction's first input (PublisherOf); nil when it cannot be
-	// identified or was not looked up (ResolvePublishers), and such a
-	// publication earns nothing.
-	Publisher *common.Address
-}
-
-// bitcoinLess orders publications in Bitcoin order: height, position in
-// the block, output.
-func bitcoinLess(a, b *Publication) int {
-	switch {
-	case a.Height != b.Height:
-		return cmp.Compare(a.Height, b.Height)
-	case a.TxIndex != b.TxIndex:
-		return cmp.Compare(a.TxIndex, b.TxIndex)
-	default:
-		return cmp.Compare(a.Vout, b.Vout)
-	}
-}
 
 // RewardedKeystone returns the keystone whose publishers L2 block number
 // pays: K = number - p.RewardDelay when rewards are on (RewardDelay > 0)
@@ -79,7 +44,7 @@ func RewardedKeystone(p *genesis.PoPConfig, interval, number uint64) (uint64, bo
 // genesis.RewardGas, SourceHash block.SourceHash(block.DomainPoPReward,
 // txid, vout). With rewards off (p.RewardDelay 0) it returns nothing.
 // Pure: no I/O, and pubs is not modified.
-func DeriveRewards(p *genesis.PoPConfig, pubs []Publication) []*block.SystemTx {
+func DeriveRewards(p *genesis.PoPConfig, pubs []pop.Publication) []*block.SystemTx {
 	if !p.RewardsOn() || p.Reward == nil || p.Reward.Sign() <= 0 || p.MaxRewarded <= 0 || len(pubs) == 0 {
 		return nil
 	}
@@ -114,9 +79,9 @@ func DeriveRewards(p *genesis.PoPConfig, pubs []Publication) []*block.SystemTx {
 }
 
 // sortedPublications returns a copy of pubs in Bitcoin order.
-func sortedPublications(pubs []Publication) []Publication {
+func sortedPublications(pubs []pop.Publication) []pop.Publication {
 	sorted := slices.Clone(pubs)
-	slices.SortStableFunc(sorted, func(a, b Publication) int { return bitcoinLess(&a, &b) })
+	pop.SortPublications(sorted)
 	return sorted
 }
 
@@ -145,7 +110,7 @@ func rewardAmount(p *genesis.PoPConfig, h0, h int32) *big.Int {
 // published them, so DeriveRewards gives the same list as with every
 // publisher known, while the lookups stay bounded by the reward window
 // however many publications Bitcoin holds.
-func ResolvePublishers(p *genesis.PoPConfig, pubs []Publication, who func(txid chainhash.Hash) (*common.Address, error)) ([]Publication, error) {
+func ResolvePublishers(p *genesis.PoPConfig, pubs []pop.Publication, who func(txid chainhash.Hash) (*common.Address, error)) ([]pop.Publication, error) {
 	sorted := sortedPublications(pubs)
 	for i := range sorted {
 		sorted[i].Publisher = nil
@@ -175,90 +140,4 @@ func ResolvePublishers(p *genesis.PoPConfig, pubs []Publication, who func(txid c
 		}
 	}
 	return sorted, nil
-}
-
-// PublisherOf identifies who published a PoP transaction: the Ethereum
-// address (keccak256 of the uncompressed public key, as for any
-// Ethereum account) of the secp256k1 key that signed tx's first input,
-// given the script of the output that input spends. Recognised:
-//
-//   - P2WPKH: the witness is [signature, public key] and the key's
-//     HASH160 is the program;
-//   - P2PKH: the scriptSig pushes [signature, public key] and the key's
-//     HASH160 is the script's;
-//   - P2TR key-path spend (a witness of one signature, plus an optional
-//     annex): the output key of the script, taken with even Y (BIP 340),
-//     so the address is that of the BIP 86 tweaked key, which the
-//     wallet that signed holds.
-//
-// Anything else (script-path spends, multisig, P2SH, a coinbase, a key
-// that does not match) is not identified: ok is false. The signature
-// itself is not checked: the Bitcoin index trusts the most-work chain,
-// whose blocks carry only valid spends.
-func PublisherOf(tx *wire.MsgTx, prevScript []byte) (common.Address, bool) {
-	if tx == nil || len(tx.TxIn) == 0 {
-		return common.Address{}, false
-	}
-	in := tx.TxIn[0]
-	switch {
-	case isP2WPKH(prevScript):
-		if len(in.Witness) != 2 || len(in.SignatureScript) != 0 {
-			return common.Address{}, false
-		}
-		return keyHashAddress(in.Witness[1], prevScript[2:22])
-	case isP2PKH(prevScript):
-		if len(in.Witness) != 0 {
-			return common.Address{}, false
-		}
-		pushes, err := txscript.PushedData(in.SignatureScript)
-		if err != nil || len(pushes) != 2 {
-			return common.Address{}, false
-		}
-		return keyHashAddress(pushes[1], prevScript[3:23])
-	case isP2TR(prevScript):
-		w := in.Witness
-		if len(w) == 2 && len(w[1]) > 0 && w[1][0] == txscript.TaprootAnnexTag {
-			w = w[:1]
-		}
-		if len(w) != 1 || len(in.SignatureScript) != 0 {
-			return common.Address{}, false
-		}
-		pub, err := schnorr.ParsePubKey(prevScript[2:34])
-		if err != nil {
-			return common.Address{}, false
-		}
-		return ethAddress(pub), true
-	}
-	return common.Address{}, false
-}
-
-func isP2WPKH(s []byte) bool {
-	return len(s) == 22 && s[0] == txscript.OP_0 && s[1] == txscript.OP_DATA_20
-}
-
-func isP2PKH(s []byte) bool {
-	return len(s) == 25 && s[0] == txscript.OP_DUP && s[1] == txscript.OP_HASH160 && s[2] == txscript.OP_DATA_20 &&
-		s[23] == txscript.OP_EQUALVERIFY && s[24] == txscript.OP_CHECKSIG
-}
-
-func isP2TR(s []byte) bool {
-	return len(s) == 34 && s[0] == txscript.OP_1 && s[1] == txscript.OP_DATA_32
-}
-
-// keyHashAddress parses a serialized public key whose HASH160 must be
-// hash.
-func keyHashAddress(key, hash []byte) (common.Address, bool) {
-	if !bytes.Equal(address.Hash160(key), hash) {
-		return common.Address{}, false
-	}
-	pub, err := btcec.ParsePubKey(key)
-	if err != nil {
-		return common.Address{}, false
-	}
-	return ethAddress(pub), true
-}
-
-// ethAddress is the Ethereum address of a secp256k1 public key.
-func ethAddress(pub *btcec.PublicKey) common.Address {
-	return common.BytesToAddress(crypto.Keccak256(pub.SerializeUncompressed()[1:])[12:])
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/block"
@@ -50,8 +51,8 @@ func FuzzPublisherOf(f *testing.F) {
 			in.Witness = wire.TxWitness{w0, w1, w0}
 		}
 		tx.AddTxIn(in)
-		a, ok := PublisherOf(tx, prev)
-		b, ok2 := PublisherOf(tx, prev)
+		a, ok := pop.PublisherOf(tx, prev)
+		b, ok2 := pop.PublisherOf(tx, prev)
 		if a != b || ok != ok2 {
 			t.Fatal("not deterministic")
 		}
@@ -60,17 +61,17 @@ func FuzzPublisherOf(f *testing.F) {
 		}
 		var key, hash []byte
 		switch {
-		case isP2WPKH(prev):
+		case txscript.IsPayToWitnessPubKeyHash(prev):
 			key, hash = w1, prev[2:22]
-		case isP2PKH(prev):
+		case txscript.IsPayToPubKeyHash(prev):
 			pushes, err := txscript.PushedData(sigScript)
 			if err != nil || len(pushes) != 2 {
 				t.Fatalf("p2pkh publisher %s from scriptSig %x", a, sigScript)
 			}
 			key, hash = pushes[1], prev[3:23]
-		case isP2TR(prev):
+		case txscript.IsPayToTaproot(prev):
 			pub, err := schnorr.ParsePubKey(prev[2:34])
-			if err != nil || ethAddress(pub) != a {
+			if err != nil || crypto.PubkeyToAddress(*pub.ToECDSA()) != a {
 				t.Fatalf("p2tr publisher %s is not the output key", a)
 			}
 			return
@@ -78,7 +79,7 @@ func FuzzPublisherOf(f *testing.F) {
 			t.Fatalf("identified %s from an unrecognised script %x", a, prev)
 		}
 		pub, err := btcec.ParsePubKey(key)
-		if err != nil || !bytes.Equal(address.Hash160(key), hash) || ethAddress(pub) != a {
+		if err != nil || !bytes.Equal(address.Hash160(key), hash) || crypto.PubkeyToAddress(*pub.ToECDSA()) != a {
 			t.Fatalf("publisher %s does not match the key the script commits to", a)
 		}
 	})
@@ -94,7 +95,7 @@ func FuzzDeriveRewards(f *testing.F) {
 	f.Fuzz(func(t *testing.T, raw []byte, maxRewarded uint8) {
 		p := rewardCfg()
 		p.MaxRewarded = int(maxRewarded%16) + 1
-		var pubs []Publication
+		var pubs []pop.Publication
 		for i := 0; i+3 <= len(raw) && len(pubs) < 64; i += 3 {
 			var who *common.Address
 			if raw[i+2]%8 != 0 {
@@ -102,11 +103,11 @@ func FuzzDeriveRewards(f *testing.F) {
 			}
 			var txid chainhash.Hash
 			binary.BigEndian.PutUint32(txid[:], uint32(i))
-			pubs = append(pubs, Publication{Height: int32(raw[i] % 12), TxIndex: uint32(raw[i+1] % 4), Txid: txid,
+			pubs = append(pubs, pop.Publication{Height: int32(raw[i] % 12), TxIndex: uint32(raw[i+1] % 4), Txid: txid,
 				Vout: uint32(i), Publisher: who})
 		}
 		got := DeriveRewards(&p, pubs)
-		rev := make([]Publication, len(pubs))
+		rev := make([]pop.Publication, len(pubs))
 		for i := range pubs {
 			rev[len(pubs)-1-i] = pubs[i]
 		}

@@ -36,18 +36,18 @@ func publisher(i int) *common.Address {
 
 // pub is a publication at height, tx index and vout with a txid made
 // from its position.
-func pub(height int32, idx, vout uint32, who *common.Address) Publication {
+func pub(height int32, idx, vout uint32, who *common.Address) pop.Publication {
 	txid := chainhash.Hash{byte(height), byte(idx), byte(vout), 0x77}
-	return Publication{Height: height, BlockHash: chainhash.Hash{byte(height)}, TxIndex: idx, Txid: txid, Vout: vout, Publisher: who}
+	return pop.Publication{Height: height, BlockHash: chainhash.Hash{byte(height)}, TxIndex: idx, Txid: txid, Vout: vout, Publisher: who}
 }
 
 // paid is one expected reward: publication, amount.
 type paid struct {
-	p      Publication
+	p      pop.Publication
 	amount int64
 }
 
-func rewardTx(p Publication, amount int64) *block.SystemTx {
+func rewardTx(p pop.Publication, amount int64) *block.SystemTx {
 	to := *p.Publisher
 	return &block.SystemTx{
 		SourceHash: block.SourceHash(block.DomainPoPReward, p.Txid, uint64(p.Vout)),
@@ -61,7 +61,7 @@ func TestDeriveSystemTxsRewards(t *testing.T) {
 	view := hvm.Header{Height: 7, Hash: chainhash.Hash{7}, Header: wire.BlockHeader{Timestamp: time.Unix(1_700_000_000, 0)}}
 	payer := uint64(25 + delay) // pays keystone 25
 	a, b, c := publisher(1), publisher(2), publisher(3)
-	many := func(n int) (in []Publication, want []paid) {
+	many := func(n int) (in []pop.Publication, want []paid) {
 		for i := range n {
 			p := pub(100, uint32(i+1), 0, publisher(10+i))
 			in = append(in, p)
@@ -76,45 +76,45 @@ func TestDeriveSystemTxsRewards(t *testing.T) {
 		name   string
 		mut    func(*genesis.PoPConfig)
 		number uint64
-		pubs   []Publication
+		pubs   []pop.Publication
 		want   []paid
 	}{
 		{name: "no publications", number: payer},
-		{name: "one", number: payer, pubs: []Publication{pub(100, 1, 0, a)},
+		{name: "one", number: payer, pubs: []pop.Publication{pub(100, 1, 0, a)},
 			want: []paid{{pub(100, 1, 0, a), 1000}}},
 		{name: "many, given out of order, paid in Bitcoin order by delay",
 			number: payer,
-			pubs:   []Publication{pub(103, 1, 0, c), pub(100, 4, 1, a), pub(102, 9, 0, b)},
+			pubs:   []pop.Publication{pub(103, 1, 0, c), pub(100, 4, 1, a), pub(102, 9, 0, b)},
 			want:   []paid{{pub(100, 4, 1, a), 1000}, {pub(102, 9, 0, b), 800}, {pub(103, 1, 0, c), 600}}},
 		{name: "same block: by tx index then vout",
 			number: payer,
-			pubs:   []Publication{pub(100, 3, 0, a), pub(100, 1, 2, b), pub(100, 1, 1, c)},
+			pubs:   []pop.Publication{pub(100, 3, 0, a), pub(100, 1, 2, b), pub(100, 1, 1, c)},
 			want:   []paid{{pub(100, 1, 1, c), 1000}, {pub(100, 1, 2, b), 1000}, {pub(100, 3, 0, a), 1000}}},
 		{name: "last entry of the table and beyond it",
 			number: payer,
-			pubs:   []Publication{pub(100, 1, 0, a), pub(105, 1, 0, b), pub(106, 1, 0, c)},
+			pubs:   []pop.Publication{pub(100, 1, 0, a), pub(105, 1, 0, b), pub(106, 1, 0, c)},
 			want:   []paid{{pub(100, 1, 0, a), 1000}, {pub(105, 1, 0, b), 200}}},
 		{name: "duplicates by one publisher: its earliest only",
 			number: payer,
-			pubs:   []Publication{pub(101, 1, 0, a), pub(100, 2, 0, a), pub(100, 5, 0, b), pub(100, 2, 1, a)},
+			pubs:   []pop.Publication{pub(101, 1, 0, a), pub(100, 2, 0, a), pub(100, 5, 0, b), pub(100, 2, 1, a)},
 			want:   []paid{{pub(100, 2, 0, a), 1000}, {pub(100, 5, 0, b), 1000}}},
 		{name: "unidentifiable: earns nothing but sets the first height",
 			number: payer,
-			pubs:   []Publication{pub(100, 1, 0, nil), pub(102, 1, 0, a)},
+			pubs:   []pop.Publication{pub(100, 1, 0, nil), pub(102, 1, 0, a)},
 			want:   []paid{{pub(102, 1, 0, a), 800}}},
 		{name: "max rewarded cap", number: payer, pubs: manyIn, want: manyWant},
 		{name: "max rewarded 1 skips duplicates before counting",
 			mut:    func(p *genesis.PoPConfig) { p.MaxRewarded = 1 },
 			number: payer,
-			pubs:   []Publication{pub(100, 1, 0, nil), pub(100, 2, 0, a), pub(100, 3, 0, b)},
+			pubs:   []pop.Publication{pub(100, 1, 0, nil), pub(100, 2, 0, a), pub(100, 3, 0, b)},
 			want:   []paid{{pub(100, 2, 0, a), 1000}}},
 		{name: "reward delay 0: rewards off", mut: func(p *genesis.PoPConfig) { p.RewardDelay = 0 },
-			number: payer, pubs: []Publication{pub(100, 1, 0, a)}},
+			number: payer, pubs: []pop.Publication{pub(100, 1, 0, a)}},
 		{name: "block that pays no keystone ignores publications",
-			number: payer + 1, pubs: []Publication{pub(100, 1, 0, a)}},
+			number: payer + 1, pubs: []pop.Publication{pub(100, 1, 0, a)}},
 		{name: "keystone 0 (genesis) is never paid",
-			number: delay, pubs: []Publication{pub(100, 1, 0, a)}},
-		{name: "second keystone", number: 50 + delay, pubs: []Publication{pub(100, 1, 0, a)},
+			number: delay, pubs: []pop.Publication{pub(100, 1, 0, a)}},
+		{name: "second keystone", number: 50 + delay, pubs: []pop.Publication{pub(100, 1, 0, a)},
 			want: []paid{{pub(100, 1, 0, a), 1000}}},
 	}
 	for _, tc := range tests {
@@ -123,7 +123,7 @@ func TestDeriveSystemTxsRewards(t *testing.T) {
 			if tc.mut != nil {
 				tc.mut(&p)
 			}
-			in := append([]Publication(nil), tc.pubs...)
+			in := append([]pop.Publication(nil), tc.pubs...)
 			got, err := DeriveSystemTxs(&p, interval, tc.number, view, tc.pubs)
 			if err != nil {
 				t.Fatal(err)
@@ -293,7 +293,7 @@ func TestPublisherOf(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, ok := PublisherOf(tc.tx, tc.prev)
+			got, ok := pop.PublisherOf(tc.tx, tc.prev)
 			switch {
 			case tc.want == nil && ok:
 				t.Fatalf("identified %s, want none", got)
@@ -324,21 +324,21 @@ func TestResolvePublishers(t *testing.T) {
 	tests := []struct {
 		name      string
 		mut       func(*genesis.PoPConfig)
-		pubs      []Publication
+		pubs      []pop.Publication
 		wantAsked int
 		wantWho   []*common.Address // in Bitcoin order
 	}{
-		{name: "beyond the table: not asked", pubs: []Publication{pub(106, 1, 0, b), pub(100, 1, 0, a)},
+		{name: "beyond the table: not asked", pubs: []pop.Publication{pub(106, 1, 0, b), pub(100, 1, 0, a)},
 			wantAsked: 1, wantWho: []*common.Address{a, nil}},
 		{name: "stops at max rewarded distinct publishers", mut: func(p *genesis.PoPConfig) { p.MaxRewarded = 1 },
-			pubs:      []Publication{pub(100, 1, 0, nil), pub(100, 2, 0, a), pub(100, 3, 0, a), pub(101, 1, 0, b)},
+			pubs:      []pop.Publication{pub(100, 1, 0, nil), pub(100, 2, 0, a), pub(100, 3, 0, a), pub(101, 1, 0, b)},
 			wantAsked: 2, wantWho: []*common.Address{nil, a, nil, nil}},
-		{name: "one question per transaction", pubs: []Publication{sameTx2, sameTx},
+		{name: "one question per transaction", pubs: []pop.Publication{sameTx2, sameTx},
 			wantAsked: 1, wantWho: []*common.Address{a, a}},
 		{name: "rewards off: nothing asked", mut: func(p *genesis.PoPConfig) { p.RewardDelay = 0 },
-			pubs: []Publication{pub(100, 1, 0, a)}, wantWho: []*common.Address{nil}},
+			pubs: []pop.Publication{pub(100, 1, 0, a)}, wantWho: []*common.Address{nil}},
 		{name: "a 0% entry ends the window", mut: func(p *genesis.PoPConfig) { p.RewardTable = []uint32{100, 0} },
-			pubs: []Publication{pub(100, 1, 0, a), pub(101, 1, 0, b)}, wantAsked: 1, wantWho: []*common.Address{a, nil}},
+			pubs: []pop.Publication{pub(100, 1, 0, a), pub(101, 1, 0, b)}, wantAsked: 1, wantWho: []*common.Address{a, nil}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -370,7 +370,7 @@ func TestResolvePublishers(t *testing.T) {
 	}
 	t.Run("lookup failure", func(t *testing.T) {
 		p := rewardCfg()
-		_, err := ResolvePublishers(&p, []Publication{pub(100, 1, 0, a)}, func(chainhash.Hash) (*common.Address, error) {
+		_, err := ResolvePublishers(&p, []pop.Publication{pub(100, 1, 0, a)}, func(chainhash.Hash) (*common.Address, error) {
 			return nil, ErrViewNotReady
 		})
 		wantErr(t, err, ErrViewNotReady)

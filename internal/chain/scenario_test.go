@@ -14,6 +14,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/finality/tracker"
 )
 
 // fakeForkChoice is a ForkChoice the test steers: it prefers a candidate
@@ -27,7 +28,7 @@ type fakeForkChoice struct {
 	superfinal map[[32]byte]bool
 	longer     bool
 	finalized  uint64 // what Finalized reports
-	asked      [][2][]KeystoneRef
+	asked      [][2][]tracker.KeystoneRef
 }
 
 // Finalized makes the fake a Finalizer.
@@ -41,18 +42,18 @@ func newFakeForkChoice() *fakeForkChoice {
 	return &fakeForkChoice{winners: map[[32]byte]bool{}, superfinal: map[[32]byte]bool{}}
 }
 
-func (f *fakeForkChoice) Prefer(current, candidate []KeystoneRef) bool {
+func (f *fakeForkChoice) Prefer(current, candidate []tracker.KeystoneRef) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.asked = append(f.asked, [2][]KeystoneRef{slices.Clone(current), slices.Clone(candidate)})
+	f.asked = append(f.asked, [2][]tracker.KeystoneRef{slices.Clone(current), slices.Clone(candidate)})
 	if len(current) > 0 && f.superfinal[current[0].ID] {
 		return false
 	}
 	if f.longer {
 		return len(candidate) > len(current)
 	}
-	has := func(ks []KeystoneRef) bool {
-		return slices.ContainsFunc(ks, func(k KeystoneRef) bool { return f.winners[k.ID] })
+	has := func(ks []tracker.KeystoneRef) bool {
+		return slices.ContainsFunc(ks, func(k tracker.KeystoneRef) bool { return f.winners[k.ID] })
 	}
 	return has(candidate) && !has(current)
 }
@@ -72,7 +73,7 @@ func (f *fakeForkChoice) win(t testing.TB, c *Chain, blocks ...*Block) {
 }
 
 // lastQuestion is the last (current, candidate) fork choice was asked.
-func (f *fakeForkChoice) lastQuestion() (current, candidate []KeystoneRef) {
+func (f *fakeForkChoice) lastQuestion() (current, candidate []tracker.KeystoneRef) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.asked) == 0 {
@@ -245,9 +246,9 @@ func (s *forkScenario) balance(a common.Address) uint64 {
 }
 
 // refs are the keystone refs of blocks that are keystones.
-func (s *forkScenario) refs(blocks ...*Block) []KeystoneRef {
+func (s *forkScenario) refs(blocks ...*Block) []tracker.KeystoneRef {
 	s.t.Helper()
-	var out []KeystoneRef
+	var out []tracker.KeystoneRef
 	for _, b := range blocks {
 		if !s.chain.IsKeystone(b.NumberU64()) {
 			continue
@@ -256,7 +257,7 @@ func (s *forkScenario) refs(blocks ...*Block) []KeystoneRef {
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		out = append(out, KeystoneRef{Number: k.Number, ID: k.ID})
+		out = append(out, tracker.KeystoneRef{Number: k.Number, ID: k.ID})
 	}
 	return out
 }

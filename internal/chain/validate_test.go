@@ -12,6 +12,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/rules"
 )
 
 // TestInsertValidation feeds a follower blocks that break one rule each;
@@ -61,7 +62,7 @@ func TestInsertValidation(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		b.Header.Extra, b.Header.MixDigest = enc, Random(hash)
+		b.Header.Extra, b.Header.MixDigest = enc, rules.Random(hash)
 	}
 	tooHigh := seq.transfer(userKeys[3], 7, addr(userKeys[1]), 1)
 

@@ -6,59 +6,16 @@
 //
 // # Parts
 //
-// Tracker is a pure state machine (no goroutines, clocks or I/O): Bitcoin
-// blocks are connected and disconnected one at a time, in chain order, with
-// the PoP publications each holds; keystones of any L2 branch are added as
-// they become known. Service is the I/O shell: it feeds a Tracker from the
+// The rules live in package tracker (internal/finality/tracker), which
+// imports no storage so the verifier can share them: Tracker is a pure
+// state machine (no goroutines, clocks or I/O): Bitcoin blocks are
+// connected and disconnected one at a time, in chain order, with the PoP
+// publications each holds; keystones of any L2 branch are added as they
+// become known; the effective publication and the fork choice rule are
+// documented there. Service is the I/O shell: it feeds a Tracker from the
 // index's events and the chain's heads, answers queries, implements
 // chain.ForkChoice and asks the chain to reconsider its head when
 // publications change.
-//
-// # Effective publication
-//
-// Keystones form a tree by their previous-keystone id. A keystone commits
-// to all its ancestors, so the effective publication of keystone K is the
-// earliest canonical Bitcoin publication (by height, then position of the
-// transaction in its block, then output index) of K or of any keystone in
-// K's subtree, on whatever branch. Invariants the tracker keeps after every
-// input:
-//
-//   - eff(K) = min(own(K), eff(child) for each child of K), where own(K) is
-//     the earliest canonical publication of K's own id;
-//   - hence effective heights never decrease along a branch from the root
-//     to its tip, and a block is safe or superfinal only if its ancestors
-//     are;
-//   - publications of ids that no known keystone has (unknown L2 blocks,
-//     other chains) are kept, since the keystone may arrive later, but
-//     affect nothing until it does; a duplicate publication of an id in a
-//     later position never changes the earliest;
-//   - confirmations = Bitcoin tip height - publication height + 1;
-//     superfinal = confirmations >= SuperfinalDepth.
-//
-// # Fork choice rule
-//
-// Prefer(current, candidate) is given the keystones of each branch above
-// their common ancestor, in height order. For each branch and keystone, take
-// the Bitcoin height of its effective publication (computed as above, but
-// also along the given branch, so a candidate the tracker has not been told
-// about still counts its own publications). Then:
-//
-//  1. If current[0] is superfinal, refuse: a node never reorganises below a
-//     superfinal block.
-//  2. For every L2 keystone number present on either branch: a keystone
-//     missing on one branch counts as unpublished there. If neither side is
-//     published, both score 0. Otherwise the reference is the earlier of
-//     the two publication heights, and each side scores ForkTable[delay]
-//     points where delay = its height - reference; unpublished, or a delay
-//     beyond the table, scores 0.
-//  3. The candidate wins only with a strictly higher total: a tie (and in
-//     particular two branches with no publications at all) keeps the
-//     current branch.
-//
-// Publications of a side branch's keystones count for that branch even
-// though the tracker only holds canonical keystones: Prefer lowers each
-// keystone's publication by the own publications of the later keystones
-// in the list it is given.
 //
 // # Service
 //
@@ -74,7 +31,7 @@
 // hemi_finality_{safe_block,finalized_block,keystones,bitcoin_height};
 // "finality advanced" is logged when safe or finalized moves.
 //
-// The table is genesis.PoPConfig.ForkTable; when empty, DefaultForkTable
+// The table is genesis.PoPConfig.ForkTable; when empty, tracker.DefaultForkTable
 // (VeriBlock's {100, 100, 95, 89, 80, 69, 56, 40, 21}: same block or one
 // block later is as good, then decaying, nothing after 8 blocks, the
 // finality delay). The depth is genesis.PoPConfig.SuperfinalDepth; when 0,

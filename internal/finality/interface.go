@@ -10,6 +10,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // Bitcoin is what the service asks of the Bitcoin index; *index.Index
@@ -46,11 +47,11 @@ type Chain interface {
 	HeaderByNumber(number uint64) (*types.Header, error)
 	HeaderByHash(hash common.Hash) (*types.Header, error)
 	// KeystoneAt is the canonical keystone at number.
-	KeystoneAt(number uint64) (*chain.Keystone, error)
+	KeystoneAt(number uint64) (*pop.L2Keystone, error)
 	// KeystoneByID and KeystoneByHash find stored keystones, canonical or
 	// not.
-	KeystoneByID(id [32]byte) (*chain.Keystone, error)
-	KeystoneByHash(hash common.Hash) (*chain.Keystone, error)
+	KeystoneByID(id [32]byte) (*pop.L2Keystone, error)
+	KeystoneByHash(hash common.Hash) (*pop.L2Keystone, error)
 	// CoveringKeystone is the number of the first keystone at or after
 	// number.
 	CoveringKeystone(number uint64) uint64

@@ -12,9 +12,10 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/btcdtest"
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
-	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/finality"
+	"github.com/hemi-go/hemi/internal/finality/tracker"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // TestRegtestReorgMovesFinality publishes keystone 50 on the embedded
@@ -259,12 +260,12 @@ func TestL2ForkChoiceFollowsBitcoin(t *testing.T) {
 	}
 	// C would have won on score alone: 25 at delay 4 plus 50 against
 	// nothing, over A's 25 alone.
-	st := func(k *chain.Keystone) finality.BranchKeystone {
+	st := func(k *pop.L2Keystone) tracker.BranchKeystone {
 		x := s.fin.KeystoneStatus(k)
-		return finality.BranchKeystone{Number: k.Number, Published: x.Published, Height: x.Publication.Height}
+		return tracker.BranchKeystone{Number: k.Number, Published: x.Published, Height: x.Publication.Height}
 	}
 	ka50, _ := s.chain.KeystoneByHash(a50.Hash())
-	cur, cand := finality.Score(nil, []finality.BranchKeystone{st(ka), st(ka50)}, []finality.BranchKeystone{st(kc25), st(kc50)})
+	cur, cand := tracker.Score(nil, []tracker.BranchKeystone{st(ka), st(ka50)}, []tracker.BranchKeystone{st(kc25), st(kc50)})
 	if cand <= cur {
 		t.Fatalf("scores: current %d, candidate %d; the scenario needs the candidate ahead", cur, cand)
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/finality/tracker"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // fakeBitcoin is an index whose whole history is already stored, as after
@@ -100,7 +102,7 @@ type fakeChain struct {
 	s        *Service
 	cfg      chain.Config
 	headers  []*types.Header // canonical, by number
-	ka, kb   *chain.Keystone
+	ka, kb   *pop.L2Keystone
 	mu       sync.Mutex
 	switches int
 }
@@ -120,9 +122,9 @@ func newFakeChain() *fakeChain {
 		c.headers = append(c.headers, h)
 		parent = h.Hash()
 	}
-	mk := func(h *types.Header) *chain.Keystone {
+	mk := func(h *types.Header) *pop.L2Keystone {
 		k := chain.KeystoneOf(h, c.headers[0].Hash())
-		return &chain.Keystone{Number: 25, Hash: h.Hash(), ID: k.ID(), K: k}
+		return &pop.L2Keystone{Number: 25, Hash: h.Hash(), ID: k.ID(), K: k}
 	}
 	c.ka = mk(c.headers[25])
 	c.kb = mk(&types.Header{Number: big.NewInt(25), ParentHash: common.Hash{0xbb}, Difficulty: new(big.Int)})
@@ -145,22 +147,22 @@ func (c *fakeChain) HeaderByHash(hash common.Hash) (*types.Header, error) {
 	}
 	return nil, chain.ErrNotFound
 }
-func (c *fakeChain) KeystoneAt(n uint64) (*chain.Keystone, error) {
+func (c *fakeChain) KeystoneAt(n uint64) (*pop.L2Keystone, error) {
 	if n == 25 {
 		return c.ka, nil
 	}
 	return nil, chain.ErrNotFound
 }
-func (c *fakeChain) KeystoneByID(id [32]byte) (*chain.Keystone, error) {
-	for _, k := range []*chain.Keystone{c.ka, c.kb} {
+func (c *fakeChain) KeystoneByID(id [32]byte) (*pop.L2Keystone, error) {
+	for _, k := range []*pop.L2Keystone{c.ka, c.kb} {
 		if k.ID == id {
 			return k, nil
 		}
 	}
 	return nil, chain.ErrNotFound
 }
-func (c *fakeChain) KeystoneByHash(hash common.Hash) (*chain.Keystone, error) {
-	for _, k := range []*chain.Keystone{c.ka, c.kb} {
+func (c *fakeChain) KeystoneByHash(hash common.Hash) (*pop.L2Keystone, error) {
+	for _, k := range []*pop.L2Keystone{c.ka, c.kb} {
 		if k.Hash == hash {
 			return k, nil
 		}
@@ -174,8 +176,8 @@ func (c *fakeChain) Subscribe(ctx context.Context, _ uint64) <-chan *types.Heade
 	return ch
 }
 func (c *fakeChain) Reconsider() (bool, error) {
-	cur := []chain.KeystoneRef{{Number: 25, ID: c.ka.ID}}
-	cand := []chain.KeystoneRef{{Number: 25, ID: c.kb.ID}}
+	cur := []tracker.KeystoneRef{{Number: 25, ID: c.ka.ID}}
+	cand := []tracker.KeystoneRef{{Number: 25, ID: c.kb.ID}}
 	if !c.s.Prefer(cur, cand) {
 		return false, nil
 	}

@@ -9,7 +9,6 @@ import (
 	"sync"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
-	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/event"
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +18,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/finality/tracker"
 	"github.com/hemi-go/hemi/internal/pop"
 )
 
@@ -27,12 +27,22 @@ import (
 // before its L2 block exists, whose view lags the Bitcoin tip.
 const startMargin = 6
 
+// Errors of the service; callers test them with errors.Is (the tracker's
+// are in package tracker).
+var (
+	// ErrNotFound: the L2 block does not exist (above the head).
+	ErrNotFound = errors.New("finality: block not found")
+	// ErrNotReady: the service has not been bound to a chain or has not
+	// started.
+	ErrNotReady = errors.New("finality: not ready")
+)
+
 // Config configures a Service. It is not modified after New.
 type Config struct {
 	// Index is the node's Bitcoin index (required).
 	Index Bitcoin
 	// PoP is the chain's PoP schedule: SuperfinalDepth (0: default 10)
-	// and ForkTable (empty: DefaultForkTable).
+	// and ForkTable (empty: tracker.DefaultForkTable).
 	PoP genesis.PoPConfig
 	// Logger defaults to slog.Default() with subsystem=finality.
 	Logger *slog.Logger
@@ -51,7 +61,7 @@ type BlockFinality struct {
 	KeystoneExists bool
 	KeystoneID     [32]byte
 	KeystoneHash   common.Hash
-	Status
+	tracker.Status
 }
 
 // Heads are the newest safe and finalized canonical L2 blocks.
@@ -66,7 +76,7 @@ type canonKeystone struct {
 	id     [32]byte
 }
 
-// Service feeds a Tracker from the index and the chain, answers finality
+// Service feeds a tracker.Tracker from the index and the chain, answers finality
 // queries and decides fork choice. Queries and Prefer are safe for
 // concurrent use.
 type Service struct {
@@ -78,7 +88,7 @@ type Service struct {
 	chain Chain // set by Bind before Run
 
 	mu    sync.Mutex
-	tr    *Tracker
+	tr    *tracker.Tracker
 	canon []canonKeystone // canon[i] is keystone number (i+1)*interval
 	heads Heads
 	// caughtUp: the tracker has applied the index's events up to the
@@ -87,7 +97,7 @@ type Service struct {
 	// Bitcoin blocks that made the current branch superfinal.
 	caughtUp bool
 
-	keystoneFeed event.Feed // []*chain.Keystone, new canonical keystones
+	keystoneFeed event.Feed // []*pop.L2Keystone, new canonical keystones
 	headsFeed    event.Feed // Heads
 }
 
@@ -101,14 +111,14 @@ func New(cfg Config) (*Service, error) {
 	}
 	table := cfg.PoP.ForkTable
 	if len(table) == 0 {
-		table = DefaultForkTable
+		table = tracker.DefaultForkTable
 	}
 	return &Service{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		table:   table,
 		metrics: newMetrics(cfg.Registerer),
-		tr:      NewTracker(cfg.PoP.SuperfinalDepth),
+		tr:      tracker.New(cfg.PoP.SuperfinalDepth),
 	}, nil
 }
 
@@ -219,10 +229,7 @@ func (s *Service) applyEvent(ev index.Event) (bool, error) {
 	if ev.Kind == index.EventDisconnected {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		held := 0
-		if n := len(s.tr.blocks); n > 0 && s.tr.blocks[n-1].hash == ev.Hash {
-			held = len(s.tr.blocks[n-1].pubs)
-		}
+		held := s.tr.TipPublications(ev.Hash)
 		changed, err := s.tr.DisconnectBitcoin(ev.Hash)
 		if err != nil {
 			return false, fmt.Errorf("finality: event %d: %w", ev.Seq, err)
@@ -236,7 +243,7 @@ func (s *Service) applyEvent(ev index.Event) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("finality: read Bitcoin block %s: %w", ev.Hash, err)
 	}
-	pubs := Publications(msg)
+	pubs := pop.BlockPublications(msg)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	changed, err := s.tr.ConnectBitcoin(ev.Height, ev.Hash, pubs)
@@ -247,29 +254,6 @@ func (s *Service) applyEvent(ev index.Event) (bool, error) {
 		s.log.Debug("bitcoin block connected", "height", ev.Height, "hash", ev.Hash, "publications", len(pubs), "changed", changed)
 	}
 	return changed || len(pubs) > 0, nil
-}
-
-// Publications lists the PoP outputs of a Bitcoin block in block order
-// (scripts that do not parse as a PoP payload are not publications).
-func Publications(msg *wire.MsgBlock) []Publication {
-	var out []Publication
-	for i, tx := range msg.Transactions {
-		var txid chainhash.Hash
-		for v, o := range tx.TxOut {
-			if len(o.PkScript) != pop.ScriptSize {
-				continue
-			}
-			k, err := pop.ParseScript(o.PkScript)
-			if err != nil {
-				continue
-			}
-			if txid == (chainhash.Hash{}) {
-				txid = tx.TxHash()
-			}
-			out = append(out, Publication{Keystone: k.ID(), Txid: txid, Vout: uint32(v), TxIndex: uint32(i)})
-		}
-	}
-	return out
 }
 
 func (s *Service) isCaughtUp() bool {
@@ -331,7 +315,7 @@ func (s *Service) syncCanonical() error {
 		have = have[:len(have)-1]
 	}
 	keep := len(have)
-	var added []*chain.Keystone
+	var added []*pop.L2Keystone
 	for n := uint64(len(have)) + 1; n <= top; n++ {
 		k, err := s.chain.KeystoneAt(n * iv)
 		if err != nil {
@@ -425,7 +409,7 @@ func (s *Service) Finality(number uint64) (*BlockFinality, error) {
 	switch {
 	case errors.Is(err, chain.ErrNotFound):
 		s.mu.Lock()
-		out.Status = Status{Depth: s.tr.Depth()}
+		out.Status = tracker.Status{Depth: s.tr.Depth()}
 		s.mu.Unlock()
 		return out, nil
 	case err != nil:
@@ -439,18 +423,18 @@ func (s *Service) Finality(number uint64) (*BlockFinality, error) {
 // KeystoneStatus is the finality of keystone k (of any branch): the
 // tracker's, or for a keystone it has not been told about, that of its
 // own publications.
-func (s *Service) KeystoneStatus(k *chain.Keystone) Status {
+func (s *Service) KeystoneStatus(k *pop.L2Keystone) tracker.Status {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := s.tr.Status(k.ID)
 	if !st.Known {
-		st = s.tr.statusOf(s.tr.effective(k.ID), true)
+		st = s.tr.OwnStatus(k.ID)
 	}
 	return st
 }
 
 // Publications returns the canonical publications of keystone id itself.
-func (s *Service) KeystonePublications(id [32]byte) []Publication {
+func (s *Service) KeystonePublications(id [32]byte) []pop.Publication {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.tr.Publications(id)
@@ -459,7 +443,7 @@ func (s *Service) KeystonePublications(id [32]byte) []Publication {
 // Prefer implements chain.ForkChoice with the rule in the package doc. It
 // refuses until the service has caught up with the Bitcoin tip of
 // start-up; then it reconsiders the side branches itself.
-func (s *Service) Prefer(current, candidate []chain.KeystoneRef) bool {
+func (s *Service) Prefer(current, candidate []tracker.KeystoneRef) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.caughtUp {
@@ -471,7 +455,7 @@ func (s *Service) Prefer(current, candidate []chain.KeystoneRef) bool {
 // SubscribeKeystones delivers the new canonical keystones each time the
 // head reaches them (after an L2 reorg, those of the new branch), oldest
 // first.
-func (s *Service) SubscribeKeystones(ch chan<- []*chain.Keystone) event.Subscription {
+func (s *Service) SubscribeKeystones(ch chan<- []*pop.L2Keystone) event.Subscription {
 	return s.keystoneFeed.Subscribe(ch)
 }
 

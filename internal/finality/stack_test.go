@@ -25,6 +25,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/node"
+	"github.com/hemi-go/hemi/internal/pop"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
@@ -238,7 +239,7 @@ func (s *stack) publish(number uint64) *wire.MsgTx {
 }
 
 // publishKeystone sends a PoP transaction for k (of any branch).
-func (s *stack) publishKeystone(k *chain.Keystone) *wire.MsgTx {
+func (s *stack) publishKeystone(k *pop.L2Keystone) *wire.MsgTx {
 	s.t.Helper()
 	if len(s.funds) == 0 {
 		s.t.Fatal("no mature coinbase left")

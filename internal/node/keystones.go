@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/pop"
 	"github.com/hemi-go/hemi/internal/popm"
 )
 
@@ -19,16 +20,16 @@ type Keystones struct {
 var _ popm.Keystones = Keystones{}
 
 // Keystones follows the chain's canonical headers from the newest
-// keystone at or below the head and turns each keystone block into a
-// Keystone.
-func (c Keystones) Keystones(ctx context.Context) (<-chan popm.Keystone, error) {
+// keystone at or below the head and sends each keystone block's
+// pop.L2Keystone.
+func (c Keystones) Keystones(ctx context.Context) (<-chan pop.L2Keystone, error) {
 	iv := c.Chain.Config().KeystoneInterval
 	if iv == 0 {
 		return nil, errors.New("popm: the chain has no keystones (keystone interval 0)")
 	}
 	from := max(c.Chain.Head().Number.Uint64()/iv*iv, iv)
 	hs := c.Chain.Subscribe(ctx, from)
-	out := make(chan popm.Keystone, 16)
+	out := make(chan pop.L2Keystone, 16)
 	go func() {
 		defer close(out)
 		for h := range hs {
@@ -43,16 +44,11 @@ func (c Keystones) Keystones(ctx context.Context) (<-chan popm.Keystone, error) 
 				return
 			}
 			select {
-			case out <- keystoneOf(k):
+			case out <- *k:
 			case <-ctx.Done():
 				return
 			}
 		}
 	}()
 	return out, nil
-}
-
-// keystoneOf converts the chain's keystone.
-func keystoneOf(k *chain.Keystone) popm.Keystone {
-	return popm.Keystone{Number: k.Number, Hash: k.Hash, ID: k.ID, K: k.K}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
@@ -97,7 +98,7 @@ type ChainOptions struct {
 	Dir                  string
 	NoSync               bool
 	CacheMB, TrieCacheMB int
-	Clock                chain.Clock
+	Clock                clock.Clock
 	Logger               *slog.Logger
 }
 

@@ -19,16 +19,17 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/pop"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
 
 // chanKeystones is a Keystones source the test feeds.
-type chanKeystones struct{ ch chan Keystone }
+type chanKeystones struct{ ch chan pop.L2Keystone }
 
-func (c chanKeystones) Keystones(ctx context.Context) (<-chan Keystone, error) {
-	out := make(chan Keystone)
+func (c chanKeystones) Keystones(ctx context.Context) (<-chan pop.L2Keystone, error) {
+	out := make(chan pop.L2Keystone)
 	go func() {
 		defer close(out)
 		for {
@@ -257,7 +258,7 @@ func runMinerConfig(t *testing.T, ctx context.Context, cfg Config, events chan E
 // of the test and returns its keystone feed and events.
 func (e *btcEnv) startMiner(t *testing.T, ctx context.Context, w *Wallet) (chanKeystones, chan Event) {
 	t.Helper()
-	ks := chanKeystones{ch: make(chan Keystone)}
+	ks := chanKeystones{ch: make(chan pop.L2Keystone)}
 	events := make(chan Event, 100)
 	t.Cleanup(runMiner(t, ctx, e, w, t.TempDir(), ks, events))
 	return ks, events
@@ -303,7 +304,7 @@ func TestMinerRegtest(t *testing.T) {
 	}
 	e.fundMined(t, w.Script(), 1_000_000)
 
-	ks := chanKeystones{ch: make(chan Keystone)}
+	ks := chanKeystones{ch: make(chan pop.L2Keystone)}
 	events := make(chan Event, 100)
 	dir := t.TempDir()
 	stop := runMiner(t, ctx, e, w, dir, ks, events)
@@ -432,7 +433,7 @@ func TestRegtestAcceptsBumps(t *testing.T) {
 func TestMinerEmptyWallet(t *testing.T) {
 	e, ctx := newBTCEnv(t)
 	w := testWallet(t)
-	ks := chanKeystones{ch: make(chan Keystone)}
+	ks := chanKeystones{ch: make(chan pop.L2Keystone)}
 	events := make(chan Event, 100)
 	reg := prometheus.NewRegistry()
 	defer runMinerConfig(t, ctx, Config{Wallet: w, Keystones: ks, Bitcoin: e.bitcoin(), DataDir: t.TempDir(),
@@ -566,7 +567,7 @@ func TestMinerCrashBeforeSend(t *testing.T) {
 	w := testWallet(t)
 	e.fundMined(t, w.Script(), 100_000, 100_000)
 	dir := t.TempDir()
-	ks := chanKeystones{ch: make(chan Keystone)}
+	ks := chanKeystones{ch: make(chan pop.L2Keystone)}
 	events := make(chan Event, 100)
 	crash := runMinerConfig(t, ctx, Config{Wallet: w, Keystones: ks, Bitcoin: mute{e.bitcoin()}, DataDir: dir}, events)
 	ks.ch <- testKS(1)

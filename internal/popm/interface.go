@@ -5,6 +5,8 @@ import (
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // Keystones is the miner's view of its L2 node.
@@ -15,7 +17,7 @@ import (
 // new branch), and is closed when ctx is done or the source fails; the
 // miner then calls Keystones again after a pause.
 type Keystones interface {
-	Keystones(ctx context.Context) (<-chan Keystone, error)
+	Keystones(ctx context.Context) (<-chan pop.L2Keystone, error)
 }
 
 // Bitcoin is the miner's view of the Bitcoin network: its node's index

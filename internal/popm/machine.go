@@ -11,25 +11,16 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/mempool"
 	"github.com/btcsuite/btcd/wire/v2"
-	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/pop"
 )
-
-// Keystone is a canonical keystone of the miner's L2 node.
-type Keystone struct {
-	Number uint64       `json:"number"`
-	Hash   common.Hash  `json:"hash"` // the keystone block's hash
-	ID     [32]byte     `json:"id"`   // pop.Keystone.ID of K
-	K      pop.Keystone `json:"k"`
-}
 
 // Tx is one PoP transaction of the miner, unconfirmed or confirmed.
 type Tx struct {
 	Seq      uint64         `json:"seq"` // creation order
 	Txid     chainhash.Hash `json:"txid"`
 	Raw      []byte         `json:"raw"` // the signed transaction
-	Keystone Keystone       `json:"keystone"`
+	Keystone pop.L2Keystone `json:"keystone"`
 	Input    Coin           `json:"input"`
 	Change   Coin           `json:"change"` // output 1
 	Fee      int64          `json:"fee"`
@@ -66,7 +57,7 @@ type State struct {
 	// Wallet is the output script of the wallet the state belongs to.
 	Wallet []byte `json:"wallet"`
 	// Latest is the newest keystone the node delivered (nil: none yet).
-	Latest *Keystone `json:"latest,omitempty"`
+	Latest *pop.L2Keystone `json:"latest,omitempty"`
 	// Txs are the miner's transactions not yet buried KeepDepth deep, in
 	// Seq order.
 	Txs     []*Tx  `json:"txs"`
@@ -111,7 +102,7 @@ type MachineConfig struct {
 type Input interface{ isEvent() }
 
 // KeystoneEvent delivers a new canonical keystone.
-type KeystoneEvent struct{ Keystone Keystone }
+type KeystoneEvent struct{ Keystone pop.L2Keystone }
 
 // Mined locates a transaction in the chain as of a tip.
 type Mined struct {
@@ -187,7 +178,7 @@ func (k NoteKind) String() string {
 type Note struct {
 	Kind     NoteKind
 	Tx       Tx // a copy (for tx notes)
-	Keystone Keystone
+	Keystone pop.L2Keystone
 	FeeRate  int64 // the estimate, for waits
 	Err      error
 }
@@ -463,7 +454,7 @@ func report(last *string, out *Output, key string, n Note) {
 	out.Notes = append(out.Notes, n)
 }
 
-func (m *Machine) build(coin Coin, k Keystone, fee int64) (*Tx, error) {
+func (m *Machine) build(coin Coin, k pop.L2Keystone, fee int64) (*Tx, error) {
 	msg, err := m.w.BuildPoP(coin, k.K.Script(), fee)
 	if err != nil {
 		return nil, err

@@ -11,6 +11,8 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // harness drives a Machine the way the service does, and models the
@@ -58,9 +60,9 @@ func tipHash(height int32) chainhash.Hash {
 	return chainhash.Hash{0xb1, byte(height), byte(height >> 8)}
 }
 
-func testKS(n uint64) Keystone {
+func testKS(n uint64) pop.L2Keystone {
 	k := testKeystone(uint32(n))
-	return Keystone{Number: n * 25, ID: k.ID(), K: k}
+	return pop.L2Keystone{Number: n * 25, ID: k.ID(), K: k}
 }
 
 // apply feeds one event and records its output; accepted says what the

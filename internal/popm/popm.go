@@ -14,6 +14,8 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // Defaults of Config.
@@ -169,7 +171,7 @@ func (mi *Miner) Run(ctx context.Context) error {
 	if err := mi.exec(ctx, mi.m.Restart()); err != nil {
 		return err
 	}
-	kch := make(chan Keystone)
+	kch := make(chan pop.L2Keystone)
 	go mi.pumpKeystones(ctx, kch)
 	tips := mi.cfg.Bitcoin.TipChanges(ctx)
 	tick := time.NewTicker(mi.cfg.Tick)
@@ -415,7 +417,7 @@ func (mi *Miner) pruneSeen() {
 
 // pumpKeystones forwards the node's keystones, reconnecting after a pause
 // when the source fails.
-func (mi *Miner) pumpKeystones(ctx context.Context, out chan<- Keystone) {
+func (mi *Miner) pumpKeystones(ctx context.Context, out chan<- pop.L2Keystone) {
 	for ctx.Err() == nil {
 		ch, err := mi.cfg.Keystones.Keystones(ctx)
 		if err != nil {

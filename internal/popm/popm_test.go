@@ -11,6 +11,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/hemi-go/hemi/internal/btc/p2p"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // heldBitcoin is a Bitcoin whose chain stays at one tip with one coin of
@@ -74,7 +75,7 @@ func (b *heldBitcoin) started() []chainhash.Hash {
 func TestMinerBroadcastsDoNotHoldBack(t *testing.T) {
 	w := testWallet(t)
 	btc := &heldBitcoin{coin: Coin{OutPoint: wire.OutPoint{Hash: chainhash.Hash{0xc0}}, Value: 1_000_000}, release: make(chan struct{})}
-	ks := chanKeystones{ch: make(chan Keystone)}
+	ks := chanKeystones{ch: make(chan pop.L2Keystone)}
 	events := make(chan Event, 100)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -35,21 +35,21 @@ type KeystoneJSON struct {
 
 // Decode checks and converts the JSON keystone: the encoding must decode,
 // hash to ID, and agree with Number and BTCViewHeight.
-func (j *KeystoneJSON) Decode() (Keystone, error) {
+func (j *KeystoneJSON) Decode() (pop.L2Keystone, error) {
 	k, err := pop.DecodeKeystone(j.Encoded)
 	if err != nil {
-		return Keystone{}, fmt.Errorf("%w: %w", ErrKeystoneJSON, err)
+		return pop.L2Keystone{}, fmt.Errorf("%w: %w", ErrKeystoneJSON, err)
 	}
 	if id := k.ID(); id != j.ID {
-		return Keystone{}, fmt.Errorf("%w: id %x does not match the encoding (id %x)", ErrKeystoneJSON, j.ID, id)
+		return pop.L2Keystone{}, fmt.Errorf("%w: id %x does not match the encoding (id %x)", ErrKeystoneJSON, j.ID, id)
 	}
 	if uint64(k.L2Number) != uint64(j.Number) || uint64(k.BTCViewHeight) != uint64(j.BTCViewHeight) {
-		return Keystone{}, fmt.Errorf("%w: number or view height differ from the encoding", ErrKeystoneJSON)
+		return pop.L2Keystone{}, fmt.Errorf("%w: number or view height differ from the encoding", ErrKeystoneJSON)
 	}
 	if !bytes.Equal(k.BlockPrefix[:], j.Hash[:len(k.BlockPrefix)]) {
-		return Keystone{}, fmt.Errorf("%w: block hash %s does not match the encoding", ErrKeystoneJSON, j.Hash)
+		return pop.L2Keystone{}, fmt.Errorf("%w: block hash %s does not match the encoding", ErrKeystoneJSON, j.Hash)
 	}
-	return Keystone{Number: uint64(j.Number), Hash: j.Hash, ID: j.ID, K: k}, nil
+	return pop.L2Keystone{Number: uint64(j.Number), Hash: j.Hash, ID: j.ID, K: k, PrevID: j.PrevID}, nil
 }
 
 // RPCKeystones follows a running node's keystones over its JSON-RPC
@@ -64,7 +64,7 @@ var _ Keystones = RPCKeystones{}
 
 // Keystones implements Keystones. The channel closes when the
 // subscription fails (the node went away) or ctx is done.
-func (r RPCKeystones) Keystones(ctx context.Context) (<-chan Keystone, error) {
+func (r RPCKeystones) Keystones(ctx context.Context) (<-chan pop.L2Keystone, error) {
 	c, err := rpc.DialContext(ctx, r.URL)
 	if err != nil {
 		return nil, fmt.Errorf("popm: dial %s: %w", r.URL, err)
@@ -82,7 +82,7 @@ func (r RPCKeystones) Keystones(ctx context.Context) (<-chan Keystone, error) {
 		c.Close()
 		return nil, fmt.Errorf("popm: hemi_latestKeystones on %s: %w", r.URL, err)
 	}
-	out := make(chan Keystone, 16)
+	out := make(chan pop.L2Keystone, 16)
 	go func() {
 		defer close(out)
 		defer c.Close()

@@ -16,6 +16,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/btcdtest"
 	"github.com/hemi-go/hemi/internal/btc/p2p"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/pop"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
 
@@ -208,7 +209,7 @@ func TestMinerRecoversFromDeepReorgBtcd(t *testing.T) {
 
 	peers := &gatedPeers{svc: svc, release: make(chan struct{}), held: map[chainhash.Hash]bool{}}
 	snaps := &snapBitcoin{IndexBitcoin: IndexBitcoin{Index: svc.Index(), Peers: peers, Fees: svc}}
-	ks := chanKeystones{ch: make(chan Keystone)}
+	ks := chanKeystones{ch: make(chan pop.L2Keystone)}
 	events := make(chan Event, 100)
 	released := false
 	defer func() {

@@ -14,7 +14,6 @@ import (
 	"github.com/btcsuite/btcd/mempool"
 	"github.com/btcsuite/btcd/wire/v2"
 
-	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/pop"
 )
 
@@ -236,7 +235,7 @@ func FuzzParseSecret(f *testing.F) {
 }
 
 // TestRewardAddressIsPublisher: the chain pays PoP rewards to the address
-// chain.PublisherOf reads off a PoP transaction; for both wallet kinds it
+// pop.PublisherOf reads off a PoP transaction; for both wallet kinds it
 // is the RewardAddress the miner announces.
 func TestRewardAddressIsPublisher(t *testing.T) {
 	k := pop.Keystone{Version: pop.KeystoneVersion, L2Number: 25}
@@ -250,7 +249,7 @@ func TestRewardAddressIsPublisher(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, ok := chain.PublisherOf(tx, w.Script())
+		got, ok := pop.PublisherOf(tx, w.Script())
 		if !ok || got != w.RewardAddress() {
 			t.Fatalf("kind %d: chain pays %s (%v), the miner announces %s", kind, got, ok, w.RewardAddress())
 		}

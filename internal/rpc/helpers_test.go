@@ -23,7 +23,9 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/pop"
 	"github.com/hemi-go/hemi/internal/txpool"
 )
 
@@ -78,7 +80,7 @@ func (f *fakeBTC) View(hash chainhash.Hash) (hvm.BitcoinView, error) {
 
 // Publications: the synthetic headers carry no transactions, so no
 // keystone is ever published.
-func (f *fakeBTC) Publications(_ [32]byte, asOf chainhash.Hash) ([]chain.Publication, error) {
+func (f *fakeBTC) Publications(_ [32]byte, asOf chainhash.Hash) ([]pop.Publication, error) {
 	if _, ok := f.byHash[asOf]; !ok {
 		return nil, fmt.Errorf("block %s: %w", asOf, chain.ErrViewNotReady)
 	}
@@ -111,10 +113,6 @@ func (v *fakeView) Spent(wire.OutPoint) (bool, error)          { return false, n
 func (v *fakeView) Balance([]byte) (int64, error)              { return 0, nil }
 func (v *fakeView) UTXOs([]byte, int, int) ([]hvm.UTXO, error) { return nil, nil }
 func (v *fakeView) Err() error                                 { return nil }
-
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
 
 var seqKey = func() *ecdsa.PrivateKey {
 	k, err := crypto.ToECDSA(crypto.Keccak256([]byte("rpc test sequencer")))
@@ -158,7 +156,7 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 		t.Fatal(err)
 	}
 	ccfg.NoSync, ccfg.Bitcoin = true, btc
-	ccfg.Clock = fixedClock{time.Unix(genesisTime+1_000_000, 0)}
+	ccfg.Clock = clock.Fixed{T: time.Unix(genesisTime+1_000_000, 0)}
 	ccfg.Logger = slog.New(slog.DiscardHandler)
 	c, err := chain.New(ccfg)
 	if err != nil {

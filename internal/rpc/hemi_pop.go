@@ -16,6 +16,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/finality"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // ErrNoFinality: the node runs without a finality service.
@@ -48,7 +49,7 @@ type rpcKeystone struct {
 	Encoded       hexutil.Bytes  `json:"encoded"`
 }
 
-func marshalKeystone(k *chain.Keystone) *rpcKeystone {
+func marshalKeystone(k *pop.L2Keystone) *rpcKeystone {
 	enc := k.K.Encode()
 	return &rpcKeystone{
 		Number:        hexutil.Uint64(k.Number),

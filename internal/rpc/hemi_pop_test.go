@@ -17,7 +17,6 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
-	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/pop"
@@ -63,7 +62,7 @@ func (p *popIndex) BlockTip() (chainhash.Hash, int32) {
 }
 
 // connect adds a block publishing ks (one tx each, after a coinbase).
-func (p *popIndex) connect(ks ...*chain.Keystone) {
+func (p *popIndex) connect(ks ...*pop.L2Keystone) {
 	p.mu.Lock()
 	b := wire.NewMsgBlock(&wire.BlockHeader{Nonce: uint32(len(p.blocks))})
 	cb := wire.NewMsgTx(1)

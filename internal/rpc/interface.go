@@ -14,6 +14,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // Chain is what the RPC server asks of the L2 chain. *chain.Chain
@@ -44,9 +45,9 @@ type Chain interface {
 	// IsKeystone, KeystoneAt (canonical), KeystoneByID and
 	// KeystoneByHash (any stored branch) answer the keystone methods.
 	IsKeystone(number uint64) bool
-	KeystoneAt(number uint64) (*chain.Keystone, error)
-	KeystoneByID(id [32]byte) (*chain.Keystone, error)
-	KeystoneByHash(hash common.Hash) (*chain.Keystone, error)
+	KeystoneAt(number uint64) (*pop.L2Keystone, error)
+	KeystoneByID(id [32]byte) (*pop.L2Keystone, error)
+	KeystoneByHash(hash common.Hash) (*pop.L2Keystone, error)
 }
 
 var _ Chain = (*chain.Chain)(nil)

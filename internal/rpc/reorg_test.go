@@ -14,12 +14,13 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/finality/tracker"
 )
 
 // alwaysPrefer is a fork choice that switches to every competing branch.
 type alwaysPrefer struct{}
 
-func (alwaysPrefer) Prefer(_, _ []chain.KeystoneRef) bool { return true }
+func (alwaysPrefer) Prefer(_, _ []tracker.KeystoneRef) bool { return true }
 
 // sideBlock builds and seals a block with txs on parent, any stored block.
 func (e *testEnv) sideBlock(parent *types.Header, txs ...*types.Transaction) *chain.Block {

@@ -2,22 +2,6 @@ package sequencer
 
 import "time"
 
-// Clock is the sequencer's time source: the wall clock in production, a
-// fake one in tests. After behaves like time.After.
-type Clock interface {
-	Now() time.Time
-	After(d time.Duration) <-chan time.Time
-}
-
-// SystemClock is the wall clock.
-type SystemClock struct{}
-
-// Now returns time.Now().
-func (SystemClock) Now() time.Time { return time.Now() }
-
-// After returns time.After(d).
-func (SystemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
-
 // NextDue is when the block after a parent with timestamp parentTime
 // (seconds) is due: blockTime after it. A due time in the past (the
 // sequencer was stopped, or a build was slow) means build now.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
 )
 
@@ -54,8 +55,8 @@ type Config struct {
 	// everything at the tick). A block built ahead holds the increments
 	// in the order they were executed, each ordered as Order orders.
 	Ahead time.Duration
-	// Clock defaults to SystemClock.
-	Clock Clock
+	// Clock defaults to clock.System (the wall clock).
+	Clock clock.Clock
 	// Logger defaults to slog.Default() with subsystem=sequencer.
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -108,7 +109,7 @@ func New(cfg Config) (*Sequencer, error) {
 		cfg.Ahead = cfg.BlockTime / 10
 	}
 	if cfg.Clock == nil {
-		cfg.Clock = SystemClock{}
+		cfg.Clock = clock.System{}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("subsystem", "sequencer")

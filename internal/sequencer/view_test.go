@@ -11,7 +11,9 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	chainrules "github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // fakeBTC is an in-memory block tree with a chosen main-chain tip: the
@@ -89,7 +91,7 @@ func (f *fakeBTC) View(chainhash.Hash) (hvm.BitcoinView, error) {
 
 // Publications: the fake chain has no transactions, so no keystone is
 // ever published.
-func (f *fakeBTC) Publications([32]byte, chainhash.Hash) ([]chain.Publication, error) {
+func (f *fakeBTC) Publications([32]byte, chainhash.Hash) ([]pop.Publication, error) {
 	return nil, nil
 }
 
@@ -161,7 +163,7 @@ func TestChooseView(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f, parent := tc.setup()
-			rules := &chain.Rules{ViewLag: tc.lag}
+			rules := &chain.Rules{Rules: chainrules.Rules{ViewLag: tc.lag}}
 			got, err := ChooseView(rules, f, parent, tc.lag)
 			if tc.wantErr != nil {
 				if !errors.Is(err, tc.wantErr) {

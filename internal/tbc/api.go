@@ -343,7 +343,7 @@ func (a *apiServer) publications(r *http.Request) (any, error) {
 	out := make([]Publication, len(ps))
 	for i, p := range ps {
 		out[i] = Publication{Txid: p.Txid.String(), Vout: p.Vout, BlockHash: p.BlockHash.String(), Height: p.Height,
-			Position: p.Index, Confirmations: p.Confirmations}
+			Position: p.TxIndex, Confirmations: p.Confirmations}
 	}
 	return out, nil
 }

@@ -167,7 +167,7 @@ func TestPoPBadInput(t *testing.T) {
 			}
 			for i, w := range tc.want {
 				p := ps[i]
-				if p.Keystone != tc.id || p.BlockHash != w.block.BlockHash() || p.Txid != w.tx.TxHash() || p.Index != w.pos || p.Vout != w.vout {
+				if p.Keystone != tc.id || p.BlockHash != w.block.BlockHash() || p.Txid != w.tx.TxHash() || p.TxIndex != w.pos || p.Vout != w.vout {
 					t.Fatalf("publication %d: %+v, want tx %s pos %d vout %d", i, p, w.tx.TxHash(), w.pos, w.vout)
 				}
 			}

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // HeaderInfo is a header with its place in the tree.
@@ -52,14 +55,10 @@ type Spend struct {
 	Confirmations int32
 }
 
-// Publication is one Bitcoin output carrying a keystone.
+// Publication is one Bitcoin output carrying a keystone (pop.Publication,
+// Publisher not looked up) with its confirmations as of the query's view.
 type Publication struct {
-	Keystone      [32]byte
-	Txid          chainhash.Hash
-	Vout          uint32
-	BlockHash     chainhash.Hash
-	Height        int32
-	Index         uint32 // position of the tx in its block
+	pop.Publication
 	Confirmations int32
 }
 
@@ -416,7 +415,7 @@ func (ix *Index) SpendOf(op wire.OutPoint, asOf chainhash.Hash) (Spend, error) {
 }
 
 // Publications returns the outputs publishing keystone id as of asOf, in
-// height order; an empty result is not an error.
+// Bitcoin order (height, position in block, output); an empty result is not an error.
 func (ix *Index) Publications(keystoneID [32]byte, asOf chainhash.Hash) ([]Publication, error) {
 	var out []Publication
 	err := ix.query(asOf, func(v *view) error {
@@ -445,8 +444,8 @@ func (ix *Index) Publications(keystoneID [32]byte, asOf chainhash.Hash) ([]Publi
 			if err != nil {
 				return err
 			}
-			out = append(out, Publication{Keystone: keystoneID, Txid: txid, Vout: k.Vout, BlockHash: n.hash,
-				Height: n.height, Index: k.Pos, Confirmations: v.confirmations(n.height)})
+			out = append(out, Publication{Publication: pop.Publication{Keystone: keystoneID, Txid: txid, Vout: k.Vout,
+				BlockHash: n.hash, Height: n.height, TxIndex: k.Pos}, Confirmations: v.confirmations(n.height)})
 		}
 		if err := it.Error(); err != nil {
 			return fmt.Errorf("index: publications: %w", err)
@@ -457,23 +456,9 @@ func (ix *Index) Publications(keystoneID [32]byte, asOf chainhash.Hash) ([]Publi
 	return out, err
 }
 
+// sortPublications puts p in Bitcoin order (pop.Publication.Compare).
 func sortPublications(p []Publication) {
-	// Insertion sort: a keystone has a handful of publications.
-	for i := 1; i < len(p); i++ {
-		for j := i; j > 0 && pubLess(&p[j], &p[j-1]); j-- {
-			p[j], p[j-1] = p[j-1], p[j]
-		}
-	}
-}
-
-func pubLess(a, b *Publication) bool {
-	if a.Height != b.Height {
-		return a.Height < b.Height
-	}
-	if a.Index != b.Index {
-		return a.Index < b.Index
-	}
-	return a.Vout < b.Vout
+	slices.SortStableFunc(p, func(a, b Publication) int { return a.Compare(&b.Publication) })
 }
 
 // HeaderByHeight returns the header at height in the chain as of asOf.

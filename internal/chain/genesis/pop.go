@@ -3,14 +3,17 @@ package genesis
 import (
 	"fmt"
 	"math/big"
+
+	"github.com/hemi-go/hemi/internal/finality/tracker"
 )
 
 // Defaults of PoPConfig (DESIGN 4, issue 4). DevnetConfig uses them all
 // except SuperfinalDepth, which is DevnetSuperfinalDepth there.
 const (
 	// DefaultSuperfinalDepth is the Bitcoin confirmations at which an L2
-	// block is superfinal on mainnet-like networks (DESIGN 4: 10).
-	DefaultSuperfinalDepth = 10
+	// block is superfinal on mainnet-like networks (DESIGN 4: 10); the
+	// finality rule owns the value.
+	DefaultSuperfinalDepth = tracker.DefaultSuperfinalDepth
 	// DevnetSuperfinalDepth is the devnet's: regtest mines a block every
 	// few seconds and nobody attacks it, so 6 confirmations keep the
 	// "published -> safe -> finalized" cycle visible within a minute.

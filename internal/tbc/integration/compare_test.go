@@ -16,6 +16,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/pop"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
 
@@ -185,7 +186,7 @@ func compareIndex(t *testing.T, ix *index.Index, s *snapshot, atTip bool, e expe
 		for i := range want {
 			g := got[i]
 			if g.Keystone != id || g.Txid != want[i].Txid || g.Vout != want[i].Vout || g.BlockHash != want[i].BlockHash ||
-				g.Height != want[i].Height || g.Index != want[i].Index || g.Confirmations != want[i].Confirmations {
+				g.Height != want[i].Height || g.TxIndex != want[i].TxIndex || g.Confirmations != want[i].Confirmations {
 				r.errorf("Publications", "keystone %x %s #%d: index %+v, want %+v", id[:8], where, i, g, want[i])
 			}
 		}
@@ -205,16 +206,16 @@ func expectedPublications(s *snapshot, pubs []published) map[[32]byte][]index.Pu
 		if !ok {
 			continue
 		}
-		out[p.keystone] = append(out[p.keystone], index.Publication{Keystone: p.keystone, Txid: p.op.Hash, Vout: p.op.Index,
-			BlockHash: loc.block, Height: loc.height, Index: loc.pos, Confirmations: loc.conf})
+		out[p.keystone] = append(out[p.keystone], index.Publication{Publication: pop.Publication{Keystone: p.keystone, Txid: p.op.Hash,
+			Vout: p.op.Index, BlockHash: loc.block, Height: loc.height, TxIndex: loc.pos}, Confirmations: loc.conf})
 	}
 	for _, ps := range out {
 		slices.SortFunc(ps, func(a, b index.Publication) int {
 			if a.Height != b.Height {
 				return int(a.Height - b.Height)
 			}
-			if a.Index != b.Index {
-				return int(a.Index) - int(b.Index)
+			if a.TxIndex != b.TxIndex {
+				return int(a.TxIndex) - int(b.TxIndex)
 			}
 			return int(a.Vout) - int(b.Vout)
 		})
@@ -338,7 +339,7 @@ func compareAPI(t *testing.T, c *tbc.Client, s *snapshot, atTip bool, e expectat
 			}
 			for i := range want {
 				if got[i].Txid != want[i].Txid.String() || got[i].Vout != want[i].Vout || got[i].BlockHash != want[i].BlockHash.String() ||
-					got[i].Height != want[i].Height || got[i].Position != want[i].Index || got[i].Confirmations != want[i].Confirmations {
+					got[i].Height != want[i].Height || got[i].Position != want[i].TxIndex || got[i].Confirmations != want[i].Confirmations {
 					t.Errorf("GET /v1/publications/%x %s #%d: %+v, want %+v", id, where, i, got[i], want[i])
 				}
 			}

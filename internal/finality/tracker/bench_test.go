@@ -1,4 +1,4 @@
-package finality
+package tracker
 
 import (
 	"fmt"
@@ -8,13 +8,13 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // benchTracker is a tracker holding a chain of n keystones, none
 // published.
 func benchTracker(n int) (*Tracker, [][32]byte) {
-	tr := NewTracker(10)
+	tr := New(10)
 	ids := make([][32]byte, n)
 	prev := [32]byte{}
 	for i := range ids {
@@ -37,8 +37,8 @@ func BenchmarkConnectBitcoin(b *testing.B) {
 		tr, ids := benchTracker(n)
 		start := time.Now()
 		for i := 0; b.Loop(); i++ {
-			p := Publication{Keystone: ids[i%n], Txid: chainhash.Hash{byte(i)}, TxIndex: 1}
-			if _, err := tr.ConnectBitcoin(int32(i), chainhash.Hash{byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24)}, []Publication{p}); err != nil {
+			p := pop.Publication{Keystone: ids[i%n], Txid: chainhash.Hash{byte(i)}, TxIndex: 1}
+			if _, err := tr.ConnectBitcoin(int32(i), chainhash.Hash{byte(i), byte(i >> 8), byte(i >> 16), byte(i >> 24)}, []pop.Publication{p}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -52,8 +52,8 @@ func BenchmarkConnectBitcoin(b *testing.B) {
 		}
 		start := time.Now()
 		for i := 0; b.Loop(); i++ {
-			p := Publication{Keystone: ids[i%n], Txid: chainhash.Hash{byte(i)}, TxIndex: 1}
-			tr.blocks = append(tr.blocks, btcBlock{height: int32(i), pubs: []Publication{p}})
+			p := pop.Publication{Keystone: ids[i%n], Txid: chainhash.Hash{byte(i)}, TxIndex: 1}
+			tr.blocks = append(tr.blocks, btcBlock{height: int32(i), pubs: []pop.Publication{p}})
 			tr.pubs[p.Keystone] = append(tr.pubs[p.Keystone], p)
 			// From scratch: own publications, then effective ones from
 			// the newest keystone down to the first.
@@ -80,14 +80,14 @@ func BenchmarkConnectBitcoin(b *testing.B) {
 // BenchmarkPrefer measures fork choice between two branches of 100
 // keystones each, all published.
 func BenchmarkPrefer(b *testing.B) {
-	tr := NewTracker(1000)
-	var cur, cand []chain.KeystoneRef
+	tr := New(1000)
+	var cur, cand []KeystoneRef
 	for i := range 100 {
 		a := [32]byte{0xa0, byte(i)}
 		c := [32]byte{0xc0, byte(i)}
-		cur = append(cur, chain.KeystoneRef{Number: uint64(i+1) * 25, ID: a})
-		cand = append(cand, chain.KeystoneRef{Number: uint64(i+1) * 25, ID: c})
-		if _, err := tr.ConnectBitcoin(int32(i), chainhash.Hash{byte(i)}, []Publication{{Keystone: a}, {Keystone: c, TxIndex: 1}}); err != nil {
+		cur = append(cur, KeystoneRef{Number: uint64(i+1) * 25, ID: a})
+		cand = append(cand, KeystoneRef{Number: uint64(i+1) * 25, ID: c})
+		if _, err := tr.ConnectBitcoin(int32(i), chainhash.Hash{byte(i)}, []pop.Publication{{Keystone: a}, {Keystone: c, TxIndex: 1}}); err != nil {
 			b.Fatal(err)
 		}
 	}

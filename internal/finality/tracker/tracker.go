@@ -1,4 +1,4 @@
-package finality
+package tracker
 
 import (
 	"errors"
@@ -7,57 +7,37 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // DefaultForkTable is VeriBlock's fork-choice table: points by publication
 // delay in Bitcoin blocks after the competing keystone's publication.
 var DefaultForkTable = []uint32{100, 100, 95, 89, 80, 69, 56, 40, 21}
 
-// Errors of the tracker and the service; callers test them with errors.Is.
+// DefaultSuperfinalDepth is the Bitcoin confirmations at which an L2
+// block is superfinal on mainnet-like networks (DESIGN 4: 10). The rule
+// owns it; genesis.DefaultSuperfinalDepth names it for the genesis
+// defaults.
+const DefaultSuperfinalDepth = 10
+
+// Errors of the tracker; callers test them with errors.Is.
 var (
 	// ErrNotTip: a Bitcoin block was connected out of order, or the block
 	// disconnected is not the tip.
 	ErrNotTip = errors.New("finality: not the Bitcoin tip")
 	// ErrUnknownKeystone: no keystone with that id is known.
 	ErrUnknownKeystone = errors.New("finality: unknown keystone")
-	// ErrNotFound: the L2 block does not exist (above the head).
-	ErrNotFound = errors.New("finality: block not found")
-	// ErrNotReady: the service has not been bound to a chain or has not
-	// started.
-	ErrNotReady = errors.New("finality: not ready")
 )
 
-// Publication is one Bitcoin output carrying a keystone.
-type Publication struct {
-	Keystone  [32]byte       // the id published
-	Txid      chainhash.Hash // the transaction
-	Vout      uint32         // its PoP output
-	TxIndex   uint32         // position of the transaction in its block
-	BlockHash chainhash.Hash // filled in by ConnectBitcoin
-	Height    int32          // filled in by ConnectBitcoin
-}
-
-// before orders publications by Bitcoin position: height, then tx index,
-// then output.
-func (p *Publication) before(q *Publication) bool {
-	if p.Height != q.Height {
-		return p.Height < q.Height
-	}
-	if p.TxIndex != q.TxIndex {
-		return p.TxIndex < q.TxIndex
-	}
-	return p.Vout < q.Vout
-}
-
-// earlier returns the earlier of two optional publications.
-func earlier(a, b *Publication) *Publication {
+// earlier returns the earlier, in Bitcoin order, of two optional
+// publications.
+func earlier(a, b *pop.Publication) *pop.Publication {
 	switch {
 	case a == nil:
 		return b
 	case b == nil:
 		return a
-	case b.before(a):
+	case b.Before(a):
 		return b
 	}
 	return a
@@ -74,7 +54,7 @@ type Status struct {
 	Published bool
 	// Publication is the effective one (valid when Published); its
 	// Keystone field names the keystone actually published.
-	Publication Publication
+	Publication pop.Publication
 	// Confirmations are Bitcoin confirmations of Publication (0 when not
 	// published).
 	Confirmations uint32
@@ -91,14 +71,14 @@ type keystone struct {
 	prevID   [32]byte
 	parent   *keystone
 	children []*keystone
-	own      *Publication // earliest canonical publication of id
-	eff      *Publication // min(own, children's eff)
+	own      *pop.Publication // earliest canonical publication of id
+	eff      *pop.Publication // min(own, children's eff)
 }
 
 type btcBlock struct {
 	height int32
 	hash   chainhash.Hash
-	pubs   []Publication
+	pubs   []pop.Publication
 }
 
 // Tracker is the finality state machine. It is not safe for concurrent
@@ -111,21 +91,20 @@ type Tracker struct {
 	orphans map[[32]byte][]*keystone
 	// pubs are the canonical publications of every id, known or not, in
 	// Bitcoin order.
-	pubs   map[[32]byte][]Publication
+	pubs   map[[32]byte][]pop.Publication
 	blocks []btcBlock // the canonical Bitcoin blocks seen, oldest first
 }
 
-// NewTracker returns an empty tracker; depth 0 means
-// genesis.DefaultSuperfinalDepth.
-func NewTracker(depth uint32) *Tracker {
+// New returns an empty tracker; depth 0 means DefaultSuperfinalDepth.
+func New(depth uint32) *Tracker {
 	if depth == 0 {
-		depth = genesis.DefaultSuperfinalDepth
+		depth = DefaultSuperfinalDepth
 	}
 	return &Tracker{
 		depth:     depth,
 		keystones: make(map[[32]byte]*keystone),
 		orphans:   make(map[[32]byte][]*keystone),
-		pubs:      make(map[[32]byte][]Publication),
+		pubs:      make(map[[32]byte][]pop.Publication),
 	}
 }
 
@@ -142,6 +121,15 @@ func (t *Tracker) Tip() (height int32, hash chainhash.Hash, ok bool) {
 	return b.height, b.hash, true
 }
 
+// TipPublications is the number of publications the tip block holds when
+// the tip is hash, else 0: what disconnecting hash will remove.
+func (t *Tracker) TipPublications(hash chainhash.Hash) int {
+	if n := len(t.blocks); n > 0 && t.blocks[n-1].hash == hash {
+		return len(t.blocks[n-1].pubs)
+	}
+	return 0
+}
+
 // Keystones is the number of keystones tracked.
 func (t *Tracker) Keystones() int { return len(t.keystones) }
 
@@ -149,11 +137,11 @@ func (t *Tracker) Keystones() int { return len(t.keystones) }
 // tip, with the PoP publications it holds in block order. The first block
 // may be at any height; later ones must be at tip+1. It reports whether
 // the effective publication of any known keystone changed.
-func (t *Tracker) ConnectBitcoin(height int32, hash chainhash.Hash, pubs []Publication) (bool, error) {
+func (t *Tracker) ConnectBitcoin(height int32, hash chainhash.Hash, pubs []pop.Publication) (bool, error) {
 	if tip, _, ok := t.Tip(); ok && height != tip+1 {
 		return false, fmt.Errorf("connect %s at height %d on tip %d: %w", hash, height, tip, ErrNotTip)
 	}
-	b := btcBlock{height: height, hash: hash, pubs: make([]Publication, len(pubs))}
+	b := btcBlock{height: height, hash: hash, pubs: make([]pop.Publication, len(pubs))}
 	for i, p := range pubs {
 		p.Height, p.BlockHash = height, hash
 		b.pubs[i] = p
@@ -178,12 +166,12 @@ func (t *Tracker) ConnectBitcoin(height int32, hash chainhash.Hash, pubs []Publi
 }
 
 // insertPub inserts p into list keeping Bitcoin order.
-func insertPub(list []Publication, p Publication) []Publication {
+func insertPub(list []pop.Publication, p pop.Publication) []pop.Publication {
 	i := len(list)
-	for i > 0 && p.before(&list[i-1]) {
+	for i > 0 && p.Before(&list[i-1]) {
 		i--
 	}
-	list = append(list, Publication{})
+	list = append(list, pop.Publication{})
 	copy(list[i+1:], list[i:])
 	list[i] = p
 	return list
@@ -313,7 +301,15 @@ func (t *Tracker) Status(id [32]byte) Status {
 	return t.statusOf(k.eff, true)
 }
 
-func (t *Tracker) statusOf(p *Publication, known bool) Status {
+// OwnStatus is the finality of keystone id judged by its own earliest
+// publication when the tracker has not been told about the keystone (a
+// side branch's keystone; Known is then true, for the caller knows it),
+// and Status otherwise.
+func (t *Tracker) OwnStatus(id [32]byte) Status {
+	return t.statusOf(t.effective(id), true)
+}
+
+func (t *Tracker) statusOf(p *pop.Publication, known bool) Status {
 	s := Status{Known: known, Depth: t.depth}
 	if p == nil {
 		return s
@@ -329,13 +325,13 @@ func (t *Tracker) statusOf(p *Publication, known bool) Status {
 
 // Publications returns the canonical publications of id itself, in
 // Bitcoin order (also for ids no keystone has).
-func (t *Tracker) Publications(id [32]byte) []Publication {
-	return append([]Publication(nil), t.pubs[id]...)
+func (t *Tracker) Publications(id [32]byte) []pop.Publication {
+	return append([]pop.Publication(nil), t.pubs[id]...)
 }
 
 // effective returns the effective publication of id: the tracker's when
 // the keystone is known, else its own earliest publication.
-func (t *Tracker) effective(id [32]byte) *Publication {
+func (t *Tracker) effective(id [32]byte) *pop.Publication {
 	if k := t.keystones[id]; k != nil {
 		return k.eff
 	}

@@ -1,11 +1,11 @@
-package finality
+package tracker
 
 import (
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 func TestScore(t *testing.T) {
@@ -51,8 +51,8 @@ func TestScore(t *testing.T) {
 // fork after keystone k1: A has a25, a50; B has b25, b50 (or only b25).
 func TestPreferScenarios(t *testing.T) {
 	a25, a50, b25, b50 := kid(0xa1), kid(0xa2), kid(0xb1), kid(0xb2)
-	branchA := []chain.KeystoneRef{{Number: 25, ID: a25}, {Number: 50, ID: a50}}
-	branchB := []chain.KeystoneRef{{Number: 25, ID: b25}, {Number: 50, ID: b50}}
+	branchA := []KeystoneRef{{Number: 25, ID: a25}, {Number: 50, ID: a50}}
+	branchB := []KeystoneRef{{Number: 25, ID: b25}, {Number: 50, ID: b50}}
 	type step struct {
 		mine       [][32]byte // publications of one new Bitcoin block (nil: empty block)
 		disconnect int        // blocks to disconnect before mining
@@ -60,7 +60,7 @@ func TestPreferScenarios(t *testing.T) {
 	tests := []struct {
 		name      string
 		depth     uint32
-		cand      []chain.KeystoneRef
+		cand      []KeystoneRef
 		addB      bool // tell the tracker about branch B's keystones
 		steps     []step
 		want      bool
@@ -111,7 +111,7 @@ func TestPreferScenarios(t *testing.T) {
 			run := func(steps []step, fork byte) {
 				for _, st := range steps {
 					s.disconnect(st.disconnect)
-					var ps []Publication
+					var ps []pop.Publication
 					for i, id := range st.mine {
 						ps = append(ps, pub(id, uint32(i+1)))
 					}

@@ -1,8 +1,15 @@
-package finality
+package tracker
 
 import (
-	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/pop"
 )
+
+// KeystoneRef names one keystone of a branch for fork choice: what the
+// chain knows of each keystone above the common ancestor of two branches.
+type KeystoneRef struct {
+	Number uint64
+	ID     [32]byte
+}
 
 // BranchKeystone is one keystone of a branch as fork choice sees it: its
 // L2 number and the Bitcoin height of its effective publication.
@@ -65,9 +72,9 @@ func Score(table []uint32, current, candidate []BranchKeystone) (cur, cand uint6
 // publication is the tracker's, lowered by the own publications of the
 // later keystones of the same list (which commit to it even when the
 // tracker has not been told about them).
-func (t *Tracker) branch(refs []chain.KeystoneRef) []BranchKeystone {
+func (t *Tracker) branch(refs []KeystoneRef) []BranchKeystone {
 	out := make([]BranchKeystone, len(refs))
-	var later *Publication
+	var later *pop.Publication
 	for i := len(refs) - 1; i >= 0; i-- {
 		later = earlier(later, t.effective(refs[i].ID))
 		out[i] = BranchKeystone{Number: refs[i].Number}
@@ -81,7 +88,7 @@ func (t *Tracker) branch(refs []chain.KeystoneRef) []BranchKeystone {
 // Prefer decides PoP fork choice (package doc): false when current[0] is
 // superfinal, else whether candidate scores strictly more than current
 // under table.
-func (t *Tracker) Prefer(table []uint32, current, candidate []chain.KeystoneRef) bool {
+func (t *Tracker) Prefer(table []uint32, current, candidate []KeystoneRef) bool {
 	cur := t.branch(current)
 	if len(cur) > 0 && cur[0].Published {
 		if tip, _, ok := t.Tip(); ok && tip >= cur[0].Height && uint32(tip-cur[0].Height+1) >= t.depth {

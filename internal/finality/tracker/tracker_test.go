@@ -1,4 +1,4 @@
-package finality
+package tracker
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 func kid(n byte) [32]byte { return [32]byte{0xee, n} }
@@ -16,8 +16,8 @@ func bhash(h int32, fork byte) chainhash.Hash {
 	return chainhash.Hash{byte(h), byte(h >> 8), fork, 0xb7}
 }
 
-func pub(id [32]byte, txIndex uint32) Publication {
-	return Publication{Keystone: id, Txid: chainhash.Hash{id[1], byte(txIndex), 0x77}, TxIndex: txIndex}
+func pub(id [32]byte, txIndex uint32) pop.Publication {
+	return pop.Publication{Keystone: id, Txid: chainhash.Hash{id[1], byte(txIndex), 0x77}, TxIndex: txIndex}
 }
 
 // btcSim drives a tracker like the index would: a stack of blocks with
@@ -30,10 +30,10 @@ type btcSim struct {
 }
 
 func newSim(t *testing.T, depth uint32, start int32) *btcSim {
-	return &btcSim{t: t, tr: NewTracker(depth), next: start}
+	return &btcSim{t: t, tr: New(depth), next: start}
 }
 
-func (s *btcSim) mine(fork byte, pubs ...Publication) chainhash.Hash {
+func (s *btcSim) mine(fork byte, pubs ...pop.Publication) chainhash.Hash {
 	s.t.Helper()
 	h := bhash(s.next, fork)
 	if _, err := s.tr.ConnectBitcoin(s.next, h, pubs); err != nil {
@@ -159,9 +159,9 @@ func TestTrackerSideBranchCommits(t *testing.T) {
 }
 
 func TestTrackerErrors(t *testing.T) {
-	tr := NewTracker(0)
-	if tr.Depth() != genesis.DefaultSuperfinalDepth {
-		t.Fatalf("depth %d, want default %d", tr.Depth(), genesis.DefaultSuperfinalDepth)
+	tr := New(0)
+	if tr.Depth() != DefaultSuperfinalDepth {
+		t.Fatalf("depth %d, want default %d", tr.Depth(), DefaultSuperfinalDepth)
 	}
 	// Disconnecting with nothing connected is ignored (below the start).
 	if _, err := tr.DisconnectBitcoin(bhash(5, 0)); err != nil {
@@ -187,5 +187,36 @@ func TestTrackerErrors(t *testing.T) {
 	}
 	if h, _, _ := tr.Tip(); h != 7 {
 		t.Fatalf("a refused input changed the tip to %d", h)
+	}
+}
+
+// TestTrackerAccessors covers what the service reads through the
+// package boundary: the tip block's publication count before a
+// disconnect, and the status of a keystone the tracker was not told
+// about (a side branch's), judged by its own publications.
+func TestTrackerAccessors(t *testing.T) {
+	s := newSim(t, 3, 100)
+	side, unpublished := kid(9), kid(8)
+	s.mine(0)
+	tip := s.mine(0, pub(side, 1), pub(kid(7), 2))
+	if n := s.tr.TipPublications(tip); n != 2 {
+		t.Fatalf("TipPublications(tip) = %d, want 2", n)
+	}
+	if n := s.tr.TipPublications(bhash(100, 0)); n != 0 {
+		t.Fatalf("TipPublications(not the tip) = %d, want 0", n)
+	}
+	if st := s.tr.Status(side); st.Known || st.Published {
+		t.Fatalf("Status of an untold keystone: %+v, want unknown", st)
+	}
+	st := s.tr.OwnStatus(side)
+	if !st.Known || !st.Published || st.Publication.Height != 101 || st.Confirmations != 1 || st.Superfinal {
+		t.Fatalf("OwnStatus of a published side keystone: %+v", st)
+	}
+	if st := s.tr.OwnStatus(unpublished); !st.Known || st.Published {
+		t.Fatalf("OwnStatus of an unpublished keystone: %+v", st)
+	}
+	s.disconnect(1)
+	if st := s.tr.OwnStatus(side); st.Published {
+		t.Fatalf("OwnStatus after its block was disconnected: %+v", st)
 	}
 }

@@ -1,11 +1,10 @@
-package finality
+package tracker
 
 import (
 	"bytes"
 	"testing"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
-	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/pop"
@@ -14,17 +13,17 @@ import (
 // bruteForce recomputes what the tracker maintains incrementally: every
 // keystone's effective publication from the canonical blocks and the
 // keystone tree, from scratch.
-func bruteForce(blocks []btcBlock, ks map[[32]byte][32]byte) map[[32]byte]*Publication {
-	own := map[[32]byte]*Publication{}
+func bruteForce(blocks []btcBlock, ks map[[32]byte][32]byte) map[[32]byte]*pop.Publication {
+	own := map[[32]byte]*pop.Publication{}
 	for i := range blocks {
 		for j := range blocks[i].pubs {
 			p := &blocks[i].pubs[j]
 			own[p.Keystone] = earlier(own[p.Keystone], p)
 		}
 	}
-	out := map[[32]byte]*Publication{}
+	out := map[[32]byte]*pop.Publication{}
 	for id := range ks {
-		var e *Publication
+		var e *pop.Publication
 		// id's subtree: every keystone whose ancestor chain reaches id.
 		for d := range ks {
 			for x, ok := d, true; ok; x, ok = ks[x] {
@@ -50,7 +49,7 @@ func FuzzTracker(f *testing.F) {
 	f.Add([]byte{3, 0, 3, 1, 0, 0x21, 2, 0x13, 1, 1, 3, 2, 0, 0x42, 1, 3, 0})
 	f.Add(bytes.Repeat([]byte{0, 0x31, 3, 7, 1}, 20))
 	f.Fuzz(func(t *testing.T, ops []byte) {
-		tr := NewTracker(3)
+		tr := New(3)
 		const nIDs = 8
 		id := func(b byte) [32]byte { return [32]byte{0x1d, b % nIDs} }
 		ks := map[[32]byte][32]byte{} // id -> prevID, as added
@@ -60,9 +59,9 @@ func FuzzTracker(f *testing.F) {
 			switch op {
 			case 0, 1: // connect a block with up to 3 publications
 				h := int32(len(tr.blocks))
-				var pubs []Publication
+				var pubs []pop.Publication
 				for j := range int(arg>>6) + int(op) {
-					pubs = append(pubs, Publication{Keystone: id(arg >> uint(j*2)), TxIndex: uint32(j % 2), Vout: uint32(j),
+					pubs = append(pubs, pop.Publication{Keystone: id(arg >> uint(j*2)), TxIndex: uint32(j % 2), Vout: uint32(j),
 						Txid: chainhash.Hash{arg, byte(j)}})
 				}
 				if _, err := tr.ConnectBitcoin(h, chainhash.Hash{byte(h), byte(h >> 8), fork}, pubs); err != nil {
@@ -122,39 +121,6 @@ func FuzzTracker(f *testing.F) {
 					t.Fatalf("op %d: keystone %x: confirmations %d superfinal %v at tip %d", i/2, k[1], s.Confirmations, s.Superfinal, tipH)
 				}
 			}
-		}
-	})
-}
-
-// FuzzPublications: any output script parses to a publication exactly
-// when pop.ParseScript accepts it, and a keystone's script round-trips
-// to its id.
-func FuzzPublications(f *testing.F) {
-	k := pop.Keystone{Version: pop.KeystoneVersion, L2Number: 25, BTCViewHeight: 7}
-	f.Add(k.Script())
-	f.Add([]byte{0x6a, 0x4c, 0x50, 'H', 'E', 'M', 'I'})
-	f.Add(append([]byte{0x6a, 0x4c, 0x50, 'H', 'E', 'M', 'X'}, make([]byte, 76)...))
-	f.Fuzz(func(t *testing.T, script []byte) {
-		msg := wire.NewMsgBlock(&wire.BlockHeader{})
-		tx := wire.NewMsgTx(2)
-		tx.AddTxOut(wire.NewTxOut(0, []byte{0x51}))
-		tx.AddTxOut(wire.NewTxOut(0, script))
-		msg.AddTransaction(wire.NewMsgTx(1))
-		msg.AddTransaction(tx)
-		pubs := Publications(msg)
-		ks, err := pop.ParseScript(script)
-		if (err == nil) != (len(pubs) == 1) {
-			t.Fatalf("ParseScript err %v, publications %d", err, len(pubs))
-		}
-		if err != nil {
-			return
-		}
-		p := pubs[0]
-		if p.Keystone != ks.ID() || p.TxIndex != 1 || p.Vout != 1 || p.Txid != tx.TxHash() {
-			t.Fatalf("publication %+v", p)
-		}
-		if !bytes.Equal(ks.Script(), script) {
-			t.Fatal("script does not round-trip")
 		}
 	})
 }
