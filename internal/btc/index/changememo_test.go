@@ -287,6 +287,11 @@ func TestMemoBounded(t *testing.T) {
 			t.Fatalf("memo holds %d entries, %d bytes; bound %d", n, size, cfg.ChangeMemoBytes)
 		}
 	}
+	// The most recent entry (view 5) is held, the view of 1 was
+	// evicted: its records are read again.
+	if n := readsOf(t, ix, func() error { _, err := ix.Balance(c.busy, c.bs[4].BlockHash()); return err }); n != 1 {
+		t.Fatalf("Balance as of the most recent view read %d, want 1 (memoized)", n)
+	}
 	// The view of 1 was evicted: its records are read again.
 	if n := readsOf(t, ix, func() error { _, err := ix.Balance(c.busy, c.bs[0].BlockHash()); return err }); n < 2000 {
 		t.Fatalf("Balance as of an evicted view read %d, want its records again", n)
