@@ -14,7 +14,9 @@ import (
 // Reads returns the number of database reads the queries by script
 // (Balance, UTXOs, Outputs) made since Open: each point read, iterator
 // seek and iterator step counts one (Outputs counts one per output walked
-// and one per spend lookup).
+// and one per spend lookup). Change records served from the memo of
+// change sets (see "Per-script unspent set") count 0: only the query that
+// read them counts them.
 // Tests and benchmarks use it to check that a query's work is bounded by
 // its input (the package documentation states the bound), not by the
 // address's history. Counting costs one atomic add per query.
