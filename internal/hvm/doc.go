@@ -165,9 +165,9 @@
 // block on the connected chain is F (F = V when V is on it):
 //
 //	0x40: 1                                  when V = T
-//	      2 + R                              otherwise
+//	      2 + R                              otherwise, the first call (1 after)
 //	0x41: min((page+1)*pageSize, U+1)        when V = T
-//	      at most 2 + 2R + (page+1)*pageSize otherwise
+//	      at most 2 + 2R + (page+1)*pageSize otherwise, the first call
 //
 // reads (a point read, an iterator seek or an iterator step each), where
 // U is the number of unspent outputs of the address and R the number of
@@ -183,8 +183,8 @@
 // LRU, index.Config.ChangeMemoBytes, default 16 MiB), so every later call
 // on that address as of that view reads only its constant part: 0x40 one
 // read, 0x41 at most 1 + (page+1)*pageSize for a view of the connected
-// chain at or below T (index.Reads counts a memo hit as 0 record reads). The hVM
-// calls of a block, which all share the block's view, therefore read the
+// chain at or below T (index.Reads counts a memo hit as 0 record reads).
+// The hVM calls of a block, which all share the block's view, read the
 // change records of the Bitcoin blocks between the view and T at most once
 // in total, however many calls they make (each record belongs to one
 // address), plus each call's constant; for a view the configured lag
