@@ -165,9 +165,9 @@
 // block on the connected chain is F (F = V when V is on it):
 //
 //	0x40: 1                                  when V = T
-//	      2 + R                              otherwise
+//	      2 + R                              otherwise, the first call (1 after)
 //	0x41: min((page+1)*pageSize, U+1)        when V = T
-//	      at most 2 + 2R + (page+1)*pageSize otherwise
+//	      at most 2 + 2R + (page+1)*pageSize otherwise, the first call
 //
 // reads (a point read, an iterator seek or an iterator step each), where
 // U is the number of unspent outputs of the address and R the number of
@@ -177,12 +177,23 @@
 // the connected blocks above F and replays V's own blocks above F from
 // those records. The price covers the seeks and the page
 // and is computed from the input alone, as consensus needs; R depends on
-// the chain, not the input, and is not charged: for a block executed
-// against a view the configured lag (default 2) below the tip it is the
-// address's activity in those last Bitcoin blocks, which Bitcoin's fees
-// and block size bound. Re-executing an old L2 block, whose view is far
-// below today's tip, pays the same gas and reads the address's records
-// since then; nothing reads its whole history. The steps are sequential
+// the chain, not the input, and is not charged per call: it is paid once
+// per address and view. The index memoizes what an address's records
+// above F change (per address, view and stored state, in a size-bounded
+// LRU, index.Config.ChangeMemoBytes, default 16 MiB), so every later call
+// on that address as of that view reads only its constant part: 0x40 one
+// read, 0x41 at most 1 + (page+1)*pageSize for a view of the connected
+// chain at or below T (index.Reads counts a memo hit as 0 record reads).
+// The hVM calls of a block, which all share the block's view, read the
+// change records of the Bitcoin blocks between the view and T at most once
+// in total, however many calls they make (each record belongs to one
+// address), plus each call's constant; for a view the configured lag
+// (default 2) below the tip that is those last Bitcoin blocks, which
+// Bitcoin's fees and block size bound. Only an entry evicted from the memo
+// (by others larger in total than its bound) is read again. Re-executing
+// an old L2 block, whose view is far below today's tip, pays the same gas
+// and reads the address's records since then once; nothing reads its
+// whole history. The steps are sequential
 // reads of one key range (an iterator's Next), far cheaper than the
 // random point reads the unit is priced for. 0x41 still charges for the
 // UTXOs it skips, because a page is an offset into the ordered set: under

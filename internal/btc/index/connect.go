@@ -292,8 +292,8 @@ func (ix *Index) flushSetNow() error {
 	ix.utxos.flushed()
 	snap := ix.db.NewSnapshot()
 	ix.mu.Lock()
-	old := ix.snap
-	ix.snap, ix.setTip = snap, tip
+	old := ix.replaceSnap(snap)
+	ix.setTip = tip
 	ix.mu.Unlock()
 	closeSnapshot(old)
 	return nil
@@ -360,8 +360,7 @@ func (ix *Index) commitOpen() error {
 		ix.setTip = newTip
 	}
 	ix.dropStalePending(newTip.height)
-	old := ix.snap
-	ix.snap = snap
+	old := ix.replaceSnap(snap)
 	ix.mu.Unlock()
 	closeSnapshot(old)
 
@@ -492,8 +491,7 @@ func (ix *Index) IndexFork(hash chainhash.Hash) error {
 	for _, m := range todo {
 		m.setFlag(statusIndexed)
 	}
-	old := ix.snap
-	ix.snap = snap
+	old := ix.replaceSnap(snap)
 	ix.mu.Unlock()
 	closeSnapshot(old)
 	ix.log.Info("side fork indexed", "tip", hash, "blocks", len(todo))

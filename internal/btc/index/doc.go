@@ -71,6 +71,37 @@
 // every block of reorged and side forks; TestQueryReadsBounded checks the
 // counts for an address with 5,000 past outputs against one with 10.
 //
+// Those R records are read once per script, view and stored state, not
+// once per query: the difference they make (the change set: the outputs
+// the overlay replaces and the balance difference) is memoized in a
+// size-bounded LRU (go-ethereum's BasicLRU, Config.ChangeMemoBytes,
+// default DefaultChangeMemoBytes = 16 MiB, sized by each entry's outputs),
+// keyed by script hash, the view's block and a generation bumped with
+// every replacement of the query snapshot. That replacement, under the
+// chain lock's write side, is the only way the set tip, the connected
+// chain, the indexed flags or the stored records a change set depends on
+// change, and it also empties the memo, so a memoized set is never read
+// against another state. Concurrent first queries of one key compute it
+// once (singleflight). A query that hits reads none of the records and
+// Reads counts 0 for them:
+//
+//	Balance                     1 (hit)
+//	UTXOs page p of size n      at most 1 + K + (p+1)n (hit)
+//
+// where K is the script's stored outputs spent by the view's own blocks
+// above the base (stored rows the walk steps over): 0 for a view on the
+// connected chain at or below the set tip, the hVM's case. Sets computed
+// without a record (R = 0) are not kept: they cost the one seek a hit
+// would save. So while the memo has room, the total record reads of all
+// queries as of one view, whatever their number, are at most the change
+// records of the blocks between the view and the set tip (each record
+// belongs to one script), plus each query's constant reads; an entry
+// evicted (or larger than the whole memo) is read again by its next
+// query. TestMemoReadsOnce checks the counts, TestMemoNotStale and
+// TestUTXOSetMatchesScan (also with a memo that evicts constantly) the
+// answers across connects, reorgs, IndexFork and a reopen,
+// TestMemoBounded the bound.
+//
 // The stored u, p and a tables hold the set as of the set tip (the tip
 // of index "utxo"), a block of the connected chain at or below the block
 // tip. The change records and undo records are committed with every

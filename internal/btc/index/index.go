@@ -62,6 +62,13 @@ type Config struct {
 	// the database, so it trades memory for sync speed only.
 	UTXOCacheBytes int
 
+	// ChangeMemoBytes bounds the memory of the memo of per-script change
+	// sets that answers Balance and UTXOs as of a view other than the
+	// stored set's tip (default DefaultChangeMemoBytes; negative: no
+	// memo). Without room, an address's change records above the view
+	// are read again by each such query; see "Per-script unspent set".
+	ChangeMemoBytes int
+
 	// Now is the clock used by the header time checks (default time.Now).
 	Now func() time.Time
 }
@@ -93,6 +100,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.UTXOCacheBytes <= 0 {
 		c.UTXOCacheBytes = 64 << 20
+	}
+	if c.ChangeMemoBytes == 0 {
+		c.ChangeMemoBytes = DefaultChangeMemoBytes
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -146,6 +156,11 @@ type Index struct {
 	snap   *pebble.Snapshot
 	reads  atomic.Uint64 // see Reads
 
+	// snapGen counts snapshot replacements (mu); memo holds change sets
+	// computed as of snapGen (nil when Config.ChangeMemoBytes < 0).
+	snapGen uint64
+	memo    *changeMemo
+
 	pendMu       sync.Mutex
 	pending      map[uint32]*blockData
 	pendingBytes int
@@ -187,6 +202,9 @@ func Open(cfg Config) (*Index, error) {
 		evNotify:            make(chan struct{}),
 		batchBytes:          cfg.BatchBytes,
 	}
+	if cfg.ChangeMemoBytes > 0 {
+		ix.memo = newChangeMemo(cfg.ChangeMemoBytes)
+	}
 	db, err := pebble.Open(cfg.Dir, pebbleOptions(&cfg))
 	if err != nil && (strings.Contains(err.Error(), "merger name from file") ||
 		strings.Contains(err.Error(), "comparer name from file")) {
@@ -225,7 +243,7 @@ func Open(cfg Config) (*Index, error) {
 	}
 	ix.mu.Lock()
 	if ix.snap == nil {
-		ix.snap = db.NewSnapshot()
+		ix.replaceSnap(db.NewSnapshot())
 	}
 	ix.mu.Unlock()
 	tip := ix.main[len(ix.main)-1]
@@ -235,6 +253,24 @@ func Open(cfg Config) (*Index, error) {
 	ix.log.Info("bitcoin index opened", "dir", cfg.Dir, "network", p.Name,
 		"headers", best.height, "blocks", tip.height, "tip", tip.hash)
 	return ix, nil
+}
+
+// replaceSnap makes snap the queries' snapshot and returns the one it
+// replaces, for the caller to close after releasing ix.mu. Every change to
+// what a query as of a view reads from the stored set (the snapshot, the
+// set tip, the connected chain, the indexed flags) is published here under
+// ix.mu's write lock, so the new generation invalidates every memoized
+// change set. Headers accepted meanwhile change nothing a memoized set
+// depends on: a new node is neither in an existing view (its ancestors
+// are older) nor connected until the next replacement. ix.mu held.
+func (ix *Index) replaceSnap(snap *pebble.Snapshot) *pebble.Snapshot {
+	old := ix.snap
+	ix.snap = snap
+	ix.snapGen++
+	if ix.memo != nil {
+		ix.memo.purge()
+	}
+	return old
 }
 
 // pebbleOptions tunes pebble for the index's write pattern: large

@@ -134,12 +134,16 @@ func checkAgainstScan(t *testing.T, ix *Index, r *randChain, views []chainhash.H
 // the full scan of every output did, as of every block of the main chain
 // and of side forks, through two reorgs (one back onto blocks indexed
 // before), IndexFork of a fork and of a fork of a fork, a reopen, and with
-// a cache so small that nearly every spend reads the database.
+// a cache so small that nearly every spend reads the database. The memo
+// of change sets is on (answers memoized before each change of the chain
+// are asked again after it) and, in tiny-memo, so small that it evicts
+// all the time.
 func TestUTXOSetMatchesScan(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		cache int
-	}{{"cached", 0}, {"tiny-cache", 1}} {
+		memo  int
+	}{{"cached", 0, 0}, {"tiny-cache", 1, 0}, {"tiny-memo", 0, 2 << 10}} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRandChain(42)
 			a := r.extend(t, *regtest.GenesisHash, 25)
@@ -149,7 +153,7 @@ func TestUTXOSetMatchesScan(t *testing.T) {
 			d := r.extend(t, b[5].BlockHash(), 2)   // fork of B, never connected
 
 			dir := t.TempDir()
-			cfg := Config{Dir: dir, Params: regtest, MaxBatchDelay: 20 * time.Millisecond, UTXOCacheBytes: tc.cache,
+			cfg := Config{Dir: dir, Params: regtest, MaxBatchDelay: 20 * time.Millisecond, UTXOCacheBytes: tc.cache, ChangeMemoBytes: tc.memo,
 				Now: func() time.Time { return time.Unix(1_900_000_000, 0) }}
 			if tc.cache > 0 {
 				// Small batches: many commits, so the tiny cache is

@@ -14,7 +14,9 @@ import (
 // Reads returns the number of database reads the queries by script
 // (Balance, UTXOs, Outputs) made since Open: each point read, iterator
 // seek and iterator step counts one (Outputs counts one per output walked
-// and one per spend lookup).
+// and one per spend lookup). Change records served from the memo of
+// change sets (see "Per-script unspent set") count 0: only the query that
+// read them counts them.
 // Tests and benchmarks use it to check that a query's work is bounded by
 // its input (the package documentation states the bound), not by the
 // address's history. Counting costs one atomic add per query.
@@ -46,7 +48,7 @@ func (ix *Index) Balance(script []byte, asOf chainhash.Hash) (int64, error) {
 		if ix.isTipView(v) {
 			return nil
 		}
-		d, err := ix.changesSince(v, &sh, &reads)
+		d, err := ix.viewChanges(v, &sh, &reads)
 		if err != nil {
 			return err
 		}
@@ -71,10 +73,10 @@ func (ix *Index) UTXOs(script []byte, page, pageSize int, asOf chainhash.Hash) (
 	err := ix.query(asOf, func(v *view) error {
 		var reads uint64
 		defer func() { ix.reads.Add(reads) }()
-		var d changes
+		d := &changes{}
 		if !ix.isTipView(v) {
 			var err error
-			if d, err = ix.changesSince(v, &sh, &reads); err != nil {
+			if d, err = ix.viewChanges(v, &sh, &reads); err != nil {
 				return err
 			}
 		}
@@ -114,7 +116,7 @@ func (ix *Index) UTXOs(script []byte, page, pageSize int, asOf chainhash.Hash) (
 				if row, err = decodeUnspent(it.Key(), val); err != nil {
 					return err
 				}
-				if _, replaced := d.overlay[row.ord()]; !replaced {
+				if !d.replaced(row.ord()) {
 					return nil
 				}
 			}
@@ -122,14 +124,16 @@ func (ix *Index) UTXOs(script []byte, page, pageSize int, asOf chainhash.Hash) (
 		if err := next(); err != nil {
 			return err
 		}
-		adds := d.present()
+		// d is shared (memoized): adds is only resliced, and u points
+		// into it read-only.
+		adds := d.adds
 		for len(out) < pageSize {
 			var u *utxo
 			switch {
 			case rowOK && (len(adds) == 0 || row.ord().less(adds[0].ord())):
 				u = &row
 			case len(adds) > 0:
-				u, adds = adds[0], adds[1:]
+				u, adds = &adds[0], adds[1:]
 			default:
 				return nil
 			}
@@ -174,31 +178,14 @@ func (ix *Index) base(v *view) *node {
 }
 
 // changes is how a view's unspent set of one script differs from the
-// current set: overlay replaces the current set's entry at each ord it
-// holds (nil: not unspent in the view), balance is the difference.
+// current set: the current set's outputs at the ords of adds and gone are
+// replaced, by adds' outputs (unspent in the view) or by nothing (gone:
+// not unspent in the view); balance is the difference. Both slices are in
+// 0x41 order. Memoized values are shared: never modified once built.
 type changes struct {
-	overlay map[ord]*utxo
+	adds    []utxo
+	gone    []ord
 	balance int64
-}
-
-// present returns the overlay's unspent outputs in 0x41 order.
-func (c *changes) present() []*utxo {
-	var p []*utxo
-	for _, u := range c.overlay {
-		if u != nil {
-			p = append(p, u)
-		}
-	}
-	slices.SortFunc(p, func(a, b *utxo) int {
-		switch {
-		case a.ord().less(b.ord()):
-			return -1
-		case b.ord().less(a.ord()):
-			return 1
-		}
-		return 0
-	})
-	return p
 }
 
 // changesSince reads the change records of sh at heights above the base
@@ -207,7 +194,8 @@ func (c *changes) present() []*utxo {
 // undone (newest first), then v's own blocks above the base are replayed.
 // Records of blocks in neither are skipped. ix.mu held.
 func (ix *Index) changesSince(v *view, sh *[32]byte, reads *uint64) (changes, error) {
-	c := changes{overlay: make(map[ord]*utxo)}
+	var c changes
+	overlay := make(map[ord]*utxo)
 	f := ix.base(v).height
 	set := ix.setTip
 	prefix := make([]byte, 1+32, 1+32+4)
@@ -261,22 +249,31 @@ func (ix *Index) changesSince(v *view, sh *[32]byte, reads *uint64) (changes, er
 	for i := len(undo) - 1; i >= 0; i-- {
 		r := &undo[i]
 		if r.kind == changeCreate {
-			c.overlay[r.u.ord()] = nil
+			overlay[r.u.ord()] = nil
 			c.balance -= r.u.value
 		} else {
-			c.overlay[r.u.ord()] = &r.u
+			overlay[r.u.ord()] = &r.u
 			c.balance += r.u.value
 		}
 	}
 	for i := range redo {
 		r := &redo[i]
 		if r.kind == changeCreate {
-			c.overlay[r.u.ord()] = &r.u
+			overlay[r.u.ord()] = &r.u
 			c.balance += r.u.value
 		} else {
-			c.overlay[r.u.ord()] = nil
+			overlay[r.u.ord()] = nil
 			c.balance -= r.u.value
 		}
 	}
+	for o, u := range overlay {
+		if u != nil {
+			c.adds = append(c.adds, *u)
+		} else {
+			c.gone = append(c.gone, o)
+		}
+	}
+	slices.SortFunc(c.adds, func(a, b utxo) int { return cmpOrd(a.ord(), b.ord()) })
+	slices.SortFunc(c.gone, cmpOrd)
 	return c, nil
 }
