@@ -37,26 +37,8 @@ func TestRegtestNodeInProcess(t *testing.T) {
 	if _, err := node.Mine(110, miner); err != nil {
 		t.Fatal(err)
 	}
-	params := node.Params()
-	ix, err := index.Open(index.Config{Dir: t.TempDir(), Params: params, Logger: logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := p2p.New(p2p.Config{Params: params, Peers: []string{node.P2PAddr()}, Logger: logger()}, ix)
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		_ = ix.Close()
-	})
+	ix, c := syncFrom(ctx, cancel, t, node)
 	tip, _ := node.Tip()
-	waitUntil(t, 30*time.Second, "index at the node's tip", func() bool { h, _ := ix.BlockTip(); return h == tip })
 
 	script, _ := txscript.PayToAddrScript(miner)
 	coinbase := func(height int32) (*wire.MsgTx, uint32) {
@@ -131,6 +113,17 @@ func TestRegtestNodePastIdleConnections(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = conn.Close() })
 	}
+	syncFrom(ctx, cancel, t, node)
+	if n := node.PeerCount(); n != 1 {
+		t.Fatalf("node has %d peers, want 1 (idle connections are not peers)", n)
+	}
+}
+
+// syncFrom opens an empty index, runs our P2P client (returned with it) against node until
+// the index reaches the node's tip, and stops both (through cancel) when
+// the test ends.
+func syncFrom(ctx context.Context, cancel context.CancelFunc, t *testing.T, node *regtest.Node) (*index.Index, *p2p.Client) {
+	t.Helper()
 	params := node.Params()
 	ix, err := index.Open(index.Config{Dir: t.TempDir(), Params: params, Logger: logger()})
 	if err != nil {
@@ -151,7 +144,5 @@ func TestRegtestNodePastIdleConnections(t *testing.T) {
 	})
 	tip, _ := node.Tip()
 	waitUntil(t, 30*time.Second, "index at the node's tip", func() bool { h, _ := ix.BlockTip(); return h == tip })
-	if n := node.PeerCount(); n != 1 {
-		t.Fatalf("node has %d peers, want 1 (idle connections are not peers)", n)
-	}
+	return ix, c
 }
