@@ -50,6 +50,7 @@ func newApp() *cli.Command {
 			btcCommand(),
 			benchCommand(),
 			finalityCommand(),
+			statusCommand(),
 		},
 	}
 }

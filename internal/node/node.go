@@ -87,8 +87,10 @@ type Node struct {
 	// Bitcoin is the adapted index the chain and the producer read.
 	Bitcoin *Bitcoin
 
-	cfg Config
-	log *slog.Logger
+	cfg   Config
+	log   *slog.Logger
+	peers PeerSource // nil without L2 networking
+	raft  RaftSource // nil without a sequencer group
 }
 
 // ChainOptions are the storage and clock options of OpenChain.
@@ -191,6 +193,9 @@ func New(cfg Config) (_ *Node, err error) {
 		if n.RPC, err = rpc.New(rcfg, n.Chain, n.Pool); err != nil {
 			return nil, err
 		}
+		status := n.StatusHandler()
+		n.RPC.Mount("GET /status", status)
+		n.RPC.Mount("GET /healthz", status)
 	}
 	if cfg.Key != nil {
 		// Today a sealed block is stored at once; with raft (DESIGN 9) the

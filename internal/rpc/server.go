@@ -30,6 +30,8 @@ type Server struct {
 	cache   blockCache
 	metrics *metrics
 	handler http.Handler
+	// routes serves the paths mounted beside JSON-RPC (Mount).
+	routes *http.ServeMux
 	// subs counts each WebSocket connection's subscriptions.
 	subs *slots
 	// fastBatches counts the batches sendBatch served itself.
@@ -80,9 +82,19 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 	requests := s.limitRequests(s.sendBatch(s.rpc))
 	httpH := httpStack(requests, cfg.CORSOrigins, cfg.VHosts)
 	wsH := s.websocketHandler(cfg.WSOrigins, requests)
-	s.handler = s.metrics.instrument(httpH, wsH)
+	rpcH := s.metrics.instrument(httpH, wsH)
+	s.routes = http.NewServeMux()
+	s.routes.Handle("/", rpcH)
+	s.handler = s.routes
 	return s, nil
 }
+
+// Mount serves h at pattern (an http.ServeMux pattern such as
+// "GET /status") on the JSON-RPC port, beside JSON-RPC, which keeps
+// every other path: the node's status and health pages, later the
+// explorer. Mount before Serve; a pattern that clashes panics, as
+// http.ServeMux does (a programming error of the assembly).
+func (s *Server) Mount(pattern string, h http.Handler) { s.routes.Handle(pattern, h) }
 
 // Handler serves HTTP and WebSocket (a request asking to upgrade).
 func (s *Server) Handler() http.Handler { return s.handler }
