@@ -103,6 +103,12 @@ func (f *File) Validate() error {
 	if f.Config.HBTCToken != (common.Address{}) || f.Config.TunnelVault != "" || f.Config.DepositConfirmations != DefaultDepositConfirmations {
 		return fieldErr(ErrConfig, "tunnel", "reserved: format %d has no tunnel parameters (Config's tunnel fields must keep their defaults)", FileVersion)
 	}
+	if r := f.Config.PoP.Reward; r != nil && (r.Sign() < 0 || r.Cmp(maxUint256) > 0) {
+		return fieldErr(ErrConfig, "pop.reward", "%v: want 0 to 2^256-1 wei", r)
+	}
+	if f.Config.PoP.MaxRewarded > math.MaxInt32 {
+		return fieldErr(ErrConfig, "pop.max_rewarded", "%d is above %d", f.Config.PoP.MaxRewarded, math.MaxInt32)
+	}
 	if f.Bitcoin.Height < 0 {
 		return fieldErr(ErrConfig, "bitcoin.genesis_height", "%d is negative; set the height of the Bitcoin block the genesis views", f.Bitcoin.Height)
 	}
