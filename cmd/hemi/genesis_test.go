@@ -161,3 +161,26 @@ func TestDevnetGenesisFileRunsSameNetwork(t *testing.T) {
 		t.Fatalf("hemi node after ctx ended: %v", err)
 	}
 }
+
+// TestPinGenesis: a node keeps its genesis file beside its L2 data and
+// refuses another one on the same data later, even one whose genesis
+// block is the same (a PoP parameter changed).
+func TestPinGenesis(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "l2")
+	f, err := genesis.Load(writeGenesisFile(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := pinGenesis(dir, "a.json", f); err != nil {
+		t.Fatal(err)
+	}
+	if err := pinGenesis(dir, "a.json", f); err != nil {
+		t.Fatalf("the same file again: %v", err)
+	}
+	g := *f
+	g.Config.PoP.SuperfinalDepth++
+	if err := pinGenesis(dir, "b.json", &g); err == nil || !strings.Contains(err.Error(), "b.json has hash "+g.Hash().Hex()) ||
+		!strings.Contains(err.Error(), f.Hash().Hex()) {
+		t.Fatalf("another file on the same data: %v", err)
+	}
+}

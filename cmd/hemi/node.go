@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
+	"errors"
 	"fmt"
+	"os"
 	"log/slog"
 	"path/filepath"
 
@@ -149,8 +151,12 @@ func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Ser
 	if err != nil {
 		return err
 	}
+	dir := filepath.Join(cfg.DataDir, cfg.BTC.Network, "l2")
+	if err := pinGenesis(dir, cfg.Genesis, f); err != nil {
+		return err
+	}
 	n, err := node.New(node.Config{
-		Dir:            filepath.Join(cfg.DataDir, cfg.BTC.Network, "l2"),
+		Dir:            dir,
 		BTC:            svc,
 		Spec:           spec,
 		Key:            key,
@@ -166,4 +172,39 @@ func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Ser
 	}
 	defer n.Close()
 	return n.Run(ctx)
+}
+
+// pinnedGenesis is the copy of the genesis file a node keeps beside its
+// L2 data.
+const pinnedGenesis = "genesis.json"
+
+// pinGenesis keeps a copy of the genesis file in the node's L2 data
+// directory on first start and refuses another file later: parameters
+// that are not in the genesis block (PoP, block time, fork schedule)
+// would otherwise change under a chain built with others, unnoticed.
+func pinGenesis(dir, path string, f *genesis.File) error {
+	pinned := filepath.Join(dir, pinnedGenesis)
+	old, err := genesis.Load(pinned)
+	switch {
+	case err == nil:
+		if old.Hash() != f.Hash() {
+			return fmt.Errorf("%w: %s holds the L2 data of the network whose genesis file (kept as %s) has hash %v; --genesis %s has hash %v: "+
+				"use that network's genesis file, or another --datadir for this network", config.ErrInvalid, dir, pinned, old.Hash(), path, f.Hash())
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("the genesis file kept with the L2 data: %w", err)
+	}
+	data, err := f.Encode()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := pinned + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, pinned)
 }
