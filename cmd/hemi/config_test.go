@@ -108,6 +108,10 @@ func TestNodeGenesisChecks(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "btc.network is mainnet") {
 		t.Fatalf("network mismatch, genesis from the config file: %v", err)
 	}
+	t.Setenv("HEMI_GENESIS", good)
+	if err := runApp(t, "node", "--network", "signet", "--rpc", "", "--api", ""); err == nil || !strings.Contains(err.Error(), "btc.network is signet") {
+		t.Fatalf("network mismatch, genesis from HEMI_GENESIS: %v", err)
+	}
 	bad := filepath.Join(t.TempDir(), "bad.json")
 	data, _ := os.ReadFile(good)
 	if err := os.WriteFile(bad, []byte(strings.Replace(string(data), `"superfinal_depth": 6`, `"superfinal_depth": 0`, 1)), 0o600); err != nil {
