@@ -2,7 +2,6 @@ package genesis
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -582,11 +581,8 @@ func (f *File) Encode() ([]byte, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	var compact, out bytes.Buffer
-	writeJSON(&compact, f.tree(), false)
-	if err := json.Indent(&out, compact.Bytes(), "", "  "); err != nil {
-		return nil, fmt.Errorf("genesis: indent: %w", err)
-	}
+	var out bytes.Buffer
+	writeIndented(&out, f.tree(), "")
 	out.WriteByte('\n')
 	return out.Bytes(), nil
 }

@@ -64,6 +64,24 @@ func TestFileRoundTrip(t *testing.T) {
 	if !bytes.Equal(again, data) {
 		t.Fatal("Encode is not stable across a round trip")
 	}
+	// The canonical form is the written file with sorted keys and no
+	// whitespace, as an independent JSON library writes it (Go's sorts
+	// map keys; jq -cjS does the same).
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	var tree any
+	if err := dec.Decode(&tree); err != nil {
+		t.Fatal(err)
+	}
+	var sorted bytes.Buffer
+	enc := json.NewEncoder(&sorted)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(tree); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Canonical(); !bytes.Equal(got, bytes.TrimSuffix(sorted.Bytes(), []byte("\n"))) {
+		t.Fatalf("canonical form\n%s\nis not the sorted compact file\n%s", got, sorted.Bytes())
+	}
 	// Every field is covered by the hash.
 	for name, mut := range map[string]func(*File){
 		"chain id":    func(f *File) { f.Config.ChainID++ },

@@ -337,6 +337,62 @@ func writeJSON(b *bytes.Buffer, v any, sorted bool) {
 	}
 }
 
+// writeIndented writes v as the indented file shows it: two spaces per
+// level, one field per line, and lists of numbers on one line (the PoP
+// tables read as tables).
+func writeIndented(b *bytes.Buffer, v any, indent string) {
+	inner := indent + "  "
+	switch t := v.(type) {
+	case fields:
+		if len(t) == 0 {
+			b.WriteString("{}")
+			return
+		}
+		b.WriteString("{\n")
+		for i, f := range t {
+			b.WriteString(inner)
+			writeString(b, f.key)
+			b.WriteString(": ")
+			writeIndented(b, f.val, inner)
+			if i < len(t)-1 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('\n')
+		}
+		b.WriteString(indent + "}")
+	case []any:
+		flat := true
+		for _, e := range t {
+			if _, ok := e.(uint64); !ok {
+				flat = false
+			}
+		}
+		if flat {
+			b.WriteByte('[')
+			for i, e := range t {
+				if i > 0 {
+					b.WriteString(", ")
+				}
+				writeJSON(b, e, false)
+			}
+			b.WriteByte(']')
+			return
+		}
+		b.WriteString("[\n")
+		for i, e := range t {
+			b.WriteString(inner)
+			writeIndented(b, e, inner)
+			if i < len(t)-1 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('\n')
+		}
+		b.WriteString(indent + "]")
+	default:
+		writeJSON(b, v, false)
+	}
+}
+
 func compareStrings(a, b string) int {
 	switch {
 	case a < b:
