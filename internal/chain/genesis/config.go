@@ -169,7 +169,7 @@ func (c *Config) Validate() error {
 	case c.ChainID == 0:
 		return fieldErr(ErrConfig, "chain_id", e, "positive", "set it to the network's EIP-155 chain id, unique among EVM chains (the devnet's is 7431337)")
 	case c.ChainID > MaxJSONInt:
-		return fieldErr(ErrConfig, "chain_id", "%d is above %d, the largest chain id wallets accept (MetaMask's MAX_SAFE_CHAIN_ID is below 2^53); choose a smaller one", c.ChainID, uint64(MaxJSONInt))
+		return fieldErr(ErrConfig, "chain_id", "%d is above %d, which JSON readers cannot hold exactly; choose a smaller one (MetaMask accepts at most 4503599627370476)", c.ChainID, uint64(MaxJSONInt))
 	case c.BlockTime < time.Second || c.BlockTime%time.Second != 0:
 		// Header timestamps are in seconds.
 		return fieldErr(ErrConfig, "block_time", e, "a whole number of seconds, at least 1", fmt.Sprintf("got %v; header timestamps are in seconds (the default is %d)", c.BlockTime, DefaultBlockTime/time.Second))
