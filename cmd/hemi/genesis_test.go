@@ -171,15 +171,21 @@ func TestPinGenesis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := pinGenesis(dir, "a.json", f); err != nil {
-		t.Fatal(err)
-	}
-	if err := pinGenesis(dir, "a.json", f); err != nil {
-		t.Fatalf("the same file again: %v", err)
-	}
 	g := *f
 	g.Config.PoP.SuperfinalDepth++
-	if err := pinGenesis(dir, "b.json", &g); err == nil || !strings.Contains(err.Error(), "b.json has hash "+g.Hash().Hex()) ||
+	if err := pinGenesis(dir, "b.json", &g, false); err != nil {
+		t.Fatalf("nothing kept yet: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, pinnedGenesis)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a check without keep wrote the file: %v", err)
+	}
+	if err := pinGenesis(dir, "a.json", f, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := pinGenesis(dir, "a.json", f, false); err != nil {
+		t.Fatalf("the same file again: %v", err)
+	}
+	if err := pinGenesis(dir, "b.json", &g, false); err == nil || !strings.Contains(err.Error(), "b.json has hash "+g.Hash().Hex()) ||
 		!strings.Contains(err.Error(), f.Hash().Hex()) {
 		t.Fatalf("another file on the same data: %v", err)
 	}

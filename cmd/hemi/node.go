@@ -133,6 +133,11 @@ func runNode(ctx context.Context, cfg config.Config, sequence bool) error {
 	if err != nil {
 		return err
 	}
+	// Another network's data is refused before Bitcoin syncs; the copy is
+	// kept once the genesis block is built (runL2).
+	if err := pinGenesis(l2Dir(cfg), cfg.Genesis, f, false); err != nil {
+		return err
+	}
 	return runWithTBC(ctx, cfg, func(ctx context.Context, svc *tbc.Service, log *slog.Logger, reg *prometheus.Registry) error {
 		log.Info("genesis file", "path", cfg.Genesis, "hash", f.Hash(), "chain_id", f.Config.ChainID,
 			"genesis_btc_height", f.Bitcoin.Height, "genesis_btc_hash", f.Bitcoin.Hash, "sequencers", len(f.Config.Sequencers))
@@ -151,8 +156,8 @@ func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Ser
 	if err != nil {
 		return err
 	}
-	dir := filepath.Join(cfg.DataDir, cfg.BTC.Network, "l2")
-	if err := pinGenesis(dir, cfg.Genesis, f); err != nil {
+	dir := l2Dir(cfg)
+	if err := pinGenesis(dir, cfg.Genesis, f, true); err != nil {
 		return err
 	}
 	n, err := node.New(node.Config{
@@ -174,15 +179,19 @@ func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Ser
 	return n.Run(ctx)
 }
 
+// l2Dir is the node's L2 data directory.
+func l2Dir(cfg config.Config) string { return filepath.Join(cfg.DataDir, cfg.BTC.Network, "l2") }
+
 // pinnedGenesis is the copy of the genesis file a node keeps beside its
 // L2 data.
 const pinnedGenesis = "genesis.json"
 
-// pinGenesis keeps a copy of the genesis file in the node's L2 data
-// directory on first start and refuses another file later: parameters
-// that are not in the genesis block (PoP, block time, fork schedule)
-// would otherwise change under a chain built with others, unnoticed.
-func pinGenesis(dir, path string, f *genesis.File) error {
+// pinGenesis refuses a genesis file other than the one kept in the
+// node's L2 data directory, and with keep, keeps f there when none is:
+// parameters that are not in the genesis block (PoP, block time, fork
+// schedule) would otherwise change under a chain built with others,
+// unnoticed.
+func pinGenesis(dir, path string, f *genesis.File, keep bool) error {
 	pinned := filepath.Join(dir, pinnedGenesis)
 	old, err := genesis.Load(pinned)
 	switch {
@@ -194,6 +203,8 @@ func pinGenesis(dir, path string, f *genesis.File) error {
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("the genesis file kept with the L2 data: %w", err)
+	case !keep:
+		return nil
 	}
 	data, err := f.Encode()
 	if err != nil {
