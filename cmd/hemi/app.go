@@ -28,6 +28,7 @@ const (
 	flagMaxPeers      = "max-peers"
 	flagBlockInterval = "block-interval"
 	flagP2P           = "p2p"
+	flagGenesis       = "genesis"
 )
 
 func newApp() *cli.Command {
@@ -45,6 +46,7 @@ func newApp() *cli.Command {
 		Commands: []*cli.Command{
 			devnetCommand(),
 			nodeCommand(),
+			genesisCommand(),
 			popmCommand(),
 			tbcCommand(),
 			btcCommand(),
@@ -65,6 +67,10 @@ func btcFlags() []cli.Flag {
 	}
 }
 
+func genesisFlag() cli.Flag {
+	return &cli.StringFlag{Name: flagGenesis, Usage: "the network's genesis file (see `hemi genesis`)", Sources: cli.EnvVars("HEMI_GENESIS"), TakesFile: true}
+}
+
 func apiFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagAPI, Usage: "local Bitcoin query API address (default 127.0.0.1:7340)", Sources: cli.EnvVars("HEMI_BTC_API")}
 }
@@ -77,6 +83,7 @@ var configFlags = []struct {
 	apply func(cmd *cli.Command, c *config.Config)
 }{
 	{flagDataDir, func(cmd *cli.Command, c *config.Config) { c.DataDir = cmd.String(flagDataDir) }},
+	{flagGenesis, func(cmd *cli.Command, c *config.Config) { c.Genesis = cmd.String(flagGenesis) }},
 	{flagLogLevel, func(cmd *cli.Command, c *config.Config) { c.Log.Level = cmd.String(flagLogLevel) }},
 	{flagLogFormat, func(cmd *cli.Command, c *config.Config) { c.Log.Format = cmd.String(flagLogFormat) }},
 	{flagMetrics, func(cmd *cli.Command, c *config.Config) { c.Metrics.Listen = cmd.String(flagMetrics) }},

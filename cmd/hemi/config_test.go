@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/ethereum/go-ethereum/crypto"
+
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/config"
+	"github.com/hemi-go/hemi/internal/sequencer"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -22,55 +26,109 @@ func writeConfig(t *testing.T, body string) string {
 	return p
 }
 
-// TestDevnetRefusesL2GenesisKeys: `hemi devnet` does not silently ignore
-// the [l2] keys that anchor a configured network's genesis (it anchors
-// its own): it refuses to start and names them.
-func TestDevnetRefusesL2GenesisKeys(t *testing.T) {
-	for _, key := range []string{"genesis_btc_height = 5", "genesis_time = 1700000000",
-		`sequencers = ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8"]`} {
-		t.Run(key, func(t *testing.T) {
-			cfg := writeConfig(t, "[l2]\n"+key+"\n")
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			app := newApp()
-			app.Writer, app.ErrWriter = io.Discard, io.Discard
-			err := app.Run(ctx, []string{"hemi", "--config", cfg, "--datadir", t.TempDir(), "--log-level", "error",
-				"devnet", "--p2p", "127.0.0.1:0", "--api", "", "--rpc", ""})
-			name := "l2." + strings.SplitN(key, " ", 2)[0]
-			if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "hemi node") {
-				t.Fatalf("hemi devnet with %s: %v, want an error naming it", name, err)
-			}
-		})
+// runApp runs hemi with args (after the global --datadir and
+// --log-level) and returns its error; every test command here fails
+// before it starts a service, so a short deadline only guards a hang.
+func runApp(t *testing.T, args ...string) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	app := newApp()
+	app.Writer, app.ErrWriter = io.Discard, io.Discard
+	return app.Run(ctx, append([]string{"hemi", "--datadir", t.TempDir(), "--log-level", "error"}, args...))
+}
+
+// TestConfigKeysMovedToGenesis: the [l2] keys and sequencer.block_time
+// that the genesis file defines now are refused, by `hemi node` and
+// `hemi devnet` alike, with the genesis field that replaced each.
+func TestConfigKeysMovedToGenesis(t *testing.T) {
+	cases := []struct{ body, field string }{
+		{"[l2]\nsuperfinal_depth = 3\n", "pop.superfinal_depth"},
+		{"[l2]\ngenesis_btc_height = 5\n", "bitcoin.genesis_height"},
+		{"[l2]\nsequencers = [\"0x70997970C51812dc3A010C7d01b50e0d17dc79C8\"]\n", "sequencers"},
+		{"[sequencer]\nblock_time = \"2s\"\n", "the genesis file's block_time"},
+	}
+	for _, c := range cases {
+		for _, command := range [][]string{{"node", "--network", "regtest"}, {"devnet", "--p2p", "127.0.0.1:0", "--api", "", "--rpc", ""}} {
+			t.Run(command[0]+" "+c.field, func(t *testing.T) {
+				err := runApp(t, append([]string{"--config", writeConfig(t, c.body)}, command...)...)
+				if err == nil || !strings.Contains(err.Error(), c.field) || !strings.Contains(err.Error(), "genesis") {
+					t.Fatalf("%v, want an error naming %s", err, c.field)
+				}
+			})
+		}
 	}
 }
 
-// TestDevnetConfigHonoursL2PoP: the [l2] PoP keys the file sets reach the
-// devnet's genesis; unset, the devnet keeps its own defaults (0 here);
-// rewards off is refused.
-func TestDevnetConfigHonoursL2PoP(t *testing.T) {
-	log := slog.New(slog.DiscardHandler)
-	load := func(body string) (config.Config, []string) {
-		t.Helper()
-		cfg, set, err := config.LoadKeys(writeConfig(t, body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cfg, set
+// TestDevnetRefusesGenesisKey: the devnet writes its own genesis file, so
+// a config naming one is refused rather than ignored.
+func TestDevnetRefusesGenesisKey(t *testing.T) {
+	err := runApp(t, "--config", writeConfig(t, "genesis = \"/tmp/genesis.json\"\n"), "devnet", "--p2p", "127.0.0.1:0", "--api", "", "--rpc", "")
+	if err == nil || !strings.Contains(err.Error(), "genesis") || !strings.Contains(err.Error(), "hemi node") {
+		t.Fatalf("%v, want the genesis key refused", err)
 	}
-	cfg, set := load("[l2]\nkeystone_interval = 5\nsuperfinal_depth = 4\npop_reward_delay = 9\n")
-	d, err := devnetConfig(cfg, set, log)
+}
+
+// writeGenesisFile writes a valid regtest genesis file sealed by the
+// public devnet sequencer key.
+func writeGenesisFile(t *testing.T) string {
+	t.Helper()
+	p := &chaincfg.RegressionNetParams
+	f, _, err := genesis.DevnetFile(crypto.PubkeyToAddress(sequencer.DevKey().PublicKey),
+		genesis.BitcoinBlock{Height: 0, Hash: *p.GenesisHash}, 1_700_000_000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.KeystoneInterval != 5 || d.SuperfinalDepth != 4 || d.RewardDelay != 9 {
-		t.Fatalf("devnet PoP %d/%d/%d, want the file's 5/4/9", d.KeystoneInterval, d.SuperfinalDepth, d.RewardDelay)
+	data, err := f.Encode()
+	if err != nil {
+		t.Fatal(err)
 	}
-	cfg, set = load("[log]\nlevel = \"warn\"\n")
-	if d, err = devnetConfig(cfg, set, log); err != nil || d.KeystoneInterval != 0 || d.SuperfinalDepth != 0 || d.RewardDelay != 0 {
-		t.Fatalf("devnet PoP %d/%d/%d (%v) without [l2], want the devnet's defaults (0)", d.KeystoneInterval, d.SuperfinalDepth, d.RewardDelay, err)
+	path := filepath.Join(t.TempDir(), "genesis.json")
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	cfg, set = load("[l2]\npop_reward_delay = 0\n")
-	if _, err := devnetConfig(cfg, set, log); err == nil || !strings.Contains(err.Error(), "l2.pop_reward_delay") {
-		t.Fatalf("rewards off: %v, want an error naming l2.pop_reward_delay", err)
+	return path
+}
+
+// TestNodeGenesisChecks: `hemi node` refuses to start without a genesis
+// file, with one that does not validate (naming the field), on another
+// Bitcoin network than the genesis's, or with a sealing key outside the
+// genesis's sequencer set; the flag and the config key both name the file.
+func TestNodeGenesisChecks(t *testing.T) {
+	good := writeGenesisFile(t)
+	if err := runApp(t, "node", "--network", "regtest", "--rpc", "", "--api", ""); err == nil || !strings.Contains(err.Error(), "--genesis") {
+		t.Fatalf("no genesis: %v", err)
+	}
+	err := runApp(t, "node", "--genesis", good, "--network", "testnet4", "--rpc", "", "--api", "")
+	if err == nil || !strings.Contains(err.Error(), "btc.network is testnet4") || !strings.Contains(err.Error(), "bitcoin.network") ||
+		!strings.Contains(err.Error(), "regtest") {
+		t.Fatalf("network mismatch: %v, want a refusal naming both networks", err)
+	}
+	err = runApp(t, "--config", writeConfig(t, "genesis = \""+good+"\"\n[btc]\nnetwork = \"mainnet\"\n"), "node", "--rpc", "", "--api", "")
+	if err == nil || !strings.Contains(err.Error(), "btc.network is mainnet") {
+		t.Fatalf("network mismatch, genesis from the config file: %v", err)
+	}
+	t.Setenv("HEMI_GENESIS", good)
+	if err := runApp(t, "node", "--network", "signet", "--rpc", "", "--api", ""); err == nil || !strings.Contains(err.Error(), "btc.network is signet") {
+		t.Fatalf("network mismatch, genesis from HEMI_GENESIS: %v", err)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.json")
+	data, _ := os.ReadFile(good)
+	if err := os.WriteFile(bad, []byte(strings.Replace(string(data), `"superfinal_depth": 6`, `"superfinal_depth": 0`, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err = runApp(t, "node", "--genesis", bad, "--network", "regtest", "--rpc", "", "--api", "")
+	if err == nil || !strings.Contains(err.Error(), bad+": pop.superfinal_depth: must be >= 1") {
+		t.Fatalf("invalid genesis: %v", err)
+	}
+
+	cfg := config.Default()
+	cfg.Genesis, cfg.BTC.Network = good, "regtest"
+	other, _ := crypto.GenerateKey()
+	if _, err := loadGenesis(cfg, other); err == nil || !strings.Contains(err.Error(), "not one of the genesis file's sequencers") {
+		t.Fatalf("foreign sealing key: %v", err)
+	}
+	if f, err := loadGenesis(cfg, sequencer.DevKey()); err != nil || f.Config.BitcoinNetwork != "regtest" {
+		t.Fatalf("the genesis's sequencer key: %v", err)
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -23,11 +22,12 @@ func devnetCommand() *cli.Command {
 		Usage: "run a development network in one process (embedded regtest Bitcoin + indexer + L2 sequencer + PoP miner)",
 		Description: "Starts the embedded regtest Bitcoin node, mines to the dev key (a block every\n" +
 			"devnet.block_interval, 5s), runs the node's Bitcoin indexer syncing from it over P2P, and\n" +
-			"an L2 chain whose sequencer builds a block every sequencer.block_time (2s) with anvil's ten\n" +
+			"an L2 chain whose sequencer builds a block every 2s with anvil's ten\n" +
 			"funded dev accounts. A PoP miner with a public dev wallet publishes every keystone (every\n" +
 			"25th block) to Bitcoin, and the finality service moves the safe and finalized tags as\n" +
 			"the publications gain confirmations (superfinal at 6). Data lives in <datadir>/devnet and\n" +
-			"is wiped at every start.",
+			"is wiped at every start; the L2's genesis file is <datadir>/devnet/genesis.json (the banner\n" +
+			"prints its path and the `hemi node --genesis` command that runs the same network).",
 		Flags: []cli.Flag{
 			&cli.DurationFlag{Name: flagBlockInterval, Usage: "mine a Bitcoin block this often (default devnet.block_interval, 5s; 0: only the initial blocks)", Sources: cli.EnvVars("HEMI_DEVNET_BLOCK_INTERVAL")},
 			&cli.StringFlag{Name: flagP2P, Usage: "regtest P2P listen address (default 127.0.0.1:18444)", Sources: cli.EnvVars("HEMI_DEVNET_P2P")},
@@ -35,16 +35,13 @@ func devnetCommand() *cli.Command {
 			rpcFlag(),
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			cfg, set, err := loadConfig(cmd, devnetKeys)
+			cfg, _, err := loadConfig(cmd, devnetKeys)
 			if err != nil {
 				return err
 			}
 			log := newLogger(cfg)
 			reg := metrics.NewRegistry()
-			dcfg, err := devnetConfig(cfg, set, log)
-			if err != nil {
-				return err
-			}
+			dcfg := devnetConfig(cfg, log)
 			dcfg.Registerer, dcfg.Out = reg, cmd.Root().Writer
 			g, ctx := errgroup.WithContext(ctx)
 			g.Go(func() error { return devnet.Run(ctx, dcfg) })
@@ -56,24 +53,21 @@ func devnetCommand() *cli.Command {
 	}
 }
 
-// devnetKeys are the config keys `hemi devnet` reads. Of [l2] it honours
-// the PoP parameters when the file sets them (its genesis defaults differ:
-// superfinal at genesis.DevnetSuperfinalDepth) and refuses the genesis
-// anchor and sequencers, which the devnet chooses itself.
+// devnetKeys are the config keys `hemi devnet` reads. It refuses a
+// genesis file: the devnet writes its own (anchored at the regtest tip it
+// mines, at start time) and prints its path.
 var devnetKeys = keyUse{
 	uses: []string{"datadir", "log", "metrics", "btc.api", "btc.progress", "devnet",
-		"l2.keystone_interval", "l2.superfinal_depth", "l2.pop_reward_delay",
-		"sequencer.block_time", "sequencer.strict_tip_order", "txpool", "rpc",
-		"popm.max_fee_rate", "popm.bump_blocks"},
-	refuses: []string{"l2.genesis_btc_height", "l2.genesis_time", "l2.sequencers"},
-	why: "the devnet anchors its L2 genesis at the regtest tip minus the view lag, at start time, " +
-		"sealed by the public dev key; these keys configure `hemi node`: remove them or use another config file",
+		"sequencer.strict_tip_order", "txpool", "rpc", "popm.max_fee_rate", "popm.bump_blocks"},
+	refuses: []string{"genesis"},
+	why: "the devnet writes its own genesis file (anchored at the regtest tip it mines, sealed by the public dev key) " +
+		"into its datadir and prints its path; genesis configures `hemi node`: remove it or use another config file",
 }
 
-// devnetConfig maps the config onto the devnet's; set are the keys the
-// config file sets (loadConfig).
-func devnetConfig(cfg config.Config, set []string, log *slog.Logger) (devnet.Config, error) {
-	d := devnet.Config{
+// devnetConfig maps the config onto the devnet's. The L2 genesis is the
+// devnet's own (genesis.DevnetFile), written to its datadir.
+func devnetConfig(cfg config.Config, log *slog.Logger) devnet.Config {
+	return devnet.Config{
 		DataDir:        filepath.Join(cfg.DataDir, "devnet"),
 		P2P:            cfg.Devnet.P2P,
 		P2PLimits:      peerserve.Limits{HandshakeTimeout: cfg.Devnet.P2PHandshakeTimeout.Duration},
@@ -82,25 +76,11 @@ func devnetConfig(cfg config.Config, set []string, log *slog.Logger) (devnet.Con
 		InitialBlocks:  cfg.Devnet.InitialBlocks,
 		Progress:       cfg.BTC.Progress.Duration,
 		Logger:         log,
-		L2BlockTime:    cfg.Sequencer.BlockTime.Duration,
 		StrictTipOrder: cfg.Sequencer.StrictTipOrder,
 		Pool:           poolConfig(cfg.TxPool, log),
 		RPC:            devnetRPCConfig(cfg.RPC, log),
 		PoPM:           devnet.PoPMConfig{MaxFeeRate: cfg.PoPM.MaxFeeRate, BumpBlocks: int32(cfg.PoPM.BumpBlocks)},
 	}
-	if slices.Contains(set, "l2.keystone_interval") {
-		d.KeystoneInterval = cfg.L2.KeystoneInterval
-	}
-	if slices.Contains(set, "l2.superfinal_depth") {
-		d.SuperfinalDepth = cfg.L2.SuperfinalDepth
-	}
-	if slices.Contains(set, "l2.pop_reward_delay") {
-		if cfg.L2.PoPRewardDelay == 0 {
-			return d, fmt.Errorf("%w: l2.pop_reward_delay = 0 (no PoP rewards) is not supported by `hemi devnet`, whose PoP miner is rewarded: remove it or set a delay", config.ErrInvalid)
-		}
-		d.RewardDelay = cfg.L2.PoPRewardDelay
-	}
-	return d, nil
 }
 
 // devnetRPCConfig is the devnet's JSON-RPC configuration: rpc.* of the

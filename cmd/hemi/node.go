@@ -3,15 +3,18 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
+	"errors"
+	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/txpool/legacypool"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/urfave/cli/v3"
 
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/config"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/rpc"
@@ -52,17 +55,20 @@ func nodeCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "node",
 		Usage: "run a Hemi node: the Bitcoin layer and the L2 chain (with --sequencer, block production)",
-		Description: "Syncs Bitcoin over P2P from --peer (as `hemi tbc`), opens the L2 chain whose genesis is\n" +
-			"anchored at l2.genesis_btc_height, keeps the mempool, and with --sequencer builds and seals\n" +
-			"a block every sequencer.block_time. The sealing key comes from sequencer.key_file or\n" +
-			"$HEMI_SEQUENCER_KEY (hex), never from a flag.\n\n" +
-			"Example: HEMI_SEQUENCER_KEY=... hemi node --sequencer --network regtest --peer 127.0.0.1:18444",
+		Description: "Syncs Bitcoin over P2P from --peer (as `hemi tbc`), opens the L2 chain of the network's\n" +
+			"genesis file (--genesis; `hemi genesis new` writes one) once its Bitcoin index has the\n" +
+			"genesis Bitcoin block, keeps the mempool, and with --sequencer builds and seals a block\n" +
+			"every block_time of the genesis. btc.network must be the genesis file's bitcoin.network. The\n" +
+			"sealing key comes from sequencer.key_file or $HEMI_SEQUENCER_KEY (hex), never from a flag;\n" +
+			"its address must be one of the genesis file's sequencers.\n\n" +
+			"Example: HEMI_SEQUENCER_KEY=... hemi node --sequencer --genesis genesis.json --network regtest --peer 127.0.0.1:18444",
 		Flags: append(btcFlags(),
+			genesisFlag(),
 			rpcFlag(),
 			&cli.BoolFlag{Name: flagSequencer, Usage: "build and seal blocks (needs the sequencer key)", Sources: cli.EnvVars("HEMI_SEQUENCER")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "log", "metrics", "btc", "l2", "sequencer", "txpool", "rpc"}})
+			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "genesis", "log", "metrics", "btc", "sequencer", "txpool", "rpc"}})
 			if err != nil {
 				return err
 			}
@@ -89,23 +95,29 @@ func poolConfig(c config.TxPool, log *slog.Logger) txpool.Config {
 	}
 }
 
-// nodeGenesis maps the [l2] section (and the network and block time) onto
-// the node's genesis (see config.L2).
-func nodeGenesis(cfg config.Config) node.Genesis {
-	seqs := make([]common.Address, 0, len(cfg.L2.Sequencers))
-	for _, s := range cfg.L2.Sequencers {
-		seqs = append(seqs, common.HexToAddress(s))
+// loadGenesis loads the genesis file cfg names and checks the node can
+// run it: the same Bitcoin network, and with key, a sealing key of its
+// sequencer set.
+func loadGenesis(cfg config.Config, key *ecdsa.PrivateKey) (*genesis.File, error) {
+	if cfg.Genesis == "" {
+		return nil, fmt.Errorf("%w: `hemi node` needs the network's genesis file: set genesis = FILE in the config, --genesis FILE or "+
+			"HEMI_GENESIS (`hemi genesis new` writes one; `hemi devnet` prints the path of its own)", config.ErrInvalid)
 	}
-	return node.Genesis{
-		BTCHeight:        cfg.L2.GenesisBTCHeight,
-		Time:             cfg.L2.GenesisTime,
-		Sequencers:       seqs,
-		Network:          cfg.BTC.Network,
-		BlockTime:        cfg.Sequencer.BlockTime.Duration,
-		KeystoneInterval: cfg.L2.KeystoneInterval,
-		SuperfinalDepth:  cfg.L2.SuperfinalDepth,
-		RewardDelay:      cfg.L2.PoPRewardDelay,
+	f, err := genesis.Load(cfg.Genesis)
+	if err != nil {
+		return nil, err
 	}
+	if net := f.Config.BitcoinNetwork; net != cfg.BTC.Network {
+		return nil, fmt.Errorf("%w: btc.network is %s but the genesis file %s defines a network on Bitcoin %s (bitcoin.network): "+
+			"set btc.network (--network, HEMI_BTC_NETWORK) to %s, or use this network's genesis file", config.ErrInvalid, cfg.BTC.Network, cfg.Genesis, net, net)
+	}
+	if key != nil {
+		if addr := crypto.PubkeyToAddress(key.PublicKey); !f.Config.IsSequencer(addr) {
+			return nil, fmt.Errorf("%w: the sequencer key's address %v is not one of the genesis file's sequencers %v: "+
+				"use the seal key of one of them (sequencer.key_file, HEMI_SEQUENCER_KEY), or run without --sequencer", config.ErrInvalid, addr, f.Config.Sequencers)
+		}
+	}
+	return f, nil
 }
 
 func runNode(ctx context.Context, cfg config.Config, sequence bool) error {
@@ -117,28 +129,39 @@ func runNode(ctx context.Context, cfg config.Config, sequence bool) error {
 		}
 		key = k
 	}
+	f, err := loadGenesis(cfg, key)
+	if err != nil {
+		return err
+	}
+	// Another network's data is refused before Bitcoin syncs; the copy is
+	// kept once the genesis block is built (runL2).
+	if err := pinGenesis(l2Dir(cfg), cfg.Genesis, f, false); err != nil {
+		return err
+	}
 	return runWithTBC(ctx, cfg, func(ctx context.Context, svc *tbc.Service, log *slog.Logger, reg *prometheus.Registry) error {
-		return runL2(ctx, cfg, svc, key, log, reg)
+		log.Info("genesis file", "path", cfg.Genesis, "hash", f.Hash(), "chain_id", f.Config.ChainID,
+			"genesis_btc_height", f.Bitcoin.Height, "genesis_btc_hash", f.Bitcoin.Hash, "sequencers", len(f.Config.Sequencers))
+		return runL2(ctx, cfg, f, svc, key, log, reg)
 	})
 }
 
-func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.PrivateKey, log *slog.Logger, reg prometheus.Registerer) error {
-	if err := node.WaitIndexed(ctx, svc.Index(), cfg.L2.GenesisBTCHeight, log); err != nil {
+func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Service, key *ecdsa.PrivateKey, log *slog.Logger, reg prometheus.Registerer) error {
+	if err := node.WaitGenesisBlock(ctx, svc, f, log); err != nil {
 		if ctx.Err() != nil {
 			return nil
 		}
 		return err
 	}
-	var self common.Address
-	if key != nil {
-		self = crypto.PubkeyToAddress(key.PublicKey)
-	}
-	spec, err := node.GenesisSpec(nodeGenesis(cfg), node.NewBitcoin(svc.Index()), self)
+	spec, err := node.GenesisSpec(f, node.NewBitcoin(svc.Index()))
 	if err != nil {
 		return err
 	}
+	dir := l2Dir(cfg)
+	if err := pinGenesis(dir, cfg.Genesis, f, true); err != nil {
+		return err
+	}
 	n, err := node.New(node.Config{
-		Dir:            filepath.Join(cfg.DataDir, cfg.BTC.Network, "l2"),
+		Dir:            dir,
 		BTC:            svc,
 		Spec:           spec,
 		Key:            key,
@@ -154,4 +177,45 @@ func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.
 	}
 	defer n.Close()
 	return n.Run(ctx)
+}
+
+// l2Dir is the node's L2 data directory.
+func l2Dir(cfg config.Config) string { return filepath.Join(cfg.DataDir, cfg.BTC.Network, "l2") }
+
+// pinnedGenesis is the copy of the genesis file a node keeps beside its
+// L2 data.
+const pinnedGenesis = "genesis.json"
+
+// pinGenesis refuses a genesis file other than the one kept in the
+// node's L2 data directory, and with keep, keeps f there when none is:
+// parameters that are not in the genesis block (PoP, block time, fork
+// schedule) would otherwise change under a chain built with others,
+// unnoticed.
+func pinGenesis(dir, path string, f *genesis.File, keep bool) error {
+	pinned := filepath.Join(dir, pinnedGenesis)
+	old, err := genesis.Load(pinned)
+	switch {
+	case err == nil:
+		if old.Hash() != f.Hash() {
+			return fmt.Errorf("%w: %s holds the L2 data of the network whose genesis file (kept as %s) has hash %v; --genesis %s has hash %v: "+
+				"use that network's genesis file, or another --datadir for this network", config.ErrInvalid, dir, pinned, old.Hash(), path, f.Hash())
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("the genesis file kept with the L2 data: %w", err)
+	case !keep:
+		return nil
+	}
+	data, err := f.Encode()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp := pinned + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, pinned)
 }

@@ -12,13 +12,11 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/txpool/legacypool"
 
 	"github.com/hemi-go/hemi/internal/btc/network"
 	"github.com/hemi-go/hemi/internal/btc/p2p"
 	"github.com/hemi-go/hemi/internal/btc/peerserve"
-	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
@@ -32,12 +30,15 @@ var ErrInvalid = errors.New("invalid configuration")
 type Config struct {
 	// DataDir holds every database of the node.
 	DataDir string `toml:"datadir"`
+	// Genesis is the path of the network's genesis file (`hemi node`;
+	// internal/chain/genesis.File): chain id, Bitcoin network and genesis
+	// block, sequencers, block time and every consensus parameter.
+	Genesis string `toml:"genesis"`
 
 	Log       Log       `toml:"log"`
 	Metrics   Metrics   `toml:"metrics"`
 	BTC       BTC       `toml:"btc"`
 	Devnet    Devnet    `toml:"devnet"`
-	L2        L2        `toml:"l2"`
 	Sequencer Sequencer `toml:"sequencer"`
 	TxPool    TxPool    `toml:"txpool"`
 	RPC       RPC       `toml:"rpc"`
@@ -90,40 +91,11 @@ type RPC struct {
 	SubscriptionsPerConn int      `toml:"subscriptions_per_conn"`
 }
 
-// L2 configures the L2 chain of `hemi node`. Until genesis files exist,
-// a network's genesis is the devnet genesis (chain id 7431337, anvil's
-// dev accounts funded) anchored at a chosen Bitcoin block: every node of
-// one network must use the same genesis_btc_height, genesis_time and
-// sequencers.
-type L2 struct {
-	// GenesisBTCHeight is the height of the Bitcoin block (on the
-	// index's most-work chain) that is the genesis's Bitcoin view. The
-	// node waits until its index has it.
-	GenesisBTCHeight int32 `toml:"genesis_btc_height"`
-	// GenesisTime is the genesis timestamp in Unix seconds (0: the
-	// genesis Bitcoin block's timestamp).
-	GenesisTime uint64 `toml:"genesis_time"`
-	// Sequencers are the addresses whose seal blocks may carry (empty: the
-	// address of this node's sequencer key; a follower must name them).
-	Sequencers []string `toml:"sequencers"`
-	// KeystoneInterval: every block whose number is a multiple of it is
-	// a keystone (DESIGN 4).
-	KeystoneInterval uint64 `toml:"keystone_interval"`
-	// SuperfinalDepth is the Bitcoin confirmations at which a block is
-	// superfinal.
-	SuperfinalDepth uint32 `toml:"superfinal_depth"`
-	// PoPRewardDelay: keystone K's publishers are paid in block
-	// K + PoPRewardDelay (0: no rewards).
-	PoPRewardDelay uint64 `toml:"pop_reward_delay"`
-}
-
 // Sequencer configures block production (`hemi node --sequencer`).
 type Sequencer struct {
 	// KeyFile holds the sealing key, hex. Empty: $HEMI_SEQUENCER_KEY.
 	// Keys are never read from flags.
 	KeyFile string `toml:"key_file"`
-	// BlockTime is how often a block is built (whole seconds, at least 1s).
-	BlockTime Duration `toml:"block_time"`
 	// StrictTipOrder builds every block at its tick, ordering all its user
 	// transactions by effective tip. Off (the default), the next block
 	// executes what becomes pending between ticks in steps, each step
@@ -236,11 +208,6 @@ func Default() Config {
 			P2PHandshakeTimeout: Duration{peerserve.DefaultHandshakeTimeout},
 			InitialBlocks:       devnet.DefaultInitialBlocks,
 		},
-		L2: L2{Sequencers: []string{}, KeystoneInterval: genesis.DefaultKeystoneInterval,
-			SuperfinalDepth: genesis.DefaultSuperfinalDepth, PoPRewardDelay: genesis.DefaultRewardDelay},
-		Sequencer: Sequencer{
-			BlockTime: Duration{genesis.DefaultBlockTime},
-		},
 		RPC: RPC{
 			Listen:               "127.0.0.1:8545",
 			CORSOrigins:          []string{},
@@ -283,6 +250,20 @@ func defaultDataDir() string {
 	return filepath.Join(home, ".hemi")
 }
 
+// MovedToGenesis maps the config keys that genesis files replaced (the
+// [l2] section and sequencer.block_time, issue 10) to the genesis file's
+// field that now holds each: a config setting one is an error naming it,
+// never silently ignored.
+var MovedToGenesis = map[string]string{
+	"l2.genesis_btc_height": "bitcoin.genesis_height (with bitcoin.genesis_hash)",
+	"l2.genesis_time":       "genesis_time",
+	"l2.sequencers":         "sequencers",
+	"l2.keystone_interval":  "keystone_interval",
+	"l2.superfinal_depth":   "pop.superfinal_depth",
+	"l2.pop_reward_delay":   "pop.reward_delay",
+	"sequencer.block_time":  "block_time",
+}
+
 // Load reads path over the defaults. An empty path returns the defaults.
 // Unknown keys are an error so a typo never silently keeps a default.
 func Load(path string) (Config, error) {
@@ -303,11 +284,25 @@ func LoadKeys(path string) (Config, []string, error) {
 		return cfg, nil, fmt.Errorf("%w: read %s: %w", ErrInvalid, path, err)
 	}
 	if un := md.Undecoded(); len(un) > 0 {
-		keys := make([]string, len(un))
-		for i, k := range un {
-			keys[i] = k.String()
+		var keys, moved []string
+		for _, k := range un {
+			name := k.String()
+			if field, ok := MovedToGenesis[name]; ok {
+				moved = append(moved, fmt.Sprintf("%s is the genesis file's %s now", name, field))
+				continue
+			}
+			if md.Type(k...) == "Hash" && slices.ContainsFunc(un, func(o toml.Key) bool { return strings.HasPrefix(o.String(), name+".") }) {
+				continue // the table of keys reported on their own
+			}
+			keys = append(keys, name)
 		}
-		return cfg, nil, fmt.Errorf("%w: %s: unknown keys %s (see config.sample.toml)", ErrInvalid, path, strings.Join(keys, ", "))
+		if len(moved) > 0 {
+			return cfg, nil, fmt.Errorf("%w: %s: %s: remove it from the config; a network's consensus parameters are set once, "+
+				"in the genesis file every node loads (genesis = FILE, --genesis; `hemi genesis new` writes one)", ErrInvalid, path, strings.Join(moved, "; "))
+		}
+		if len(keys) > 0 {
+			return cfg, nil, fmt.Errorf("%w: %s: unknown keys %s (see config.sample.toml)", ErrInvalid, path, strings.Join(keys, ", "))
+		}
 	}
 	var set []string
 	for _, k := range md.Keys() {
@@ -409,23 +404,6 @@ func (c *Config) Validate() error {
 		if v.n < 1 {
 			bad("rpc.%s %d: must be at least 1", v.name, v.n)
 		}
-	}
-	if c.L2.KeystoneInterval == 0 {
-		bad("l2.keystone_interval must be positive")
-	}
-	if c.L2.SuperfinalDepth == 0 {
-		bad("l2.superfinal_depth must be positive")
-	}
-	if c.L2.GenesisBTCHeight < 0 {
-		bad("l2.genesis_btc_height must not be negative")
-	}
-	for _, a := range c.L2.Sequencers {
-		if !common.IsHexAddress(a) {
-			bad("l2.sequencers entry %q: want a 0x-prefixed 20-byte hex address", a)
-		}
-	}
-	if bt := c.Sequencer.BlockTime.Duration; bt < time.Second || bt%time.Second != 0 {
-		bad("sequencer.block_time %v: want a whole number of seconds, at least 1s", bt)
 	}
 	if c.TxPool.PriceLimit < 1 || c.TxPool.PriceBump < 1 {
 		bad("txpool.price_limit and txpool.price_bump must be at least 1")

@@ -49,6 +49,12 @@ func TestLoad(t *testing.T) {
 		{name: "unknown key", body: "[btc]\nnetwrk = \"regtest\"\n", wantErr: "unknown keys btc.netwrk"},
 		{name: "bad duration", body: "[btc]\nprogress = \"soon\"\n", wantErr: "duration \"soon\""},
 		{name: "not toml", body: "[btc\n", wantErr: "read"},
+		{name: "unknown section", body: "[l3]\nfoo = 1\n", wantErr: "unknown keys l3.foo"},
+		{name: "genesis path", body: "genesis = \"/etc/hemi/genesis.json\"\n", check: func(t *testing.T, c Config) {
+			if c.Genesis != "/etc/hemi/genesis.json" {
+				t.Fatalf("genesis %q", c.Genesis)
+			}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,8 +90,6 @@ func TestValidate(t *testing.T) {
 		{name: "format", mutate: func(c *Config) { c.Log.Format = "xml" }, wantErr: "log.format"},
 		{name: "max peers", mutate: func(c *Config) { c.BTC.MaxPeers = 0 }, wantErr: "max_peers"},
 		{name: "datadir", mutate: func(c *Config) { c.DataDir = "" }, wantErr: "datadir"},
-		{name: "block time", mutate: func(c *Config) { c.Sequencer.BlockTime.Duration = 1500 * time.Millisecond }, wantErr: "sequencer.block_time"},
-		{name: "sequencer address", mutate: func(c *Config) { c.L2.Sequencers = []string{"0x12"} }, wantErr: "l2.sequencers"},
 		{name: "txpool slots", mutate: func(c *Config) { c.TxPool.GlobalSlots = 0 }, wantErr: "txpool slots"},
 		{name: "p2p handshake timeout", mutate: func(c *Config) { c.Devnet.P2PHandshakeTimeout.Duration = 0 }, wantErr: "devnet.p2p_handshake_timeout"},
 		{name: "rpc api", mutate: func(c *Config) { c.RPC.APIs = []string{"eth", "admin"} }, wantErr: `rpc.apis entry "admin"`},
@@ -115,7 +119,7 @@ func TestValidate(t *testing.T) {
 // table headers), and Unused keeps those no section or key covers.
 func TestLoadKeysAndUnused(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "c.toml")
-	body := "datadir = \"/tmp/x\"\n[btc]\nnetwork = \"regtest\"\napi = \"127.0.0.1:1\"\n[l2]\ngenesis_time = 5\nsuperfinal_depth = 3\n[popm]\nwallet = \"p2tr\"\n"
+	body := "datadir = \"/tmp/x\"\n[btc]\nnetwork = \"regtest\"\napi = \"127.0.0.1:1\"\n[rpc]\nlisten = \"\"\nvhosts = [\"*\"]\n[popm]\nwallet = \"p2tr\"\n"
 	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +127,7 @@ func TestLoadKeysAndUnused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"datadir", "btc.network", "btc.api", "l2.genesis_time", "l2.superfinal_depth", "popm.wallet"}
+	want := []string{"datadir", "btc.network", "btc.api", "rpc.listen", "rpc.vhosts", "popm.wallet"}
 	if !reflect.DeepEqual(set, want) {
 		t.Fatalf("set keys %v, want %v", set, want)
 	}
@@ -132,9 +136,9 @@ func TestLoadKeysAndUnused(t *testing.T) {
 		used []string
 		want []string
 	}{
-		{"all used", []string{"datadir", "btc", "l2", "popm"}, nil},
-		{"sections and keys", []string{"datadir", "btc.api", "l2.superfinal_depth"}, []string{"btc.network", "l2.genesis_time", "popm.wallet"}},
-		{"a prefix is not a section", []string{"datadir", "bt", "l2.genesis", "popm"}, []string{"btc.network", "btc.api", "l2.genesis_time", "l2.superfinal_depth"}},
+		{"all used", []string{"datadir", "btc", "rpc", "popm"}, nil},
+		{"sections and keys", []string{"datadir", "btc.api", "rpc.vhosts"}, []string{"btc.network", "rpc.listen", "popm.wallet"}},
+		{"a prefix is not a section", []string{"datadir", "bt", "rpc.list", "popm"}, []string{"btc.network", "btc.api", "rpc.listen", "rpc.vhosts"}},
 		{"nothing used", nil, want},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,5 +149,29 @@ func TestLoadKeysAndUnused(t *testing.T) {
 	}
 	if _, set, err := LoadKeys(""); err != nil || set != nil {
 		t.Fatalf("no file: keys %v, %v", set, err)
+	}
+}
+
+// TestMovedToGenesis: each key the genesis file replaced is an error
+// naming the genesis field that holds it now, also beside other keys
+// of its section, and not reported as merely unknown.
+func TestMovedToGenesis(t *testing.T) {
+	for key, field := range MovedToGenesis {
+		t.Run(key, func(t *testing.T) {
+			section, name, _ := strings.Cut(key, ".")
+			body := "[" + section + "]\n" + name + " = 1\n"
+			if section == "sequencer" {
+				body = "[sequencer]\nkey_file = \"k\"\nblock_time = \"2s\"\n"
+			}
+			p := filepath.Join(t.TempDir(), "c.toml")
+			if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := Load(p)
+			if err == nil || !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), key+" is the genesis file's "+field) ||
+				strings.Contains(err.Error(), "unknown keys") || !strings.Contains(err.Error(), "--genesis") {
+				t.Fatalf("%s: %v", key, err)
+			}
+		})
 	}
 }

@@ -119,7 +119,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("devnet: mining key: %w", err)
 	}
 	printBanner(cfg, d.BTC, key, addr)
-	printL2Banner(cfg.Out, d.L2, cfg.RPC.ListenAddr)
+	printL2Banner(cfg.Out, d.L2, d.GenesisPath, d.BTC.P2PAddr(), cfg.RPC.ListenAddr)
 	if d.Wallet != nil {
 		printPoPMBanner(cfg.Out, d.Wallet, cfg.API, cfg.RPC.ListenAddr)
 	}
@@ -127,17 +127,21 @@ func Run(ctx context.Context, cfg Config) error {
 	return d.Close()
 }
 
-func printL2Banner(out io.Writer, l2 *L2, rpcAddr string) {
+func printL2Banner(out io.Writer, l2 *L2, genesisPath, btcAddr, rpcAddr string) {
 	fmt.Fprintf(out, `L2 (Hemi EVM chain, sequenced here)
   chain id     %d
   block time   %s (empty blocks too); Bitcoin view lags the tip by %d blocks
   sequencer    %s   (sealing key: the public devnet key, seed %q; development only)
-  genesis      %s
+  genesis      block %s
+  genesis file %[7]s
+               hash %[8]s (hemi genesis hash FILE); the same network on this Bitcoin:
+               hemi node --genesis %[7]s --network regtest --peer %[9]s \
+                 --datadir /tmp/hemi-node2 --rpc 127.0.0.1:8546 --api 127.0.0.1:7341
 
 Dev accounts (anvil's well-known keys from the mnemonic
 "%s"; 10,000 ETH each; PUBLIC, never use them on a real network)
 `, l2.Spec.Config.ChainID, l2.Spec.Config.BlockTime, l2.Spec.Config.ViewLag, l2.Sequencer.Address(), sequencer.DevKeySeed,
-		l2.Chain.Genesis().Hash(), genesis.DevMnemonic)
+		l2.Chain.Genesis().Hash(), genesisPath, l2.File.Hash(), btcAddr, genesis.DevMnemonic)
 	for i, a := range l2.Accounts {
 		fmt.Fprintf(out, "  (%d) %s  0x%x\n", i, a.Address, crypto.FromECDSA(a.Key))
 	}

@@ -2,8 +2,10 @@
 // regtest Bitcoin node (internal/btc/regtest) serving P2P on loopback, the
 // node's Bitcoin layer (internal/tbc) syncing from it over P2P exactly as it
 // would from the real network, a timer that mines blocks to the dev
-// mining key, and the L2 (l2.go): the devnet genesis anchored at the
-// indexed Bitcoin tip minus the view lag, anvil's ten funded dev accounts
+// mining key, and the L2 (l2.go): the devnet genesis file (written to
+// GenesisFile in the data directory, its path in the banner, so `hemi
+// node --genesis` can run the same network) anchored at the indexed
+// Bitcoin tip minus the view lag, anvil's ten funded dev accounts
 // (public keys, printed), the mempool and the sequencer sealing with the
 // public devnet key (sequencer.DevKey) every block time, the finality
 // service, the JSON-RPC server and the PoP miner (popm.go) funded from the

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
@@ -25,12 +26,19 @@ type L2 struct {
 	*node.Node
 	Accounts []genesis.DevAccount
 	Key      *ecdsa.PrivateKey
+	// File is the genesis file the L2 runs (written to
+	// L2Config.GenesisPath when set).
+	File *genesis.File
 }
 
 // L2Config configures NewL2.
 type L2Config struct {
 	// Dir holds the chain database and the mempool journal.
 	Dir string
+	// GenesisPath, when set, is where the genesis file is written (an
+	// existing file there is replaced: the devnet's data is new at every
+	// start), so that `hemi node --genesis` can run the same network.
+	GenesisPath string
 	// BlockTime is the L2 block time (default genesis.DefaultBlockTime).
 	BlockTime time.Duration
 	// GasLimit is the L2 block gas limit (default the genesis default).
@@ -59,10 +67,11 @@ type L2Config struct {
 }
 
 // NewL2 builds the devnet's L2 node on svc's index: the devnet genesis
-// sealed by the public dev sequencer key (sequencer.DevKey), its Bitcoin
-// view the index's block genesis.DefaultViewLag below its tip, and
-// anvil's ten funded dev accounts. The caller runs it (Node.Run) and
-// closes it.
+// file (genesis.DevnetFile) sealed by the public dev sequencer key
+// (sequencer.DevKey), its Bitcoin view the index's block
+// genesis.DefaultViewLag below its tip, its time now, and anvil's ten
+// funded dev accounts; the file is written to cfg.GenesisPath. The caller
+// runs the node (Node.Run) and closes it.
 func NewL2(svc *tbc.Service, cfg L2Config) (*L2, error) {
 	key := sequencer.DevKey()
 	ix := svc.Index()
@@ -75,24 +84,36 @@ func NewL2(svc *tbc.Service, cfg L2Config) (*L2, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devnet: genesis view: %w", err)
 	}
-	spec, accounts, err := genesis.DevnetSpec(crypto.PubkeyToAddress(key.PublicKey), view, uint64(time.Now().Unix()))
+	file, accounts, err := genesis.DevnetFile(crypto.PubkeyToAddress(key.PublicKey),
+		genesis.BitcoinBlock{Height: view.Height, Hash: view.Hash}, uint64(time.Now().Unix()))
 	if err != nil {
 		return nil, fmt.Errorf("devnet: genesis: %w", err)
 	}
+	file.SequencerNames = []string{"devnet"}
+	c := &file.Config
 	if cfg.BlockTime > 0 {
-		spec.Config.BlockTime = cfg.BlockTime
+		c.BlockTime = cfg.BlockTime
 	}
 	if cfg.GasLimit > 0 {
-		spec.Config.GasLimit = cfg.GasLimit
+		c.GasLimit = cfg.GasLimit
 	}
 	if cfg.KeystoneInterval > 0 {
-		spec.Config.KeystoneInterval = cfg.KeystoneInterval
+		c.KeystoneInterval = cfg.KeystoneInterval
 	}
 	if cfg.SuperfinalDepth > 0 {
-		spec.Config.PoP.SuperfinalDepth = cfg.SuperfinalDepth
+		c.PoP.SuperfinalDepth = cfg.SuperfinalDepth
 	}
 	if cfg.RewardDelay > 0 {
-		spec.Config.PoP.RewardDelay = cfg.RewardDelay
+		c.PoP.RewardDelay = cfg.RewardDelay
+	}
+	spec, err := file.Spec(view)
+	if err != nil {
+		return nil, fmt.Errorf("devnet: genesis: %w", err)
+	}
+	if cfg.GenesisPath != "" {
+		if err := writeGenesis(cfg.GenesisPath, file); err != nil {
+			return nil, err
+		}
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -113,5 +134,22 @@ func NewL2(svc *tbc.Service, cfg L2Config) (*L2, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devnet: %w", err)
 	}
-	return &L2{Node: n, Accounts: accounts, Key: key}, nil
+	return &L2{Node: n, Accounts: accounts, Key: key, File: file}, nil
+}
+
+// writeGenesis writes f to path atomically (a reader never sees half a
+// file).
+func writeGenesis(path string, f *genesis.File) error {
+	data, err := f.Encode()
+	if err != nil {
+		return fmt.Errorf("devnet: genesis file: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("devnet: genesis file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("devnet: genesis file: %w", err)
+	}
+	return nil
 }

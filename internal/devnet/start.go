@@ -38,6 +38,9 @@ const (
 	DefaultWait = 30 * time.Second
 	// poll is how often a start-up wait re-checks the index.
 	poll = 5 * time.Millisecond
+	// GenesisFile is the name of the genesis file the devnet writes in
+	// its data directory.
+	GenesisFile = "genesis.json"
 )
 
 // StartConfig configures Start. Zero values take the devnet's defaults
@@ -114,6 +117,10 @@ type Devnet struct {
 	// RPCURL is the JSON-RPC server's http:// URL (empty without
 	// StartConfig.RPC).
 	RPCURL string
+	// GenesisPath is the L2's genesis file (GenesisFile in the data
+	// directory): `hemi node --genesis GenesisPath` against this
+	// devnet's Bitcoin runs the same network.
+	GenesisPath string
 
 	cfg    StartConfig
 	log    *slog.Logger
@@ -201,7 +208,8 @@ func Start(ctx context.Context, cfg StartConfig) (_ *Devnet, err error) {
 }
 
 func (d *Devnet) startL2() error {
-	lcfg := L2Config{Dir: filepath.Join(d.dir, "l2"), BlockTime: d.cfg.L2BlockTime,
+	d.GenesisPath = filepath.Join(d.dir, GenesisFile)
+	lcfg := L2Config{Dir: filepath.Join(d.dir, "l2"), GenesisPath: d.GenesisPath, BlockTime: d.cfg.L2BlockTime,
 		KeystoneInterval: d.cfg.KeystoneInterval, SuperfinalDepth: d.cfg.SuperfinalDepth,
 		RewardDelay: d.cfg.RewardDelay, StrictTipOrder: d.cfg.StrictTipOrder, Pool: d.cfg.Pool, Logger: d.log, Registerer: d.cfg.Registerer}
 	if d.cfg.RPC {

@@ -23,8 +23,9 @@
 //     for the index to reach a height.
 //   - Keystones (keystones.go) adapts the chain to the PoP miner's
 //     popm.Keystones (the devnet's in-process miner).
-//   - Genesis (genesis.go): the genesis of a configured network (config
-//     [l2]) read from the index.
+//   - Genesis (genesis.go): the genesis of a network's genesis file
+//     (internal/chain/genesis.File) over the index's most-work chain,
+//     once it holds the Bitcoin block the file names (WaitGenesisBlock).
 //
 // # Seams for wave 2
 //

@@ -34,8 +34,8 @@ type Config struct {
 	// (GenesisSpec), and the devnet funds its PoP miner from it before
 	// the L2 starts.
 	BTC *tbc.Service
-	// Spec is the L2 genesis (GenesisSpec for a configured network,
-	// genesis.DevnetSpec for the devnet).
+	// Spec is the L2 genesis (GenesisSpec of a network's genesis file;
+	// the devnet's is its own genesis.DevnetFile).
 	Spec *genesis.Spec
 	// Key seals blocks: with it the node runs the block producer, without
 	// it the node is a follower.

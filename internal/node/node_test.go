@@ -19,6 +19,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
@@ -76,14 +77,13 @@ func TestNodeAssembly(t *testing.T) {
 	svc := bitcoinLayer(t, ctx, 4)
 	key := sequencer.DevKey()
 	self := crypto.PubkeyToAddress(key.PublicKey)
-	spec, err := node.GenesisSpec(node.Genesis{BTCHeight: 2, Network: "regtest", BlockTime: time.Second,
-		KeystoneInterval: 5, SuperfinalDepth: 3, RewardDelay: 7}, node.NewBitcoin(svc.Index()), self)
+	spec, err := node.GenesisSpec(networkFile(t, svc, 2, self), node.NewBitcoin(svc.Index()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c := spec.Config; c.KeystoneInterval != 5 || c.PoP.SuperfinalDepth != 3 || c.PoP.RewardDelay != 7 ||
 		c.BlockTime != time.Second || len(c.Sequencers) != 1 || c.Sequencers[0] != self || c.BitcoinNetwork != "regtest" {
-		t.Fatalf("genesis config %+v: want the configured network's parameters, sealed by the node's key", c)
+		t.Fatalf("genesis config %+v: want the genesis file's parameters, sealed by the node's key", c)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -158,21 +158,60 @@ func TestNodeAssembly(t *testing.T) {
 	}
 }
 
-// TestGenesisSpecErrors: a genesis that names no sequencer on a node
-// without a key, or views a Bitcoin block the index does not have, is an
-// error that says so; New refuses a Config without the Bitcoin layer or
+// networkFile is a genesis file anchored at the index's block at
+// height, sealed by seq, with a 1 s block time, keystones every 5 blocks,
+// superfinality at 3 and rewards 7 blocks after a keystone.
+func networkFile(t *testing.T, svc *tbc.Service, height int32, seq common.Address) *genesis.File {
+	t.Helper()
+	v, err := node.NewBitcoin(svc.Index()).MainChainAt(height)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, _, err := genesis.DevnetFile(seq, genesis.BitcoinBlock{Height: v.Height, Hash: v.Hash}, uint64(v.Header.Timestamp.Unix()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Config.BlockTime, f.Config.KeystoneInterval = time.Second, 5
+	f.Config.PoP.SuperfinalDepth, f.Config.PoP.RewardDelay = 3, 7
+	if err := f.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestGenesisSpecErrors: a genesis file whose Bitcoin block is not on
+// the index's most-work chain is refused (at once by GenesisSpec, once
+// Bitcoin has synced by WaitGenesisBlock, which waits while the index is
+// below the height); New refuses a Config without the Bitcoin layer or
 // the genesis.
 func TestGenesisSpecErrors(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	svc := bitcoinLayer(t, ctx, 2)
 	btc := node.NewBitcoin(svc.Index())
-	if _, err := node.GenesisSpec(node.Genesis{BTCHeight: 1, Network: "regtest"}, btc, common.Address{}); err == nil ||
-		!strings.Contains(err.Error(), "l2.sequencers") {
-		t.Fatalf("no sequencers, no key: %v, want an l2.sequencers error", err)
+	f := networkFile(t, svc, 1, common.Address{1})
+	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer wcancel()
+	if err := node.WaitGenesisBlock(wctx, svc, f, nil); err != nil {
+		t.Fatalf("the genesis block is indexed: %v", err)
 	}
-	if _, err := node.GenesisSpec(node.Genesis{BTCHeight: 50, Network: "regtest"}, btc, common.Address{1}); !errors.Is(err, chain.ErrViewNotReady) {
+	other := *f
+	other.Bitcoin.Hash[0]++
+	if _, err := node.GenesisSpec(&other, btc); !errors.Is(err, genesis.ErrGenesisBlock) || !strings.Contains(err.Error(), "bitcoin.genesis_hash") {
+		t.Fatalf("another Bitcoin block: %v, want genesis.ErrGenesisBlock naming bitcoin.genesis_hash", err)
+	}
+	if err := node.WaitGenesisBlock(wctx, svc, &other, nil); !errors.Is(err, genesis.ErrGenesisBlock) {
+		t.Fatalf("WaitGenesisBlock on another Bitcoin block: %v, want genesis.ErrGenesisBlock once synced", err)
+	}
+	above := *f
+	above.Bitcoin.Height = 50
+	if _, err := node.GenesisSpec(&above, btc); !errors.Is(err, chain.ErrViewNotReady) {
 		t.Fatalf("genesis above the index tip: %v, want chain.ErrViewNotReady", err)
+	}
+	sctx, scancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer scancel()
+	if err := node.WaitGenesisBlock(sctx, svc, &above, nil); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("WaitGenesisBlock above the tip: %v, want it to wait until ctx ends", err)
 	}
 	if _, err := node.New(node.Config{BTC: svc}); err == nil {
 		t.Fatal("New accepted a Config without Spec")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
@@ -42,6 +43,10 @@ const (
 	// DefaultDepositConfirmations is the Bitcoin confirmations a tunnel
 	// deposit needs in the view before it is minted (DESIGN 6).
 	DefaultDepositConfirmations = 6
+	// MaxJSONInt bounds every integer the genesis file writes as a JSON
+	// number: 2^53-1, the largest a JavaScript or jq reader gets exactly
+	// (amounts in wei, which may be larger, are decimal strings).
+	MaxJSONInt = 1<<53 - 1
 )
 
 // Errors of this package.
@@ -100,6 +105,8 @@ type Config struct {
 	// PoP is the Proof-of-Proof schedule: finality depth, fork choice
 	// scoring and publisher rewards (DESIGN 4).
 	PoP PoPConfig
+	// Forks is the fork schedule (DefaultForks; Active asks it).
+	Forks Forks
 }
 
 // PoPConfig is the Proof-of-Proof part of the chain configuration. Every
@@ -136,7 +143,8 @@ type PoPConfig struct {
 
 // DevnetConfig is the devnet's configuration with sequencer as the only
 // sequencer: every default of this package, Bitcoin regtest, no tunnel,
-// PoP with DefaultPoPConfig(DevnetSuperfinalDepth).
+// PoP with DefaultPoPConfig(DevnetSuperfinalDepth), every feature from
+// block 0.
 func DevnetConfig(sequencer common.Address) Config {
 	return Config{
 		ChainID:              DevnetChainID,
@@ -149,35 +157,48 @@ func DevnetConfig(sequencer common.Address) Config {
 		Sequencers:           []common.Address{sequencer},
 		DepositConfirmations: DefaultDepositConfirmations,
 		PoP:                  DefaultPoPConfig(DevnetSuperfinalDepth),
+		Forks:                DefaultForks(),
 	}
 }
 
-// Validate checks every field.
+// Validate checks every field. A failure is a *FieldError naming the
+// field by its path in the genesis file (File) and saying what to set.
 func (c *Config) Validate() error {
+	const e = "must be %s; %s"
 	switch {
 	case c.ChainID == 0:
-		return fmt.Errorf("%w: chain id 0", ErrConfig)
+		return fieldErr(ErrConfig, "chain_id", e, "positive", "set it to the network's EIP-155 chain id, unique among EVM chains (the devnet's is 7431337)")
+	case c.ChainID > MaxJSONInt:
+		return fieldErr(ErrConfig, "chain_id", "%d is above %d, which JSON readers cannot hold exactly; choose a smaller one (MetaMask accepts at most 4503599627370476)", c.ChainID, uint64(MaxJSONInt))
 	case c.BlockTime < time.Second || c.BlockTime%time.Second != 0:
 		// Header timestamps are in seconds.
-		return fmt.Errorf("%w: block time %v: want a whole number of seconds, at least 1s", ErrConfig, c.BlockTime)
+		return fieldErr(ErrConfig, "block_time", e, "a whole number of seconds, at least 1", fmt.Sprintf("got %v; header timestamps are in seconds (the default is %d)", c.BlockTime, DefaultBlockTime/time.Second))
 	case c.GasLimit < params.MinGasLimit:
-		return fmt.Errorf("%w: gas limit %d below %d", ErrConfig, c.GasLimit, params.MinGasLimit)
+		return fieldErr(ErrConfig, "gas_limit", e, fmt.Sprintf("at least %d (go-ethereum's minimum)", params.MinGasLimit), fmt.Sprintf("got %d; the default is %d", c.GasLimit, DefaultGasLimit))
+	case c.GasLimit > MaxJSONInt:
+		return fieldErr(ErrConfig, "gas_limit", e, fmt.Sprintf("at most %d", uint64(MaxJSONInt)), fmt.Sprintf("got %d; the default is %d", c.GasLimit, DefaultGasLimit))
 	case c.InitialBaseFee == 0:
-		return fmt.Errorf("%w: initial base fee 0", ErrConfig)
-	case c.KeystoneInterval == 0:
-		return fmt.Errorf("%w: keystone interval 0", ErrConfig)
+		return fieldErr(ErrConfig, "initial_base_fee", e, "positive", fmt.Sprintf("set the genesis block's base fee in wei (the default is \"%d\", 1 gwei)", DefaultInitialBaseFee))
+	case c.KeystoneInterval == 0 || c.KeystoneInterval > MaxJSONInt:
+		return fieldErr(ErrConfig, "keystone_interval", e, fmt.Sprintf("1 to %d", uint64(MaxJSONInt)), fmt.Sprintf("got %d; every block whose number is a multiple of it is a keystone (the default is %d)", c.KeystoneInterval, DefaultKeystoneInterval))
 	case len(c.Sequencers) == 0:
-		return fmt.Errorf("%w: no sequencer address", ErrConfig)
+		return fieldErr(ErrConfig, "sequencers", e, "a non-empty list", "list every sequencer's seal address (`hemi genesis new --sequencer ADDRESS`)")
 	}
 	for i, s := range c.Sequencers {
 		if s == (common.Address{}) {
-			return fmt.Errorf("%w: sequencer %d is the zero address", ErrConfig, i)
+			return fieldErr(ErrConfig, fmt.Sprintf("sequencers[%d].address", i), "is the zero address, which has no key; set the sequencer's seal key address")
+		}
+		if j := slices.Index(c.Sequencers, s); j < i {
+			return fieldErr(ErrConfig, fmt.Sprintf("sequencers[%d].address", i), "%v is also sequencers[%d]: each sequencer has its own seal key; remove the duplicate", s, j)
 		}
 	}
 	if _, err := network.Params(c.BitcoinNetwork); err != nil {
-		return fmt.Errorf("%w: %w", ErrConfig, err)
+		return fieldErr(ErrConfig, "bitcoin.network", "%v", err)
 	}
-	return c.PoP.Validate(c.GasLimit)
+	if err := c.PoP.Validate(c.GasLimit); err != nil {
+		return err
+	}
+	return c.Forks.validate()
 }
 
 // BitcoinParams returns btcd's parameters for BitcoinNetwork.

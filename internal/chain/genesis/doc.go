@@ -2,8 +2,54 @@
 // the chain id, block time, gas limit and fee rules, the Ethereum forks
 // (all those go-ethereum v1.17.10 runs on mainnet, active from block 0:
 // see Config.ChainConfig), the Bitcoin network, view lag and keystone
-// interval, the sequencer addresses, the dev accounts, the predeploys, and
-// the Bitcoin view update, the system transaction that opens every block.
+// interval, the sequencer addresses, the fork schedule, the dev accounts,
+// the predeploys, the Bitcoin view update (the system transaction that
+// opens every block), and the genesis file that defines a network
+// (DESIGN 9).
+//
+// # Genesis file (file.go, filejson.go)
+//
+// A network is one JSON document, format version 1 (FileVersion), every
+// field required unless said otherwise:
+//
+//	version            1
+//	chain_id           EIP-155 chain id, 1 to 2^53-1
+//	genesis_time       genesis block time, Unix seconds
+//	bitcoin            {network, genesis_height, genesis_hash}: the Bitcoin
+//	                   network and the genesis's Bitcoin view, by height
+//	                   and hash (display order, 64 hex digits); a node
+//	                   waits until its index's most-work chain has that
+//	                   hash at that height (internal/node WaitGenesisBlock)
+//	sequencers         [{address, name (optional)}]: one seal key each
+//	block_time         seconds
+//	gas_limit          per block
+//	initial_base_fee   wei, decimal string
+//	view_lag           Bitcoin blocks
+//	keystone_interval  L2 blocks
+//	pop                {superfinal_depth, fork_table, reward_delay, reward
+//	                   (wei, decimal string), reward_table, max_rewarded}
+//	forks              feature -> activation L2 block (KnownFeatures;
+//	                   today each must be present, at 0: Config.Active)
+//	alloc              address -> {balance (wei, decimal string), nonce,
+//	                   code, storage (optional)}
+//	tunnel             reserved for the tunnel issue: absent or null
+//
+// Decode is strict: unknown fields, duplicate keys (at any depth, also an
+// address or slot written in two cases), fractions, exponents, negative
+// numbers, numbers above 2^53-1 and anything after the object are
+// refused; every error is a *FieldError naming the field by its path
+// ("pop.superfinal_depth", "sequencers[1].address") and saying what to
+// set, or gives the line and column of broken JSON. ErrFile is a file
+// that does not parse; ErrConfig a value that does not validate (the
+// same rules as Config.Validate, whose errors name the same paths).
+//
+// Hash is keccak256 of Canonical: the file's fields in normal form
+// (hex lowercase, an account's zero nonce, empty code and storage left
+// out, "tunnel" null) serialized as RFC 8785 (JCS): keys sorted, no
+// whitespace, numbers as decimal integers. For a file Encode wrote it is
+// `jq -cjS . FILE | cast keccak`. testdata/genesis_v1_hash.json pins it
+// for testdata/genesis_v1.json, whose genesis block is the devnet golden
+// genesis (testdata/devnet_genesis.json).
 //
 // # Constants
 //
@@ -37,7 +83,8 @@
 // 2^248, a non-empty reward table within 100 percent, MaxRewarded >= 1
 // and the view update plus MaxRewarded rewards within the gas limit. The
 // PoP config is not part of the genesis block or state: it is consensus
-// (every node must use the same values) but changes no genesis hash.
+// (every node must use the same values) but changes no genesis block
+// hash; the genesis file's hash covers it.
 //
 // hBTC's token address and the tunnel vault are Config fields only,
 // placeholders until the tunnel exists; the genesis puts nothing at them.
@@ -72,8 +119,10 @@
 //  2. After executing a block, ReadView(state) equals the block's view,
 //     and HVMState's getters return it (tested on a go-ethereum EVM).
 //  3. Config.ChainConfig passes go-ethereum's CheckConfigForkOrder.
-//  4. Nothing here panics on input: bad configs, views and mnemonics are
-//     errors wrapping this package's sentinels.
+//  4. Nothing here panics on input: bad configs, views, mnemonics and
+//     genesis files are errors wrapping this package's sentinels
+//     (FuzzDecodeFile).
+//  5. Decode(Encode(f)) and Decode(Canonical(f)) give f's hash again.
 //
 // Layer: pure rules (DESIGN 3, 9).
 package genesis

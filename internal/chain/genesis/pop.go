@@ -88,46 +88,49 @@ func (p *PoPConfig) RewardsOn() bool { return p.RewardDelay > 0 }
 // limit. With rewards off (RewardDelay 0) the reward fields are not used
 // and only MaxRewarded's sign is checked.
 func (p *PoPConfig) Validate(gasLimit uint64) error {
-	if p.SuperfinalDepth == 0 {
-		return fmt.Errorf("%w: pop superfinal depth 0", ErrConfig)
+	switch {
+	case p.SuperfinalDepth == 0:
+		return fieldErr(ErrConfig, "pop.superfinal_depth", "must be >= 1; set it to the Bitcoin confirmations at which an L2 block is superfinal (%d on mainnet-like networks, %d on a devnet)",
+			DefaultSuperfinalDepth, DevnetSuperfinalDepth)
+	case len(p.ForkTable) == 0:
+		return fieldErr(ErrConfig, "pop.fork_table", "is empty; list the fork-choice points by publication delay, e.g. %v", DefaultForkTable())
+	case p.MaxRewarded < 0:
+		return fieldErr(ErrConfig, "pop.max_rewarded", "%d is negative; set the publications paid per keystone (default %d)", p.MaxRewarded, DefaultMaxRewarded)
+	case p.RewardDelay > MaxJSONInt:
+		return fieldErr(ErrConfig, "pop.reward_delay", "%d is above %d; set the L2 blocks between a keystone and the block paying its publishers (default %d)", p.RewardDelay, uint64(MaxJSONInt), DefaultRewardDelay)
 	}
-	if len(p.ForkTable) == 0 {
-		return fmt.Errorf("%w: pop fork table empty", ErrConfig)
-	}
-	if err := nonIncreasing("pop fork table", p.ForkTable); err != nil {
+	if err := nonIncreasing("pop.fork_table", p.ForkTable); err != nil {
 		return err
-	}
-	if p.MaxRewarded < 0 {
-		return fmt.Errorf("%w: pop max rewarded %d is negative", ErrConfig, p.MaxRewarded)
 	}
 	if !p.RewardsOn() {
 		return nil
 	}
+	const on = "with rewards on (pop.reward_delay %d): %s"
 	switch {
 	case p.Reward == nil || p.Reward.Sign() <= 0:
-		return fmt.Errorf("%w: pop reward must be positive when the reward delay is %d", ErrConfig, p.RewardDelay)
+		return fieldErr(ErrConfig, "pop.reward", on, p.RewardDelay, fmt.Sprintf("must be positive; set the reward in wei (default \"%v\") or set pop.reward_delay to 0", DefaultReward()))
 	case p.Reward.BitLen() > 248:
 		// Reward * 100 (percent) must stay within 256 bits.
-		return fmt.Errorf("%w: pop reward %v too large", ErrConfig, p.Reward)
+		return fieldErr(ErrConfig, "pop.reward", "%v is too large: at most 2^248-1 wei", p.Reward)
 	case len(p.RewardTable) == 0:
-		return fmt.Errorf("%w: pop reward table empty with rewards on", ErrConfig)
+		return fieldErr(ErrConfig, "pop.reward_table", on, p.RewardDelay, fmt.Sprintf("is empty; list the percent of the reward by publication delay, e.g. %v", DefaultRewardTable()))
 	case p.MaxRewarded == 0:
-		return fmt.Errorf("%w: pop max rewarded 0 with rewards on (set the reward delay to 0 instead)", ErrConfig)
+		return fieldErr(ErrConfig, "pop.max_rewarded", on, p.RewardDelay, "is 0; set it to the publications paid per keystone, or set pop.reward_delay to 0 to turn rewards off")
 	}
 	for d, pct := range p.RewardTable {
 		if pct > 100 {
-			return fmt.Errorf("%w: pop reward table[%d] = %d%%, above 100", ErrConfig, d, pct)
+			return fieldErr(ErrConfig, fmt.Sprintf("pop.reward_table[%d]", d), "%d%% is above 100; a publication earns at most the whole reward", pct)
 		}
 	}
-	if err := nonIncreasing("pop reward table", p.RewardTable); err != nil {
+	if err := nonIncreasing("pop.reward_table", p.RewardTable); err != nil {
 		return err
 	}
 	need := new(big.Int).SetUint64(RewardGas)
 	need.Mul(need, big.NewInt(int64(p.MaxRewarded)))
 	need.Add(need, new(big.Int).SetUint64(ViewUpdateGas))
 	if need.Cmp(new(big.Int).SetUint64(gasLimit)) > 0 {
-		return fmt.Errorf("%w: pop max rewarded %d: the view update and %d rewards need %v gas, block gas limit %d",
-			ErrConfig, p.MaxRewarded, p.MaxRewarded, need, gasLimit)
+		return fieldErr(ErrConfig, "pop.max_rewarded", "%d: the view update and %d rewards need %v gas, above the block gas limit %d; lower it or raise gas_limit",
+			p.MaxRewarded, p.MaxRewarded, need, gasLimit)
 	}
 	return nil
 }
@@ -137,7 +140,7 @@ func (p *PoPConfig) Validate(gasLimit uint64) error {
 func nonIncreasing(name string, t []uint32) error {
 	for i := 1; i < len(t); i++ {
 		if t[i] > t[i-1] {
-			return fmt.Errorf("%w: %s increases at %d (%d > %d)", ErrConfig, name, i, t[i], t[i-1])
+			return fieldErr(ErrConfig, fmt.Sprintf("%s[%d]", name, i), "%d is above the entry before it (%d): a later publication never scores more than an earlier one; make the table non-increasing", t[i], t[i-1])
 		}
 	}
 	return nil
