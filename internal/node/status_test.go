@@ -36,8 +36,9 @@ func TestStatusAndHealth(t *testing.T) {
 	defer cancel()
 	svc := bitcoinLayer(t, ctx, 4)
 	key := sequencer.DevKey()
-	spec, err := node.GenesisSpec(node.Genesis{BTCHeight: 2, Network: "regtest", BlockTime: time.Second,
-		KeystoneInterval: 2, SuperfinalDepth: 3}, node.NewBitcoin(svc.Index()), crypto.PubkeyToAddress(key.PublicKey))
+	f := networkFile(t, svc, 2, crypto.PubkeyToAddress(key.PublicKey))
+	f.Config.KeystoneInterval = 2
+	spec, err := node.GenesisSpec(f, node.NewBitcoin(svc.Index()))
 	if err != nil {
 		t.Fatal(err)
 	}
