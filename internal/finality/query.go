@@ -24,7 +24,8 @@ func (s *Service) Heads() Heads {
 // confirmation (the RPC "safe" tag).
 func (s *Service) Safe() uint64 { return s.Heads().Safe }
 
-// Finalized is the newest superfinal canonical block (the RPC
+// Finalized is the finalized tag: the newest canonical block ever
+// superfinal, never moving back (package doc, "Tags"; the RPC
 // "finalized" tag).
 func (s *Service) Finalized() uint64 { return s.Heads().Finalized }
 
