@@ -17,7 +17,6 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	btcregtest "github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
@@ -184,9 +183,7 @@ func buildRestartNode(ctx context.Context, path string, size RestartSize, out io
 	// Let finality follow both to the end, so its state is saved.
 	iv := spec.Config.KeystoneInterval
 	for {
-		bh := testutil.ToFloat64(gaugeOf(reg, "hemi_finality_bitcoin_height"))
-		ks := testutil.ToFloat64(gaugeOf(reg, "hemi_finality_keystones"))
-		if bh >= float64(size.BTC) && ks >= float64(uint64(size.L2)/iv) {
+		if finalityCaughtUp(reg, size.BTC, uint64(size.L2)/iv) {
 			break
 		}
 		select {
@@ -198,19 +195,26 @@ func buildRestartNode(ctx context.Context, path string, size RestartSize, out io
 	return meta, nil
 }
 
-// gaugeOf finds a registered gauge by name (a nil collector reads 0).
-func gaugeOf(reg *prometheus.Registry, name string) prometheus.Collector {
+// gaugeValue is the value of the registered gauge name (0 while it has
+// none).
+func gaugeValue(reg *prometheus.Registry, name string) float64 {
 	mfs, err := reg.Gather()
 	if err != nil {
-		return prometheus.NewGauge(prometheus.GaugeOpts{Name: "none"})
+		return 0
 	}
-	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "copy"})
 	for _, mf := range mfs {
 		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			g.Set(mf.GetMetric()[0].GetGauge().GetValue())
+			return mf.GetMetric()[0].GetGauge().GetValue()
 		}
 	}
-	return g
+	return 0
+}
+
+// finalityCaughtUp: the node's finality service has applied Bitcoin up
+// to height and the chain's keystones up to keystones.
+func finalityCaughtUp(reg *prometheus.Registry, height int, keystones uint64) bool {
+	return gaugeValue(reg, "hemi_finality_bitcoin_height") >= float64(height) &&
+		gaugeValue(reg, "hemi_finality_keystones") >= float64(keystones)
 }
 
 // openRestartNode opens the L2 node of a restart directory over svc,
@@ -296,9 +300,7 @@ func TimeRestart(ctx context.Context, path, workDir string) (*RestartTiming, err
 			}
 		}
 		if t.ToFinality == 0 {
-			bh := testutil.ToFloat64(gaugeOf(reg, "hemi_finality_bitcoin_height"))
-			ks := testutil.ToFloat64(gaugeOf(reg, "hemi_finality_keystones"))
-			if bh >= float64(meta.BTC) && ks >= float64(uint64(meta.L2)/iv) {
+			if finalityCaughtUp(reg, meta.BTC, uint64(meta.L2)/iv) {
 				t.ToFinality = time.Since(start)
 			}
 		}
