@@ -229,7 +229,7 @@ func openRestartNode(svc *tbc.Service, path string, meta *restartMeta, reg prome
 		return nil, nil, err
 	}
 	cfg := node.Config{Dir: filepath.Join(path, "l2"), BTC: svc, Spec: spec, NoSync: true,
-		Logger: slog.New(slog.DiscardHandler), Registerer: reg, RPCListener: ln}
+		Logger: slog.New(slog.NewTextHandler(os.Stderr, nil)), Registerer: reg, RPCListener: ln}
 	if ln != nil {
 		cfg.RPC = rpc.Config{}
 	}
@@ -262,6 +262,11 @@ func TimeRestart(ctx context.Context, path, workDir string) (*RestartTiming, err
 	if err := os.CopyFS(work, os.DirFS(path)); err != nil {
 		return nil, fmt.Errorf("bench: copy %s: %w", path, err)
 	}
+	return timeRestartIn(ctx, work, meta)
+}
+
+// timeRestartIn times the restart of the node in dir (which it changes).
+func timeRestartIn(ctx context.Context, work string, meta *restartMeta) (*RestartTiming, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err

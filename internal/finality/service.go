@@ -368,9 +368,9 @@ func (s *Service) syncCanonical() error {
 	iv := s.chain.Config().KeystoneInterval
 	top := s.chain.Head().Number.Uint64() / iv
 	s.mu.Lock()
-	have := append([]canonKeystone(nil), s.canon...)
+	old := s.canon // never changed in place: syncCanonical replaces it
+	have := append([]canonKeystone(nil), old...)
 	s.mu.Unlock()
-	saved := len(have)
 	if uint64(len(have)) > top {
 		have = have[:top]
 	}
@@ -398,12 +398,12 @@ func (s *Service) syncCanonical() error {
 		have = append(have, canonKeystone{number: k.Number, hash: k.Hash, id: k.ID})
 		added = append(added, k)
 	}
-	if s.store != nil && (keep < saved || len(added) > 0) {
+	if s.store != nil && (keep < len(old) || len(added) > 0) {
 		ks := make([]tracker.Keystone, len(added))
 		for i, k := range added {
 			ks[i] = tracker.Keystone{ID: k.ID, Number: k.Number, Hash: k.Hash, PrevID: k.PrevID}
 		}
-		if err := s.store.putCanon(uint64(keep)*iv, have[keep:], ks); err != nil {
+		if err := s.store.putCanon(old[keep:], have[keep:], ks); err != nil {
 			return err
 		}
 	}

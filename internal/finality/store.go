@@ -336,13 +336,16 @@ func (s *store) putBitcoin(pos *btcPos, ev index.Event, blk *tracker.Block) erro
 }
 
 // putCanon records the canonical keystone list after syncCanonical: the
-// entries from number keepAbove+1 on are replaced by added, whose
-// keystones are recorded too, in one batch.
-func (s *store) putCanon(keepAbove uint64, added []canonKeystone, ks []tracker.Keystone) error {
+// entries dropped (a reorg) are deleted, added ones written with their
+// keystones, in one batch. Point deletes, not a range: a range tombstone
+// per head would make every memtable flush, and so every open, slow.
+func (s *store) putCanon(dropped, added []canonKeystone, ks []tracker.Keystone) error {
 	b := s.db.NewBatch()
 	defer b.Close()
-	if err := b.DeleteRange(canonKey(keepAbove+1), []byte{pfxCanon + 1}, nil); err != nil {
-		return err
+	for _, k := range dropped {
+		if err := b.Delete(canonKey(k.number), nil); err != nil {
+			return err
+		}
 	}
 	for _, k := range added {
 		if err := b.Set(canonKey(k.number), encodeCanon(k), nil); err != nil {
