@@ -121,6 +121,13 @@ func TestRestartAfterReorgsWhileDown(t *testing.T) {
 	r = runService(t, b, c, dir, 6)
 	got := snapshotOf(t, r.s, c)
 	r.stop()
+	// And what it saved after replaying the reorgs restarts the same.
+	r = runService(t, b, c, dir, 6)
+	again := snapshotOf(t, r.s, c)
+	r.stop()
+	if d := again.diff(got); d != "" {
+		t.Fatalf("second restart differs: %s", d)
+	}
 	fresh := runService(t, b, c, "", 6)
 	want := snapshotOf(t, fresh.s, c)
 	fresh.stop()
