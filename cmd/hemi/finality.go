@@ -80,6 +80,8 @@ type finalityAnswer struct {
 	Confirmations  hexutil.Uint64 `json:"confirmations"`
 	Superfinal     bool           `json:"superfinal"`
 	Depth          hexutil.Uint64 `json:"superfinalDepth"`
+	Finalized      bool           `json:"finalized"`
+	Lost           bool           `json:"superfinalityLost"`
 	Publication    *struct {
 		KeystoneID   hexutil.Bytes  `json:"keystoneId"`
 		BTCTxid      string         `json:"btcTxid"`
@@ -134,7 +136,7 @@ func printFinality(w io.Writer, f *finalityAnswer) {
 	if !f.Published || f.Publication == nil {
 		fmt.Fprintf(w, "publication    none on Bitcoin yet\n")
 		fmt.Fprintf(w, "confirmations  0 (superfinal at %d)\n", f.Depth)
-		fmt.Fprintf(w, "status         unconfirmed\n")
+		fmt.Fprintf(w, "status         %s\n", lostOr(f, "unconfirmed"))
 		return
 	}
 	p := f.Publication
@@ -145,5 +147,14 @@ func printFinality(w io.Writer, f *finalityAnswer) {
 	if f.Superfinal {
 		status = "superfinal"
 	}
-	fmt.Fprintf(w, "status         %s\n", status)
+	fmt.Fprintf(w, "status         %s\n", lostOr(f, status))
+}
+
+// lostOr is the status of a finalized block that is not superfinal now
+// (the finalized tag never moves back), else status.
+func lostOr(f *finalityAnswer, status string) string {
+	if f.Lost {
+		return "finalized, but NOT superfinal now: a Bitcoin reorg deeper than the depth removed its publication"
+	}
+	return status
 }

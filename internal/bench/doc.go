@@ -15,7 +15,13 @@
 // RunBTCIndexScale (--scale-txs) syncs our node alone on the normal chain
 // and on a larger one and compares them (btcindex_scale.go); RunHVM
 // (`hemi bench hvm`) times the hVM address queries on a busy address
-// against a quiet one (hvm.go).
+// against a quiet one (hvm.go). RunRestart (restart.go; issue 10's
+// restart_ratio, for `hemi bench net`) builds once, and caches under the
+// cache dir, a node data directory with 1,000 L2 / 100 Bitcoin blocks
+// and one with 100,000 / 10,000 (embedded regtest, empty sealed L2
+// blocks, finality having followed both), restarts a copy of each in
+// process and prints the time to RPC serving the head and to finality
+// caught up, and their ratios, big over small.
 //
 // Invariants:
 //   - The generated chain is a pure function of its parameters (seed, block

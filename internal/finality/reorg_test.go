@@ -23,7 +23,8 @@ import (
 // ReconsiderBlock) so the publication first lands on the winning fork,
 // then is orphaned and re-mined later on the other fork: block 10's
 // finality (covered by keystone 25, committed to by 50's publication)
-// follows, including losing and regaining superfinality.
+// follows, including losing and regaining superfinality; the finalized
+// tag stays meanwhile and the loss is reported.
 func TestRegtestReorgMovesFinality(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a regtest node and a Bitcoin layer")
@@ -75,10 +76,14 @@ func TestRegtestReorgMovesFinality(t *testing.T) {
 	}
 	b := s.mine(5) // B: 6 + 5 blocks > A's 10
 	s.waitFinality(10, want{published: true, btcBlock: b[0], from: 50, confs: 5})
-	s.waitHeads(50, 0)
+	// The reorg was deeper than the depth: the finalized tag stays,
+	// the block says it is not superfinal now, the metric counts it.
+	s.waitHeads(50, 50)
+	s.wantLost(10, 50)
 	s.mine(depth - 5)
 	s.waitFinality(10, want{published: true, btcBlock: b[0], from: 50, confs: depth, superfinal: true})
 	s.waitHeads(50, 50)
+	s.wantLost(10, 0)
 
 	// Forth: a publication of keystone 25 itself, later than 50's,
 	// changes nothing for block 10.

@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
+	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
@@ -48,6 +48,12 @@ type Config struct {
 	Logger *slog.Logger
 	// Registerer takes the hemi_finality_* collectors (nil: none).
 	Registerer prometheus.Registerer
+	// Dir holds the service's state (pebble; package doc, "State on
+	// disk"); "" keeps it in memory only, so every Run rebuilds it from
+	// the index and the chain (tests).
+	Dir string
+	// Now is the clock of the rate-limited Error log (nil: time.Now).
+	Now func() time.Time
 }
 
 // BlockFinality is the finality of one canonical L2 block.
@@ -62,9 +68,17 @@ type BlockFinality struct {
 	KeystoneID     [32]byte
 	KeystoneHash   common.Hash
 	tracker.Status
+	// Finalized: the block is at or below the node's finalized tag,
+	// which never moves back. Status is the Bitcoin confirmations as they
+	// are now, so a block can be Finalized and not Superfinal: a Bitcoin
+	// reorg deeper than the superfinal depth removed the publication that
+	// made it final; SuperfinalityLost says so.
+	Finalized         bool
+	SuperfinalityLost bool
 }
 
-// Heads are the newest safe and finalized canonical L2 blocks.
+// Heads are the newest safe and finalized canonical L2 blocks (package
+// doc: finalized never moves back, safe may).
 type Heads struct {
 	Safe, Finalized uint64
 }
@@ -83,6 +97,7 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 	table   []uint32
+	depth   uint32
 	metrics *metrics
 
 	chain Chain // set by Bind before Run
@@ -97,8 +112,25 @@ type Service struct {
 	// Bitcoin blocks that made the current branch superfinal.
 	caughtUp bool
 
+	// floor is the finalized tag: the newest block ever finalized, only
+	// raised (and then saved) by refresh. Guarded by mu; floorMu
+	// serialises refresh's read-compute-save of it.
+	floor   floorRec
+	floorMu sync.Mutex
+	lost    lostState // guarded by floorMu
+
+	store *store // nil without Config.Dir; open during Run
+	pos   btcPos // the Bitcoin position saved last; followBitcoin's
+
 	keystoneFeed event.Feed // []*pop.L2Keystone, new canonical keystones
 	headsFeed    event.Feed // Heads
+}
+
+// lostState tracks finalized blocks that are not superfinal any more, for
+// the rate-limited Error log.
+type lostState struct {
+	active  bool
+	lastLog time.Time
 }
 
 // New returns a service; Bind it to the chain, then Run it.
@@ -109,16 +141,21 @@ func New(cfg Config) (*Service, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("subsystem", "finality")
 	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	table := cfg.PoP.ForkTable
 	if len(table) == 0 {
 		table = tracker.DefaultForkTable
 	}
+	tr := tracker.New(cfg.PoP.SuperfinalDepth)
 	return &Service{
 		cfg:     cfg,
 		log:     cfg.Logger,
 		table:   table,
+		depth:   tr.Depth(),
 		metrics: newMetrics(cfg.Registerer),
-		tr:      tracker.New(cfg.PoP.SuperfinalDepth),
+		tr:      tr,
 	}, nil
 }
 
@@ -128,9 +165,11 @@ func New(cfg Config) (*Service, error) {
 func (s *Service) Bind(c Chain) { s.chain = c }
 
 // Depth is the superfinality depth in force.
-func (s *Service) Depth() uint32 { return s.tr.Depth() }
+func (s *Service) Depth() uint32 { return s.depth }
 
-// Run follows the index and the chain until ctx is done.
+// Run follows the index and the chain until ctx is done. With
+// Config.Dir it first loads the saved state and replays only what came
+// after it (package doc, "State on disk").
 func (s *Service) Run(ctx context.Context) error {
 	if s.chain == nil {
 		return fmt.Errorf("run before Bind: %w", ErrNotReady)
@@ -138,7 +177,14 @@ func (s *Service) Run(ctx context.Context) error {
 	if s.chain.Config().KeystoneInterval == 0 {
 		return fmt.Errorf("%w: keystone interval is 0", ErrNotReady)
 	}
-	from, err := s.startSeq()
+	from, err := s.load(ctx)
+	if s.store != nil {
+		defer func() {
+			if cerr := s.store.close(); cerr != nil {
+				s.log.Warn("close finality state", "err", cerr)
+			}
+		}()
+	}
 	if err != nil {
 		return err
 	}
@@ -152,11 +198,14 @@ func (s *Service) Run(ctx context.Context) error {
 		s.caughtUp = true
 		s.mu.Unlock()
 	}
+	s.log.Info("finality starts", "replay_from_event", from, "bitcoin_events", target, "keystones", s.tr.Keystones(),
+		"finalized", s.floor.number, "saved", s.store != nil)
 	// Keystones first, so publications found while catching up on
 	// Bitcoin apply to them at once.
 	if err := s.syncCanonical(); err != nil {
 		return err
 	}
+	s.refresh()
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return s.followBitcoin(ctx, from, target) })
 	g.Go(func() error { return s.followChain(ctx) })
@@ -226,34 +275,49 @@ func (s *Service) followBitcoin(ctx context.Context, from, target uint64) error 
 // keystone, also of side branches the tracker does not hold) or an
 // effective publication changed.
 func (s *Service) applyEvent(ev index.Event) (bool, error) {
-	if ev.Kind == index.EventDisconnected {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		held := s.tr.TipPublications(ev.Hash)
-		changed, err := s.tr.DisconnectBitcoin(ev.Hash)
-		if err != nil {
-			return false, fmt.Errorf("finality: event %d: %w", ev.Seq, err)
-		}
-		s.log.Debug("bitcoin block disconnected", "height", ev.Height, "hash", ev.Hash, "changed", changed)
-		// Side branches' keystones are not in the tracker: any
-		// publication that left may change fork choice.
-		return changed || held > 0, nil
-	}
+	// Both kinds read the block: a disconnect for its parent (the new
+	// tip, which the tracker does not keep), a connect for its
+	// publications.
 	msg, err := s.cfg.Index.Block(ev.Hash)
 	if err != nil {
 		return false, fmt.Errorf("finality: read Bitcoin block %s: %w", ev.Hash, err)
 	}
-	pubs := pop.BlockPublications(msg)
+	var (
+		changed bool
+		rec     *tracker.Block
+	)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	changed, err := s.tr.ConnectBitcoin(ev.Height, ev.Hash, pubs)
+	if ev.Kind == index.EventDisconnected {
+		held := s.tr.TipPublications(ev.Hash)
+		changed, err = s.tr.DisconnectBitcoin(ev.Hash, msg.Header.PrevBlock)
+		if err == nil {
+			s.log.Debug("bitcoin block disconnected", "height", ev.Height, "hash", ev.Hash, "changed", changed)
+			// Side branches' keystones are not in the tracker: any
+			// publication that left may change fork choice.
+			changed = changed || held > 0
+		}
+	} else {
+		pubs := pop.BlockPublications(msg)
+		changed, err = s.tr.ConnectBitcoin(ev.Height, ev.Hash, pubs)
+		if err == nil && len(pubs) > 0 {
+			s.log.Debug("bitcoin block connected", "height", ev.Height, "hash", ev.Hash, "publications", len(pubs), "changed", changed)
+			rec = &tracker.Block{Height: ev.Height, Hash: ev.Hash, Pubs: pubs}
+			changed = true
+		}
+	}
+	tipH, tipHash, tipOK := s.tr.Tip()
+	s.mu.Unlock()
 	if err != nil {
 		return false, fmt.Errorf("finality: event %d: %w", ev.Seq, err)
 	}
-	if len(pubs) > 0 {
-		s.log.Debug("bitcoin block connected", "height", ev.Height, "hash", ev.Hash, "publications", len(pubs), "changed", changed)
+	if s.store != nil {
+		s.pos.next, s.pos.last = ev.Seq+1, ev
+		s.pos.tip.ok, s.pos.tip.height, s.pos.tip.hash = tipOK, tipH, tipHash
+		if err := s.store.putBitcoin(&s.pos, ev, rec); err != nil {
+			return false, err
+		}
 	}
-	return changed || len(pubs) > 0, nil
+	return changed, nil
 }
 
 func (s *Service) isCaughtUp() bool {
@@ -296,12 +360,16 @@ func (s *Service) followChain(ctx context.Context) error {
 
 // syncCanonical brings the canonical keystone list up to the chain's
 // head: it drops keystones no longer canonical (a reorg), then reads the
-// new ones. Chain reads happen outside the lock.
+// new ones, and saves the change. Chain reads happen outside the lock.
+// Checking only the newest kept keystone against the chain suffices:
+// the list is a chain of keystones linked by previous id, so the newest
+// being canonical makes all below it canonical.
 func (s *Service) syncCanonical() error {
 	iv := s.chain.Config().KeystoneInterval
 	top := s.chain.Head().Number.Uint64() / iv
 	s.mu.Lock()
-	have := append([]canonKeystone(nil), s.canon...)
+	old := s.canon // never changed in place: syncCanonical replaces it
+	have := append([]canonKeystone(nil), old...)
 	s.mu.Unlock()
 	if uint64(len(have)) > top {
 		have = have[:top]
@@ -324,8 +392,20 @@ func (s *Service) syncCanonical() error {
 			}
 			return fmt.Errorf("finality: keystone %d: %w", n*iv, err)
 		}
+		if len(have) > 0 && k.PrevID != have[len(have)-1].id {
+			break // a reorg between two reads; the next head fixes it
+		}
 		have = append(have, canonKeystone{number: k.Number, hash: k.Hash, id: k.ID})
 		added = append(added, k)
+	}
+	if s.store != nil && (keep < len(old) || len(added) > 0) {
+		ks := make([]tracker.Keystone, len(added))
+		for i, k := range added {
+			ks[i] = tracker.Keystone{ID: k.ID, Number: k.Number, Hash: k.Hash, PrevID: k.PrevID}
+		}
+		if err := s.store.putCanon(old[keep:], have[keep:], ks); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
 	for _, k := range added {
@@ -334,132 +414,13 @@ func (s *Service) syncCanonical() error {
 	s.canon = have
 	n := s.tr.Keystones()
 	s.mu.Unlock()
+	if uint64(keep)*iv < s.floorNumber() {
+		s.dropFloor(uint64(keep) * iv)
+	}
 	s.metrics.keystones.Set(float64(n))
 	if len(added) > 0 {
 		s.log.Debug("keystones", "new", len(added), "first", added[0].Number, "kept", keep)
 		s.keystoneFeed.Send(added)
 	}
 	return nil
-}
-
-// refresh recomputes the safe and finalized heads, logs and publishes a
-// change.
-func (s *Service) refresh() {
-	s.mu.Lock()
-	h := s.headsLocked()
-	old := s.heads
-	s.heads = h
-	tip, _, _ := s.tr.Tip()
-	s.mu.Unlock()
-	s.metrics.safe.Set(float64(h.Safe))
-	s.metrics.finalized.Set(float64(h.Finalized))
-	s.metrics.btcHeight.Set(float64(tip))
-	if h != old {
-		s.log.Info("finality advanced", "safe", h.Safe, "finalized", h.Finalized, "btc_tip", tip)
-		s.headsFeed.Send(h)
-	}
-}
-
-// headsLocked finds the newest published and the newest superfinal
-// canonical keystone by binary search: effective publications never get
-// later towards the root, so both predicates hold on a prefix.
-func (s *Service) headsLocked() Heads {
-	var h Heads
-	pub := sort.Search(len(s.canon), func(i int) bool { return !s.tr.Status(s.canon[i].id).Published })
-	if pub > 0 {
-		h.Safe = s.canon[pub-1].number
-	}
-	sf := sort.Search(pub, func(i int) bool { return !s.tr.Status(s.canon[i].id).Superfinal })
-	if sf > 0 {
-		h.Finalized = s.canon[sf-1].number
-	}
-	return h
-}
-
-// Heads returns the newest safe and finalized canonical blocks (0, the
-// genesis, while none is).
-func (s *Service) Heads() Heads {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.headsLocked()
-}
-
-// Safe is the newest canonical block with at least one Bitcoin
-// confirmation (the RPC "safe" tag).
-func (s *Service) Safe() uint64 { return s.Heads().Safe }
-
-// Finalized is the newest superfinal canonical block (the RPC
-// "finalized" tag).
-func (s *Service) Finalized() uint64 { return s.Heads().Finalized }
-
-// Finality returns the finality of canonical L2 block number.
-func (s *Service) Finality(number uint64) (*BlockFinality, error) {
-	if s.chain == nil {
-		return nil, ErrNotReady
-	}
-	h, err := s.chain.HeaderByNumber(number)
-	if err != nil {
-		if errors.Is(err, chain.ErrNotFound) {
-			return nil, fmt.Errorf("block %d: %w", number, ErrNotFound)
-		}
-		return nil, err
-	}
-	out := &BlockFinality{Number: number, Hash: h.Hash(), KeystoneNumber: s.chain.CoveringKeystone(number)}
-	k, err := s.chain.KeystoneAt(out.KeystoneNumber)
-	switch {
-	case errors.Is(err, chain.ErrNotFound):
-		s.mu.Lock()
-		out.Status = tracker.Status{Depth: s.tr.Depth()}
-		s.mu.Unlock()
-		return out, nil
-	case err != nil:
-		return nil, err
-	}
-	out.KeystoneExists, out.KeystoneID, out.KeystoneHash = true, k.ID, k.Hash
-	out.Status = s.KeystoneStatus(k)
-	return out, nil
-}
-
-// KeystoneStatus is the finality of keystone k (of any branch): the
-// tracker's, or for a keystone it has not been told about, that of its
-// own publications.
-func (s *Service) KeystoneStatus(k *pop.L2Keystone) tracker.Status {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	st := s.tr.Status(k.ID)
-	if !st.Known {
-		st = s.tr.OwnStatus(k.ID)
-	}
-	return st
-}
-
-// Publications returns the canonical publications of keystone id itself.
-func (s *Service) KeystonePublications(id [32]byte) []pop.Publication {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.tr.Publications(id)
-}
-
-// Prefer implements chain.ForkChoice with the rule in the package doc. It
-// refuses until the service has caught up with the Bitcoin tip of
-// start-up; then it reconsiders the side branches itself.
-func (s *Service) Prefer(current, candidate []tracker.KeystoneRef) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if !s.caughtUp {
-		return false
-	}
-	return s.tr.Prefer(s.table, current, candidate)
-}
-
-// SubscribeKeystones delivers the new canonical keystones each time the
-// head reaches them (after an L2 reorg, those of the new branch), oldest
-// first.
-func (s *Service) SubscribeKeystones(ch chan<- []*pop.L2Keystone) event.Subscription {
-	return s.keystoneFeed.Subscribe(ch)
-}
-
-// SubscribeHeads delivers the safe and finalized heads when they change.
-func (s *Service) SubscribeHeads(ch chan<- Heads) event.Subscription {
-	return s.headsFeed.Subscribe(ch)
 }

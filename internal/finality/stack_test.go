@@ -374,3 +374,34 @@ func (s *stack) wantMetrics(safe, finalized, keystones float64) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// wantLost waits until the gauge of finalized blocks that are not
+// superfinal shows blocks and block number's finality says whether it
+// lost superfinality.
+func (s *stack) wantLost(number uint64, blocks float64) {
+	s.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		f, err := s.fin.Finality(number)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		var got float64 = -1
+		mfs, err := s.reg.Gather()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == "hemi_finality_finalized_not_superfinal_blocks" {
+				got = mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		if got == blocks && f.Finalized && f.SuperfinalityLost == (blocks > 0) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("gauge %v, block %d %+v; want %v blocks not superfinal", got, number, f, blocks)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

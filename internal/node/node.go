@@ -25,9 +25,9 @@ import (
 
 // Config configures a Node. It is not modified after New.
 type Config struct {
-	// Dir holds the L2's databases: chain/ and the mempool journal
-	// transactions.rlp ("" keeps the chain in memory and no journal:
-	// tests).
+	// Dir holds the L2's databases: chain/, finality/ (the finality
+	// service's state) and the mempool journal transactions.rlp (""
+	// keeps the chain and finality in memory and no journal: tests).
 	Dir string
 	// BTC is the node's Bitcoin layer (required). Its Run is the
 	// caller's and starts first: the L2 genesis is read from its index
@@ -165,7 +165,11 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	ix := cfg.BTC.Index()
-	if n.Finality, err = finality.New(finality.Config{Index: ix, PoP: cfg.Spec.Config.PoP,
+	finDir := ""
+	if cfg.Dir != "" {
+		finDir = filepath.Join(cfg.Dir, "finality")
+	}
+	if n.Finality, err = finality.New(finality.Config{Index: ix, PoP: cfg.Spec.Config.PoP, Dir: finDir,
 		Logger: log.With("subsystem", "finality"), Registerer: cfg.Registerer}); err != nil {
 		return nil, err
 	}

@@ -58,12 +58,15 @@
 //     context (number, time, base fee) for eth_call, eth_estimateGas,
 //     eth_createAccessList and debug_traceCall, and the head for
 //     eth_getBlockByNumber; safe is the newest block with at least one
-//     Bitcoin confirmation and finalized the newest superfinal block, from
+//     Bitcoin confirmation and finalized the newest block ever superfinal
+//     (it never moves back; internal/finality doc, "Tags"), from
 //     Config.Finality (internal/finality; the genesis while none is, or
 //     without a finality service); earliest is 0.
 //   - PoP (hemi_pop.go): hemi_getFinality(block) gives the covering
 //     keystone, the effective Bitcoin publication (txid and block hash in
-//     display order), confirmations, superfinality and depth;
+//     display order), confirmations, superfinality and depth, and
+//     finalized / superfinalityLost (at or below the finalized tag, and
+//     not superfinal now after a deep Bitcoin reorg);
 //     hemi_getKeystone(id | keystone block hash | number | tag) and
 //     hemi_latestKeystones(n <= 100) give keystones as
 //     {number, hash, id, prevId, btcViewHeight, encoded};

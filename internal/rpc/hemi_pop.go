@@ -188,6 +188,11 @@ type rpcFinality struct {
 	Confirmations  hexutil.Uint64  `json:"confirmations"`
 	Superfinal     bool            `json:"superfinal"`
 	Depth          hexutil.Uint64  `json:"superfinalDepth"`
+	// Finalized: at or below the finalized tag, which never moves back;
+	// SuperfinalityLost: finalized but not superfinal now (a Bitcoin
+	// reorg deeper than the depth removed its publication).
+	Finalized         bool `json:"finalized"`
+	SuperfinalityLost bool `json:"superfinalityLost"`
 }
 
 // GetFinality is hemi_getFinality(block): the block's covering keystone,
@@ -221,6 +226,9 @@ func (api *hemiAPI) GetFinality(bnh gethrpc.BlockNumberOrHash) (*rpcFinality, er
 		Confirmations:  hexutil.Uint64(f.Confirmations),
 		Superfinal:     f.Superfinal,
 		Depth:          hexutil.Uint64(f.Depth),
+
+		Finalized:         f.Finalized,
+		SuperfinalityLost: f.SuperfinalityLost,
 	}
 	if f.KeystoneExists {
 		id := hexutil.Bytes(f.KeystoneID[:])

@@ -54,6 +54,7 @@ func BenchmarkConnectBitcoin(b *testing.B) {
 		for i := 0; b.Loop(); i++ {
 			p := pop.Publication{Keystone: ids[i%n], Txid: chainhash.Hash{byte(i)}, TxIndex: 1}
 			tr.blocks = append(tr.blocks, btcBlock{height: int32(i), pubs: []pop.Publication{p}})
+			tr.tip = btcTip{height: int32(i), ok: true}
 			tr.pubs[p.Keystone] = append(tr.pubs[p.Keystone], p)
 			// From scratch: own publications, then effective ones from
 			// the newest keystone down to the first.

@@ -8,6 +8,18 @@
 //
 // Layer: pure rules (DESIGN 4).
 //
+// # Saved state
+//
+// The tracker keeps the Bitcoin tip and only the canonical blocks that
+// hold publications, so DisconnectBitcoin is told the disconnected
+// block's parent (the new tip). State and Restore save and restore it
+// (blocks with publications, keystones, tip), with binary records
+// (Block, Keystone; DecodeBlock and DecodeKeystone refuse bad input with
+// ErrBadState, and Restore refuses an inconsistent state, a keystone
+// cycle included); its size grows with publications and keystones, not
+// with Bitcoin's length. FuzzTracker checks the invariants below against
+// a recomputation from scratch with saves and restores at random points.
+//
 // # Effective publication
 //
 // Keystones form a tree by their previous-keystone id. A keystone commits

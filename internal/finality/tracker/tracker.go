@@ -81,6 +81,13 @@ type btcBlock struct {
 	pubs   []pop.Publication
 }
 
+// btcTip is the newest Bitcoin block applied.
+type btcTip struct {
+	height int32
+	hash   chainhash.Hash
+	ok     bool // false before the first block
+}
+
 // Tracker is the finality state machine. It is not safe for concurrent
 // use; Service serialises access.
 type Tracker struct {
@@ -91,8 +98,13 @@ type Tracker struct {
 	orphans map[[32]byte][]*keystone
 	// pubs are the canonical publications of every id, known or not, in
 	// Bitcoin order.
-	pubs   map[[32]byte][]pop.Publication
-	blocks []btcBlock // the canonical Bitcoin blocks seen, oldest first
+	pubs map[[32]byte][]pop.Publication
+	// blocks are the canonical Bitcoin blocks seen that hold
+	// publications, oldest first; blocks without any are remembered only
+	// as the tip, so the state (and its saved form, State) grows with
+	// the publications, not with Bitcoin's length.
+	blocks []btcBlock
+	tip    btcTip
 }
 
 // New returns an empty tracker; depth 0 means DefaultSuperfinalDepth.
@@ -114,17 +126,13 @@ func (t *Tracker) Depth() uint32 { return t.depth }
 // Tip returns the Bitcoin tip the tracker has seen (ok false before the
 // first block).
 func (t *Tracker) Tip() (height int32, hash chainhash.Hash, ok bool) {
-	if len(t.blocks) == 0 {
-		return 0, chainhash.Hash{}, false
-	}
-	b := &t.blocks[len(t.blocks)-1]
-	return b.height, b.hash, true
+	return t.tip.height, t.tip.hash, t.tip.ok
 }
 
 // TipPublications is the number of publications the tip block holds when
 // the tip is hash, else 0: what disconnecting hash will remove.
 func (t *Tracker) TipPublications(hash chainhash.Hash) int {
-	if n := len(t.blocks); n > 0 && t.blocks[n-1].hash == hash {
+	if n := len(t.blocks); n > 0 && t.tip.ok && t.tip.hash == hash && t.blocks[n-1].hash == hash {
 		return len(t.blocks[n-1].pubs)
 	}
 	return 0
@@ -141,12 +149,22 @@ func (t *Tracker) ConnectBitcoin(height int32, hash chainhash.Hash, pubs []pop.P
 	if tip, _, ok := t.Tip(); ok && height != tip+1 {
 		return false, fmt.Errorf("connect %s at height %d on tip %d: %w", hash, height, tip, ErrNotTip)
 	}
+	t.tip = btcTip{height: height, hash: hash, ok: true}
+	if len(pubs) == 0 {
+		return false, nil
+	}
 	b := btcBlock{height: height, hash: hash, pubs: make([]pop.Publication, len(pubs))}
 	for i, p := range pubs {
 		p.Height, p.BlockHash = height, hash
 		b.pubs[i] = p
 	}
 	t.blocks = append(t.blocks, b)
+	return t.applyBlock(&b), nil
+}
+
+// applyBlock adds the publications of b, a block just appended, to the
+// publication lists and the keystones they name.
+func (t *Tracker) applyBlock(b *btcBlock) bool {
 	changed := false
 	for i := range b.pubs {
 		p := &b.pubs[i]
@@ -162,7 +180,7 @@ func (t *Tracker) ConnectBitcoin(height int32, hash chainhash.Hash, pubs []pop.P
 			}
 		}
 	}
-	return changed, nil
+	return changed
 }
 
 // insertPub inserts p into list keeping Bitcoin order.
@@ -177,18 +195,26 @@ func insertPub(list []pop.Publication, p pop.Publication) []pop.Publication {
 	return list
 }
 
-// DisconnectBitcoin removes the tip block hash. A block below the first
-// one the tracker saw (when it has none left) is ignored: it predates
-// everything tracked. It reports whether an effective publication changed.
-func (t *Tracker) DisconnectBitcoin(hash chainhash.Hash) (bool, error) {
-	if len(t.blocks) == 0 {
+// DisconnectBitcoin removes the tip block hash, whose parent (the new
+// tip) is parent: the tracker keeps no hashes of the blocks below its tip
+// that hold no publications, so the caller names it (the index has the
+// disconnected block's header). With nothing connected yet the call is
+// ignored: the block predates everything tracked. It reports whether an
+// effective publication changed.
+func (t *Tracker) DisconnectBitcoin(hash, parent chainhash.Hash) (bool, error) {
+	if !t.tip.ok {
 		return false, nil
 	}
-	b := t.blocks[len(t.blocks)-1]
-	if b.hash != hash {
-		return false, fmt.Errorf("disconnect %s, tip is %s at %d: %w", hash, b.hash, b.height, ErrNotTip)
+	if t.tip.hash != hash {
+		return false, fmt.Errorf("disconnect %s, tip is %s at %d: %w", hash, t.tip.hash, t.tip.height, ErrNotTip)
 	}
-	t.blocks = t.blocks[:len(t.blocks)-1]
+	t.tip = btcTip{height: t.tip.height - 1, hash: parent, ok: true}
+	n := len(t.blocks)
+	if n == 0 || t.blocks[n-1].hash != hash {
+		return false, nil // it held no publications
+	}
+	b := t.blocks[n-1]
+	t.blocks = t.blocks[:n-1]
 	changed := false
 	for i := range b.pubs {
 		id := b.pubs[i].Keystone

@@ -48,7 +48,11 @@ func (s *btcSim) disconnect(n int) {
 	s.t.Helper()
 	for range n {
 		h := s.stack[len(s.stack)-1]
-		if _, err := s.tr.DisconnectBitcoin(h); err != nil {
+		var parent chainhash.Hash
+		if len(s.stack) > 1 {
+			parent = s.stack[len(s.stack)-2]
+		}
+		if _, err := s.tr.DisconnectBitcoin(h, parent); err != nil {
 			s.t.Fatal(err)
 		}
 		s.stack = s.stack[:len(s.stack)-1]
@@ -164,7 +168,7 @@ func TestTrackerErrors(t *testing.T) {
 		t.Fatalf("depth %d, want default %d", tr.Depth(), DefaultSuperfinalDepth)
 	}
 	// Disconnecting with nothing connected is ignored (below the start).
-	if _, err := tr.DisconnectBitcoin(bhash(5, 0)); err != nil {
+	if _, err := tr.DisconnectBitcoin(bhash(5, 0), bhash(4, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := tr.ConnectBitcoin(7, bhash(7, 0), nil); err != nil {
@@ -176,7 +180,7 @@ func TestTrackerErrors(t *testing.T) {
 	}{
 		{"connect gap", func() error { _, err := tr.ConnectBitcoin(9, bhash(9, 0), nil); return err }},
 		{"connect same height", func() error { _, err := tr.ConnectBitcoin(7, bhash(7, 1), nil); return err }},
-		{"disconnect not tip", func() error { _, err := tr.DisconnectBitcoin(bhash(7, 1)); return err }},
+		{"disconnect not tip", func() error { _, err := tr.DisconnectBitcoin(bhash(7, 1), bhash(6, 0)); return err }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -218,5 +222,62 @@ func TestTrackerAccessors(t *testing.T) {
 	s.disconnect(1)
 	if st := s.tr.OwnStatus(side); st.Published {
 		t.Fatalf("OwnStatus after its block was disconnected: %+v", st)
+	}
+}
+
+// TestRestoreRefusesBadState: a saved state that no tracker could have
+// produced (a corrupt save) is refused with ErrBadState rather than
+// restored into wrong answers or an endless walk.
+func TestRestoreRefusesBadState(t *testing.T) {
+	p := []pop.Publication{pub(kid(1), 1)}
+	tests := []struct {
+		name string
+		st   State
+	}{
+		{"blocks without a tip", State{Blocks: []Block{{Height: 1, Pubs: p}}}},
+		{"block above the tip", State{HasTip: true, TipHeight: 1, Blocks: []Block{{Height: 2, Pubs: p}}}},
+		{"blocks out of order", State{HasTip: true, TipHeight: 9, Blocks: []Block{{Height: 5, Pubs: p}, {Height: 5, Pubs: p}}}},
+		{"block at the tip height with another hash", State{HasTip: true, TipHeight: 5, TipHash: bhash(5, 0),
+			Blocks: []Block{{Height: 5, Hash: bhash(5, 1), Pubs: p}}}},
+		{"empty block", State{HasTip: true, TipHeight: 5, Blocks: []Block{{Height: 5}}}},
+		{"keystone twice", State{Keystones: []Keystone{{ID: kid(1)}, {ID: kid(1)}}}},
+		{"keystone its own previous", State{Keystones: []Keystone{{ID: kid(1), PrevID: kid(1)}}}},
+		{"keystone cycle", State{Keystones: []Keystone{{ID: kid(1), PrevID: kid(3)}, {ID: kid(2), PrevID: kid(1)}, {ID: kid(3), PrevID: kid(2)}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Restore(3, tc.st); !errors.Is(err, ErrBadState) {
+				t.Fatalf("got %v, want ErrBadState", err)
+			}
+		})
+	}
+}
+
+// TestRestoreThenDisconnect: a restored tracker holds no blocks without
+// publications, yet disconnects down through them and through a
+// publication's block, as the original would.
+func TestRestoreThenDisconnect(t *testing.T) {
+	s := newSim(t, 2, 10)
+	k1 := kid(1)
+	s.tr.AddKeystone(k1, 25, common.Hash{1}, [32]byte{})
+	s.mine(0)
+	s.mine(0, pub(k1, 1))
+	s.mine(0)
+	s.mine(0)
+	tr, err := Restore(2, s.tr.State())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.tr = tr
+	wantStatus(t, s.tr, k1, true, 11, k1, 3, true)
+	s.disconnect(2)
+	wantStatus(t, s.tr, k1, true, 11, k1, 1, false)
+	s.disconnect(1)
+	wantStatus(t, s.tr, k1, false, 0, k1, 0, false)
+	s.mine(1)
+	s.mine(1, pub(k1, 2))
+	wantStatus(t, s.tr, k1, true, 12, k1, 1, false)
+	if h, hash, _ := s.tr.Tip(); h != 12 || hash != bhash(12, 1) {
+		t.Fatalf("tip %d %s", h, hash)
 	}
 }
