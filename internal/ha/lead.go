@@ -118,11 +118,18 @@ func (g *Group) lead(ctx context.Context, r *raft.Raft, notify <-chan bool) erro
 	defer func() {
 		_ = stopProducer()
 		if r.State() == raft.Leader {
-			g.m.transfers.Inc()
-			if err := r.LeadershipTransfer().Error(); err != nil {
+			// To a caught-up member if one answers, else to whichever
+			// member raft finds most up to date (which hands it on if it is
+			// not caught up).
+			hctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+			err := g.handOver(hctx, r, "shutting down")
+			cancel()
+			if err != nil {
+				g.m.transfers.Inc()
+				err = r.LeadershipTransfer().Error()
+			}
+			if err != nil {
 				g.log.Info("leadership not handed over on shutdown", "err", err)
-			} else {
-				g.log.Info("leadership handed over on shutdown")
 			}
 		}
 		g.m.leader.Set(0)
@@ -219,6 +226,9 @@ func (g *Group) lead(ctx context.Context, r *raft.Raft, notify <-chan bool) erro
 // applied blocks (at least as many as this member's), asking each
 // member's status over its raft address.
 func (g *Group) handOver(ctx context.Context, r *raft.Raft, why string) error {
+	if sl := g.stream.Load(); sl != nil && sl.isIsolated() {
+		return errors.New("this member is cut off (Isolate)")
+	}
 	cf := r.GetConfiguration()
 	if err := cf.Error(); err != nil {
 		return err
