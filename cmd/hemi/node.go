@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/ecdsa"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 
@@ -55,14 +56,15 @@ func nodeCommand() *cli.Command {
 		Description: "Syncs Bitcoin over P2P from --peer (as `hemi tbc`), opens the L2 chain whose genesis is\n" +
 			"anchored at l2.genesis_btc_height, keeps the mempool, and with --sequencer builds and seals\n" +
 			"a block every sequencer.block_time. The sealing key comes from sequencer.key_file or\n" +
-			"$HEMI_SEQUENCER_KEY (hex), never from a flag.\n\n" +
+			"$HEMI_SEQUENCER_KEY (hex), never from a flag. With --ha-listen the sequencer is a member\n" +
+			"of a raft group ([ha]; `hemi ha`) and builds only while it leads.\n\n" +
 			"Example: HEMI_SEQUENCER_KEY=... hemi node --sequencer --network regtest --peer 127.0.0.1:18444",
-		Flags: append(btcFlags(),
+		Flags: append(append(btcFlags(), haFlags()...),
 			rpcFlag(),
 			&cli.BoolFlag{Name: flagSequencer, Usage: "build and seal blocks (needs the sequencer key)", Sources: cli.EnvVars("HEMI_SEQUENCER")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "log", "metrics", "btc", "l2", "sequencer", "txpool", "rpc"}})
+			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "log", "metrics", "btc", "l2", "sequencer", "txpool", "rpc", "ha"}})
 			if err != nil {
 				return err
 			}
@@ -137,7 +139,15 @@ func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.
 	if err != nil {
 		return err
 	}
+	hc, err := haConfig(cfg.HA)
+	if err != nil {
+		return err
+	}
+	if hc != nil && key == nil {
+		return fmt.Errorf("ha.listen is set but this node does not sequence: a sequencer group member runs with --sequencer and its key")
+	}
 	n, err := node.New(node.Config{
+		HA:             hc,
 		Dir:            filepath.Join(cfg.DataDir, cfg.BTC.Network, "l2"),
 		BTC:            svc,
 		Spec:           spec,

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -50,6 +51,13 @@ var DefaultTimings = Timings{
 	Transport:   2 * time.Second,
 }
 
+// Defaults of the log bound and the Bitcoin tolerance (Config's doc).
+const (
+	DefaultTrailingLogs      = 1024
+	DefaultSnapshotThreshold = 2048
+	DefaultMaxBitcoinLag     = 1
+)
+
 // Peer is one member of the group: its raft server id (its sealing
 // address, one of the genesis sequencers) and its raft address.
 type Peer struct {
@@ -86,8 +94,9 @@ type Config struct {
 	// advanced for 3 block times hands leadership over.
 	BlockTime time.Duration
 	// MaxBitcoinLag is how many blocks the Bitcoin index may trail the
-	// tip its peers announce and still count as caught up (default 1: a
-	// block just announced is being fetched and indexed).
+	// tip its peers announce and still count as caught up (default
+	// DefaultMaxBitcoinLag, 1: a block just announced is being fetched
+	// and indexed).
 	MaxBitcoinLag int32
 	// Timings default to DefaultTimings (each zero field).
 	Timings Timings
@@ -145,10 +154,13 @@ func (c Config) withDefaults() (Config, error) {
 		c.BlockTime = 2 * time.Second
 	}
 	if c.MaxBitcoinLag <= 0 {
-		c.MaxBitcoinLag = 1
+		c.MaxBitcoinLag = DefaultMaxBitcoinLag
 	}
 	t, d := &c.Timings, DefaultTimings
-	for _, f := range []struct{ v *time.Duration; def time.Duration }{
+	for _, f := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
 		{&t.Heartbeat, d.Heartbeat}, {&t.Election, d.Election}, {&t.LeaderLease, d.LeaderLease},
 		{&t.Commit, d.Commit}, {&t.Apply, d.Apply}, {&t.Transport, d.Transport},
 	} {
@@ -160,10 +172,10 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("ha: ha.leader_lease %v must not exceed ha.heartbeat %v", t.LeaderLease, t.Heartbeat)
 	}
 	if c.TrailingLogs == 0 {
-		c.TrailingLogs = 1024
+		c.TrailingLogs = DefaultTrailingLogs
 	}
 	if c.SnapshotThreshold == 0 {
-		c.SnapshotThreshold = 2048
+		c.SnapshotThreshold = DefaultSnapshotThreshold
 	}
 	if c.SnapshotInterval <= 0 {
 		c.SnapshotInterval = 30 * time.Second
@@ -181,4 +193,18 @@ func (c Config) withDefaults() (Config, error) {
 		c.Logger = slog.Default().With("subsystem", "ha")
 	}
 	return c, nil
+}
+
+// ParsePeer reads a member as configured (ha.peers, --ha-peer): its
+// sealing address and raft address joined by "@", e.g.
+// "0x5fbD…@10.0.0.2:7350".
+func ParsePeer(s string) (Peer, error) {
+	id, addr, ok := strings.Cut(s, "@")
+	if !ok || !common.IsHexAddress(id) {
+		return Peer{}, fmt.Errorf("ha peer %q: want <sequencer address>@<host:port>, e.g. 0x5FbDB2315678afecb367f032d93F642f64180aa3@10.0.0.2:7350", s)
+	}
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return Peer{}, fmt.Errorf("ha peer %q: raft address: %w", s, err)
+	}
+	return Peer{ID: common.HexToAddress(id), Address: addr}, nil
 }

@@ -43,12 +43,12 @@ type Group struct {
 	m   *metrics
 	fsm *fsm
 
-	stop    chan struct{}
+	stop      chan struct{}
 	started   atomic.Bool
 	producing atomic.Bool
-	raft   atomic.Pointer[raft.Raft]
-	stream atomic.Pointer[streamLayer]
-	addr   atomic.Pointer[string] // advertised raft address, once Run listens
+	raft      atomic.Pointer[raft.Raft]
+	stream    atomic.Pointer[streamLayer]
+	addr      atomic.Pointer[string] // advertised raft address, once Run listens
 }
 
 // New checks cfg and returns the member; nothing listens until Run.
