@@ -49,6 +49,7 @@ type Group struct {
 	raft      atomic.Pointer[raft.Raft]
 	stream    atomic.Pointer[streamLayer]
 	addr      atomic.Pointer[string] // advertised raft address, once Run listens
+	logs      atomic.Pointer[raftboltdb.BoltStore]
 }
 
 // New checks cfg and returns the member; nothing listens until Run.
@@ -129,7 +130,11 @@ func (g *Group) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("ha: open %s (is another node using this directory?): %w", filepath.Join(g.cfg.Dir, "raft.db"), err)
 	}
-	defer store.Close()
+	g.logs.Store(store)
+	defer func() {
+		g.logs.Store(nil)
+		store.Close()
+	}()
 	logs, err := raft.NewLogCache(512, store)
 	if err != nil {
 		return fmt.Errorf("ha: %w", err)
@@ -244,17 +249,20 @@ func (g *Group) IsLeader() bool {
 // applied (nil before the first).
 func (g *Group) LastApplied() *Ref { return g.fsm.lastApplied() }
 
-// newHCLog routes raft's hclog output to slog (Warn and above: raft logs
-// every heartbeat failure at Error while a member is down, which for the
-// group is an expected event, so its lines are logged at Warn at most).
+// newHCLog routes raft's hclog output to slog at Debug: raft logs every
+// failed heartbeat at Error, ten times a second, while a member is down,
+// an expected event for the group; the events that matter to an
+// operator (leadership won and lost, hand-overs, a member behind, a
+// block refused) are logged by this package, and a member down shows in
+// `hemi ha status` and the metrics.
 func newHCLog(log *slog.Logger) hclog.Logger {
-	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: hclogWriter{log}, DisableTime: true})
+	return hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Info, Output: hclogWriter{log}, DisableTime: true})
 }
 
 type hclogWriter struct{ log *slog.Logger }
 
 func (w hclogWriter) Write(p []byte) (int, error) {
-	w.log.Warn("raft", "line", strings.TrimSpace(string(p)))
+	w.log.Debug("raft", "line", strings.TrimSpace(string(p)))
 	return len(p), nil
 }
 

@@ -97,10 +97,16 @@ type member struct {
 	n      *node.Node
 	cancel context.CancelFunc
 	done   chan error
+	// raftDir and chainDir ("" in memory) survive a restart.
+	raftDir, chainDir string
 }
 
 type group struct {
-	t       *testing.T
+	t *testing.T
+	// tune adjusts each member's ha.Config; disk keeps the chains on
+	// disk (a member restarted keeps its chain).
+	tune    func(*ha.Config)
+	disk    bool
 	svc     *tbc.Service
 	spec    *genesis.Spec
 	peers   []ha.Peer
@@ -120,10 +126,14 @@ func freeAddr(t *testing.T) string {
 
 // newGroup starts n sequencers of one genesis in a raft group over
 // loopback TCP, with 1 s blocks.
-func newGroup(t *testing.T, n int) *group {
+func newGroup(t *testing.T, n int) *group { return newGroupWith(t, n, false, nil) }
+
+// newGroupWith is newGroup with the chains on disk or not and each
+// member's ha.Config tuned.
+func newGroupWith(t *testing.T, n int, disk bool, tune func(*ha.Config)) *group {
 	t.Helper()
 	svc := bitcoinLayer(t, 4)
-	g := &group{t: t, svc: svc}
+	g := &group{t: t, svc: svc, disk: disk, tune: tune}
 	var seqs []common.Address
 	for i := range n {
 		key, err := crypto.ToECDSA(crypto.Keccak256([]byte(fmt.Sprintf("ha test sequencer %d", i))))
@@ -143,7 +153,11 @@ func newGroup(t *testing.T, n int) *group {
 	}
 	g.spec = spec
 	for _, m := range g.members {
-		g.start(m, t.TempDir())
+		m.raftDir = t.TempDir()
+		if disk {
+			m.chainDir = t.TempDir()
+		}
+		g.start(m)
 	}
 	t.Cleanup(func() {
 		for _, m := range g.members {
@@ -153,14 +167,21 @@ func newGroup(t *testing.T, n int) *group {
 	return g
 }
 
-func (g *group) start(m *member, raftDir string) {
+func (g *group) start(m *member) {
 	g.t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("HA_TEST_LOG") != "" {
-		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("member", m.i)
+		level := slog.LevelInfo
+		if os.Getenv("HA_TEST_LOG") == "debug" {
+			level = slog.LevelDebug
+		}
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("member", m.i)
 	}
-	n, err := node.New(node.Config{BTC: g.svc, Spec: g.spec, Key: m.key, NoSync: true, Logger: log,
-		HA: &ha.Config{Bind: m.raft, Peers: g.peers, Dir: raftDir, NoSync: true, Bitcoin: m.btc}})
+	hc := &ha.Config{Bind: m.raft, Peers: g.peers, Dir: m.raftDir, NoSync: true, Bitcoin: m.btc}
+	if g.tune != nil {
+		g.tune(hc)
+	}
+	n, err := node.New(node.Config{Dir: m.chainDir, BTC: g.svc, Spec: g.spec, Key: m.key, NoSync: true, Logger: log, HA: hc})
 	if err != nil {
 		g.t.Fatal(err)
 	}
@@ -512,5 +533,44 @@ func TestMembershipAdmin(t *testing.T) {
 	}
 	if _, err := (&ha.AdminClient{URL: tsrv.URL, Token: "s3cret"}).Status(ctx); err != nil {
 		t.Fatalf("right token: %v", err)
+	}
+}
+
+// TestBoundedLogRestart: with a small snapshot threshold the raft log
+// keeps a bounded tail while blocks go on; a follower and then the
+// leader, stopped and restarted on their raft directories and on-disk
+// chains, restore the snapshot (their chains hold its block), replay the
+// tail and follow the group again with the same blocks.
+func TestBoundedLogRestart(t *testing.T) {
+	const trailing, threshold = 2, 4
+	g := newGroupWith(t, 3, true, func(c *ha.Config) {
+		c.TrailingLogs, c.SnapshotThreshold, c.SnapshotInterval = trailing, threshold, 50*time.Millisecond
+	})
+	l := g.leader(g.members)
+	g.waitHead(g.members, 10)
+	g.waitFor("a snapshot that truncated the log", func() bool {
+		st := l.n.HA.Status()
+		return st.LogFirst > 1
+	})
+	for _, m := range g.members {
+		st := m.n.HA.Status()
+		// The log holds at most the trailing entries, the entries since
+		// the last snapshot and the configuration and no-op entries.
+		if st.LogFirst > 1 && st.LogLast-st.LogFirst+1 > trailing+threshold+4 {
+			t.Fatalf("member %d log %d..%d: more than the bounded tail", m.i, st.LogFirst, st.LogLast)
+		}
+	}
+	f := others(g.members, l)[0]
+	for _, m := range []*member{f, l} {
+		g.stop(m)
+		rest := others(g.members, m)
+		h := g.leader(rest).n.Chain.Head().Number.Uint64()
+		g.waitHead(rest, h+2)
+		g.start(m)
+		g.waitHead(g.members, h+4)
+		g.checkSame(g.members)
+		if st := m.n.HA.Status(); st.Applied == nil || !st.CaughtUp {
+			t.Fatalf("restarted member %d: %+v, want caught up with the group", m.i, st)
+		}
 	}
 }

@@ -41,6 +41,10 @@ type Status struct {
 	CaughtUp  bool   `json:"caught_up"`
 	Why       string `json:"why,omitempty"`
 	Producing bool   `json:"producing"`
+	// LogFirst and LogLast are the raft log's first and last index: the
+	// log holds LogLast-LogFirst+1 entries (a bounded tail).
+	LogFirst uint64 `json:"log_first"`
+	LogLast  uint64 `json:"log_last"`
 }
 
 // Status is this member's state now.
@@ -53,6 +57,10 @@ func (g *Group) Status() Status {
 		addr, id := r.LeaderWithID()
 		st.Leader, st.LeaderID = string(addr), string(id)
 		st.Term = r.CurrentTerm()
+	}
+	if l := g.logs.Load(); l != nil {
+		st.LogFirst, _ = l.FirstIndex()
+		st.LogLast, _ = l.LastIndex()
 	}
 	st.BTCIndex, st.BTCAnnounced, st.BTCPeers = g.cfg.Bitcoin.SyncHeights()
 	st.Why = g.notCaughtUp(st)
@@ -164,6 +172,10 @@ func (g *Group) lead(ctx context.Context, r *raft.Raft, notify <-chan bool) erro
 		case <-tick.C:
 		}
 		if r.State() != raft.Leader {
+			if barrierTerm != 0 {
+				g.log.Info("no longer leading the sequencer group", "term", barrierTerm, "state", r.State())
+				barrierTerm = 0
+			}
 			g.m.leader.Set(0)
 			if p != nil {
 				g.log.Info("leadership lost: block producer stops")
