@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 // memChain is a Chain that stores headers by hash and answers as the
 // chain does for a known block or a missing parent.
 type memChain struct {
+	mu      sync.Mutex
 	head    *types.Header
 	byHash  map[common.Hash]*types.Header
 	inserts int
@@ -30,14 +32,22 @@ func newMemChain() *memChain {
 	return &memChain{head: g, byHash: map[common.Hash]*types.Header{g.Hash(): g}}
 }
 
-func (c *memChain) Head() *types.Header { return c.head }
+func (c *memChain) Head() *types.Header {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.head
+}
 func (c *memChain) HeaderByHash(h common.Hash) (*types.Header, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if x, ok := c.byHash[h]; ok {
 		return x, nil
 	}
 	return nil, chain.ErrNotFound
 }
 func (c *memChain) InsertBlock(b *chain.Block) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	if _, ok := c.byHash[b.Hash()]; ok {
 		return chain.ErrKnownBlock
 	}
@@ -117,6 +127,37 @@ func TestFSMOneBlockPerHeight(t *testing.T) {
 	}
 	if last := f.lastApplied(); last == nil || last.Number != 2 || last.Hash != b2.Hash() {
 		t.Fatalf("last applied %+v, want block 2", last)
+	}
+}
+
+// TestFSMWaitsForChain: a committed block whose parent the member's
+// chain lacks (it is still syncing) is not skipped: Apply waits, says
+// what for, and applies it once the parent arrives.
+func TestFSMWaitsForChain(t *testing.T) {
+	src := newMemChain()
+	b1 := child(src.head, 1)
+	b2 := child(b1.Header, 2)
+	c := newMemChain()
+	f := newTestFSM(c)
+	f.last = &Ref{Number: 1, Hash: b1.Hash()} // a snapshot the chain has not reached
+	done := make(chan any, 1)
+	go func() { done <- f.Apply(entry(t, b2)) }()
+	if w := waitWaiting(f); w == "" {
+		t.Fatal("Apply did not wait for the missing parent")
+	}
+	select {
+	case r := <-done:
+		t.Fatalf("Apply returned %v while the parent is missing", r)
+	default:
+	}
+	if err := c.InsertBlock(b1); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-done; r != nil {
+		t.Fatalf("Apply after the parent arrived: %v", r)
+	}
+	if h := c.Head(); h.Hash() != b2.Hash() || f.waitingFor() != "" {
+		t.Fatalf("head %d, waiting %q: want block 2 applied", h.Number, f.waitingFor())
 	}
 }
 

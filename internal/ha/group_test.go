@@ -538,16 +538,18 @@ func TestMembershipAdmin(t *testing.T) {
 
 // TestBoundedLogRestart: with a small snapshot threshold the raft log
 // keeps a bounded tail while blocks go on; a follower and then the
-// leader, stopped and restarted on their raft directories and on-disk
-// chains, restore the snapshot (their chains hold its block), replay the
-// tail and follow the group again with the same blocks.
+// leader, stopped for a few blocks (fewer than the tail) and restarted on
+// their raft directories and on-disk chains, restore their own snapshot
+// (their chains hold its block), replay the tail and follow the group
+// again with the same blocks. (A member away longer than the tail gets
+// the leader's snapshot and waits for L2 sync to bring its chain to the
+// snapshot's block: TestFSMWaitsForChain, TestFSMSnapshotRestore.)
 func TestBoundedLogRestart(t *testing.T) {
-	const trailing, threshold = 2, 4
+	const trailing, threshold = 10, 4
 	g := newGroupWith(t, 3, true, func(c *ha.Config) {
 		c.TrailingLogs, c.SnapshotThreshold, c.SnapshotInterval = trailing, threshold, 50*time.Millisecond
 	})
 	l := g.leader(g.members)
-	g.waitHead(g.members, 10)
 	g.waitFor("a snapshot that truncated the log", func() bool {
 		st := l.n.HA.Status()
 		return st.LogFirst > 1
@@ -565,7 +567,7 @@ func TestBoundedLogRestart(t *testing.T) {
 		g.stop(m)
 		rest := others(g.members, m)
 		h := g.leader(rest).n.Chain.Head().Number.Uint64()
-		g.waitHead(rest, h+2)
+		g.waitHead(rest, h+1)
 		g.start(m)
 		g.waitHead(g.members, h+4)
 		g.checkSame(g.members)

@@ -95,6 +95,13 @@ type producer struct {
 	done   chan error
 }
 
+// pendingBarrier is a new leader's barrier in its term, awaited.
+type pendingBarrier struct {
+	term  uint64
+	since time.Time
+	done  chan error
+}
+
 // lead is the leadership loop: the producer runs only while this member
 // leads, has applied every committed entry (a barrier in the current
 // term) and is caught up. A member that leads but is not caught up (a
@@ -111,6 +118,7 @@ func (g *Group) lead(ctx context.Context, r *raft.Raft, notify <-chan bool) erro
 		lastHead    common.Hash
 		advanced    time.Time
 		lastHandOff time.Time
+		pb          *pendingBarrier
 	)
 	stopProducer := func() error {
 		if p == nil {
@@ -189,13 +197,29 @@ func (g *Group) lead(ctx context.Context, r *raft.Raft, notify <-chan bool) erro
 		if term := r.CurrentTerm(); barrierTerm != term {
 			// Every entry committed before this term, an earlier leader's
 			// in-flight block included, is applied before this member
-			// builds on its head.
-			if err := r.Barrier(g.cfg.BlockTime).Error(); err != nil {
-				g.log.Info("new leader's barrier failed; trying again", "term", term, "err", err)
+			// builds on its head. The barrier is awaited here without
+			// blocking the loop: a member whose FSM cannot apply a committed
+			// block (its chain lacks the Bitcoin view) is behind and hands
+			// leadership over.
+			if pb == nil || pb.term != term {
+				pb = &pendingBarrier{term: term, since: time.Now(), done: make(chan error, 1)}
+				go func(done chan<- error) { done <- r.Barrier(0).Error() }(pb.done)
+			}
+			select {
+			case err := <-pb.done:
+				pb = nil
+				if err != nil {
+					g.log.Info("new leader's barrier failed; trying again", "term", term, "err", err)
+					continue
+				}
+				barrierTerm = term
+				g.log.Info("leading the sequencer group", "term", term, "applied", g.fsm.lastApplied())
+			default:
+				if time.Since(pb.since) > g.cfg.BlockTime {
+					handOver("committed blocks not applied yet: " + g.fsm.waitingFor())
+				}
 				continue
 			}
-			barrierTerm = term
-			g.log.Info("leading the sequencer group", "term", term, "applied", g.fsm.lastApplied())
 		}
 		st := g.Status()
 		if !st.CaughtUp {
