@@ -388,16 +388,14 @@ func TestLeaderCutOff(t *testing.T) {
 	l := g.leader(g.members)
 	g.waitHead(g.members, 2)
 	reorgs := l.n.Chain.SubscribeReorgs(t.Context())
+	cut := time.Now()
 	l.n.HA.Isolate(true)
 	g.waitFor("the cut-off leader to stop producing", func() bool { return !l.n.HA.Status().Producing })
+	stopped := time.Since(cut)
 	cutHead := l.n.Chain.Head().Number.Uint64()
-	var rest []*member
-	for _, m := range g.members {
-		if m != l {
-			rest = append(rest, m)
-		}
-	}
+	rest := others(g.members, l)
 	nl := g.leader(rest)
+	t.Logf("cut to the old leader's producer stopped: %v; to a new leader producing: %v", stopped, time.Since(cut))
 	g.waitHead(rest, cutHead+3)
 	if h := l.n.Chain.Head().Number.Uint64(); h > cutHead+1 {
 		t.Fatalf("cut-off member's head moved from %d to %d", cutHead, h)
