@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -15,8 +16,6 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/hashicorp/raft"
-
-	"github.com/hemi-go/hemi/internal/httpserve"
 )
 
 // Member is one server of the group's raft configuration.
@@ -103,12 +102,28 @@ func (g *Group) RemoveMember(id common.Address) error {
 	return nil
 }
 
-// serveAdmin serves AdminHandler on Config.Admin until ctx is done.
-func (g *Group) serveAdmin(ctx context.Context) error {
-	if g.cfg.Admin == "" {
-		return nil
+// serveAdmin listens on Config.Admin (a port in use fails Run at once)
+// and serves AdminHandler until the returned stop is called.
+func (g *Group) serveAdmin() (stop func(), err error) {
+	ln, err := net.Listen("tcp", g.cfg.Admin)
+	if err != nil {
+		return nil, fmt.Errorf("ha: admin endpoint: listen %s (ha.admin): %w", g.cfg.Admin, err)
 	}
-	return httpserve.Run(ctx, g.cfg.Admin, g.AdminHandler(), "ha admin", g.log)
+	srv := &http.Server{Handler: g.AdminHandler(), ReadHeaderTimeout: 5 * time.Second}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			g.log.Warn("ha admin endpoint stopped", "err", err)
+		}
+	}()
+	g.log.Info("ha admin endpoint listening", "url", "http://"+ln.Addr().String())
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
+		<-done
+	}, nil
 }
 
 // AdminHandler is the admin endpoint:

@@ -197,10 +197,13 @@ func (g *Group) Run(ctx context.Context) (err error) {
 	default:
 		g.log.Info("raft member restarted from its state", "id", rc.LocalID, "address", advs, "last_index", r.LastIndex())
 	}
-	adminDone := make(chan error, 1)
-	actx, acancel := context.WithCancel(ctx)
-	defer func() { acancel(); <-adminDone }()
-	go func() { adminDone <- g.serveAdmin(actx) }()
+	if g.cfg.Admin != "" {
+		stopAdmin, err := g.serveAdmin()
+		if err != nil {
+			return err
+		}
+		defer stopAdmin()
+	}
 	return g.lead(ctx, r, notify)
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -163,5 +164,69 @@ func TestStalledLeaderHandsOver(t *testing.T) {
 				t.Fatalf("block %d: member %d has %s, member 0 %s", j, i, hashes[j], ref[j])
 			}
 		}
+	}
+}
+
+// TestAdminEndpointServed: Run serves the admin endpoint on Config.Admin
+// (a one-member group leads itself and commits); a port in use fails Run
+// with an error naming ha.admin.
+func TestAdminEndpointServed(t *testing.T) {
+	free := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	id := common.Address{1}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	newGroup := func(admin string) (*Group, *memProducer) {
+		c := newMemChain()
+		p := &memProducer{c: c, tag: 1}
+		raftAddr := free()
+		g, err := New(Config{ID: id, Sequencers: []common.Address{id}, Bind: raftAddr, Peers: []Peer{{ID: id, Address: raftAddr}},
+			Dir: t.TempDir(), Chain: c, Bitcoin: steadyBitcoin{}, Producer: p, BlockTime: 100 * time.Millisecond,
+			NoSync: true, Admin: admin, Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.g.Store(g)
+		return g, p
+	}
+	g, _ := newGroup(busy.Addr().String())
+	if err := g.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "ha.admin") {
+		t.Fatalf("Run with the admin port in use: %v, want an ha.admin error", err)
+	}
+	admin := free()
+	g, p := newGroup(admin)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	cl := &AdminClient{URL: "http://" + admin}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		st, err := cl.Status(ctx)
+		if err == nil && st.State == "Leader" && st.Applied != nil && st.Applied.Number >= 3 && st.CaughtUp {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status %+v, %v: want the one member leading and committing", st, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if p.c.Head().Number.Uint64() < 3 {
+		t.Fatalf("head %d", p.c.Head().Number)
+	}
+	if _, err := cl.Status(context.Background()); err == nil {
+		t.Fatal("admin endpoint still serves after Run returned")
 	}
 }
