@@ -152,6 +152,14 @@ func (g *Group) Run(ctx context.Context) (err error) {
 		ln.Close()
 		return err
 	}
+	if g.cfg.Admin != "" {
+		stopAdmin, err := g.serveAdmin()
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer stopAdmin()
+	}
 	advs := adv.String()
 	g.addr.Store(&advs)
 	sl := newStreamLayer(ln, adv, g.Status, g.log)
@@ -196,13 +204,6 @@ func (g *Group) Run(ctx context.Context) (err error) {
 		g.log.Info("raft member without state and without ha.peers: waiting to be added (`hemi ha add` on the leader)", "id", rc.LocalID, "address", advs)
 	default:
 		g.log.Info("raft member restarted from its state", "id", rc.LocalID, "address", advs, "last_index", r.LastIndex())
-	}
-	if g.cfg.Admin != "" {
-		stopAdmin, err := g.serveAdmin()
-		if err != nil {
-			return err
-		}
-		defer stopAdmin()
 	}
 	return g.lead(ctx, r, notify)
 }
