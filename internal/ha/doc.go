@@ -71,9 +71,10 @@
 // leader lease 150 ms, commit 10 ms, for a LAN. A stopped leader hands
 // leadership over on its way out (no election timeout); a killed or cut
 // off one is replaced after 200-400 ms of silence: TestLeaderCutOff
-// measured 370-470 ms from the cut to the new leader's producer running
-// (5 runs, 3 members in one process on the shared 2-core machine), and
-// 150-170 ms until the cut-off leader's producer stopped (its lease). The
+// measured 330-570 ms (median 430) from the cut to the new leader's
+// producer running (10 runs, 3 members in one process on the shared
+// 2-core machine), and 150-180 ms until the cut-off leader's producer
+// stopped (its lease). The
 // new leader builds at once if its block is due, else at its due time: a
 // kill-to-next-block time includes up to one block time of schedule.
 //
