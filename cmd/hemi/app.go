@@ -53,6 +53,7 @@ func newApp() *cli.Command {
 			benchCommand(),
 			finalityCommand(),
 			statusCommand(),
+			haCommand(),
 		},
 	}
 }
@@ -96,6 +97,9 @@ var configFlags = []struct {
 		c.Devnet.BlockInterval.Duration = cmd.Duration(flagBlockInterval)
 	}},
 	{flagP2P, func(cmd *cli.Command, c *config.Config) { c.Devnet.P2P = cmd.String(flagP2P) }},
+	{flagHAListen, func(cmd *cli.Command, c *config.Config) { c.HA.Listen = cmd.String(flagHAListen) }},
+	{flagHAPeer, func(cmd *cli.Command, c *config.Config) { c.HA.Peers = cmd.StringSlice(flagHAPeer) }},
+	{flagHAAdmin, func(cmd *cli.Command, c *config.Config) { c.HA.Admin = cmd.String(flagHAAdmin) }},
 	{flagKeyFile, func(cmd *cli.Command, c *config.Config) { c.PoPM.KeyFile = cmd.String(flagKeyFile) }},
 	{flagWallet, func(cmd *cli.Command, c *config.Config) { c.PoPM.Wallet = cmd.String(flagWallet) }},
 	{flagL2URL, func(cmd *cli.Command, c *config.Config) { c.PoPM.L2URL = cmd.String(flagL2URL) }},

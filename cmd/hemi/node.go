@@ -60,15 +60,16 @@ func nodeCommand() *cli.Command {
 			"genesis Bitcoin block, keeps the mempool, and with --sequencer builds and seals a block\n" +
 			"every block_time of the genesis. btc.network must be the genesis file's bitcoin.network. The\n" +
 			"sealing key comes from sequencer.key_file or $HEMI_SEQUENCER_KEY (hex), never from a flag;\n" +
-			"its address must be one of the genesis file's sequencers.\n\n" +
+			"its address must be one of the genesis file's sequencers. With --ha-listen the sequencer is a\n" +
+			"member of a raft group ([ha]; `hemi ha`) and builds only while it leads.\n\n" +
 			"Example: HEMI_SEQUENCER_KEY=... hemi node --sequencer --genesis genesis.json --network regtest --peer 127.0.0.1:18444",
-		Flags: append(btcFlags(),
+		Flags: append(append(btcFlags(), haFlags()...),
 			genesisFlag(),
 			rpcFlag(),
 			&cli.BoolFlag{Name: flagSequencer, Usage: "build and seal blocks (needs the sequencer key)", Sources: cli.EnvVars("HEMI_SEQUENCER")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "genesis", "log", "metrics", "btc", "sequencer", "txpool", "rpc"}})
+			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "genesis", "log", "metrics", "btc", "sequencer", "txpool", "rpc", "ha"}})
 			if err != nil {
 				return err
 			}
@@ -156,11 +157,19 @@ func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Ser
 	if err != nil {
 		return err
 	}
+	hc, err := haConfig(cfg.HA)
+	if err != nil {
+		return err
+	}
+	if hc != nil && key == nil {
+		return fmt.Errorf("ha.listen is set but this node does not sequence: a sequencer group member runs with --sequencer and its key")
+	}
 	dir := l2Dir(cfg)
 	if err := pinGenesis(dir, cfg.Genesis, f, true); err != nil {
 		return err
 	}
 	n, err := node.New(node.Config{
+		HA:             hc,
 		Dir:            dir,
 		BTC:            svc,
 		Spec:           spec,

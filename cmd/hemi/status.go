@@ -79,11 +79,11 @@ func runStatus(ctx context.Context, rpcURL string, asJSON bool, w io.Writer) err
 		_, err := w.Write(body)
 		return err
 	}
-	printStatus(w, &st)
+	printNodeStatus(w, &st)
 	return nil
 }
 
-func printStatus(w io.Writer, st *node.Status) {
+func printNodeStatus(w io.Writer, st *node.Status) {
 	health := "healthy"
 	if !st.Healthy {
 		health = "UNHEALTHY: " + strings.Join(st.Problems, "; ")

@@ -18,6 +18,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/p2p"
 	"github.com/hemi-go/hemi/internal/btc/peerserve"
 	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/ha"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/txpool"
@@ -43,6 +44,47 @@ type Config struct {
 	TxPool    TxPool    `toml:"txpool"`
 	RPC       RPC       `toml:"rpc"`
 	PoPM      PoPM      `toml:"popm"`
+	HA        HA        `toml:"ha"`
+}
+
+// HA configures the raft sequencer group (DESIGN 9; internal/ha) of
+// `hemi node --sequencer`: with Listen set, the node is one member and
+// builds only while it leads. Members are on one LAN; raft's port is not
+// authenticated.
+type HA struct {
+	// Listen is the raft TCP address (host:port); empty: no group, the
+	// sequencer runs alone.
+	Listen string `toml:"listen"`
+	// Advertise is the address other members dial (default: Listen,
+	// which must then be a concrete IP).
+	Advertise string `toml:"advertise"`
+	// Dir holds the raft log, stable store and snapshots (default
+	// <datadir>/<network>/l2/raft).
+	Dir string `toml:"dir"`
+	// Peers are the members at bootstrap, this one included, each
+	// "<sequencer address>@<host:port>" (ha.ParsePeer). Used only when
+	// Dir holds no raft state; empty: wait to be added (`hemi ha add`).
+	Peers []string `toml:"peers"`
+	// Admin is the membership endpoint (`hemi ha`); empty: off. On an
+	// address other than loopback it needs AdminTokenFile.
+	Admin string `toml:"admin"`
+	// AdminTokenFile holds the bearer token every admin request must
+	// carry.
+	AdminTokenFile string `toml:"admin_token_file"`
+	// Heartbeat, Election, LeaderLease and Commit are raft's timeouts,
+	// tuned for a LAN (ha.Timings documents them and the failover they
+	// give).
+	Heartbeat   Duration `toml:"heartbeat"`
+	Election    Duration `toml:"election"`
+	LeaderLease Duration `toml:"leader_lease"`
+	Commit      Duration `toml:"commit"`
+	// TrailingLogs and SnapshotThreshold bound the raft log (blocks live
+	// in the chain database; a snapshot is the last applied block).
+	TrailingLogs      uint64 `toml:"trailing_logs"`
+	SnapshotThreshold uint64 `toml:"snapshot_threshold"`
+	// MaxBitcoinLag is how many blocks the Bitcoin index may trail the
+	// tip its peers announce and the member still lead.
+	MaxBitcoinLag int32 `toml:"max_bitcoin_lag"`
 }
 
 // PoPM configures the PoP miner (`hemi popm`). It uses btc.network and
@@ -232,6 +274,17 @@ func Default() Config {
 			Lifetime:     Duration{legacypool.DefaultConfig.Lifetime},
 			Rejournal:    Duration{txpool.DefaultRejournal},
 		},
+		HA: HA{
+			Peers:             []string{},
+			Admin:             "127.0.0.1:7360",
+			Heartbeat:         Duration{ha.DefaultTimings.Heartbeat},
+			Election:          Duration{ha.DefaultTimings.Election},
+			LeaderLease:       Duration{ha.DefaultTimings.LeaderLease},
+			Commit:            Duration{ha.DefaultTimings.Commit},
+			TrailingLogs:      ha.DefaultTrailingLogs,
+			SnapshotThreshold: ha.DefaultSnapshotThreshold,
+			MaxBitcoinLag:     ha.DefaultMaxBitcoinLag,
+		},
 		PoPM: PoPM{
 			Wallet:     "p2wpkh",
 			L2URL:      "ws://127.0.0.1:8545",
@@ -380,6 +433,7 @@ func (c *Config) Validate() error {
 	if c.Devnet.P2PHandshakeTimeout.Duration <= 0 {
 		bad("devnet.p2p_handshake_timeout must be positive")
 	}
+	c.validateHA(bad)
 	if c.RPC.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.RPC.Listen); err != nil {
 			bad("rpc.listen %q: want host:port (empty turns the server off)", c.RPC.Listen)
@@ -449,4 +503,33 @@ func (l Log) Logger(w *os.File) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
 	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// validateHA checks the [ha] section.
+func (c *Config) validateHA(bad func(format string, args ...any)) {
+	h := c.HA
+	for _, a := range []struct{ key, v string }{{"ha.listen", h.Listen}, {"ha.advertise", h.Advertise}, {"ha.admin", h.Admin}} {
+		if a.v != "" {
+			if _, _, err := net.SplitHostPort(a.v); err != nil {
+				bad("%s %q: want host:port", a.key, a.v)
+			}
+		}
+	}
+	for _, p := range h.Peers {
+		if _, err := ha.ParsePeer(p); err != nil {
+			bad("ha.peers: %v", err)
+		}
+	}
+	if h.Heartbeat.Duration <= 0 || h.Election.Duration <= 0 || h.LeaderLease.Duration <= 0 || h.Commit.Duration <= 0 {
+		bad("ha.heartbeat, ha.election, ha.leader_lease and ha.commit must be positive")
+	}
+	if h.LeaderLease.Duration > h.Heartbeat.Duration {
+		bad("ha.leader_lease %v must not exceed ha.heartbeat %v (raft's rule)", h.LeaderLease, h.Heartbeat)
+	}
+	if h.TrailingLogs == 0 || h.SnapshotThreshold == 0 {
+		bad("ha.trailing_logs and ha.snapshot_threshold must be positive")
+	}
+	if h.MaxBitcoinLag < 1 {
+		bad("ha.max_bitcoin_lag %d: must be at least 1 (a block just announced is still being indexed)", h.MaxBitcoinLag)
+	}
 }

@@ -95,6 +95,10 @@ func TestValidate(t *testing.T) {
 		{name: "rpc api", mutate: func(c *Config) { c.RPC.APIs = []string{"eth", "admin"} }, wantErr: `rpc.apis entry "admin"`},
 		{name: "rpc timeout", mutate: func(c *Config) { c.RPC.RequestTimeout.Duration = 0 }, wantErr: "rpc.request_timeout"},
 		{name: "rpc filters", mutate: func(c *Config) { c.RPC.FiltersPerClient = 0 }, wantErr: "rpc.filters_per_client"},
+		{name: "ha peer", mutate: func(c *Config) { c.HA.Peers = []string{"127.0.0.1:7350"} }, wantErr: "ha.peers"},
+		{name: "ha listen", mutate: func(c *Config) { c.HA.Listen = "7350" }, wantErr: "ha.listen"},
+		{name: "ha lease", mutate: func(c *Config) { c.HA.LeaderLease.Duration = time.Second }, wantErr: "ha.leader_lease"},
+		{name: "ha bitcoin lag", mutate: func(c *Config) { c.HA.MaxBitcoinLag = 0 }, wantErr: "ha.max_bitcoin_lag"},
 		{name: "two at once", mutate: func(c *Config) { c.DataDir = ""; c.BTC.MaxPeers = 0 }, wantErr: "max_peers"},
 	}
 	for _, tc := range tests {

@@ -26,12 +26,16 @@
 //   - Genesis (genesis.go): the genesis of a network's genesis file
 //     (internal/chain/genesis.File) over the index's most-work chain,
 //     once it holds the Bitcoin block the file names (WaitGenesisBlock).
+//   - Sequencer group (ha.go): with Config.HA the node is a member of a
+//     raft group (internal/ha): the group is the producer's Committer and
+//     runs the producer only while this member leads and is caught up;
+//     TBCSync adapts the Bitcoin layer to ha.Bitcoin.
 //
 // # Seams for wave 2
 //
 // The block producer hands each sealed block to a sequencer.Committer
-// (today the chain's CommitBuilt; the raft group of DESIGN 9 commits to
-// the group first). Derivers are installed here in DESIGN 3.3's order
+// (alone, the chain's CommitBuilt; in a raft group, ha.Group.Commit,
+// which commits to the group first). Derivers are installed here in DESIGN 3.3's order
 // (the tunnel's go between the view update and the PoP rewards). L2
 // networking (DESIGN 9) and the explorer (DESIGN 10) become services of
 // Run beside the RPC server.

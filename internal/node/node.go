@@ -17,6 +17,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/finality"
+	"github.com/hemi-go/hemi/internal/ha"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
@@ -59,6 +60,13 @@ type Config struct {
 	// RPCListener, if set, is where the server serves (a test's free
 	// port) instead of listening on RPC.ListenAddr.
 	RPCListener net.Listener
+	// HA, with Key, makes the node a member of a raft sequencer group
+	// (DESIGN 9; internal/ha): sealed blocks are committed to the group
+	// before they are stored, and the producer runs only while this member
+	// leads. The node fills ID, Sequencers, BlockTime, Chain, Producer,
+	// Logger, Registerer, Bitcoin (unless set) and Dir (Dir/raft unless
+	// set).
+	HA *ha.Config
 	// NoSync skips the chain's fsync after each block (tests).
 	NoSync bool
 	// Logger receives every subsystem's logs (with subsystem=...).
@@ -82,6 +90,7 @@ type Node struct {
 	Pool      *txpool.Pool
 	Finality  *finality.Service
 	Sequencer *sequencer.Sequencer // nil without Config.Key
+	HA        *ha.Group            // nil without Config.HA
 	RPC       *rpc.Server          // nil with the server off
 	Spec      *genesis.Spec
 	// Bitcoin is the adapted index the chain and the producer read.
@@ -202,10 +211,17 @@ func New(cfg Config) (_ *Node, err error) {
 		n.RPC.Mount("GET /healthz", status)
 	}
 	if cfg.Key != nil {
-		// Today a sealed block is stored at once; with raft (DESIGN 9) the
-		// committer commits it to the group first.
+		// Alone, a sealed block is stored at once; in a raft group (DESIGN
+		// 9) it is committed to the group first.
+		var committer sequencer.Committer = sequencer.CommitFunc(n.Chain.CommitBuilt)
+		if cfg.HA != nil {
+			if n.HA, err = n.newHA(cfg); err != nil {
+				return nil, err
+			}
+			committer = n.HA
+		}
 		if n.Sequencer, err = sequencer.New(sequencer.Config{Chain: n.Chain, Pool: n.Pool,
-			Committer: sequencer.CommitFunc(n.Chain.CommitBuilt), Bitcoin: n.Bitcoin, Key: cfg.Key,
+			Committer: committer, Bitcoin: n.Bitcoin, Key: cfg.Key,
 			BlockTime: cfg.Spec.Config.BlockTime, Ahead: sequencer.AheadFor(cfg.StrictTipOrder),
 			Logger: log.With("subsystem", "sequencer"), Registerer: cfg.Registerer}); err != nil {
 			return nil, err
@@ -228,7 +244,12 @@ func (n *Node) Run(ctx context.Context) error {
 	case n.RPC != nil:
 		g.Go(func() error { return n.RPC.Run(ctx) })
 	}
-	if n.Sequencer != nil {
+	switch {
+	case n.HA != nil:
+		// The group runs the producer while this member leads and is
+		// caught up (Bitcoin included, so WaitSynced is implied).
+		g.Go(func() error { return n.HA.Run(ctx) })
+	case n.Sequencer != nil:
 		g.Go(func() error {
 			if n.cfg.WaitSynced {
 				if err := waitSynced(ctx, n.cfg.BTC, n.log); err != nil {
@@ -237,7 +258,7 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 			return n.Sequencer.Run(ctx)
 		})
-	} else {
+	default:
 		n.log.Info("L2 follower: no block source yet (L2 gossip comes with the network issue); serving the chain as it is",
 			"head", n.Chain.Head().Number, "chain_id", n.Spec.Config.ChainID)
 	}
