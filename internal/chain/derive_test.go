@@ -14,6 +14,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // depositDeriver stands in for a deriver installed by the assembly (the
@@ -36,7 +37,7 @@ func TestDeriversSeam(t *testing.T) {
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
-	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1]))
+	spec := testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1]))
 	to := common.Address{0xde, 0x90}
 	open := func(derivers []Deriver) (*Chain, error) {
 		cfg, err := ConfigFromSpec(spec)
@@ -46,7 +47,7 @@ func TestDeriversSeam(t *testing.T) {
 		if derivers != nil {
 			cfg.Derivers = derivers
 		}
-		cfg.NoSync, cfg.Bitcoin = true, NewIndexBitcoin(ix)
+		cfg.NoSync, cfg.Bitcoin = true, indexadapt.NewChain(ix)
 		cfg.Clock = clock.Fixed{T: time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
 		cfg.Logger = slog.New(slog.DiscardHandler)
 		c, err := New(cfg)
@@ -60,7 +61,7 @@ func TestDeriversSeam(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, btc: NewIndexBitcoin(ix), ix: ix, chain: seq, cfg: seq.cfg, spec: spec}
+	h := &harness{t: t, btc: indexadapt.NewChain(ix), ix: ix, chain: seq, cfg: seq.cfg, spec: spec}
 	b := h.mine(viewAt(t, h.btc, f.Blocks[2]))
 	if n := len(b.Body.SystemTxs); n != 2 || b.Body.SystemTxs[0].To == nil || *b.Body.SystemTxs[1].To != to {
 		t.Fatalf("%d system txs, want the view update then the installed deriver's mint", n)

@@ -36,8 +36,9 @@
 //     Reconsider, SubscribeReorgs.
 //   - Lookups (lookup.go): TxLookup and Receipt read one transaction and
 //     one receipt of a block.
-//   - Bitcoin (interface.go, bitcoin.go): what the chain asks of the
-//     Bitcoin index, and its adapter.
+//   - Bitcoin (interface.go): what the chain asks of the Bitcoin index;
+//     the assembly adapts the index to it (internal/node/indexadapt), so
+//     the chain imports no Bitcoin store.
 //
 // # System transactions (DESIGN 3.3)
 //

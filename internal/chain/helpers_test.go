@@ -21,6 +21,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 var regtest = &chaincfg.RegressionNetParams
@@ -62,7 +63,7 @@ func addr(k *ecdsa.PrivateKey) common.Address { return crypto.PubkeyToAddress(k.
 // harness is a chain over a Bitcoin index.
 type harness struct {
 	t     testing.TB
-	btc   *IndexBitcoin
+	btc   *indexadapt.Chain
 	ix    *index.Index
 	chain *Chain
 	cfg   Config
@@ -71,7 +72,7 @@ type harness struct {
 
 func newHarness(t testing.TB, ix *index.Index, dir string, spec *genesis.Spec) *harness {
 	t.Helper()
-	btc := NewIndexBitcoin(ix)
+	btc := indexadapt.NewChain(ix)
 	cfg, err := ConfigFromSpec(spec)
 	if err != nil {
 		t.Fatal(err)

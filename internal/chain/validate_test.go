@@ -13,6 +13,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/rules"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // TestInsertValidation feeds a follower blocks that break one rule each;
@@ -23,7 +24,7 @@ func TestInsertValidation(t *testing.T) {
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
-	gen := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1]))
+	gen := testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1]))
 	seq := newHarness(t, ix, "", gen)
 	fol := newHarness(t, ix, "", gen)
 	v8 := viewAt(t, seq.btc, f.Blocks[7])
