@@ -13,6 +13,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
@@ -183,6 +184,7 @@ func TestCommitBuiltRechecksView(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Derivers = derive.Default(&spec.Config.PoP, spec.Config.KeystoneInterval)
 	cfg.NoSync, cfg.Bitcoin, cfg.Logger = true, btc, slog.New(slog.DiscardHandler)
 	cfg.Clock = clock.Fixed{T: time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
 	c, err := New(cfg)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/node/indexadapt"
@@ -44,9 +45,10 @@ func TestDeriversSeam(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if derivers != nil {
-			cfg.Derivers = derivers
+		if derivers == nil {
+			derivers = derive.Default(&spec.Config.PoP, spec.Config.KeystoneInterval)
 		}
+		cfg.Derivers = derivers
 		cfg.NoSync, cfg.Bitcoin = true, indexadapt.NewChain(ix)
 		cfg.Clock = clock.Fixed{T: time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -56,7 +58,7 @@ func TestDeriversSeam(t *testing.T) {
 		}
 		return c, err
 	}
-	withDeposit := []Deriver{ViewUpdate{}, depositDeriver{to}, &PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval}}
+	withDeposit := []Deriver{derive.ViewUpdate{}, depositDeriver{to}, &derive.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval}}
 	seq, err := open(withDeposit)
 	if err != nil {
 		t.Fatal(err)
@@ -85,7 +87,7 @@ func TestDeriversSeam(t *testing.T) {
 	if err := same.InsertBlock(b); err != nil {
 		t.Fatalf("a chain with the same derivers: %v", err)
 	}
-	for name, list := range map[string][]Deriver{"empty": {}, "view update not first": {depositDeriver{to}, ViewUpdate{}}} {
+	for name, list := range map[string][]Deriver{"empty": {}, "view update not first": {depositDeriver{to}, derive.ViewUpdate{}}} {
 		if _, err := open(list); err == nil || !strings.Contains(err.Error(), "Derivers") {
 			t.Errorf("%s: New: %v, want a Derivers error", name, err)
 		}

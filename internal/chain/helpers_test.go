@@ -18,6 +18,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
@@ -77,6 +78,7 @@ func newHarness(t testing.TB, ix *index.Index, dir string, spec *genesis.Spec) *
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Derivers = derive.Default(&spec.Config.PoP, spec.Config.KeystoneInterval)
 	cfg.Dir, cfg.NoSync, cfg.Bitcoin = dir, true, btc
 	cfg.Clock = clock.Fixed{T: time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
 	cfg.Logger = slog.New(slog.DiscardHandler)

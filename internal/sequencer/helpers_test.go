@@ -18,6 +18,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/node/indexadapt"
@@ -154,6 +155,7 @@ func (e *env) newChain(dir string) *chain.Chain {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	cfg.Derivers = derive.Default(&e.spec.Config.PoP, e.spec.Config.KeystoneInterval)
 	cfg.Dir, cfg.NoSync, cfg.Bitcoin, cfg.Clock = dir, true, e.btc, e.clock
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	c, err := chain.New(cfg)

@@ -15,6 +15,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/node/indexadapt"
@@ -62,6 +63,7 @@ func newEnv(t testing.TB, n, gview int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Derivers = derive.Default(&spec.Config.PoP, spec.Config.KeystoneInterval)
 	cfg.Dir, cfg.NoSync, cfg.Bitcoin = "", true, btc
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	c, err := chain.New(cfg)
