@@ -419,7 +419,7 @@ func (c *Chain) viewFor(parent *types.Header, extra block.Extra) (hvm.BitcoinVie
 	if err != nil {
 		return nil, hvm.Header{}, err
 	}
-	vh, err := c.rules.CheckView(c.cfg.Bitcoin, pe, extra)
+	vh, err := c.rules.CheckIndexedView(c.cfg.Bitcoin, pe, extra)
 	if err != nil {
 		return nil, hvm.Header{}, err
 	}

@@ -110,7 +110,7 @@
 // EIP-1559 drift, gas used <= limit, base fee = eip1559.CalcBaseFee,
 // fork-dependent fields as shapeHeader sets them, Extra record, MixDigest
 // = the view hash, seal by a configured sequencer); body (system txs
-// valid, TxRoot); Bitcoin view rules (Rules.CheckView: indexed, else
+// valid, TxRoot); Bitcoin view rules (Rules.CheckIndexedView: indexed, else
 // ErrViewNotReady; height as recorded; at least ViewLag below the Bitcoin
 // tip, else ErrViewNotReady; same as, a descendant of, or more work than
 // the parent's view, else ErrBadView); system transactions equal to the

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"math/big"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -138,4 +139,43 @@ func TestInsertValidation(t *testing.T) {
 	if _, err := fol.chain.StateAt(good.Block.Header.Root); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRulesShadowNothing: Rules embeds rules.Rules and adds the indexed
+// view check under a name of its own, so every method of rules.Rules is
+// reached unchanged through a Rules. A method of Rules with a rules.Rules
+// name and another signature (CheckView was one) would make r.CheckView
+// mean two different rules depending on the receiver's type.
+func TestRulesShadowNothing(t *testing.T) {
+	inner, outer := reflect.TypeOf(&rules.Rules{}), reflect.TypeOf(&Rules{})
+	for i := range inner.NumMethod() {
+		m := inner.Method(i)
+		o, ok := outer.MethodByName(m.Name)
+		if !ok {
+			t.Errorf("Rules lacks rules.Rules.%s", m.Name)
+			continue
+		}
+		if !sameParams(m.Type, o.Type) {
+			t.Errorf("Rules.%s is %s, shadowing rules.Rules.%s %s: give it a name of its own", m.Name, o.Type, m.Name, m.Type)
+		}
+	}
+}
+
+// sameParams reports whether two method types (receiver first) take and
+// return the same types after their receivers.
+func sameParams(a, b reflect.Type) bool {
+	if a.NumIn() != b.NumIn() || a.NumOut() != b.NumOut() || a.IsVariadic() != b.IsVariadic() {
+		return false
+	}
+	for i := 1; i < a.NumIn(); i++ {
+		if a.In(i) != b.In(i) {
+			return false
+		}
+	}
+	for i := range a.NumOut() {
+		if a.Out(i) != b.Out(i) {
+			return false
+		}
+	}
+	return true
 }
