@@ -176,6 +176,32 @@ func TestLayers(t *testing.T) {
 	}
 }
 
+// apart are imports the layer order allows but the house forbids: a
+// consumer of the Bitcoin index keeps only its interface, and the
+// assembly adapts the index to it (internal/node/indexadapt; issue 9
+// item 1), so the consumer's rules and tests do not depend on the store;
+// likewise the chain imports no system-transaction deriver.
+var apart = map[edge]string{
+	{"internal/chain", "internal/btc/index"}:     "the chain asks chain.Bitcoin, which indexadapt.Chain implements",
+	{"internal/sequencer", "internal/btc/index"}: "the block producer asks sequencer.Bitcoin, which indexadapt.Chain implements",
+	{"internal/popm", "internal/btc/index"}:      "the PoP miner asks popm.Bitcoin, which indexadapt.PoPMiner implements",
+	{"internal/hvm", "internal/btc/index"}:       "the hVM asks hvm.BitcoinView, which indexadapt.View implements",
+	// The chain runs the derivers the assembly installs (issue 9 item 3).
+	{"internal/chain", "internal/chain/derive"}: "the chain runs the rules.Deriver list the assembly installs",
+}
+
+// TestApart fails on an import listed in apart.
+func TestApart(t *testing.T) {
+	_, pkgs := listPackages(t)
+	for _, p := range pkgs {
+		for _, imp := range p.Imports {
+			if why, ok := apart[edge{p.ImportPath, imp}]; ok {
+				t.Errorf("%s imports %s: %s; keep the adapter in the assembly", p.ImportPath, imp, why)
+			}
+		}
+	}
+}
+
 // TestCheck shows the rule failing: an upward import, a package without a
 // layer, a stale table entry and a stale allow-list entry are each named.
 func TestCheck(t *testing.T) {
