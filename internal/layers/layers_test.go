@@ -45,16 +45,10 @@ var table = []layer{
 // edge is one import: from imports to.
 type edge struct{ from, to string }
 
-// allowed are today's upward imports, each with why it is there and what
-// removes it. An entry that is no longer needed fails the test: delete it.
-var allowed = map[edge]string{
-	// The index (stores) wraps the P2P client's error kinds (p2p.ErrInvalid,
-	// p2p.ErrUnconnected) so the client bans the peer that sent a bad header
-	// or block, and asserts at compile time that it implements p2p.Chain.
-	// No branch removes it yet: the kinds belong below both (or the index
-	// keeps its own and tbc maps them), the assertion in tbc.
-	{"internal/btc/index", "internal/btc/p2p"}: "index uses p2p's error kinds; open, not in issue 9 item 4",
-}
+// allowed are known upward imports, each with why it is there and what
+// removes it (none today). An entry that is no longer needed fails the
+// test: delete it.
+var allowed = map[edge]string{}
 
 // pkgInfo is what the test needs of `go list -json`.
 type pkgInfo struct {
