@@ -18,6 +18,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // `hemi bench hvm` (RunHVM) measures what an address's history costs the
@@ -26,7 +27,7 @@ import (
 // address has 10 unspent ones, indexes it with our index
 // (internal/btc/index, fed in process; not timed), and calls 0x40
 // (balance) and 0x41 (page 0 of 10) for each address the way the EVM
-// does: RequiredGas, then Run, on hvm.Precompiles over an hvm.IndexView
+// does: RequiredGas, then Run, on hvm.Precompiles over an indexadapt.View
 // pinned to the tip. Every answer is checked against the chain's own
 // record of the unspent outputs, so an empty or wrong answer fails the run
 // instead of being timed.
@@ -174,12 +175,12 @@ func RunHVM(ctx context.Context, cfg HVMConfig, out io.Writer) (HVMResult, error
 		return res, err
 	}
 	fmt.Fprintf(out, "index: %d blocks connected in %s (our index, fed in process; not timed)\n", len(c.blocks), time.Since(t0).Round(time.Millisecond))
-	view, err := hvm.NewIndexView(ix, tip)
+	view, err := indexadapt.NewView(ix, tip)
 	if err != nil {
 		return res, fmt.Errorf("bench: hvm: %w", err)
 	}
 	pcs := hvm.Precompiles(view, params)
-	fmt.Fprintf(out, "calls: 0x40 balance and 0x41 page 0 of %d (RequiredGas then Run, on hvm.Precompiles over an IndexView pinned to the tip %s at height %d)\n",
+	fmt.Fprintf(out, "calls: 0x40 balance and 0x41 page 0 of %d (RequiredGas then Run, on hvm.Precompiles over an indexadapt.View pinned to the tip %s at height %d)\n",
 		hvmPageSize, tip, len(c.blocks))
 
 	pageInput := func(addr string) []byte { return append([]byte(addr), 0, 0, 0, hvmPageSize) }

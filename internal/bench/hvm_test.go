@@ -16,6 +16,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 var hvmLine = regexp.MustCompile(`^hvm balance_ratio=([0-9]+\.[0-9]{2}) utxos_ratio=([0-9]+\.[0-9]{2}) reads_max=([0-9]+)$`)
@@ -108,7 +109,7 @@ func TestHVMChecksAnswers(t *testing.T) {
 		t.Fatal(err)
 	}
 	ix := openBenchIndex(t, c)
-	view, err := hvm.NewIndexView(ix, c.blocks[len(c.blocks)-1].BlockHash())
+	view, err := indexadapt.NewView(ix, c.blocks[len(c.blocks)-1].BlockHash())
 	if err != nil {
 		t.Fatal(err)
 	}

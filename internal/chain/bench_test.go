@@ -17,6 +17,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // BenchmarkImportTransfers imports (InsertChain: senders recovered in
@@ -47,7 +48,7 @@ func transferSetup(b *testing.B, perBlock int) (*indextest.Chain, *index.Index, 
 		}
 		keys[i], senders[i] = k, addr(k)
 	}
-	spec := testGenesis(b, viewAt(b, NewIndexBitcoin(ix), f.Blocks[1]), senders...)
+	spec := testGenesis(b, viewAt(b, indexadapt.NewChain(ix), f.Blocks[1]), senders...)
 	spec.Config.GasLimit = uint64(perBlock)*params.TxGas + 2_000_000
 	return f, ix, keys, spec
 }

@@ -25,7 +25,7 @@ type BuildParams struct {
 	Time uint64
 	// View is the Bitcoin block the new block executes against; its
 	// height goes into the header. The caller checks it with
-	// Rules.CheckView (BuildBlock does too).
+	// Rules.CheckIndexedView (BuildBlock does too).
 	View hvm.Header
 	// Coinbase receives the priority fees.
 	Coinbase common.Address
@@ -106,7 +106,7 @@ func (c *Chain) NewBuilder(p BuildParams) (*Builder, error) {
 	if err != nil {
 		return nil, err
 	}
-	vh, err := c.rules.CheckView(c.cfg.Bitcoin, pe, extra)
+	vh, err := c.rules.CheckIndexedView(c.cfg.Bitcoin, pe, extra)
 	if err != nil {
 		return nil, err
 	}
@@ -238,7 +238,7 @@ func (b *Builder) Discard() {
 // CommitBuilt stores a block this node built and then sealed, without
 // executing it again: it checks that the block still extends the head,
 // that the header (seal included) is valid, that its Bitcoin view still
-// passes the view rules (Rules.CheckView: the index may have moved since
+// passes the view rules (Rules.CheckIndexedView: the index may have moved since
 // NewBuilder checked them, and a block built ahead is committed up to a
 // block time later), and that the header still carries the built roots,
 // then commits the built state. A view the rules no longer accept is an
@@ -267,7 +267,7 @@ func (c *Chain) CommitBuilt(b *Built) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.rules.CheckView(c.cfg.Bitcoin, pe, extra); err != nil {
+	if _, err := c.rules.CheckIndexedView(c.cfg.Bitcoin, pe, extra); err != nil {
 		return fmt.Errorf("chain: CommitBuilt: the view no longer passes the view rules: %w", err)
 	}
 	r := b.Result

@@ -13,7 +13,9 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/clock"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // TestBuilderIncrementsMatchBuildBlock: a block built by a Builder fed
@@ -25,7 +27,7 @@ func TestBuilderIncrementsMatchBuildBlock(t *testing.T) {
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
-	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1])))
+	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1])))
 	v := viewAt(t, h.btc, f.Blocks[2])
 	to := addr(userKeys[1])
 	poor := mustKey("poor")
@@ -160,11 +162,11 @@ func TestBuilderIncrementsMatchBuildBlock(t *testing.T) {
 // tip fell back, as a reorg onto a shorter branch with more work makes
 // it (a regtest fixture has one difficulty, so it cannot make one).
 type tipDrop struct {
-	*IndexBitcoin
+	*indexadapt.Chain
 	drop atomic.Int32
 }
 
-func (d *tipDrop) TipHeight() int32 { return d.IndexBitcoin.TipHeight() - d.drop.Load() }
+func (d *tipDrop) TipHeight() int32 { return d.Chain.TipHeight() - d.drop.Load() }
 
 // TestCommitBuiltRechecksView: a block is built with its view exactly
 // ViewLag below the Bitcoin tip, and before it is committed the tip
@@ -176,12 +178,13 @@ func TestCommitBuiltRechecksView(t *testing.T) {
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
-	btc := &tipDrop{IndexBitcoin: NewIndexBitcoin(ix)}
+	btc := &tipDrop{Chain: indexadapt.NewChain(ix)}
 	spec := testGenesis(t, viewAt(t, btc, f.Blocks[1]))
 	cfg, err := ConfigFromSpec(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Derivers = derive.Default(&spec.Config.PoP, spec.Config.KeystoneInterval)
 	cfg.NoSync, cfg.Bitcoin, cfg.Logger = true, btc, slog.New(slog.DiscardHandler)
 	cfg.Clock = clock.Fixed{T: time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
 	c, err := New(cfg)

@@ -39,7 +39,9 @@ var _ Genesis = (*genesis.Spec)(nil)
 
 // ConfigFromSpec fills the consensus fields of a Config from a genesis
 // spec: chain config, genesis, sequencers, gas limit, view lag, Bitcoin
-// network. The caller adds Dir, Bitcoin, Clock and Logger.
+// network. The caller adds Derivers (the chain imports no deriver:
+// internal/node installs its list, a test derive.Default), Dir, Bitcoin,
+// Clock and Logger.
 func ConfigFromSpec(spec *genesis.Spec) (Config, error) {
 	if err := spec.Config.Validate(); err != nil {
 		return Config{}, err
@@ -57,7 +59,6 @@ func ConfigFromSpec(spec *genesis.Spec) (Config, error) {
 		BitcoinParams:    btc,
 		KeystoneInterval: spec.Config.KeystoneInterval,
 		PoP:              spec.Config.PoP,
-		Derivers:         DefaultDerivers(&spec.Config.PoP, spec.Config.KeystoneInterval),
 	}, nil
 }
 
@@ -93,8 +94,9 @@ type Config struct {
 	// PoP holds the PoP reward schedule (genesis.PoPConfig).
 	PoP genesis.PoPConfig
 	// Derivers derive every block's system transactions, in order
-	// (DESIGN 3.3; DefaultDerivers, which ConfigFromSpec installs). The
-	// first must be ViewUpdate.
+	// (DESIGN 3.3; the assembly installs them, internal/chain/derive has
+	// today's). The first must be the view update's (a
+	// rules.ViewUpdater, derive.ViewUpdate).
 	Derivers []Deriver
 	// MaxFuture is how far ahead of Clock a block's timestamp may be
 	// (default 15 s).
@@ -156,9 +158,9 @@ func New(cfg Config) (*Chain, error) {
 		return nil, errors.New("chain: Config needs ChainConfig, Genesis, Bitcoin and BitcoinParams")
 	}
 	if len(cfg.Derivers) == 0 {
-		return nil, errors.New("chain: Config.Derivers is empty: every block starts with its view update (ViewUpdate; DefaultDerivers)")
+		return nil, errors.New("chain: Config.Derivers is empty: every block starts with its view update (derive.ViewUpdate; derive.Default)")
 	}
-	if _, ok := cfg.Derivers[0].(ViewUpdate); !ok {
+	if _, ok := cfg.Derivers[0].(rules.ViewUpdater); !ok {
 		return nil, fmt.Errorf("chain: Config.Derivers[0] is %T: the view update comes first (DESIGN 3.3)", cfg.Derivers[0])
 	}
 	if cfg.CacheMB <= 0 {
@@ -417,7 +419,7 @@ func (c *Chain) viewFor(parent *types.Header, extra block.Extra) (hvm.BitcoinVie
 	if err != nil {
 		return nil, hvm.Header{}, err
 	}
-	vh, err := c.rules.CheckView(c.cfg.Bitcoin, pe, extra)
+	vh, err := c.rules.CheckIndexedView(c.cfg.Bitcoin, pe, extra)
 	if err != nil {
 		return nil, hvm.Header{}, err
 	}

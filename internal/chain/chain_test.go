@@ -20,6 +20,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // btcReaderRuntime STATICCALLs 0x44 (the view's header record, 116
@@ -67,7 +68,7 @@ func TestExecution(t *testing.T) {
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
-	gen := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1]))
+	gen := testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1]))
 	seq := newHarness(t, ix, "", gen)
 	fol := newHarness(t, ix, "", gen)
 	v8 := viewAt(t, seq.btc, f.Blocks[7])
@@ -162,7 +163,7 @@ func TestBuildSkips(t *testing.T) {
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
-	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1])))
+	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1])))
 	v := viewAt(t, h.btc, f.Blocks[2])
 	poor := mustKey("poor")
 	b := h.build(v,
@@ -189,7 +190,7 @@ func TestSubscribe(t *testing.T) {
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
-	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1])))
+	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1])))
 	v := viewAt(t, h.btc, f.Blocks[2])
 	h.mine(v)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -246,7 +247,7 @@ func TestConcurrentQueries(t *testing.T) {
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
-	h := newHarness(t, ix, t.TempDir(), testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1])))
+	h := newHarness(t, ix, t.TempDir(), testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1])))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

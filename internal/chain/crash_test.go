@@ -17,6 +17,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // crashSetup is the Bitcoin fixture and the genesis every crash and
@@ -26,7 +27,7 @@ func crashSetup(t testing.TB, dir string) (*indextest.Chain, *index.Index, *harn
 	f := newBTCFixture(t, 12)
 	ix := indextest.Open(t, regtest, filepath.Join(dir, "btc"))
 	indextest.Feed(t, ix, f.Blocks)
-	h := newHarness(t, ix, filepath.Join(dir, "l2"), testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1])))
+	h := newHarness(t, ix, filepath.Join(dir, "l2"), testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1])))
 	return f, ix, h
 }
 
@@ -110,7 +111,7 @@ func TestRestart(t *testing.T) {
 	h2.chain.Close()
 	ix2 := indextest.Open(t, regtest, filepath.Join(dir, "btc"))
 	defer ix2.Close()
-	cfg.Bitcoin = NewIndexBitcoin(ix2)
+	cfg.Bitcoin = indexadapt.NewChain(ix2)
 	if _, err := New(cfg); !errorsIs(err, ErrGenesisMismatch) {
 		t.Fatalf("other genesis: %v", err)
 	}

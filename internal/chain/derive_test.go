@@ -12,8 +12,10 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // depositDeriver stands in for a deriver installed by the assembly (the
@@ -36,17 +38,18 @@ func TestDeriversSeam(t *testing.T) {
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
-	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1]))
+	spec := testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1]))
 	to := common.Address{0xde, 0x90}
 	open := func(derivers []Deriver) (*Chain, error) {
 		cfg, err := ConfigFromSpec(spec)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if derivers != nil {
-			cfg.Derivers = derivers
+		if derivers == nil {
+			derivers = derive.Default(&spec.Config.PoP, spec.Config.KeystoneInterval)
 		}
-		cfg.NoSync, cfg.Bitcoin = true, NewIndexBitcoin(ix)
+		cfg.Derivers = derivers
+		cfg.NoSync, cfg.Bitcoin = true, indexadapt.NewChain(ix)
 		cfg.Clock = clock.Fixed{T: time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
 		cfg.Logger = slog.New(slog.DiscardHandler)
 		c, err := New(cfg)
@@ -55,12 +58,12 @@ func TestDeriversSeam(t *testing.T) {
 		}
 		return c, err
 	}
-	withDeposit := []Deriver{ViewUpdate{}, depositDeriver{to}, &PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval}}
+	withDeposit := []Deriver{derive.ViewUpdate{}, depositDeriver{to}, &derive.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval}}
 	seq, err := open(withDeposit)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, btc: NewIndexBitcoin(ix), ix: ix, chain: seq, cfg: seq.cfg, spec: spec}
+	h := &harness{t: t, btc: indexadapt.NewChain(ix), ix: ix, chain: seq, cfg: seq.cfg, spec: spec}
 	b := h.mine(viewAt(t, h.btc, f.Blocks[2]))
 	if n := len(b.Body.SystemTxs); n != 2 || b.Body.SystemTxs[0].To == nil || *b.Body.SystemTxs[1].To != to {
 		t.Fatalf("%d system txs, want the view update then the installed deriver's mint", n)
@@ -84,7 +87,7 @@ func TestDeriversSeam(t *testing.T) {
 	if err := same.InsertBlock(b); err != nil {
 		t.Fatalf("a chain with the same derivers: %v", err)
 	}
-	for name, list := range map[string][]Deriver{"empty": {}, "view update not first": {depositDeriver{to}, ViewUpdate{}}} {
+	for name, list := range map[string][]Deriver{"empty": {}, "view update not first": {depositDeriver{to}, derive.ViewUpdate{}}} {
 		if _, err := open(list); err == nil || !strings.Contains(err.Error(), "Derivers") {
 			t.Errorf("%s: New: %v, want a Derivers error", name, err)
 		}

@@ -18,13 +18,13 @@
 //     the block.
 //   - Rules (validate.go): pure header and Bitcoin-view rules.
 //   - Derivers (derive.go): a block's system transactions are derived by
-//     the ordered list Config.Derivers that the assembly installs
-//     (DefaultDerivers: ViewUpdate, then PoPRewards; the tunnel's go
-//     between them, DESIGN 3.3), each a pure function of the block's
-//     parent, number and view. DeriveSystemTxs is the default list as a
-//     pure function of the number, view and the publications of the
-//     keystone the block pays (reward.go: DeriveRewards,
-//     ResolvePublishers, pop.PublisherOf).
+//     the ordered list Config.Derivers (the rules.Deriver seam) that the
+//     assembly installs (internal/chain/derive: ViewUpdate, then
+//     PoPRewards; the tunnel's go between them, DESIGN 3.3), each a pure
+//     function of the block's parent, number and view; the chain imports
+//     none of them. derive.DeriveSystemTxs is the default list as a pure
+//     function of the number, view and the publications of the keystone
+//     the block pays (DeriveRewards, ResolvePublishers, pop.PublisherOf).
 //   - Chain (chain.go, query.go, build.go): storage, InsertBlock and
 //     InsertChain (insert.go: a batch, its senders recovered in the
 //     background a few blocks ahead),
@@ -36,8 +36,9 @@
 //     Reconsider, SubscribeReorgs.
 //   - Lookups (lookup.go): TxLookup and Receipt read one transaction and
 //     one receipt of a block.
-//   - Bitcoin (interface.go, bitcoin.go): what the chain asks of the
-//     Bitcoin index, and its adapter.
+//   - Bitcoin (interface.go): what the chain asks of the Bitcoin index;
+//     the assembly adapts the index to it (internal/node/indexadapt), so
+//     the chain imports no Bitcoin store.
 //
 // # System transactions (DESIGN 3.3)
 //
@@ -60,7 +61,7 @@
 //
 //   - When: block n pays keystone K = n - RewardDelay when RewardDelay >
 //     0 and K is a positive multiple of KeystoneInterval
-//     (RewardedKeystone). K is n's ancestor at that number on n's own
+//     (derive.RewardedKeystone). K is n's ancestor at that number on n's own
 //     branch, so a side branch pays its own keystones, and each keystone
 //     of a branch is paid exactly once, by one block.
 //   - What counts: the publications of K's id (the index's
@@ -76,7 +77,7 @@
 //     paths, P2SH, multisig, coinbases) are not identified and earn
 //     nothing. Publishers are looked up (Bitcoin.Publisher, reading the
 //     transaction and the output it spends) only for publications that
-//     could be paid (ResolvePublishers: within the reward table's
+//     could be paid (derive.ResolvePublishers: within the reward table's
 //     window, until MaxRewarded distinct publishers are known, once per
 //     transaction); the rest cannot be paid whoever sent them, so the
 //     result is the same and a flood of publications costs no reads.
@@ -109,7 +110,7 @@
 // EIP-1559 drift, gas used <= limit, base fee = eip1559.CalcBaseFee,
 // fork-dependent fields as shapeHeader sets them, Extra record, MixDigest
 // = the view hash, seal by a configured sequencer); body (system txs
-// valid, TxRoot); Bitcoin view rules (Rules.CheckView: indexed, else
+// valid, TxRoot); Bitcoin view rules (Rules.CheckIndexedView: indexed, else
 // ErrViewNotReady; height as recorded; at least ViewLag below the Bitcoin
 // tip, else ErrViewNotReady; same as, a descendant of, or more work than
 // the parent's view, else ErrBadView); system transactions equal to the

@@ -18,9 +18,11 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 var regtest = &chaincfg.RegressionNetParams
@@ -62,7 +64,7 @@ func addr(k *ecdsa.PrivateKey) common.Address { return crypto.PubkeyToAddress(k.
 // harness is a chain over a Bitcoin index.
 type harness struct {
 	t     testing.TB
-	btc   *IndexBitcoin
+	btc   *indexadapt.Chain
 	ix    *index.Index
 	chain *Chain
 	cfg   Config
@@ -71,11 +73,12 @@ type harness struct {
 
 func newHarness(t testing.TB, ix *index.Index, dir string, spec *genesis.Spec) *harness {
 	t.Helper()
-	btc := NewIndexBitcoin(ix)
+	btc := indexadapt.NewChain(ix)
 	cfg, err := ConfigFromSpec(spec)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Derivers = derive.Default(&spec.Config.PoP, spec.Config.KeystoneInterval)
 	cfg.Dir, cfg.NoSync, cfg.Bitcoin = dir, true, btc
 	cfg.Clock = clock.Fixed{T: time.Unix(int64(spec.Timestamp)+1_000_000, 0)}
 	cfg.Logger = slog.New(slog.DiscardHandler)

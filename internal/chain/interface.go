@@ -13,8 +13,8 @@ import (
 
 // Bitcoin is what the chain asks of the Bitcoin index: the facts the
 // view rules need, a pinned view for execution and the keystone
-// publications PoP rewards are paid for. IndexBitcoin adapts
-// internal/btc/index.
+// publications PoP rewards are paid for. The assembly adapts
+// internal/btc/index to it (internal/node/indexadapt.Chain).
 //
 // Concurrency: methods are called from InsertBlock, BuildBlock and query
 // paths concurrently and must be safe for that.
@@ -34,7 +34,7 @@ type Bitcoin interface {
 
 	// View pins a BitcoinView to hash for executing a block. The view's
 	// failures (hvm invariant 3) must be reported through an
-	// Err() error method on the returned value, as hvm.IndexView does.
+	// Err() error method on the returned value, as indexadapt.View does.
 	View(hash chainhash.Hash) (hvm.BitcoinView, error)
 
 	// Publications returns the outputs publishing keystone id in the
@@ -52,7 +52,7 @@ type Bitcoin interface {
 	Publisher(txid, asOf chainhash.Hash) (*common.Address, error)
 }
 
-// viewErr is the optional failure report of a BitcoinView (hvm.IndexView).
+// viewErr is the optional failure report of a BitcoinView (indexadapt.View).
 type viewErr interface{ Err() error }
 
 // ForkChoice decides between the canonical branch and a competing one by

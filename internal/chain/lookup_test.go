@@ -13,6 +13,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // TestLookupMatchesBlock: for every transaction of blocks mixing system
@@ -25,7 +26,7 @@ func TestLookupMatchesBlock(t *testing.T) {
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
 	reader := common.HexToAddress("0xb7c0000000000000000000000000000000000001")
-	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1]))
+	spec := testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1]))
 	spec.Alloc[reader] = types.Account{Code: btcReaderRuntime, Balance: common.Big0}
 	h := newHarness(t, ix, t.TempDir(), spec)
 	call := func(k int, nonce uint64) *types.Transaction {

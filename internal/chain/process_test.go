@@ -16,6 +16,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // failingView is a view whose index failed during execution.
@@ -31,7 +32,7 @@ func TestSystemTxSemantics(t *testing.T) {
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
-	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1]))
+	spec := testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1]))
 	h := newHarness(t, ix, "", spec)
 	view, err := h.btc.View(f.Blocks[5].BlockHash())
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/hemi-go/hemi/internal/btc/indextest"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // TestReexecuteAfterBitcoinReorg is DESIGN 3.4's promise at the chain
@@ -26,7 +27,7 @@ func TestReexecuteAfterBitcoinReorg(t *testing.T) {
 	ixA := indextest.Open(t, regtest, t.TempDir())
 	defer ixA.Close()
 	indextest.Feed(t, ixA, f.Blocks)
-	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(ixA), f.Blocks[1]))
+	spec := testGenesis(t, viewAt(t, indexadapt.NewChain(ixA), f.Blocks[1]))
 	spec.Alloc[reader] = types.Account{Code: btcReaderRuntime, Balance: common.Big0}
 	seq := newHarness(t, ixA, "", spec)
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // BenchmarkRewardDerivation derives the system transactions of a block
@@ -33,7 +34,7 @@ func BenchmarkRewardDerivation(b *testing.B) {
 	for range 4 {
 		mine(txgen.BlockSpec{PayTo: mustScript(b, w.Key(0), txgen.P2WPKH)})
 	}
-	gen := testGenesis(b, viewAt(b, NewIndexBitcoin(ix), blocks[0]))
+	gen := testGenesis(b, viewAt(b, indexadapt.NewChain(ix), blocks[0]))
 	gen.Config.PoP.RewardDelay = delay
 	seq := newHarness(b, ix, "", gen)
 	v2 := viewAt(b, seq.btc, blocks[1])

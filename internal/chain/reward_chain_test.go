@@ -17,6 +17,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 	"github.com/hemi-go/hemi/internal/pop"
 )
 
@@ -77,7 +78,7 @@ func TestPoPRewardsChain(t *testing.T) {
 	btc.mine(txgen.BlockSpec{PayTo: mustScript(t, k2, txgen.P2WPKH)})
 
 	payA, payB := ethOf(t, k0.Priv), ethOf(t, tapPriv(k1))
-	gen := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), btc.blocks[0]))
+	gen := testGenesis(t, viewAt(t, indexadapt.NewChain(ix), btc.blocks[0]))
 	gen.Config.PoP.RewardDelay = delay
 	// k1's Ethereum address holds a contract that reverts on every call:
 	// its reward's receipt fails and the mint stays with SystemAddress.

@@ -15,6 +15,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/finality/tracker"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // fakeForkChoice is a ForkChoice the test steers: it prefers a candidate
@@ -117,7 +118,7 @@ func newForkScenario(t testing.TB, dir string, fc *fakeForkChoice) *forkScenario
 // open opens (or reopens) the scenario's chain in l2Dir.
 func (s *forkScenario) open(t testing.TB, l2Dir string) *harness {
 	t.Helper()
-	spec := testGenesis(t, viewAt(t, NewIndexBitcoin(s.ix), s.f.Blocks[1]))
+	spec := testGenesis(t, viewAt(t, indexadapt.NewChain(s.ix), s.f.Blocks[1]))
 	spec.Config.KeystoneInterval = forkInterval
 	h := newHarness(t, s.ix, l2Dir, spec)
 	if s.fc != nil {

@@ -13,12 +13,13 @@ import (
 
 // Rules are the chain's consensus rules: the header and seal rules
 // (rules.Rules, pure and shared with the verifier) and the Bitcoin view
-// rule (CheckView), which asks this node's Bitcoin index.
+// rule over this node's Bitcoin index (CheckIndexedView). The embedded
+// rules.Rules methods are promoted unchanged: nothing here shadows them.
 type Rules struct{ rules.Rules }
 
-// CheckView applies the Bitcoin view rule (rules.Rules.CheckView) over
-// this node's index and returns the view's header, read once.
-func (r *Rules) CheckView(btc Bitcoin, parentExtra *block.Extra, extra block.Extra) (hvm.Header, error) {
+// CheckIndexedView applies the Bitcoin view rule (rules.Rules.CheckView)
+// over this node's index and returns the view's header, read once.
+func (r *Rules) CheckIndexedView(btc Bitcoin, parentExtra *block.Extra, extra block.Extra) (hvm.Header, error) {
 	v := &viewFacts{Bitcoin: btc, want: extra.BitcoinHash}
 	if err := r.Rules.CheckView(v, parentExtra, extra); err != nil {
 		return hvm.Header{}, err
@@ -27,7 +28,7 @@ func (r *Rules) CheckView(btc Bitcoin, parentExtra *block.Extra, extra block.Ext
 }
 
 // viewFacts adapts Bitcoin to rules.Views, keeping the header of the
-// block's own view for CheckView to return.
+// block's own view for CheckIndexedView to return.
 type viewFacts struct {
 	Bitcoin
 	want   chainhash.Hash

@@ -2,6 +2,7 @@ package chain
 
 import (
 	"math/big"
+	"reflect"
 	"slices"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/rules"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 )
 
 // TestInsertValidation feeds a follower blocks that break one rule each;
@@ -23,7 +25,7 @@ func TestInsertValidation(t *testing.T) {
 	ix := indextest.Open(t, regtest, t.TempDir())
 	defer ix.Close()
 	indextest.Feed(t, ix, f.Blocks)
-	gen := testGenesis(t, viewAt(t, NewIndexBitcoin(ix), f.Blocks[1]))
+	gen := testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1]))
 	seq := newHarness(t, ix, "", gen)
 	fol := newHarness(t, ix, "", gen)
 	v8 := viewAt(t, seq.btc, f.Blocks[7])
@@ -137,4 +139,43 @@ func TestInsertValidation(t *testing.T) {
 	if _, err := fol.chain.StateAt(good.Block.Header.Root); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestRulesShadowNothing: Rules embeds rules.Rules and adds the indexed
+// view check under a name of its own, so every method of rules.Rules is
+// reached unchanged through a Rules. A method of Rules with a rules.Rules
+// name and another signature (CheckView was one) would make r.CheckView
+// mean two different rules depending on the receiver's type.
+func TestRulesShadowNothing(t *testing.T) {
+	inner, outer := reflect.TypeOf(&rules.Rules{}), reflect.TypeOf(&Rules{})
+	for i := range inner.NumMethod() {
+		m := inner.Method(i)
+		o, ok := outer.MethodByName(m.Name)
+		if !ok {
+			t.Errorf("Rules lacks rules.Rules.%s", m.Name)
+			continue
+		}
+		if !sameParams(m.Type, o.Type) {
+			t.Errorf("Rules.%s is %s, shadowing rules.Rules.%s %s: give it a name of its own", m.Name, o.Type, m.Name, m.Type)
+		}
+	}
+}
+
+// sameParams reports whether two method types (receiver first) take and
+// return the same types after their receivers.
+func sameParams(a, b reflect.Type) bool {
+	if a.NumIn() != b.NumIn() || a.NumOut() != b.NumOut() || a.IsVariadic() != b.IsVariadic() {
+		return false
+	}
+	for i := 1; i < a.NumIn(); i++ {
+		if a.In(i) != b.In(i) {
+			return false
+		}
+	}
+	for i := range a.NumOut() {
+		if a.Out(i) != b.Out(i) {
+			return false
+		}
+	}
+	return true
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/node"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
@@ -99,7 +100,7 @@ func newPoPM(cfg Config, svc *tbc.Service, l2 *L2, w *popm.Wallet) (*popm.Miner,
 	return popm.New(popm.Config{
 		Wallet:     w,
 		Keystones:  node.Keystones{Chain: l2.Chain, Logger: cfg.Logger},
-		Bitcoin:    popm.IndexBitcoin{Index: svc.Index(), Peers: svc, Fees: svc},
+		Bitcoin:    indexadapt.PoPMiner{Index: svc.Index(), Peers: svc, Fees: svc},
 		DataDir:    filepath.Join(cfg.DataDir, "popm"),
 		MaxFeeRate: cfg.PoPM.MaxFeeRate,
 		BumpBlocks: cfg.PoPM.BumpBlocks,

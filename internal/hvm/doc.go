@@ -4,8 +4,9 @@
 // Hemi's Phase-0 hVM). The block processor builds one set per block with
 // Precompiles(view, params), merges it with Ethereum's own set (Merge) and
 // installs it with evm.SetPrecompiles, also for eth_call, gas estimation and
-// tracing. The view is a BitcoinView; IndexView adapts the Bitcoin index
-// (internal/btc/index), pinned to the view's block hash.
+// tracing. The view is a BitcoinView; the assembly's indexadapt.View
+// (internal/node/indexadapt) adapts the Bitcoin index to it, pinned to the
+// view's block hash, so this package imports no store.
 //
 // # ABI v0
 //
@@ -120,7 +121,7 @@
 //     0x48: 65,546, 0x49: 65,537, others <= 116).
 //  3. A failure of the view (I/O, corruption, closed index) is not a miss:
 //     the contract answers empty and the view records it; the block
-//     processor must check IndexView.Err after executing and discard the
+//     processor must check the view's Err after executing and discard the
 //     execution (not commit, not gossip) when it is set.
 //  4. RequiredGas depends on the input only. The contracts do not implement
 //     vm.CacheablePrecompile: go-ethereum's result cache is keyed by input,

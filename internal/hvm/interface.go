@@ -13,6 +13,12 @@ import (
 // is a failure of the view itself (see BitcoinView).
 var ErrNotFound = errors.New("hvm: not found as of the view")
 
+// ErrView wraps every failure a BitcoinView records: its store could not
+// answer (I/O, corruption, closed), which is not the same as "not found".
+// The assembly's view over the Bitcoin index
+// (internal/node/indexadapt.View) wraps it.
+var ErrView = errors.New("hvm: bitcoin view failed")
+
 // Header is a Bitcoin block header with its height and hash.
 type Header struct {
 	Height int32
@@ -47,7 +53,7 @@ type UTXO struct {
 //     other error (I/O, corrupt database, closed index) is a failure: the
 //     precompiles answer it with empty output like a miss, so the
 //     implementation must also remember it and let the block processor see
-//     it (IndexView.Err), which must then discard the execution instead of
+//     it (an Err() error method, as indexadapt.View has), which must then discard the execution instead of
 //     committing it. A failure must never turn into a plausible answer.
 //   - Methods are safe for concurrent use (an EVM runs on one goroutine,
 //     but eth_call, tracing and block execution may share a view).

@@ -22,7 +22,7 @@ var shared struct {
 	dir  string
 	f    *fixture
 	ix   *index.Index
-	view *IndexView
+	view IndexView
 	err  error
 }
 
@@ -43,7 +43,7 @@ func (o *onceTB) Fatalf(format string, args ...any) {
 	panic(o)
 }
 
-func sharedFixture(t testing.TB) (*fixture, *IndexView, vm.PrecompiledContracts) {
+func sharedFixture(t testing.TB) (*fixture, IndexView, vm.PrecompiledContracts) {
 	t.Helper()
 	shared.once.Do(func() {
 		o := &onceTB{}

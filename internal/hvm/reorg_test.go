@@ -44,7 +44,7 @@ func TestReorgedViewAnswersTheSame(t *testing.T) {
 	if err != nil {
 		t.Fatalf("view of a reorged-out block: %v", err)
 	}
-	for name, v := range map[string]*IndexView{"view made before the reorg": before, "view made after the reorg": after} {
+	for name, v := range map[string]IndexView{"view made before the reorg": before, "view made after the reorg": after} {
 		t.Run(name, func(t *testing.T) {
 			got := runVectors(t, Precompiles(v, regtest), cases)
 			for i := range got {
@@ -250,7 +250,7 @@ func TestViewConcurrentUse(t *testing.T) {
 // partialFailView is the fixture view with one kind of read failing, as
 // an index failing between two reads of one call would.
 type partialFailView struct {
-	*IndexView
+	IndexView
 	failTx    chainhash.Hash // Tx of this txid fails
 	failSpent bool           // every Spent fails
 }

@@ -32,11 +32,11 @@ type layer struct {
 var table = []layer{
 	{"base", []string{"internal/httpserve", "internal/metrics", "internal/pebblelog"}},
 	{"formats", []string{"internal/pop", "internal/chain/block", "internal/btc/network"}},
-	{"pure rules", []string{"internal/chain/genesis", "internal/hvm", "internal/btc/txgen", "internal/clock", "internal/finality/tracker", "internal/chain/rules"}},
+	{"pure rules", []string{"internal/chain/genesis", "internal/hvm", "internal/btc/txgen", "internal/clock", "internal/finality/tracker", "internal/chain/rules", "internal/chain/derive"}},
 	{"stores", []string{"internal/btc/index", "internal/chain"}},
 	{"services", []string{"internal/btc/p2p", "internal/btc/peerserve", "internal/btc/regtest", "internal/tbc",
 		"internal/finality", "internal/txpool", "internal/sequencer", "internal/popm", "internal/rpc", "internal/ha"}},
-	{"assembly", []string{"internal/node", "internal/devnet", "internal/config"}},
+	{"assembly", []string{"internal/node", "internal/node/indexadapt", "internal/devnet", "internal/config"}},
 	{"test support", []string{"internal/btc/btcdtest", "internal/btc/indextest", "internal/golden", "internal/compat",
 		"internal/bench", "internal/devnet/devnettest", "internal/tbc/integration", "internal/layers", "internal/testtools"}},
 	{"commands", []string{"cmd/hemi"}},
@@ -45,20 +45,10 @@ var table = []layer{
 // edge is one import: from imports to.
 type edge struct{ from, to string }
 
-// allowed are today's upward imports, each with why it is there and what
-// removes it. An entry that is no longer needed fails the test: delete it.
-var allowed = map[edge]string{
-	// The index (stores) wraps the P2P client's error kinds (p2p.ErrInvalid,
-	// p2p.ErrUnconnected) so the client bans the peer that sent a bad header
-	// or block, and asserts at compile time that it implements p2p.Chain.
-	// No branch removes it yet: the kinds belong below both (or the index
-	// keeps its own and tbc maps them), the assertion in tbc.
-	{"internal/btc/index", "internal/btc/p2p"}: "index uses p2p's error kinds; open, not in issue 9 item 4",
-	// hvm (pure rules) holds IndexView, the adapter from the pebble-backed
-	// index to hvm.View (indexview.go); issue 9 item 4 (pure rules import
-	// no index; adapters live in the assembly, item 1) moves it out.
-	{"internal/hvm", "internal/btc/index"}: "hvm.IndexView adapts the index: issue 9 item 4",
-}
+// allowed are known upward imports, each with why it is there and what
+// removes it (none today). An entry that is no longer needed fails the
+// test: delete it.
+var allowed = map[edge]string{}
 
 // pkgInfo is what the test needs of `go list -json`.
 type pkgInfo struct {
@@ -177,6 +167,32 @@ func TestLayers(t *testing.T) {
 	_, pkgs := listPackages(t)
 	for _, p := range check(pkgs, table, allowed) {
 		t.Error(p)
+	}
+}
+
+// apart are imports the layer order allows but the house forbids: a
+// consumer of the Bitcoin index keeps only its interface, and the
+// assembly adapts the index to it (internal/node/indexadapt; issue 9
+// item 1), so the consumer's rules and tests do not depend on the store;
+// likewise the chain imports no system-transaction deriver.
+var apart = map[edge]string{
+	{"internal/chain", "internal/btc/index"}:     "the chain asks chain.Bitcoin, which indexadapt.Chain implements",
+	{"internal/sequencer", "internal/btc/index"}: "the block producer asks sequencer.Bitcoin, which indexadapt.Chain implements",
+	{"internal/popm", "internal/btc/index"}:      "the PoP miner asks popm.Bitcoin, which indexadapt.PoPMiner implements",
+	{"internal/hvm", "internal/btc/index"}:       "the hVM asks hvm.BitcoinView, which indexadapt.View implements",
+	// The chain runs the derivers the assembly installs (issue 9 item 3).
+	{"internal/chain", "internal/chain/derive"}: "the chain runs the rules.Deriver list the assembly installs",
+}
+
+// TestApart fails on an import listed in apart.
+func TestApart(t *testing.T) {
+	_, pkgs := listPackages(t)
+	for _, p := range pkgs {
+		for _, imp := range p.Imports {
+			if why, ok := apart[edge{p.ImportPath, imp}]; ok {
+				t.Errorf("%s imports %s: %s; keep the adapter in the assembly", p.ImportPath, imp, why)
+			}
+		}
 	}
 }
 

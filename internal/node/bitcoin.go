@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -11,6 +9,8 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
+	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/txpool"
@@ -21,6 +21,9 @@ import (
 // serves the RPC layer and the block producer.
 var (
 	_ chain.Bitcoin     = (*Bitcoin)(nil)
+	_ chain.Bitcoin     = (*indexadapt.Chain)(nil)
+	_ hvm.BitcoinView   = (*indexadapt.View)(nil)
+	_ popm.Bitcoin      = indexadapt.PoPMiner{}
 	_ sequencer.Bitcoin = (*Bitcoin)(nil)
 	_ finality.Bitcoin  = (*index.Index)(nil)
 	_ rpc.Bitcoin       = (*index.Index)(nil)
@@ -33,29 +36,15 @@ var (
 
 // Bitcoin is the Bitcoin index as the L2 consumers ask for it: the
 // chain's view rules, execution views and publications
-// (chain.IndexBitcoin), and the block producer's main-chain lookup
-// (MainChainAt).
+// and the block producer's main-chain lookup (MainChainAt), all
+// indexadapt.Chain's.
 type Bitcoin struct {
-	*chain.IndexBitcoin
-	ix *index.Index
+	*indexadapt.Chain
 }
 
 // NewBitcoin adapts ix.
 func NewBitcoin(ix *index.Index) *Bitcoin {
-	return &Bitcoin{IndexBitcoin: chain.NewIndexBitcoin(ix), ix: ix}
-}
-
-// MainChainAt returns the connected chain's block at height.
-func (b *Bitcoin) MainChainAt(height int32) (hvm.Header, error) {
-	tip, _ := b.ix.BlockTip()
-	hi, err := b.ix.HeaderByHeight(height, tip)
-	if err != nil {
-		if errors.Is(err, index.ErrNotFound) || errors.Is(err, index.ErrUnknownBlock) || errors.Is(err, index.ErrNotIndexed) {
-			return hvm.Header{}, fmt.Errorf("%w: no connected block at height %d: %w", chain.ErrViewNotReady, height, err)
-		}
-		return hvm.Header{}, err
-	}
-	return hvm.Header{Height: hi.Height, Hash: hi.Hash, Header: hi.Header}, nil
+	return &Bitcoin{Chain: indexadapt.NewChain(ix)}
 }
 
 // WaitIndexed waits until ix has connected a block at height or above.

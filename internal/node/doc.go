@@ -16,11 +16,16 @@
 //     runs them in one errgroup. The Bitcoin layer is started by the
 //     caller first: the L2 genesis is read from its index, and the devnet
 //     funds its PoP miner from it before the L2 starts.
-//   - Adapters (bitcoin.go): Bitcoin adapts the index to what the chain
-//     and the producer ask (chain.Bitcoin, sequencer.Bitcoin); the
-//     consumers keep only their interfaces, and every adapter and
-//     implementation is asserted here at compile time. WaitIndexed waits
-//     for the index to reach a height.
+//   - Adapters (bitcoin.go, indexadapt): package indexadapt adapts the
+//     index to what each consumer asks (the chain's chain.Bitcoin, the
+//     hVM's hvm.BitcoinView, the in-process PoP miner's popm.Bitcoin);
+//     Bitcoin adds the producer's main-chain lookup (sequencer.Bitcoin).
+//     The consumers keep only their interfaces, and every adapter and
+//     implementation is asserted here at compile time. indexadapt is its
+//     own package, importing none of its consumers' services, so the
+//     consumers' own tests build on it (a test of package chain cannot
+//     import this package, which imports chain). WaitIndexed waits for
+//     the index to reach a height.
 //   - Keystones (keystones.go) adapts the chain to the PoP miner's
 //     popm.Keystones (the devnet's in-process miner).
 //   - Genesis (genesis.go): the genesis of a network's genesis file
@@ -39,15 +44,6 @@
 // (the tunnel's go between the view update and the PoP rewards). L2
 // networking (DESIGN 9) and the explorer (DESIGN 10) become services of
 // Run beside the RPC server.
-//
-// # Not done yet
-//
-// chain.IndexBitcoin (the chain's adapter, with hvm.IndexView) and the
-// PoP miner's Bitcoin adapter (popm.IndexBitcoin) still live in their
-// consumers, whose own package tests build on them (a test of package
-// chain cannot import this package, which imports chain); they move here
-// once those tests take a fake or the publication type has its own
-// package (issue 9, item 4).
 //
 // Layer: assembly (DESIGN 2).
 package node

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/finality"
@@ -119,8 +120,8 @@ type ChainOptions struct {
 // the PoP rewards.
 func chainDerivers(spec *genesis.Spec) []chain.Deriver {
 	return []chain.Deriver{
-		chain.ViewUpdate{},
-		&chain.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval},
+		derive.ViewUpdate{},
+		&derive.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval},
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/rpc"
@@ -102,10 +103,10 @@ func TestNodeAssembly(t *testing.T) {
 	if len(ds) != 2 {
 		t.Fatalf("%d derivers, want the view update and the PoP rewards", len(ds))
 	}
-	if _, ok := ds[0].(chain.ViewUpdate); !ok {
-		t.Fatalf("first deriver %T, want chain.ViewUpdate", ds[0])
+	if _, ok := ds[0].(derive.ViewUpdate); !ok {
+		t.Fatalf("first deriver %T, want derive.ViewUpdate", ds[0])
 	}
-	if r, ok := ds[1].(*chain.PoPRewards); !ok || r.Interval != 5 || r.PoP.RewardDelay != 7 {
+	if r, ok := ds[1].(*derive.PoPRewards); !ok || r.Interval != 5 || r.PoP.RewardDelay != 7 {
 		t.Fatalf("second deriver %T %+v, want the PoP rewards under the genesis", ds[1], ds[1])
 	}
 	rctx, rcancel := context.WithCancel(ctx)

@@ -6,9 +6,10 @@
 //
 // Miner (popm.go) is the driver: Config, New, Run. It reads keystones
 // from a Keystones source and the Bitcoin chain from a Bitcoin source
-// (interface.go), each with an in-process adapter (inprocess.go: the L2
-// chain's Subscribe and the index plus its P2P client, for devnet and
-// tests) and a remote one (remote.go: the node's JSON-RPC WebSocket and
+// (interface.go), each with an in-process adapter in the assembly
+// (internal/node: Keystones over the L2 chain's Subscribe;
+// internal/node/indexadapt: PoPMiner over the index plus its P2P client,
+// for devnet and tests) and a remote one (remote.go: the node's JSON-RPC WebSocket and
 // its Bitcoin query API, for `hemi popm`). Every decision is made by
 // Machine (machine.go), a pure state machine: events in (new keystone, a
 // Bitcoin snapshot as of a new tip, a broadcast verdict, a fee tick),

@@ -224,8 +224,8 @@ func (e *btcEnv) inMempool(txid chainhash.Hash) bool {
 	return slices.Contains(e.node.MempoolTxids(), txid)
 }
 
-func (e *btcEnv) bitcoin() IndexBitcoin {
-	return IndexBitcoin{Index: e.svc.Index(), Peers: e.svc, Fees: e.svc}
+func (e *btcEnv) bitcoin() Bitcoin {
+	return newIndexBitcoin(e.svc.Index(), e.svc, e.svc)
 }
 
 // runMiner starts a miner on dir; stop cancels it and waits.
@@ -553,7 +553,7 @@ func TestRegtestP2TRPublication(t *testing.T) {
 // mute is a Bitcoin whose broadcasts never leave the process: a crash
 // right after the miner persisted a transaction and before the network
 // heard of it.
-type mute struct{ IndexBitcoin }
+type mute struct{ Bitcoin }
 
 func (mute) Broadcast(context.Context, *wire.MsgTx) (Verdict, string, error) {
 	return VerdictUnknown, "", errors.New("crashed before sending")

@@ -10,7 +10,6 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
-	"github.com/hemi-go/hemi/internal/btc/p2p"
 	"github.com/hemi-go/hemi/internal/pop"
 )
 
@@ -94,34 +93,5 @@ func TestMinerBroadcastsDoNotHoldBack(t *testing.T) {
 	waitFor(t, "the second broadcast to start while the first waits", func() bool { return len(btc.started()) == 2 })
 	if got := btc.started(); got[0] != first.Txid || got[1] != second.Txid {
 		t.Fatalf("broadcasts %v, want %s then %s", got, first.Txid, second.Txid)
-	}
-}
-
-// TestVerdictOf: how the peers' answers to a broadcast become the
-// machine's verdict.
-func TestVerdictOf(t *testing.T) {
-	tests := []struct {
-		name string
-		res  p2p.BroadcastResult
-		want Verdict
-	}{
-		{"accepted by one, rejected by another", p2p.BroadcastResult{Accepted: []string{"a"},
-			Rejected: []p2p.Rejection{{Peer: "b", Code: wire.RejectInsufficientFee, Reason: "fee"}}}, VerdictAccepted},
-		{"mined while we waited", p2p.BroadcastResult{MinedIn: &chainhash.Hash{1}}, VerdictAccepted},
-		{"rejected as a duplicate", p2p.BroadcastResult{Rejected: []p2p.Rejection{{Peer: "a", Code: wire.RejectDuplicate, Reason: "already have transaction"}}}, VerdictAccepted},
-		{"rejected", p2p.BroadcastResult{Rejected: []p2p.Rejection{{Peer: "a", Code: wire.RejectInsufficientFee, Reason: "fee"}}}, VerdictRejected},
-		{"rejected by one, known to another", p2p.BroadcastResult{Known: []string{"b"},
-			Rejected: []p2p.Rejection{{Peer: "a", Code: wire.RejectNonstandard, Reason: "nonstandard"}}}, VerdictRejected},
-		{"known to the peers only", p2p.BroadcastResult{Known: []string{"a", "b"}}, VerdictAccepted},
-		{"known to one, dropped by another", p2p.BroadcastResult{Known: []string{"a"}, Dropped: []string{"b"}}, VerdictAccepted},
-		{"dropped", p2p.BroadcastResult{Dropped: []string{"a"}}, VerdictUnknown},
-		{"unanswered", p2p.BroadcastResult{Unanswered: []string{"a"}}, VerdictUnknown},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got, _, _ := verdictOf(tc.res); got != tc.want {
-				t.Fatalf("verdict %d, want %d", got, tc.want)
-			}
-		})
 	}
 }

@@ -177,8 +177,8 @@ func (a APIBitcoin) TipChanges(ctx context.Context) <-chan struct{} {
 
 // Coins implements Bitcoin.
 func (a APIBitcoin) Coins(ctx context.Context, script []byte, asOf chainhash.Hash) ([]Coin, error) {
-	return allCoins(ctx, func(p int) ([]Coin, error) {
-		us, err := a.Client.UTXOs(ctx, "script:"+hex.EncodeToString(script), asOf.String(), p, coinPage)
+	return AllCoins(ctx, func(p int) ([]Coin, error) {
+		us, err := a.Client.UTXOs(ctx, "script:"+hex.EncodeToString(script), asOf.String(), p, CoinPage)
 		if err != nil {
 			return nil, err
 		}

@@ -95,13 +95,13 @@ func (g *gatedPeers) allDone() bool {
 // snapBitcoin records the tip of the miner's last complete snapshot:
 // Tip is its first read, FeeRate its last (both from the miner's loop).
 type snapBitcoin struct {
-	IndexBitcoin
+	Bitcoin
 	mu        sync.Mutex
 	tip, done chainhash.Hash
 }
 
 func (s *snapBitcoin) Tip(ctx context.Context) (chainhash.Hash, int32, error) {
-	h, n, err := s.IndexBitcoin.Tip(ctx)
+	h, n, err := s.Bitcoin.Tip(ctx)
 	s.mu.Lock()
 	s.tip = h
 	s.mu.Unlock()
@@ -109,7 +109,7 @@ func (s *snapBitcoin) Tip(ctx context.Context) (chainhash.Hash, int32, error) {
 }
 
 func (s *snapBitcoin) FeeRate(ctx context.Context, target int) (int64, error) {
-	r, err := s.IndexBitcoin.FeeRate(ctx, target)
+	r, err := s.Bitcoin.FeeRate(ctx, target)
 	s.mu.Lock()
 	s.done = s.tip
 	s.mu.Unlock()
@@ -208,7 +208,7 @@ func TestMinerRecoversFromDeepReorgBtcd(t *testing.T) {
 	a.Generate(1)
 
 	peers := &gatedPeers{svc: svc, release: make(chan struct{}), held: map[chainhash.Hash]bool{}}
-	snaps := &snapBitcoin{IndexBitcoin: IndexBitcoin{Index: svc.Index(), Peers: peers, Fees: svc}}
+	snaps := &snapBitcoin{Bitcoin: newIndexBitcoin(svc.Index(), peers, svc)}
 	ks := chanKeystones{ch: make(chan pop.L2Keystone)}
 	events := make(chan Event, 100)
 	released := false

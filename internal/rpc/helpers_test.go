@@ -22,6 +22,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
@@ -155,6 +156,7 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ccfg.Derivers = derive.Default(&spec.Config.PoP, spec.Config.KeystoneInterval)
 	ccfg.NoSync, ccfg.Bitcoin = true, btc
 	ccfg.Clock = clock.Fixed{T: time.Unix(genesisTime+1_000_000, 0)}
 	ccfg.Logger = slog.New(slog.DiscardHandler)

@@ -12,7 +12,7 @@
 // Timestamp: now in seconds, at least parent+1) a block is sealed:
 //
 //  1. ChooseView picks the Bitcoin view: the most-work chain's block
-//     ViewLag below its tip if chain.Rules.CheckView accepts it after the
+//     ViewLag below its tip if chain.Rules.CheckIndexedView accepts it after the
 //     parent's view (forward along the chain, or onto a heavier branch
 //     after a Bitcoin reorg), else the parent's view again; none
 //     acceptable is chain.ErrViewNotReady and the build is retried after
@@ -52,7 +52,7 @@
 // # Invariants
 //
 //  1. The sequencer never commits a block another node would reject: the
-//     view is checked with the same Rules.CheckView every node applies,
+//     view is checked with the same Rules.CheckIndexedView every node applies,
 //     and the Committer's CommitBuilt validates the sealed header and
 //     the view again.
 //  2. The view never moves backwards or onto a lighter branch; it may

@@ -2,8 +2,6 @@ package sequencer
 
 import (
 	"crypto/ecdsa"
-	"errors"
-	"fmt"
 	"log/slog"
 	"math/big"
 	"sync"
@@ -20,8 +18,10 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 	"github.com/hemi-go/hemi/internal/txpool"
 )
 
@@ -83,28 +83,14 @@ func (c *fakeClock) Waiters() int {
 	return len(c.waiters)
 }
 
-// indexBitcoin is Bitcoin over a test's index: the chain's adapter and
-// MainChainAt as the node's adapter (node.Bitcoin) answers it, which this
-// package cannot import (the node imports the sequencer).
+// indexBitcoin is Bitcoin over a test's index: the node's adapter
+// (indexadapt.Chain: the chain's facts and MainChainAt).
 type indexBitcoin struct {
-	*chain.IndexBitcoin
-	ix *index.Index
+	*indexadapt.Chain
 }
 
 func newIndexBitcoin(ix *index.Index) *indexBitcoin {
-	return &indexBitcoin{IndexBitcoin: chain.NewIndexBitcoin(ix), ix: ix}
-}
-
-func (b *indexBitcoin) MainChainAt(height int32) (hvm.Header, error) {
-	tip, _ := b.ix.BlockTip()
-	hi, err := b.ix.HeaderByHeight(height, tip)
-	if err != nil {
-		if errors.Is(err, index.ErrNotFound) || errors.Is(err, index.ErrUnknownBlock) || errors.Is(err, index.ErrNotIndexed) {
-			return hvm.Header{}, fmt.Errorf("%w: no connected block at height %d: %w", chain.ErrViewNotReady, height, err)
-		}
-		return hvm.Header{}, err
-	}
-	return hvm.Header{Height: hi.Height, Hash: hi.Hash, Header: hi.Header}, nil
+	return &indexBitcoin{Chain: indexadapt.NewChain(ix)}
 }
 
 // newBTCFixture makes the package's deterministic Bitcoin chain of n blocks.
@@ -169,6 +155,7 @@ func (e *env) newChain(dir string) *chain.Chain {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	cfg.Derivers = derive.Default(&e.spec.Config.PoP, e.spec.Config.KeystoneInterval)
 	cfg.Dir, cfg.NoSync, cfg.Bitcoin, cfg.Clock = dir, true, e.btc, e.clock
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	c, err := chain.New(cfg)

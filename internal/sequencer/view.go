@@ -27,7 +27,7 @@ type Bitcoin interface {
 
 // ChooseView picks the Bitcoin view of the block after parent (DESIGN
 // 3.4): the connected chain's block lag below its tip, if the view rules
-// (rules.CheckView, the same function every node applies) accept it after
+// (chain.Rules.CheckIndexedView, the same rule every node applies) accept it after
 // the parent's view; otherwise the parent's view again, if that is still
 // acceptable (the tip fell back after a Bitcoin reorg onto a shorter
 // chain with more work, or the candidate is on a lighter branch).
@@ -43,7 +43,7 @@ func ChooseView(rules *chain.Rules, btc Bitcoin, parent *block.Extra, lag uint32
 	} else if cand, err := btc.MainChainAt(int32(height)); err != nil {
 		candErr = err
 	} else {
-		vh, err := rules.CheckView(btc, parent, block.Extra{BitcoinHeight: uint32(cand.Height), BitcoinHash: cand.Hash})
+		vh, err := rules.CheckIndexedView(btc, parent, block.Extra{BitcoinHeight: uint32(cand.Height), BitcoinHash: cand.Hash})
 		if err == nil {
 			return vh, nil
 		}
@@ -52,7 +52,7 @@ func ChooseView(rules *chain.Rules, btc Bitcoin, parent *block.Extra, lag uint32
 	if parent == nil {
 		return hvm.Header{}, candErr
 	}
-	vh, err := rules.CheckView(btc, parent, *parent)
+	vh, err := rules.CheckIndexedView(btc, parent, *parent)
 	if err != nil {
 		return hvm.Header{}, fmt.Errorf("candidate: %w; parent's view %s: %w", candErr, chainhash.Hash(parent.BitcoinHash), err)
 	}

@@ -18,6 +18,10 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/p2p"
 )
 
+// The index is the chain the P2P client feeds (asserted here, where the
+// two are put together, so the index imports nothing of the client).
+var _ p2p.Chain = (*index.Index)(nil)
+
 // Config configures a Service. It is read once by New.
 type Config struct {
 	// Params are the Bitcoin network's parameters. Required.

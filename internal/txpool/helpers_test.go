@@ -15,8 +15,10 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/indextest"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
 	"github.com/hemi-go/hemi/internal/sequencer"
 )
 
@@ -47,7 +49,7 @@ func newEnv(t testing.TB, n, gview int) *env {
 	f := indextest.NewChain(t, &chaincfg.RegressionNetParams, []byte("sequencer test fixture"), n)
 	ix := indextest.Open(t, &chaincfg.RegressionNetParams, "")
 	indextest.Feed(t, ix, f.Blocks)
-	btc := chain.NewIndexBitcoin(ix)
+	btc := indexadapt.NewChain(ix)
 	view, _, err := btc.ViewHeader(f.Blocks[gview-1].BlockHash())
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +63,7 @@ func newEnv(t testing.TB, n, gview int) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg.Derivers = derive.Default(&spec.Config.PoP, spec.Config.KeystoneInterval)
 	cfg.Dir, cfg.NoSync, cfg.Bitcoin = "", true, btc
 	cfg.Logger = slog.New(slog.DiscardHandler)
 	c, err := chain.New(cfg)

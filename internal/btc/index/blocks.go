@@ -10,8 +10,6 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/cockroachdb/pebble/v2"
-
-	"github.com/hemi-go/hemi/internal/btc/p2p"
 )
 
 // blockData is a decoded block with what indexing needs computed once:
@@ -27,7 +25,7 @@ func (bd *blockData) memSize() int {
 	return int(bd.offs[len(bd.offs)-1])*2 + len(bd.txids)*(32+4+200)
 }
 
-// Errors from block verification; they are wrapped with p2p.ErrInvalid.
+// Errors from block verification; they are wrapped with ErrInvalid.
 var (
 	errNoTxs        = errors.New("block has no transactions")
 	errMerkle       = errors.New("merkle root does not match the header")
@@ -45,7 +43,7 @@ func (ix *Index) AcceptBlock(msg *wire.MsgBlock) error {
 	}
 	defer ix.leave()
 	if msg == nil {
-		return fmt.Errorf("%w: nil block", p2p.ErrInvalid)
+		return fmt.Errorf("%w: nil block", ErrInvalid)
 	}
 
 	hash := msg.BlockHash()
@@ -53,7 +51,7 @@ func (ix *Index) AcceptBlock(msg *wire.MsgBlock) error {
 	n := ix.byHash[hash]
 	ix.mu.RUnlock()
 	if n == nil {
-		return fmt.Errorf("%w: block %s has no known header", p2p.ErrInvalid, hash)
+		return fmt.Errorf("%w: block %s has no known header", ErrInvalid, hash)
 	}
 	if n.has(statusHaveData) {
 		return nil
@@ -61,7 +59,7 @@ func (ix *Index) AcceptBlock(msg *wire.MsgBlock) error {
 	// Serialize straight into the batch that stores the block, verify
 	// from those bytes, and commit only if the block matches its header.
 	if len(msg.Transactions) == 0 {
-		return fmt.Errorf("%w: block %s at height %d: %w", p2p.ErrInvalid, hash, n.height, errNoTxs)
+		return fmt.Errorf("%w: block %s at height %d: %w", ErrInvalid, hash, n.height, errNoTxs)
 	}
 	size := msg.SerializeSize()
 	b := ix.db.NewBatchWithSize(size + 256)
@@ -70,11 +68,11 @@ func (ix *Index) AcceptBlock(msg *wire.MsgBlock) error {
 	copy(op.Key, idKey(pfxBlock, n.id))
 	offs, err := encodeBlockInto(op.Value, msg)
 	if err != nil {
-		return fmt.Errorf("%w: block %s at height %d: %w", p2p.ErrInvalid, hash, n.height, err)
+		return fmt.Errorf("%w: block %s at height %d: %w", ErrInvalid, hash, n.height, err)
 	}
 	bd := &blockData{msg: msg, offs: offs}
 	if err := bd.hashAndVerify(op.Value); err != nil {
-		return fmt.Errorf("%w: block %s at height %d: %w", p2p.ErrInvalid, hash, n.height, err)
+		return fmt.Errorf("%w: block %s at height %d: %w", ErrInvalid, hash, n.height, err)
 	}
 	_ = op.Finish()
 	_ = b.Set(idKey(pfxHeader, n.id), n.recordWith(n.flags()|statusHaveData), nil)

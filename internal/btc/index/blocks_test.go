@@ -9,8 +9,6 @@ import (
 	"github.com/btcsuite/btcd/btcutil/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
-
-	"github.com/hemi-go/hemi/internal/btc/p2p"
 )
 
 func TestAcceptBlockRejects(t *testing.T) {
@@ -76,7 +74,7 @@ func TestAcceptBlockRejects(t *testing.T) {
 				}
 			}
 			err := ix.AcceptBlock(bad)
-			if !errors.Is(err, p2p.ErrInvalid) {
+			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("error %v, want ErrInvalid", err)
 			}
 			if _, err := ix.Block(good.BlockHash()); !errors.Is(err, ErrNotFound) {

@@ -3,9 +3,19 @@ package index
 import "errors"
 
 // Errors returned by the index. Callers test them with errors.Is; every
-// returned error wraps one of these (or p2p.ErrInvalid / p2p.ErrUnconnected
-// for data from peers) with context.
+// returned error wraps one of these with context.
 var (
+	// ErrInvalid: a header or block a peer sent breaks a rule (proof of
+	// work, retarget, median time, checkpoints, merkle root, size); the
+	// P2P client bans the peer (ErrInvalid is this value). Below the
+	// client, so the index needs nothing of it.
+	ErrInvalid = errors.New("invalid data from peer")
+
+	// ErrUnconnected: headers whose first has no known parent; the P2P
+	// client asks again with a fresh locator (ErrUnconnected is this
+	// value).
+	ErrUnconnected = errors.New("headers do not connect to any known header")
+
 	// ErrNotFound: the transaction, output, spend or publication does not
 	// exist as of the requested block.
 	ErrNotFound = errors.New("not found")

@@ -10,8 +10,6 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
-
-	"github.com/hemi-go/hemi/internal/btc/p2p"
 )
 
 // Status flags of a header node, persisted in its header record.
@@ -195,7 +193,7 @@ func (ix *Index) AcceptHeaders(hdrs []wire.BlockHeader) (int, bool, error) {
 			continue
 		}
 		if byHash[hash] != nil {
-			return 0, false, fmt.Errorf("%w: header %s repeated in one message", p2p.ErrInvalid, hash)
+			return 0, false, fmt.Errorf("%w: header %s repeated in one message", ErrInvalid, hash)
 		}
 		parent := ix.byHash[h.PrevBlock]
 		if parent == nil {
@@ -203,18 +201,18 @@ func (ix *Index) AcceptHeaders(hdrs []wire.BlockHeader) (int, bool, error) {
 		}
 		if parent == nil {
 			if i == 0 {
-				return 0, false, fmt.Errorf("%w: header %s has unknown parent %s", p2p.ErrUnconnected, hash, h.PrevBlock)
+				return 0, false, fmt.Errorf("%w: header %s has unknown parent %s", ErrUnconnected, hash, h.PrevBlock)
 			}
-			return 0, false, fmt.Errorf("%w: header %d (%s) does not connect to the one before it", p2p.ErrInvalid, i, hash)
+			return 0, false, fmt.Errorf("%w: header %d (%s) does not connect to the one before it", ErrInvalid, i, hash)
 		}
 		if prev != nil && parent != prev {
-			return 0, false, fmt.Errorf("%w: header %d (%s) does not follow the one before it", p2p.ErrInvalid, i, hash)
+			return 0, false, fmt.Errorf("%w: header %d (%s) does not follow the one before it", ErrInvalid, i, hash)
 		}
 		if err := blockchain.CheckBlockHeaderSanity(h, ix.params.PowLimit, ix.timeSource, blockchain.BFNone); err != nil {
-			return 0, false, fmt.Errorf("%w: header %s at height %d: %w", p2p.ErrInvalid, hash, parent.height+1, err)
+			return 0, false, fmt.Errorf("%w: header %s at height %d: %w", ErrInvalid, hash, parent.height+1, err)
 		}
 		if err := blockchain.CheckBlockHeaderContext(h, parent, blockchain.BFNone, ctx, false); err != nil {
-			return 0, false, fmt.Errorf("%w: header %s at height %d: %w", p2p.ErrInvalid, hash, parent.height+1, err)
+			return 0, false, fmt.Errorf("%w: header %s at height %d: %w", ErrInvalid, hash, parent.height+1, err)
 		}
 		n := newNode(h, hash, parent, uint32(len(ix.nodes)+len(fresh)))
 		fresh = append(fresh, n)

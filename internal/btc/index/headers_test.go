@@ -10,8 +10,6 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
-
-	"github.com/hemi-go/hemi/internal/btc/p2p"
 )
 
 // retargetParams is regtest with difficulty retargeting every 10 blocks.
@@ -75,7 +73,7 @@ func TestHeaderChecks(t *testing.T) {
 				unsolve(&b.Header)
 				return []wire.BlockHeader{b.Header}
 			},
-			wantErr: p2p.ErrInvalid,
+			wantErr: ErrInvalid,
 			code:    blockchain.ErrHighHash,
 		},
 		{
@@ -85,7 +83,7 @@ func TestHeaderChecks(t *testing.T) {
 				b := s.g.blockAt(t, tip(s).BlockHash(), time.Time{}, 0x2100ffff, script(2))
 				return []wire.BlockHeader{b.Header}
 			},
-			wantErr: p2p.ErrInvalid,
+			wantErr: ErrInvalid,
 			code:    blockchain.ErrUnexpectedDifficulty,
 		},
 		{
@@ -95,7 +93,7 @@ func TestHeaderChecks(t *testing.T) {
 				b := s.g.blockAt(t, tip(s).BlockHash(), time.Time{}, 0x1f7fffff, script(2))
 				return []wire.BlockHeader{b.Header}
 			},
-			wantErr: p2p.ErrInvalid,
+			wantErr: ErrInvalid,
 			code:    blockchain.ErrUnexpectedDifficulty,
 		},
 		{
@@ -106,7 +104,7 @@ func TestHeaderChecks(t *testing.T) {
 				b := s.g.block(t, tip(s).BlockHash(), script(2))
 				return []wire.BlockHeader{b.Header}
 			},
-			wantErr: p2p.ErrInvalid,
+			wantErr: ErrInvalid,
 			code:    blockchain.ErrUnexpectedDifficulty,
 		},
 		{
@@ -133,7 +131,7 @@ func TestHeaderChecks(t *testing.T) {
 				b := s.g.blockAt(t, tip(s).BlockHash(), mtp, s.params.PowLimitBits, script(2))
 				return []wire.BlockHeader{b.Header}
 			},
-			wantErr: p2p.ErrInvalid,
+			wantErr: ErrInvalid,
 			code:    blockchain.ErrTimeTooOld,
 		},
 		{
@@ -143,7 +141,7 @@ func TestHeaderChecks(t *testing.T) {
 				b := s.g.blockAt(t, tip(s).BlockHash(), now.Add(3*time.Hour), s.params.PowLimitBits, script(2))
 				return []wire.BlockHeader{b.Header}
 			},
-			wantErr: p2p.ErrInvalid,
+			wantErr: ErrInvalid,
 			code:    blockchain.ErrTimeTooNew,
 		},
 		{
@@ -157,7 +155,7 @@ func TestHeaderChecks(t *testing.T) {
 			headers: func(t *testing.T, s setup) []wire.BlockHeader {
 				return headers(s.g.chain(t, tip(s).BlockHash(), 1, script(2)))
 			},
-			wantErr: p2p.ErrInvalid,
+			wantErr: ErrInvalid,
 			code:    blockchain.ErrBadCheckpoint,
 		},
 		{
@@ -168,7 +166,7 @@ func TestHeaderChecks(t *testing.T) {
 				bs := orphanGen.chain(t, *s.params.GenesisHash, 6, script(9))
 				return headers(bs[4:])
 			},
-			wantErr: p2p.ErrUnconnected,
+			wantErr: ErrUnconnected,
 		},
 		{
 			name: "non-contiguous headers",
@@ -178,7 +176,7 @@ func TestHeaderChecks(t *testing.T) {
 				b := s.g.block(t, tip(s).BlockHash(), script(3))
 				return []wire.BlockHeader{a.Header, b.Header}
 			},
-			wantErr: p2p.ErrInvalid,
+			wantErr: ErrInvalid,
 		},
 		{
 			name: "batch with one bad header stores nothing",
@@ -189,7 +187,7 @@ func TestHeaderChecks(t *testing.T) {
 				unsolve(&hs[2])
 				return hs
 			},
-			wantErr: p2p.ErrInvalid,
+			wantErr: ErrInvalid,
 			code:    blockchain.ErrHighHash,
 		},
 	}
@@ -257,7 +255,7 @@ func TestForkBeforeCheckpoint(t *testing.T) {
 	}
 	fork := g.block(t, bs[1].BlockHash(), script(2)) // height 3 < 4
 	_, _, err := ix.AcceptHeaders([]wire.BlockHeader{fork.Header})
-	if !errors.Is(err, p2p.ErrInvalid) || !ruleErr(err, blockchain.ErrForkTooOld) {
+	if !errors.Is(err, ErrInvalid) || !ruleErr(err, blockchain.ErrForkTooOld) {
 		t.Fatalf("fork below checkpoint: %v", err)
 	}
 	fork = g.block(t, bs[3].BlockHash(), script(2)) // height 5, above: fine

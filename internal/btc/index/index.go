@@ -15,7 +15,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hemi-go/hemi/internal/btc/p2p"
 	"github.com/hemi-go/hemi/internal/pebblelog"
 )
 
@@ -171,8 +170,6 @@ type Index struct {
 	evMu      sync.Mutex
 	evNotify  chan struct{}
 }
-
-var _ p2p.Chain = (*Index)(nil)
 
 // Open opens (or creates) the index in cfg.Dir, loads the header tree,
 // brings every index up to the block tip and returns the index ready for

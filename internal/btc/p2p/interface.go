@@ -1,18 +1,18 @@
 package p2p
 
 import (
-	"errors"
-
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/hemi-go/hemi/internal/btc/index"
 )
 
 // Errors a Chain returns to classify what a peer sent. The client bans a
 // peer whose data wraps ErrInvalid; ErrUnconnected only makes it ask again
-// with a fresh locator.
+// with a fresh locator. They are the index's kinds (the lower package owns
+// them, so the index imports nothing of this client).
 var (
-	ErrInvalid     = errors.New("invalid data from peer")
-	ErrUnconnected = errors.New("headers do not connect to any known header")
+	ErrInvalid     = index.ErrInvalid
+	ErrUnconnected = index.ErrUnconnected
 )
 
 // Chain is the header chain and block store the client feeds. It is

@@ -1,4 +1,4 @@
-package chain
+package indexadapt
 
 import (
 	"errors"
@@ -10,30 +10,33 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/btc/index"
+	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
 )
 
-var _ Bitcoin = (*IndexBitcoin)(nil)
+// Chain is the Bitcoin index as the L2 chain asks for it (chain.Bitcoin,
+// asserted in internal/node): the view rules' facts, execution views
+// (View) and keystone publications. It imports nothing of the chain, so
+// the chain's own tests build on it.
+type Chain struct{ ix *index.Index }
 
-// IndexBitcoin is the Bitcoin interface over the Bitcoin index.
-type IndexBitcoin struct{ ix *index.Index }
-
-// NewIndexBitcoin adapts ix.
-func NewIndexBitcoin(ix *index.Index) *IndexBitcoin { return &IndexBitcoin{ix: ix} }
+// NewChain adapts ix.
+func NewChain(ix *index.Index) *Chain { return &Chain{ix: ix} }
 
 // notReady maps the index's "I do not have it (yet)" errors to
-// ErrViewNotReady and leaves real failures as they are.
+// ErrViewNotReady (rules.ErrViewNotReady, which chain.ErrViewNotReady is)
+// and leaves real failures as they are.
 func notReady(err error) error {
 	if errors.Is(err, index.ErrUnknownBlock) || errors.Is(err, index.ErrNotIndexed) {
-		return fmt.Errorf("%w: %w", ErrViewNotReady, err)
+		return fmt.Errorf("%w: %w", rules.ErrViewNotReady, err)
 	}
 	return err
 }
 
 // ViewHeader returns the header, height and cumulative work of an indexed
 // block.
-func (b *IndexBitcoin) ViewHeader(hash chainhash.Hash) (hvm.Header, *big.Int, error) {
+func (b *Chain) ViewHeader(hash chainhash.Hash) (hvm.Header, *big.Int, error) {
 	// HeaderByHash as of the block itself fails with ErrNotIndexed for a
 	// header whose block is not indexed yet.
 	hi, err := b.ix.HeaderByHash(hash, hash)
@@ -44,7 +47,7 @@ func (b *IndexBitcoin) ViewHeader(hash chainhash.Hash) (hvm.Header, *big.Int, er
 }
 
 // Contains reports whether ancestor is in the chain of descendant.
-func (b *IndexBitcoin) Contains(ancestor, descendant chainhash.Hash) (bool, error) {
+func (b *Chain) Contains(ancestor, descendant chainhash.Hash) (bool, error) {
 	_, err := b.ix.HeaderByHash(ancestor, descendant)
 	switch {
 	case err == nil:
@@ -57,23 +60,37 @@ func (b *IndexBitcoin) Contains(ancestor, descendant chainhash.Hash) (bool, erro
 }
 
 // TipHeight returns the height of the index's connected chain.
-func (b *IndexBitcoin) TipHeight() int32 {
+func (b *Chain) TipHeight() int32 {
 	_, h := b.ix.BlockTip()
 	return h
 }
 
-// View pins an hvm.IndexView to hash.
-func (b *IndexBitcoin) View(hash chainhash.Hash) (hvm.BitcoinView, error) {
-	v, err := hvm.NewIndexView(b.ix, hash)
+// View pins a View to hash.
+func (b *Chain) View(hash chainhash.Hash) (hvm.BitcoinView, error) {
+	v, err := NewView(b.ix, hash)
 	if err != nil {
 		return nil, notReady(err)
 	}
 	return v, nil
 }
 
+// MainChainAt returns the connected chain's block at height (the block
+// producer's view choice, sequencer.Bitcoin).
+func (b *Chain) MainChainAt(height int32) (hvm.Header, error) {
+	tip, _ := b.ix.BlockTip()
+	hi, err := b.ix.HeaderByHeight(height, tip)
+	if err != nil {
+		if errors.Is(err, index.ErrNotFound) || errors.Is(err, index.ErrUnknownBlock) || errors.Is(err, index.ErrNotIndexed) {
+			return hvm.Header{}, fmt.Errorf("%w: no connected block at height %d: %w", rules.ErrViewNotReady, height, err)
+		}
+		return hvm.Header{}, err
+	}
+	return hvm.Header{Height: hi.Height, Hash: hi.Hash, Header: hi.Header}, nil
+}
+
 // Publications reads keystone id's publications as of asOf from the
 // index, without their publishers (Publisher).
-func (b *IndexBitcoin) Publications(id [32]byte, asOf chainhash.Hash) ([]pop.Publication, error) {
+func (b *Chain) Publications(id [32]byte, asOf chainhash.Hash) ([]pop.Publication, error) {
 	pubs, err := b.ix.Publications(id, asOf)
 	if err != nil {
 		return nil, notReady(err)
@@ -89,12 +106,12 @@ func (b *IndexBitcoin) Publications(id [32]byte, asOf chainhash.Hash) ([]pop.Pub
 // spends (both as of asOf; the spent output may be in the same block) to
 // identify the publisher. A first input whose spent output the index does
 // not hold (a coinbase, the genesis coinbase) has no publisher.
-func (b *IndexBitcoin) Publisher(txid, asOf chainhash.Hash) (*common.Address, error) {
+func (b *Chain) Publisher(txid, asOf chainhash.Hash) (*common.Address, error) {
 	return b.publisher(txid, asOf)
 }
 
 // publisher identifies the publisher of PoP transaction txid as of asOf.
-func (b *IndexBitcoin) publisher(txid, asOf chainhash.Hash) (*common.Address, error) {
+func (b *Chain) publisher(txid, asOf chainhash.Hash) (*common.Address, error) {
 	ti, err := b.ix.TxByID(txid, asOf)
 	if err != nil {
 		return nil, fmt.Errorf("chain: pop tx %s: %w", txid, notReady(err))

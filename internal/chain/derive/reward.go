@@ -1,4 +1,4 @@
-package chain
+package derive
 
 import (
 	"math/big"
