@@ -78,7 +78,7 @@ func (s *Service) runGossip(ctx context.Context) error {
 				return
 			}
 			d, ok := m.ValidatorData.(Decision)
-			if m.Local || !ok || d.Block == nil {
+			if m.ReceivedFrom == s.host.ID() || !ok || d.Block == nil {
 				continue
 			}
 			select {
@@ -111,7 +111,7 @@ func (s *Service) facts() Facts {
 // validate is the topic validator: it runs before a message is delivered
 // or forwarded.
 func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-	if m.Local {
+	if from == s.host.ID() {
 		return pubsub.ValidationAccept // a head of our own chain (publish)
 	}
 	if !s.peers.Ready(from) {
@@ -286,7 +286,8 @@ func (s *Service) insertResult(ctx context.Context, p *pending, err error) *pend
 // requestSync starts a catch-up to (number, hash) from peer from, unless
 // one is running. Without a Syncer it only says so.
 func (s *Service) requestSync(from peer.ID, number uint64, hash common.Hash) {
-	if s.cfg.Syncer == nil {
+	syncer := s.getSyncer()
+	if syncer == nil {
 		if s.syncing.CompareAndSwap(false, true) { // warn once per minute at most
 			s.log.Warn("gossiped block does not connect and no catch-up sync is configured: holding it until its parent arrives",
 				"number", number, "hash", hash, "from", from)
@@ -307,7 +308,7 @@ func (s *Service) requestSync(from peer.ID, number uint64, hash common.Hash) {
 	s.goLife(func(ctx context.Context) {
 		defer s.syncing.Store(false)
 		s.log.Info("catching up: gossip is ahead of the chain", "to", number, "hash", hash, "from", from, "head", s.cfg.Chain.Head().Number)
-		if err := s.cfg.Syncer.SyncTo(ctx, from, number, hash); err != nil && ctx.Err() == nil {
+		if err := syncer.SyncTo(ctx, from, number, hash); err != nil && ctx.Err() == nil {
 			s.log.Warn("catch-up sync failed", "to", number, "from", from, "err", err)
 		}
 	})

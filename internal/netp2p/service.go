@@ -44,6 +44,27 @@ type Service struct {
 
 	// syncing is set while a catch-up runs (one at a time).
 	syncing atomic.Bool
+	// syncer is Config.Syncer or the one SetSyncer installed.
+	syncer atomic.Pointer[Syncer]
+}
+
+// SetSyncer installs the catch-up syncer after New, for a syncer that
+// needs the service's Host first (range sync registers its protocol on
+// it). Call it before Run; it replaces Config.Syncer.
+func (s *Service) SetSyncer(sy Syncer) {
+	if sy == nil {
+		s.syncer.Store(nil)
+		return
+	}
+	s.syncer.Store(&sy)
+}
+
+// getSyncer returns the installed syncer, or nil.
+func (s *Service) getSyncer() Syncer {
+	if p := s.syncer.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // New builds the service and starts its libp2p host: TCP, Noise, yamux,
@@ -90,6 +111,9 @@ func New(cfg Config) (*Service, error) {
 	life, stop := context.WithCancel(context.Background())
 	s := &Service{cfg: cfg, log: cfg.Logger, m: m, host: h, peers: pt, gate: newGate(cfg.Sequencers), static: static,
 		life: life, stop: stop}
+	if cfg.Syncer != nil {
+		s.SetSyncer(cfg.Syncer)
+	}
 	for _, ai := range static {
 		h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour*24*365)
 	}

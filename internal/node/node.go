@@ -17,6 +17,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/finality"
+	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
@@ -59,6 +60,13 @@ type Config struct {
 	// RPCListener, if set, is where the server serves (a test's free
 	// port) instead of listening on RPC.ListenAddr.
 	RPCListener net.Listener
+	// P2P configures L2 networking (DESIGN 9): on when it lists a listen
+	// address or a static peer. The node fills in the chain, genesis
+	// hash, chain id, sequencers, finality, Bitcoin index, publishing (a
+	// node with Key publishes its blocks), logger and registerer; the
+	// identity key is read from (or created in) Dir's IdentityFile, or is
+	// new every start with Dir "" (tests).
+	P2P netp2p.Config
 	// NoSync skips the chain's fsync after each block (tests).
 	NoSync bool
 	// Logger receives every subsystem's logs (with subsystem=...).
@@ -83,6 +91,7 @@ type Node struct {
 	Finality  *finality.Service
 	Sequencer *sequencer.Sequencer // nil without Config.Key
 	RPC       *rpc.Server          // nil with the server off
+	P2P       *netp2p.Service      // nil with L2 networking off
 	Spec      *genesis.Spec
 	// Bitcoin is the adapted index the chain and the producer read.
 	Bitcoin *Bitcoin
@@ -192,6 +201,11 @@ func New(cfg Config) (_ *Node, err error) {
 			return nil, err
 		}
 	}
+	if len(cfg.P2P.ListenAddrs) > 0 || len(cfg.P2P.Peers) > 0 {
+		if n.P2P, err = newP2P(cfg, n); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Key != nil {
 		// Today a sealed block is stored at once; with raft (DESIGN 9) the
 		// committer commits it to the group first.
@@ -206,9 +220,9 @@ func New(cfg Config) (_ *Node, err error) {
 }
 
 // Run runs the node's services in one errgroup until ctx is done or one
-// fails: the mempool, finality, the RPC server and the block producer
-// (or, without a key, the follower, which has no block source until L2
-// networking comes).
+// fails: the mempool, finality, the RPC server, L2 networking (gossip:
+// a follower's block source, a sequencer's publisher) and the block
+// producer.
 func (n *Node) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.Pool.Run(ctx) })
@@ -219,6 +233,9 @@ func (n *Node) Run(ctx context.Context) error {
 	case n.RPC != nil:
 		g.Go(func() error { return n.RPC.Run(ctx) })
 	}
+	if n.P2P != nil {
+		g.Go(func() error { return n.P2P.Run(ctx) })
+	}
 	if n.Sequencer != nil {
 		g.Go(func() error {
 			if n.cfg.WaitSynced {
@@ -228,19 +245,24 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 			return n.Sequencer.Run(ctx)
 		})
-	} else {
-		n.log.Info("L2 follower: no block source yet (L2 gossip comes with the network issue); serving the chain as it is",
+	} else if n.P2P == nil {
+		n.log.Warn("L2 follower without peers: it serves the chain as it is; list the network's nodes in net.peers to follow it",
 			"head", n.Chain.Head().Number, "chain_id", n.Spec.Config.ChainID)
 	}
 	return g.Wait()
 }
 
-// Close closes the mempool and the chain. Call it after Run returned (or
-// instead of Run).
+// Close closes the mempool and the chain (and the L2 host when Run never
+// ran). Call it after Run returned (or instead of Run).
 func (n *Node) Close() error {
 	var err error
+	if n.P2P != nil {
+		err = n.P2P.Close()
+	}
 	if n.Pool != nil {
-		err = n.Pool.Close()
+		if cerr := n.Pool.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if n.Chain != nil {
 		if cerr := n.Chain.Close(); err == nil {
@@ -267,4 +289,30 @@ func waitSynced(ctx context.Context, svc *tbc.Service, log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// newP2P builds the node's L2 networking over its chain. Until genesis
+// files exist (issue 10 item 1), the genesis hash peers must share is the
+// genesis block's hash.
+func newP2P(cfg Config, n *Node) (*netp2p.Service, error) {
+	pc := cfg.P2P
+	if pc.Identity == nil && cfg.Dir != "" {
+		key, err := netp2p.LoadIdentity(filepath.Join(cfg.Dir, netp2p.IdentityFile))
+		if err != nil {
+			return nil, err
+		}
+		pc.Identity = key
+	}
+	pc.Chain, pc.Finality, pc.Bitcoin = n.Chain, n.Finality, cfg.BTC.Index()
+	pc.GenesisHash = n.Chain.Genesis().Hash()
+	pc.ChainID = cfg.Spec.Config.ChainID
+	pc.Sequencers = cfg.Spec.Config.Sequencers
+	pc.Publish = cfg.Key != nil
+	if pc.Logger == nil {
+		pc.Logger = n.log.With("subsystem", "netp2p")
+	}
+	if pc.Registerer == nil {
+		pc.Registerer = cfg.Registerer
+	}
+	return netp2p.New(pc)
 }
