@@ -54,7 +54,8 @@ type PeerInfo struct {
 }
 
 type peerState struct {
-	info PeerInfo
+	info  PeerInfo
+	conns int // open connections, counted from libp2p's per-connection notifications
 }
 
 // peerTable holds every known peer's state and is the connection gater:
@@ -197,6 +198,7 @@ func (t *peerTable) Connected(p peer.ID, addr ma.Multiaddr, inbound bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.get(p)
+	st.conns++
 	if !st.info.Connected {
 		t.connected++
 	}
@@ -204,14 +206,20 @@ func (t *peerTable) Connected(p peer.ID, addr ma.Multiaddr, inbound bool) {
 	t.m.peers.Set(float64(t.connected))
 }
 
-// Disconnected records that p has no connection left. A peer that is
-// neither static nor banned is forgotten, so the table stays bounded.
-func (t *peerTable) Disconnected(p peer.ID) {
+// Disconnected records a closed connection and reports whether p has
+// none left. A peer left without connections that is neither static nor
+// banned is forgotten, so the table stays bounded. (libp2p notifies every
+// connection's close after its open, so counting them is exact; asking
+// the network instead races with its bookkeeping.)
+func (t *peerTable) Disconnected(p peer.ID) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	st := t.peers[p]
 	if st == nil || !st.info.Connected {
-		return
+		return false
+	}
+	if st.conns--; st.conns > 0 {
+		return false
 	}
 	t.connected--
 	st.info.Connected, st.info.Ready, st.info.Addr = false, false, ""
@@ -222,6 +230,7 @@ func (t *peerTable) Disconnected(p peer.ID) {
 	if !st.info.Static && !t.isBanned(p) {
 		delete(t.peers, p)
 	}
+	return true
 }
 
 // Info returns p's state.

@@ -257,15 +257,12 @@ func (s *Service) onConnected(_ network.Network, c network.Conn) {
 	s.goLife(func(ctx context.Context) { s.handshake(ctx, p) })
 }
 
-func (s *Service) onDisconnected(n network.Network, c network.Conn) {
+func (s *Service) onDisconnected(_ network.Network, c network.Conn) {
 	p := c.RemotePeer()
-	if n.Connectedness(p) == network.Connected {
-		return // another connection to p is still open
-	}
-	if info, ok := s.peers.Info(p); ok && info.Ready {
+	info, _ := s.peers.Info(p)
+	if s.peers.Disconnected(p) && info.Ready {
 		s.log.Info("L2 peer disconnected", "peer", p, "score", info.Score)
 	}
-	s.peers.Disconnected(p)
 }
 
 // handshake is the dialer's side: write our Status, read the peer's.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
+	"fmt"
 	"math/big"
 	"slices"
 	"sync"
@@ -147,6 +148,27 @@ func counter(t *testing.T, reg *prometheus.Registry, name string, labels map[str
 	return 0
 }
 
+// gossipCounts lists the gossip counters (a failing test's diagnosis).
+func gossipCounts(t *testing.T, reg *prometheus.Registry) string {
+	mfs, err := reg.Gather()
+	if err != nil {
+		return err.Error()
+	}
+	out := ""
+	for _, mf := range mfs {
+		if mf.GetName() != "hemi_netp2p_gossip_messages_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				out += lp.GetValue() + "/"
+			}
+			out += fmt.Sprintf("=%v ", metricValue(m))
+		}
+	}
+	return "gossip counters: " + out
+}
+
 func metricValue(m *dto.Metric) float64 {
 	if m.Counter != nil {
 		return m.Counter.GetValue()
@@ -210,8 +232,10 @@ func junk(n int) []byte {
 // stored and kept as evidence. A node on another genesis is refused and
 // banned at the handshake.
 func TestP2PBadInput(t *testing.T) {
+	// Cancelled last (cleanups run in reverse): the nodes stop before
+	// their Bitcoin layer.
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	svc := bitcoinLayer(t, ctx, 4)
 	spec := p2pSpec(t, svc)
 	devKey := crypto.FromECDSA(sequencer.DevKey())
@@ -282,7 +306,7 @@ func TestP2PBadInput(t *testing.T) {
 		score -= netp2p.PenaltyReject
 		waitFor(t, 30*time.Second, c.name+" rejected", func() bool {
 			return counter(t, reg, "gossip_messages_total", map[string]string{"result": "reject", "reason": c.reason}) == 1
-		})
+		}, func() string { return gossipCounts(t, reg) + fmt.Sprintf(" attacker %+v", peerInfo(victim, aid)) })
 		if got := peerInfo(victim, aid).Score; got != score {
 			t.Fatalf("%s: score %d, want %d", c.name, got, score)
 		}

@@ -41,13 +41,19 @@ func runNode(t *testing.T, ctx context.Context, n *node.Node) {
 	})
 }
 
-// waitFor polls cond every 20 ms until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+// waitFor polls cond every 20 ms until it holds or timeout passes; then
+// it fails the test, saying what it waited for and what diag (if any)
+// reports of the state.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool, diag ...func() string) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+			state := ""
+			for _, d := range diag {
+				state += " " + d()
+			}
+			t.Fatalf("timed out after %s waiting for %s;%s", timeout, what, state)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -60,8 +66,10 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 // its blocks and state roots equal the sequencer's at every height; each
 // side lists the other as a ready peer with a clean score.
 func TestP2PFollower(t *testing.T) {
+	// Cancelled last (cleanups run in reverse): the nodes stop before
+	// their Bitcoin layer.
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	t.Cleanup(cancel)
 	svc := bitcoinLayer(t, ctx, 4)
 	spec := p2pSpec(t, svc)
 	seq, err := node.New(node.Config{Dir: t.TempDir(), BTC: svc, Spec: spec, Key: sequencer.DevKey(), NoSync: true,
