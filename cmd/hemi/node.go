@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/hemi-go/hemi/internal/config"
+	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
@@ -55,14 +56,15 @@ func nodeCommand() *cli.Command {
 		Description: "Syncs Bitcoin over P2P from --peer (as `hemi tbc`), opens the L2 chain whose genesis is\n" +
 			"anchored at l2.genesis_btc_height, keeps the mempool, and with --sequencer builds and seals\n" +
 			"a block every sequencer.block_time. The sealing key comes from sequencer.key_file or\n" +
-			"$HEMI_SEQUENCER_KEY (hex), never from a flag.\n\n" +
+			"$HEMI_SEQUENCER_KEY (hex), never from a flag. Blocks travel between nodes over libp2p ([net]):\n" +
+			"a follower lists the network's nodes with --net-peer and imports the blocks they gossip.\n\n" +
 			"Example: HEMI_SEQUENCER_KEY=... hemi node --sequencer --network regtest --peer 127.0.0.1:18444",
-		Flags: append(btcFlags(),
+		Flags: append(append(btcFlags(), netFlags()...),
 			rpcFlag(),
 			&cli.BoolFlag{Name: flagSequencer, Usage: "build and seal blocks (needs the sequencer key)", Sources: cli.EnvVars("HEMI_SEQUENCER")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "log", "metrics", "btc", "l2", "sequencer", "txpool", "rpc"}})
+			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "log", "metrics", "btc", "l2", "sequencer", "txpool", "rpc", "net"}})
 			if err != nil {
 				return err
 			}
@@ -108,6 +110,12 @@ func nodeGenesis(cfg config.Config) node.Genesis {
 	}
 }
 
+// netConfig maps the [net] section onto the node's L2 networking (the
+// node fills in the chain, genesis and identity).
+func netConfig(c config.Net) netp2p.Config {
+	return netp2p.Config{ListenAddrs: c.Listen, Peers: c.Peers, MaxPeers: c.MaxPeers}
+}
+
 func runNode(ctx context.Context, cfg config.Config, sequence bool) error {
 	var key *ecdsa.PrivateKey
 	if sequence {
@@ -146,6 +154,7 @@ func runL2(ctx context.Context, cfg config.Config, svc *tbc.Service, key *ecdsa.
 		WaitSynced:     true,
 		TxPool:         poolConfig(cfg.TxPool, log),
 		RPC:            rpcConfig(cfg.RPC, log),
+		P2P:            netConfig(cfg.Net),
 		Logger:         log,
 		Registerer:     reg,
 	})

@@ -20,6 +20,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/peerserve"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/txpool"
@@ -41,7 +42,25 @@ type Config struct {
 	Sequencer Sequencer `toml:"sequencer"`
 	TxPool    TxPool    `toml:"txpool"`
 	RPC       RPC       `toml:"rpc"`
+	Net       Net       `toml:"net"`
 	PoPM      PoPM      `toml:"popm"`
+}
+
+// Net configures the L2 network of `hemi node` (libp2p, DESIGN 9; the
+// Bitcoin peers are [btc]'s): where it listens, the nodes it keeps
+// connected, how many peers it accepts.
+type Net struct {
+	// Listen are multiaddrs to listen on, TCP only (e.g.
+	// /ip4/0.0.0.0/tcp/7350 to accept peers from the LAN). Empty: no
+	// listener (a follower that only dials its peers).
+	Listen []string `toml:"listen"`
+	// Peers are static peers, multiaddrs ending in /p2p/<peer id>; each
+	// is dialed at start and redialed with backoff. A node logs its own
+	// id and addresses at start ("L2 p2p host started").
+	Peers []string `toml:"peers"`
+	// MaxPeers caps connected peers (inbound beyond it are refused;
+	// static peers always connect).
+	MaxPeers int `toml:"max_peers"`
 }
 
 // PoPM configures the PoP miner (`hemi popm`). It uses btc.network and
@@ -255,6 +274,7 @@ func Default() Config {
 			FilterMaxHashes:      rpc.DefaultFilterMaxHashes,
 			SubscriptionsPerConn: rpc.DefaultSubscriptionsPerConn,
 		},
+		Net: Net{Listen: []string{netp2p.DefaultListen}, Peers: []string{}, MaxPeers: netp2p.DefaultMaxPeers},
 		TxPool: TxPool{
 			PriceLimit:   legacypool.DefaultConfig.PriceLimit,
 			PriceBump:    legacypool.DefaultConfig.PriceBump,
@@ -409,6 +429,15 @@ func (c *Config) Validate() error {
 		if v.n < 1 {
 			bad("rpc.%s %d: must be at least 1", v.name, v.n)
 		}
+	}
+	if _, err := netp2p.ParseListen(c.Net.Listen); err != nil {
+		bad("net.listen: %v", err)
+	}
+	if _, err := netp2p.ParsePeers(c.Net.Peers); err != nil {
+		bad("net.peers: %v", err)
+	}
+	if c.Net.MaxPeers < 1 {
+		bad("net.max_peers %d: must be at least 1", c.Net.MaxPeers)
 	}
 	if c.L2.KeystoneInterval == 0 {
 		bad("l2.keystone_interval must be positive")

@@ -91,6 +91,10 @@ func TestValidate(t *testing.T) {
 		{name: "rpc api", mutate: func(c *Config) { c.RPC.APIs = []string{"eth", "admin"} }, wantErr: `rpc.apis entry "admin"`},
 		{name: "rpc timeout", mutate: func(c *Config) { c.RPC.RequestTimeout.Duration = 0 }, wantErr: "rpc.request_timeout"},
 		{name: "rpc filters", mutate: func(c *Config) { c.RPC.FiltersPerClient = 0 }, wantErr: "rpc.filters_per_client"},
+		{name: "net listen", mutate: func(c *Config) { c.Net.Listen = []string{"0.0.0.0:7350"} }, wantErr: "net.listen"},
+		{name: "net listen quic", mutate: func(c *Config) { c.Net.Listen = []string{"/ip4/0.0.0.0/udp/7350/quic-v1"} }, wantErr: "TCP only"},
+		{name: "net peer without id", mutate: func(c *Config) { c.Net.Peers = []string{"/ip4/10.0.0.2/tcp/7350"} }, wantErr: "net.peers"},
+		{name: "net max peers", mutate: func(c *Config) { c.Net.MaxPeers = 0 }, wantErr: "net.max_peers"},
 		{name: "two at once", mutate: func(c *Config) { c.DataDir = ""; c.BTC.MaxPeers = 0 }, wantErr: "max_peers"},
 	}
 	for _, tc := range tests {
