@@ -25,6 +25,12 @@
 //     popm.Keystones (the devnet's in-process miner).
 //   - Genesis (genesis.go): the genesis of a configured network (config
 //     [l2]) read from the index.
+//   - L2 networking (node.go newP2P): with Config.P2P listing a listen
+//     address or a static peer, New builds internal/netp2p over the chain
+//     (identity key in Dir, genesis hash = the genesis block's hash until
+//     genesis files define one, finality's finalized number, the index's
+//     best header) and Run runs it: a follower imports the blocks peers
+//     gossip, a node with a key publishes the blocks it seals.
 //
 // # Seams for wave 2
 //
