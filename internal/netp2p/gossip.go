@@ -240,7 +240,7 @@ func (s *Service) retry(ctx context.Context, held []*pending, aging bool) []*pen
 		switch {
 		case errors.Is(err, chain.ErrViewNotReady):
 			if s.cfg.Bitcoin != nil {
-				if _, best := s.cfg.Bitcoin.BestHeader(); best >= 0 && uint32(best) >= p.viewHeight+ViewGrace {
+				if _, best := s.cfg.Bitcoin.BestHeader(); best >= 0 && uint64(best) >= uint64(p.viewHeight)+ViewGrace {
 					s.m.importFails.WithLabelValues("view_expired").Inc()
 					s.penalise(p.from, PenaltyInvalid, "view_expired",
 						fmt.Errorf("block %d: Bitcoin view at height %d still unknown with the best header at %d: %w", p.b.NumberU64(), p.viewHeight, best, err))

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/sequencer"
@@ -229,14 +231,15 @@ func junk(n int) []byte {
 // blocks start a catch-up; the node keeps running (it then imports the
 // peer's valid blocks, in any order) and bans the peer once its score
 // reaches BanScore. A second block at a height by the same sequencer is
-// stored and kept as evidence. A node on another genesis is refused and
-// banned at the handshake.
+// stored and kept as evidence. A block whose Bitcoin view is unknown is
+// held, then blamed once the index is ViewGrace blocks past it. A node
+// on another genesis is refused and banned at the handshake.
 func TestP2PBadInput(t *testing.T) {
 	// Cancelled last (cleanups run in reverse): the nodes stop before
 	// their Bitcoin layer.
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	svc := bitcoinLayer(t, ctx, 4)
+	svc, mine := bitcoinLayerMiner(t, ctx, 4)
 	spec := p2pSpec(t, svc)
 	devKey := crypto.FromECDSA(sequencer.DevKey())
 
@@ -336,6 +339,38 @@ func TestP2PBadInput(t *testing.T) {
 	}
 	score += 2
 	waitFor(t, 10*time.Second, "the score to rise by the two accepted blocks", func() bool { return peerInfo(victim, aid).Score == score })
+
+	// A block whose Bitcoin view the index does not know: held without
+	// blame until the index's best header is ViewGrace blocks above the
+	// view's claimed height; then its sender pays PenaltyInvalid and
+	// nothing is stored.
+	_, best := svc.Index().BestHeader()
+	unknownView := resealed(t, good[2], devKey, func(h *types.Header) {
+		e, err := block.DecodeExtra(h.Extra)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.BitcoinHeight, e.BitcoinHash = uint32(best)+1, chainhash.Hash{0x77}
+		if h.Extra, err = e.Encode(); err != nil {
+			t.Fatal(err)
+		}
+		h.MixDigest = rules.Random(e.BitcoinHash)
+	})
+	att.send(t, ctx, msg(t, unknownView))
+	waitFor(t, 30*time.Second, "the block with an unknown view held", func() bool {
+		return counter(t, reg, "import_failures_total", map[string]string{"reason": "view_not_ready"}) >= 1
+	})
+	if got := peerInfo(victim, aid).Score; got != score {
+		t.Fatalf("view not ready yet: score %d, want %d (no blame before the grace)", got, score)
+	}
+	mine(netp2p.ViewGrace + 1)
+	score -= netp2p.PenaltyInvalid
+	waitFor(t, 60*time.Second, "the sender penalised once the index is past the grace", func() bool {
+		return counter(t, reg, "import_failures_total", map[string]string{"reason": "view_expired"}) == 1 && peerInfo(victim, aid).Score == score
+	}, func() string { return fmt.Sprintf("attacker %+v", peerInfo(victim, aid)) })
+	if _, err := vn.Chain.HeaderByHash(unknownView.Hash()); err == nil {
+		t.Fatal("the block with an unknown view was stored")
+	}
 
 	// A replay of block 1 in other bytes: ignored, no penalty.
 	raw, err := snappy.Decode(nil, msg(t, good[0]))
