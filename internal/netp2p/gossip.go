@@ -253,9 +253,18 @@ func (s *Service) retry(ctx context.Context, held []*pending, aging bool) []*pen
 			p.waitView = false
 			kept = append(kept, p)
 		default:
-			// Inserted, known, invalid or failed: insert's own handling.
-			if q := s.insertResult(ctx, p, err); q != nil {
-				kept = append(kept, q)
+			// Inserted, known, invalid or failed: dropped after
+			// insert's own handling.
+			s.insertResult(ctx, p, err)
+		}
+	}
+	if aging {
+		// A catch-up that was busy when a block was held is asked for
+		// again, for the highest block still waiting for its parent.
+		for i := len(kept) - 1; i >= 0; i-- {
+			if p := kept[i]; !p.waitView {
+				s.requestSync(p.from, p.b.NumberU64()-1, p.b.Header.ParentHash)
+				break
 			}
 		}
 	}
@@ -264,7 +273,7 @@ func (s *Service) retry(ctx context.Context, held []*pending, aging bool) []*pen
 
 // insertResult handles an InsertBlock result for a held block as insert
 // does for a new one.
-func (s *Service) insertResult(ctx context.Context, p *pending, err error) *pending {
+func (s *Service) insertResult(ctx context.Context, p *pending, err error) {
 	number, hash := p.b.NumberU64(), p.b.Hash()
 	switch {
 	case err == nil:
@@ -280,7 +289,6 @@ func (s *Service) insertResult(ctx context.Context, p *pending, err error) *pend
 			s.log.Warn("gossiped block not imported: node failure", "number", number, "hash", hash, "err", err)
 		}
 	}
-	return nil
 }
 
 // requestSync starts a catch-up to (number, hash) from peer from, unless

@@ -40,7 +40,8 @@ type Service struct {
 	life   context.Context
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
-	closed atomic.Bool
+	lifeMu sync.Mutex // orders goLife's wg.Add before Close's wg.Wait
+	closed bool       // guarded by lifeMu
 
 	// syncing is set while a catch-up runs (one at a time).
 	syncing atomic.Bool
@@ -178,9 +179,13 @@ func (s *Service) Run(ctx context.Context) error {
 // Close stops the host and waits for the goroutines its callbacks
 // started. Run calls it; call it yourself only when Run never ran.
 func (s *Service) Close() error {
-	if s.closed.Swap(true) {
+	s.lifeMu.Lock()
+	if s.closed {
+		s.lifeMu.Unlock()
 		return nil
 	}
+	s.closed = true
+	s.lifeMu.Unlock()
 	s.stop()
 	err := s.host.Close()
 	s.wg.Wait()
@@ -189,7 +194,9 @@ func (s *Service) Close() error {
 
 // goLife runs f on a goroutine owned by the service's lifetime.
 func (s *Service) goLife(f func(ctx context.Context)) {
-	if s.closed.Load() {
+	s.lifeMu.Lock()
+	defer s.lifeMu.Unlock()
+	if s.closed {
 		return
 	}
 	s.wg.Add(1)
