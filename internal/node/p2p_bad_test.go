@@ -298,7 +298,9 @@ func TestP2PBadInput(t *testing.T) {
 		name, reason string
 		data         []byte
 	}{
-		{"malformed", netp2p.ReasonMalformed, junk(200)},
+		// Valid snappy of junk (random bytes may announce a huge length,
+		// which is too_large).
+		{"malformed", netp2p.ReasonMalformed, snappy.Encode(nil, junk(200))},
 		{"oversized", netp2p.ReasonTooLarge, junk(netp2p.MaxMessageSize + 1)},
 		{"valid header, junk body", netp2p.ReasonBadTxRoot, msg(t, junkBody)},
 		{"bad seal", netp2p.ReasonBadSeal, msg(t, badSeal)},
