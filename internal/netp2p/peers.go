@@ -95,7 +95,6 @@ func (t *peerTable) isBanned(p peer.ID) bool {
 	if t.now().After(until) {
 		delete(t.banned, p)
 		if st := t.peers[p]; st != nil {
-			st.info.BannedUntil = time.Time{}
 			st.info.Score = 0
 		}
 		return false
@@ -105,11 +104,7 @@ func (t *peerTable) isBanned(p peer.ID) bool {
 
 // ban bans p for the ban duration. t.mu is held.
 func (t *peerTable) ban(p peer.ID) {
-	until := t.now().Add(t.banFor)
-	t.banned[p] = until
-	if st := t.peers[p]; st != nil {
-		st.info.BannedUntil = until
-	}
+	t.banned[p] = t.now().Add(t.banFor)
 	t.m.bans.Inc()
 }
 
@@ -241,8 +236,18 @@ func (t *peerTable) Info(p peer.ID) (PeerInfo, bool) {
 	if st == nil {
 		return PeerInfo{}, false
 	}
-	t.isBanned(p) // expires a ban that ran out
-	return st.info, true
+	return t.infoOf(p, st), true
+}
+
+// infoOf is st's info with its ban (the ban map is the truth: a peer may
+// be banned by its handshake before libp2p reports its connection and the
+// table has a state for it). t.mu is held.
+func (t *peerTable) infoOf(p peer.ID, st *peerState) PeerInfo {
+	info := st.info
+	if t.isBanned(p) {
+		info.BannedUntil = t.banned[p]
+	}
+	return info
 }
 
 // All returns every known peer, connected ones first, then by id.
@@ -251,8 +256,7 @@ func (t *peerTable) All() []PeerInfo {
 	defer t.mu.Unlock()
 	out := make([]PeerInfo, 0, len(t.peers))
 	for p, st := range t.peers {
-		t.isBanned(p)
-		out = append(out, st.info)
+		out = append(out, t.infoOf(p, st))
 	}
 	slices.SortFunc(out, func(a, b PeerInfo) int {
 		if a.Connected != b.Connected {

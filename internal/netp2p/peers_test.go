@@ -62,6 +62,18 @@ func TestPeerTableGater(t *testing.T) {
 	if pt.InterceptPeerDial(b) || pt.InterceptSecured(network.DirOutbound, b, nil) {
 		t.Fatal("banned peer may be dialed or connect")
 	}
+	// A peer refused at its handshake before libp2p reported its
+	// connection (the notification is asynchronous) shows as banned.
+	early := peer.ID("early")
+	pt.Ban(early)
+	pt.Connected(early, addr, true)
+	if info, _ := pt.Info(early); info.BannedUntil.IsZero() {
+		t.Fatalf("peer banned before its connection was reported: %+v, want BannedUntil set", info)
+	}
+	pt.Disconnected(early)
+	if info, ok := pt.Info(early); !ok || info.BannedUntil.IsZero() || info.Connected {
+		t.Fatalf("banned peer after its disconnection: %+v, %v: want kept, banned, disconnected", info, ok)
+	}
 	pt.Reward(b, 6, common.Hash{6})
 	if info, _ := pt.Info(b); info.Score != BanScore+1 {
 		t.Fatalf("score %d after a reward, want %d", info.Score, BanScore+1)

@@ -245,9 +245,9 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 			return n.Sequencer.Run(ctx)
 		})
-	} else if n.P2P == nil {
-		n.log.Warn("L2 follower without peers: it serves the chain as it is; list the network's nodes in net.peers to follow it",
-			"head", n.Chain.Head().Number, "chain_id", n.Spec.Config.ChainID)
+	} else if n.P2P == nil || len(n.cfg.P2P.Peers) == 0 {
+		n.log.Warn("L2 follower without static peers: it serves the chain as it is until a peer dials it; list the network's nodes in net.peers to follow it",
+			"head", n.Chain.Head().Number, "chain_id", n.Spec.Config.ChainID, "p2p", n.P2P != nil)
 	}
 	return g.Wait()
 }
