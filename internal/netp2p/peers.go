@@ -234,6 +234,11 @@ func (t *peerTable) Info(p peer.ID) (PeerInfo, bool) {
 	defer t.mu.Unlock()
 	st := t.peers[p]
 	if st == nil {
+		// A banned peer may have no state: libp2p does not report a
+		// connection closed before its notification went out.
+		if t.isBanned(p) {
+			return PeerInfo{ID: p, Static: t.static[p], BannedUntil: t.banned[p]}, true
+		}
 		return PeerInfo{}, false
 	}
 	return t.infoOf(p, st), true
@@ -250,13 +255,19 @@ func (t *peerTable) infoOf(p peer.ID, st *peerState) PeerInfo {
 	return info
 }
 
-// All returns every known peer, connected ones first, then by id.
+// All returns every known peer (connected, static or banned), connected
+// ones first, then by id.
 func (t *peerTable) All() []PeerInfo {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]PeerInfo, 0, len(t.peers))
 	for p, st := range t.peers {
 		out = append(out, t.infoOf(p, st))
+	}
+	for p, until := range t.banned {
+		if t.peers[p] == nil && t.isBanned(p) {
+			out = append(out, PeerInfo{ID: p, Static: t.static[p], BannedUntil: until})
+		}
 	}
 	slices.SortFunc(out, func(a, b PeerInfo) int {
 		if a.Connected != b.Connected {

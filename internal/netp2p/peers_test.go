@@ -1,6 +1,7 @@
 package netp2p
 
 import (
+	"slices"
 	"testing"
 	"time"
 
@@ -73,6 +74,13 @@ func TestPeerTableGater(t *testing.T) {
 	pt.Disconnected(early)
 	if info, ok := pt.Info(early); !ok || info.BannedUntil.IsZero() || info.Connected {
 		t.Fatalf("banned peer after its disconnection: %+v, %v: want kept, banned, disconnected", info, ok)
+	}
+	// A connection closed before libp2p notified it leaves no state; the
+	// ban still shows.
+	silent := peer.ID("silent")
+	pt.Ban(silent)
+	if info, ok := pt.Info(silent); !ok || info.BannedUntil.IsZero() || !slices.ContainsFunc(pt.All(), func(i PeerInfo) bool { return i.ID == silent }) {
+		t.Fatalf("banned peer without a reported connection: %+v, %v; want listed as banned", info, ok)
 	}
 	pt.Reward(b, 6, common.Hash{6})
 	if info, _ := pt.Info(b); info.Score != BanScore+1 {

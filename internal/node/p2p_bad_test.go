@@ -455,6 +455,8 @@ func TestP2PBadInput(t *testing.T) {
 	waitFor(t, 30*time.Second, "the other network's node banned and disconnected", func() bool {
 		info := peerInfo(victim, other.ID())
 		return !info.BannedUntil.IsZero() && !info.Connected && !info.Ready
+	}, func() string {
+		return fmt.Sprintf("victim's view %+v; the other's view %+v", peerInfo(victim, other.ID()), peerInfo(other, victim.ID()))
 	})
 	if info := peerInfo(other, victim.ID()); info.Ready {
 		t.Fatalf("the other network's node counts the victim as ready: %+v", info)
