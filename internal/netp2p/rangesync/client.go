@@ -246,21 +246,21 @@ func (r *run) loop(ctx context.Context, peers []peer.ID) error {
 		if r.feedNext > r.target.Number && !importing {
 			return r.finish()
 		}
-		if r.alive == 0 {
+		var feedCh chan *fetched
+		var batch *fetched
+		if !importing {
+			batch = r.nextBatch() // may drop a peer
+			if batch != nil {
+				feedCh = toImport
+			}
+		}
+		if r.alive == 0 && !importing && batch == nil {
 			return fmt.Errorf("%w (last failure: %v)", ErrNoPeers, r.lastErr)
 		}
 		var workCh chan span
 		sp, ok := r.peekSpan()
 		if ok {
 			workCh = work
-		}
-		var feedCh chan *fetched
-		var batch *fetched
-		if !importing {
-			batch = r.nextBatch()
-			if batch != nil {
-				feedCh = toImport
-			}
 		}
 		select {
 		case workCh <- sp:
@@ -369,7 +369,6 @@ func (r *run) answered(a *fetched) {
 		r.lastErr = a.err
 		return
 	}
-	r.failures[a.peer] = 0
 	n := uint64(len(a.blocks))
 	if n < a.span.count() {
 		r.handBack(span{a.span.from + n, a.span.to})
@@ -399,6 +398,9 @@ func (r *run) fault(p peer.ID, reason error) {
 func (r *run) imported(im imported) error {
 	b := im.batch
 	if im.n > 0 {
+		// Failures count in a row until a peer's blocks are imported:
+		// answering well-formed blocks of another chain is no success.
+		r.failures[b.peer] = 0
 		r.lastHash = b.blocks[im.n-1].Hash()
 		r.feedNext = b.span.from + uint64(im.n)
 		r.done += uint64(im.n)
