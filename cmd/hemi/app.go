@@ -50,6 +50,8 @@ func newApp() *cli.Command {
 			btcCommand(),
 			benchCommand(),
 			finalityCommand(),
+			exportCommand(),
+			importCommand(),
 		},
 	}
 }
