@@ -163,6 +163,10 @@ func buildNetSource(cfg NetSyncConfig, btc *l2Bitcoin, dir string) (*l2Workload,
 	if err != nil {
 		return nil, nil, err
 	}
+	// Blocks at most half full keep the base fee from rising (EIP-1559's
+	// target is half the limit), so thousands of blocks fit the fee cap.
+	w.gasLimit = 2*uint64(cfg.PerBlock)*l2Kinds[0].gas + l2GasMargin
+	w.spec.Config.GasLimit = w.gasLimit
 	txs, err := w.sign(keys)
 	if err != nil {
 		return nil, nil, err

@@ -165,3 +165,53 @@ func syncFrom(t *testing.T, fc *chain.Chain, hf host.Host, pen *penalties, targe
 }
 
 func bigU(n uint64) *big.Int { return new(big.Int).SetUint64(n) }
+
+// TestSyncBranch: a follower holding blocks 1..500 fills the gap below a
+// block it heard of (600) by hash, in requests of 32 blocks, back to the
+// block it has, and imports the gap oldest first; an unknown hash is
+// answered StatusNotFound, which is not penalised.
+func TestSyncBranch(t *testing.T) {
+	fx := sharedFixture(t)
+	src, _ := longChain(t)
+	proto := ProtocolID(src.Genesis().Hash())
+	srv := serve(t, src, proto, nil)
+	fc, err := fx.openChain(fx.spec(seqKey, 0), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fc.Close()
+	var blocks []*chain.Block
+	for n := uint64(1); n <= 500; n++ {
+		b, err := src.BlockByNumber(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		blocks = append(blocks, b)
+	}
+	if _, err := fc.InsertChain(blocks); err != nil {
+		t.Fatal(err)
+	}
+	hf := newHost(t)
+	connect(t, hf, srv)
+	pen := &penalties{}
+	s, err := New(Config{Host: hf, Chain: fc, Penalizer: pen, Window: 32, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tip, _ := src.HeaderByNumber(600)
+	n, err := s.SyncBranch(context.Background(), srv.ID(), tip.Hash())
+	if err != nil || n != 100 {
+		t.Fatalf("SyncBranch: %d blocks, %v; want 100", n, err)
+	}
+	if got := fc.Head().Hash(); got != tip.Hash() {
+		t.Fatalf("head %s, want block 600 %s", got, tip.Hash())
+	}
+	_, err = s.SyncBranch(context.Background(), srv.ID(), common.Hash{1})
+	var se *StatusError
+	if !errors.As(err, &se) || se.Status != StatusNotFound {
+		t.Fatalf("unknown hash: %v, want StatusNotFound", err)
+	}
+	if got := pen.of(srv.ID()); len(got) > 0 {
+		t.Fatalf("honest peer penalised: %v", got)
+	}
+}
