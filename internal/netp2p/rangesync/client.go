@@ -178,7 +178,9 @@ func (s *Syncer) Sync(ctx context.Context, target Target, peers []peer.ID) error
 	if target.Number <= head.Number.Uint64() {
 		return nil
 	}
-	peers = slices.Compact(slices.Clone(peers))
+	peers = slices.Clone(peers)
+	slices.Sort(peers)
+	peers = slices.Compact(peers)
 	if len(peers) == 0 {
 		return ErrNoPeers
 	}
