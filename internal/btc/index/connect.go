@@ -274,7 +274,7 @@ func (ix *Index) replaySet() error {
 // open batch (IndexFork needs the stored set at the block tip). ix.connMu
 // held.
 func (ix *Index) flushSetNow() error {
-	if !ix.utxos.dirty() {
+	if !ix.utxos.isDirty() {
 		return nil
 	}
 	ix.mu.RLock()
