@@ -376,10 +376,20 @@ func (ix *Index) commitOpen() error {
 	}
 	ix.m.blocksConnected.Add(float64(len(o.connected)))
 	ix.m.txsIndexed.Add(float64(o.txs))
+	ix.utxoMetrics()
 	ix.m.blockHeight.Set(float64(newTip.height))
 	ix.log.Debug("blocks connected", "tip", newTip.hash, "height", newTip.height,
 		"blocks", len(o.connected), "txs", o.txs)
 	return nil
+}
+
+// utxoMetrics publishes the unspent set cache's counters. ix.connMu held.
+func (ix *Index) utxoMetrics() {
+	s := ix.utxos
+	ix.m.utxoMisses.Add(float64(s.misses - ix.utxoSeen.misses))
+	ix.m.utxoEvicted.Add(float64(s.evicted - ix.utxoSeen.evicted))
+	ix.utxoSeen.misses, ix.utxoSeen.evicted = s.misses, s.evicted
+	ix.m.utxoCacheBytes.Set(float64(s.memBytes()))
 }
 
 // dropStalePending forgets decoded blocks at or below height that did not

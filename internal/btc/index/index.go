@@ -151,10 +151,12 @@ type Index struct {
 	// utxos is the current unspent set as staged by the connector
 	// (connMu); snap is the database as of the connected chain, read by
 	// queries of the current set (mu).
-	utxos  *mainSet
-	setTip *node // the block the stored unspent set is at (mu)
-	snap   *pebble.Snapshot
-	reads  atomic.Uint64 // see Reads
+	utxos *mainSet
+	// utxoSeen is what utxoMetrics published of utxos' counters (connMu).
+	utxoSeen struct{ misses, evicted uint64 }
+	setTip   *node // the block the stored unspent set is at (mu)
+	snap     *pebble.Snapshot
+	reads    atomic.Uint64 // see Reads
 
 	// snapGen counts snapshot replacements (mu); memo holds change sets
 	// computed as of snapGen (nil when Config.ChangeMemoBytes < 0).

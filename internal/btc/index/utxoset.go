@@ -210,7 +210,9 @@ type mainSet struct {
 	replaced map[wire.OutPoint]utxo
 	bal      map[[32]byte]int64 // balance changes since the set tip
 	ndirty   int                // staged and gone entries
-	evicted  int                // clean entries dropped over budget (tests)
+	// misses counts the lookups that read p (the outputs the map did not
+	// hold), evicted the clean entries dropped over budget.
+	misses, evicted uint64
 }
 
 // States of the outputs mainSet holds.
@@ -295,6 +297,7 @@ func (s *mainSet) get(op *wire.OutPoint) (utxo, bool, error) {
 		}
 		return c.utxo(op), true, nil
 	}
+	s.misses++
 	var k [outpointKeyLen]byte
 	putOutpointKey(k[:], op)
 	v, closer, err := s.db.Get(k[:])
@@ -495,7 +498,7 @@ func (s *mainSet) evict(target int) {
 			extra--
 		}
 	}
-	s.evicted += drop
+	s.evicted += uint64(drop)
 }
 
 // balanceMerger sums balance operands (8-byte big-endian two's-complement
