@@ -185,6 +185,10 @@ func (ix *Index) stage(p plan) (bool, error) {
 		}
 		if ix.writer == nil {
 			ix.writer = newEntryWriter()
+			// Sized once for a whole batch (keys and values are about
+			// a third of pebble's estimate), so a sync does not copy
+			// the arena again and again while it grows.
+			ix.writer.arena = make([]byte, 0, ix.batchBytes/2)
 		}
 		ix.writer.reset()
 		o = &openBatch{w: ix.writer, fork: p.fork, oldTip: oldTip, seq: ix.nextSeq, opened: time.Now()}

@@ -18,6 +18,9 @@ import (
 type utxoStore interface {
 	// get returns the unspent output op, if the set holds it.
 	get(op *wire.OutPoint) (utxo, bool, error)
+	// take removes the unspent output op, if the set holds it, and
+	// returns it: get and remove in one lookup (every input does it).
+	take(op *wire.OutPoint) (utxo, bool, error)
 	add(w *entryWriter, u *utxo)
 	remove(w *entryWriter, u *utxo)
 }
@@ -34,7 +37,6 @@ func applyBlock(w *entryWriter, n *node, bd *blockData, st utxoStore) error {
 		inUndo = make(map[[32]byte]struct{})
 	)
 	spent := func(u *utxo, pos, in uint32) {
-		st.remove(w, u)
 		putChange(w, n, changeSpend, pos, in, u)
 		if _, ok := inUndo[u.sh]; !ok && u.height < n.height {
 			inUndo[u.sh] = struct{}{}
@@ -45,7 +47,7 @@ func applyBlock(w *entryWriter, n *node, bd *blockData, st utxoStore) error {
 		txid := &bd.txids[i]
 		if i > 0 {
 			for vin, in := range tx.TxIn {
-				u, ok, err := st.get(&in.PreviousOutPoint)
+				u, ok, err := st.take(&in.PreviousOutPoint)
 				if err != nil {
 					return err
 				}
@@ -58,7 +60,7 @@ func applyBlock(w *entryWriter, n *node, bd *blockData, st utxoStore) error {
 			// overwrite the earlier outputs (see duplicateTxids):
 			// recorded as spends by the coinbase's input slots.
 			for v := range tx.TxOut {
-				u, ok, err := st.get(&wire.OutPoint{Hash: *txid, Index: uint32(v)})
+				u, ok, err := st.take(&wire.OutPoint{Hash: *txid, Index: uint32(v)})
 				if err != nil {
 					return err
 				}
@@ -255,7 +257,7 @@ const (
 )
 
 func newMainSet(db *pebble.DB, limit int) *mainSet {
-	s := &mainSet{db: db, limit: limit, dirtyLimit: max(limit/4, 1)}
+	s := &mainSet{db: db, limit: limit, dirtyLimit: max(limit/8, 1)}
 	s.clear()
 	return s
 }
@@ -288,6 +290,23 @@ func (s *mainSet) memBytes() int {
 // budget.
 func (s *mainSet) full() bool {
 	return s.changeBytes() > s.dirtyLimit || s.memBytes() > s.limit
+}
+
+func (s *mainSet) take(op *wire.OutPoint) (utxo, bool, error) {
+	c, ok := s.outs[*op]
+	if !ok {
+		u, ok, err := s.get(op)
+		if ok {
+			s.remove(nil, &u)
+		}
+		return u, ok, err
+	}
+	if c.state == outGone {
+		return utxo{}, false, nil
+	}
+	u := c.utxo(op)
+	s.spend(op, c, &u)
+	return u, true, nil
 }
 
 func (s *mainSet) get(op *wire.OutPoint) (utxo, bool, error) {
@@ -357,31 +376,37 @@ func (s *mainSet) add(_ *entryWriter, u *utxo) {
 
 func (s *mainSet) remove(_ *entryWriter, u *utxo) {
 	op := u.outpoint()
-	s.bal[u.sh] -= u.value
 	c, ok := s.outs[op]
-	switch {
-	case ok && c.state == outStaged:
-		// Created and spent since the set tip: never stored.
-		delete(s.outs, op)
-		s.ndirty--
-		if old, ok := s.replaced[op]; ok {
-			// The stored output it replaced is still to delete.
-			delete(s.replaced, op)
-			nc := newCachedOut(&old, outGone)
-			nc.listed = c.listed
-			s.list(&op, &nc)
-			s.outs[op] = nc
-			s.ndirty++
-		}
-	case ok && c.state == outGone:
-		// Not held: get answered that it is spent.
-	default:
-		nc := newCachedOut(u, outGone)
-		nc.listed = ok && c.listed
-		s.list(&op, &nc)
-		s.outs[op] = nc
-		s.ndirty++
+	if !ok {
+		c = newCachedOut(u, outClean)
 	}
+	if c.state != outGone {
+		s.spend(&op, c, u)
+	}
+}
+
+// spend records that the output u of op, held as c (clean or staged), is
+// spent.
+func (s *mainSet) spend(op *wire.OutPoint, c cachedOut, u *utxo) {
+	s.bal[u.sh] -= u.value
+	if c.state == outStaged {
+		// Created and spent since the set tip: never stored.
+		delete(s.outs, *op)
+		s.ndirty--
+		old, ok := s.replaced[*op]
+		if !ok {
+			return
+		}
+		// The stored output it replaced is still to delete.
+		delete(s.replaced, *op)
+		listed := c.listed
+		c = newCachedOut(&old, outClean)
+		c.listed = listed
+	}
+	c.state = outGone
+	s.list(op, &c)
+	s.outs[*op] = c
+	s.ndirty++
 }
 
 // flush writes the changes since the set tip: deletions of spent stored
@@ -564,6 +589,14 @@ func (s *forkSet) get(op *wire.OutPoint) (utxo, bool, error) {
 		return utxo{}, false, err
 	}
 	return u, true, nil
+}
+
+func (s *forkSet) take(op *wire.OutPoint) (utxo, bool, error) {
+	u, ok, err := s.get(op)
+	if ok {
+		s.remove(nil, &u)
+	}
+	return u, ok, err
 }
 
 func (s *forkSet) add(_ *entryWriter, u *utxo) {
