@@ -195,7 +195,7 @@ func (ix *Index) undoBlock(w *entryWriter, n *node, st *mainSet) error {
 // are dropped until three quarters of the budget is left. A spend whose
 // output the map does not hold reads p, the only database read of the
 // write path; with the whole unspent set in the budget (the default holds
-// about two million outputs) there is none. A crash loses only what the
+// about 1.8 million outputs) there is none. A crash loses only what the
 // change records already hold: Open replays the blocks above the set tip.
 type mainSet struct {
 	db    *pebble.DB
@@ -272,7 +272,7 @@ func (s *mainSet) clear() {
 	s.ndirty = 0
 }
 
-// dirty reports whether changes since the set tip are held in memory.
+// isDirty reports whether changes since the set tip are held in memory.
 func (s *mainSet) isDirty() bool { return s.ndirty+len(s.bal)+len(s.replaced) > 0 }
 
 // changeBytes estimates the memory of the changes since the set tip.
