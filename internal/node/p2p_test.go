@@ -91,19 +91,7 @@ func TestP2PFollower(t *testing.T) {
 	runNode(t, ctx, fol)
 	const target = 8
 	waitFor(t, 120*time.Second, "the follower to import 8 blocks", func() bool { return fol.Chain.Head().Number.Uint64() >= target })
-	for i := uint64(1); i <= target; i++ {
-		s, err := seq.Chain.HeaderByNumber(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f, err := fol.Chain.HeaderByNumber(i)
-		if err != nil {
-			t.Fatalf("follower block %d: %v", i, err)
-		}
-		if f.Hash() != s.Hash() || f.Root != s.Root {
-			t.Fatalf("block %d: follower %s root %s, sequencer %s root %s", i, f.Hash(), f.Root, s.Hash(), s.Root)
-		}
-	}
+	sameBlocks(t, seq, fol, target)
 	fp, sp := fol.P2P.Peers(), seq.P2P.Peers()
 	if len(fp) != 1 || fp[0].ID != seq.P2P.ID() || !fp[0].Ready || !fp[0].Static || fp[0].Inbound || fp[0].Score != 0 || fp[0].HeadNumber == 0 {
 		t.Fatalf("follower's peers %+v: want the sequencer, static, outbound, ready, score 0, with a head", fp)
@@ -143,7 +131,14 @@ func TestP2PFollowerCatchesUp(t *testing.T) {
 	runNode(t, ctx, fol)
 	target := seq.Chain.Head().Number.Uint64() + 2
 	waitFor(t, 120*time.Second, "the follower to catch up and follow", func() bool { return fol.Chain.Head().Number.Uint64() >= target })
-	for i := uint64(1); i <= target; i++ {
+	sameBlocks(t, seq, fol, target)
+}
+
+// sameBlocks fails the test unless fol holds seq's blocks 1..upto, state
+// roots included.
+func sameBlocks(t *testing.T, seq, fol *node.Node, upto uint64) {
+	t.Helper()
+	for i := uint64(1); i <= upto; i++ {
 		s, err := seq.Chain.HeaderByNumber(i)
 		if err != nil {
 			t.Fatal(err)
