@@ -8,69 +8,28 @@ import (
 	"net"
 	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 
-	"github.com/hemi-go/hemi/internal/btc/regtest"
-	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/ha"
 	"github.com/hemi-go/hemi/internal/node"
+	"github.com/hemi-go/hemi/internal/node/nodetest"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
 
-// bitcoinLayer starts an embedded regtest node with blocks mined and our
-// Bitcoin layer synced from it over P2P (as internal/node's tests do).
+// bitcoinLayer is the regtest Bitcoin layer of the group tests
+// (nodetest.BitcoinLayer).
 func bitcoinLayer(t *testing.T, blocks int) *tbc.Service {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	addr, err := txgen.DeriveKey([]byte("ha test"), 0).Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	btc, err := regtest.New(regtest.Config{DataDir: filepath.Join(t.TempDir(), "regtest"), Logger: log, MiningAddr: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	btcDone := make(chan error, 1)
-	go func() { btcDone <- btc.Run(ctx) }()
-	if _, err := btc.Mine(blocks, addr); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := tbc.New(tbc.Config{Params: &chaincfg.RegressionNetParams, DataDir: filepath.Join(t.TempDir(), "tbc"),
-		Peers: []string{btc.P2PAddr()}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbcDone := make(chan error, 1)
-	go func() { tbcDone <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-tbcDone
-		<-btcDone
-		btc.Close()
-	})
-	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer wcancel()
-	if err := node.WaitIndexed(wctx, svc.Index(), int32(blocks), nil); err != nil {
-		t.Fatalf("the index did not reach height %d: %v", blocks, err)
-	}
-	for svc.Progress().Peers == 0 {
-		if wctx.Err() != nil {
-			t.Fatal("the Bitcoin layer has no peer")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	svc, _ := nodetest.BitcoinLayer(t, context.Background(), "ha test", blocks)
 	return svc
 }
 

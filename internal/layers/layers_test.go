@@ -38,7 +38,7 @@ var table = []layer{
 		"internal/finality", "internal/txpool", "internal/sequencer", "internal/popm", "internal/rpc", "internal/ha", "internal/netp2p", "internal/netp2p/rangesync"}},
 	{"assembly", []string{"internal/node", "internal/node/indexadapt", "internal/devnet", "internal/config"}},
 	{"test support", []string{"internal/btc/btcdtest", "internal/btc/indextest", "internal/golden", "internal/compat",
-		"internal/bench", "internal/devnet/devnettest", "internal/tbc/integration", "internal/layers", "internal/testtools"}},
+		"internal/bench", "internal/devnet/devnettest", "internal/node/nodetest", "internal/tbc/integration", "internal/layers", "internal/testtools"}},
 	{"commands", []string{"cmd/hemi"}},
 }
 

@@ -3,35 +3,31 @@ package node_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
-	"github.com/hemi-go/hemi/internal/btc/regtest"
-	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/node"
+	"github.com/hemi-go/hemi/internal/node/nodetest"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
 
-// bitcoinLayer starts an embedded regtest node with blocks mined blocks
-// and our Bitcoin layer synced from it over P2P.
+// bitcoinLayer is the regtest Bitcoin layer of the node tests
+// (nodetest.BitcoinLayer).
 func bitcoinLayer(t *testing.T, ctx context.Context, blocks int) *tbc.Service {
 	t.Helper()
-	svc, _ := bitcoinLayerMiner(t, ctx, blocks)
+	svc, _ := nodetest.BitcoinLayer(t, ctx, "node test", blocks)
 	return svc
 }
 
@@ -39,45 +35,7 @@ func bitcoinLayer(t *testing.T, ctx context.Context, blocks int) *tbc.Service {
 // n more regtest blocks.
 func bitcoinLayerMiner(t *testing.T, ctx context.Context, blocks int) (*tbc.Service, func(n int)) {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
-	addr, err := txgen.DeriveKey([]byte("node test"), 0).Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	btc, err := regtest.New(regtest.Config{DataDir: filepath.Join(t.TempDir(), "regtest"), Logger: log, MiningAddr: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	btcDone := make(chan error, 1)
-	go func() { btcDone <- btc.Run(ctx) }()
-	if _, err := btc.Mine(blocks, addr); err != nil {
-		t.Fatal(err)
-	}
-	svc, err := tbc.New(tbc.Config{Params: &chaincfg.RegressionNetParams, DataDir: filepath.Join(t.TempDir(), "tbc"),
-		Peers: []string{btc.P2PAddr()}, Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tbcDone := make(chan error, 1)
-	go func() { tbcDone <- svc.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-tbcDone
-		<-btcDone
-		btc.Close()
-	})
-	wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-	defer wcancel()
-	if err := node.WaitIndexed(wctx, svc.Index(), int32(blocks), nil); err != nil {
-		t.Fatalf("the index did not reach height %d: %v", blocks, err)
-	}
-	return svc, func(n int) {
-		t.Helper()
-		if _, err := btc.Mine(n, addr); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return nodetest.BitcoinLayer(t, ctx, "node test", blocks)
 }
 
 // TestNodeAssembly: New wires a sequencing node over the Bitcoin layer
