@@ -26,6 +26,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/ha"
 	"github.com/hemi-go/hemi/internal/node"
 )
 
@@ -403,17 +404,28 @@ func (c *Cluster) Status(ctx context.Context, i int) (*node.Status, error) {
 // ErrNoLeader: no running sequencer says it leads.
 var ErrNoLeader = errors.New("cluster: no leader")
 
-// Leader is the index of the running sequencer whose raft role is Leader.
-// Two sequencers claiming it at once (possible for an instant after a
-// partition) is an error.
+// RaftStatus is sequencer i's raft member status, from its admin
+// endpoint (what `hemi ha status --json` prints).
+func (c *Cluster) RaftStatus(ctx context.Context, i int) (ha.Status, error) {
+	n := c.Nodes[i]
+	if !n.Sequencer {
+		return ha.Status{}, fmt.Errorf("cluster: %s is not a sequencer", n.Name)
+	}
+	cl := ha.AdminClient{URL: "http://" + n.Admin, HTTP: &http.Client{Timeout: statusTimeout}}
+	return cl.Status(ctx)
+}
+
+// Leader is the index of the running sequencer whose raft state is
+// Leader. Two sequencers claiming it at once (possible for an instant
+// after a partition, before the old leader's lease runs out) is an error.
 func (c *Cluster) Leader(ctx context.Context) (int, error) {
 	leader := -1
 	for _, n := range c.Nodes {
 		if !n.Sequencer || !c.Running(n.Index) {
 			continue
 		}
-		st, err := c.Status(ctx, n.Index)
-		if err != nil || st.Raft == nil || st.Raft.Role != "Leader" {
+		st, err := c.RaftStatus(ctx, n.Index)
+		if err != nil || st.State != "Leader" {
 			continue
 		}
 		if leader >= 0 {
