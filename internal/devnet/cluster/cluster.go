@@ -454,6 +454,37 @@ func (c *Cluster) WaitLeader(ctx context.Context) (int, error) {
 	}
 }
 
+// WaitRejoined polls until sequencer i is a raft follower of a running
+// leader, caught up (it may lead again), with its head at least the
+// leader's head when the wait began, or ctx ends.
+func (c *Cluster) WaitRejoined(ctx context.Context, i int) error {
+	l, err := c.WaitLeader(ctx)
+	if err != nil {
+		return err
+	}
+	lst, err := c.RaftStatus(ctx, l)
+	if err != nil {
+		return err
+	}
+	var last string
+	for {
+		st, err := c.RaftStatus(ctx, i)
+		switch {
+		case err != nil:
+			last = err.Error()
+		case st.State == "Follower" && st.CaughtUp && st.Head.Number >= lst.Head.Number:
+			return nil
+		default:
+			last = fmt.Sprintf("state %s, caught up %v (%s), head %d of %d", st.State, st.CaughtUp, st.Why, st.Head.Number, lst.Head.Number)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cluster: wait for %s to rejoin: %w (last: %s)", c.Nodes[i].Name, ctx.Err(), last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // WaitHead polls until node i's head is at least number, or ctx ends.
 func (c *Cluster) WaitHead(ctx context.Context, i int, number uint64) error {
 	var last error

@@ -127,11 +127,11 @@ type committed struct {
 	num   uint64
 }
 
-// load sends transfers from the first dev account to the current leader,
+// load sends transfers from dev account acc to the current leader,
 // one at a time, and records each receipt. Sends that fail (the leader was
 // killed) are retried against the next leader with a fresh nonce.
-func load(ctx context.Context, c *Cluster, out chan<- committed) {
-	acc := c.Accounts[0]
+func load(ctx context.Context, c *Cluster, acc int, out chan<- committed) {
+	sender := c.Accounts[acc]
 	chainID := new(big.Int).SetUint64(c.Genesis.Config.ChainID)
 	signer := types.LatestSignerForChainID(chainID)
 	to := common.HexToAddress("0x000000000000000000000000000000000000dEaD")
@@ -147,11 +147,11 @@ func load(ctx context.Context, c *Cluster, out chan<- committed) {
 				return
 			}
 			defer ec.Close()
-			nonce, err := ec.NonceAt(ctx, acc.Address, nil)
+			nonce, err := ec.NonceAt(ctx, sender.Address, nil)
 			if err != nil {
 				return
 			}
-			tx, err := types.SignNewTx(acc.Key, signer, &types.DynamicFeeTx{ChainID: chainID, Nonce: nonce, To: &to,
+			tx, err := types.SignNewTx(sender.Key, signer, &types.DynamicFeeTx{ChainID: chainID, Nonce: nonce, To: &to,
 				Value: big.NewInt(1), Gas: params.TxGas, GasFeeCap: big.NewInt(100 * params.GWei), GasTipCap: big.NewInt(params.GWei)})
 			if err != nil {
 				return
@@ -196,7 +196,13 @@ func TestLeaderKill9(t *testing.T) {
 	lctx, stopLoad := context.WithCancel(ctx)
 	receipts := make(chan committed, 1024)
 	loadDone := make(chan struct{})
-	go func() { defer close(loadDone); load(lctx, c, receipts) }()
+	// Four senders, each one transfer in flight at a time.
+	var senders sync.WaitGroup
+	for acc := range 4 {
+		senders.Add(1)
+		go func() { defer senders.Done(); load(lctx, c, acc, receipts) }()
+	}
+	go func() { senders.Wait(); close(loadDone) }()
 	var seen []committed
 	drain := func() {
 		for {
@@ -211,7 +217,7 @@ func TestLeaderKill9(t *testing.T) {
 	hs := &heights{seen: map[uint64]common.Hash{}, who: map[uint64]string{}}
 	for kill := range 3 {
 		// Wait for a few receipts under this leader.
-		for want := len(seen) + 3; len(seen) < want; {
+		for want := len(seen) + 8; len(seen) < want; {
 			select {
 			case r := <-receipts:
 				seen = append(seen, r)
@@ -241,14 +247,10 @@ func TestLeaderKill9(t *testing.T) {
 		if err := c.Restart(killed); err != nil {
 			t.Fatal(err)
 		}
-		// Rejoined: the restarted member follows the group and has
-		// caught up with the leader's head of now.
-		st, err = c.Status(ctx, leader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := c.WaitHead(ctx, killed, st.Head.Number); err != nil {
-			t.Fatalf("kill %d: restarted %s: %v", kill, c.Nodes[killed].Name, err)
+		// Rejoined: the restarted member is a caught-up raft follower
+		// with the leader's head of now.
+		if err := c.WaitRejoined(ctx, killed); err != nil {
+			t.Fatalf("kill %d: %v", kill, err)
 		}
 		for i := range c.Nodes {
 			st, err := c.Status(ctx, i)
@@ -297,7 +299,7 @@ func TestLeaderKill9(t *testing.T) {
 		}
 		ec.Close()
 	}
-	if len(seen) < 9 {
+	if len(seen) < 24 {
 		t.Fatalf("only %d transfers committed", len(seen))
 	}
 	t.Logf("%d transfers committed, %d heights checked on %d nodes", len(seen), end+1, len(c.Nodes))
