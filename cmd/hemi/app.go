@@ -29,6 +29,9 @@ const (
 	flagBlockInterval = "block-interval"
 	flagP2P           = "p2p"
 	flagGenesis       = "genesis"
+	flagNetListen     = "net-listen"
+	flagNetPeer       = "net-peer"
+	flagNetMaxPeers   = "net-max-peers"
 )
 
 func newApp() *cli.Command {
@@ -72,6 +75,15 @@ func genesisFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagGenesis, Usage: "the network's genesis file (see `hemi genesis`)", Sources: cli.EnvVars("HEMI_GENESIS"), TakesFile: true}
 }
 
+// netFlags are the L2 network's flags ([net]).
+func netFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringSliceFlag{Name: flagNetListen, Usage: "L2 p2p listen multiaddr, TCP (default /ip4/127.0.0.1/tcp/7350; repeat for more; \"\" for none)", Sources: cli.EnvVars("HEMI_NET_LISTEN")},
+		&cli.StringSliceFlag{Name: flagNetPeer, Usage: "L2 static peer /ip4/<host>/tcp/<port>/p2p/<peer id> (repeat for more)", Sources: cli.EnvVars("HEMI_NET_PEERS")},
+		&cli.IntFlag{Name: flagNetMaxPeers, Usage: "maximum connected L2 peers (default 32)", Sources: cli.EnvVars("HEMI_NET_MAX_PEERS")},
+	}
+}
+
 func apiFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagAPI, Usage: "local Bitcoin query API address (default 127.0.0.1:7340)", Sources: cli.EnvVars("HEMI_BTC_API")}
 }
@@ -100,6 +112,12 @@ var configFlags = []struct {
 	{flagHAListen, func(cmd *cli.Command, c *config.Config) { c.HA.Listen = cmd.String(flagHAListen) }},
 	{flagHAPeer, func(cmd *cli.Command, c *config.Config) { c.HA.Peers = cmd.StringSlice(flagHAPeer) }},
 	{flagHAAdmin, func(cmd *cli.Command, c *config.Config) { c.HA.Admin = cmd.String(flagHAAdmin) }},
+	{flagNetListen, func(cmd *cli.Command, c *config.Config) {
+		// --net-listen "" turns the listener off.
+		c.Net.Listen = slices.DeleteFunc(cmd.StringSlice(flagNetListen), func(s string) bool { return s == "" })
+	}},
+	{flagNetPeer, func(cmd *cli.Command, c *config.Config) { c.Net.Peers = cmd.StringSlice(flagNetPeer) }},
+	{flagNetMaxPeers, func(cmd *cli.Command, c *config.Config) { c.Net.MaxPeers = int(cmd.Int(flagNetMaxPeers)) }},
 	{flagKeyFile, func(cmd *cli.Command, c *config.Config) { c.PoPM.KeyFile = cmd.String(flagKeyFile) }},
 	{flagWallet, func(cmd *cli.Command, c *config.Config) { c.PoPM.Wallet = cmd.String(flagWallet) }},
 	{flagL2URL, func(cmd *cli.Command, c *config.Config) { c.PoPM.L2URL = cmd.String(flagL2URL) }},

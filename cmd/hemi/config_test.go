@@ -11,6 +11,7 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/urfave/cli/v3"
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/config"
@@ -130,5 +131,44 @@ func TestNodeGenesisChecks(t *testing.T) {
 	}
 	if f, err := loadGenesis(cfg, sequencer.DevKey()); err != nil || f.Config.BitcoinNetwork != "regtest" {
 		t.Fatalf("the genesis's sequencer key: %v", err)
+	}
+}
+
+// TestNodeNetFlags: the [net] flags reach the config and are validated
+// there: a static peer without its /p2p/ id and a non-TCP listen address
+// are errors naming the key; --net-listen "" is no listener at all.
+func TestNodeNetFlags(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--net-peer", "/ip4/10.0.0.2/tcp/7350"}, "net.peers"},
+		{[]string{"--net-listen", "/ip4/0.0.0.0/udp/7350/quic-v1"}, "net.listen"},
+		{[]string{"--net-max-peers", "0"}, "net.max_peers"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		app := newApp()
+		app.Writer, app.ErrWriter = io.Discard, io.Discard
+		err := app.Run(ctx, append([]string{"hemi", "--datadir", t.TempDir(), "--log-level", "error", "node", "--network", "regtest"}, c.args...))
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error naming %s", c.args, err, c.want)
+		}
+	}
+	var got config.Config
+	cmd := newApp()
+	cmd.Commands = nil
+	cmd.Flags = append(cmd.Flags, netFlags()...)
+	cmd.Action = func(ctx context.Context, cmd *cli.Command) error {
+		cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"net"}})
+		got = cfg
+		return err
+	}
+	if err := cmd.Run(context.Background(), []string{"hemi", "--net-listen", "", "--net-peer",
+		"/ip4/10.0.0.2/tcp/7350/p2p/12D3KooWGzBa3SdyQ4VTTy5xMqsNDPFyaCqBHYYxEWjsJdTn3TSE", "--net-max-peers", "5"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Net.Listen) != 0 || len(got.Net.Peers) != 1 || got.Net.MaxPeers != 5 {
+		t.Fatalf("[net] %+v: want no listener, one peer, 5 peers at most", got.Net)
 	}
 }

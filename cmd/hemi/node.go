@@ -16,6 +16,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/config"
+	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
@@ -61,15 +62,17 @@ func nodeCommand() *cli.Command {
 			"every block_time of the genesis. btc.network must be the genesis file's bitcoin.network. The\n" +
 			"sealing key comes from sequencer.key_file or $HEMI_SEQUENCER_KEY (hex), never from a flag;\n" +
 			"its address must be one of the genesis file's sequencers. With --ha-listen the sequencer is a\n" +
-			"member of a raft group ([ha]; `hemi ha`) and builds only while it leads.\n\n" +
+			"member of a raft group ([ha]; `hemi ha`) and builds only while it leads. Blocks travel between\n" +
+			"nodes over libp2p ([net]): a follower lists the network's nodes with --net-peer and imports\n" +
+			"the blocks they gossip.\n\n" +
 			"Example: HEMI_SEQUENCER_KEY=... hemi node --sequencer --genesis genesis.json --network regtest --peer 127.0.0.1:18444",
-		Flags: append(append(btcFlags(), haFlags()...),
+		Flags: append(append(append(btcFlags(), haFlags()...), netFlags()...),
 			genesisFlag(),
 			rpcFlag(),
 			&cli.BoolFlag{Name: flagSequencer, Usage: "build and seal blocks (needs the sequencer key)", Sources: cli.EnvVars("HEMI_SEQUENCER")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "genesis", "log", "metrics", "btc", "sequencer", "txpool", "rpc", "ha"}})
+			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "genesis", "log", "metrics", "btc", "sequencer", "txpool", "rpc", "ha", "net"}})
 			if err != nil {
 				return err
 			}
@@ -121,6 +124,12 @@ func loadGenesis(cfg config.Config, key *ecdsa.PrivateKey) (*genesis.File, error
 	return f, nil
 }
 
+// netConfig maps the [net] section onto the node's L2 networking (the
+// node fills in the chain, genesis and identity).
+func netConfig(c config.Net) netp2p.Config {
+	return netp2p.Config{ListenAddrs: c.Listen, Peers: c.Peers, MaxPeers: c.MaxPeers}
+}
+
 func runNode(ctx context.Context, cfg config.Config, sequence bool) error {
 	var key *ecdsa.PrivateKey
 	if sequence {
@@ -170,6 +179,7 @@ func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Ser
 	}
 	n, err := node.New(node.Config{
 		HA:             hc,
+		GenesisHash:    f.Hash(),
 		Dir:            dir,
 		BTC:            svc,
 		Spec:           spec,
@@ -178,6 +188,7 @@ func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Ser
 		WaitSynced:     true,
 		TxPool:         poolConfig(cfg.TxPool, log),
 		RPC:            rpcConfig(cfg.RPC, log),
+		P2P:            netConfig(cfg.Net),
 		Logger:         log,
 		Registerer:     reg,
 	})

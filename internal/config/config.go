@@ -19,6 +19,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/peerserve"
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/ha"
+	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/txpool"
@@ -43,6 +44,7 @@ type Config struct {
 	Sequencer Sequencer `toml:"sequencer"`
 	TxPool    TxPool    `toml:"txpool"`
 	RPC       RPC       `toml:"rpc"`
+	Net       Net       `toml:"net"`
 	PoPM      PoPM      `toml:"popm"`
 	HA        HA        `toml:"ha"`
 }
@@ -85,6 +87,23 @@ type HA struct {
 	// MaxBitcoinLag is how many blocks the Bitcoin index may trail the
 	// tip its peers announce and the member still lead.
 	MaxBitcoinLag int32 `toml:"max_bitcoin_lag"`
+}
+
+// Net configures the L2 network of `hemi node` (libp2p, DESIGN 9; the
+// Bitcoin peers are [btc]'s): where it listens, the nodes it keeps
+// connected, how many peers it accepts.
+type Net struct {
+	// Listen are multiaddrs to listen on, TCP only (e.g.
+	// /ip4/0.0.0.0/tcp/7350 to accept peers from the LAN). Empty: no
+	// listener (a follower that only dials its peers).
+	Listen []string `toml:"listen"`
+	// Peers are static peers, multiaddrs ending in /p2p/<peer id>; each
+	// is dialed at start and redialed with backoff. A node logs its own
+	// id and addresses at start ("L2 p2p host started").
+	Peers []string `toml:"peers"`
+	// MaxPeers caps connected peers (inbound beyond it are refused;
+	// static peers always connect).
+	MaxPeers int `toml:"max_peers"`
 }
 
 // PoPM configures the PoP miner (`hemi popm`). It uses btc.network and
@@ -264,6 +283,7 @@ func Default() Config {
 			FilterMaxHashes:      rpc.DefaultFilterMaxHashes,
 			SubscriptionsPerConn: rpc.DefaultSubscriptionsPerConn,
 		},
+		Net: Net{Listen: []string{netp2p.DefaultListen}, Peers: []string{}, MaxPeers: netp2p.DefaultMaxPeers},
 		TxPool: TxPool{
 			PriceLimit:   legacypool.DefaultConfig.PriceLimit,
 			PriceBump:    legacypool.DefaultConfig.PriceBump,
@@ -458,6 +478,15 @@ func (c *Config) Validate() error {
 		if v.n < 1 {
 			bad("rpc.%s %d: must be at least 1", v.name, v.n)
 		}
+	}
+	if _, err := netp2p.ParseListen(c.Net.Listen); err != nil {
+		bad("net.listen: %v", err)
+	}
+	if _, err := netp2p.ParsePeers(c.Net.Peers); err != nil {
+		bad("net.peers: %v", err)
+	}
+	if c.Net.MaxPeers < 1 {
+		bad("net.max_peers %d: must be at least 1", c.Net.MaxPeers)
 	}
 	if c.TxPool.PriceLimit < 1 || c.TxPool.PriceBump < 1 {
 		bad("txpool.price_limit and txpool.price_bump must be at least 1")

@@ -99,6 +99,10 @@ func TestValidate(t *testing.T) {
 		{name: "ha listen", mutate: func(c *Config) { c.HA.Listen = "7350" }, wantErr: "ha.listen"},
 		{name: "ha lease", mutate: func(c *Config) { c.HA.LeaderLease.Duration = time.Second }, wantErr: "ha.leader_lease"},
 		{name: "ha bitcoin lag", mutate: func(c *Config) { c.HA.MaxBitcoinLag = 0 }, wantErr: "ha.max_bitcoin_lag"},
+		{name: "net listen", mutate: func(c *Config) { c.Net.Listen = []string{"0.0.0.0:7350"} }, wantErr: "net.listen"},
+		{name: "net listen quic", mutate: func(c *Config) { c.Net.Listen = []string{"/ip4/0.0.0.0/udp/7350/quic-v1"} }, wantErr: "TCP only"},
+		{name: "net peer without id", mutate: func(c *Config) { c.Net.Peers = []string{"/ip4/10.0.0.2/tcp/7350"} }, wantErr: "net.peers"},
+		{name: "net max peers", mutate: func(c *Config) { c.Net.MaxPeers = 0 }, wantErr: "net.max_peers"},
 		{name: "two at once", mutate: func(c *Config) { c.DataDir = ""; c.BTC.MaxPeers = 0 }, wantErr: "max_peers"},
 	}
 	for _, tc := range tests {

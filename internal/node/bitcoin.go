@@ -9,6 +9,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/node/indexadapt"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
@@ -20,18 +21,21 @@ import (
 // the chain, the block producer, finality and the RPC layer; the mempool
 // serves the RPC layer and the block producer.
 var (
-	_ chain.Bitcoin     = (*Bitcoin)(nil)
-	_ chain.Bitcoin     = (*indexadapt.Chain)(nil)
-	_ hvm.BitcoinView   = (*indexadapt.View)(nil)
-	_ popm.Bitcoin      = indexadapt.PoPMiner{}
-	_ sequencer.Bitcoin = (*Bitcoin)(nil)
-	_ finality.Bitcoin  = (*index.Index)(nil)
-	_ rpc.Bitcoin       = (*index.Index)(nil)
-	_ rpc.Pool          = (*txpool.Pool)(nil)
-	_ sequencer.Pool    = (*txpool.Pool)(nil)
-	_ sequencer.Chain   = (*chain.Chain)(nil)
-	_ txpool.Chain      = (*chain.Chain)(nil)
-	_ rpc.Finality      = (*finality.Service)(nil)
+	_ chain.Bitcoin         = (*Bitcoin)(nil)
+	_ chain.Bitcoin         = (*indexadapt.Chain)(nil)
+	_ hvm.BitcoinView       = (*indexadapt.View)(nil)
+	_ popm.Bitcoin          = indexadapt.PoPMiner{}
+	_ sequencer.Bitcoin     = (*Bitcoin)(nil)
+	_ finality.Bitcoin      = (*index.Index)(nil)
+	_ rpc.Bitcoin           = (*index.Index)(nil)
+	_ rpc.Pool              = (*txpool.Pool)(nil)
+	_ sequencer.Pool        = (*txpool.Pool)(nil)
+	_ sequencer.Chain       = (*chain.Chain)(nil)
+	_ txpool.Chain          = (*chain.Chain)(nil)
+	_ rpc.Finality          = (*finality.Service)(nil)
+	_ netp2p.Chain          = (*chain.Chain)(nil)
+	_ netp2p.Finalizer      = (*finality.Service)(nil)
+	_ netp2p.BitcoinHeaders = (*index.Index)(nil)
 )
 
 // Bitcoin is the Bitcoin index as the L2 consumers ask for it: the

@@ -35,6 +35,11 @@
 //     raft group (internal/ha): the group is the producer's Committer and
 //     runs the producer only while this member leads and is caught up;
 //     TBCSync adapts the Bitcoin layer to ha.Bitcoin.
+//   - L2 networking (node.go newP2P): with Config.P2P listing a listen
+//     address or a static peer, New builds internal/netp2p over the chain
+//     (identity key in Dir, genesis hash = the genesis file's hash, finality's finalized number, the index's
+//     best header) and Run runs it: a follower imports the blocks peers
+//     gossip, a node with a key publishes the blocks it seals.
 //
 // # Seams for wave 2
 //

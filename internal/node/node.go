@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/ha"
+	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
@@ -36,6 +38,11 @@ type Config struct {
 	// (GenesisSpec), and the devnet funds its PoP miner from it before
 	// the L2 starts.
 	BTC *tbc.Service
+	// GenesisHash is the hash of the network's genesis file
+	// (genesis.File.Hash): L2 peers with another are refused at the
+	// handshake. Zero: the genesis block's hash (tests, the in-process
+	// devnet).
+	GenesisHash common.Hash
 	// Spec is the L2 genesis (GenesisSpec of a network's genesis file;
 	// the devnet's is its own genesis.DevnetFile).
 	Spec *genesis.Spec
@@ -68,6 +75,13 @@ type Config struct {
 	// Logger, Registerer, Bitcoin (unless set) and Dir (Dir/raft unless
 	// set).
 	HA *ha.Config
+	// P2P configures L2 networking (DESIGN 9): on when it lists a listen
+	// address or a static peer. The node fills in the chain, genesis
+	// hash, chain id, sequencers, finality, Bitcoin index, publishing (a
+	// node with Key publishes its blocks), logger and registerer; the
+	// identity key is read from (or created in) Dir's IdentityFile, or is
+	// new every start with Dir "" (tests).
+	P2P netp2p.Config
 	// NoSync skips the chain's fsync after each block (tests).
 	NoSync bool
 	// Logger receives every subsystem's logs (with subsystem=...).
@@ -93,14 +107,13 @@ type Node struct {
 	Sequencer *sequencer.Sequencer // nil without Config.Key
 	HA        *ha.Group            // nil without Config.HA
 	RPC       *rpc.Server          // nil with the server off
+	P2P       *netp2p.Service      // nil with L2 networking off
 	Spec      *genesis.Spec
 	// Bitcoin is the adapted index the chain and the producer read.
 	Bitcoin *Bitcoin
 
-	cfg   Config
-	log   *slog.Logger
-	peers PeerSource // nil without L2 networking
-	raft  RaftSource // nil without a sequencer group
+	cfg Config
+	log *slog.Logger
 }
 
 // ChainOptions are the storage and clock options of OpenChain.
@@ -211,6 +224,11 @@ func New(cfg Config) (_ *Node, err error) {
 		n.RPC.Mount("GET /status", status)
 		n.RPC.Mount("GET /healthz", status)
 	}
+	if len(cfg.P2P.ListenAddrs) > 0 || len(cfg.P2P.Peers) > 0 {
+		if n.P2P, err = newP2P(cfg, n); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Key != nil {
 		// Alone, a sealed block is stored at once; in a raft group (DESIGN
 		// 9) it is committed to the group first.
@@ -232,9 +250,9 @@ func New(cfg Config) (_ *Node, err error) {
 }
 
 // Run runs the node's services in one errgroup until ctx is done or one
-// fails: the mempool, finality, the RPC server and the block producer
-// (or, without a key, the follower, which has no block source until L2
-// networking comes).
+// fails: the mempool, finality, the RPC server, L2 networking (gossip:
+// a follower's block source, a sequencer's publisher) and the block
+// producer.
 func (n *Node) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.Pool.Run(ctx) })
@@ -244,6 +262,9 @@ func (n *Node) Run(ctx context.Context) error {
 		g.Go(func() error { return n.RPC.Serve(ctx, n.cfg.RPCListener) })
 	case n.RPC != nil:
 		g.Go(func() error { return n.RPC.Run(ctx) })
+	}
+	if n.P2P != nil {
+		g.Go(func() error { return n.P2P.Run(ctx) })
 	}
 	switch {
 	case n.HA != nil:
@@ -259,19 +280,24 @@ func (n *Node) Run(ctx context.Context) error {
 			}
 			return n.Sequencer.Run(ctx)
 		})
-	default:
-		n.log.Info("L2 follower: no block source yet (L2 gossip comes with the network issue); serving the chain as it is",
-			"head", n.Chain.Head().Number, "chain_id", n.Spec.Config.ChainID)
+	case n.P2P == nil || len(n.cfg.P2P.Peers) == 0:
+		n.log.Warn("L2 follower without static peers: it serves the chain as it is until a peer dials it; list the network's nodes in net.peers to follow it",
+			"head", n.Chain.Head().Number, "chain_id", n.Spec.Config.ChainID, "p2p", n.P2P != nil)
 	}
 	return g.Wait()
 }
 
-// Close closes the mempool and the chain. Call it after Run returned (or
-// instead of Run).
+// Close closes the mempool and the chain (and the L2 host when Run never
+// ran). Call it after Run returned (or instead of Run).
 func (n *Node) Close() error {
 	var err error
+	if n.P2P != nil {
+		err = n.P2P.Close()
+	}
 	if n.Pool != nil {
-		err = n.Pool.Close()
+		if cerr := n.Pool.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if n.Chain != nil {
 		if cerr := n.Chain.Close(); err == nil {
@@ -298,4 +324,33 @@ func waitSynced(ctx context.Context, svc *tbc.Service, log *slog.Logger) error {
 		}
 	}
 	return nil
+}
+
+// newP2P builds the node's L2 networking over its chain. Peers must
+// share Config.GenesisHash, the genesis file's hash (DESIGN 9; the
+// genesis block's hash when the node was given no file).
+func newP2P(cfg Config, n *Node) (*netp2p.Service, error) {
+	pc := cfg.P2P
+	if pc.Identity == nil && cfg.Dir != "" {
+		key, err := netp2p.LoadIdentity(filepath.Join(cfg.Dir, netp2p.IdentityFile))
+		if err != nil {
+			return nil, err
+		}
+		pc.Identity = key
+	}
+	pc.Chain, pc.Finality, pc.Bitcoin = n.Chain, n.Finality, cfg.BTC.Index()
+	pc.GenesisHash = cfg.GenesisHash
+	if pc.GenesisHash == (common.Hash{}) {
+		pc.GenesisHash = n.Chain.Genesis().Hash()
+	}
+	pc.ChainID = cfg.Spec.Config.ChainID
+	pc.Sequencers = cfg.Spec.Config.Sequencers
+	pc.Publish = cfg.Key != nil
+	if pc.Logger == nil {
+		pc.Logger = n.log.With("subsystem", "netp2p")
+	}
+	if pc.Registerer == nil {
+		pc.Registerer = cfg.Registerer
+	}
+	return netp2p.New(pc)
 }

@@ -31,6 +31,14 @@ import (
 // and our Bitcoin layer synced from it over P2P.
 func bitcoinLayer(t *testing.T, ctx context.Context, blocks int) *tbc.Service {
 	t.Helper()
+	svc, _ := bitcoinLayerMiner(t, ctx, blocks)
+	return svc
+}
+
+// bitcoinLayerMiner is bitcoinLayer that also returns a function mining
+// n more regtest blocks.
+func bitcoinLayerMiner(t *testing.T, ctx context.Context, blocks int) (*tbc.Service, func(n int)) {
+	t.Helper()
 	log := slog.New(slog.DiscardHandler)
 	addr, err := txgen.DeriveKey([]byte("node test"), 0).Address(txgen.P2WPKH, &chaincfg.RegressionNetParams)
 	if err != nil {
@@ -64,7 +72,12 @@ func bitcoinLayer(t *testing.T, ctx context.Context, blocks int) *tbc.Service {
 	if err := node.WaitIndexed(wctx, svc.Index(), int32(blocks), nil); err != nil {
 		t.Fatalf("the index did not reach height %d: %v", blocks, err)
 	}
-	return svc
+	return svc, func(n int) {
+		t.Helper()
+		if _, err := btc.Mine(n, addr); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // TestNodeAssembly: New wires a sequencing node over the Bitcoin layer

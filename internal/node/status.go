@@ -77,35 +77,36 @@ type KeystoneStatus struct {
 	Depth uint32 `json:"depth"`
 }
 
-// Peer is one L2 peer as the networking service sees it.
+// Peer is one L2 peer as the networking service sees it (netp2p):
+// Ready once the handshake agreed on the genesis, Head the newest head it
+// announced or relayed, Score its gossip score (0 clean; banned at
+// netp2p.BanScore).
 type Peer struct {
 	ID        string `json:"id"`
 	Addr      string `json:"addr"`
 	Connected bool   `json:"connected"`
+	Ready     bool   `json:"ready"`
 	Head      uint64 `json:"head"`
 	Score     int    `json:"score"`
+	Banned    bool   `json:"banned,omitempty"`
 }
 
-// Raft is the sequencer group as this member sees it.
+// Raft is the sequencer group as this member sees it (internal/ha).
 type Raft struct {
 	// Role is raft's state: Leader, Follower, Candidate, Shutdown.
-	Role     string `json:"role"`
-	Leader   string `json:"leader"`
-	Members  int    `json:"members"`
-	Applied  uint64 `json:"applied"`
-	LastSeen string `json:"last_contact,omitempty"`
-}
-
-// PeerSource reports the L2 peers (the networking service, when the
-// node has one).
-type PeerSource interface {
-	PeerStatus() []Peer
-}
-
-// RaftSource reports the sequencer group (the raft member, when the node
-// is one).
-type RaftSource interface {
-	RaftStatus() Raft
+	Role string `json:"role"`
+	// Leader is the leader's sequencer address ("" while none is known).
+	Leader  string `json:"leader"`
+	Term    uint64 `json:"term"`
+	Members int    `json:"members"`
+	// Applied is the last block the group committed that this member
+	// applied.
+	Applied uint64 `json:"applied"`
+	// CaughtUp: this member may lead (Why says why not); Producing: it
+	// builds blocks now.
+	CaughtUp  bool   `json:"caught_up"`
+	Why       string `json:"why,omitempty"`
+	Producing bool   `json:"producing"`
 }
 
 // maxHealthyBitcoinLag is how many blocks the index may trail the best
@@ -144,12 +145,22 @@ func (n *Node) Status() Status {
 		Peers:   p.Peers,
 		Synced:  p.Synced,
 	}
-	if n.peers != nil {
-		st.Peers = n.peers.PeerStatus()
+	if n.P2P != nil {
+		for _, p := range n.P2P.Peers() {
+			st.Peers = append(st.Peers, Peer{ID: p.ID.String(), Addr: p.Addr, Connected: p.Connected,
+				Ready: p.Ready, Head: p.HeadNumber, Score: p.Score, Banned: !p.BannedUntil.IsZero()})
+		}
 	}
-	if n.raft != nil {
-		r := n.raft.RaftStatus()
-		st.Raft = &r
+	if n.HA != nil {
+		h := n.HA.Status()
+		r := &Raft{Role: h.State, Leader: h.LeaderID, Term: h.Term, CaughtUp: h.CaughtUp, Why: h.Why, Producing: h.Producing}
+		if h.Applied != nil {
+			r.Applied = h.Applied.Number
+		}
+		if ms, err := n.HA.Members(); err == nil {
+			r.Members = len(ms)
+		}
+		st.Raft = r
 	}
 	st.Problems = problems(st)
 	st.Healthy = len(st.Problems) == 0
@@ -170,13 +181,6 @@ func problems(st Status) []string {
 	}
 	return out
 }
-
-// SetPeerSource and SetRaftSource install the networking and raft
-// reports; call them before Run.
-func (n *Node) SetPeerSource(s PeerSource) { n.peers = s }
-
-// SetRaftSource: see SetPeerSource.
-func (n *Node) SetRaftSource(s RaftSource) { n.raft = s }
 
 func blockRef(h *types.Header, now time.Time) BlockRef {
 	return BlockRef{Number: h.Number.Uint64(), Hash: h.Hash(), Time: h.Time,

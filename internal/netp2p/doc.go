@@ -1,0 +1,126 @@
+// Package netp2p is the L2 network of a node (DESIGN 9, issue 10 items 2
+// and 3): a libp2p host that speaks only to configured peers, a handshake
+// that refuses peers of another network, and block gossip on one
+// gossipsub topic per chain. Catch-up by range requests is another part
+// (internal/netp2p/rangesync) that plugs in through Syncer and registers
+// its protocol on Host.
+//
+// # Parts
+//
+//   - Host (service.go): go-libp2p with TCP, Noise and yamux only; no
+//     relay, no NAT port mapping, no mDNS, no DHT, no peer exchange. The
+//     identity key lives in the node's directory (identity.go,
+//     IdentityFile, mode 0600, created on first start; a corrupt file is
+//     an error naming it). Static peers (Config.Peers, multiaddrs with
+//     /p2p/<id>) are dialed at start and redialed with a backoff of 1 s
+//     doubling to 1 min.
+//   - Connection gater and peer table (peers.go): banned peers are
+//     refused at dial and at the secured handshake; inbound peers beyond
+//     MaxPeers are refused (static peers always pass). Each peer has a
+//     state (connected, handshake done, score, head) that Peers returns,
+//     metrics export (hemi_netp2p_peers, _peers_ready, _peer_score{peer},
+//     _peer_head{peer}) and logs report on connect, penalty and ban.
+//   - Handshake (handshake.go, ProtocolHandshake "/hemi/handshake/1"):
+//     the dialer opens a stream, each side writes its Status (version,
+//     chain id, genesis hash, head) as RLP and reads the other's (at most
+//     512 bytes, HandshakeTimeout). A peer with another genesis hash or
+//     chain id is disconnected, banned for BanDuration, and logged with
+//     the reason; an inbound peer that has not shaken hands within
+//     HandshakeTimeout is disconnected. Gossip from a peer before its
+//     handshake is ignored.
+//   - Gossip (message.go, validate.go, gossip.go): topic
+//     "/hemi/blocks/1/<genesis hash>"; a message is the whole block,
+//     snappy(RLP([header, body])) with the body as internal/chain/block
+//     encodes it (system transactions, then user transactions); message
+//     id = the first 20 bytes of SHA-256 over the compressed message;
+//     messages are unsigned (StrictNoSign: the block's seal is what
+//     counts). Limits: MaxMessageSize compressed, MaxBlockSize
+//     decompressed (checked from snappy's header before decoding).
+//
+// # The validator
+//
+// gossipsub calls the validator before it delivers or forwards a
+// message. The checks run in this order; the first that fails decides:
+//
+//	check                                         verdict  reason             penalty
+//	sender has not completed the handshake        Ignore   peer_not_ready     -
+//	does not decompress or decode                 Reject   malformed          PenaltyReject
+//	over MaxMessageSize / MaxBlockSize            Reject   too_large          PenaltyReject
+//	block already accepted (seen cache)           Ignore   seen               -
+//	no seal, or a seal that does not recover      Reject   bad_seal           PenaltyReject
+//	sealed by a key not in the sequencer set      Reject   unknown_sequencer  PenaltyReject
+//	  (a tampered header recovers a wrong key,
+//	  so it lands here too)
+//	system transaction out of bounds              Reject   bad_body           PenaltyReject
+//	transactions root differs from the header's   Reject   bad_tx_root        PenaltyReject
+//	number at or below the finalized block        Reject   behind_finalized   PenaltyReject
+//	number more than MaxAhead above the head      Ignore   far_ahead          - (starts catch-up)
+//	block already stored by the chain             Ignore   known              -
+//	MaxPerHeight blocks accepted at this height   Ignore   height_full        -
+//	otherwise                                     Accept   ok
+//
+// Why Ignore for some: a duplicate, a block the chain has, or a fourth
+// block at a height can come from an honest relay; a far-ahead block
+// whose seal is valid was signed by a sequencer, so it shows this node is
+// behind, not that the sender misbehaves (it starts a catch-up instead).
+// Reject is for what no honest node forwards: it would have failed the
+// same checks. A block is added to the seen cache only when accepted: a
+// block with a junk body has the same header hash as the real one, which
+// must still get through after it.
+//
+// After Accept the block is inserted (chain.InsertBlock, one at a time):
+//
+//	result                        action
+//	inserted                      the sender's score rises by 1 (up to 0) and its head is noted
+//	already known                 nothing
+//	ErrUnknownParent              held; Syncer.SyncTo(sender, number-1, parent) (one at a time)
+//	ErrViewNotReady               held and retried every second until the Bitcoin index's best
+//	                              header is ViewGrace (6) above the view's claimed height; then
+//	                              the sender is penalised (PenaltyInvalid) and the block dropped
+//	any other ErrInvalidBlock     PenaltyInvalid (this includes an invalid Bitcoin view)
+//	other errors (node failure)   logged, no penalty
+//
+// Held blocks (at most 256) are retried after each insertion and every
+// second; one waiting for its parent is dropped without blame after 120
+// s. Scores start at 0; a peer whose score reaches BanScore (-100) is
+// disconnected and refused for BanDuration. gossipsub's own peer scoring
+// is not used: the validator's verdicts are the score.
+//
+// # Equivocation
+//
+// A second block at a height sealed by the same sequencer is accepted,
+// forwarded and inserted like any block (it lands on a side branch and
+// PoP fork choice decides, DESIGN 4), and kept as evidence: both headers
+// in memory (Evidence, the newest MaxEvidence), a Warn log naming both
+// hashes and the relaying peer, and hemi_netp2p_equivocations_total.
+// Evidence is not persisted.
+//
+// # Publishing
+//
+// With Config.Publish (a sequencer) the service publishes each new
+// canonical head it did not receive by gossip. gossipsub drops a message
+// published before any peer has announced the topic, so the publisher
+// waits until the topic has a peer (the chain's subscription keeps the
+// blocks meanwhile) and skips heads more than MaxAhead below the head (a
+// node catching up publishes nothing old). Own messages are flood
+// published (gossipsub's default) to every topic peer, so the first
+// blocks do not wait for the mesh to form. The encoding is deterministic,
+// so the same block published by several members of a sequencer group
+// is one message.
+//
+// # Invariants
+//
+//  1. Nothing a peer sends is stored before the chain validated and
+//     executed it; the validator only decides what is forwarded.
+//  2. The decoder never panics and allocates at most MaxBlockSize for a
+//     message (fuzzed: FuzzDecodeBlock).
+//  3. Every goroutine is owned by Run's ctx or by the service's lifetime
+//     (Close waits for them).
+//
+// # Not done yet
+//
+// Range sync (Syncer) is internal/netp2p/rangesync's. Evidence is kept
+// in memory only. Ban state is not persisted across restarts.
+//
+// Layer: services (DESIGN 9).
+package netp2p

@@ -1,0 +1,46 @@
+package netp2p
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	hmetrics "github.com/hemi-go/hemi/internal/metrics"
+)
+
+const subsystem = "netp2p"
+
+// metrics are the service's Prometheus collectors (hemi_netp2p_*).
+type metrics struct {
+	peers        prometheus.Gauge
+	ready        prometheus.Gauge
+	peerScore    *prometheus.GaugeVec
+	peerHead     *prometheus.GaugeVec
+	bans         prometheus.Counter
+	handshakes   *prometheus.CounterVec
+	gossip       *prometheus.CounterVec
+	imported     prometheus.Counter
+	importFails  *prometheus.CounterVec
+	published    prometheus.Counter
+	equivocation prometheus.Counter
+	syncRequests prometheus.Counter
+}
+
+func newMetrics(r prometheus.Registerer) *metrics {
+	return &metrics{
+		peers: hmetrics.Gauge(r, subsystem, "peers", "Peers with an open connection."),
+		ready: hmetrics.Gauge(r, subsystem, "peers_ready", "Connected peers that passed the handshake (same genesis and chain id)."),
+		peerScore: hmetrics.Register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: hmetrics.Namespace, Subsystem: subsystem,
+			Name: "peer_score", Help: "Score of each connected peer (0 clean; a peer at -100 is banned)."}, []string{"peer"})),
+		peerHead: hmetrics.Register(r, prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: hmetrics.Namespace, Subsystem: subsystem,
+			Name: "peer_head", Help: "Newest head number each connected peer announced or relayed."}, []string{"peer"})),
+		bans: hmetrics.Counter(r, subsystem, "bans_total", "Peers banned (score at the ban threshold, or another genesis)."),
+		handshakes: hmetrics.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: hmetrics.Namespace, Subsystem: subsystem,
+			Name: "handshakes_total", Help: "Handshakes by result (ok, or the refusal's reason)."}, []string{"result"})),
+		gossip: hmetrics.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: hmetrics.Namespace, Subsystem: subsystem,
+			Name: "gossip_messages_total", Help: "Block messages validated, by result (accept, ignore, reject) and reason."}, []string{"result", "reason"})),
+		imported:     hmetrics.Counter(r, subsystem, "blocks_imported_total", "Gossiped blocks inserted into the chain."),
+		importFails:  hmetrics.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: hmetrics.Namespace, Subsystem: subsystem, Name: "import_failures_total", Help: "Gossiped blocks not inserted, by reason (invalid, unknown_parent, view_not_ready, view_expired, error)."}, []string{"reason"})),
+		published:    hmetrics.Counter(r, subsystem, "blocks_published_total", "Blocks this node published."),
+		equivocation: hmetrics.Counter(r, subsystem, "equivocations_total", "Second blocks at one height sealed by the same sequencer (kept as evidence)."),
+		syncRequests: hmetrics.Counter(r, subsystem, "sync_requests_total", "Catch-up syncs started for blocks whose parent is unknown or which are far ahead."),
+	}
+}
