@@ -21,12 +21,14 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/ha"
+	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/node"
 )
 
@@ -61,9 +63,8 @@ type Config struct {
 	// BTCListen is the regtest P2P listen address (default loopback, a
 	// free port).
 	BTCListen string
-	// NodeArgs, when set, returns extra `hemi node` arguments for n (the
-	// L2 p2p listen address and static peers). It is called at every
-	// (re)start, after every node's ports are chosen.
+	// NodeArgs, when set, returns extra `hemi node` arguments for n. It
+	// is called at every (re)start, after every node's ports are chosen.
 	NodeArgs func(c *Cluster, n *Node) []string
 	// Logger receives the harness's and the regtest node's logs.
 	Logger *slog.Logger
@@ -80,9 +81,13 @@ type Node struct {
 	// Dir is the node's data directory; Log its log file.
 	Dir, Log string
 	// RPC, Raft, Admin and P2P are the node's loopback host:port
-	// addresses (Raft and Admin empty for a follower). P2P is reserved for
-	// the L2 peer-to-peer listener NodeArgs configures.
+	// addresses (Raft and Admin empty for a follower); P2P is the L2
+	// peer-to-peer (libp2p) listener.
 	RPC, Raft, Admin, P2P string
+	// PeerID is the node's libp2p peer id: its identity key is written
+	// before the first start, so every node's static peer list can name
+	// every other node.
+	PeerID peer.ID
 	// Addr is the sequencer's seal key address (zero for a follower).
 	Addr common.Address
 
@@ -257,6 +262,14 @@ func (c *Cluster) layout(keys []*ecdsa.PrivateKey) error {
 			return err
 		}
 		n.RPC, n.P2P = ports[0], ports[1]
+		idPath := filepath.Join(n.Dir, "regtest", "l2", netp2p.IdentityFile)
+		id, err := netp2p.LoadIdentity(idPath)
+		if err != nil {
+			return err
+		}
+		if n.PeerID, err = peer.IDFromPrivateKey(id); err != nil {
+			return err
+		}
 		if n.Sequencer {
 			n.Raft, n.Admin = ports[2], ports[3]
 			n.Addr = crypto.PubkeyToAddress(keys[i].PublicKey)
@@ -298,10 +311,27 @@ func (c *Cluster) Args(n *Node) []string {
 			}
 		}
 	}
+	args = append(args, "--net-listen", multiaddr(n.P2P, ""))
+	for _, m := range c.Nodes {
+		if m != n {
+			args = append(args, "--net-peer", multiaddr(m.P2P, m.PeerID))
+		}
+	}
 	if c.cfg.NodeArgs != nil {
 		args = append(args, c.cfg.NodeArgs(c, n)...)
 	}
 	return args
+}
+
+// multiaddr is the libp2p TCP multiaddr of a loopback host:port, with
+// /p2p/<id> when id is set.
+func multiaddr(hostport string, id peer.ID) string {
+	host, port, _ := net.SplitHostPort(hostport)
+	a := "/ip4/" + host + "/tcp/" + port
+	if id != "" {
+		a += "/p2p/" + id.String()
+	}
+	return a
 }
 
 // start starts n's process, its output appended to n.Log.

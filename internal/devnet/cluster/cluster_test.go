@@ -176,14 +176,14 @@ func load(ctx context.Context, c *Cluster, acc int, out chan<- committed) {
 	}
 }
 
-// TestLeaderKill9 is issue 10's failover test: 3 sequencers under
-// transaction load; the leader is killed with SIGKILL 3 times, each time
+// TestLeaderKill9 is issue 10's failover test: 3 sequencers and 2
+// followers (over L2 gossip) under transaction load; the leader is killed with SIGKILL 3 times, each time
 // restarted and rejoined before the next. Each time another member
 // leads and commits the next blocks, no receipt seen before a kill is
 // lost, no height has two blocks on any node, and every node ends on the
 // same head.
 func TestLeaderKill9(t *testing.T) {
-	c := startCluster(t, 3, 0)
+	c := startCluster(t, 3, 2)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	leader, err := c.WaitLeader(ctx)

@@ -16,9 +16,10 @@
 // when the parent dies (Pdeathsig), so a crashed test or a Ctrl-C'd
 // `hemi devnet` leaves no orphans.
 //
-// L2 peer-to-peer flags (gossip, catch-up sync) are added per node by
-// Config.NodeArgs, so the harness does not depend on the networking
-// package's flags.
+// Every node listens for L2 peers (internal/netp2p) on its own port and
+// lists every other node as a static peer: the harness writes each
+// node's libp2p identity key before the first start, so the peer ids are
+// known up front and stay the same across restarts.
 //
 // Layer: assembly (DESIGN 2).
 package cluster
