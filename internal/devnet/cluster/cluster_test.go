@@ -230,6 +230,7 @@ func TestLeaderKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 		before := st.Head.Number
+		killedAt := time.Now()
 		if err := c.Kill(leader); err != nil {
 			t.Fatal(err)
 		}
@@ -244,6 +245,9 @@ func TestLeaderKill9(t *testing.T) {
 		if err := c.WaitHead(ctx, leader, before+1); err != nil {
 			t.Fatalf("kill %d: new leader %s: %v", kill, c.Nodes[leader].Name, err)
 		}
+		// Printed, not asserted (a figure, polled every 100 ms): kill to the
+		// new leader's first block.
+		failover := time.Since(killedAt)
 		if err := c.Restart(killed); err != nil {
 			t.Fatal(err)
 		}
@@ -260,7 +264,8 @@ func TestLeaderKill9(t *testing.T) {
 			hs.sample(t, ctx, c, i, 0, st.Head.Number)
 		}
 		drain()
-		t.Logf("kill %d: %s killed at head %d, %s leads, %d receipts so far", kill, c.Nodes[killed].Name, before, c.Nodes[leader].Name, len(seen))
+		t.Logf("kill %d: %s killed at head %d, %s leads, its first block after %d ms, %d receipts so far",
+			kill, c.Nodes[killed].Name, before, c.Nodes[leader].Name, failover.Milliseconds(), len(seen))
 	}
 	stopLoad()
 	<-loadDone
