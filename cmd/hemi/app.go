@@ -57,6 +57,8 @@ func newApp() *cli.Command {
 			finalityCommand(),
 			statusCommand(),
 			haCommand(),
+			exportCommand(),
+			importCommand(),
 		},
 	}
 }

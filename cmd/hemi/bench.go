@@ -53,6 +53,29 @@ func benchCommand() *cli.Command {
 				},
 			},
 			{
+				Name:  "net-sync",
+				Usage: "catch-up sync over libp2p from 2 peers vs `hemi import` of the same blocks (part of `hemi bench net`)",
+				Description: "Builds a chain of --blocks blocks of --txs ETH transfers, exports it, and times a fresh\n" +
+					"follower syncing it from two loopback libp2p peers against a fresh chain importing the\n" +
+					"export. The last line is\n" +
+					"net-sync blocks=<n> sync_blocks_s=<n> import_blocks_s=<n> sync_ratio=<sync/import>",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "blocks", Value: bench.DefaultNetSyncBlocks, Usage: "blocks of the source chain"},
+					&cli.IntFlag{Name: "txs", Value: bench.DefaultNetSyncPerBlock, Usage: "transfers per block"},
+					&cli.IntFlag{Name: "runs", Value: bench.DefaultNetSyncRuns, Usage: "timed syncs and imports; medians are reported"},
+					&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary databases (default the system temp dir)"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					_, err := bench.RunNetSync(ctx, bench.NetSyncConfig{
+						Blocks:   int(cmd.Int("blocks")),
+						PerBlock: int(cmd.Int("txs")),
+						Runs:     int(cmd.Int("runs")),
+						WorkDir:  cmd.String("work-dir"),
+					}, os.Stdout)
+					return err
+				},
+			},
+			{
 				Name:  "l2-import",
 				Usage: "import blocks of 5,000 ETH and ERC-20 transfers: our chain vs go-ethereum's core.BlockChain",
 				Description: "Builds equivalent blocks (same signed transactions and genesis alloc) for our chain\n" +

@@ -208,9 +208,29 @@ func ourChain(w *l2Workload, btc *l2Bitcoin, dir string) (*chain.Chain, error) {
 // balances in its storage), signs blocks*perBlock transfers, and builds
 // both importers' blocks from them.
 func newL2Workload(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, btc *l2Bitcoin) (*l2Workload, error) {
-	seq, err := l2SequencerKey()
+	w, seq, err := newL2Genesis(kind, perBlock, blocks, keys, btc)
 	if err != nil {
 		return nil, err
+	}
+	txs, err := w.sign(keys[:perBlock])
+	if err != nil {
+		return nil, err
+	}
+	if err := w.buildOurs(txs, seq, btc); err != nil {
+		return nil, err
+	}
+	if err := w.buildGeth(txs, crypto.PubkeyToAddress(seq.PublicKey)); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// newL2Genesis is a workload's genesis (ours and go-ethereum's) and
+// sealing key, before any block is built.
+func newL2Genesis(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, btc *l2Bitcoin) (*l2Workload, *ecdsa.PrivateKey, error) {
+	seq, err := l2SequencerKey()
+	if err != nil {
+		return nil, nil, err
 	}
 	w := &l2Workload{kind: kind, perBlock: perBlock, blocks: blocks, gasLimit: uint64(perBlock)*kind.gas + l2GasMargin}
 	keys = keys[:perBlock]
@@ -231,7 +251,7 @@ func newL2Workload(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, 
 	w.spec = &genesis.Spec{Config: gcfg, Timestamp: l2GenesisTime, View: btc.view, Alloc: alloc}
 	full, err := w.spec.FullAlloc()
 	if err != nil {
-		return nil, fmt.Errorf("bench: genesis alloc: %w", err)
+		return nil, nil, fmt.Errorf("bench: genesis alloc: %w", err)
 	}
 	w.geth = &core.Genesis{
 		Config:     gcfg.ChainConfig(),
@@ -241,17 +261,7 @@ func newL2Workload(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, 
 		Difficulty: new(big.Int),
 		Alloc:      full,
 	}
-	txs, err := w.sign(keys)
-	if err != nil {
-		return nil, err
-	}
-	if err := w.buildOurs(txs, seq, btc); err != nil {
-		return nil, err
-	}
-	if err := w.buildGeth(txs, seqAddr); err != nil {
-		return nil, err
-	}
-	return w, nil
+	return w, seq, nil
 }
 
 // sign signs every block's transactions in parallel: block n holds one
@@ -302,6 +312,12 @@ func (w *l2Workload) buildOurs(txs [][]*types.Transaction, seq *ecdsa.PrivateKey
 		return fmt.Errorf("bench: our builder chain: %w", err)
 	}
 	defer c.Close()
+	return w.buildOn(c, txs, seq, btc, true)
+}
+
+// buildOn builds and seals w's blocks of txs on c, checking that every
+// transaction was included; keep records their encodings in w.
+func (w *l2Workload) buildOn(c *chain.Chain, txs [][]*types.Transaction, seq *ecdsa.PrivateKey, btc *l2Bitcoin, keep bool) error {
 	coinbase := crypto.PubkeyToAddress(seq.PublicKey)
 	for n, list := range txs {
 		head := c.Head()
@@ -317,6 +333,9 @@ func (w *l2Workload) buildOurs(txs [][]*types.Transaction, seq *ecdsa.PrivateKey
 		}
 		if err := c.CommitBuilt(b); err != nil {
 			return fmt.Errorf("bench: commit our block %d: %w", n+1, err)
+		}
+		if !keep {
+			continue
 		}
 		hdr, err := rlp.EncodeToBytes(b.Block.Header)
 		if err != nil {

@@ -142,6 +142,13 @@ func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) p
 	}
 }
 
+// Penalize lowers p's score as a rejected gossip message does
+// (PenaltyReject): catch-up sync reports here the peers that answered a
+// range with junk, a wrong chain or nothing (rangesync.Penalizer).
+func (s *Service) Penalize(p peer.ID, reason error) {
+	s.penalise(p, PenaltyReject, "sync", reason)
+}
+
 // penalise lowers from's score and disconnects it once it is banned.
 func (s *Service) penalise(from peer.ID, points int, reason string, err error) {
 	banned := s.peers.Penalise(from, points)

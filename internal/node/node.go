@@ -112,8 +112,9 @@ type Node struct {
 	// Bitcoin is the adapted index the chain and the producer read.
 	Bitcoin *Bitcoin
 
-	cfg Config
-	log *slog.Logger
+	cfg  Config
+	log  *slog.Logger
+	sync *catchUp // catch-up sync, with P2P
 }
 
 // ChainOptions are the storage and clock options of OpenChain.
@@ -208,9 +209,21 @@ func New(cfg Config) (_ *Node, err error) {
 	if n.Pool, err = txpool.New(n.Chain, pcfg); err != nil {
 		return nil, err
 	}
+	if len(cfg.P2P.ListenAddrs) > 0 || len(cfg.P2P.Peers) > 0 {
+		if n.P2P, err = newP2P(cfg, n); err != nil {
+			return nil, err
+		}
+		if n.sync, err = newCatchUp(n, n.P2P.Status().GenesisHash); err != nil {
+			return nil, err
+		}
+		n.P2P.SetSyncer(n.sync)
+	}
 	if cfg.RPC.ListenAddr != "" || cfg.RPCListener != nil {
 		rcfg := cfg.RPC
 		rcfg.Bitcoin, rcfg.Finality = ix, n.Finality
+		if n.sync != nil {
+			rcfg.Sync = n.sync
+		}
 		if rcfg.Logger == nil {
 			rcfg.Logger = log.With("subsystem", "rpc")
 		}
@@ -223,11 +236,6 @@ func New(cfg Config) (_ *Node, err error) {
 		status := n.StatusHandler()
 		n.RPC.Mount("GET /status", status)
 		n.RPC.Mount("GET /healthz", status)
-	}
-	if len(cfg.P2P.ListenAddrs) > 0 || len(cfg.P2P.Peers) > 0 {
-		if n.P2P, err = newP2P(cfg, n); err != nil {
-			return nil, err
-		}
 	}
 	if cfg.Key != nil {
 		// Alone, a sealed block is stored at once; in a raft group (DESIGN
@@ -265,6 +273,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	if n.P2P != nil {
 		g.Go(func() error { return n.P2P.Run(ctx) })
+		g.Go(func() error { return n.sync.server.Run(ctx) })
 	}
 	switch {
 	case n.HA != nil:

@@ -138,6 +138,8 @@ type Config struct {
 	// answers hemi_getFinality and hemi_subscribe("newKeystones")
 	// (optional: without it both tags are the genesis).
 	Finality Finality
+	// Sync answers eth_syncing while the node catches up (optional).
+	Sync Sync
 	// Registerer takes the server's Prometheus collectors (hemi_rpc_*;
 	// nil: none registered).
 	Registerer prometheus.Registerer

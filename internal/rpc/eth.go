@@ -34,9 +34,24 @@ func (api *ethAPI) BlockNumber() hexutil.Uint64 {
 	return hexutil.Uint64(api.s.chain.Head().Number.Uint64())
 }
 
-// Syncing is eth_syncing: a node serves RPC only for the blocks it has
-// (the L2 sync state is the network layer's; false until it reports).
-func (api *ethAPI) Syncing() (any, error) { return false, nil }
+// Syncing is eth_syncing: false, or while the node catches up with its
+// peers (Config.Sync), go-ethereum's progress object with the fields an
+// L2 has: the head when the sync started, the head now and the target.
+// The node serves RPC for the blocks it has meanwhile.
+func (api *ethAPI) Syncing() (any, error) {
+	if api.s.cfg.Sync == nil {
+		return false, nil
+	}
+	starting, current, highest, syncing := api.s.cfg.Sync.SyncProgress()
+	if !syncing {
+		return false, nil
+	}
+	return map[string]hexutil.Uint64{
+		"startingBlock": hexutil.Uint64(starting),
+		"currentBlock":  hexutil.Uint64(current),
+		"highestBlock":  hexutil.Uint64(highest),
+	}, nil
+}
 
 // Accounts is eth_accounts: the node holds no keys.
 func (api *ethAPI) Accounts() []common.Address { return []common.Address{} }

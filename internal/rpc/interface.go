@@ -110,3 +110,15 @@ type Finality interface {
 }
 
 var _ Finality = (*finality.Service)(nil)
+
+// Sync is what eth_syncing asks of the catch-up sync;
+// internal/netp2p/rangesync's Syncer implements it. Optional (nil:
+// eth_syncing answers false).
+//
+// Concurrency: called from many request goroutines at once, during a
+// sync.
+type Sync interface {
+	// SyncProgress reports whether a catch-up runs and, if so, the head
+	// when it started, the head now and the block it catches up to.
+	SyncProgress() (starting, current, highest uint64, syncing bool)
+}

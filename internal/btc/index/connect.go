@@ -185,6 +185,10 @@ func (ix *Index) stage(p plan) (bool, error) {
 		}
 		if ix.writer == nil {
 			ix.writer = newEntryWriter()
+			// Sized once for a whole batch (keys and values are about
+			// a third of pebble's estimate), so a sync does not copy
+			// the arena again and again while it grows.
+			ix.writer.arena = make([]byte, 0, ix.batchBytes/2)
 		}
 		ix.writer.reset()
 		o = &openBatch{w: ix.writer, fork: p.fork, oldTip: oldTip, seq: ix.nextSeq, opened: time.Now()}
@@ -274,7 +278,7 @@ func (ix *Index) replaySet() error {
 // open batch (IndexFork needs the stored set at the block tip). ix.connMu
 // held.
 func (ix *Index) flushSetNow() error {
-	if !ix.utxos.dirty() {
+	if !ix.utxos.isDirty() {
 		return nil
 	}
 	ix.mu.RLock()
@@ -376,10 +380,20 @@ func (ix *Index) commitOpen() error {
 	}
 	ix.m.blocksConnected.Add(float64(len(o.connected)))
 	ix.m.txsIndexed.Add(float64(o.txs))
+	ix.utxoMetrics()
 	ix.m.blockHeight.Set(float64(newTip.height))
 	ix.log.Debug("blocks connected", "tip", newTip.hash, "height", newTip.height,
 		"blocks", len(o.connected), "txs", o.txs)
 	return nil
+}
+
+// utxoMetrics publishes the unspent set cache's counters. ix.connMu held.
+func (ix *Index) utxoMetrics() {
+	s := ix.utxos
+	ix.m.utxoMisses.Add(float64(s.misses - ix.utxoSeen.misses))
+	ix.m.utxoEvicted.Add(float64(s.evicted - ix.utxoSeen.evicted))
+	ix.utxoSeen.misses, ix.utxoSeen.evicted = s.misses, s.evicted
+	ix.m.utxoCacheBytes.Set(float64(s.memBytes()))
 }
 
 // dropStalePending forgets decoded blocks at or below height that did not

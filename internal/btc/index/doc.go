@@ -108,15 +108,23 @@
 // block; the set itself is stored with the batch that reaches the best
 // header (so a node following the tip stores it with every block), with
 // every batch holding a reorg (so the set tip stays on the connected
-// chain), and when the changes held in memory outgrow half of
-// Config.UTXOCacheBytes. In between, the connector holds the outputs
-// created since the set tip, the stored outputs spent since, and the
-// balance changes in memory, so during a sync most outputs are created
-// and spent without ever reaching u or p; balances are merge operands
-// that pebble sums (balanceMerger), so indexing never reads one. A cache
-// of stored outputs (the other half of the budget; its older generation
-// is dropped when full) serves most spends; a miss reads p, the only
-// database read of the write path. A crash or a failed commit loses only
+// chain), when the changes held in memory outgrow an eighth of
+// Config.UTXOCacheBytes (a flush writes them in one batch), and when
+// all the outputs held outgrow the whole budget. In between, the
+// connector (mainSet, a write-back cache like btcd's utxocache) holds in
+// one map the outputs created since the set tip, the stored outputs spent
+// since and stored outputs read or written before, and the balance
+// changes apart, so during a sync most outputs are created and spent
+// without ever reaching u or p, and the others are written in large
+// batches sorted with the rest; balances are merge operands that pebble
+// sums (balanceMerger), so indexing never reads one. Written outputs stay
+// in the map; over budget, after a flush, the oldest are dropped (down to
+// three quarters of it). A spend of an output the map does not hold
+// reads p, the only database read of the write path, so a sync whose
+// unspent set fits the budget (the default, 256 MiB, holds about 1.8
+// million outputs; TestMainSetMemory checks the estimate) never reads
+// the database and its cost per transaction does not grow with the set
+// (TestUTXOCacheHoldsSet). A crash or a failed commit loses only
 // memory: Open (or the connector) applies the connected blocks above the
 // set tip again, from the stored blocks. Queries treat the set tip as the
 // stored set's view: a view at it reads u and a only, any other view

@@ -40,7 +40,7 @@ type Config struct {
 	MemTableSize uint64
 
 	// PendingBytes bounds the memory held by decoded blocks that arrived
-	// ahead of the block tip (default 128 MiB). Beyond it, early blocks
+	// ahead of the block tip (default 64 MiB). Beyond it, early blocks
 	// are decoded again from disk when they connect.
 	PendingBytes int
 
@@ -57,8 +57,9 @@ type Config struct {
 	MaxBatchDelay time.Duration
 
 	// UTXOCacheBytes bounds the memory of the connector's cache of
-	// unspent outputs and script balances (default 64 MiB). Misses read
-	// the database, so it trades memory for sync speed only.
+	// unspent outputs and script balances (default 256 MiB, about 1.8
+	// million outputs). Misses read the database, so it trades memory
+	// for sync speed only: a sync whose unspent set fits never reads it.
 	UTXOCacheBytes int
 
 	// ChangeMemoBytes bounds the memory of the memo of per-script change
@@ -89,7 +90,7 @@ func (c *Config) setDefaults() error {
 		c.MemTableSize = 64 << 20
 	}
 	if c.PendingBytes <= 0 {
-		c.PendingBytes = 128 << 20
+		c.PendingBytes = 64 << 20
 	}
 	if c.BatchBytes <= 0 {
 		c.BatchBytes = int(c.MemTableSize/2) + 1<<20
@@ -98,7 +99,7 @@ func (c *Config) setDefaults() error {
 		c.MaxBatchDelay = time.Second
 	}
 	if c.UTXOCacheBytes <= 0 {
-		c.UTXOCacheBytes = 64 << 20
+		c.UTXOCacheBytes = 256 << 20
 	}
 	if c.ChangeMemoBytes == 0 {
 		c.ChangeMemoBytes = DefaultChangeMemoBytes
@@ -150,10 +151,12 @@ type Index struct {
 	// utxos is the current unspent set as staged by the connector
 	// (connMu); snap is the database as of the connected chain, read by
 	// queries of the current set (mu).
-	utxos  *mainSet
-	setTip *node // the block the stored unspent set is at (mu)
-	snap   *pebble.Snapshot
-	reads  atomic.Uint64 // see Reads
+	utxos *mainSet
+	// utxoSeen is what utxoMetrics published of utxos' counters (connMu).
+	utxoSeen struct{ misses, evicted uint64 }
+	setTip   *node // the block the stored unspent set is at (mu)
+	snap     *pebble.Snapshot
+	reads    atomic.Uint64 // see Reads
 
 	// snapGen counts snapshot replacements (mu); memo holds change sets
 	// computed as of snapGen (nil when Config.ChangeMemoBytes < 0).
@@ -274,12 +277,17 @@ func (ix *Index) replaceSnap(snap *pebble.Snapshot) *pebble.Snapshot {
 // flushable batches of random keys. Compression is off (block data and
 // hashes barely compress and snappy cost more CPU than anything else in
 // flushes), and L0 may hold more files before compacting so a sync does
-// not spend its CPU on compactions it would redo minutes later.
+// not spend its CPU on compactions it would redo minutes later. Committed
+// batches wait in memory (on the Go heap) until pebble flushes them; two
+// memtables' worth may wait before commits stall, which keeps a sync that
+// outruns the flushes within its memory budget (with four, the waiting
+// batches and the garbage collector's headroom for them took the peak
+// RSS of a 5M-transaction sync past 1 GiB).
 func pebbleOptions(cfg *Config) *pebble.Options {
 	o := &pebble.Options{
 		CacheSize:                   cfg.CacheSize,
 		MemTableSize:                cfg.MemTableSize,
-		MemTableStopWritesThreshold: 4,
+		MemTableStopWritesThreshold: 2,
 		L0CompactionThreshold:       16,
 		L0StopWritesThreshold:       200,
 		LBaseMaxBytes:               256 << 20,

@@ -14,6 +14,9 @@ type metrics struct {
 	blocksDisconnected prometheus.Counter
 	reorgs             prometheus.Counter
 	txsIndexed         prometheus.Counter
+	utxoMisses         prometheus.Counter
+	utxoEvicted        prometheus.Counter
+	utxoCacheBytes     prometheus.Gauge
 }
 
 // newMetrics creates the index's metrics and registers them with r when r
@@ -36,12 +39,18 @@ func newMetrics(r prometheus.Registerer) *metrics {
 			Name: "reorgs_total", Help: "Reorganizations of the indexed chain."}),
 		txsIndexed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
 			Name: "txs_indexed_total", Help: "Transactions indexed."}),
+		utxoMisses: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "utxo_cache_misses_total", Help: "Spent outputs the unspent set's cache did not hold (each read the database)."}),
+		utxoEvicted: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub,
+			Name: "utxo_cache_evicted_total", Help: "Stored unspent outputs dropped from the cache over its budget."}),
+		utxoCacheBytes: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub,
+			Name: "utxo_cache_bytes", Help: "Estimated memory of the unspent set's cache (Config.UTXOCacheBytes bounds it)."}),
 	}
-	for _, g := range []*prometheus.Gauge{&m.headerHeight, &m.blockHeight} {
+	for _, g := range []*prometheus.Gauge{&m.headerHeight, &m.blockHeight, &m.utxoCacheBytes} {
 		*g = metricsreg.Register(r, *g)
 	}
 	for _, c := range []*prometheus.Counter{&m.blocksStored, &m.blocksConnected, &m.blocksDisconnected,
-		&m.reorgs, &m.txsIndexed} {
+		&m.reorgs, &m.txsIndexed, &m.utxoMisses, &m.utxoEvicted} {
 		*c = metricsreg.Register(r, *c)
 	}
 	return m

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
+	"slices"
 
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/cockroachdb/pebble/v2"
@@ -16,6 +18,9 @@ import (
 type utxoStore interface {
 	// get returns the unspent output op, if the set holds it.
 	get(op *wire.OutPoint) (utxo, bool, error)
+	// take removes the unspent output op, if the set holds it, and
+	// returns it: get and remove in one lookup (every input does it).
+	take(op *wire.OutPoint) (utxo, bool, error)
 	add(w *entryWriter, u *utxo)
 	remove(w *entryWriter, u *utxo)
 }
@@ -32,7 +37,6 @@ func applyBlock(w *entryWriter, n *node, bd *blockData, st utxoStore) error {
 		inUndo = make(map[[32]byte]struct{})
 	)
 	spent := func(u *utxo, pos, in uint32) {
-		st.remove(w, u)
 		putChange(w, n, changeSpend, pos, in, u)
 		if _, ok := inUndo[u.sh]; !ok && u.height < n.height {
 			inUndo[u.sh] = struct{}{}
@@ -43,7 +47,7 @@ func applyBlock(w *entryWriter, n *node, bd *blockData, st utxoStore) error {
 		txid := &bd.txids[i]
 		if i > 0 {
 			for vin, in := range tx.TxIn {
-				u, ok, err := st.get(&in.PreviousOutPoint)
+				u, ok, err := st.take(&in.PreviousOutPoint)
 				if err != nil {
 					return err
 				}
@@ -56,7 +60,7 @@ func applyBlock(w *entryWriter, n *node, bd *blockData, st utxoStore) error {
 			// overwrite the earlier outputs (see duplicateTxids):
 			// recorded as spends by the coinbase's input slots.
 			for v := range tx.TxOut {
-				u, ok, err := st.get(&wire.OutPoint{Hash: *txid, Index: uint32(v)})
+				u, ok, err := st.take(&wire.OutPoint{Hash: *txid, Index: uint32(v)})
 				if err != nil {
 					return err
 				}
@@ -170,36 +174,90 @@ func (ix *Index) undoBlock(w *entryWriter, n *node, st *mainSet) error {
 	return nil
 }
 
-// utxoCacheEntryBytes estimates one cached outpoint's memory: key and
-// value plus Go map overhead.
-const utxoCacheEntryBytes = 128
-
 // mainSet is the current unspent set at the connector's (staged) tip: the
 // u, p and a tables, which hold the set at the set tip (utxoIndexName's
 // tip, a block of the connected chain at or below the block tip), plus
-// the changes of the blocks connected since, held in memory: outputs
-// created (staged), outputs of the stored set spent (gone) and balance
-// changes (bal). flush writes them into a commit and moves the set tip
-// to that commit's tip. The connector flushes when the batch reaches the
-// best header or holds a reorg (so a node following the tip stores the
-// set with every block) and when the staged changes outgrow their budget;
-// during a sync most outputs are created and spent between two flushes
-// and never reach the database. A crash loses only what the change
-// records already hold: Open replays the blocks above the set tip.
+// the changes of the blocks connected since, held in memory. It is a
+// write-back cache in the manner of btcd's utxocache: one map holds the
+// outputs created since the set tip (staged, not stored), the stored
+// outputs spent since (gone: still stored, so they must answer "spent")
+// and stored outputs read or written before (clean); the balance changes
+// since the set tip are summed apart (bal). flush writes the changes into
+// a commit, sorted with the rest of the batch, and moves the set tip to
+// that commit's tip. An output created and spent between two flushes is
+// never written at all, which during a sync is most of them.
 //
-// cur and prev are a cache of stored outputs (two generations; the older
-// one is dropped when over budget), so most spends read nothing.
+// The connector flushes when the batch reaches the best header or holds a
+// reorg (so a node following the tip stores the set with every block),
+// when the changes outgrow their share of the budget (dirtyLimit: a flush
+// writes them all in one batch, whose memory this bounds), and when all
+// the entries outgrow the budget; after a flush the oldest clean entries
+// are dropped until three quarters of the budget is left. A spend whose
+// output the map does not hold reads p, the only database read of the
+// write path; with the whole unspent set in the budget (the default holds
+// about 1.8 million outputs) there is none. A crash loses only what the
+// change records already hold: Open replays the blocks above the set tip.
 type mainSet struct {
-	db        *pebble.DB
-	limit     int
-	cur, prev map[wire.OutPoint]utxo // stored outputs, cached
-	staged    map[wire.OutPoint]utxo // created since the set tip
-	gone      map[wire.OutPoint]utxo // stored, spent since the set tip
-	bal       map[[32]byte]int64     // balance changes since the set tip
+	db    *pebble.DB
+	limit int // bytes of all entries
+	// dirtyLimit bounds the entries a flush writes.
+	dirtyLimit int
+	outs       map[wire.OutPoint]cachedOut
+	// dirty lists the outpoints made staged or gone since the set tip
+	// (an outpoint spent since, or restored, is skipped by flush).
+	dirty []wire.OutPoint
+	// replaced holds stored outputs that a repeated coinbase txid
+	// (duplicateTxids) overwrote since the set tip: flush deletes their
+	// rows before it writes the new ones.
+	replaced map[wire.OutPoint]utxo
+	bal      map[[32]byte]int64 // balance changes since the set tip
+	ndirty   int                // staged and gone entries
+	// misses counts the lookups that read p (the outputs the map did not
+	// hold), evicted the clean entries dropped over budget.
+	misses, evicted uint64
 }
 
+// States of the outputs mainSet holds.
+const (
+	outClean  uint8 = iota // stored at the set tip, unspent since
+	outStaged              // created since the set tip, not stored
+	outGone                // stored at the set tip, spent since
+)
+
+// cachedOut is an output held by mainSet, without its outpoint (the map's
+// key). The value is split in two halves so the map's slots need no
+// 8-byte alignment (88 bytes with the key instead of 96).
+type cachedOut struct {
+	sh       [32]byte
+	height   int32
+	pos      uint32
+	vlo, vhi uint32
+	state    uint8
+	listed   bool // in mainSet.dirty
+	written  bool // written by the running flush
+}
+
+func newCachedOut(u *utxo, state uint8) cachedOut {
+	return cachedOut{sh: u.sh, height: u.height, pos: u.pos, vlo: uint32(u.value), vhi: uint32(uint64(u.value) >> 32), state: state}
+}
+
+func (c *cachedOut) utxo(op *wire.OutPoint) utxo {
+	return utxo{sh: c.sh, height: c.height, pos: c.pos, vout: op.Index, txid: op.Hash,
+		value: int64(uint64(c.vhi)<<32 | uint64(c.vlo))}
+}
+
+// Estimated memory of mainSet's entries: a map slot with Go's swiss
+// table load (88 bytes of slot at 7/8 load, plus the control byte and the
+// slack of tables that grew recently), a balance entry, and a dirty list
+// entry. TestMainSetMemory checks the first against the runtime's count.
+const (
+	outEntryBytes   = 144
+	balEntryBytes   = 64
+	dirtyEntryBytes = 36
+)
+
 func newMainSet(db *pebble.DB, limit int) *mainSet {
-	s := &mainSet{db: db, limit: limit}
+	s := &mainSet{db: db, limit: limit, dirtyLimit: max(limit/8, 1)}
 	s.clear()
 	return s
 }
@@ -207,35 +265,58 @@ func newMainSet(db *pebble.DB, limit int) *mainSet {
 // clear empties the cache and forgets every change since the set tip, as
 // after a failed commit; the caller replays from the set tip.
 func (s *mainSet) clear() {
-	s.cur = make(map[wire.OutPoint]utxo)
-	s.prev = make(map[wire.OutPoint]utxo)
-	s.staged = make(map[wire.OutPoint]utxo)
-	s.gone = make(map[wire.OutPoint]utxo)
+	s.outs = make(map[wire.OutPoint]cachedOut)
+	s.dirty = nil
+	s.replaced = make(map[wire.OutPoint]utxo)
 	s.bal = make(map[[32]byte]int64)
+	s.ndirty = 0
 }
 
-// dirty reports whether changes since the set tip are held in memory.
-func (s *mainSet) dirty() bool { return len(s.staged)+len(s.gone)+len(s.bal) > 0 }
+// isDirty reports whether changes since the set tip are held in memory.
+func (s *mainSet) isDirty() bool { return s.ndirty+len(s.bal)+len(s.replaced) > 0 }
 
-// full reports whether the changes held in memory outgrew half the
-// budget (the cache of stored outputs has the other half).
+// changeBytes estimates the memory of the changes since the set tip.
+func (s *mainSet) changeBytes() int {
+	return s.ndirty*outEntryBytes + len(s.dirty)*dirtyEntryBytes + (len(s.bal)+len(s.replaced))*balEntryBytes
+}
+
+// memBytes estimates the memory of all entries.
+func (s *mainSet) memBytes() int {
+	return len(s.outs)*outEntryBytes + len(s.dirty)*dirtyEntryBytes + (len(s.bal)+len(s.replaced))*balEntryBytes
+}
+
+// full reports whether the set should be stored with the next commit:
+// its changes outgrew their share of the budget, or all entries the
+// budget.
 func (s *mainSet) full() bool {
-	return (len(s.staged)+len(s.gone)+len(s.bal))*utxoCacheEntryBytes > s.limit/2
+	return s.changeBytes() > s.dirtyLimit || s.memBytes() > s.limit
+}
+
+func (s *mainSet) take(op *wire.OutPoint) (utxo, bool, error) {
+	c, ok := s.outs[*op]
+	if !ok {
+		u, ok, err := s.get(op)
+		if ok {
+			s.remove(nil, &u)
+		}
+		return u, ok, err
+	}
+	if c.state == outGone {
+		return utxo{}, false, nil
+	}
+	u := c.utxo(op)
+	s.spend(op, c, &u)
+	return u, true, nil
 }
 
 func (s *mainSet) get(op *wire.OutPoint) (utxo, bool, error) {
-	if u, ok := s.staged[*op]; ok {
-		return u, true, nil
+	if c, ok := s.outs[*op]; ok {
+		if c.state == outGone {
+			return utxo{}, false, nil
+		}
+		return c.utxo(op), true, nil
 	}
-	if _, ok := s.gone[*op]; ok {
-		return utxo{}, false, nil
-	}
-	if u, ok := s.cur[*op]; ok {
-		return u, true, nil
-	}
-	if u, ok := s.prev[*op]; ok {
-		return u, true, nil
-	}
+	s.misses++
 	var k [outpointKeyLen]byte
 	putOutpointKey(k[:], op)
 	v, closer, err := s.db.Get(k[:])
@@ -247,46 +328,119 @@ func (s *mainSet) get(op *wire.OutPoint) (utxo, bool, error) {
 	}
 	defer closer.Close()
 	u, err := decodeOutpointVal(op, v)
-	return u, err == nil, err
+	if err != nil {
+		return utxo{}, false, err
+	}
+	// Cached: the caller spends it next (remove), or a disconnect
+	// looks at it once.
+	s.outs[*op] = newCachedOut(&u, outClean)
+	return u, true, nil
+}
+
+// list puts op on the dirty list (c is its entry, about to be stored).
+func (s *mainSet) list(op *wire.OutPoint, c *cachedOut) {
+	if !c.listed {
+		c.listed = true
+		s.dirty = append(s.dirty, *op)
+	}
 }
 
 func (s *mainSet) add(_ *entryWriter, u *utxo) {
-	s.staged[u.outpoint()] = *u
+	op := u.outpoint()
 	s.bal[u.sh] += u.value
+	c, ok := s.outs[op]
+	if ok && c.state != outStaged {
+		if c.utxo(&op) == *u {
+			// A disconnect restores the stored output it spent:
+			// the stored rows are right again.
+			if c.state == outGone {
+				s.ndirty--
+			}
+			c.state = outClean
+			s.outs[op] = c
+			return
+		}
+		// A repeated coinbase txid (duplicateTxids) replaces a stored
+		// output: its rows go before the new ones are written.
+		if c.state == outGone {
+			s.ndirty--
+		}
+		s.replaced[op] = c.utxo(&op)
+	}
+	nc := newCachedOut(u, outStaged)
+	nc.listed = ok && c.listed
+	s.list(&op, &nc)
+	s.outs[op] = nc
+	s.ndirty++
 }
 
 func (s *mainSet) remove(_ *entryWriter, u *utxo) {
 	op := u.outpoint()
-	s.bal[u.sh] -= u.value
-	if _, ok := s.staged[op]; ok {
-		delete(s.staged, op)
-		return
+	c, ok := s.outs[op]
+	if !ok {
+		c = newCachedOut(u, outClean)
 	}
-	delete(s.cur, op)
-	delete(s.prev, op)
-	s.gone[op] = *u
+	if c.state != outGone {
+		s.spend(&op, c, u)
+	}
+}
+
+// spend records that the output u of op, held as c (clean or staged), is
+// spent.
+func (s *mainSet) spend(op *wire.OutPoint, c cachedOut, u *utxo) {
+	s.bal[u.sh] -= u.value
+	if c.state == outStaged {
+		// Created and spent since the set tip: never stored.
+		delete(s.outs, *op)
+		s.ndirty--
+		old, ok := s.replaced[*op]
+		if !ok {
+			return
+		}
+		// The stored output it replaced is still to delete.
+		delete(s.replaced, *op)
+		listed := c.listed
+		c = newCachedOut(&old, outClean)
+		c.listed = listed
+	}
+	c.state = outGone
+	s.list(op, &c)
+	s.outs[*op] = c
+	s.ndirty++
 }
 
 // flush writes the changes since the set tip: deletions of spent stored
-// outputs (single deletes: each row was set once), then the staged
-// outputs, then the balance changes as merge operands. The caller writes
-// the new set tip in the same batch.
+// outputs (single deletes: each row was set once), the staged outputs and
+// the balance changes as merge operands; the writer sorts them with the
+// rest of the batch. An outpoint listed twice (spent, restored by a
+// disconnect and spent again) is written once. The caller writes the new
+// set tip in the same batch and calls flushed once it is committed (or
+// clear, with a replay, if the commit failed).
 func (s *mainSet) flush(w *entryWriter) {
-	for op, u := range s.gone {
-		var k [unspentKeyLen]byte
-		putUnspentKey(k[:], &u)
-		w.singleDel(k[:])
-		var pk [outpointKeyLen]byte
-		putOutpointKey(pk[:], &op)
-		w.singleDel(pk[:])
+	for op, u := range s.replaced {
+		s.delRows(w, &op, &u)
 	}
-	for op, u := range s.staged {
-		k, v := w.set(unspentKeyLen, unspentValLen)
-		putUnspentKey(k, &u)
-		putUnspentVal(v, &u)
-		k, v = w.set(outpointKeyLen, outpointValLen)
-		putOutpointKey(k, &op)
-		putOutpointVal(v, &u)
+	for i := range s.dirty {
+		op := &s.dirty[i]
+		c, ok := s.outs[*op]
+		if !ok || c.written {
+			continue
+		}
+		switch c.state {
+		case outGone:
+			u := c.utxo(op)
+			s.delRows(w, op, &u)
+		case outStaged:
+			u := c.utxo(op)
+			k, v := w.set(unspentKeyLen, unspentValLen)
+			putUnspentKey(k, &u)
+			putUnspentVal(v, &u)
+			k, v = w.set(outpointKeyLen, outpointValLen)
+			putOutpointKey(k, op)
+			putOutpointVal(v, &u)
+		}
+		c.written = true
+		s.outs[*op] = c
 	}
 	var v [balanceValLen]byte
 	for sh, d := range s.bal {
@@ -297,19 +451,79 @@ func (s *mainSet) flush(w *entryWriter) {
 	}
 }
 
+func (s *mainSet) delRows(w *entryWriter, op *wire.OutPoint, u *utxo) {
+	var k [unspentKeyLen]byte
+	putUnspentKey(k[:], u)
+	w.singleDel(k[:])
+	var pk [outpointKeyLen]byte
+	putOutpointKey(pk[:], op)
+	w.singleDel(pk[:])
+}
+
 // flushed runs after a commit holding flush: the staged outputs are
-// stored now and join the cache, which drops its older generation when
-// over budget.
+// stored now and stay as clean entries, the gone ones are forgotten, and
+// when the entries outgrow the budget the oldest clean ones are dropped
+// down to three quarters of it (old outputs are the least likely to be
+// spent soon; the slack spares an eviction pass per commit).
 func (s *mainSet) flushed() {
-	for op, u := range s.staged {
-		s.cur[op] = u
+	for i := range s.dirty {
+		op := &s.dirty[i]
+		c, ok := s.outs[*op]
+		if !ok {
+			continue
+		}
+		if c.state == outGone {
+			delete(s.outs, *op)
+			continue
+		}
+		c.state, c.listed, c.written = outClean, false, false
+		s.outs[*op] = c
 	}
-	s.staged = make(map[wire.OutPoint]utxo)
-	s.gone = make(map[wire.OutPoint]utxo)
+	s.dirty = nil
+	s.ndirty = 0
+	s.replaced = make(map[wire.OutPoint]utxo)
 	s.bal = make(map[[32]byte]int64)
-	if (len(s.cur)+len(s.prev))*utxoCacheEntryBytes > s.limit/2 {
-		s.prev, s.cur = s.cur, make(map[wire.OutPoint]utxo, len(s.cur)/2)
+	if s.memBytes() > s.limit {
+		s.evict(s.limit / 4 * 3)
 	}
+}
+
+// evict drops clean entries, oldest height first, until the entries take
+// at most target bytes. It runs right after flushed, when every entry is
+// clean.
+func (s *mainSet) evict(target int) {
+	drop := len(s.outs) - target/outEntryBytes
+	if drop <= 0 {
+		return
+	}
+	count := make(map[int32]int)
+	for _, c := range s.outs {
+		count[c.height]++
+	}
+	heights := make([]int32, 0, len(count))
+	for h := range count {
+		heights = append(heights, h)
+	}
+	slices.Sort(heights)
+	// Every entry below heights[i] goes, and extra of those at it.
+	i, n := 0, 0
+	for i < len(heights) && n+count[heights[i]] <= drop {
+		n += count[heights[i]]
+		i++
+	}
+	cut, extra := int32(math.MaxInt32), drop-n
+	if i < len(heights) {
+		cut = heights[i]
+	}
+	for op, c := range s.outs {
+		if c.height < cut {
+			delete(s.outs, op)
+		} else if c.height == cut && extra > 0 {
+			delete(s.outs, op)
+			extra--
+		}
+	}
+	s.evicted += uint64(drop)
 }
 
 // balanceMerger sums balance operands (8-byte big-endian two's-complement
@@ -375,6 +589,14 @@ func (s *forkSet) get(op *wire.OutPoint) (utxo, bool, error) {
 		return utxo{}, false, err
 	}
 	return u, true, nil
+}
+
+func (s *forkSet) take(op *wire.OutPoint) (utxo, bool, error) {
+	u, ok, err := s.get(op)
+	if ok {
+		s.remove(nil, &u)
+	}
+	return u, ok, err
 }
 
 func (s *forkSet) add(_ *entryWriter, u *utxo) {
