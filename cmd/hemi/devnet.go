@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"path/filepath"
 	"slices"
@@ -27,17 +28,33 @@ func devnetCommand() *cli.Command {
 			"25th block) to Bitcoin, and the finality service moves the safe and finalized tags as\n" +
 			"the publications gain confirmations (superfinal at 6). Data lives in <datadir>/devnet and\n" +
 			"is wiped at every start; the L2's genesis file is <datadir>/devnet/genesis.json (the banner\n" +
-			"prints its path and the `hemi node --genesis` command that runs the same network).",
+			"prints its path and the `hemi node --genesis` command that runs the same network).\n\n" +
+			"With --sequencers N [--followers M] it runs a network of separate processes instead\n" +
+			"(internal/devnet/cluster): the embedded regtest Bitcoin in this process and N `hemi node\n" +
+			"--sequencer` processes forming one raft group (seal keys: the dev mnemonic's accounts after\n" +
+			"the ten funded ones, each in a 0600 file in its node's directory) plus M followers, on free\n" +
+			"loopback ports it prints with the genesis path; Ctrl-C stops all of them (and they die with\n" +
+			"this process). No PoP miner runs in that mode.",
 		Flags: []cli.Flag{
 			&cli.DurationFlag{Name: flagBlockInterval, Usage: "mine a Bitcoin block this often (default devnet.block_interval, 5s; 0: only the initial blocks)", Sources: cli.EnvVars("HEMI_DEVNET_BLOCK_INTERVAL")},
 			&cli.StringFlag{Name: flagP2P, Usage: "regtest P2P listen address (default 127.0.0.1:18444)", Sources: cli.EnvVars("HEMI_DEVNET_P2P")},
 			apiFlag(),
 			rpcFlag(),
+			&cli.IntFlag{Name: flagSequencers, Usage: "run a network of separate node processes: this many raft sequencers (3 or 5; 0: the one-process devnet)"},
+			&cli.IntFlag{Name: flagFollowers, Usage: "with --sequencers: this many follower nodes"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			cfg, _, err := loadConfig(cmd, devnetKeys)
 			if err != nil {
 				return err
+			}
+			if cmd.IsSet(flagSequencers) || cmd.IsSet(flagFollowers) {
+				seqs, fols := cmd.Int(flagSequencers), cmd.Int(flagFollowers)
+				if seqs < 1 || seqs > maxClusterNodes || fols < 0 || fols > maxClusterNodes {
+					return fmt.Errorf("--sequencers %d --followers %d: a network of separate processes needs 1..%d sequencers "+
+						"(3 or 5 for a raft group that survives a failure) and 0..%d followers", seqs, fols, maxClusterNodes, maxClusterNodes)
+				}
+				return runDevnetCluster(ctx, cfg, int(seqs), int(fols), cmd.Root().Writer)
 			}
 			log := newLogger(cfg)
 			reg := metrics.NewRegistry()
