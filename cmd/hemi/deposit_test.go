@@ -214,6 +214,7 @@ func TestDepositRegtest(t *testing.T) {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
+	t.Logf("psbt %s", lines[len(lines)-1])
 	maps := readPSBT(t, lines[len(lines)-1], 1, 3)
 	var unsigned wire.MsgTx
 	if err := unsigned.DeserializeNoWitness(bytes.NewReader(maps[0]["\x00"])); err != nil {
