@@ -372,3 +372,38 @@ func TestFollowDeposit(t *testing.T) {
 		t.Fatalf("reply without state: %v", err)
 	}
 }
+
+// TestDepositPSBTTaproot: a P2TR wallet's PSBT carries each input's
+// witness UTXO and BIP-371 internal key (no previous transaction: BIP-341
+// signatures commit to every input's amount), and empty output maps.
+func TestDepositPSBTTaproot(t *testing.T) {
+	v := testVault(t)
+	w := testWallet(t, "deposit psbt taproot key", popm.P2TR)
+	u := w.UTXO(popm.Coin{})
+	src := &depositSource{script: w.Script(), kind: u.Kind, wallet: w, internalKey: schnorrX(u.Key.Pub), addr: w.Address().EncodeAddress()}
+	coins := []popm.Coin{coin(1, 30_000_000), coin(2, 30_000_000)}
+	tx, used, _, err := buildDeposit(coins, src, v.PkScript(), common.Address{7}, 50_000_000, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := depositPSBT(context.Background(), nil, tx, used, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	maps := readPSBT(t, p, 2, 3)
+	for i, c := range used {
+		m := maps[1+i]
+		var wu bytes.Buffer
+		_ = wire.WriteTxOut(&wu, 0, 0, wire.NewTxOut(c.Value, w.Script()))
+		if len(m) != 2 || !bytes.Equal(m["\x01"], wu.Bytes()) || !bytes.Equal(m["\x17"], src.internalKey) {
+			t.Fatalf("input %d map %x", i, m)
+		}
+	}
+	for _, m := range maps[3:] {
+		if len(m) != 0 {
+			t.Fatalf("output map %x", m)
+		}
+	}
+}
+
+func schnorrX(pub *btcec.PublicKey) []byte { return pub.SerializeCompressed()[1:] }
