@@ -59,6 +59,8 @@ func newApp() *cli.Command {
 			haCommand(),
 			exportCommand(),
 			importCommand(),
+			tunnelCommand(),
+			depositCommand(),
 		},
 	}
 }
