@@ -54,8 +54,10 @@ type Options struct {
 	// Identity is the L2 network (--genesis); nil uses the pinned one of
 	// the bundle's chain id.
 	Identity *Identity
-	// Checkpoints are extra trusted checkpoints (--checkpoint).
-	Checkpoints []Checkpoint
+	// Checkpoints are extra trusted checkpoints (--checkpoint), each
+	// HEIGHT:HASH or HEIGHT:HASH:BITS:TIME:T1,...,T11 (ParseCheckpoint) of
+	// the network's Bitcoin chain.
+	Checkpoints []string
 	// Headers are current Bitcoin headers (--headers), 80 bytes each,
 	// the first one's parent in the bundle's run (or its checkpoint).
 	Headers [][]byte
@@ -232,7 +234,15 @@ func (v *verifier) identity() error {
 }
 
 func (v *verifier) bitcoin() error {
-	cp, err := pinnedCheckpoint(v.id.BitcoinNetwork, v.b.Bitcoin.Checkpoint, v.opts.Checkpoints)
+	var given []Checkpoint
+	for _, s := range v.opts.Checkpoints {
+		cp, err := ParseCheckpoint(v.id.BitcoinNetwork, s)
+		if err != nil {
+			return fail(LinkCheckpoint, err)
+		}
+		given = append(given, cp)
+	}
+	cp, err := pinnedCheckpoint(v.id.BitcoinNetwork, v.b.Bitcoin.Checkpoint, given)
 	if err != nil {
 		return fail(LinkCheckpoint, err)
 	}
