@@ -69,9 +69,6 @@ func New(cfg Config) (*Builder, error) {
 	if cfg.Chain == nil || cfg.Finality == nil || cfg.Bitcoin == nil {
 		return nil, errors.New("provenance: Config needs Chain, Finality and Bitcoin")
 	}
-	if _, ok := verify.Networks[cfg.BitcoinNetwork]; !ok {
-		return nil, fmt.Errorf("provenance: Bitcoin network %q has no verifier parameters", cfg.BitcoinNetwork)
-	}
 	if cfg.Checkpoints == nil {
 		cfg.Checkpoints = verify.Checkpoints[cfg.BitcoinNetwork]
 	}
@@ -202,6 +199,9 @@ func (b *Builder) checkpointBelow(height int32, tip chainhash.Hash) (*verify.Che
 			continue
 		}
 		best = cp
+	}
+	if _, ok := verify.Networks[b.cfg.BitcoinNetwork]; !ok {
+		return nil, fmt.Errorf("%w: the verifier knows no Bitcoin network %q (it knows mainnet, testnet4, signet and regtest)", ErrNoCheckpoint, b.cfg.BitcoinNetwork)
 	}
 	if best == nil {
 		return nil, fmt.Errorf("%w: no pinned %s checkpoint below Bitcoin height %d is on this node's chain", ErrNoCheckpoint, b.cfg.BitcoinNetwork, height)
