@@ -139,7 +139,8 @@ func (c *chain) extend(from *hnode, raw [][]byte, params *chaincfg.Params, now t
 		if h.PrevBlock != prev.hash {
 			return nil, fmt.Errorf("%w: header at height %d does not link to the block below it (prev %v, want %v)", ErrHeaders, height, h.PrevBlock, prev.hash)
 		}
-		if err := checkPoW(&h, params.PowLimit); err != nil {
+		hash := h.BlockHash()
+		if err := checkPoW(&h, hash, params.PowLimit); err != nil {
 			return nil, fmt.Errorf("%w: header at height %d: %v", ErrHeaders, height, err)
 		}
 		if !now.IsZero() && h.Timestamp.After(now.Add(2*time.Hour)) {
@@ -148,7 +149,7 @@ func (c *chain) extend(from *hnode, raw [][]byte, params *chaincfg.Params, now t
 		if err := blockchain.CheckBlockHeaderContext(&h, prev, blockchain.BFNone, ctx, true); err != nil {
 			return nil, fmt.Errorf("%w: header at height %d: %v", ErrHeaders, height, err)
 		}
-		n := &hnode{height: height, bits: h.Bits, time: h.Timestamp.Unix(), hash: h.BlockHash(), parent: prev}
+		n := &hnode{height: height, bits: h.Bits, time: h.Timestamp.Unix(), hash: hash, parent: prev}
 		n.work = new(big.Int).Add(prev.work, blockchain.CalcWork(h.Bits))
 		out.byHeight[height] = n
 		out.headers[height] = &h
@@ -163,7 +164,7 @@ func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 // checkPoW checks that the header's hash is at or below the target its
 // bits state, and that the target is positive and within the network's
 // limit (btcd's checkProofOfWork, for a header).
-func checkPoW(h *wire.BlockHeader, powLimit *big.Int) error {
+func checkPoW(h *wire.BlockHeader, hash chainhash.Hash, powLimit *big.Int) error {
 	target := blockchain.CompactToBig(h.Bits)
 	if target.Sign() <= 0 {
 		return fmt.Errorf("target %064x is not positive", target)
@@ -171,7 +172,6 @@ func checkPoW(h *wire.BlockHeader, powLimit *big.Int) error {
 	if target.Cmp(powLimit) > 0 {
 		return fmt.Errorf("target %064x is above the network's limit %064x", target, powLimit)
 	}
-	hash := h.BlockHash()
 	if blockchain.HashToBig(&hash).Cmp(target) > 0 {
 		return fmt.Errorf("hash %v is above its target %064x (not enough proof of work)", hash, target)
 	}

@@ -165,19 +165,20 @@ func ParseBundle(data []byte) (*Bundle, error) {
 	if len(data) > MaxBundleSize {
 		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", ErrBundle, len(data), MaxBundleSize)
 	}
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(data, &top); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
-	}
-	for _, f := range trustFields {
-		if _, ok := top[f]; ok {
-			return nil, fmt.Errorf("%w: the bundle supplies %q, but the verifier takes no trust from a bundle: checkpoints and the L2 identity are pinned or given with --checkpoint and --genesis", ErrUntrusted, f)
-		}
-	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var b Bundle
 	if err := dec.Decode(&b); err != nil {
+		// One pass over the document; a field that would carry trust
+		// gets a refusal saying where trust comes from.
+		var top map[string]json.RawMessage
+		if json.Unmarshal(data, &top) == nil {
+			for _, f := range trustFields {
+				if _, ok := top[f]; ok {
+					return nil, fmt.Errorf("%w: the bundle supplies %q, but the verifier takes no trust from a bundle: checkpoints and the L2 identity are pinned or given with --checkpoint and --genesis", ErrUntrusted, f)
+				}
+			}
+		}
 		return nil, fmt.Errorf("%w: %v", ErrBundle, err)
 	}
 	if dec.More() {

@@ -330,7 +330,7 @@ func (v *verifier) l2Link(what string, bh *l2Header, l *Link) error {
 		}
 		prev := bh
 		for i, raw := range l.Headers {
-			h, err := decodeHeader(raw, v.id)
+			h, err := decodeHeader(raw, nil)
 			if err != nil {
 				return failf(LinkL2, ErrLink, "linking header %d: %v", i, err)
 			}
@@ -342,7 +342,7 @@ func (v *verifier) l2Link(what string, bh *l2Header, l *Link) error {
 		if kh.h.ParentHash != prev.hash {
 			return failf(LinkL2, ErrLink, "the keystone block's parent %v is not block %d %v", kh.h.ParentHash, prev.h.Number, prev.hash)
 		}
-		v.proved(LinkL2, "%d sealed L2 headers chain the %s block %d to the keystone block %d by parent hash", len(l.Headers), what, bn, kn)
+		v.proved(LinkL2, "%d L2 headers chain the %s block %d to the keystone block %d by parent hash", len(l.Headers), what, bn, kn)
 	case LinkHistory:
 		if bn == kn || kn-bn > historyWindow {
 			return failf(LinkL2, ErrLink, "an EIP-2935 proof links blocks 1 to %d below the keystone, block %d is %d below", historyWindow, bn, kn-bn)
@@ -365,7 +365,7 @@ func (v *verifier) l2Link(what string, bh *l2Header, l *Link) error {
 // keystone, the transaction and its receipt in the block's tries. It
 // returns the block header, the transaction's encoding and the receipt.
 func (v *verifier) l2Tx(what string, t *TxProof) (*l2Header, []byte, *receipt, error) {
-	bh, err := decodeHeader(t.Header, v.id)
+	bh, err := decodeHeader(t.Header, nil)
 	if err != nil {
 		return nil, nil, nil, failf(LinkL2, ErrLink, "%s block header: %v", what, err)
 	}
@@ -419,7 +419,7 @@ func (v *verifier) tx() error {
 	st := rc.Status
 	v.r.TxHash, v.r.TxStatus = t.Hash.Hex(), &st
 	v.r.L2Block, v.r.L2BlockHash = bh.h.Number.Uint64(), bh.hash.Hex()
-	v.proved(LinkTx, "transaction %v is at position %d of L2 block %d %v (sealed by %v), proved against its transactions root", t.Hash, t.Index, bh.h.Number, bh.hash, bh.signer)
+	v.proved(LinkTx, "transaction %v is at position %d of L2 block %d %v, proved against its transactions root", t.Hash, t.Index, bh.h.Number, bh.hash)
 	v.proved(LinkReceipt, "its receipt (status %s, %d logs) is proved against the block's receipts root", statusWord(st), len(rc.Logs))
 	return nil
 }
