@@ -118,4 +118,3 @@ func TestWasmSameResult(t *testing.T) {
 		})
 	}
 }
-
