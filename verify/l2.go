@@ -256,6 +256,12 @@ func sourceHash(domain uint64, hash [32]byte, index uint64) common.Hash {
 	return crypto.Keccak256Hash(outer[:])
 }
 
+// DepositSourceHash is the source hash of the system transaction that
+// credits deposit txid:vout (txid in wire order).
+func DepositSourceHash(txid [32]byte, vout uint32) common.Hash {
+	return sourceHash(domainTunnelDeposit, txid, uint64(vout))
+}
+
 // domainTunnelDeposit is the source-hash domain of deposit system
 // transactions (internal/chain/block DomainTunnelDeposit).
 const domainTunnelDeposit = 0x101

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
+	"math/big"
 	"strings"
 	"testing"
 	"time"
@@ -232,4 +235,21 @@ func txid(t testing.TB, raw []byte) []byte {
 	}
 	h := tx.TxHash()
 	return h[:]
+}
+
+// TestMintedLayout pins the tunnel's storage layout the verifier reads
+// (contracts/Tunnel.sol): the ERC-7201 namespace slot and the two slots
+// of minted[key].
+func TestMintedLayout(t *testing.T) {
+	key := verify.DepositKey([32]byte{1}, 2)
+	if key != crypto.Keccak256Hash(append(append([]byte{1}, make([]byte, 31)...), 0, 0, 0, 2)) {
+		t.Fatalf("deposit key %v", key)
+	}
+	s0, s1 := verify.MintedSlots(key)
+	ns := common.HexToHash("0x39c801665dbaac1ead8306d12124101136a9dac1a13aa820e6d8de97191a8f00") // Tunnel.sol DEPOSITS_SLOT
+	m := common.BigToHash(new(big.Int).Add(ns.Big(), big.NewInt(1)))
+	want := crypto.Keccak256Hash(key[:], m[:])
+	if s0 != want || s1.Big().Cmp(new(big.Int).Add(want.Big(), big.NewInt(1))) != 0 {
+		t.Fatalf("minted slots %v %v, want %v and the next", s0, s1, want)
+	}
 }
