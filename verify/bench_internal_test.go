@@ -44,7 +44,7 @@ func BenchmarkPartHeaders(b *testing.B) {
 	}
 	cp := regtestGenesis()
 	for b.Loop() {
-		if _, err := checkHeaders(&cp, Networks["regtest"], raw, time.Time{}); err != nil {
+		if _, err := checkHeaders(&cp, bd.Bitcoin.Anchor, Networks["regtest"], raw, time.Time{}); err != nil {
 			b.Fatal(err)
 		}
 	}

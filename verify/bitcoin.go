@@ -104,8 +104,8 @@ func (c *chain) workFrom(height int32) *big.Int {
 // before it and, for BIP-94, no time warp at a retarget. now bounds
 // timestamps in the future (two hours, as Bitcoin nodes do); a zero now
 // skips that check.
-func checkHeaders(cp *Checkpoint, params *chaincfg.Params, raw [][]byte, now time.Time) (*chain, error) {
-	base, err := cp.node()
+func checkHeaders(cp *Checkpoint, anchor []hexBytes, params *chaincfg.Params, raw [][]byte, now time.Time) (*chain, error) {
+	base, err := cp.anchorNode(anchor)
 	if err != nil {
 		return nil, err
 	}

@@ -72,6 +72,12 @@ type BlockRef struct {
 type HeaderRun struct {
 	// Checkpoint names which pinned checkpoint the run starts from.
 	Checkpoint BlockRef `json:"checkpoint"`
+	// Anchor is the checkpoint's own header, after the up to 11 headers
+	// before it, oldest first, each the next one's parent: the last must
+	// hash to the checkpoint, so the checkpoint's bits and time and the
+	// timestamps median time past needs come from headers the pinned hash
+	// authenticates, not from trust in the bundle.
+	Anchor []hexutil.Bytes `json:"anchor"`
 	// Headers are 80-byte serialized headers, heights Checkpoint.Height+1
 	// onward, each the next one's parent.
 	Headers []hexutil.Bytes `json:"headers"`

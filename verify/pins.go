@@ -1,7 +1,6 @@
 package verify
 
 import (
-	"encoding/hex"
 	"fmt"
 	"math/big"
 	"strconv"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 )
@@ -16,37 +16,46 @@ import (
 type hexBytes = hexutil.Bytes
 
 // Checkpoint is a Bitcoin block the verifier trusts as the start of a
-// header run: on a retarget boundary (height a multiple of 2016, so the
-// next retarget's first block is in the run), with its bits and time and
-// the timestamps of the 11 blocks before it (median time past of the
-// first headers after it). Pinned ones are in Checkpoints; the user gives
-// another with --checkpoint H:HASH, for which Bits and Time must come
-// with it (ParseCheckpoint).
+// header run, by height and hash: on a retarget boundary (height a
+// multiple of 2016), so the first retarget of the run looks back no
+// further than it. Its bits and time and the 11 timestamps before it
+// (median time past) come from the bundle's anchor headers, which must
+// hash-chain to Hash (anchorNode), so the pin needs nothing more. Pinned
+// ones are in Checkpoints; the user gives another with --checkpoint
+// HEIGHT:HASH.
 type Checkpoint struct {
 	Network string
 	Height  int32
 	Hash    chainhash.Hash
-	Bits    uint32
-	Time    int64
-	// PrevTimes are the timestamps of blocks Height-11 .. Height-1,
-	// oldest first (fewer near the genesis).
-	PrevTimes []int64
 	// Source says where the values come from.
 	Source string
 }
 
-// node builds the checkpoint's HeaderCtx chain: the checkpoint over its
-// ancestors' timestamps (their bits do not matter: a retarget looks back
-// only to the checkpoint, the boundary).
-func (cp *Checkpoint) node() (*hnode, error) {
-	if cp.Height < 0 {
-		return nil, fmt.Errorf("%w: negative height", ErrCheckpoint)
+// anchorNode checks the anchor headers against cp and builds the
+// checkpoint's HeaderCtx chain from them: the checkpoint over its
+// ancestors' timestamps (a retarget looks back only to the checkpoint,
+// the boundary).
+func (cp *Checkpoint) anchorNode(anchor []hexBytes) (*hnode, error) {
+	want := int(min(int64(cp.Height), 11)) + 1
+	if len(anchor) != want {
+		return nil, fmt.Errorf("%w: the bundle's anchor has %d headers, want the checkpoint's and the %d before it", ErrCheckpoint, len(anchor), want-1)
 	}
 	var parent *hnode
-	for i, t := range cp.PrevTimes {
-		parent = &hnode{height: cp.Height - int32(len(cp.PrevTimes)-i), bits: cp.Bits, time: t, parent: parent, work: new(big.Int)}
+	for i, raw := range anchor {
+		if len(raw) != wire.MaxBlockHeaderPayload {
+			return nil, fmt.Errorf("%w: anchor header %d is %d bytes, want 80", ErrCheckpoint, i, len(raw))
+		}
+		var h wire.BlockHeader
+		_ = h.Deserialize(bytesReader(raw)) // 80 bytes always decode
+		if parent != nil && h.PrevBlock != parent.hash {
+			return nil, fmt.Errorf("%w: anchor header %d does not link to the one before it", ErrCheckpoint, i)
+		}
+		parent = &hnode{height: cp.Height - int32(len(anchor)-1-i), bits: h.Bits, time: h.Timestamp.Unix(), hash: h.BlockHash(), parent: parent, work: new(big.Int)}
 	}
-	return &hnode{height: cp.Height, bits: cp.Bits, time: cp.Time, hash: cp.Hash, parent: parent, work: new(big.Int)}, nil
+	if parent.hash != cp.Hash {
+		return nil, fmt.Errorf("%w: the bundle's anchor ends with block %v, not the checkpoint %v", ErrCheckpoint, parent.hash, cp.Hash)
+	}
+	return parent, nil
 }
 
 // Networks maps the Bitcoin network names a bundle and a genesis file use
@@ -72,13 +81,32 @@ var NoSecurity = map[string]string{
 // last. Each value's origin is in its Source.
 var Checkpoints = map[string][]Checkpoint{
 	"regtest": {regtestGenesis()},
+	"mainnet": {
+		genesisOf("mainnet", &chaincfg.MainNetParams),
+		{Network: "mainnet", Height: 705600, Hash: mustHash("0000000000000000000d37dfef7fe1c7bd22c893dbe4a94272c8cf556e40be99"),
+			Source: "block 705,600 (2016 x 350): its header is the test vector MAINNET_HEADER_705600 of dfinity's Bitcoin header validation " +
+				"(ic rs/bitcoin/validation/src/header/tests/btc.rs); TestPinnedMainnetHeader checks that header hashes to this and meets its target"},
+	},
+	"testnet4": {genesisOf("testnet4", &chaincfg.TestNet4Params)},
+	"signet":   {genesisOf("signet", &chaincfg.SigNetParams)},
+}
+
+func genesisOf(network string, p *chaincfg.Params) Checkpoint {
+	return Checkpoint{Network: network, Height: 0, Hash: *p.GenesisHash,
+		Source: "the " + network + " genesis block (Bitcoin Core chainparams.cpp, btcd chaincfg)"}
+}
+
+func mustHash(s string) chainhash.Hash {
+	h, err := chainhash.NewHashFromStr(s)
+	if err != nil {
+		panic(err) // a constant
+	}
+	return *h
 }
 
 func regtestGenesis() Checkpoint {
-	g := chaincfg.RegressionNetParams.GenesisBlock.Header
 	return Checkpoint{
 		Network: "regtest", Height: 0, Hash: *chaincfg.RegressionNetParams.GenesisHash,
-		Bits: g.Bits, Time: g.Timestamp.Unix(),
 		Source: "the regtest genesis block (Bitcoin Core chainparams.cpp, btcd chaincfg.RegressionNetParams)",
 	}
 }
@@ -101,62 +129,30 @@ func pinnedCheckpoint(network string, ref BlockRef, extra []Checkpoint) (*Checkp
 	return nil, fmt.Errorf("%w: the bundle starts its headers at %s block %d %v, which is not a checkpoint this verifier pins or you gave (--checkpoint); the verifier never takes a checkpoint from the bundle", ErrCheckpoint, network, ref.Height, hash)
 }
 
-// ParseCheckpoint parses --checkpoint H:HASH[:BITS:TIME:T1,...,T11]: a
-// block the user trusts. BITS (hex) and TIME are the block's own, T1..T11
-// the timestamps of the 11 blocks before it; all come from the user's own
-// node (`bitcoin-cli getblockheader`), never from the bundle. H must be a
-// retarget boundary.
+// ParseCheckpoint parses --checkpoint HEIGHT:HASH: a block the user
+// trusts (from their own node), on a retarget boundary; HASH in display
+// order.
 func ParseCheckpoint(network, s string) (Checkpoint, error) {
-	parts := strings.Split(s, ":")
-	if len(parts) != 2 && len(parts) != 5 {
-		return Checkpoint{}, fmt.Errorf("%w: %q: want HEIGHT:HASH (a pinned block) or HEIGHT:HASH:BITS:TIME:T1,...,T11", ErrCheckpoint, s)
+	hs, hash, ok := strings.Cut(s, ":")
+	if !ok {
+		return Checkpoint{}, fmt.Errorf("%w: %q: want HEIGHT:HASH", ErrCheckpoint, s)
 	}
-	h, err := strconv.ParseInt(parts[0], 10, 32)
+	h, err := strconv.ParseInt(hs, 10, 32)
 	if err != nil || h < 0 {
-		return Checkpoint{}, fmt.Errorf("%w: height %q", ErrCheckpoint, parts[0])
+		return Checkpoint{}, fmt.Errorf("%w: height %q", ErrCheckpoint, hs)
 	}
-	hash, err := chainhash.NewHashFromStr(parts[1])
-	if err != nil || len(parts[1]) != 64 {
-		return Checkpoint{}, fmt.Errorf("%w: hash %q: want 64 hex digits", ErrCheckpoint, parts[1])
-	}
-	cp := Checkpoint{Network: network, Height: int32(h), Hash: *hash, Source: "--checkpoint"}
-	if len(parts) == 2 {
-		// A pinned block named again, or the genesis of the network.
-		for _, p := range Checkpoints[network] {
-			if p.Height == cp.Height && p.Hash == cp.Hash {
-				return p, nil
-			}
-		}
-		if params, ok := Networks[network]; ok && h == 0 && *params.GenesisHash == *hash {
-			g := params.GenesisBlock.Header
-			cp.Bits, cp.Time = g.Bits, g.Timestamp.Unix()
-			return cp, nil
-		}
-		return Checkpoint{}, fmt.Errorf("%w: %s block %d is not pinned; give HEIGHT:HASH:BITS:TIME:T1,...,T11 from your own node", ErrCheckpoint, network, h)
+	ch, err := chainhash.NewHashFromStr(hash)
+	if err != nil || len(hash) != 64 {
+		return Checkpoint{}, fmt.Errorf("%w: hash %q: want 64 hex digits", ErrCheckpoint, hash)
 	}
 	params, ok := Networks[network]
-	if ok && h%int64(chainCtx{params}.BlocksPerRetarget()) != 0 {
-		return Checkpoint{}, fmt.Errorf("%w: height %d is not a retarget boundary (a multiple of %d)", ErrCheckpoint, h, chainCtx{params}.BlocksPerRetarget())
+	if !ok {
+		return Checkpoint{}, fmt.Errorf("%w: unknown Bitcoin network %q", ErrCheckpoint, network)
 	}
-	bits, err := hex.DecodeString(parts[2])
-	if err != nil || len(bits) != 4 {
-		return Checkpoint{}, fmt.Errorf("%w: bits %q: want 8 hex digits", ErrCheckpoint, parts[2])
+	if per := int64(chainCtx{params}.BlocksPerRetarget()); h%per != 0 {
+		return Checkpoint{}, fmt.Errorf("%w: height %d is not a retarget boundary (a multiple of %d)", ErrCheckpoint, h, per)
 	}
-	cp.Bits = uint32(bits[0])<<24 | uint32(bits[1])<<16 | uint32(bits[2])<<8 | uint32(bits[3])
-	if cp.Time, err = strconv.ParseInt(parts[3], 10, 64); err != nil {
-		return Checkpoint{}, fmt.Errorf("%w: time %q", ErrCheckpoint, parts[3])
-	}
-	for _, t := range strings.Split(parts[4], ",") {
-		v, err := strconv.ParseInt(t, 10, 64)
-		if err != nil {
-			return Checkpoint{}, fmt.Errorf("%w: timestamp %q", ErrCheckpoint, t)
-		}
-		cp.PrevTimes = append(cp.PrevTimes, v)
-	}
-	if len(cp.PrevTimes) != 11 && int64(len(cp.PrevTimes)) != h {
-		return Checkpoint{}, fmt.Errorf("%w: %d previous timestamps, want 11", ErrCheckpoint, len(cp.PrevTimes))
-	}
-	return cp, nil
+	return Checkpoint{Network: network, Height: int32(h), Hash: *ch, Source: "--checkpoint"}, nil
 }
 
 // Identity is an L2 network as the verifier knows it: never from a

@@ -55,8 +55,7 @@ type Options struct {
 	// the bundle's chain id.
 	Identity *Identity
 	// Checkpoints are extra trusted checkpoints (--checkpoint), each
-	// HEIGHT:HASH or HEIGHT:HASH:BITS:TIME:T1,...,T11 (ParseCheckpoint) of
-	// the network's Bitcoin chain.
+	// HEIGHT:HASH (ParseCheckpoint) of the network's Bitcoin chain.
 	Checkpoints []string
 	// Headers are current Bitcoin headers (--headers), 80 bytes each,
 	// the first one's parent in the bundle's run (or its checkpoint).
@@ -256,7 +255,10 @@ func (v *verifier) bitcoin() error {
 	if len(raw) == 0 {
 		return failf(LinkBitcoin, ErrHeaders, "the bundle has no Bitcoin headers")
 	}
-	c, err := checkHeaders(cp, Networks[v.id.BitcoinNetwork], raw, v.opts.Now)
+	c, err := checkHeaders(cp, v.b.Bitcoin.Anchor, Networks[v.id.BitcoinNetwork], raw, v.opts.Now)
+	if errors.Is(err, ErrCheckpoint) {
+		return fail(LinkCheckpoint, err)
+	}
 	if err != nil {
 		return fail(LinkBitcoin, err)
 	}

@@ -2,8 +2,10 @@ package verify_test
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/btcsuite/btcd/blockchain"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"math/big"
@@ -133,6 +135,9 @@ func TestTampering(t *testing.T) {
 			b.Bitcoin.Checkpoint = verify.BlockRef{Height: 2, Hash: h.BlockHash().String()}
 			b.Bitcoin.Headers = b.Bitcoin.Headers[2:]
 		}, link: verify.LinkCheckpoint, want: "never takes a checkpoint from the bundle"},
+		{name: "anchor headers not ending on the checkpoint", edit: func(f *verifytest.Forged, b *verify.Bundle, o *verify.Options) {
+			b.Bitcoin.Anchor = b.Bitcoin.Headers[:1]
+		}, link: verify.LinkCheckpoint, want: "not the checkpoint"},
 		{name: "genesis identity claimed by the bundle", edit: func(f *verifytest.Forged, b *verify.Bundle, o *verify.Options) {
 			b.ChainID = 7431337 // the devnet's: its pinned identity, whose sequencer did not seal these blocks
 			o.Identity = nil
@@ -251,5 +256,48 @@ func TestMintedLayout(t *testing.T) {
 	want := crypto.Keccak256Hash(key[:], m[:])
 	if s0 != want || s1.Big().Cmp(new(big.Int).Add(want.Big(), big.NewInt(1))) != 0 {
 		t.Fatalf("minted slots %v %v, want %v and the next", s0, s1, want)
+	}
+}
+
+// TestPinnedMainnetHeader checks the mainnet checkpoint against its
+// public header: dfinity's test vector MAINNET_HEADER_705600 hashes to
+// the pinned hash and meets the target its bits state (mainnet proof of
+// work, which no one forges for a test vector), and 705,600 is a
+// retarget boundary.
+func TestPinnedMainnetHeader(t *testing.T) {
+	raw, _ := hex.DecodeString("0400a0205849eed80b320273a73d39933c0360e127d15036a69d020000000000000000006cc2504814505bb6863d960599c1d1f76a4768090ac15b0ad5172f5a5cd918a155d86d6108040e175daab79e")
+	h := mustHeader(t, raw)
+	var cp *verify.Checkpoint
+	for i, c := range verify.Checkpoints["mainnet"] {
+		if c.Height == 705600 {
+			cp = &verify.Checkpoints["mainnet"][i]
+		}
+	}
+	if cp == nil || h.BlockHash() != cp.Hash || cp.Height%2016 != 0 {
+		t.Fatalf("pinned %+v, header hashes to %v", cp, h.BlockHash())
+	}
+	hash := h.BlockHash()
+	if blockchain.HashToBig(&hash).Cmp(blockchain.CompactToBig(h.Bits)) > 0 || h.Bits != 0x170e0408 {
+		t.Fatalf("header %v does not meet its target %08x", hash, h.Bits)
+	}
+}
+
+// TestCheckpointFlag: --checkpoint takes HEIGHT:HASH on a retarget
+// boundary and refuses anything else.
+func TestCheckpointFlag(t *testing.T) {
+	for _, c := range []struct {
+		in string
+		ok bool
+	}{
+		{"705600:0000000000000000000d37dfef7fe1c7bd22c893dbe4a94272c8cf556e40be99", true},
+		{"705601:0000000000000000000567617f2101a979d04cff2572a081aa5f29e30800ab75", false},
+		{"705600", false},
+		{"x:0000000000000000000d37dfef7fe1c7bd22c893dbe4a94272c8cf556e40be99", false},
+		{"705600:0d37", false},
+	} {
+		_, err := verify.ParseCheckpoint("mainnet", c.in)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, verify.ErrCheckpoint)) {
+			t.Errorf("%q: %v", c.in, err)
+		}
 	}
 }

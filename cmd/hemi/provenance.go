@@ -93,7 +93,7 @@ func verifyCommand() *cli.Command {
 		ArgsUsage: "<bundle.json>",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: flagGenesis, Usage: "the L2 network's genesis file (default: the network pinned for the bundle's chain id)", TakesFile: true},
-			&cli.StringSliceFlag{Name: flagCheckpoint, Usage: "a Bitcoin block you trust, HEIGHT:HASH or HEIGHT:HASH:BITS:TIME:T1,...,T11 (repeat for more)"},
+			&cli.StringSliceFlag{Name: flagCheckpoint, Usage: "a Bitcoin block you trust, HEIGHT:HASH on a retarget boundary, from your own node (repeat for more)"},
 			&cli.StringFlag{Name: flagHeaders, Usage: "current Bitcoin headers (hex, one per line, or a JSON array): does the bundle still hold?", TakesFile: true},
 			&cli.UintFlag{Name: flagMinDepositConfs, Usage: "Bitcoin confirmations a deposit needs (default: the network's deposit confirmations)"},
 			&cli.UintFlag{Name: flagMinKeystoneConfs, Usage: "Bitcoin confirmations the keystone's publication needs (default: the network's superfinal depth)"},

@@ -156,6 +156,18 @@ func (b *Builder) bitcoinPart(out *verify.Bundle, a *anchor, dep *verify.TxInBlo
 		return err
 	}
 	out.Bitcoin.Checkpoint = verify.BlockRef{Height: cp.Height, Hash: cp.Hash.String()}
+	out.Bitcoin.Anchor = make([]hexutil.Bytes, 0, 12)
+	for h := max(cp.Height-11, 0); h <= cp.Height; h++ {
+		hi, err := bc.HeaderByHeight(h, tipHash)
+		if err != nil {
+			return fmt.Errorf("provenance: Bitcoin header %d: %w", h, err)
+		}
+		var buf bytes.Buffer
+		if err := hi.Header.Serialize(&buf); err != nil {
+			return err
+		}
+		out.Bitcoin.Anchor = append(out.Bitcoin.Anchor, buf.Bytes())
+	}
 	out.Bitcoin.Headers = make([]hexutil.Bytes, 0, tip-cp.Height)
 	for h := cp.Height + 1; h <= tip; h++ {
 		hi, err := bc.HeaderByHeight(h, tipHash)

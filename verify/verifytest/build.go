@@ -206,7 +206,8 @@ func (f *Forged) build(spec Spec) error {
 		}
 	}
 	b := &verify.Bundle{Version: verify.Version, Kind: spec.Kind, ChainID: id.ChainID, BitcoinNetwork: "regtest",
-		Bitcoin:  verify.HeaderRun{Checkpoint: verify.BlockRef{Height: 0, Hash: f.params.GenesisHash.String()}, Headers: headers},
+		Bitcoin: verify.HeaderRun{Checkpoint: verify.BlockRef{Height: 0, Hash: f.params.GenesisHash.String()},
+			Anchor: Headers([]*wire.MsgBlock{f.params.GenesisBlock}), Headers: headers},
 		PoP:      verify.PoPProof{TxInBlock: txInBlock(popBlock, f.PoPHeight, 3), Vout: 0},
 		Keystone: verify.KeystoneProof{Header: enc(hk)}}
 	txProof := func(i uint64, hash common.Hash) verify.TxProof {
