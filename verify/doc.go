@@ -9,10 +9,13 @@
 // # Trust
 //
 // Nothing is trusted from the bundle. The Bitcoin checkpoint the header
-// run starts on must be pinned here (Checkpoints: regtest's genesis, and
-// recent retarget-boundary blocks of mainnet, testnet4 and signet with
-// the 11 timestamps before them, each with its Source) or given by the
-// user (--checkpoint). The L2 network's identity (chain id, sequencer
+// run starts on must be pinned here (Checkpoints, by height and hash on a
+// retarget boundary, each with its Source: every network's genesis from
+// btcd's chaincfg, and mainnet's block 705,600, whose public header is
+// checked in TestPinnedMainnetHeader) or given by the user
+// (--checkpoint HEIGHT:HASH); its bits, time and the 11 timestamps
+// before it come from the bundle's anchor headers, which must hash-chain
+// to that hash. The L2 network's identity (chain id, sequencer
 // set, keystone interval, superfinal depth, tunnel keys) is pinned
 // (Identities: the devnet) or read from the user's genesis file
 // (--genesis, ParseGenesis). A bundle that carries fields such as
@@ -22,8 +25,11 @@
 //
 //  1. identity: the bundle's claimed chain id and Bitcoin network are the
 //     pinned or given network's.
-//  2. checkpoint, headers: every header links by hash from the
-//     checkpoint, has valid proof of work, the bits the retarget rules
+//  2. checkpoint, headers: the bundle's anchor (the checkpoint's header
+//     and the 11 before it) hash-chains to the pinned or given checkpoint
+//     hash and supplies its bits, time and median-time-past timestamps;
+//     every header of the run links by hash from the checkpoint, has valid
+//     proof of work, the bits the retarget rules
 //     require (btcd's rules, testnet4's BIP-94 included: the retarget
 //     takes the period's first block's bits, and a retarget block may not
 //     be dated more than 600 s before its parent), and a timestamp above
@@ -36,12 +42,14 @@
 //  4. keystone: the keystone block's header is sealed by a sequencer of
 //     the network, its number is a keystone's, and its hash, state root,
 //     parent and Bitcoin view height are those the 76 published bytes
-//     commit to.
+//     commit to. The blocks below it are committed to by its hash (parent
+//     links, EIP-2935), so their seals are not recovered: it would add no
+//     assurance and a recovery is the costliest step in WebAssembly.
 //  5. for a deposit, deposit-tx (as pop-tx), vault (the output pays the
 //     script vault.Derive makes from the network's tunnel keys), recipient
 //     (the first parsable OP_RETURN), amount (at least the minimum).
-//  6. l2-link: the transaction's block (sealed) is the keystone block, or
-//     its ancestor by a run of sealed headers, or by an EIP-2935 proof
+//  6. l2-link: the transaction's block is the keystone block, or its
+//     ancestor by a run of headers linked by parent hash, or by an EIP-2935 proof
 //     (the keystone's state holds the block's hash in the history
 //     contract's slot number % 8191).
 //  7. tx, receipt: the transaction and its receipt under the block's
@@ -63,10 +71,16 @@
 // checkpoint; on regtest, signet and testnet4 a note says their proof of
 // work is no security claim (NoSecurity).
 //
-// # Not checked
+// # Not checked, not yet
 //
+// Recent checkpoints of testnet4 and signet (only their genesis blocks
+// are pinned: a run from there is long) and a newer mainnet one; a test
+// of testnet4's BIP-94 retarget on real testnet4 headers (the rules are
+// btcd's, which implements them; the forged chains are regtest).
 // Signet's block signatures (signet's PoW is reported as no security);
 // that the bundle's keystone publication is the earliest one (a later one
 // only lowers the confirmations it can prove); that a deposit spends no
 // vault output (that needs its inputs' previous outputs).
+//
+// Layer: pure rules (DESIGN 8).
 package verify
