@@ -1,7 +1,9 @@
 package provenance_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"math/big"
@@ -114,6 +116,21 @@ func TestDevnetTransferBundle(t *testing.T) {
 	data, err := bundle.Marshal()
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The node's hemi_getProvenance answers the same bundle.
+	var raw json.RawMessage
+	if err := ec.Client().CallContext(ctx, &raw, "hemi_getProvenance", tx.Hash().Hex()); err != nil {
+		t.Fatal(err)
+	}
+	fromRPC, err := verify.ParseBundle(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rpcData, _ := fromRPC.Marshal(); !bytes.Equal(rpcData, data) {
+		t.Fatalf("hemi_getProvenance answered another bundle:\n%s", rpcData)
+	}
+	if err := ec.Client().CallContext(ctx, &raw, "hemi_getProvenance", "0x1234"); err == nil || !strings.Contains(err.Error(), "transaction hash") {
+		t.Fatalf("hemi_getProvenance(0x1234): %v", err)
 	}
 	gen, err := s.L2.File.Encode()
 	if err != nil {

@@ -129,8 +129,7 @@ func Derive(keys Keys) (*Vault, error) {
 	return v, nil
 }
 
-// internalKey is the NUMS point (exported for callers building control
-// blocks).
+// InternalKey is the NUMS point, for callers building control blocks.
 func InternalKey() *btcec.PublicKey {
 	nb, _ := hex.DecodeString(NUMS)
 	k, _ := schnorr.ParsePubKey(nb)
