@@ -55,6 +55,8 @@ func newApp() *cli.Command {
 			btcCommand(),
 			benchCommand(),
 			finalityCommand(),
+			provenanceCommand(),
+			verifyCommand(),
 			statusCommand(),
 			haCommand(),
 			exportCommand(),

@@ -53,6 +53,24 @@ func benchCommand() *cli.Command {
 				},
 			},
 			{
+				Name:  "provenance",
+				Usage: "provenance bundle sizes and verification time, native vs WebAssembly under Node.js",
+				Description: "Builds a deposit bundle at 6+10 confirmations and a transaction bundle whose keystone is\n" +
+					"1,000 L2 blocks later, verifies each natively and with the WebAssembly verifier under Node.js.\n" +
+					"The last line is\n" +
+					"provenance deposit_kb= tx_kb= header_kb= verify_ms= wasm_verify_ms= wasm_ratio= wasm_mb=",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "runs", Value: bench.DefaultProvenanceRuns, Usage: "timed verifications per case"},
+					&cli.IntFlag{Name: "accounts", Value: bench.DefaultProvenanceAccounts, Usage: "accounts in the keystone's state"},
+					&cli.StringFlag{Name: "work-dir", Usage: "where the .wasm is built (default the system temp dir)"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					_, err := bench.RunProvenance(ctx, bench.ProvenanceConfig{Runs: int(cmd.Int("runs")), Accounts: int(cmd.Int("accounts")),
+						WorkDir: cmd.String("work-dir")}, os.Stdout)
+					return err
+				},
+			},
+			{
 				Name:  "net-sync",
 				Usage: "catch-up sync over libp2p from 2 peers vs `hemi import` of the same blocks (part of `hemi bench net`)",
 				Description: "Builds a chain of --blocks blocks of --txs ETH transfers, exports it, and times a fresh\n" +

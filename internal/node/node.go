@@ -21,6 +21,7 @@ import (
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/ha"
 	"github.com/hemi-go/hemi/internal/netp2p"
+	"github.com/hemi-go/hemi/internal/provenance"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
 	"github.com/hemi-go/hemi/internal/tbc"
@@ -221,6 +222,14 @@ func New(cfg Config) (_ *Node, err error) {
 	if cfg.RPC.ListenAddr != "" || cfg.RPCListener != nil {
 		rcfg := cfg.RPC
 		rcfg.Bitcoin, rcfg.Finality = ix, n.Finality
+		// Provenance bundles (DESIGN 8). The tunnel's predeploy address
+		// joins with the tunnel (issue 11): until then deposits are refused.
+		prov, err := provenance.New(provenance.Config{Chain: n.Chain, Finality: n.Finality, Bitcoin: cfg.BTC.Index(),
+			ChainID: cfg.Spec.Config.ChainID, BitcoinNetwork: cfg.Spec.Config.BitcoinNetwork})
+		if err != nil {
+			return nil, err
+		}
+		rcfg.Provenance = prov
 		if n.sync != nil {
 			rcfg.Sync = n.sync
 		}

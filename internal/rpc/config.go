@@ -138,6 +138,9 @@ type Config struct {
 	// answers hemi_getFinality and hemi_subscribe("newKeystones")
 	// (optional: without it both tags are the genesis).
 	Finality Finality
+	// Provenance answers hemi_getProvenance (optional: without it the
+	// method says the node builds no bundles).
+	Provenance Provenance
 	// Sync answers eth_syncing while the node catches up (optional).
 	Sync Sync
 	// Registerer takes the server's Prometheus collectors (hemi_rpc_*;
