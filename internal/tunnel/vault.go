@@ -2,7 +2,6 @@ package tunnel
 
 import (
 	"bytes"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
@@ -14,6 +13,7 @@ import (
 	"github.com/btcsuite/btcd/txscript/v2"
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/verify/vault"
 )
 
 // Errors of the vault.
@@ -29,20 +29,10 @@ var (
 // internal key H = lift_x(SHA256(G)) ("Nothing Up My Sleeve"): nobody
 // knows its discrete logarithm, so the vault has no key path and every
 // spend goes through a leaf.
-const NUMSKeyX = "50929b74c1a04954b78b4b6035e97a5e078a5a0f28ec96d547bfee9ace803ac0"
+const NUMSKeyX = vault.NUMS
 
 // numsKey is lift_x(NUMSKeyX), the even-y point.
-var numsKey = func() *btcec.PublicKey {
-	x, err := hex.DecodeString(NUMSKeyX)
-	if err != nil {
-		panic(err)
-	}
-	k, err := schnorr.ParsePubKey(x)
-	if err != nil {
-		panic(err) // a constant that is a valid x coordinate
-	}
-	return k
-}()
+var numsKey = vault.InternalKey()
 
 // Vault is the tunnel's Taproot vault on one Bitcoin network (DESIGN 6):
 // internal key H (no key path) and two leaves of depth 1, the committee
@@ -146,48 +136,11 @@ func (v *Vault) ControlBlock(leafScript []byte) ([]byte, error) {
 	return b, nil
 }
 
-// CommitteeScript is sortedmulti_a(k, keys): the keys sorted by their
-// bytes, `<key_1> OP_CHECKSIG <key_2> OP_CHECKSIGADD ... <k> OP_NUMEQUAL`
-// (Bitcoin Core's and rust-miniscript's encoding; numbers minimally
-// pushed). The keys' order in the genesis does not change the vault.
-func CommitteeScript(keys [][32]byte, k int) []byte {
-	sorted := slices.Clone(keys)
-	slices.SortFunc(sorted, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
-	return multiA(nil, sorted, int64(k))
-}
+// CommitteeScript is sortedmulti_a(k, keys) (verify/vault's, which
+// the offline verifier derives the vault with too).
+func CommitteeScript(keys [][32]byte, k int) []byte { return vault.CommitteeScript(keys, k) }
 
-// RecoveryScript is and_v(v:older(n), multi_a(m, keys)): `<n>
-// OP_CHECKSEQUENCEVERIFY OP_VERIFY <key_1> OP_CHECKSIG <key_2>
-// OP_CHECKSIGADD ... <m> OP_NUMEQUAL`, keys in the given order (multi_a
-// is not sorted).
+// RecoveryScript is and_v(v:older(n), multi_a(m, keys)) (verify/vault's).
 func RecoveryScript(keys [][32]byte, m int, n uint16) []byte {
-	s := scriptInt(int64(n))
-	s = append(s, txscript.OP_CHECKSEQUENCEVERIFY, txscript.OP_VERIFY)
-	return multiA(s, keys, int64(m))
-}
-
-// multiA appends multi_a(k, keys) to s. Written by hand rather than
-// with txscript.ScriptBuilder, which refuses scripts over 10,000 bytes
-// (a legacy limit tapscript does not have: 999 keys are ~34 KB).
-func multiA(s []byte, keys [][32]byte, k int64) []byte {
-	for i, key := range keys {
-		s = append(s, txscript.OP_DATA_32)
-		s = append(s, key[:]...)
-		if i == 0 {
-			s = append(s, txscript.OP_CHECKSIG)
-		} else {
-			s = append(s, txscript.OP_CHECKSIGADD)
-		}
-	}
-	s = append(s, scriptInt(k)...)
-	return append(s, txscript.OP_NUMEQUAL)
-}
-
-// scriptInt is n as a minimal push (OP_1..OP_16 or a script number).
-func scriptInt(n int64) []byte {
-	s, err := txscript.NewScriptBuilder().AddInt64(n).Script()
-	if err != nil {
-		panic(err) // a few bytes never exceed the builder's limit
-	}
-	return s
+	return vault.RecoveryScript(keys, m, n)
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/btcsuite/btcd/wire/v2"
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/verify/vault"
 )
 
 // vaultVector is testdata/vault_dev.json.
@@ -259,5 +260,26 @@ func TestVaultSpends(t *testing.T) {
 	}
 	if _, err := spend(t, v, v.RecoveryScript(), committee, []int{0, 1}, genesis.DevRecoveryDelay); err == nil {
 		t.Fatal("committee keys spent the recovery leaf")
+	}
+}
+
+// TestVaultMatchesVerifier: the node's vault and the offline verifier's
+// (verify/vault) are one derivation, so a bundle's vault check agrees
+// with the chain that minted it.
+func TestVaultMatchesVerifier(t *testing.T) {
+	cfg, err := genesis.DevTunnelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVault(cfg, &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := vault.Derive(vault.Keys{Signers: cfg.Signers, K: cfg.K, Recovery: cfg.Recovery, M: cfg.M, RecoveryDelay: cfg.RecoveryDelay})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(v.PkScript(), w.Script) || !bytes.Equal(v.MerkleRoot(), w.MerkleRoot[:]) {
+		t.Fatalf("node vault %x (root %x) != verifier vault %x (root %x)", v.PkScript(), v.MerkleRoot(), w.Script, w.MerkleRoot)
 	}
 }

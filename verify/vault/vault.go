@@ -63,32 +63,17 @@ func checkSet(name string, keys [][32]byte, t int) error {
 	return nil
 }
 
-// multiA is multi_a(t, keys...) in tapscript.
-func multiA(b *txscript.ScriptBuilder, t int, keys [][32]byte) {
-	for i, k := range keys {
-		b.AddData(k[:])
-		if i == 0 {
-			b.AddOp(txscript.OP_CHECKSIG)
-		} else {
-			b.AddOp(txscript.OP_CHECKSIGADD)
-		}
-	}
-	b.AddInt64(int64(t)).AddOp(txscript.OP_NUMEQUAL)
-}
-
-// CommitteeLeaf is sortedmulti_a(k, signers...).
+// CommitteeLeaf is sortedmulti_a(k, signers...), after checking the
+// keys and the threshold.
 func CommitteeLeaf(signers [][32]byte, k int) ([]byte, error) {
 	if err := checkSet("signer", signers, k); err != nil {
 		return nil, err
 	}
-	sorted := slices.Clone(signers)
-	slices.SortFunc(sorted, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
-	b := txscript.NewScriptBuilder()
-	multiA(b, k, sorted)
-	return b.Script()
+	return CommitteeScript(signers, k), nil
 }
 
-// RecoveryLeaf is and_v(v:older(N), multi_a(m, recovery...)).
+// RecoveryLeaf is and_v(v:older(N), multi_a(m, recovery...)), after
+// checking the keys, the threshold and the delay.
 func RecoveryLeaf(recovery [][32]byte, m int, n uint16) ([]byte, error) {
 	if err := checkSet("recovery", recovery, m); err != nil {
 		return nil, err
@@ -96,10 +81,54 @@ func RecoveryLeaf(recovery [][32]byte, m int, n uint16) ([]byte, error) {
 	if n == 0 {
 		return nil, fmt.Errorf("%w: recovery delay 0", ErrKeys)
 	}
-	b := txscript.NewScriptBuilder()
-	b.AddInt64(int64(n)).AddOp(txscript.OP_CHECKSEQUENCEVERIFY).AddOp(txscript.OP_VERIFY)
-	multiA(b, m, recovery)
-	return b.Script()
+	return RecoveryScript(recovery, m, n), nil
+}
+
+// CommitteeScript is sortedmulti_a(k, keys) unchecked: the keys sorted by
+// their bytes, `<key_1> OP_CHECKSIG <key_2> OP_CHECKSIGADD ... <k>
+// OP_NUMEQUAL` (Bitcoin Core's and rust-miniscript's encoding; numbers
+// minimally pushed). The keys' order in the genesis does not change the
+// vault.
+func CommitteeScript(keys [][32]byte, k int) []byte {
+	sorted := slices.Clone(keys)
+	slices.SortFunc(sorted, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	return multiA(nil, sorted, int64(k))
+}
+
+// RecoveryScript is and_v(v:older(n), multi_a(m, keys)) unchecked: `<n>
+// OP_CHECKSEQUENCEVERIFY OP_VERIFY <key_1> OP_CHECKSIG <key_2>
+// OP_CHECKSIGADD ... <m> OP_NUMEQUAL`, keys in the given order (multi_a
+// is not sorted).
+func RecoveryScript(keys [][32]byte, m int, n uint16) []byte {
+	s := scriptInt(int64(n))
+	s = append(s, txscript.OP_CHECKSEQUENCEVERIFY, txscript.OP_VERIFY)
+	return multiA(s, keys, int64(m))
+}
+
+// multiA appends multi_a(k, keys) to s. Written by hand rather than
+// with txscript.ScriptBuilder, which refuses scripts over 10,000 bytes
+// (a legacy limit tapscript does not have: 999 keys are ~34 KB).
+func multiA(s []byte, keys [][32]byte, k int64) []byte {
+	for i, key := range keys {
+		s = append(s, txscript.OP_DATA_32)
+		s = append(s, key[:]...)
+		if i == 0 {
+			s = append(s, txscript.OP_CHECKSIG)
+		} else {
+			s = append(s, txscript.OP_CHECKSIGADD)
+		}
+	}
+	s = append(s, scriptInt(k)...)
+	return append(s, txscript.OP_NUMEQUAL)
+}
+
+// scriptInt is n as a minimal push (OP_1..OP_16 or a script number).
+func scriptInt(n int64) []byte {
+	s, err := txscript.NewScriptBuilder().AddInt64(n).Script()
+	if err != nil {
+		panic(err) // a few bytes never exceed the builder's limit
+	}
+	return s
 }
 
 // Derive derives the vault of keys.
