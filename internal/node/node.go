@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -250,7 +251,10 @@ func New(cfg Config) (_ *Node, err error) {
 		if n.Sequencer, err = sequencer.New(sequencer.Config{Chain: n.Chain, Pool: n.Pool,
 			Committer: committer, Bitcoin: n.Bitcoin, Key: cfg.Key,
 			BlockTime: cfg.Spec.Config.BlockTime, Ahead: sequencer.AheadFor(cfg.StrictTipOrder),
-			Logger: log.With("subsystem", "sequencer"), Registerer: cfg.Registerer}); err != nil {
+			// A raft group runs the producer each time this member wins
+			// leadership: its first block comes at once (failover).
+			StartAtOnce: cfg.HA != nil,
+			Logger:      log.With("subsystem", "sequencer"), Registerer: cfg.Registerer}); err != nil {
 			return nil, err
 		}
 	}
@@ -354,7 +358,11 @@ func newP2P(cfg Config, n *Node) (*netp2p.Service, error) {
 	}
 	pc.ChainID = cfg.Spec.Config.ChainID
 	pc.Sequencers = cfg.Spec.Config.Sequencers
-	pc.Publish = cfg.Key != nil
+	if cfg.Key != nil {
+		// A sequencer publishes the blocks it sealed: a raft group's
+		// members that only applied a block leave it to its leader.
+		pc.Publisher = crypto.PubkeyToAddress(cfg.Key.PublicKey)
+	}
 	if pc.Logger == nil {
 		pc.Logger = n.log.With("subsystem", "netp2p")
 	}
