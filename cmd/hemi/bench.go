@@ -52,6 +52,16 @@ func benchCommand() *cli.Command {
 					return err
 				},
 			},
+			benchNetCommand(),
+			{
+				Name:            "net-sync-follower",
+				Hidden:          true,
+				Usage:           "the child process of net and net-sync that syncs the follower",
+				SkipFlagParsing: true,
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					return bench.NetSyncFollowerMain(ctx, cmd.Args().Slice(), os.Stdout)
+				},
+			},
 			{
 				Name:  "net-sync",
 				Usage: "catch-up sync over libp2p from 2 peers vs `hemi import` of the same blocks (part of `hemi bench net`)",
