@@ -33,6 +33,7 @@ func benchNetCommand() *cli.Command {
 			&cli.IntFlag{Name: "restart-l2", Value: bench.DefaultRestartSizes[1].L2, Usage: "L2 blocks of the long restart node (0: skip the restart part)"},
 			&cli.IntFlag{Name: "restart-btc", Value: bench.DefaultRestartSizes[1].BTC, Usage: "Bitcoin blocks of the long restart node"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "where built chains are kept (default .cache/bench)"},
+			&cli.BoolFlag{Name: "keep-logs", Usage: "keep the network's directory with every node's log, and print it"},
 			&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary data directories (default the system temp dir)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -52,7 +53,7 @@ func benchNetCommand() *cli.Command {
 				RestartSizes: []bench.RestartSize{bench.DefaultRestartSizes[0],
 					{L2: int(cmd.Int("restart-l2")), BTC: int(cmd.Int("restart-btc"))}},
 				SkipRestart: cmd.Int("restart-l2") == 0,
-				CacheDir:    cmd.String("cache-dir"), WorkDir: cmd.String("work-dir"),
+				CacheDir:    cmd.String("cache-dir"), WorkDir: cmd.String("work-dir"), KeepLogs: cmd.Bool("keep-logs"),
 			}
 			_, err = bench.RunNet(ctx, cfg, os.Stdout)
 			return err

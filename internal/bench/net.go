@@ -60,6 +60,8 @@ type NetConfig struct {
 	// WorkDir is the parent of the temporary directories (default the
 	// system temp dir).
 	WorkDir string
+	// KeepLogs keeps the network's directory (node logs) and prints it.
+	KeepLogs bool
 }
 
 // NetResult holds RunNet's figures (the last line's).
@@ -171,7 +173,11 @@ func runNetCluster(ctx context.Context, cfg NetConfig, res *NetResult, out io.Wr
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
+	if cfg.KeepLogs {
+		fmt.Fprintf(out, "network directory (kept): %s\n", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
 	c, err := cluster.Start(ctx, cluster.Config{Bin: cfg.Bin, Dir: dir, Sequencers: cfg.Sequencers, Followers: cfg.Followers,
 		BlockTime: time.Second, MineInterval: 5 * time.Second, LogFormat: "json",
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

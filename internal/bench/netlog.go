@@ -81,8 +81,11 @@ func parseNodeLog(r io.Reader) (*nodeLog, error) {
 	out := &nodeLog{}
 	br := bufio.NewReaderSize(r, 64<<10)
 	for {
-		line, err := readLine(br)
-		if len(line) > 0 {
+		line, tooLong, err := readLine(br)
+		switch {
+		case tooLong:
+			out.Skipped++
+		case len(line) > 0:
 			out.add(line)
 		}
 		if err == io.EOF {
@@ -94,13 +97,15 @@ func parseNodeLog(r io.Reader) (*nodeLog, error) {
 	}
 }
 
-// readLine returns the next line without its newline, or nil for a line
-// longer than maxLogLine (read and dropped).
-func readLine(br *bufio.Reader) ([]byte, error) {
-	var line []byte
-	tooLong := false
+// readLine returns the next line without its newline; a line longer
+// than maxLogLine is read and dropped (tooLong).
+func readLine(br *bufio.Reader) (line []byte, tooLong bool, err error) {
 	for {
-		part, isPrefix, err := br.ReadLine()
+		var (
+			part     []byte
+			isPrefix bool
+		)
+		part, isPrefix, err = br.ReadLine()
 		if !tooLong {
 			if len(line)+len(part) > maxLogLine {
 				tooLong, line = true, nil
@@ -109,7 +114,7 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 			}
 		}
 		if err != nil || !isPrefix {
-			return line, err
+			return line, tooLong, err
 		}
 	}
 }
