@@ -192,12 +192,18 @@ func firstHead(l *nodeLog, hash common.Hash) (time.Time, bool) {
 }
 
 // lostHeads counts the distinct blocks a node had as head that are not
-// in the final canonical chain (canon: number -> hash): blocks it lost
-// to a reorg.
+// in the final canonical chain (canon: number -> hash, from 0 to the
+// head every node was checked to hold): blocks it lost to a reorg. Heads
+// above canon's top came after the check (the chain does not stop for
+// it) and are not judged.
 func lostHeads(l *nodeLog, canon map[uint64]common.Hash) int {
 	lost := map[common.Hash]bool{}
 	for _, h := range l.Heads {
-		if c, ok := canon[h.Number]; !ok || c != h.Hash {
+		c, ok := canon[h.Number]
+		if !ok && h.Number >= uint64(len(canon)) {
+			continue
+		}
+		if !ok || c != h.Hash {
 			lost[h.Hash] = true
 		}
 	}

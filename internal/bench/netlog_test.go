@@ -41,6 +41,10 @@ func TestParseNodeLog(t *testing.T) {
 	if n := lostHeads(l, map[uint64]common.Hash{1: h1, 2: h3}); n != 1 {
 		t.Fatalf("lost %d, want 1 (block 2 replaced)", n)
 	}
+	// Checked up to block 1 only: the head at 2 came after, not judged.
+	if n := lostHeads(l, map[uint64]common.Hash{0: {}, 1: h1}); n != 0 {
+		t.Fatalf("lost %d, want 0 (block 2 above the checked head)", n)
+	}
 	// Height 2 has h2 as a head and h3 as a side block.
 	if n := equivocations([]*nodeLog{l}); n != 1 {
 		t.Fatalf("equivocations %d, want 1", n)
