@@ -33,6 +33,9 @@ func benchNetCommand() *cli.Command {
 			&cli.IntFlag{Name: "restart-l2", Value: bench.DefaultRestartSizes[1].L2, Usage: "L2 blocks of the long restart node (0: skip the restart part)"},
 			&cli.IntFlag{Name: "restart-btc", Value: bench.DefaultRestartSizes[1].BTC, Usage: "Bitcoin blocks of the long restart node"},
 			&cli.StringFlag{Name: "cache-dir", Usage: "where built chains are kept (default .cache/bench)"},
+			&cli.DurationFlag{Name: "ha-heartbeat", Usage: "raft heartbeat timeout of the nodes (default: the config's)"},
+			&cli.DurationFlag{Name: "ha-election", Usage: "raft election timeout of the nodes (default: the config's)"},
+			&cli.DurationFlag{Name: "ha-leader-lease", Usage: "raft leader lease of the nodes (default: the config's)"},
 			&cli.BoolFlag{Name: "keep-logs", Usage: "keep the network's directory with every node's log, and print it"},
 			&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary data directories (default the system temp dir)"},
 		},
@@ -54,6 +57,7 @@ func benchNetCommand() *cli.Command {
 					{L2: int(cmd.Int("restart-l2")), BTC: int(cmd.Int("restart-btc"))}},
 				SkipRestart: cmd.Int("restart-l2") == 0,
 				CacheDir:    cmd.String("cache-dir"), WorkDir: cmd.String("work-dir"), KeepLogs: cmd.Bool("keep-logs"),
+				Heartbeat: cmd.Duration("ha-heartbeat"), Election: cmd.Duration("ha-election"), LeaderLease: cmd.Duration("ha-leader-lease"),
 			}
 			_, err = bench.RunNet(ctx, cfg, os.Stdout)
 			return err

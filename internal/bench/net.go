@@ -62,6 +62,10 @@ type NetConfig struct {
 	WorkDir string
 	// KeepLogs keeps the network's directory (node logs) and prints it.
 	KeepLogs bool
+	// Heartbeat, Election and LeaderLease, when set, replace the raft
+	// timings of the nodes' config (ha.heartbeat, ha.election,
+	// ha.leader_lease), to compare others with the defaults.
+	Heartbeat, Election, LeaderLease time.Duration
 }
 
 // NetResult holds RunNet's figures (the last line's).
@@ -159,6 +163,23 @@ func RunNet(ctx context.Context, cfg NetConfig, out io.Writer) (NetResult, error
 	return res, nil
 }
 
+// haConfig is the [ha] section with the timings set in cfg ("" none).
+func (c *NetConfig) haConfig() string {
+	if c.Heartbeat == 0 && c.Election == 0 && c.LeaderLease == 0 {
+		return ""
+	}
+	s := "\n[ha]\n"
+	for _, kv := range []struct {
+		k string
+		v time.Duration
+	}{{"heartbeat", c.Heartbeat}, {"election", c.Election}, {"leader_lease", c.LeaderLease}} {
+		if kv.v > 0 {
+			s += fmt.Sprintf("%s = %q\n", kv.k, kv.v.String())
+		}
+	}
+	return s
+}
+
 // netKill is one kill of the leader.
 type netKill struct {
 	node   int
@@ -179,7 +200,7 @@ func runNetCluster(ctx context.Context, cfg NetConfig, res *NetResult, out io.Wr
 		defer os.RemoveAll(dir)
 	}
 	c, err := cluster.Start(ctx, cluster.Config{Bin: cfg.Bin, Dir: dir, Sequencers: cfg.Sequencers, Followers: cfg.Followers,
-		BlockTime: time.Second, MineInterval: 5 * time.Second, LogFormat: "json",
+		BlockTime: time.Second, MineInterval: 5 * time.Second, LogFormat: "json", NodeConfig: cfg.haConfig(),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		return err
@@ -203,6 +224,9 @@ func runNetCluster(ctx context.Context, cfg NetConfig, res *NetResult, out io.Wr
 	}
 	fmt.Fprintf(out, "network: %d sequencers (raft) and %d followers, 1 s blocks, %s leads; load %d transfers a block\n",
 		cfg.Sequencers, cfg.Followers, c.Nodes[leader].Name, cfg.TxsPerBlock)
+	if hc := cfg.haConfig(); hc != "" {
+		fmt.Fprintf(out, "raft timings set: %q\n", hc)
+	}
 	lctx, stopLoad := context.WithCancel(ctx)
 	ld := &netLoad{c: c, perBlock: cfg.TxsPerBlock}
 	var lwg sync.WaitGroup

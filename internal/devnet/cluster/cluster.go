@@ -66,6 +66,9 @@ type Config struct {
 	// LogFormat is the nodes' --log-format ("" the default, text; json
 	// for a harness that reads the logs, as `hemi bench net` does).
 	LogFormat string
+	// NodeConfig is TOML appended to every node's config file (e.g. an
+	// [ha] section with other raft timings, for a benchmark).
+	NodeConfig string
 	// NodeArgs, when set, returns extra `hemi node` arguments for n. It
 	// is called at every (re)start, after every node's ports are chosen.
 	NodeArgs func(c *Cluster, n *Node) []string
@@ -283,7 +286,7 @@ func (c *Cluster) layout(keys []*ecdsa.PrivateKey) error {
 		c.Nodes = append(c.Nodes, n)
 	}
 	for _, n := range c.Nodes {
-		if err := os.WriteFile(filepath.Join(n.Dir, "node.toml"), []byte(nodeConfig(n)), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(n.Dir, "node.toml"), []byte(nodeConfig(n)+c.cfg.NodeConfig), 0o600); err != nil {
 			return err
 		}
 	}
