@@ -52,6 +52,16 @@ func benchCommand() *cli.Command {
 					return err
 				},
 			},
+			benchNetCommand(),
+			{
+				Name:            "net-sync-follower",
+				Hidden:          true,
+				Usage:           "the child process of net and net-sync that syncs the follower",
+				SkipFlagParsing: true,
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					return bench.NetSyncFollowerMain(ctx, cmd.Args().Slice(), os.Stdout)
+				},
+			},
 			{
 				Name:  "provenance",
 				Usage: "provenance bundle sizes and verification time, native vs WebAssembly under Node.js",
@@ -75,20 +85,32 @@ func benchCommand() *cli.Command {
 				Usage: "catch-up sync over libp2p from 2 peers vs `hemi import` of the same blocks (part of `hemi bench net`)",
 				Description: "Builds a chain of --blocks blocks of --txs ETH transfers, exports it, and times a fresh\n" +
 					"follower syncing it from two loopback libp2p peers against a fresh chain importing the\n" +
-					"export. The last line is\n" +
-					"net-sync blocks=<n> sync_blocks_s=<n> import_blocks_s=<n> sync_ratio=<sync/import>",
+					"export. The follower runs as its own process (its peak RSS is rss_mb); the source chain is\n" +
+					"cached under --cache-dir. The last line is\n" +
+					"net-sync blocks=<n> sync_blocks_s=<n> import_blocks_s=<n> sync_ratio=<sync/import> rss_mb=<follower peak>",
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "blocks", Value: bench.DefaultNetSyncBlocks, Usage: "blocks of the source chain"},
 					&cli.IntFlag{Name: "txs", Value: bench.DefaultNetSyncPerBlock, Usage: "transfers per block"},
 					&cli.IntFlag{Name: "runs", Value: bench.DefaultNetSyncRuns, Usage: "timed syncs and imports; medians are reported"},
 					&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary databases (default the system temp dir)"},
+					&cli.StringFlag{Name: "cache-dir", Usage: "where the source chain is kept (default .cache/bench)"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
-					_, err := bench.RunNetSync(ctx, bench.NetSyncConfig{
-						Blocks:   int(cmd.Int("blocks")),
-						PerBlock: int(cmd.Int("txs")),
-						Runs:     int(cmd.Int("runs")),
-						WorkDir:  cmd.String("work-dir"),
+					bin, err := os.Executable()
+					if err != nil {
+						return err
+					}
+					cache := cmd.String("cache-dir")
+					if cache == "" {
+						cache = bench.DefaultCacheDir()
+					}
+					_, err = bench.RunNetSync(ctx, bench.NetSyncConfig{
+						Blocks:      int(cmd.Int("blocks")),
+						PerBlock:    int(cmd.Int("txs")),
+						Runs:        int(cmd.Int("runs")),
+						WorkDir:     cmd.String("work-dir"),
+						CacheDir:    cache,
+						FollowerBin: bin,
 					}, os.Stdout)
 					return err
 				},

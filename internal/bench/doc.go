@@ -23,6 +23,17 @@
 // process and prints the time to RPC serving the head and to finality
 // caught up, and their ratios, big over small.
 //
+// net (RunNet, net.go; issue 10) runs a raft group and followers as node
+// processes (internal/devnet/cluster) under load, kills the leader, and
+// reads every figure from the nodes' own JSON logs after they stopped
+// (netlog.go: the leader's "block committed" with committed_at, each
+// node's "new head", side blocks, gossip evidence; FuzzParseNodeLog);
+// then RunNetSync (netsync.go: the follower a child process,
+// netsync_child.go, the source chain cached) and RunRestart. Its last
+// line is, exactly:
+//
+//	net propagation_p50_ms=<n> propagation_p99_ms=<n> sync_blocks_s=<n> sync_ratio=<n> failover_p50_ms=<n> failover_max_ms=<n> reorged=<n> equivocations=<n> rss_mb=<n> restart_ratio=<n>
+//
 // Invariants:
 //   - The generated chain is a pure function of its parameters (seed, block
 //     and transaction counts, generator version), so a cached file is valid

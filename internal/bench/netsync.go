@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,15 @@ type NetSyncConfig struct {
 	// WorkDir is the parent of the temporary databases (default the
 	// system temp dir).
 	WorkDir string
+	// CacheDir, when set, keeps the source chain and its block file
+	// between runs (netSyncCachePath), so only the first run of a size
+	// builds it.
+	CacheDir string
+	// FollowerBin, when set, is a hemi binary: the syncing follower then
+	// runs as its own process (`hemi bench net-sync-follower`), so its
+	// peak RSS (VmHWM) is its own; otherwise it runs in this process and
+	// RSSMB is 0.
+	FollowerBin string
 }
 
 // NetSyncResult holds RunNetSync's figures (medians over the runs).
@@ -45,12 +55,15 @@ type NetSyncResult struct {
 	SyncBlocksS   float64
 	ImportBlocksS float64
 	Ratio         float64 // SyncBlocksS / ImportBlocksS
+	// RSSMB is the syncing follower process's peak RSS, the largest of
+	// the runs (0 when it ran in this process).
+	RSSMB float64
 }
 
 // ResultLine formats the line RunNetSync prints last.
 func (r NetSyncResult) ResultLine() string {
-	return fmt.Sprintf("net-sync blocks=%d sync_blocks_s=%.1f import_blocks_s=%.1f sync_ratio=%.2f",
-		r.Blocks, r.SyncBlocksS, r.ImportBlocksS, r.Ratio)
+	return fmt.Sprintf("net-sync blocks=%d sync_blocks_s=%.1f import_blocks_s=%.1f sync_ratio=%.2f rss_mb=%.0f",
+		r.Blocks, r.SyncBlocksS, r.ImportBlocksS, r.Ratio, r.RSSMB)
 }
 
 func (c *NetSyncConfig) setDefaults() {
@@ -90,18 +103,12 @@ func RunNetSync(ctx context.Context, cfg NetSyncConfig, out io.Writer) (NetSyncR
 		return res, err
 	}
 	defer btc.Close()
-	start := time.Now()
-	w, src, err := buildNetSource(cfg, btc, filepath.Join(work, "source"))
+	w, src, file, err := netSource(ctx, cfg, btc, work, out)
 	if err != nil {
 		return res, err
 	}
 	defer src.Close()
 	head := src.Head()
-	fmt.Fprintf(out, "source: %d blocks of %d transfers built in %s\n", cfg.Blocks, cfg.PerBlock, time.Since(start).Round(time.Millisecond))
-	file := filepath.Join(work, "blocks.rlp")
-	if _, err := rangesync.ExportFile(ctx, src, file, 1, head.Number.Uint64()); err != nil {
-		return res, err
-	}
 	if fi, err := os.Stat(file); err == nil {
 		fmt.Fprintf(out, "export: %s, %.1f MB\n", file, float64(fi.Size())/1e6)
 	}
@@ -117,12 +124,27 @@ func RunNetSync(ctx context.Context, cfg NetSyncConfig, out io.Writer) (NetSyncR
 	var syncs, imports []time.Duration
 	for run := 1; run <= cfg.Runs; run++ {
 		runSync := func() error {
-			d, err := timeSync(ctx, w, btc, filepath.Join(work, fmt.Sprintf("sync-%d", run)), peers, head)
+			dir := filepath.Join(work, fmt.Sprintf("sync-%d", run))
+			var (
+				d     time.Duration
+				rssKB int64
+				err   error
+			)
+			if cfg.FollowerBin != "" {
+				d, rssKB, err = timeSyncChild(ctx, cfg, dir, peers, head)
+			} else {
+				d, err = timeSync(ctx, w, btc, dir, peers, head)
+			}
 			if err != nil {
 				return err
 			}
 			syncs = append(syncs, d)
-			fmt.Fprintf(out, "run %d: sync from 2 peers %s (%.1f blocks/s)\n", run, d.Round(time.Millisecond), float64(cfg.Blocks)/d.Seconds())
+			res.RSSMB = max(res.RSSMB, float64(rssKB)/1024)
+			fmt.Fprintf(out, "run %d: sync from 2 peers %s (%.1f blocks/s)", run, d.Round(time.Millisecond), float64(cfg.Blocks)/d.Seconds())
+			if rssKB > 0 {
+				fmt.Fprintf(out, ", follower process peak RSS %.0f MB", float64(rssKB)/1024)
+			}
+			fmt.Fprintln(out)
 			return nil
 		}
 		runImport := func() error {
@@ -153,33 +175,80 @@ func RunNetSync(ctx context.Context, cfg NetSyncConfig, out io.Writer) (NetSyncR
 	return res, nil
 }
 
-// buildNetSource builds the source chain in dir.
-func buildNetSource(cfg NetSyncConfig, btc *l2Bitcoin, dir string) (*l2Workload, *chain.Chain, error) {
+// netSyncWorkload is the sync source's workload over btc: its genesis
+// (deterministic, so a cached chain and a follower process in another
+// run open the same chain) and sealing key.
+func netSyncWorkload(cfg NetSyncConfig, btc *l2Bitcoin) (*l2Workload, *ecdsa.PrivateKey, []*ecdsa.PrivateKey, error) {
 	keys, err := l2Keys(cfg.PerBlock)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	w, seq, err := newL2Genesis(l2Kinds[0], cfg.PerBlock, cfg.Blocks, keys, btc)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	// Blocks at most half full keep the base fee from rising (EIP-1559's
 	// target is half the limit), so thousands of blocks fit the fee cap.
 	w.gasLimit = 2*uint64(cfg.PerBlock)*l2Kinds[0].gas + l2GasMargin
 	w.spec.Config.GasLimit = w.gasLimit
+	return w, seq, keys, nil
+}
+
+// netSource opens the source chain and its block file: from the cache
+// when CacheDir holds a finished one of this size, else built (in the
+// cache, or in work without one) and exported.
+func netSource(ctx context.Context, cfg NetSyncConfig, btc *l2Bitcoin, work string, out io.Writer) (*l2Workload, *chain.Chain, string, error) {
+	w, seq, keys, err := netSyncWorkload(cfg, btc)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	dir := work
+	if cfg.CacheDir != "" {
+		dir = netSyncCachePath(cfg.CacheDir, cfg)
+	}
+	srcDir, file, done := filepath.Join(dir, "source"), filepath.Join(dir, "blocks.rlp"), filepath.Join(dir, "done")
+	if _, err := os.Stat(done); err == nil {
+		c, err := ourChain(w, btc, srcDir)
+		if err == nil && c.Head().Number.Uint64() == uint64(cfg.Blocks) {
+			fmt.Fprintf(out, "source: cached %s (%d blocks of %d transfers)\n", dir, cfg.Blocks, cfg.PerBlock)
+			return w, c, file, nil
+		}
+		if err == nil {
+			c.Close()
+		}
+		fmt.Fprintf(out, "source: cached %s unusable (%v); building it again\n", dir, err)
+	}
+	if err := os.RemoveAll(srcDir); err != nil {
+		return nil, nil, "", err
+	}
+	os.Remove(done)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, "", err
+	}
+	start := time.Now()
 	txs, err := w.sign(keys)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	c, err := ourChain(w, btc, dir)
+	c, err := ourChain(w, btc, srcDir)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	if err := w.buildOn(c, txs, seq, btc, false); err != nil {
 		c.Close()
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	return w, c, nil
+	fmt.Fprintf(out, "source: %d blocks of %d transfers built in %s into %s\n", cfg.Blocks, cfg.PerBlock, time.Since(start).Round(time.Millisecond), dir)
+	if _, err := rangesync.ExportFile(ctx, c, file, 1, c.Head().Number.Uint64()); err != nil {
+		c.Close()
+		return nil, nil, "", err
+	}
+	// Written last: a directory without it is an unfinished build.
+	if err := os.WriteFile(done, nil, 0o644); err != nil {
+		c.Close()
+		return nil, nil, "", err
+	}
+	return w, c, file, nil
 }
 
 // servingPeer is a libp2p host serving a chain over rangesync.

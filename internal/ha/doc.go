@@ -75,8 +75,19 @@
 // producer running (10 runs, 3 members in one process on the shared
 // 2-core machine), and 150-180 ms until the cut-off leader's producer
 // stopped (its lease). The
-// new leader builds at once if its block is due, else at its due time: a
-// kill-to-next-block time includes up to one block time of schedule.
+// new leader's producer builds its first block at once, not at its due
+// time (sequencer.Config.StartAtOnce, timestamped parent+1 s): before
+// that, a kill-to-next-block time included up to one block time of
+// schedule (p50 945 ms in TestLeaderKill9, which kills right after a
+// block); now it is detection, election, the barrier and one build:
+// `hemi bench net` measures it (README).
+//
+// # Records
+//
+// Commit logs one Info line per block, "block committed", with
+// committed_at: the wall-clock moment raft handed the block to the
+// leader's FSM (the group had committed it). `hemi bench net` measures
+// propagation from it and failover to the new leader's first one.
 //
 // # Not done yet
 //

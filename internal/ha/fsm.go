@@ -55,6 +55,9 @@ type fsm struct {
 	// their Apply, by hash, so the leader stores them without executing
 	// them again (chain.CommitBuilt).
 	pending sync.Map // common.Hash -> *chain.Built
+	// committedAt is when raft handed the leader's own pending block to
+	// Apply (the group committed it), by hash, for Commit's log line.
+	committedAt sync.Map // common.Hash -> time.Time
 
 	mu      sync.Mutex
 	last    *Ref // nil until the first entry (or a snapshot) is applied
@@ -91,6 +94,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return err
 	}
 	number, hash := b.NumberU64(), b.Hash()
+	if _, own := f.pending.Load(hash); own {
+		f.committedAt.Store(hash, time.Now())
+	}
 	if last := f.lastApplied(); last != nil && (number != last.Number+1 || b.Header.ParentHash != last.Hash) {
 		// A leader that lost its leadership while this entry was in
 		// flight, and whose entry a later leader committed before its own

@@ -69,9 +69,14 @@ type Config struct {
 	// blocks wait in memory until their parent arrives, and a warning
 	// says no catch-up sync is configured).
 	Syncer Syncer
-	// Publish makes the node publish every new canonical head it did not
-	// receive by gossip (a sequencer; a follower only relays).
-	Publish bool
+	// Publisher, when set, makes the node publish every new canonical
+	// head sealed by this address (a sequencer's own key) that it did
+	// not receive by gossip. Only the member that sealed a block, the
+	// raft group's leader of its time, publishes it: the other members
+	// apply the same block from the raft log and leave it to the leader
+	// (their copies were as many messages again on every link). Zero: a
+	// follower, which only relays.
+	Publisher common.Address
 
 	// BanDuration is how long a banned peer is refused. Default
 	// DefaultBanDuration.

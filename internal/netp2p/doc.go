@@ -97,16 +97,19 @@
 //
 // # Publishing
 //
-// With Config.Publish (a sequencer) the service publishes each new
-// canonical head it did not receive by gossip. gossipsub drops a message
+// With Config.Publisher (a sequencer's sealing address) the service
+// publishes each new canonical head sealed by it that it did not receive
+// by gossip: in a raft group only the member that sealed a block (its
+// leader then) publishes it, the others apply it from the raft log
+// without publishing (hemi_netp2p_heads_not_published_total counts
+// them). gossipsub drops a message
 // published before any peer has announced the topic, so the publisher
 // waits until the topic has a peer (the chain's subscription keeps the
 // blocks meanwhile) and skips heads more than MaxAhead below the head (a
 // node catching up publishes nothing old). Own messages are flood
 // published (gossipsub's default) to every topic peer, so the first
 // blocks do not wait for the mesh to form. The encoding is deterministic,
-// so the same block published by several members of a sequencer group
-// is one message.
+// so a block published by two nodes would still be one message.
 //
 // # Invariants
 //

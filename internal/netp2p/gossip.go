@@ -42,7 +42,7 @@ type gossipMsg struct {
 }
 
 // runGossip joins the chain's topic and runs the validator, the import
-// loop and (with Config.Publish) the publisher until ctx ends.
+// loop and (with Config.Publisher) the publisher until ctx ends.
 func (s *Service) runGossip(ctx context.Context) error {
 	ps, err := pubsub.NewGossipSub(ctx, s.host,
 		pubsub.WithMessageIdFn(func(m *pb.Message) string { return MessageID(m.Data) }),
@@ -88,7 +88,7 @@ func (s *Service) runGossip(ctx context.Context) error {
 			}
 		}
 	}()
-	if s.cfg.Publish {
+	if s.cfg.Publisher != (common.Address{}) {
 		go s.publish(ctx, topic)
 	}
 	s.importLoop(ctx, msgs)
@@ -329,8 +329,8 @@ func (s *Service) requestSync(from peer.ID, number uint64, hash common.Hash) {
 	})
 }
 
-// publish publishes every new canonical head this node did not receive
-// by gossip. It waits for the topic to have peers before publishing: a
+// publish publishes every new canonical head sealed by Config.Publisher
+// that this node did not receive by gossip. It waits for the topic to have peers before publishing: a
 // message published before any peer has announced the topic reaches no
 // one. Heads more than MaxAhead below the chain's head (a node catching
 // up) are not published.
@@ -338,6 +338,10 @@ func (s *Service) publish(ctx context.Context, topic *pubsub.Topic) {
 	heads := s.cfg.Chain.Subscribe(ctx, s.cfg.Chain.Head().Number.Uint64()+1)
 	for h := range heads {
 		if s.gate.Seen(h.Hash()) {
+			continue
+		}
+		if signer, err := block.Signer(h); err != nil || signer != s.cfg.Publisher {
+			s.m.notPublished.Inc()
 			continue
 		}
 		for len(topic.ListPeers()) == 0 && h.Number.Uint64()+MaxAhead >= s.cfg.Chain.Head().Number.Uint64() {

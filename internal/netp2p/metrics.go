@@ -20,6 +20,7 @@ type metrics struct {
 	imported     prometheus.Counter
 	importFails  *prometheus.CounterVec
 	published    prometheus.Counter
+	notPublished prometheus.Counter
 	equivocation prometheus.Counter
 	syncRequests prometheus.Counter
 }
@@ -40,6 +41,7 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		imported:     hmetrics.Counter(r, subsystem, "blocks_imported_total", "Gossiped blocks inserted into the chain."),
 		importFails:  hmetrics.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: hmetrics.Namespace, Subsystem: subsystem, Name: "import_failures_total", Help: "Gossiped blocks not inserted, by reason (invalid, unknown_parent, view_not_ready, view_expired, error)."}, []string{"reason"})),
 		published:    hmetrics.Counter(r, subsystem, "blocks_published_total", "Blocks this node published."),
+		notPublished: hmetrics.Counter(r, subsystem, "heads_not_published_total", "New heads this sequencer did not publish: sealed by another member of its group."),
 		equivocation: hmetrics.Counter(r, subsystem, "equivocations_total", "Second blocks at one height sealed by the same sequencer (kept as evidence)."),
 		syncRequests: hmetrics.Counter(r, subsystem, "sync_requests_total", "Catch-up syncs started for blocks whose parent is unknown or which are far ahead."),
 	}

@@ -39,7 +39,13 @@
 //     address or a static peer, New builds internal/netp2p over the chain
 //     (identity key in Dir, genesis hash = the genesis file's hash, finality's finalized number, the index's
 //     best header) and Run runs it: a follower imports the blocks peers
-//     gossip, a node with a key publishes the blocks it seals.
+//     gossip, a node with a key publishes the blocks it seals (in a raft
+//     group, only the member that sealed a block publishes it; its
+//     producer starts each leadership with a block at once,
+//     sequencer.Config.StartAtOnce).
+//   - Head records (node.go logHeads): one Info line "new head" per
+//     canonical head (number, hash, parent), blocks of a catch-up thinned
+//     out; `hemi bench net` reads them for propagation and reorgs.
 //
 // # Seams for wave 2
 //

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -259,7 +260,10 @@ func New(cfg Config) (_ *Node, err error) {
 		if n.Sequencer, err = sequencer.New(sequencer.Config{Chain: n.Chain, Pool: n.Pool,
 			Committer: committer, Bitcoin: n.Bitcoin, Key: cfg.Key,
 			BlockTime: cfg.Spec.Config.BlockTime, Ahead: sequencer.AheadFor(cfg.StrictTipOrder),
-			Logger: log.With("subsystem", "sequencer"), Registerer: cfg.Registerer}); err != nil {
+			// A raft group runs the producer each time this member wins
+			// leadership: its first block comes at once (failover).
+			StartAtOnce: cfg.HA != nil,
+			Logger:      log.With("subsystem", "sequencer"), Registerer: cfg.Registerer}); err != nil {
 			return nil, err
 		}
 	}
@@ -280,6 +284,7 @@ func (n *Node) Run(ctx context.Context) error {
 	case n.RPC != nil:
 		g.Go(func() error { return n.RPC.Run(ctx) })
 	}
+	g.Go(func() error { n.logHeads(ctx); return nil })
 	if n.P2P != nil {
 		g.Go(func() error { return n.P2P.Run(ctx) })
 		g.Go(func() error { return n.sync.server.Run(ctx) })
@@ -303,6 +308,31 @@ func (n *Node) Run(ctx context.Context) error {
 			"head", n.Chain.Head().Number, "chain_id", n.Spec.Config.ChainID, "p2p", n.P2P != nil)
 	}
 	return g.Wait()
+}
+
+// headLogLag: a new head further than this below the chain's head when
+// its log line would be written is a block of a catch-up (range sync,
+// import), logged only every headLogEvery blocks; the sync logs its own
+// progress.
+const (
+	headLogLag   = 2
+	headLogEvery = 1000
+)
+
+// logHeads writes one Info line per new canonical head (as geth's
+// "Imported new chain segment"): the node's own record of what it had as
+// head and when, which `hemi bench net` reads for propagation, reorged
+// blocks and equivocations. After a reorg the new branch's heads are
+// logged again from the fork point, so a hash logged and later replaced
+// at its height is a block the node lost.
+func (n *Node) logHeads(ctx context.Context) {
+	for h := range n.Chain.Subscribe(ctx, n.Chain.Head().Number.Uint64()+1) {
+		num := h.Number.Uint64()
+		if head := n.Chain.Head().Number.Uint64(); head > num+headLogLag && num%headLogEvery != 0 {
+			continue
+		}
+		n.log.Info("new head", "number", num, "hash", h.Hash(), "parent", h.ParentHash, "gas_used", h.GasUsed)
+	}
 }
 
 // Close closes the mempool and the chain (and the L2 host when Run never
@@ -363,7 +393,11 @@ func newP2P(cfg Config, n *Node) (*netp2p.Service, error) {
 	}
 	pc.ChainID = cfg.Spec.Config.ChainID
 	pc.Sequencers = cfg.Spec.Config.Sequencers
-	pc.Publish = cfg.Key != nil
+	if cfg.Key != nil {
+		// A sequencer publishes the blocks it sealed: a raft group's
+		// members that only applied a block leave it to its leader.
+		pc.Publisher = crypto.PubkeyToAddress(cfg.Key.PublicKey)
+	}
 	if pc.Logger == nil {
 		pc.Logger = n.log.With("subsystem", "netp2p")
 	}

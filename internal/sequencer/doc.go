@@ -49,6 +49,14 @@
 //
 // Blocks are built on time whether or not there are transactions.
 //
+// Starting at once (Config.StartAtOnce, a raft group's new leader): the
+// first block after Run starts is built at once rather than at its due
+// time, timestamped parent+1 s (at most one second ahead of the clock,
+// inside the chain's MaxFuture); the schedule then continues from its
+// timestamp. Not when the head's own timestamp is ahead of the clock, so
+// leadership changing hands repeatedly never runs the chain further
+// ahead.
+//
 // # Invariants
 //
 //  1. The sequencer never commits a block another node would reject: the

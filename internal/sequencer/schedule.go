@@ -19,3 +19,17 @@ func Timestamp(parentTime uint64, now time.Time) uint64 {
 	}
 	return uint64(t)
 }
+
+// startDue is when a producer started at now with Config.StartAtOnce
+// builds its first block on a parent with timestamp parentTime, its
+// regular due time being due: now, unless the block is due already or
+// the parent's timestamp is ahead of now (a leader that started early
+// just before: the block would run more than one second ahead of the
+// clock, so the regular schedule holds). ok reports whether the due
+// time moved.
+func startDue(parentTime uint64, due, now time.Time) (time.Time, bool) {
+	if !due.After(now) || time.Unix(int64(parentTime), 0).After(now) {
+		return due, false
+	}
+	return now, true
+}

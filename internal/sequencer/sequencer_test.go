@@ -306,3 +306,63 @@ func TestBuildAfterBitcoinReorg(t *testing.T) {
 		t.Fatalf("the Committer got %d blocks, want only the one built on the new view", len(committed))
 	}
 }
+
+// TestStartAtOnce: a producer started with StartAtOnce (a raft group's
+// new leader) builds its first block without waiting for its due time,
+// timestamped parent+1 s, and then keeps the regular schedule from it.
+func TestStartAtOnce(t *testing.T) {
+	e := newEnv(t, 8, 3)
+	p := e.newPool("", txpool.Config{})
+	runPool(t, p)
+	s, err := New(Config{Chain: e.chain, Pool: p, Committer: CommitFunc(e.chain.CommitBuilt), Bitcoin: e.btc, Key: seqKey,
+		BlockTime: 2 * time.Second, StartAtOnce: true, Clock: e.clock, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	gen := e.chain.Head().Time
+	// The clock stands still: block 1 (due at gen+2) comes at once.
+	waitFor(t, "the first block at once", func() bool { return e.chain.Head().Number.Uint64() == 1 })
+	if h := e.chain.Head(); h.Time != gen+1 {
+		t.Fatalf("first block at time %d, want parent+1 = %d", h.Time, gen+1)
+	}
+	// Block 2 is due a block time after block 1's timestamp, not at once.
+	waitFor(t, "the sequencer to wait", func() bool { return e.clock.Waiters() >= 2 })
+	e.clock.Advance(2 * time.Second)
+	if n := e.chain.Head().Number.Uint64(); n != 1 {
+		t.Fatalf("block %d built before its due time", n)
+	}
+	e.clock.Advance(time.Second)
+	waitFor(t, "block 2", func() bool { return e.chain.Head().Number.Uint64() == 2 })
+	if h := e.chain.Head(); h.Time != gen+3 {
+		t.Fatalf("block 2 at time %d, want %d", h.Time, gen+3)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStartDue(t *testing.T) {
+	now := time.Unix(1_700_000_000, 300_000_000)
+	for _, tc := range []struct {
+		name   string
+		parent uint64
+		due    time.Time
+		want   time.Time
+		moved  bool
+	}{
+		{"due later: now", 1_700_000_000, time.Unix(1_700_000_001, 0), now, true},
+		{"due already: unchanged", 1_699_999_998, time.Unix(1_699_999_999, 0), time.Unix(1_699_999_999, 0), false},
+		{"parent ahead of the clock: unchanged", 1_700_000_001, time.Unix(1_700_000_002, 0), time.Unix(1_700_000_002, 0), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, moved := startDue(tc.parent, tc.due, now)
+			if !got.Equal(tc.want) || moved != tc.moved {
+				t.Fatalf("startDue = %v, %v; want %v, %v", got, moved, tc.want, tc.moved)
+			}
+		})
+	}
+}

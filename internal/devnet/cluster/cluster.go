@@ -63,6 +63,12 @@ type Config struct {
 	// BTCListen is the regtest P2P listen address (default loopback, a
 	// free port).
 	BTCListen string
+	// LogFormat is the nodes' --log-format ("" the default, text; json
+	// for a harness that reads the logs, as `hemi bench net` does).
+	LogFormat string
+	// NodeConfig is TOML appended to every node's config file (e.g. an
+	// [ha] section with other raft timings, for a benchmark).
+	NodeConfig string
 	// NodeArgs, when set, returns extra `hemi node` arguments for n. It
 	// is called at every (re)start, after every node's ports are chosen.
 	NodeArgs func(c *Cluster, n *Node) []string
@@ -283,7 +289,7 @@ func (c *Cluster) layout(keys []*ecdsa.PrivateKey) error {
 		c.Nodes = append(c.Nodes, n)
 	}
 	for _, n := range c.Nodes {
-		if err := os.WriteFile(filepath.Join(n.Dir, "node.toml"), []byte(nodeConfig(n)), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(n.Dir, "node.toml"), []byte(nodeConfig(n)+c.cfg.NodeConfig), 0o600); err != nil {
 			return err
 		}
 	}
@@ -304,8 +310,12 @@ func nodeConfig(n *Node) string {
 
 // Args are n's `hemi node` arguments.
 func (c *Cluster) Args(n *Node) []string {
-	args := []string{"--config", filepath.Join(n.Dir, "node.toml"), "node", "--genesis", c.GenesisPath,
-		"--network", "regtest", "--peer", c.BTC.P2PAddr(), "--rpc", n.RPC}
+	args := []string{"--config", filepath.Join(n.Dir, "node.toml")}
+	if c.cfg.LogFormat != "" {
+		args = append(args, "--log-format", c.cfg.LogFormat)
+	}
+	args = append(args, "node", "--genesis", c.GenesisPath,
+		"--network", "regtest", "--peer", c.BTC.P2PAddr(), "--rpc", n.RPC)
 	if n.Sequencer {
 		args = append(args, "--sequencer", "--ha-listen", n.Raft, "--ha-admin", n.Admin)
 		for _, m := range c.Nodes {

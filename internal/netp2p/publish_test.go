@@ -1,0 +1,178 @@
+package netp2p
+
+import (
+	"context"
+	"math/big"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hemi-go/hemi/internal/chain"
+)
+
+// memChain is a Chain held in memory for the service tests: blocks are
+// stored as given (no execution), heads are fed to Subscribe by hand.
+type memChain struct {
+	mu     sync.Mutex
+	gen    *types.Header
+	head   *types.Header
+	blocks map[common.Hash]*chain.Block
+	heads  chan *types.Header
+}
+
+func newMemChain() *memChain {
+	gen := &types.Header{Number: new(big.Int), Difficulty: new(big.Int), Time: 1_700_000_000}
+	return &memChain{gen: gen, head: gen, blocks: map[common.Hash]*chain.Block{}, heads: make(chan *types.Header, 16)}
+}
+
+func (c *memChain) Head() *types.Header {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.head
+}
+
+func (c *memChain) HeaderByHash(h common.Hash) (*types.Header, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if h == c.gen.Hash() {
+		return c.gen, nil
+	}
+	if b, ok := c.blocks[h]; ok {
+		return b.Header, nil
+	}
+	return nil, chain.ErrNotFound
+}
+
+func (c *memChain) BlockByHash(h common.Hash) (*chain.Block, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if b, ok := c.blocks[h]; ok {
+		return b, nil
+	}
+	return nil, chain.ErrNotFound
+}
+
+func (c *memChain) InsertBlock(b *chain.Block) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.blocks[b.Hash()]; ok {
+		return chain.ErrKnownBlock
+	}
+	c.blocks[b.Hash()] = b
+	return nil
+}
+
+// commit stores b as the new head and hands it to the subscriber, as
+// a raft member's chain does when it applies a committed block.
+func (c *memChain) commit(b *chain.Block) {
+	c.mu.Lock()
+	c.blocks[b.Hash()] = b
+	c.head = b.Header
+	c.mu.Unlock()
+	c.heads <- b.Header
+}
+
+func (c *memChain) Subscribe(ctx context.Context, _ uint64) <-chan *types.Header {
+	out := make(chan *types.Header)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case h := <-c.heads:
+				select {
+				case out <- h:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// TestPublishOnlyOwnBlocks: in a raft group every member applies every
+// committed block, but only the member that sealed a block (the leader
+// of its time) publishes it. A member's chain gets a block sealed by
+// another member, then one sealed by itself: it publishes the second
+// only.
+func TestPublishOnlyOwnBlocks(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	self, other := testKey("publish self"), testKey("publish other")
+	seqs := []common.Address{crypto.PubkeyToAddress(self.PublicKey), crypto.PubkeyToAddress(other.PublicKey)}
+	genesisHash := common.Hash{0x9e}
+	member, follower := newMemChain(), newMemChain()
+	reg := prometheus.NewRegistry()
+	ms, err := New(Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, GenesisHash: genesisHash, ChainID: 7431337,
+		Sequencers: seqs, Chain: member, Publisher: seqs[0], Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := New(Config{Peers: ms.Addrs(), GenesisHash: genesisHash, ChainID: 7431337, Sequencers: seqs, Chain: follower})
+	if err != nil {
+		ms.Close()
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, s := range []*Service{ms, fs} {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Run(ctx) }()
+	}
+	defer wg.Wait()
+	defer cancel()
+	b1 := testBlock(t, other, 1, member.gen.Hash(), 1)
+	b2 := testBlock(t, self, 2, b1.Hash(), 1)
+	deadline := time.Now().Add(30 * time.Second)
+	// Both ends ready (handshake done) before the blocks come.
+	for !ready(ms) || !ready(fs) {
+		if time.Now().After(deadline) {
+			t.Fatal("the two services did not connect")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	member.commit(b1)
+	member.commit(b2)
+	// The publisher takes heads in order: once it published one block,
+	// it has decided on b1 (skip) and published b2.
+	published := func() float64 { return gather(t, reg, "hemi_netp2p_blocks_published_total") }
+	for published() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the member published nothing")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if pub, skip := published(), gather(t, reg, "hemi_netp2p_heads_not_published_total"); pub != 1 || skip != 1 {
+		t.Fatalf("published %v heads, left %v; want b2 published and b1 (sealed by another member) left", pub, skip)
+	}
+	if !ms.gate.Seen(b2.Hash()) || ms.gate.Seen(b1.Hash()) {
+		t.Fatalf("seen b1 %v, b2 %v: want only b2 marked as published", ms.gate.Seen(b1.Hash()), ms.gate.Seen(b2.Hash()))
+	}
+}
+
+func ready(s *Service) bool {
+	ps := s.Peers()
+	return len(ps) == 1 && ps[0].Ready
+}
+
+// gather reads a registered counter by its full name.
+func gather(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	t.Fatalf("metric %s not registered", name)
+	return 0
+}
