@@ -89,9 +89,11 @@ func benchCommand() *cli.Command {
 					&cli.BoolFlag{Name: "geth-archive", Usage: "run go-ethereum in archive mode (state written every block, as ours)"},
 					&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary databases (default the system temp dir)"},
 					&cli.StringFlag{Name: "profile-dir", Usage: "write CPU profiles of the first run's imports here"},
+					&cli.BoolFlag{Name: "no-addr-index", Usage: "import without the explorer's address index following the chain"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					_, err := bench.RunL2Import(ctx, bench.L2ImportConfig{
+						NoAddrIndex: cmd.Bool("no-addr-index"),
 						Blocks:      int(cmd.Int("blocks")),
 						PerBlock:    int(cmd.Int("txs")),
 						Runs:        int(cmd.Int("runs")),

@@ -67,12 +67,15 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 	s.rpc.SetHTTPBodyLimit(cfg.MaxRequestSize)
 	s.rpc.SetWebsocketReadLimit(int64(cfg.MaxRequestSize))
 	apis := map[string]any{
-		"eth":    &ethAPI{s},
-		"net":    &netAPI{s},
-		"web3":   &web3API{s},
-		"txpool": &txpoolAPI{s},
-		"debug":  &debugAPI{s},
-		"hemi":   &hemiAPI{s},
+		"eth":      &ethAPI{s},
+		"net":      &netAPI{s},
+		"web3":     &web3API{s},
+		"txpool":   &txpoolAPI{s},
+		"debug":    &debugAPI{s},
+		"hemi":     &hemiAPI{s},
+		"ots":      &otsAPI{s},
+		"erigon":   &erigonAPI{s},
+		"optimism": &optimismAPI{s},
 	}
 	for _, name := range cfg.APIs {
 		if err := s.rpc.RegisterName(name, apis[name]); err != nil {
