@@ -40,6 +40,10 @@
 //     (identity key in Dir, genesis hash = the genesis file's hash, finality's finalized number, the index's
 //     best header) and Run runs it: a follower imports the blocks peers
 //     gossip, a node with a key publishes the blocks it seals.
+//   - Address index (node.go): unless Config.NoAddrIndex, New opens the
+//     explorer's address index (internal/explorer/addrindex, in
+//     Dir/addrindex) over the chain and hands it to the RPC server
+//     (Otterscan's ots_search*); Run runs it beside finality.
 //
 // # Seams for wave 2
 //

@@ -18,6 +18,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
+	"github.com/hemi-go/hemi/internal/explorer/addrindex"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/ha"
 	"github.com/hemi-go/hemi/internal/netp2p"
@@ -30,8 +31,9 @@ import (
 // Config configures a Node. It is not modified after New.
 type Config struct {
 	// Dir holds the L2's databases: chain/, finality/ (the finality
-	// service's state) and the mempool journal transactions.rlp (""
-	// keeps the chain and finality in memory and no journal: tests).
+	// service's state), addrindex/ (the explorer's address index) and
+	// the mempool journal transactions.rlp ("" keeps the databases in
+	// memory and no journal: tests).
 	Dir string
 	// BTC is the node's Bitcoin layer (required). Its Run is the
 	// caller's and starts first: the L2 genesis is read from its index
@@ -82,6 +84,10 @@ type Config struct {
 	// identity key is read from (or created in) Dir's IdentityFile, or is
 	// new every start with Dir "" (tests).
 	P2P netp2p.Config
+	// NoAddrIndex turns off the explorer's address index (Dir/addrindex;
+	// internal/explorer/addrindex), which Otterscan's ots_search*
+	// methods and the explorer's address pages read.
+	NoAddrIndex bool
 	// NoSync skips the chain's fsync after each block (tests).
 	NoSync bool
 	// Logger receives every subsystem's logs (with subsystem=...).
@@ -108,6 +114,8 @@ type Node struct {
 	HA        *ha.Group            // nil without Config.HA
 	RPC       *rpc.Server          // nil with the server off
 	P2P       *netp2p.Service      // nil with L2 networking off
+	// AddrIndex is the explorer's address index (nil with NoAddrIndex).
+	AddrIndex *addrindex.Index
 	Spec      *genesis.Spec
 	// Bitcoin is the adapted index the chain and the producer read.
 	Bitcoin *Bitcoin
@@ -201,6 +209,16 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.Finality.Bind(n.Chain)
+	if !cfg.NoAddrIndex {
+		ixDir := ""
+		if cfg.Dir != "" {
+			ixDir = filepath.Join(cfg.Dir, "addrindex")
+		}
+		if n.AddrIndex, err = addrindex.New(addrindex.Config{Dir: ixDir, Chain: n.Chain,
+			Logger: log.With("subsystem", "addrindex")}); err != nil {
+			return nil, err
+		}
+	}
 	pcfg := cfg.TxPool
 	if cfg.Dir != "" {
 		pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
@@ -223,6 +241,9 @@ func New(cfg Config) (_ *Node, err error) {
 		rcfg.Bitcoin, rcfg.Finality = ix, n.Finality
 		if n.sync != nil {
 			rcfg.Sync = n.sync
+		}
+		if n.AddrIndex != nil {
+			rcfg.AddressIndex = n.AddrIndex
 		}
 		if rcfg.Logger == nil {
 			rcfg.Logger = log.With("subsystem", "rpc")
@@ -265,6 +286,9 @@ func (n *Node) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.Pool.Run(ctx) })
 	g.Go(func() error { return n.Finality.Run(ctx) })
+	if n.AddrIndex != nil {
+		g.Go(func() error { return n.AddrIndex.Run(ctx) })
+	}
 	switch {
 	case n.RPC != nil && n.cfg.RPCListener != nil:
 		g.Go(func() error { return n.RPC.Serve(ctx, n.cfg.RPCListener) })
@@ -305,6 +329,11 @@ func (n *Node) Close() error {
 	}
 	if n.Pool != nil {
 		if cerr := n.Pool.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if n.AddrIndex != nil {
+		if cerr := n.AddrIndex.Close(); err == nil {
 			err = cerr
 		}
 	}

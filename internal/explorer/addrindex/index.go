@@ -102,6 +102,8 @@ type Index struct {
 	db    *pebble.DB
 	chain Chain
 
+	closeOnce sync.Once
+
 	mu    sync.Mutex
 	tip   Tip
 	tipCh chan struct{} // closed and replaced when the tip moves
@@ -177,8 +179,13 @@ func (ix *Index) open() error {
 	return nil
 }
 
-// Close closes the database. Call it after Run returned.
-func (ix *Index) Close() error { return ix.db.Close() }
+// Close closes the database (once; later calls do nothing). Call it
+// after Run returned.
+func (ix *Index) Close() error {
+	var err error
+	ix.closeOnce.Do(func() { err = ix.db.Close() })
+	return err
+}
 
 // Tip returns the newest indexed block.
 func (ix *Index) Tip() Tip {
