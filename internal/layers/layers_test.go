@@ -35,7 +35,7 @@ var table = []layer{
 	{"pure rules", []string{"internal/chain/genesis", "internal/hvm", "internal/btc/txgen", "internal/clock", "internal/finality/tracker", "internal/chain/rules", "internal/chain/derive"}},
 	{"stores", []string{"internal/btc/index", "internal/chain", "internal/explorer/addrindex"}},
 	{"services", []string{"internal/btc/p2p", "internal/btc/peerserve", "internal/btc/regtest", "internal/tbc",
-		"internal/finality", "internal/txpool", "internal/sequencer", "internal/popm", "internal/rpc", "internal/ha", "internal/netp2p", "internal/netp2p/rangesync"}},
+		"internal/finality", "internal/txpool", "internal/sequencer", "internal/popm", "internal/rpc", "internal/ha", "internal/netp2p", "internal/netp2p/rangesync", "internal/explorer"}},
 	{"assembly", []string{"internal/node", "internal/node/indexadapt", "internal/devnet", "internal/devnet/cluster", "internal/config"}},
 	{"test support", []string{"internal/btc/btcdtest", "internal/btc/indextest", "internal/golden", "internal/compat",
 		"internal/bench", "internal/devnet/devnettest", "internal/node/nodetest", "internal/tbc/integration", "internal/layers", "internal/testtools"}},
