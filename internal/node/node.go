@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
+	"github.com/hemi-go/hemi/internal/explorer"
 	"github.com/hemi-go/hemi/internal/explorer/addrindex"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/ha"
@@ -88,6 +90,11 @@ type Config struct {
 	// internal/explorer/addrindex), which Otterscan's ots_search*
 	// methods and the explorer's address pages read.
 	NoAddrIndex bool
+	// NoExplorer keeps the block explorer's pages (internal/explorer)
+	// off the RPC listener; Explorer's Name, PublicRPC, PublicExplorer
+	// and HBTC are the network's (the node fills in the rest).
+	NoExplorer bool
+	Explorer   explorer.Config
 	// NoSync skips the chain's fsync after each block (tests).
 	NoSync bool
 	// Logger receives every subsystem's logs (with subsystem=...).
@@ -120,9 +127,32 @@ type Node struct {
 	// Bitcoin is the adapted index the chain and the producer read.
 	Bitcoin *Bitcoin
 
-	cfg  Config
-	log  *slog.Logger
-	sync *catchUp // catch-up sync, with P2P
+	cfg    Config
+	log    *slog.Logger
+	sync   *catchUp        // catch-up sync, with P2P
+	inproc *gethrpc.Client // the explorer's in-process JSON-RPC client
+}
+
+// mountExplorer builds the block explorer over the node's services and
+// mounts its pages on the RPC listener (DESIGN 10).
+func (n *Node) mountExplorer(cfg Config, btc explorer.Bitcoin) error {
+	ec := cfg.Explorer
+	ec.Chain, ec.Bitcoin, ec.RPC = n.Chain, btc, n.RPC.RPCHandler()
+	ec.Finality = n.Finality
+	if n.AddrIndex != nil {
+		ec.Index = n.AddrIndex
+	}
+	n.inproc = gethrpc.DialInProc(n.RPC.RPC())
+	ec.Caller = n.inproc
+	if ec.Logger == nil {
+		ec.Logger = n.log.With("subsystem", "explorer")
+	}
+	x, err := explorer.New(ec)
+	if err != nil {
+		return err
+	}
+	x.Mount(n.RPC)
+	return nil
 }
 
 // ChainOptions are the storage and clock options of OpenChain.
@@ -257,6 +287,11 @@ func New(cfg Config) (_ *Node, err error) {
 		status := n.StatusHandler()
 		n.RPC.Mount("GET /status", status)
 		n.RPC.Mount("GET /healthz", status)
+		if !cfg.NoExplorer {
+			if err := n.mountExplorer(cfg, ix); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if cfg.Key != nil {
 		// Alone, a sealed block is stored at once; in a raft group (DESIGN
@@ -336,6 +371,9 @@ func (n *Node) Close() error {
 		if cerr := n.AddrIndex.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if n.inproc != nil {
+		n.inproc.Close()
 	}
 	if n.Chain != nil {
 		if cerr := n.Chain.Close(); err == nil {
