@@ -56,6 +56,7 @@
     };
     ws.onmessage = function (m) {
       var msg = JSON.parse(m.data);
+      if (msg.id === 1 && msg.result) document.body.dataset.live = "1"; // subscribed
       if (!msg.params || !msg.params.result) return;
       var h = msg.params.result, n = parseInt(h.number, 16), t = parseInt(h.timestamp, 16);
       head.textContent = n;
@@ -69,7 +70,7 @@
       while (body.children.length > 20) body.removeChild(body.lastChild);
       tick();
     };
-    ws.onclose = function () { setTimeout(connect, 2000); };
+    ws.onclose = function () { delete document.body.dataset.live; setTimeout(connect, 2000); };
   }
   connect();
 })();
