@@ -107,6 +107,30 @@ func benchCommand() *cli.Command {
 			},
 			benchRPCCommand(),
 			{
+				Name:  "explorer",
+				Usage: "build a chain of 10,000 blocks and 200,000 transactions and time the explorer's pages",
+				Description: "Builds the chain on disk with the address index following it, then times the\n" +
+					"server-side render of every page type at random blocks, transactions and addresses\n" +
+					"(traces excluded: they load on demand) and weighs the pages. No peer is measured\n" +
+					"(Otterscan needs an Erigon node). The last line is\n" +
+					"explorer p95_ms=<worst page type's p95> worst_page=<type> page_kb=<heaviest page + assets>",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "blocks", Value: bench.DefaultExplorerBlocks, Usage: "blocks of the chain"},
+					&cli.IntFlag{Name: "txs", Value: bench.DefaultExplorerPerBlock, Usage: "BenchToken transfers per block"},
+					&cli.IntFlag{Name: "samples", Value: bench.DefaultExplorerSamples, Usage: "requests timed per page type"},
+					&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary databases (default the system temp dir)"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					_, err := bench.RunExplorer(ctx, bench.ExplorerConfig{
+						Blocks:   int(cmd.Int("blocks")),
+						PerBlock: int(cmd.Int("txs")),
+						Samples:  int(cmd.Int("samples")),
+						WorkDir:  cmd.String("work-dir"),
+					}, os.Stdout)
+					return err
+				},
+			},
+			{
 				Name:  "pop",
 				Usage: "the devnet's PoP flow: PoP tx size and fee, broadcast latency, Bitcoin blocks to superfinality",
 				Description: "Runs regtest Bitcoin, our indexer, the L2 and the PoP miner in process, mines one\n" +

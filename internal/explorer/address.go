@@ -53,30 +53,41 @@ func (e *Explorer) historyRows(addr common.Address, before uint64, size int, mas
 	}
 	c := e.cfg.Chain
 	var out []txRow
-	blocks := map[common.Hash]*chain.Block{}
-	receipts := map[common.Hash]types.Receipts{}
+	// An address's entries often share blocks: each block is read,
+	// hashed and its signer made once.
+	type blockInfo struct {
+		b        *chain.Block
+		receipts types.Receipts
+		hashes   []common.Hash
+		signer   types.Signer
+	}
+	blocks := map[common.Hash]*blockInfo{}
 	for _, en := range p.Entries {
-		b, ok := blocks[en.BlockHash]
+		bi, ok := blocks[en.BlockHash]
 		if !ok {
-			if b, err = c.BlockByHash(en.BlockHash); err != nil {
+			b, err := c.BlockByHash(en.BlockHash)
+			if err != nil {
 				return nil, p, err
 			}
-			blocks[en.BlockHash] = b
-			if receipts[en.BlockHash], err = c.Receipts(en.BlockHash); err != nil {
+			rs, err := c.Receipts(en.BlockHash)
+			if err != nil {
 				return nil, p, err
 			}
+			bi = &blockInfo{b: b, receipts: rs, hashes: b.Body.TxHashes(),
+				signer: types.MakeSigner(c.Processor().ChainConfig(), b.Header.Number, b.Header.Time)}
+			blocks[en.BlockHash] = bi
 		}
-		i := int(en.Index)
+		b, i := bi.b, int(en.Index)
 		if i >= b.Body.Len() {
 			return nil, p, fmt.Errorf("indexed transaction %d of block %d: %w", i, en.Number, chain.ErrCorrupt)
 		}
-		row := txRow{Index: i, Hash: b.Body.TxHashes()[i], Block: en.Number, Time: b.Header.Time, Status: status(receipts[en.BlockHash], i), Flags: flagNames(en.Flags)}
+		row := txRow{Index: i, Hash: bi.hashes[i], Block: en.Number, Time: b.Header.Time, Status: status(bi.receipts, i), Flags: flagNames(en.Flags)}
 		if nsys := len(b.Body.SystemTxs); i < nsys {
 			stx := b.Body.SystemTxs[i]
 			row.Kind, row.From, row.To, row.Value = systemKind(stx), stx.From, stx.To, stx.Value
 		} else {
 			tx := b.Body.Txs[i-nsys]
-			from, _ := types.Sender(types.MakeSigner(c.Processor().ChainConfig(), b.Header.Number, b.Header.Time), tx)
+			from, _ := types.Sender(bi.signer, tx)
 			row.Kind, row.From, row.To, row.Value = "user", from, tx.To(), tx.Value()
 		}
 		out = append(out, row)
