@@ -298,4 +298,3 @@ func (e *env) page(path string, want ...string) string {
 	}
 	return body
 }
-
