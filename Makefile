@@ -9,7 +9,7 @@ export HEMI_ETHERS_DIR := $(CURDIR)/.tools/npm
 export HEMI_FORGE := $(CURDIR)/.tools/npm/node_modules/@foundry-rs/forge-linux-amd64/bin/forge
 export HEMI_ANVIL := $(CURDIR)/.tools/npm/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil
 
-.PHONY: test tools build vet fuzz bench-btc-index
+.PHONY: test tools build vet fuzz bench-btc-index screenshots
 
 test: tools vet
 	$(GO) test -count=1 -timeout 40m ./...
@@ -29,3 +29,8 @@ fuzz:
 
 bench-btc-index: tools
 	$(GO) run ./cmd/hemi bench btc-index
+
+# Screenshots of the explorer's main pages (headless Chromium) for the
+# README, under docs/screenshots. Not part of `make test`.
+screenshots: tools
+	HEMI_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./internal/explorer/

@@ -2,7 +2,8 @@
 # Installs what the tests need into project-local folders, so a fresh
 # machine needs nothing but Go (and the Node.js it ships): btcd and btcctl
 # into .tools/bin; solc-js, Foundry (cast, forge, anvil), ethers and viem
-# into .tools/npm. Safe to run again: it skips
+# into .tools/npm; and, where it is missing, Debian's chromium (apt-get,
+# as root) for the explorer's browser tests. Safe to run again: it skips
 # what is already there at the pinned version.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,4 +42,17 @@ if command -v node >/dev/null && command -v npm >/dev/null; then
 	npm_pin viem "$VIEM_VERSION"
 else
 	echo "install-tools: node/npm not found: the Solidity, cast and ethers checks will skip" >&2
+fi
+
+# Chromium drives the explorer's browser tests (chromedp, headless). It is
+# Debian's package: apt-get needs root and the network; without them the
+# browser tests skip and say so (HEMI_CHROMIUM names another binary).
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null && [ -z "${HEMI_CHROMIUM:-}" ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		echo "install-tools: chromium (apt-get) for the explorer's browser tests"
+		apt-get update -qq
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium
+	else
+		echo "install-tools: chromium not found and apt-get needs root: the explorer's browser tests will skip" >&2
+	fi
 fi

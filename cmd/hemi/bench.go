@@ -129,9 +129,11 @@ func benchCommand() *cli.Command {
 					&cli.BoolFlag{Name: "geth-archive", Usage: "run go-ethereum in archive mode (state written every block, as ours)"},
 					&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary databases (default the system temp dir)"},
 					&cli.StringFlag{Name: "profile-dir", Usage: "write CPU profiles of the first run's imports here"},
+					&cli.BoolFlag{Name: "no-addr-index", Usage: "import without the explorer's address index following the chain"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					_, err := bench.RunL2Import(ctx, bench.L2ImportConfig{
+						NoAddrIndex: cmd.Bool("no-addr-index"),
 						Blocks:      int(cmd.Int("blocks")),
 						PerBlock:    int(cmd.Int("txs")),
 						Runs:        int(cmd.Int("runs")),
@@ -144,6 +146,30 @@ func benchCommand() *cli.Command {
 				},
 			},
 			benchRPCCommand(),
+			{
+				Name:  "explorer",
+				Usage: "build a chain of 10,000 blocks and 200,000 transactions and time the explorer's pages",
+				Description: "Builds the chain on disk with the address index following it, then times the\n" +
+					"server-side render of every page type at random blocks, transactions and addresses\n" +
+					"(traces excluded: they load on demand) and weighs the pages. No peer is measured\n" +
+					"(Otterscan needs an Erigon node). The last line is\n" +
+					"explorer p95_ms=<worst page type's p95> worst_page=<type> page_kb=<heaviest page + assets>",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "blocks", Value: bench.DefaultExplorerBlocks, Usage: "blocks of the chain"},
+					&cli.IntFlag{Name: "txs", Value: bench.DefaultExplorerPerBlock, Usage: "BenchToken transfers per block"},
+					&cli.IntFlag{Name: "samples", Value: bench.DefaultExplorerSamples, Usage: "requests timed per page type"},
+					&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary databases (default the system temp dir)"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					_, err := bench.RunExplorer(ctx, bench.ExplorerConfig{
+						Blocks:   int(cmd.Int("blocks")),
+						PerBlock: int(cmd.Int("txs")),
+						Samples:  int(cmd.Int("samples")),
+						WorkDir:  cmd.String("work-dir"),
+					}, os.Stdout)
+					return err
+				},
+			},
 			{
 				Name:  "pop",
 				Usage: "the devnet's PoP flow: PoP tx size and fee, broadcast latency, Bitcoin blocks to superfinality",

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/config"
+	"github.com/hemi-go/hemi/internal/explorer"
 	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/rpc"
@@ -72,7 +73,7 @@ func nodeCommand() *cli.Command {
 			&cli.BoolFlag{Name: flagSequencer, Usage: "build and seal blocks (needs the sequencer key)", Sources: cli.EnvVars("HEMI_SEQUENCER")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "genesis", "log", "metrics", "btc", "sequencer", "txpool", "rpc", "ha", "net"}})
+			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "genesis", "log", "metrics", "btc", "sequencer", "txpool", "rpc", "ha", "net", "explorer"}})
 			if err != nil {
 				return err
 			}
@@ -189,8 +190,12 @@ func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Ser
 		TxPool:         poolConfig(cfg.TxPool, log),
 		RPC:            rpcConfig(cfg.RPC, log),
 		P2P:            netConfig(cfg.Net),
-		Logger:         log,
-		Registerer:     reg,
+		NoExplorer:     cfg.Explorer.Off,
+		NoAddrIndex:    cfg.Explorer.NoAddrIndex,
+		Explorer: explorer.Config{Name: cfg.Explorer.Name, PublicRPC: cfg.Explorer.PublicRPC,
+			PublicExplorer: cfg.Explorer.PublicURL},
+		Logger:     log,
+		Registerer: reg,
 	})
 	if err != nil {
 		return err

@@ -38,6 +38,9 @@ type L2ImportConfig struct {
 	// default go-ethereum keeps the last 128 blocks' tries in memory and
 	// writes them later, outside the timed import).
 	GethArchive bool
+	// NoAddrIndex imports without the explorer's address index (a node
+	// runs it; by default the import is timed until it has followed).
+	NoAddrIndex bool
 	// ProfileDir, when set, receives CPU profiles of the first run's
 	// imports (<importer>-<kind>-cpu.pprof).
 	ProfileDir string
@@ -108,7 +111,11 @@ func RunL2Import(ctx context.Context, cfg L2ImportConfig, out io.Writer) (L2Impo
 	}
 	defer os.RemoveAll(work)
 	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg())
-	fmt.Fprintf(out, "importers: ours (chain.InsertChain, hashdb, pebble cache %d MB, trie cache %d MB, state committed every block, no fsync)\n", l2CacheMB, l2CacheMB)
+	index := "with the explorer's address index following, timed until it has indexed the last block"
+	if cfg.NoAddrIndex {
+		index = "no address index"
+	}
+	fmt.Fprintf(out, "importers: ours (chain.InsertChain, hashdb, pebble cache %d MB, trie cache %d MB, state committed every block, no fsync; %s)\n", l2CacheMB, l2CacheMB, index)
 	mode := "full node: recent state kept in memory"
 	if cfg.GethArchive {
 		mode = "archive: state committed every block"
@@ -168,7 +175,7 @@ func runL2Kind(ctx context.Context, cfg L2ImportConfig, w *l2Workload, btc *l2Bi
 		}
 		runOurs := func() error {
 			dir := filepath.Join(work, fmt.Sprintf("ours-%s-%d", w.kind.name, run))
-			r, err := importOurs(w, btc, dir, profile("ours"))
+			r, err := importOurs(w, btc, dir, profile("ours"), !cfg.NoAddrIndex)
 			os.RemoveAll(dir)
 			if err != nil {
 				return err

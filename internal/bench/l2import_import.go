@@ -1,7 +1,9 @@
 package bench
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"os"
 	"path/filepath"
@@ -20,6 +22,7 @@ import (
 	"github.com/holiman/uint256"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/explorer/addrindex"
 )
 
 // l2CacheMB is the cache given to both importers: pebble's block cache
@@ -61,8 +64,11 @@ func profileTo(path string) (func() error, error) {
 // InsertChain (the batch's senders recovered in the background, as
 // go-ethereum's InsertChain does; then per block: seal, header and view
 // rules, system transactions, execution, receipts, bloom, gas and state
-// roots, commit to pebble), then checks the result (not timed).
-func importOurs(w *l2Workload, btc *l2Bitcoin, dir, profile string) (l2Import, error) {
+// roots, commit to pebble), then checks the result (not timed). With
+// addrIndex, the explorer's address index follows the chain as a node
+// runs it (its own goroutine and database), and the time runs until it
+// has indexed the last block.
+func importOurs(w *l2Workload, btc *l2Bitcoin, dir, profile string, addrIndex bool) (l2Import, error) {
 	blocks, err := w.oursBlocks()
 	if err != nil {
 		return l2Import{}, err
@@ -72,15 +78,36 @@ func importOurs(w *l2Workload, btc *l2Bitcoin, dir, profile string) (l2Import, e
 		return l2Import{}, fmt.Errorf("bench: open our chain: %w", err)
 	}
 	defer c.Close()
+	var ix *addrindex.Index
+	if addrIndex {
+		if ix, err = addrindex.New(addrindex.Config{Dir: filepath.Join(dir, "addrindex"), Chain: c, Logger: slog.New(slog.DiscardHandler)}); err != nil {
+			return l2Import{}, err
+		}
+		defer ix.Close()
+	}
 	runtime.GC()
 	stop, err := profileTo(profile)
 	if err != nil {
 		return l2Import{}, err
 	}
 	start := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	ixDone := make(chan error, 1)
+	if ix != nil {
+		go func() { ixDone <- ix.Run(ctx) }()
+	} else {
+		ixDone <- nil
+	}
+	defer func() { cancel(); <-ixDone }()
 	if n, err := c.InsertChain(blocks); err != nil {
 		stop()
 		return l2Import{}, fmt.Errorf("bench: our chain: insert block %d: %w", n+1, err)
+	}
+	if ix != nil {
+		if err := ix.WaitFor(ctx, c.Head().Hash()); err != nil {
+			stop()
+			return l2Import{}, fmt.Errorf("bench: address index: %w", err)
+		}
 	}
 	res := l2Import{took: time.Since(start)}
 	if err := stop(); err != nil {
@@ -89,7 +116,38 @@ func importOurs(w *l2Workload, btc *l2Bitcoin, dir, profile string) (l2Import, e
 	if err := w.checkOurs(c); err != nil {
 		return res, err
 	}
+	if ix != nil {
+		if err := w.checkIndex(c, ix); err != nil {
+			return res, err
+		}
+	}
 	return res, nil
+}
+
+// checkIndex checks that the address index holds each block's senders.
+func (w *l2Workload) checkIndex(c *chain.Chain, ix *addrindex.Index) error {
+	for n := 1; n <= w.blocks; n++ {
+		b, err := c.BlockByNumber(uint64(n))
+		if err != nil {
+			return err
+		}
+		if len(b.Body.Txs) == 0 {
+			continue
+		}
+		signer := types.MakeSigner(c.Config().ChainConfig, b.Header.Number, b.Header.Time)
+		from, err := types.Sender(signer, b.Body.Txs[0])
+		if err != nil {
+			return err
+		}
+		p, err := ix.Before(from, uint64(n)+1, 1, addrindex.FlagFrom)
+		if err != nil {
+			return err
+		}
+		if len(p.Entries) == 0 || p.Entries[0].Number != uint64(n) {
+			return fmt.Errorf("bench: address index: block %d's first sender %s not indexed (%+v)", n, from, p.Entries)
+		}
+	}
+	return nil
 }
 
 // checkOurs checks that our chain holds every block with every

@@ -149,6 +149,8 @@ type Chain struct {
 	headCh    chan struct{} // closed and replaced on every new head
 	reorgs    []Reorg       // the newest reorgs, for SubscribeReorgs
 	reorgBase uint64        // sequence number of reorgs[0]
+
+	recent recent // the newest stored blocks, for Recent
 }
 
 // New opens (or creates) the chain database in cfg.Dir, writing the
@@ -478,7 +480,12 @@ func (c *Chain) flushState(h *types.Header, statedb *state.StateDB) error {
 // the new head when it extends the head; else on its side branch, which
 // becomes canonical in the same batch when ForkChoice prefers it. c.mu is
 // held.
-func (c *Chain) store(b *Block, receipts types.Receipts) error {
+func (c *Chain) store(b *Block, receipts types.Receipts) (err error) {
+	defer func() {
+		if err == nil {
+			c.recent.add(b, receipts)
+		}
+	}()
 	h := b.Header
 	batch := c.db.NewBatch()
 	if err := writeBlock(batch, b, receipts); err != nil {

@@ -47,6 +47,25 @@ type Config struct {
 	Net       Net       `toml:"net"`
 	PoPM      PoPM      `toml:"popm"`
 	HA        HA        `toml:"ha"`
+	Explorer  Explorer  `toml:"explorer"`
+}
+
+// Explorer configures the block explorer the node serves on its JSON-RPC
+// listener (DESIGN 10; internal/explorer) and the address index it reads.
+type Explorer struct {
+	// Off keeps the pages off the RPC listener; NoAddrIndex also turns
+	// off the address index (Otterscan's ots_search* then answer an
+	// error, and the address pages show no history).
+	Off         bool `toml:"off"`
+	NoAddrIndex bool `toml:"no_addr_index"`
+	// Name is the network's name on the pages and in "Add to wallet"
+	// (empty: "Hemi devnet").
+	Name string `toml:"name"`
+	// PublicRPC and PublicURL are the network's public JSON-RPC and
+	// explorer URLs that "Add to wallet" (EIP-3085) and /chain.json give;
+	// empty: the address the page was fetched from.
+	PublicRPC string `toml:"public_rpc"`
+	PublicURL string `toml:"public_url"`
 }
 
 // HA configures the raft sequencer group (DESIGN 9; internal/ha) of

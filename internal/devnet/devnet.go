@@ -161,6 +161,7 @@ JSON-RPC (HTTP and WebSocket)
   MetaMask     Settings > Networks > Add a network manually: RPC URL http://%[1]s,
                chain ID %[4]d, currency symbol ETH; import a dev account by its key above.
                (The devnet's data is new at every start: reset the account's activity in MetaMask.)
+  Explorer     http://%[1]s/  (blocks, finality, keystones; Otterscan's ots_ methods on the same port)
 
 `, rpcAddr, l2.Accounts[0].Address, k0, l2.Spec.Config.ChainID)
 }

@@ -46,6 +46,10 @@
 //   - Head records (node.go logHeads): one Info line "new head" per
 //     canonical head (number, hash, parent), blocks of a catch-up thinned
 //     out; `hemi bench net` reads them for propagation and reorgs.
+//   - Address index (node.go): unless Config.NoAddrIndex, New opens the
+//     explorer's address index (internal/explorer/addrindex, in
+//     Dir/addrindex) over the chain and hands it to the RPC server
+//     (Otterscan's ots_search*); Run runs it beside finality.
 //
 // # Seams for wave 2
 //

@@ -12,6 +12,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
 
@@ -19,6 +20,8 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/clock"
+	"github.com/hemi-go/hemi/internal/explorer"
+	"github.com/hemi-go/hemi/internal/explorer/addrindex"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/ha"
 	"github.com/hemi-go/hemi/internal/netp2p"
@@ -32,8 +35,9 @@ import (
 // Config configures a Node. It is not modified after New.
 type Config struct {
 	// Dir holds the L2's databases: chain/, finality/ (the finality
-	// service's state) and the mempool journal transactions.rlp (""
-	// keeps the chain and finality in memory and no journal: tests).
+	// service's state), addrindex/ (the explorer's address index) and
+	// the mempool journal transactions.rlp ("" keeps the databases in
+	// memory and no journal: tests).
 	Dir string
 	// BTC is the node's Bitcoin layer (required). Its Run is the
 	// caller's and starts first: the L2 genesis is read from its index
@@ -84,6 +88,15 @@ type Config struct {
 	// identity key is read from (or created in) Dir's IdentityFile, or is
 	// new every start with Dir "" (tests).
 	P2P netp2p.Config
+	// NoAddrIndex turns off the explorer's address index (Dir/addrindex;
+	// internal/explorer/addrindex), which Otterscan's ots_search*
+	// methods and the explorer's address pages read.
+	NoAddrIndex bool
+	// NoExplorer keeps the block explorer's pages (internal/explorer)
+	// off the RPC listener; Explorer's Name, PublicRPC, PublicExplorer
+	// and HBTC are the network's (the node fills in the rest).
+	NoExplorer bool
+	Explorer   explorer.Config
 	// NoSync skips the chain's fsync after each block (tests).
 	NoSync bool
 	// Logger receives every subsystem's logs (with subsystem=...).
@@ -110,13 +123,38 @@ type Node struct {
 	HA        *ha.Group            // nil without Config.HA
 	RPC       *rpc.Server          // nil with the server off
 	P2P       *netp2p.Service      // nil with L2 networking off
+	// AddrIndex is the explorer's address index (nil with NoAddrIndex).
+	AddrIndex *addrindex.Index
 	Spec      *genesis.Spec
 	// Bitcoin is the adapted index the chain and the producer read.
 	Bitcoin *Bitcoin
 
-	cfg  Config
-	log  *slog.Logger
-	sync *catchUp // catch-up sync, with P2P
+	cfg    Config
+	log    *slog.Logger
+	sync   *catchUp        // catch-up sync, with P2P
+	inproc *gethrpc.Client // the explorer's in-process JSON-RPC client
+}
+
+// mountExplorer builds the block explorer over the node's services and
+// mounts its pages on the RPC listener (DESIGN 10).
+func (n *Node) mountExplorer(cfg Config, btc explorer.Bitcoin) error {
+	ec := cfg.Explorer
+	ec.Chain, ec.Bitcoin, ec.RPC = n.Chain, btc, n.RPC.RPCHandler()
+	ec.Finality = n.Finality
+	if n.AddrIndex != nil {
+		ec.Index = n.AddrIndex
+	}
+	n.inproc = gethrpc.DialInProc(n.RPC.RPC())
+	ec.Caller = n.inproc
+	if ec.Logger == nil {
+		ec.Logger = n.log.With("subsystem", "explorer")
+	}
+	x, err := explorer.New(ec)
+	if err != nil {
+		return err
+	}
+	x.Mount(n.RPC)
+	return nil
 }
 
 // ChainOptions are the storage and clock options of OpenChain.
@@ -203,6 +241,16 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.Finality.Bind(n.Chain)
+	if !cfg.NoAddrIndex {
+		ixDir := ""
+		if cfg.Dir != "" {
+			ixDir = filepath.Join(cfg.Dir, "addrindex")
+		}
+		if n.AddrIndex, err = addrindex.New(addrindex.Config{Dir: ixDir, Chain: n.Chain,
+			Logger: log.With("subsystem", "addrindex")}); err != nil {
+			return nil, err
+		}
+	}
 	pcfg := cfg.TxPool
 	if cfg.Dir != "" {
 		pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
@@ -234,6 +282,9 @@ func New(cfg Config) (_ *Node, err error) {
 		if n.sync != nil {
 			rcfg.Sync = n.sync
 		}
+		if n.AddrIndex != nil {
+			rcfg.AddressIndex = n.AddrIndex
+		}
 		if rcfg.Logger == nil {
 			rcfg.Logger = log.With("subsystem", "rpc")
 		}
@@ -246,6 +297,11 @@ func New(cfg Config) (_ *Node, err error) {
 		status := n.StatusHandler()
 		n.RPC.Mount("GET /status", status)
 		n.RPC.Mount("GET /healthz", status)
+		if !cfg.NoExplorer {
+			if err := n.mountExplorer(cfg, ix); err != nil {
+				return nil, err
+			}
+		}
 	}
 	if cfg.Key != nil {
 		// Alone, a sealed block is stored at once; in a raft group (DESIGN
@@ -278,6 +334,9 @@ func (n *Node) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.Pool.Run(ctx) })
 	g.Go(func() error { return n.Finality.Run(ctx) })
+	if n.AddrIndex != nil {
+		g.Go(func() error { return n.AddrIndex.Run(ctx) })
+	}
 	switch {
 	case n.RPC != nil && n.cfg.RPCListener != nil:
 		g.Go(func() error { return n.RPC.Serve(ctx, n.cfg.RPCListener) })
@@ -346,6 +405,14 @@ func (n *Node) Close() error {
 		if cerr := n.Pool.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if n.AddrIndex != nil {
+		if cerr := n.AddrIndex.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if n.inproc != nil {
+		n.inproc.Close()
 	}
 	if n.Chain != nil {
 		if cerr := n.Chain.Close(); err == nil {

@@ -3,7 +3,9 @@ package node_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +102,18 @@ func TestNodeAssembly(t *testing.T) {
 	var num hexutil.Uint64
 	if err := cl.CallContext(ctx, &num, "eth_blockNumber"); err != nil || num < 1 {
 		t.Fatalf("eth_blockNumber %d, %v: want the sealed block served", num, err)
+	}
+	// The explorer's pages share the listener: GET / is the home page.
+	for _, path := range []string{"/", "/block/1"} {
+		resp, err := http.Get("http://" + ln.Addr().String() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "Hemi devnet") {
+			t.Fatalf("GET %s: %d, want the explorer's page", path, resp.StatusCode)
+		}
 	}
 	// The RPC config reaches the server as given ([rpc] apis): web3 is
 	// not among the namespaces listed.

@@ -51,10 +51,10 @@ const (
 // DefaultAPIs are the namespaces served when Config.APIs is empty: all
 // but debug, whose re-executions are the costliest requests (go-ethereum
 // serves eth, net and web3 by default; anvil serves everything).
-var DefaultAPIs = []string{"eth", "net", "web3", "txpool", "hemi"}
+var DefaultAPIs = []string{"eth", "net", "web3", "txpool", "hemi", "ots", "erigon", "optimism"}
 
 // KnownAPIs are the namespaces Config.APIs may list.
-var KnownAPIs = []string{"eth", "net", "web3", "txpool", "debug", "hemi"}
+var KnownAPIs = []string{"eth", "net", "web3", "txpool", "debug", "hemi", "ots", "erigon", "optimism"}
 
 // ErrConfig: a Config field is invalid.
 var ErrConfig = errors.New("rpc: invalid config")
@@ -143,6 +143,9 @@ type Config struct {
 	Provenance Provenance
 	// Sync answers eth_syncing while the node catches up (optional).
 	Sync Sync
+	// AddressIndex answers ots_searchTransactionsBefore/After
+	// (optional: the explorer's address index).
+	AddressIndex AddressIndex
 	// Registerer takes the server's Prometheus collectors (hemi_rpc_*;
 	// nil: none registered).
 	Registerer prometheus.Registerer

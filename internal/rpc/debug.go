@@ -35,6 +35,9 @@ type traceConfig struct {
 	Tracer       *string
 	Timeout      *string
 	TracerConfig json.RawMessage
+	// native, set in process only (the ots namespace), builds the
+	// tracer instead of Tracer.
+	native func() *tracers.Tracer
 }
 
 // traceCallConfig is debug_traceCall's config.
@@ -67,6 +70,9 @@ func (s *Server) newTracer(cfg *traceConfig, tctx *tracers.Context, budget *trac
 			return nil, 0, invalidParams("invalid timeout %q: must be positive", *cfg.Timeout)
 		}
 		timeout = min(d, s.cfg.TraceTimeout)
+	}
+	if cfg.native != nil {
+		return budget.limitTracer(cfg.native(), false, nil), timeout, nil
 	}
 	if cfg.Tracer == nil || *cfg.Tracer == "" {
 		var lc logger.Config

@@ -145,7 +145,9 @@ const genesisTime = 1_700_000_000
 // it out).
 var withDebug = KnownAPIs
 
-func newEnv(t testing.TB, cfg Config) *testEnv {
+// newEnv builds the chain, the pool and a server with cfg; each opt may
+// complete cfg with what needs the chain (the address index).
+func newEnv(t testing.TB, cfg Config, opts ...func(*chain.Chain, *Config)) *testEnv {
 	t.Helper()
 	btc := newFakeBTC(40)
 	spec, accts, err := genesis.DevnetSpec(crypto.PubkeyToAddress(seqKey.PublicKey), btc.hdrs[1], genesisTime)
@@ -176,6 +178,9 @@ func newEnv(t testing.TB, cfg Config) *testEnv {
 
 	cfg.Bitcoin = btc
 	cfg.Logger = slog.New(slog.DiscardHandler)
+	for _, o := range opts {
+		o(c, &cfg)
+	}
 	srv, err := New(cfg, c, pool)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/event"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/explorer/addrindex"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
@@ -122,3 +123,20 @@ type Sync interface {
 	// when it started, the head now and the block it catches up to.
 	SyncProgress() (starting, current, highest uint64, syncing bool)
 }
+
+// AddressIndex is what Otterscan's ots_searchTransactions* ask of the
+// explorer's address index; *addrindex.Index implements it. Optional
+// (nil: those two methods answer an error).
+//
+// Concurrency: called from many request goroutines at once, while the
+// index follows the chain.
+type AddressIndex interface {
+	// Before and After page addr's history from block (exclusive; 0:
+	// from the newest, from the genesis), at least pageSize entries
+	// unless it ends, never splitting a block; entries newest first.
+	// mask selects entries by flag (0: all).
+	Before(addr common.Address, block uint64, pageSize int, mask byte) (addrindex.Page, error)
+	After(addr common.Address, block uint64, pageSize int, mask byte) (addrindex.Page, error)
+}
+
+var _ AddressIndex = (*addrindex.Index)(nil)

@@ -32,6 +32,8 @@ type Server struct {
 	handler http.Handler
 	// routes serves the paths mounted beside JSON-RPC (Mount).
 	routes *http.ServeMux
+	// rpcHandler is JSON-RPC over HTTP and WebSocket alone.
+	rpcHandler http.Handler
 	// subs counts each WebSocket connection's subscriptions.
 	subs *slots
 	// fastBatches counts the batches sendBatch served itself.
@@ -67,12 +69,15 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 	s.rpc.SetHTTPBodyLimit(cfg.MaxRequestSize)
 	s.rpc.SetWebsocketReadLimit(int64(cfg.MaxRequestSize))
 	apis := map[string]any{
-		"eth":    &ethAPI{s},
-		"net":    &netAPI{s},
-		"web3":   &web3API{s},
-		"txpool": &txpoolAPI{s},
-		"debug":  &debugAPI{s},
-		"hemi":   &hemiAPI{s},
+		"eth":      &ethAPI{s},
+		"net":      &netAPI{s},
+		"web3":     &web3API{s},
+		"txpool":   &txpoolAPI{s},
+		"debug":    &debugAPI{s},
+		"hemi":     &hemiAPI{s},
+		"ots":      &otsAPI{s},
+		"erigon":   &erigonAPI{s},
+		"optimism": &optimismAPI{s},
 	}
 	for _, name := range cfg.APIs {
 		if err := s.rpc.RegisterName(name, apis[name]); err != nil {
@@ -81,8 +86,9 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 	}
 	requests := s.limitRequests(s.sendBatch(s.rpc))
 	httpH := httpStack(requests, cfg.CORSOrigins, cfg.VHosts)
-	wsH := s.websocketHandler(cfg.WSOrigins, requests)
+	wsH := s.websocketHandler(cfg.WSOrigins, cfg.VHosts, requests)
 	rpcH := s.metrics.instrument(httpH, wsH)
+	s.rpcHandler = rpcH
 	s.routes = http.NewServeMux()
 	s.routes.Handle("/", rpcH)
 	s.handler = s.routes
@@ -95,6 +101,11 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 // explorer. Mount before Serve; a pattern that clashes panics, as
 // http.ServeMux does (a programming error of the assembly).
 func (s *Server) Mount(pattern string, h http.Handler) { s.routes.Handle(pattern, h) }
+
+// RPCHandler serves JSON-RPC over HTTP and WebSocket, without the
+// mounted paths: a page mounted at "/" (the explorer's home) hands it
+// the requests that are not for a page (a WebSocket upgrade).
+func (s *Server) RPCHandler() http.Handler { return s.rpcHandler }
 
 // Handler serves HTTP and WebSocket (a request asking to upgrade).
 func (s *Server) Handler() http.Handler { return s.handler }

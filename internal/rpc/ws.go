@@ -45,11 +45,11 @@ const (
 //     latter).
 //
 // Messages are served concurrently, as go-ethereum does.
-func (s *Server) websocketHandler(origins []string, requests http.Handler) http.Handler {
+func (s *Server) websocketHandler(origins, vhosts []string, requests http.Handler) http.Handler {
 	upgrader := websocket.Upgrader{
 		ReadBufferSize:  1024,
 		WriteBufferSize: 1024,
-		CheckOrigin:     originChecker(origins),
+		CheckOrigin:     originChecker(origins, vhosts),
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		conn, err := upgrader.Upgrade(w, r, nil)
@@ -248,11 +248,24 @@ func onlySubscriptions(frame []byte) bool {
 }
 
 // originChecker allows a WebSocket from a request without an Origin
-// header (not a browser) or from an allowed origin ("*" for any; none
+// header (not a browser), from an allowed origin ("*" for any; none
 // listed: http://localhost and this host's name), with go-ethereum's
 // matching rule: an allowed origin's missing scheme, host or port
-// matches any.
-func originChecker(origins []string) func(*http.Request) bool {
+// matches any, or from the node's own pages (the explorer's live
+// updates): an Origin whose host and port are the request's Host, when
+// that Host is an IP address or an allowed virtual host (so a
+// rebinding name pointing at the node is still refused).
+func originChecker(origins, vhosts []string) func(*http.Request) bool {
+	vhostOK := vhostHandler(vhosts, http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	ownHost := func(r *http.Request) bool {
+		u, err := url.Parse(r.Header.Get("Origin"))
+		if err != nil || u.Host == "" || !strings.EqualFold(u.Host, r.Host) {
+			return false
+		}
+		rec := &statusRecorder{}
+		vhostOK.ServeHTTP(rec, r)
+		return rec.status == 0
+	}
 	var allowed []string
 	for _, o := range origins {
 		if o != "" {
@@ -267,6 +280,9 @@ func originChecker(origins []string) func(*http.Request) bool {
 	}
 	return func(r *http.Request) bool {
 		if _, ok := r.Header["Origin"]; !ok {
+			return true
+		}
+		if ownHost(r) {
 			return true
 		}
 		origin := strings.ToLower(r.Header.Get("Origin"))
@@ -308,3 +324,10 @@ func parseOriginURL(origin string) (scheme, host, port string, err error) {
 	}
 	return "", host, port, nil
 }
+
+// statusRecorder records whether a handler wrote an error status.
+type statusRecorder struct{ status int }
+
+func (r *statusRecorder) Header() http.Header         { return http.Header{} }
+func (r *statusRecorder) Write(b []byte) (int, error) { return len(b), nil }
+func (r *statusRecorder) WriteHeader(code int)        { r.status = code }

@@ -84,3 +84,31 @@ func TestWebSocketTransport(t *testing.T) {
 		t.Fatalf("notification %s: %v", note, err)
 	}
 }
+
+// TestOriginOwnHost: the node's own pages (the explorer) may open a
+// WebSocket: an Origin equal to the request's Host, when that Host is an
+// IP address or an allowed virtual host; another origin, or a rebinding
+// name, is refused.
+func TestOriginOwnHost(t *testing.T) {
+	check := originChecker(nil, []string{"localhost"})
+	for _, c := range []struct {
+		name, host, origin string
+		want               bool
+	}{
+		{"own IP page", "127.0.0.1:8545", "http://127.0.0.1:8545", true},
+		{"own localhost page", "localhost:8545", "http://localhost:8545", true},
+		{"another port", "127.0.0.1:8545", "http://127.0.0.1:9999", false},
+		{"another site", "127.0.0.1:8545", "http://evil.example", false},
+		{"rebinding name", "evil.example:8545", "http://evil.example:8545", false},
+		{"no origin", "127.0.0.1:8545", "", true},
+	} {
+		r, _ := http.NewRequest(http.MethodGet, "http://"+c.host+"/", nil)
+		r.Host = c.host
+		if c.origin != "" {
+			r.Header.Set("Origin", c.origin)
+		}
+		if got := check(r); got != c.want {
+			t.Errorf("%s: allowed %v, want %v", c.name, got, c.want)
+		}
+	}
+}

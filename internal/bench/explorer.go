@@ -1,0 +1,202 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"time"
+
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/explorer"
+	"github.com/hemi-go/hemi/internal/explorer/addrindex"
+	"github.com/hemi-go/hemi/internal/rpc"
+)
+
+// Defaults of ExplorerConfig: the chain of 10,000 blocks and
+// 200,000 transactions.
+const (
+	DefaultExplorerBlocks   = 10_000
+	DefaultExplorerPerBlock = 20
+	DefaultExplorerSamples  = 200
+)
+
+// ExplorerConfig configures RunExplorer. Zero fields take the defaults.
+type ExplorerConfig struct {
+	Blocks   int // blocks of the chain
+	PerBlock int // BenchToken transfers per block
+	Samples  int // requests timed per page type
+	WorkDir  string
+}
+
+// ExplorerResult holds RunExplorer's figures.
+type ExplorerResult struct {
+	P95       time.Duration // the worst page type's p95
+	WorstPage string
+	PageKB    float64 // the heaviest page with the stylesheet and script
+}
+
+// ResultLine formats the line RunExplorer prints last.
+func (r ExplorerResult) ResultLine() string {
+	return fmt.Sprintf("explorer p95_ms=%.1f worst_page=%s page_kb=%.1f", float64(r.P95.Microseconds())/1000, r.WorstPage, r.PageKB)
+}
+
+// muxMounter mounts the explorer's pages on a plain ServeMux.
+type muxMounter struct{ *http.ServeMux }
+
+func (m muxMounter) Mount(pattern string, h http.Handler) { m.Handle(pattern, h) }
+
+// RunExplorer builds a chain of Blocks blocks of PerBlock BenchToken
+// transfers (on disk, with the address index following it), then times
+// the server-side render of each page type (Samples requests each, at
+// random blocks, transactions and addresses; traces excluded: they load
+// on demand) and weighs the pages. No peer is measured: Otterscan needs
+// an Erigon node. It prints progress and, last, the ResultLine.
+func RunExplorer(ctx context.Context, cfg ExplorerConfig, out io.Writer) (ExplorerResult, error) {
+	var res ExplorerResult
+	if cfg.Blocks <= 0 {
+		cfg.Blocks = DefaultExplorerBlocks
+	}
+	if cfg.PerBlock <= 0 {
+		cfg.PerBlock = DefaultExplorerPerBlock
+	}
+	if cfg.Samples <= 0 {
+		cfg.Samples = DefaultExplorerSamples
+	}
+	work, err := os.MkdirTemp(cfg.WorkDir, "hemi-bench-explorer-")
+	if err != nil {
+		return res, err
+	}
+	defer os.RemoveAll(work)
+	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg())
+	btc, err := openL2Bitcoin(filepath.Join(work, "bitcoin"), genesis.DefaultViewLag)
+	if err != nil {
+		return res, err
+	}
+	defer btc.Close()
+	keys, err := l2Keys(cfg.PerBlock)
+	if err != nil {
+		return res, err
+	}
+	start := time.Now()
+	w, seq, err := newL2Genesis(l2Kinds[1], cfg.PerBlock, cfg.Blocks, keys, btc)
+	if err != nil {
+		return res, err
+	}
+	txs, err := w.sign(keys)
+	if err != nil {
+		return res, err
+	}
+	c, err := ourChain(w, btc, filepath.Join(work, "chain"))
+	if err != nil {
+		return res, err
+	}
+	defer c.Close()
+	ix, err := addrindex.New(addrindex.Config{Dir: filepath.Join(work, "addrindex"), Chain: c, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return res, err
+	}
+	defer ix.Close()
+	ictx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- ix.Run(ictx) }()
+	defer func() { cancel(); <-done }()
+	if err := w.buildOn(c, txs, seq, btc, false); err != nil {
+		return res, err
+	}
+	if err := ix.WaitFor(ctx, c.Head().Hash()); err != nil {
+		return res, err
+	}
+	fmt.Fprintf(out, "chain: %d blocks of %d BenchToken transfers (%d transactions) built, executed, stored and indexed in %s\n",
+		cfg.Blocks, cfg.PerBlock, w.txs(), time.Since(start).Round(time.Second))
+
+	srv, err := rpc.New(rpc.Config{AddressIndex: ix, Logger: slog.New(slog.DiscardHandler)}, c, nil)
+	if err != nil {
+		return res, err
+	}
+	inproc := gethrpc.DialInProc(srv.RPC())
+	defer inproc.Close()
+	x, err := explorer.New(explorer.Config{Chain: c, Index: ix, Bitcoin: btc.ix, Caller: inproc, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return res, err
+	}
+	mux := http.NewServeMux()
+	x.Mount(muxMounter{mux})
+
+	rng := rand.New(rand.NewPCG(1, 2))
+	head := c.Head().Number.Uint64()
+	randomTx := func() string {
+		b, err := c.BlockByNumber(1 + rng.Uint64N(head))
+		if err != nil || b.Body.Len() == 0 {
+			return "/tx/0x00"
+		}
+		return "/tx/" + b.Body.TxHashes()[rng.IntN(b.Body.Len())].Hex()
+	}
+	pages := []struct {
+		name string
+		path func() string
+	}{
+		{"home", func() string { return "/" }},
+		{"block", func() string { return fmt.Sprintf("/block/%d", 1+rng.Uint64N(head)) }},
+		{"tx", randomTx},
+		{"address-sender", func() string { return "/address/" + w.senders[rng.IntN(len(w.senders))].Hex() }},
+		{"address-recipient", func() string {
+			return "/address/" + w.recipient(rng.IntN(cfg.Blocks), rng.IntN(cfg.PerBlock)).Hex()
+		}},
+		{"address-history-page", func() string {
+			return fmt.Sprintf("/address/%s?before=%d", w.senders[rng.IntN(len(w.senders))].Hex(), 1+rng.Uint64N(head))
+		}},
+		{"token", func() string { return "/token/" + BenchTokenAddress.Hex() }},
+		{"keystones", func() string { return "/keystones" }},
+		{"search", func() string { return "/search?q=" + randomTx()[len("/tx/"):] }},
+		{"chain.json", func() string { return "/chain.json" }},
+	}
+	asset := func(p string) int {
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+		return rec.Body.Len()
+	}
+	assets := asset("/static/explorer.css") + asset("/static/explorer.js")
+	maxBytes := 0
+	fmt.Fprintf(out, "%-22s %8s %8s %8s %8s\n", "page", "p50_ms", "p95_ms", "max_ms", "max_kb")
+	for _, p := range pages {
+		if err := ctx.Err(); err != nil {
+			return res, err
+		}
+		var took []time.Duration
+		size := 0
+		for range cfg.Samples {
+			req := httptest.NewRequest(http.MethodGet, p.path(), nil)
+			rec := httptest.NewRecorder()
+			t0 := time.Now()
+			mux.ServeHTTP(rec, req)
+			took = append(took, time.Since(t0))
+			if rec.Code != http.StatusOK && rec.Code != http.StatusFound {
+				return res, fmt.Errorf("bench: GET %s: %d", req.URL, rec.Code)
+			}
+			size = max(size, rec.Body.Len())
+		}
+		slices.Sort(took)
+		p50, p95 := took[len(took)/2], took[len(took)*95/100]
+		fmt.Fprintf(out, "%-22s %8.1f %8.1f %8.1f %8.1f\n", p.name, ms(p50), ms(p95), ms(took[len(took)-1]), float64(size)/1024)
+		if p95 > res.P95 {
+			res.P95, res.WorstPage = p95, p.name
+		}
+		maxBytes = max(maxBytes, size)
+	}
+	res.PageKB = float64(maxBytes+assets) / 1024
+	fmt.Fprintf(out, "page weight: the heaviest page %.1f KB + stylesheet and script %.1f KB (no WebAssembly in this build)\n",
+		float64(maxBytes)/1024, float64(assets)/1024)
+	fmt.Fprintf(out, "machine: load average %s at the end\n", loadAvg())
+	fmt.Fprintln(out, res.ResultLine())
+	return res, nil
+}

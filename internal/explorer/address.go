@@ -1,0 +1,429 @@
+package explorer
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/explorer/addrindex"
+)
+
+// csvMaxRows bounds one CSV export (newest first).
+const csvMaxRows = 10_000
+
+type addressData struct {
+	Address   common.Address
+	Balance   *big.Int
+	Nonce     uint64
+	Contract  bool
+	CodeSize  int
+	HBTC      *tokenAmount
+	NoTunnel  bool
+	Txs       []txRow
+	Indexed   bool
+	Before    uint64
+	More      bool
+	NextFrom  uint64
+	IsToken   bool
+	TokenName string
+}
+
+type tokenAmount struct {
+	Address common.Address
+	Amount  string
+}
+
+// historyRows loads one page of addr's history (entries newest first).
+func (e *Explorer) historyRows(addr common.Address, before uint64, size int, mask byte) ([]txRow, addrindex.Page, error) {
+	p, err := e.cfg.Index.Before(addr, before, size, mask)
+	if err != nil {
+		return nil, p, err
+	}
+	c := e.cfg.Chain
+	var out []txRow
+	// An address's entries often share blocks: each block is read,
+	// hashed and its signer made once.
+	type blockInfo struct {
+		b        *chain.Block
+		receipts types.Receipts
+		hashes   []common.Hash
+		signer   types.Signer
+	}
+	blocks := map[common.Hash]*blockInfo{}
+	for _, en := range p.Entries {
+		bi, ok := blocks[en.BlockHash]
+		if !ok {
+			b, err := c.BlockByHash(en.BlockHash)
+			if err != nil {
+				return nil, p, err
+			}
+			rs, err := c.Receipts(en.BlockHash)
+			if err != nil {
+				return nil, p, err
+			}
+			bi = &blockInfo{b: b, receipts: rs, hashes: b.Body.TxHashes(),
+				signer: types.MakeSigner(c.Processor().ChainConfig(), b.Header.Number, b.Header.Time)}
+			blocks[en.BlockHash] = bi
+		}
+		b, i := bi.b, int(en.Index)
+		if i >= b.Body.Len() {
+			return nil, p, fmt.Errorf("indexed transaction %d of block %d: %w", i, en.Number, chain.ErrCorrupt)
+		}
+		row := txRow{Index: i, Hash: bi.hashes[i], Block: en.Number, Time: b.Header.Time, Status: status(bi.receipts, i), Flags: flagNames(en.Flags)}
+		if nsys := len(b.Body.SystemTxs); i < nsys {
+			stx := b.Body.SystemTxs[i]
+			row.Kind, row.From, row.To, row.Value = systemKind(stx), stx.From, stx.To, stx.Value
+		} else {
+			tx := b.Body.Txs[i-nsys]
+			from, _ := types.Sender(bi.signer, tx)
+			row.Kind, row.From, row.To, row.Value = "user", from, tx.To(), tx.Value()
+		}
+		out = append(out, row)
+	}
+	return out, p, nil
+}
+
+func flagNames(f byte) string {
+	var s []string
+	for _, n := range []struct {
+		f    byte
+		name string
+	}{{addrindex.FlagFrom, "out"}, {addrindex.FlagTo, "in"}, {addrindex.FlagTokenOut, "token out"},
+		{addrindex.FlagTokenIn, "token in"}, {addrindex.FlagTokenEmit, "token"}} {
+		if f&n.f != 0 {
+			s = append(s, n.name)
+		}
+	}
+	return strings.Join(s, ", ")
+}
+
+func (e *Explorer) address(w http.ResponseWriter, r *http.Request) {
+	addr, ok := parseAddress(r.PathValue("addr"))
+	if !ok {
+		e.notFound(w, r, fmt.Sprintf("%q is not an address (20 bytes of hex).", r.PathValue("addr")))
+		return
+	}
+	c := e.cfg.Chain
+	st, err := c.StateAt(c.Head().Root)
+	if err != nil {
+		e.fail(w, r, err)
+		return
+	}
+	d := addressData{Address: addr, Balance: st.GetBalance(addr).ToBig(), Nonce: st.GetNonce(addr), CodeSize: st.GetCodeSize(addr)}
+	d.Contract = d.CodeSize > 0
+	if e.cfg.HBTC != nil {
+		if amt, err := e.erc20Balance(r.Context(), *e.cfg.HBTC, addr); err == nil {
+			d.HBTC = &tokenAmount{Address: *e.cfg.HBTC, Amount: formatUnits(amt, 8)}
+		}
+	} else {
+		d.NoTunnel = true
+	}
+	if e.cfg.Index != nil {
+		d.Indexed = true
+		before, _ := strconv.ParseUint(r.URL.Query().Get("before"), 10, 64)
+		d.Before = before
+		rows, p, err := e.historyRows(addr, before, txPageSize, 0)
+		if err != nil {
+			e.fail(w, r, err)
+			return
+		}
+		d.Txs, d.More = rows, p.More
+		if len(p.Entries) > 0 {
+			d.NextFrom = p.Entries[len(p.Entries)-1].Number
+		}
+	}
+	e.render(w, r, http.StatusOK, "address", "Address "+addr.Hex(), d)
+}
+
+// addressCSV exports addr's history, newest first, at most csvMaxRows.
+func (e *Explorer) addressCSV(w http.ResponseWriter, r *http.Request) {
+	addr, ok := parseAddress(r.PathValue("addr"))
+	if !ok {
+		e.notFound(w, r, fmt.Sprintf("%q is not an address.", r.PathValue("addr")))
+		return
+	}
+	if e.cfg.Index == nil {
+		e.notFound(w, r, "This node keeps no address index, so it has no history to export.")
+		return
+	}
+	var rows []txRow
+	before := uint64(0)
+	for len(rows) < csvMaxRows {
+		page, p, err := e.historyRows(addr, before, addrindex.MaxPageSize, 0)
+		if err != nil {
+			e.fail(w, r, err)
+			return
+		}
+		rows = append(rows, page...)
+		if !p.More || len(p.Entries) == 0 {
+			break
+		}
+		before = p.Entries[len(p.Entries)-1].Number
+	}
+	if len(rows) > csvMaxRows {
+		rows = rows[:csvMaxRows]
+	}
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf("attachment; filename=%q", strings.ToLower(addr.Hex())+".csv"))
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"block", "time_utc", "tx_hash", "position", "kind", "from", "to", "value_wei", "status", "role"})
+	for _, row := range rows {
+		to := ""
+		if row.To != nil {
+			to = row.To.Hex()
+		}
+		v := "0"
+		if row.Value != nil {
+			v = row.Value.String()
+		}
+		_ = cw.Write([]string{strconv.FormatUint(row.Block, 10), time.Unix(int64(row.Time), 0).UTC().Format(time.RFC3339),
+			row.Hash.Hex(), strconv.Itoa(row.Index), row.Kind, row.From.Hex(), to, v, row.Status, row.Flags})
+	}
+	cw.Flush()
+}
+
+// call makes an eth_call at the head through the node's own RPC.
+func (e *Explorer) call(ctx context.Context, to common.Address, data []byte) ([]byte, error) {
+	if e.cfg.Caller == nil {
+		return nil, errors.New("no in-process RPC")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var out hexutil.Bytes
+	err := e.cfg.Caller.CallContext(ctx, &out, "eth_call", map[string]any{"to": to, "data": hexutil.Bytes(data)}, "latest")
+	return out, err
+}
+
+// ERC-20 selectors.
+var (
+	selBalanceOf   = common.FromHex("0x70a08231")
+	selTotalSupply = common.FromHex("0x18160ddd")
+	selDecimals    = common.FromHex("0x313ce567")
+	selSymbol      = common.FromHex("0x95d89b41")
+	selName        = common.FromHex("0x06fdde03")
+)
+
+func (e *Explorer) erc20Balance(ctx context.Context, token, holder common.Address) (*big.Int, error) {
+	out, err := e.call(ctx, token, append(append([]byte{}, selBalanceOf...), common.LeftPadBytes(holder[:], 32)...))
+	if err != nil || len(out) < 32 {
+		return nil, fmt.Errorf("balanceOf: %v", err)
+	}
+	return new(big.Int).SetBytes(out[:32]), nil
+}
+
+// abiString decodes an ABI string return (or a bytes32 one).
+func abiString(out []byte) string {
+	if len(out) >= 96 {
+		off := new(big.Int).SetBytes(out[:32])
+		if off.IsUint64() && off.Uint64()+32 <= uint64(len(out)) {
+			o := off.Uint64()
+			n := new(big.Int).SetBytes(out[o : o+32])
+			if n.IsUint64() && o+32+n.Uint64() <= uint64(len(out)) {
+				return string(out[o+32 : o+32+n.Uint64()])
+			}
+		}
+	}
+	if len(out) == 32 {
+		return strings.TrimRight(string(out), "\x00")
+	}
+	return ""
+}
+
+type tokenData struct {
+	Address   common.Address
+	Name      string
+	Symbol    string
+	Decimals  int
+	Supply    string
+	IsHBTC    bool
+	NoTunnel  bool
+	HBTCPage  bool // /token/hbtc on a network without a tunnel
+	Transfers []txRow
+	Indexed   bool
+	Error     string
+}
+
+func (e *Explorer) token(w http.ResponseWriter, r *http.Request) {
+	p := r.PathValue("addr")
+	if strings.EqualFold(p, "hbtc") {
+		if e.cfg.HBTC == nil {
+			e.render(w, r, http.StatusOK, "token", "hBTC", tokenData{NoTunnel: true, HBTCPage: true})
+			return
+		}
+		http.Redirect(w, r, "/token/"+e.cfg.HBTC.Hex(), http.StatusFound)
+		return
+	}
+	addr, ok := parseAddress(p)
+	if !ok {
+		e.notFound(w, r, fmt.Sprintf("%q is not a token address.", p))
+		return
+	}
+	d := tokenData{Address: addr, IsHBTC: e.cfg.HBTC != nil && *e.cfg.HBTC == addr, NoTunnel: e.cfg.HBTC == nil}
+	ctx := r.Context()
+	if out, err := e.call(ctx, addr, selName); err == nil {
+		d.Name = abiString(out)
+	}
+	if out, err := e.call(ctx, addr, selSymbol); err == nil {
+		d.Symbol = abiString(out)
+	}
+	d.Decimals = 18
+	if out, err := e.call(ctx, addr, selDecimals); err == nil && len(out) == 32 && new(big.Int).SetBytes(out).IsUint64() && new(big.Int).SetBytes(out).Uint64() <= 77 {
+		d.Decimals = int(new(big.Int).SetBytes(out).Uint64())
+	}
+	if out, err := e.call(ctx, addr, selTotalSupply); err == nil && len(out) >= 32 {
+		d.Supply = formatUnits(new(big.Int).SetBytes(out[:32]), d.Decimals)
+	} else {
+		d.Error = "This address does not answer totalSupply(): it is not an ERC-20 token."
+	}
+	if e.cfg.Index != nil {
+		d.Indexed = true
+		rows, _, err := e.historyRows(addr, 0, txPageSize, addrindex.FlagTokenEmit)
+		if err != nil {
+			e.fail(w, r, err)
+			return
+		}
+		d.Transfers = rows
+	}
+	e.render(w, r, http.StatusOK, "token", "Token "+addr.Hex(), d)
+}
+
+func (e *Explorer) keystones(w http.ResponseWriter, r *http.Request) {
+	head := e.cfg.Chain.Head().Number.Uint64()
+	e.render(w, r, http.StatusOK, "keystones", "Keystones", e.keystoneRows(head, 50))
+}
+
+// keystone shows the keystone with this id (the search box's target).
+func (e *Explorer) keystone(w http.ResponseWriter, r *http.Request) {
+	id, ok := parseHash(r.PathValue("id"))
+	if !ok {
+		e.notFound(w, r, "That is not a keystone id.")
+		return
+	}
+	k, err := e.cfg.Chain.KeystoneByID(id)
+	if err != nil {
+		e.notFound(w, r, fmt.Sprintf("No keystone %s.", id.Hex()))
+		return
+	}
+	http.Redirect(w, r, fmt.Sprintf("/block/%d", k.Number), http.StatusFound)
+}
+
+// search sends the box's input to its page: a block number, a
+// transaction or block hash, a keystone id, an address, or a Bitcoin
+// hash (display order, without 0x).
+func (e *Explorer) search(w http.ResponseWriter, r *http.Request) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	c := e.cfg.Chain
+	switch {
+	case q == "":
+		http.Redirect(w, r, "/", http.StatusFound)
+		return
+	case isDigits(q):
+		if n, ok := parseNumber(q); ok {
+			http.Redirect(w, r, fmt.Sprintf("/block/%d", n), http.StatusFound)
+			return
+		}
+	case len(q) == 42 || len(q) == 40:
+		if a, ok := parseAddress(q); ok {
+			http.Redirect(w, r, "/address/"+a.Hex(), http.StatusFound)
+			return
+		}
+	}
+	if h, ok := parseHash(q); ok {
+		if _, err := c.TxLookup(h); err == nil {
+			http.Redirect(w, r, "/tx/"+h.Hex(), http.StatusFound)
+			return
+		}
+		if _, err := c.HeaderByHash(h); err == nil {
+			http.Redirect(w, r, "/block/"+h.Hex(), http.StatusFound)
+			return
+		}
+		if k, err := c.KeystoneByID(h); err == nil {
+			http.Redirect(w, r, fmt.Sprintf("/block/%d", k.Number), http.StatusFound)
+			return
+		}
+		if !strings.HasPrefix(q, "0x") {
+			http.Redirect(w, r, "/btc/tx/"+strings.ToLower(q), http.StatusFound)
+			return
+		}
+	}
+	e.notFound(w, r, fmt.Sprintf("Nothing on this chain matches %q. Search takes a block number, a block or transaction hash, an address, a keystone id or a Bitcoin txid.", q))
+}
+
+func isDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// chainJSON is the chain's metadata in the ethereum-lists/chains format.
+func (e *Explorer) chainJSON(w http.ResponseWriter, r *http.Request) {
+	wi := e.wallet(r)
+	id := e.chainID.Uint64()
+	doc := map[string]any{
+		"name":           e.cfg.Name,
+		"chain":          "Hemi",
+		"rpc":            []string{wi.RPC},
+		"faucets":        []string{},
+		"nativeCurrency": map[string]any{"name": "Ether", "symbol": "ETH", "decimals": 18},
+		"infoURL":        wi.Explorer,
+		"shortName":      fmt.Sprintf("hemi-%d", id),
+		"chainId":        id,
+		"networkId":      id,
+		"explorers":      []map[string]string{{"name": "hemi-go explorer", "url": wi.Explorer, "standard": "EIP3091"}},
+	}
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(doc)
+}
+
+// btcBlock and btcTx: the Bitcoin side as the index knows it is not in
+// this build; they say so rather than guess.
+func (e *Explorer) btcBlock(w http.ResponseWriter, r *http.Request) {
+	h, ok := btcHashParam(r.PathValue("hash"))
+	if !ok {
+		e.notFound(w, r, fmt.Sprintf("%q is not a Bitcoin block hash (64 hex digits, display order).", r.PathValue("hash")))
+		return
+	}
+	e.render(w, r, http.StatusOK, "btc", "Bitcoin block", map[string]string{"Kind": "block", "Hash": h.String()})
+}
+
+func (e *Explorer) btcTx(w http.ResponseWriter, r *http.Request) {
+	h, ok := btcHashParam(r.PathValue("txid"))
+	if !ok {
+		e.notFound(w, r, fmt.Sprintf("%q is not a Bitcoin txid (64 hex digits, display order).", r.PathValue("txid")))
+		return
+	}
+	e.render(w, r, http.StatusOK, "btc", "Bitcoin transaction", map[string]string{"Kind": "transaction", "Hash": h.String()})
+}
+
+// tunnel: deposits and withdrawals need the tunnel, which this build
+// does not have.
+func (e *Explorer) tunnel(w http.ResponseWriter, r *http.Request) {
+	title := "Deposits"
+	if r.URL.Path == "/withdrawals" {
+		title = "Withdrawals"
+	}
+	e.render(w, r, http.StatusOK, "tunnel", title, e.cfg.HBTC != nil)
+}
+
+// isWebsocket reports whether r asks for a WebSocket upgrade.
+func isWebsocket(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
+		strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+}

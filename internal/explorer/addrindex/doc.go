@@ -1,0 +1,54 @@
+// Package addrindex is the explorer's address index (DESIGN 10): for
+// every address, the canonical transactions it sent, received (or
+// created) and the ERC-20/721 transfers it took part in (from the
+// receipts' Transfer logs; no call tracing at import), in chain order.
+// Otterscan's ots_searchTransactionsBefore/After (internal/rpc) and the
+// explorer's address pages read it.
+//
+// # Shape
+//
+// New(Config) opens the index's own pebble database; Run(ctx) follows
+// the chain (Chain.Subscribe) from the index's tip until ctx is done,
+// catching up at start (STYLE 6): the index keeps its own tip and
+// never blocks the chain's insertion. Blocks the chain still holds in
+// memory (Chain.Recent) are indexed from there, so the senders recovered
+// for the execution are reused; older ones are read back and their
+// senders recovered on every core.
+//
+// # Storage (one pebble database)
+//
+//	m                       version (u32) | L2 genesis hash (32)
+//	t                       tip: number (u64) | hash (32)
+//	h number                the indexed block's hash (32)
+//	b number                the block's distinct addresses (20 each): its undo record
+//	a address number index  flags (1 byte, Flag*)
+//
+// Integers are big-endian, so an address's entries sort in chain order
+// and a reverse iteration walks its history backwards. System
+// transactions count like user ones (positions are the block's, system
+// transactions first). The zero address is not indexed for token
+// transfers (mints and burns would make its history the whole chain's).
+//
+// # Reorgs and crash safety
+//
+// A block is connected in ONE batch: its entries, its undo record, its
+// hash and the tip. A block that leaves the canonical chain is
+// disconnected, newest first, in one batch each: its entries (a range
+// delete per address of the undo record), its records, the tip back to
+// its parent. Subscribe re-delivers a reorg's new branch from the fork
+// point's child, whose parent is on the indexed branch, so the index
+// unwinds to it and connects the new blocks; at start, the index unwinds
+// while its tip is not canonical. Batches are not fsynced: pebble's WAL
+// is ordered, so a crash loses at most a suffix of blocks, which the
+// next start indexes again; the index never holds half a block.
+//
+// # Queries
+//
+// Before and After page an address's entries the way Otterscan pages:
+// at least pageSize transactions unless the history ends, never
+// splitting a block. Each entry carries the indexed block's hash, so a
+// reader that is briefly behind a reorg reads the block the entry was
+// built from.
+//
+// Layer: stores (DESIGN 10).
+package addrindex

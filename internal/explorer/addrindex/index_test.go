@@ -1,0 +1,200 @@
+package addrindex
+
+import (
+	"fmt"
+	"log/slog"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/hemi-go/hemi/internal/chain"
+)
+
+func openIndex(t testing.TB, dir string, c Chain) *Index {
+	t.Helper()
+	ix, err := New(Config{Dir: dir, Chain: c, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
+}
+
+// want is one expected entry: block, position among the user
+// transactions, flags.
+type want struct {
+	block *chain.Block
+	tx    int
+	flags byte
+}
+
+func checkPage(t *testing.T, name string, p Page, more bool, ws ...want) {
+	t.Helper()
+	if p.More != more {
+		t.Errorf("%s: More %v, want %v", name, p.More, more)
+	}
+	if len(p.Entries) != len(ws) {
+		t.Fatalf("%s: %d entries %+v, want %d", name, len(p.Entries), p.Entries, len(ws))
+	}
+	for i, w := range ws {
+		e := p.Entries[i]
+		idx := uint32(len(w.block.Body.SystemTxs) + w.tx)
+		if e.Number != w.block.NumberU64() || e.BlockHash != w.block.Hash() || e.Index != idx || e.Flags != w.flags {
+			t.Errorf("%s: entry %d is %d/%d flags %b in %s, want %d/%d flags %b in %s", name, i,
+				e.Number, e.Index, e.Flags, e.BlockHash, w.block.NumberU64(), idx, w.flags, w.block.Hash())
+		}
+	}
+}
+
+// TestHistory: transfers, a contract creation and a token transfer land
+// in each party's history with their flags, paged as Otterscan pages.
+func TestHistory(t *testing.T) {
+	e := newEnv(t)
+	ix := openIndex(t, "", e.chain)
+	defer ix.Close()
+	defer run(t, ix)()
+
+	a0, a1, a2, a3 := e.addr(0), e.addr(1), e.addr(2), e.addr(3)
+	tok, deploy := e.create(0, 1, transferLogger)
+	b1 := e.mine(e.transfer(0, 0, a1), deploy)
+	b2 := e.mine(e.call(2, 0, tok, common.LeftPadBytes(a3[:], 32)))
+	var bs []*chain.Block
+	for n := uint64(2); n < 7; n++ {
+		bs = append(bs, e.mine(e.transfer(0, n, a1)))
+	}
+	waitHead(t, ix, e.chain)
+
+	p, err := ix.Before(a1, 0, 25, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkPage(t, "a1 all", p, false, want{bs[4], 0, FlagTo}, want{bs[3], 0, FlagTo}, want{bs[2], 0, FlagTo},
+		want{bs[1], 0, FlagTo}, want{bs[0], 0, FlagTo}, want{b1, 0, FlagTo})
+	p, _ = ix.Before(a1, 0, 2, 0)
+	checkPage(t, "a1 first page", p, true, want{bs[4], 0, FlagTo}, want{bs[3], 0, FlagTo})
+	p, _ = ix.Before(a1, bs[3].NumberU64(), 2, 0)
+	checkPage(t, "a1 second page", p, true, want{bs[2], 0, FlagTo}, want{bs[1], 0, FlagTo})
+	p, _ = ix.After(a1, 0, 2, 0)
+	checkPage(t, "a1 oldest page", p, true, want{bs[0], 0, FlagTo}, want{b1, 0, FlagTo})
+	p, _ = ix.After(a1, bs[3].NumberU64(), 2, 0)
+	checkPage(t, "a1 newest page from after", p, false, want{bs[4], 0, FlagTo})
+
+	// A page never splits a block: block 1 holds two of a0's.
+	p, _ = ix.Before(a0, b2.NumberU64(), 1, 0)
+	checkPage(t, "a0 block 1", p, false, want{b1, 1, FlagFrom}, want{b1, 0, FlagFrom})
+
+	p, _ = ix.Before(tok, 0, 25, 0)
+	checkPage(t, "token", p, false, want{b2, 0, FlagTo | FlagTokenEmit}, want{b1, 1, FlagTo})
+	p, _ = ix.Before(tok, 0, 25, FlagTokenEmit)
+	checkPage(t, "token transfers only", p, false, want{b2, 0, FlagTo | FlagTokenEmit})
+	p, _ = ix.Before(a2, 0, 25, 0)
+	checkPage(t, "token sender", p, false, want{b2, 0, FlagFrom | FlagTokenOut})
+	p, _ = ix.Before(a3, 0, 25, 0)
+	checkPage(t, "token recipient", p, false, want{b2, 0, FlagTokenIn})
+
+	if _, err := ix.Before(a1, 0, 0, 0); err == nil {
+		t.Error("page size 0 accepted")
+	}
+	if _, err := ix.Before(a1, 0, MaxPageSize+1, 0); err == nil {
+		t.Error("page size above the maximum accepted")
+	}
+}
+
+// TestReorg: the index follows the chain to a shorter branch and back
+// to a longer one; entries of the abandoned blocks go.
+func TestReorg(t *testing.T) {
+	e := newEnv(t)
+	ix := openIndex(t, "", e.chain)
+	defer ix.Close()
+	defer run(t, ix)()
+
+	a1, a5 := e.addr(1), e.addr(5)
+	var bs []*chain.Block
+	for n := uint64(0); n < 4; n++ {
+		bs = append(bs, e.mine(e.transfer(0, n, a1)))
+	}
+	waitHead(t, ix, e.chain)
+	side := e.mineOn(bs[1].Header, e.transfer(0, 2, a5))
+	if e.chain.Head().Hash() != side.Hash() {
+		t.Fatal("the side block did not become the head")
+	}
+	waitHead(t, ix, e.chain)
+	p, _ := ix.Before(a1, 0, 25, 0)
+	checkPage(t, "a1 after the reorg", p, false, want{bs[1], 0, FlagTo}, want{bs[0], 0, FlagTo})
+	p, _ = ix.Before(a5, 0, 25, 0)
+	checkPage(t, "a5 after the reorg", p, false, want{side, 0, FlagTo})
+	p, _ = ix.Before(e.addr(0), 0, 25, FlagFrom)
+	checkPage(t, "a0 after the reorg", p, false, want{side, 0, FlagFrom}, want{bs[1], 0, FlagFrom}, want{bs[0], 0, FlagFrom})
+
+	// The abandoned branch comes back (a longer child of its tip).
+	back := e.mineOn(bs[3].Header, e.transfer(0, 4, a1))
+	waitHead(t, ix, e.chain)
+	p, _ = ix.Before(a1, 0, 25, 0)
+	checkPage(t, "a1 back", p, false, want{back, 0, FlagTo}, want{bs[3], 0, FlagTo}, want{bs[2], 0, FlagTo},
+		want{bs[1], 0, FlagTo}, want{bs[0], 0, FlagTo})
+	p, _ = ix.Before(a5, 0, 25, 0)
+	checkPage(t, "a5 back", p, false)
+}
+
+// noRecent hides the chain's in-memory blocks, so the index reads every
+// block back and recovers its senders (a catch-up after a restart).
+type noRecent struct{ *chain.Chain }
+
+func (noRecent) Recent(common.Hash) (*chain.Block, types.Receipts, bool) { return nil, nil, false }
+
+// TestRestart: an index stopped while the chain moved on and reorged
+// below its tip unwinds and catches up at start, to the same entries as
+// an index built from scratch.
+func TestRestart(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	ix := openIndex(t, dir, noRecent{e.chain})
+	stop := run(t, ix)
+	var bs []*chain.Block
+	for n := uint64(0); n < 3; n++ {
+		bs = append(bs, e.mine(e.transfer(0, n, e.addr(1+int(n)))))
+	}
+	waitHead(t, ix, e.chain)
+	stop()
+	tip := ix.Tip()
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// While the index is stopped: a branch from block 1 replaces 2 and 3.
+	parent := bs[0].Header
+	for n := uint64(1); n < 5; n++ {
+		parent = e.mineOn(parent, e.transfer(0, n, e.addr(4+int(n)))).Header
+	}
+
+	ix = openIndex(t, dir, noRecent{e.chain})
+	defer ix.Close()
+	if got := ix.Tip(); got != tip {
+		t.Fatalf("reopened at %+v, stopped at %+v", got, tip)
+	}
+	defer run(t, ix)()
+	waitHead(t, ix, e.chain)
+
+	fresh := openIndex(t, "", e.chain)
+	defer fresh.Close()
+	defer run(t, fresh)()
+	waitHead(t, fresh, e.chain)
+	for i := range 10 {
+		a := e.addr(i)
+		got, err := ix.Before(a, 0, MaxPageSize, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exp, err := fresh.Before(a, 0, MaxPageSize, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(exp) {
+			t.Errorf("account %d: restarted index %+v, fresh index %+v", i, got, exp)
+		}
+	}
+	p, _ := ix.Before(e.addr(2), 0, 25, 0)
+	if len(p.Entries) != 0 {
+		t.Errorf("account 2's transfer of the abandoned block 2 is still indexed: %+v", p)
+	}
+}

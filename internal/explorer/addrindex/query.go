@@ -1,0 +1,136 @@
+package addrindex
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/ethereum/go-ethereum/common"
+)
+
+// MaxPageSize bounds a page's size (Otterscan asks for 25).
+const MaxPageSize = 1000
+
+// Entry is one transaction of an address's history.
+type Entry struct {
+	Number uint64
+	Index  uint32 // position in the block, system transactions first
+	Flags  byte   // Flag*
+	// BlockHash is the block the entry was indexed from (canonical
+	// unless the index is behind a reorg for a moment).
+	BlockHash common.Hash
+}
+
+// Page is one page of an address's history, newest first.
+type Page struct {
+	Entries []Entry
+	// More: the history goes on past the page in the direction searched.
+	More bool
+}
+
+// Before pages addr's history backwards from block (exclusive; 0: from
+// the newest block): at least pageSize entries unless the history ends,
+// completed to the end of the last block reached (Otterscan's paging),
+// newest first. Only entries with a flag in mask count (0: every entry).
+func (ix *Index) Before(addr common.Address, block uint64, pageSize int, mask byte) (Page, error) {
+	upper := uint64(math.MaxUint64)
+	if block != 0 {
+		upper = block
+	}
+	return ix.page(addr, 0, upper, pageSize, mask, true)
+}
+
+// After pages addr's history forwards from block (exclusive; 0: from the
+// genesis), the same way, and returns the page newest first.
+func (ix *Index) After(addr common.Address, block uint64, pageSize int, mask byte) (Page, error) {
+	p, err := ix.page(addr, block+1, math.MaxUint64, pageSize, mask, false)
+	for i, j := 0, len(p.Entries)-1; i < j; i, j = i+1, j-1 {
+		p.Entries[i], p.Entries[j] = p.Entries[j], p.Entries[i]
+	}
+	return p, err
+}
+
+// page walks addr's entries in blocks [lo, hi) in one direction.
+func (ix *Index) page(addr common.Address, lo, hi uint64, pageSize int, mask byte, backward bool) (Page, error) {
+	if pageSize <= 0 || pageSize > MaxPageSize {
+		return Page{}, fmt.Errorf("addrindex: page size %d: want 1 to %d", pageSize, MaxPageSize)
+	}
+	if mask == 0 {
+		mask = 0xff
+	}
+	snap := ix.db.NewSnapshot()
+	defer snap.Close()
+	opts := &pebble.IterOptions{LowerBound: entryKey(addr, lo, 0)}
+	if hi == math.MaxUint64 {
+		opts.UpperBound = append([]byte{pfxEntry}, addr[:]...)
+		opts.UpperBound = append(opts.UpperBound, bytesMax(12)...)
+	} else {
+		opts.UpperBound = entryKey(addr, hi, 0)
+	}
+	it, err := snap.NewIter(opts)
+	if err != nil {
+		return Page{}, fmt.Errorf("addrindex: iterate: %w", err)
+	}
+	defer it.Close()
+	var (
+		out     Page
+		hashes  = map[uint64]common.Hash{}
+		valid   bool
+		lastNum uint64
+	)
+	if backward {
+		valid = it.Last()
+	} else {
+		valid = it.First()
+	}
+	for ; valid; valid = step(it, backward) {
+		k := it.Key()
+		if len(k) != 1+common.AddressLength+12 {
+			return Page{}, fmt.Errorf("%w: entry key of %d bytes", ErrCorrupt, len(k))
+		}
+		v := it.Value()
+		if len(v) != 1 {
+			return Page{}, fmt.Errorf("%w: entry of %d bytes", ErrCorrupt, len(v))
+		}
+		if v[0]&mask == 0 {
+			continue
+		}
+		n := binary.BigEndian.Uint64(k[1+common.AddressLength:])
+		if len(out.Entries) >= pageSize && n != lastNum {
+			out.More = true
+			break
+		}
+		lastNum = n
+		h, ok := hashes[n]
+		if !ok {
+			hv, closer, err := snap.Get(numKey(pfxHash, n))
+			if err != nil {
+				return Page{}, fmt.Errorf("%w: entry of block %d without its block hash: %v", ErrCorrupt, n, err)
+			}
+			h = common.BytesToHash(hv)
+			closer.Close()
+			hashes[n] = h
+		}
+		out.Entries = append(out.Entries, Entry{Number: n, Index: binary.BigEndian.Uint32(k[1+common.AddressLength+8:]), Flags: v[0], BlockHash: h})
+	}
+	if err := it.Error(); err != nil {
+		return Page{}, fmt.Errorf("addrindex: iterate: %w", err)
+	}
+	return out, nil
+}
+
+func step(it *pebble.Iterator, backward bool) bool {
+	if backward {
+		return it.Prev()
+	}
+	return it.Next()
+}
+
+func bytesMax(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = 0xff
+	}
+	return b
+}

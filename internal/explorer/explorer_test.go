@@ -1,0 +1,265 @@
+package explorer
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"html"
+	"math/big"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/crypto"
+	gethrpc "github.com/ethereum/go-ethereum/rpc"
+)
+
+// reverter reverts with Error("boom") when called with data, else stops.
+var reverter = func() []byte {
+	code := []byte{0x36, 0x60, 0x06, 0x57, 0x00, 0x00, 0x5b} // CALLDATASIZE PUSH1 6 JUMPI STOP STOP JUMPDEST(6)
+	code = append(code, 0x7f, 0x08, 0xc3, 0x79, 0xa0)
+	code = append(code, make([]byte, 28)...)
+	code = append(code, 0x60, 0x00, 0x52, 0x60, 0x20, 0x60, 0x04, 0x52, 0x60, 0x04, 0x60, 0x24, 0x52, 0x7f, 'b', 'o', 'o', 'm')
+	code = append(code, make([]byte, 28)...)
+	return append(code, 0x60, 0x44, 0x52, 0x60, 0x64, 0x60, 0x00, 0xfd)
+}()
+
+func initCode(runtime []byte) []byte {
+	return append([]byte{0x60, byte(len(runtime)), 0x80, 0x60, 0x0b, 0x60, 0x00, 0x39, 0x60, 0x00, 0xf3}, runtime...)
+}
+
+// TestPagesShowRPCValues: each page shows the values the node's
+// JSON-RPC gives for the same block, transaction and address.
+func TestPagesShowRPCValues(t *testing.T) {
+	e := newEnv(t)
+	a0, a1 := e.addr(0), e.addr(1)
+	contract := crypto.CreateAddress(a0, 0)
+	e.mine(e.send(0, 0, nil, 0, initCode(reverter), 300_000))
+	var sent []common.Hash
+	for n := uint64(1); n < 4; n++ {
+		tx := e.send(0, n, &a1, int64(n)*1e15, nil, 21_000)
+		sent = append(sent, tx.Hash())
+		e.mine(tx)
+	}
+	bad := e.send(0, 4, &contract, 0, []byte{1}, 100_000)
+	b5 := e.mine(bad)
+	for range 25 {
+		e.mine()
+	}
+	e.fin.safe, e.fin.final = 25, 0
+
+	// Home: the head, the latest blocks, their badges, the keystones.
+	var head hexutil.Uint64
+	if err := e.rc.Call(&head, "eth_blockNumber"); err != nil {
+		t.Fatal(err)
+	}
+	e.page("/", fmt.Sprintf(`id="head" class="big" href="/block/%d">%d<`, head, head), `badge pending`, `href="/block/25"`)
+
+	// Block: hash, parent, gas used, transaction count, Bitcoin view.
+	var blk map[string]any
+	if err := e.rc.Call(&blk, "eth_getBlockByNumber", hexutil.EncodeUint64(b5.NumberU64()), false); err != nil {
+		t.Fatal(err)
+	}
+	gasUsed, _ := hexutil.DecodeUint64(blk["gasUsed"].(string))
+	for _, path := range []string{fmt.Sprintf("/block/%d", b5.NumberU64()), "/block/" + blk["hash"].(string), fmt.Sprintf("/block/0x%x", b5.NumberU64())} {
+		e.page(path, blk["hash"].(string), blk["parentHash"].(string), fmt.Sprintf(`id="gasUsed">%d of`, gasUsed),
+			fmt.Sprintf(`id="txCount">%d<`, len(blk["transactions"].([]any))), "Bitcoin view update", "badge safe", "Confirmations")
+	}
+
+	// Transaction: parties, value, status, fee.
+	var tx map[string]any
+	if err := e.rc.Call(&tx, "eth_getTransactionByHash", sent[1]); err != nil {
+		t.Fatal(err)
+	}
+	var rc map[string]any
+	if err := e.rc.Call(&rc, "eth_getTransactionReceipt", sent[1]); err != nil {
+		t.Fatal(err)
+	}
+	price, _ := hexutil.DecodeBig(rc["effectiveGasPrice"].(string))
+	used, _ := hexutil.DecodeUint64(rc["gasUsed"].(string))
+	value, _ := hexutil.DecodeBig(tx["value"].(string))
+	e.page("/tx/"+sent[1].Hex(), common.HexToAddress(tx["from"].(string)).Hex(), common.HexToAddress(tx["to"].(string)).Hex(),
+		`id="status" class="success"`, fmt.Sprintf(`id="value">%s ETH`, formatEther(value)),
+		fmt.Sprintf(`id="fee">%s ETH`, formatEther(new(big.Int).Mul(price, new(big.Int).SetUint64(used)))))
+
+	// A failed transaction: its page links the trace, which names the revert.
+	e.page("/tx/"+bad.Hash().Hex(), `id="status" class="failed"`, "/trace")
+	e.page("/tx/"+bad.Hash().Hex()+"/trace", `id="revert">boom<`, "CALL")
+
+	// Address: balance and nonce as eth_ gives them, history as ots_ gives it.
+	var bal hexutil.Big
+	if err := e.rc.Call(&bal, "eth_getBalance", a1, "latest"); err != nil {
+		t.Fatal(err)
+	}
+	var hist struct {
+		Txs []struct {
+			Hash common.Hash `json:"hash"`
+		} `json:"txs"`
+	}
+	if err := e.rc.Call(&hist, "ots_searchTransactionsBefore", a1, 0, 25); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{fmt.Sprintf(`id="balance">%s ETH`, formatEther(bal.ToInt())), `id="kind">account`, "this network has no tunnel"}
+	for _, h := range hist.Txs {
+		want = append(want, "/tx/"+h.Hash.Hex())
+	}
+	if len(hist.Txs) != 3 {
+		t.Fatalf("ots history of a1: %d txs, want 3", len(hist.Txs))
+	}
+	e.page("/address/"+a1.Hex(), want...)
+	e.page("/address/"+contract.Hex(), `id="kind">contract`)
+
+	// CSV: one row per indexed transaction, newest first.
+	code, body, hdr := e.get("/address/" + a1.Hex() + "/csv")
+	if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/csv") {
+		t.Fatalf("csv: %d %s", code, hdr.Get("Content-Type"))
+	}
+	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 1+len(hist.Txs) || recs[0][0] != "block" || recs[1][2] != hist.Txs[0].Hash.Hex() {
+		t.Errorf("csv %q", recs)
+	}
+
+	e.page("/keystones", `href="/block/25"`, ">12</a>", "badge safe")
+	e.page("/token/hbtc", `id="notunnel"`)
+	e.page("/deposits", "no tunnel")
+
+	// chain.json: the chain id eth_chainId gives, in ethereum-lists' shape.
+	var cid hexutil.Big
+	if err := e.rc.Call(&cid, "eth_chainId"); err != nil {
+		t.Fatal(err)
+	}
+	code, body, _ = e.get("/chain.json")
+	var doc struct {
+		ChainID   uint64   `json:"chainId"`
+		NetworkID uint64   `json:"networkId"`
+		RPC       []string `json:"rpc"`
+		Explorers []struct {
+			Standard string `json:"standard"`
+		} `json:"explorers"`
+		NativeCurrency struct {
+			Decimals int `json:"decimals"`
+		} `json:"nativeCurrency"`
+	}
+	if err := json.Unmarshal([]byte(body), &doc); err != nil || code != 200 {
+		t.Fatalf("chain.json %d %v: %s", code, err, body)
+	}
+	if doc.ChainID != cid.ToInt().Uint64() || doc.NetworkID != doc.ChainID || len(doc.RPC) != 1 || doc.RPC[0] != e.url ||
+		len(doc.Explorers) != 1 || doc.Explorers[0].Standard != "EIP3091" || doc.NativeCurrency.Decimals != 18 {
+		t.Errorf("chain.json %s", body)
+	}
+}
+
+// TestBadInput: malformed or unknown numbers, hashes and addresses give
+// a clear "not found" page (404), never a 500.
+func TestBadInput(t *testing.T) {
+	e := newEnv(t)
+	e.mine()
+	unknown := common.Hash{0xab}.Hex()
+	for _, path := range []string{
+		"/block/abc", "/block/99999", "/block/0x99999", "/block/0xzz", "/block/-1", "/block/99999999999999999999999999",
+		"/block/" + unknown, "/block/0x1234",
+		"/tx/0x1234", "/tx/" + unknown, "/tx/zz", "/tx/" + unknown + "/trace", "/tx/0x12/trace",
+		"/address/0x1234", "/address/zz", "/address/0x1234/csv",
+		"/token/0x12", "/token/zz",
+		"/btc/block/xyz", "/btc/tx/12", "/btc/tx/" + strings.Repeat("g", 64),
+		"/search?q=garbage", "/search?q=" + unknown, "/search?q=%00%ff",
+		"/explorer/keystone/12", "/explorer/keystone/" + unknown,
+	} {
+		code, body, _ := e.get(path)
+		if code != http.StatusNotFound || !strings.Contains(body, `id="notfound"`) {
+			t.Errorf("GET %s: %d, want the not-found page\n%s", path, code, body)
+		}
+	}
+}
+
+// TestSearch: the box sends each kind of input to its page.
+func TestSearch(t *testing.T) {
+	e := newEnv(t)
+	a1 := e.addr(1)
+	tx := e.send(0, 0, &a1, 1, nil, 21_000)
+	b1 := e.mine(tx)
+	for range 25 {
+		e.mine()
+	}
+	k, err := e.chain.KeystoneAt(25)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for q, want := range map[string]string{
+		"1":                           "/block/1",
+		tx.Hash().Hex():               "/tx/" + tx.Hash().Hex(),
+		b1.Hash().Hex():               "/block/" + b1.Hash().Hex(),
+		a1.Hex():                      "/address/" + a1.Hex(),
+		strings.ToLower(a1.Hex()[2:]): "/address/" + a1.Hex(),
+		hexutil.Encode(k.ID[:]):       "/block/25",
+		strings.Repeat("ab", 32):      "/btc/tx/" + strings.Repeat("ab", 32),
+		"":                            "/",
+	} {
+		code, _, hdr := e.get("/search?q=" + q)
+		if code != http.StatusFound || hdr.Get("Location") != want {
+			t.Errorf("search %q: %d to %q, want %q", q, code, hdr.Get("Location"), want)
+		}
+	}
+}
+
+// TestHomeWebsocket: the home page's path still serves JSON-RPC over
+// WebSocket, to the page's own origin (the live updates) and to
+// clients without an Origin.
+func TestHomeWebsocket(t *testing.T) {
+	e := newEnv(t)
+	e.mine()
+	ws := "ws" + strings.TrimPrefix(e.url, "http") + "/"
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, origin := range []string{"", e.url} {
+		c, err := gethrpc.DialWebsocket(ctx, ws, origin)
+		if err != nil {
+			t.Fatalf("origin %q: %v", origin, err)
+		}
+		heads := make(chan map[string]any, 4)
+		sub, err := c.EthSubscribe(ctx, heads, "newHeads")
+		if err != nil {
+			t.Fatalf("origin %q: subscribe: %v", origin, err)
+		}
+		b := e.mine()
+		select {
+		case h := <-heads:
+			if h["hash"] != b.Hash().Hex() {
+				t.Errorf("origin %q: head %v, want %s", origin, h["hash"], b.Hash())
+			}
+		case <-ctx.Done():
+			t.Fatalf("origin %q: no head", origin)
+		}
+		sub.Unsubscribe()
+		c.Close()
+	}
+	if _, err := gethrpc.DialWebsocket(ctx, ws, "http://evil.example"); err == nil {
+		t.Error("a foreign origin opened a WebSocket")
+	}
+}
+
+// TestNoScriptNeeded: the pages carry their content in the HTML (the
+// script only decorates): the home's blocks and a page's times are
+// there without running anything, and the script is small.
+func TestNoScriptNeeded(t *testing.T) {
+	e := newEnv(t)
+	b := e.mine()
+	body := e.page("/", fmt.Sprintf(`href="/block/%d"`, b.NumberU64()), "UTC</time>")
+	if strings.Contains(body, "<noscript") {
+		t.Error("a page relies on noscript")
+	}
+	code, js, _ := e.get("/static/explorer.js")
+	if code != 200 || len(js) > 8<<10 {
+		t.Errorf("script: %d, %d bytes", code, len(js))
+	}
+	if !strings.Contains(html.UnescapeString(body), "Add to wallet") {
+		t.Error("no wallet button")
+	}
+}
