@@ -347,3 +347,44 @@ func TestCursorAndFeeRate(t *testing.T) {
 		t.Fatalf("cursor %+v after the fee rate", got)
 	}
 }
+
+// FuzzParseDepositEvent: any log, with a deposit event's topic or not,
+// decodes or errors without panicking; a decoded event re-encodes to the
+// same data.
+func FuzzParseDepositEvent(f *testing.F) {
+	for _, id := range []common.Hash{tunnel.TopicDepositMinted, tunnel.TopicDepositRefundQueued, tunnel.TopicDepositRecorded, {1}} {
+		f.Add(id[:], 3, []byte{})
+		f.Add(id[:], 3, make([]byte, 96))
+		f.Add(id[:], 2, make([]byte, 128))
+	}
+	minted, _ := tunnel.TunnelABI.Events["DepositMinted"].Inputs.NonIndexed().Pack([32]byte{9}, uint32(2), uint64(77))
+	f.Add(tunnel.TopicDepositMinted[:], 3, minted)
+	f.Fuzz(func(t *testing.T, topic0 []byte, ntopics int, data []byte) {
+		l := &types.Log{Data: data}
+		if ntopics > 0 && ntopics < 6 {
+			l.Topics = append(l.Topics, common.BytesToHash(topic0))
+			for i := 1; i < ntopics; i++ {
+				l.Topics = append(l.Topics, common.Hash{byte(i)})
+			}
+		}
+		ev, ok, err := tunnel.ParseDepositEvent(l)
+		if err != nil || !ok {
+			return
+		}
+		var re []byte
+		switch ev.Kind {
+		case tunnel.EventMinted:
+			re, err = tunnel.TunnelABI.Events["DepositMinted"].Inputs.NonIndexed().Pack([32]byte(ev.Outpoint.Hash), ev.Outpoint.Index, ev.AmountSat)
+		case tunnel.EventRefundQueued:
+			re, err = tunnel.TunnelABI.Events["DepositRefundQueued"].Inputs.NonIndexed().Pack(ev.RefundID, ev.Reason)
+		case tunnel.EventRecorded:
+			re, err = tunnel.TunnelABI.Events["DepositRecorded"].Inputs.NonIndexed().Pack([32]byte(ev.Outpoint.Hash), ev.Outpoint.Index, ev.AmountSat, ev.Reason)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(re, data[:len(re)]) {
+			t.Fatalf("re-encoded %x, data %x", re, data)
+		}
+	})
+}
