@@ -11,9 +11,14 @@
 # Needs node and npm; the genesis tests run --check when node is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CONTRACTS=(HVMState)
+# Each entry is contracts/<path>.sol:<output dir>; the contract's name is
+# the file's base name. Test-only contracts (contracts/test) go to their
+# package's testdata, never into the genesis.
+CONTRACTS=(
+	"HVMState:internal/chain/genesis/bytecode"
+	"test/TunnelWithdrawalsHarness:internal/tunnel/testdata"
+)
 npmdir="$PWD/.tools/npm"
-out="internal/chain/genesis/bytecode"
 ./scripts/install-tools.sh >&2 # pins and installs solc-js into .tools/npm
 
 check=0
@@ -21,8 +26,11 @@ check=0
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-for name in "${CONTRACTS[@]}"; do
-	SOLC_DIR="$npmdir/node_modules/solc" SRC="contracts/$name.sol" NAME="$name" node -e '
+for entry in "${CONTRACTS[@]}"; do
+	path="${entry%%:*}"
+	out="${entry#*:}"
+	name="$(basename "$path")"
+	SOLC_DIR="$npmdir/node_modules/solc" SRC="contracts/$path.sol" NAME="$name" node -e '
 const solc = require(process.env.SOLC_DIR);
 const fs = require("fs");
 const src = process.env.SRC, name = process.env.NAME;
@@ -36,7 +44,11 @@ const input = {
     outputSelection: { "*": { "*": ["evm.deployedBytecode.object"] } },
   },
 };
-const out = JSON.parse(solc.compile(JSON.stringify(input)));
+// Imports are resolved by solc to paths from the repository root.
+const findImports = (p) => {
+  try { return { contents: fs.readFileSync(p, "utf8") }; } catch (e) { return { error: "not found: " + p }; }
+};
+const out = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
 const errs = (out.errors || []).filter((e) => e.severity === "error");
 if (errs.length) { for (const e of errs) console.error(e.formattedMessage); process.exit(1); }
 process.stdout.write(out.contracts[src][name].evm.deployedBytecode.object + "\n");
