@@ -377,7 +377,7 @@ func FuzzDecodeSignatures(f *testing.F) {
 	f.Add(append(sigs[0], 0), 1)
 	f.Add([]byte{}, 2)
 	f.Fuzz(func(t *testing.T, sig []byte, n int) {
-		n = n%4 + 1
+		n = (n%4+4)%4 + 1
 		in := make([][]byte, n)
 		for i := range in {
 			in[i] = sig
