@@ -176,17 +176,17 @@ func ReadBatch(st StateReader, addr common.Address) (*Batch, error) {
 	w0 := st.GetState(addr, nsSlot(offBatch0))
 	w1 := st.GetState(addr, nsSlot(offBatch1))
 	b := &Batch{
-		Number:         field(w0, 0, 8),
-		Attempt:        uint32(field(w0, 8, 4)),
-		FeeRate:        field(w0, 12, 8),
-		BtcHeight:      int32(uint32(field(w0, 20, 4))),
-		Open:           field(w0, 24, 1) != 0,
-		Refresh:        field(w0, 25, 1) != 0,
-		ChangeSat:      field(w1, 0, 8),
-		FeeSat:         field(w1, 8, 8),
-		RefreshFeesSat: field(w1, 16, 8),
+		Number:      field(w0, 0, 8),
+		Attempt:     uint32(field(w0, 8, 4)),
+		FeeRate:     field(w0, 12, 8),
+		BtcHeight:   uint32(field(w0, 20, 4)),
+		Open:        field(w0, 24, 1) != 0,
+		Refresh:     field(w0, 25, 1) != 0,
+		Change:      field(w1, 0, 8),
+		Fee:         field(w1, 8, 8),
+		RefreshFees: field(w1, 16, 8),
 	}
-	n, err := arrayLen(st, addr, nsSlot(offInputs), MaxBatchInputs)
+	n, err := arrayLen(st, addr, nsSlot(offInputs), MaxPayoutInputs)
 	if err != nil {
 		return nil, err
 	}
@@ -195,12 +195,12 @@ func ReadBatch(st StateReader, addr common.Address) (*Batch, error) {
 		txid := st.GetState(addr, slotAt(data, uint64(i*inputSlots)))
 		w := st.GetState(addr, slotAt(data, uint64(i*inputSlots+1)))
 		b.Inputs = append(b.Inputs, BatchInput{
-			Outpoint:  wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(field(w, 8, 4))},
-			AmountSat: field(w, 0, 8),
-			Height:    int32(uint32(field(w, 12, 4))),
+			OutPoint: wire.OutPoint{Hash: chainhash.Hash(txid), Index: uint32(field(w, 8, 4))},
+			Amount:   field(w, 0, 8),
+			Height:   uint32(field(w, 12, 4)),
 		})
 	}
-	if n, err = arrayLen(st, addr, nsSlot(offOutputs), MaxBatchOutputs); err != nil {
+	if n, err = arrayLen(st, addr, nsSlot(offOutputs), MaxPayoutOutputs); err != nil {
 		return nil, err
 	}
 	data = arrayData(nsSlot(offOutputs))
@@ -214,8 +214,9 @@ func ReadBatch(st StateReader, addr common.Address) (*Batch, error) {
 		if !ok {
 			return nil, fmt.Errorf("tunnel: batch %d output %d: no queue item %d", b.Number, i, id)
 		}
-		b.Outputs = append(b.Outputs, BatchOutput{ID: id, Kind: it.Kind, Script: it.Script, AmountSat: it.AmountSat,
-			MaxFeeSat: it.MaxFeeSat, ValueSat: field(w, 8, 8)})
+		o := it.output()
+		o.Value = field(w, 8, 8)
+		b.Outputs = append(b.Outputs, o)
 	}
 	if n, err = arrayLen(st, addr, nsSlot(offRates), 1<<20); err != nil {
 		return nil, err
@@ -285,13 +286,13 @@ func pack(method string, args ...any) ([]byte, error) {
 func OpenBatchCalldata(b *Batch) ([]byte, error) {
 	ins := make([]abiInput, len(b.Inputs))
 	for i, in := range b.Inputs {
-		ins[i] = abiInput{Txid: in.Outpoint.Hash, AmountSat: in.AmountSat, Vout: in.Outpoint.Index, Height: uint32(in.Height)}
+		ins[i] = abiInput{Txid: in.OutPoint.Hash, AmountSat: in.Amount, Vout: in.OutPoint.Index, Height: in.Height}
 	}
 	outs := make([]abiOutput, len(b.Outputs))
 	for i, o := range b.Outputs {
-		outs[i] = abiOutput{Id: o.ID, ValueSat: o.ValueSat}
+		outs[i] = abiOutput{Id: o.ID, ValueSat: o.Value}
 	}
-	return pack("openBatch", b.Number, b.Attempt, b.FeeRate, uint32(b.BtcHeight), b.Refresh, b.ChangeSat, b.FeeSat, ins, outs)
+	return pack("openBatch", b.Number, b.Attempt, b.FeeRate, b.BtcHeight, b.Refresh, b.Change, b.Fee, ins, outs)
 }
 
 // MarkPaidCalldata is the system call marking batch number paid by its
@@ -333,21 +334,19 @@ func WithdrawalQueuedID(topics []common.Hash) (uint64, bool) {
 	return new(big.Int).SetBytes(topics[1][:]).Uint64(), true
 }
 
-// DustLimit is the contract's dustLimit: Bitcoin Core's dust threshold of
-// a standard output script, 0 for a non-standard one.
-func DustLimit(script []byte) uint64 {
+// StandardWithdrawalScript reports whether the contract's withdraw
+// accepts script's type (its dustLimit is non-zero): P2PKH, P2SH, P2WPKH,
+// P2WSH or P2TR, matched byte for byte as TunnelWithdrawals.sol does.
+// Their dust limits are DustLimit's.
+func StandardWithdrawalScript(script []byte) bool {
 	n := len(script)
 	switch {
-	case n == 25 && script[0] == 0x76 && script[1] == 0xa9 && script[2] == 0x14 && script[23] == 0x88 && script[24] == 0xac:
-		return 546
-	case n == 23 && script[0] == 0xa9 && script[1] == 0x14 && script[22] == 0x87:
-		return 540
-	case n == 22 && script[0] == 0x00 && script[1] == 0x14:
-		return 294
-	case n == 34 && script[0] == 0x00 && script[1] == 0x20:
-		return 330
-	case n == 34 && script[0] == 0x51 && script[1] == 0x20:
-		return 330
+	case n == 25 && script[0] == 0x76 && script[1] == 0xa9 && script[2] == 0x14 && script[23] == 0x88 && script[24] == 0xac,
+		n == 23 && script[0] == 0xa9 && script[1] == 0x14 && script[22] == 0x87,
+		n == 22 && script[0] == 0x00 && script[1] == 0x14,
+		n == 34 && script[0] == 0x00 && script[1] == 0x20,
+		n == 34 && script[0] == 0x51 && script[1] == 0x20:
+		return true
 	}
-	return 0
+	return false
 }

@@ -117,11 +117,11 @@ func revertName(ret []byte) string {
 
 // Standard scripts of each type (DESIGN 6) and their dust limits.
 var (
-	p2pkh  = append(append([]byte{0x76, 0xa9, 0x14}, bytes.Repeat([]byte{1}, 20)...), 0x88, 0xac)
-	p2sh   = append(append([]byte{0xa9, 0x14}, bytes.Repeat([]byte{2}, 20)...), 0x87)
-	p2wpkh = append([]byte{0x00, 0x14}, bytes.Repeat([]byte{3}, 20)...)
-	p2wsh  = append([]byte{0x00, 0x20}, bytes.Repeat([]byte{4}, 32)...)
-	p2tr   = append([]byte{0x51, 0x20}, bytes.Repeat([]byte{5}, 32)...)
+	sP2PKH  = append(append([]byte{0x76, 0xa9, 0x14}, bytes.Repeat([]byte{1}, 20)...), 0x88, 0xac)
+	sP2SH   = append(append([]byte{0xa9, 0x14}, bytes.Repeat([]byte{2}, 20)...), 0x87)
+	sP2WPKH = append([]byte{0x00, 0x14}, bytes.Repeat([]byte{3}, 20)...)
+	sP2WSH  = append([]byte{0x00, 0x20}, bytes.Repeat([]byte{4}, 32)...)
+	sP2TR   = append([]byte{0x51, 0x20}, bytes.Repeat([]byte{5}, 32)...)
 )
 
 func TestWithdrawRefusesScriptsAndDust(t *testing.T) {
@@ -136,11 +136,11 @@ func TestWithdrawRefusesScriptsAndDust(t *testing.T) {
 		{"p2pk", append(append([]byte{0x21}, bytes.Repeat([]byte{2}, 33)...), 0xac)},
 		{"op_return", []byte{0x6a, 0x04, 'a', 'b', 'c', 'd'}},
 		{"bare multisig", append(append([]byte{0x51, 0x21}, bytes.Repeat([]byte{2}, 33)...), 0x51, 0xae)},
-		{"p2wpkh short", append([]byte{0x00, 0x13}, bytes.Repeat([]byte{3}, 19)...)},
+		{"sP2WPKH short", append([]byte{0x00, 0x13}, bytes.Repeat([]byte{3}, 19)...)},
 		{"witness v2", append([]byte{0x52, 0x20}, bytes.Repeat([]byte{5}, 32)...)},
-		{"p2pkh bad tail", append(slices.Clone(p2pkh[:24]), 0xad)},
-		{"p2sh bad tail", append(slices.Clone(p2sh[:22]), 0x88)},
-		{"p2tr with extra byte", append(slices.Clone(p2tr), 0)},
+		{"sP2PKH bad tail", append(slices.Clone(sP2PKH[:24]), 0xad)},
+		{"sP2SH bad tail", append(slices.Clone(sP2SH[:22]), 0x88)},
+		{"sP2TR with extra byte", append(slices.Clone(sP2TR), 0)},
 	}
 	for _, c := range refused {
 		t.Run("script/"+c.name, func(t *testing.T) {
@@ -158,10 +158,10 @@ func TestWithdrawRefusesScriptsAndDust(t *testing.T) {
 		name   string
 		script []byte
 		dust   uint64
-	}{{"p2pkh", p2pkh, 546}, {"p2sh", p2sh, 540}, {"p2wpkh", p2wpkh, 294}, {"p2wsh", p2wsh, 330}, {"p2tr", p2tr, 330}}
+	}{{"p2pkh", sP2PKH, 546}, {"p2sh", sP2SH, 540}, {"p2wpkh", sP2WPKH, 294}, {"p2wsh", sP2WSH, 330}, {"p2tr", sP2TR, 330}}
 	for _, c := range dust {
 		t.Run("dust/"+c.name, func(t *testing.T) {
-			if got := DustLimit(c.script); got != c.dust {
+			if got := DustLimit(c.script); got != c.dust || !StandardWithdrawalScript(c.script) {
 				t.Fatalf("DustLimit = %d, want %d", got, c.dust)
 			}
 			const maxFee = 5000
@@ -186,7 +186,7 @@ func TestWithdrawBurnsQueuesAndEmits(t *testing.T) {
 	h.credit(user, 1_000_000)
 	ev := WithdrawalsABI.Events["WithdrawalQueued"]
 	for i, amount := range []uint64{400_000, 500_000} {
-		data, _ := WithdrawCalldata(p2wpkh, amount, 2_000)
+		data, _ := WithdrawCalldata(sP2WPKH, amount, 2_000)
 		out, logs := h.mustCall(user, data)
 		id := new(big.Int).SetBytes(out).Uint64()
 		if id != uint64(i) {
@@ -205,14 +205,14 @@ func TestWithdrawBurnsQueuesAndEmits(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(vals[0].([]byte), p2wpkh) || vals[1].(uint64) != amount || vals[2].(uint64) != 2_000 {
+		if !bytes.Equal(vals[0].([]byte), sP2WPKH) || vals[1].(uint64) != amount || vals[2].(uint64) != 2_000 {
 			t.Fatalf("log data %v", vals)
 		}
 		it, ok, err := ReadItem(h.st, h.addr, id)
 		if err != nil || !ok {
 			t.Fatalf("ReadItem(%d): %v %v", id, ok, err)
 		}
-		want := QueueItem{ID: id, Kind: KindWithdrawal, Status: StatusQueued, Script: p2wpkh, AmountSat: amount,
+		want := QueueItem{ID: id, Kind: KindWithdrawal, Status: StatusQueued, Script: sP2WPKH, AmountSat: amount,
 			MaxFeeSat: 2_000, L2Block: h.block, From: user}
 		if !itemEqual(it, want) {
 			t.Fatalf("item %+v, want %+v", it, want)
@@ -222,7 +222,7 @@ func TestWithdrawBurnsQueuesAndEmits(t *testing.T) {
 		t.Fatalf("balance after burns %d, want 100000", b)
 	}
 	// More than the balance: the burn reverts, nothing is queued.
-	data, _ := WithdrawCalldata(p2wpkh, 100_001, 2_000)
+	data, _ := WithdrawCalldata(sP2WPKH, 100_001, 2_000)
 	ret, verr, _ := h.call(user, data)
 	if verr == nil || revertName(ret) != "InsufficientBalance" {
 		t.Fatalf("overdraw: %v %q", verr, revertName(ret))
@@ -242,21 +242,21 @@ func TestBatchLifecycleInStorage(t *testing.T) {
 	h := newHarness(t)
 	user := common.Address{0xcc}
 	h.credit(user, 10_000_000)
-	for _, s := range [][]byte{p2tr, p2pkh} {
+	for _, s := range [][]byte{sP2TR, sP2PKH} {
 		data, _ := WithdrawCalldata(s, 1_000_000, 20_000)
 		h.mustCall(user, data)
 	}
 	txid := chainhash.Hash{0x11, 0x22}
-	rdata, _ := harnessExtra.Pack("queueRefund", [32]byte(txid), uint32(3), p2wsh, uint64(50_000))
+	rdata, _ := harnessExtra.Pack("queueRefund", [32]byte(txid), uint32(3), sP2WSH, uint64(50_000))
 	h.mustCall(user, rdata)
 	it, _, _ := ReadItem(h.st, h.addr, 2)
 	if it.Kind != KindRefund || it.DepositTxid != txid || it.DepositVout != 3 || it.MaxFeeSat != 50_000-330-1 {
 		t.Fatalf("refund item %+v", it)
 	}
 
-	shape := PayoutShape{Signers: 3, K: 2}
-	sel := &Selection{Shape: shape, Number: 1, FeeRate: 7, ViewHeight: 300,
-		Vault: []BatchInput{{Outpoint: wire.OutPoint{Hash: chainhash.Hash{9}, Index: 1}, AmountSat: 5_000_000, Height: 200}}}
+	fees := testFees(t)
+	sel := &Selection{Fees: fees, Number: 1, FeeRate: 7, ViewHeight: 300,
+		Vault: []BatchInput{{OutPoint: wire.OutPoint{Hash: chainhash.Hash{9}, Index: 1}, Amount: 5_000_000, Height: 200}}}
 	for id := uint64(0); id < 3; id++ {
 		it, _, _ := ReadItem(h.st, h.addr, id)
 		sel.Eligible = append(sel.Eligible, it)
@@ -307,7 +307,7 @@ func TestBatchLifecycleInStorage(t *testing.T) {
 	}
 
 	// Re-derivation: attempt 1 at a higher rate.
-	b2 := Rederive(b, shape, 7, 306, 6)
+	b2 := Rederive(b, fees, 7, 306, 6)
 	if b2 == nil || b2.Attempt != 1 || b2.FeeRate <= b.FeeRate {
 		t.Fatalf("rederive %+v", b2)
 	}
@@ -316,7 +316,7 @@ func TestBatchLifecycleInStorage(t *testing.T) {
 	if !batchEqual(got, b2) {
 		t.Fatalf("attempt 1 read back %+v\nwant %+v", got, b2)
 	}
-	a0, err := got.AtAttempt(0, shape)
+	a0, err := got.AtAttempt(0, fees)
 	if err == nil {
 		a0.BtcHeight = b.BtcHeight // the derivation height is not part of the payout
 	}
@@ -359,12 +359,12 @@ func TestVaultSpendCancelsOpenBatch(t *testing.T) {
 	h := newHarness(t)
 	user := common.Address{0xcc}
 	h.credit(user, 10_000_000)
-	h.mustCall(user, must(WithdrawCalldata(p2tr, 1_000_000, 20_000)))
+	h.mustCall(user, must(WithdrawCalldata(sP2TR, 1_000_000, 20_000)))
 	it, _, _ := ReadItem(h.st, h.addr, 0)
-	b := SelectBatch(&Selection{Shape: PayoutShape{Signers: 3, K: 2}, Number: 1, FeeRate: 2, ViewHeight: 10, Eligible: []QueueItem{it},
-		Vault: []BatchInput{{Outpoint: wire.OutPoint{Hash: chainhash.Hash{9}}, AmountSat: 2_000_000, Height: 5}}})
+	b := SelectBatch(&Selection{Fees: testFees(t), Number: 1, FeeRate: 2, ViewHeight: 10, Eligible: []QueueItem{it},
+		Vault: []BatchInput{{OutPoint: wire.OutPoint{Hash: chainhash.Hash{9}}, Amount: 2_000_000, Height: 5}}})
 	h.mustCall(systemAddr, must(OpenBatchCalldata(b)))
-	h.mustCall(systemAddr, must(FlagVaultSpendCalldata(chainhash.Hash{0x66}, b.Inputs[0].Outpoint, 2_000_000, true)))
+	h.mustCall(systemAddr, must(FlagVaultSpendCalldata(chainhash.Hash{0x66}, b.Inputs[0].OutPoint, 2_000_000, true)))
 	got, _ := ReadBatch(h.st, h.addr)
 	if got.Open {
 		t.Fatal("batch open after its input was spent elsewhere")
@@ -388,16 +388,25 @@ func must[T any](v T, err error) T {
 	return v
 }
 
+// testFees sizes payouts of the payout tests' 2-of-3 vault.
+func testFees(t testing.TB) Fees {
+	f, err := NewFees(newFixture(t, 10).vault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func batchEqual(a, b *Batch) bool {
 	if a.Number != b.Number || a.Attempt != b.Attempt || a.FeeRate != b.FeeRate || a.BtcHeight != b.BtcHeight ||
-		a.Open != b.Open || a.Refresh != b.Refresh || a.ChangeSat != b.ChangeSat || a.FeeSat != b.FeeSat ||
+		a.Open != b.Open || a.Refresh != b.Refresh || a.Change != b.Change || a.Fee != b.Fee ||
 		!slices.Equal(a.Inputs, b.Inputs) || !slices.Equal(a.AttemptRates, b.AttemptRates) || len(a.Outputs) != len(b.Outputs) {
 		return false
 	}
 	for i := range a.Outputs {
 		x, y := a.Outputs[i], b.Outputs[i]
-		if x.ID != y.ID || x.Kind != y.Kind || !bytes.Equal(x.Script, y.Script) || x.AmountSat != y.AmountSat ||
-			x.MaxFeeSat != y.MaxFeeSat || x.ValueSat != y.ValueSat {
+		if x.ID != y.ID || x.Refund != y.Refund || !bytes.Equal(x.Script, y.Script) || x.Amount != y.Amount ||
+			x.MaxFee != y.MaxFee || x.Value != y.Value {
 			return false
 		}
 	}
