@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {TunnelWithdrawals} from "./TunnelWithdrawals.sol";
+import {HBTC} from "./HBTC.sol";
 
 /// @title Tunnel
 /// @notice The tunnel predeploy (DESIGN 6): Bitcoin deposits to the vault
@@ -12,7 +13,11 @@ import {TunnelWithdrawals} from "./TunnelWithdrawals.sol";
 /// @dev A predeploy: runtime bytecode in the genesis state, no constructor;
 /// the genesis writes the hBTC address and the initial deposit cursor.
 /// Storage (consensus; read by Go in internal/tunnel/l2abi.go and proved
-/// by provenance) is the ERC-7201 namespace "hemi.tunnel.deposits" at
+/// by provenance) is two ERC-7201 namespaces besides the withdrawal half's.
+/// "hemi.tunnel.base" at BASE_SLOT = keccak256(abi.encode(uint256(keccak256("hemi.tunnel.base")) - 1)) & ~0xff,
+/// one slot: hbtc (bytes 12..31, set at genesis), the fee rate (uint64
+/// sat/vB, bytes 4..11) and the Bitcoin view height it is as of (uint32,
+/// bytes 0..3). "hemi.tunnel.deposits" at
 /// DEPOSITS_SLOT = keccak256(abi.encode(uint256(keccak256("hemi.tunnel.deposits")) - 1)) & ~0xff:
 ///   DEPOSITS_SLOT + 0  the cursor: height (uint32, low-order bytes 28..31),
 ///                      txPos (bytes 24..27), vout (bytes 20..23). Every vault
@@ -44,6 +49,15 @@ contract Tunnel is TunnelWithdrawals {
         uint64 l2Block;
     }
 
+    /// @custom:storage-location erc7201:hemi.tunnel.base
+    struct BaseStorage {
+        HBTC hbtc;
+        uint64 feeRate;
+        uint32 feeRateHeight;
+    }
+
+    bytes32 internal constant BASE_SLOT = 0xcb6614580dd63001962e282bab0362c63cde83d3089674666ce34bc88ca95000;
+
     /// @custom:storage-location erc7201:hemi.tunnel.deposits
     struct DepositStorage {
         uint32 cursorHeight;
@@ -56,8 +70,8 @@ contract Tunnel is TunnelWithdrawals {
 
     bytes32 internal constant DEPOSITS_SLOT = 0x39c801665dbaac1ead8306d12124101136a9dac1a13aa820e6d8de97191a8f00;
 
-    uint8 internal constant KIND_REFUND = 1;
-    uint8 internal constant KIND_RECORDED = 2;
+    uint8 internal constant SETTLED_REFUND = 1;
+    uint8 internal constant SETTLED_RECORDED = 2;
     /// @notice Reason recorded for a mint to the zero address, which the
     /// derivation never asks for (it refunds a deposit without a recipient).
     uint8 public constant REASON_ZERO_RECIPIENT = 0xff;
@@ -73,6 +87,41 @@ contract Tunnel is TunnelWithdrawals {
     event DepositRecorded(bytes32 indexed key, bytes32 txid, uint32 vout, address indexed to, uint64 amountSat, uint8 reason);
     /// @notice The deposit cursor moved (see the storage layout above).
     event DepositCursorSet(uint32 height, uint32 txPos, uint32 vout);
+
+    /// @notice The fee rate the view update recorded changed.
+    event FeeRateSet(uint64 satPerVByte, uint32 bitcoinHeight);
+
+    function _base() internal pure returns (BaseStorage storage $) {
+        assembly {
+            $.slot := BASE_SLOT
+        }
+    }
+
+    /// @notice The hBTC token this tunnel mints and burns.
+    function hbtc() external view returns (HBTC) {
+        return _base().hbtc;
+    }
+
+    /// @notice The Bitcoin fee rate (sat/vB) of the current Bitcoin view:
+    /// the median of the fee rates of the view's recent blocks, PoP
+    /// transactions excluded, at least 1. Consensus: payouts pay it.
+    function feeRate() external view returns (uint64) {
+        return _base().feeRate;
+    }
+
+    /// @notice Records the fee rate as of the Bitcoin view at bitcoinHeight.
+    /// SYSTEM only: the second system transaction of a block whose fee rate
+    /// differs from its parent's (internal/chain/derive).
+    function setFeeRate(uint64 satPerVByte, uint32 bitcoinHeight) external onlySystem {
+        BaseStorage storage $ = _base();
+        ($.feeRate, $.feeRateHeight) = (satPerVByte, bitcoinHeight);
+        emit FeeRateSet(satPerVByte, bitcoinHeight);
+    }
+
+    /// @dev A withdrawal burns the withdrawer's hBTC (reverts when short).
+    function _burn(address from, uint64 amountSat) internal override {
+        _base().hbtc.burn(from, amountSat);
+    }
 
     function _deposits() internal pure returns (DepositStorage storage $) {
         assembly {
@@ -117,7 +166,7 @@ contract Tunnel is TunnelWithdrawals {
         bytes32 key = depositKey(txid, vout);
         if (processed(key)) return;
         uint64 id = _queueRefund(txid, vout, script, amountSat);
-        _deposits().settled[key] = Settled(KIND_REFUND, reason, amountSat, id, uint64(block.number));
+        _deposits().settled[key] = Settled(SETTLED_REFUND, reason, amountSat, id, uint64(block.number));
         emit DepositRefundQueued(key, to, id, reason);
     }
 
@@ -158,7 +207,7 @@ contract Tunnel is TunnelWithdrawals {
 
     function _record(bytes32 key, bytes32 txid, uint32 vout, address to, uint64 amountSat, uint8 reason) private {
         DepositStorage storage $ = _deposits();
-        $.settled[key] = Settled(KIND_RECORDED, reason, amountSat, 0, uint64(block.number));
+        $.settled[key] = Settled(SETTLED_RECORDED, reason, amountSat, 0, uint64(block.number));
         $.recordedSat += amountSat;
         emit DepositRecorded(key, txid, vout, to, amountSat, reason);
     }

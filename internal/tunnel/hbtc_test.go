@@ -1,6 +1,7 @@
 package tunnel_test
 
 import (
+	"bytes"
 	"math/big"
 	"testing"
 
@@ -86,5 +87,33 @@ func TestHBTCERC20(t *testing.T) {
 	}
 	if s := e.call(token, a, "totalSupply")[0].(*big.Int).Uint64(); s != 600 || tunnel.HBTCSupply(e.st, token).Uint64() != 600 {
 		t.Fatalf("supply %d, want 600 (sum of balances)", s)
+	}
+}
+
+// TestWithdrawBurnsHBTC: the real Tunnel's withdraw burns the caller's
+// hBTC through hBTC.burn (the withdrawal half's _burn), and refuses more
+// than the balance.
+func TestWithdrawBurnsHBTC(t *testing.T) {
+	e := newEnv(t, nil)
+	e.system(tunnel.MintCalldata(outpoint(8, 0), alice, 100_000))
+	script := append([]byte{0x00, 0x14}, bytes.Repeat([]byte{0x42}, 20)...)
+	data, err := tunnel.TunnelABI.Pack("withdraw", script, uint64(60_000), uint64(2_000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res := e.apply(alice, tunnelAddr, data, 500_000); res.Err != nil {
+		t.Fatalf("withdraw: %v %x", res.Err, res.Revert())
+	}
+	if b := tunnel.HBTCBalance(e.st, hbtcAddr, alice).Uint64(); b != 40_000 {
+		t.Fatalf("balance %d after withdrawing 60,000 of 100,000", b)
+	}
+	if s := tunnel.HBTCSupply(e.st, hbtcAddr).Uint64(); s != 40_000 {
+		t.Fatalf("supply %d", s)
+	}
+	if res := e.apply(alice, tunnelAddr, data, 500_000); res.Err == nil {
+		t.Fatal("withdrew more than the balance")
+	}
+	if b := tunnel.HBTCBalance(e.st, hbtcAddr, alice).Uint64(); b != 40_000 {
+		t.Fatalf("a refused withdrawal changed the balance to %d", b)
 	}
 }

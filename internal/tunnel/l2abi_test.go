@@ -2,6 +2,7 @@ package tunnel_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/big"
 	"testing"
@@ -290,20 +291,21 @@ func TestRefundAndRecord(t *testing.T) {
 		t.Fatalf("RefundQueued %v %v", rq, err)
 	}
 	ev, ok, err := tunnel.ParseDepositEvent(e.logs[1])
-	if err != nil || !ok || (*ev != tunnel.DepositEvent{Kind: tunnel.EventRefundQueued, Key: tunnel.DepositKey(op1), RefundID: 1, Reason: 2}) {
+	if err != nil || !ok || (*ev != tunnel.DepositEvent{Kind: tunnel.EventRefundQueued, Key: tunnel.DepositKey(op1), RefundID: 0, Reason: 2}) {
 		t.Fatalf("event %+v %v %v", ev, ok, err)
 	}
 	e.number = 11
 	e.system(tunnel.RefundDepositCalldata(op2, alice, script, 500, 3))
 	s, ok := tunnel.ReadSettled(e.st, tunnelAddr, tunnel.DepositKey(op2))
-	if !ok || (s != tunnel.Settled{Kind: tunnel.SettledRefund, Reason: 3, AmountSat: 500, RefundID: 2, L2Block: 11}) {
+	if !ok || (s != tunnel.Settled{Kind: tunnel.SettledRefund, Reason: 3, AmountSat: 500, RefundID: 1, L2Block: 11}) {
 		t.Fatalf("settled %+v", s)
 	}
 	if ev, _, _ := tunnel.ParseDepositEvent(e.logs[1]); ev.To != alice {
 		t.Fatalf("refund event recipient %v", ev.To)
 	}
-	// The withdrawal namespace's first word counts the refunds.
-	if w := e.st.GetState(tunnelAddr, genesis.TunnelWithdrawalsSlot); w.Big().Uint64() != 2 {
+	// The withdrawal queue's next id (its namespace's first word, low
+	// 8 bytes; ids count from 0) counts the two refunds.
+	if w := e.st.GetState(tunnelAddr, genesis.TunnelWithdrawalsSlot); binary.BigEndian.Uint64(w[24:]) != 2 {
 		t.Fatalf("refund counter %v", w)
 	}
 	e.number = 12
