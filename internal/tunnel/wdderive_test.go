@@ -265,7 +265,7 @@ func TestDeriveBatchRules(t *testing.T) {
 		}
 		wantKinds(t, e.step(), "openBatch")
 		b := e.batch()
-		if len(b.Outputs) != MaxPayoutOutputs || len(b.Inputs) != MaxPayoutInputs {
+		if len(b.Outputs) != MaxPayoutOutputs {
 			t.Fatalf("%d outputs", len(b.Outputs))
 		}
 		for i, o := range b.Outputs {
