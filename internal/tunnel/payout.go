@@ -21,8 +21,7 @@ package tunnel
 //     for exactly k of them and an empty item for the rest, then the leaf
 //     script, then the control block (sign.go).
 //
-// Until twd's batch.go lands, the Batch fields a payout needs are defined
-// here; batch.go replaces this definition on merge (same names).
+// The Batch, its inputs and outputs are twd's batch.go.
 
 import (
 	"encoding/binary"
@@ -87,41 +86,6 @@ type Vault interface {
 	InternalKey() *btcec.PublicKey
 	// MerkleRoot is the script tree's root (PSBT tap_merkle_root).
 	MerkleRoot() []byte
-}
-
-// Batch is the open batch as the L2 state holds it (twd's batch.go
-// replaces this definition; the fields are the ones a payout needs).
-type Batch struct {
-	// Number is the batch number, committed in the payout's OP_RETURN.
-	Number uint64
-	// Attempt counts re-derivations at a higher fee (0 first).
-	Attempt uint32
-	// FeeRate is this attempt's fee rate in sat/vB (consensus: recorded
-	// by the view update, bumped by BumpRate).
-	FeeRate uint64
-	// Inputs are the vault outputs spent, oldest first.
-	Inputs []BatchInput
-	// Outputs are the withdrawals, then the refunds, in id order.
-	Outputs []BatchOutput
-	// Change is what returns to the vault, as PlanPayout computes it
-	// (zero: no change output).
-	Change uint64
-}
-
-// BatchInput is one vault output a batch spends.
-type BatchInput struct {
-	OutPoint wire.OutPoint
-	Amount   uint64 // satoshis
-	Height   uint32 // Bitcoin height of the block that created it
-}
-
-// BatchOutput is one withdrawal or refund a batch pays.
-type BatchOutput struct {
-	ID     uint64 // withdrawal or refund id (informational)
-	Refund bool   // a queued refund rather than a withdrawal
-	Script []byte // the recipient's standard output script
-	Amount uint64 // burned (or refunded) satoshis; the output pays Amount - fee
-	MaxFee uint64 // the most fee this output accepts
 }
 
 // PayoutData is the OP_RETURN data of batch number's payout.
