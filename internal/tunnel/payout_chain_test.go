@@ -75,7 +75,7 @@ func regtestChain(t *testing.T, vault []byte) *chainUnderTest {
 }
 
 func btcdChain(t *testing.T, v *scriptVault) *chainUnderTest {
-	vaultAddr, err := address.NewAddressTaproot(v.pkScript[2:], &chaincfg.RegressionNetParams)
+	vaultAddr, err := address.NewAddressTaproot(v.PkScript()[2:], &chaincfg.RegressionNetParams)
 	if err != nil {
 		t.Fatal(err)
 	}
