@@ -61,7 +61,7 @@ type Signer struct {
 	index uint8
 	m     metrics
 
-	refusedSeen   map[string]bool            // (batch, attempt, reason) already logged
+	refusedSeen   map[string]bool              // (batch, attempt, reason) already logged
 	lastBroadcast map[chainhash.Hash]time.Time // payouts sent, when
 }
 
