@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -35,6 +36,21 @@ const (
 	flagMaxRewarded      = "max-rewarded"
 	flagAlloc            = "alloc"
 	flagDevAccounts      = "dev-accounts"
+	// The tunnel (genesis "tunnel" object): present when --tunnel-signer
+	// or --dev-tunnel is given.
+	flagTunnelSigner     = "tunnel-signer"
+	flagTunnelK          = "tunnel-k"
+	flagTunnelRecovery   = "tunnel-recovery"
+	flagTunnelM          = "tunnel-m"
+	flagTunnelDelay      = "tunnel-recovery-delay"
+	flagTunnelDepConfs   = "tunnel-deposit-confirmations"
+	flagTunnelWdConfs    = "tunnel-withdrawal-confirmations"
+	flagTunnelMinDeposit = "tunnel-min-deposit-sat"
+	flagTunnelMaxDeps    = "tunnel-max-deposits-per-block"
+	flagTunnelRederive   = "tunnel-rederive-blocks"
+	flagTunnelAddress    = "tunnel-address"
+	flagHBTCAddress      = "hbtc-address"
+	flagDevTunnel        = "dev-tunnel"
 )
 
 func genesisCommand() *cli.Command {
@@ -58,6 +74,9 @@ func genesisNewCommand() *cli.Command {
 			"hash (`hemi btc header HEIGHT` prints the hash); a node waits until its index has that block\n" +
 			"on its most-work chain. The PoP tables keep their defaults; edit the file to change them and\n" +
 			"check it with `hemi genesis hash FILE`.\n\n" +
+			"The BTC tunnel is on when --tunnel-signer (x-only keys, 64 hex digits each; repeat) or\n" +
+			"--dev-tunnel (the public dev keys, development networks only) is given; `hemi tunnel vault\n" +
+			"--genesis FILE` then prints the vault's address and descriptor.\n\n" +
 			"Example: hemi genesis new --chain-id 7431338 --network regtest --btc-height 110 \\\n" +
 			"  --btc-hash <hash> --sequencer 0x70997970C51812dc3A010C7d01b50e0d17dc79C8:seq-1 --dev-accounts genesis.json",
 		Flags: []cli.Flag{
@@ -78,6 +97,19 @@ func genesisNewCommand() *cli.Command {
 			&cli.Uint64Flag{Name: flagMaxRewarded, Value: genesis.DefaultMaxRewarded, Usage: "publications paid per keystone"},
 			&cli.StringSliceFlag{Name: flagAlloc, Usage: "fund ADDRESS=WEI at genesis (repeat for each)"},
 			&cli.BoolFlag{Name: flagDevAccounts, Usage: "fund anvil's ten public dev accounts with 10,000 ETH each (development networks only)"},
+			&cli.StringSliceFlag{Name: flagTunnelSigner, Usage: "a tunnel committee key, BIP-340 x-only, 64 hex digits (repeat for each; turns the tunnel on)"},
+			&cli.Uint64Flag{Name: flagTunnelK, Usage: "signatures a payout needs (default: a majority of the signers)"},
+			&cli.StringSliceFlag{Name: flagTunnelRecovery, Usage: "a tunnel recovery key, x-only (repeat for each, in leaf order)"},
+			&cli.Uint64Flag{Name: flagTunnelM, Usage: "signatures a recovery spend needs (default: a majority of the recovery keys)"},
+			&cli.Uint64Flag{Name: flagTunnelDelay, Value: genesis.DefaultRecoveryDelay, Usage: "N: Bitcoin blocks after which the recovery set may spend a vault output"},
+			&cli.Uint64Flag{Name: flagTunnelDepConfs, Value: genesis.DefaultDepositConfirmations, Usage: "Bitcoin confirmations before a deposit is minted"},
+			&cli.Uint64Flag{Name: flagTunnelWdConfs, Value: genesis.DefaultWithdrawalConfirmations, Usage: "Bitcoin confirmations before a payout's batch is paid"},
+			&cli.Uint64Flag{Name: flagTunnelMinDeposit, Value: genesis.DefaultMinDepositSat, Usage: "smallest deposit minted, in satoshis (smaller ones are refunded)"},
+			&cli.Uint64Flag{Name: flagTunnelMaxDeps, Value: genesis.DefaultMaxDepositsPerBlock, Usage: "deposits per L2 block (the rest carry over)"},
+			&cli.Uint64Flag{Name: flagTunnelRederive, Value: genesis.DefaultRederiveBlocks, Usage: "Bitcoin blocks before an unconfirmed payout is re-derived at a higher fee"},
+			&cli.StringFlag{Name: flagTunnelAddress, Value: strings.ToLower(genesis.DefaultTunnelAddress.Hex()), Usage: "the tunnel predeploy's address"},
+			&cli.StringFlag{Name: flagHBTCAddress, Value: strings.ToLower(genesis.DefaultHBTCAddress.Hex()), Usage: "the hBTC predeploy's address"},
+			&cli.BoolFlag{Name: flagDevTunnel, Usage: "a tunnel of the public dev keys: 2-of-3 committee, 2-of-3 recovery, N 144 (development networks only)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			if cmd.Args().Len() != 1 {
@@ -167,10 +199,94 @@ func newGenesisFile(cmd *cli.Command, now time.Time) (*genesis.File, error) {
 		}
 		f.Alloc[a] = types.Account{Balance: bal}
 	}
+	if f.Config.Tunnel, err = newTunnelConfig(cmd); err != nil {
+		return nil, err
+	}
 	if err := f.Validate(); err != nil {
 		return nil, fmt.Errorf("genesis new: %w (set it with its flag, see hemi genesis new --help)", err)
 	}
 	return f, nil
+}
+
+// newTunnelConfig is the tunnel the flags describe, nil when neither
+// --tunnel-signer nor --dev-tunnel is given (then no other tunnel flag
+// may be).
+func newTunnelConfig(cmd *cli.Command) (*genesis.TunnelConfig, error) {
+	signers, recovery := cmd.StringSlice(flagTunnelSigner), cmd.StringSlice(flagTunnelRecovery)
+	var t *genesis.TunnelConfig
+	switch {
+	case cmd.Bool(flagDevTunnel):
+		if len(signers) > 0 || len(recovery) > 0 {
+			return nil, fmt.Errorf("--%s sets the dev keys; drop --%s and --%s, or --%s", flagDevTunnel, flagTunnelSigner, flagTunnelRecovery, flagDevTunnel)
+		}
+		dev, err := genesis.DevTunnelConfig()
+		if err != nil {
+			return nil, err
+		}
+		t = dev
+	case len(signers) > 0:
+		s, err := parseXOnlyKeys(flagTunnelSigner, signers)
+		if err != nil {
+			return nil, err
+		}
+		r, err := parseXOnlyKeys(flagTunnelRecovery, recovery)
+		if err != nil {
+			return nil, err
+		}
+		t = genesis.DefaultTunnelConfig(s, len(s)/2+1, r, len(r)/2+1)
+	default:
+		for _, name := range []string{flagTunnelRecovery, flagTunnelK, flagTunnelM, flagTunnelDelay, flagTunnelDepConfs, flagTunnelWdConfs,
+			flagTunnelMinDeposit, flagTunnelMaxDeps, flagTunnelRederive, flagTunnelAddress, flagHBTCAddress} {
+			if cmd.IsSet(name) {
+				return nil, fmt.Errorf("--%s without a tunnel: give the committee with --%s KEY (repeat) or use --%s", name, flagTunnelSigner, flagDevTunnel)
+			}
+		}
+		return nil, nil
+	}
+	if cmd.IsSet(flagTunnelK) {
+		t.K = int(min(cmd.Uint64(flagTunnelK), genesis.MaxTunnelKeys+1))
+	}
+	if cmd.IsSet(flagTunnelM) {
+		t.M = int(min(cmd.Uint64(flagTunnelM), genesis.MaxTunnelKeys+1))
+	}
+	if cmd.IsSet(flagTunnelDelay) || !cmd.Bool(flagDevTunnel) {
+		d := cmd.Uint64(flagTunnelDelay)
+		if d > 65535 {
+			return nil, fmt.Errorf("--%s %d: at most 65535 blocks (a BIP-68 relative timelock)", flagTunnelDelay, d)
+		}
+		t.RecoveryDelay = uint16(d)
+	}
+	for name, dst := range map[string]*uint32{flagTunnelDepConfs: &t.DepositConfirmations, flagTunnelWdConfs: &t.WithdrawalConfirmations, flagTunnelRederive: &t.RederiveBlocks} {
+		v := cmd.Uint64(name)
+		if v > 1<<32-1 {
+			return nil, fmt.Errorf("--%s %d: too large", name, v)
+		}
+		*dst = uint32(v)
+	}
+	t.MinDepositSat = cmd.Uint64(flagTunnelMinDeposit)
+	t.MaxDepositsPerBlock = int(min(cmd.Uint64(flagTunnelMaxDeps), genesis.MaxDepositsPerBlockLimit+1))
+	for name, dst := range map[string]*common.Address{flagTunnelAddress: &t.TunnelAddress, flagHBTCAddress: &t.HBTCAddress} {
+		s := cmd.String(name)
+		if !common.IsHexAddress(s) || !strings.HasPrefix(s, "0x") {
+			return nil, fmt.Errorf("--%s %q: want a 0x-prefixed address", name, s)
+		}
+		*dst = common.HexToAddress(s)
+	}
+	return t, nil
+}
+
+// parseXOnlyKeys reads BIP-340 x-only keys (64 hex digits; Validate
+// checks they are points).
+func parseXOnlyKeys(flag string, in []string) ([][32]byte, error) {
+	out := make([][32]byte, len(in))
+	for i, s := range in {
+		b, err := hex.DecodeString(s)
+		if err != nil || len(b) != 32 {
+			return nil, fmt.Errorf("--%s %q: want a BIP-340 x-only public key, 64 hex digits without 0x", flag, s)
+		}
+		copy(out[i][:], b)
+	}
+	return out, nil
 }
 
 func parseUint64(flag, s string) (uint64, error) {

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -188,5 +190,69 @@ func TestPinGenesis(t *testing.T) {
 	if err := pinGenesis(dir, "b.json", &g, false); err == nil || !strings.Contains(err.Error(), "b.json has hash "+g.Hash().Hex()) ||
 		!strings.Contains(err.Error(), f.Hash().Hex()) {
 		t.Fatalf("another file on the same data: %v", err)
+	}
+}
+
+// TestGenesisNewTunnel: the tunnel flags write the genesis "tunnel"
+// object (majority thresholds by default), --dev-tunnel writes the dev
+// keys, and a bad tunnel flag is an error naming the field or flag.
+func TestGenesisNewTunnel(t *testing.T) {
+	dir := t.TempDir()
+	signers, recovery, err := genesis.DevTunnelKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := func(k genesis.DevTunnelKey) string { return hex.EncodeToString(k.XOnly[:]) }
+	base := []string{"genesis", "new", "--chain-id", "7431338", "--network", "regtest", "--btc-height", "0", "--btc-hash", regtestGenesisHash,
+		"--sequencer", "0x70997970C51812dc3A010C7d01b50e0d17dc79C8", "--time", "1700000000"}
+	args := append(slicesClone(base), "--tunnel-signer", x(signers[0]), "--tunnel-signer", strings.ToUpper(x(signers[1])), "--tunnel-signer", x(signers[2]),
+		"--tunnel-recovery", x(recovery[0]), "--tunnel-min-deposit-sat", "5000", "--hbtc-address", "0x00000000000000000000000000000000000000bb")
+	path := filepath.Join(dir, "tunnel.json")
+	if _, err := runOut(t, append(args, path)...); err != nil {
+		t.Fatal(err)
+	}
+	f, err := genesis.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc := f.Config.Tunnel
+	if tc == nil || len(tc.Signers) != 3 || tc.Signers[1] != signers[1].XOnly || tc.K != 2 || len(tc.Recovery) != 1 || tc.M != 1 ||
+		tc.RecoveryDelay != genesis.DefaultRecoveryDelay || tc.MinDepositSat != 5000 || tc.DepositConfirmations != genesis.DefaultDepositConfirmations ||
+		tc.HBTCAddress != common.HexToAddress("0xbb") || tc.TunnelAddress != genesis.DefaultTunnelAddress {
+		t.Fatalf("tunnel %+v", tc)
+	}
+	dev := filepath.Join(dir, "dev.json")
+	if _, err := runOut(t, append(slicesClone(base), "--dev-tunnel", "--tunnel-k", "3", dev)...); err != nil {
+		t.Fatal(err)
+	}
+	g, err := genesis.Load(dev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := genesis.DevTunnelConfig()
+	want.K = 3
+	if g.Config.Tunnel == nil || fmt.Sprint(*g.Config.Tunnel) != fmt.Sprint(*want) {
+		t.Fatalf("dev tunnel %+v, want %+v", g.Config.Tunnel, want)
+	}
+	for _, bad := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--tunnel-k", "2"}, "without a tunnel"},
+		{[]string{"--tunnel-signer", "02" + x(signers[0])}, "x-only"},
+		{[]string{"--tunnel-signer", x(signers[0])}, "tunnel.recovery"},
+		{[]string{"--tunnel-signer", x(signers[0]), "--tunnel-recovery", x(recovery[0]), "--tunnel-k", "2"}, "tunnel.k"},
+		{[]string{"--tunnel-signer", x(signers[0]), "--tunnel-signer", x(signers[0]), "--tunnel-recovery", x(recovery[0])}, "tunnel.signers[1]"},
+		{[]string{"--tunnel-signer", x(signers[0]), "--tunnel-recovery", x(recovery[0]), "--tunnel-recovery-delay", "70000"}, "65535"},
+		{[]string{"--dev-tunnel", "--tunnel-signer", x(signers[0])}, "dev keys"},
+		{[]string{"--dev-tunnel", "--tunnel-address", "0x48656d6900000000000000000000000000000001"}, "tunnel.tunnel_address"},
+	} {
+		p := filepath.Join(dir, "bad.json")
+		if _, err := runOut(t, append(append(slicesClone(base), bad.args...), p)...); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%v: %v, want an error containing %q", bad.args, err, bad.want)
+		}
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%v: a file was written", bad.args)
+		}
 	}
 }

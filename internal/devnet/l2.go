@@ -69,8 +69,9 @@ type L2Config struct {
 // NewL2 builds the devnet's L2 node on svc's index: the devnet genesis
 // file (genesis.DevnetFile) sealed by the public dev sequencer key
 // (sequencer.DevKey), its Bitcoin view the index's block
-// genesis.DefaultViewLag below its tip, its time now, and anvil's ten
-// funded dev accounts; the file is written to cfg.GenesisPath. The caller
+// genesis.DefaultViewLag below its tip, its time now, anvil's ten
+// funded dev accounts and the dev tunnel (genesis.DevTunnelConfig); the
+// file is written to cfg.GenesisPath. The caller
 // runs the node (Node.Run) and closes it.
 func NewL2(svc *tbc.Service, cfg L2Config) (*L2, error) {
 	key := sequencer.DevKey()
@@ -91,6 +92,11 @@ func NewL2(svc *tbc.Service, cfg L2Config) (*L2, error) {
 	}
 	file.SequencerNames = []string{"devnet"}
 	c := &file.Config
+	// The dev tunnel: a 2-of-3 committee and 2-of-3 recovery set of
+	// public dev keys, recovery after DevRecoveryDelay blocks.
+	if c.Tunnel, err = genesis.DevTunnelConfig(); err != nil {
+		return nil, fmt.Errorf("devnet: genesis: %w", err)
+	}
 	if cfg.BlockTime > 0 {
 		c.BlockTime = cfg.BlockTime
 	}

@@ -40,9 +40,6 @@ const (
 	// DefaultKeystoneInterval: every L2 block whose number is a multiple
 	// of it is a keystone (DESIGN 4).
 	DefaultKeystoneInterval = 25
-	// DefaultDepositConfirmations is the Bitcoin confirmations a tunnel
-	// deposit needs in the view before it is minted (DESIGN 6).
-	DefaultDepositConfirmations = 6
 	// MaxJSONInt bounds every integer the genesis file writes as a JSON
 	// number: 2^53-1, the largest a JavaScript or jq reader gets exactly
 	// (amounts in wei, which may be larger, are decimal strings).
@@ -89,19 +86,10 @@ type Config struct {
 	// Sequencers are the addresses whose seal (block.Signer) a block may
 	// carry. At least one.
 	Sequencers []common.Address
-	// HBTCToken is the address reserved for the hBTC ERC-20 predeploy
-	// (DESIGN 6: 8 decimals, minted by deposit system transactions). A
-	// placeholder: the token is not implemented yet and the genesis puts
-	// no code there. Zero means no tunnel token.
-	HBTCToken common.Address
-	// TunnelVault is the tunnel vault's Bitcoin address on
-	// BitcoinNetwork (a k-of-n P2WSH or P2TR multisig, DESIGN 6). A
-	// placeholder until the tunnel is built; empty means no tunnel:
-	// no deposit system transactions are derived.
-	TunnelVault string
-	// DepositConfirmations is how many Bitcoin confirmations a deposit
-	// needs in the view before it is minted.
-	DepositConfirmations uint32
+	// Tunnel is the BTC tunnel (DESIGN 6): its vault keys, thresholds,
+	// confirmations and predeploy addresses. Nil means no tunnel: no
+	// vault, no deposit or payout system transactions.
+	Tunnel *TunnelConfig
 	// PoP is the Proof-of-Proof schedule: finality depth, fork choice
 	// scoring and publisher rewards (DESIGN 4).
 	PoP PoPConfig
@@ -142,22 +130,22 @@ type PoPConfig struct {
 }
 
 // DevnetConfig is the devnet's configuration with sequencer as the only
-// sequencer: every default of this package, Bitcoin regtest, no tunnel,
+// sequencer: every default of this package, Bitcoin regtest, no tunnel
+// (the devnet itself adds DevTunnelConfig),
 // PoP with DefaultPoPConfig(DevnetSuperfinalDepth), every feature from
 // block 0.
 func DevnetConfig(sequencer common.Address) Config {
 	return Config{
-		ChainID:              DevnetChainID,
-		BlockTime:            DefaultBlockTime,
-		GasLimit:             DefaultGasLimit,
-		InitialBaseFee:       DefaultInitialBaseFee,
-		BitcoinNetwork:       network.Regtest,
-		ViewLag:              DefaultViewLag,
-		KeystoneInterval:     DefaultKeystoneInterval,
-		Sequencers:           []common.Address{sequencer},
-		DepositConfirmations: DefaultDepositConfirmations,
-		PoP:                  DefaultPoPConfig(DevnetSuperfinalDepth),
-		Forks:                DefaultForks(),
+		ChainID:          DevnetChainID,
+		BlockTime:        DefaultBlockTime,
+		GasLimit:         DefaultGasLimit,
+		InitialBaseFee:   DefaultInitialBaseFee,
+		BitcoinNetwork:   network.Regtest,
+		ViewLag:          DefaultViewLag,
+		KeystoneInterval: DefaultKeystoneInterval,
+		Sequencers:       []common.Address{sequencer},
+		PoP:              DefaultPoPConfig(DevnetSuperfinalDepth),
+		Forks:            DefaultForks(),
 	}
 }
 
@@ -196,6 +184,9 @@ func (c *Config) Validate() error {
 		return fieldErr(ErrConfig, "bitcoin.network", "%v", err)
 	}
 	if err := c.PoP.Validate(c.GasLimit); err != nil {
+		return err
+	}
+	if err := c.Tunnel.Validate(); err != nil {
 		return err
 	}
 	return c.Forks.validate()

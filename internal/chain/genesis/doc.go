@@ -32,7 +32,13 @@
 //	                   today each must be present, at 0: Config.Active)
 //	alloc              address -> {balance (wei, decimal string), nonce,
 //	                   code, storage (optional)}
-//	tunnel             reserved for the tunnel issue: absent or null
+//	tunnel             the BTC tunnel (DESIGN 6), absent or null for none:
+//	                   {signers (x-only keys, 64 hex digits), k,
+//	                   recovery (x-only keys, leaf order), m,
+//	                   recovery_delay, deposit_confirmations,
+//	                   withdrawal_confirmations, min_deposit_sat,
+//	                   max_deposits_per_block, rederive_blocks,
+//	                   tunnel_address, hbtc_address} (tunnel_file.go)
 //
 // Decode is strict: unknown fields, duplicate keys (at any depth, also an
 // address or slot written in two cases), fractions, exponents, negative
@@ -45,7 +51,8 @@
 //
 // Hash is keccak256 of Canonical: the file's fields in normal form
 // (hex lowercase, an account's zero nonce, empty code and storage left
-// out, "tunnel" null) serialized as RFC 8785 (JCS): keys sorted, no
+// out, "tunnel" null when there is none, so files without a tunnel kept
+// their hash when the tunnel came) serialized as RFC 8785 (JCS): keys sorted, no
 // whitespace, numbers as decimal integers. For a file Encode wrote it is
 // `jq -cjS . FILE | cast keccak`. testdata/genesis_v1_hash.json pins it
 // for testdata/genesis_v1.json, whose genesis block is the devnet golden
@@ -60,7 +67,6 @@
 //	bitcoin network        regtest (devnet)
 //	view lag               2 Bitcoin blocks
 //	keystone interval      25 L2 blocks
-//	deposit confirmations  6
 //	system address         0xDeaDDEaDDeAdDeAdDEAdDEaddeAddEAdDEAd0001 (no key)
 //	HVMState predeploy     0x48656d6900000000000000000000000000000001
 //	view update gas        1,000,000
@@ -86,8 +92,31 @@
 // (every node must use the same values) but changes no genesis block
 // hash; the genesis file's hash covers it.
 //
-// hBTC's token address and the tunnel vault are Config fields only,
-// placeholders until the tunnel exists; the genesis puts nothing at them.
+// # Tunnel (tunnel.go; Config.Tunnel, nil = no tunnel)
+//
+// The vault's Bitcoin address is not configured: internal/tunnel derives
+// it from the keys, thresholds, N and the Bitcoin network, so it cannot
+// disagree with them. Defaults (DefaultTunnelConfig):
+//
+//	recovery delay N          4,032 Bitcoin blocks (devnet 144)
+//	deposit confirmations     6
+//	withdrawal confirmations  6
+//	min deposit               10,000 sat
+//	max deposits per block    64 (1 to 1,000)
+//	rederive blocks           6
+//	tunnel predeploy          0x48656d6900000000000000000000000000000002
+//	hBTC predeploy            0x48656d6900000000000000000000000000000003
+//
+// Validate: 1 to 999 distinct valid x-only keys per set (Bitcoin Core's
+// multi_a limit), 1 <= k <= signers, 1 <= m <= recovery keys,
+// 2 <= N <= 65,535, confirmations and rederive blocks >= 1, the minimum
+// within 1 sat to 21M BTC, two distinct non-zero predeploy addresses
+// that no system contract, HVMState or alloc entry uses.
+//
+// Dev tunnel (DevTunnelConfig, used by internal/devnet): a 2-of-3
+// committee at m/86'/1'/0'/0/{0,1,2} and a 2-of-3 recovery set at
+// m/86'/1'/1'/0/{0,1,2} of DevMnemonic (public keys pinned in
+// testdata/genesis_v1_tunnel_hash.json), N = 144.
 //
 // # The genesis state
 //

@@ -48,9 +48,8 @@ var ErrGenesisBlock = errors.New("genesis: bitcoin genesis block mismatch")
 // the genesis block once the node's Bitcoin index has the genesis
 // Bitcoin block. The package documentation lists the format.
 type File struct {
-	// Config is the consensus configuration. Format 1 has no tunnel
-	// section (it is reserved), so HBTCToken and TunnelVault are zero
-	// and DepositConfirmations is DefaultDepositConfirmations.
+	// Config is the consensus configuration; its Tunnel is the file's
+	// "tunnel" object (null: no tunnel).
 	Config Config
 	// SequencerNames are optional labels of Config.Sequencers, by index
 	// ("" for none); nil or as long as Config.Sequencers.
@@ -99,9 +98,6 @@ func (f *File) Validate() error {
 	if err := f.Config.Validate(); err != nil {
 		return err
 	}
-	if f.Config.HBTCToken != (common.Address{}) || f.Config.TunnelVault != "" || f.Config.DepositConfirmations != DefaultDepositConfirmations {
-		return fieldErr(ErrConfig, "tunnel", "reserved: format %d has no tunnel parameters (Config's tunnel fields must keep their defaults)", FileVersion)
-	}
 	if r := f.Config.PoP.Reward; r != nil && (r.Sign() < 0 || r.Cmp(maxUint256) > 0) {
 		return fieldErr(ErrConfig, "pop.reward", "%v: want 0 to 2^256-1 wei", r)
 	}
@@ -131,6 +127,10 @@ func (f *File) Validate() error {
 	}
 	reserved := SystemContracts()
 	reserved[HVMStateAddress] = types.Account{}
+	if t := f.Config.Tunnel; t != nil {
+		reserved[t.TunnelAddress] = types.Account{}
+		reserved[t.HBTCAddress] = types.Account{}
+	}
 	for _, addr := range slices.SortedFunc(maps.Keys(f.Alloc), func(a, b common.Address) int { return a.Cmp(b) }) {
 		acc := f.Alloc[addr]
 		path := "alloc." + strings.ToLower(addr.Hex())
@@ -166,6 +166,7 @@ func (f *File) Spec(view hvm.Header) (*Spec, error) {
 		cfg.PoP.Reward = new(big.Int).Set(cfg.PoP.Reward)
 	}
 	cfg.Forks = maps.Clone(cfg.Forks)
+	cfg.Tunnel = cfg.Tunnel.Clone()
 	return &Spec{Config: cfg, Timestamp: f.Time, View: view, Alloc: maps.Clone(f.Alloc)}, nil
 }
 
@@ -242,7 +243,7 @@ func Decode(data []byte) (*File, error) {
 	} else if v != FileVersion {
 		return nil, fileErr("version", "%d: this hemi reads genesis format %d only; use a hemi release that reads format %d", v, FileVersion, v)
 	}
-	f := &File{Config: Config{DepositConfirmations: DefaultDepositConfirmations}}
+	f := &File{}
 	if err := f.decode(root); err != nil {
 		return nil, err
 	}
@@ -300,11 +301,8 @@ func (f *File) decode(root *object) error {
 	if err := f.decodeAlloc(root); err != nil {
 		return err
 	}
-	if root.has("tunnel") {
-		root.read["tunnel"] = true
-		if root.m["tunnel"] != nil {
-			return fileErr("tunnel", "reserved for the tunnel's parameters (DESIGN 6), which this hemi does not implement yet; remove it or set it to null")
-		}
+	if err := f.decodeTunnel(root); err != nil {
+		return err
 	}
 	return root.finish()
 }
@@ -494,7 +492,9 @@ func (f *File) decodeAlloc(root *object) error {
 // the indented file shows them. Normal forms: addresses, hex and hashes
 // lowercase (Bitcoin's in display order, without 0x); an account's zero
 // nonce, empty code and empty storage left out; a sequencer's name left
-// out when it has none; "tunnel" always null (reserved).
+// out when it has none; "tunnel" null when there is no tunnel (so the
+// hash of a file without a tunnel is what it was before the tunnel
+// existed).
 func (f *File) tree() fields {
 	c := &f.Config
 	seqs := make([]any, len(c.Sequencers))
@@ -561,7 +561,7 @@ func (f *File) tree() fields {
 		}},
 		{"forks", forks},
 		{"alloc", alloc},
-		{"tunnel", nil},
+		{"tunnel", tunnelTree(c.Tunnel)},
 	}
 }
 

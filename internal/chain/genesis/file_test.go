@@ -2,6 +2,7 @@ package genesis
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"math/big"
@@ -42,6 +43,8 @@ func TestFileRoundTrip(t *testing.T) {
 	f.Bitcoin.Hash[0] = 0xee
 	f.Alloc[common.Address{9}] = types.Account{Balance: new(big.Int), Nonce: 3, Code: []byte{0x60, 0x00},
 		Storage: map[common.Hash]common.Hash{{1}: {2}, {3}: {4}}}
+	f.Config.Tunnel = devTunnel(t)
+	f.Config.Tunnel.MinDepositSat, f.Config.Tunnel.WithdrawalConfirmations, f.Config.Tunnel.RederiveBlocks = 12_345, 7, 9
 	data, err := f.Encode()
 	if err != nil {
 		t.Fatal(err)
@@ -92,6 +95,14 @@ func TestFileRoundTrip(t *testing.T) {
 		"bitcoin":     func(f *File) { f.Bitcoin.Hash[1]++ },
 		"view lag":    func(f *File) { f.Config.ViewLag++ },
 		"reward time": func(f *File) { f.Config.PoP.RewardDelay++ },
+		"tunnel k":    func(f *File) { f.Config.Tunnel.K-- },
+		"tunnel key order": func(f *File) {
+			f.Config.Tunnel.Recovery[0], f.Config.Tunnel.Recovery[1] = f.Config.Tunnel.Recovery[1], f.Config.Tunnel.Recovery[0]
+		},
+		"tunnel delay":   func(f *File) { f.Config.Tunnel.RecoveryDelay++ },
+		"tunnel hbtc":    func(f *File) { f.Config.Tunnel.HBTCAddress[19]++ },
+		"tunnel minimum": func(f *File) { f.Config.Tunnel.MinDepositSat++ },
+		"no tunnel":      func(f *File) { f.Config.Tunnel = nil },
 	} {
 		c, _ := Decode(data)
 		mut(c)
@@ -189,11 +200,40 @@ func TestActive(t *testing.T) {
 	}
 }
 
-// edit decodes the valid devnet file's JSON, lets mut change it and
-// encodes it again.
+// devTunnel is the devnet's tunnel (DevTunnelConfig).
+func devTunnel(t testing.TB) *TunnelConfig {
+	t.Helper()
+	c, err := DevTunnelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// devTunnelFile is devFile with the devnet's tunnel.
+func devTunnelFile(t testing.TB) *File {
+	f := devFile(t)
+	f.Config.Tunnel = devTunnel(t)
+	return f
+}
+
+// tun is the tunnel object of an edited file; devX(i) is dev signer i's
+// key as the file writes it.
+func tun(m map[string]any) map[string]any { return m["tunnel"].(map[string]any) }
+
+func devX(i int) string {
+	s, _, err := DevTunnelKeys()
+	if err != nil {
+		panic(err)
+	}
+	return hex.EncodeToString(s[i].XOnly[:])
+}
+
+// edit decodes the valid devnet file's JSON (with the dev tunnel), lets
+// mut change it and encodes it again.
 func edit(t *testing.T, mut func(m map[string]any)) []byte {
 	t.Helper()
-	data, err := devFile(t).Encode()
+	data, err := devTunnelFile(t).Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -316,8 +356,49 @@ func TestFileErrors(t *testing.T) {
 		{name: "alloc over a predeploy", mut: func(m map[string]any) {
 			sub(m, "alloc")[strings.ToLower(HVMStateAddress.Hex())] = map[string]any{"balance": "1"}
 		}, field: "alloc." + strings.ToLower(HVMStateAddress.Hex()), want: "predeploy", kind: ErrConfig},
-		{name: "tunnel with content", mut: func(m map[string]any) { m["tunnel"] = map[string]any{"vault": "x"} }, field: "tunnel", want: "reserved", kind: ErrFile},
-		{name: "tunnel empty object", mut: func(m map[string]any) { m["tunnel"] = map[string]any{} }, field: "tunnel", want: "set it to null", kind: ErrFile},
+		{name: "tunnel not an object", mut: func(m map[string]any) { m["tunnel"] = "bcrt1p..." }, field: "tunnel", want: "want an object", kind: ErrFile},
+		{name: "tunnel empty object", mut: func(m map[string]any) { m["tunnel"] = map[string]any{} }, field: "tunnel.signers", want: "missing", kind: ErrFile},
+		{name: "tunnel vault address", mut: func(m map[string]any) { tun(m)["vault"] = "bcrt1p..." }, field: "tunnel.vault", want: "unknown field", kind: ErrFile},
+		{name: "tunnel signers empty", mut: func(m map[string]any) { tun(m)["signers"] = []any{} }, field: "tunnel.signers", want: "is empty", kind: ErrConfig},
+		{name: "tunnel signers not a list", mut: func(m map[string]any) { tun(m)["signers"] = devX(0) }, field: "tunnel.signers", want: "want a list", kind: ErrFile},
+		{name: "tunnel signer 0x", mut: func(m map[string]any) { tun(m)["signers"].([]any)[1] = "0x" + devX(1)[2:] }, field: "tunnel.signers[1]", want: "without 0x", kind: ErrFile},
+		{name: "tunnel signer compressed", mut: func(m map[string]any) { tun(m)["signers"].([]any)[0] = "02" + devX(0) }, field: "tunnel.signers[0]", want: "64 hex digits", kind: ErrFile},
+		{name: "tunnel signer number", mut: func(m map[string]any) { tun(m)["signers"].([]any)[0] = 5 }, field: "tunnel.signers[0]", want: "want a string", kind: ErrFile},
+		{name: "tunnel signer not on the curve", mut: func(m map[string]any) {
+			tun(m)["signers"].([]any)[2] = strings.Repeat("0", 63) + "5" // x = 5: x^3+7 = 132 is not a square mod p
+		}, field: "tunnel.signers[2]", want: "not a BIP-340 x-only public key", kind: ErrConfig},
+		{name: "tunnel signer above p", mut: func(m map[string]any) { tun(m)["signers"].([]any)[2] = strings.Repeat("f", 64) }, field: "tunnel.signers[2]", want: "not a BIP-340", kind: ErrConfig},
+		{name: "tunnel signer duplicate other case", mut: func(m map[string]any) {
+			tun(m)["signers"].([]any)[2] = strings.ToUpper(devX(0))
+		}, field: "tunnel.signers[2]", want: "also tunnel.signers[0]", kind: ErrConfig},
+		{name: "tunnel k 0", mut: func(m map[string]any) { tun(m)["k"] = 0 }, field: "tunnel.k", want: "want 1 to 3", kind: ErrConfig},
+		{name: "tunnel k above n", mut: func(m map[string]any) { tun(m)["k"] = 4 }, field: "tunnel.k", want: "want 1 to 3", kind: ErrConfig},
+		{name: "tunnel k missing", mut: func(m map[string]any) { delete(tun(m), "k") }, field: "tunnel.k", want: "missing", kind: ErrFile},
+		{name: "tunnel recovery empty", mut: func(m map[string]any) { tun(m)["recovery"] = []any{} }, field: "tunnel.recovery", want: "stuck forever", kind: ErrConfig},
+		{name: "tunnel recovery duplicate", mut: func(m map[string]any) {
+			r := tun(m)["recovery"].([]any)
+			r[1] = r[0]
+		}, field: "tunnel.recovery[1]", want: "also tunnel.recovery[0]", kind: ErrConfig},
+		{name: "tunnel m above", mut: func(m map[string]any) { tun(m)["m"] = 9 }, field: "tunnel.m", want: "want 1 to 3", kind: ErrConfig},
+		{name: "tunnel recovery delay 0", mut: func(m map[string]any) { tun(m)["recovery_delay"] = 0 }, field: "tunnel.recovery_delay", want: "want 2 to 65535", kind: ErrConfig},
+		{name: "tunnel recovery delay above CSV", mut: func(m map[string]any) { tun(m)["recovery_delay"] = 65536 }, field: "tunnel.recovery_delay", want: "0 to 65535", kind: ErrFile},
+		{name: "tunnel deposit confirmations 0", mut: func(m map[string]any) { tun(m)["deposit_confirmations"] = 0 }, field: "tunnel.deposit_confirmations", want: "at least 1", kind: ErrConfig},
+		{name: "tunnel withdrawal confirmations 0", mut: func(m map[string]any) { tun(m)["withdrawal_confirmations"] = 0 }, field: "tunnel.withdrawal_confirmations", want: "at least 1", kind: ErrConfig},
+		{name: "tunnel min deposit 0", mut: func(m map[string]any) { tun(m)["min_deposit_sat"] = 0 }, field: "tunnel.min_deposit_sat", want: "satoshis", kind: ErrConfig},
+		{name: "tunnel min deposit above 21M BTC", mut: func(m map[string]any) { tun(m)["min_deposit_sat"] = json.Number("2100000000000001") }, field: "tunnel.min_deposit_sat", want: "satoshis", kind: ErrConfig},
+		{name: "tunnel min deposit string", mut: func(m map[string]any) { tun(m)["min_deposit_sat"] = "10000" }, field: "tunnel.min_deposit_sat", want: "want a number", kind: ErrFile},
+		{name: "tunnel max deposits 0", mut: func(m map[string]any) { tun(m)["max_deposits_per_block"] = 0 }, field: "tunnel.max_deposits_per_block", want: "carry over", kind: ErrConfig},
+		{name: "tunnel max deposits huge", mut: func(m map[string]any) { tun(m)["max_deposits_per_block"] = 5000 }, field: "tunnel.max_deposits_per_block", want: "0 to 1000", kind: ErrFile},
+		{name: "tunnel rederive 0", mut: func(m map[string]any) { tun(m)["rederive_blocks"] = 0 }, field: "tunnel.rederive_blocks", want: "at least 1", kind: ErrConfig},
+		{name: "tunnel address bad", mut: func(m map[string]any) { tun(m)["tunnel_address"] = "0x48656d69" }, field: "tunnel.tunnel_address", want: "40 hex digits", kind: ErrFile},
+		{name: "tunnel address zero", mut: func(m map[string]any) { tun(m)["tunnel_address"] = "0x" + strings.Repeat("0", 40) }, field: "tunnel.tunnel_address", want: "zero address", kind: ErrConfig},
+		{name: "tunnel address is HVMState", mut: func(m map[string]any) {
+			tun(m)["tunnel_address"] = HVMStateAddress.Hex()
+		}, field: "tunnel.tunnel_address", want: "another predeploy", kind: ErrConfig},
+		{name: "hbtc is the tunnel", mut: func(m map[string]any) { tun(m)["hbtc_address"] = tun(m)["tunnel_address"] }, field: "tunnel.hbtc_address", want: "two contracts", kind: ErrConfig},
+		{name: "alloc over the hbtc predeploy", mut: func(m map[string]any) {
+			sub(m, "alloc")[strings.ToLower(DefaultHBTCAddress.Hex())] = map[string]any{"balance": "1"}
+		}, field: "alloc." + strings.ToLower(DefaultHBTCAddress.Hex()), want: "predeploy", kind: ErrConfig},
 		{name: "unknown top-level field", mut: func(m map[string]any) { m["chainid"] = 5 }, field: "chainid", want: "unknown field", kind: ErrFile},
 		{name: "duplicate key", raw: []byte(`{"version": 1, "version": 1}`), field: "version", want: "appears twice", kind: ErrFile},
 		{name: "duplicate nested key", raw: []byte(`{"version": 1, "pop": {"reward": "1", "reward": "2"}}`), field: "pop.reward", want: "appears twice", kind: ErrFile},
@@ -352,7 +433,7 @@ func TestFileErrors(t *testing.T) {
 		})
 	}
 	// Truncating a valid file anywhere is an error, never a crash.
-	data, _ := devFile(t).Encode()
+	data, _ := devTunnelFile(t).Encode()
 	for i := range len(data) - 1 {
 		if _, err := Decode(data[:i]); !errors.Is(err, ErrFile) {
 			t.Fatalf("truncated at %d: %v", i, err)
@@ -393,7 +474,14 @@ func FuzzDecodeFile(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	withTunnel, err := devTunnelFile(f).Encode()
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Add(valid)
+	f.Add(withTunnel)
+	f.Add(devTunnelFile(f).Canonical())
+	f.Add(bytes.Replace(withTunnel, []byte(`"k": 2`), []byte(`"k": 4`), 1))
 	f.Add(golden)
 	f.Add(devFile(f).Canonical())
 	f.Add(valid[:len(valid)/2])

@@ -223,6 +223,9 @@ func (c *Cluster) writeGenesis(keys []*ecdsa.PrivateKey) error {
 		return fmt.Errorf("cluster: genesis: %w", err)
 	}
 	f.Config.Sequencers, f.SequencerNames = addrs, names
+	if f.Config.Tunnel, err = genesis.DevTunnelConfig(); err != nil {
+		return fmt.Errorf("cluster: genesis: %w", err)
+	}
 	if c.cfg.BlockTime > 0 {
 		f.Config.BlockTime = c.cfg.BlockTime
 	}
