@@ -36,6 +36,8 @@ pragma solidity 0.8.28;
 ///   NS+6  open batch attempt fee rates: uint64[] (index = attempt)
 ///   NS+7  posted: mapping(bytes32 keccak256(abi.encodePacked(uint64 batch, uint32 attempt)) => uint256 signer bitmap)
 ///   NS+8  flaggedSpend: mapping(bytes32 spender txid => bool)
+///   NS+9  pendingSat (u64): the amounts of queued and in-batch items, not yet paid
+///   NS+10 paidBy: mapping(bytes32 payout txid => uint64 batch number)
 ///
 /// Item (4 slots from keccak256(abi.encode(id, NS+1))):
 ///   +0 amountSat (u64) | maxFeeSat (u64) | l2Block (u64) | kind (u8) | status (u8)
@@ -112,6 +114,8 @@ abstract contract TunnelWithdrawals {
         Batch batch;
         mapping(bytes32 => uint256) posted;
         mapping(bytes32 => bool) flaggedSpend;
+        uint64 pendingSat;
+        mapping(bytes32 => uint64) paidBy;
     }
 
     // keccak256(abi.encode(uint256(keccak256("hemi.tunnel.withdrawals")) - 1)) & ~bytes32(uint256(0xff))
@@ -203,6 +207,7 @@ abstract contract TunnelWithdrawals {
         Layout storage l = _layout();
         id = l.nextId;
         l.nextId = id + 1;
+        l.pendingSat += amountSat;
         Item storage it = l.items[id];
         it.amountSat = amountSat;
         it.maxFeeSat = maxFeeSat;
@@ -291,8 +296,11 @@ abstract contract TunnelWithdrawals {
         Batch storage b = l.batch;
         if (!b.open || b.number != number || attempt > b.attempt) revert NoSuchBatch();
         for (uint256 i = 0; i < b.outputs.length; i++) {
-            l.items[b.outputs[i].id].status = STATUS_PAID;
+            Item storage it = l.items[b.outputs[i].id];
+            it.status = STATUS_PAID;
+            l.pendingSat -= it.amountSat;
         }
+        l.paidBy[txid] = number;
         if (b.refresh) {
             b.refreshFeesSat += b.feeSat;
         }

@@ -55,15 +55,17 @@ var WithdrawalsSlot = func() common.Hash {
 
 // Offsets from WithdrawalsSlot (the contract's Layout struct).
 const (
-	offHead     = 0 // nextId | firstPending | lastBatch | lastShortfall
-	offItems    = 1 // mapping(uint64 => Item)
-	offBatch0   = 2 // number | attempt | feeRate | btcHeight | open | refresh
-	offBatch1   = 3 // change | fee | refreshFees
-	offInputs   = 4 // Input[]
-	offOutputs  = 5 // Output[]
-	offRates    = 6 // uint64[]
-	offPosted   = 7 // mapping(bytes32 => uint256)
-	offFlagged  = 8 // mapping(bytes32 => bool)
+	offHead     = 0  // nextId | firstPending | lastBatch | lastShortfall
+	offItems    = 1  // mapping(uint64 => Item)
+	offBatch0   = 2  // number | attempt | feeRate | btcHeight | open | refresh
+	offBatch1   = 3  // change | fee | refreshFees
+	offInputs   = 4  // Input[]
+	offOutputs  = 5  // Output[]
+	offRates    = 6  // uint64[]
+	offPosted   = 7  // mapping(bytes32 => uint256)
+	offFlagged  = 8  // mapping(bytes32 => bool)
+	offPending  = 9  // pendingSat
+	offPaidBy   = 10 // mapping(bytes32 => uint64)
 	itemSlots   = 4
 	inputSlots  = 2
 	outputSlots = 1
@@ -258,6 +260,18 @@ func ReadPosted(st StateReader, addr common.Address, batch uint64, attempt uint3
 func ReadFlaggedSpend(st StateReader, addr common.Address, txid chainhash.Hash) bool {
 	w := st.GetState(addr, mapSlot(common.Hash(txid), nsSlot(offFlagged)))
 	return w != (common.Hash{})
+}
+
+// ReadPendingSat is the amount of every queued or in-batch item not yet
+// paid: what the vault still owes the queue.
+func ReadPendingSat(st StateReader, addr common.Address) uint64 {
+	return field(st.GetState(addr, nsSlot(offPending)), 0, 8)
+}
+
+// ReadPaidBy returns the batch a payout txid (wire order) paid, 0 when it
+// paid none.
+func ReadPaidBy(st StateReader, addr common.Address, txid chainhash.Hash) uint64 {
+	return field(st.GetState(addr, mapSlot(common.Hash(txid), nsSlot(offPaidBy))), 0, 8)
 }
 
 // abiInput and abiOutput mirror the contract's Input and Output structs

@@ -324,8 +324,17 @@ func TestBatchLifecycleInStorage(t *testing.T) {
 		t.Fatalf("AtAttempt(0) %+v %v, want %+v", a0, err, b)
 	}
 
+	if p := ReadPendingSat(h.st, h.addr); p != 2_050_000 {
+		t.Fatalf("pending %d before paid", p)
+	}
 	// Paid: items paid, queue head advances, batch closed.
 	h.mustCall(systemAddr, must(MarkPaidCalldata(1, 0, chainhash.Hash{0x77})))
+	if p := ReadPendingSat(h.st, h.addr); p != 0 {
+		t.Fatalf("pending %d after paid", p)
+	}
+	if n := ReadPaidBy(h.st, h.addr, chainhash.Hash{0x77}); n != 1 {
+		t.Fatalf("paidBy %d", n)
+	}
 	head := ReadQueueHead(h.st, h.addr)
 	if head.FirstPending != 3 || head.LastBatch != 1 || head.NextID != 3 {
 		t.Fatalf("head %+v", head)

@@ -3,6 +3,7 @@ package indexadapt
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -137,4 +138,24 @@ func (b *Chain) publisher(txid, asOf chainhash.Hash) (*common.Address, error) {
 		return nil, nil
 	}
 	return &a, nil
+}
+
+// ScriptOutputs returns every output paying script as of asOf, spent or
+// not, with its spend (the tunnel's vault watch). The index answers in
+// Bitcoin order; the whole list is read (no page limit), which grows with
+// the vault's outputs ever created.
+func (b *Chain) ScriptOutputs(script []byte, asOf chainhash.Hash) ([]rules.ScriptOutput, error) {
+	outs, err := b.ix.Outputs(script, 0, math.MaxInt32, asOf)
+	if err != nil {
+		return nil, notReady(err)
+	}
+	res := make([]rules.ScriptOutput, 0, len(outs))
+	for _, o := range outs {
+		so := rules.ScriptOutput{OutPoint: o.Outpoint, Value: o.Value, Height: o.Height, Spent: o.Spent}
+		if o.Spent {
+			so.SpendTxid, so.SpendHeight = o.Spend.Txid, o.Spend.Height
+		}
+		res = append(res, so)
+	}
+	return res, nil
 }
