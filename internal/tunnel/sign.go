@@ -398,3 +398,13 @@ func CheckSpend(tx *wire.MsgTx, prevouts []*wire.TxOut) error {
 	}
 	return nil
 }
+
+// CommitteeKeys returns the committee leaf's keys in leaf order (the
+// order of postSignatures' signerIndex) and its threshold k.
+func CommitteeKeys(v Vault) ([][32]byte, int, error) {
+	l, err := parseLeaf(v.CommitteeScript())
+	if err != nil {
+		return nil, 0, err
+	}
+	return l.keys, l.k, nil
+}
