@@ -95,9 +95,6 @@ type Config struct {
 	PoP PoPConfig
 	// Forks is the fork schedule (DefaultForks; Active asks it).
 	Forks Forks
-	// Tunnel is the tunnel section (DESIGN 6); nil: no tunnel, no tunnel
-	// predeploys and no tunnel system transactions.
-	Tunnel *TunnelConfig
 }
 
 // PoPConfig is the Proof-of-Proof part of the chain configuration. Every
