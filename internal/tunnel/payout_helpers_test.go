@@ -47,7 +47,7 @@ func p2wpkh(i int) []byte {
 
 // testBatch is a batch of outs withdrawals of amount each spending one
 // vault input of in satoshis, with the change the fee rule gives.
-func testBatch(t testing.TB, v Vault, number uint64, in uint64, outs int, amount uint64, rate uint64) *Batch {
+func testBatch(t testing.TB, v VaultScripts, number uint64, in uint64, outs int, amount uint64, rate uint64) *Batch {
 	t.Helper()
 	b := &Batch{Number: number, FeeRate: rate}
 	b.Inputs = []BatchInput{{OutPoint: wire.OutPoint{Hash: chainhash.Hash(sha256.Sum256([]byte(fmt.Sprint("in", number)))), Index: 1}, Amount: in, Height: 100}}

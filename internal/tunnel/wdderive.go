@@ -100,7 +100,7 @@ type WithdrawalConfig struct {
 	// Tunnel is the tunnel predeploy's address.
 	Tunnel common.Address
 	// Vault is the genesis vault (NewVault).
-	Vault Vault
+	Vault VaultScripts
 	// RecoveryDelay is N, the recovery leaf's CSV: outputs older than N/2
 	// are refreshed.
 	RecoveryDelay uint16
