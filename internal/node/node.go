@@ -129,14 +129,17 @@ type ChainOptions struct {
 }
 
 // chainDerivers are the system-transaction derivers the node installs,
-// in DESIGN 3.3's order: the Bitcoin view update, (the tunnel's
-// deposits, payout markers and vault-spend flags, when it comes,) then
-// the PoP rewards.
-func chainDerivers(spec *genesis.Spec) []chain.Deriver {
-	return []chain.Deriver{
-		derive.ViewUpdate{},
-		&derive.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval},
+// in DESIGN 3.3's order: the Bitcoin view update, the tunnel's
+// (tunnelDerivers: fee rate, deposits, then payout markers and vault
+// flags) when the genesis has a tunnel, then the PoP rewards.
+func chainDerivers(spec *genesis.Spec) ([]chain.Deriver, error) {
+	tun, err := tunnelDerivers(spec)
+	if err != nil {
+		return nil, err
 	}
+	ds := []chain.Deriver{derive.ViewUpdate{}}
+	ds = append(ds, tun...)
+	return append(ds, &derive.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval}), nil
 }
 
 // OpenChain opens the L2 chain of spec over btc with the node's
@@ -147,7 +150,9 @@ func OpenChain(spec *genesis.Spec, btc chain.Bitcoin, o ChainOptions) (*chain.Ch
 	if err != nil {
 		return nil, err
 	}
-	cfg.Derivers = chainDerivers(spec)
+	if cfg.Derivers, err = chainDerivers(spec); err != nil {
+		return nil, err
+	}
 	cfg.Bitcoin = btc
 	cfg.Dir, cfg.NoSync, cfg.CacheMB, cfg.TrieCacheMB, cfg.Clock, cfg.Logger = o.Dir, o.NoSync, o.CacheMB, o.TrieCacheMB, o.Clock, o.Logger
 	c, err := chain.New(cfg)
