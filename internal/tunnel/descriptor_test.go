@@ -17,7 +17,7 @@ func TestChecksumVectors(t *testing.T) {
 	const xpub = "sh(multi(2,[00000000/111'/222]xpub6ERApfZwUNrhLCkDtcHTcxd75RbzS1ed54G1LkBUHQVHQKqhMkhgbmJbZRkrgZw4koxb5JaHWkY4ALHY2grBGRjaDMzQLcgJvLJuZZvRcEL,xpub68NZiKmJWnxxS6aaHmn81bvJeTESw724CRDs6HbuccFQN9Ku14VQrADWgqbhhTHBaohPX4CjNLf9fq9MYo6oDaPPLPxSb7gwQN3ih19Zm4Y/0))"
 	for _, tc := range []struct{ desc, sum string }{
 		{"raw(deadbeef)", "89f8spxm"}, // BIP-380
-		{xprv, "ggrsrxfy"},                // Core descriptor_tests.cpp "Checksums"
+		{xprv, "ggrsrxfy"},            // Core descriptor_tests.cpp "Checksums"
 		{xpub, "tjg09x5t"},
 		{strings.Replace(xpub, "multi(2,", "multi(3,", 1), "d4x0uxyv"}, // Core: "Error in payload"
 		{"addr(mkmZxiEcEd8ZqjQWVZuC6so5dFMKEFpN2j)", "02wpgw69"},
