@@ -59,6 +59,7 @@ func newApp() *cli.Command {
 			haCommand(),
 			exportCommand(),
 			importCommand(),
+			tunnelCommand(),
 		},
 	}
 }

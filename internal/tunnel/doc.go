@@ -1,0 +1,50 @@
+// Package tunnel is the Bitcoin side of the BTC tunnel (DESIGN 6): the
+// Taproot vault every node derives from the genesis, its output
+// descriptor, and the parser that turns a Bitcoin transaction into
+// deposits. It is pure: no goroutines, clocks or I/O; the derivers in
+// internal/chain call it with the Bitcoin view's data.
+//
+// # Vault (vault.go, descriptor.go)
+//
+// NewVault(genesis.Config.Tunnel, network): a P2TR output whose internal
+// key is BIP-341's NUMS point H = lift_x(SHA256(G)) =
+// lift_x(0x50929b74...803ac0), so there is no key path, and two leaves of
+// depth 1 (leaf version 0xc0):
+//
+//	committee  sortedmulti_a(k, signers):
+//	           <s_1> OP_CHECKSIG <s_2> OP_CHECKSIGADD ... <k> OP_NUMEQUAL
+//	           keys sorted by their 32 bytes
+//	recovery   and_v(v:older(N), multi_a(m, recovery)):
+//	           <N> OP_CHECKSEQUENCEVERIFY OP_VERIFY
+//	           <r_1> OP_CHECKSIG ... <m> OP_NUMEQUAL, keys in genesis order
+//
+// A spend of the committee leaf carries one witness item per signer, the
+// last sorted key's first (the first key's signature ends on top of the
+// stack), exactly k of them non-empty BIP-340 signatures (SIGHASH_DEFAULT),
+// then the leaf script and ControlBlock(leaf). The recovery leaf needs a
+// version-2 transaction whose input's sequence is at least N (BIP-68
+// blocks).
+//
+// The descriptor, with its BIP-380 checksum (Checksum: the spec's
+// polymod over its input charset), is
+//
+//	tr(50929b74...803ac0,{sortedmulti_a(k,S...),and_v(v:older(N),multi_a(m,R...))})#xxxxxxxx
+//
+// with the signers listed sorted, so it is the same for every order of
+// the genesis's signers. Bitcoin Core 26+ imports it into a watch-only
+// descriptor wallet (`hemi tunnel vault` prints the commands).
+// testdata/vault_dev.json pins the devnet vault: scripts, output and
+// checksums computed independently by rust-miniscript, the address by an
+// independent bech32m encoder; TestVaultSpends spends both leaves in
+// btcd's script engine under the standard flags.
+//
+// # Invariants
+//
+//  1. The vault is a function of (signers as a set, k, recovery in order,
+//     m, N, network): no address is configured anywhere.
+//  2. Nothing here panics on input: a bad configuration is a
+//     *genesis.FieldError, an unknown leaf ErrVault, a bad descriptor
+//     ErrDescriptor.
+//
+// Layer: pure rules (DESIGN 6); imports internal/chain/genesis only.
+package tunnel
