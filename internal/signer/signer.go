@@ -30,7 +30,7 @@ type Config struct {
 	// must be one of the vault's signers).
 	Key *btcec.PrivateKey
 	// Vault is the tunnel vault of the network's genesis.
-	Vault tunnel.Vault
+	Vault tunnel.VaultScripts
 	// Node is the signer's own node.
 	Node Node
 	// DataDir holds what the signer signed (required: restart safety).

@@ -114,7 +114,7 @@ type Fees struct {
 }
 
 // NewFees reads v's change script and input witness size.
-func NewFees(v Vault) (Fees, error) {
+func NewFees(v VaultScripts) (Fees, error) {
 	w, err := CommitteeWitnessSize(v)
 	if err != nil {
 		return Fees{}, err

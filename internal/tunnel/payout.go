@@ -43,9 +43,6 @@ var (
 	ErrFeeAboveMax = errors.New("tunnel: fee above the output's maxFee")
 	// ErrDust is an output that would pay less than its script's dust limit.
 	ErrDust = errors.New("tunnel: output below dust")
-	// ErrVault is a vault whose scripts cannot be spent as this package
-	// expects (a leaf that is not multi_a, no control block).
-	ErrVault = errors.New("tunnel: unusable vault")
 )
 
 const (
@@ -69,11 +66,11 @@ const (
 // (u64 big-endian) follows.
 var PayoutMagic = [4]byte{'H', 'M', 'W', 'D'}
 
-// Vault is what a payout and its signing need of the vault (tvault's
-// *Vault in vault.go implements it). Only the scripts: the payout code
+// VaultScripts is what a payout and its signing need of the vault
+// (*Vault implements it; tests also use a vault built by tunneltest). Only the scripts: the payout code
 // reads the committee's keys and k out of the leaf script itself, so it
 // spends exactly what the output commits to.
-type Vault interface {
+type VaultScripts interface {
 	// PkScript is the vault's P2TR output script (inputs' prevouts, change).
 	PkScript() []byte
 	// CommitteeScript is the sortedmulti_a(k, signers) leaf.
@@ -122,7 +119,7 @@ func ParsePayoutScript(script []byte) (uint64, bool) {
 // (ErrBatch, ErrFeeAboveMax, ErrDust): a signer that re-derives a payout
 // from its own node's state gets the same transaction or an error, never
 // a different transaction.
-func BuildPayout(b *Batch, v Vault) (*wire.MsgTx, error) {
+func BuildPayout(b *Batch, v VaultScripts) (*wire.MsgTx, error) {
 	if b == nil || v == nil {
 		return nil, fmt.Errorf("%w: nil batch or vault", ErrBatch)
 	}
@@ -154,7 +151,7 @@ func BuildPayout(b *Batch, v Vault) (*wire.MsgTx, error) {
 
 // PayoutPrevouts are the outputs a batch's payout spends, in input order
 // (every one pays the vault script), for sighashes and PSBT witness UTXOs.
-func PayoutPrevouts(b *Batch, v Vault) []*wire.TxOut {
+func PayoutPrevouts(b *Batch, v VaultScripts) []*wire.TxOut {
 	outs := make([]*wire.TxOut, len(b.Inputs))
 	for i, in := range b.Inputs {
 		outs[i] = wire.NewTxOut(int64(in.Amount), v.PkScript())

@@ -114,7 +114,7 @@ func btcdChain(t *testing.T, v *scriptVault) *chainUnderTest {
 }
 
 // vaultCoinbase is the vault output of the coinbase at height.
-func vaultCoinbase(t *testing.T, c *chainUnderTest, v Vault, h int32) (wire.OutPoint, uint64) {
+func vaultCoinbase(t *testing.T, c *chainUnderTest, v VaultScripts, h int32) (wire.OutPoint, uint64) {
 	t.Helper()
 	cb := c.coinbase(h)
 	for i, o := range cb.TxOut {

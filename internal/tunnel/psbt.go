@@ -102,7 +102,7 @@ type PSBTPair struct {
 // NewVaultPSBT wraps an unsigned vault spend: every input spends a vault
 // output (prevouts) through leafScript; outputs paying the vault get its
 // internal key and tap tree.
-func NewVaultPSBT(tx *wire.MsgTx, prevouts []*wire.TxOut, v Vault, leafScript []byte) (*PSBT, error) {
+func NewVaultPSBT(tx *wire.MsgTx, prevouts []*wire.TxOut, v VaultScripts, leafScript []byte) (*PSBT, error) {
 	if len(prevouts) != len(tx.TxIn) {
 		return nil, fmt.Errorf("%w: %d prevouts for %d inputs", ErrPrevouts, len(prevouts), len(tx.TxIn))
 	}
@@ -136,7 +136,7 @@ func NewVaultPSBT(tx *wire.MsgTx, prevouts []*wire.TxOut, v Vault, leafScript []
 
 // vaultTapTree is the BIP-371 tap tree of the vault's two depth-1 leaves,
 // in the descriptor's order {committee, recovery}.
-func vaultTapTree(v Vault) []byte {
+func vaultTapTree(v VaultScripts) []byte {
 	var b bytes.Buffer
 	for _, s := range [][]byte{v.CommitteeScript(), v.RecoveryScript()} {
 		b.WriteByte(1)
@@ -147,7 +147,7 @@ func vaultTapTree(v Vault) []byte {
 }
 
 // PayoutPSBT is batch b's unsigned payout as a PSBT for the committee leaf.
-func PayoutPSBT(b *Batch, v Vault) (*PSBT, error) {
+func PayoutPSBT(b *Batch, v VaultScripts) (*PSBT, error) {
 	tx, err := BuildPayout(b, v)
 	if err != nil {
 		return nil, err

@@ -24,7 +24,7 @@ type RecoveryInput struct {
 // BuildRecovery makes the unsigned recovery spend of ins (all vault
 // outputs) to dest, paying rate sat/vB of the final signed size (m
 // signatures), and returns it with its prevouts.
-func BuildRecovery(ins []RecoveryInput, dest []byte, rate uint64, v Vault) (*wire.MsgTx, []*wire.TxOut, error) {
+func BuildRecovery(ins []RecoveryInput, dest []byte, rate uint64, v VaultScripts) (*wire.MsgTx, []*wire.TxOut, error) {
 	l, err := vaultLeaf(v, v.RecoveryScript())
 	if err != nil {
 		return nil, nil, err
@@ -69,7 +69,7 @@ func BuildRecovery(ins []RecoveryInput, dest []byte, rate uint64, v Vault) (*wir
 
 // RecoveryPSBT is the unsigned recovery spend as a PSBT for the recovery
 // leaf, for the recovery set's own (hardware) signers.
-func RecoveryPSBT(ins []RecoveryInput, dest []byte, rate uint64, v Vault) (*PSBT, error) {
+func RecoveryPSBT(ins []RecoveryInput, dest []byte, rate uint64, v VaultScripts) (*PSBT, error) {
 	tx, prev, err := BuildRecovery(ins, dest, rate, v)
 	if err != nil {
 		return nil, err
@@ -78,7 +78,7 @@ func RecoveryPSBT(ins []RecoveryInput, dest []byte, rate uint64, v Vault) (*PSBT
 }
 
 // SignRecovery signs every input of a recovery spend on the recovery leaf.
-func SignRecovery(tx *wire.MsgTx, prevouts []*wire.TxOut, v Vault, priv *btcec.PrivateKey) ([][]byte, error) {
+func SignRecovery(tx *wire.MsgTx, prevouts []*wire.TxOut, v VaultScripts, priv *btcec.PrivateKey) ([][]byte, error) {
 	l, err := vaultLeaf(v, v.RecoveryScript())
 	if err != nil {
 		return nil, err
@@ -90,7 +90,7 @@ func SignRecovery(tx *wire.MsgTx, prevouts []*wire.TxOut, v Vault, priv *btcec.P
 // witnesses (m signatures, empty items for the other recovery keys, in
 // the leaf's key order), checked with btcd's script engine. Bitcoin
 // accepts the result only once every input is N blocks deep.
-func AssembleRecovery(tx *wire.MsgTx, prevouts []*wire.TxOut, v Vault, sigsByKey map[[32]byte][][]byte) (*wire.MsgTx, []Dropped, error) {
+func AssembleRecovery(tx *wire.MsgTx, prevouts []*wire.TxOut, v VaultScripts, sigsByKey map[[32]byte][][]byte) (*wire.MsgTx, []Dropped, error) {
 	l, err := vaultLeaf(v, v.RecoveryScript())
 	if err != nil {
 		return nil, nil, err

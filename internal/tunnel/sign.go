@@ -120,7 +120,7 @@ func smallInt(op byte, data []byte) (int64, bool) {
 }
 
 // vaultLeaf parses one of v's leaves and fetches its control block.
-func vaultLeaf(v Vault, script []byte) (leaf, error) {
+func vaultLeaf(v VaultScripts, script []byte) (leaf, error) {
 	l, err := parseLeaf(script)
 	if err != nil {
 		return leaf{}, err
@@ -145,7 +145,7 @@ func (l leaf) witnessSize() int {
 
 // CommitteeWitnessSize is the bytes of one committee-leaf input witness of
 // a fully signed payout (the fee rule's witSize).
-func CommitteeWitnessSize(v Vault) (int, error) {
+func CommitteeWitnessSize(v VaultScripts) (int, error) {
 	l, err := vaultLeaf(v, v.CommitteeScript())
 	if err != nil {
 		return 0, err
@@ -229,7 +229,7 @@ func (l leaf) keyIndex(key [32]byte) int {
 // outputs) on the committee leaf with priv: one 64-byte signature per
 // input, in input order, as postSignatures carries them. A key that is not
 // a committee key is refused (ErrNotSigner).
-func SignPayout(tx *wire.MsgTx, prevouts []*wire.TxOut, v Vault, priv *btcec.PrivateKey) ([][]byte, error) {
+func SignPayout(tx *wire.MsgTx, prevouts []*wire.TxOut, v VaultScripts, priv *btcec.PrivateKey) ([][]byte, error) {
 	l, err := vaultLeaf(v, v.CommitteeScript())
 	if err != nil {
 		return nil, err
@@ -280,7 +280,7 @@ func verifyLeafSigs(digests [][]byte, key [32]byte, sigs [][]byte) error {
 // VerifySignature checks one committee key's posted signatures (one per
 // input) over payout tx: ErrNotSigner for a key outside the committee,
 // ErrSignature for a signature that does not decode or verify.
-func VerifySignature(tx *wire.MsgTx, prevouts []*wire.TxOut, v Vault, key [32]byte, sigs [][]byte) error {
+func VerifySignature(tx *wire.MsgTx, prevouts []*wire.TxOut, v VaultScripts, key [32]byte, sigs [][]byte) error {
 	l, err := vaultLeaf(v, v.CommitteeScript())
 	if err != nil {
 		return err
@@ -365,7 +365,7 @@ func assembleLeaf(tx *wire.MsgTx, prevouts []*wire.TxOut, l leaf, sigsByKey map[
 // non-empty signatures and empty items for the other keys. Fewer than k
 // good sets is ErrTooFewSignatures. The result is checked with btcd's
 // script engine before it is returned.
-func Assemble(tx *wire.MsgTx, prevouts []*wire.TxOut, v Vault, sigsByKey map[[32]byte][][]byte) (*wire.MsgTx, []Dropped, error) {
+func Assemble(tx *wire.MsgTx, prevouts []*wire.TxOut, v VaultScripts, sigsByKey map[[32]byte][][]byte) (*wire.MsgTx, []Dropped, error) {
 	l, err := vaultLeaf(v, v.CommitteeScript())
 	if err != nil {
 		return nil, nil, err
@@ -401,7 +401,7 @@ func CheckSpend(tx *wire.MsgTx, prevouts []*wire.TxOut) error {
 
 // CommitteeKeys returns the committee leaf's keys in leaf order (the
 // order of postSignatures' signerIndex) and its threshold k.
-func CommitteeKeys(v Vault) ([][32]byte, int, error) {
+func CommitteeKeys(v VaultScripts) ([][32]byte, int, error) {
 	l, err := parseLeaf(v.CommitteeScript())
 	if err != nil {
 		return nil, 0, err
