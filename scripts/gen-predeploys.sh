@@ -18,6 +18,10 @@ cd "$(dirname "$0")/.."
 # package's testdata, never into the genesis.
 CONTRACTS=(
 	"HVMState:internal/chain/genesis/bytecode"
+	"HBTC:internal/chain/genesis/bytecode"
+	"HBTC:internal/chain/genesis/bytecode:abi"
+	"Tunnel:internal/chain/genesis/bytecode"
+	"Tunnel:internal/chain/genesis/bytecode:abi"
 	"TunnelWithdrawals:internal/tunnel:abi"
 	"test/TunnelWithdrawalsHarness:internal/tunnel/testdata"
 )

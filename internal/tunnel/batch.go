@@ -219,9 +219,12 @@ func SelectBatch(s *Selection) *Batch {
 	return s.refresh()
 }
 
-// build makes the batch paying outs, or nil when it cannot be paid.
+// build makes the batch paying outs, or nil when it cannot be paid. The
+// inputs cover the amounts plus the vault's dust, so the change output is
+// always there and the vault gives up exactly the amounts (the balance
+// sheet of the shortfall flag stays exact to the satoshi).
 func (s *Selection) build(outs []BatchOutput) *Batch {
-	var need uint64
+	need := DustLimit(s.Fees.VaultScript)
 	for i := range outs {
 		need += outs[i].Amount
 	}
