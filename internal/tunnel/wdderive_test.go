@@ -424,7 +424,7 @@ func TestDeriveBumpSchedule(t *testing.T) {
 	e.fund(1, alice, 10_000_000, 50)
 	e.setFeeRate(10)
 	e.refundDeposit(2, 2_000_000, 51)             // id 0, max fee 1,999,705
-	e.withdraw(alice, p2tr(2), 1_000_000, 12_000) // id 1, covered by keystone 25
+	e.withdraw(alice, scriptP2TR(2), 1_000_000, 12_000) // id 1, covered by keystone 25
 	e.number = 30
 	e.publish(25, 80)
 	wantKinds(t, e.step(), "openBatch")
@@ -572,8 +572,8 @@ func TestSystemCallGas(t *testing.T) {
 	t.Logf("markPaid of %d outputs: %d gas of %d", len(b.Outputs), e.gasUsed[0], uint64(PaidGas))
 }
 
-// p2tr is a deterministic P2TR script.
-func p2tr(i int) []byte {
+// scriptP2TR is a deterministic P2TR script.
+func scriptP2TR(i int) []byte {
 	h := sha256.Sum256([]byte(fmt.Sprintf("p2tr-%d", i)))
 	return append([]byte{0x51, 0x20}, h[:]...)
 }
