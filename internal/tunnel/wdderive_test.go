@@ -423,7 +423,7 @@ func TestDeriveBumpSchedule(t *testing.T) {
 	e := newWDEnv(t)
 	e.fund(1, alice, 10_000_000, 50)
 	e.setFeeRate(10)
-	e.refundDeposit(2, 2_000_000, 51)             // id 0, max fee 1,999,705
+	e.refundDeposit(2, 2_000_000, 51)                   // id 0, max fee 1,999,705
 	e.withdraw(alice, scriptP2TR(2), 1_000_000, 12_000) // id 1, covered by keystone 25
 	e.number = 30
 	e.publish(25, 80)
