@@ -140,6 +140,9 @@ func NewWithdrawals(cfg WithdrawalConfig) (*Withdrawals, error) {
 // Fees is how the deriver sizes payouts (for clients that re-derive).
 func (w *Withdrawals) Fees() Fees { return w.fees }
 
+// Tunnel is the tunnel predeploy's address.
+func (w *Withdrawals) Tunnel() common.Address { return w.tunnel }
+
 // spendable is the confirmations a vault output needs to be a batch input.
 func (w *Withdrawals) spendable() uint32 {
 	return max(w.tc.DepositConfirmations, w.tc.WithdrawalConfirmations, 1)
