@@ -41,6 +41,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/chain/rules"
 )
 
@@ -283,5 +284,5 @@ func (r *txReader) tx(txid chainhash.Hash) (*wire.MsgTx, error) {
 // systemCall is a system transaction from the system address to tunnel.
 func systemCall(tunnel common.Address, source common.Hash, gas uint64, data []byte) *block.SystemTx {
 	to := tunnel
-	return &block.SystemTx{SourceHash: source, From: systemAddress, To: &to, Value: new(big.Int), Gas: gas, Data: data}
+	return &block.SystemTx{SourceHash: source, From: genesis.SystemAddress, To: &to, Value: new(big.Int), Gas: gas, Data: data}
 }
