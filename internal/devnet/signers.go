@@ -2,6 +2,7 @@ package devnet
 
 import (
 	"fmt"
+	"io"
 	"path/filepath"
 	"strconv"
 
@@ -65,4 +66,27 @@ func (d *Devnet) startSigners() error {
 		})
 	}
 	return nil
+}
+
+// printSignerBanner lists the devnet's tunnel committee: public dev keys.
+func printSignerBanner(out io.Writer, d *Devnet) {
+	if len(d.Signers) == 0 {
+		return
+	}
+	tc := d.L2.File.Config.Tunnel
+	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
+	if err != nil {
+		return
+	}
+	devs, _, err := genesis.DevTunnelKeys()
+	if err != nil {
+		return
+	}
+	fmt.Fprintf(out, "Tunnel (BTC vault %d-of-%d, recovery after %d blocks; `hemi tunnel vault` shows its leaves)\n  vault        %s\n",
+		tc.K, len(tc.Signers), tc.RecoveryDelay, v.Address())
+	fmt.Fprintf(out, "  signers      running in process, each posting from its own dev account (DEV KEYS: public,\n               derived from the dev mnemonic; never lock real BTC in this vault)\n")
+	for i, dk := range devs {
+		fmt.Fprintf(out, "  (%d) %x  %s  posts from %s\n", i, dk.XOnly, dk.Path, d.L2.Accounts[DevSignerAccount0+i].Address)
+	}
+	fmt.Fprintln(out)
 }
