@@ -112,9 +112,10 @@ type Node struct {
 	// Bitcoin is the adapted index the chain and the producer read.
 	Bitcoin *Bitcoin
 
-	cfg  Config
-	log  *slog.Logger
-	sync *catchUp // catch-up sync, with P2P
+	cfg   Config
+	log   *slog.Logger
+	sync  *catchUp    // catch-up sync, with P2P
+	vault *vaultWatch // the tunnel's vault watch, with a tunnel
 }
 
 // ChainOptions are the storage and clock options of OpenChain.
@@ -129,14 +130,20 @@ type ChainOptions struct {
 }
 
 // chainDerivers are the system-transaction derivers the node installs,
-// in DESIGN 3.3's order: the Bitcoin view update, (the tunnel's
-// deposits, payout markers and vault-spend flags, when it comes,) then
-// the PoP rewards.
-func chainDerivers(spec *genesis.Spec) []chain.Deriver {
-	return []chain.Deriver{
-		derive.ViewUpdate{},
-		&derive.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval},
+// in DESIGN 3.3's order: the Bitcoin view update, with a tunnel its
+// deposits (tchain) and its withdrawal side (batches, paid markers,
+// vault-spend and shortfall flags: tunnel.Withdrawals), then the PoP
+// rewards.
+func chainDerivers(spec *genesis.Spec) ([]chain.Deriver, error) {
+	ds := []chain.Deriver{derive.ViewUpdate{}}
+	wd, err := withdrawalDeriver(spec)
+	if err != nil {
+		return nil, err
 	}
+	if wd != nil {
+		ds = append(ds, wd)
+	}
+	return append(ds, &derive.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval}), nil
 }
 
 // OpenChain opens the L2 chain of spec over btc with the node's
@@ -147,7 +154,9 @@ func OpenChain(spec *genesis.Spec, btc chain.Bitcoin, o ChainOptions) (*chain.Ch
 	if err != nil {
 		return nil, err
 	}
-	cfg.Derivers = chainDerivers(spec)
+	if cfg.Derivers, err = chainDerivers(spec); err != nil {
+		return nil, err
+	}
 	cfg.Bitcoin = btc
 	cfg.Dir, cfg.NoSync, cfg.CacheMB, cfg.TrieCacheMB, cfg.Clock, cfg.Logger = o.Dir, o.NoSync, o.CacheMB, o.TrieCacheMB, o.Clock, o.Logger
 	c, err := chain.New(cfg)
@@ -201,6 +210,11 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.Finality.Bind(n.Chain)
+	if wd, err := withdrawalDeriver(cfg.Spec); err != nil {
+		return nil, err
+	} else if wd != nil {
+		n.vault = newVaultWatch(n.Chain, n.Bitcoin, wd, log.With("subsystem", "tunnel"), cfg.Registerer)
+	}
 	pcfg := cfg.TxPool
 	if cfg.Dir != "" {
 		pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
@@ -265,6 +279,9 @@ func (n *Node) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.Pool.Run(ctx) })
 	g.Go(func() error { return n.Finality.Run(ctx) })
+	if n.vault != nil {
+		g.Go(func() error { return n.vault.Run(ctx) })
+	}
 	switch {
 	case n.RPC != nil && n.cfg.RPCListener != nil:
 		g.Go(func() error { return n.RPC.Serve(ctx, n.cfg.RPCListener) })

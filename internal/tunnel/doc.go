@@ -38,13 +38,37 @@
 // independent bech32m encoder; TestVaultSpends spends both leaves in
 // btcd's script engine under the standard flags.
 //
+// # Deposits (deposit.go)
+//
+// ParseDeposits(tx, vault pkScript, rules): the recipient is the first
+// OP_RETURN output whose script is exactly `6a 14 <20 bytes>`,
+// `6a 28 <40 hex digits>` or `6a 2a "0x" <40 hex digits>` (either case;
+// the zero address does not count); each output paying the vault is one
+// deposit, in output order:
+//
+//	mint    recipient and amount >= min_deposit_sat
+//	refund  reason 1 no recipient, 2 below the minimum; paid to the
+//	        first input's previous output script, less its fee
+//	record  reason 3 refund script not P2PKH/P2SH/P2WPKH/P2WSH/P2TR,
+//	        4 amount - vsize(refund output) x fee rate not above the
+//	        script's dust limit (Core's: 546/540/294/330/330),
+//	        5 a coinbase (immature 100 blocks, no input to refund)
+//
+// A transaction that spends a vault output (rules.SpendsVault, which the
+// deriver checks against the index) has no deposits. Reason numbers are
+// consensus (the predeploy's events carry them). `hemi deposit` writes
+// the raw form (RecipientScript). FuzzParseDeposits and
+// FuzzParseRecipient check the invariants on any input.
+//
 // # Invariants
 //
 //  1. The vault is a function of (signers as a set, k, recovery in order,
 //     m, N, network): no address is configured anywhere.
 //  2. Nothing here panics on input: a bad configuration is a
 //     *genesis.FieldError, an unknown leaf ErrVault, a bad descriptor
-//     ErrDescriptor.
+//     ErrDescriptor; ParseDeposits answers for any transaction.
+//  3. Every vault output of a transaction that does not spend the vault
+//     is exactly one of mint, refund, record.
 //
 // Layer: pure rules (DESIGN 6); imports internal/chain/genesis only.
 package tunnel

@@ -28,8 +28,8 @@ import (
 )
 
 var (
-	tunnelAddr = common.HexToAddress("0x4200000000000000000000000000000000000090")
-	hbtcAddr   = common.HexToAddress("0x4200000000000000000000000000000000000091")
+	tunnelAddr = genesis.DefaultTunnelAddress
+	hbtcAddr   = genesis.DefaultHBTCAddress
 	alice      = common.HexToAddress("0xa11ce00000000000000000000000000000000001")
 	bob        = common.HexToAddress("0xb0b0000000000000000000000000000000000002")
 )
@@ -55,7 +55,11 @@ func newEnv(t *testing.T, extra types.GenesisAlloc) *env {
 		View:      view,
 		Alloc:     extra,
 	}
-	s.Config.Tunnel = &genesis.TunnelConfig{TunnelAddress: tunnelAddr, HBTCAddress: hbtcAddr}
+	tc, err := genesis.DevTunnelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Config.Tunnel = tc
 	_, st, err := s.InMemory()
 	if err != nil {
 		t.Fatal(err)

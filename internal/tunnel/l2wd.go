@@ -66,6 +66,7 @@ const (
 	offFlagged  = 8  // mapping(bytes32 => bool)
 	offPending  = 9  // pendingSat
 	offPaidBy   = 10 // mapping(bytes32 => uint64)
+	offPaidTxid = 11 // mapping(uint64 => bytes32)
 	itemSlots   = 4
 	inputSlots  = 2
 	outputSlots = 1
@@ -272,6 +273,15 @@ func ReadPendingSat(st StateReader, addr common.Address) uint64 {
 // paid none.
 func ReadPaidBy(st StateReader, addr common.Address, txid chainhash.Hash) uint64 {
 	return field(st.GetState(addr, mapSlot(common.Hash(txid), nsSlot(offPaidBy))), 0, 8)
+}
+
+// ReadPaidTxid returns the payout (txid, wire order) that paid batch
+// number; ok false while it is not marked paid.
+func ReadPaidTxid(st StateReader, addr common.Address, number uint64) (chainhash.Hash, bool) {
+	var key common.Hash
+	binary.BigEndian.PutUint64(key[24:], number)
+	w := st.GetState(addr, mapSlot(key, nsSlot(offPaidTxid)))
+	return chainhash.Hash(w), w != (common.Hash{})
 }
 
 // abiInput and abiOutput mirror the contract's Input and Output structs
