@@ -68,25 +68,15 @@ func (d *Devnet) startSigners() error {
 	return nil
 }
 
-// printSignerBanner lists the devnet's tunnel committee: public dev keys.
+// printSignerBanner says the committee runs in process (the tunnel
+// banner lists its public dev keys) and which dev accounts pay its posts.
 func printSignerBanner(out io.Writer, d *Devnet) {
 	if len(d.Signers) == 0 {
 		return
 	}
-	tc := d.L2.File.Config.Tunnel
-	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
-	if err != nil {
-		return
-	}
-	devs, _, err := genesis.DevTunnelKeys()
-	if err != nil {
-		return
-	}
-	fmt.Fprintf(out, "Tunnel (BTC vault %d-of-%d, recovery after %d blocks; `hemi tunnel vault` shows its leaves)\n  vault        %s\n",
-		tc.K, len(tc.Signers), tc.RecoveryDelay, v.Address())
-	fmt.Fprintf(out, "  signers      running in process, each posting from its own dev account (DEV KEYS: public,\n               derived from the dev mnemonic; never lock real BTC in this vault)\n")
-	for i, dk := range devs {
-		fmt.Fprintf(out, "  (%d) %x  %s  posts from %s\n", i, dk.XOnly, dk.Path, d.L2.Accounts[DevSignerAccount0+i].Address)
+	fmt.Fprintf(out, "Tunnel signers: the %d dev signers run in process (`hemi signer` each), against this devnet's JSON-RPC\n", len(d.Signers))
+	for i, sg := range d.Signers {
+		fmt.Fprintf(out, "  signer %d (committee index %d) posts from dev account (%d) %s\n", i, sg.Index(), DevSignerAccount0+i, d.L2.Accounts[DevSignerAccount0+i].Address)
 	}
 	fmt.Fprintln(out)
 }
