@@ -61,6 +61,7 @@ func newApp() *cli.Command {
 			importCommand(),
 			tunnelCommand(),
 			signerCommand(),
+			depositCommand(),
 		},
 	}
 }
