@@ -24,6 +24,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	chainrules "github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
@@ -91,6 +92,23 @@ func (f *fakeBTC) Publications(_ [32]byte, asOf chainhash.Hash) ([]pop.Publicati
 func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, error) {
 	return nil, errors.New("fakeBTC: no transactions")
 }
+
+// The tunnel's reads (chain.Bitcoin embeds them): this chain has no
+// transactions, so no outputs, transactions or fees (its genesis has no
+// tunnel, so they are not called).
+func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]chainrules.ScriptOutput, error) {
+	return nil, nil
+}
+
+func (f *fakeBTC) OutputsFrom([]byte, int32, uint32, uint32, int32, int, chainhash.Hash) ([]chainrules.DepositOutput, error) {
+	return nil, nil
+}
+
+func (f *fakeBTC) ConfirmedTx(chainhash.Hash, chainhash.Hash) (*wire.MsgTx, bool, error) {
+	return nil, false, nil
+}
+
+func (f *fakeBTC) BlockFeeRates(chainhash.Hash, int) ([]int64, error) { return nil, nil }
 
 func (f *fakeBTC) BlockTip() (chainhash.Hash, int32) {
 	t := f.hdrs[len(f.hdrs)-1]
