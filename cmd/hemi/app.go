@@ -62,6 +62,7 @@ func newApp() *cli.Command {
 			tunnelCommand(),
 			signerCommand(),
 			depositCommand(),
+			withdrawCommand(),
 		},
 	}
 }
