@@ -38,8 +38,14 @@ import (
 //     signer's posted set and assemble (with the script-engine check);
 //     the median of Runs.
 //
-// deposit_to_mint_btc_blocks and deposit_to_mint_s need the deposit
-// deriver running on the devnet stack; until it is wired they print "-".
+//   - deposit_to_mint_btc_blocks / deposit_to_mint_s: one deposit on the
+//     devnet stack (tunnel_deposit.go) from its broadcast to the first L2
+//     block holding its mint, in Bitcoin blocks (the deposit's block
+//     counts 1; issue 11's bound: the confirmations plus the view lag,
+//     at most one L2 block after, <= 9 at the defaults) and in seconds at
+//     the run's Bitcoin block interval (DepositBlockInterval; at
+//     Bitcoin's 600 s the blocks figure times ten minutes).
+//
 // The last line is, exactly:
 //
 //	tunnel deposit_to_mint_btc_blocks=<n> deposit_to_mint_s=<s> lone_vb=<n> per_withdrawal_vb_at_10=<n> per_withdrawal_vb_at_25=<n> batch_ratio=<r> sign_verify_ms=<ms>
@@ -56,6 +62,9 @@ const (
 type TunnelBenchConfig struct {
 	// Runs is how many sign-and-verify runs are timed (default 21).
 	Runs int
+	// DepositBlockInterval is how often the deposit-to-mint run mines a
+	// Bitcoin block (default DefaultDepositBlockInterval).
+	DepositBlockInterval time.Duration
 }
 
 // TunnelResult is what RunTunnel measured.
@@ -63,6 +72,7 @@ type TunnelResult struct {
 	LoneVB, PerWithdrawalVB10, PerWithdrawalVB25 float64
 	BatchRatio                                   float64
 	SignVerifyMS                                 float64
+	Deposit                                      DepositToMint
 }
 
 // tunnelBench is the run's vault, signers and Bitcoin node.
@@ -112,9 +122,16 @@ func RunTunnel(ctx context.Context, cfg TunnelBenchConfig, out io.Writer) (Tunne
 	res.SignVerifyMS = ms
 	fmt.Fprintf(out, "sign and verify (derive, check 25 outputs, sign, verify 1 posted set, assemble): median %.3f ms of %d runs\n", ms, cfg.Runs)
 	fmt.Fprintf(out, "target: batch_ratio <= %.2f (%s)\n", tunnelRatioTarget, map[bool]string{true: "met", false: "MISSED"}[res.BatchRatio <= tunnelRatioTarget])
-	fmt.Fprintf(out, "deposit to mint: not measured here (needs the deposit deriver on the devnet stack)\n")
-	fmt.Fprintf(out, "tunnel deposit_to_mint_btc_blocks=- deposit_to_mint_s=- lone_vb=%.0f per_withdrawal_vb_at_10=%.1f per_withdrawal_vb_at_25=%.1f batch_ratio=%.3f sign_verify_ms=%.3f\n",
-		res.LoneVB, res.PerWithdrawalVB10, res.PerWithdrawalVB25, res.BatchRatio, res.SignVerifyMS)
+	d, err := depositToMint(ctx, cfg.DepositBlockInterval, out)
+	if err != nil {
+		return res, err
+	}
+	res.Deposit = d
+	bound := int(d.Confirmations + d.ViewLag + 1)
+	fmt.Fprintf(out, "target: deposit_to_mint_btc_blocks <= %d (confirmations %d + view lag %d + 1) (%s); at Bitcoin's 600 s blocks that is about %d min (Hemi's tunnel: about an hour, up to 3 hours for its operator)\n",
+		bound, d.Confirmations, d.ViewLag, map[bool]string{true: "met", false: "MISSED"}[d.BTCBlocks <= bound], d.BTCBlocks*10)
+	fmt.Fprintf(out, "tunnel deposit_to_mint_btc_blocks=%d deposit_to_mint_s=%.1f lone_vb=%.0f per_withdrawal_vb_at_10=%.1f per_withdrawal_vb_at_25=%.1f batch_ratio=%.3f sign_verify_ms=%.3f\n",
+		d.BTCBlocks, d.Seconds, res.LoneVB, res.PerWithdrawalVB10, res.PerWithdrawalVB25, res.BatchRatio, res.SignVerifyMS)
 	return res, nil
 }
 
