@@ -41,32 +41,7 @@ func TestDevnetSignersRefresh(t *testing.T) {
 	}
 
 	// Fund the vault from the dev miner's second coinbase (mature).
-	key, _, err := devnet.MinerKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2, _ := s.BTC.HashAt(2)
-	b2, err := s.BTC.Block(h2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb := b2.Transactions[0]
-	change, _ := key.PkScript(txgen.P2WPKH)
-	sp := txgen.Spend{
-		Inputs:  []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: key, Kind: txgen.P2WPKH}},
-		Outputs: []*wire.TxOut{wire.NewTxOut(10_000_000, v.PkScript())},
-		Change:  change, FeeRate: 2,
-	}
-	fund, _, _, err := sp.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := txgen.Sign(fund, sp.Inputs); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.BTC.AcceptTx(fund); err != nil {
-		t.Fatal(err)
-	}
+	fund := fundVault(t, s, v, 2, 10_000_000)
 	vaultOut := wire.OutPoint{Hash: fund.TxHash(), Index: 0}
 	if _, err := s.MineBTC(ctx, 1); err != nil {
 		t.Fatal(err)
@@ -139,6 +114,40 @@ func TestDevnetSignersRefresh(t *testing.T) {
 	if !mined {
 		t.Fatal("payout not in the chain")
 	}
+}
+
+// fundVault sends amount to the vault from the dev miner's coinbase of
+// block height (mature on the stack) and returns the funding transaction,
+// the vault output first.
+func fundVault(t *testing.T, s *Stack, v *tunnel.Vault, height int32, amount int64) *wire.MsgTx {
+	t.Helper()
+	key, _, err := devnet.MinerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ := s.BTC.HashAt(height)
+	b, err := s.BTC.Block(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := b.Transactions[0]
+	change, _ := key.PkScript(txgen.P2WPKH)
+	sp := txgen.Spend{
+		Inputs:  []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: key, Kind: txgen.P2WPKH}},
+		Outputs: []*wire.TxOut{wire.NewTxOut(amount, v.PkScript())},
+		Change:  change, FeeRate: 2,
+	}
+	fund, _, _, err := sp.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := txgen.Sign(fund, sp.Inputs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BTC.AcceptTx(fund); err != nil {
+		t.Fatal(err)
+	}
+	return fund
 }
 
 // waitFor polls cond every 200 ms until it holds or ctx ends.
