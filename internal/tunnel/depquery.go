@@ -94,6 +94,9 @@ type DepositQuery struct {
 	Bitcoin              DepositBitcoinReader
 }
 
+// Address is the tunnel predeploy whose deposits q reports.
+func (q *DepositQuery) Address() common.Address { return q.Tunnel }
+
 // StatusOf returns the status of the deposit at op in the state st of an
 // L2 block whose Bitcoin view is view at viewHeight. nil, nil: Bitcoin
 // has no such transaction as of the view.
