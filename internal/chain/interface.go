@@ -55,6 +55,11 @@ type Bitcoin interface {
 	// WithdrawalBitcoin: the vault's outputs and their spends as of a
 	// block, for the tunnel's withdrawal derivers.
 	rules.WithdrawalBitcoin
+
+	// DepositBitcoin: the vault's outputs from a cursor, transactions and
+	// block fee statistics as of a block, for the tunnel's deposit and
+	// fee-rate derivers.
+	rules.DepositBitcoin
 }
 
 // viewErr is the optional failure report of a BitcoinView (indexadapt.View).

@@ -130,12 +130,18 @@ type ChainOptions struct {
 }
 
 // chainDerivers are the system-transaction derivers the node installs,
-// in DESIGN 3.3's order: the Bitcoin view update, with a tunnel its
-// deposits (tchain) and its withdrawal side (batches, paid markers,
-// vault-spend and shortfall flags: tunnel.Withdrawals), then the PoP
+// in DESIGN 3.3's order: the Bitcoin view update, the tunnel's
+// (tunnelDerivers: fee rate, deposits; then its withdrawal side:
+// batches, paid markers, vault-spend and shortfall flags,
+// tunnel.Withdrawals) when the genesis has a tunnel, then the PoP
 // rewards.
 func chainDerivers(spec *genesis.Spec) ([]chain.Deriver, error) {
+	tun, err := tunnelDerivers(spec)
+	if err != nil {
+		return nil, err
+	}
 	ds := []chain.Deriver{derive.ViewUpdate{}}
+	ds = append(ds, tun...)
 	wd, _, err := withdrawalDeriver(spec)
 	if err != nil {
 		return nil, err

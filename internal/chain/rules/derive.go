@@ -46,6 +46,7 @@ type DerivationBitcoin interface {
 	Publications(id [32]byte, asOf chainhash.Hash) ([]pop.Publication, error)
 	Publisher(txid, asOf chainhash.Hash) (*common.Address, error)
 	WithdrawalBitcoin
+	DepositBitcoin
 }
 
 // Derivation is what a Deriver knows of the block it derives for.
