@@ -38,6 +38,7 @@ pragma solidity 0.8.28;
 ///   NS+8  flaggedSpend: mapping(bytes32 spender txid => bool)
 ///   NS+9  pendingSat (u64): the amounts of queued and in-batch items, not yet paid
 ///   NS+10 paidBy: mapping(bytes32 payout txid => uint64 batch number)
+///   NS+11 paidTxid: mapping(uint64 batch number => bytes32 payout txid)
 ///
 /// Item (4 slots from keccak256(abi.encode(id, NS+1))):
 ///   +0 amountSat (u64) | maxFeeSat (u64) | l2Block (u64) | kind (u8) | status (u8)
@@ -116,6 +117,7 @@ abstract contract TunnelWithdrawals {
         mapping(bytes32 => bool) flaggedSpend;
         uint64 pendingSat;
         mapping(bytes32 => uint64) paidBy;
+        mapping(uint64 => bytes32) paidTxid;
     }
 
     // keccak256(abi.encode(uint256(keccak256("hemi.tunnel.withdrawals")) - 1)) & ~bytes32(uint256(0xff))
@@ -301,6 +303,7 @@ abstract contract TunnelWithdrawals {
             l.pendingSat -= it.amountSat;
         }
         l.paidBy[txid] = number;
+        l.paidTxid[number] = txid;
         if (b.refresh) {
             b.refreshFeesSat += b.feeSat;
         }

@@ -112,9 +112,10 @@ type Node struct {
 	// Bitcoin is the adapted index the chain and the producer read.
 	Bitcoin *Bitcoin
 
-	cfg  Config
-	log  *slog.Logger
-	sync *catchUp // catch-up sync, with P2P
+	cfg   Config
+	log   *slog.Logger
+	sync  *catchUp    // catch-up sync, with P2P
+	vault *vaultWatch // the tunnel's vault watch, with a tunnel
 }
 
 // ChainOptions are the storage and clock options of OpenChain.
@@ -130,8 +131,10 @@ type ChainOptions struct {
 
 // chainDerivers are the system-transaction derivers the node installs,
 // in DESIGN 3.3's order: the Bitcoin view update, the tunnel's
-// (tunnelDerivers: fee rate, deposits, then payout markers and vault
-// flags) when the genesis has a tunnel, then the PoP rewards.
+// (tunnelDerivers: fee rate, deposits; then its withdrawal side:
+// batches, paid markers, vault-spend and shortfall flags,
+// tunnel.Withdrawals) when the genesis has a tunnel, then the PoP
+// rewards.
 func chainDerivers(spec *genesis.Spec) ([]chain.Deriver, error) {
 	tun, err := tunnelDerivers(spec)
 	if err != nil {
@@ -139,6 +142,13 @@ func chainDerivers(spec *genesis.Spec) ([]chain.Deriver, error) {
 	}
 	ds := []chain.Deriver{derive.ViewUpdate{}}
 	ds = append(ds, tun...)
+	wd, _, err := withdrawalDeriver(spec)
+	if err != nil {
+		return nil, err
+	}
+	if wd != nil {
+		ds = append(ds, wd)
+	}
 	return append(ds, &derive.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval}), nil
 }
 
@@ -206,6 +216,11 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.Finality.Bind(n.Chain)
+	if wd, v, err := withdrawalDeriver(cfg.Spec); err != nil {
+		return nil, err
+	} else if wd != nil {
+		n.vault = newVaultWatch(n.Chain, n.Bitcoin, wd, v, log.With("subsystem", "tunnel"), cfg.Registerer)
+	}
 	pcfg := cfg.TxPool
 	if cfg.Dir != "" {
 		pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
@@ -226,6 +241,14 @@ func New(cfg Config) (_ *Node, err error) {
 	if cfg.RPC.ListenAddr != "" || cfg.RPCListener != nil {
 		rcfg := cfg.RPC
 		rcfg.Bitcoin, rcfg.Finality = ix, n.Finality
+		if n.vault != nil {
+			rcfg.Withdrawals = n.rpcWithdrawals(ix)
+		}
+		if dq, err := n.rpcDeposits(); err != nil {
+			return nil, err
+		} else if dq != nil {
+			rcfg.Deposits = dq
+		}
 		if n.sync != nil {
 			rcfg.Sync = n.sync
 		}
@@ -270,6 +293,9 @@ func (n *Node) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return n.Pool.Run(ctx) })
 	g.Go(func() error { return n.Finality.Run(ctx) })
+	if n.vault != nil {
+		g.Go(func() error { return n.vault.Run(ctx) })
+	}
 	switch {
 	case n.RPC != nil && n.cfg.RPCListener != nil:
 		g.Go(func() error { return n.RPC.Serve(ctx, n.cfg.RPCListener) })

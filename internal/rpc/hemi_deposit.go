@@ -35,10 +35,6 @@ type Deposits interface {
 
 var _ Deposits = (*tunnel.DepositQuery)(nil)
 
-// ErrNoTunnel: the network has no tunnel (or the node serves no deposit
-// queries).
-var ErrNoTunnel = errors.New("this node serves no tunnel deposits (the genesis has no tunnel)")
-
 // maxPendingScan bounds the vault outputs hemi_getDeposits looks at above
 // the deposit cursor.
 const maxPendingScan = 1000

@@ -98,17 +98,27 @@ func (n *RPCNode) stateAt(ctx context.Context, block uint64) *rpcState {
 	return &rpcState{ctx: ctx, c: n.eth, block: new(big.Int).SetUint64(block)}
 }
 
+// ReadBatch reads the tunnel's batch (open or last; Number 0: none yet)
+// from the state at the node's head over JSON-RPC, and the head's number.
+func ReadBatch(ctx context.Context, c *ethclient.Client, tunnelAddr common.Address) (*tunnel.Batch, uint64, error) {
+	head, err := c.BlockNumber(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	st := &rpcState{ctx: ctx, c: c, block: new(big.Int).SetUint64(head)}
+	b, err := tunnel.ReadBatch(st, tunnelAddr)
+	if st.err != nil {
+		return nil, 0, st.err
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	return b, head, nil
+}
+
 // OpenBatch implements Node.
 func (n *RPCNode) OpenBatch(ctx context.Context) (*tunnel.Batch, error) {
-	head, err := n.eth.BlockNumber(ctx)
-	if err != nil {
-		return nil, err
-	}
-	st := n.stateAt(ctx, head)
-	b, err := tunnel.ReadBatch(st, n.tunnel)
-	if st.err != nil {
-		return nil, st.err
-	}
+	b, head, err := ReadBatch(ctx, n.eth, n.tunnel)
 	if err != nil {
 		return nil, err
 	}

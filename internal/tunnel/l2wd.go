@@ -66,6 +66,7 @@ const (
 	offFlagged  = 8  // mapping(bytes32 => bool)
 	offPending  = 9  // pendingSat
 	offPaidBy   = 10 // mapping(bytes32 => uint64)
+	offPaidTxid = 11 // mapping(uint64 => bytes32)
 	itemSlots   = 4
 	inputSlots  = 2
 	outputSlots = 1
@@ -274,6 +275,15 @@ func ReadPaidBy(st StateReader, addr common.Address, txid chainhash.Hash) uint64
 	return field(st.GetState(addr, mapSlot(common.Hash(txid), nsSlot(offPaidBy))), 0, 8)
 }
 
+// ReadPaidTxid returns the payout (txid, wire order) that paid batch
+// number; ok false while it is not marked paid.
+func ReadPaidTxid(st StateReader, addr common.Address, number uint64) (chainhash.Hash, bool) {
+	var key common.Hash
+	binary.BigEndian.PutUint64(key[24:], number)
+	w := st.GetState(addr, mapSlot(key, nsSlot(offPaidTxid)))
+	return chainhash.Hash(w), w != (common.Hash{})
+}
+
 // abiInput and abiOutput mirror the contract's Input and Output structs
 // for the ABI encoder (field names are the ABI's, capitalised).
 type abiInput struct {
@@ -363,4 +373,72 @@ func StandardWithdrawalScript(script []byte) bool {
 		return true
 	}
 	return false
+}
+
+// WithdrawalState is what L2 state says of one queue item (a withdrawal
+// or a refund): hemi_getWithdrawal's L2 half.
+type WithdrawalState struct {
+	Item QueueItem
+	// InOpenBatch: the open batch pays it; Batch is that batch, Value
+	// what it pays at the current attempt and PayoutTxid that attempt's
+	// payout (what the signers sign and broadcast); Posted counts the
+	// signers that posted signatures for the attempt, of K needed.
+	InOpenBatch bool
+	Batch       *Batch
+	Value       uint64
+	PayoutTxid  chainhash.Hash
+	Posted      int
+	K           int
+	// Paid: the batch paying it was marked paid by PaidTxid.
+	Paid     bool
+	PaidTxid chainhash.Hash
+}
+
+// ReadWithdrawal reads item id of the tunnel predeploy at addr with its
+// batch; v builds the payout txid; ok false when no such item exists.
+func ReadWithdrawal(st StateReader, addr common.Address, v VaultScripts, id uint64) (*WithdrawalState, bool, error) {
+	it, ok, err := ReadItem(st, addr, id)
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	ws := &WithdrawalState{Item: it}
+	if _, k, err := CommitteeKeys(v); err == nil {
+		ws.K = k
+	}
+	switch it.Status {
+	case StatusPaid:
+		ws.Paid = true
+		ws.PaidTxid, _ = ReadPaidTxid(st, addr, it.Batch)
+	case StatusInBatch:
+		b, err := ReadBatch(st, addr)
+		if err != nil {
+			return nil, false, err
+		}
+		if !b.Open || b.Number != it.Batch {
+			return nil, false, fmt.Errorf("tunnel: item %d is in batch %d, the open batch is %d", id, it.Batch, b.Number)
+		}
+		ws.InOpenBatch, ws.Batch = true, b
+		for _, o := range b.Outputs {
+			if o.ID == id {
+				ws.Value = o.Value
+			}
+		}
+		tx, err := BuildPayout(b, v)
+		if err != nil {
+			return nil, false, fmt.Errorf("tunnel: payout of batch %d: %w", b.Number, err)
+		}
+		ws.PayoutTxid = tx.TxHash()
+		ws.Posted = popCount(ReadPosted(st, addr, b.Number, b.Attempt))
+	}
+	return ws, true, nil
+}
+
+func popCount(b *big.Int) int {
+	n := 0
+	for _, w := range b.Bits() {
+		for ; w != 0; w &= w - 1 {
+			n++
+		}
+	}
+	return n
 }

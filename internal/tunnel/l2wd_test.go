@@ -335,6 +335,12 @@ func TestBatchLifecycleInStorage(t *testing.T) {
 	if n := ReadPaidBy(h.st, h.addr, chainhash.Hash{0x77}); n != 1 {
 		t.Fatalf("paidBy %d", n)
 	}
+	if txid, ok := ReadPaidTxid(h.st, h.addr, 1); !ok || txid != (chainhash.Hash{0x77}) {
+		t.Fatalf("paidTxid %v %v", txid, ok)
+	}
+	if _, ok := ReadPaidTxid(h.st, h.addr, 2); ok {
+		t.Fatal("batch 2 paid")
+	}
 	head := ReadQueueHead(h.st, h.addr)
 	if head.FirstPending != 3 || head.LastBatch != 1 || head.NextID != 3 {
 		t.Fatalf("head %+v", head)

@@ -52,18 +52,6 @@ type Plan struct {
 	VSize  int64    // ceil(Weight / 4)
 }
 
-// isWitnessProgram reports a segwit output script: OP_0..OP_16 then one
-// push of 2 to 40 bytes.
-func isWitnessProgram(s []byte) bool {
-	if len(s) < 4 || len(s) > 42 {
-		return false
-	}
-	if s[0] != 0x00 && (s[0] < 0x51 || s[0] > 0x60) {
-		return false
-	}
-	return int(s[1]) == len(s)-2
-}
-
 // outputSize is one output's serialized bytes.
 func outputSize(script []byte) int64 {
 	return int64(8 + wire.VarIntSerializeSize(uint64(len(script))) + len(script))

@@ -6,9 +6,11 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/tunnel/tunneltest"
 )
 
@@ -78,4 +80,50 @@ func signAll(t testing.TB, f *fixture, tx *wire.MsgTx, prev []*wire.TxOut) map[[
 		m[XOnly(s.PubKey())] = sigs
 	}
 	return m
+}
+
+// TestScriptVaultMatchesVault: the payout tests' vault (built by
+// tunneltest from txscript alone) and NewVault agree byte for byte on the
+// devnet's keys, so what the payout tests prove holds for *Vault.
+func TestScriptVaultMatchesVault(t *testing.T) {
+	cfg, err := genesis.DevTunnelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signers, recovery, err := genesis.DevTunnelKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sk, rk []*btcec.PrivateKey
+	for _, s := range signers {
+		sk = append(sk, s.Key)
+	}
+	for _, r := range recovery {
+		rk = append(rk, r.Key)
+	}
+	ref := newScriptVault(t, sk, cfg.K, rk, cfg.M, cfg.RecoveryDelay)
+	v, err := NewVault(cfg, &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want []byte
+	}{
+		{"pkScript", v.PkScript(), ref.PkScript()},
+		{"committee", v.CommitteeScript(), ref.CommitteeScript()},
+		{"recovery", v.RecoveryScript(), ref.RecoveryScript()},
+		{"merkle root", v.MerkleRoot(), ref.MerkleRoot()},
+	} {
+		if string(c.got) != string(c.want) {
+			t.Fatalf("%s: %x, reference %x", c.name, c.got, c.want)
+		}
+	}
+	for _, leaf := range [][]byte{v.CommitteeScript(), v.RecoveryScript()} {
+		a, err1 := v.ControlBlock(leaf)
+		b, err2 := ref.ControlBlock(leaf)
+		if err1 != nil || err2 != nil || string(a) != string(b) {
+			t.Fatalf("control block: %x %v, reference %x %v", a, err1, b, err2)
+		}
+	}
 }

@@ -29,6 +29,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/finality/tracker"
 )
@@ -66,8 +67,8 @@ const MaxFlagsPerBlock = 16
 // L2 history above the newest superfinal keystone.
 const MaxKeystoneScan = 1024
 
-// systemAddress is genesis.SystemAddress (TunnelWithdrawals.SYSTEM).
-var systemAddress = common.HexToAddress("0xDeaDDEaDDeAdDeAdDEAdDEaddeAddEAdDEAd0001")
+// systemAddress is the sender of the tunnel's system transactions.
+var systemAddress = genesis.SystemAddress
 
 // shortfallKey is the source hash of shortfall flags.
 var shortfallKey = chainhash.Hash{'s', 'h', 'o', 'r', 't', 'f', 'a', 'l', 'l'}
@@ -93,40 +94,28 @@ func batchKey(number uint64, attempt uint32, kind byte) chainhash.Hash {
 // ErrWithdrawalConfig: a WithdrawalConfig the derivers cannot run with.
 var ErrWithdrawalConfig = errors.New("tunnel: invalid withdrawal deriver config")
 
-// WithdrawalConfig is what the withdrawal derivers need of the genesis
-// (the node fills it from genesis.TunnelConfig and the PoP settings) and
-// of the deposit side (tchain's state readers).
+// WithdrawalConfig is what the withdrawal derivers need of the genesis.
 type WithdrawalConfig struct {
-	// Tunnel is the tunnel predeploy's address.
-	Tunnel common.Address
-	// Vault is the genesis vault (NewVault).
+	// Tunnel is the genesis tunnel section: the predeploy and hBTC
+	// addresses, RecoveryDelay (outputs older than N/2 are refreshed),
+	// the deposit and withdrawal confirmations and RederiveBlocks.
+	Tunnel *genesis.TunnelConfig
+	// Vault is the genesis vault (NewVault over Tunnel).
 	Vault VaultScripts
-	// RecoveryDelay is N, the recovery leaf's CSV: outputs older than N/2
-	// are refreshed.
-	RecoveryDelay uint16
-	// DepositConfirmations and WithdrawalConfirmations as in the genesis.
-	DepositConfirmations    uint32
-	WithdrawalConfirmations uint32
-	// RederiveBlocks: an unconfirmed payout is re-derived after this many
-	// Bitcoin blocks (0: never).
-	RederiveBlocks uint32
 	// SuperfinalDepth and KeystoneInterval decide which withdrawals are
 	// payable (DESIGN 4: superfinal as of the view).
 	SuperfinalDepth  uint32
 	KeystoneInterval uint64
-	// FeeRate reads the consensus fee rate (sat/vB) the view update
-	// recorded in the state (the deposit side's l2abi); below 1 counts
-	// as 1.
-	FeeRate func(st StateReader) (uint64, error)
-	// Liabilities reads what the deposit side owes in satoshis: hBTC's
-	// total supply and the recorded (unrefundable) deposits.
-	Liabilities func(st StateReader) (supplySat, recordedSat uint64, err error)
 }
 
-// Withdrawals is the withdrawal deriver (rules.Deriver).
+// Withdrawals is the withdrawal deriver (rules.Deriver). It reads the
+// deposit side's state through l2abi.go (the recorded fee rate, hBTC's
+// supply, recorded and processed deposits).
 type Withdrawals struct {
-	cfg  WithdrawalConfig
-	fees Fees
+	cfg    WithdrawalConfig
+	tc     *genesis.TunnelConfig
+	tunnel common.Address
+	fees   Fees
 }
 
 var _ rules.Deriver = (*Withdrawals)(nil)
@@ -134,28 +123,32 @@ var _ rules.Deriver = (*Withdrawals)(nil)
 // NewWithdrawals checks cfg and returns the deriver.
 func NewWithdrawals(cfg WithdrawalConfig) (*Withdrawals, error) {
 	switch {
+	case cfg.Tunnel == nil:
+		return nil, fmt.Errorf("%w: no tunnel", ErrWithdrawalConfig)
 	case cfg.Vault == nil:
 		return nil, fmt.Errorf("%w: no vault", ErrWithdrawalConfig)
-	case cfg.FeeRate == nil || cfg.Liabilities == nil:
-		return nil, fmt.Errorf("%w: the fee-rate and liabilities readers are required", ErrWithdrawalConfig)
 	case cfg.KeystoneInterval == 0 || cfg.SuperfinalDepth == 0:
 		return nil, fmt.Errorf("%w: keystone interval and superfinal depth must be positive", ErrWithdrawalConfig)
-	case cfg.WithdrawalConfirmations == 0:
+	case cfg.Tunnel.WithdrawalConfirmations == 0:
 		return nil, fmt.Errorf("%w: withdrawal confirmations must be positive", ErrWithdrawalConfig)
 	}
 	f, err := NewFees(cfg.Vault)
 	if err != nil {
 		return nil, err
 	}
-	return &Withdrawals{cfg: cfg, fees: f}, nil
+	tc := cfg.Tunnel.Clone()
+	return &Withdrawals{cfg: cfg, tc: tc, tunnel: tc.TunnelAddress, fees: f}, nil
 }
 
 // Fees is how the deriver sizes payouts (for clients that re-derive).
 func (w *Withdrawals) Fees() Fees { return w.fees }
 
+// Tunnel is the tunnel predeploy's address.
+func (w *Withdrawals) Tunnel() common.Address { return w.tunnel }
+
 // spendable is the confirmations a vault output needs to be a batch input.
 func (w *Withdrawals) spendable() uint32 {
-	return max(w.cfg.DepositConfirmations, w.cfg.WithdrawalConfirmations, 1)
+	return max(w.tc.DepositConfirmations, w.tc.WithdrawalConfirmations, 1)
 }
 
 // Derive derives the block's withdrawal system transactions.
@@ -212,11 +205,11 @@ type vaultView struct {
 }
 
 func (w *Withdrawals) view(st StateReader, outs []rules.ScriptOutput, height uint32) (*vaultView, error) {
-	b, err := ReadBatch(st, w.cfg.Tunnel)
+	b, err := ReadBatch(st, w.tunnel)
 	if err != nil {
 		return nil, err
 	}
-	v := &vaultView{height: height, outs: outs, batch: b, head: ReadQueueHead(st, w.cfg.Tunnel),
+	v := &vaultView{height: height, outs: outs, batch: b, head: ReadQueueHead(st, w.tunnel),
 		attempts: map[chainhash.Hash]uint32{}, inBatch: map[wire.OutPoint]bool{}}
 	if !b.Open {
 		return v, nil
@@ -255,7 +248,7 @@ func (w *Withdrawals) batch(d *rules.Derivation, st StateReader, v *vaultView) (
 	b := v.batch
 	if b.Open {
 		if v.paid {
-			if tracker.ConfirmationsAt(int32(v.height), v.paidHeight) < w.cfg.WithdrawalConfirmations {
+			if tracker.ConfirmationsAt(int32(v.height), v.paidHeight) < w.tc.WithdrawalConfirmations {
 				return nil, nil
 			}
 			data, err := MarkPaidCalldata(b.Number, v.paidAt, v.paidTxid)
@@ -271,7 +264,7 @@ func (w *Withdrawals) batch(d *rules.Derivation, st StateReader, v *vaultView) (
 		if err != nil {
 			return nil, err
 		}
-		nb := Rederive(b, w.fees, rate, v.height, w.cfg.RederiveBlocks)
+		nb := Rederive(b, w.fees, rate, v.height, w.tc.RederiveBlocks)
 		if nb == nil {
 			return nil, nil
 		}
@@ -286,7 +279,7 @@ func (w *Withdrawals) batch(d *rules.Derivation, st StateReader, v *vaultView) (
 		return nil, err
 	}
 	sel := &Selection{Fees: w.fees, Number: v.head.LastBatch + 1, FeeRate: rate, ViewHeight: v.height,
-		RefreshAge: uint32(w.cfg.RecoveryDelay / 2), Eligible: eligible, Vault: w.spendableOutputs(v)}
+		RefreshAge: uint32(w.tc.RecoveryDelay / 2), Eligible: eligible, Vault: w.spendableOutputs(v)}
 	nb := SelectBatch(sel)
 	if nb == nil {
 		return nil, nil
@@ -313,11 +306,10 @@ func (w *Withdrawals) openTx(d *rules.Derivation, b *Batch) ([]*block.SystemTx, 
 	return []*block.SystemTx{w.systemTx(DomainTunnelBatch, batchKey(b.Number, b.Attempt, keyOpen), d.Number, BatchGas, data)}, nil
 }
 
+// feeRate is the consensus fee rate the view update recorded (at least
+// 1 sat/vB, at most MaxFeeRate).
 func (w *Withdrawals) feeRate(st StateReader) (uint64, error) {
-	r, err := w.cfg.FeeRate(st)
-	if err != nil {
-		return 0, fmt.Errorf("tunnel: recorded fee rate: %w", err)
-	}
+	r, _ := ReadFeeRate(st, w.tunnel)
 	return min(max(r, 1), MaxFeeRate), nil
 }
 
@@ -345,7 +337,7 @@ func (w *Withdrawals) eligible(d *rules.Derivation, st StateReader, head QueueHe
 		checked bool
 	)
 	for id, n := head.FirstPending, 0; id < head.NextID && n < MaxQueueScan; id, n = id+1, n+1 {
-		it, ok, err := ReadItem(st, w.cfg.Tunnel, id)
+		it, ok, err := ReadItem(st, w.tunnel, id)
 		if err != nil {
 			return nil, err
 		}
@@ -417,7 +409,7 @@ func (w *Withdrawals) flags(d *rules.Derivation, st StateReader, v *vaultView) (
 			continue
 		}
 		if _, ok := first[o.SpendTxid]; !ok {
-			if ReadPaidBy(st, w.cfg.Tunnel, o.SpendTxid) != 0 || ReadFlaggedSpend(st, w.cfg.Tunnel, o.SpendTxid) {
+			if ReadPaidBy(st, w.tunnel, o.SpendTxid) != 0 || ReadFlaggedSpend(st, w.tunnel, o.SpendTxid) {
 				continue
 			}
 			first[o.SpendTxid] = o
@@ -470,19 +462,19 @@ func (o *Owed) Shortfall() uint64 {
 
 // owed computes the balance sheet (DESIGN 6: vault BTC = hBTC supply +
 // deposits confirming + queued refunds and withdrawals + recorded
-// deposits). A deposit counts as confirming while it has fewer than
-// DepositConfirmations (an output created by a transaction that spends
-// a vault output is a change, never a deposit); one past them is in the
-// supply once minted. Everything is read as of the view and the parent
-// state, so an item counted on one side is on the other side in the same
-// block or, for a deposit minted in this block, on neither (the vault
-// then shows a surplus, never a false shortfall).
+// deposits). A deposit counts as confirming until the deposit deriver
+// processed it (minted, queued for refund or recorded: Processed in the
+// parent state), carried-over ones included; an output created by a
+// transaction that spends a vault output is a change, never a deposit.
+// Everything is read as of the view and the parent state, so the
+// equation holds to the satoshi at every block.
 func (w *Withdrawals) owed(st StateReader, v *vaultView) (*Owed, error) {
-	supply, recorded, err := w.cfg.Liabilities(st)
-	if err != nil {
-		return nil, fmt.Errorf("tunnel: liabilities: %w", err)
+	sup := HBTCSupply(st, w.tc.HBTCAddress)
+	if !sup.IsUint64() {
+		return nil, fmt.Errorf("tunnel: hBTC supply %s beyond 64 bits", sup)
 	}
-	o := &Owed{SupplySat: supply, RecordedSat: recorded, PendingSat: ReadPendingSat(st, w.cfg.Tunnel), RefreshFeesSat: v.batch.RefreshFees}
+	supply, recorded := sup.Uint64(), ReadRecordedSat(st, w.tunnel)
+	o := &Owed{SupplySat: supply, RecordedSat: recorded, PendingSat: ReadPendingSat(st, w.tunnel), RefreshFeesSat: v.batch.RefreshFees}
 	spenders := map[chainhash.Hash]bool{}
 	for i := range v.outs {
 		if v.outs[i].Spent {
@@ -497,7 +489,7 @@ func (w *Withdrawals) owed(st StateReader, v *vaultView) (*Owed, error) {
 		o.VaultSat += uint64(x.Value)
 		conf := tracker.ConfirmationsAt(int32(v.height), x.Height)
 		o.OldestAge = max(o.OldestAge, conf)
-		if conf < w.cfg.DepositConfirmations && !spenders[x.OutPoint.Hash] {
+		if !spenders[x.OutPoint.Hash] && !Processed(st, w.tunnel, DepositKey(x.OutPoint)) {
 			o.ConfirmingSat += uint64(x.Value)
 		}
 	}
@@ -557,7 +549,7 @@ func (w *Withdrawals) VaultOwed(st StateReader, outs []rules.ScriptOutput, heigh
 }
 
 func (w *Withdrawals) systemTx(domain block.SourceDomain, key chainhash.Hash, number, gas uint64, data []byte) *block.SystemTx {
-	to := w.cfg.Tunnel
+	to := w.tunnel
 	return &block.SystemTx{
 		SourceHash: block.SourceHash(domain, key, number),
 		From:       systemAddress,

@@ -7,6 +7,7 @@ import (
 	"math/big"
 	"testing"
 
+	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
@@ -58,43 +60,94 @@ func (f *fakeBitcoin) spend(op wire.OutPoint, txid chainhash.Hash, height int32)
 	}
 }
 
-// wdEnv runs the withdrawal deriver against the harness predeploy: each
-// step derives the next block's system transactions and executes them.
+// wdEnv runs the withdrawal deriver against the genesis tunnel
+// predeploys (contracts/Tunnel.sol over TunnelWithdrawals.sol, and
+// hBTC): each step derives the next block's system transactions and
+// executes them as the block processor does. Deposits are minted,
+// refunded and the fee rate recorded by the deposit side's own system
+// calls (l2abi.go), so the balance sheet is the real one.
 type wdEnv struct {
 	*harnessEVM
-	btc      *fakeBitcoin
-	w        *Withdrawals
-	fix      *fixture
-	number   uint64 // the next block
-	view     int32
-	feeRate  uint64
-	supply   uint64
-	recorded uint64
-	gasUsed  []uint64 // by the last step's transactions
+	btc     *fakeBitcoin
+	w       *Withdrawals
+	tc      *genesis.TunnelConfig
+	vault   *Vault
+	number  uint64 // the next block
+	view    int32
+	gasUsed []uint64 // by the last step's transactions
 }
 
-// newWDEnv is a 2-of-3 vault with a recovery delay of 1,000 blocks (so
-// no refresh unless a test asks, newWDEnvDelay), 6 deposit and withdrawal
-// confirmations, re-derivation after 6 blocks, superfinal depth 10,
-// keystones every 25 blocks; the view at Bitcoin height 100.
+// newWDEnv is the devnet tunnel (2-of-3) with a recovery delay of 1,000
+// blocks (no refresh unless a test asks, newWDEnvDelay), 6 deposit and
+// withdrawal confirmations, re-derivation after 6 blocks, superfinal
+// depth 10, keystones every 25 blocks; the view at Bitcoin height 100
+// and the recorded fee rate 2 sat/vB.
 func newWDEnv(t *testing.T) *wdEnv { return newWDEnvDelay(t, 1000) }
 
 func newWDEnvDelay(t *testing.T, delay uint16) *wdEnv {
 	t.Helper()
-	e := &wdEnv{harnessEVM: newHarness(t), btc: &fakeBitcoin{pubs: map[[32]byte][]pop.Publication{}}, number: 2, view: 100, feeRate: 2}
-	e.fix = newFixture(t, delay)
-	w, err := NewWithdrawals(WithdrawalConfig{
-		Tunnel: e.addr, Vault: e.fix.vault, RecoveryDelay: delay,
-		DepositConfirmations: 6, WithdrawalConfirmations: 6, RederiveBlocks: 6,
-		SuperfinalDepth: 10, KeystoneInterval: 25,
-		FeeRate:     func(StateReader) (uint64, error) { return e.feeRate, nil },
-		Liabilities: func(StateReader) (uint64, uint64, error) { return e.supply, e.recorded, nil },
-	})
+	tc, err := genesis.DevTunnelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.RecoveryDelay = delay
+	v, err := NewVault(tc, &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alloc, err := genesis.TunnelPredeploys(tc, hvm.Header{Height: 7, Header: chaincfg.RegressionNetParams.GenesisBlock.Header})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := state.New(types.EmptyRootHash, state.NewDatabaseForTesting())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for addr, acc := range alloc {
+		st.SetCode(addr, acc.Code, 0)
+		st.SetNonce(addr, acc.Nonce, 0)
+		for k, val := range acc.Storage {
+			st.SetState(addr, k, val)
+		}
+	}
+	e := &wdEnv{harnessEVM: &harnessEVM{t: t, st: st, addr: tc.TunnelAddress, block: 1}, tc: tc, vault: v,
+		btc: &fakeBitcoin{pubs: map[[32]byte][]pop.Publication{}}, number: 2, view: 100}
+	w, err := NewWithdrawals(WithdrawalConfig{Tunnel: tc, Vault: v, SuperfinalDepth: 10, KeystoneInterval: 25})
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.w = w
+	e.setFeeRate(2)
 	return e
+}
+
+// system executes a deposit-side system call to the Tunnel in the parent
+// block.
+func (e *wdEnv) system(data []byte) {
+	e.t.Helper()
+	to := e.tc.TunnelAddress
+	e.applySystem(&block.SystemTx{From: genesis.SystemAddress, To: &to, Gas: DepositGas, Data: data, SourceHash: common.Hash(sha256.Sum256(data))})
+}
+
+func (e *wdEnv) setFeeRate(r uint64) { e.system(SetFeeRateCalldata(r, uint32(e.view))) }
+
+// fund deposits sat to the vault at height and mints it to user.
+func (e *wdEnv) fund(n byte, user common.Address, sat int64, height int32) wire.OutPoint {
+	op := e.btc.deposit(n, sat, height)
+	e.system(MintCalldata(op, user, uint64(sat)))
+	return op
+}
+
+// refundDeposit deposits sat at height without a recipient: queued for
+// refund to p2wpkh(n). It returns the refund's id.
+func (e *wdEnv) refundDeposit(n byte, sat int64, height int32) uint64 {
+	op := e.btc.deposit(n, sat, height)
+	id := ReadQueueHead(e.st, e.addr).NextID
+	e.system(RefundDepositCalldata(op, common.Address{}, p2wpkh(int(n)), uint64(sat), 1))
+	if it, ok, _ := ReadItem(e.st, e.addr, id); !ok || it.Kind != KindRefund {
+		e.t.Fatalf("refund %d not queued: %+v", id, it)
+	}
+	return id
 }
 
 func ksID(k uint64) [32]byte { return [32]byte{0x4b, byte(k >> 8), byte(k)} }
@@ -146,7 +199,7 @@ func (e *wdEnv) step() []*block.SystemTx {
 func (e *wdEnv) applySystem(tx *block.SystemTx) uint64 {
 	e.t.Helper()
 	bctx := vm.BlockContext{CanTransfer: core.CanTransfer, Transfer: core.Transfer,
-		GetHash: func(uint64) common.Hash { return common.Hash{} }, BlockNumber: new(big.Int).SetUint64(e.number),
+		GetHash: func(uint64) common.Hash { return common.Hash{} }, BlockNumber: new(big.Int).SetUint64(e.block),
 		Time: 1_700_000_002, GasLimit: 30_000_000, BaseFee: new(big.Int), BlobBaseFee: big.NewInt(1), Random: &common.Hash{}}
 	cfg := params.MergedTestChainConfig
 	evm := vm.NewEVM(bctx, e.st, cfg, vm.Config{})
@@ -160,25 +213,17 @@ func (e *wdEnv) applySystem(tx *block.SystemTx) uint64 {
 	return used
 }
 
-// withdraw queues a withdrawal in block e.number-1 (the parent).
-func (e *wdEnv) withdraw(script []byte, amount, maxFee uint64) uint64 {
+// withdraw burns hBTC of a funded user in block e.number-1 (the parent)
+// and returns the withdrawal's id.
+func (e *wdEnv) withdraw(user common.Address, script []byte, amount, maxFee uint64) uint64 {
 	e.t.Helper()
-	user := common.Address{0x77}
-	e.credit(user, amount)
 	e.block = e.number - 1
 	out, _ := e.mustCall(user, must(WithdrawCalldata(script, amount, maxFee)))
 	return new(big.Int).SetBytes(out).Uint64()
 }
 
-func (e *wdEnv) refund(n byte, amount uint64) uint64 {
-	e.t.Helper()
-	e.block = e.number - 1
-	out, _ := e.mustCall(common.Address{0x78}, must(harnessExtra.Pack("queueRefund", [32]byte{n}, uint32(0), p2wpkh(int(n)), amount)))
-	return new(big.Int).SetBytes(out).Uint64()
-}
-
 func selectorOf(tx *block.SystemTx) string {
-	for name, m := range WithdrawalsABI.Methods {
+	for name, m := range TunnelABI.Methods {
 		if bytes.Equal(tx.Data[:4], m.ID) {
 			return name
 		}
@@ -218,18 +263,19 @@ func (e *wdEnv) payoutTxid(a uint32) chainhash.Hash {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	tx, err := BuildPayout(ba, e.fix.vault)
+	tx, err := BuildPayout(ba, e.vault)
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	return tx.TxHash()
 }
 
+var alice = common.Address{0xa1}
+
 func TestDeriveWaitsForSuperfinality(t *testing.T) {
 	e := newWDEnv(t)
-	e.btc.deposit(1, 10_000_000, 50)
-	e.supply = 9_000_000 // after the burn
-	e.withdraw(p2wpkh(1), 1_000_000, 50_000) // in block 1, covered by keystone 25
+	e.fund(1, alice, 10_000_000, 50)
+	e.withdraw(alice, p2wpkh(1), 1_000_000, 50_000) // in block 1, covered by keystone 25
 	for e.number <= 30 {
 		wantKinds(t, e.step()) // keystone 25 not published
 	}
@@ -238,35 +284,41 @@ func TestDeriveWaitsForSuperfinality(t *testing.T) {
 	e.view = 103 // 9 confirmations
 	wantKinds(t, e.step())
 	e.view = 104 // 10: superfinal
-	txs := e.step()
-	wantKinds(t, txs, "openBatch")
+	wantKinds(t, e.step(), "openBatch")
 	b := e.batch()
 	if !b.Open || b.Number != 1 || len(b.Outputs) != 1 || b.Outputs[0].ID != 0 || b.FeeRate != 2 || b.BtcHeight != 104 {
 		t.Fatalf("batch %+v", b)
 	}
-	// A later keystone's publication makes earlier blocks superfinal too:
-	// a second withdrawal is covered by keystone 50, published deep
-	// enough, while keystone 25's own publication is gone.
+	// A later keystone's publication makes earlier blocks superfinal
+	// too: keystone 50 published deep enough, keystone 25 never.
 	e2 := newWDEnv(t)
-	e2.btc.deposit(1, 10_000_000, 50)
-	e2.supply = 9_000_000
-	e2.withdraw(p2wpkh(1), 1_000_000, 50_000)
+	e2.fund(1, alice, 10_000_000, 50)
+	e2.withdraw(alice, p2wpkh(1), 1_000_000, 50_000)
 	e2.number = 60
 	e2.publish(50, 90)
 	wantKinds(t, e2.step(), "openBatch")
+	// A withdrawal above the newest superfinal keystone waits.
+	e3 := newWDEnv(t)
+	e3.fund(1, alice, 10_000_000, 50)
+	e3.number = 60
+	e3.withdraw(alice, p2wpkh(1), 1_000_000, 50_000) // block 59, covered by keystone 75
+	e3.number = 80
+	e3.publish(50, 90)
+	e3.publish(75, 95)
+	wantKinds(t, e3.step())
 }
 
 func TestDeriveBatchRules(t *testing.T) {
 	t.Run("refunds need no superfinality, 25 at most, id order", func(t *testing.T) {
 		e := newWDEnv(t)
-		e.btc.deposit(1, 100_000_000, 50)
+		e.fund(100, alice, 100_000_000, 40)
 		for i := range 30 {
-			e.refund(byte(i), 100_000)
+			e.refundDeposit(byte(i), 100_000, 50)
 		}
 		wantKinds(t, e.step(), "openBatch")
 		b := e.batch()
-		if len(b.Outputs) != MaxPayoutOutputs {
-			t.Fatalf("%d outputs", len(b.Outputs))
+		if len(b.Outputs) != MaxPayoutOutputs || len(b.Inputs) != 1 {
+			t.Fatalf("%d outputs, %d inputs", len(b.Outputs), len(b.Inputs))
 		}
 		for i, o := range b.Outputs {
 			if o.ID != uint64(i) || !o.Refund {
@@ -276,42 +328,40 @@ func TestDeriveBatchRules(t *testing.T) {
 	})
 	t.Run("a withdrawal whose share exceeds its maxFee waits, later ones go", func(t *testing.T) {
 		e := newWDEnv(t)
-		e.btc.deposit(1, 100_000_000, 50)
-		e.feeRate = 20
-		e.refund(1, 1_000_000)
-		cheap := e.refund(2, 1_000_000)
-		e.refund(3, 1_000_000)
-		// Item 1's max fee: amount - dust - 1 = 999,705: lower it by a
-		// withdrawal of a tiny max fee instead (refunds pay up to dust).
-		e.withdraw(p2wpkh(9), 1_000_000, 300)
+		e.fund(100, alice, 100_000_000, 40)
+		e.setFeeRate(20)
+		e.refundDeposit(1, 1_000_000, 50)
+		e.refundDeposit(2, 1_000_000, 50)
+		e.withdraw(alice, p2wpkh(9), 1_000_000, 300) // id 2: its own 31 vB cost 620 sat at 20 sat/vB
+		e.refundDeposit(3, 1_000_000, 50)
 		e.number = 40
 		e.publish(25, 80)
 		wantKinds(t, e.step(), "openBatch")
 		b := e.batch()
-		if len(b.Outputs) != 3 {
-			t.Fatalf("outputs %+v", b.Outputs)
-		}
+		var ids []uint64
 		for _, o := range b.Outputs {
-			if o.ID == 3 {
-				t.Fatal("the withdrawal with a 300 sat max fee was paid at 20 sat/vB")
-			}
+			ids = append(ids, o.ID)
 		}
-		_ = cheap
+		if fmt.Sprint(ids) != "[0 1 3]" {
+			t.Fatalf("batch pays %v, want [0 1 3]", ids)
+		}
+		if it, _, _ := ReadItem(e.st, e.addr, 2); it.Status != StatusQueued {
+			t.Fatalf("the waiting withdrawal %+v", it)
+		}
 	})
 	t.Run("fee rule: the stored values are the payout's outputs", func(t *testing.T) {
 		e := newWDEnv(t)
-		e.btc.deposit(1, 3_000_000, 50)
-		e.btc.deposit(2, 3_000_000, 51)
-		e.feeRate = 7
-		e.refund(1, 2_000_000)
-		e.refund(2, 2_000_001)
-		e.refund(3, 1_500_000)
+		e.fund(100, alice, 3_000_000, 49)
+		e.setFeeRate(7)
+		e.refundDeposit(1, 2_000_000, 50)
+		e.refundDeposit(2, 2_000_001, 51)
+		e.refundDeposit(3, 1_500_000, 52)
 		wantKinds(t, e.step(), "openBatch")
 		b := e.batch()
-		if len(b.Inputs) != 2 || b.Inputs[0].Height != 50 {
+		if len(b.Inputs) != 3 || b.Inputs[0].Height != 49 || b.Inputs[2].Height != 51 {
 			t.Fatalf("inputs %+v (oldest first until covered)", b.Inputs)
 		}
-		tx, err := BuildPayout(b, e.fix.vault)
+		tx, err := BuildPayout(b, e.vault)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,52 +372,59 @@ func TestDeriveBatchRules(t *testing.T) {
 			}
 			fees += o.Amount - o.Value
 		}
-		if uint64(tx.TxOut[3].Value) != b.Change || b.Change != 6_000_000-5_500_001 {
+		if uint64(tx.TxOut[3].Value) != b.Change || b.Change != 7_000_001-5_500_001 {
 			t.Fatalf("change %d / %d", tx.TxOut[3].Value, b.Change)
 		}
-		plan, err := PlanPayout(7, b.Inputs, b.Outputs, e.fix.vault.PkScript(), e.w.Fees().WitSize)
+		plan, err := PlanPayout(7, b.Inputs, b.Outputs, e.vault.PkScript(), e.w.Fees().WitSize)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if fees != plan.Fee || plan.Fee < 7*uint64(plan.VSize) || plan.Fee >= 7*uint64(plan.VSize)+3 {
+		if fees != plan.Fee || fees != b.Fee || plan.Fee < 7*uint64(plan.VSize) || plan.Fee >= 7*uint64(plan.VSize)+3 {
 			t.Fatalf("fees %d, plan %d at vsize %d: each output's share is rounded up, by less than 1 sat each", fees, plan.Fee, plan.VSize)
 		}
 	})
 	t.Run("vault outputs need the confirmations", func(t *testing.T) {
 		e := newWDEnv(t)
-		e.btc.deposit(1, 1_000_000, 90) // the refunded deposit: too small to pay it and keep the change
-		e.btc.deposit(2, 3_000_000, 96) // 5 confirmations at view 100: still confirming
-		e.refund(1, 1_000_000)
-		wantKinds(t, e.step()) // and no shortfall: vault 4M = refund 1M + confirming 3M
+		e.refundDeposit(1, 1_000_000, 90) // too small to pay its own refund and keep the change
+		e.btc.deposit(2, 3_000_000, 96)   // 5 confirmations at view 100: not processed yet
+		wantKinds(t, e.step())            // and no shortfall: vault 4M = refund 1M + confirming 3M
 		e.view = 101
 		wantKinds(t, e.step(), "openBatch")
+		if b := e.batch(); len(b.Inputs) != 2 {
+			t.Fatalf("inputs %+v", b.Inputs)
+		}
 	})
 	t.Run("refresh: outputs past half the recovery delay, alone", func(t *testing.T) {
 		e := newWDEnvDelay(t, 100)
-		e.btc.deposit(1, 3_000_000, 52) // 49 confirmations at 100: under N/2 = 50
-		e.supply = 3_000_000
+		e.fund(1, alice, 3_000_000, 52) // 49 confirmations at 100: under N/2 = 50
 		wantKinds(t, e.step())
 		e.view = 101
 		wantKinds(t, e.step(), "openBatch")
 		b := e.batch()
-		if !b.Refresh || len(b.Outputs) != 0 || b.Change != 3_000_000-b.Fee {
+		if !b.Refresh || len(b.Outputs) != 0 || b.Change != 3_000_000-b.Fee || b.Fee == 0 {
 			t.Fatalf("refresh batch %+v", b)
 		}
 		// Paid: the vault paid the fee, which the balance sheet carries.
-		e.btc.spend(b.Inputs[0].OutPoint, e.payoutTxid(0), 102)
-		e.btc.outs = append(e.btc.outs, rules.ScriptOutput{OutPoint: wire.OutPoint{Hash: e.payoutTxid(0), Index: 0}, Value: int64(b.Change), Height: 102})
+		txid := e.payoutTxid(0)
+		e.btc.spend(b.Inputs[0].OutPoint, txid, 102)
+		e.btc.outs = append(e.btc.outs, rules.ScriptOutput{OutPoint: wire.OutPoint{Hash: txid, Index: 0}, Value: int64(b.Change), Height: 102})
+		e.view = 106
+		wantKinds(t, e.step()) // confirmed, 5 confirmations: no shortfall meanwhile
 		e.view = 107
 		wantKinds(t, e.step(), "markPaid")
 		wantKinds(t, e.step()) // no shortfall flag: the refresh fee is accounted
+		if b := e.batch(); b.RefreshFees != b.Fee {
+			t.Fatalf("refresh fees %d, fee %d", b.RefreshFees, b.Fee)
+		}
 	})
 }
 
 func TestDeriveBumpSchedule(t *testing.T) {
 	e := newWDEnv(t)
-	e.btc.deposit(1, 10_000_000, 50)
-	e.feeRate = 10
-	e.refund(1, 2_000_000)                 // max fee 1,999,705
-	e.withdraw(p2tr(2), 1_000_000, 12_000) // covered by keystone 25
+	e.fund(1, alice, 10_000_000, 50)
+	e.setFeeRate(10)
+	e.refundDeposit(2, 2_000_000, 51)                   // id 0, max fee 1,999,705
+	e.withdraw(alice, scriptP2TR(2), 1_000_000, 12_000) // id 1, covered by keystone 25
 	e.number = 30
 	e.publish(25, 80)
 	wantKinds(t, e.step(), "openBatch")
@@ -386,12 +443,12 @@ func TestDeriveBumpSchedule(t *testing.T) {
 	}
 	// The view's rate jumps: the next attempt is capped where the
 	// withdrawal's share reaches its 12,000 sat max fee.
-	e.feeRate = 500
+	e.setFeeRate(500)
 	e.view = 112
 	wantKinds(t, e.step(), "openBatch")
 	b2 := e.batch()
-	capRate := MaxRate(b2.Inputs, b2.Outputs, e.fix.vault.PkScript(), e.w.Fees().WitSize)
-	if b2.Attempt != 2 || b2.FeeRate != capRate || capRate >= 500 {
+	capRate := MaxRate(b2.Inputs, b2.Outputs, e.vault.PkScript(), e.w.Fees().WitSize)
+	if b2.Attempt != 2 || b2.FeeRate != capRate || capRate >= 500 || capRate <= b1.FeeRate {
 		t.Fatalf("attempt 2 rate %d, cap %d", b2.FeeRate, capRate)
 	}
 	for _, o := range b2.Outputs {
@@ -408,6 +465,7 @@ func TestDeriveBumpSchedule(t *testing.T) {
 	// Any attempt may confirm: attempt 1's payout is marked paid.
 	tx1 := e.payoutTxid(1)
 	e.btc.spend(b.Inputs[0].OutPoint, tx1, 131)
+	e.btc.outs = append(e.btc.outs, rules.ScriptOutput{OutPoint: wire.OutPoint{Hash: tx1, Index: 2}, Value: int64(b.Change), Height: 131})
 	e.view = 135
 	wantKinds(t, e.step())
 	e.view = 136
@@ -421,16 +479,18 @@ func TestDeriveBumpSchedule(t *testing.T) {
 
 func TestDerivePaidOnceAndFlags(t *testing.T) {
 	e := newWDEnv(t)
-	in := e.btc.deposit(1, 10_000_000, 50)
-	e.supply = 10_000_000 - 1_000_000
-	e.refund(1, 1_000_000)
-	e.supply -= 0
+	in := e.fund(1, alice, 9_000_000, 50)
+	e.refundDeposit(2, 1_000_000, 51)
 	wantKinds(t, e.step(), "openBatch")
 	b := e.batch()
+	if len(b.Inputs) != 1 || b.Inputs[0].OutPoint != in {
+		t.Fatalf("inputs %+v", b.Inputs)
+	}
 	txid := e.payoutTxid(0)
 	// Confirmed: the vault gave the amount; not yet paid, no shortfall.
 	e.btc.spend(in, txid, 101)
-	e.btc.outs = append(e.btc.outs, rules.ScriptOutput{OutPoint: wire.OutPoint{Hash: txid, Index: 1}, Value: int64(b.Change), Height: 101})
+	change := wire.OutPoint{Hash: txid, Index: 1}
+	e.btc.outs = append(e.btc.outs, rules.ScriptOutput{OutPoint: change, Value: int64(b.Change), Height: 101})
 	for e.view = 101; e.view < 106; e.view++ {
 		wantKinds(t, e.step())
 	}
@@ -444,34 +504,37 @@ func TestDerivePaidOnceAndFlags(t *testing.T) {
 
 	// A spend of a vault output by a transaction of no batch: flagged
 	// once, and the vault now holds less than it owes: shortfall flagged.
-	e.btc.spend(wire.OutPoint{Hash: txid, Index: 1}, chainhash.Hash{0xba, 0xd}, 107)
+	thief := chainhash.Hash{0xba, 0xd}
+	e.btc.spend(change, thief, 107)
 	e.view = 107
 	txs := e.step()
 	wantKinds(t, txs, "flagVaultSpend", "flagShortfall")
-	if txs[0].SourceHash != block.SourceHash(DomainTunnelVaultFlag, chainhash.Hash{0xba, 0xd}, e.number-1) {
+	if txs[0].SourceHash != block.SourceHash(DomainTunnelVaultFlag, thief, e.number-1) {
 		t.Fatal("flag source hash")
 	}
 	wantKinds(t, e.step()) // flagged once; the same shortfall is not re-flagged
-	if h := ReadQueueHead(e.st, e.addr); h.LastShortfall != 9_000_000 {
+	if h := ReadQueueHead(e.st, e.addr); h.LastShortfall != 8_000_000 {
 		t.Fatalf("last shortfall %d", h.LastShortfall)
 	}
-	// Covered again (supply burned elsewhere): the end is flagged.
-	e.supply = 0
+	// The BTC comes back to the vault (from the spender, so no deposit):
+	// the end of the shortfall is flagged.
+	e.btc.outs = append(e.btc.outs, rules.ScriptOutput{OutPoint: wire.OutPoint{Hash: thief}, Value: 8_000_000, Height: 108})
+	e.view = 108
 	wantKinds(t, e.step(), "flagShortfall")
 	if h := ReadQueueHead(e.st, e.addr); h.LastShortfall != 0 {
 		t.Fatalf("last shortfall %d", h.LastShortfall)
 	}
+	wantKinds(t, e.step())
 }
 
 func TestDeriveUnmatchedSpendCancelsBatch(t *testing.T) {
 	e := newWDEnv(t)
-	in := e.btc.deposit(1, 10_000_000, 50)
-	e.supply = 9_000_000
-	e.refund(1, 1_000_000)
+	in := e.fund(1, alice, 9_000_000, 50)
+	e.refundDeposit(2, 1_000_000, 51)
 	wantKinds(t, e.step(), "openBatch")
 	e.btc.spend(in, chainhash.Hash{0xee}, 101)
 	e.view = 101
-	// Flagged (the batch cancelled by it) and the vault is empty.
+	// Flagged (the batch cancelled by it) and the vault is short.
 	wantKinds(t, e.step(), "flagVaultSpend", "flagShortfall")
 	if b := e.batch(); b.Open {
 		t.Fatal("batch still open")
@@ -479,13 +542,11 @@ func TestDeriveUnmatchedSpendCancelsBatch(t *testing.T) {
 	if it, _, _ := ReadItem(e.st, e.addr, 0); it.Status != StatusQueued {
 		t.Fatalf("refund not back in the queue: %+v", it)
 	}
-	// A new deposit lets batch 2 pay the refund.
-	e.btc.deposit(2, 5_000_000, 90)
-	e.supply = 4_000_000
+	// A new deposit lets batch 2 pay the refund (the shortfall stands).
+	e.fund(3, common.Address{0xb0}, 5_000_000, 90)
 	e.view = 102
-	txs := e.step()
-	wantKinds(t, txs, "openBatch", "flagShortfall")
-	if b := e.batch(); b.Number != 2 || b.Outputs[0].ID != 0 {
+	wantKinds(t, e.step(), "openBatch")
+	if b := e.batch(); b.Number != 2 || b.Outputs[0].ID != 0 || len(b.Inputs) != 2 {
 		t.Fatalf("batch %+v", b)
 	}
 }
@@ -493,28 +554,70 @@ func TestDeriveUnmatchedSpendCancelsBatch(t *testing.T) {
 func TestSystemCallGas(t *testing.T) {
 	e := newWDEnv(t)
 	for i := range MaxPayoutInputs {
-		e.btc.deposit(byte(i), 100_000, 10)
+		e.fund(byte(i), alice, 100_000, 10)
 	}
 	for i := range MaxPayoutOutputs {
-		e.refund(byte(i), 399_000)
+		e.refundDeposit(byte(200+i), 399_000, 11)
 	}
-	e.feeRate = 1
-	txs := e.step() // applies within each transaction's gas or fails
-	wantKinds(t, txs, "openBatch")
+	e.setFeeRate(1)
+	wantKinds(t, e.step(), "openBatch") // within each transaction's gas, or the step fails
 	b := e.batch()
 	if len(b.Outputs) != MaxPayoutOutputs || len(b.Inputs) != MaxPayoutInputs {
 		t.Fatalf("%d outputs, %d inputs", len(b.Outputs), len(b.Inputs))
 	}
 	t.Logf("openBatch of %d inputs, %d outputs: %d gas of %d", len(b.Inputs), len(b.Outputs), e.gasUsed[0], uint64(BatchGas))
-	// Paid: the heaviest marker.
 	e.btc.spend(b.Inputs[0].OutPoint, e.payoutTxid(0), 101)
 	e.view = 106
 	wantKinds(t, e.step(), "markPaid")
 	t.Logf("markPaid of %d outputs: %d gas of %d", len(b.Outputs), e.gasUsed[0], uint64(PaidGas))
 }
 
-// p2tr is a deterministic P2TR script.
-func p2tr(i int) []byte {
+// scriptP2TR is a deterministic P2TR script.
+func scriptP2TR(i int) []byte {
 	h := sha256.Sum256([]byte(fmt.Sprintf("p2tr-%d", i)))
 	return append([]byte{0x51, 0x20}, h[:]...)
+}
+
+// TestReadWithdrawal follows one withdrawal through its states as
+// hemi_getWithdrawal reads them.
+func TestReadWithdrawal(t *testing.T) {
+	e := newWDEnv(t)
+	in := e.fund(1, alice, 9_000_000, 50)
+	id := e.withdraw(alice, p2wpkh(3), 1_000_000, 40_000)
+	read := func() *WithdrawalState {
+		t.Helper()
+		ws, ok, err := ReadWithdrawal(e.st, e.addr, e.vault, id)
+		if err != nil || !ok {
+			t.Fatalf("ReadWithdrawal: %v %v", ok, err)
+		}
+		return ws
+	}
+	if ws := read(); ws.Item.Status != StatusQueued || ws.InOpenBatch || ws.Paid || ws.Item.From != alice || ws.Item.L2Block != 1 {
+		t.Fatalf("queued %+v", ws)
+	}
+	if _, ok, err := ReadWithdrawal(e.st, e.addr, e.vault, id+1); ok || err != nil {
+		t.Fatalf("an unknown id: %v %v", ok, err)
+	}
+	e.number = 30
+	e.publish(25, 80)
+	wantKinds(t, e.step(), "openBatch")
+	ws := read()
+	if !ws.InOpenBatch || ws.Batch.Number != 1 || ws.K != 2 || ws.Posted != 0 || ws.PayoutTxid != e.payoutTxid(0) ||
+		ws.Value != ws.Batch.Outputs[0].Value || ws.Value >= 1_000_000 {
+		t.Fatalf("in batch %+v", ws)
+	}
+	for _, signer := range []uint8{2, 0, 2} {
+		e.mustCall(common.Address{0x5e, signer}, must(PostSignaturesCalldata(1, 0, signer, [][]byte{bytes.Repeat([]byte{1}, 64)})))
+	}
+	if ws := read(); ws.Posted != 2 {
+		t.Fatalf("posted %d, want 2 distinct signers", ws.Posted)
+	}
+	txid := e.payoutTxid(0)
+	e.btc.spend(in, txid, 101)
+	e.btc.outs = append(e.btc.outs, rules.ScriptOutput{OutPoint: wire.OutPoint{Hash: txid, Index: 1}, Value: int64(ws.Batch.Change), Height: 101})
+	e.view = 106
+	wantKinds(t, e.step(), "markPaid")
+	if ws := read(); !ws.Paid || ws.PaidTxid != txid || ws.InOpenBatch {
+		t.Fatalf("paid %+v", ws)
+	}
 }
