@@ -130,10 +130,11 @@ type ChainOptions struct {
 }
 
 // chainDerivers are the system-transaction derivers the node installs,
-// in DESIGN 3.3's order: the Bitcoin view update, the tunnel's when the
-// genesis has a tunnel (tunnelDerivers: fee rate and deposits, tchain;
-// then its withdrawal side: batches, paid markers, vault-spend and
-// shortfall flags, tunnel.Withdrawals), then the PoP rewards.
+// in DESIGN 3.3's order: the Bitcoin view update, the tunnel's
+// (tunnelDerivers: fee rate, deposits; then its withdrawal side:
+// batches, paid markers, vault-spend and shortfall flags,
+// tunnel.Withdrawals) when the genesis has a tunnel, then the PoP
+// rewards.
 func chainDerivers(spec *genesis.Spec) ([]chain.Deriver, error) {
 	tun, err := tunnelDerivers(spec)
 	if err != nil {
@@ -141,7 +142,7 @@ func chainDerivers(spec *genesis.Spec) ([]chain.Deriver, error) {
 	}
 	ds := []chain.Deriver{derive.ViewUpdate{}}
 	ds = append(ds, tun...)
-	wd, err := withdrawalDeriver(spec)
+	wd, _, err := withdrawalDeriver(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -215,10 +216,10 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.Finality.Bind(n.Chain)
-	if wd, err := withdrawalDeriver(cfg.Spec); err != nil {
+	if wd, v, err := withdrawalDeriver(cfg.Spec); err != nil {
 		return nil, err
 	} else if wd != nil {
-		n.vault = newVaultWatch(n.Chain, n.Bitcoin, wd, log.With("subsystem", "tunnel"), cfg.Registerer)
+		n.vault = newVaultWatch(n.Chain, n.Bitcoin, wd, v, log.With("subsystem", "tunnel"), cfg.Registerer)
 	}
 	pcfg := cfg.TxPool
 	if cfg.Dir != "" {
@@ -240,6 +241,14 @@ func New(cfg Config) (_ *Node, err error) {
 	if cfg.RPC.ListenAddr != "" || cfg.RPCListener != nil {
 		rcfg := cfg.RPC
 		rcfg.Bitcoin, rcfg.Finality = ix, n.Finality
+		if n.vault != nil {
+			rcfg.Withdrawals = n.rpcWithdrawals(ix)
+		}
+		if dq, err := n.rpcDeposits(); err != nil {
+			return nil, err
+		} else if dq != nil {
+			rcfg.Deposits = dq
+		}
 		if n.sync != nil {
 			rcfg.Sync = n.sync
 		}

@@ -24,7 +24,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
-	chainrules "github.com/hemi-go/hemi/internal/chain/rules"
+	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
@@ -93,14 +93,9 @@ func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, er
 	return nil, errors.New("fakeBTC: no transactions")
 }
 
-// The tunnel's reads (chain.Bitcoin embeds them): this chain has no
-// transactions, so no outputs, transactions or fees (its genesis has no
-// tunnel, so they are not called).
-func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]chainrules.ScriptOutput, error) {
-	return nil, nil
-}
-
-func (f *fakeBTC) OutputsFrom([]byte, int32, uint32, uint32, int32, int, chainhash.Hash) ([]chainrules.DepositOutput, error) {
+// OutputsFrom, ConfirmedTx, BlockFeeRates: the fake chain has no
+// transactions, so no deposits and no fee statistic.
+func (f *fakeBTC) OutputsFrom([]byte, int32, uint32, uint32, int32, int, chainhash.Hash) ([]rules.DepositOutput, error) {
 	return nil, nil
 }
 
@@ -109,6 +104,11 @@ func (f *fakeBTC) ConfirmedTx(chainhash.Hash, chainhash.Hash) (*wire.MsgTx, bool
 }
 
 func (f *fakeBTC) BlockFeeRates(chainhash.Hash, int) ([]int64, error) { return nil, nil }
+
+// ScriptOutputs: the fake chain has no transactions, so no outputs.
+func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]rules.ScriptOutput, error) {
+	return nil, nil
+}
 
 func (f *fakeBTC) BlockTip() (chainhash.Hash, int32) {
 	t := f.hdrs[len(f.hdrs)-1]

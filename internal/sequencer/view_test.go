@@ -100,12 +100,8 @@ func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, er
 	return nil, errors.New("fakeBTC: no transactions")
 }
 
-// The tunnel's reads (chain.Bitcoin embeds them): ChooseView never
-// makes them, and this tree has no transactions.
-func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]chainrules.ScriptOutput, error) {
-	return nil, nil
-}
-
+// OutputsFrom, ConfirmedTx, BlockFeeRates: the fake chain has no
+// transactions, so no deposits and no fee statistic.
 func (f *fakeBTC) OutputsFrom([]byte, int32, uint32, uint32, int32, int, chainhash.Hash) ([]chainrules.DepositOutput, error) {
 	return nil, nil
 }
@@ -115,6 +111,11 @@ func (f *fakeBTC) ConfirmedTx(chainhash.Hash, chainhash.Hash) (*wire.MsgTx, bool
 }
 
 func (f *fakeBTC) BlockFeeRates(chainhash.Hash, int) ([]int64, error) { return nil, nil }
+
+// ScriptOutputs: the fake chain has no transactions, so no outputs.
+func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]chainrules.ScriptOutput, error) {
+	return nil, nil
+}
 
 func (f *fakeBTC) MainChainAt(height int32) (hvm.Header, error) {
 	for n := f.tip; n != nil; n = n.parent {

@@ -198,18 +198,27 @@ func (s *depScenario) l2(height int32) *chain.Block {
 	return s.l2On(s.seq.Head(), s.view(height), true)
 }
 
-// l2On builds a block on parent with view v on the sequencer (committed),
-// and on the follower when follow.
+// l2On builds a block on parent with view v on the sequencer (committed,
+// as a side block when parent is not the head), and on the follower when
+// follow.
 func (s *depScenario) l2On(parent *types.Header, v hvm.Header, follow bool) *chain.Block {
 	s.t.Helper()
-	b, err := s.seq.BuildBlock(chain.BuildParams{Parent: parent, Time: parent.Time + 2, View: v, Coinbase: crypto.PubkeyToAddress(seqKey.PublicKey)})
+	dt := uint64(2)
+	if parent.Hash() != s.seq.Head().Hash() {
+		dt = 3 // a side block differs from the canonical one on the same parent
+	}
+	b, err := s.seq.BuildBlock(chain.BuildParams{Parent: parent, Time: parent.Time + dt, View: v, Coinbase: crypto.PubkeyToAddress(seqKey.PublicKey)})
 	if err != nil {
 		s.t.Fatal(err)
 	}
 	if err := block.Seal(b.Block.Header, seqKey); err != nil {
 		s.t.Fatal(err)
 	}
-	if err := s.seq.CommitBuilt(b); err != nil {
+	if parent.Hash() == s.seq.Head().Hash() {
+		if err := s.seq.CommitBuilt(b); err != nil {
+			s.t.Fatal(err)
+		}
+	} else if err := s.seq.InsertBlock(b.Block); err != nil { // a side branch
 		s.t.Fatal(err)
 	}
 	if follow {

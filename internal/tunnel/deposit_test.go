@@ -19,10 +19,10 @@ var (
 	testRecipient = common.HexToAddress("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
 	otherAddr     = common.HexToAddress("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC")
 	// Scripts of each refundable type (their sizes are what matters).
-	depP2PKH  = append(append([]byte{txscript.OP_DUP, txscript.OP_HASH160, txscript.OP_DATA_20}, bytes.Repeat([]byte{1}, 20)...), txscript.OP_EQUALVERIFY, txscript.OP_CHECKSIG)
-	depP2SH   = append(append([]byte{txscript.OP_HASH160, txscript.OP_DATA_20}, bytes.Repeat([]byte{2}, 20)...), txscript.OP_EQUAL)
+	p2pkh     = append(append([]byte{txscript.OP_DUP, txscript.OP_HASH160, txscript.OP_DATA_20}, bytes.Repeat([]byte{1}, 20)...), txscript.OP_EQUALVERIFY, txscript.OP_CHECKSIG)
+	p2sh      = append(append([]byte{txscript.OP_HASH160, txscript.OP_DATA_20}, bytes.Repeat([]byte{2}, 20)...), txscript.OP_EQUAL)
 	depP2WPKH = append([]byte{txscript.OP_0, txscript.OP_DATA_20}, bytes.Repeat([]byte{3}, 20)...)
-	depP2WSH  = append([]byte{txscript.OP_0, txscript.OP_DATA_32}, bytes.Repeat([]byte{4}, 32)...)
+	p2wsh     = append([]byte{txscript.OP_0, txscript.OP_DATA_32}, bytes.Repeat([]byte{4}, 32)...)
 	depP2TR   = append([]byte{txscript.OP_1, txscript.OP_DATA_32}, bytes.Repeat([]byte{5}, 32)...)
 )
 
@@ -138,10 +138,10 @@ func TestParseDeposits(t *testing.T) {
 			want:  want{nil, []Deposit{record(0, 1e8, ReasonRefundNonStandard)}}},
 		// P2PKH: fee 34 sat at 1 sat/vB, dust 546: 581 refunds, 580 does not.
 		{name: "P2PKH refund just above dust", tx: depositTx(pay(581)),
-			rules: func(r *DepositRules) { r.RefundScript = depP2PKH },
+			rules: func(r *DepositRules) { r.RefundScript = p2pkh },
 			want:  want{nil, []Deposit{refund(0, 581, ReasonNoRecipient)}}},
 		{name: "P2PKH refund at dust after fee", tx: depositTx(pay(580)),
-			rules: func(r *DepositRules) { r.RefundScript = depP2PKH },
+			rules: func(r *DepositRules) { r.RefundScript = p2pkh },
 			want:  want{nil, []Deposit{record(0, 580, ReasonRefundDust)}}},
 		// P2WPKH at 10 sat/vB: fee 310, dust 294: 605 refunds, 604 does not.
 		{name: "P2WPKH refund above dust at 10 sat/vB", tx: depositTx(pay(605), ret(RecipientScript(testRecipient))),
@@ -151,7 +151,7 @@ func TestParseDeposits(t *testing.T) {
 			rules: func(r *DepositRules) { r.FeeRate = 10 },
 			want:  want{rcpt, []Deposit{record(0, 604, ReasonRefundDust)}}},
 		{name: "fee rate 0 counts as 1", tx: depositTx(pay(580)),
-			rules: func(r *DepositRules) { r.RefundScript, r.FeeRate = depP2PKH, 0 },
+			rules: func(r *DepositRules) { r.RefundScript, r.FeeRate = p2pkh, 0 },
 			want:  want{nil, []Deposit{record(0, 580, ReasonRefundDust)}}},
 		{name: "fee above the amount", tx: depositTx(pay(100)),
 			rules: func(r *DepositRules) { r.FeeRate = 1000 },
@@ -195,10 +195,10 @@ func TestDustAndSizes(t *testing.T) {
 		script      []byte
 		dust, vsize uint64
 	}{
-		{"depP2PKH", depP2PKH, 546, 34},
-		{"depP2SH", depP2SH, 540, 32},
+		{"p2pkh", p2pkh, 546, 34},
+		{"p2sh", p2sh, 540, 32},
 		{"depP2WPKH", depP2WPKH, 294, 31},
-		{"depP2WSH", depP2WSH, 330, 43},
+		{"p2wsh", p2wsh, 330, 43},
 		{"depP2TR", depP2TR, 330, 43},
 	} {
 		if d := DustLimit(tc.script); d != tc.dust {
@@ -286,7 +286,7 @@ func FuzzParseDeposits(f *testing.F) {
 		if err := tx.Deserialize(bytes.NewReader(raw)); err != nil {
 			return
 		}
-		refundScript := [][]byte{depP2WPKH, depP2PKH, {txscript.OP_TRUE}, nil}[refund%4]
+		refundScript := [][]byte{depP2WPKH, p2pkh, {txscript.OP_TRUE}, nil}[refund%4]
 		rcpt, deps := ParseDeposits(&tx, vault, DepositRules{MinDepositSat: minDep, FeeRate: feeRate % 100_000, RefundScript: refundScript})
 		last := -1
 		for _, d := range deps {

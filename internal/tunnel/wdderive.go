@@ -67,6 +67,9 @@ const MaxFlagsPerBlock = 16
 // L2 history above the newest superfinal keystone.
 const MaxKeystoneScan = 1024
 
+// systemAddress is the sender of the tunnel's system transactions.
+var systemAddress = genesis.SystemAddress
+
 // shortfallKey is the source hash of shortfall flags.
 var shortfallKey = chainhash.Hash{'s', 'h', 'o', 'r', 't', 'f', 'a', 'l', 'l'}
 
@@ -549,7 +552,7 @@ func (w *Withdrawals) systemTx(domain block.SourceDomain, key chainhash.Hash, nu
 	to := w.tunnel
 	return &block.SystemTx{
 		SourceHash: block.SourceHash(domain, key, number),
-		From:       genesis.SystemAddress,
+		From:       systemAddress,
 		To:         &to,
 		Value:      new(big.Int),
 		Gas:        gas,
