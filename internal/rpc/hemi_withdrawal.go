@@ -1,7 +1,6 @@
 package rpc
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
@@ -14,9 +13,6 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
-
-// ErrNoTunnel: the chain has no tunnel (or the node did not attach it).
-var ErrNoTunnel = errors.New("this chain has no BTC tunnel (no tunnel section in its genesis)")
 
 // WithdrawalIndex is what hemi_getWithdrawal asks of the Bitcoin index,
 // in its best chain (indexadapt.Withdrawals implements it).

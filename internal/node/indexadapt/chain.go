@@ -213,3 +213,16 @@ func (b *Chain) BlockFeeRates(asOf chainhash.Hash, n int) ([]int64, error) {
 	}
 	return out, nil
 }
+
+// TxAt reads transaction txid as of asOf with its block's height (the
+// deposit status query).
+func (b *Chain) TxAt(txid, asOf chainhash.Hash) (*wire.MsgTx, int32, bool, error) {
+	ti, err := b.ix.TxByID(txid, asOf)
+	switch {
+	case errors.Is(err, index.ErrNotFound):
+		return nil, 0, false, nil
+	case err != nil:
+		return nil, 0, false, notReady(err)
+	}
+	return ti.Tx, ti.Height, true, nil
+}
