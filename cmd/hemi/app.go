@@ -60,9 +60,9 @@ func newApp() *cli.Command {
 			exportCommand(),
 			importCommand(),
 			tunnelCommand(),
+			withdrawCommand(),
 			signerCommand(),
 			depositCommand(),
-			withdrawCommand(),
 		},
 	}
 }

@@ -140,12 +140,12 @@ type Config struct {
 	Finality Finality
 	// Sync answers eth_syncing while the node catches up (optional).
 	Sync Sync
-	// Deposits answers hemi_getDeposit and hemi_getDeposits (optional:
-	// a network without a tunnel has none).
-	Deposits Deposits
 	// Withdrawals answers hemi_getWithdrawal (optional: a chain without a
 	// tunnel answers ErrNoTunnel).
 	Withdrawals *Withdrawals
+	// Deposits answers hemi_getDeposit and hemi_getDeposits (optional:
+	// a network without a tunnel has none).
+	Deposits Deposits
 	// Registerer takes the server's Prometheus collectors (hemi_rpc_*;
 	// nil: none registered).
 	Registerer prometheus.Registerer
