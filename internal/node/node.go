@@ -136,7 +136,7 @@ type ChainOptions struct {
 // rewards.
 func chainDerivers(spec *genesis.Spec) ([]chain.Deriver, error) {
 	ds := []chain.Deriver{derive.ViewUpdate{}}
-	wd, err := withdrawalDeriver(spec)
+	wd, _, err := withdrawalDeriver(spec)
 	if err != nil {
 		return nil, err
 	}
@@ -210,10 +210,10 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	n.Finality.Bind(n.Chain)
-	if wd, err := withdrawalDeriver(cfg.Spec); err != nil {
+	if wd, v, err := withdrawalDeriver(cfg.Spec); err != nil {
 		return nil, err
 	} else if wd != nil {
-		n.vault = newVaultWatch(n.Chain, n.Bitcoin, wd, log.With("subsystem", "tunnel"), cfg.Registerer)
+		n.vault = newVaultWatch(n.Chain, n.Bitcoin, wd, v, log.With("subsystem", "tunnel"), cfg.Registerer)
 	}
 	pcfg := cfg.TxPool
 	if cfg.Dir != "" {
@@ -235,6 +235,9 @@ func New(cfg Config) (_ *Node, err error) {
 	if cfg.RPC.ListenAddr != "" || cfg.RPCListener != nil {
 		rcfg := cfg.RPC
 		rcfg.Bitcoin, rcfg.Finality = ix, n.Finality
+		if n.vault != nil {
+			rcfg.Withdrawals = n.rpcWithdrawals(ix)
+		}
 		if n.sync != nil {
 			rcfg.Sync = n.sync
 		}

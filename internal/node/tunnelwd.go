@@ -9,32 +9,42 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/btc/network"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/metrics"
+	"github.com/hemi-go/hemi/internal/node/indexadapt"
+	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
 // withdrawalDeriver is the tunnel's withdrawal deriver of spec (DESIGN 6:
-// batches, paid markers, vault-spend and shortfall flags), nil when the
-// genesis has no tunnel.
-func withdrawalDeriver(spec *genesis.Spec) (*tunnel.Withdrawals, error) {
+// batches, paid markers, vault-spend and shortfall flags) and its vault,
+// nil when the genesis has no tunnel.
+func withdrawalDeriver(spec *genesis.Spec) (*tunnel.Withdrawals, *tunnel.Vault, error) {
 	tc := spec.Config.Tunnel
 	if tc == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	net, err := network.Params(spec.Config.BitcoinNetwork)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	v, err := tunnel.NewVault(tc, net)
 	if err != nil {
-		return nil, fmt.Errorf("node: tunnel vault: %w", err)
+		return nil, nil, fmt.Errorf("node: tunnel vault: %w", err)
 	}
-	return tunnel.NewWithdrawals(tunnel.WithdrawalConfig{Tunnel: tc, Vault: v,
+	w, err := tunnel.NewWithdrawals(tunnel.WithdrawalConfig{Tunnel: tc, Vault: v,
 		SuperfinalDepth: spec.Config.PoP.SuperfinalDepth, KeystoneInterval: spec.Config.KeystoneInterval})
+	return w, v, err
+}
+
+// rpcWithdrawals attaches hemi_getWithdrawal to the RPC server.
+func (n *Node) rpcWithdrawals(ix *index.Index) *rpc.Withdrawals {
+	net, _ := network.Params(n.Spec.Config.BitcoinNetwork) // checked by withdrawalDeriver
+	return &rpc.Withdrawals{Tunnel: n.Spec.Config.Tunnel, Vault: n.vault.vault, Net: net, Index: indexadapt.NewWithdrawals(ix)}
 }
 
 // vaultWatch turns the withdrawal deriver's flags into metrics and Error
@@ -45,15 +55,16 @@ type vaultWatch struct {
 	chain *chain.Chain
 	btc   rules.WithdrawalBitcoin
 	w     *tunnel.Withdrawals
+	vault tunnel.VaultScripts
 	log   *slog.Logger
 
 	spendFlags, shortfallFlags              prometheus.Counter
 	vaultSat, owedSat, shortfallSat, oldest prometheus.Gauge
 }
 
-func newVaultWatch(c *chain.Chain, btc rules.WithdrawalBitcoin, w *tunnel.Withdrawals, log *slog.Logger, r prometheus.Registerer) *vaultWatch {
+func newVaultWatch(c *chain.Chain, btc rules.WithdrawalBitcoin, w *tunnel.Withdrawals, v tunnel.VaultScripts, log *slog.Logger, r prometheus.Registerer) *vaultWatch {
 	const sub = "tunnel"
-	return &vaultWatch{chain: c, btc: btc, w: w, log: log,
+	return &vaultWatch{chain: c, btc: btc, w: w, vault: v, log: log,
 		spendFlags:     metrics.Counter(r, sub, "vault_spend_flags_total", "Vault spends that match no payout batch, flagged by a system transaction."),
 		shortfallFlags: metrics.Counter(r, sub, "shortfall_flags_total", "Shortfall flags (the vault's BTC below what it owes, or back to covering it)."),
 		vaultSat:       metrics.Gauge(r, sub, "vault_sat", "Unspent vault outputs in the head's Bitcoin view, satoshis."),

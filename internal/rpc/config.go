@@ -140,6 +140,9 @@ type Config struct {
 	Finality Finality
 	// Sync answers eth_syncing while the node catches up (optional).
 	Sync Sync
+	// Withdrawals answers hemi_getWithdrawal (optional: a chain without a
+	// tunnel answers ErrNoTunnel).
+	Withdrawals *Withdrawals
 	// Registerer takes the server's Prometheus collectors (hemi_rpc_*;
 	// nil: none registered).
 	Registerer prometheus.Registerer

@@ -21,6 +21,7 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
@@ -90,6 +91,11 @@ func (f *fakeBTC) Publications(_ [32]byte, asOf chainhash.Hash) ([]pop.Publicati
 
 func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, error) {
 	return nil, errors.New("fakeBTC: no transactions")
+}
+
+// ScriptOutputs: the fake chain has no transactions, so no outputs.
+func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]rules.ScriptOutput, error) {
+	return nil, nil
 }
 
 func (f *fakeBTC) BlockTip() (chainhash.Hash, int32) {

@@ -99,6 +99,11 @@ func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, er
 	return nil, errors.New("fakeBTC: no transactions")
 }
 
+// ScriptOutputs: the fake chain has no transactions, so no outputs.
+func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]chainrules.ScriptOutput, error) {
+	return nil, nil
+}
+
 func (f *fakeBTC) MainChainAt(height int32) (hvm.Header, error) {
 	for n := f.tip; n != nil; n = n.parent {
 		if n.height == height {

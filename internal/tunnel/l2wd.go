@@ -374,3 +374,71 @@ func StandardWithdrawalScript(script []byte) bool {
 	}
 	return false
 }
+
+// WithdrawalState is what L2 state says of one queue item (a withdrawal
+// or a refund): hemi_getWithdrawal's L2 half.
+type WithdrawalState struct {
+	Item QueueItem
+	// InOpenBatch: the open batch pays it; Batch is that batch, Value
+	// what it pays at the current attempt and PayoutTxid that attempt's
+	// payout (what the signers sign and broadcast); Posted counts the
+	// signers that posted signatures for the attempt, of K needed.
+	InOpenBatch bool
+	Batch       *Batch
+	Value       uint64
+	PayoutTxid  chainhash.Hash
+	Posted      int
+	K           int
+	// Paid: the batch paying it was marked paid by PaidTxid.
+	Paid     bool
+	PaidTxid chainhash.Hash
+}
+
+// ReadWithdrawal reads item id of the tunnel predeploy at addr with its
+// batch; v builds the payout txid; ok false when no such item exists.
+func ReadWithdrawal(st StateReader, addr common.Address, v VaultScripts, id uint64) (*WithdrawalState, bool, error) {
+	it, ok, err := ReadItem(st, addr, id)
+	if err != nil || !ok {
+		return nil, ok, err
+	}
+	ws := &WithdrawalState{Item: it}
+	if _, k, err := CommitteeKeys(v); err == nil {
+		ws.K = k
+	}
+	switch it.Status {
+	case StatusPaid:
+		ws.Paid = true
+		ws.PaidTxid, _ = ReadPaidTxid(st, addr, it.Batch)
+	case StatusInBatch:
+		b, err := ReadBatch(st, addr)
+		if err != nil {
+			return nil, false, err
+		}
+		if !b.Open || b.Number != it.Batch {
+			return nil, false, fmt.Errorf("tunnel: item %d is in batch %d, the open batch is %d", id, it.Batch, b.Number)
+		}
+		ws.InOpenBatch, ws.Batch = true, b
+		for _, o := range b.Outputs {
+			if o.ID == id {
+				ws.Value = o.Value
+			}
+		}
+		tx, err := BuildPayout(b, v)
+		if err != nil {
+			return nil, false, fmt.Errorf("tunnel: payout of batch %d: %w", b.Number, err)
+		}
+		ws.PayoutTxid = tx.TxHash()
+		ws.Posted = popCount(ReadPosted(st, addr, b.Number, b.Attempt))
+	}
+	return ws, true, nil
+}
+
+func popCount(b *big.Int) int {
+	n := 0
+	for _, w := range b.Bits() {
+		for ; w != 0; w &= w - 1 {
+			n++
+		}
+	}
+	return n
+}

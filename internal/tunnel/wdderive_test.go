@@ -577,3 +577,47 @@ func scriptP2TR(i int) []byte {
 	h := sha256.Sum256([]byte(fmt.Sprintf("p2tr-%d", i)))
 	return append([]byte{0x51, 0x20}, h[:]...)
 }
+
+// TestReadWithdrawal follows one withdrawal through its states as
+// hemi_getWithdrawal reads them.
+func TestReadWithdrawal(t *testing.T) {
+	e := newWDEnv(t)
+	in := e.fund(1, alice, 9_000_000, 50)
+	id := e.withdraw(alice, p2wpkh(3), 1_000_000, 40_000)
+	read := func() *WithdrawalState {
+		t.Helper()
+		ws, ok, err := ReadWithdrawal(e.st, e.addr, e.vault, id)
+		if err != nil || !ok {
+			t.Fatalf("ReadWithdrawal: %v %v", ok, err)
+		}
+		return ws
+	}
+	if ws := read(); ws.Item.Status != StatusQueued || ws.InOpenBatch || ws.Paid || ws.Item.From != alice || ws.Item.L2Block != 1 {
+		t.Fatalf("queued %+v", ws)
+	}
+	if _, ok, err := ReadWithdrawal(e.st, e.addr, e.vault, id+1); ok || err != nil {
+		t.Fatalf("an unknown id: %v %v", ok, err)
+	}
+	e.number = 30
+	e.publish(25, 80)
+	wantKinds(t, e.step(), "openBatch")
+	ws := read()
+	if !ws.InOpenBatch || ws.Batch.Number != 1 || ws.K != 2 || ws.Posted != 0 || ws.PayoutTxid != e.payoutTxid(0) ||
+		ws.Value != ws.Batch.Outputs[0].Value || ws.Value >= 1_000_000 {
+		t.Fatalf("in batch %+v", ws)
+	}
+	for _, signer := range []uint8{2, 0, 2} {
+		e.mustCall(common.Address{0x5e, signer}, must(PostSignaturesCalldata(1, 0, signer, [][]byte{bytes.Repeat([]byte{1}, 64)})))
+	}
+	if ws := read(); ws.Posted != 2 {
+		t.Fatalf("posted %d, want 2 distinct signers", ws.Posted)
+	}
+	txid := e.payoutTxid(0)
+	e.btc.spend(in, txid, 101)
+	e.btc.outs = append(e.btc.outs, rules.ScriptOutput{OutPoint: wire.OutPoint{Hash: txid, Index: 1}, Value: int64(ws.Batch.Change), Height: 101})
+	e.view = 106
+	wantKinds(t, e.step(), "markPaid")
+	if ws := read(); !ws.Paid || ws.PaidTxid != txid || ws.InOpenBatch {
+		t.Fatalf("paid %+v", ws)
+	}
+}
