@@ -60,6 +60,7 @@ func newApp() *cli.Command {
 			exportCommand(),
 			importCommand(),
 			tunnelCommand(),
+			depositCommand(),
 			withdrawCommand(),
 			signerCommand(),
 		},

@@ -17,6 +17,14 @@ const KeyEnv = "HEMI_POPM_KEY"
 // process listings. Errors name where the secret came from, never the
 // secret.
 func LoadWallet(path string, kind Kind, params *chaincfg.Params) (*Wallet, error) {
+	return LoadWalletEnv(path, KeyEnv, "popm.key_file (--key-file)", kind, params)
+}
+
+// LoadWalletEnv is LoadWallet for other commands that sign Bitcoin
+// transactions with a wallet secret (`hemi deposit`): the file at path
+// if given, else the environment variable env; fileHint names the
+// command's key-file setting in the error when neither is set.
+func LoadWalletEnv(path, env, fileHint string, kind Kind, params *chaincfg.Params) (*Wallet, error) {
 	var src, text string
 	switch {
 	case path != "":
@@ -25,10 +33,10 @@ func LoadWallet(path string, kind Kind, params *chaincfg.Params) (*Wallet, error
 			return nil, fmt.Errorf("popm: read key file: %w", err)
 		}
 		src, text = path, string(b)
-	case os.Getenv(KeyEnv) != "":
-		src, text = "$"+KeyEnv, os.Getenv(KeyEnv)
+	case os.Getenv(env) != "":
+		src, text = "$"+env, os.Getenv(env)
 	default:
-		return nil, fmt.Errorf("%w: no wallet secret: set popm.key_file (--key-file) or %s to a BIP-39 mnemonic, an xprv/tprv or a WIF", ErrSecret, KeyEnv)
+		return nil, fmt.Errorf("%w: no wallet secret: set %s or %s to a BIP-39 mnemonic, an xprv/tprv or a WIF", ErrSecret, fileHint, env)
 	}
 	w, err := ParseSecret(text, kind, params)
 	if err != nil {

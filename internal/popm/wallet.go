@@ -16,6 +16,8 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/tyler-smith/go-bip39"
+
+	"github.com/hemi-go/hemi/internal/btc/txgen"
 )
 
 // Errors of the wallet.
@@ -225,4 +227,15 @@ func (w *Wallet) RewardAddress() common.Address {
 		panic(fmt.Sprintf("popm: decompress a valid public key: %v", err))
 	}
 	return crypto.PubkeyToAddress(*ep)
+}
+
+// UTXO is c as an input txgen.Sign can sign with the wallet's key
+// (P2WPKH or BIP-86 P2TR key path), for commands that spend the wallet's
+// coins in other transactions (`hemi deposit`).
+func (w *Wallet) UTXO(c Coin) txgen.UTXO {
+	kind := txgen.P2WPKH
+	if w.kind == P2TR {
+		kind = txgen.P2TR
+	}
+	return txgen.UTXO{OutPoint: c.OutPoint, Value: c.Value, Key: txgen.NewKey(w.priv), Kind: kind}
 }

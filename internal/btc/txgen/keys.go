@@ -76,6 +76,10 @@ func DeriveKey(seed []byte, index uint32) *Key {
 	return newKey(index, priv)
 }
 
+// NewKey is the Key of priv (Index 0): a wallet's own key, so txgen can
+// build and sign its spends.
+func NewKey(priv *btcec.PrivateKey) *Key { return newKey(0, priv) }
+
 func newKey(index uint32, priv *btcec.PrivateKey) *Key {
 	pub := priv.PubKey()
 	k := &Key{Index: index, Priv: priv, Pub: pub, pubCompressed: pub.SerializeCompressed()}
