@@ -60,9 +60,9 @@ func newApp() *cli.Command {
 			exportCommand(),
 			importCommand(),
 			tunnelCommand(),
+			depositCommand(),
 			withdrawCommand(),
 			signerCommand(),
-			depositCommand(),
 		},
 	}
 }
