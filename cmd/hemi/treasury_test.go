@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +28,24 @@ import (
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
+
+// syncBuffer is a bytes.Buffer safe for the stack's concurrent loggers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
 
 // treasuryEnv is the 100 BTC treasury test's devnet stack and the
 // treasury's two identities: a Bitcoin wallet and a funded L2 account.
@@ -131,7 +151,15 @@ func TestTreasury100BTC(t *testing.T) {
 	}
 	api := ln.Addr().String()
 	ln.Close()
-	s, err := devnettest.StartStack(ctx, devnettest.StackConfig{DataDir: t.TempDir(), L2BlockTime: time.Second, KeystoneInterval: 2, RPC: true, API: api})
+	logs := &syncBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() { // the stack's logs, to tell a stalled service from a wrong answer
+			lines := strings.Split(logs.String(), "\n")
+			t.Logf("last stack log lines:\n%s", strings.Join(lines[max(0, len(lines)-150):], "\n"))
+		}
+	})
+	s, err := devnettest.StartStack(ctx, devnettest.StackConfig{DataDir: t.TempDir(), L2BlockTime: time.Second, KeystoneInterval: 2, RPC: true, API: api,
+		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	if err != nil {
 		t.Fatal(err)
 	}
