@@ -11,9 +11,21 @@
 # Needs node and npm; the genesis tests run --check when node is present.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-CONTRACTS=(HVMState)
+# Each entry is contracts/<path>.sol:<output dir>[:abi]; the contract's
+# name is the file's base name. The output is <Name>.hex (runtime
+# bytecode) or, with :abi, <Name>.abi.json (the ABI, for Go bindings of an
+# abstract contract). Test-only contracts (contracts/test) go to their
+# package's testdata, never into the genesis.
+CONTRACTS=(
+	"HVMState:internal/chain/genesis/bytecode"
+	"HBTC:internal/chain/genesis/bytecode"
+	"HBTC:internal/chain/genesis/bytecode:abi"
+	"Tunnel:internal/chain/genesis/bytecode"
+	"Tunnel:internal/chain/genesis/bytecode:abi"
+	"TunnelWithdrawals:internal/tunnel:abi"
+	"test/TunnelWithdrawalsHarness:internal/tunnel/testdata"
+)
 npmdir="$PWD/.tools/npm"
-out="internal/chain/genesis/bytecode"
 ./scripts/install-tools.sh >&2 # pins and installs solc-js into .tools/npm
 
 check=0
@@ -21,8 +33,12 @@ check=0
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-for name in "${CONTRACTS[@]}"; do
-	SOLC_DIR="$npmdir/node_modules/solc" SRC="contracts/$name.sol" NAME="$name" node -e '
+for entry in "${CONTRACTS[@]}"; do
+	IFS=: read -r path out kind <<<"$entry"
+	name="$(basename "$path")"
+	ext=hex
+	[ "$kind" = abi ] && ext=abi.json
+	SOLC_DIR="$npmdir/node_modules/solc" SRC="contracts/$path.sol" NAME="$name" KIND="$kind" node -e '
 const solc = require(process.env.SOLC_DIR);
 const fs = require("fs");
 const src = process.env.SRC, name = process.env.NAME;
@@ -33,21 +49,26 @@ const input = {
     optimizer: { enabled: true, runs: 200 },
     evmVersion: "cancun",
     metadata: { bytecodeHash: "none", appendCBOR: false },
-    outputSelection: { "*": { "*": ["evm.deployedBytecode.object"] } },
+    outputSelection: { "*": { "*": ["evm.deployedBytecode.object", "abi"] } },
   },
 };
-const out = JSON.parse(solc.compile(JSON.stringify(input)));
+// Imports are resolved by solc to paths from the repository root.
+const findImports = (p) => {
+  try { return { contents: fs.readFileSync(p, "utf8") }; } catch (e) { return { error: "not found: " + p }; }
+};
+const out = JSON.parse(solc.compile(JSON.stringify(input), { import: findImports }));
 const errs = (out.errors || []).filter((e) => e.severity === "error");
 if (errs.length) { for (const e of errs) console.error(e.formattedMessage); process.exit(1); }
-process.stdout.write(out.contracts[src][name].evm.deployedBytecode.object + "\n");
-' >"$tmp/$name.hex"
+const c = out.contracts[src][name];
+process.stdout.write(process.env.KIND === "abi" ? JSON.stringify(c.abi, null, 1) + "\n" : c.evm.deployedBytecode.object + "\n");
+' >"$tmp/$name.$ext"
 	if [ "$check" = 1 ]; then
-		if ! cmp -s "$tmp/$name.hex" "$out/$name.hex"; then
-			echo "gen-predeploys: $out/$name.hex is stale: run scripts/gen-predeploys.sh" >&2
+		if ! cmp -s "$tmp/$name.$ext" "$out/$name.$ext"; then
+			echo "gen-predeploys: $out/$name.$ext is stale: run scripts/gen-predeploys.sh" >&2
 			exit 1
 		fi
 	else
-		cp "$tmp/$name.hex" "$out/$name.hex"
-		echo "gen-predeploys: wrote $out/$name.hex ($(($(wc -c <"$out/$name.hex") / 2)) bytes)" >&2
+		cp "$tmp/$name.$ext" "$out/$name.$ext"
+		echo "gen-predeploys: wrote $out/$name.$ext" >&2
 	fi
 done

@@ -63,6 +63,8 @@ func newApp() *cli.Command {
 			importCommand(),
 			tunnelCommand(),
 			depositCommand(),
+			withdrawCommand(),
+			signerCommand(),
 		},
 	}
 }

@@ -198,6 +198,24 @@ func benchCommand() *cli.Command {
 				},
 			},
 			{
+				Name:  "tunnel",
+				Usage: "the tunnel: deposit to mint on the devnet stack; payouts on the devnet's 2-of-3 vault: vsize per withdrawal, batch ratio, a signer's derive-and-verify time",
+				Description: "Builds, signs (2 of the dev signers), assembles and submits to the embedded regtest node\n" +
+					"payouts of 1, 10 and 25 withdrawals (one vault input each), and times one signer's work on the\n" +
+					"payout of 25. Then runs the devnet stack, broadcasts a deposit, mines a Bitcoin block every\n" +
+					"--deposit-block-interval and counts Bitcoin blocks and seconds until an L2 block holds its mint.\n" +
+					"The last line is\n" +
+					"tunnel deposit_to_mint_btc_blocks=<n> deposit_to_mint_s=<s> lone_vb=<n> per_withdrawal_vb_at_10=<n> per_withdrawal_vb_at_25=<n> batch_ratio=<r> sign_verify_ms=<ms>",
+				Flags: []cli.Flag{
+					&cli.IntFlag{Name: "runs", Value: bench.DefaultTunnelRuns, Usage: "timed sign-and-verify runs; the median is reported"},
+					&cli.DurationFlag{Name: "deposit-block-interval", Value: bench.DefaultDepositBlockInterval, Usage: "how often the deposit-to-mint run mines a Bitcoin block"},
+				},
+				Action: func(ctx context.Context, cmd *cli.Command) error {
+					_, err := bench.RunTunnel(ctx, bench.TunnelBenchConfig{Runs: int(cmd.Int("runs")), DepositBlockInterval: cmd.Duration("deposit-block-interval")}, os.Stdout)
+					return err
+				},
+			},
+			{
 				Name:  "hvm",
 				Usage: "hVM 0x40 balance and 0x41 UTXOs: an address with 100,000 past outputs vs one with 10",
 				Description: "Builds a regtest chain where a busy address has 100,000 past outputs (the oldest 99% spent)\n" +

@@ -21,6 +21,7 @@ import (
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 	"github.com/urfave/cli/v3"
 
@@ -390,41 +391,46 @@ func psbtPair(b *bytes.Buffer, key, value []byte) {
 	_ = wire.WriteVarBytes(b, 0, value)
 }
 
-// depositState is hemi_getDeposit's reply as far as the follower reads
-// it: State is "confirming", "minted", "refund queued", "refunded" or
-// "recorded"; the other fields say more when present.
+// depositState is hemi_getDeposit's reply (internal/rpc rpcDeposit) as
+// far as the follower reads it: State is one of tunnel.DepositState's
+// ("confirming", "confirmed", "minted", "refundQueued", "refunded",
+// "recorded", "notDeposit"); quantities are JSON-RPC hex.
 type depositState struct {
 	State         string          `json:"state"`
-	Confirmations *uint64         `json:"confirmations,omitempty"`
-	Required      *uint64         `json:"required,omitempty"`
-	L2Block       json.RawMessage `json:"l2Block,omitempty"`
-	L2Tx          string          `json:"l2Tx,omitempty"`
-	Reason        string          `json:"reason,omitempty"`
+	Confirmations *hexutil.Uint64 `json:"confirmations,omitempty"`
+	Required      *hexutil.Uint64 `json:"requiredConfirmations,omitempty"`
+	BlockNumber   *hexutil.Uint64 `json:"blockNumber,omitempty"`
+	TxHash        *common.Hash    `json:"transactionHash,omitempty"`
+	Reason        *string         `json:"reason,omitempty"`
 }
 
 // line is the state as one line of text.
 func (s *depositState) line() string {
-	switch strings.ToLower(s.State) {
-	case "confirming":
+	switch tunnel.DepositState(s.State) {
+	case tunnel.StateConfirming:
 		if s.Confirmations != nil && s.Required != nil {
-			return fmt.Sprintf("confirming %d of %d", *s.Confirmations, *s.Required)
+			return fmt.Sprintf("confirming %d of %d", uint64(*s.Confirmations), uint64(*s.Required))
 		}
-	case "minted":
-		if len(s.L2Block) > 0 {
-			return fmt.Sprintf("minted in L2 block %s, transaction %s", strings.Trim(string(s.L2Block), `"`), s.L2Tx)
+	case tunnel.StateConfirmed:
+		return "confirmed: minted in a coming L2 block"
+	case tunnel.StateMinted:
+		if s.BlockNumber != nil && s.TxHash != nil {
+			return fmt.Sprintf("minted in L2 block %d, transaction %s", uint64(*s.BlockNumber), s.TxHash.Hex())
 		}
-	case "recorded", "refund queued", "refunded":
-		if s.Reason != "" {
-			return fmt.Sprintf("%s (%s)", s.State, s.Reason)
+	case tunnel.StateRecorded, tunnel.StateRefundQueued, tunnel.StateRefunded:
+		if s.Reason != nil && *s.Reason != "" {
+			return fmt.Sprintf("%s (%s)", s.State, *s.Reason)
 		}
+	case tunnel.StateNotDeposit:
+		return "not a deposit: the output belongs to a vault spend (a payout's change or a recovery)"
 	}
 	return s.State
 }
 
 // final reports whether the deposit's state can no longer change.
 func (s *depositState) final() bool {
-	switch strings.ToLower(s.State) {
-	case "minted", "refunded", "recorded":
+	switch tunnel.DepositState(s.State) {
+	case tunnel.StateMinted, tunnel.StateRefunded, tunnel.StateRecorded, tunnel.StateNotDeposit:
 		return true
 	}
 	return false

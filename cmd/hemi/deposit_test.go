@@ -323,16 +323,17 @@ func (s *depositServer) GetDeposit(outpoint string) (json.RawMessage, error) {
 }
 
 // TestFollowDeposit: one line per change of state, until minted, against
-// a stand-in for the node's hemi_getDeposit (tchain's RPC is not on this
-// branch; the states are the issue's).
+// a stand-in for the node's hemi_getDeposit replying in internal/rpc's
+// format (hex quantities, requiredConfirmations, blockNumber,
+// transactionHash; TestTreasury100BTC follows a deposit on the real node).
 func TestFollowDeposit(t *testing.T) {
 	s := &depositServer{replies: []string{
 		"notfound", "null",
-		`{"state":"confirming","confirmations":1,"required":6}`,
-		`{"state":"confirming","confirmations":1,"required":6}`,
-		`{"state":"confirming","confirmations":2,"required":6}`,
-		`{"state":"confirming","confirmations":6,"required":6}`,
-		`{"state":"minted","l2Block":"0x2a","l2Tx":"0xabc"}`,
+		`{"state":"confirming","confirmations":"0x1","requiredConfirmations":"0x6"}`,
+		`{"state":"confirming","confirmations":"0x1","requiredConfirmations":"0x6"}`,
+		`{"state":"confirming","confirmations":"0x2","requiredConfirmations":"0x6"}`,
+		`{"state":"confirmed","confirmations":"0x6","requiredConfirmations":"0x6"}`,
+		`{"state":"minted","confirmations":"0x6","requiredConfirmations":"0x6","blockNumber":"0x2a","transactionHash":"0x00000000000000000000000000000000000000000000000000000000000000ab"}`,
 	}}
 	srv := gethrpc.NewServer()
 	if err := srv.RegisterName("hemi", s); err != nil {
@@ -347,7 +348,7 @@ func TestFollowDeposit(t *testing.T) {
 	if err := followDeposit(ctx, hs.URL, "ab:0", time.Millisecond, &out); err != nil {
 		t.Fatal(err)
 	}
-	want := "waiting for the deposit's Bitcoin block to reach the node's view\nconfirming 1 of 6\nconfirming 2 of 6\nconfirming 6 of 6\nminted in L2 block 0x2a, transaction 0xabc\n"
+	want := "waiting for the deposit's Bitcoin block to reach the node's view\nconfirming 1 of 6\nconfirming 2 of 6\nconfirmed: minted in a coming L2 block\nminted in L2 block 42, transaction 0x00000000000000000000000000000000000000000000000000000000000000ab\n"
 	if out.String() != want {
 		t.Fatalf("printed\n%s\nwant\n%s", out.String(), want)
 	}
@@ -367,7 +368,7 @@ func TestFollowDeposit(t *testing.T) {
 	if err := followDeposit(ctx, hs.URL, "ab:2", time.Millisecond, &out); err == nil || !strings.Contains(err.Error(), "ab:2") {
 		t.Fatalf("rpc error: %v", err)
 	}
-	s.replies = []string{`{"confirmations":3}`}
+	s.replies = []string{`{"confirmations":"0x3"}`}
 	if err := followDeposit(ctx, hs.URL, "ab:3", time.Millisecond, &out); err == nil || !strings.Contains(err.Error(), "no state") {
 		t.Fatalf("reply without state: %v", err)
 	}

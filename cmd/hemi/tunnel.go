@@ -23,6 +23,8 @@ func tunnelCommand() *cli.Command {
 		Usage: "the BTC tunnel's vault (DESIGN 6)",
 		Commands: []*cli.Command{
 			tunnelVaultCommand(),
+			tunnelPayoutCommand(),
+			tunnelRecoverCommand(),
 		},
 	}
 }

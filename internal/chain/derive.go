@@ -1,6 +1,7 @@
 package chain
 
 import (
+	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
@@ -30,7 +31,9 @@ func (c *Chain) deriveSystemTxs(parent *types.Header, vh hvm.Header) ([]*block.S
 				return nil, err
 			}
 			return c.keystoneFor(kh)
-		}}
+		},
+		State: func() (*state.StateDB, error) { return c.StateAt(parent.Root) },
+	}
 	var out []*block.SystemTx
 	for _, dv := range c.cfg.Derivers {
 		txs, err := dv.Derive(d)

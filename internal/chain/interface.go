@@ -6,6 +6,7 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 
+	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/finality/tracker"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
@@ -50,6 +51,15 @@ type Bitcoin interface {
 	// first input spends (both as of asOf). nil when it cannot be
 	// identified; errors as for Publications.
 	Publisher(txid, asOf chainhash.Hash) (*common.Address, error)
+
+	// WithdrawalBitcoin: the vault's outputs and their spends as of a
+	// block, for the tunnel's withdrawal derivers.
+	rules.WithdrawalBitcoin
+
+	// DepositBitcoin: the vault's outputs from a cursor, transactions and
+	// block fee statistics as of a block, for the tunnel's deposit and
+	// fee-rate derivers.
+	rules.DepositBitcoin
 }
 
 // viewErr is the optional failure report of a BitcoinView (indexadapt.View).

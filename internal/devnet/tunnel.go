@@ -12,7 +12,8 @@ import (
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
-// printTunnelBanner prints the devnet's BTC tunnel: its vault, the public
+// printTunnelBanner prints the devnet's BTC tunnel: its vault and output
+// descriptor (with its checksum, for a watch-only wallet), the public
 // dev keys of its committee and recovery set (genesis.DevTunnelKeys) and
 // how to deposit from the dev miner's coins.
 func printTunnelBanner(out io.Writer, f *genesis.File, genesisPath, api, rpcAddr string) {
@@ -28,7 +29,9 @@ func printTunnelBanner(out io.Writer, f *genesis.File, genesisPath, api, rpcAddr
 	fmt.Fprintf(out, `BTC tunnel (DESIGN 6)
   vault        %s
                committee %d of %d, recovery %d of %d after %d blocks (hemi tunnel vault --genesis %s)
-`, v.Address(), c.K, len(c.Signers), c.M, len(c.Recovery), c.RecoveryDelay, genesisPath)
+  descriptor   %s
+               (watch-only in Bitcoin Core 26+: importdescriptors; signers refresh outputs older than %d blocks)
+`, v.Address(), c.K, len(c.Signers), c.M, len(c.Recovery), c.RecoveryDelay, genesisPath, v.Descriptor(), c.RecoveryDelay/2)
 	signers, recovery, err := genesis.DevTunnelKeys()
 	if err == nil {
 		for _, set := range []struct {

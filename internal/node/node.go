@@ -133,6 +133,7 @@ type Node struct {
 	log    *slog.Logger
 	sync   *catchUp        // catch-up sync, with P2P
 	inproc *gethrpc.Client // the explorer's in-process JSON-RPC client
+	vault  *vaultWatch     // the tunnel's vault watch, with a tunnel
 }
 
 // mountExplorer builds the block explorer over the node's services and
@@ -169,14 +170,26 @@ type ChainOptions struct {
 }
 
 // chainDerivers are the system-transaction derivers the node installs,
-// in DESIGN 3.3's order: the Bitcoin view update, (the tunnel's
-// deposits, payout markers and vault-spend flags, when it comes,) then
-// the PoP rewards.
-func chainDerivers(spec *genesis.Spec) []chain.Deriver {
-	return []chain.Deriver{
-		derive.ViewUpdate{},
-		&derive.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval},
+// in DESIGN 3.3's order: the Bitcoin view update, the tunnel's
+// (tunnelDerivers: fee rate, deposits; then its withdrawal side:
+// batches, paid markers, vault-spend and shortfall flags,
+// tunnel.Withdrawals) when the genesis has a tunnel, then the PoP
+// rewards.
+func chainDerivers(spec *genesis.Spec) ([]chain.Deriver, error) {
+	tun, err := tunnelDerivers(spec)
+	if err != nil {
+		return nil, err
 	}
+	ds := []chain.Deriver{derive.ViewUpdate{}}
+	ds = append(ds, tun...)
+	wd, _, err := withdrawalDeriver(spec)
+	if err != nil {
+		return nil, err
+	}
+	if wd != nil {
+		ds = append(ds, wd)
+	}
+	return append(ds, &derive.PoPRewards{PoP: spec.Config.PoP, Interval: spec.Config.KeystoneInterval}), nil
 }
 
 // OpenChain opens the L2 chain of spec over btc with the node's
@@ -187,7 +200,9 @@ func OpenChain(spec *genesis.Spec, btc chain.Bitcoin, o ChainOptions) (*chain.Ch
 	if err != nil {
 		return nil, err
 	}
-	cfg.Derivers = chainDerivers(spec)
+	if cfg.Derivers, err = chainDerivers(spec); err != nil {
+		return nil, err
+	}
 	cfg.Bitcoin = btc
 	cfg.Dir, cfg.NoSync, cfg.CacheMB, cfg.TrieCacheMB, cfg.Clock, cfg.Logger = o.Dir, o.NoSync, o.CacheMB, o.TrieCacheMB, o.Clock, o.Logger
 	c, err := chain.New(cfg)
@@ -251,6 +266,11 @@ func New(cfg Config) (_ *Node, err error) {
 			return nil, err
 		}
 	}
+	if wd, v, err := withdrawalDeriver(cfg.Spec); err != nil {
+		return nil, err
+	} else if wd != nil {
+		n.vault = newVaultWatch(n.Chain, n.Bitcoin, wd, v, log.With("subsystem", "tunnel"), cfg.Registerer)
+	}
 	pcfg := cfg.TxPool
 	if cfg.Dir != "" {
 		pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
@@ -271,14 +291,27 @@ func New(cfg Config) (_ *Node, err error) {
 	if cfg.RPC.ListenAddr != "" || cfg.RPCListener != nil {
 		rcfg := cfg.RPC
 		rcfg.Bitcoin, rcfg.Finality = ix, n.Finality
-		// Provenance bundles (DESIGN 8). The tunnel's predeploy address
-		// joins with the tunnel (issue 11): until then deposits are refused.
-		prov, err := provenance.New(provenance.Config{Chain: n.Chain, Finality: n.Finality, Bitcoin: cfg.BTC.Index(),
-			ChainID: cfg.Spec.Config.ChainID, BitcoinNetwork: cfg.Spec.Config.BitcoinNetwork})
+		// Provenance bundles (DESIGN 8); deposits' bundles need the
+		// tunnel's predeploy (minted[]), so a network without a tunnel
+		// refuses them.
+		pcfg := provenance.Config{Chain: n.Chain, Finality: n.Finality, Bitcoin: cfg.BTC.Index(),
+			ChainID: cfg.Spec.Config.ChainID, BitcoinNetwork: cfg.Spec.Config.BitcoinNetwork}
+		if t := cfg.Spec.Config.Tunnel; t != nil {
+			pcfg.TunnelAddress = t.TunnelAddress
+		}
+		prov, err := provenance.New(pcfg)
 		if err != nil {
 			return nil, err
 		}
 		rcfg.Provenance = prov
+		if n.vault != nil {
+			rcfg.Withdrawals = n.rpcWithdrawals(ix)
+		}
+		if dq, err := n.rpcDeposits(); err != nil {
+			return nil, err
+		} else if dq != nil {
+			rcfg.Deposits = dq
+		}
 		if n.sync != nil {
 			rcfg.Sync = n.sync
 		}
@@ -336,6 +369,9 @@ func (n *Node) Run(ctx context.Context) error {
 	g.Go(func() error { return n.Finality.Run(ctx) })
 	if n.AddrIndex != nil {
 		g.Go(func() error { return n.AddrIndex.Run(ctx) })
+	}
+	if n.vault != nil {
+		g.Go(func() error { return n.vault.Run(ctx) })
 	}
 	switch {
 	case n.RPC != nil && n.cfg.RPCListener != nil:

@@ -146,6 +146,12 @@ type Config struct {
 	// AddressIndex answers ots_searchTransactionsBefore/After
 	// (optional: the explorer's address index).
 	AddressIndex AddressIndex
+	// Withdrawals answers hemi_getWithdrawal (optional: a chain without a
+	// tunnel answers ErrNoTunnel).
+	Withdrawals *Withdrawals
+	// Deposits answers hemi_getDeposit and hemi_getDeposits (optional:
+	// a network without a tunnel has none).
+	Deposits Deposits
 	// Registerer takes the server's Prometheus collectors (hemi_rpc_*;
 	// nil: none registered).
 	Registerer prometheus.Registerer

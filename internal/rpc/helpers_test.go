@@ -24,6 +24,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
@@ -90,6 +91,23 @@ func (f *fakeBTC) Publications(_ [32]byte, asOf chainhash.Hash) ([]pop.Publicati
 
 func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, error) {
 	return nil, errors.New("fakeBTC: no transactions")
+}
+
+// OutputsFrom, ConfirmedTx, BlockFeeRates: the fake chain has no
+// transactions, so no deposits and no fee statistic.
+func (f *fakeBTC) OutputsFrom([]byte, int32, uint32, uint32, int32, int, chainhash.Hash) ([]rules.DepositOutput, error) {
+	return nil, nil
+}
+
+func (f *fakeBTC) ConfirmedTx(chainhash.Hash, chainhash.Hash) (*wire.MsgTx, bool, error) {
+	return nil, false, nil
+}
+
+func (f *fakeBTC) BlockFeeRates(chainhash.Hash, int) ([]int64, error) { return nil, nil }
+
+// ScriptOutputs: the fake chain has no transactions, so no outputs.
+func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]rules.ScriptOutput, error) {
+	return nil, nil
 }
 
 func (f *fakeBTC) BlockTip() (chainhash.Hash, int32) {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/chain"
@@ -97,6 +98,23 @@ func (f *fakeBTC) Publications([32]byte, chainhash.Hash) ([]pop.Publication, err
 
 func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, error) {
 	return nil, errors.New("fakeBTC: no transactions")
+}
+
+// OutputsFrom, ConfirmedTx, BlockFeeRates: the fake chain has no
+// transactions, so no deposits and no fee statistic.
+func (f *fakeBTC) OutputsFrom([]byte, int32, uint32, uint32, int32, int, chainhash.Hash) ([]chainrules.DepositOutput, error) {
+	return nil, nil
+}
+
+func (f *fakeBTC) ConfirmedTx(chainhash.Hash, chainhash.Hash) (*wire.MsgTx, bool, error) {
+	return nil, false, nil
+}
+
+func (f *fakeBTC) BlockFeeRates(chainhash.Hash, int) ([]int64, error) { return nil, nil }
+
+// ScriptOutputs: the fake chain has no transactions, so no outputs.
+func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]chainrules.ScriptOutput, error) {
+	return nil, nil
 }
 
 func (f *fakeBTC) MainChainAt(height int32) (hvm.Header, error) {

@@ -245,6 +245,9 @@ func OutputVBytes(script []byte) uint64 {
 // P2SH 540, P2WPKH 294, P2WSH and P2TR 330. A consensus constant here
 // (written out, not read from a relay policy that may change).
 func DustLimit(script []byte) uint64 {
+	if len(script) > 0 && script[0] == txscript.OP_RETURN {
+		return 0 // unspendable: Core has no dust limit for it
+	}
 	size := OutputVBytes(script) + 41
 	if txscript.IsWitnessProgram(script) {
 		size += 107 / 4

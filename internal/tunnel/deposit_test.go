@@ -19,11 +19,11 @@ var (
 	testRecipient = common.HexToAddress("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
 	otherAddr     = common.HexToAddress("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC")
 	// Scripts of each refundable type (their sizes are what matters).
-	p2pkh  = append(append([]byte{txscript.OP_DUP, txscript.OP_HASH160, txscript.OP_DATA_20}, bytes.Repeat([]byte{1}, 20)...), txscript.OP_EQUALVERIFY, txscript.OP_CHECKSIG)
-	p2sh   = append(append([]byte{txscript.OP_HASH160, txscript.OP_DATA_20}, bytes.Repeat([]byte{2}, 20)...), txscript.OP_EQUAL)
-	p2wpkh = append([]byte{txscript.OP_0, txscript.OP_DATA_20}, bytes.Repeat([]byte{3}, 20)...)
-	p2wsh  = append([]byte{txscript.OP_0, txscript.OP_DATA_32}, bytes.Repeat([]byte{4}, 32)...)
-	p2tr   = append([]byte{txscript.OP_1, txscript.OP_DATA_32}, bytes.Repeat([]byte{5}, 32)...)
+	p2pkh     = append(append([]byte{txscript.OP_DUP, txscript.OP_HASH160, txscript.OP_DATA_20}, bytes.Repeat([]byte{1}, 20)...), txscript.OP_EQUALVERIFY, txscript.OP_CHECKSIG)
+	p2sh      = append(append([]byte{txscript.OP_HASH160, txscript.OP_DATA_20}, bytes.Repeat([]byte{2}, 20)...), txscript.OP_EQUAL)
+	depP2WPKH = append([]byte{txscript.OP_0, txscript.OP_DATA_20}, bytes.Repeat([]byte{3}, 20)...)
+	p2wsh     = append([]byte{txscript.OP_0, txscript.OP_DATA_32}, bytes.Repeat([]byte{4}, 32)...)
+	depP2TR   = append([]byte{txscript.OP_1, txscript.OP_DATA_32}, bytes.Repeat([]byte{5}, 32)...)
 )
 
 func opReturn(data []byte) []byte {
@@ -54,10 +54,10 @@ func TestParseDeposits(t *testing.T) {
 	vault := v.PkScript()
 	pay := func(sat int64) *wire.TxOut { return wire.NewTxOut(sat, vault) }
 	ret := func(script []byte) *wire.TxOut { return wire.NewTxOut(0, script) }
-	change := wire.NewTxOut(5_000_000, p2wpkh)
+	change := wire.NewTxOut(5_000_000, depP2WPKH)
 	mixedCase := []byte("0x" + testRecipient.Hex()[2:]) // EIP-55 mixed case
 	const minDep = 10_000
-	rules := DepositRules{MinDepositSat: minDep, FeeRate: 1, RefundScript: p2wpkh}
+	rules := DepositRules{MinDepositSat: minDep, FeeRate: 1, RefundScript: depP2WPKH}
 	type want struct {
 		recipient *common.Address
 		deposits  []Deposit
@@ -197,9 +197,9 @@ func TestDustAndSizes(t *testing.T) {
 	}{
 		{"p2pkh", p2pkh, 546, 34},
 		{"p2sh", p2sh, 540, 32},
-		{"p2wpkh", p2wpkh, 294, 31},
+		{"depP2WPKH", depP2WPKH, 294, 31},
 		{"p2wsh", p2wsh, 330, 43},
-		{"p2tr", p2tr, 330, 43},
+		{"depP2TR", depP2TR, 330, 43},
 	} {
 		if d := DustLimit(tc.script); d != tc.dust {
 			t.Errorf("%s dust %d, want %d", tc.name, d, tc.dust)
@@ -286,7 +286,7 @@ func FuzzParseDeposits(f *testing.F) {
 		if err := tx.Deserialize(bytes.NewReader(raw)); err != nil {
 			return
 		}
-		refundScript := [][]byte{p2wpkh, p2pkh, {txscript.OP_TRUE}, nil}[refund%4]
+		refundScript := [][]byte{depP2WPKH, p2pkh, {txscript.OP_TRUE}, nil}[refund%4]
 		rcpt, deps := ParseDeposits(&tx, vault, DepositRules{MinDepositSat: minDep, FeeRate: feeRate % 100_000, RefundScript: refundScript})
 		last := -1
 		for _, d := range deps {

@@ -70,5 +70,8 @@
 //  3. Every vault output of a transaction that does not spend the vault
 //     is exactly one of mint, refund, record.
 //
-// Layer: pure rules (DESIGN 6); imports internal/chain/genesis only.
+// It imports the formats and rules below it (chain/block, chain/genesis,
+// chain/rules, finality/tracker) and verify/vault, no store or service.
+//
+// Layer: pure rules (DESIGN 6).
 package tunnel

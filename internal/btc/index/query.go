@@ -246,13 +246,25 @@ func (ix *Index) Outputs(script []byte, fromHeight int32, max int, asOf chainhas
 // scanOutputs calls fn, in key order, with each output paying script at or
 // above fromHeight that is in the view; spent ones too when withSpent.
 func (ix *Index) scanOutputs(v *view, script []byte, fromHeight int32, withSpent bool, fn func(*Output) bool) error {
+	prefix := changePrefix(script)
+	lower := be.AppendUint32(bytes.Clone(prefix), uint32(max(fromHeight, 0)))
+	return ix.scanOutputsRange(v, prefix, lower, v.tip.height, withSpent, fn)
+}
+
+// changePrefix is the prefix of script's change records.
+func changePrefix(script []byte) []byte {
 	sh := sha256.Sum256(script)
 	prefix := make([]byte, 1+32)
 	prefix[0] = pfxChange
 	copy(prefix[1:], sh[:])
-	lower := be.AppendUint32(bytes.Clone(prefix), uint32(max(fromHeight, 0)))
+	return prefix
+}
+
+// scanOutputsRange is scanOutputs from the change key lower (of prefix)
+// up to the records at toHeight.
+func (ix *Index) scanOutputsRange(v *view, prefix, lower []byte, toHeight int32, withSpent bool, fn func(*Output) bool) error {
 	// Entries above the view's height cannot be in it.
-	upper := be.AppendUint32(bytes.Clone(prefix), uint32(v.tip.height)+1)
+	upper := be.AppendUint32(bytes.Clone(prefix), uint32(min(toHeight, v.tip.height))+1)
 	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: upper})
 	if err != nil {
 		return fmt.Errorf("index: outputs: %w", err)

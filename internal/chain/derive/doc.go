@@ -4,8 +4,9 @@
 // update, first in every block), then PoPRewards (DESIGN 4: the
 // publishers of the keystone RewardDelay blocks back, paid by the
 // schedule of genesis.PoPConfig: RewardedKeystone, ResolvePublishers,
-// DeriveRewards in reward.go). The tunnel's deposits, payout markers and
-// vault-spend flags will sit beside them, between the two.
+// DeriveRewards in reward.go). The tunnel's derivers (internal/tunnel:
+// FeeRate, Deposits, Withdrawals) sit between the two when the genesis
+// has a tunnel (internal/node's chainDerivers).
 //
 // Every deriver is a pure function of its rules.Derivation and of what it
 // reads through it as of the block's view, so a sequencer, every

@@ -122,7 +122,12 @@
 //
 // SystemContracts (EIP-4788, EIP-2935, EIP-7002, EIP-7251 system
 // contracts, as go-ethereum's dev genesis), Predeploys (HVMState holding
-// the genesis Bitcoin view) and Spec.Alloc. The genesis block has no
+// the genesis Bitcoin view), with a tunnel TunnelPredeploys
+// (tunnelpredeploy.go: contracts/Tunnel.sol at TunnelAddress holding the
+// hBTC address and the deposit cursor at the genesis view's height, so
+// deposits in Bitcoin blocks at or below the genesis view are never
+// derived; contracts/HBTC.sol at HBTCAddress holding the Tunnel address
+// in slot 3), and Spec.Alloc. The genesis block has no
 // transactions; its header's Extra is the unsealed block.Extra of the
 // genesis view.
 //

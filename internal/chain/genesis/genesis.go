@@ -78,7 +78,8 @@ func Predeploys(view hvm.Header) (types.GenesisAlloc, error) {
 }
 
 // FullAlloc is every account of the genesis state: SystemContracts,
-// Predeploys and s.Alloc.
+// Predeploys, the TunnelPredeploys when the config has a tunnel, and
+// s.Alloc.
 func (s *Spec) FullAlloc() (types.GenesisAlloc, error) {
 	alloc := SystemContracts()
 	pre, err := Predeploys(s.View)
@@ -86,6 +87,18 @@ func (s *Spec) FullAlloc() (types.GenesisAlloc, error) {
 		return nil, err
 	}
 	maps.Copy(alloc, pre)
+	if s.Config.Tunnel != nil {
+		tun, err := TunnelPredeploys(s.Config.Tunnel, s.View)
+		if err != nil {
+			return nil, err
+		}
+		for addr := range tun {
+			if _, ok := alloc[addr]; ok {
+				return nil, fmt.Errorf("%w: tunnel predeploy at %v, a system contract or predeploy", ErrConfig, addr)
+			}
+		}
+		maps.Copy(alloc, tun)
+	}
 	for addr, acc := range s.Alloc {
 		if _, ok := alloc[addr]; ok {
 			return nil, fmt.Errorf("%w: alloc names %v, a system contract or predeploy", ErrConfig, addr)

@@ -3,6 +3,7 @@ package rules
 import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
@@ -44,6 +45,8 @@ type ViewUpdater interface {
 type DerivationBitcoin interface {
 	Publications(id [32]byte, asOf chainhash.Hash) ([]pop.Publication, error)
 	Publisher(txid, asOf chainhash.Hash) (*common.Address, error)
+	WithdrawalBitcoin
+	DepositBitcoin
 }
 
 // Derivation is what a Deriver knows of the block it derives for.
@@ -59,4 +62,8 @@ type Derivation struct {
 	// below Parent's) on Parent's own branch, so a side branch derives
 	// from its own keystones.
 	Keystone func(number uint64) (*pop.L2Keystone, error)
+	// State opens Parent's post-state, read-only (the tunnel derivers read
+	// their queues and cursors from it); nil where the caller has no state
+	// (then no deriver that needs it may be installed).
+	State func() (*state.StateDB, error)
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -150,17 +151,24 @@ func (s *Stack) notifyLocked() {
 // the mempool, so a publication is always mined in the block after its
 // broadcast.
 func (s *Stack) MineBTC(ctx context.Context, n int) ([]chainhash.Hash, error) {
-	return s.mineBTC(ctx, n, false)
+	return s.mineBTC(ctx, n, false, s.MinerAddr)
 }
 
 // MineEmptyBTC is MineBTC with coinbase-only blocks (regtest.MineEmpty):
 // a replacement branch without the transactions a reorg returned to the
 // mempool. It does not wait for pending transactions.
 func (s *Stack) MineEmptyBTC(ctx context.Context, n int) ([]chainhash.Hash, error) {
-	return s.mineBTC(ctx, n, true)
+	return s.mineBTC(ctx, n, true, s.MinerAddr)
 }
 
-func (s *Stack) mineBTC(ctx context.Context, n int, empty bool) ([]chainhash.Hash, error) {
+// MineEmptyBTCTo is MineEmptyBTC paying the coinbases to addr: a test's
+// own wallet gets whole block subsidies (exactly the subsidy: no fees),
+// mature after 100 more blocks.
+func (s *Stack) MineEmptyBTCTo(ctx context.Context, n int, addr address.Address) ([]chainhash.Hash, error) {
+	return s.mineBTC(ctx, n, true, addr)
+}
+
+func (s *Stack) mineBTC(ctx context.Context, n int, empty bool, addr address.Address) ([]chainhash.Hash, error) {
 	ctx, cancel := s.waitContext(ctx)
 	defer cancel()
 	var hs []chainhash.Hash
@@ -170,9 +178,9 @@ func (s *Stack) mineBTC(ctx context.Context, n int, empty bool) ([]chainhash.Has
 		if empty || len(missing) == 0 {
 			var err error
 			if empty {
-				hs, err = s.BTC.MineEmpty(n, s.MinerAddr)
+				hs, err = s.BTC.MineEmpty(n, addr)
 			} else {
-				hs, err = s.BTC.Mine(n, s.MinerAddr)
+				hs, err = s.BTC.Mine(n, addr)
 			}
 			s.mined += len(hs)
 			if !empty {

@@ -342,12 +342,26 @@ func (t *Tracker) statusOf(p *pop.Publication, known bool) Status {
 	}
 	s.Published = true
 	s.Publication = *p
-	if tip, _, ok := t.Tip(); ok && tip >= p.Height {
-		s.Confirmations = uint32(tip - p.Height + 1)
+	if tip, _, ok := t.Tip(); ok {
+		s.Confirmations = ConfirmationsAt(tip, p.Height)
 	}
-	s.Superfinal = s.Confirmations >= t.depth
+	s.Superfinal = Superfinal(t.depth, s.Confirmations)
 	return s
 }
+
+// ConfirmationsAt is the Bitcoin confirmations of a publication in the
+// block at pubHeight when the tip (or a Bitcoin view) is at tip: 0 when
+// the tip is below it. It is the rule's arithmetic, shared with the
+// tunnel's superfinality check as of a block's view.
+func ConfirmationsAt(tip, pubHeight int32) uint32 {
+	if tip < pubHeight {
+		return 0
+	}
+	return uint32(tip - pubHeight + 1)
+}
+
+// Superfinal reports whether confirmations reach depth (DESIGN 4).
+func Superfinal(depth, confirmations uint32) bool { return confirmations >= depth }
 
 // Publications returns the canonical publications of id itself, in
 // Bitcoin order (also for ids no keystone has).

@@ -3,6 +3,7 @@ package indexadapt
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -19,10 +20,15 @@ import (
 // asserted in internal/node): the view rules' facts, execution views
 // (View) and keystone publications. It imports nothing of the chain, so
 // the chain's own tests build on it.
-type Chain struct{ ix *index.Index }
+type Chain struct {
+	ix   *index.Index
+	fees *index.FeeEstimator // block fee statistics, cached per block
+}
 
 // NewChain adapts ix.
-func NewChain(ix *index.Index) *Chain { return &Chain{ix: ix} }
+func NewChain(ix *index.Index) *Chain {
+	return &Chain{ix: ix, fees: index.NewFeeEstimator(ix, 0, index.DefaultFeeSample)}
+}
 
 // notReady maps the index's "I do not have it (yet)" errors to
 // ErrViewNotReady (rules.ErrViewNotReady, which chain.ErrViewNotReady is)
@@ -137,4 +143,86 @@ func (b *Chain) publisher(txid, asOf chainhash.Hash) (*common.Address, error) {
 		return nil, nil
 	}
 	return &a, nil
+}
+
+// ScriptOutputs returns every output paying script as of asOf, spent or
+// not, with its spend (the tunnel's vault watch). The index answers in
+// Bitcoin order; the whole list is read (no page limit), which grows with
+// the vault's outputs ever created.
+func (b *Chain) ScriptOutputs(script []byte, asOf chainhash.Hash) ([]rules.ScriptOutput, error) {
+	outs, err := b.ix.Outputs(script, 0, math.MaxInt32, asOf)
+	if err != nil {
+		return nil, notReady(err)
+	}
+	res := make([]rules.ScriptOutput, 0, len(outs))
+	for _, o := range outs {
+		so := rules.ScriptOutput{OutPoint: o.Outpoint, Value: o.Value, Height: o.Height, Spent: o.Spent}
+		if o.Spent {
+			so.SpendTxid, so.SpendHeight = o.Spend.Txid, o.Spend.Height
+		}
+		res = append(res, so)
+	}
+	return res, nil
+}
+
+// OutputsFrom returns the outputs paying script from a position in
+// Bitcoin order (index.OutputsFrom), for the tunnel's deposit deriver.
+func (b *Chain) OutputsFrom(script []byte, height int32, txPos, vout uint32, toHeight int32, max int, asOf chainhash.Hash) ([]rules.DepositOutput, error) {
+	outs, err := b.ix.OutputsFrom(script, height, txPos, vout, toHeight, max, asOf)
+	if err != nil {
+		return nil, notReady(err)
+	}
+	res := make([]rules.DepositOutput, len(outs))
+	for i, o := range outs {
+		res[i] = rules.DepositOutput{OutPoint: o.Outpoint, Value: o.Value, Height: o.Height, TxPos: o.Index}
+	}
+	return res, nil
+}
+
+// ConfirmedTx reads transaction txid as of asOf.
+func (b *Chain) ConfirmedTx(txid, asOf chainhash.Hash) (*wire.MsgTx, bool, error) {
+	ti, err := b.ix.TxByID(txid, asOf)
+	switch {
+	case errors.Is(err, index.ErrNotFound):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, notReady(err)
+	}
+	return ti.Tx, true, nil
+}
+
+// BlockFeeRates returns the fee statistic (index.BlockFees.Median) of
+// asOf and its ancestors, newest first, n blocks at most, the genesis
+// excluded.
+func (b *Chain) BlockFeeRates(asOf chainhash.Hash, n int) ([]int64, error) {
+	hi, err := b.ix.HeaderByHash(asOf, asOf)
+	if err != nil {
+		return nil, notReady(err)
+	}
+	var out []int64
+	for h := hi.Height; h > 0 && len(out) < n; h-- {
+		at, err := b.ix.HeaderByHeight(h, asOf)
+		if err != nil {
+			return nil, notReady(err)
+		}
+		bf, err := b.fees.BlockFees(at.Hash)
+		if err != nil {
+			return nil, notReady(err)
+		}
+		out = append(out, bf.Median)
+	}
+	return out, nil
+}
+
+// TxAt reads transaction txid as of asOf with its block's height (the
+// deposit status query).
+func (b *Chain) TxAt(txid, asOf chainhash.Hash) (*wire.MsgTx, int32, bool, error) {
+	ti, err := b.ix.TxByID(txid, asOf)
+	switch {
+	case errors.Is(err, index.ErrNotFound):
+		return nil, 0, false, nil
+	case err != nil:
+		return nil, 0, false, notReady(err)
+	}
+	return ti.Tx, ti.Height, true, nil
 }

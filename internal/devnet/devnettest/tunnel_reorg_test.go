@@ -1,0 +1,160 @@
+package devnettest
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/tunnel"
+)
+
+// TestDepositReorgedOut: a deposit whose Bitcoin block is reorged out
+// before it reaches its confirmations is never minted, however far the
+// replacing branch grows; mined again later (it went back to the
+// mempool), it is minted exactly once, counted from its new block.
+func TestDepositReorgedOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a regtest node, an indexer and an L2")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, PoPM: devnet.PoPMConfig{Off: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	tc := s.L2.File.Config.Tunnel
+	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lag := int32(s.L2.Spec.Config.ViewLag)
+	confs := int32(tc.DepositConfirmations)
+	rcpt := common.HexToAddress("0x90F79bf6EB2c4f870365E785982E1f101E93b906")
+
+	key, _, err := devnet.MinerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := s.BTC.HashAt(2)
+	b2, err := s.BTC.Block(h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := b2.Transactions[0]
+	change, _ := key.PkScript(txgen.P2WPKH)
+	sp := txgen.Spend{
+		Inputs:  []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: key, Kind: txgen.P2WPKH}},
+		Outputs: []*wire.TxOut{wire.NewTxOut(150_000_000, v.PkScript()), wire.NewTxOut(0, tunnel.RecipientScript(rcpt))},
+		Change:  change, FeeRate: 2,
+	}
+	dep, _, _, err := sp.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := txgen.Sign(dep, sp.Inputs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BTC.AcceptTx(dep); err != nil {
+		t.Fatal(err)
+	}
+	depKey := tunnel.DepositKey(wire.OutPoint{Hash: dep.TxHash(), Index: 0})
+	hs, err := s.MineBTC(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, depHeight := s.BTC.Tip()
+	// confs-2 confirmations: the L2's view holds the deposit's block, not
+	// yet with its confirmations.
+	if _, err := s.MineBTC(ctx, int(confs)-3); err != nil {
+		t.Fatal(err)
+	}
+	_, before := s.BTC.Tip()
+	viewAt := func() int32 {
+		h := s.L2.Chain.Head()
+		st, err := s.L2.Chain.StateAt(h.Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return genesis.ReadView(st).Height
+	}
+	if err := s.WaitFor(ctx, "the L2 view holding the deposit's block", func() bool { return viewAt() >= before-lag }); err != nil {
+		t.Fatal(err)
+	}
+	if c := viewAt() - depHeight + 1; c >= confs || c < 1 {
+		t.Fatalf("view has %d confirmations of the deposit before the reorg, want 1 to %d", c, confs-1)
+	}
+
+	// Reorg the deposit's block out; the replacing branch is coinbase-only
+	// (the deposit waits in the mempool) and grows past where the deposit
+	// would have had its confirmations.
+	if err := s.BTC.InvalidateBlock(hs[0]); err != nil {
+		t.Fatal(err)
+	}
+	_, fork := s.BTC.Tip()
+	if _, err := s.MineEmptyBTC(ctx, int(before-fork)+1+int(confs)+int(lag)); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(s.BTC.MempoolTxids(), dep.TxHash()) {
+		t.Fatal("the reorged deposit is not back in the mempool")
+	}
+	_, tip := s.BTC.Tip()
+	if err := s.WaitFor(ctx, "the L2 view past the old confirmations", func() bool { return viewAt() >= tip-lag }); err != nil {
+		t.Fatal(err)
+	}
+	head := s.L2.Chain.Head().Number.Uint64()
+	for n := uint64(1); n <= head; n++ {
+		h, err := s.L2.Chain.HeaderByNumber(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.L2.Chain.StateAt(h.Root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, ok := tunnel.ReadMinted(st, tc.TunnelAddress, depKey); ok {
+			t.Fatalf("the reorged-out deposit was minted in L2 block %d: %+v", m.L2Block, m)
+		}
+		if sup := tunnel.HBTCSupply(st, tc.HBTCAddress); sup.Sign() != 0 {
+			t.Fatalf("hBTC supply %v at L2 block %d", sup, n)
+		}
+	}
+
+	// Mined again: minted once, in the first block whose view has its
+	// confirmations counted from the new block.
+	if _, err := s.MineBTC(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	_, newHeight := s.BTC.Tip()
+	if _, err := s.MineBTC(ctx, int(confs+lag)); err != nil {
+		t.Fatal(err)
+	}
+	var m tunnel.Minted
+	if err := s.WaitFor(ctx, "the re-mined deposit minted", func() bool {
+		st, err := s.L2.Chain.StateAt(s.L2.Chain.Head().Root)
+		if err != nil {
+			return false
+		}
+		var ok bool
+		m, ok = tunnel.ReadMinted(st, tc.TunnelAddress, depKey)
+		return ok
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mh, _ := s.L2.Chain.HeaderByNumber(m.L2Block)
+	mst, _ := s.L2.Chain.StateAt(mh.Root)
+	if c := genesis.ReadView(mst).Height - newHeight + 1; c < confs || m.To != rcpt || m.AmountSat != 150_000_000 {
+		t.Fatalf("minted %+v at %d confirmations of its new block", m, c)
+	}
+	if sup := tunnel.HBTCSupply(mst, tc.HBTCAddress); sup.Uint64() != 150_000_000 {
+		t.Fatalf("hBTC supply %v, want the deposit once", sup)
+	}
+}

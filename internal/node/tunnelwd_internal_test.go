@@ -1,0 +1,62 @@
+package node
+
+import (
+	"bytes"
+	"log/slog"
+	"math/big"
+	"strings"
+	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/tunnel"
+)
+
+// TestVaultWatchFlags: a flag event of the tunnel predeploy counts and is
+// logged at Error (a shortfall's end at Info); the same events from
+// another contract are ignored.
+func TestVaultWatchFlags(t *testing.T) {
+	tc, err := genesis.DevTunnelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &genesis.Spec{Config: genesis.DevnetConfig(common.Address{1})}
+	spec.Config.Tunnel = tc
+	wd, v, err := withdrawalDeriver(spec)
+	if err != nil || wd == nil {
+		t.Fatalf("deriver: %v", err)
+	}
+	var logs bytes.Buffer
+	reg := prometheus.NewRegistry()
+	w := newVaultWatch(nil, nil, wd, v, slog.New(slog.NewTextHandler(&logs, nil)), reg)
+	ev := tunnel.WithdrawalsABI.Events
+	spend, err := ev["VaultSpendFlagged"].Inputs.NonIndexed().Pack([32]byte{1}, uint32(2), uint64(5000), uint64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := ev["ShortfallFlagged"].Inputs.Pack(uint64(100), uint64(250))
+	if err != nil {
+		t.Fatal(err)
+	}
+	over, _ := ev["ShortfallFlagged"].Inputs.Pack(uint64(300), uint64(250))
+	h := &types.Header{Number: big.NewInt(9)}
+	tun := spec.Config.Tunnel.TunnelAddress
+	w.flag(h, &types.Log{Address: tun, Topics: []common.Hash{ev["VaultSpendFlagged"].ID, {0xaa}}, Data: spend})
+	w.flag(h, &types.Log{Address: tun, Topics: []common.Hash{ev["ShortfallFlagged"].ID}, Data: short})
+	w.flag(h, &types.Log{Address: tun, Topics: []common.Hash{ev["ShortfallFlagged"].ID}, Data: over})
+	w.flag(h, &types.Log{Address: common.Address{0xee}, Topics: []common.Hash{ev["VaultSpendFlagged"].ID, {0xaa}}, Data: spend})
+	if got := testutil.ToFloat64(w.spendFlags); got != 1 {
+		t.Fatalf("spend flags %v", got)
+	}
+	if got := testutil.ToFloat64(w.shortfallFlags); got != 2 {
+		t.Fatalf("shortfall flags %v", got)
+	}
+	out := logs.String()
+	if strings.Count(out, "level=ERROR") != 2 || !strings.Contains(out, "shortfall_sat=150") || !strings.Contains(out, "vault shortfall over") {
+		t.Fatalf("logs:\n%s", out)
+	}
+}
