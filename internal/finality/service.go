@@ -191,6 +191,11 @@ func (s *Service) Run(ctx context.Context) error {
 	tipHash, _ := s.cfg.Index.BlockTip()
 	target, err := s.cfg.Index.SeqAfter(tipHash)
 	if err != nil {
+		if ctx.Err() != nil {
+			// Stopping: the node closes the index as ctx ends, which
+			// is no failure of the service (as in the loops below).
+			return nil
+		}
 		return fmt.Errorf("finality: catch up to Bitcoin tip %s: %w", tipHash, err)
 	}
 	if from >= target {
