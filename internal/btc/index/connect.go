@@ -15,6 +15,19 @@ import (
 // skipping memtable inserts), when the chain has caught up with the best
 // header, when it holds a reorg, or after MaxBatchDelay. Until the commit,
 // nothing of the staged blocks is visible, on disk or in memory.
+//
+// A batch committed because it is full, during a sync, commits in the
+// background (commitBatch): one goroutine sorts it into a pebble batch,
+// commits it (synced) and publishes it, while the connector stages the
+// next batch into its other writer on top of it. At most one batch is in
+// flight, and every other path (a batch that stores the unspent set,
+// holds a reorg, reaches the best header or is forced; a disconnect; an
+// abort; IndexFork; Close) first waits for it (waitCommit), so commits
+// and their publications stay in chain order and the write order of
+// Invariant 1 is unchanged: a batch is published only after it is synced.
+// The staged state never reads what an in-flight batch writes: the only
+// database reads while connecting are the unspent set's misses, whose p
+// rows only a set flush writes, and set flushes commit in the foreground.
 
 // openBatch is the staged, uncommitted move of the connected chain.
 type openBatch struct {
@@ -103,6 +116,9 @@ func (ix *Index) connectLoop(force bool) error {
 	}
 	o := ix.open
 	if o == nil {
+		if force {
+			return ix.waitCommit()
+		}
 		return nil
 	}
 	ix.mu.RLock()
@@ -146,6 +162,16 @@ func (ix *Index) plan() plan {
 			return p
 		}
 		fh = tip.height
+	} else if f := ix.inflight; f != nil {
+		// Build on the batch committing in the background; should the
+		// best header chain have left it, wait for it and plan the
+		// move from the committed state.
+		tip = f.tip()
+		if int(tip.height) >= len(ix.hdrChain) || ix.hdrChain[tip.height] != tip {
+			p.flushFirst = true
+			return p
+		}
+		fh = tip.height
 	} else {
 		tip = ix.main[len(ix.main)-1]
 		fh = ix.forkHeight()
@@ -183,15 +209,9 @@ func (ix *Index) stage(p plan) (bool, error) {
 		if len(p.disconnect) > 0 {
 			oldTip = p.disconnect[0]
 		}
-		if ix.writer == nil {
-			ix.writer = newEntryWriter()
-			// Sized once for a whole batch (keys and values are about
-			// a third of pebble's estimate), so a sync does not copy
-			// the arena again and again while it grows.
-			ix.writer.arena = make([]byte, 0, ix.batchBytes/2)
-		}
-		ix.writer.reset()
-		o = &openBatch{w: ix.writer, fork: p.fork, oldTip: oldTip, seq: ix.nextSeq, opened: time.Now()}
+		w := ix.freeWriter()
+		w.reset()
+		o = &openBatch{w: w, fork: p.fork, oldTip: oldTip, seq: ix.nextSeq, opened: time.Now()}
 		ix.open = o
 		for _, n := range p.disconnect {
 			o.putEvent(EventDisconnected, n)
@@ -228,7 +248,7 @@ func (ix *Index) stage(p plan) (bool, error) {
 		o.putEvent(EventConnected, n)
 		o.connected = append(o.connected, n)
 		if o.w.memSize >= ix.batchBytes {
-			return i+1 < len(p.connect), ix.commitOpen()
+			return i+1 < len(p.connect), ix.commitBatch(true)
 		}
 	}
 	return false, nil
@@ -243,7 +263,51 @@ func (ix *Index) abortOpen() error {
 		ix.open.w.reset()
 		ix.open = nil
 	}
+	// The replay starts from the committed chain, so the batch in
+	// flight must have landed (or failed, which replays too).
+	if err := ix.waitCommit(); err != nil {
+		return err
+	}
 	return ix.replaySet()
+}
+
+// freeWriter returns a writer no batch in flight uses. ix.connMu held.
+func (ix *Index) freeWriter() *entryWriter {
+	for i, w := range ix.writers {
+		if w == nil {
+			w = newEntryWriter()
+			// Sized once for a whole batch (keys and values are about
+			// a third of pebble's estimate), so a sync does not copy
+			// the arena again and again while it grows.
+			w.arena = make([]byte, 0, ix.batchBytes/2)
+			ix.writers[i] = w
+		}
+		if ix.inflight == nil || ix.inflight.w != w {
+			return w
+		}
+	}
+	panic("index: both entry writers in use")
+}
+
+// waitCommit waits for the batch committing in the background, if any.
+// If its commit failed, the staged state built on it is void: the open
+// batch is dropped and the unspent set is replayed from the committed
+// chain, and the error is returned. ix.connMu held.
+func (ix *Index) waitCommit() error {
+	if ix.inflight == nil {
+		return nil
+	}
+	err := <-ix.inflightDone
+	ix.inflight, ix.inflightDone = nil, nil
+	if err == nil {
+		return nil
+	}
+	if ix.open != nil {
+		ix.open.w.reset()
+		ix.open = nil
+	}
+	ix.nextSeq = ix.published.Load()
+	return errors.Join(err, ix.replaySet())
 }
 
 // replaySet rebuilds the in-memory changes of the unspent set: it empties
@@ -284,12 +348,14 @@ func (ix *Index) flushSetNow() error {
 	ix.mu.RLock()
 	tip := ix.main[len(ix.main)-1]
 	ix.mu.RUnlock()
-	w := newEntryWriter()
+	w := ix.freeWriter()
+	w.reset()
 	ix.utxos.flush(w)
 	w.put(tipKey(utxoIndexName), encodeTip(tip.id, &tip.hash))
 	b := ix.db.NewBatchWithSize(w.size() + 16*len(w.refs))
 	defer b.Close()
 	w.writeTo(b)
+	w.reset()
 	if err := b.Commit(pebble.Sync); err != nil {
 		return errors.Join(fmt.Errorf("index: store unspent set at %s: %w", tip.hash, err), ix.replaySet())
 	}
@@ -308,12 +374,20 @@ func (o *openBatch) putEvent(kind EventKind, n *node) {
 	o.seq++
 }
 
-// commitOpen commits the open batch with the tips, then updates the
-// in-memory chain and publishes the events. ix.connMu held.
-func (ix *Index) commitOpen() error {
+// commitOpen commits the open batch with the tips, in the foreground,
+// after any batch in flight. ix.connMu held.
+func (ix *Index) commitOpen() error { return ix.commitBatch(false) }
+
+// commitBatch commits the open batch with the tips, then updates the
+// in-memory chain and publishes the events (writeBatch). With background,
+// a batch that does not store the unspent set or hold a reorg commits in
+// a goroutine while the connector goes on (see the top of this file);
+// otherwise, or with no open batch, it returns once everything staged is
+// committed. ix.connMu held.
+func (ix *Index) commitBatch(background bool) error {
 	o := ix.open
 	if o == nil {
-		return nil
+		return ix.waitCommit()
 	}
 	ix.open = nil
 
@@ -324,6 +398,12 @@ func (ix *Index) commitOpen() error {
 	tipVal := encodeTip(newTip.id, &newTip.hash)
 	for _, name := range indexNames {
 		o.w.put(tipKey(name), tipVal)
+	}
+	// Commits are ordered, and o was staged on the batch in flight: if
+	// that failed, o is void (waitCommit dropped the staged state).
+	if err := ix.waitCommit(); err != nil {
+		o.w.reset()
+		return err
 	}
 	// The unspent set is stored with the batch that reaches the best
 	// header (a node at the tip stores it with every block), that holds
@@ -337,6 +417,32 @@ func (ix *Index) commitOpen() error {
 		ix.utxos.flush(o.w)
 		o.w.put(tipKey(utxoIndexName), tipVal)
 	}
+	ix.nextSeq = o.seq
+	ix.utxoMetrics()
+	if background && !flushSet && !o.reorg {
+		done := make(chan error, 1)
+		ix.inflight, ix.inflightDone = o, done
+		go func() { done <- ix.writeBatch(o, false) }()
+		return nil
+	}
+	if err := ix.writeBatch(o, flushSet); err != nil {
+		ix.nextSeq = ix.published.Load()
+		return errors.Join(err, ix.replaySet())
+	}
+	if flushSet {
+		ix.utxos.flushed()
+		ix.utxoMetrics()
+	}
+	return nil
+}
+
+// writeBatch sorts o into a pebble batch, commits it synced, then moves
+// the in-memory chain and publishes the events. It touches neither the
+// unspent set in memory nor the connector's state, so it may run on its
+// own goroutine while the connector stages the next batch; the caller
+// handles a failure (the in-memory chain is then unchanged).
+func (ix *Index) writeBatch(o *openBatch, flushSet bool) error {
+	newTip := o.tip()
 	b := ix.db.NewBatchWithSize(o.w.size() + 16*len(o.w.refs))
 	defer b.Close()
 	o.w.writeTo(b)
@@ -345,10 +451,8 @@ func (ix *Index) commitOpen() error {
 	// survive a kill -9 (pebble keeps unsynced WAL writes in process
 	// memory). Batching many blocks per commit keeps fsyncs rare.
 	if err := b.Commit(pebble.Sync); err != nil {
-		return errors.Join(fmt.Errorf("index: commit blocks up to %s: %w", newTip.hash, err), ix.replaySet())
-	}
-	if flushSet {
-		ix.utxos.flushed()
+		ix.log.Warn("bitcoin index commit failed", "tip", newTip.hash, "err", err)
+		return fmt.Errorf("index: commit blocks up to %s: %w", newTip.hash, err)
 	}
 	// Queries read the stored unspent set through a snapshot taken
 	// with the in-memory chain, so they never see it ahead of ix.main
@@ -368,7 +472,6 @@ func (ix *Index) commitOpen() error {
 	ix.mu.Unlock()
 	closeSnapshot(old)
 
-	ix.nextSeq = o.seq
 	ix.publish(o.seq)
 
 	if o.reorg {
@@ -380,7 +483,6 @@ func (ix *Index) commitOpen() error {
 	}
 	ix.m.blocksConnected.Add(float64(len(o.connected)))
 	ix.m.txsIndexed.Add(float64(o.txs))
-	ix.utxoMetrics()
 	ix.m.blockHeight.Set(float64(newTip.height))
 	ix.log.Debug("blocks connected", "tip", newTip.hash, "height", newTip.height,
 		"blocks", len(o.connected), "txs", o.txs)
@@ -448,11 +550,7 @@ func (ix *Index) IndexFork(hash chainhash.Hash) error {
 	if len(todo) == 0 {
 		return nil
 	}
-	w := ix.writer
-	if w == nil {
-		w = newEntryWriter()
-		ix.writer = w
-	}
+	w := ix.freeWriter()
 	w.reset()
 	// The fork's unspent set is replayed from the fork point, through
 	// the fork blocks indexed before (their records are rewritten as

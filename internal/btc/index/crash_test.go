@@ -239,7 +239,10 @@ func TestIndexCatchUp(t *testing.T) {
 }
 
 // TestKill9 kills a syncing child process at a random moment and checks
-// that the database reopens consistent with its tip and finishes the sync.
+// that the database reopens consistent with its tip, at or above every
+// height a subscriber was told of, and finishes the sync. The child
+// commits either on its timer (large batches) or, with batches of one
+// block, in the background while it stages the next (see commitBatch).
 func TestKill9(t *testing.T) {
 	if dir := os.Getenv("INDEX_CRASH_CHILD"); dir != "" {
 		crashChild(dir)
@@ -249,10 +252,12 @@ func TestKill9(t *testing.T) {
 		t.Skip("starts a child process")
 	}
 	bs := crashChain(t)
-	for round, killAt := range []int{3, 17, 41} {
+	for round := range 6 {
+		killAt := []int{3, 17, 41}[round%3]
+		batch := []string{"0", "16384"}[round/3]
 		dir := t.TempDir()
 		cmd := exec.Command(os.Args[0], "-test.run=^TestKill9$")
-		cmd.Env = append(os.Environ(), "INDEX_CRASH_CHILD="+dir)
+		cmd.Env = append(os.Environ(), "INDEX_CRASH_CHILD="+dir, "INDEX_CRASH_BATCH="+batch)
 		out, err := cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -261,9 +266,13 @@ func TestKill9(t *testing.T) {
 			t.Fatal(err)
 		}
 		sc := bufio.NewScanner(out)
+		seen := 0
 		for sc.Scan() {
-			if h, err := strconv.Atoi(sc.Text()); err == nil && h >= killAt {
-				break
+			if h, err := strconv.Atoi(sc.Text()); err == nil {
+				seen = max(seen, h)
+				if h >= killAt {
+					break
+				}
 			}
 		}
 		_ = cmd.Process.Signal(syscall.SIGKILL)
@@ -271,7 +280,10 @@ func TestKill9(t *testing.T) {
 
 		ix := openTest(t, dir, regtest)
 		h := verifyAt(t, ix, bs)
-		t.Logf("round %d: killed after height %d, reopened at %d", round, killAt, h)
+		if int(h) < seen {
+			t.Fatalf("round %d (batch %s): reopened at %d below height %d an event announced", round, batch, h, seen)
+		}
+		t.Logf("round %d (batch %s): killed after height %d, reopened at %d", round, batch, killAt, h)
 		feed(t, ix, bs)
 		mustTip(t, ix, bs[len(bs)-1].BlockHash(), int32(len(bs)))
 		verifyAt(t, ix, bs)
@@ -287,7 +299,8 @@ func crashChain(t testing.TB) []*wire.MsgBlock { return realisticChain(t, newGen
 func crashChild(dir string) {
 	t := &testing.T{}
 	bs := crashChain(t)
-	ix, err := Open(Config{Dir: dir, Params: regtest, MaxBatchDelay: 5 * time.Millisecond,
+	batch, _ := strconv.Atoi(os.Getenv("INDEX_CRASH_BATCH"))
+	ix, err := Open(Config{Dir: dir, Params: regtest, MaxBatchDelay: 5 * time.Millisecond, BatchBytes: batch,
 		Now: func() time.Time { return time.Unix(1_900_000_000, 0) }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

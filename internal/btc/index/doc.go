@@ -200,7 +200,12 @@
 // by key before pebble sees it, and commits when the batch reaches
 // Config.BatchBytes (pebble then ingests it as a flushable batch, skipping
 // memtable inserts), when the block tip reaches the best header, when the
-// batch holds a reorg, or after Config.MaxBatchDelay. Spends are keyed by
+// batch holds a reorg, or after Config.MaxBatchDelay. A batch committed
+// because it is full (a sync) is sorted, committed and published by a
+// goroutine of its own while the connector stages the next one on top of
+// it; at most one is in flight, and everything else waits for it first,
+// so batches still commit and publish in order, each synced before it is
+// published (connect.go). Spends are keyed by
 // outpoint; the only database reads while indexing are the unspent set's
 // cache misses (see "Per-script unspent set"). BlockTip, queries and
 // events only ever show committed batches.

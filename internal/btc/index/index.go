@@ -140,13 +140,19 @@ type Index struct {
 
 	// connMu is held by the one goroutine connecting blocks; kick asks it
 	// to look again.
-	connMu     sync.Mutex
-	kick       atomic.Bool
-	nextSeq    uint64       // next event sequence number; connMu
-	open       *openBatch   // staged blocks; connMu
-	writer     *entryWriter // reused by open batches; connMu
-	timerArmed bool         // a flushLater is pending; connMu
-	batchBytes int
+	connMu  sync.Mutex
+	kick    atomic.Bool
+	nextSeq uint64     // next event sequence number; connMu
+	open    *openBatch // staged blocks; connMu
+	// writers are reused by open batches, two so that one can stage
+	// while the other's batch commits in the background (connMu).
+	writers [2]*entryWriter
+	// inflight is the batch committing in the background, nil when
+	// none; its result arrives on inflightDone (connMu).
+	inflight     *openBatch
+	inflightDone chan error
+	timerArmed   bool // a flushLater is pending; connMu
+	batchBytes   int
 
 	// utxos is the current unspent set as staged by the connector
 	// (connMu); snap is the database as of the connected chain, read by

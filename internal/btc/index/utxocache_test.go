@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 )
 
@@ -184,5 +185,39 @@ func TestMainSetEvictsOldest(t *testing.T) {
 	// (heights 1..4 and half of 5) dropped.
 	if s.evicted != 450 || len(s.outs) != 750 || minH != 5 {
 		t.Fatalf("evicted %d, kept %d from height %d; want 450, 750 from height 5", s.evicted, len(s.outs), minH)
+	}
+}
+
+// TestOutpointList checks the dirty list across chunk boundaries and
+// after a reset (no earlier entry may show).
+func TestOutpointList(t *testing.T) {
+	var l outpointList
+	for _, tc := range []struct {
+		name string
+		n    int
+	}{
+		{"empty", 0},
+		{"one", 1},
+		{"one chunk", outpointChunk},
+		{"chunk and one", outpointChunk + 1},
+		{"three chunks less one", 3*outpointChunk - 1},
+		{"fewer after more", 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l.reset()
+			for i := range tc.n {
+				l.add(&wire.OutPoint{Index: uint32(i), Hash: chainhash.Hash{byte(tc.n)}})
+			}
+			got := 0
+			for op := range l.all() {
+				if op.Index != uint32(got) || op.Hash[0] != byte(tc.n) {
+					t.Fatalf("entry %d is %v", got, op)
+				}
+				got++
+			}
+			if got != tc.n {
+				t.Fatalf("yielded %d of %d", got, tc.n)
+			}
+		})
 	}
 }
