@@ -12,7 +12,9 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/hemi-go/hemi/internal/metrics"
+	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/signer"
+	"github.com/hemi-go/hemi/internal/tbc"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
@@ -92,7 +94,7 @@ func signerCommand() *cli.Command {
 			if api == "" {
 				api = "127.0.0.1:7340"
 			}
-			node, err := signer.DialRPCNode(ctx, cmd.String(flagRPC), api, v.Config().TunnelAddress, l2)
+			node, err := signer.DialRPCNode(ctx, cmd.String(flagRPC), popm.APIBitcoin{Client: tbc.NewClient(api)}, v.Config().TunnelAddress, l2)
 			if err != nil {
 				return err
 			}

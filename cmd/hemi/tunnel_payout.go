@@ -23,8 +23,6 @@ import (
 
 // Flags of `hemi tunnel payout|recover` and `hemi signer`.
 const (
-	flagPSBT     = "psbt"
-	flagFeeRate  = "fee-rate"
 	flagOutpoint = "outpoint"
 )
 

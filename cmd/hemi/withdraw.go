@@ -90,8 +90,8 @@ type withdrawReq struct {
 	tunnel            common.Address
 }
 
-// parseBTC parses a decimal BTC amount (at most 8 decimals) exactly.
-func parseBTC(s string) (uint64, error) {
+// parseWithdrawBTC parses a decimal BTC amount (at most 8 decimals) exactly.
+func parseWithdrawBTC(s string) (uint64, error) {
 	s = strings.TrimSpace(s)
 	whole, frac, _ := strings.Cut(s, ".")
 	if whole == "" && frac == "" || strings.ContainsAny(whole+frac, "+-eE ") || len(frac) > 8 {
@@ -112,7 +112,7 @@ func parseBTC(s string) (uint64, error) {
 // tunnel pays) and the max fee as the predeploy will, so a mistake is
 // an error here rather than a reverted transaction.
 func withdrawRequest(amount, to string, maxFee uint64, net *chaincfg.Params) (*withdrawReq, error) {
-	sat, err := parseBTC(amount)
+	sat, err := parseWithdrawBTC(amount)
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +166,7 @@ func runWithdraw(ctx context.Context, url string, key *ecdsa.PrivateKey, req *wi
 		return err
 	}
 	fmt.Fprintf(w, "withdraw %s BTC (%d sat, max fee %d sat) from %s to %s: L2 tx %s\n",
-		formatBTC(req.amountSat), req.amountSat, req.maxFee, from.Hex(), req.to, tx.Hash().Hex())
+		formatBTC(int64(req.amountSat)), req.amountSat, req.maxFee, from.Hex(), req.to, tx.Hash().Hex())
 	r, err := waitReceipt(ctx, c, tx.Hash())
 	if err != nil {
 		return err
@@ -341,6 +341,3 @@ func followWithdrawal(ctx context.Context, rc *gethrpc.Client, id uint64, w io.W
 		}
 	}
 }
-
-// formatBTC prints satoshis as BTC with 8 decimals.
-func formatBTC(sat uint64) string { return fmt.Sprintf("%d.%08d", sat/100_000_000, sat%100_000_000) }

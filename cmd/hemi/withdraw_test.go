@@ -7,7 +7,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 )
 
-func TestParseBTC(t *testing.T) {
+func TestParseWithdrawBTC(t *testing.T) {
 	for _, c := range []struct {
 		in   string
 		want uint64
@@ -28,9 +28,9 @@ func TestParseBTC(t *testing.T) {
 		{"abc", 0, true},
 		{"1.2.3", 0, true},
 	} {
-		got, err := parseBTC(c.in)
+		got, err := parseWithdrawBTC(c.in)
 		if (err != nil) != c.err || got != c.want {
-			t.Errorf("parseBTC(%q) = %d, %v; want %d, error %v", c.in, got, err, c.want, c.err)
+			t.Errorf("parseWithdrawBTC(%q) = %d, %v; want %d, error %v", c.in, got, err, c.want, c.err)
 		}
 	}
 }

@@ -121,6 +121,7 @@ func Run(ctx context.Context, cfg Config) error {
 	printBanner(cfg, d.BTC, key, addr)
 	printL2Banner(cfg.Out, d.L2, d.GenesisPath, d.BTC.P2PAddr(), cfg.RPC.ListenAddr)
 	printTunnelBanner(cfg.Out, d.L2.File, d.GenesisPath, cfg.API, cfg.RPC.ListenAddr)
+	printSignerBanner(cfg.Out, d)
 	if d.Wallet != nil {
 		printPoPMBanner(cfg.Out, d.Wallet, cfg.API, cfg.RPC.ListenAddr)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
+	"github.com/hemi-go/hemi/internal/signer"
 	"github.com/hemi-go/hemi/internal/tbc"
 	"github.com/hemi-go/hemi/internal/txpool"
 )
@@ -89,6 +90,9 @@ type StartConfig struct {
 	// WaitTimeout bounds each start-up wait when the caller's context
 	// has no deadline: 0 means DefaultWait, negative no bound.
 	WaitTimeout time.Duration
+	// SignersOff turns the in-process tunnel signers off (they run when
+	// the genesis has a tunnel and RPC is on; signers.go).
+	SignersOff bool
 	// OnL2, if set, is called once the L2 node is built, before it or
 	// the PoP miner runs (a harness subscribes to its heads there).
 	OnL2 func(d *Devnet)
@@ -112,6 +116,8 @@ type Devnet struct {
 	// receives the L2 rewards.
 	Wallet *popm.Wallet
 	Miner  *popm.Miner
+	// Signers are the dev tunnel committee's signers (signers.go).
+	Signers []*signer.Signer
 	// MinerAddr receives the dev miner's coinbases.
 	MinerAddr address.Address
 	// RPCURL is the JSON-RPC server's http:// URL (empty without
@@ -203,6 +209,9 @@ func Start(ctx context.Context, cfg StartConfig) (_ *Devnet, err error) {
 			return nil, fmt.Errorf("devnet: %w", err)
 		}
 		d.g.Go(func() error { return d.Miner.Run(d.ctx) })
+	}
+	if err := d.startSigners(); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

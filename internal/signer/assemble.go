@@ -64,6 +64,11 @@ func (s *Signer) assemble(ctx context.Context, log *slog.Logger, tx *wire.MsgTx,
 		return fmt.Errorf("broadcast payout %s: %w", txid, err)
 	}
 	s.lastBroadcast[txid] = now
+	for id, at := range s.lastBroadcast { // forget payouts of past attempts
+		if now.Sub(at) > 20*s.cfg.Rebroadcast {
+			delete(s.lastBroadcast, id)
+		}
+	}
 	s.m.broadcasts.Inc()
 	log.Info("payout broadcast", "txid", txid, "signers", len(good))
 	return nil

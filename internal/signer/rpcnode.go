@@ -1,14 +1,11 @@
 package signer
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
-	"strings"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -20,7 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/rpc"
 
-	"github.com/hemi-go/hemi/internal/tbc"
+	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
@@ -34,7 +31,7 @@ const postedLookback = 9_000
 // API (broadcast, confirmation). It is used from one goroutine.
 type RPCNode struct {
 	eth     *ethclient.Client
-	btc     *tbc.Client
+	btc     popm.Bitcoin
 	tunnel  common.Address
 	account *ecdsa.PrivateKey
 	from    common.Address
@@ -46,9 +43,11 @@ type RPCNode struct {
 
 var _ Node = (*RPCNode)(nil)
 
-// DialRPCNode connects to the node's JSON-RPC at rpcURL and Bitcoin API at
-// btcAPI; account is the signer's funded L2 key that pays for its posts.
-func DialRPCNode(ctx context.Context, rpcURL, btcAPI string, tunnelAddr common.Address, account *ecdsa.PrivateKey) (*RPCNode, error) {
+// DialRPCNode connects to the node's JSON-RPC at rpcURL; btc is the
+// node's Bitcoin side (popm.APIBitcoin over its query API, or an
+// in-process index adapter), account the signer's funded L2 key that pays
+// for its posts.
+func DialRPCNode(ctx context.Context, rpcURL string, btc popm.Bitcoin, tunnelAddr common.Address, account *ecdsa.PrivateKey) (*RPCNode, error) {
 	if account == nil {
 		return nil, fmt.Errorf("%w: no L2 account key", ErrConfig)
 	}
@@ -62,7 +61,7 @@ func DialRPCNode(ctx context.Context, rpcURL, btcAPI string, tunnelAddr common.A
 		return nil, fmt.Errorf("signer: chain id from %s: %w (is the node running?)", rpcURL, err)
 	}
 	return &RPCNode{
-		eth: c, btc: tbc.NewClient(btcAPI), tunnel: tunnelAddr, account: account,
+		eth: c, btc: btc, tunnel: tunnelAddr, account: account,
 		from: crypto.PubkeyToAddress(account.PublicKey), chainID: id, postedMin: map[string]uint64{},
 	}, nil
 }
@@ -299,35 +298,24 @@ func (n *RPCNode) Post(ctx context.Context, batch uint64, attempt uint32, index 
 	}
 }
 
-// Broadcast implements Node.
+// Broadcast implements Node: accepted, or already known to the network.
 func (n *RPCNode) Broadcast(ctx context.Context, tx *wire.MsgTx) error {
-	var buf bytes.Buffer
-	if err := tx.Serialize(&buf); err != nil {
-		return err
-	}
-	r, err := n.btc.Broadcast(ctx, hex.EncodeToString(buf.Bytes()))
+	v, why, err := n.btc.Broadcast(ctx, tx)
 	if err != nil {
 		return err
 	}
-	if r.OK {
-		return nil
+	if v != popm.VerdictAccepted {
+		return fmt.Errorf("signer: payout %s not accepted: %s", tx.TxHash(), why)
 	}
-	for _, s := range r.Rejected {
-		if strings.Contains(s, "already have") || strings.Contains(s, "already exists") {
-			return nil
-		}
-	}
-	return fmt.Errorf("signer: payout %s not accepted: %s", tx.TxHash(), r.Summary)
+	return nil
 }
 
-// Mined implements Node.
+// Mined implements Node: mined in the node's best chain.
 func (n *RPCNode) Mined(ctx context.Context, txid chainhash.Hash) (bool, error) {
-	t, err := n.btc.Tx(ctx, txid.String(), "")
-	if errors.Is(err, tbc.ErrNotFound) {
-		return false, nil
-	}
+	tip, _, err := n.btc.Tip(ctx)
 	if err != nil {
 		return false, err
 	}
-	return t.BlockHash != "", nil
+	_, ok, err := n.btc.Mined(ctx, txid, tip)
+	return ok, err
 }

@@ -402,3 +402,19 @@ func FuzzDecodeSignatures(f *testing.F) {
 		_ = VerifySignature(tx, prev, fx.vault, XOnly(fx.signers[0].PubKey()), in[:1])
 	})
 }
+
+func FuzzParsePayoutScript(f *testing.F) {
+	f.Add(PayoutScript(0))
+	f.Add(PayoutScript(1<<63 + 5))
+	f.Add([]byte{0x6a, 0x0c, 'H', 'M', 'W', 'X', 0, 0, 0, 0, 0, 0, 0, 1})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, script []byte) {
+		n, ok := ParsePayoutScript(script)
+		if !ok {
+			return
+		}
+		if !bytes.Equal(PayoutScript(n), script) {
+			t.Fatalf("%x parses as batch %d, which encodes to %x", script, n, PayoutScript(n))
+		}
+	})
+}
