@@ -90,15 +90,32 @@ type withdrawReq struct {
 	tunnel            common.Address
 }
 
+// parseWithdrawBTC parses a decimal BTC amount (at most 8 decimals) exactly.
+func parseWithdrawBTC(s string) (uint64, error) {
+	s = strings.TrimSpace(s)
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" && frac == "" || strings.ContainsAny(whole+frac, "+-eE ") || len(frac) > 8 {
+		return 0, fmt.Errorf("amount %q: want BTC with at most 8 decimals, such as 0.5", s)
+	}
+	frac += strings.Repeat("0", 8-len(frac))
+	n, ok := new(big.Int).SetString(whole+frac, 10)
+	if whole == "" {
+		n, ok = new(big.Int).SetString(frac, 10)
+	}
+	if !ok || n.Sign() <= 0 || !n.IsUint64() || n.Uint64() > 21_000_000*100_000_000 {
+		return 0, fmt.Errorf("amount %q: want a positive BTC amount up to 21,000,000 with at most 8 decimals", s)
+	}
+	return n.Uint64(), nil
+}
+
 // withdrawRequest checks the amount, the address (of net, a type the
 // tunnel pays) and the max fee as the predeploy will, so a mistake is
 // an error here rather than a reverted transaction.
 func withdrawRequest(amount, to string, maxFee uint64, net *chaincfg.Params) (*withdrawReq, error) {
-	btc, err := parseBTC(amount) // deposit.go's: exact, at most 8 decimals
+	sat, err := parseWithdrawBTC(amount)
 	if err != nil {
 		return nil, err
 	}
-	sat := uint64(btc)
 	a, err := address.DecodeAddress(to, net)
 	if err != nil || !a.IsForNet(net) {
 		return nil, fmt.Errorf("--to %q is not a %s Bitcoin address", to, net.Name)

@@ -7,10 +7,10 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 )
 
-func TestParseBTCWithdrawAmounts(t *testing.T) {
+func TestParseWithdrawBTC(t *testing.T) {
 	for _, c := range []struct {
 		in   string
-		want int64
+		want uint64
 		err  bool
 	}{
 		{"0.5", 50_000_000, false},
@@ -28,9 +28,9 @@ func TestParseBTCWithdrawAmounts(t *testing.T) {
 		{"abc", 0, true},
 		{"1.2.3", 0, true},
 	} {
-		got, err := parseBTC(c.in)
+		got, err := parseWithdrawBTC(c.in)
 		if (err != nil) != c.err || got != c.want {
-			t.Errorf("parseBTC(%q) = %d, %v; want %d, error %v", c.in, got, err, c.want, c.err)
+			t.Errorf("parseWithdrawBTC(%q) = %d, %v; want %d, error %v", c.in, got, err, c.want, c.err)
 		}
 	}
 }
