@@ -21,6 +21,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/finality/tracker"
 	"github.com/hemi-go/hemi/internal/hvm"
@@ -246,4 +247,20 @@ func waitHead(t testing.TB, ix *Index, c *chain.Chain) {
 	if err := ix.WaitFor(ctx, c.Head().Hash()); err != nil {
 		t.Fatalf("index tip %+v, chain head %d %s: %v", ix.Tip(), c.Head().Number, c.Head().Hash(), err)
 	}
+}
+
+// OutputsFrom, ConfirmedTx, BlockFeeRates, ScriptOutputs: the tunnel's
+// reads; the fake chain has no transactions, so no outputs and no fees.
+func (f *fakeBTC) OutputsFrom([]byte, int32, uint32, uint32, int32, int, chainhash.Hash) ([]rules.DepositOutput, error) {
+	return nil, nil
+}
+
+func (f *fakeBTC) ConfirmedTx(chainhash.Hash, chainhash.Hash) (*wire.MsgTx, bool, error) {
+	return nil, false, nil
+}
+
+func (f *fakeBTC) BlockFeeRates(chainhash.Hash, int) ([]int64, error) { return nil, nil }
+
+func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]rules.ScriptOutput, error) {
+	return nil, nil
 }
