@@ -310,8 +310,13 @@ func TestGroupReplicates(t *testing.T) {
 			}
 		}
 	}
+	// A member's FSM records a block as applied just after storing it,
+	// so the head may be seen a moment before the record: wait for it.
 	for _, m := range g.members {
 		st := m.n.HA.Status()
+		for deadline := time.Now().Add(10 * time.Second); (st.Applied == nil || st.Applied.Number < 4) && time.Now().Before(deadline); st = m.n.HA.Status() {
+			time.Sleep(20 * time.Millisecond)
+		}
 		if st.Applied == nil || st.Applied.Number < 4 {
 			t.Fatalf("member %d applied %+v, want at least block 4", m.i, st.Applied)
 		}
