@@ -116,13 +116,18 @@ func TestPoPEndToEnd(t *testing.T) {
 		}
 	}
 	// The finalized head never went back and stood at each keystone in
-	// turn.
+	// turn, except one whose Bitcoin block also confirmed a later
+	// keystone: the head then steps over it to the later one.
 	if !slices.IsSorted(e.finalized) {
 		t.Fatalf("finalized head went back: %v", e.finalized)
 	}
 	for i := uint64(1); i <= e2eKeystones; i++ {
-		if !slices.Contains(e.finalized, i*e2eInterval) {
-			t.Fatalf("finalized head over time %v: never at keystone %d", slices.Compact(slices.Clone(e.finalized)), i*e2eInterval)
+		k := i * e2eInterval
+		if next := e.effective(k + e2eInterval); next != 0 && next == e.effective(k) {
+			continue
+		}
+		if !slices.Contains(e.finalized, k) {
+			t.Fatalf("finalized head over time %v: never at keystone %d", slices.Compact(slices.Clone(e.finalized)), k)
 		}
 	}
 	e.checkRPCFinality(e2eInterval)
