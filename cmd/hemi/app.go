@@ -157,6 +157,12 @@ func loadConfig(cmd *cli.Command, use keyUse) (config.Config, []string, error) {
 		return cfg, nil, err
 	}
 	for _, f := range configFlags {
+		// --rpc is rpc.listen only for the commands that serve JSON-RPC
+		// (they use the rpc section); a client's --rpc (`hemi signer`'s)
+		// is the URL of the node it talks to.
+		if f.name == flagRPC && !slices.Contains(use.uses, "rpc") {
+			continue
+		}
 		if cmd.IsSet(f.name) {
 			f.apply(cmd, &cfg)
 		}

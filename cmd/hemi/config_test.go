@@ -172,3 +172,24 @@ func TestNodeNetFlags(t *testing.T) {
 		t.Fatalf("[net] %+v: want no listener, one peer, 5 peers at most", got.Net)
 	}
 }
+
+// TestSignerRPCIsTheNodeURL: `hemi signer --rpc URL` names the node the
+// signer talks to; it is not rpc.listen, whose validation once refused
+// every URL (a host:port is wanted there), so no signer process started.
+func TestSignerRPCIsTheNodeURL(t *testing.T) {
+	var got config.Config
+	cmd := newApp()
+	cmd.Commands = nil
+	cmd.Flags = append(cmd.Flags, signerFlags()...)
+	cmd.Action = func(ctx context.Context, cmd *cli.Command) error {
+		cfg, _, err := loadConfig(cmd, signerKeys)
+		got = cfg
+		return err
+	}
+	if err := cmd.Run(context.Background(), []string{"hemi", "--log-level", "error", "--rpc", "http://127.0.0.1:8545"}); err != nil {
+		t.Fatalf("hemi signer --rpc http://127.0.0.1:8545: %v", err)
+	}
+	if def := config.Default(); got.RPC.Listen != def.RPC.Listen {
+		t.Fatalf("rpc.listen = %q after a signer's --rpc URL, want the default %q", got.RPC.Listen, def.RPC.Listen)
+	}
+}

@@ -36,6 +36,10 @@ func signerFlags() []cli.Flag {
 	}
 }
 
+// signerKeys are the config keys `hemi signer` reads; its --rpc is the
+// node's URL, not rpc.listen.
+var signerKeys = keyUse{uses: []string{"datadir", "log", "metrics", "genesis", "btc.api"}}
+
 func signerCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "signer",
@@ -74,7 +78,7 @@ func signerCommand() *cli.Command {
 			},
 		}},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
-			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"datadir", "log", "metrics", "genesis", "btc.api"}})
+			cfg, _, err := loadConfig(cmd, signerKeys)
 			if err != nil {
 				return err
 			}

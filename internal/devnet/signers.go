@@ -54,7 +54,8 @@ func (d *Devnet) startSigners() error {
 			reg = prometheus.WrapRegistererWith(prometheus.Labels{"signer": strconv.Itoa(i)}, d.cfg.Registerer)
 		}
 		s, err := signer.New(signer.Config{Key: dk.Key, Vault: v, Node: n,
-			DataDir: filepath.Join(d.dir, "signer"+strconv.Itoa(i)), Logger: d.log.With("signer", i), Registerer: reg})
+			DataDir: filepath.Join(d.dir, "signer"+strconv.Itoa(i)), Rebroadcast: d.cfg.SignerRebroadcast,
+			Logger: d.log.With("signer", i), Registerer: reg})
 		if err != nil {
 			n.Close()
 			return fmt.Errorf("devnet: signer %d: %w", i, err)

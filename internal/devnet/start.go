@@ -93,6 +93,10 @@ type StartConfig struct {
 	// SignersOff turns the in-process tunnel signers off (they run when
 	// the genesis has a tunnel and RPC is on; signers.go).
 	SignersOff bool
+	// SignerRebroadcast is how often the in-process signers send an
+	// assembled, unmined payout again (signer.Config.Rebroadcast; 0 its
+	// default).
+	SignerRebroadcast time.Duration
 	// OnL2, if set, is called once the L2 node is built, before it or
 	// the PoP miner runs (a harness subscribes to its heads there).
 	OnL2 func(d *Devnet)

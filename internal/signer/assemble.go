@@ -37,17 +37,25 @@ func (s *Signer) goodSets(log *slog.Logger, tx *wire.MsgTx, prevouts []*wire.TxO
 }
 
 // assemble builds the signed payout from k good sets and broadcasts it
-// unless it is mined already or was sent less than Rebroadcast ago.
+// unless it is mined already or was sent less than Rebroadcast ago. A
+// payout this signer saw mined that is no longer in the best chain was
+// reorged out: the Bitcoin node that mined it may have put it back in its
+// mempool or not (a restarted btcd keeps none, and peers on the winning
+// branch may never have seen it), so it is sent again at once rather than
+// after the Rebroadcast period. Sending it again is harmless: it is the
+// same transaction, and a node that has it says so.
 func (s *Signer) assemble(ctx context.Context, log *slog.Logger, tx *wire.MsgTx, prevouts []*wire.TxOut, good map[[32]byte][][]byte, now time.Time) error {
 	txid := tx.TxHash()
-	if last, ok := s.lastBroadcast[txid]; ok && now.Sub(last) < s.cfg.Rebroadcast {
-		return nil
-	}
 	mined, err := s.cfg.Node.Mined(ctx, txid)
 	if err != nil {
 		return fmt.Errorf("look up payout %s: %w", txid, err)
 	}
 	if mined {
+		s.minedSeen[txid] = now
+		return nil
+	}
+	_, reorged := s.minedSeen[txid]
+	if last, ok := s.lastBroadcast[txid]; ok && !reorged && now.Sub(last) < s.cfg.Rebroadcast {
 		return nil
 	}
 	signed, dropped, err := tunnel.Assemble(tx, prevouts, s.cfg.Vault, good)
@@ -60,13 +68,25 @@ func (s *Signer) assemble(ctx context.Context, log *slog.Logger, tx *wire.MsgTx,
 	if _, ok := s.lastBroadcast[txid]; !ok {
 		s.m.assembled.Inc()
 	}
+	if reorged {
+		log.Warn("payout reorged out of the best chain; broadcasting it again", "txid", txid)
+	}
 	if err := s.cfg.Node.Broadcast(ctx, signed); err != nil {
 		return fmt.Errorf("broadcast payout %s: %w", txid, err)
+	}
+	if reorged {
+		delete(s.minedSeen, txid)
+		s.m.reorged.Inc()
 	}
 	s.lastBroadcast[txid] = now
 	for id, at := range s.lastBroadcast { // forget payouts of past attempts
 		if now.Sub(at) > 20*s.cfg.Rebroadcast {
 			delete(s.lastBroadcast, id)
+		}
+	}
+	for id, at := range s.minedSeen {
+		if now.Sub(at) > 20*s.cfg.Rebroadcast {
+			delete(s.minedSeen, id)
 		}
 	}
 	s.m.broadcasts.Inc()

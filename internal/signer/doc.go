@@ -8,8 +8,10 @@
 // signer is also an assembler: it collects the posted signatures (the
 // SignaturesPosted events), verifies each set, assembles the witness from
 // k good ones and broadcasts the payout through its node's Bitcoin API,
-// re-broadcasting until the batch is closed (a payout reorged out goes
-// back to the mempool).
+// re-broadcasting every Rebroadcast period until it is mined, and at once
+// when a payout it saw mined is reorged out of the best chain (the node
+// that mined it may have kept it in its mempool or not: a restarted btcd
+// keeps none; hemi_signer_reorged_payouts_total counts these).
 //
 // Parts: check.go (the pure refusal rules: unknown output, more than
 // burned, burn not superfinal, already paid, fee above maxFee), store.go

@@ -47,8 +47,8 @@ type Config struct {
 }
 
 type metrics struct {
-	signed, posted, assembled, broadcasts, badSets prometheus.Counter
-	refused                                        *prometheus.CounterVec
+	signed, posted, assembled, broadcasts, badSets, reorged prometheus.Counter
+	refused                                                 *prometheus.CounterVec
 }
 
 // Signer is one committee member's signing and assembling loop.
@@ -63,6 +63,7 @@ type Signer struct {
 
 	refusedSeen   map[string]bool              // (batch, attempt, reason) already logged
 	lastBroadcast map[chainhash.Hash]time.Time // payouts sent, when
+	minedSeen     map[chainhash.Hash]time.Time // payouts seen in the best chain, when last
 }
 
 // New checks cfg, finds the key's signer index and opens the store.
@@ -115,6 +116,7 @@ func New(cfg Config) (*Signer, error) {
 			assembled:  c("assembled_total", "Payouts assembled from k good posted signature sets."),
 			broadcasts: c("broadcasts_total", "Payout broadcasts through the node's Bitcoin API."),
 			badSets:    c("bad_signature_sets_total", "Posted signature sets that did not verify (dropped)."),
+			reorged:    c("reorged_payouts_total", "Payouts seen mined, then reorged out of the best chain and broadcast again."),
 			refused: metricsreg.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
 				Namespace: "hemi", Subsystem: "signer", Name: "refused_total",
 				Help: "Payout attempts refused, by reason.",
@@ -122,6 +124,7 @@ func New(cfg Config) (*Signer, error) {
 		},
 		refusedSeen:   map[string]bool{},
 		lastBroadcast: map[chainhash.Hash]time.Time{},
+		minedSeen:     map[chainhash.Hash]time.Time{},
 	}
 	log.Info("tunnel signer ready", "key", fmt.Sprintf("%x", me), "committee", len(keys), "k", k)
 	return s, nil

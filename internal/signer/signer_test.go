@@ -212,6 +212,60 @@ func TestSignersPayOut(t *testing.T) {
 	}
 }
 
+// TestReorgedPayoutBroadcastAgain: a payout the assembler saw mined and
+// that a reorg took out of the best chain, and that the Bitcoin node no
+// longer has in its mempool either (dropped, as a restarted btcd does),
+// is broadcast again at the next step, well inside the Rebroadcast
+// period, and counted; then, mined again, it is left alone.
+func TestReorgedPayoutBroadcastAgain(t *testing.T) {
+	e := newEnv(t)
+	s0, s2 := e.signer(0, ""), e.signer(2, "")
+	defer s0.Close()
+	defer s2.Close()
+	now := time.Now()
+	stepAt := func(s *Signer, at time.Time) {
+		t.Helper()
+		if err := s.Step(context.Background(), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stepAt(s0, now)
+	stepAt(s2, now) // k sets: assembled and broadcast
+	txid := e.payoutTxid()
+	if counter(t, s2.m.broadcasts) != 1 {
+		t.Fatal("payout not broadcast")
+	}
+	hs, err := e.node.btc.MineToScript(1, p2wpkh(999))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stepAt(s2, now.Add(time.Second)) // sees it mined
+	if err := e.node.btc.InvalidateBlock(hs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.node.btc.DropMempool(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.node.btc.MempoolTx(txid); err == nil {
+		t.Fatal("payout still in the mempool")
+	}
+	stepAt(s2, now.Add(2*time.Second)) // far inside DefaultRebroadcast
+	if _, err := e.node.btc.MempoolTx(txid); err != nil {
+		t.Fatalf("reorged-out payout not broadcast again: %v", err)
+	}
+	if got, b := counter(t, s2.m.reorged), counter(t, s2.m.broadcasts); got != 1 || b != 2 {
+		t.Fatalf("reorged %v, broadcasts %v; want 1 and 2", got, b)
+	}
+	stepAt(s2, now.Add(3*time.Second)) // in the mempool, sent a second ago: nothing
+	if _, err := e.node.btc.MineToScript(1, p2wpkh(999)); err != nil {
+		t.Fatal(err)
+	}
+	stepAt(s2, now.Add(4*time.Second))
+	if got, b := counter(t, s2.m.reorged), counter(t, s2.m.broadcasts); got != 1 || b != 2 {
+		t.Fatalf("after the payout was mined again: reorged %v, broadcasts %v; want 1 and 2", got, b)
+	}
+}
+
 // TestBadPostedSetDropped: garbage posted under two signer indexes first
 // does not stop assembly from the good sets posted after it.
 func TestBadPostedSetDropped(t *testing.T) {

@@ -16,7 +16,8 @@
 //     re-mining a height after InvalidateBlock never repeats a block.
 //   - Connected blocks remove their transactions from the mempool;
 //     disconnected blocks (reorgs, InvalidateBlock) return theirs to it, as
-//     btcd's sync manager does.
+//     btcd's sync manager does. DropMempool forgets the mempool, as a
+//     restart of btcd (which keeps none) does.
 //   - Blocks and transactions peers relay are validated like local ones; a
 //     peer with a longer chain (e.g. a btcd that mined while disconnected)
 //     makes the node reorganize to it.

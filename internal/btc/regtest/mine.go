@@ -145,3 +145,24 @@ func (n *Node) setValidity(what string, hash chainhash.Hash, change func(*chainh
 	n.announce(peerserve.Announcement{Block: &tip})
 	return nil
 }
+
+// DropMempool forgets every mempool transaction and returns how many were in the mempool: what a restart does to a
+// node that keeps no mempool across restarts (btcd), or an eviction to
+// one that does. After a reorg returned a transaction to the mempool,
+// dropping it leaves a node that has the transaction neither in a block
+// nor in its mempool, so only its sender re-broadcasting brings it back
+// (the tunnel's payout reorg test).
+func (n *Node) DropMempool() (int, error) {
+	if err := n.acquire(); err != nil {
+		return 0, err
+	}
+	defer n.closeMu.RUnlock()
+	n.mineMu.Lock()
+	defer n.mineMu.Unlock()
+	descs := n.pool.TxDescs()
+	for _, d := range descs {
+		// Descendants go with their parent; removing one twice is a no-op.
+		n.pool.RemoveTransaction(d.Tx, true)
+	}
+	return len(descs), nil
+}

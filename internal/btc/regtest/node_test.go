@@ -413,3 +413,51 @@ func gather(t testing.TB, reg *prometheus.Registry, name string) float64 {
 	t.Fatalf("metric %s not registered", name)
 	return 0
 }
+
+// TestDropMempool: a transaction a reorg returned to the mempool is gone
+// after DropMempool (with its child), stays out of the next block, and is
+// accepted again when re-submitted.
+func TestDropMempool(t *testing.T) {
+	n := newNode(t, Config{})
+	w := newWallet(t, "drop")
+	mine(t, n, 110, w.addr)
+	tx := w.spend(t, []utxo{coinbaseUTXO(t, n, 1)}, 10_000)
+	if err := n.SubmitTx(tx); err != nil {
+		t.Fatal(err)
+	}
+	old := mine(t, n, 1, w.addr)
+	if err := n.InvalidateBlock(old[0]); err != nil {
+		t.Fatal(err)
+	}
+	child := w.spend(t, []utxo{{op: wire.OutPoint{Hash: tx.TxHash(), Index: 0}, value: tx.TxOut[0].Value}}, 10_000)
+	if err := n.SubmitTx(child); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(n.MempoolTxids()); got != 2 {
+		t.Fatalf("mempool holds %d transactions after the reorg, want the returned one and its child", got)
+	}
+	dropped, err := n.DropMempool()
+	if err != nil || dropped != 2 {
+		t.Fatalf("DropMempool = %d, %v; want 2", dropped, err)
+	}
+	if ids := n.MempoolTxids(); len(ids) != 0 {
+		t.Fatalf("mempool after DropMempool: %v", ids)
+	}
+	if _, err := n.MempoolTx(tx.TxHash()); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("MempoolTx of the dropped tx: %v, want ErrNotFound", err)
+	}
+	next := mine(t, n, 1, w.addr)
+	if b, err := n.Block(next[0]); err != nil || len(b.Transactions) != 1 {
+		t.Fatalf("block after DropMempool: %v, %d txs; want the coinbase only", err, len(b.Transactions))
+	}
+	if err := n.SubmitTx(tx); err != nil {
+		t.Fatalf("re-submitting the dropped tx: %v", err)
+	}
+	if _, err := n.MempoolTx(tx.TxHash()); err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	if _, err := n.DropMempool(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("DropMempool after Close: %v, want ErrClosed", err)
+	}
+}

@@ -69,6 +69,9 @@ type Config struct {
 	// NodeConfig is TOML appended to every node's config file (e.g. an
 	// [ha] section with other raft timings, for a benchmark).
 	NodeConfig string
+	// Genesis, when set, changes the genesis file before it is validated
+	// and written (a test's shorter keystone interval, say).
+	Genesis func(f *genesis.File)
 	// NodeArgs, when set, returns extra `hemi node` arguments for n. It
 	// is called at every (re)start, after every node's ports are chosen.
 	NodeArgs func(c *Cluster, n *Node) []string
@@ -234,6 +237,9 @@ func (c *Cluster) writeGenesis(keys []*ecdsa.PrivateKey) error {
 	}
 	if c.cfg.BlockTime > 0 {
 		f.Config.BlockTime = c.cfg.BlockTime
+	}
+	if c.cfg.Genesis != nil {
+		c.cfg.Genesis(f)
 	}
 	if err := f.Validate(); err != nil {
 		return fmt.Errorf("cluster: genesis: %w", err)

@@ -10,6 +10,7 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/signer"
@@ -18,9 +19,14 @@ import (
 
 // TestPayoutReorgedOut: the in-process signers' payout (a refresh batch)
 // is mined, then its block is reorged out before the payout has its
-// confirmations. The batch stays open (no paid marker from an orphaned
-// block), the same payout is mined again on the new branch, and the batch
-// is marked paid once: the vault output is spent exactly once in the best
+// confirmations. The reorg returns it to the Bitcoin node's mempool (as
+// btcd and Bitcoin Core do); the node then forgets its mempool
+// (regtest.DropMempool: what a restart of btcd, which keeps no mempool,
+// does), so the payout is neither in a block nor in the mempool and only
+// the signers' own re-broadcast (their broadcasts counter moves) brings
+// it back. The batch stays open (no paid marker from an orphaned block),
+// the same payout is mined again on the new branch, and the batch is
+// marked paid once: the vault output is spent exactly once in the best
 // chain, by that payout, and its change is the vault's only output.
 func TestPayoutReorgedOut(t *testing.T) {
 	if testing.Short() {
@@ -28,7 +34,9 @@ func TestPayoutReorgedOut(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2, RPC: true, PoPM: devnet.PoPMConfig{Off: true}})
+	reg := prometheus.NewRegistry()
+	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2, RPC: true, PoPM: devnet.PoPMConfig{Off: true},
+		SignerRebroadcast: 3 * time.Second, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,6 +108,25 @@ func TestPayoutReorgedOut(t *testing.T) {
 		t.Fatalf("batch %d after the reorg: %+v, want still open", batch.Number, b)
 	}
 
+	// The Bitcoin node forgets it: from here only a re-broadcast helps.
+	if n, err := s.BTC.DropMempool(); err != nil || n == 0 {
+		t.Fatalf("DropMempool: %d, %v", n, err)
+	}
+	if _, err := s.BTC.MempoolTx(txid); err == nil {
+		t.Fatal("the payout is still in the mempool")
+	}
+	if _, err := s.TBC.Index().TxByID(txid, chainhash.Hash{}); err == nil {
+		t.Fatal("the payout is still in the indexed best chain")
+	}
+	sent := broadcasts(t, reg)
+	waitFor(ctx, t, "the signers to re-broadcast the payout", func() bool {
+		_, err := s.BTC.MempoolTx(txid)
+		return err == nil
+	})
+	if now := broadcasts(t, reg); now <= sent {
+		t.Fatalf("the payout is back in the mempool but the signers' broadcasts stayed at %v", sent)
+	}
+
 	// Mined again: paid once.
 	if _, err := s.MineBTC(ctx, int(tc.WithdrawalConfirmations)+3); err != nil {
 		t.Fatal(err)
@@ -144,4 +171,22 @@ func TestPayoutReorgedOut(t *testing.T) {
 	if len(vaultOuts) != 1 || !vaultOuts[wire.OutPoint{Hash: txid, Index: 0}] {
 		t.Fatalf("vault outputs %v, want only the payout's change", vaultOuts)
 	}
+}
+
+// broadcasts sums the in-process signers' hemi_signer_broadcasts_total.
+func broadcasts(t *testing.T, reg *prometheus.Registry) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() == "hemi_signer_broadcasts_total" {
+			for _, m := range mf.GetMetric() {
+				sum += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return sum
 }
