@@ -1,11 +1,16 @@
 package explorer
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
 // FuzzParams: the path and query decoders never panic, and what they
@@ -38,5 +43,24 @@ func FuzzParams(f *testing.F) {
 			}
 		}
 		_ = abiString([]byte(s))
+	})
+}
+
+// FuzzTrustParams: the deposit outpoint parser and the mint decoder
+// never panic; an accepted outpoint prints back to itself.
+func FuzzTrustParams(f *testing.F) {
+	f.Add(strings.Repeat("ab", 32)+":0", []byte(nil))
+	f.Add(strings.Repeat("AB", 32)+":4294967295", []byte{0x01, 0x02, 0x03, 0x04})
+	f.Add(strings.Repeat("ab", 32)+":-1", tunnel.MintCalldata(wire.OutPoint{Index: 3}, common.Address{1}, 5))
+	f.Add(":", tunnel.MintCalldata(wire.OutPoint{Index: 3}, common.Address{1}, 5)[:36])
+	f.Fuzz(func(t *testing.T, s string, data []byte) {
+		if h, v, ok := parseOutpoint(s); ok {
+			if h2, v2, ok2 := parseOutpoint(fmt.Sprintf("%s:%d", h, v)); !ok2 || h2 != h || v2 != v {
+				t.Fatalf("outpoint %q -> %s:%d does not round-trip", s, h, v)
+			}
+		}
+		if p := mintedDeposit(&block.SystemTx{Data: data}); p != "" && !strings.HasPrefix(p, "/provenance/deposit/") {
+			t.Fatalf("mint %x links %q", data, p)
+		}
 	})
 }

@@ -328,6 +328,8 @@ type txData struct {
 	Fin       *finality.BlockFinality
 	KsNumber  uint64
 	System    *block.SystemTx
+	// DepositTrust is a mint's deposit's chain-of-trust page.
+	DepositTrust string
 }
 
 func (e *Explorer) tx(w http.ResponseWriter, r *http.Request) {
@@ -367,6 +369,7 @@ func (e *Explorer) tx(w http.ResponseWriter, r *http.Request) {
 	if loc.System != nil {
 		s := loc.System
 		d.Kind, d.From, d.To, d.Value, d.Gas, d.System = systemKind(s), s.From, s.To, s.Value, s.Gas, s
+		d.DepositTrust = mintedDeposit(s)
 		d.Input, d.GasPrice, d.Fee = hexutil.Encode(s.Data), "0", new(big.Int)
 	} else {
 		tx := loc.Tx
