@@ -29,29 +29,31 @@ import (
 // trustLink is one link of the chain of trust as the page lists it.
 type trustLink struct {
 	Name, What string
-	// Deposit: checked for a deposit's bundle only.
-	Deposit bool
+	// Deposit: checked for a deposit's bundle only; TxOnly: for an L2
+	// transaction's only (a mint's receipt is not proved: the minted[]
+	// record is).
+	Deposit, TxOnly bool
 }
 
 // trustLinks are verify's links in the order it checks them (verify's
 // package doc), with what each proves; the reorg check needs current
 // headers, which the page does not ask for.
 var trustLinks = []trustLink{
-	{verify.LinkBundle, "the document is a well-formed bundle of format 1 that carries no trust of its own", false},
-	{verify.LinkIdentity, "its chain id and Bitcoin network are the L2 network's (the genesis file chosen below, or one pinned in the verifier)", false},
-	{verify.LinkCheckpoint, "its Bitcoin headers start at a checkpoint pinned in the verifier", false},
-	{verify.LinkBitcoin, "every Bitcoin header links by hash with valid proof of work, retarget and median time past", false},
-	{verify.LinkPoPTx, "the PoP transaction is in a block of that run (merkle branch, and the coinbase's of the same depth) and publishes the keystone", false},
-	{verify.LinkKeystone, "the keystone block is sealed by a sequencer of the network and is what the published 76 bytes commit to", false},
-	{verify.LinkDepositTx, "the deposit transaction is in a block of the run (merkle branch and the coinbase's)", true},
-	{verify.LinkVault, "its output pays the tunnel vault derived from the network's signer keys", true},
-	{verify.LinkRecipient, "its OP_RETURN names the L2 recipient", true},
-	{verify.LinkAmount, "the amount is at least the network's minimum deposit", true},
-	{verify.LinkL2, "the L2 block holding the transaction is the keystone block or its ancestor (parent hashes or EIP-2935 history)", false},
-	{verify.LinkTx, "the transaction is in its L2 block (transactions root)", false},
-	{verify.LinkReceipt, "its receipt is in that block (receipts root)", false},
-	{verify.LinkMinted, "the keystone's state root proves the tunnel's minted[] record: recipient, amount, L2 block", true},
-	{verify.LinkConfirmations, "the keystone's publication (and the deposit) have the Bitcoin confirmations the policy asks", false},
+	{Name: verify.LinkBundle, What: "the document is a well-formed bundle of format 1 that carries no trust of its own"},
+	{Name: verify.LinkIdentity, What: "its chain id and Bitcoin network are the L2 network's (the genesis file chosen below, or one pinned in the verifier)"},
+	{Name: verify.LinkCheckpoint, What: "its Bitcoin headers start at a checkpoint pinned in the verifier"},
+	{Name: verify.LinkBitcoin, What: "every Bitcoin header links by hash with valid proof of work, retarget and median time past"},
+	{Name: verify.LinkPoPTx, What: "the PoP transaction is in a block of that run (merkle branch, and the coinbase's of the same depth) and publishes the keystone"},
+	{Name: verify.LinkKeystone, What: "the keystone block is sealed by a sequencer of the network and is what the published 76 bytes commit to"},
+	{Name: verify.LinkDepositTx, What: "the deposit transaction is in a block of the run (merkle branch and the coinbase's)", Deposit: true},
+	{Name: verify.LinkVault, What: "its output pays the tunnel vault derived from the network's signer keys", Deposit: true},
+	{Name: verify.LinkRecipient, What: "its OP_RETURN names the L2 recipient", Deposit: true},
+	{Name: verify.LinkAmount, What: "the amount is at least the network's minimum deposit", Deposit: true},
+	{Name: verify.LinkL2, What: "the L2 block holding the transaction is the keystone block or its ancestor (parent hashes or EIP-2935 history)"},
+	{Name: verify.LinkTx, What: "the transaction is in its L2 block (transactions root)"},
+	{Name: verify.LinkReceipt, What: "its receipt is in that block (receipts root)", TxOnly: true},
+	{Name: verify.LinkMinted, What: "the keystone's state root proves the tunnel's minted[] record: recipient, amount, L2 block", Deposit: true},
+	{Name: verify.LinkConfirmations, What: "the keystone's publication (and the deposit) have the Bitcoin confirmations the policy asks"},
 }
 
 // trustData is the chain-of-trust page's.
@@ -78,7 +80,7 @@ type trustData struct {
 func (e *Explorer) trustPage(kind, what, base string) trustData {
 	d := trustData{Kind: kind, What: what, Wasm: e.static.url("verify.wasm"), Exec: e.static.url("wasm_exec.js"), Script: e.static.url("trust.js")}
 	for _, l := range trustLinks {
-		if !l.Deposit || kind != verify.KindTx {
+		if !(l.Deposit && kind == verify.KindTx) && !(l.TxOnly && kind == verify.KindDeposit) {
 			d.Links = append(d.Links, l)
 		}
 	}

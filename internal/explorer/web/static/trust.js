@@ -145,6 +145,7 @@
   if (opts) opts.addEventListener("submit", function (e) { e.preventDefault(); if (kind) run(); });
   document.getElementById("trust-file").addEventListener("submit", async function (e) {
     e.preventDefault();
+    setStatus("running", "Reading the file…"); // at once: a result shown before is not this file's
     try {
       var text = await readFile(document.getElementById("bundle-file"));
       if (!text) { setStatus("error", "Choose a bundle file first."); return; }
