@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
 //go:embed web/*.html web/static/*
@@ -35,8 +38,13 @@ type Config struct {
 	// upgrade at "/"): rpc.Server.RPCHandler.
 	RPC http.Handler
 	// HBTC is the tunnel's hBTC token when the genesis has one (nil: the
-	// network has no tunnel).
+	// network has no tunnel; with Tunnel set, its HBTCAddress).
 	HBTC *common.Address
+	// Tunnel is the genesis's tunnel section (nil: no tunnel): its
+	// predeploy's events list the deposits, its queue the withdrawals,
+	// and its vault (derived with Bitcoin's network) marks deposits and
+	// payouts on the Bitcoin pages.
+	Tunnel *genesis.TunnelConfig
 	// Name is the network's name (default "Hemi devnet").
 	Name string
 	// PublicRPC and PublicExplorer are the URLs "Add to wallet" and
@@ -53,6 +61,10 @@ type Explorer struct {
 	chainID *big.Int
 	pages   map[string]*template.Template
 	static  http.Handler
+	// tunnelAddr and vaultScript are the tunnel's (nil without one;
+	// vaultScript also without Bitcoin).
+	tunnelAddr  *common.Address
+	vaultScript []byte
 }
 
 // New parses the templates.
@@ -67,6 +79,20 @@ func New(cfg Config) (*Explorer, error) {
 		cfg.Logger = slog.Default().With("subsystem", "explorer")
 	}
 	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{}}
+	if t := cfg.Tunnel; t != nil {
+		ta, hb := t.TunnelAddress, t.HBTCAddress
+		e.tunnelAddr = &ta
+		if e.cfg.HBTC == nil {
+			e.cfg.HBTC = &hb
+		}
+		if cfg.Bitcoin != nil {
+			v, err := tunnel.NewVault(t, cfg.Bitcoin.Params())
+			if err != nil {
+				return nil, fmt.Errorf("explorer: tunnel vault: %w", err)
+			}
+			e.vaultScript = v.PkScript()
+		}
+	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("explorer: templates: %w", err)
@@ -113,8 +139,10 @@ func (e *Explorer) Mount(m Mounter) {
 		"GET /keystones":              e.keystones,
 		"GET /btc/block/{hash}":       e.btcBlock,
 		"GET /btc/tx/{txid}":          e.btcTx,
-		"GET /deposits":               e.tunnel,
-		"GET /withdrawals":            e.tunnel,
+		"GET /deposits":               e.deposits,
+		"GET /deposit/{outpoint}":     e.deposit,
+		"GET /withdrawals":            e.withdrawals,
+		"GET /withdrawal/{id}":        e.withdrawalPage,
 		"GET /search":                 e.search,
 		"GET /chain.json":             e.chainJSON,
 		"GET /static/":                e.static.ServeHTTP,
@@ -138,6 +166,19 @@ var funcs = template.FuncMap{
 	"utc":   func(t uint64) string { return time.Unix(int64(t), 0).UTC().Format("2006-01-02 15:04:05 UTC") },
 	"ether": formatEther,
 	"add":   func(a, b int) int { return a + b },
+	"add32": func(a int32, b int) int32 { return a + int32(b) },
+	// uint64 prints an RPC quantity in decimal.
+	"uint64": func(v any) uint64 {
+		switch x := v.(type) {
+		case hexutil.Uint64:
+			return uint64(x)
+		case *hexutil.Uint64:
+			if x != nil {
+				return uint64(*x)
+			}
+		}
+		return 0
+	},
 }
 
 // formatEther shows wei as ether with up to 18 decimals, trailing zeros
