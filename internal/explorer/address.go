@@ -374,8 +374,7 @@ func (e *Explorer) hbtcHolders(ctx context.Context, d *tokenData) error {
 	for _, b := range bals[:min(len(bals), holderShown)] {
 		h := holder{Address: b.a, Amount: formatUnits(b.v, 8)}
 		if supply.Sign() > 0 {
-			pct := new(big.Int).Div(new(big.Int).Mul(b.v, big.NewInt(10_000)), supply)
-			h.Share = formatUnits(pct, 2) + "%"
+			h.Share = new(big.Rat).SetFrac(new(big.Int).Mul(b.v, big.NewInt(100)), supply).FloatString(2) + "%"
 		}
 		d.Holders = append(d.Holders, h)
 	}
