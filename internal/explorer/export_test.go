@@ -1,6 +1,10 @@
 package explorer
 
-// Browser starts the headless Chromium of the browser tests for the
-// external test package (trust_browser_test.go), which runs a whole
-// devnet and so cannot live in this package (devnet imports explorer).
-var Browser = browser
+import (
+	"context"
+	"testing"
+)
+
+// Browser is the headless Chromium of the browser tests, for the tests
+// of package explorer_test (which run the explorer inside a devnet).
+func Browser(t *testing.T) context.Context { return browser(t) }

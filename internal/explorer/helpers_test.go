@@ -76,8 +76,12 @@ func (f *fakeFinality) Finality(n uint64) (*finality.BlockFinality, error) {
 // env is a chain with its address index, the node's RPC server and the
 // explorer mounted on it, served over HTTP.
 type env struct {
-	t      testing.TB
-	btc    *chaintest.Bitcoin
+	t   testing.TB
+	btc *chaintest.Bitcoin
+	// bf is the Bitcoin index the explorer's Bitcoin pages read (the
+	// chain's own Bitcoin is btc, synthetic headers without
+	// transactions).
+	bf     *btcFixture
 	chain  *chain.Chain
 	ix     *addrindex.Index
 	fin    *fakeFinality
@@ -128,7 +132,8 @@ func newEnv(t testing.TB) *env {
 	}
 	inproc := gethrpc.DialInProc(srv.RPC())
 	t.Cleanup(inproc.Close)
-	x, err := New(Config{Chain: c, Finality: fin, Index: ix, Bitcoin: btc, Caller: inproc, RPC: srv.RPCHandler(),
+	bf := newBTCFixture(t)
+	x, err := New(Config{Chain: c, Finality: fin, Index: ix, Bitcoin: bf.ix, Caller: inproc, RPC: srv.RPCHandler(),
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +146,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(rc.Close)
-	return &env{t: t, btc: btc, chain: c, ix: ix, fin: fin, accts: accts, signer: types.LatestSigner(cfg.ChainConfig), url: hs.URL, rc: rc}
+	return &env{t: t, btc: btc, bf: bf, chain: c, ix: ix, fin: fin, accts: accts, signer: types.LatestSigner(cfg.ChainConfig), url: hs.URL, rc: rc}
 }
 
 func (e *env) mine(txs ...*types.Transaction) *chain.Block {

@@ -1,20 +1,16 @@
 package explorer
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/hemi-go/hemi/internal/chain/block"
-	"github.com/hemi-go/hemi/internal/tunnel"
 	"github.com/hemi-go/hemi/verify"
 )
 
@@ -98,29 +94,12 @@ func (e *Explorer) trustPage(kind, what, base string) trustData {
 	sub := "tx"
 	if kind == verify.KindDeposit {
 		sub = "deposit"
-		d.Subject = "/btc/tx/" + strings.SplitN(what, ":", 2)[0]
+		d.Subject = "/deposit/" + what
 	} else {
 		d.Subject = "/tx/" + what
 	}
 	d.Command = fmt.Sprintf("hemi provenance %s %s --out bundle.json\nhemi verify%s bundle.json", sub, what, genesisFlag)
 	return d
-}
-
-// parseOutpoint reads a deposit's "txid:vout" (txid in display order).
-func parseOutpoint(s string) (chainhash.Hash, uint32, bool) {
-	txid, vout, ok := strings.Cut(s, ":")
-	if !ok || len(txid) != 64 {
-		return chainhash.Hash{}, 0, false
-	}
-	h, err := chainhash.NewHashFromStr(txid)
-	if err != nil {
-		return chainhash.Hash{}, 0, false
-	}
-	v, err := strconv.ParseUint(vout, 10, 32)
-	if err != nil {
-		return chainhash.Hash{}, 0, false
-	}
-	return *h, uint32(v), true
 }
 
 // ProvenanceDepositPath is the chain-of-trust page of deposit txid:vout,
@@ -135,14 +114,13 @@ func ProvenanceTxPath(hash common.Hash) string { return "/provenance/tx/" + hash
 // trustTarget reads the route's deposit or transaction; ok false has
 // answered not found.
 func (e *Explorer) trustTarget(w http.ResponseWriter, r *http.Request) (kind, what, base string, ok bool) {
-	if op := r.PathValue("outpoint"); op != "" {
-		txid, vout, ok := parseOutpoint(op)
+	if param := r.PathValue("outpoint"); param != "" {
+		op, ok := parseOutpoint(param)
 		if !ok {
-			e.notFound(w, r, fmt.Sprintf("%q is not a deposit: want txid:vout (64 hex digits, a colon, the output index).", op))
+			e.notFound(w, r, fmt.Sprintf("%q is not a deposit: want txid:vout (64 hex digits, a colon, the output index).", param))
 			return "", "", "", false
 		}
-		what = fmt.Sprintf("%s:%d", txid, vout)
-		return verify.KindDeposit, what, ProvenanceDepositPath(txid, vout), true
+		return verify.KindDeposit, fmt.Sprintf("%s:%d", op.Hash, op.Index), ProvenanceDepositPath(op.Hash, op.Index), true
 	}
 	h, ok := parseHash(r.PathValue("hash"))
 	if !ok {
@@ -228,22 +206,7 @@ func (e *Explorer) genesisFile(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(e.cfg.Genesis)
 }
 
-// mintedDeposit is the deposit a tunnel mint system transaction credits
-// (mint(txid, vout, to, amountSat) on the tunnel predeploy), for the tx
-// page's link to its chain of trust; "" for any other transaction.
-func mintedDeposit(stx *block.SystemTx) string {
-	m := tunnel.TunnelABI.Methods["mint"]
-	if stx == nil || len(stx.Data) < 4 || !bytes.Equal(stx.Data[:4], m.ID) {
-		return ""
-	}
-	args, err := m.Inputs.Unpack(stx.Data[4:])
-	if err != nil || len(args) != 4 {
-		return ""
-	}
-	txid, ok1 := args[0].([32]byte)
-	vout, ok2 := args[1].(uint32)
-	if !ok1 || !ok2 {
-		return ""
-	}
-	return ProvenanceDepositPath(chainhash.Hash(txid), vout)
-}
+// Minted reports whether the system transaction is a deposit's mint,
+// whose deposit has a chain of trust to check (a refund or a record has
+// no minted[] record to prove).
+func (c *systemCall) Minted() bool { return c.Deposit != "" && c.Kind == tunnelKinds["mint"] }

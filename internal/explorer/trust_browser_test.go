@@ -220,6 +220,11 @@ func TestBrowserChainOfTrust(t *testing.T) {
 	if href := attr(t, ctx, "#deposit-trust-link", "href"); !strings.HasSuffix(href, depPath) {
 		t.Fatalf("the mint %s's page links %q, want %s", mintHash, href, depPath)
 	}
+	// So does the deposit's own page, where its state shows.
+	do(t, ctx, chromedp.Navigate(s.RPCURL+fmt.Sprintf("/deposit/%s:%d", op.Hash, op.Index)))
+	if href := attr(t, ctx, "#trust-link", "href"); !strings.HasSuffix(href, depPath) {
+		t.Fatalf("the deposit's page links %q, want %s", href, depPath)
+	}
 
 	// The page checks the node's bundle in the browser: verified.
 	do(t, ctx, chromedp.Navigate(s.RPCURL+depPath))

@@ -17,6 +17,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/tunnel"
 	"github.com/hemi-go/hemi/verify"
 )
@@ -140,7 +141,7 @@ func TestTrustPages(t *testing.T) {
 	txid := strings.Repeat("ab", 32)
 	dep := e.page("/provenance/deposit/"+txid+":1", `data-kind="deposit"`, `data-what="`+txid+`:1"`,
 		`href="/provenance/deposit/`+txid+`:1/bundle.json"`, "hemi provenance deposit "+txid+":1 --out bundle.json",
-		"With JavaScript off nothing is checked here", `href="/btc/tx/`+txid+`"`, `id="bundle-file"`)
+		"With JavaScript off nothing is checked here", `href="/deposit/`+txid+`:1"`, `id="bundle-file"`)
 	for _, l := range trustLinks {
 		if got := strings.Contains(dep, `data-link="`+l.Name+`"`); got == l.TxOnly {
 			t.Errorf("the deposit page lists link %s: %v", l.Name, got)
@@ -183,22 +184,21 @@ func TestTrustPageWeight(t *testing.T) {
 	t.Logf("chain-of-trust page: %d bytes with its scripts and styles, uncompressed, without the verifier", total)
 }
 
-// TestMintedDeposit: a mint system transaction links its deposit; other
-// calls, short or malformed data do not.
-func TestMintedDeposit(t *testing.T) {
+// TestMintLinksItsDeposit: a mint system transaction links its
+// deposit's chain of trust; a refund or record of the same deposit does
+// not (it has no minted[] record to prove).
+func TestMintLinksItsDeposit(t *testing.T) {
 	op := wire.OutPoint{Hash: chainhash.Hash{1, 2, 3}, Index: 7}
-	mint := tunnel.MintCalldata(op, common.Address{9}, 150_000_000)
-	if got, want := mintedDeposit(&block.SystemTx{Data: mint}), ProvenanceDepositPath(op.Hash, 7); got != want || !strings.HasSuffix(want, op.Hash.String()+":7") {
-		t.Fatalf("mint links %q, want %q", got, want)
+	ta := genesis.DefaultTunnelAddress
+	mint := decodeSystem(&block.SystemTx{To: &ta, Data: tunnel.MintCalldata(op, common.Address{9}, 150_000_000)})
+	if !mint.Minted() || ProvenanceDepositPath(op.Hash, op.Index) != "/provenance/deposit/"+mint.Deposit {
+		t.Fatalf("mint %+v", mint)
 	}
-	for name, data := range map[string][]byte{"empty": nil, "selector only": mint[:4], "cut": mint[:40],
-		"refund": tunnel.RefundDepositCalldata(op, common.Address{}, []byte{0x51}, 1, 0)} {
-		if got := mintedDeposit(&block.SystemTx{Data: data}); got != "" {
-			t.Errorf("%s links %q", name, got)
+	for name, data := range map[string][]byte{"refund": tunnel.RefundDepositCalldata(op, common.Address{}, []byte{0x51}, 1, 0),
+		"record": tunnel.RecordDepositCalldata(op, common.Address{}, 1, 1), "cut mint": tunnel.MintCalldata(op, common.Address{9}, 1)[:40]} {
+		if c := decodeSystem(&block.SystemTx{To: &ta, Data: data}); c.Minted() {
+			t.Errorf("%s links a chain of trust: %+v", name, c)
 		}
-	}
-	if mintedDeposit(nil) != "" {
-		t.Fatal("nil links")
 	}
 }
 
