@@ -12,15 +12,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/ethereum/go-ethereum/common"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
-	"github.com/hemi-go/hemi/internal/btc/txgen"
-	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/devnet/devnettest"
 	"github.com/hemi-go/hemi/internal/explorer"
 	"github.com/hemi-go/hemi/internal/tunnel"
@@ -53,35 +50,8 @@ func realDeposit(t *testing.T, ctx context.Context) (*devnettest.Stack, wire.Out
 		}
 	})
 	tc := s.L2.File.Config.Tunnel
-	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
+	dep, err := s.DepositFromCoinbase(2, common.HexToAddress("0x90F79bf6EB2c4f870365E785982E1f101E93b906"), 150_000_000)
 	if err != nil {
-		t.Fatal(err)
-	}
-	key, _, err := devnet.MinerKey()
-	if err != nil {
-		t.Fatal(err)
-	}
-	h2, _ := s.BTC.HashAt(2) // block 1's coinbase funds the PoP miner
-	b2, err := s.BTC.Block(h2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb := b2.Transactions[0]
-	change, _ := key.PkScript(txgen.P2WPKH)
-	rcpt := common.HexToAddress("0x90F79bf6EB2c4f870365E785982E1f101E93b906")
-	sp := txgen.Spend{
-		Inputs:  []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: key, Kind: txgen.P2WPKH}},
-		Outputs: []*wire.TxOut{wire.NewTxOut(150_000_000, v.PkScript()), wire.NewTxOut(0, tunnel.RecipientScript(rcpt))},
-		Change:  change, FeeRate: 2,
-	}
-	dep, _, _, err := sp.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := txgen.Sign(dep, sp.Inputs); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.BTC.AcceptTx(dep); err != nil {
 		t.Fatal(err)
 	}
 	op := wire.OutPoint{Hash: dep.TxHash(), Index: 0}
