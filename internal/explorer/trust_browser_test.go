@@ -152,10 +152,10 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 }
 
 // TestBrowserChainOfTrust: in a real headless Chromium against a devnet
-// stack, a real deposit's chain-of-trust page (reached from its mint's
-// transaction page) fetches the bundle from the node, checks it with the
+// stack, a real deposit's chain-of-trust page (linked from its page and
+// its mint's) fetches the bundle from the node, checks it with the
 // verifier in WebAssembly and says verified, every link checked, with the
-// native verifier's statement; a tampered copy of the bundle, given as a
+// native verifier's statement; so does the mint's own transaction page; a tampered copy of the bundle, given as a
 // file to the page's form, names the link that fails (the native
 // verifier's); with JavaScript off the page says what it would check and
 // its download is the bundle, which verifies offline.
@@ -212,6 +212,22 @@ func TestBrowserChainOfTrust(t *testing.T) {
 	}
 	if len(states) < 14 {
 		t.Errorf("the deposit page shows %d links: %v", len(states), states)
+	}
+
+	// The mint as an L2 transaction: its own chain of trust (block,
+	// receipt, keystone) verifies too.
+	do(t, ctx, chromedp.Navigate(s.RPCURL+"/tx/"+mintHash))
+	txTrust := attr(t, ctx, "#trust-link", "href")
+	do(t, ctx, chromedp.Navigate(s.RPCURL+txTrust))
+	if state := waitTrust(t, ctx); state != "verified" {
+		t.Fatalf("the mint transaction's page %s says %s: %s", txTrust, state, text(t, ctx, "#trust-status"))
+	}
+	if got := do(t, ctx, chromedp.Evaluate[string](`document.querySelector('#links li[data-link="receipt"]').dataset.state`)); got != "ok" {
+		t.Fatalf("the mint transaction's receipt link: %s", got)
+	}
+	do(t, ctx, chromedp.Navigate(s.RPCURL+depPath))
+	if state := waitTrust(t, ctx); state != "verified" {
+		t.Fatalf("the deposit's page again: %s", state)
 	}
 
 	// A tampered bundle: the deposit transaction's last byte (its lock
