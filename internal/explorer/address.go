@@ -1,6 +1,7 @@
 package explorer
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -8,16 +9,19 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/explorer/addrindex"
+	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
 // csvMaxRows bounds one CSV export (newest first).
@@ -253,6 +257,18 @@ type tokenData struct {
 	Transfers []txRow
 	Indexed   bool
 	Error     string
+	// Holders (hBTC only) are the addresses with a balance among those
+	// in the newest holderScan Transfer logs, largest first; Scanned
+	// says how many logs were read and Complete whether that was all.
+	Holders  []holder
+	Scanned  int
+	Complete bool
+}
+
+type holder struct {
+	Address common.Address
+	Amount  string
+	Share   string
 }
 
 func (e *Explorer) token(w http.ResponseWriter, r *http.Request) {
@@ -287,6 +303,12 @@ func (e *Explorer) token(w http.ResponseWriter, r *http.Request) {
 	} else {
 		d.Error = "This address does not answer totalSupply(): it is not an ERC-20 token."
 	}
+	if d.IsHBTC {
+		if err := e.hbtcHolders(r.Context(), &d); err != nil {
+			e.fail(w, r, err)
+			return
+		}
+	}
 	if e.cfg.Index != nil {
 		d.Indexed = true
 		rows, _, err := e.historyRows(addr, 0, txPageSize, addrindex.FlagTokenEmit)
@@ -297,6 +319,67 @@ func (e *Explorer) token(w http.ResponseWriter, r *http.Request) {
 		d.Transfers = rows
 	}
 	e.render(w, r, http.StatusOK, "token", "Token "+addr.Hex(), d)
+}
+
+// Holder list bounds: the Transfer logs read (newest first) and the
+// holders shown.
+const (
+	holderScan  = 2_000
+	holderShown = 25
+)
+
+// hbtcHolders fills d.Holders: every address the newest holderScan hBTC
+// Transfer logs name, with its balance read from the head's state (hBTC's
+// documented balanceOf slot), the non-zero ones largest first. Bounded:
+// the logs of at most logWindows windows, one state read per address.
+func (e *Explorer) hbtcHolders(ctx context.Context, d *tokenData) error {
+	hbtc := *e.cfg.HBTC
+	head := e.cfg.Chain.Head()
+	logs, next, more, err := e.logsBack(ctx, hbtc, [][]common.Hash{{transferTopic}}, head.Number.Uint64()+1, holderScan)
+	if err != nil {
+		return err
+	}
+	st, err := e.cfg.Chain.StateAt(head.Root)
+	if err != nil {
+		return err
+	}
+	supply := tunnel.HBTCSupply(st, hbtc)
+	seen := map[common.Address]bool{}
+	type bal struct {
+		a common.Address
+		v *big.Int
+	}
+	var bals []bal
+	for _, l := range logs {
+		if len(l.Topics) != 3 {
+			continue
+		}
+		for _, t := range l.Topics[1:] {
+			a := common.BytesToAddress(t[12:])
+			if seen[a] || a == (common.Address{}) {
+				continue
+			}
+			seen[a] = true
+			if v := tunnel.HBTCBalance(st, hbtc, a); v.Sign() > 0 {
+				bals = append(bals, bal{a, v})
+			}
+		}
+	}
+	slices.SortFunc(bals, func(x, y bal) int {
+		if c := y.v.Cmp(x.v); c != 0 {
+			return c
+		}
+		return bytes.Compare(x.a[:], y.a[:])
+	})
+	for _, b := range bals[:min(len(bals), holderShown)] {
+		h := holder{Address: b.a, Amount: formatUnits(b.v, 8)}
+		if supply.Sign() > 0 {
+			h.Share = new(big.Rat).SetFrac(new(big.Int).Mul(b.v, big.NewInt(100)), supply).FloatString(2) + "%"
+		}
+		d.Holders = append(d.Holders, h)
+	}
+	d.Scanned, d.Complete = len(logs), !more || next == 0
+	return nil
 }
 
 func (e *Explorer) keystones(w http.ResponseWriter, r *http.Request) {
@@ -340,6 +423,10 @@ func (e *Explorer) search(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if op, ok := parseOutpoint(q); ok {
+		http.Redirect(w, r, "/deposit/"+op.String(), http.StatusFound)
+		return
+	}
 	if h, ok := parseHash(q); ok {
 		if _, err := c.TxLookup(h); err == nil {
 			http.Redirect(w, r, "/tx/"+h.Hex(), http.StatusFound)
@@ -353,12 +440,24 @@ func (e *Explorer) search(w http.ResponseWriter, r *http.Request) {
 			http.Redirect(w, r, fmt.Sprintf("/block/%d", k.Number), http.StatusFound)
 			return
 		}
-		if !strings.HasPrefix(q, "0x") {
+		if bh, ok := btcHashParam(q); ok && e.cfg.Bitcoin != nil {
+			// A Bitcoin hash is in display order, without 0x.
+			if _, err := e.cfg.Bitcoin.Header(bh); err == nil {
+				http.Redirect(w, r, "/btc/block/"+bh.String(), http.StatusFound)
+				return
+			}
+			if _, err := e.cfg.Bitcoin.TxByID(bh, chainhash.Hash{}); err == nil {
+				http.Redirect(w, r, "/btc/tx/"+bh.String(), http.StatusFound)
+				return
+			}
+		}
+		if !strings.HasPrefix(q, "0x") && !strings.HasPrefix(q, "0X") {
+			// Not in the index (yet): the transaction page says so.
 			http.Redirect(w, r, "/btc/tx/"+strings.ToLower(q), http.StatusFound)
 			return
 		}
 	}
-	e.notFound(w, r, fmt.Sprintf("Nothing on this chain matches %q. Search takes a block number, a block or transaction hash, an address, a keystone id or a Bitcoin txid.", q))
+	e.notFound(w, r, fmt.Sprintf("Nothing on this chain matches %q. Search takes a block number, a block or transaction hash, an address, a keystone id, a Bitcoin block hash or txid, or a deposit (txid:vout).", q))
 }
 
 func isDigits(s string) bool {
@@ -390,36 +489,6 @@ func (e *Explorer) chainJSON(w http.ResponseWriter, r *http.Request) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(doc)
-}
-
-// btcBlock and btcTx: the Bitcoin side as the index knows it is not in
-// this build; they say so rather than guess.
-func (e *Explorer) btcBlock(w http.ResponseWriter, r *http.Request) {
-	h, ok := btcHashParam(r.PathValue("hash"))
-	if !ok {
-		e.notFound(w, r, fmt.Sprintf("%q is not a Bitcoin block hash (64 hex digits, display order).", r.PathValue("hash")))
-		return
-	}
-	e.render(w, r, http.StatusOK, "btc", "Bitcoin block", map[string]string{"Kind": "block", "Hash": h.String()})
-}
-
-func (e *Explorer) btcTx(w http.ResponseWriter, r *http.Request) {
-	h, ok := btcHashParam(r.PathValue("txid"))
-	if !ok {
-		e.notFound(w, r, fmt.Sprintf("%q is not a Bitcoin txid (64 hex digits, display order).", r.PathValue("txid")))
-		return
-	}
-	e.render(w, r, http.StatusOK, "btc", "Bitcoin transaction", map[string]string{"Kind": "transaction", "Hash": h.String()})
-}
-
-// tunnel: deposits and withdrawals need the tunnel, which this build
-// does not have.
-func (e *Explorer) tunnel(w http.ResponseWriter, r *http.Request) {
-	title := "Deposits"
-	if r.URL.Path == "/withdrawals" {
-		title = "Withdrawals"
-	}
-	e.render(w, r, http.StatusOK, "tunnel", title, e.cfg.HBTC != nil)
 }
 
 // isWebsocket reports whether r asks for a WebSocket upgrade.

@@ -15,8 +15,11 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
 //go:embed web/*.html web/static/*
@@ -35,13 +38,23 @@ type Config struct {
 	// upgrade at "/"): rpc.Server.RPCHandler.
 	RPC http.Handler
 	// HBTC is the tunnel's hBTC token when the genesis has one (nil: the
-	// network has no tunnel).
+	// network has no tunnel; with Tunnel set, its HBTCAddress).
 	HBTC *common.Address
+	// Tunnel is the genesis's tunnel section (nil: no tunnel): its
+	// predeploy's events list the deposits, its queue the withdrawals,
+	// and its vault (derived with Bitcoin's network) marks deposits and
+	// payouts on the Bitcoin pages.
+	Tunnel *genesis.TunnelConfig
 	// Name is the network's name (default "Hemi devnet").
 	Name string
 	// PublicRPC and PublicExplorer are the URLs "Add to wallet" and
 	// /chain.json give (empty: this request's own origin).
 	PublicRPC, PublicExplorer string
+	// Genesis is the network's genesis file as the node loaded it,
+	// served at /genesis.json: the chain-of-trust page offers it as the
+	// verifier's network identity (nil: the verifier's pins or the
+	// user's own file only).
+	Genesis []byte
 	// Logger defaults to slog.Default() with subsystem=explorer.
 	Logger *slog.Logger
 }
@@ -52,7 +65,11 @@ type Explorer struct {
 	log     *slog.Logger
 	chainID *big.Int
 	pages   map[string]*template.Template
-	static  http.Handler
+	static  statics
+	// tunnelAddr and vaultScript are the tunnel's (nil without one;
+	// vaultScript also without Bitcoin).
+	tunnelAddr  *common.Address
+	vaultScript []byte
 }
 
 // New parses the templates.
@@ -67,6 +84,20 @@ func New(cfg Config) (*Explorer, error) {
 		cfg.Logger = slog.Default().With("subsystem", "explorer")
 	}
 	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{}}
+	if t := cfg.Tunnel; t != nil {
+		ta, hb := t.TunnelAddress, t.HBTCAddress
+		e.tunnelAddr = &ta
+		if e.cfg.HBTC == nil {
+			e.cfg.HBTC = &hb
+		}
+		if cfg.Bitcoin != nil {
+			v, err := tunnel.NewVault(t, cfg.Bitcoin.Params())
+			if err != nil {
+				return nil, fmt.Errorf("explorer: tunnel vault: %w", err)
+			}
+			e.vaultScript = v.PkScript()
+		}
+	}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("explorer: templates: %w", err)
@@ -90,7 +121,9 @@ func New(cfg Config) (*Explorer, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+	if e.static, err = loadStatics(sub); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -103,23 +136,31 @@ type Mounter interface {
 // JSON-RPC's), EIP-3091 routes included.
 func (e *Explorer) Mount(m Mounter) {
 	for pattern, h := range map[string]http.HandlerFunc{
-		"GET /{$}":                    e.home,
-		"GET /block/{id}":             e.block,
-		"GET /tx/{hash}":              e.tx,
-		"GET /tx/{hash}/trace":        e.txTrace,
-		"GET /address/{addr}":         e.address,
-		"GET /address/{addr}/csv":     e.addressCSV,
-		"GET /token/{addr}":           e.token,
-		"GET /keystones":              e.keystones,
-		"GET /btc/block/{hash}":       e.btcBlock,
-		"GET /btc/tx/{txid}":          e.btcTx,
-		"GET /deposits":               e.tunnel,
-		"GET /withdrawals":            e.tunnel,
-		"GET /search":                 e.search,
-		"GET /chain.json":             e.chainJSON,
-		"GET /static/":                e.static.ServeHTTP,
-		"GET /explorer/not-found":     e.notFoundPage,
-		"GET /explorer/keystone/{id}": e.keystone,
+		"GET /{$}":                                       e.home,
+		"GET /block/{id}":                                e.block,
+		"GET /tx/{hash}":                                 e.tx,
+		"GET /tx/{hash}/trace":                           e.txTrace,
+		"GET /address/{addr}":                            e.address,
+		"GET /address/{addr}/csv":                        e.addressCSV,
+		"GET /token/{addr}":                              e.token,
+		"GET /keystones":                                 e.keystones,
+		"GET /btc/block/{hash}":                          e.btcBlock,
+		"GET /btc/tx/{txid}":                             e.btcTx,
+		"GET /deposits":                                  e.deposits,
+		"GET /deposit/{outpoint}":                        e.deposit,
+		"GET /withdrawals":                               e.withdrawals,
+		"GET /withdrawal/{id}":                           e.withdrawalPage,
+		"GET /search":                                    e.search,
+		"GET /chain.json":                                e.chainJSON,
+		"GET /static/":                                   e.static.ServeHTTP,
+		"GET /explorer/not-found":                        e.notFoundPage,
+		"GET /explorer/keystone/{id}":                    e.keystone,
+		"GET /provenance":                                e.trustForm,
+		"GET /provenance/deposit/{outpoint}":             e.trust,
+		"GET /provenance/deposit/{outpoint}/bundle.json": e.trustBundle,
+		"GET /provenance/tx/{hash}":                      e.trust,
+		"GET /provenance/tx/{hash}/bundle.json":          e.trustBundle,
+		"GET /genesis.json":                              e.genesisFile,
 	} {
 		m.Mount(pattern, h)
 	}
@@ -138,6 +179,19 @@ var funcs = template.FuncMap{
 	"utc":   func(t uint64) string { return time.Unix(int64(t), 0).UTC().Format("2006-01-02 15:04:05 UTC") },
 	"ether": formatEther,
 	"add":   func(a, b int) int { return a + b },
+	"add32": func(a int32, b int) int32 { return a + int32(b) },
+	// uint64 prints an RPC quantity in decimal.
+	"uint64": func(v any) uint64 {
+		switch x := v.(type) {
+		case hexutil.Uint64:
+			return uint64(x)
+		case *hexutil.Uint64:
+			if x != nil {
+				return uint64(*x)
+			}
+		}
+		return 0
+	},
 }
 
 // formatEther shows wei as ether with up to 18 decimals, trailing zeros

@@ -169,6 +169,9 @@ func TestBadInput(t *testing.T) {
 		"/address/0x1234", "/address/zz", "/address/0x1234/csv",
 		"/token/0x12", "/token/zz",
 		"/btc/block/xyz", "/btc/tx/12", "/btc/tx/" + strings.Repeat("g", 64),
+		"/btc/block/" + strings.Repeat("ab", 32), "/btc/tx/" + strings.Repeat("ab", 32), "/btc/block/" + strings.Repeat("ab", 32) + "?page=-1",
+		"/deposit/zz", "/deposit/" + strings.Repeat("ab", 32) + ":x", "/deposit/" + strings.Repeat("ab", 32) + ":0",
+		"/withdrawal/abc", "/withdrawal/-1", "/withdrawal/1",
 		"/search?q=garbage", "/search?q=" + unknown, "/search?q=%00%ff",
 		"/explorer/keystone/12", "/explorer/keystone/" + unknown,
 	} {

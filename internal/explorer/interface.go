@@ -3,11 +3,14 @@ package explorer
 import (
 	"context"
 
+	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
+	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 
+	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/explorer/addrindex"
 	"github.com/hemi-go/hemi/internal/finality"
@@ -53,10 +56,35 @@ type Index interface {
 
 var _ Index = (*addrindex.Index)(nil)
 
-// Bitcoin is what the home page shows of the Bitcoin index. Optional.
+// Bitcoin is what the pages read of the node's own Bitcoin index (the
+// home page's tip, the Bitcoin block and transaction pages, the search
+// box); *index.Index implements it. Optional (nil: the Bitcoin pages
+// say the node keeps no index).
+//
+// Concurrency: called from many request goroutines while blocks are
+// connected and reorged. Unknown blocks wrap index.ErrUnknownBlock or
+// index.ErrNotFound, unknown transactions and unspent outputs
+// index.ErrNotFound; a zero asOf means the index's block tip.
 type Bitcoin interface {
 	BlockTip() (chainhash.Hash, int32)
+	// Header is any known header, on the best chain or not.
+	Header(hash chainhash.Hash) (index.HeaderInfo, error)
+	// HeaderByHeight is the header at height in the chain as of asOf.
+	HeaderByHeight(height int32, asOf chainhash.Hash) (index.HeaderInfo, error)
+	// Block is a stored block, on any fork.
+	Block(hash chainhash.Hash) (*wire.MsgBlock, error)
+	// TxByID is a transaction confirmed in the chain as of asOf.
+	TxByID(txid, asOf chainhash.Hash) (index.TxInfo, error)
+	// SpendOf is the input spending op as of asOf.
+	SpendOf(op wire.OutPoint, asOf chainhash.Hash) (index.Spend, error)
+	// Outputs are the outputs paying script created at or above
+	// fromHeight (the vault's, for the deposits still confirming).
+	Outputs(script []byte, fromHeight int32, max int, asOf chainhash.Hash) ([]index.Output, error)
+	// Params is the Bitcoin network (addresses are shown in its encoding).
+	Params() *chaincfg.Params
 }
+
+var _ Bitcoin = (*index.Index)(nil)
 
 // Caller calls the node's own JSON-RPC methods in process (token
 // metadata by eth_call, traces and revert reasons by the ots methods),

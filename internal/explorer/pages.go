@@ -18,7 +18,6 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
-	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/finality"
 )
 
@@ -165,19 +164,8 @@ type txRow struct {
 	Value  *big.Int
 	Status string
 	Flags  string // for address history: in, out, token...
-}
-
-// systemKind names a system transaction by what it does (DESIGN 3.3):
-// the view update calls the hVM state predeploy, a PoP reward mints to
-// its publisher; the tunnel's kinds come with the tunnel.
-func systemKind(stx *block.SystemTx) string {
-	switch {
-	case stx.To != nil && *stx.To == genesis.HVMStateAddress:
-		return "Bitcoin view update"
-	case stx.Mint != nil && stx.Mint.Sign() > 0 && len(stx.Data) == 0:
-		return "PoP reward"
-	}
-	return "system"
+	// Sys is a system transaction's decoded call (nil: a user's).
+	Sys *systemCall
 }
 
 type blockData struct {
@@ -257,7 +245,8 @@ func (e *Explorer) block(w http.ResponseWriter, r *http.Request) {
 		row := txRow{Index: i, Hash: hashes[i], Block: n, Time: h.Time, Status: status(rs, i)}
 		if i < nsys {
 			stx := b.Body.SystemTxs[i]
-			row.Kind, row.From, row.To, row.Value = systemKind(stx), stx.From, stx.To, stx.Value
+			sc := decodeSystem(stx)
+			row.Kind, row.From, row.To, row.Value, row.Sys = sc.Kind, stx.From, stx.To, stx.Value, &sc
 		} else {
 			tx := b.Body.Txs[i-nsys]
 			from, _ := types.Sender(signer, tx)
@@ -328,6 +317,7 @@ type txData struct {
 	Fin       *finality.BlockFinality
 	KsNumber  uint64
 	System    *block.SystemTx
+	Sys       *systemCall
 }
 
 func (e *Explorer) tx(w http.ResponseWriter, r *http.Request) {
@@ -366,7 +356,8 @@ func (e *Explorer) tx(w http.ResponseWriter, r *http.Request) {
 	d.Status = status(rs, int(loc.Index))
 	if loc.System != nil {
 		s := loc.System
-		d.Kind, d.From, d.To, d.Value, d.Gas, d.System = systemKind(s), s.From, s.To, s.Value, s.Gas, s
+		sc := decodeSystem(s)
+		d.Kind, d.From, d.To, d.Value, d.Gas, d.System, d.Sys = sc.Kind, s.From, s.To, s.Value, s.Gas, s, &sc
 		d.Input, d.GasPrice, d.Fee = hexutil.Encode(s.Data), "0", new(big.Int)
 	} else {
 		tx := loc.Tx

@@ -142,6 +142,9 @@ func (n *Node) mountExplorer(cfg Config, btc explorer.Bitcoin) error {
 	ec := cfg.Explorer
 	ec.Chain, ec.Bitcoin, ec.RPC = n.Chain, btc, n.RPC.RPCHandler()
 	ec.Finality = n.Finality
+	// The genesis's tunnel names hBTC, the predeploy whose events and
+	// queue the deposit and withdrawal pages read, and the vault.
+	ec.Tunnel = cfg.Spec.Config.Tunnel
 	if n.AddrIndex != nil {
 		ec.Index = n.AddrIndex
 	}
