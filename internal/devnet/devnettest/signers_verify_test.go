@@ -526,20 +526,21 @@ func TestSignersVerifyAlone(t *testing.T) {
 	highFee := b
 	highFee.MaxFee = 10_000_000 // the proposal's word, not the burn's
 	cases := []struct {
-		name string
-		want signer.Kind
-		id   uint64
-		prop *tunnel.Batch
+		name   string
+		want   signer.Kind
+		id     uint64
+		detail string // in the refusal's log line: which rule refused
+		prop   *tunnel.Batch
 	}{
-		{"an output nobody burned for", signer.RefuseUnknownOutput, unused, e.propose(b2, b2.FeeRate, []tunnel.BatchOutput{b,
+		{"an output nobody burned for", signer.RefuseUnknownOutput, unused, "no burn with this id", e.propose(b2, b2.FeeRate, []tunnel.BatchOutput{b,
 			{ID: unused, Script: scriptOf("attacker"), Amount: 10_000_000, MaxFee: maxFee}})},
-		{"more than was burned", signer.RefuseOverBurn, idB, e.propose(b2, b2.FeeRate, []tunnel.BatchOutput{
+		{"more than was burned", signer.RefuseOverBurn, idB, "of a burn of", e.propose(b2, b2.FeeRate, []tunnel.BatchOutput{
 			{ID: idB, Script: scriptB, Amount: 2 * b.Amount, MaxFee: maxFee}})},
-		{"a burn that is not superfinal", signer.RefuseNotSuperfinal, idD, e.propose(b2, b2.FeeRate, []tunnel.BatchOutput{b,
+		{"a burn that is not superfinal", signer.RefuseNotSuperfinal, idD, "superfinal only through", e.propose(b2, b2.FeeRate, []tunnel.BatchOutput{b,
 			{ID: idD, Script: scriptD, Amount: 10_000_000, MaxFee: maxFee}})},
-		{"a withdrawal already paid", signer.RefuseAlreadyPaid, idA, e.propose(b2, b2.FeeRate, []tunnel.BatchOutput{
+		{"a withdrawal already paid", signer.RefuseAlreadyPaid, idA, `detail="already paid"`, e.propose(b2, b2.FeeRate, []tunnel.BatchOutput{
 			{ID: idA, Script: scriptA, Amount: 20_000_000, MaxFee: maxFee}, b})},
-		{"a fee above maxFee", signer.RefuseFeeAboveMax, idB, e.propose(b2, 200, []tunnel.BatchOutput{highFee})},
+		{"a fee above maxFee", signer.RefuseFeeAboveMax, idB, "above maxFee", e.propose(b2, 200, []tunnel.BatchOutput{highFee})},
 	}
 	postedBefore := make([]float64, len(e.signers))
 	for i, rs := range e.signers {
@@ -573,8 +574,8 @@ func TestSignersVerifyAlone(t *testing.T) {
 			t.Fatalf("%s: payout %s broadcast", c.name, spends[0].TxHash())
 		}
 		for i, rs := range e.signers {
-			if !rs.log.has(`msg="refusing to sign payout"`, "reason="+string(c.want), fmt.Sprintf("id=%d", c.id)) {
-				t.Fatalf("%s: signer %d logged no refusal for %s of id %d", c.name, i, c.want, c.id)
+			if !rs.log.has(`msg="refusing to sign payout"`, "reason="+string(c.want), fmt.Sprintf("id=%d", c.id), c.detail) {
+				t.Fatalf("%s: signer %d logged no refusal for %s of id %d (%q)", c.name, i, c.want, c.id, c.detail)
 			}
 			if n := rs.counter(t, "posted_total", "") - postedBefore[i]; n != 0 {
 				t.Fatalf("%s: signer %d posted %v signature sets", c.name, i, n)
