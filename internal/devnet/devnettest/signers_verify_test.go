@@ -37,12 +37,17 @@ import (
 )
 
 // proposals is what the signers of TestSignersVerifyAlone are asked to
-// sign: the batch a signer reads from its own node is the proposal (the
-// chain's batch derivation, which the signers do not take on trust), and
-// a test policy replaces it; everything a signer checks a proposal
-// against (the burns in its node's logs, the items' status, its node's
-// finalized block) and everything it does with one (posts, assembly,
-// broadcast) stays its own node's.
+// sign. A signer takes no payout from outside: it derives it from the
+// batch in its own node's L2 state, which the chain's batch derivation
+// (consensus, every node) wrote. A single dishonest sequencer cannot put
+// a bad batch there: every follower re-derives the system transactions
+// and refuses the block (chain's validation tests). What is left for the
+// signers' own checks is a derivation that is wrong on every node (a
+// consensus bug, a malicious release): so the batch a signer reads is
+// the proposal, and a test policy replaces it here, while everything the
+// signer checks it against (the burns in its node's logs, the items'
+// status, its node's finalized block) and everything it does with it
+// (posts, assembly, broadcast) stays its own node's.
 type proposals struct {
 	policy atomic.Pointer[func(*tunnel.Batch) *tunnel.Batch]
 }
@@ -118,21 +123,22 @@ type runningSigner struct {
 	log *lineBuffer
 }
 
-// counter reads the signer's counter name (hemi_signer_<name>) with the
-// given reason label ("" for none).
+// counter reads the signer's counter name (hemi_signer_<name>): with
+// reason "" its sum over every label, else the series of that reason.
 func (r *runningSigner) counter(t *testing.T, name, reason string) float64 {
 	t.Helper()
 	mfs, err := r.reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
+	var sum float64
 	for _, mf := range mfs {
 		if mf.GetName() != "hemi_signer_"+name {
 			continue
 		}
 		for _, m := range mf.GetMetric() {
 			if reason == "" {
-				return m.GetCounter().GetValue()
+				sum += m.GetCounter().GetValue()
 			}
 			for _, lp := range m.GetLabel() {
 				if lp.GetName() == "reason" && lp.GetValue() == reason {
@@ -141,7 +147,7 @@ func (r *runningSigner) counter(t *testing.T, name, reason string) float64 {
 			}
 		}
 	}
-	return 0
+	return sum
 }
 
 func scriptOf(name string) []byte {
@@ -542,11 +548,11 @@ func TestSignersVerifyAlone(t *testing.T) {
 			{ID: idA, Script: scriptA, Amount: 20_000_000, MaxFee: maxFee}, b})},
 		{"a fee above maxFee", signer.RefuseFeeAboveMax, idB, "above maxFee", e.propose(b2, 200, []tunnel.BatchOutput{highFee})},
 	}
-	postedBefore := make([]float64, len(e.signers))
+	postedBefore, refusedBefore := make([]float64, len(e.signers)), make([]float64, len(e.signers))
 	for i, rs := range e.signers {
-		postedBefore[i] = rs.counter(t, "posted_total", "")
+		postedBefore[i], refusedBefore[i] = rs.counter(t, "posted_total", ""), rs.counter(t, "refused_total", "")
 	}
-	for _, c := range cases {
+	for k, c := range cases {
 		bad, err := tunnel.BuildPayout(c.prop, v)
 		if err != nil {
 			t.Fatal(err)
@@ -563,8 +569,8 @@ func TestSignersVerifyAlone(t *testing.T) {
 			if len(e.vaultSpends(b2.Inputs, chainhash.Hash{})) > 0 {
 				return true // fails below
 			}
-			for _, rs := range e.signers {
-				if rs.counter(t, "refused_total", string(c.want)) != 1 {
+			for i, rs := range e.signers {
+				if rs.counter(t, "refused_total", "") != refusedBefore[i]+float64(k+1) { // one refusal per case
 					return false
 				}
 			}
@@ -574,6 +580,9 @@ func TestSignersVerifyAlone(t *testing.T) {
 			t.Fatalf("%s: payout %s broadcast", c.name, spends[0].TxHash())
 		}
 		for i, rs := range e.signers {
+			if n := rs.counter(t, "refused_total", string(c.want)); n != 1 {
+				t.Fatalf("%s: signer %d refused %v times for %s", c.name, i, n, c.want)
+			}
 			if !rs.log.has(`msg="refusing to sign payout"`, "reason="+string(c.want), fmt.Sprintf("id=%d", c.id), c.detail) {
 				t.Fatalf("%s: signer %d logged no refusal for %s of id %d (%q)", c.name, i, c.want, c.id, c.detail)
 			}
