@@ -13,6 +13,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/explorer"
+	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
@@ -63,8 +64,10 @@ type L2Config struct {
 	// (node.Config's; off when both are unset).
 	RPC         rpc.Config
 	RPCListener net.Listener
-	Logger      *slog.Logger
-	Registerer  prometheus.Registerer
+	// P2P is the node's L2 networking (node.Config.P2P; off when zero).
+	P2P        netp2p.Config
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer
 }
 
 // NewL2 builds the devnet's L2 node on svc's index: the devnet genesis
@@ -142,6 +145,7 @@ func NewL2(svc *tbc.Service, cfg L2Config) (*L2, error) {
 		RPC:            cfg.RPC,
 		RPCListener:    cfg.RPCListener,
 		Explorer:       explorer.Config{Genesis: gen},
+		P2P:            cfg.P2P,
 		Logger:         log,
 		Registerer:     cfg.Registerer,
 	})

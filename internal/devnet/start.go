@@ -18,6 +18,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/peerserve"
 	"github.com/hemi-go/hemi/internal/btc/regtest"
+	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/signer"
@@ -87,6 +88,10 @@ type StartConfig struct {
 	// node's, a nil Logger or Registerer the devnet's. An empty
 	// ListenAddr means a free loopback port accepting any Host header.
 	RPCServer rpc.Config
+	// L2P2P is the L2 node's libp2p networking (node.Config.P2P): with a
+	// listen address, follower nodes of a test can gossip and sync from
+	// the devnet's sequencer. Zero: off.
+	L2P2P netp2p.Config
 	// WaitTimeout bounds each start-up wait when the caller's context
 	// has no deadline: 0 means DefaultWait, negative no bound.
 	WaitTimeout time.Duration
@@ -224,7 +229,8 @@ func (d *Devnet) startL2() error {
 	d.GenesisPath = filepath.Join(d.dir, GenesisFile)
 	lcfg := L2Config{Dir: filepath.Join(d.dir, "l2"), GenesisPath: d.GenesisPath, BlockTime: d.cfg.L2BlockTime,
 		KeystoneInterval: d.cfg.KeystoneInterval, SuperfinalDepth: d.cfg.SuperfinalDepth,
-		RewardDelay: d.cfg.RewardDelay, StrictTipOrder: d.cfg.StrictTipOrder, Pool: d.cfg.Pool, Logger: d.log, Registerer: d.cfg.Registerer}
+		RewardDelay: d.cfg.RewardDelay, StrictTipOrder: d.cfg.StrictTipOrder, Pool: d.cfg.Pool, P2P: d.cfg.L2P2P,
+		Logger: d.log, Registerer: d.cfg.Registerer}
 	if d.cfg.RPC {
 		lcfg.RPC = d.cfg.RPCServer
 		if lcfg.RPC.ListenAddr == "" {

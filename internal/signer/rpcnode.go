@@ -30,7 +30,13 @@ const postedLookback = 9_000
 // logs, the signer's postSignatures transactions) and its Bitcoin query
 // API (broadcast, confirmation). It is used from one goroutine.
 type RPCNode struct {
-	eth     *ethclient.Client
+	eth *ethclient.Client
+	// submit is where the posts are sent (SubmitTo; eth until then): a
+	// follower node keeps transactions sent to it in its own pool and
+	// does not forward them, so a signer whose node is a follower sends
+	// its posts to the sequencer's JSON-RPC and still reads everything,
+	// its posts' receipts included, from its own node.
+	submit  *ethclient.Client
 	btc     popm.Bitcoin
 	tunnel  common.Address
 	account *ecdsa.PrivateKey
@@ -61,13 +67,44 @@ func DialRPCNode(ctx context.Context, rpcURL string, btc popm.Bitcoin, tunnelAdd
 		return nil, fmt.Errorf("signer: chain id from %s: %w (is the node running?)", rpcURL, err)
 	}
 	return &RPCNode{
-		eth: c, btc: btc, tunnel: tunnelAddr, account: account,
+		eth: c, submit: c, btc: btc, tunnel: tunnelAddr, account: account,
 		from: crypto.PubkeyToAddress(account.PublicKey), chainID: id, postedMin: map[string]uint64{},
 	}, nil
 }
 
-// Close closes the JSON-RPC connection.
-func (n *RPCNode) Close() { n.eth.Close() }
+// SubmitTo makes the node send the signer's postSignatures transactions
+// to the JSON-RPC at url (the sequencer's, where transactions are
+// ordered) instead of its own node's; reads, the posts' receipts
+// included, stay on its own node. Call it before the node is used; the
+// endpoint must serve the same chain.
+func (n *RPCNode) SubmitTo(ctx context.Context, url string) error {
+	c, err := ethclient.DialContext(ctx, url)
+	if err != nil {
+		return fmt.Errorf("signer: dial %s: %w", url, err)
+	}
+	id, err := c.ChainID(ctx)
+	if err != nil {
+		c.Close()
+		return fmt.Errorf("signer: chain id from %s: %w (is the sequencer's JSON-RPC there?)", url, err)
+	}
+	if id.Cmp(n.chainID) != 0 {
+		c.Close()
+		return fmt.Errorf("%w: %s serves chain %s, the signer's node chain %s", ErrConfig, url, id, n.chainID)
+	}
+	if n.submit != n.eth {
+		n.submit.Close()
+	}
+	n.submit = c
+	return nil
+}
+
+// Close closes the JSON-RPC connections.
+func (n *RPCNode) Close() {
+	if n.submit != n.eth {
+		n.submit.Close()
+	}
+	n.eth.Close()
+}
 
 // From is the signer's L2 account.
 func (n *RPCNode) From() common.Address { return n.from }
@@ -243,14 +280,16 @@ func (n *RPCNode) Posted(ctx context.Context, batch uint64, attempt uint32) ([]P
 }
 
 // Post implements Node: an EIP-1559 transaction from the signer's
-// account, waited for until mined (so a slow block does not make the
-// loop post twice).
+// account, sent to the submit endpoint (SubmitTo) and waited for until
+// its own node has it mined (so a slow block does not make the loop post
+// twice). The nonce is the submit endpoint's pending one: that pool holds
+// the signer's transactions not mined yet.
 func (n *RPCNode) Post(ctx context.Context, batch uint64, attempt uint32, index uint8, sigs [][]byte) error {
 	data, err := tunnel.PostSignaturesCalldata(batch, attempt, index, sigs)
 	if err != nil {
 		return err
 	}
-	nonce, err := n.eth.PendingNonceAt(ctx, n.from)
+	nonce, err := n.submit.PendingNonceAt(ctx, n.from)
 	if err != nil {
 		return err
 	}
@@ -274,7 +313,7 @@ func (n *RPCNode) Post(ctx context.Context, batch uint64, attempt uint32, index 
 	if err != nil {
 		return err
 	}
-	if err := n.eth.SendTransaction(ctx, tx); err != nil {
+	if err := n.submit.SendTransaction(ctx, tx); err != nil {
 		return err
 	}
 	wait, cancel := context.WithTimeout(ctx, time.Minute)

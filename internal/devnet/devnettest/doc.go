@@ -7,7 +7,10 @@
 //
 // The package's own tests are the devnet's end-to-end tests: the L2 with
 // a follower re-executing it, the PoP miner in process and remote, PoP
-// rewards and finality across Bitcoin reorgs.
+// rewards and finality across Bitcoin reorgs, and the tunnel's signers
+// each verifying alone against its own follower node (followers_test.go
+// runs those: own indexer, own chain fed by L2 gossip from the stack's
+// sequencer, StackConfig.L2P2P).
 //
 // Layer: test support (DESIGN 7).
 package devnettest
