@@ -167,6 +167,12 @@ var funcs = template.FuncMap{
 	"ether": formatEther,
 	"add":   func(a, b int) int { return a + b },
 	"add32": func(a int32, b int) int32 { return a + int32(b) },
+	"deref": func(v *uint64) uint64 {
+		if v == nil {
+			return 0
+		}
+		return *v
+	},
 	// uint64 prints an RPC quantity in decimal.
 	"uint64": func(v any) uint64 {
 		switch x := v.(type) {
