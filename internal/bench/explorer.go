@@ -52,6 +52,12 @@ type ExplorerConfig struct {
 // workload or a database format changes.
 const explorerCacheVersion = 1
 
+// explorerIndexDir is the address index's directory in a cached chain:
+// named by its format, so a new format builds its own index from the
+// cached chain (the address index catches up at start) and leaves the
+// older one to an older build.
+var explorerIndexDir = fmt.Sprintf("addrindex-v%d", addrindex.Version)
+
 // ExplorerResult holds RunExplorer's figures.
 type ExplorerResult struct {
 	P95       time.Duration // the worst page type's p95
@@ -274,7 +280,7 @@ func buildExplorerChain(ctx context.Context, cfg ExplorerConfig, dir string, out
 	if env.c, err = ourChain(w, btc, filepath.Join(tmp, "chain")); err != nil {
 		return err
 	}
-	if err := env.startIndex(ctx, filepath.Join(tmp, "addrindex")); err != nil {
+	if err := env.startIndex(ctx, filepath.Join(tmp, explorerIndexDir)); err != nil {
 		return err
 	}
 	if err := w.buildOn(env.c, txs, seq, btc, false); err != nil {
@@ -324,7 +330,7 @@ func openExplorerChain(ctx context.Context, cfg ExplorerConfig, dir string) (*ex
 		env.close()
 		return nil, fmt.Errorf("bench: the chain in %s has %d blocks, want %d (remove it to build it again)", dir, got, cfg.Blocks)
 	}
-	if err := env.startIndex(ctx, filepath.Join(dir, "addrindex")); err != nil {
+	if err := env.startIndex(ctx, filepath.Join(dir, explorerIndexDir)); err != nil {
 		env.close()
 		return nil, err
 	}

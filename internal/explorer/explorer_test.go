@@ -8,6 +8,7 @@ import (
 	"html"
 	"math/big"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -124,6 +125,39 @@ func TestPagesShowRPCValues(t *testing.T) {
 	}
 	if len(recs) != 1+len(hist.Txs) || recs[0][0] != "block" || recs[1][2] != hist.Txs[0].Hash.Hex() {
 		t.Errorf("csv %q", recs)
+	}
+
+	// Every CSV row of the sender (a creation, transfers, a failed call)
+	// says what eth_ says of its transaction.
+	_, body, _ = e.get("/address/" + a0.Hex() + "/csv")
+	if recs, err = csv.NewReader(strings.NewReader(body)).ReadAll(); err != nil || len(recs) != 1+5 {
+		t.Fatalf("csv of a0: %v %q", err, recs)
+	}
+	for _, rec := range recs[1:] {
+		var tx, rc, blk map[string]any
+		if err := e.rc.Call(&tx, "eth_getTransactionByHash", rec[2]); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.rc.Call(&rc, "eth_getTransactionReceipt", rec[2]); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.rc.Call(&blk, "eth_getBlockByHash", tx["blockHash"], false); err != nil {
+			t.Fatal(err)
+		}
+		to := ""
+		if tx["to"] != nil {
+			to = common.HexToAddress(tx["to"].(string)).Hex()
+		}
+		num, _ := hexutil.DecodeUint64(tx["blockNumber"].(string))
+		pos, _ := hexutil.DecodeUint64(tx["transactionIndex"].(string))
+		tm, _ := hexutil.DecodeUint64(blk["timestamp"].(string))
+		value, _ := hexutil.DecodeBig(tx["value"].(string))
+		st := map[string]string{"0x1": "success", "0x0": "failed"}[rc["status"].(string)]
+		want := []string{strconv.FormatUint(num, 10), time.Unix(int64(tm), 0).UTC().Format(time.RFC3339), rec[2], strconv.FormatUint(pos, 10),
+			"user", common.HexToAddress(tx["from"].(string)).Hex(), to, value.String(), st, "out"}
+		if strings.Join(rec, ",") != strings.Join(want, ",") {
+			t.Errorf("csv row %q, eth_ says %q", rec, want)
+		}
 	}
 
 	e.page("/keystones", `href="/block/25"`, ">12</a>", "badge safe")

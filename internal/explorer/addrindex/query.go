@@ -18,8 +18,12 @@ type Entry struct {
 	Index  uint32 // position in the block, system transactions first
 	Flags  byte   // Flag*
 	// BlockHash is the block the entry was indexed from (canonical
-	// unless the index is behind a reorg for a moment).
+	// unless the index is behind a reorg for a moment), Time its
+	// timestamp.
 	BlockHash common.Hash
+	Time      uint64
+	// Tx is the transaction as the index keeps it.
+	Tx TxInfo
 }
 
 // Page is one page of an address's history, newest first.
@@ -73,9 +77,13 @@ func (ix *Index) page(addr common.Address, lo, hi uint64, pageSize int, mask byt
 		return Page{}, fmt.Errorf("addrindex: iterate: %w", err)
 	}
 	defer it.Close()
+	type blockRec struct {
+		hash common.Hash
+		time uint64
+	}
 	var (
 		out     Page
-		hashes  = map[uint64]common.Hash{}
+		blocks  = map[uint64]blockRec{}
 		valid   bool
 		lastNum uint64
 	)
@@ -102,17 +110,31 @@ func (ix *Index) page(addr common.Address, lo, hi uint64, pageSize int, mask byt
 			break
 		}
 		lastNum = n
-		h, ok := hashes[n]
+		br, ok := blocks[n]
 		if !ok {
 			hv, closer, err := snap.Get(numKey(pfxHash, n))
 			if err != nil {
-				return Page{}, fmt.Errorf("%w: entry of block %d without its block hash: %v", ErrCorrupt, n, err)
+				return Page{}, fmt.Errorf("%w: entry of block %d without its block record: %v", ErrCorrupt, n, err)
 			}
-			h = common.BytesToHash(hv)
+			br.hash, br.time, err = decodeBlockRecord(hv)
 			closer.Close()
-			hashes[n] = h
+			if err != nil {
+				return Page{}, err
+			}
+			blocks[n] = br
 		}
-		out.Entries = append(out.Entries, Entry{Number: n, Index: binary.BigEndian.Uint32(k[1+common.AddressLength+8:]), Flags: v[0], BlockHash: h})
+		index := binary.BigEndian.Uint32(k[1+common.AddressLength+8:])
+		e := Entry{Number: n, Index: index, Flags: v[0], BlockHash: br.hash, Time: br.time}
+		tv, closer, err := snap.Get(txKey(n, index))
+		if err != nil {
+			return Page{}, fmt.Errorf("%w: entry of block %d without its transaction %d: %v", ErrCorrupt, n, index, err)
+		}
+		e.Tx, err = decodeTxRecord(tv)
+		closer.Close()
+		if err != nil {
+			return Page{}, fmt.Errorf("block %d transaction %d: %w", n, index, err)
+		}
+		out.Entries = append(out.Entries, e)
 	}
 	if err := it.Error(); err != nil {
 		return Page{}, fmt.Errorf("addrindex: iterate: %w", err)
