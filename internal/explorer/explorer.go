@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/lru"
 
 	"github.com/hemi-go/hemi/internal/chain"
 )
@@ -53,6 +54,8 @@ type Explorer struct {
 	chainID *big.Int
 	pages   map[string]*template.Template
 	static  http.Handler
+	// summaries remembers the home page's block rows (cache.go).
+	summaries *lru.Cache[common.Hash, blockSummary]
 }
 
 // New parses the templates.
@@ -66,7 +69,8 @@ func New(cfg Config) (*Explorer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("subsystem", "explorer")
 	}
-	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{}}
+	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{},
+		summaries: lru.NewCache[common.Hash, blockSummary](summaryCacheSize)}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("explorer: templates: %w", err)

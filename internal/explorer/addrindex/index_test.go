@@ -178,6 +178,24 @@ func TestReorg(t *testing.T) {
 	p, _ = ix.Before(e.addr(0), 0, 25, FlagFrom)
 	checkPage(t, "a0 after the reorg", p, false, want{side, 0, FlagFrom}, want{bs[1], 0, FlagFrom}, want{bs[0], 0, FlagFrom})
 	checkRecords(t, ix, e.chain, side)
+	// BlockTxs: the side block's records; none for the abandoned block at
+	// the same number, nor above the head.
+	all, ok, err := ix.BlockTxs(side.NumberU64(), side.Hash(), 0, 100)
+	if err != nil || !ok || len(all) != side.Body.Len() || all[len(all)-1].Hash != side.Body.Txs[0].Hash() {
+		t.Fatalf("BlockTxs of the side block: %d records, %v %v", len(all), ok, err)
+	}
+	if one, ok, err := ix.BlockTxs(side.NumberU64(), side.Hash(), len(all)-1, len(all)); err != nil || !ok || fmt.Sprint(one) != fmt.Sprint(all[len(all)-1:]) {
+		t.Errorf("BlockTxs of the last position: %v %v %v", one, ok, err)
+	}
+	if txs, ok, err := ix.BlockTxs(bs[2].NumberU64(), bs[2].Hash(), 0, 100); ok || err != nil || txs != nil {
+		t.Errorf("BlockTxs of the abandoned block: %v %v %v", txs, ok, err)
+	}
+	if _, ok, err := ix.BlockTxs(bs[3].NumberU64(), bs[3].Hash(), 0, 100); ok || err != nil {
+		t.Errorf("BlockTxs above the index's tip: %v %v", ok, err)
+	}
+	if _, _, err := ix.BlockTxs(side.NumberU64(), side.Hash(), 0, MaxPageSize+1); err == nil {
+		t.Error("BlockTxs of more than a page accepted")
+	}
 	if v, _ := ix.get(txKey(bs[3].NumberU64(), 0)); v != nil {
 		t.Errorf("the abandoned block %d's records stay: %x", bs[3].NumberU64(), v)
 	}

@@ -1,7 +1,9 @@
 package addrindex
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
@@ -155,4 +157,47 @@ func bytesMax(n int) []byte {
 		b[i] = 0xff
 	}
 	return b
+}
+
+// BlockTxs returns the records of the transactions at positions [from,
+// to) of block number (fewer where the block ends), if the index holds
+// that block as hash; ok is false when it does not (not indexed yet, or
+// indexed on another branch): the caller reads the block instead.
+func (ix *Index) BlockTxs(number uint64, hash common.Hash, from, to int) (txs []TxInfo, ok bool, err error) {
+	if from < 0 || to < from || to-from > MaxPageSize {
+		return nil, false, fmt.Errorf("addrindex: transactions %d to %d: want at most %d from 0 on", from, to, MaxPageSize)
+	}
+	snap := ix.db.NewSnapshot()
+	defer snap.Close()
+	hv, closer, err := snap.Get(numKey(pfxHash, number))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("addrindex: read: %w", err)
+	}
+	h, _, err := decodeBlockRecord(hv)
+	closer.Close()
+	if err != nil || h != hash {
+		return nil, false, err
+	}
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: txKey(number, uint32(from)), UpperBound: txKey(number, uint32(to))})
+	if err != nil {
+		return nil, false, fmt.Errorf("addrindex: iterate: %w", err)
+	}
+	defer it.Close()
+	for valid := it.First(); valid; valid = it.Next() {
+		if want := txKey(number, uint32(from+len(txs))); !bytes.Equal(it.Key(), want) {
+			return nil, false, fmt.Errorf("%w: block %d has no record of transaction %d", ErrCorrupt, number, from+len(txs))
+		}
+		t, err := decodeTxRecord(it.Value())
+		if err != nil {
+			return nil, false, fmt.Errorf("block %d transaction %d: %w", number, from+len(txs), err)
+		}
+		txs = append(txs, t)
+	}
+	if err := it.Error(); err != nil {
+		return nil, false, fmt.Errorf("addrindex: iterate: %w", err)
+	}
+	return txs, true, nil
 }
