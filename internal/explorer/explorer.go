@@ -16,6 +16,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/common/lru"
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
@@ -65,6 +66,8 @@ type Explorer struct {
 	// vaultScript also without Bitcoin).
 	tunnelAddr  *common.Address
 	vaultScript []byte
+	// summaries remembers the home page's block rows (cache.go).
+	summaries *lru.Cache[common.Hash, blockSummary]
 }
 
 // New parses the templates.
@@ -78,7 +81,8 @@ func New(cfg Config) (*Explorer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("subsystem", "explorer")
 	}
-	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{}}
+	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{},
+		summaries: lru.NewCache[common.Hash, blockSummary](summaryCacheSize)}
 	if t := cfg.Tunnel; t != nil {
 		ta, hb := t.TunnelAddress, t.HBTCAddress
 		e.tunnelAddr = &ta
