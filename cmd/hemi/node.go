@@ -178,6 +178,12 @@ func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Ser
 	if err := pinGenesis(dir, cfg.Genesis, f, true); err != nil {
 		return err
 	}
+	// The explorer serves the genesis file (/genesis.json): its
+	// chain-of-trust page offers it to the in-browser verifier.
+	gen, err := f.Encode()
+	if err != nil {
+		return err
+	}
 	n, err := node.New(node.Config{
 		HA:             hc,
 		GenesisHash:    f.Hash(),
@@ -193,7 +199,7 @@ func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Ser
 		NoExplorer:     cfg.Explorer.Off,
 		NoAddrIndex:    cfg.Explorer.NoAddrIndex,
 		Explorer: explorer.Config{Name: cfg.Explorer.Name, PublicRPC: cfg.Explorer.PublicRPC,
-			PublicExplorer: cfg.Explorer.PublicURL},
+			PublicExplorer: cfg.Explorer.PublicURL, Genesis: gen},
 		Logger:     log,
 		Registerer: reg,
 	})

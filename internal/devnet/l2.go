@@ -12,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/explorer"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
@@ -125,6 +126,12 @@ func NewL2(svc *tbc.Service, cfg L2Config) (*L2, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	// The explorer serves the genesis file: its chain-of-trust page
+	// offers it to the in-browser verifier as the network's identity.
+	gen, err := file.Encode()
+	if err != nil {
+		return nil, fmt.Errorf("devnet: genesis: %w", err)
+	}
 	n, err := node.New(node.Config{
 		Dir:            cfg.Dir,
 		BTC:            svc,
@@ -134,6 +141,7 @@ func NewL2(svc *tbc.Service, cfg L2Config) (*L2, error) {
 		TxPool:         cfg.Pool,
 		RPC:            cfg.RPC,
 		RPCListener:    cfg.RPCListener,
+		Explorer:       explorer.Config{Genesis: gen},
 		Logger:         log,
 		Registerer:     cfg.Registerer,
 	})

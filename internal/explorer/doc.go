@@ -36,6 +36,29 @@
 //	/search?q=              a number, hash, address, keystone id, Bitcoin block hash or
 //	                        txid, or a deposit outpoint to its page
 //	/chain.json             the chain in the ethereum-lists/chains format
+//	/provenance/deposit/{txid:vout}, /provenance/tx/{hash}
+//	                        a deposit's or transaction's chain of trust (DESIGN 8), checked
+//	                        in the browser (trust.go); .../bundle.json downloads the bundle
+//	/provenance             check a bundle file in the browser
+//	/genesis.json           the network's genesis file (Config.Genesis), the identity the
+//	                        browser check offers
+//	/static/...             the script, styles, the verifier (verify.wasm) and Go's
+//	                        wasm_exec.js: gzipped, ETags, immutable under ?v=<sha256>
+//
+// # The chain of trust in the browser
+//
+// The page's script (web/static/trust.js) fetches the bundle from the
+// node's own JSON-RPC (hemi_getProvenance, same origin), runs the
+// verifier compiled to WebAssembly (verify/wasm: verifyBundle, the same
+// code as `hemi verify`) and marks each link verified, failed or not
+// reached. The identity is the node's genesis file, a network pinned in
+// the verifier or the user's own file; the page says that the code came
+// from this node and offers the bundle and the commands to check it
+// offline. The .wasm is embedded, not built at run time (no Go
+// toolchain on a user's machine, no step to forget): wasmgen.go
+// (go generate) builds it reproducibly into web/wasm with its record of
+// sources, and TestEmbeddedVerifier fails when verify/ has changed
+// since.
 //
 // Bad or unknown input (a malformed number, hash or address, a block
 // the chain does not have) answers a "not found" page with status 404,
@@ -69,7 +92,9 @@
 //
 // # Not yet
 //
-// The provenance verifier in WebAssembly.
+// The chain-of-trust check runs on the page's main thread (a deposit's
+// bundle takes a fraction of a second; a Worker would keep the page
+// responsive on slow machines).
 //
 // Layer: services (DESIGN 10).
 package explorer

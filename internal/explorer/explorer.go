@@ -51,6 +51,11 @@ type Config struct {
 	// PublicRPC and PublicExplorer are the URLs "Add to wallet" and
 	// /chain.json give (empty: this request's own origin).
 	PublicRPC, PublicExplorer string
+	// Genesis is the network's genesis file as the node loaded it,
+	// served at /genesis.json: the chain-of-trust page offers it as the
+	// verifier's network identity (nil: the verifier's pins or the
+	// user's own file only).
+	Genesis []byte
 	// Logger defaults to slog.Default() with subsystem=explorer.
 	Logger *slog.Logger
 }
@@ -61,7 +66,7 @@ type Explorer struct {
 	log     *slog.Logger
 	chainID *big.Int
 	pages   map[string]*template.Template
-	static  http.Handler
+	static  statics
 	// tunnelAddr and vaultScript are the tunnel's (nil without one;
 	// vaultScript also without Bitcoin).
 	tunnelAddr  *common.Address
@@ -120,7 +125,9 @@ func New(cfg Config) (*Explorer, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.static = http.StripPrefix("/static/", http.FileServerFS(sub))
+	if e.static, err = loadStatics(sub); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
@@ -133,25 +140,31 @@ type Mounter interface {
 // JSON-RPC's), EIP-3091 routes included.
 func (e *Explorer) Mount(m Mounter) {
 	for pattern, h := range map[string]http.HandlerFunc{
-		"GET /{$}":                    e.home,
-		"GET /block/{id}":             e.block,
-		"GET /tx/{hash}":              e.tx,
-		"GET /tx/{hash}/trace":        e.txTrace,
-		"GET /address/{addr}":         e.address,
-		"GET /address/{addr}/csv":     e.addressCSV,
-		"GET /token/{addr}":           e.token,
-		"GET /keystones":              e.keystones,
-		"GET /btc/block/{hash}":       e.btcBlock,
-		"GET /btc/tx/{txid}":          e.btcTx,
-		"GET /deposits":               e.deposits,
-		"GET /deposit/{outpoint}":     e.deposit,
-		"GET /withdrawals":            e.withdrawals,
-		"GET /withdrawal/{id}":        e.withdrawalPage,
-		"GET /search":                 e.search,
-		"GET /chain.json":             e.chainJSON,
-		"GET /static/":                e.static.ServeHTTP,
-		"GET /explorer/not-found":     e.notFoundPage,
-		"GET /explorer/keystone/{id}": e.keystone,
+		"GET /{$}":                                       e.home,
+		"GET /block/{id}":                                e.block,
+		"GET /tx/{hash}":                                 e.tx,
+		"GET /tx/{hash}/trace":                           e.txTrace,
+		"GET /address/{addr}":                            e.address,
+		"GET /address/{addr}/csv":                        e.addressCSV,
+		"GET /token/{addr}":                              e.token,
+		"GET /keystones":                                 e.keystones,
+		"GET /btc/block/{hash}":                          e.btcBlock,
+		"GET /btc/tx/{txid}":                             e.btcTx,
+		"GET /deposits":                                  e.deposits,
+		"GET /deposit/{outpoint}":                        e.deposit,
+		"GET /withdrawals":                               e.withdrawals,
+		"GET /withdrawal/{id}":                           e.withdrawalPage,
+		"GET /search":                                    e.search,
+		"GET /chain.json":                                e.chainJSON,
+		"GET /static/":                                   e.static.ServeHTTP,
+		"GET /explorer/not-found":                        e.notFoundPage,
+		"GET /explorer/keystone/{id}":                    e.keystone,
+		"GET /provenance":                                e.trustForm,
+		"GET /provenance/deposit/{outpoint}":             e.trust,
+		"GET /provenance/deposit/{outpoint}/bundle.json": e.trustBundle,
+		"GET /provenance/tx/{hash}":                      e.trust,
+		"GET /provenance/tx/{hash}/bundle.json":          e.trustBundle,
+		"GET /genesis.json":                              e.genesisFile,
 	} {
 		m.Mount(pattern, h)
 	}

@@ -3,8 +3,6 @@ package explorer
 import (
 	"context"
 	"crypto/ecdsa"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"math/big"
@@ -15,7 +13,6 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
-	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -24,93 +21,15 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/chaintest"
 	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
-	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/explorer/addrindex"
 	"github.com/hemi-go/hemi/internal/finality"
-	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
 	"github.com/hemi-go/hemi/internal/rpc"
 )
-
-// fakeBTC is a linear Bitcoin chain of synthetic headers without
-// transactions: enough for the view rules and an hVM view.
-type fakeBTC struct {
-	hdrs   []hvm.Header
-	byHash map[chainhash.Hash]int
-}
-
-func newFakeBTC(n int) *fakeBTC {
-	f := &fakeBTC{byHash: map[chainhash.Hash]int{}}
-	var prev chainhash.Hash
-	for i := range n {
-		h := wire.BlockHeader{Version: 4, PrevBlock: prev, Timestamp: time.Unix(1_600_000_000+int64(i)*600, 0),
-			Bits: 0x207fffff, Nonce: uint32(i)}
-		hash := h.BlockHash()
-		f.hdrs = append(f.hdrs, hvm.Header{Height: int32(i), Hash: hash, Header: h})
-		f.byHash[hash] = i
-		prev = hash
-	}
-	return f
-}
-
-func (f *fakeBTC) ViewHeader(hash chainhash.Hash) (hvm.Header, *big.Int, error) {
-	i, ok := f.byHash[hash]
-	if !ok {
-		return hvm.Header{}, nil, fmt.Errorf("block %s: %w", hash, chain.ErrViewNotReady)
-	}
-	return f.hdrs[i], big.NewInt(int64(i + 1)), nil
-}
-
-func (f *fakeBTC) Contains(ancestor, descendant chainhash.Hash) (bool, error) {
-	a, ok1 := f.byHash[ancestor]
-	d, ok2 := f.byHash[descendant]
-	if !ok1 || !ok2 {
-		return false, errors.New("unknown block")
-	}
-	return a <= d, nil
-}
-
-func (f *fakeBTC) TipHeight() int32 { return int32(len(f.hdrs) - 1) }
-
-func (f *fakeBTC) View(hash chainhash.Hash) (hvm.BitcoinView, error) {
-	i, ok := f.byHash[hash]
-	if !ok {
-		return nil, chain.ErrViewNotReady
-	}
-	return &fakeView{f: f, tip: i}, nil
-}
-
-func (f *fakeBTC) Publications(_ [32]byte, asOf chainhash.Hash) ([]pop.Publication, error) {
-	if _, ok := f.byHash[asOf]; !ok {
-		return nil, chain.ErrViewNotReady
-	}
-	return nil, nil
-}
-
-func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, error) {
-	return nil, errors.New("fakeBTC: no transactions")
-}
-
-type fakeView struct {
-	f   *fakeBTC
-	tip int
-}
-
-func (v *fakeView) Tip() hvm.Header { return v.f.hdrs[v.tip] }
-func (v *fakeView) HeaderByHeight(h int32) (hvm.Header, error) {
-	if h < 0 || int(h) > v.tip {
-		return hvm.Header{}, hvm.ErrNotFound
-	}
-	return v.f.hdrs[h], nil
-}
-func (v *fakeView) Tx(chainhash.Hash) (hvm.Tx, error)          { return hvm.Tx{}, hvm.ErrNotFound }
-func (v *fakeView) Spent(wire.OutPoint) (bool, error)          { return false, nil }
-func (v *fakeView) Balance([]byte) (int64, error)              { return 0, nil }
-func (v *fakeView) UTXOs([]byte, int, int) ([]hvm.UTXO, error) { return nil, nil }
-func (v *fakeView) Err() error                                 { return nil }
 
 var seqKey = func() *ecdsa.PrivateKey {
 	k, err := crypto.ToECDSA(crypto.Keccak256([]byte("explorer test sequencer")))
@@ -158,7 +77,7 @@ func (f *fakeFinality) Finality(n uint64) (*finality.BlockFinality, error) {
 // explorer mounted on it, served over HTTP.
 type env struct {
 	t   testing.TB
-	btc *fakeBTC
+	btc *chaintest.Bitcoin
 	// bf is the Bitcoin index the explorer's Bitcoin pages read (the
 	// chain's own Bitcoin is btc, synthetic headers without
 	// transactions).
@@ -174,8 +93,8 @@ type env struct {
 
 func newEnv(t testing.TB) *env {
 	t.Helper()
-	btc := newFakeBTC(60)
-	spec, accts, err := genesis.DevnetSpec(crypto.PubkeyToAddress(seqKey.PublicKey), btc.hdrs[1], genesisTime)
+	btc := chaintest.NewBitcoin(60)
+	spec, accts, err := genesis.DevnetSpec(crypto.PubkeyToAddress(seqKey.PublicKey), btc.Headers[1], genesisTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -230,16 +149,11 @@ func newEnv(t testing.TB) *env {
 	return &env{t: t, btc: btc, bf: bf, chain: c, ix: ix, fin: fin, accts: accts, signer: types.LatestSigner(cfg.ChainConfig), url: hs.URL, rc: rc}
 }
 
-func (f *fakeBTC) BlockTip() (chainhash.Hash, int32) {
-	t := f.hdrs[len(f.hdrs)-1]
-	return t.Hash, t.Height
-}
-
 func (e *env) mine(txs ...*types.Transaction) *chain.Block {
 	e.t.Helper()
 	parent := e.chain.Head()
-	view := min(int(parent.Number.Uint64())+2, len(e.btc.hdrs)-3)
-	b, err := e.chain.BuildBlock(chain.BuildParams{Parent: parent, Time: parent.Time + 2, View: e.btc.hdrs[view],
+	view := min(int(parent.Number.Uint64())+2, len(e.btc.Headers)-3)
+	b, err := e.chain.BuildBlock(chain.BuildParams{Parent: parent, Time: parent.Time + 2, View: e.btc.Headers[view],
 		Coinbase: crypto.PubkeyToAddress(seqKey.PublicKey), Txs: txs})
 	if err != nil {
 		e.t.Fatal(err)
@@ -303,20 +217,4 @@ func (e *env) page(path string, want ...string) string {
 		}
 	}
 	return body
-}
-
-// OutputsFrom, ConfirmedTx, BlockFeeRates, ScriptOutputs: the tunnel's
-// reads; the fake chain has no transactions, so no outputs and no fees.
-func (f *fakeBTC) OutputsFrom([]byte, int32, uint32, uint32, int32, int, chainhash.Hash) ([]rules.DepositOutput, error) {
-	return nil, nil
-}
-
-func (f *fakeBTC) ConfirmedTx(chainhash.Hash, chainhash.Hash) (*wire.MsgTx, bool, error) {
-	return nil, false, nil
-}
-
-func (f *fakeBTC) BlockFeeRates(chainhash.Hash, int) ([]int64, error) { return nil, nil }
-
-func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]rules.ScriptOutput, error) {
-	return nil, nil
 }

@@ -39,10 +39,10 @@ func (e *testEnv) autoMine(ctx context.Context, interval time.Duration) *sync.Wa
 			head := e.chain.Head()
 			base := eip1559.CalcBaseFee(e.chain.Config().ChainConfig, head)
 			txs := sequencer.Order(e.pool.Pending(base), base) // empty blocks too, as the sequencer
-			if e.view < len(e.btc.hdrs)-3 {
+			if e.view < len(e.btc.Headers)-3 {
 				e.view++
 			}
-			b, err := e.chain.BuildBlock(chain.BuildParams{Parent: head, Time: head.Time + 2, View: e.btc.hdrs[e.view],
+			b, err := e.chain.BuildBlock(chain.BuildParams{Parent: head, Time: head.Time + 2, View: e.btc.Headers[e.view],
 				Coinbase: crypto.PubkeyToAddress(seqKey.PublicKey), Txs: txs})
 			if err == nil {
 				err = block.Seal(b.Block.Header, seqKey)

@@ -211,7 +211,7 @@ func TestMisc(t *testing.T) {
 		Height hexutil.Uint64
 		Hash   string
 	}
-	if err := e.rc.Call(&view, "hemi_bitcoinView", "latest"); err != nil || int(view.Height) != e.view || view.Hash != e.btc.hdrs[e.view].Hash.String() {
+	if err := e.rc.Call(&view, "hemi_bitcoinView", "latest"); err != nil || int(view.Height) != e.view || view.Hash != e.btc.Headers[e.view].Hash.String() {
 		t.Fatalf("bitcoin view %+v %v", view, err)
 	}
 	if err := e.rc.Call(&view, "hemi_bitcoinView", b.Hash()); err != nil || int(view.Height) != e.view {
@@ -220,7 +220,7 @@ func TestMisc(t *testing.T) {
 	if err := e.rc.Call(&view, "hemi_bitcoinView", "earliest"); err != nil || view.Height != 1 {
 		t.Fatalf("genesis view %+v %v", view, err)
 	}
-	if err := e.rc.Call(&view, "hemi_btcTip"); err != nil || int(view.Height) != len(e.btc.hdrs)-1 {
+	if err := e.rc.Call(&view, "hemi_btcTip"); err != nil || int(view.Height) != len(e.btc.Headers)-1 {
 		t.Fatalf("btc tip %+v %v", view, err)
 	}
 	var count hexutil.Uint

@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"errors"
-	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/chainhash/v2"
-	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -22,116 +19,12 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/chaintest"
 	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
-	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/clock"
-	"github.com/hemi-go/hemi/internal/hvm"
-	"github.com/hemi-go/hemi/internal/pop"
 	"github.com/hemi-go/hemi/internal/txpool"
 )
-
-// fakeBTC is a linear Bitcoin chain of synthetic headers: enough for the
-// view rules and an hVM view (no transactions).
-type fakeBTC struct {
-	hdrs   []hvm.Header
-	byHash map[chainhash.Hash]int
-}
-
-func newFakeBTC(n int) *fakeBTC {
-	f := &fakeBTC{byHash: map[chainhash.Hash]int{}}
-	var prev chainhash.Hash
-	for i := range n {
-		h := wire.BlockHeader{Version: 4, PrevBlock: prev, Timestamp: time.Unix(1_600_000_000+int64(i)*600, 0),
-			Bits: 0x207fffff, Nonce: uint32(i)}
-		h.MerkleRoot[0] = byte(i)
-		hash := h.BlockHash()
-		f.hdrs = append(f.hdrs, hvm.Header{Height: int32(i), Hash: hash, Header: h})
-		f.byHash[hash] = i
-		prev = hash
-	}
-	return f
-}
-
-func (f *fakeBTC) ViewHeader(hash chainhash.Hash) (hvm.Header, *big.Int, error) {
-	i, ok := f.byHash[hash]
-	if !ok {
-		return hvm.Header{}, nil, fmt.Errorf("block %s: %w", hash, chain.ErrViewNotReady)
-	}
-	return f.hdrs[i], big.NewInt(int64(i + 1)), nil
-}
-
-func (f *fakeBTC) Contains(ancestor, descendant chainhash.Hash) (bool, error) {
-	a, ok1 := f.byHash[ancestor]
-	d, ok2 := f.byHash[descendant]
-	if !ok1 || !ok2 {
-		return false, errors.New("unknown block")
-	}
-	return a <= d, nil
-}
-
-func (f *fakeBTC) TipHeight() int32 { return int32(len(f.hdrs) - 1) }
-
-func (f *fakeBTC) View(hash chainhash.Hash) (hvm.BitcoinView, error) {
-	i, ok := f.byHash[hash]
-	if !ok {
-		return nil, chain.ErrViewNotReady
-	}
-	return &fakeView{f: f, tip: i}, nil
-}
-
-// Publications: the synthetic headers carry no transactions, so no
-// keystone is ever published.
-func (f *fakeBTC) Publications(_ [32]byte, asOf chainhash.Hash) ([]pop.Publication, error) {
-	if _, ok := f.byHash[asOf]; !ok {
-		return nil, fmt.Errorf("block %s: %w", asOf, chain.ErrViewNotReady)
-	}
-	return nil, nil
-}
-
-func (f *fakeBTC) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, error) {
-	return nil, errors.New("fakeBTC: no transactions")
-}
-
-// OutputsFrom, ConfirmedTx, BlockFeeRates: the fake chain has no
-// transactions, so no deposits and no fee statistic.
-func (f *fakeBTC) OutputsFrom([]byte, int32, uint32, uint32, int32, int, chainhash.Hash) ([]rules.DepositOutput, error) {
-	return nil, nil
-}
-
-func (f *fakeBTC) ConfirmedTx(chainhash.Hash, chainhash.Hash) (*wire.MsgTx, bool, error) {
-	return nil, false, nil
-}
-
-func (f *fakeBTC) BlockFeeRates(chainhash.Hash, int) ([]int64, error) { return nil, nil }
-
-// ScriptOutputs: the fake chain has no transactions, so no outputs.
-func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]rules.ScriptOutput, error) {
-	return nil, nil
-}
-
-func (f *fakeBTC) BlockTip() (chainhash.Hash, int32) {
-	t := f.hdrs[len(f.hdrs)-1]
-	return t.Hash, t.Height
-}
-
-type fakeView struct {
-	f   *fakeBTC
-	tip int
-}
-
-func (v *fakeView) Tip() hvm.Header { return v.f.hdrs[v.tip] }
-func (v *fakeView) HeaderByHeight(h int32) (hvm.Header, error) {
-	if h < 0 || int(h) > v.tip {
-		return hvm.Header{}, hvm.ErrNotFound
-	}
-	return v.f.hdrs[h], nil
-}
-func (v *fakeView) Tx(chainhash.Hash) (hvm.Tx, error)          { return hvm.Tx{}, hvm.ErrNotFound }
-func (v *fakeView) Spent(wire.OutPoint) (bool, error)          { return false, nil }
-func (v *fakeView) Balance([]byte) (int64, error)              { return 0, nil }
-func (v *fakeView) UTXOs([]byte, int, int) ([]hvm.UTXO, error) { return nil, nil }
-func (v *fakeView) Err() error                                 { return nil }
 
 var seqKey = func() *ecdsa.PrivateKey {
 	k, err := crypto.ToECDSA(crypto.Keccak256([]byte("rpc test sequencer")))
@@ -144,7 +37,7 @@ var seqKey = func() *ecdsa.PrivateKey {
 // testEnv is a chain with a pool and a running server.
 type testEnv struct {
 	t      testing.TB
-	btc    *fakeBTC
+	btc    *chaintest.Bitcoin
 	chain  *chain.Chain
 	pool   *txpool.Pool
 	srv    *Server
@@ -167,8 +60,8 @@ var withDebug = KnownAPIs
 // complete cfg with what needs the chain (the address index).
 func newEnv(t testing.TB, cfg Config, opts ...func(*chain.Chain, *Config)) *testEnv {
 	t.Helper()
-	btc := newFakeBTC(40)
-	spec, accts, err := genesis.DevnetSpec(crypto.PubkeyToAddress(seqKey.PublicKey), btc.hdrs[1], genesisTime)
+	btc := chaintest.NewBitcoin(40)
+	spec, accts, err := genesis.DevnetSpec(crypto.PubkeyToAddress(seqKey.PublicKey), btc.Headers[1], genesisTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,10 +126,10 @@ func newEnv(t testing.TB, cfg Config, opts ...func(*chain.Chain, *Config)) *test
 func (e *testEnv) mine(txs ...*types.Transaction) *chain.Block {
 	e.t.Helper()
 	head := e.chain.Head()
-	if e.view < len(e.btc.hdrs)-3 {
+	if e.view < len(e.btc.Headers)-3 {
 		e.view++
 	}
-	b, err := e.chain.BuildBlock(chain.BuildParams{Parent: head, Time: head.Time + 2, View: e.btc.hdrs[e.view],
+	b, err := e.chain.BuildBlock(chain.BuildParams{Parent: head, Time: head.Time + 2, View: e.btc.Headers[e.view],
 		Coinbase: crypto.PubkeyToAddress(seqKey.PublicKey), Txs: txs})
 	if err != nil {
 		e.t.Fatal(err)

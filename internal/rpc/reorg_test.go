@@ -25,7 +25,7 @@ func (alwaysPrefer) Prefer(_, _ []tracker.KeystoneRef) bool { return true }
 // sideBlock builds and seals a block with txs on parent, any stored block.
 func (e *testEnv) sideBlock(parent *types.Header, txs ...*types.Transaction) *chain.Block {
 	e.t.Helper()
-	b, err := e.chain.BuildBlock(chain.BuildParams{Parent: parent, Time: parent.Time + 3, View: e.btc.hdrs[e.view],
+	b, err := e.chain.BuildBlock(chain.BuildParams{Parent: parent, Time: parent.Time + 3, View: e.btc.Headers[e.view],
 		Coinbase: crypto.PubkeyToAddress(seqKey.PublicKey), Txs: txs})
 	if err != nil {
 		e.t.Fatal(err)

@@ -1,0 +1,71 @@
+package devnettest
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/tunnel"
+)
+
+// DepositFromCoinbase makes a tunnel deposit the way a user's wallet
+// would: a transaction spending the dev miner's coinbase of block height
+// (mature once StackInitialBlocks are mined; block 1's funds the PoP
+// miner, so tests take 2 and up, one each), with one output paying the
+// devnet's vault per amount in sats, then the OP_RETURN naming
+// recipient, change to the miner at 2 sat/vB. It hands the transaction
+// to the regtest node's mempool and returns it; the caller mines it.
+func (s *Stack) DepositFromCoinbase(height int32, recipient common.Address, sats ...int64) (*wire.MsgTx, error) {
+	tc := s.L2.File.Config.Tunnel
+	if tc == nil {
+		return nil, errors.New("devnet: the genesis has no tunnel")
+	}
+	if len(sats) == 0 {
+		return nil, errors.New("devnet: a deposit pays at least one vault output")
+	}
+	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
+	if err != nil {
+		return nil, err
+	}
+	key, _, err := devnet.MinerKey()
+	if err != nil {
+		return nil, err
+	}
+	h, ok := s.BTC.HashAt(height)
+	if !ok {
+		return nil, fmt.Errorf("devnet: the regtest node has no block %d", height)
+	}
+	b, err := s.BTC.Block(h)
+	if err != nil {
+		return nil, err
+	}
+	cb := b.Transactions[0]
+	change, err := key.PkScript(txgen.P2WPKH)
+	if err != nil {
+		return nil, err
+	}
+	sp := txgen.Spend{
+		Inputs: []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: key, Kind: txgen.P2WPKH}},
+		Change: change, FeeRate: 2,
+	}
+	for _, sat := range sats {
+		sp.Outputs = append(sp.Outputs, wire.NewTxOut(sat, v.PkScript()))
+	}
+	sp.Outputs = append(sp.Outputs, wire.NewTxOut(0, tunnel.RecipientScript(recipient)))
+	dep, _, _, err := sp.Build()
+	if err != nil {
+		return nil, err
+	}
+	if err := txgen.Sign(dep, sp.Inputs); err != nil {
+		return nil, err
+	}
+	if err := s.BTC.AcceptTx(dep); err != nil {
+		return nil, fmt.Errorf("devnet: the regtest node refuses the deposit: %w", err)
+	}
+	return dep, nil
+}
