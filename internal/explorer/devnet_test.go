@@ -56,6 +56,9 @@ func (ts *tunnelStack) get(path string) (int, string) {
 	if err != nil {
 		ts.t.Fatal(err)
 	}
+	if len(b) > 150<<10 {
+		ts.t.Errorf("GET %s: %d bytes, over the 150 KB a page may weigh", path, len(b))
+	}
 	return resp.StatusCode, html.UnescapeString(string(b))
 }
 
