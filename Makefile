@@ -33,4 +33,4 @@ bench-btc-index: tools
 # Screenshots of the explorer's main pages (headless Chromium) for the
 # README, under docs/screenshots. Not part of `make test`.
 screenshots: tools
-	HEMI_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./internal/explorer/
+	HEMI_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^(TestScreenshots|TestDevnetTunnelPages)$$' ./internal/explorer/

@@ -149,7 +149,8 @@ func benchCommand() *cli.Command {
 			{
 				Name:  "explorer",
 				Usage: "build a chain of 10,000 blocks and 200,000 transactions and time the explorer's pages",
-				Description: "Builds the chain on disk with the address index following it, then times the\n" +
+				Description: "Builds the chain on disk with the address index following it (kept under --cache-dir\n" +
+					"for the next run), then times the\n" +
 					"server-side render of every page type at random blocks, transactions and addresses\n" +
 					"(traces excluded: they load on demand) and weighs the pages. No peer is measured\n" +
 					"(Otterscan needs an Erigon node). The last line is\n" +
@@ -158,14 +159,20 @@ func benchCommand() *cli.Command {
 					&cli.IntFlag{Name: "blocks", Value: bench.DefaultExplorerBlocks, Usage: "blocks of the chain"},
 					&cli.IntFlag{Name: "txs", Value: bench.DefaultExplorerPerBlock, Usage: "BenchToken transfers per block"},
 					&cli.IntFlag{Name: "samples", Value: bench.DefaultExplorerSamples, Usage: "requests timed per page type"},
-					&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary databases (default the system temp dir)"},
+					&cli.StringFlag{Name: "cache-dir", Usage: "where the built chain is kept for the next run (default .cache/bench)"},
+					&cli.StringFlag{Name: "profile-dir", Usage: "write a CPU profile of each page type's timed requests here"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
+					cache := cmd.String("cache-dir")
+					if cache == "" {
+						cache = bench.DefaultCacheDir()
+					}
 					_, err := bench.RunExplorer(ctx, bench.ExplorerConfig{
-						Blocks:   int(cmd.Int("blocks")),
-						PerBlock: int(cmd.Int("txs")),
-						Samples:  int(cmd.Int("samples")),
-						WorkDir:  cmd.String("work-dir"),
+						Blocks:     int(cmd.Int("blocks")),
+						PerBlock:   int(cmd.Int("txs")),
+						Samples:    int(cmd.Int("samples")),
+						CacheDir:   cache,
+						ProfileDir: cmd.String("profile-dir"),
 					}, os.Stdout)
 					return err
 				},

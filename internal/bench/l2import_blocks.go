@@ -153,18 +153,58 @@ func openL2Bitcoin(dir string, lag uint32) (*l2Bitcoin, error) {
 	return b, nil
 }
 
-func feedL2Bitcoin(ix *index.Index, params *chaincfg.Params, n int) (*l2Bitcoin, error) {
+// reopenL2Bitcoin opens an index that openL2Bitcoin filled in dir (a
+// cached benchmark chain's): txgen mines the same blocks again, so the
+// view is found without feeding them twice.
+func reopenL2Bitcoin(dir string, lag uint32) (*l2Bitcoin, error) {
+	params := &chaincfg.RegressionNetParams
+	ix, err := index.Open(index.Config{Dir: dir, Params: params, MaxBatchDelay: 5 * time.Millisecond,
+		MemTableSize: 4 << 20, CacheSize: 8 << 20})
+	if err != nil {
+		return nil, fmt.Errorf("bench: open bitcoin index: %w", err)
+	}
+	blocks, err := mineL2Bitcoin(params, int(lag)+2)
+	if err != nil {
+		ix.Close()
+		return nil, err
+	}
+	if tip, _ := ix.BlockTip(); tip != blocks[len(blocks)-1].BlockHash() {
+		ix.Close()
+		return nil, fmt.Errorf("bench: the bitcoin index in %s is not the benchmark's (tip %s)", dir, tip)
+	}
+	btc := node.NewBitcoin(ix)
+	view, _, err := btc.ViewHeader(blocks[0].BlockHash())
+	if err != nil {
+		ix.Close()
+		return nil, fmt.Errorf("bench: bitcoin view: %w", err)
+	}
+	return &l2Bitcoin{ix: ix, btc: btc, view: view}, nil
+}
+
+// mineL2Bitcoin mines the benchmark's n regtest blocks (deterministic:
+// txgen's times follow the genesis').
+func mineL2Bitcoin(params *chaincfg.Params, n int) ([]*wire.MsgBlock, error) {
 	script, err := txgen.NewWallet([]byte("hemi l2-import bitcoin")).Key(0).PkScript(txgen.P2WPKH)
 	if err != nil {
 		return nil, fmt.Errorf("bench: bitcoin payout script: %w", err)
 	}
 	gen := txgen.NewChain(params)
 	blocks := make([]*wire.MsgBlock, n)
-	hdrs := make([]wire.BlockHeader, n)
 	for i := range blocks {
 		if blocks[i], err = gen.NextBlock(txgen.BlockSpec{PayTo: script}); err != nil {
 			return nil, fmt.Errorf("bench: mine bitcoin block %d: %w", i+1, err)
 		}
+	}
+	return blocks, nil
+}
+
+func feedL2Bitcoin(ix *index.Index, params *chaincfg.Params, n int) (*l2Bitcoin, error) {
+	blocks, err := mineL2Bitcoin(params, n)
+	if err != nil {
+		return nil, err
+	}
+	hdrs := make([]wire.BlockHeader, n)
+	for i := range blocks {
 		hdrs[i] = blocks[i].Header
 	}
 	if _, _, err := ix.AcceptHeaders(hdrs); err != nil {

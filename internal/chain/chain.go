@@ -11,6 +11,7 @@ import (
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/lru"
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -25,6 +26,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/hvm"
+	"github.com/hemi-go/hemi/internal/pop"
 )
 
 // Genesis is the chain's first block and state; *genesis.Spec is one.
@@ -151,6 +153,8 @@ type Chain struct {
 	reorgBase uint64        // sequence number of reorgs[0]
 
 	recent recent // the newest stored blocks, for Recent
+	// keystones remembers keystones by their block's hash (keystoneFor).
+	keystones *lru.Cache[common.Hash, pop.L2Keystone]
 }
 
 // New opens (or creates) the chain database in cfg.Dir, writing the
@@ -196,17 +200,18 @@ func New(cfg Config) (*Chain, error) {
 	db := rawdb.NewDatabase(kv)
 	tdb := triedb.NewDatabase(db, &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}})
 	c := &Chain{
-		cfg:    cfg,
-		rules:  Rules{rules.Rules{Config: cfg.ChainConfig, Sequencers: cfg.Sequencers, GasLimit: cfg.GasLimit, ViewLag: cfg.ViewLag, MaxFuture: cfg.MaxFuture}},
-		proc:   NewProcessor(cfg.ChainConfig, cfg.BitcoinParams),
-		log:    cfg.Logger,
-		kv:     kv,
-		db:     db,
-		tdb:    tdb,
-		sdb:    state.NewDatabase(tdb, state.NewCodeDB(db)),
-		clock:  cfg.Clock,
-		fc:     cfg.ForkChoice,
-		headCh: make(chan struct{}),
+		keystones: lru.NewCache[common.Hash, pop.L2Keystone](keystoneCacheSize),
+		cfg:       cfg,
+		rules:     Rules{rules.Rules{Config: cfg.ChainConfig, Sequencers: cfg.Sequencers, GasLimit: cfg.GasLimit, ViewLag: cfg.ViewLag, MaxFuture: cfg.MaxFuture}},
+		proc:      NewProcessor(cfg.ChainConfig, cfg.BitcoinParams),
+		log:       cfg.Logger,
+		kv:        kv,
+		db:        db,
+		tdb:       tdb,
+		sdb:       state.NewDatabase(tdb, state.NewCodeDB(db)),
+		clock:     cfg.Clock,
+		fc:        cfg.ForkChoice,
+		headCh:    make(chan struct{}),
 	}
 	if err := c.open(); err != nil {
 		tdb.Close()

@@ -32,3 +32,38 @@ func TestCoveringKeystone(t *testing.T) {
 		})
 	}
 }
+
+// TestKeystoneCacheByBranch: keystones read twice (the second time from
+// keystoneFor's cache) are those of their own branch: two branches with
+// keystones at the same numbers each get their own previous keystone.
+func TestKeystoneCacheByBranch(t *testing.T) {
+	s := newForkScenario(t, "", nil)
+	a := s.grow(s.chain.Genesis(), 6, userKeys[0], toA) // keystones 2, 4, 6
+	b := s.grow(a[0].Header, 7, userKeys[1], toB)       // 2', 4', 6', 8' forked at 1
+	for _, branch := range [][]*Block{a, b} {
+		var prevID [32]byte
+		for _, blk := range branch {
+			if !s.chain.IsKeystone(blk.NumberU64()) {
+				continue
+			}
+			want, err := s.chain.computeKeystone(blk.Header)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want.PrevID != prevID {
+				t.Fatalf("keystone %d's previous is not its branch's", blk.NumberU64())
+			}
+			for range 2 {
+				got, err := s.chain.KeystoneByHash(blk.Hash())
+				if err != nil || *got != *want {
+					t.Fatalf("keystone %d %s: %+v %v, want %+v", blk.NumberU64(), blk.Hash(), got, err, want)
+				}
+				got.ID = [32]byte{} // a caller's change stays its own
+			}
+			prevID = want.ID
+		}
+	}
+	if k, err := s.chain.KeystoneAt(4); err != nil || k.Hash != a[3].Hash() {
+		t.Fatalf("canonical keystone 4: %+v %v, want block %s", k, err, a[3].Hash())
+	}
+}

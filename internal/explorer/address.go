@@ -17,7 +17,6 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
-	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/explorer/addrindex"
@@ -50,49 +49,35 @@ type tokenAmount struct {
 }
 
 // historyRows loads one page of addr's history (entries newest first).
+// A row comes from the index's record of its transaction; only a system
+// transaction's row reads its block, to name its kind.
 func (e *Explorer) historyRows(addr common.Address, before uint64, size int, mask byte) ([]txRow, addrindex.Page, error) {
 	p, err := e.cfg.Index.Before(addr, before, size, mask)
 	if err != nil {
 		return nil, p, err
 	}
-	c := e.cfg.Chain
-	var out []txRow
-	// An address's entries often share blocks: each block is read,
-	// hashed and its signer made once.
-	type blockInfo struct {
-		b        *chain.Block
-		receipts types.Receipts
-		hashes   []common.Hash
-		signer   types.Signer
-	}
-	blocks := map[common.Hash]*blockInfo{}
+	out := make([]txRow, 0, len(p.Entries))
+	blocks := map[common.Hash]*chain.Block{}
 	for _, en := range p.Entries {
-		bi, ok := blocks[en.BlockHash]
-		if !ok {
-			b, err := c.BlockByHash(en.BlockHash)
-			if err != nil {
-				return nil, p, err
-			}
-			rs, err := c.Receipts(en.BlockHash)
-			if err != nil {
-				return nil, p, err
-			}
-			bi = &blockInfo{b: b, receipts: rs, hashes: b.Body.TxHashes(),
-				signer: types.MakeSigner(c.Processor().ChainConfig(), b.Header.Number, b.Header.Time)}
-			blocks[en.BlockHash] = bi
+		t := en.Tx
+		row := txRow{Index: int(en.Index), Hash: t.Hash, Block: en.Number, Time: en.Time, Kind: "user",
+			From: t.From, To: t.To, Value: t.Value, Status: "failed", Flags: flagNames(en.Flags)}
+		if t.Success {
+			row.Status = "success"
 		}
-		b, i := bi.b, int(en.Index)
-		if i >= b.Body.Len() {
-			return nil, p, fmt.Errorf("indexed transaction %d of block %d: %w", i, en.Number, chain.ErrCorrupt)
-		}
-		row := txRow{Index: i, Hash: bi.hashes[i], Block: en.Number, Time: b.Header.Time, Status: status(bi.receipts, i), Flags: flagNames(en.Flags)}
-		if nsys := len(b.Body.SystemTxs); i < nsys {
-			stx := b.Body.SystemTxs[i]
-			row.Kind, row.From, row.To, row.Value = systemKind(stx), stx.From, stx.To, stx.Value
-		} else {
-			tx := b.Body.Txs[i-nsys]
-			from, _ := types.Sender(bi.signer, tx)
-			row.Kind, row.From, row.To, row.Value = "user", from, tx.To(), tx.Value()
+		if t.System {
+			b, ok := blocks[en.BlockHash]
+			if !ok {
+				if b, err = e.cfg.Chain.BlockByHash(en.BlockHash); err != nil {
+					return nil, p, err
+				}
+				blocks[en.BlockHash] = b
+			}
+			if int(en.Index) >= len(b.Body.SystemTxs) {
+				return nil, p, fmt.Errorf("indexed system transaction %d of block %d: %w", en.Index, en.Number, chain.ErrCorrupt)
+			}
+			sc := decodeSystem(b.Body.SystemTxs[en.Index])
+			row.Kind, row.Sys = sc.Kind, sc
 		}
 		out = append(out, row)
 	}

@@ -117,7 +117,9 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// A phone: no page scrolls sideways.
-	pages := []string{"/", fmt.Sprintf("/block/%d", b.NumberU64()), "/tx/" + tx.Hash().Hex(), "/address/" + a1.Hex(), "/keystones", "/token/hbtc", "/block/zz"}
+	btcBlock, btcTx := "/btc/block/"+e.bf.blocks[3].BlockHash().String(), "/btc/tx/"+e.bf.pay.TxHash().String()
+	pages := []string{"/", fmt.Sprintf("/block/%d", b.NumberU64()), "/tx/" + tx.Hash().Hex(), "/address/" + a1.Hex(), "/keystones", "/token/hbtc", "/block/zz",
+		btcBlock, btcTx, "/deposits", "/withdrawals"}
 	step(t, ctx, chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile))
 	for _, p := range pages {
 		step(t, ctx, chromedp.Navigate(e.url+p))
@@ -135,5 +137,18 @@ func TestBrowser(t *testing.T) {
 	}
 	if got := text(ctx, t, e.url+"/search?q="+tx.Hash().Hex(), "#hash"); !strings.HasPrefix(got, tx.Hash().Hex()) {
 		t.Errorf("search without JavaScript led to %q", got)
+	}
+	// The Bitcoin pages: the fee txgen paid, the block's transactions.
+	if got, want := text(ctx, t, e.url+btcTx, "#fee"), fmt.Sprintf("%s BTC (%d sat)", btcAmount(e.bf.payFee), e.bf.payFee); got != want {
+		t.Errorf("Bitcoin tx without JavaScript: fee %q, want %q", got, want)
+	}
+	if got, want := text(ctx, t, e.url+btcBlock, "#txCount"), fmt.Sprint(len(e.bf.blocks[3].Transactions)); got != want {
+		t.Errorf("Bitcoin block without JavaScript: %q transactions, want %s", got, want)
+	}
+	if got := text(ctx, t, e.url+"/search?q="+e.bf.pay.TxHash().String(), "#txid"); !strings.HasPrefix(got, e.bf.pay.TxHash().String()) {
+		t.Errorf("Bitcoin search without JavaScript led to %q", got)
+	}
+	if got := text(ctx, t, e.url+"/deposits", "#notunnel"); !strings.Contains(got, "no tunnel") {
+		t.Errorf("deposits without a tunnel: %q", got)
 	}
 }

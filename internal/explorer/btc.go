@@ -24,6 +24,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/pop"
+	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
 const (
@@ -189,6 +190,7 @@ type btcIn struct {
 	Address    string
 	Sequence   uint32
 	WitnessLen int
+	Vault      bool // it spends a tunnel vault output
 }
 
 type btcOut struct {
@@ -200,6 +202,7 @@ type btcOut struct {
 	Script   string
 	Keystone *btcKeystone
 	Vault    bool
+	Batch    *uint64 // the payout marker's batch number
 	Deposit  *depositRow
 	Spent    bool
 	SpentBy  string
@@ -231,6 +234,10 @@ type btcTxData struct {
 	Keystones     []btcKeystone
 	Deposits      []*depositRow
 	DepositErr    string
+	// VaultSpend: an input spends the vault (a payout, or a recovery);
+	// Batch is the payout marker's batch number when it has one.
+	VaultSpend bool
+	Batch      *uint64
 }
 
 // btcTx is /btc/tx/{txid}: a transaction confirmed in the index's best
@@ -276,6 +283,8 @@ func (e *Explorer) btcTx(w http.ResponseWriter, r *http.Request) {
 			case err == nil && int(in.PreviousOutPoint.Index) < len(prev.Tx.TxOut):
 				o := prev.Tx.TxOut[in.PreviousOutPoint.Index]
 				row.Known, row.Value, row.Address = true, btcAmount(o.Value), scriptAddress(o.PkScript, params)
+				row.Vault = e.vaultScript != nil && string(o.PkScript) == string(e.vaultScript)
+				d.VaultSpend = d.VaultSpend || row.Vault
 				inSat += o.Value
 			case err != nil && !errors.Is(err, index.ErrNotFound):
 				e.fail(w, r, err)
@@ -304,6 +313,9 @@ func (e *Explorer) btcTx(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 		row.Vault = e.vaultScript != nil && string(o.PkScript) == string(e.vaultScript)
+		if n, ok := tunnel.ParsePayoutScript(o.PkScript); ok {
+			row.Batch, d.Batch = &n, &n
+		}
 		if !txscript.IsUnspendable(o.PkScript) {
 			row.Checked = true
 			s, err := btc.SpendOf(wire.OutPoint{Hash: h, Index: uint32(i)}, chainhash.Hash{})
@@ -315,7 +327,9 @@ func (e *Explorer) btcTx(w http.ResponseWriter, r *http.Request) {
 				return
 			}
 		}
-		if row.Vault {
+		// A vault output of a vault spend is its change, not a deposit
+		// (DESIGN 6: a deposit spends no vault output).
+		if row.Vault && !d.VaultSpend {
 			dep, err := e.depositState(r.Context(), wire.OutPoint{Hash: h, Index: uint32(i)})
 			if err != nil {
 				d.DepositErr = err.Error()

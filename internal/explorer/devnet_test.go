@@ -7,6 +7,8 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -53,6 +55,9 @@ func (ts *tunnelStack) get(path string) (int, string) {
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		ts.t.Fatal(err)
+	}
+	if len(b) > 150<<10 {
+		ts.t.Errorf("GET %s: %d bytes, over the 150 KB a page may weigh", path, len(b))
 	}
 	return resp.StatusCode, html.UnescapeString(string(b))
 }
@@ -386,6 +391,7 @@ func TestDevnetTunnelPages(t *testing.T) {
 	if w.Kind != "refund" || w.Status != "in batch" {
 		t.Fatalf("refund %+v", w)
 	}
+	batchNo := uint64(w.Batch.Number)
 	consistent(ts, "/withdrawals", "hemi_getWithdrawal", hexutil.Uint64(rid), func(w *rpcWithdrawal) []string {
 		return []string{fmt.Sprintf(`href="/withdrawal/%d"`, rid), fmt.Sprintf(`href="/withdrawal/%d"`, wid), ">" + w.Status + "<", ">refund<", ">withdrawal<"}
 	})
@@ -401,7 +407,8 @@ func TestDevnetTunnelPages(t *testing.T) {
 	}
 	// The payout's Bitcoin page: the vault input, the refund's output.
 	_, body = ts.get("/btc/tx/" + w.PayoutTxid)
-	for _, want := range []string{w.Address, `href="/btc/tx/` + txid + `"`, fmt.Sprintf(`id="confirmations">%d<`, w.Confirmations)} {
+	for _, want := range []string{w.Address, `href="/btc/tx/` + txid + `"`, fmt.Sprintf(`id="confirmations">%d<`, w.Confirmations),
+		fmt.Sprintf("the payout of batch %d", batchNo), "(change)", "payout marker"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("payout page: no %q", want)
 		}
@@ -411,6 +418,11 @@ func TestDevnetTunnelPages(t *testing.T) {
 		if _, body := ts.get("/search?q=" + q); !strings.Contains(body, want) {
 			t.Errorf("search %s: no %q", q, want)
 		}
+	}
+	if dir := os.Getenv("HEMI_SCREENSHOTS"); dir != "" {
+		shots(t, s.RPCURL, dir, map[string]string{"deposits": "/deposits", "deposit": "/deposit/" + mint,
+			"withdrawal": fmt.Sprintf("/withdrawal/%d", rid), "withdrawals": "/withdrawals", "hbtc": "/token/hbtc",
+			"btc-payout": "/btc/tx/" + w.PayoutTxid})
 	}
 	browse(t, s.RPCURL, []string{"/deposits", "/withdrawals", "/deposit/" + mint, "/deposit/" + refund,
 		fmt.Sprintf("/withdrawal/%d", wid), fmt.Sprintf("/withdrawal/%d", rid), "/btc/tx/" + txid, "/btc/tx/" + w.PayoutTxid, "/token/hbtc"},
@@ -466,4 +478,22 @@ func step[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 		t.Fatal(err)
 	}
 	return v
+}
+
+// shots saves screenshots of the tunnel pages under dir (`make
+// screenshots`).
+func shots(t *testing.T, base, dir string, pages map[string]string) {
+	t.Helper()
+	ctx := explorer.Browser(t)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, path := range pages {
+		step(t, ctx, chromedp.EmulateViewport(1280, 900))
+		step(t, ctx, chromedp.Navigate(base+path))
+		png := step(t, ctx, chromedp.FullScreenshot(100))
+		if err := os.WriteFile(filepath.Join(dir, "explorer-"+name+".png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

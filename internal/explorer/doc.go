@@ -21,9 +21,20 @@
 //	                        index, paged; /address/{addr}/csv exports it
 //	/token/{addr|hbtc}      ERC-20 metadata and supply (eth_call), latest transfers
 //	/keystones              keystones against their Bitcoin publications and confirmations
-//	/btc/block/{hash}, /btc/tx/{txid}, /deposits, /withdrawals
-//	                        say what this build does not show yet (below)
-//	/search?q=              a number, hash, address, keystone id or Bitcoin txid to its page
+//	/btc/block/{hash}       a Bitcoin block as the node's index has it: height, time,
+//	                        confirmations, size, transactions paged, keystones published
+//	/btc/tx/{txid}          inputs and outputs (addresses, values, spends), fee, sat/vB,
+//	                        confirmations, the keystone it publishes, the deposits it
+//	                        makes, the payout batch it pays
+//	/deposits, /deposit/{txid:vout}
+//	                        deposits still confirming (the vault's recent outputs), then
+//	                        processed ones from the tunnel's events, newest first; each
+//	                        state is what hemi_getDeposit answers
+//	/withdrawals, /withdrawal/{id}
+//	                        the tunnel's queue (withdrawals and refunds), newest first, as
+//	                        hemi_getWithdrawal answers
+//	/search?q=              a number, hash, address, keystone id, Bitcoin block hash or
+//	                        txid, or a deposit outpoint to its page
 //	/chain.json             the chain in the ethereum-lists/chains format
 //	/provenance/deposit/{txid:vout}, /provenance/tx/{hash}
 //	                        a deposit's or transaction's chain of trust (DESIGN 8), checked
@@ -57,16 +68,30 @@
 // # Sources
 //
 // The chain (blocks, receipts, state), finality (badges, publications),
-// the address index (internal/explorer/addrindex) and the node's own
-// JSON-RPC in process (Config.Caller: eth_call, ots_traceTransaction,
-// ots_getTransactionError), each behind the narrow interfaces of
-// interface.go.
+// the address index (internal/explorer/addrindex), the node's Bitcoin
+// index (Bitcoin: blocks, transactions, spends, the vault's outputs) and
+// the node's own JSON-RPC in process (Config.Caller: eth_call, eth_getLogs,
+// ots_traceTransaction, ots_getTransactionError, hemi_getDeposit,
+// hemi_getWithdrawal), each behind the narrow interfaces of interface.go.
+// The tunnel pages ask the RPC rather than read state themselves, so a
+// page and hemi_getDeposit or hemi_getWithdrawal never disagree.
+// System transactions are decoded by the tunnel predeploy's ABI
+// (systx.go).
+//
+// # Bounded work
+//
+// Every page reads a bounded amount whatever the chain's size: a
+// Bitcoin block page reads its block once and shows 50 transactions per
+// page; a Bitcoin transaction page looks up at most 100 inputs' previous
+// outputs and 100 outputs' spends (past that the fee is not computed);
+// the deposit list scans at most 4 windows of 5,000 L2 blocks of the
+// tunnel's events per page (bloom-filtered eth_getLogs) and 100 recent
+// vault outputs; the withdrawal list reads 25 queue items per page; the
+// hBTC holders come from the newest 2,000 Transfer logs (the page says
+// when that was not all of them), one state read per address.
 //
 // # Not yet
 //
-// The Bitcoin side (a Bitcoin block or transaction with fee, sat/vB and
-// confirmations), deposits and withdrawals (the tunnel is built in other
-// branches; with it, Config.HBTC names hBTC) and `hemi bench explorer`.
 // The chain-of-trust check runs on the page's main thread (a deposit's
 // bundle takes a fraction of a second; a Worker would keep the page
 // responsive on slow machines).

@@ -16,6 +16,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/common/lru"
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
@@ -70,6 +71,8 @@ type Explorer struct {
 	// vaultScript also without Bitcoin).
 	tunnelAddr  *common.Address
 	vaultScript []byte
+	// summaries remembers the home page's block rows (cache.go).
+	summaries *lru.Cache[common.Hash, blockSummary]
 }
 
 // New parses the templates.
@@ -83,7 +86,8 @@ func New(cfg Config) (*Explorer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("subsystem", "explorer")
 	}
-	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{}}
+	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{},
+		summaries: lru.NewCache[common.Hash, blockSummary](summaryCacheSize)}
 	if t := cfg.Tunnel; t != nil {
 		ta, hb := t.TunnelAddress, t.HBTCAddress
 		e.tunnelAddr = &ta
@@ -180,6 +184,12 @@ var funcs = template.FuncMap{
 	"ether": formatEther,
 	"add":   func(a, b int) int { return a + b },
 	"add32": func(a int32, b int) int32 { return a + int32(b) },
+	"deref": func(v *uint64) uint64 {
+		if v == nil {
+			return 0
+		}
+		return *v
+	},
 	// uint64 prints an RPC quantity in decimal.
 	"uint64": func(v any) uint64 {
 		switch x := v.(type) {

@@ -8,6 +8,7 @@ import (
 	"html"
 	"math/big"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,8 @@ import (
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/hemi-go/hemi/internal/chain"
 )
 
 // reverter reverts with Error("boom") when called with data, else stops.
@@ -124,6 +127,39 @@ func TestPagesShowRPCValues(t *testing.T) {
 	}
 	if len(recs) != 1+len(hist.Txs) || recs[0][0] != "block" || recs[1][2] != hist.Txs[0].Hash.Hex() {
 		t.Errorf("csv %q", recs)
+	}
+
+	// Every CSV row of the sender (a creation, transfers, a failed call)
+	// says what eth_ says of its transaction.
+	_, body, _ = e.get("/address/" + a0.Hex() + "/csv")
+	if recs, err = csv.NewReader(strings.NewReader(body)).ReadAll(); err != nil || len(recs) != 1+5 {
+		t.Fatalf("csv of a0: %v %q", err, recs)
+	}
+	for _, rec := range recs[1:] {
+		var tx, rc, blk map[string]any
+		if err := e.rc.Call(&tx, "eth_getTransactionByHash", rec[2]); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.rc.Call(&rc, "eth_getTransactionReceipt", rec[2]); err != nil {
+			t.Fatal(err)
+		}
+		if err := e.rc.Call(&blk, "eth_getBlockByHash", tx["blockHash"], false); err != nil {
+			t.Fatal(err)
+		}
+		to := ""
+		if tx["to"] != nil {
+			to = common.HexToAddress(tx["to"].(string)).Hex()
+		}
+		num, _ := hexutil.DecodeUint64(tx["blockNumber"].(string))
+		pos, _ := hexutil.DecodeUint64(tx["transactionIndex"].(string))
+		tm, _ := hexutil.DecodeUint64(blk["timestamp"].(string))
+		value, _ := hexutil.DecodeBig(tx["value"].(string))
+		st := map[string]string{"0x1": "success", "0x0": "failed"}[rc["status"].(string)]
+		want := []string{strconv.FormatUint(num, 10), time.Unix(int64(tm), 0).UTC().Format(time.RFC3339), rec[2], strconv.FormatUint(pos, 10),
+			"user", common.HexToAddress(tx["from"].(string)).Hex(), to, value.String(), st, "out"}
+		if strings.Join(rec, ",") != strings.Join(want, ",") {
+			t.Errorf("csv row %q, eth_ says %q", rec, want)
+		}
 	}
 
 	e.page("/keystones", `href="/block/25"`, ">12</a>", "badge safe")
@@ -264,5 +300,45 @@ func TestNoScriptNeeded(t *testing.T) {
 	}
 	if !strings.Contains(html.UnescapeString(body), "Add to wallet") {
 		t.Error("no wallet button")
+	}
+}
+
+// TestBlockRowsFromIndex: a block's rows read from the address index's
+// records are those read from the block, its receipts and its senders
+// (a creation, transfers, a failed call, the system transactions).
+func TestBlockRowsFromIndex(t *testing.T) {
+	e := newEnv(t)
+	a1 := e.addr(1)
+	contract := crypto.CreateAddress(e.addr(0), 0)
+	blocks := []*chain.Block{
+		e.mine(e.send(0, 0, nil, 0, initCode(reverter), 300_000)),
+		e.mine(e.send(0, 1, &a1, 1e15, nil, 21_000), e.send(0, 2, &contract, 0, []byte{1}, 100_000), e.send(1, 0, &contract, 5, nil, 100_000)),
+	}
+	withIndex, err := New(Config{Chain: e.chain, Index: e.ix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	without, err := New(Config{Chain: e.chain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range blocks {
+		got, err := withIndex.blockRows(b, 0, b.Body.Len())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := without.blockRows(b, 0, b.Body.Len())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("block %d from the index:\n%v\nfrom the block:\n%v", b.NumberU64(), got, want)
+		}
+		if part, _ := withIndex.blockRows(b, 1, b.Body.Len()); fmt.Sprint(part) != fmt.Sprint(want[1:]) {
+			t.Errorf("block %d from position 1: %v", b.NumberU64(), part)
+		}
+	}
+	if rows, _ := withIndex.blockRows(blocks[1], 0, blocks[1].Body.Len()); rows[len(rows)-2].Status != "failed" || rows[len(rows)-1].Status != "success" {
+		t.Errorf("statuses %v", rows)
 	}
 }

@@ -52,6 +52,10 @@ var _ Finality = (*finality.Service)(nil)
 // *addrindex.Index implements it. Optional (nil: no history shown).
 type Index interface {
 	Before(addr common.Address, block uint64, pageSize int, mask byte) (addrindex.Page, error)
+	// BlockTxs gives the block page's rows without reading receipts or
+	// recovering senders; ok is false when the index does not hold that
+	// block (yet).
+	BlockTxs(number uint64, hash common.Hash, from, to int) (txs []addrindex.TxInfo, ok bool, err error)
 }
 
 var _ Index = (*addrindex.Index)(nil)

@@ -127,20 +127,20 @@ func (e *Explorer) home(w http.ResponseWriter, r *http.Request) {
 		h := e.cfg.Finality.Heads()
 		d.Safe, d.Finalized = h.Safe, h.Finalized
 	}
-	for n := d.Head; len(d.Blocks) < homeBlocks; n-- {
-		h, err := c.HeaderByNumber(n)
-		if err != nil {
-			break
-		}
-		b, err := c.BlockByHash(h.Hash())
+	// The latest blocks, by parent hash from the head (so a reorg
+	// between two reads cannot mix branches), each summarised once.
+	for hash := head.Hash(); len(d.Blocks) < homeBlocks; {
+		s, err := e.summary(hash)
 		if err != nil {
 			e.fail(w, r, err)
 			return
 		}
-		d.Blocks = append(d.Blocks, blockRow{Number: n, Hash: h.Hash(), Time: h.Time, Txs: b.Body.Len(), GasUsed: h.GasUsed, Finality: e.finalityOf(n)})
-		if n == 0 {
+		s.Finality = e.finalityOf(s.Number)
+		d.Blocks = append(d.Blocks, s.blockRow)
+		if s.Number == 0 {
 			break
 		}
+		hash = s.parent
 	}
 	d.Keystones = e.keystoneRows(d.Head, homeKeystones)
 	if e.cfg.Bitcoin != nil {
@@ -164,8 +164,8 @@ type txRow struct {
 	Value  *big.Int
 	Status string
 	Flags  string // for address history: in, out, token...
-	// Sys is a system transaction's decoded call (nil: a user's).
-	Sys *systemCall
+	// Sys is a system transaction's decoded call (zero: a user's).
+	Sys systemCall
 }
 
 type blockData struct {
@@ -233,28 +233,62 @@ func (e *Explorer) block(w http.ResponseWriter, r *http.Request) {
 	d.Next, d.HasNext = n+1, n < c.Head().Number.Uint64()
 	d.Pages = max(1, (d.Total+txPageSize-1)/txPageSize)
 	d.Page = pageParam(r, d.Pages)
-	rs, err := c.Receipts(d.Hash)
-	if err != nil {
+	lo, hi := (d.Page-1)*txPageSize, min(d.Total, d.Page*txPageSize)
+	if d.Txs, err = e.blockRows(b, lo, hi); err != nil {
 		e.fail(w, r, err)
 		return
 	}
-	signer := types.MakeSigner(c.Processor().ChainConfig(), h.Number, h.Time)
+	e.render(w, r, http.StatusOK, "block", fmt.Sprintf("Block %d", n), d)
+}
+
+// blockRows are the rows of b's transactions at positions [lo, hi): from
+// the address index's records when it holds b (no receipts read, no
+// sender recovered), else from the block and its receipts.
+func (e *Explorer) blockRows(b *chain.Block, lo, hi int) ([]txRow, error) {
+	h, n := b.Header, b.NumberU64()
 	nsys := len(b.Body.SystemTxs)
+	rows := make([]txRow, 0, hi-lo)
+	if e.cfg.Index != nil {
+		recs, ok, err := e.cfg.Index.BlockTxs(n, b.Hash(), lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		if ok && len(recs) == hi-lo {
+			for j, t := range recs {
+				i := lo + j
+				row := txRow{Index: i, Hash: t.Hash, Block: n, Time: h.Time, Kind: "user", From: t.From, To: t.To, Value: t.Value, Status: "failed"}
+				if t.Success {
+					row.Status = "success"
+				}
+				if i < nsys {
+					sc := decodeSystem(b.Body.SystemTxs[i])
+					row.Kind, row.Sys = sc.Kind, sc
+				}
+				rows = append(rows, row)
+			}
+			return rows, nil
+		}
+	}
+	rs, err := e.cfg.Chain.Receipts(b.Hash())
+	if err != nil {
+		return nil, err
+	}
+	signer := types.MakeSigner(e.cfg.Chain.Processor().ChainConfig(), h.Number, h.Time)
 	hashes := b.Body.TxHashes()
-	for i := (d.Page - 1) * txPageSize; i < min(d.Total, d.Page*txPageSize); i++ {
+	for i := lo; i < hi; i++ {
 		row := txRow{Index: i, Hash: hashes[i], Block: n, Time: h.Time, Status: status(rs, i)}
 		if i < nsys {
 			stx := b.Body.SystemTxs[i]
 			sc := decodeSystem(stx)
-			row.Kind, row.From, row.To, row.Value, row.Sys = sc.Kind, stx.From, stx.To, stx.Value, &sc
+			row.Kind, row.From, row.To, row.Value, row.Sys = sc.Kind, stx.From, stx.To, stx.Value, sc
 		} else {
 			tx := b.Body.Txs[i-nsys]
 			from, _ := types.Sender(signer, tx)
 			row.Kind, row.From, row.To, row.Value = "user", from, tx.To(), tx.Value()
 		}
-		d.Txs = append(d.Txs, row)
+		rows = append(rows, row)
 	}
-	e.render(w, r, http.StatusOK, "block", fmt.Sprintf("Block %d", n), d)
+	return rows, nil
 }
 
 func status(rs types.Receipts, i int) string {

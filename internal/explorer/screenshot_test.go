@@ -36,6 +36,8 @@ func TestScreenshots(t *testing.T) {
 		"tx":        "/tx/" + tx.Hash().Hex(),
 		"address":   "/address/" + a1.Hex(),
 		"keystones": "/keystones",
+		"btc-block": "/btc/block/" + e.bf.blocks[3].BlockHash().String(),
+		"btc-tx":    "/btc/tx/" + e.bf.deposit.TxHash().String(),
 	} {
 		step(t, ctx, chromedp.EmulateViewport(1280, 900))
 		step(t, ctx, chromedp.Navigate(e.url+path))

@@ -109,6 +109,3 @@ func decodeSystem(stx *block.SystemTx) systemCall {
 	}
 	return c
 }
-
-// systemKind is decodeSystem's kind.
-func systemKind(stx *block.SystemTx) string { return decodeSystem(stx).Kind }

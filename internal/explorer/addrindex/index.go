@@ -19,9 +19,10 @@ import (
 	"github.com/hemi-go/hemi/internal/pebblelog"
 )
 
-// version is the format of the database. An index of an older format or
+// Version is the format of the database. An index of an older format or
 // of another chain is emptied and rebuilt; a newer one is refused.
-const version = 1
+// Version 2 added the transaction records and the block time.
+const Version = 2
 
 // Flags say how an address takes part in a transaction (one byte per
 // entry, OR-ed when it takes part several ways).
@@ -46,6 +47,7 @@ const (
 	pfxHash  = 'h'
 	pfxUndo  = 'b'
 	pfxEntry = 'a'
+	pfxTx    = 'x'
 )
 
 // Errors.
@@ -139,7 +141,7 @@ func New(cfg Config) (*Index, error) {
 // older format) and loads the tip.
 func (ix *Index) open() error {
 	gen := ix.chain.Genesis().Hash()
-	want := binary.BigEndian.AppendUint32(nil, version)
+	want := binary.BigEndian.AppendUint32(nil, Version)
 	want = append(want, gen[:]...)
 	meta, err := ix.get(keyMeta)
 	if err != nil {
@@ -149,8 +151,8 @@ func (ix *Index) open() error {
 	case meta == nil:
 	case len(meta) != len(want):
 		return fmt.Errorf("%w: meta record of %d bytes", ErrCorrupt, len(meta))
-	case binary.BigEndian.Uint32(meta) > version:
-		return fmt.Errorf("%w: version %d, this node knows %d", ErrVersion, binary.BigEndian.Uint32(meta), version)
+	case binary.BigEndian.Uint32(meta) > Version:
+		return fmt.Errorf("%w: version %d, this node knows %d", ErrVersion, binary.BigEndian.Uint32(meta), Version)
 	case !bytes.Equal(meta, want):
 		ix.log.Warn("address index of another chain or an older format: rebuilding it")
 		if err := ix.db.DeleteRange([]byte{0}, []byte{0xff}, pebble.Sync); err != nil {
@@ -162,7 +164,7 @@ func (ix *Index) open() error {
 		b := ix.db.NewBatch()
 		_ = b.Set(keyMeta, want, nil)
 		_ = b.Set(keyTip, encodeTip(Tip{0, gen}), nil)
-		_ = b.Set(numKey(pfxHash, 0), gen[:], nil)
+		_ = b.Set(numKey(pfxHash, 0), encodeBlockRecord(gen, ix.chain.Genesis().Time), nil)
 		if err := b.Commit(pebble.Sync); err != nil {
 			return fmt.Errorf("addrindex: init: %w", err)
 		}
@@ -365,23 +367,28 @@ func (ix *Index) blockBatch(b *chain.Block, receipts types.Receipts) (*pebble.Ba
 	s := &entrySet{n: n, batch: ix.db.NewBatch(), addrs: make(map[common.Address]struct{})}
 	signer := types.MakeSigner(ix.chain.Processor().ChainConfig(), b.Header.Number, b.Header.Time)
 	nsys := len(b.Body.SystemTxs)
+	var rec []byte
 	for i, r := range receipts {
+		var t TxInfo
 		if i < nsys {
 			stx := b.Body.SystemTxs[i]
-			s.add(stx.From, FlagFrom)
-			if stx.To != nil {
-				s.add(*stx.To, FlagTo)
-			}
+			t = TxInfo{Hash: stx.Hash(), System: true, From: stx.From, To: stx.To, Value: stx.Value}
 		} else {
 			tx := b.Body.Txs[i-nsys]
 			from, err := types.Sender(signer, tx)
 			if err != nil {
 				return nil, fmt.Errorf("%w: block %d tx %d: sender: %v", ErrCorrupt, n, i, err)
 			}
-			s.add(from, FlagFrom)
-			if to := tx.To(); to != nil {
-				s.add(*to, FlagTo)
-			}
+			t = TxInfo{Hash: tx.Hash(), From: from, To: tx.To(), Value: tx.Value()}
+		}
+		t.Success = r.Status == types.ReceiptStatusSuccessful
+		s.add(t.From, FlagFrom)
+		if t.To != nil {
+			s.add(*t.To, FlagTo)
+		}
+		rec = appendTxRecord(rec[:0], &t)
+		if err := s.batch.Set(txKey(n, uint32(i)), rec, nil); err != nil {
+			return nil, err
 		}
 		if r.ContractAddress != (common.Address{}) {
 			s.add(r.ContractAddress, FlagTo)
@@ -408,7 +415,7 @@ func (ix *Index) blockBatch(b *chain.Block, receipts types.Receipts) (*pebble.Ba
 	}
 	hash := b.Hash()
 	_ = s.batch.Set(numKey(pfxUndo, n), undo, nil)
-	_ = s.batch.Set(numKey(pfxHash, n), hash[:], nil)
+	_ = s.batch.Set(numKey(pfxHash, n), encodeBlockRecord(hash, b.Header.Time), nil)
 	_ = s.batch.Set(keyTip, encodeTip(Tip{n, hash}), nil)
 	return s.batch, nil
 }
@@ -435,6 +442,7 @@ func (ix *Index) disconnect(t Tip) error {
 		a := common.BytesToAddress(undo[i : i+common.AddressLength])
 		_ = b.DeleteRange(entryKey(a, t.Number, 0), entryKey(a, t.Number+1, 0), nil)
 	}
+	_ = b.DeleteRange(txKey(t.Number, 0), txKey(t.Number+1, 0), nil)
 	_ = b.Delete(numKey(pfxUndo, t.Number), nil)
 	_ = b.Delete(numKey(pfxHash, t.Number), nil)
 	parent := Tip{t.Number - 1, h.ParentHash}
@@ -467,6 +475,14 @@ func entryKey(a common.Address, n uint64, index uint32) []byte {
 	k := make([]byte, 0, 1+common.AddressLength+8+4)
 	k = append(k, pfxEntry)
 	k = append(k, a[:]...)
+	k = binary.BigEndian.AppendUint64(k, n)
+	return binary.BigEndian.AppendUint32(k, index)
+}
+
+// txKey is the key of the record of transaction index of block n.
+func txKey(n uint64, index uint32) []byte {
+	k := make([]byte, 0, 1+8+4)
+	k = append(k, pfxTx)
 	k = binary.BigEndian.AppendUint64(k, n)
 	return binary.BigEndian.AppendUint32(k, index)
 }

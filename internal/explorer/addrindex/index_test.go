@@ -3,6 +3,7 @@ package addrindex
 import (
 	"fmt"
 	"log/slog"
+	"math/big"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -42,6 +43,46 @@ func checkPage(t *testing.T, name string, p Page, more bool, ws ...want) {
 		if e.Number != w.block.NumberU64() || e.BlockHash != w.block.Hash() || e.Index != idx || e.Flags != w.flags {
 			t.Errorf("%s: entry %d is %d/%d flags %b in %s, want %d/%d flags %b in %s", name, i,
 				e.Number, e.Index, e.Flags, e.BlockHash, w.block.NumberU64(), idx, w.flags, w.block.Hash())
+		}
+		if tx := w.block.Body.Txs[w.tx]; e.Time != w.block.Header.Time || e.Tx.Hash != tx.Hash() || e.Tx.System {
+			t.Errorf("%s: entry %d has time %d, tx %s (system %v), want %d, %s", name, i, e.Time, e.Tx.Hash, e.Tx.System, w.block.Header.Time, tx.Hash())
+		}
+	}
+}
+
+// checkRecords checks the index's record of every transaction of b
+// (system ones included) against the block and its receipts.
+func checkRecords(t *testing.T, ix *Index, c *chain.Chain, b *chain.Block) {
+	t.Helper()
+	rs, err := c.Receipts(b.Hash())
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer := types.LatestSigner(c.Config().ChainConfig)
+	nsys := len(b.Body.SystemTxs)
+	for i, h := range b.Body.TxHashes() {
+		v, err := ix.get(txKey(b.NumberU64(), uint32(i)))
+		if err != nil || v == nil {
+			t.Fatalf("block %d tx %d: no record (%v)", b.NumberU64(), i, err)
+		}
+		got, err := decodeTxRecord(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := TxInfo{Hash: h, Success: rs[i].Status == types.ReceiptStatusSuccessful}
+		if i < nsys {
+			stx := b.Body.SystemTxs[i]
+			want.System, want.From, want.To, want.Value = true, stx.From, stx.To, stx.Value
+		} else {
+			tx := b.Body.Txs[i-nsys]
+			want.From, _ = types.Sender(signer, tx)
+			want.To, want.Value = tx.To(), tx.Value()
+		}
+		if want.Value == nil {
+			want.Value = new(big.Int)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("block %d tx %d: record %v, want %v", b.NumberU64(), i, got, want)
 		}
 	}
 }
@@ -92,6 +133,17 @@ func TestHistory(t *testing.T) {
 	p, _ = ix.Before(a3, 0, 25, 0)
 	checkPage(t, "token recipient", p, false, want{b2, 0, FlagTokenIn})
 
+	for _, b := range append([]*chain.Block{b1, b2}, bs...) {
+		checkRecords(t, ix, e.chain, b)
+	}
+	if p, _ := ix.Before(a1, 0, 1, 0); p.Entries[0].Tx.To == nil || *p.Entries[0].Tx.To != a1 || p.Entries[0].Tx.From != a0 ||
+		p.Entries[0].Tx.Value.Sign() <= 0 || !p.Entries[0].Tx.Success {
+		t.Errorf("a1's newest entry carries %+v", p.Entries[0].Tx)
+	}
+	if p, _ := ix.Before(a0, b2.NumberU64(), 1, 0); p.Entries[0].Tx.To != nil {
+		t.Errorf("the creation's entry has recipient %s", p.Entries[0].Tx.To)
+	}
+
 	if _, err := ix.Before(a1, 0, 0, 0); err == nil {
 		t.Error("page size 0 accepted")
 	}
@@ -125,6 +177,28 @@ func TestReorg(t *testing.T) {
 	checkPage(t, "a5 after the reorg", p, false, want{side, 0, FlagTo})
 	p, _ = ix.Before(e.addr(0), 0, 25, FlagFrom)
 	checkPage(t, "a0 after the reorg", p, false, want{side, 0, FlagFrom}, want{bs[1], 0, FlagFrom}, want{bs[0], 0, FlagFrom})
+	checkRecords(t, ix, e.chain, side)
+	// BlockTxs: the side block's records; none for the abandoned block at
+	// the same number, nor above the head.
+	all, ok, err := ix.BlockTxs(side.NumberU64(), side.Hash(), 0, 100)
+	if err != nil || !ok || len(all) != side.Body.Len() || all[len(all)-1].Hash != side.Body.Txs[0].Hash() {
+		t.Fatalf("BlockTxs of the side block: %d records, %v %v", len(all), ok, err)
+	}
+	if one, ok, err := ix.BlockTxs(side.NumberU64(), side.Hash(), len(all)-1, len(all)); err != nil || !ok || fmt.Sprint(one) != fmt.Sprint(all[len(all)-1:]) {
+		t.Errorf("BlockTxs of the last position: %v %v %v", one, ok, err)
+	}
+	if txs, ok, err := ix.BlockTxs(bs[2].NumberU64(), bs[2].Hash(), 0, 100); ok || err != nil || txs != nil {
+		t.Errorf("BlockTxs of the abandoned block: %v %v %v", txs, ok, err)
+	}
+	if _, ok, err := ix.BlockTxs(bs[3].NumberU64(), bs[3].Hash(), 0, 100); ok || err != nil {
+		t.Errorf("BlockTxs above the index's tip: %v %v", ok, err)
+	}
+	if _, _, err := ix.BlockTxs(side.NumberU64(), side.Hash(), 0, MaxPageSize+1); err == nil {
+		t.Error("BlockTxs of more than a page accepted")
+	}
+	if v, _ := ix.get(txKey(bs[3].NumberU64(), 0)); v != nil {
+		t.Errorf("the abandoned block %d's records stay: %x", bs[3].NumberU64(), v)
+	}
 
 	// The abandoned branch comes back (a longer child of its tip).
 	back := e.mineOn(bs[3].Header, e.transfer(0, 4, a1))
@@ -134,6 +208,12 @@ func TestReorg(t *testing.T) {
 		want{bs[1], 0, FlagTo}, want{bs[0], 0, FlagTo})
 	p, _ = ix.Before(a5, 0, 25, 0)
 	checkPage(t, "a5 back", p, false)
+	for _, b := range append(bs, back) {
+		checkRecords(t, ix, e.chain, b)
+	}
+	if v, _ := ix.get(txKey(back.NumberU64()+1, 0)); v != nil {
+		t.Errorf("a record above the head: %x", v)
+	}
 }
 
 // noRecent hides the chain's in-memory blocks, so the index reads every

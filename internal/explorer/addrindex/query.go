@@ -1,7 +1,9 @@
 package addrindex
 
 import (
+	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
@@ -18,8 +20,12 @@ type Entry struct {
 	Index  uint32 // position in the block, system transactions first
 	Flags  byte   // Flag*
 	// BlockHash is the block the entry was indexed from (canonical
-	// unless the index is behind a reorg for a moment).
+	// unless the index is behind a reorg for a moment), Time its
+	// timestamp.
 	BlockHash common.Hash
+	Time      uint64
+	// Tx is the transaction as the index keeps it.
+	Tx TxInfo
 }
 
 // Page is one page of an address's history, newest first.
@@ -73,9 +79,13 @@ func (ix *Index) page(addr common.Address, lo, hi uint64, pageSize int, mask byt
 		return Page{}, fmt.Errorf("addrindex: iterate: %w", err)
 	}
 	defer it.Close()
+	type blockRec struct {
+		hash common.Hash
+		time uint64
+	}
 	var (
 		out     Page
-		hashes  = map[uint64]common.Hash{}
+		blocks  = map[uint64]blockRec{}
 		valid   bool
 		lastNum uint64
 	)
@@ -102,17 +112,31 @@ func (ix *Index) page(addr common.Address, lo, hi uint64, pageSize int, mask byt
 			break
 		}
 		lastNum = n
-		h, ok := hashes[n]
+		br, ok := blocks[n]
 		if !ok {
 			hv, closer, err := snap.Get(numKey(pfxHash, n))
 			if err != nil {
-				return Page{}, fmt.Errorf("%w: entry of block %d without its block hash: %v", ErrCorrupt, n, err)
+				return Page{}, fmt.Errorf("%w: entry of block %d without its block record: %v", ErrCorrupt, n, err)
 			}
-			h = common.BytesToHash(hv)
+			br.hash, br.time, err = decodeBlockRecord(hv)
 			closer.Close()
-			hashes[n] = h
+			if err != nil {
+				return Page{}, err
+			}
+			blocks[n] = br
 		}
-		out.Entries = append(out.Entries, Entry{Number: n, Index: binary.BigEndian.Uint32(k[1+common.AddressLength+8:]), Flags: v[0], BlockHash: h})
+		index := binary.BigEndian.Uint32(k[1+common.AddressLength+8:])
+		e := Entry{Number: n, Index: index, Flags: v[0], BlockHash: br.hash, Time: br.time}
+		tv, closer, err := snap.Get(txKey(n, index))
+		if err != nil {
+			return Page{}, fmt.Errorf("%w: entry of block %d without its transaction %d: %v", ErrCorrupt, n, index, err)
+		}
+		e.Tx, err = decodeTxRecord(tv)
+		closer.Close()
+		if err != nil {
+			return Page{}, fmt.Errorf("block %d transaction %d: %w", n, index, err)
+		}
+		out.Entries = append(out.Entries, e)
 	}
 	if err := it.Error(); err != nil {
 		return Page{}, fmt.Errorf("addrindex: iterate: %w", err)
@@ -133,4 +157,47 @@ func bytesMax(n int) []byte {
 		b[i] = 0xff
 	}
 	return b
+}
+
+// BlockTxs returns the records of the transactions at positions [from,
+// to) of block number (fewer where the block ends), if the index holds
+// that block as hash; ok is false when it does not (not indexed yet, or
+// indexed on another branch): the caller reads the block instead.
+func (ix *Index) BlockTxs(number uint64, hash common.Hash, from, to int) (txs []TxInfo, ok bool, err error) {
+	if from < 0 || to < from || to-from > MaxPageSize {
+		return nil, false, fmt.Errorf("addrindex: transactions %d to %d: want at most %d from 0 on", from, to, MaxPageSize)
+	}
+	snap := ix.db.NewSnapshot()
+	defer snap.Close()
+	hv, closer, err := snap.Get(numKey(pfxHash, number))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("addrindex: read: %w", err)
+	}
+	h, _, err := decodeBlockRecord(hv)
+	closer.Close()
+	if err != nil || h != hash {
+		return nil, false, err
+	}
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: txKey(number, uint32(from)), UpperBound: txKey(number, uint32(to))})
+	if err != nil {
+		return nil, false, fmt.Errorf("addrindex: iterate: %w", err)
+	}
+	defer it.Close()
+	for valid := it.First(); valid; valid = it.Next() {
+		if want := txKey(number, uint32(from+len(txs))); !bytes.Equal(it.Key(), want) {
+			return nil, false, fmt.Errorf("%w: block %d has no record of transaction %d", ErrCorrupt, number, from+len(txs))
+		}
+		t, err := decodeTxRecord(it.Value())
+		if err != nil {
+			return nil, false, fmt.Errorf("block %d transaction %d: %w", number, from+len(txs), err)
+		}
+		txs = append(txs, t)
+	}
+	if err := it.Error(); err != nil {
+		return nil, false, fmt.Errorf("addrindex: iterate: %w", err)
+	}
+	return txs, true, nil
 }
