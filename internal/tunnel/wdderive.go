@@ -47,20 +47,22 @@ const (
 	DomainTunnelVaultFlag block.SourceDomain = 0x104
 )
 
-// Gas of the withdrawal system transactions, each within the block gas
-// limit with room (TestSystemCallGas measures the worst: openBatch of 100
-// inputs and 25 outputs 5.9M, markPaid of 25 outputs 0.26M). Their sum
-// with the view update and PoP rewards stays under the 30M block limit.
+// Gas of the withdrawal system transactions: the measured worst case
+// plus a margin (genesis.TunnelBatchGas and the others say the figures;
+// TestSystemTxGasBudget measures them). A flag that cancels the open
+// batch writes its outputs back to the queue and gets CancelFlagGas;
+// every other flag FlagGas.
 const (
-	BatchGas     = 8_000_000
-	PaidGas      = 1_000_000
-	FlagGas      = 500_000
-	ShortfallGas = 100_000
+	BatchGas      = genesis.TunnelBatchGas
+	PaidGas       = genesis.TunnelPaidGas
+	FlagGas       = genesis.TunnelFlagGas
+	CancelFlagGas = genesis.TunnelCancelFlagGas
+	ShortfallGas  = genesis.TunnelShortfallGas
 )
 
 // MaxFlagsPerBlock bounds the vault-spend flags of one block; more
 // unmatched spends are flagged in the next blocks (each spender once).
-const MaxFlagsPerBlock = 16
+const MaxFlagsPerBlock = genesis.TunnelMaxFlagsPerBlock
 
 // MaxKeystoneScan bounds the keystones the superfinality check reads per
 // block (newest first): 1,024 keystones of 25 blocks at 2 s is 14 hours of
@@ -168,24 +170,46 @@ func (w *Withdrawals) Derive(d *rules.Derivation) ([]*block.SystemTx, error) {
 	if err != nil {
 		return nil, err
 	}
-	var txs []*block.SystemTx
 	flags, cancel, err := w.flags(d, st, v)
 	if err != nil {
 		return nil, err
 	}
+	var bt []*block.SystemTx
 	if !cancel {
-		bt, err := w.batch(d, st, v)
-		if err != nil {
+		if bt, err = w.batch(d, st, v); err != nil {
 			return nil, err
 		}
-		txs = append(txs, bt...)
 	}
-	txs = append(txs, flags...)
 	sf, err := w.shortfall(d, st, v)
 	if err != nil {
 		return nil, err
 	}
-	return append(txs, sf...), nil
+	return fitGas(d.GasLeft, bt, flags, sf), nil
+}
+
+// MaxGas is the most gas the deriver's transactions of one block ask for
+// (rules.GasBounded): genesis.TunnelWithdrawalGas.
+func (w *Withdrawals) MaxGas() uint64 { return genesis.TunnelWithdrawalGas() }
+
+// fitGas keeps, in block order (the batch call, the flags, the shortfall
+// flag), the transactions whose Gas fits in left: a batch call that does
+// not fit waits, the flags stop at the first that does not fit (the rest
+// are flagged in the next blocks), a shortfall flag that does not fit
+// waits. Everything dropped is derived again from the next block's
+// state, so nothing is lost; only a configuration genesis validation
+// refuses can make it drop anything.
+func fitGas(left uint64, groups ...[]*block.SystemTx) []*block.SystemTx {
+	var out []*block.SystemTx
+	for _, g := range groups {
+		for _, tx := range g {
+			if tx.Gas > left {
+				break
+			}
+			left -= tx.Gas
+			out = append(out, tx)
+		}
+	}
+	return out
 }
 
 // vaultView is the vault as of the view, with the open batch.
@@ -430,7 +454,11 @@ func (w *Withdrawals) flags(d *rules.Derivation, st StateReader, v *vaultView) (
 			return nil, false, err
 		}
 		cancel = cancel || c
-		txs = append(txs, w.systemTx(DomainTunnelVaultFlag, sp, d.Number, FlagGas, data))
+		gas := uint64(FlagGas)
+		if c {
+			gas = CancelFlagGas
+		}
+		txs = append(txs, w.systemTx(DomainTunnelVaultFlag, sp, d.Number, gas, data))
 	}
 	return txs, cancel, nil
 }

@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"math/big"
@@ -75,6 +76,9 @@ type wdEnv struct {
 	number  uint64 // the next block
 	view    int32
 	gasUsed []uint64 // by the last step's transactions
+	// gasLeft is the derivation's GasLeft; 0: the deriver's MaxGas, what
+	// a chain with a valid genesis gives it.
+	gasLeft uint64
 }
 
 // newWDEnv is the devnet tunnel (2-of-3) with a recovery delay of 1,000
@@ -169,7 +173,8 @@ func (e *wdEnv) derivation() *rules.Derivation {
 			}
 			return &pop.L2Keystone{Number: k, ID: ksID(k)}, nil
 		},
-		State: func() (*state.StateDB, error) { return e.st, nil },
+		State:   func() (*state.StateDB, error) { return e.st, nil },
+		GasLeft: cmp.Or(e.gasLeft, e.w.MaxGas()),
 	}
 }
 
