@@ -156,8 +156,9 @@ func measureBatches(t *testing.T, m gasMeter) {
 			// MaxFlagsPerBlock more spends of no batch, each its own
 			// spender: plain flags, the first of each spender.
 			for i := 1; i <= MaxFlagsPerBlock; i++ {
-				e.btc.spend(ins[i], chainhash.Hash{0xef, byte(i)}, e.view)
+				e.btc.spend(ins[i], chainhash.Hash{0xef, byte(i)}, e.view+1)
 			}
+			e.view++
 			e.stepMeasure(m)
 		}
 	}

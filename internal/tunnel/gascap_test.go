@@ -18,6 +18,12 @@ import (
 // openDeposits opens a chain like openWD whose deposit deriver's cap is
 // maxDeposits whatever the genesis says.
 func (s *wdScenario) openDeposits(maxDeposits int) *chain.Chain {
+	return s.openWith(maxDeposits, s.w)
+}
+
+// openWith opens a chain like openWD with the deposit cap maxDeposits
+// and the withdrawal deriver w.
+func (s *wdScenario) openWith(maxDeposits int, w *tunnel.Withdrawals) *chain.Chain {
 	t := s.t
 	cfg, err := chain.ConfigFromSpec(s.spec)
 	if err != nil {
@@ -29,7 +35,7 @@ func (s *wdScenario) openDeposits(maxDeposits int) *chain.Chain {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Derivers = []chain.Deriver{derive.ViewUpdate{}, &tunnel.FeeRate{Tunnel: s.tcfg.TunnelAddress}, deps, s.w,
+	cfg.Derivers = []chain.Deriver{derive.ViewUpdate{}, &tunnel.FeeRate{Tunnel: s.tcfg.TunnelAddress}, deps, w,
 		&derive.PoPRewards{PoP: s.spec.Config.PoP, Interval: s.spec.Config.KeystoneInterval}}
 	cfg.NoSync, cfg.Bitcoin = true, s.btc
 	cfg.Clock = clock.Fixed{T: time.Unix(int64(s.spec.Timestamp)+10_000_000, 0)}

@@ -249,7 +249,7 @@ func waitHead(t testing.TB, ix *Index, c *chain.Chain) {
 	}
 }
 
-// OutputsFrom, ConfirmedTx, BlockFeeRates, ScriptOutputs: the tunnel's
+// OutputsFrom, ConfirmedTx, BlockFeeRates: the tunnel's deposit
 // reads; the fake chain has no transactions, so no outputs and no fees.
 func (f *fakeBTC) OutputsFrom([]byte, int32, uint32, uint32, int32, int, chainhash.Hash) ([]rules.DepositOutput, error) {
 	return nil, nil
@@ -261,6 +261,19 @@ func (f *fakeBTC) ConfirmedTx(chainhash.Hash, chainhash.Hash) (*wire.MsgTx, bool
 
 func (f *fakeBTC) BlockFeeRates(chainhash.Hash, int) ([]int64, error) { return nil, nil }
 
-func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]rules.ScriptOutput, error) {
+// ScriptUnspent, ScriptBalance, ScriptSpends, HeaderHashAt: the
+// tunnel's vault reads; the fake chain has no transactions, so no
+// outputs (and the vault watch reads from the start).
+func (f *fakeBTC) ScriptUnspent([]byte, int, chainhash.Hash) ([]rules.ScriptOutput, error) {
 	return nil, nil
+}
+
+func (f *fakeBTC) ScriptBalance([]byte, chainhash.Hash) (int64, error) { return 0, nil }
+
+func (f *fakeBTC) ScriptSpends([]byte, int32, int32, chainhash.Hash) ([]rules.ScriptOutput, error) {
+	return nil, nil
+}
+
+func (f *fakeBTC) HeaderHashAt(int32, chainhash.Hash) (chainhash.Hash, bool, error) {
+	return chainhash.Hash{}, false, nil
 }
