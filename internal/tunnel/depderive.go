@@ -88,9 +88,6 @@ var (
 	_ rules.Deriver = (*Deposits)(nil)
 )
 
-// MaxGas is FeeRateGas (rules.GasBounded).
-func (f *FeeRate) MaxGas() uint64 { return FeeRateGas }
-
 // Derive records the view's fee rate when it differs from the parent's
 // and the record fits in d.GasLeft (else a later block records it).
 func (f *FeeRate) Derive(d *rules.Derivation) ([]*block.SystemTx, error) {
@@ -150,12 +147,6 @@ func NewDeposits(cfg DepositConfig) (*Deposits, error) {
 // confirmations in a view at viewHeight.
 func ConfirmedTop(viewHeight int32, conf uint32) int32 {
 	return viewHeight - int32(conf) + 1
-}
-
-// MaxGas is the cursor's move and MaxDepositsPerBlock deposits
-// (rules.GasBounded).
-func (dd *Deposits) MaxGas() uint64 {
-	return CursorGas + uint64(dd.cfg.MaxDepositsPerBlock)*DepositGas
 }
 
 // Derive returns the block's cursor move and deposits: at most

@@ -78,10 +78,10 @@
 // the target). Genesis validation refuses a tunnel section that does
 // not fit, naming the field and the value that would. The derivers also
 // cap by rules.Derivation.GasLeft (what is left of the budget after the
-// derivers before them, less the MaxGas the ones after them reserve):
-// deposits carry over, a batch call, a flag or the shortfall flag waits,
-// the same on every node, so a block whose system transactions exceed
-// the budget cannot be derived.
+// derivers before them, less what the PoP rewards after them reserve),
+// in block order: deposits carry over, a batch call, a flag or the
+// shortfall flag waits, the same on every node, so a block whose system
+// transactions exceed the budget cannot be derived.
 //
 // # Bounded reads (vaultwatch.go)
 //

@@ -267,3 +267,32 @@ func TestSystemTxGasBudget(t *testing.T) {
 		}
 	}
 }
+
+// TestWithdrawalsCapByGasLeft: the withdrawal deriver derives no more
+// than Derivation.GasLeft, in block order, and what it drops is derived
+// in a later block: a batch that does not fit waits, flags stop at the
+// first that does not fit and the rest follow.
+func TestWithdrawalsCapByGasLeft(t *testing.T) {
+	e := newWDEnv(t)
+	e.fund(1, alice, 9_000_000, 50)
+	e.refundDeposit(2, 1_000_000, 51)
+	e.gasLeft = BatchGas - 1
+	wantKinds(t, e.step())
+	e.gasLeft = 0
+	wantKinds(t, e.step(), "openBatch")
+
+	f := newWDEnv(t)
+	var ins []wire.OutPoint
+	for i := range 3 {
+		ins = append(ins, f.fund(byte(i), alice, 1_000_000, 50))
+	}
+	for i, in := range ins {
+		f.btc.spend(in, chainhash.Hash{0xef, byte(i)}, 101)
+	}
+	f.view = 101
+	f.gasLeft = 2*FlagGas + ShortfallGas - 1
+	wantKinds(t, f.step(), "flagVaultSpend", "flagVaultSpend")
+	f.gasLeft = 0
+	wantKinds(t, f.step(), "flagVaultSpend", "flagShortfall")
+	wantKinds(t, f.step())
+}

@@ -189,10 +189,6 @@ func (w *Withdrawals) Derive(d *rules.Derivation) ([]*block.SystemTx, error) {
 	return fitGas(d.GasLeft, bt, flags, sf), nil
 }
 
-// MaxGas is the most gas the deriver's transactions of one block ask for
-// (rules.GasBounded): genesis.TunnelWithdrawalGas.
-func (w *Withdrawals) MaxGas() uint64 { return genesis.TunnelWithdrawalGas() }
-
 // fitGas keeps, in block order (the batch call, the flags, the shortfall
 // flag), the transactions whose Gas fits in left: a batch call that does
 // not fit waits, the flags stop at the first that does not fit (the rest

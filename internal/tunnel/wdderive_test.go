@@ -112,8 +112,8 @@ type wdEnv struct {
 	number  uint64 // the next block
 	view    int32
 	gasUsed []uint64 // by the last step's transactions
-	// gasLeft is the derivation's GasLeft; 0: the deriver's MaxGas, what
-	// a chain with a valid genesis gives it.
+	// gasLeft is the derivation's GasLeft; 0: the deriver's worst case,
+	// at least what a chain with a valid genesis gives it.
 	gasLeft uint64
 	// parent is the last derived block's parent header: the next
 	// derivation's parent chains to it, so the vault watch's memo
@@ -221,7 +221,7 @@ func (e *wdEnv) derivation() *rules.Derivation {
 			return &pop.L2Keystone{Number: k, ID: ksID(k)}, nil
 		},
 		State:   func() (*state.StateDB, error) { return e.st, nil },
-		GasLeft: cmp.Or(e.gasLeft, e.w.MaxGas()),
+		GasLeft: cmp.Or(e.gasLeft, genesis.TunnelWithdrawalGas()),
 	}
 }
 

@@ -29,11 +29,12 @@ type Deriver interface {
 	Derive(d *Derivation) ([]*block.SystemTx, error)
 }
 
-// GasBounded is a Deriver that declares the most gas its system
-// transactions of one block ask for in total (the sum of their Gas).
-// The chain reserves it out of the budget the derivers before it see
-// (Derivation.GasLeft), so work that cannot wait (the view update, PoP
-// rewards) always fits after work that can (the tunnel's).
+// GasBounded is a Deriver whose work cannot wait (it does not cap
+// itself by Derivation.GasLeft: the view update, PoP rewards) and that
+// declares the most gas its system transactions of one block ask for in
+// total (the sum of their Gas). The chain reserves it out of the budget
+// the derivers before it see, so it always fits after work that can
+// wait (the tunnel's, which caps itself and declares nothing).
 type GasBounded interface {
 	MaxGas() uint64
 }
@@ -81,6 +82,7 @@ type Derivation struct {
 	// derivers before it derived, less the MaxGas of the GasBounded
 	// derivers after it. A deriver whose work can wait (deposits carry
 	// over, a batch or a flag waits a block) derives no more than fits,
+	// in block order,
 	// so the system transactions of a block never exceed the budget and
 	// every node cuts at the same place. Genesis validation makes the
 	// worst case fit, so this binds only a configuration it would
