@@ -5,6 +5,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/pop"
@@ -34,13 +35,50 @@ func (c *Chain) deriveSystemTxs(parent *types.Header, vh hvm.Header) ([]*block.S
 		},
 		State: func() (*state.StateDB, error) { return c.StateAt(parent.Root) },
 	}
-	var out []*block.SystemTx
-	for _, dv := range c.cfg.Derivers {
+	// The budget each deriver sees (rules.Derivation.GasLeft): what is
+	// left after the derivers before it, less what the GasBounded ones
+	// after it may need.
+	limit := c.cfg.GasLimit
+	if limit == 0 {
+		limit = parent.GasLimit
+	}
+	budget := genesis.SystemGasBudgetFor(limit)
+	dvs := c.cfg.Derivers
+	reserve := make([]uint64, len(dvs)+1)
+	for i := len(dvs) - 1; i >= 0; i-- {
+		reserve[i] = reserve[i+1]
+		if b, ok := dvs[i].(rules.GasBounded); ok {
+			reserve[i] = satAdd(reserve[i], b.MaxGas())
+		}
+	}
+	var (
+		out  []*block.SystemTx
+		used uint64
+	)
+	for i, dv := range dvs {
+		d.GasLeft = satSub(budget, satAdd(used, reserve[i+1]))
 		txs, err := dv.Derive(d)
 		if err != nil {
 			return nil, err
 		}
+		for _, tx := range txs {
+			used = satAdd(used, tx.Gas)
+		}
 		out = append(out, txs...)
 	}
 	return out, nil
+}
+
+func satAdd(a, b uint64) uint64 {
+	if s := a + b; s >= a {
+		return s
+	}
+	return ^uint64(0)
+}
+
+func satSub(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return 0
 }

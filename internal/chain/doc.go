@@ -51,7 +51,11 @@
 // system transactions' Gas must fit in the block gas limit; their used gas
 // counts in the receipts' cumulative gas and the header's GasUsed, and
 // user transactions get the gas limit minus what the system transactions
-// used.
+// used. The derivers keep the sum within the system gas budget, half the
+// gas limit (genesis.SystemGasBudget, validated against the genesis's
+// worst case): deriveSystemTxs gives each deriver what is left of it,
+// less the MaxGas of the rules.GasBounded derivers after it
+// (rules.Derivation.GasLeft), and the tunnel's derivers stop there.
 //
 // # PoP rewards (issue 4)
 //

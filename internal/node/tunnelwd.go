@@ -13,7 +13,6 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/network"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
-	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/metrics"
 	"github.com/hemi-go/hemi/internal/node/indexadapt"
 	"github.com/hemi-go/hemi/internal/rpc"
@@ -53,7 +52,7 @@ func (n *Node) rpcWithdrawals(ix *index.Index) *rpc.Withdrawals {
 // writes the flags into the chain).
 type vaultWatch struct {
 	chain *chain.Chain
-	btc   rules.WithdrawalBitcoin
+	btc   tunnel.VaultBitcoin
 	w     *tunnel.Withdrawals
 	vault tunnel.VaultScripts
 	log   *slog.Logger
@@ -62,7 +61,7 @@ type vaultWatch struct {
 	vaultSat, owedSat, shortfallSat, oldest prometheus.Gauge
 }
 
-func newVaultWatch(c *chain.Chain, btc rules.WithdrawalBitcoin, w *tunnel.Withdrawals, v tunnel.VaultScripts, log *slog.Logger, r prometheus.Registerer) *vaultWatch {
+func newVaultWatch(c *chain.Chain, btc tunnel.VaultBitcoin, w *tunnel.Withdrawals, v tunnel.VaultScripts, log *slog.Logger, r prometheus.Registerer) *vaultWatch {
 	const sub = "tunnel"
 	return &vaultWatch{chain: c, btc: btc, w: w, vault: v, log: log,
 		spendFlags:     metrics.Counter(r, sub, "vault_spend_flags_total", "Vault spends that match no payout batch, flagged by a system transaction."),
@@ -99,12 +98,7 @@ func (v *vaultWatch) block(h *types.Header) {
 		return
 	}
 	view := genesis.ReadView(st)
-	outs, err := v.btc.ScriptOutputs(v.w.Fees().VaultScript, view.Hash)
-	if err != nil {
-		v.log.Warn("vault watch: vault outputs", "block", h.Number, "view", view.Hash, "err", err)
-		return
-	}
-	o, err := v.w.VaultOwed(st, outs, uint32(max(view.Height, 0)))
+	o, err := v.w.VaultOwed(st, v.btc, h, view.Hash, view.Height)
 	if err != nil {
 		v.log.Warn("vault watch: balance sheet", "block", h.Number, "err", err)
 		return

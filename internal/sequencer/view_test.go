@@ -112,9 +112,21 @@ func (f *fakeBTC) ConfirmedTx(chainhash.Hash, chainhash.Hash) (*wire.MsgTx, bool
 
 func (f *fakeBTC) BlockFeeRates(chainhash.Hash, int) ([]int64, error) { return nil, nil }
 
-// ScriptOutputs: the fake chain has no transactions, so no outputs.
-func (f *fakeBTC) ScriptOutputs([]byte, chainhash.Hash) ([]chainrules.ScriptOutput, error) {
+// ScriptUnspent, ScriptBalance, ScriptSpends, HeaderHashAt: the
+// tunnel's vault reads; the fake chain has no transactions, so no
+// outputs (and the vault watch reads from the start).
+func (f *fakeBTC) ScriptUnspent([]byte, int, chainhash.Hash) ([]chainrules.ScriptOutput, error) {
 	return nil, nil
+}
+
+func (f *fakeBTC) ScriptBalance([]byte, chainhash.Hash) (int64, error) { return 0, nil }
+
+func (f *fakeBTC) ScriptSpends([]byte, int32, int32, chainhash.Hash) ([]chainrules.ScriptOutput, error) {
+	return nil, nil
+}
+
+func (f *fakeBTC) HeaderHashAt(int32, chainhash.Hash) (chainhash.Hash, bool, error) {
+	return chainhash.Hash{}, false, nil
 }
 
 func (f *fakeBTC) MainChainAt(height int32) (hvm.Header, error) {

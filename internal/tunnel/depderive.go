@@ -88,10 +88,14 @@ var (
 	_ rules.Deriver = (*Deposits)(nil)
 )
 
-// Derive records the view's fee rate when it differs from the parent's.
+// Derive records the view's fee rate when it differs from the parent's
+// and the record fits in d.GasLeft (else a later block records it).
 func (f *FeeRate) Derive(d *rules.Derivation) ([]*block.SystemTx, error) {
 	if d.State == nil {
 		return nil, fmt.Errorf("%w: the derivation has no parent state", ErrDepositConfig)
+	}
+	if d.GasLeft < FeeRateGas {
+		return nil, nil
 	}
 	rates, err := d.Bitcoin.BlockFeeRates(d.View.Hash, FeeRateWindow)
 	if err != nil {
@@ -145,11 +149,17 @@ func ConfirmedTop(viewHeight int32, conf uint32) int32 {
 	return viewHeight - int32(conf) + 1
 }
 
-// Derive returns the block's cursor move and deposits.
+// Derive returns the block's cursor move and deposits: at most
+// MaxDepositsPerBlock, and no more than fit in d.GasLeft beside the
+// cursor's move (the rest carry over as beyond the cap).
 func (dd *Deposits) Derive(d *rules.Derivation) ([]*block.SystemTx, error) {
 	if d.State == nil {
 		return nil, fmt.Errorf("%w: the derivation has no parent state", ErrDepositConfig)
 	}
+	if d.GasLeft < CursorGas {
+		return nil, nil // the cursor cannot move: a later block resumes
+	}
+	limit := int(min(uint64(dd.cfg.MaxDepositsPerBlock), (d.GasLeft-CursorGas)/DepositGas))
 	st, err := d.State()
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: parent state: %w", err)
@@ -160,15 +170,15 @@ func (dd *Deposits) Derive(d *rules.Derivation) ([]*block.SystemTx, error) {
 	if top <= int32(cur.Height) {
 		return nil, nil
 	}
-	outs, err := d.Bitcoin.OutputsFrom(cfg.VaultScript, int32(cur.Height)+1, cur.TxPos, cur.Vout, top, cfg.MaxDepositsPerBlock+1, d.View.Hash)
+	outs, err := d.Bitcoin.OutputsFrom(cfg.VaultScript, int32(cur.Height)+1, cur.TxPos, cur.Vout, top, limit+1, d.View.Hash)
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: vault outputs as of %s: %w", d.View.Hash, err)
 	}
 	next := Cursor{Height: uint32(top)}
-	if len(outs) > cfg.MaxDepositsPerBlock {
-		o := outs[cfg.MaxDepositsPerBlock]
+	if len(outs) > limit {
+		o := outs[limit]
 		next = Cursor{Height: uint32(o.Height - 1), TxPos: o.TxPos, Vout: o.OutPoint.Index}
-		outs = outs[:cfg.MaxDepositsPerBlock]
+		outs = outs[:limit]
 	}
 	out := []*block.SystemTx{systemCall(cfg.Tunnel, block.SourceHash(DomainTunnelCursor, d.View.Hash, d.Number),
 		CursorGas, SetDepositCursorCalldata(next))}

@@ -60,6 +60,45 @@
 // the raw form (RecipientScript). FuzzParseDeposits and
 // FuzzParseRecipient check the invariants on any input.
 //
+// # Gas budget (genesis/tunnelgas.go, gas_test.go)
+//
+// The tunnel's system transactions come first in a block and must never
+// run out of gas (a mint cannot revert), so each has a fixed Gas: its
+// worst case measured by TestSystemTxGasBudget (every slot it writes
+// going from zero, the longest loops the derivers allow: 100 batch
+// inputs, 25 outputs, a paid marker moving the queue head over
+// MaxQueueScan items) plus genesis.GasMargin (10%), rounded up to 1,000.
+// The test fails when a constant is below what it measures or above the
+// margin. A block's worst case (genesis.Config.SystemGas: the view update,
+// the fee rate, the cursor and max_deposits_per_block deposits, the
+// costlier batch call with MaxFlagsPerBlock flags and the shortfall
+// flag, the PoP rewards) must fit in genesis.SystemGasBudget, half the
+// block gas limit: users keep at least the other half, and system work
+// alone never raises the EIP-1559 base fee (its gas used stays at most
+// the target). Genesis validation refuses a tunnel section that does
+// not fit, naming the field and the value that would. The derivers also
+// cap by rules.Derivation.GasLeft (what is left of the budget after the
+// derivers before them, less what the PoP rewards after them reserve),
+// in block order: deposits carry over, a batch call, a flag or the
+// shortfall flag waits, the same on every node, so a block whose system
+// transactions exceed the budget cannot be derived.
+//
+// # Bounded reads (vaultwatch.go)
+//
+// The withdrawal deriver runs every block and the vault's history only
+// grows, so it never walks it: it reads the vault's oldest
+// MaxPayoutInputs unspent outputs and its balance (the index's
+// per-script unspent set), the deposits from the deposit cursor on, and
+// the vault spends not yet resolved (marked paid or flagged), which a
+// memo keyed by (parent block, view) carries from block to block: each
+// block reads the spends of the Bitcoin blocks new since its parent's
+// view (after a Bitcoin reorg, from the fork point). The memo changes the
+// work, never the result (a deriver without it derives the same
+// transactions: TestVaultWatchMemoEqualsFullScan, every wdEnv step), so
+// it is not consensus state; after a restart the first block reads
+// every spend once. TestVaultReadsBounded: the index reads per block
+// stay the same as the vault's history grows.
+//
 // # Invariants
 //
 //  1. The vault is a function of (signers as a set, k, recovery in order,
@@ -69,6 +108,8 @@
 //     ErrDescriptor; ParseDeposits answers for any transaction.
 //  3. Every vault output of a transaction that does not spend the vault
 //     is exactly one of mint, refund, record.
+//  4. The system transactions of a block never ask for more than
+//     genesis.SystemGasBudget, and each never uses more than its Gas.
 //
 // It imports the formats and rules below it (chain/block, chain/genesis,
 // chain/rules, finality/tracker) and verify/vault, no store or service.

@@ -36,18 +36,18 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 )
 
-// Gas limits of the tunnel's deposit-side system transactions. A first
-// mint (new key, new recipient, new supply word) writes four new slots and
-// emits two events: 104,231 gas; a refund queues a withdrawal-queue item
-// with its script: 126,102 for a P2WPKH script (TestMintOncePerKey and
-// TestRefundAndRecord measure both and require at most half the limit).
-// The margin is what makes "a mint cannot revert" hold: a deposit system
-// transaction never runs out of gas. MaxDepositsPerBlock * DepositGas must
-// fit in the block gas limit beside the other system transactions.
+// Gas limits of the tunnel's deposit-side system transactions: the
+// measured worst case plus a margin (genesis.TunnelDepositGas and the
+// others say the figures; TestSystemTxGasBudget measures them). The
+// margin is what makes "a mint cannot revert" hold: a deposit system
+// transaction never runs out of gas. genesis.Config.Validate checks that
+// MaxDepositsPerBlock of them fit the block's system gas budget beside
+// the other system transactions, and the deposit deriver derives no
+// more than what is left of it (Derivation.GasLeft).
 const (
-	DepositGas = 300_000
-	CursorGas  = 60_000
-	FeeRateGas = 60_000
+	DepositGas = genesis.TunnelDepositGas
+	CursorGas  = genesis.TunnelCursorGas
+	FeeRateGas = genesis.TunnelFeeRateGas
 )
 
 // TunnelABI and HBTCABI are the predeploys' ABIs.

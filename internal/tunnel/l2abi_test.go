@@ -199,8 +199,8 @@ func TestMintOncePerKey(t *testing.T) {
 	e.number = 42
 	used := e.system(tunnel.MintCalldata(op, alice, 150_000_000))
 	t.Logf("first mint gas %d (limit %d)", used, tunnel.DepositGas)
-	if used > tunnel.DepositGas/2 {
-		t.Fatalf("mint used %d gas, more than half its limit %d", used, tunnel.DepositGas)
+	if used > tunnel.DepositGas { // TestSystemTxGasBudget has the worst cases
+		t.Fatalf("mint used %d gas, more than its limit %d", used, tunnel.DepositGas)
 	}
 	// Events: hBTC's Transfer from zero, then DepositMinted.
 	if len(e.logs) != 2 || e.logs[0].Address != hbtcAddr || e.logs[1].Address != tunnelAddr {
@@ -283,7 +283,7 @@ func TestRefundAndRecord(t *testing.T) {
 	e.number = 10
 	used := e.system(tunnel.RefundDepositCalldata(op1, common.Address{}, script, 9_000, 2))
 	t.Logf("refund gas %d", used)
-	if used > tunnel.DepositGas/2 {
+	if used > tunnel.DepositGas { // TestSystemTxGasBudget has the worst cases
 		t.Fatalf("refund used %d gas", used)
 	}
 	// RefundQueued (TunnelWithdrawals) then DepositRefundQueued.

@@ -144,11 +144,7 @@ func (s *wdScenario) sheet() *tunnel.Owed {
 	s.t.Helper()
 	st := s.state(nil)
 	v := genesis.ReadView(st)
-	outs, err := s.btc.ScriptOutputs(s.vault, v.Hash)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	o, err := s.w.VaultOwed(st, outs, uint32(v.Height))
+	o, err := s.w.VaultOwed(st, s.btc, s.seq.Head(), v.Hash, v.Height)
 	if err != nil {
 		s.t.Fatal(err)
 	}

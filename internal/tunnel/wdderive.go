@@ -12,8 +12,8 @@ package tunnel
 // The vault's outputs come from the Bitcoin index as of the view
 // (rules.WithdrawalBitcoin), not from an L2-side ledger: the index is
 // the truth a payout must spend, it sees every spend (so the watch needs
-// no second source), and it needs nothing of the deposit deriver's
-// state. A vault output is spendable by a batch once it has
+// no second source). vaultwatch.go reads it with work bounded by what is
+// new, never by the vault's history. A vault output is spendable by a batch once it has
 // max(DepositConfirmations, WithdrawalConfirmations) confirmations: a
 // deposit is then settled (minted, refund queued or recorded, carry-over
 // aside, which does not change what the vault holds) and a change output
@@ -27,6 +27,7 @@ import (
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
@@ -47,20 +48,22 @@ const (
 	DomainTunnelVaultFlag block.SourceDomain = 0x104
 )
 
-// Gas of the withdrawal system transactions, each within the block gas
-// limit with room (TestSystemCallGas measures the worst: openBatch of 100
-// inputs and 25 outputs 5.9M, markPaid of 25 outputs 0.26M). Their sum
-// with the view update and PoP rewards stays under the 30M block limit.
+// Gas of the withdrawal system transactions: the measured worst case
+// plus a margin (genesis.TunnelBatchGas and the others say the figures;
+// TestSystemTxGasBudget measures them). A flag that cancels the open
+// batch writes its outputs back to the queue and gets CancelFlagGas;
+// every other flag FlagGas.
 const (
-	BatchGas     = 8_000_000
-	PaidGas      = 1_000_000
-	FlagGas      = 500_000
-	ShortfallGas = 100_000
+	BatchGas      = genesis.TunnelBatchGas
+	PaidGas       = genesis.TunnelPaidGas
+	FlagGas       = genesis.TunnelFlagGas
+	CancelFlagGas = genesis.TunnelCancelFlagGas
+	ShortfallGas  = genesis.TunnelShortfallGas
 )
 
 // MaxFlagsPerBlock bounds the vault-spend flags of one block; more
 // unmatched spends are flagged in the next blocks (each spender once).
-const MaxFlagsPerBlock = 16
+const MaxFlagsPerBlock = genesis.TunnelMaxFlagsPerBlock
 
 // MaxKeystoneScan bounds the keystones the superfinality check reads per
 // block (newest first): 1,024 keystones of 25 blocks at 2 s is 14 hours of
@@ -116,6 +119,11 @@ type Withdrawals struct {
 	tc     *genesis.TunnelConfig
 	tunnel common.Address
 	fees   Fees
+	// memo keeps each derivation's unresolved vault spends for the
+	// next block's (vaultwatch.go); useMemo false reads them all every
+	// time (tests compare both).
+	memo    spendMemo
+	useMemo bool
 }
 
 var _ rules.Deriver = (*Withdrawals)(nil)
@@ -137,7 +145,7 @@ func NewWithdrawals(cfg WithdrawalConfig) (*Withdrawals, error) {
 		return nil, err
 	}
 	tc := cfg.Tunnel.Clone()
-	return &Withdrawals{cfg: cfg, tc: tc, tunnel: tc.TunnelAddress, fees: f}, nil
+	return &Withdrawals{cfg: cfg, tc: tc, tunnel: tc.TunnelAddress, fees: f, useMemo: true}, nil
 }
 
 // Fees is how the deriver sizes payouts (for clients that re-derive).
@@ -160,38 +168,62 @@ func (w *Withdrawals) Derive(d *rules.Derivation) ([]*block.SystemTx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tunnel: parent state of block %d: %w", d.Number, err)
 	}
-	outs, err := d.Bitcoin.ScriptOutputs(w.fees.VaultScript, d.View.Hash)
-	if err != nil {
-		return nil, fmt.Errorf("tunnel: vault outputs as of %s: %w", d.View.Hash, err)
-	}
-	v, err := w.view(st, outs, uint32(max(d.View.Height, 0)))
+	v, err := w.readVault(st, d.Bitcoin, d.Parent, d.View.Hash, d.View.Height)
 	if err != nil {
 		return nil, err
 	}
-	var txs []*block.SystemTx
 	flags, cancel, err := w.flags(d, st, v)
 	if err != nil {
 		return nil, err
 	}
+	var bt []*block.SystemTx
 	if !cancel {
-		bt, err := w.batch(d, st, v)
-		if err != nil {
+		if bt, err = w.batch(d, st, v); err != nil {
 			return nil, err
 		}
-		txs = append(txs, bt...)
 	}
-	txs = append(txs, flags...)
 	sf, err := w.shortfall(d, st, v)
 	if err != nil {
 		return nil, err
 	}
-	return append(txs, sf...), nil
+	return fitGas(d.GasLeft, bt, flags, sf), nil
 }
 
-// vaultView is the vault as of the view, with the open batch.
+// fitGas keeps, in block order (the batch call, the flags, the shortfall
+// flag), the transactions whose Gas fits in left: a batch call that does
+// not fit waits, the flags stop at the first that does not fit (the rest
+// are flagged in the next blocks), a shortfall flag that does not fit
+// waits. Everything dropped is derived again from the next block's
+// state, so nothing is lost; only a configuration genesis validation
+// refuses can make it drop anything.
+func fitGas(left uint64, groups ...[]*block.SystemTx) []*block.SystemTx {
+	var out []*block.SystemTx
+	for _, g := range groups {
+		for _, tx := range g {
+			if tx.Gas > left {
+				break
+			}
+			left -= tx.Gas
+			out = append(out, tx)
+		}
+	}
+	return out
+}
+
+// vaultView is the vault as of the view (vaultwatch.go), with the open
+// batch.
 type vaultView struct {
-	height   uint32
-	outs     []rules.ScriptOutput
+	height uint32
+	// unspent are the oldest MaxPayoutInputs unspent vault outputs,
+	// oldest first; balance is the sum of all of them.
+	unspent []rules.ScriptOutput
+	balance int64
+	// confirmingSat is the unspent deposits the deposit deriver has not
+	// processed yet.
+	confirmingSat uint64
+	// spends are the vault spends not yet resolved (marked paid or
+	// flagged), in the spent outputs' Bitcoin order.
+	spends   []rules.ScriptOutput
 	batch    *Batch
 	head     QueueHead
 	attempts map[chainhash.Hash]uint32 // the open batch's payout txids
@@ -204,15 +236,17 @@ type vaultView struct {
 	paidHeight int32
 }
 
-func (w *Withdrawals) view(st StateReader, outs []rules.ScriptOutput, height uint32) (*vaultView, error) {
+// batchView completes v with the open batch: its attempts' txids, its
+// inputs and whether a spend of its first input by an attempt paid it.
+func (w *Withdrawals) batchView(st StateReader, v *vaultView) error {
 	b, err := ReadBatch(st, w.tunnel)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	v := &vaultView{height: height, outs: outs, batch: b, head: ReadQueueHead(st, w.tunnel),
-		attempts: map[chainhash.Hash]uint32{}, inBatch: map[wire.OutPoint]bool{}}
+	v.batch, v.head = b, ReadQueueHead(st, w.tunnel)
+	v.attempts, v.inBatch = map[chainhash.Hash]uint32{}, map[wire.OutPoint]bool{}
 	if !b.Open {
-		return v, nil
+		return nil
 	}
 	for a := uint32(0); a <= b.Attempt; a++ {
 		ba, err := b.AtAttempt(a, w.fees)
@@ -229,9 +263,10 @@ func (w *Withdrawals) view(st StateReader, outs []rules.ScriptOutput, height uin
 		v.inBatch[in.OutPoint] = true
 	}
 	if len(b.Inputs) > 0 {
-		for i := range outs {
-			o := &outs[i]
-			if o.OutPoint != b.Inputs[0].OutPoint || !o.Spent {
+		// An attempt's spend is unresolved until the marker: in spends.
+		for i := range v.spends {
+			o := &v.spends[i]
+			if o.OutPoint != b.Inputs[0].OutPoint {
 				continue
 			}
 			if a, ok := v.attempts[o.SpendTxid]; ok {
@@ -239,7 +274,7 @@ func (w *Withdrawals) view(st StateReader, outs []rules.ScriptOutput, height uin
 			}
 		}
 	}
-	return v, nil
+	return nil
 }
 
 // batch derives the open batch's paid marker or re-derivation, or a new
@@ -290,8 +325,8 @@ func (w *Withdrawals) batch(d *rules.Derivation, st StateReader, v *vaultView) (
 // inputSpent reports whether any input of the open batch is spent in the
 // view.
 func inputSpent(v *vaultView) bool {
-	for i := range v.outs {
-		if v.outs[i].Spent && v.inBatch[v.outs[i].OutPoint] {
+	for i := range v.spends {
+		if v.inBatch[v.spends[i].OutPoint] {
 			return true
 		}
 	}
@@ -314,11 +349,11 @@ func (w *Withdrawals) feeRate(st StateReader) (uint64, error) {
 }
 
 // spendableOutputs are the vault's unspent outputs with the confirmations
-// a batch input needs, oldest first.
+// a batch input needs, oldest first, of its oldest MaxPayoutInputs.
 func (w *Withdrawals) spendableOutputs(v *vaultView) []BatchInput {
 	var ins []BatchInput
-	for i := range v.outs {
-		o := &v.outs[i]
+	for i := range v.unspent {
+		o := &v.unspent[i]
 		if o.Spent || o.Value <= 0 || tracker.ConfirmationsAt(int32(v.height), o.Height) < w.spendable() {
 			continue
 		}
@@ -400,18 +435,12 @@ func (w *Withdrawals) flags(d *rules.Derivation, st StateReader, v *vaultView) (
 		hits   = map[chainhash.Hash]bool{}
 		order  []chainhash.Hash
 	)
-	for i := range v.outs {
-		o := &v.outs[i]
-		if !o.Spent {
-			continue
-		}
+	for i := range v.spends {
+		o := &v.spends[i]
 		if _, ok := v.attempts[o.SpendTxid]; ok {
 			continue
 		}
 		if _, ok := first[o.SpendTxid]; !ok {
-			if ReadPaidBy(st, w.tunnel, o.SpendTxid) != 0 || ReadFlaggedSpend(st, w.tunnel, o.SpendTxid) {
-				continue
-			}
 			first[o.SpendTxid] = o
 			order = append(order, o.SpendTxid)
 		}
@@ -430,7 +459,11 @@ func (w *Withdrawals) flags(d *rules.Derivation, st StateReader, v *vaultView) (
 			return nil, false, err
 		}
 		cancel = cancel || c
-		txs = append(txs, w.systemTx(DomainTunnelVaultFlag, sp, d.Number, FlagGas, data))
+		gas := uint64(FlagGas)
+		if c {
+			gas = CancelFlagGas
+		}
+		txs = append(txs, w.systemTx(DomainTunnelVaultFlag, sp, d.Number, gas, data))
 	}
 	return txs, cancel, nil
 }
@@ -465,32 +498,21 @@ func (o *Owed) Shortfall() uint64 {
 // deposits). A deposit counts as confirming until the deposit deriver
 // processed it (minted, queued for refund or recorded: Processed in the
 // parent state), carried-over ones included; an output created by a
-// transaction that spends a vault output is a change, never a deposit.
-// Everything is read as of the view and the parent state, so the
-// equation holds to the satoshi at every block.
+// transaction that spends a vault output is a change, never a deposit
+// (readVault). Everything is read as of the view and the parent state,
+// so the equation holds to the satoshi at every block.
 func (w *Withdrawals) owed(st StateReader, v *vaultView) (*Owed, error) {
 	sup := HBTCSupply(st, w.tc.HBTCAddress)
 	if !sup.IsUint64() {
 		return nil, fmt.Errorf("tunnel: hBTC supply %s beyond 64 bits", sup)
 	}
 	supply, recorded := sup.Uint64(), ReadRecordedSat(st, w.tunnel)
-	o := &Owed{SupplySat: supply, RecordedSat: recorded, PendingSat: ReadPendingSat(st, w.tunnel), RefreshFeesSat: v.batch.RefreshFees}
-	spenders := map[chainhash.Hash]bool{}
-	for i := range v.outs {
-		if v.outs[i].Spent {
-			spenders[v.outs[i].SpendTxid] = true
-		}
-	}
-	for i := range v.outs {
-		x := &v.outs[i]
-		if x.Spent || x.Value <= 0 {
-			continue
-		}
-		o.VaultSat += uint64(x.Value)
-		conf := tracker.ConfirmationsAt(int32(v.height), x.Height)
-		o.OldestAge = max(o.OldestAge, conf)
-		if !spenders[x.OutPoint.Hash] && !Processed(st, w.tunnel, DepositKey(x.OutPoint)) {
-			o.ConfirmingSat += uint64(x.Value)
+	o := &Owed{SupplySat: supply, RecordedSat: recorded, PendingSat: ReadPendingSat(st, w.tunnel), RefreshFeesSat: v.batch.RefreshFees,
+		VaultSat: uint64(v.balance), ConfirmingSat: v.confirmingSat}
+	for i := range v.unspent {
+		if x := &v.unspent[i]; x.Value > 0 {
+			o.OldestAge = tracker.ConfirmationsAt(int32(v.height), x.Height)
+			break
 		}
 	}
 	if v.paid {
@@ -537,11 +559,13 @@ func (w *Withdrawals) shortfall(d *rules.Derivation, st StateReader, v *vaultVie
 	return []*block.SystemTx{w.systemTx(DomainTunnelVaultFlag, shortfallKey, d.Number, ShortfallGas, data)}, nil
 }
 
-// VaultOwed is the vault's balance sheet for the block after the one
-// whose post-state st is, with the view's vault outputs outs at height:
-// what the shortfall flag compares, for metrics and RPC.
-func (w *Withdrawals) VaultOwed(st StateReader, outs []rules.ScriptOutput, height uint32) (*Owed, error) {
-	v, err := w.view(st, outs, height)
+// VaultOwed is the vault's balance sheet for the block after head, whose
+// post-state st is, with head's own Bitcoin view (hash, height): what the
+// shortfall flag compares, for metrics and RPC. It reads as a derivation
+// on head does (vaultwatch.go), so it costs what a block's derivation
+// costs.
+func (w *Withdrawals) VaultOwed(st StateReader, btc VaultBitcoin, head *types.Header, hash chainhash.Hash, height int32) (*Owed, error) {
+	v, err := w.readVault(st, btc, head, hash, height)
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package tunnel
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"fmt"
 	"math/big"
@@ -28,8 +29,9 @@ import (
 // fakeBitcoin is the Bitcoin a derivation reads, as of the view the test
 // sets: the vault's outputs with their spends, and keystone publications.
 type fakeBitcoin struct {
-	outs []rules.ScriptOutput
-	pubs map[[32]byte][]pop.Publication
+	outs       []rules.ScriptOutput
+	pubs       map[[32]byte][]pop.Publication
+	spendReads int
 }
 
 func (f *fakeBitcoin) Publications(id [32]byte, _ chainhash.Hash) ([]pop.Publication, error) {
@@ -40,8 +42,43 @@ func (f *fakeBitcoin) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address
 	return nil, nil
 }
 
-func (f *fakeBitcoin) ScriptOutputs(_ []byte, _ chainhash.Hash) ([]rules.ScriptOutput, error) {
-	return append([]rules.ScriptOutput(nil), f.outs...), nil
+// ScriptUnspent: the unspent outputs in the order the test added them
+// (its Bitcoin order), the first max.
+func (f *fakeBitcoin) ScriptUnspent(_ []byte, max int, _ chainhash.Hash) ([]rules.ScriptOutput, error) {
+	var out []rules.ScriptOutput
+	for _, o := range f.outs {
+		if !o.Spent && len(out) < max {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeBitcoin) ScriptBalance(_ []byte, _ chainhash.Hash) (int64, error) {
+	var sum int64
+	for _, o := range f.outs {
+		if !o.Spent {
+			sum += o.Value
+		}
+	}
+	return sum, nil
+}
+
+func (f *fakeBitcoin) ScriptSpends(_ []byte, from, to int32, _ chainhash.Hash) ([]rules.ScriptOutput, error) {
+	f.spendReads++
+	var out []rules.ScriptOutput
+	for _, o := range f.outs {
+		if o.Spent && o.SpendHeight >= from && o.SpendHeight <= to {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// HeaderHashAt: one chain, whose block at height h has the hash the
+// test's views use (derivation).
+func (f *fakeBitcoin) HeaderHashAt(h int32, _ chainhash.Hash) (chainhash.Hash, bool, error) {
+	return chainhash.Hash{byte(h)}, true, nil
 }
 
 // deposit adds an unspent vault output of sat at height.
@@ -75,6 +112,16 @@ type wdEnv struct {
 	number  uint64 // the next block
 	view    int32
 	gasUsed []uint64 // by the last step's transactions
+	// gasLeft is the derivation's GasLeft; 0: the deriver's worst case,
+	// at least what a chain with a valid genesis gives it.
+	gasLeft uint64
+	// parent is the last derived block's parent header: the next
+	// derivation's parent chains to it, so the vault watch's memo
+	// carries from block to block (full is the same deriver without it,
+	// which every step compares with).
+	parent   *types.Header
+	lastView int32
+	full     *Withdrawals
 }
 
 // newWDEnv is the devnet tunnel (2-of-3) with a recovery delay of 1,000
@@ -158,8 +205,12 @@ func (e *wdEnv) publish(k uint64, height int32) {
 }
 
 func (e *wdEnv) derivation() *rules.Derivation {
+	parent := &types.Header{Number: new(big.Int).SetUint64(e.number - 1)}
+	if p := e.parent; p != nil {
+		parent.ParentHash, parent.MixDigest = p.Hash(), rules.Random(chainhash.Hash{byte(e.lastView)})
+	}
 	return &rules.Derivation{
-		Parent:  &types.Header{Number: new(big.Int).SetUint64(e.number - 1)},
+		Parent:  parent,
 		Number:  e.number,
 		View:    hvm.Header{Height: e.view, Hash: chainhash.Hash{byte(e.view)}},
 		Bitcoin: e.btc,
@@ -169,7 +220,8 @@ func (e *wdEnv) derivation() *rules.Derivation {
 			}
 			return &pop.L2Keystone{Number: k, ID: ksID(k)}, nil
 		},
-		State: func() (*state.StateDB, error) { return e.st, nil },
+		State:   func() (*state.StateDB, error) { return e.st, nil },
+		GasLeft: cmp.Or(e.gasLeft, genesis.TunnelWithdrawalGas()),
 	}
 }
 
@@ -177,10 +229,30 @@ func (e *wdEnv) derivation() *rules.Derivation {
 // them (each must succeed within its gas) and moves to the next block.
 func (e *wdEnv) step() []*block.SystemTx {
 	e.t.Helper()
-	txs, err := e.w.Derive(e.derivation())
+	d := e.derivation()
+	txs, err := e.w.Derive(d)
 	if err != nil {
 		e.t.Fatalf("derive block %d: %v", e.number, err)
 	}
+	// The same block derived without the vault watch's memo (every spend
+	// read from the start) must be the same.
+	if e.full == nil {
+		e.full = must(NewWithdrawals(e.w.cfg))
+		e.full.useMemo = false
+	}
+	txs2, err := e.full.Derive(e.derivation())
+	if err != nil {
+		e.t.Fatalf("derive block %d without the memo: %v", e.number, err)
+	}
+	if fmt.Sprint(kinds(txs)) != fmt.Sprint(kinds(txs2)) || len(txs) != len(txs2) {
+		e.t.Fatalf("block %d: with the memo %v, without %v", e.number, kinds(txs), kinds(txs2))
+	}
+	for i := range txs {
+		if txs[i].Hash() != txs2[i].Hash() {
+			e.t.Fatalf("block %d: system tx %d differs with the memo", e.number, i)
+		}
+	}
+	e.parent, e.lastView = d.Parent, e.view
 	e.block = e.number
 	e.gasUsed = e.gasUsed[:0]
 	for _, tx := range txs {

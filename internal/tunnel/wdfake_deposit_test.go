@@ -16,7 +16,7 @@ func (f *fakeBitcoin) OutputsFrom(_ []byte, height int32, txPos, vout uint32, to
 	for _, o := range f.outs {
 		after := o.Height > height || (o.Height == height && (txPos == 0 && o.OutPoint.Index >= vout))
 		if after && o.Height <= toHeight && len(out) < max {
-			out = append(out, rules.DepositOutput{OutPoint: o.OutPoint, Value: o.Value, Height: o.Height})
+			out = append(out, rules.DepositOutput{OutPoint: o.OutPoint, Value: o.Value, Height: o.Height, Spent: o.Spent})
 		}
 	}
 	return out, nil

@@ -100,7 +100,7 @@ func (f *Bitcoin) Publisher(chainhash.Hash, chainhash.Hash) (*common.Address, er
 	return nil, errNoTransactions
 }
 
-// OutputsFrom, ConfirmedTx, BlockFeeRates, ScriptOutputs are the
+// OutputsFrom, ConfirmedTx, BlockFeeRates and the Script reads are the
 // tunnel's reads: no outputs, no transactions and no fees.
 func (f *Bitcoin) OutputsFrom([]byte, int32, uint32, uint32, int32, int, chainhash.Hash) ([]rules.DepositOutput, error) {
 	return nil, nil
@@ -114,9 +114,27 @@ func (f *Bitcoin) ConfirmedTx(chainhash.Hash, chainhash.Hash) (*wire.MsgTx, bool
 // BlockFeeRates: no fee statistics (the floor applies).
 func (f *Bitcoin) BlockFeeRates(chainhash.Hash, int) ([]int64, error) { return nil, nil }
 
-// ScriptOutputs: no outputs pay any script.
-func (f *Bitcoin) ScriptOutputs([]byte, chainhash.Hash) ([]rules.ScriptOutput, error) {
+// ScriptUnspent, ScriptBalance, ScriptSpends: no outputs pay any script.
+func (f *Bitcoin) ScriptUnspent([]byte, int, chainhash.Hash) ([]rules.ScriptOutput, error) {
 	return nil, nil
+}
+
+func (f *Bitcoin) ScriptBalance([]byte, chainhash.Hash) (int64, error) { return 0, nil }
+
+func (f *Bitcoin) ScriptSpends([]byte, int32, int32, chainhash.Hash) ([]rules.ScriptOutput, error) {
+	return nil, nil
+}
+
+// HeaderHashAt is the hash at height on the one chain, found up to asOf.
+func (f *Bitcoin) HeaderHashAt(height int32, asOf chainhash.Hash) (chainhash.Hash, bool, error) {
+	i, ok := f.byHash[asOf]
+	if !ok {
+		return chainhash.Hash{}, false, fmt.Errorf("block %s: %w", asOf, chain.ErrViewNotReady)
+	}
+	if height < 0 || int(height) > i {
+		return chainhash.Hash{}, false, nil
+	}
+	return f.Headers[height].Hash, true, nil
 }
 
 // view is Bitcoin as of one of its blocks.

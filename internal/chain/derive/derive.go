@@ -24,7 +24,9 @@ func Default(p *genesis.PoPConfig, interval uint64) []rules.Deriver {
 
 var (
 	_ rules.ViewUpdater = ViewUpdate{}
+	_ rules.GasBounded  = ViewUpdate{}
 	_ rules.Deriver     = (*PoPRewards)(nil)
+	_ rules.GasBounded  = (*PoPRewards)(nil)
 )
 
 // ViewUpdate derives the first system transaction of every block: the
@@ -40,6 +42,9 @@ func (ViewUpdate) Derive(d *rules.Derivation) ([]*block.SystemTx, error) {
 	return []*block.SystemTx{up}, nil
 }
 
+// MaxGas is the view update's Gas (rules.GasBounded).
+func (ViewUpdate) MaxGas() uint64 { return genesis.ViewUpdateGas }
+
 // DerivesViewUpdate marks ViewUpdate as the view update's deriver
 // (rules.ViewUpdater), which every derivation list starts with.
 func (ViewUpdate) DerivesViewUpdate() {}
@@ -50,6 +55,17 @@ func (ViewUpdate) DerivesViewUpdate() {}
 type PoPRewards struct {
 	PoP      genesis.PoPConfig
 	Interval uint64
+}
+
+// MaxGas is the Gas of MaxRewarded rewards, 0 with rewards off
+// (rules.GasBounded): the tunnel's derivers, before it, leave it room.
+// Rewards are not capped by Derivation.GasLeft: genesis validation
+// makes them fit the budget.
+func (r *PoPRewards) MaxGas() uint64 {
+	if !r.PoP.RewardsOn() || r.PoP.MaxRewarded <= 0 {
+		return 0
+	}
+	return uint64(r.PoP.MaxRewarded) * genesis.RewardGas
 }
 
 // Derive pays the keystone d.Number pays, if any: K is the ancestor at

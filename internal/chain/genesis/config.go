@@ -189,6 +189,9 @@ func (c *Config) Validate() error {
 	if err := c.Tunnel.Validate(); err != nil {
 		return err
 	}
+	if err := c.validateSystemGas(); err != nil {
+		return err
+	}
 	return c.Forks.validate()
 }
 

@@ -37,7 +37,8 @@
 //	                   recovery (x-only keys, leaf order), m,
 //	                   recovery_delay, deposit_confirmations,
 //	                   withdrawal_confirmations, min_deposit_sat,
-//	                   max_deposits_per_block, rederive_blocks,
+//	                   max_deposits_per_block (within the system gas
+//	                   budget, see Constants), rederive_blocks,
 //	                   tunnel_address, hbtc_address} (tunnel_file.go)
 //
 // Decode is strict: unknown fields, duplicate keys (at any depth, also an
@@ -70,6 +71,12 @@
 //	system address         0xDeaDDEaDDeAdDeAdDEAdDEaddeAddEAdDEAd0001 (no key)
 //	HVMState predeploy     0x48656d6900000000000000000000000000000001
 //	view update gas        1,000,000
+//	system gas budget      half the gas limit (SystemGasBudget): the
+//	                       worst case of a block's system transactions
+//	                       (SystemGas: view update, PoP rewards, the
+//	                       tunnel's, tunnelgas.go) must fit in it, so
+//	                       users keep the other half and system work
+//	                       alone never raises the base fee
 //	dev accounts           10 x 10,000 ether, m/44'/60'/0'/0/i of
 //	                       "test test ... junk" (anvil's)
 //

@@ -37,7 +37,7 @@ func TestFileRoundTrip(t *testing.T) {
 	f := devFile(t)
 	f.Config.Sequencers = append(f.Config.Sequencers, common.Address{7})
 	f.SequencerNames = []string{"", "second <&> one"}
-	f.Config.ViewLag, f.Config.GasLimit, f.Config.InitialBaseFee = 0, 12_345_678, 1<<60
+	f.Config.ViewLag, f.Config.GasLimit, f.Config.InitialBaseFee = 0, 32_345_678, 1<<60
 	f.Config.PoP.Reward = new(big.Int).Lsh(big.NewInt(1), 200)
 	f.Bitcoin.Height = 7 // not block 0: any hash
 	f.Bitcoin.Hash[0] = 0xee

@@ -55,8 +55,13 @@ func TestPoPConfigValidate(t *testing.T) {
 		{name: "rewards do not fit the gas limit", mut: func(c *Config) {
 			c.PoP.MaxRewarded = int((c.GasLimit-ViewUpdateGas)/RewardGas) + 1
 		}},
-		{name: "rewards exactly fit the gas limit", ok: true, mut: func(c *Config) {
-			c.PoP.MaxRewarded = int((c.GasLimit - ViewUpdateGas) / RewardGas)
+		// The view update and the rewards must fit the system gas
+		// budget, half the gas limit (tunnelgas.go).
+		{name: "rewards do not fit the system gas budget", mut: func(c *Config) {
+			c.PoP.MaxRewarded = int((c.SystemGasBudget()-ViewUpdateGas)/RewardGas) + 1
+		}},
+		{name: "rewards exactly fit the system gas budget", ok: true, mut: func(c *Config) {
+			c.PoP.MaxRewarded = int((c.SystemGasBudget() - ViewUpdateGas) / RewardGas)
 		}},
 	}
 	for _, tc := range tests {

@@ -28,8 +28,13 @@ const (
 	DefaultMinDepositSat = 10_000
 	// DefaultMaxDepositsPerBlock caps the deposit system transactions of
 	// one L2 block; the rest carry over to the next blocks, so a flood of
-	// dust deposits cannot stall the chain or its block time.
-	DefaultMaxDepositsPerBlock = 64
+	// dust deposits cannot stall the chain or its block time. 24 at 2 s
+	// blocks is 12 deposits a second, more than Bitcoin's whole
+	// throughput; with the default gas limit and PoP rewards the worst
+	// case of a block's system transactions is then 14,199,000 gas, under
+	// the budget of half the limit (SystemGasBudget) with room for 16
+	// more PoP rewards (27 deposits would be the most that fit).
+	DefaultMaxDepositsPerBlock = 24
 	// DefaultRederiveBlocks: a payout not confirmed this many Bitcoin
 	// blocks after it was derived is re-derived at a higher fee rate.
 	DefaultRederiveBlocks = 6
@@ -45,10 +50,10 @@ const (
 	// MAX_PUBKEYS_PER_MULTI_A (999), the most a multi_a leaf may have
 	// within the script interpreter's 1,000-element stack.
 	MaxTunnelKeys = 999
-	// MaxDepositsPerBlockLimit bounds MaxDepositsPerBlock: a block holds
-	// the view update, the deposits and the PoP rewards within its gas
-	// limit, and a deposit system transaction's gas is tens of
-	// thousands.
+	// MaxDepositsPerBlockLimit bounds MaxDepositsPerBlock whatever the
+	// gas limit (the file's range check); the binding bound is the gas
+	// budget: Config.Validate refuses a cap whose worst case does not fit
+	// SystemGasBudget and says which cap would (tunnelgas.go).
 	MaxDepositsPerBlockLimit = 1000
 	// MinRecoveryDelay: N must leave a refresh point N/2 of at least one
 	// block.
@@ -99,7 +104,9 @@ type TunnelConfig struct {
 	// ones are refunded (>= 1).
 	MinDepositSat uint64
 	// MaxDepositsPerBlock caps the deposits (mints, refunds, records)
-	// derived into one L2 block, 1 to MaxDepositsPerBlockLimit.
+	// derived into one L2 block, 1 to MaxDepositsPerBlockLimit and at
+	// most what fits the block's system gas budget (Config.Validate,
+	// tunnelgas.go).
 	MaxDepositsPerBlock int
 	// RederiveBlocks is how many Bitcoin blocks an unconfirmed payout
 	// waits before it is re-derived at a higher fee rate (>= 1).

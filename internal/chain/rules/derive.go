@@ -29,6 +29,16 @@ type Deriver interface {
 	Derive(d *Derivation) ([]*block.SystemTx, error)
 }
 
+// GasBounded is a Deriver whose work cannot wait (it does not cap
+// itself by Derivation.GasLeft: the view update, PoP rewards) and that
+// declares the most gas its system transactions of one block ask for in
+// total (the sum of their Gas). The chain reserves it out of the budget
+// the derivers before it see, so it always fits after work that can
+// wait (the tunnel's, which caps itself and declares nothing).
+type GasBounded interface {
+	MaxGas() uint64
+}
+
 // ViewUpdater is the deriver of the Bitcoin-view update, the first system
 // transaction of every block (DESIGN 3.3): the chain refuses a derivation
 // list that does not start with one.
@@ -66,4 +76,16 @@ type Derivation struct {
 	// their queues and cursors from it); nil where the caller has no state
 	// (then no deriver that needs it may be installed).
 	State func() (*state.StateDB, error)
+	// GasLeft is the most gas this deriver's transactions may ask for in
+	// total: the block's system gas budget (half its gas limit,
+	// genesis.SystemGasBudgetFor) less the Gas of the transactions the
+	// derivers before it derived, less the MaxGas of the GasBounded
+	// derivers after it. A deriver whose work can wait (deposits carry
+	// over, a batch or a flag waits a block) derives no more than fits,
+	// in block order,
+	// so the system transactions of a block never exceed the budget and
+	// every node cuts at the same place. Genesis validation makes the
+	// worst case fit, so this binds only a configuration it would
+	// refuse.
+	GasLeft uint64
 }

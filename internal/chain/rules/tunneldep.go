@@ -13,6 +13,9 @@ type DepositOutput struct {
 	Value    int64
 	Height   int32
 	TxPos    uint32
+	// Spent: spent as of the view (the vault watch counts unspent
+	// deposits not yet processed; the deposit deriver ignores it).
+	Spent bool
 }
 
 // DepositBitcoin is what the tunnel's deposit and fee-rate derivers read

@@ -3,7 +3,6 @@ package indexadapt
 import (
 	"errors"
 	"fmt"
-	"math"
 	"math/big"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -145,24 +144,59 @@ func (b *Chain) publisher(txid, asOf chainhash.Hash) (*common.Address, error) {
 	return &a, nil
 }
 
-// ScriptOutputs returns every output paying script as of asOf, spent or
-// not, with its spend (the tunnel's vault watch). The index answers in
-// Bitcoin order; the whole list is read (no page limit), which grows with
-// the vault's outputs ever created.
-func (b *Chain) ScriptOutputs(script []byte, asOf chainhash.Hash) ([]rules.ScriptOutput, error) {
-	outs, err := b.ix.Outputs(script, 0, math.MaxInt32, asOf)
+// ScriptUnspent returns the first max unspent outputs paying script as
+// of asOf, oldest first (index.UTXOs, one page).
+func (b *Chain) ScriptUnspent(script []byte, max int, asOf chainhash.Hash) ([]rules.ScriptOutput, error) {
+	if max <= 0 {
+		return nil, nil
+	}
+	us, err := b.ix.UTXOs(script, 0, max, asOf)
 	if err != nil {
 		return nil, notReady(err)
 	}
-	res := make([]rules.ScriptOutput, 0, len(outs))
-	for _, o := range outs {
-		so := rules.ScriptOutput{OutPoint: o.Outpoint, Value: o.Value, Height: o.Height, Spent: o.Spent}
-		if o.Spent {
-			so.SpendTxid, so.SpendHeight = o.Spend.Txid, o.Spend.Height
-		}
-		res = append(res, so)
+	res := make([]rules.ScriptOutput, len(us))
+	for i, u := range us {
+		res[i] = rules.ScriptOutput{OutPoint: u.Outpoint, Value: u.Value, Height: u.Height, TxPos: u.Index}
 	}
 	return res, nil
+}
+
+// ScriptBalance returns the sum of the unspent outputs paying script as
+// of asOf (index.Balance).
+func (b *Chain) ScriptBalance(script []byte, asOf chainhash.Hash) (int64, error) {
+	v, err := b.ix.Balance(script, asOf)
+	if err != nil {
+		return 0, notReady(err)
+	}
+	return v, nil
+}
+
+// ScriptSpends returns the spends of outputs paying script in blocks
+// fromHeight to toHeight as of asOf (index.SpendsIn).
+func (b *Chain) ScriptSpends(script []byte, fromHeight, toHeight int32, asOf chainhash.Hash) ([]rules.ScriptOutput, error) {
+	outs, err := b.ix.SpendsIn(script, fromHeight, toHeight, asOf)
+	if err != nil {
+		return nil, notReady(err)
+	}
+	res := make([]rules.ScriptOutput, len(outs))
+	for i, o := range outs {
+		res[i] = rules.ScriptOutput{OutPoint: o.Outpoint, Value: o.Value, Height: o.Height, TxPos: o.Index,
+			Spent: true, SpendTxid: o.Spend.Txid, SpendHeight: o.Spend.Height}
+	}
+	return res, nil
+}
+
+// HeaderHashAt returns the hash of the block at height in the chain as
+// of asOf; found is false above asOf.
+func (b *Chain) HeaderHashAt(height int32, asOf chainhash.Hash) (chainhash.Hash, bool, error) {
+	hi, err := b.ix.HeaderByHeight(height, asOf)
+	switch {
+	case errors.Is(err, index.ErrNotFound):
+		return chainhash.Hash{}, false, nil
+	case err != nil:
+		return chainhash.Hash{}, false, notReady(err)
+	}
+	return hi.Hash, true, nil
 }
 
 // OutputsFrom returns the outputs paying script from a position in
@@ -174,7 +208,7 @@ func (b *Chain) OutputsFrom(script []byte, height int32, txPos, vout uint32, toH
 	}
 	res := make([]rules.DepositOutput, len(outs))
 	for i, o := range outs {
-		res[i] = rules.DepositOutput{OutPoint: o.Outpoint, Value: o.Value, Height: o.Height, TxPos: o.Index}
+		res[i] = rules.DepositOutput{OutPoint: o.Outpoint, Value: o.Value, Height: o.Height, TxPos: o.Index, Spent: o.Spent}
 	}
 	return res, nil
 }
