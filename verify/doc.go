@@ -9,15 +9,24 @@
 // # Trust
 //
 // Nothing is trusted from the bundle. The Bitcoin checkpoint the header
-// run starts on must be pinned here (Checkpoints, by height and hash on a
-// retarget boundary, each with its Source: every network's genesis from
-// btcd's chaincfg, and mainnet's block 705,600, whose public header is
-// checked in TestPinnedMainnetHeader) or given by the user
-// (--checkpoint HEIGHT:HASH); its bits, time and the 11 timestamps
-// before it come from the bundle's anchor headers, which must hash-chain
-// to that hash. The L2 network's identity (chain id, sequencer
-// set, keystone interval, superfinal depth, tunnel keys) is pinned
-// (Identities: the devnet) or read from the user's genesis file
+// run starts on must be pinned here or given by the user (--checkpoint
+// HEIGHT:HASH). The pins (Checkpoints) are blocks on retarget boundaries,
+// each with its Source: every network's genesis (btcd's chaincfg), and
+// mainnet's 705,600, 901,152 and 959,616, testnet4's 145,152 and signet's
+// 300,384, taken from real headers in public test vectors. Their tests
+// (pins_internal_test.go) check those headers: each hashes to its pin and
+// meets its target; btcd's retarget over the period's first and last
+// blocks gives the pin's bits where the vector holds them (testnet4 with
+// BIP-94, mainnet 901,152); the verifier's header checks pass a real run
+// after the testnet4 and signet pins; mainnet 959,616, whose own header no
+// vector found holds, is proved by the real headers built on it. The
+// checkpoint's bits, time and the 11 timestamps before it come from the
+// bundle's anchor headers, which must hash-chain to the pinned hash, so
+// median time past and the first retarget need no further trust.
+//
+// The L2 network's identity (chain id, sequencer set, keystone interval,
+// superfinal depth, tunnel keys) is pinned (Identities: the devnet) or
+// read from the user's genesis file
 // (--genesis, ParseGenesis). A bundle that carries fields such as
 // "genesis" or "checkpoints" is refused outright (ErrUntrusted).
 //
@@ -73,11 +82,11 @@
 //
 // # Not checked, not yet
 //
-// Recent checkpoints of testnet4 and signet (only their genesis blocks
-// are pinned: a run from there is long) and a newer mainnet one; a test
-// of testnet4's BIP-94 retarget on real testnet4 headers (the rules are
-// btcd's, which implements them; the forged chains are regtest).
-// Signet's block signatures (signet's PoW is reported as no security);
+// A real header run from mainnet's new checkpoints (no public vector
+// found holds the 11 headers before 901,152 or 959,616, so only the pins
+// themselves are tested on mainnet data); a real bundle on testnet4 or
+// signet (the runs are real, the PoP transactions are not: the test stops
+// at pop-tx). Signet's block signatures (signet's PoW is reported as no security);
 // that the bundle's keystone publication is the earliest one (a later one
 // only lowers the confirmations it can prove); that a deposit spends no
 // vault output (that needs its inputs' previous outputs).

@@ -86,9 +86,30 @@ var Checkpoints = map[string][]Checkpoint{
 		{Network: "mainnet", Height: 705600, Hash: mustHash("0000000000000000000d37dfef7fe1c7bd22c893dbe4a94272c8cf556e40be99"),
 			Source: "block 705,600 (2016 x 350): its header is the test vector MAINNET_HEADER_705600 of dfinity's Bitcoin header validation " +
 				"(ic rs/bitcoin/validation/src/header/tests/btc.rs); TestPinnedMainnetHeader checks that header hashes to this and meets its target"},
+		{Network: "mainnet", Height: 901152, Hash: mustHash("00000000000000000000f144eba6af14dd6363fda3ac7ec48348edbf0cde0e3e"),
+			Source: "block 901,152 (2016 x 447, June 2025): its header, with those of 899,136 and 901,151, is the test vector " +
+				"Tests/WalletCoreTests/Vectors/difficulty-boundaries.json of winnowwallet/winnow; TestPinnedCheckpointHeaders checks it hashes to this " +
+				"and meets its target, and that btcd's retarget from 899,136 and 901,151 gives its bits"},
+		{Network: "mainnet", Height: 959616, Hash: mustHash("00000000000000000000eec74314bff05daf67223b96a1a2c3452ac418424d13"),
+			Source: "block 959,616 (2016 x 476, July 2026): the parent named by block 959,617, the first of 2,000 consecutive headers in " +
+				"winnowwallet/winnow Tests/WalletCoreTests/Vectors/mainnet-headers-959617-961616.txt; TestPinnedCheckpointHeaders checks that 24 of them " +
+				"link to this hash with valid proof of work (its own header is in no public vector found: the proof is the work built on it)"},
 	},
-	"testnet4": {genesisOf("testnet4", &chaincfg.TestNet4Params)},
-	"signet":   {genesisOf("signet", &chaincfg.SigNetParams)},
+	"testnet4": {
+		genesisOf("testnet4", &chaincfg.TestNet4Params),
+		{Network: "testnet4", Height: 145152, Hash: mustHash("00000000000000014694285ac2a2980339778e6b73d2199a65a5f62f2df44d2d"),
+			Source: "block 145,152 (2016 x 72, July 2026): its header, the 11 before it, the 8 after it and 143,136 (its period's first block) are " +
+				"bathron-network/bathron-core src/test/data/btc_testnet4_headers.h (from mempool.space/testnet4, checked against Bitcoin Core); " +
+				"TestPinnedCheckpointHeaders checks it hashes to this, meets its target and has the bits BIP-94's retarget gives, and " +
+				"TestPinnedCheckpointRuns verifies the real run after it"},
+	},
+	"signet": {
+		genesisOf("signet", &chaincfg.SigNetParams),
+		{Network: "signet", Height: 300384, Hash: mustHash("0000000afd0f694696061c61ec7674e49fc24b3809addd382d1589f5ac5fb056"),
+			Source: "block 300,384 (2016 x 149, April 2026): its header, the 11 before it and 16 after it are lines 373 to 400 of " +
+				"fire-devspace/winnow Tests/WalletCoreTests/Vectors/signet-headers-300001-302000.txt; TestPinnedCheckpointHeaders checks it hashes " +
+				"to this and meets its target, and TestPinnedCheckpointRuns verifies the real run after it"},
+	},
 }
 
 func genesisOf(network string, p *chaincfg.Params) Checkpoint {
