@@ -38,13 +38,7 @@ func verifyBundle(_ js.Value, args []js.Value) any {
 			}
 		}
 		if r == nil {
-			o, err := in.Options()
-			if err != nil {
-				r = &verify.Result{FailedLink: verify.LinkBundle, Error: err.Error(), Proved: []verify.Proved{}}
-			} else {
-				o.Now = time.Now()
-				r = verify.VerifyJSON([]byte(args[0].String()), o)
-			}
+			r = verify.VerifyInput([]byte(args[0].String()), in, time.Now())
 		}
 	}
 	out, err := json.Marshal(r)
