@@ -143,7 +143,7 @@ func (c *chain) extend(from *hnode, raw [][]byte, params *chaincfg.Params, now t
 		if h.PrevBlock != prev.hash {
 			return nil, fmt.Errorf("%w: header at height %d does not link to the block below it (prev %v, want %v)", ErrHeaders, height, h.PrevBlock, prev.hash)
 		}
-		hash := h.BlockHash()
+		hash := chainhash.DoubleHashH(b) // b is the 80 bytes h was read from: no re-serialization
 		bw := byBits[h.Bits]
 		if bw == nil {
 			bw = &bitsWork{target: blockchain.CompactToBig(h.Bits), work: blockchain.CalcWork(h.Bits)}
