@@ -126,6 +126,10 @@ func (c *chain) extend(from *hnode, raw [][]byte, params *chaincfg.Params, now t
 		}
 	}
 	ctx := chainCtx{params}
+	// A run's headers share a few bits values (one per retarget period):
+	// their target and work are computed once per value, not per header
+	// (a 256-bit division each, which in WebAssembly has no assembly).
+	byBits := map[uint32]*bitsWork{}
 	prev := from
 	for i, b := range raw {
 		height := from.height + 1 + int32(i)
@@ -139,8 +143,13 @@ func (c *chain) extend(from *hnode, raw [][]byte, params *chaincfg.Params, now t
 		if h.PrevBlock != prev.hash {
 			return nil, fmt.Errorf("%w: header at height %d does not link to the block below it (prev %v, want %v)", ErrHeaders, height, h.PrevBlock, prev.hash)
 		}
-		hash := h.BlockHash()
-		if err := checkPoW(&h, hash, params.PowLimit); err != nil {
+		hash := chainhash.DoubleHashH(b) // b is the 80 bytes h was read from: no re-serialization
+		bw := byBits[h.Bits]
+		if bw == nil {
+			bw = &bitsWork{target: blockchain.CompactToBig(h.Bits), work: blockchain.CalcWork(h.Bits)}
+			byBits[h.Bits] = bw
+		}
+		if err := checkPoW(bw.target, hash, params.PowLimit); err != nil {
 			return nil, fmt.Errorf("%w: header at height %d: %v", ErrHeaders, height, err)
 		}
 		if !now.IsZero() && h.Timestamp.After(now.Add(2*time.Hour)) {
@@ -150,7 +159,7 @@ func (c *chain) extend(from *hnode, raw [][]byte, params *chaincfg.Params, now t
 			return nil, fmt.Errorf("%w: header at height %d: %v", ErrHeaders, height, err)
 		}
 		n := &hnode{height: height, bits: h.Bits, time: h.Timestamp.Unix(), hash: hash, parent: prev}
-		n.work = new(big.Int).Add(prev.work, blockchain.CalcWork(h.Bits))
+		n.work = new(big.Int).Add(prev.work, bw.work)
 		out.byHeight[height] = n
 		out.headers[height] = &h
 		prev = n
@@ -161,11 +170,13 @@ func (c *chain) extend(from *hnode, raw [][]byte, params *chaincfg.Params, now t
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }
 
+// bitsWork is what a header's bits state: its target and its work.
+type bitsWork struct{ target, work *big.Int }
+
 // checkPoW checks that the header's hash is at or below the target its
 // bits state, and that the target is positive and within the network's
 // limit (btcd's checkProofOfWork, for a header).
-func checkPoW(h *wire.BlockHeader, hash chainhash.Hash, powLimit *big.Int) error {
-	target := blockchain.CompactToBig(h.Bits)
+func checkPoW(target *big.Int, hash chainhash.Hash, powLimit *big.Int) error {
 	if target.Sign() <= 0 {
 		return fmt.Errorf("target %064x is not positive", target)
 	}

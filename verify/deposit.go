@@ -137,11 +137,15 @@ func (v *verifier) deposit() error {
 	if len(d.StorageProofs) != 2 {
 		return failf(LinkMinted, ErrDeposit, "%d storage proofs, want 2 (the two slots of minted[%v])", len(d.StorageProofs), key)
 	}
-	w0, err := proveStorage(v.kh.h.Root, tun.TunnelAddress, d.AccountProof, s0, d.StorageProofs[0])
+	acc, err := proveAccount(v.kh.h.Root, tun.TunnelAddress, d.AccountProof)
 	if err != nil {
 		return fail(LinkMinted, err)
 	}
-	w1, err := proveStorage(v.kh.h.Root, tun.TunnelAddress, d.AccountProof, s1, d.StorageProofs[1])
+	w0, err := proveSlot(acc, tun.TunnelAddress, s0, d.StorageProofs[0])
+	if err != nil {
+		return fail(LinkMinted, err)
+	}
+	w1, err := proveSlot(acc, tun.TunnelAddress, s1, d.StorageProofs[1])
 	if err != nil {
 		return fail(LinkMinted, err)
 	}

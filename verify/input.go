@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // maxHeadersFile bounds a --headers file (a million headers in hex).
@@ -69,4 +70,17 @@ func (in *Input) Options() (Options, error) {
 		o.Headers = hs
 	}
 	return o, nil
+}
+
+// VerifyInput is one whole verification from the user's input, as the
+// WebAssembly verifyBundle runs it and the benchmark times it natively:
+// the options parsed from in (a bad one fails the "bundle" link, naming
+// its flag), then VerifyJSON with now as the present.
+func VerifyInput(bundle []byte, in Input, now time.Time) *Result {
+	o, err := in.Options()
+	if err != nil {
+		return failed(&Result{}, LinkBundle, err)
+	}
+	o.Now = now
+	return VerifyJSON(bundle, o)
 }

@@ -102,7 +102,9 @@ func decodeHeader(raw []byte, id *Identity) (*l2Header, error) {
 	if len(e) != extraUnsealed+sealSize || e[0] != extraVersion {
 		return nil, fmt.Errorf("header extra is not a sealed version-1 record (%d bytes)", len(e))
 	}
-	out := &l2Header{h: &h, hash: h.Hash(), viewHeight: binary.BigEndian.Uint32(e[1:5])}
+	// raw is the header's canonical RLP, so its hash is keccak256(raw):
+	// no second encoding (types.Header.Hash) is needed.
+	out := &l2Header{h: &h, hash: crypto.Keccak256Hash(raw), viewHeight: binary.BigEndian.Uint32(e[1:5])}
 	for i := range chainhash.HashSize {
 		out.viewHash[i] = e[5+chainhash.HashSize-1-i]
 	}
@@ -168,14 +170,32 @@ type account struct {
 // proof of slot against the account's storage root, returning the slot's
 // value (zero when the proof proves absence of the slot).
 func proveStorage(stateRoot common.Hash, addr common.Address, accountProof []hexBytes, slot common.Hash, storageProof []hexBytes) (common.Hash, error) {
+	acc, err := proveAccount(stateRoot, addr, accountProof)
+	if err != nil {
+		return common.Hash{}, err
+	}
+	return proveSlot(acc, addr, slot, storageProof)
+}
+
+// proveAccount verifies an account proof against stateRoot and returns
+// the account, whose storage root the slots of proveSlot are proved
+// against (once for all of them).
+func proveAccount(stateRoot common.Hash, addr common.Address, accountProof []hexBytes) (*account, error) {
 	raw, err := proveValue(stateRoot, crypto.Keccak256(addr[:]), accountProof)
 	if err != nil {
-		return common.Hash{}, fmt.Errorf("account %v: %w", addr, err)
+		return nil, fmt.Errorf("account %v: %w", addr, err)
 	}
 	var acc account
 	if err := rlp.DecodeBytes(raw, &acc); err != nil {
-		return common.Hash{}, fmt.Errorf("%w: account %v: %v", ErrProof, addr, err)
+		return nil, fmt.Errorf("%w: account %v: %v", ErrProof, addr, err)
 	}
+	return &acc, nil
+}
+
+// proveSlot verifies a storage proof of slot against the storage root of
+// acc (account addr, proved by proveAccount) and returns the slot's
+// value (zero when the proof proves the slot absent).
+func proveSlot(acc *account, addr common.Address, slot common.Hash, storageProof []hexBytes) (common.Hash, error) {
 	if len(storageProof) == 0 {
 		return common.Hash{}, fmt.Errorf("%w: no storage proof of slot %v", ErrProof, slot)
 	}

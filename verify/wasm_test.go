@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/hemi-go/hemi/verify"
@@ -76,24 +77,33 @@ func nativeJSON(t testing.TB, bundle []byte, in verify.Input) any {
 }
 
 // TestWasmSameResult runs the WebAssembly verifier under Node.js on the
-// devnet's transfer bundle and on tampered copies, and checks each result
+// devnet's transfer and deposit bundles and on tampered copies (each
+// deposit tampering of TestDevnetDepositTampered), and checks each result
 // is the native one, field for field.
 func TestWasmSameResult(t *testing.T) {
 	dir := t.TempDir()
 	wasm, execJS, node := buildWasm(t, dir)
 	bundle, gen := devnetBundle(t)
 	tampered := bytes.Replace(bundle, []byte(`"index": 1`), []byte(`"index": 2`), 1)
-	cases := []struct {
+	type wcase struct {
 		name   string
 		bundle []byte
 		in     verify.Input
 		ok     bool
-	}{
+	}
+	dep, dgen := devnetDeposit(t)
+	cases := []wcase{
 		{"transfer with its genesis", bundle, verify.Input{Genesis: string(gen)}, true},
 		{"transfer with the devnet pin", bundle, verify.Input{}, false},
 		{"transfer, tampered", tampered, verify.Input{Genesis: string(gen)}, false},
 		{"transfer, policy above its confirmations", bundle, verify.Input{Genesis: string(gen), MinKeystoneConfs: 50}, false},
 		{"not a bundle", []byte(`{"version": 2}`), verify.Input{}, false},
+		{"deposit with its genesis", dep, verify.Input{Genesis: string(dgen)}, true},
+		{"deposit with the transfer's genesis", dep, verify.Input{Genesis: string(gen)}, false},
+	}
+	for _, c := range depositTampers() {
+		b, in := tamperDeposit(t, dep, dgen, c)
+		cases = append(cases, wcase{"deposit, " + c.name, b, in, false})
 	}
 	in := make([]wasmCase, len(cases))
 	for i, c := range cases {
@@ -117,4 +127,77 @@ func TestWasmSameResult(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestWasmOptions: verifyBundle reads its options object field by field;
+// a field of the wrong type fails the "bundle" link naming the field,
+// and well-typed options give the native result.
+func TestWasmOptions(t *testing.T) {
+	dir := t.TempDir()
+	wasm, execJS, node := buildWasm(t, dir)
+	bundle, gen := devnetBundle(t)
+	cases := []struct {
+		name    string
+		options string // the options object, as JSON
+		native  *verify.Input
+		want    string
+	}{
+		{"genesis not a string", `{"genesis": 5}`, nil, "options: genesis must be a string"},
+		{"checkpoints not an array", `{"checkpoints": "0:00"}`, nil, "options: checkpoints must be an array"},
+		{"a checkpoint not a string", `{"checkpoints": [0]}`, nil, "options: checkpoints[0] must be"},
+		{"confirmations negative", `{"minKeystoneConfs": -1}`, nil, "options: minKeystoneConfs must be a whole number"},
+		{"confirmations not a number", `{"minDepositConfs": "6"}`, nil, "options: minDepositConfs must be a number"},
+		{"null fields", `{"genesis": ` + strconvQuote(string(gen)) + `, "headers": null, "checkpoints": null}`, &verify.Input{Genesis: string(gen)}, ""},
+		{"every field", `{"genesis": ` + strconvQuote(string(gen)) + `, "checkpoints": ["0:0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"], "minKeystoneConfs": 2, "minDepositConfs": 1}`,
+			&verify.Input{Genesis: string(gen), Checkpoints: []string{"0:0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"}, MinKeystoneConfs: 2, MinDepositConfs: 1}, ""},
+	}
+	var raw []string
+	for _, c := range cases {
+		raw = append(raw, `{"bundle": `+strconvQuote(string(bundle))+`, "options": `+c.options+`}`)
+	}
+	cp := filepath.Join(dir, "options.json")
+	if err := os.WriteFile(cp, []byte("["+strings.Join(raw, ",")+"]"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd := exec.Command(node, filepath.Join("wasm", "run.js"), execJS, wasm, cp)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node run.js: %v\n%s", err, stderr.Bytes())
+	}
+	var res []verify.Result
+	if err := json.Unmarshal(out, &res); err != nil || len(res) != len(cases) {
+		t.Fatalf("%d results for %d cases: %v", len(res), len(cases), err)
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := res[i]
+			if c.native == nil {
+				if r.OK || r.FailedLink != verify.LinkBundle || !strings.Contains(r.Error, c.want) {
+					t.Fatalf("ok %v, failed link %q: %s; want link bundle saying %q", r.OK, r.FailedLink, r.Error, c.want)
+				}
+				return
+			}
+			gb, _ := json.Marshal(r)
+			wb, _ := json.Marshal(verify.VerifyJSON(bundle, mustOptions(t, *c.native)))
+			if !r.OK || !bytes.Equal(gb, wb) {
+				t.Fatalf("wasm:\n%s\nnative:\n%s", gb, wb)
+			}
+		})
+	}
+}
+
+func strconvQuote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
+}
+
+func mustOptions(t testing.TB, in verify.Input) verify.Options {
+	t.Helper()
+	o, err := in.Options()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/schnorr"
@@ -143,12 +144,7 @@ func Derive(keys Keys) (*Vault, error) {
 	}
 	tree := txscript.AssembleTaprootScriptTree(txscript.NewBaseTapLeaf(cl), txscript.NewBaseTapLeaf(rl))
 	root := tree.RootNode.TapHash()
-	nb, _ := hex.DecodeString(NUMS) // a constant
-	internal, err := schnorr.ParsePubKey(nb)
-	if err != nil {
-		return nil, fmt.Errorf("vault: NUMS key: %w", err) // cannot happen: a constant point
-	}
-	out := txscript.ComputeTaprootOutputKey(internal, root[:])
+	out := txscript.ComputeTaprootOutputKey(InternalKey(), root[:])
 	script, err := txscript.PayToTaprootScript(out)
 	if err != nil {
 		return nil, err
@@ -159,8 +155,15 @@ func Derive(keys Keys) (*Vault, error) {
 }
 
 // InternalKey is the NUMS point, for callers building control blocks.
-func InternalKey() *btcec.PublicKey {
+// It is lifted from its x coordinate once (a square root) and shared: a
+// btcec.PublicKey is immutable.
+func InternalKey() *btcec.PublicKey { return numsKey() }
+
+var numsKey = sync.OnceValue(func() *btcec.PublicKey {
 	nb, _ := hex.DecodeString(NUMS)
-	k, _ := schnorr.ParsePubKey(nb)
+	k, err := schnorr.ParsePubKey(nb)
+	if err != nil {
+		panic("vault: the NUMS constant is not a point: " + err.Error()) // a broken constant
+	}
 	return k
-}
+})

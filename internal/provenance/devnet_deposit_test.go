@@ -1,0 +1,174 @@
+package provenance_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/chaincfg/v2"
+	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/devnet/devnettest"
+	"github.com/hemi-go/hemi/internal/finality"
+	"github.com/hemi-go/hemi/internal/provenance"
+	"github.com/hemi-go/hemi/internal/tunnel"
+	"github.com/hemi-go/hemi/verify"
+)
+
+// devDepositSat is the devnet deposit's amount: 1.5 BTC.
+const devDepositSat = 150_000_000
+
+// TestDevnetDepositBundle runs a whole devnet, deposits 1.5 BTC to the
+// tunnel vault on its regtest Bitcoin (an output to the vault the
+// genesis derives and an OP_RETURN naming the L2 recipient), and checks
+// that the deposit's bundle is refused with ErrNotYet before it is
+// minted, then built once the mint's keystone publication is
+// superfinal, and verified offline with the genesis file as the
+// identity. With -update it writes the bundle and its genesis to
+// verify/testdata (devnet_deposit.json, devnet_deposit_genesis.json),
+// where the native and WebAssembly tests read them.
+func TestDevnetDepositBundle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a whole devnet")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	s, err := devnettest.StartStack(ctx, devnettest.StackConfig{DataDir: t.TempDir(), L2BlockTime: time.Second,
+		KeystoneInterval: devInterval, SuperfinalDepth: devDepth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("stack: %v", err)
+		}
+	}()
+	tc := s.L2.File.Config.Tunnel
+	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcpt := common.HexToAddress("0x90F79bf6EB2c4f870365E785982E1f101E93b906")
+
+	// The deposit spends the dev miner's coinbase of block 2 (mature:
+	// the stack mined StackInitialBlocks first).
+	key, _, err := devnet.MinerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h2, _ := s.BTC.HashAt(2)
+	b2, err := s.BTC.Block(h2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb := b2.Transactions[0]
+	change, _ := key.PkScript(txgen.P2WPKH)
+	sp := txgen.Spend{
+		Inputs:  []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: key, Kind: txgen.P2WPKH}},
+		Outputs: []*wire.TxOut{wire.NewTxOut(devDepositSat, v.PkScript()), wire.NewTxOut(0, tunnel.RecipientScript(rcpt))},
+		Change:  change, FeeRate: 2,
+	}
+	dep, _, _, err := sp.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := txgen.Sign(dep, sp.Inputs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BTC.AcceptTx(dep); err != nil {
+		t.Fatal(err)
+	}
+	txid := dep.TxHash()
+	if _, err := s.MineBTC(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	b, err := provenance.New(provenance.Config{Chain: s.L2.Chain, Finality: s.L2.Finality, Bitcoin: s.TBC.Index(),
+		ChainID: s.L2.Spec.Config.ChainID, BitcoinNetwork: "regtest", TunnelAddress: tc.TunnelAddress})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One confirmation: not minted yet.
+	if _, err := b.Deposit(txid, 0); !errors.Is(err, provenance.ErrNotYet) {
+		t.Fatalf("bundle of an unminted deposit: %v, want ErrNotYet", err)
+	}
+
+	// Mine until the deposit is minted and the mint's keystone
+	// publication is superfinal.
+	depKey := tunnel.DepositKey(wire.OutPoint{Hash: txid, Index: 0})
+	var minted *tunnel.Minted
+	for i := 0; ; i++ {
+		if minted == nil {
+			st, err := s.L2.Chain.StateAt(s.L2.Chain.Head().Root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m, ok := tunnel.ReadMinted(st, tc.TunnelAddress, depKey); ok {
+				minted = &m
+			}
+		}
+		if minted != nil {
+			f, err := s.Finality(minted.L2Block)
+			if err == nil && f.Superfinal {
+				break
+			}
+			if f != nil && f.KeystoneExists && !f.Published {
+				if _, err := s.WaitFinality(ctx, minted.L2Block, "published", func(*finality.BlockFinality) bool { return true }); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if i > 300 {
+			t.Fatalf("deposit not minted and superfinal after %d Bitcoin blocks (minted %+v)", i, minted)
+		}
+		if _, err := s.MineBTC(ctx, 1); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := s.WaitIndexed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := b.Deposit(txid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := bundle.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gen, err := s.L2.File.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := verify.ParseGenesis(gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := verify.VerifyJSON(data, verify.Options{Identity: id, Now: time.Now()})
+	if !r.OK {
+		t.Fatalf("the devnet's deposit bundle does not verify: %s: %s", r.FailedLink, r.Error)
+	}
+	if r.Kind != verify.KindDeposit || r.DepositSat != devDepositSat || r.Recipient != rcpt.Hex() || r.L2Block != minted.L2Block ||
+		r.DepositConfs < tc.DepositConfirmations || r.KeystoneConfs < devDepth {
+		t.Fatalf("result %+v", r)
+	}
+	t.Logf("%d bytes (%d Bitcoin headers); %s", len(data), len(bundle.Bitcoin.Headers), r.Statement)
+	if *update {
+		dir := filepath.Join("..", "..", "verify", "testdata")
+		if err := os.WriteFile(filepath.Join(dir, "devnet_deposit.json"), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "devnet_deposit_genesis.json"), gen, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
