@@ -56,6 +56,9 @@ type Explorer struct {
 	static  http.Handler
 	// summaries remembers the home page's block rows (cache.go).
 	summaries *lru.Cache[common.Hash, blockSummary]
+	// keystoneLists and tokenMetas are memos per head (cache.go).
+	keystoneLists *lru.Cache[common.Hash, []keystoneRow]
+	tokenMetas    *lru.Cache[tokenKey, tokenMeta]
 }
 
 // New parses the templates.
@@ -70,7 +73,9 @@ func New(cfg Config) (*Explorer, error) {
 		cfg.Logger = slog.Default().With("subsystem", "explorer")
 	}
 	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{},
-		summaries: lru.NewCache[common.Hash, blockSummary](summaryCacheSize)}
+		summaries:     lru.NewCache[common.Hash, blockSummary](summaryCacheSize),
+		keystoneLists: lru.NewCache[common.Hash, []keystoneRow](headCacheSize),
+		tokenMetas:    lru.NewCache[tokenKey, tokenMeta](64)}
 	base, err := template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/layout.html")
 	if err != nil {
 		return nil, fmt.Errorf("explorer: templates: %w", err)
