@@ -147,6 +147,7 @@ var funcs = template.FuncMap{
 	"utc":   func(t uint64) string { return time.Unix(int64(t), 0).UTC().Format("2006-01-02 15:04:05 UTC") },
 	"ether": formatEther,
 	"add":   func(a, b int) int { return a + b },
+	"txrow": txRowHTML,
 }
 
 // formatEther shows wei as ether with up to 18 decimals, trailing zeros
