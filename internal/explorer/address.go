@@ -185,13 +185,22 @@ func (e *Explorer) addressCSV(w http.ResponseWriter, r *http.Request) {
 
 // call makes an eth_call at the head through the node's own RPC.
 func (e *Explorer) call(ctx context.Context, to common.Address, data []byte) ([]byte, error) {
+	return e.callOn(ctx, to, data, "latest")
+}
+
+// callAt makes an eth_call at block hash.
+func (e *Explorer) callAt(ctx context.Context, to common.Address, data []byte, block common.Hash) ([]byte, error) {
+	return e.callOn(ctx, to, data, map[string]any{"blockHash": block})
+}
+
+func (e *Explorer) callOn(ctx context.Context, to common.Address, data []byte, block any) ([]byte, error) {
 	if e.cfg.Caller == nil {
 		return nil, errors.New("no in-process RPC")
 	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	var out hexutil.Bytes
-	err := e.cfg.Caller.CallContext(ctx, &out, "eth_call", map[string]any{"to": to, "data": hexutil.Bytes(data)}, "latest")
+	err := e.cfg.Caller.CallContext(ctx, &out, "eth_call", map[string]any{"to": to, "data": hexutil.Bytes(data)}, block)
 	return out, err
 }
 
@@ -272,22 +281,8 @@ func (e *Explorer) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d := tokenData{Address: addr, IsHBTC: e.cfg.HBTC != nil && *e.cfg.HBTC == addr, NoTunnel: e.cfg.HBTC == nil}
-	ctx := r.Context()
-	if out, err := e.call(ctx, addr, selName); err == nil {
-		d.Name = abiString(out)
-	}
-	if out, err := e.call(ctx, addr, selSymbol); err == nil {
-		d.Symbol = abiString(out)
-	}
-	d.Decimals = 18
-	if out, err := e.call(ctx, addr, selDecimals); err == nil && len(out) == 32 && new(big.Int).SetBytes(out).IsUint64() && new(big.Int).SetBytes(out).Uint64() <= 77 {
-		d.Decimals = int(new(big.Int).SetBytes(out).Uint64())
-	}
-	if out, err := e.call(ctx, addr, selTotalSupply); err == nil && len(out) >= 32 {
-		d.Supply = formatUnits(new(big.Int).SetBytes(out[:32]), d.Decimals)
-	} else {
-		d.Error = "This address does not answer totalSupply(): it is not an ERC-20 token."
-	}
+	m := e.tokenMetaAt(r.Context(), addr, e.cfg.Chain.Head().Hash())
+	d.Name, d.Symbol, d.Decimals, d.Supply, d.Error = m.Name, m.Symbol, m.Decimals, m.Supply, m.Error
 	if d.IsHBTC {
 		if err := e.hbtcHolders(r.Context(), &d); err != nil {
 			e.fail(w, r, err)
@@ -368,8 +363,7 @@ func (e *Explorer) hbtcHolders(ctx context.Context, d *tokenData) error {
 }
 
 func (e *Explorer) keystones(w http.ResponseWriter, r *http.Request) {
-	head := e.cfg.Chain.Head().Number.Uint64()
-	e.render(w, r, http.StatusOK, "keystones", "Keystones", e.keystoneRows(head, 50))
+	e.render(w, r, http.StatusOK, "keystones", "Keystones", e.keystoneRows(e.cfg.Chain.Head(), keystonesPage))
 }
 
 // keystone shows the keystone with this id (the search box's target).

@@ -1,7 +1,13 @@
 package explorer
 
 import (
+	"context"
+
+	"math/big"
+
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/types"
 )
 
 // summaryCacheSize is how many block summaries the explorer remembers:
@@ -29,4 +35,83 @@ func (e *Explorer) summary(hash common.Hash) (blockSummary, error) {
 	s := blockSummary{blockRow: blockRow{Number: h.Number.Uint64(), Hash: hash, Time: h.Time, Txs: b.Body.Len(), GasUsed: h.GasUsed}, parent: h.ParentHash}
 	e.summaries.Add(hash, s)
 	return s, nil
+}
+
+// headCacheSize is how many heads the per-head memos keep (a reorg or
+// two, and the head before).
+const headCacheSize = 4
+
+// keystoneList returns the newest keystonesPage canonical keystones at or
+// below head, newest first, without their finality (which moves with
+// Bitcoin, not with the head): computed once per head. A list is kept
+// only if head is still the head after it is built, so a reorg during
+// the reads cannot leave a list that mixes branches.
+func (e *Explorer) keystoneList(head *types.Header) []keystoneRow {
+	hash := head.Hash()
+	if rows, ok := e.keystoneLists.Get(hash); ok {
+		return rows
+	}
+	c := e.cfg.Chain
+	var rows []keystoneRow
+	for num := head.Number.Uint64(); len(rows) < keystonesPage && num > 0; num-- {
+		if !c.IsKeystone(num) {
+			continue
+		}
+		k, err := c.KeystoneAt(num)
+		if err != nil {
+			continue
+		}
+		rows = append(rows, keystoneRow{Number: num, Hash: k.Hash, ID: hexutil.Encode(k.ID[:]), BTCViewHeight: k.K.BTCViewHeight})
+	}
+	if c.Head().Hash() == hash {
+		e.keystoneLists.Add(hash, rows)
+	}
+	return rows
+}
+
+// tokenKey names a token's metadata as of a head.
+type tokenKey struct {
+	token, head common.Hash
+}
+
+// tokenMeta is what the token page calls the token for.
+type tokenMeta struct {
+	Name, Symbol, Supply, Error string
+	Decimals                    int
+}
+
+// tokenMetaAt calls token's name, symbol, decimals and totalSupply at
+// block head, once per head.
+func (e *Explorer) tokenMetaAt(ctx context.Context, token common.Address, head common.Hash) tokenMeta {
+	key := tokenKey{common.BytesToHash(token[:]), head}
+	if m, ok := e.tokenMetas.Get(key); ok {
+		return m
+	}
+	m := tokenMeta{Decimals: 18}
+	failed := false
+	call := func(sel []byte) ([]byte, error) {
+		out, err := e.callAt(ctx, token, sel, head)
+		if err != nil && ctx.Err() != nil {
+			failed = true // the request's end, not the token's answer
+		}
+		return out, err
+	}
+	if out, err := call(selName); err == nil {
+		m.Name = abiString(out)
+	}
+	if out, err := call(selSymbol); err == nil {
+		m.Symbol = abiString(out)
+	}
+	if out, err := call(selDecimals); err == nil && len(out) == 32 && new(big.Int).SetBytes(out).IsUint64() && new(big.Int).SetBytes(out).Uint64() <= 77 {
+		m.Decimals = int(new(big.Int).SetBytes(out).Uint64())
+	}
+	if out, err := call(selTotalSupply); err == nil && len(out) >= 32 {
+		m.Supply = formatUnits(new(big.Int).SetBytes(out[:32]), m.Decimals)
+	} else {
+		m.Error = "This address does not answer totalSupply(): it is not an ERC-20 token."
+	}
+	if !failed {
+		e.tokenMetas.Add(key, m)
+	}
+	return m
 }

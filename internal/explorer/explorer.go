@@ -73,6 +73,9 @@ type Explorer struct {
 	vaultScript []byte
 	// summaries remembers the home page's block rows (cache.go).
 	summaries *lru.Cache[common.Hash, blockSummary]
+	// keystoneLists and tokenMetas are memos per head (cache.go).
+	keystoneLists *lru.Cache[common.Hash, []keystoneRow]
+	tokenMetas    *lru.Cache[tokenKey, tokenMeta]
 }
 
 // New parses the templates.
@@ -87,7 +90,9 @@ func New(cfg Config) (*Explorer, error) {
 		cfg.Logger = slog.Default().With("subsystem", "explorer")
 	}
 	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{},
-		summaries: lru.NewCache[common.Hash, blockSummary](summaryCacheSize)}
+		summaries:     lru.NewCache[common.Hash, blockSummary](summaryCacheSize),
+		keystoneLists: lru.NewCache[common.Hash, []keystoneRow](headCacheSize),
+		tokenMetas:    lru.NewCache[tokenKey, tokenMeta](64)}
 	if t := cfg.Tunnel; t != nil {
 		ta, hb := t.TunnelAddress, t.HBTCAddress
 		e.tunnelAddr = &ta
@@ -202,6 +207,7 @@ var funcs = template.FuncMap{
 		}
 		return 0
 	},
+	"txrow": txRowHTML,
 }
 
 // formatEther shows wei as ether with up to 18 decimals, trailing zeros

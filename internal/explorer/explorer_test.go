@@ -342,3 +342,24 @@ func TestBlockRowsFromIndex(t *testing.T) {
 		t.Errorf("statuses %v", rows)
 	}
 }
+
+// TestMemosFollowTheHead: the home and keystones pages, whose lists are
+// kept per head, show a new keystone and new blocks once the head moves.
+func TestMemosFollowTheHead(t *testing.T) {
+	e := newEnv(t)
+	for range 26 {
+		e.mine()
+	}
+	for range 2 {
+		e.page("/keystones", `href="/block/25"`)
+		e.page("/", `href="/block/26"`, `href="/block/25"`)
+	}
+	if body := e.page("/keystones"); strings.Contains(body, `href="/block/50"`) {
+		t.Fatal("keystone 50 before its block")
+	}
+	for range 25 {
+		e.mine()
+	}
+	e.page("/keystones", `href="/block/50"`, `href="/block/25"`)
+	e.page("/", `id="head" class="big" href="/block/51">51<`, `href="/block/50"`)
+}

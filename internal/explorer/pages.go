@@ -25,6 +25,7 @@ import (
 const (
 	homeBlocks    = 20
 	homeKeystones = 5
+	keystonesPage = 50
 	txPageSize    = 25
 )
 
@@ -68,37 +69,22 @@ type keystoneRow struct {
 	Finality      string
 }
 
-// keystoneRows lists up to n canonical keystones at or below number,
-// newest first.
-func (e *Explorer) keystoneRows(number uint64, n int) []keystoneRow {
-	var out []keystoneRow
-	c := e.cfg.Chain
-	for num := number; len(out) < n; num-- {
-		if c.IsKeystone(num) && num > 0 {
-			if row, ok := e.keystoneRow(num); ok {
-				out = append(out, row)
+// keystoneRows lists up to n (at most keystonesPage) canonical
+// keystones at or below head, newest first, with their finality now.
+func (e *Explorer) keystoneRows(head *types.Header, n int) []keystoneRow {
+	list := e.keystoneList(head)
+	out := make([]keystoneRow, 0, min(n, len(list)))
+	for _, row := range list[:min(n, len(list))] {
+		row.Finality = e.finalityOf(row.Number)
+		if e.cfg.Finality != nil {
+			if f, err := e.cfg.Finality.Finality(row.Number); err == nil && f.Published && f.Hash == row.Hash {
+				row.Published, row.BTCHeight, row.Confirmations, row.Superfinal = true, f.Publication.Height, f.Confirmations, f.Superfinal
+				row.BTCBlock, row.BTCTx = f.Publication.BlockHash.String(), f.Publication.Txid.String()
 			}
 		}
-		if num == 0 {
-			break
-		}
+		out = append(out, row)
 	}
 	return out
-}
-
-func (e *Explorer) keystoneRow(num uint64) (keystoneRow, bool) {
-	k, err := e.cfg.Chain.KeystoneAt(num)
-	if err != nil {
-		return keystoneRow{}, false
-	}
-	row := keystoneRow{Number: num, Hash: k.Hash, ID: hexutil.Encode(k.ID[:]), BTCViewHeight: k.K.BTCViewHeight, Finality: e.finalityOf(num)}
-	if e.cfg.Finality != nil {
-		if f, err := e.cfg.Finality.Finality(num); err == nil && f.Published {
-			row.Published, row.BTCHeight, row.Confirmations, row.Superfinal = true, f.Publication.Height, f.Confirmations, f.Superfinal
-			row.BTCBlock, row.BTCTx = f.Publication.BlockHash.String(), f.Publication.Txid.String()
-		}
-	}
-	return row, true
 }
 
 type homeData struct {
@@ -142,7 +128,7 @@ func (e *Explorer) home(w http.ResponseWriter, r *http.Request) {
 		}
 		hash = s.parent
 	}
-	d.Keystones = e.keystoneRows(d.Head, homeKeystones)
+	d.Keystones = e.keystoneRows(head, homeKeystones)
 	if e.cfg.Bitcoin != nil {
 		hash, height := e.cfg.Bitcoin.BlockTip()
 		if height >= 0 {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -119,7 +121,7 @@ func New(cfg Config) (*Index, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("subsystem", "addrindex")
 	}
-	opts := &pebble.Options{Logger: pebblelog.Logger{Log: cfg.Logger}}
+	opts := pebbleOptions(cfg.Logger)
 	dir := cfg.Dir
 	if dir == "" {
 		opts.FS = vfs.NewMem()
@@ -135,6 +137,26 @@ func New(cfg Config) (*Index, error) {
 		return nil, err
 	}
 	return ix, nil
+}
+
+// cacheSize is the index's block cache: a history page's point reads
+// (a block record and a transaction record per row, scattered over the
+// whole history) otherwise read sstable index blocks from disk again
+// and again under pebble's default 8 MiB.
+const cacheSize = 64 << 20
+
+// pebbleOptions: a block cache, bloom filters (a point read skips the
+// levels that lack its key) and no compression (hashes and addresses
+// barely compress, and snappy would cost CPU on every read), as the
+// Bitcoin index does.
+func pebbleOptions(log *slog.Logger) *pebble.Options {
+	o := &pebble.Options{Logger: pebblelog.Logger{Log: log}, CacheSize: cacheSize}
+	for i := range o.Levels {
+		o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+		o.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+		o.Levels[i].FilterType = pebble.TableFilter
+	}
+	return o
 }
 
 // open checks the meta record (emptying an index of another chain or an
