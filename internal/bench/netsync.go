@@ -350,3 +350,29 @@ func timeImport(ctx context.Context, w *l2Workload, btc *l2Bitcoin, dir, file st
 	}
 	return took, nil
 }
+
+// PrepareNetSync builds the sync source of cfg's size into cfg.CacheDir
+// (required) unless it is cached there already, and times nothing: the
+// first run of `hemi bench net` then finds it (`hemi bench net
+// --prepare`, so the timed runs can go on a quiet machine later).
+func PrepareNetSync(ctx context.Context, cfg NetSyncConfig, out io.Writer) error {
+	cfg.setDefaults()
+	if cfg.CacheDir == "" {
+		return errors.New("bench: preparing the sync source needs a cache dir")
+	}
+	work, err := os.MkdirTemp(cfg.WorkDir, "hemi-bench-net-sync-")
+	if err != nil {
+		return fmt.Errorf("bench: work dir: %w", err)
+	}
+	defer os.RemoveAll(work)
+	btc, err := openL2Bitcoin(filepath.Join(work, "bitcoin"), genesis.DefaultViewLag)
+	if err != nil {
+		return err
+	}
+	defer btc.Close()
+	_, src, _, err := netSource(ctx, cfg, btc, work, out)
+	if err != nil {
+		return err
+	}
+	return src.Close()
+}
