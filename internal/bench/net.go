@@ -353,6 +353,12 @@ func runNetCluster(ctx context.Context, cfg NetConfig, res *NetResult, out io.Wr
 	fmt.Fprintf(out, "propagation: %d (block, follower) pairs, %d blocks x %d followers; p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; %d pairs not logged as a head\n",
 		len(delays), (len(delays)+missing)/max(cfg.Followers, 1), cfg.Followers, ms(res.PropagationP50), ms(percentile(delays, 90)),
 		ms(res.PropagationP99), ms(percentile(delays, 100)), missing)
+	stages := stagesOf(commits, seqLogs, folLogs, steadyFrom, steadyTo)
+	fmt.Fprintf(out, "propagation stages over %d pairs, p50 / p90 ms: commit to publish %.1f / %.1f, publish to the follower's validator %.1f / %.1f, "+
+		"validate %.1f / %.1f, wait for the import loop %.1f / %.1f, insert (execute, commit, write) %.1f / %.1f, insert to head line %.1f / %.1f\n",
+		len(stages.Publish), ms(percentile(stages.Publish, 50)), ms(percentile(stages.Publish, 90)), ms(percentile(stages.Deliver, 50)), ms(percentile(stages.Deliver, 90)),
+		ms(percentile(stages.Validate, 50)), ms(percentile(stages.Validate, 90)), ms(percentile(stages.Wait, 50)), ms(percentile(stages.Wait, 90)),
+		ms(percentile(stages.Insert, 50)), ms(percentile(stages.Insert, 90)), ms(percentile(stages.Head, 50)), ms(percentile(stages.Head, 90)))
 
 	for i, k := range kills {
 		var others []*nodeLog

@@ -73,6 +73,10 @@ func (s *Service) runGossip(ctx context.Context) error {
 		// connected could be lost for good (seen here: never delivered
 		// in 30 s); with it the next heartbeat's gossip recovers it.
 		pubsub.WithDirectPeers(direct),
+		// A publisher sends its own block to every topic peer, not only
+		// its mesh (which forms at heartbeats and holds D of them): one
+		// hop to each. gossipsub v0.19 no longer does it by default.
+		pubsub.WithFloodPublish(true),
 	)
 	if err != nil {
 		return fmt.Errorf("netp2p: start gossipsub: %w", err)
