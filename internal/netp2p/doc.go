@@ -44,6 +44,7 @@
 //
 //	check                                         verdict  reason             penalty
 //	sender has not completed the handshake        Ignore   peer_not_ready     -
+//	a copy of a message still being validated     Ignore   in_flight          -
 //	does not decompress or decode                 Reject   malformed          PenaltyReject
 //	over MaxMessageSize / MaxBlockSize            Reject   too_large          PenaltyReject
 //	block already accepted (seen cache)           Ignore   seen               -
@@ -122,9 +123,10 @@
 // publishes nothing old). Own messages are flood published to every
 // topic peer (set explicitly: gossipsub v0.19's default is off, which
 // sent a block only to the publisher's mesh, D=6 peers formed at
-// heartbeats, and lost a block published right after a peer connected),
-// and the static peers are gossipsub direct peers (always forwarded to,
-// outside the mesh). The encoding is deterministic, so a block published
+// heartbeats, and lost a block published right after a peer connected).
+// Static peers are not gossipsub direct peers: those are sent every
+// relayed message regardless of IDONTWANT (tried: more duplicates to
+// validate, and propagation no better under load). The encoding is deterministic, so a block published
 // by two nodes would still be one message.
 //
 // Every imported gossiped block gets an Info line "gossiped block

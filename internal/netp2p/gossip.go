@@ -55,27 +55,20 @@ type accepted struct {
 // runGossip joins the chain's topic and runs the validator, the import
 // loop and (with Config.Publisher) the publisher until ctx ends.
 func (s *Service) runGossip(ctx context.Context) error {
-	var direct []peer.AddrInfo
-	for _, ai := range s.static {
-		if ai.ID != s.host.ID() {
-			direct = append(direct, ai)
-		}
-	}
 	ps, err := pubsub.NewGossipSub(ctx, s.host,
 		pubsub.WithMessageIdFn(func(m *pb.Message) string { return MessageID(m.Data) }),
 		pubsub.WithMessageSignaturePolicy(pubsub.StrictNoSign),
 		pubsub.WithNoAuthor(),
 		pubsub.WithMaxMessageSize(pubsubMaxSize),
 		pubsub.WithPeerExchange(false),
-		// The static peers are the network: gossipsub's direct peers
-		// (always sent every message, outside the mesh, accepted from at
-		// any score). Without it a block published right after a peer
-		// connected could be lost for good (seen here: never delivered
-		// in 30 s); with it the next heartbeat's gossip recovers it.
-		pubsub.WithDirectPeers(direct),
 		// A publisher sends its own block to every topic peer, not only
 		// its mesh (which forms at heartbeats and holds D of them): one
-		// hop to each. gossipsub v0.19 no longer does it by default.
+		// hop to each, also right after a peer connected (without it such
+		// a block was lost for good: TestPublishCommitted). gossipsub
+		// v0.19 does not do it by default. Static peers are not made
+		// gossipsub direct peers: direct peers are sent every forwarded
+		// message regardless of IDONTWANT, so each node would validate
+		// more duplicates of every block.
 		pubsub.WithFloodPublish(true),
 	)
 	if err != nil {
@@ -145,6 +138,21 @@ func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) p
 		s.m.gossip.WithLabelValues(Ignore.String(), ReasonPeerNotReady).Inc()
 		return pubsub.ValidationIgnore
 	}
+	// A copy of a message whose first copy is still being validated is
+	// ignored: gossipsub marks a message seen only once its validation
+	// ends, so every copy relayed by another peer meanwhile (more of
+	// them the slower validation runs on a loaded machine) would be
+	// decoded and checked again. The id is over the content, so the copy
+	// gets the first one's verdict in effect.
+	id := m.ID
+	if id == "" {
+		id = MessageID(m.Data)
+	}
+	if _, busy := s.validating.LoadOrStore(id, struct{}{}); busy {
+		s.m.gossip.WithLabelValues(Ignore.String(), ReasonInFlight).Inc()
+		return pubsub.ValidationIgnore
+	}
+	defer s.validating.Delete(id)
 	start := time.Now()
 	d := s.gate.Check(m.Data, s.facts())
 	s.m.gossip.WithLabelValues(d.Verdict.String(), d.Reason).Inc()

@@ -51,6 +51,8 @@ type Service struct {
 	syncer atomic.Pointer[Syncer]
 	// committed queues the blocks PublishCommitted hands the publisher.
 	committed chan *chain.Block
+	// validating holds the ids of the messages being validated.
+	validating sync.Map // message id -> struct{}
 }
 
 // SetSyncer installs the catch-up syncer after New, for a syncer that

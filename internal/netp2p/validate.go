@@ -69,6 +69,7 @@ const (
 	ReasonKnown            = "known"
 	ReasonHeightFull       = "height_full"
 	ReasonPeerNotReady     = "peer_not_ready"
+	ReasonInFlight         = "in_flight"
 	ReasonOK               = "ok"
 )
 
