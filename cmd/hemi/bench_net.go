@@ -37,6 +37,7 @@ func benchNetCommand() *cli.Command {
 			&cli.DurationFlag{Name: "ha-election", Usage: "raft election timeout of the nodes (default: the config's)"},
 			&cli.DurationFlag{Name: "ha-leader-lease", Usage: "raft leader lease of the nodes (default: the config's)"},
 			&cli.BoolFlag{Name: "keep-logs", Usage: "keep the network's directory with every node's log, and print it"},
+			&cli.BoolFlag{Name: "prepare", Usage: "only build the cached sync source and restart nodes (those not skipped) into --cache-dir; measure nothing"},
 			&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary data directories (default the system temp dir)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -56,7 +57,7 @@ func benchNetCommand() *cli.Command {
 				RestartSizes: []bench.RestartSize{bench.DefaultRestartSizes[0],
 					{L2: int(cmd.Int("restart-l2")), BTC: int(cmd.Int("restart-btc"))}},
 				SkipRestart: cmd.Int("restart-l2") == 0,
-				CacheDir:    cmd.String("cache-dir"), WorkDir: cmd.String("work-dir"), KeepLogs: cmd.Bool("keep-logs"),
+				CacheDir:    cmd.String("cache-dir"), WorkDir: cmd.String("work-dir"), KeepLogs: cmd.Bool("keep-logs"), Prepare: cmd.Bool("prepare"),
 				Heartbeat: cmd.Duration("ha-heartbeat"), Election: cmd.Duration("ha-election"), LeaderLease: cmd.Duration("ha-leader-lease"),
 			}
 			_, err = bench.RunNet(ctx, cfg, os.Stdout)

@@ -62,6 +62,10 @@ type NetConfig struct {
 	WorkDir string
 	// KeepLogs keeps the network's directory (node logs) and prints it.
 	KeepLogs bool
+	// Prepare only builds what the sync and restart parts cache under
+	// CacheDir (those not skipped) and measures nothing: the long builds
+	// run once, ahead of the timed runs.
+	Prepare bool
 	// Heartbeat, Election and LeaderLease, when set, replace the raft
 	// timings of the nodes' config (ha.heartbeat, ha.election,
 	// ha.leader_lease), to compare others with the defaults.
@@ -138,6 +142,9 @@ func RunNet(ctx context.Context, cfg NetConfig, out io.Writer) (NetResult, error
 		return res, err
 	}
 	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg())
+	if cfg.Prepare {
+		return res, prepareNet(ctx, cfg, out)
+	}
 	if err := runNetCluster(ctx, cfg, &res, out); err != nil {
 		return res, err
 	}
@@ -161,6 +168,37 @@ func RunNet(ctx context.Context, cfg NetConfig, out io.Writer) (NetResult, error
 	fmt.Fprintf(out, "machine: load average %s at the end\n", loadAvg())
 	fmt.Fprintln(out, res.ResultLine())
 	return res, nil
+}
+
+// prepareNet builds the sync source and the restart nodes into
+// cfg.CacheDir, each unless cached already or skipped.
+func prepareNet(ctx context.Context, cfg NetConfig, out io.Writer) error {
+	start := time.Now()
+	if !cfg.SkipSync {
+		sc := cfg.Sync
+		sc.WorkDir, sc.CacheDir = cfg.WorkDir, cfg.CacheDir
+		if err := PrepareNetSync(ctx, sc, out); err != nil {
+			return err
+		}
+	}
+	if !cfg.SkipRestart {
+		if err := os.MkdirAll(cfg.CacheDir, 0o755); err != nil {
+			return err
+		}
+		sizes := cfg.RestartSizes
+		if len(sizes) == 0 {
+			sizes = DefaultRestartSizes
+		}
+		for _, sz := range sizes {
+			if _, took, err := BuildRestartNode(ctx, cfg.CacheDir, sz, out); err != nil {
+				return err
+			} else if took > 0 {
+				fmt.Fprintf(out, "restart: built %d L2 / %d Bitcoin blocks in %s\n", sz.L2, sz.BTC, took.Round(time.Second))
+			}
+		}
+	}
+	fmt.Fprintf(out, "prepared %s in %s; load average %s\n", cfg.CacheDir, time.Since(start).Round(time.Second), loadAvg())
+	return nil
 }
 
 // haConfig is the [ha] section with the timings set in cfg ("" none).
@@ -315,6 +353,12 @@ func runNetCluster(ctx context.Context, cfg NetConfig, res *NetResult, out io.Wr
 	fmt.Fprintf(out, "propagation: %d (block, follower) pairs, %d blocks x %d followers; p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; %d pairs not logged as a head\n",
 		len(delays), (len(delays)+missing)/max(cfg.Followers, 1), cfg.Followers, ms(res.PropagationP50), ms(percentile(delays, 90)),
 		ms(res.PropagationP99), ms(percentile(delays, 100)), missing)
+	stages := stagesOf(commits, seqLogs, folLogs, steadyFrom, steadyTo)
+	fmt.Fprintf(out, "propagation stages over %d pairs, p50 / p90 ms: commit to publish %.1f / %.1f, publish to the follower's validator %.1f / %.1f, "+
+		"validate %.1f / %.1f, wait for the import loop %.1f / %.1f, insert (execute, commit, write) %.1f / %.1f, insert to head line %.1f / %.1f\n",
+		len(stages.Publish), ms(percentile(stages.Publish, 50)), ms(percentile(stages.Publish, 90)), ms(percentile(stages.Deliver, 50)), ms(percentile(stages.Deliver, 90)),
+		ms(percentile(stages.Validate, 50)), ms(percentile(stages.Validate, 90)), ms(percentile(stages.Wait, 50)), ms(percentile(stages.Wait, 90)),
+		ms(percentile(stages.Insert, 50)), ms(percentile(stages.Insert, 90)), ms(percentile(stages.Head, 50)), ms(percentile(stages.Head, 90)))
 
 	for i, k := range kills {
 		var others []*nodeLog

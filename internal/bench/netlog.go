@@ -23,6 +23,14 @@ const (
 	logHead = "new head"
 	// logSide is the chain's line for a block stored on a side branch.
 	logSide = "side block stored"
+	// logPublished is netp2p's line on the sequencer that published a
+	// block (the record's time: Publish returned).
+	logPublished = "block published"
+	// logImported is netp2p's line on a node that imported a gossiped
+	// block: received_at (its validation started), validate_ms, wait_ms
+	// (for the import loop) and insert_ms; the record's time is the end
+	// of the insertion.
+	logImported = "gossiped block imported"
 	// logEquivocation is netp2p's evidence line: two blocks at one
 	// height by one sequencer.
 	logEquivocation = "equivocation: a sequencer sealed two blocks at one height (kept as evidence; PoP fork choice decides)"
@@ -41,6 +49,17 @@ type logRecord struct {
 	CommittedAt string      `json:"committed_at"`
 	First       common.Hash `json:"first"`
 	Second      common.Hash `json:"second"`
+	ReceivedAt  string      `json:"received_at"`
+	ValidateMS  *float64    `json:"validate_ms"`
+	WaitMS      *float64    `json:"wait_ms"`
+	InsertMS    *float64    `json:"insert_ms"`
+}
+
+// importEvent is a gossiped block a node imported, with its stages.
+type importEvent struct {
+	Received               time.Time // its validation started
+	Validate, Wait, Insert time.Duration
+	Done                   time.Time // the insertion ended
 }
 
 // headEvent is a block a node had as its head, from when.
@@ -69,6 +88,10 @@ type nodeLog struct {
 	Heads   []headEvent
 	Commits []commitEvent
 	Seen    []heightSeen
+	// Published is when this node published each block (the first time);
+	// Imported each gossiped block it imported, with its stages.
+	Published map[common.Hash]time.Time
+	Imported  map[common.Hash]importEvent
 	// Skipped counts lines that are not JSON records or lack a field a
 	// known message needs (a crash's stack trace, a line cut by kill -9).
 	Skipped int
@@ -150,6 +173,28 @@ func (l *nodeLog) add(line []byte) {
 			return
 		}
 		l.Seen = append(l.Seen, heightSeen{Number: *rec.Number, Hash: rec.Hash})
+	case logPublished:
+		if rec.Time.IsZero() || rec.Hash == (common.Hash{}) {
+			l.Skipped++
+			return
+		}
+		if l.Published == nil {
+			l.Published = map[common.Hash]time.Time{}
+		}
+		if _, ok := l.Published[rec.Hash]; !ok {
+			l.Published[rec.Hash] = rec.Time
+		}
+	case logImported:
+		at, err := time.Parse(time.RFC3339Nano, rec.ReceivedAt)
+		if err != nil || rec.Time.IsZero() || rec.Hash == (common.Hash{}) || rec.ValidateMS == nil || rec.WaitMS == nil || rec.InsertMS == nil {
+			l.Skipped++
+			return
+		}
+		if l.Imported == nil {
+			l.Imported = map[common.Hash]importEvent{}
+		}
+		l.Imported[rec.Hash] = importEvent{Received: at, Validate: msDuration(*rec.ValidateMS), Wait: msDuration(*rec.WaitMS),
+			Insert: msDuration(*rec.InsertMS), Done: rec.Time}
 	case logEquivocation:
 		if rec.Number == nil {
 			l.Skipped++
@@ -179,6 +224,54 @@ func propagation(commits map[common.Hash]commitEvent, followers []*nodeLog, from
 	}
 	slices.Sort(delays)
 	return delays, missing
+}
+
+// msDuration is a log's millisecond figure as a duration.
+func msDuration(ms float64) time.Duration { return time.Duration(ms * float64(time.Millisecond)) }
+
+// propagationStages splits propagation into its parts, over the same
+// (block, follower) pairs as propagation, where the logs have every
+// stage: the leader's commit to its publish, the publish to the
+// follower's validation starting (gossipsub and the network), the
+// validation, the wait for the import loop, the insertion, and the
+// insertion's end to the follower's head line. Each slice is sorted.
+type propagationStages struct {
+	Publish, Deliver, Validate, Wait, Insert, Head []time.Duration
+}
+
+func stagesOf(commits map[common.Hash]commitEvent, sequencers, followers []*nodeLog, from, to time.Time) propagationStages {
+	var st propagationStages
+	for hash, c := range commits {
+		if c.At.Before(from) || !c.At.Before(to) {
+			continue
+		}
+		var pub time.Time
+		for _, l := range sequencers {
+			if at, ok := l.Published[hash]; ok && (pub.IsZero() || at.Before(pub)) {
+				pub = at
+			}
+		}
+		if pub.IsZero() {
+			continue
+		}
+		for _, f := range followers {
+			im, ok := f.Imported[hash]
+			head, okHead := firstHead(f, hash)
+			if !ok || !okHead {
+				continue
+			}
+			st.Publish = append(st.Publish, pub.Sub(c.At))
+			st.Deliver = append(st.Deliver, im.Received.Sub(pub))
+			st.Validate = append(st.Validate, im.Validate)
+			st.Wait = append(st.Wait, im.Wait)
+			st.Insert = append(st.Insert, im.Insert)
+			st.Head = append(st.Head, head.Sub(im.Done))
+		}
+	}
+	for _, s := range [][]time.Duration{st.Publish, st.Deliver, st.Validate, st.Wait, st.Insert, st.Head} {
+		slices.Sort(s)
+	}
+	return st
 }
 
 // firstHead is when the node first had hash as head.

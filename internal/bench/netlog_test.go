@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +95,48 @@ func FuzzParseNodeLog(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPropagationStages: the leader's publish line and a follower's
+// import line split one pair's propagation into its stages; a line
+// lacking a stage is skipped, a block without a publish line is left
+// out of the stages.
+func TestPropagationStages(t *testing.T) {
+	h1, h2 := common.Hash{1}, common.Hash{2}
+	leader, err := parseNodeLog(strings.NewReader(strings.Join([]string{
+		`{"time":"2026-12-06T10:00:00.060Z","level":"INFO","msg":"block published","number":1,"hash":"` + h1.Hex() + `","via":"commit"}`,
+		`{"time":"2026-12-06T10:00:00.070Z","level":"INFO","msg":"block published","number":1,"hash":"` + h1.Hex() + `","via":"head"}`,
+		`{"time":"2026-12-06T10:00:00.090Z","level":"INFO","msg":"block committed","number":1,"hash":"` + h1.Hex() + `","committed_at":"2026-12-06T10:00:00.050Z"}`,
+		`{"time":"2026-12-06T10:00:01.090Z","level":"INFO","msg":"block committed","number":2,"hash":"` + h2.Hex() + `","committed_at":"2026-12-06T10:00:01.050Z"}`,
+	}, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	follower, err := parseNodeLog(strings.NewReader(strings.Join([]string{
+		`{"time":"2026-12-06T10:00:00.082Z","level":"INFO","msg":"gossiped block imported","number":1,"hash":"` + h1.Hex() + `","received_at":"2026-12-06T10:00:00.062Z","validate_ms":2.5,"wait_ms":0.5,"insert_ms":17}`,
+		`{"time":"2026-12-06T10:00:00.085Z","level":"INFO","msg":"new head","number":1,"hash":"` + h1.Hex() + `"}`,
+		`{"time":"2026-12-06T10:00:01.082Z","level":"INFO","msg":"gossiped block imported","number":2,"hash":"` + h2.Hex() + `","received_at":"2026-12-06T10:00:01.062Z"}`,
+		`{"time":"2026-12-06T10:00:01.085Z","level":"INFO","msg":"new head","number":2,"hash":"` + h2.Hex() + `"}`,
+	}, "\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if follower.Skipped != 1 || len(leader.Published) != 1 || !leader.Published[h1].Equal(time.Date(2026, 12, 6, 10, 0, 0, 60e6, time.UTC)) {
+		t.Fatalf("leader %+v, follower skipped %d", leader.Published, follower.Skipped)
+	}
+	commits := map[common.Hash]commitEvent{}
+	for _, c := range leader.Commits {
+		commits[c.Hash] = c
+	}
+	base := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	st := stagesOf(commits, []*nodeLog{leader}, []*nodeLog{follower}, base, base.Add(2*time.Second))
+	want := propagationStages{Publish: []time.Duration{10 * time.Millisecond}, Deliver: []time.Duration{2 * time.Millisecond},
+		Validate: []time.Duration{2500 * time.Microsecond}, Wait: []time.Duration{500 * time.Microsecond},
+		Insert: []time.Duration{17 * time.Millisecond}, Head: []time.Duration{3 * time.Millisecond}}
+	for i, pair := range [][2][]time.Duration{{st.Publish, want.Publish}, {st.Deliver, want.Deliver}, {st.Validate, want.Validate},
+		{st.Wait, want.Wait}, {st.Insert, want.Insert}, {st.Head, want.Head}} {
+		if !slices.Equal(pair[0], pair[1]) {
+			t.Fatalf("stage %d: %v, want %v", i, pair[0], pair[1])
+		}
+	}
 }

@@ -218,9 +218,6 @@ func netSource(ctx context.Context, cfg NetSyncConfig, btc *l2Bitcoin, work stri
 		}
 		fmt.Fprintf(out, "source: cached %s unusable (%v); building it again\n", dir, err)
 	}
-	if err := os.RemoveAll(srcDir); err != nil {
-		return nil, nil, "", err
-	}
 	os.Remove(done)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, nil, "", err
@@ -230,11 +227,14 @@ func netSource(ctx context.Context, cfg NetSyncConfig, btc *l2Bitcoin, work stri
 	if err != nil {
 		return nil, nil, "", err
 	}
-	c, err := ourChain(w, btc, srcDir)
+	c, have, err := resumeSource(w, btc, srcDir, len(txs))
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if err := w.buildOn(c, txs, seq, btc, false); err != nil {
+	if have > 0 {
+		fmt.Fprintf(out, "source: resuming an unfinished build in %s at block %d of %d\n", dir, have, cfg.Blocks)
+	}
+	if err := w.buildOn(c, txs[have:], seq, btc, false); err != nil {
 		c.Close()
 		return nil, nil, "", err
 	}
@@ -249,6 +249,27 @@ func netSource(ctx context.Context, cfg NetSyncConfig, btc *l2Bitcoin, work stri
 		return nil, nil, "", err
 	}
 	return w, c, file, nil
+}
+
+// resumeSource opens the source chain in srcDir to build on: an
+// unfinished build's (stopped or killed; the chain is crash safe, so its
+// head is its last whole block) with the number of blocks it has, which
+// the deterministic workload continues exactly as a fresh build would
+// (the same transactions, times and view), or a fresh one when there is
+// none or it does not fit (more blocks than the workload, or it does not
+// open).
+func resumeSource(w *l2Workload, btc *l2Bitcoin, srcDir string, blocks int) (*chain.Chain, int, error) {
+	if c, err := ourChain(w, btc, srcDir); err == nil {
+		if have := int(c.Head().Number.Uint64()); have <= blocks {
+			return c, have, nil
+		}
+		c.Close()
+	}
+	if err := os.RemoveAll(srcDir); err != nil {
+		return nil, 0, err
+	}
+	c, err := ourChain(w, btc, srcDir)
+	return c, 0, err
 }
 
 // servingPeer is a libp2p host serving a chain over rangesync.
@@ -349,4 +370,30 @@ func timeImport(ctx context.Context, w *l2Workload, btc *l2Bitcoin, dir, file st
 		return 0, errors.New("bench: the imported head differs from the source's")
 	}
 	return took, nil
+}
+
+// PrepareNetSync builds the sync source of cfg's size into cfg.CacheDir
+// (required) unless it is cached there already, and times nothing: the
+// first run of `hemi bench net` then finds it (`hemi bench net
+// --prepare`, so the timed runs can go on a quiet machine later).
+func PrepareNetSync(ctx context.Context, cfg NetSyncConfig, out io.Writer) error {
+	cfg.setDefaults()
+	if cfg.CacheDir == "" {
+		return errors.New("bench: preparing the sync source needs a cache dir")
+	}
+	work, err := os.MkdirTemp(cfg.WorkDir, "hemi-bench-net-sync-")
+	if err != nil {
+		return fmt.Errorf("bench: work dir: %w", err)
+	}
+	defer os.RemoveAll(work)
+	btc, err := openL2Bitcoin(filepath.Join(work, "bitcoin"), genesis.DefaultViewLag)
+	if err != nil {
+		return err
+	}
+	defer btc.Close()
+	_, src, _, err := netSource(ctx, cfg, btc, work, out)
+	if err != nil {
+		return err
+	}
+	return src.Close()
 }

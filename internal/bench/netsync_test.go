@@ -3,8 +3,12 @@ package bench
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hemi-go/hemi/internal/chain/genesis"
 )
 
 // TestNetSync runs the net-sync benchmark small: both the synced and the
@@ -24,4 +28,66 @@ func TestNetSync(t *testing.T) {
 		t.Fatalf("last line %q", last)
 	}
 	t.Log(out.String())
+}
+
+// TestPrepareNetSyncResumes: a sync source whose build stopped half way
+// (its chain holds 3 of 6 blocks, no done marker) is continued, not
+// built again, and ends on the same head as a build from scratch.
+func TestPrepareNetSyncResumes(t *testing.T) {
+	ctx := context.Background()
+	cfg := NetSyncConfig{Blocks: 6, PerBlock: 3, WorkDir: t.TempDir()}
+	fresh, resumed := t.TempDir(), t.TempDir()
+	var out bytes.Buffer
+	if err := PrepareNetSync(ctx, NetSyncConfig{Blocks: 6, PerBlock: 3, WorkDir: cfg.WorkDir, CacheDir: fresh}, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	// The unfinished build: the first 3 blocks only.
+	btc, err := openL2Bitcoin(filepath.Join(t.TempDir(), "bitcoin"), genesis.DefaultViewLag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer btc.Close()
+	w, seq, keys, err := netSyncWorkload(cfg, btc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs, err := w.sign(keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.CacheDir = resumed
+	src := filepath.Join(netSyncCachePath(resumed, cfg), "source")
+	c, err := ourChain(w, btc, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.buildOn(c, txs[:3], seq, btc, false); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	out.Reset()
+	if err := PrepareNetSync(ctx, cfg, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "resuming an unfinished build") || !strings.Contains(out.String(), "at block 3 of 6") {
+		t.Fatalf("not resumed:\n%s", out.String())
+	}
+	heads := make([]string, 2)
+	for i, dir := range []string{fresh, resumed} {
+		c, err := ourChain(w, btc, filepath.Join(netSyncCachePath(dir, cfg), "source"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		heads[i] = c.Head().Hash().Hex()
+		if n := c.Head().Number.Uint64(); n != 6 {
+			t.Fatalf("head %d, want 6", n)
+		}
+		c.Close()
+		if _, err := os.Stat(filepath.Join(netSyncCachePath(dir, cfg), "done")); err != nil {
+			t.Fatalf("no done marker: %v", err)
+		}
+	}
+	if heads[0] != heads[1] {
+		t.Fatalf("resumed head %s, fresh %s", heads[1], heads[0])
+	}
 }

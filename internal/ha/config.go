@@ -90,6 +90,9 @@ type Config struct {
 	Chain    Chain
 	Bitcoin  Bitcoin
 	Producer Producer
+	// Publisher, when set, gets each of this member's own blocks once
+	// the group committed it, before the chain stores it (optional).
+	Publisher Publisher
 	// BlockTime is the genesis block time: a leader whose chain has not
 	// advanced for 3 block times hands leadership over.
 	BlockTime time.Duration

@@ -89,6 +89,15 @@
 // leader's FSM (the group had committed it). `hemi bench net` measures
 // propagation from it and failover to the new leader's first one.
 //
+// # Gossip at commit
+//
+// With Config.Publisher (the node's netp2p service) the FSM hands the
+// leader's own block to it as soon as the block is applied, that is
+// committed and the child of the last applied block, and before the
+// chain stores it: followers receive it while the leader writes it. An
+// entry the FSM refuses (ErrRejected) is never handed over, so a sealed
+// block that is not the chain's next goes nowhere.
+//
 // # Not done yet
 //
 // Raft's transport is plain TCP, unauthenticated: members belong on a

@@ -45,11 +45,12 @@ type Ref struct {
 // is retried until it succeeds (never skipped), so every member's chain
 // holds every applied block.
 type fsm struct {
-	chain Chain
-	log   *slog.Logger
-	m     *metrics
-	stop  <-chan struct{}
-	retry time.Duration
+	chain     Chain
+	publisher Publisher // nil: none
+	log       *slog.Logger
+	m         *metrics
+	stop      <-chan struct{}
+	retry     time.Duration
 
 	// pending holds the leader's own executed blocks between Commit and
 	// their Apply, by hash, so the leader stores them without executing
@@ -94,7 +95,8 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return err
 	}
 	number, hash := b.NumberU64(), b.Hash()
-	if _, own := f.pending.Load(hash); own {
+	_, own := f.pending.Load(hash)
+	if own {
 		f.committedAt.Store(hash, time.Now())
 	}
 	if last := f.lastApplied(); last != nil && (number != last.Number+1 || b.Header.ParentHash != last.Hash) {
@@ -107,6 +109,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 			"number", number, "hash", hash, "parent", b.Header.ParentHash, "last_number", last.Number, "last_hash", last.Hash)
 		return fmt.Errorf("%w: block %d %s on parent %s, last applied is %d %s", ErrRejected, number, hash,
 			b.Header.ParentHash, last.Number, last.Hash)
+	}
+	if own && f.publisher != nil {
+		// Committed and the child of the last applied block: it is the
+		// chain's next block, and may go out while it is stored.
+		f.publisher.PublishCommitted(b)
 	}
 	if err := f.store(b); err != nil {
 		return err

@@ -256,3 +256,58 @@ func FuzzEntry(f *testing.F) {
 		}
 	})
 }
+
+// recordingPublisher records the blocks handed to it and whether the
+// chain held each one at that moment.
+type recordingPublisher struct {
+	c         *memChain
+	published []common.Hash
+	stored    []bool
+}
+
+func (p *recordingPublisher) PublishCommitted(b *chain.Block) {
+	_, err := p.c.HeaderByHash(b.Hash())
+	p.published = append(p.published, b.Hash())
+	p.stored = append(p.stored, err == nil)
+}
+
+// TestFSMPublishesOwnCommittedBlockBeforeStoring: the leader's own
+// block goes to the Publisher as soon as it is applied (committed),
+// before the chain stores it, so followers need not wait for the
+// leader's write; a block sealed by another member (no pending entry
+// here) and a committed entry the FSM refuses are never handed over.
+func TestFSMPublishesOwnCommittedBlockBeforeStoring(t *testing.T) {
+	c := newMemChain()
+	f := newTestFSM(c)
+	pub := &recordingPublisher{c: c}
+	f.publisher = pub
+	own := child(c.head, 1)
+	f.pending.Store(own.Hash(), &chain.Built{Block: own})
+	if resp := f.Apply(entry(t, own)); resp != nil {
+		t.Fatalf("own block: %v", resp)
+	}
+	if len(pub.published) != 1 || pub.published[0] != own.Hash() {
+		t.Fatalf("published %v, want the own block %s", pub.published, own.Hash())
+	}
+	if pub.stored[0] {
+		t.Fatal("the own block was handed to the publisher only after the chain stored it")
+	}
+	if c.Head().Hash() != own.Hash() {
+		t.Fatal("the own block was not stored")
+	}
+	// Another member's block: applied, not published by this member.
+	theirs := child(own.Header, 2)
+	if resp := f.Apply(entry(t, theirs)); resp != nil {
+		t.Fatalf("another member's block: %v", resp)
+	}
+	// An own entry the FSM refuses (a stale leader's, at a height
+	// already applied): committed in the log, but never the chain's.
+	stale := child(own.Header, 9)
+	f.pending.Store(stale.Hash(), &chain.Built{Block: stale})
+	if resp := f.Apply(entry(t, stale)); !errors.Is(resp.(error), ErrRejected) {
+		t.Fatalf("stale own entry: %v, want ErrRejected", resp)
+	}
+	if len(pub.published) != 1 {
+		t.Fatalf("published %d blocks, want only the own committed one", len(pub.published))
+	}
+}

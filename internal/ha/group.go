@@ -61,7 +61,7 @@ func New(cfg Config) (*Group, error) {
 	m := newMetrics(cfg.Registerer)
 	stop := make(chan struct{})
 	g := &Group{cfg: cfg, log: cfg.Logger, m: m, stop: stop,
-		fsm: &fsm{chain: cfg.Chain, log: cfg.Logger, m: m, stop: stop, retry: 25 * time.Millisecond}}
+		fsm: &fsm{chain: cfg.Chain, publisher: cfg.Publisher, log: cfg.Logger, m: m, stop: stop, retry: 25 * time.Millisecond}}
 	return g, nil
 }
 

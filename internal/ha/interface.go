@@ -54,3 +54,15 @@ type Bitcoin interface {
 type Producer interface {
 	Run(ctx context.Context) error
 }
+
+// Publisher is told of each block this member sealed as soon as the
+// group committed it, before the member stores it (*netp2p.Service):
+// DESIGN 9 lets a committed block be gossiped, so followers start
+// validating and executing it while the leader still writes it.
+//
+// Concurrency: PublishCommitted is called from raft's FSM goroutine,
+// one block at a time in log order, and must not block (it hands the
+// block to the publisher's own goroutine).
+type Publisher interface {
+	PublishCommitted(b *chain.Block)
+}

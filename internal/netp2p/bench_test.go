@@ -30,7 +30,7 @@ func BenchmarkGossipValidate(b *testing.B) {
 	})
 	b.Run("check", func(b *testing.B) {
 		b.SetBytes(int64(len(data)))
-		g := newGate(seqs)
+		g := NewGate(seqs)
 		for b.Loop() {
 			if d := g.Check(data, Facts{Head: 0}); d.Verdict != Accept {
 				b.Fatal(d.Err)

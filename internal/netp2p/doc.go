@@ -44,6 +44,7 @@
 //
 //	check                                         verdict  reason             penalty
 //	sender has not completed the handshake        Ignore   peer_not_ready     -
+//	a copy of a message still being validated     Ignore   in_flight          -
 //	does not decompress or decode                 Reject   malformed          PenaltyReject
 //	over MaxMessageSize / MaxBlockSize            Reject   too_large          PenaltyReject
 //	block already accepted (seen cache)           Ignore   seen               -
@@ -98,18 +99,41 @@
 // # Publishing
 //
 // With Config.Publisher (a sequencer's sealing address) the service
-// publishes each new canonical head sealed by it that it did not receive
-// by gossip: in a raft group only the member that sealed a block (its
-// leader then) publishes it, the others apply it from the raft log
-// without publishing (hemi_netp2p_heads_not_published_total counts
-// them). gossipsub drops a message
-// published before any peer has announced the topic, so the publisher
-// waits until the topic has a peer (the chain's subscription keeps the
-// blocks meanwhile) and skips heads more than MaxAhead below the head (a
-// node catching up publishes nothing old). Own messages are flood
-// published (gossipsub's default) to every topic peer, so the first
-// blocks do not wait for the mesh to form. The encoding is deterministic,
-// so a block published by two nodes would still be one message.
+// publishes the blocks that address sealed, by two paths, each block
+// once (the seen cache):
+//
+//   - at commit: a raft member hands its own block over as soon as the
+//     group committed it, before storing it (PublishCommitted, called by
+//     internal/ha's FSM). DESIGN 9 allows gossip once a block is
+//     committed, so followers validate and execute it while the leader
+//     still commits its state, writes and fsyncs it: that work (32 ms a
+//     block of 100 transfers at load 33, BenchmarkGossipLeader in
+//     internal/bench; 0.2 ms to encode instead) left the propagation
+//     path.
+//   - at head: each new canonical head sealed by Publisher that the node
+//     neither received by gossip nor published already (a single
+//     sequencer without a raft group), taken from the chain's memory
+//     (chain.Recent) rather than read and decoded back.
+//
+// In a raft group the other members apply the same block from the raft
+// log without publishing it (hemi_netp2p_heads_not_published_total
+// counts them). gossipsub drops a message published before any peer has
+// announced the topic, so the publisher waits until the topic has a peer
+// and skips heads more than MaxAhead below the head (a node catching up
+// publishes nothing old). Own messages are flood published to every
+// topic peer (set explicitly: gossipsub v0.19's default is off, which
+// sent a block only to the publisher's mesh, D=6 peers formed at
+// heartbeats, and lost a block published right after a peer connected).
+// Static peers are not gossipsub direct peers: those are sent every
+// relayed message regardless of IDONTWANT (tried: more duplicates to
+// validate, and propagation no better under load). The encoding is deterministic, so a block published
+// by two nodes would still be one message.
+//
+// Every imported gossiped block gets an Info line "gossiped block
+// imported" with its stages on this node (received_at: its validation
+// started; validate_ms, wait_ms for the import loop, insert_ms) and the
+// publisher an Info line "block published" (via commit or head): `hemi
+// bench net` splits propagation with them.
 //
 // # Invariants
 //

@@ -35,10 +35,21 @@ type pending struct {
 }
 
 // gossipMsg is an accepted message handed from the subscription to the
-// import loop.
+// import loop, with when its validation started and how long it took
+// (the import's log line reports them: propagation's stages).
 type gossipMsg struct {
-	b    *chain.Block
-	from peer.ID
+	b        *chain.Block
+	from     peer.ID
+	received time.Time
+	validate time.Duration
+}
+
+// accepted is the validator's data on an accepted message (gossipsub's
+// ValidatorData): the decision with the decoded block, and its timing.
+type accepted struct {
+	d        Decision
+	received time.Time
+	validate time.Duration
 }
 
 // runGossip joins the chain's topic and runs the validator, the import
@@ -50,6 +61,15 @@ func (s *Service) runGossip(ctx context.Context) error {
 		pubsub.WithNoAuthor(),
 		pubsub.WithMaxMessageSize(pubsubMaxSize),
 		pubsub.WithPeerExchange(false),
+		// A publisher sends its own block to every topic peer, not only
+		// its mesh (which forms at heartbeats and holds D of them): one
+		// hop to each, also right after a peer connected (without it such
+		// a block was lost for good: TestPublishCommitted). gossipsub
+		// v0.19 does not do it by default. Static peers are not made
+		// gossipsub direct peers: direct peers are sent every forwarded
+		// message regardless of IDONTWANT, so each node would validate
+		// more duplicates of every block.
+		pubsub.WithFloodPublish(true),
 	)
 	if err != nil {
 		return fmt.Errorf("netp2p: start gossipsub: %w", err)
@@ -77,12 +97,12 @@ func (s *Service) runGossip(ctx context.Context) error {
 			if err != nil {
 				return
 			}
-			d, ok := m.ValidatorData.(Decision)
-			if m.ReceivedFrom == s.host.ID() || !ok || d.Block == nil {
+			a, ok := m.ValidatorData.(accepted)
+			if m.ReceivedFrom == s.host.ID() || !ok || a.d.Block == nil {
 				continue
 			}
 			select {
-			case msgs <- gossipMsg{b: d.Block, from: m.ReceivedFrom}:
+			case msgs <- gossipMsg{b: a.d.Block, from: m.ReceivedFrom, received: a.received, validate: a.validate}:
 			case <-ctx.Done():
 				return
 			}
@@ -118,11 +138,27 @@ func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) p
 		s.m.gossip.WithLabelValues(Ignore.String(), ReasonPeerNotReady).Inc()
 		return pubsub.ValidationIgnore
 	}
+	// A copy of a message whose first copy is still being validated is
+	// ignored: gossipsub marks a message seen only once its validation
+	// ends, so every copy relayed by another peer meanwhile (more of
+	// them the slower validation runs on a loaded machine) would be
+	// decoded and checked again. The id is over the content, so the copy
+	// gets the first one's verdict in effect.
+	id := m.ID
+	if id == "" {
+		id = MessageID(m.Data)
+	}
+	if _, busy := s.validating.LoadOrStore(id, struct{}{}); busy {
+		s.m.gossip.WithLabelValues(Ignore.String(), ReasonInFlight).Inc()
+		return pubsub.ValidationIgnore
+	}
+	defer s.validating.Delete(id)
+	start := time.Now()
 	d := s.gate.Check(m.Data, s.facts())
 	s.m.gossip.WithLabelValues(d.Verdict.String(), d.Reason).Inc()
 	switch d.Verdict {
 	case Accept:
-		m.ValidatorData = d
+		m.ValidatorData = accepted{d: d, received: start, validate: time.Since(start)}
 		if d.Evidence != nil {
 			s.m.equivocation.Inc()
 			s.log.Warn("equivocation: a sequencer sealed two blocks at one height (kept as evidence; PoP fork choice decides)",
@@ -173,7 +209,7 @@ func (s *Service) importLoop(ctx context.Context, msgs <-chan gossipMsg) {
 		case <-ctx.Done():
 			return
 		case m := <-msgs:
-			if p := s.insert(ctx, m.b, m.from); p != nil {
+			if p := s.insert(ctx, m); p != nil {
 				if len(held) == maxPending {
 					held = held[1:]
 				}
@@ -187,16 +223,24 @@ func (s *Service) importLoop(ctx context.Context, msgs <-chan gossipMsg) {
 	}
 }
 
-// insert inserts b, received from from. It returns the block to hold
-// when it cannot be inserted yet, nil otherwise.
-func (s *Service) insert(ctx context.Context, b *chain.Block, from peer.ID) *pending {
+// insert inserts m's block. It returns the block to hold when it cannot
+// be inserted yet, nil otherwise. An inserted block gets one Info line
+// with the stages of its way through this node: when its validation
+// started (received_at), the validation, the wait for the import loop,
+// and the insertion (execution, state commit, write); `hemi bench net`
+// reads them to split propagation into its parts.
+func (s *Service) insert(ctx context.Context, m gossipMsg) *pending {
+	b, from := m.b, m.from
+	start := time.Now()
 	err := s.cfg.Chain.InsertBlock(b)
 	number, hash := b.NumberU64(), b.Hash()
 	switch {
 	case err == nil:
 		s.m.imported.Inc()
 		s.peers.Reward(from, number, hash)
-		s.log.Debug("gossiped block imported", "number", number, "hash", hash, "from", from)
+		s.log.Info("gossiped block imported", "number", number, "hash", hash, "from", from, "txs", len(b.Body.Txs),
+			"received_at", m.received.UTC().Format(time.RFC3339Nano), "validate_ms", msOf(m.validate),
+			"wait_ms", msOf(start.Sub(m.received.Add(m.validate))), "insert_ms", msOf(time.Since(start)))
 		return nil
 	case errors.Is(err, chain.ErrKnownBlock):
 		return nil
@@ -329,50 +373,97 @@ func (s *Service) requestSync(from peer.ID, number uint64, hash common.Hash) {
 	})
 }
 
-// publish publishes every new canonical head sealed by Config.Publisher
-// that this node did not receive by gossip. It waits for the topic to have peers before publishing: a
-// message published before any peer has announced the topic reaches no
-// one. Heads more than MaxAhead below the chain's head (a node catching
-// up) are not published.
-func (s *Service) publish(ctx context.Context, topic *pubsub.Topic) {
-	heads := s.cfg.Chain.Subscribe(ctx, s.cfg.Chain.Head().Number.Uint64()+1)
-	for h := range heads {
-		if s.gate.Seen(h.Hash()) {
-			continue
-		}
-		if signer, err := block.Signer(h); err != nil || signer != s.cfg.Publisher {
-			s.m.notPublished.Inc()
-			continue
-		}
-		for len(topic.ListPeers()) == 0 && h.Number.Uint64()+MaxAhead >= s.cfg.Chain.Head().Number.Uint64() {
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(20 * time.Millisecond):
-			}
-		}
-		if h.Number.Uint64()+MaxAhead < s.cfg.Chain.Head().Number.Uint64() {
-			continue
-		}
-		b, err := s.cfg.Chain.BlockByHash(h.Hash())
-		if err != nil {
-			s.log.Warn("publish: block not readable", "number", h.Number, "hash", h.Hash(), "err", err)
-			continue
-		}
-		data, err := EncodeBlock(b)
-		if err != nil {
-			s.log.Error("publish: block does not encode", "number", h.Number, "hash", h.Hash(), "err", err)
-			continue
-		}
-		s.gate.MarkLocal(h)
-		if err := topic.Publish(ctx, data); err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			s.log.Warn("publish failed", "number", h.Number, "hash", h.Hash(), "err", err)
-			continue
-		}
-		s.m.published.Inc()
-		s.log.Debug("block published", "number", h.Number, "hash", h.Hash(), "bytes", len(data), "topic_peers", len(topic.ListPeers()))
+// PublishCommitted hands the service a block this member sealed as soon
+// as its raft group committed it, before the member stores it
+// (ha.Publisher). DESIGN 9 lets a committed block be gossiped; doing it
+// at once takes the leader's own storing of the block (state commit,
+// batch, fsync) and the re-reading of it out of the propagation path:
+// followers validate and execute while the leader writes. The block is
+// published once (its head later finds it seen). It never blocks the
+// caller (raft's FSM): a block that finds the queue full is published
+// from its head as before. Without Config.Publisher it does nothing.
+func (s *Service) PublishCommitted(b *chain.Block) {
+	if s.cfg.Publisher == (common.Address{}) || b == nil || b.Header == nil || b.Body == nil || b.Header.Number == nil {
+		return
+	}
+	select {
+	case s.committed <- b:
+	default:
 	}
 }
+
+// publish publishes the blocks PublishCommitted hands it and every new
+// canonical head sealed by Config.Publisher that this node did not
+// receive by gossip or publish already.
+func (s *Service) publish(ctx context.Context, topic *pubsub.Topic) {
+	heads := s.cfg.Chain.Subscribe(ctx, s.cfg.Chain.Head().Number.Uint64()+1)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case b := <-s.committed:
+			if !s.gate.Seen(b.Hash()) {
+				s.publishBlock(ctx, topic, b, "commit")
+			}
+		case h, ok := <-heads:
+			if !ok {
+				return
+			}
+			if s.gate.Seen(h.Hash()) {
+				continue
+			}
+			b, _, ok := s.cfg.Chain.Recent(h.Hash())
+			if !ok {
+				var err error
+				if b, err = s.cfg.Chain.BlockByHash(h.Hash()); err != nil {
+					s.log.Warn("publish: block not readable", "number", h.Number, "hash", h.Hash(), "err", err)
+					continue
+				}
+			}
+			s.publishBlock(ctx, topic, b, "head")
+		}
+	}
+}
+
+// publishBlock publishes b if Config.Publisher sealed it (else counts it
+// as not published: another member's block). It waits for the topic to
+// have peers first (a message published before any peer announced the
+// topic reaches no one) and skips a block more than MaxAhead below the
+// chain's head (a node catching up publishes nothing old). via says
+// which path handed it over (commit or head), for the log.
+func (s *Service) publishBlock(ctx context.Context, topic *pubsub.Topic, b *chain.Block, via string) {
+	h := b.Header
+	signer, err := block.Signer(h)
+	if err != nil || signer != s.cfg.Publisher {
+		s.m.notPublished.Inc()
+		return
+	}
+	for len(topic.ListPeers()) == 0 && h.Number.Uint64()+MaxAhead >= s.cfg.Chain.Head().Number.Uint64() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if h.Number.Uint64()+MaxAhead < s.cfg.Chain.Head().Number.Uint64() {
+		return
+	}
+	data, err := EncodeBlock(b)
+	if err != nil {
+		s.log.Error("publish: block does not encode", "number", h.Number, "hash", h.Hash(), "err", err)
+		return
+	}
+	s.gate.markLocal(h, signer)
+	if err := topic.Publish(ctx, data); err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("publish failed", "number", h.Number, "hash", h.Hash(), "err", err)
+		}
+		return
+	}
+	s.m.published.Inc()
+	s.log.Info("block published", "number", h.Number, "hash", h.Hash(), "bytes", len(data), "via", via,
+		"topic_peers", len(topic.ListPeers()))
+}
+
+// msOf is d in milliseconds with microsecond precision, for log fields.
+func msOf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -23,6 +23,10 @@ type Chain interface {
 	HeaderByHash(hash common.Hash) (*types.Header, error)
 	// BlockByHash returns a stored block.
 	BlockByHash(hash common.Hash) (*chain.Block, error)
+	// Recent returns a block among the newest stored, from memory (ok
+	// false otherwise): the publisher takes a new head from it rather
+	// than reading and decoding it back from the database.
+	Recent(hash common.Hash) (b *chain.Block, receipts types.Receipts, ok bool)
 	// InsertBlock validates, executes and stores a block (chain's error
 	// kinds: ErrInvalidBlock kinds, ErrViewNotReady, ErrUnknownParent).
 	InsertBlock(b *chain.Block) error

@@ -57,6 +57,8 @@ func (c *memChain) BlockByHash(h common.Hash) (*chain.Block, error) {
 	return nil, chain.ErrNotFound
 }
 
+func (c *memChain) Recent(common.Hash) (*chain.Block, types.Receipts, bool) { return nil, nil, false }
+
 func (c *memChain) InsertBlock(b *chain.Block) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -175,4 +177,76 @@ func gather(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	}
 	t.Fatalf("metric %s not registered", name)
 	return 0
+}
+
+// TestPublishCommitted: a block handed over at its raft commit goes out
+// before the member's chain has it as head, reaches a follower, and is
+// not published again when it becomes the head; a block sealed by
+// another member is not published.
+func TestPublishCommitted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	self, other := testKey("publish self"), testKey("publish other")
+	seqs := []common.Address{crypto.PubkeyToAddress(self.PublicKey), crypto.PubkeyToAddress(other.PublicKey)}
+	genesisHash := common.Hash{0x9f}
+	member, follower := newMemChain(), newMemChain()
+	reg := prometheus.NewRegistry()
+	ms, err := New(Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, GenesisHash: genesisHash, ChainID: 7431337,
+		Sequencers: seqs, Chain: member, Publisher: seqs[0], Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := New(Config{Peers: ms.Addrs(), GenesisHash: genesisHash, ChainID: 7431337, Sequencers: seqs, Chain: follower})
+	if err != nil {
+		ms.Close()
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for _, s := range []*Service{ms, fs} {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Run(ctx) }()
+	}
+	defer wg.Wait()
+	defer cancel()
+	deadline := time.Now().Add(30 * time.Second)
+	for !ready(ms) || !ready(fs) {
+		if time.Now().After(deadline) {
+			t.Fatal("the two services did not connect")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	theirs := testBlock(t, other, 1, member.gen.Hash(), 1)
+	own := testBlock(t, self, 1, member.gen.Hash(), 2)
+	ms.PublishCommitted(theirs)
+	ms.PublishCommitted(own)
+	for {
+		if _, err := follower.HeaderByHash(own.Hash()); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the follower did not receive the block published at its commit")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := member.HeaderByHash(own.Hash()); err == nil {
+		t.Fatal("test broken: the member's chain has the block")
+	}
+	// Now the member stores it as head: it was published already.
+	member.commit(own)
+	published := func() float64 { return gather(t, reg, "hemi_netp2p_blocks_published_total") }
+	for gather(t, reg, "hemi_netp2p_heads_not_published_total") < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("the block sealed by another member was not considered")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The head subscription has the block by now or soon; give the
+	// publisher a moment to (wrongly) publish it again.
+	time.Sleep(200 * time.Millisecond)
+	if p := published(); p != 1 {
+		t.Fatalf("published %v messages, want 1 (the own block, once)", p)
+	}
+	if _, err := follower.HeaderByHash(theirs.Hash()); err == nil {
+		t.Fatal("the follower got the block sealed by another member from this one")
+	}
 }

@@ -19,6 +19,8 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/hemi-go/hemi/internal/chain"
 )
 
 // Service is the node's L2 networking: the libp2p host, the handshake,
@@ -32,7 +34,7 @@ type Service struct {
 	m      *metrics
 	host   host.Host
 	peers  *peerTable
-	gate   *gate
+	gate   *Gate
 	static []peer.AddrInfo
 
 	// life is the context of the goroutines the host's callbacks start
@@ -47,6 +49,10 @@ type Service struct {
 	syncing atomic.Bool
 	// syncer is Config.Syncer or the one SetSyncer installed.
 	syncer atomic.Pointer[Syncer]
+	// committed queues the blocks PublishCommitted hands the publisher.
+	committed chan *chain.Block
+	// validating holds the ids of the messages being validated.
+	validating sync.Map // message id -> struct{}
 }
 
 // SetSyncer installs the catch-up syncer after New, for a syncer that
@@ -110,8 +116,8 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("netp2p: start libp2p host on %v: %w", cfg.ListenAddrs, err)
 	}
 	life, stop := context.WithCancel(context.Background())
-	s := &Service{cfg: cfg, log: cfg.Logger, m: m, host: h, peers: pt, gate: newGate(cfg.Sequencers), static: static,
-		life: life, stop: stop}
+	s := &Service{cfg: cfg, log: cfg.Logger, m: m, host: h, peers: pt, gate: NewGate(cfg.Sequencers), static: static,
+		life: life, stop: stop, committed: make(chan *chain.Block, 16)}
 	if cfg.Syncer != nil {
 		s.SetSyncer(cfg.Syncer)
 	}

@@ -69,6 +69,7 @@ const (
 	ReasonKnown            = "known"
 	ReasonHeightFull       = "height_full"
 	ReasonPeerNotReady     = "peer_not_ready"
+	ReasonInFlight         = "in_flight"
 	ReasonOK               = "ok"
 )
 
@@ -112,11 +113,13 @@ type heightRecord struct {
 	bySigner map[common.Address]*types.Header // the first block each sequencer sealed here
 }
 
-// gate is the gossip validator's state machine: pure rules over the
+// Gate is the gossip validator's state machine: pure rules over the
 // message and the Facts, plus the seen cache, the per-height records and
 // the evidence. No I/O, no clock. Safe for concurrent use (gossipsub runs
-// validators concurrently).
-type gate struct {
+// validators concurrently). The Service runs one; it is exported so
+// benchmarks can time a gossiped block's whole path (validate, import)
+// without a libp2p host.
+type Gate struct {
 	sequencers map[common.Address]bool
 
 	mu       sync.Mutex
@@ -125,8 +128,9 @@ type gate struct {
 	evidence []Evidence
 }
 
-func newGate(sequencers []common.Address) *gate {
-	g := &gate{sequencers: map[common.Address]bool{},
+// NewGate returns a gate accepting blocks sealed by sequencers.
+func NewGate(sequencers []common.Address) *Gate {
+	g := &Gate{sequencers: map[common.Address]bool{},
 		seen:    lru.NewBasicLRU[common.Hash, struct{}](SeenCache),
 		heights: lru.NewBasicLRU[uint64, *heightRecord](HeightWindow)}
 	for _, s := range sequencers {
@@ -140,7 +144,7 @@ func newGate(sequencers []common.Address) *gate {
 // signature recovery), then the checks against the local chain. A block
 // is marked seen only when it is accepted: a block with a junk body has
 // the same header hash as the real one, which must still get through.
-func (g *gate) Check(data []byte, f Facts) Decision {
+func (g *Gate) Check(data []byte, f Facts) Decision {
 	b, err := DecodeBlock(data)
 	if err != nil {
 		reason := ReasonMalformed
@@ -153,7 +157,7 @@ func (g *gate) Check(data []byte, f Facts) Decision {
 }
 
 // CheckBlock is Check on a decoded block.
-func (g *gate) CheckBlock(b *chain.Block, f Facts) Decision {
+func (g *Gate) CheckBlock(b *chain.Block, f Facts) Decision {
 	h := b.Header
 	hash := h.Hash()
 	number := h.Number.Uint64()
@@ -217,7 +221,14 @@ func (g *gate) CheckBlock(b *chain.Block, f Facts) Decision {
 
 // MarkLocal records a block this node publishes itself, so its echo is
 // ignored and the per-height records count it.
-func (g *gate) MarkLocal(h *types.Header) {
+func (g *Gate) MarkLocal(h *types.Header) {
+	signer, _ := block.Signer(h)
+	g.markLocal(h, signer)
+}
+
+// markLocal is MarkLocal with the seal's signer known (the zero address
+// when it does not recover).
+func (g *Gate) markLocal(h *types.Header, signer common.Address) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	hash := h.Hash()
@@ -232,7 +243,7 @@ func (g *gate) MarkLocal(h *types.Header) {
 		g.heights.Add(number, rec)
 	}
 	rec.hashes = append(rec.hashes, hash)
-	if signer, err := block.Signer(h); err == nil {
+	if signer != (common.Address{}) {
 		if _, ok := rec.bySigner[signer]; !ok {
 			rec.bySigner[signer] = types.CopyHeader(h)
 		}
@@ -240,14 +251,14 @@ func (g *gate) MarkLocal(h *types.Header) {
 }
 
 // Seen reports whether hash was accepted (or published) by this node.
-func (g *gate) Seen(hash common.Hash) bool {
+func (g *Gate) Seen(hash common.Hash) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.seen.Contains(hash)
 }
 
 // Evidence returns the equivocations seen, oldest first.
-func (g *gate) Evidence() []Evidence {
+func (g *Gate) Evidence() []Evidence {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return append([]Evidence(nil), g.evidence...)

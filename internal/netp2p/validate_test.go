@@ -12,7 +12,7 @@ import (
 // TestGate: each rule of doc.go's table, with its verdict and reason.
 func TestGate(t *testing.T) {
 	seq, other := testKey("seq"), testKey("other")
-	g := newGate([]common.Address{crypto.PubkeyToAddress(seq.PublicKey)})
+	g := NewGate([]common.Address{crypto.PubkeyToAddress(seq.PublicKey)})
 	facts := Facts{Head: 10, Finalized: 4, Known: func(h common.Hash) bool { return h == common.Hash{0x4b} }}
 
 	good := testBlock(t, seq, 11, common.Hash{1}, 2)
@@ -56,7 +56,7 @@ func TestGate(t *testing.T) {
 	}
 	// The junk body was rejected before the real block came: the real
 	// block (same header hash) is still accepted, it was not marked seen.
-	g2 := newGate(g.seqList())
+	g2 := NewGate(g.seqList())
 	if d := g2.Check(encode(t, junk), facts); d.Verdict != Reject {
 		t.Fatalf("junk body: %s", d.Verdict)
 	}
@@ -70,7 +70,7 @@ func TestGate(t *testing.T) {
 	}
 }
 
-func (g *gate) seqList() []common.Address {
+func (g *Gate) seqList() []common.Address {
 	var out []common.Address
 	for a := range g.sequencers {
 		out = append(out, a)
@@ -84,7 +84,7 @@ func (g *gate) seqList() []common.Address {
 // at the same height is no equivocation.
 func TestGateHeightLimitAndEvidence(t *testing.T) {
 	a, b := testKey("seq a"), testKey("seq b")
-	g := newGate([]common.Address{crypto.PubkeyToAddress(a.PublicKey), crypto.PubkeyToAddress(b.PublicKey)})
+	g := NewGate([]common.Address{crypto.PubkeyToAddress(a.PublicKey), crypto.PubkeyToAddress(b.PublicKey)})
 	facts := Facts{Head: 5}
 	blocks := []struct {
 		key    string

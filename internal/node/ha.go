@@ -49,6 +49,11 @@ func (n *Node) newHA(cfg Config) (*ha.Group, error) {
 	if hc.Dir == "" && cfg.Dir != "" {
 		hc.Dir = filepath.Join(cfg.Dir, "raft")
 	}
+	// The leader gossips its block as soon as the group committed it,
+	// while it stores it (netp2p.Service.PublishCommitted).
+	if hc.Publisher == nil && n.P2P != nil {
+		hc.Publisher = n.P2P
+	}
 	// The producer is built after the group (the group is its Committer).
 	hc.Producer = producerFunc(func(ctx context.Context) error { return n.Sequencer.Run(ctx) })
 	if hc.Logger == nil {
