@@ -57,12 +57,12 @@ func TestSyncFlushesDeferCompaction(t *testing.T) {
 		flushBatch()
 	}
 	m := db.Metrics()
-	if got := m.Levels[0].Sublevels; got != syncFlushes {
-		t.Fatalf("L0 has %d sublevels after %d flushes of keys spanning the key space, want one each", got, syncFlushes)
-	}
 	if m.Compact.Count != 0 || m.Compact.NumInProgress != 0 {
 		t.Fatalf("after %d flushes: %d compactions done, %d running; want none until L0 has %d sublevels",
 			syncFlushes, m.Compact.Count, m.Compact.NumInProgress, o.L0CompactionThreshold/2)
+	}
+	if got := m.Levels[0].Sublevels; got != syncFlushes {
+		t.Fatalf("L0 has %d sublevels after %d flushes of keys spanning the key space, want one each", got, syncFlushes)
 	}
 	for flushes <= o.L0CompactionThreshold {
 		flushBatch()
