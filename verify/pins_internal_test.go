@@ -113,7 +113,7 @@ func TestPinnedCheckpointHeaders(t *testing.T) {
 		if hash != cp.Hash {
 			t.Fatalf("%s %d: the public header hashes to %v, pinned %v", c.network, c.height, hash, cp.Hash)
 		}
-		if err := checkPoW(h, hash, params.PowLimit); err != nil {
+		if err := checkPoW(blockchain.CompactToBig(h.Bits), hash, params.PowLimit); err != nil {
 			t.Fatalf("%s %d: %v", c.network, c.height, err)
 		}
 		if !c.retarget {
@@ -140,7 +140,7 @@ func TestPinnedCheckpointHeaders(t *testing.T) {
 			t.Fatalf("mainnet %d names parent %v, want %v", h, hd.PrevBlock, parent)
 		}
 		parent = hd.BlockHash()
-		if err := checkPoW(hd, parent, chaincfg.MainNetParams.PowLimit); err != nil {
+		if err := checkPoW(blockchain.CompactToBig(hd.Bits), parent, chaincfg.MainNetParams.PowLimit); err != nil {
 			t.Fatalf("mainnet %d: %v", h, err)
 		}
 		if bits != 0 && hd.Bits != bits {
