@@ -113,6 +113,7 @@ var configFlags = []struct {
 	{flagMaxPeers, func(cmd *cli.Command, c *config.Config) { c.BTC.MaxPeers = int(cmd.Int(flagMaxPeers)) }},
 	{flagAPI, func(cmd *cli.Command, c *config.Config) { c.BTC.API = cmd.String(flagAPI) }},
 	{flagRPC, func(cmd *cli.Command, c *config.Config) { c.RPC.Listen = cmd.String(flagRPC) }},
+	{flagSequencerURL, func(cmd *cli.Command, c *config.Config) { c.RPC.SequencerURLs = cmd.StringSlice(flagSequencerURL) }},
 	{flagBlockInterval, func(cmd *cli.Command, c *config.Config) {
 		c.Devnet.BlockInterval.Duration = cmd.Duration(flagBlockInterval)
 	}},

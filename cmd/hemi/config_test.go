@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -191,5 +192,34 @@ func TestSignerRPCIsTheNodeURL(t *testing.T) {
 	}
 	if def := config.Default(); got.RPC.Listen != def.RPC.Listen {
 		t.Fatalf("rpc.listen = %q after a signer's --rpc URL, want the default %q", got.RPC.Listen, def.RPC.Listen)
+	}
+}
+
+// TestSequencerURLFlag: --sequencer-url (repeated) and
+// HEMI_RPC_SEQUENCER_URLS reach rpc.sequencer_urls, validated there.
+func TestSequencerURLFlag(t *testing.T) {
+	load := func(args ...string) (config.Config, error) {
+		var got config.Config
+		cmd := newApp()
+		cmd.Commands = nil
+		cmd.Flags = append(cmd.Flags, sequencerURLFlag())
+		cmd.Action = func(ctx context.Context, cmd *cli.Command) error {
+			cfg, _, err := loadConfig(cmd, keyUse{uses: []string{"rpc"}})
+			got = cfg
+			return err
+		}
+		err := cmd.Run(context.Background(), append([]string{"hemi", "--log-level", "error"}, args...))
+		return got, err
+	}
+	got, err := load("--sequencer-url", "http://10.0.0.1:8545", "--sequencer-url", "https://rpc.example")
+	if err != nil || !slices.Equal(got.RPC.SequencerURLs, []string{"http://10.0.0.1:8545", "https://rpc.example"}) {
+		t.Fatalf("rpc.sequencer_urls %q, %v", got.RPC.SequencerURLs, err)
+	}
+	t.Setenv("HEMI_RPC_SEQUENCER_URLS", "http://10.0.0.2:8545")
+	if got, err := load(); err != nil || !slices.Equal(got.RPC.SequencerURLs, []string{"http://10.0.0.2:8545"}) {
+		t.Fatalf("from the environment: %q, %v", got.RPC.SequencerURLs, err)
+	}
+	if _, err := load("--sequencer-url", "10.0.0.1:8545"); err == nil || !strings.Contains(err.Error(), "rpc.sequencer_urls") {
+		t.Fatalf("a URL without scheme: %v, want an error naming rpc.sequencer_urls", err)
 	}
 }

@@ -28,7 +28,14 @@ import (
 const (
 	flagSequencer = "sequencer"
 	flagRPC       = "rpc"
+	// flagSequencerURL is rpc.sequencer_urls.
+	flagSequencerURL = "sequencer-url"
 )
+
+func sequencerURLFlag() cli.Flag {
+	return &cli.StringSliceFlag{Name: flagSequencerURL, Sources: cli.EnvVars("HEMI_RPC_SEQUENCER_URLS"),
+		Usage: "a sequencer's public JSON-RPC URL a follower forwards eth_sendRawTransaction to (repeat for each member of a group)"}
+}
 
 func rpcFlag() cli.Flag {
 	return &cli.StringFlag{Name: flagRPC, Usage: "JSON-RPC listen address (default 127.0.0.1:8545; empty: off)", Sources: cli.EnvVars("HEMI_RPC")}
@@ -70,6 +77,7 @@ func nodeCommand() *cli.Command {
 		Flags: append(append(append(btcFlags(), haFlags()...), netFlags()...),
 			genesisFlag(),
 			rpcFlag(),
+			sequencerURLFlag(),
 			&cli.BoolFlag{Name: flagSequencer, Usage: "build and seal blocks (needs the sequencer key)", Sources: cli.EnvVars("HEMI_SEQUENCER")},
 		),
 		Action: func(ctx context.Context, cmd *cli.Command) error {
@@ -195,6 +203,7 @@ func runL2(ctx context.Context, cfg config.Config, f *genesis.File, svc *tbc.Ser
 		WaitSynced:     true,
 		TxPool:         poolConfig(cfg.TxPool, log),
 		RPC:            rpcConfig(cfg.RPC, log),
+		SequencerURLs:  cfg.RPC.SequencerURLs,
 		P2P:            netConfig(cfg.Net),
 		NoExplorer:     cfg.Explorer.Off,
 		NoAddrIndex:    cfg.Explorer.NoAddrIndex,

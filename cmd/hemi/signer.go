@@ -35,7 +35,7 @@ func signerFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagSignerKeyPath, Usage: "BIP-32 path of the committee key in an HD secret (the devnet's signer i: m/86'/1'/0'/0/i)", Sources: cli.EnvVars("HEMI_SIGNER_KEY_PATH")},
 		&cli.StringFlag{Name: flagL2KeyFile, Usage: "file holding the funded L2 account that pays for the posts (64 hex digits or a BIP-39 mnemonic); default $" + signer.L2KeyEnv, TakesFile: true, Sources: cli.EnvVars("HEMI_SIGNER_L2_KEY_FILE")},
 		&cli.StringFlag{Name: flagL2KeyPath, Usage: "BIP-32 path of the L2 account in a mnemonic (default " + signer.DefaultL2Path + ")", Sources: cli.EnvVars("HEMI_SIGNER_L2_KEY_PATH")},
-		&cli.StringFlag{Name: flagSubmitRPC, Usage: "JSON-RPC URL the signature posts are sent to: the sequencer's, when --rpc is a follower (a follower keeps transactions sent to it and does not forward them); default --rpc. Everything is still read from --rpc", Sources: cli.EnvVars("HEMI_SIGNER_SUBMIT_RPC")},
+		&cli.StringFlag{Name: flagSubmitRPC, Usage: "JSON-RPC URL the signature posts are sent to instead of --rpc (default --rpc: a follower forwards them to the sequencer given its rpc.sequencer_urls); only for a follower without it. Everything is still read from --rpc", Sources: cli.EnvVars("HEMI_SIGNER_SUBMIT_RPC")},
 	}
 }
 
@@ -56,8 +56,9 @@ func signerCommand() *cli.Command {
 			"Keys come from files or the environment, never from flags: the committee key from --key-file or\n" +
 			"$" + signer.KeyEnv + ", the L2 account from --l2-key-file or $" + signer.L2KeyEnv + ". What it signed is kept\n" +
 			"in <datadir>/signer/<network> so that a restart never signs a second transaction for a batch.\n" +
-			"When --rpc is a follower node, give the sequencer's JSON-RPC as --submit-rpc: the posts go there\n" +
-			"(a follower does not forward transactions) and are read back from your own node.\n\n" +
+			"The posts go to --rpc too: a follower node forwards them to the sequencer (its rpc.sequencer_urls).\n" +
+			"Only for a follower without rpc.sequencer_urls, give the sequencer's JSON-RPC as --submit-rpc: the\n" +
+			"posts go there and are read back from your own node.\n\n" +
 			"Example (the devnet's signer 0):\n" +
 			"  HEMI_SIGNER_KEY='" + "test test test test test test test test test test test junk" + "' \\\n" +
 			"  HEMI_SIGNER_L2_KEY='<funded L2 key>' hemi signer --key-path \"m/86'/1'/0'/0/0\" --genesis genesis.json",

@@ -159,6 +159,12 @@ type RPC struct {
 	// rpc.DefaultAPIs (no debug) for `hemi node`, the same plus debug
 	// for `hemi devnet` (anvil serves it).
 	APIs []string `toml:"apis"`
+	// SequencerURLs are the sequencer group's public JSON-RPC URLs
+	// (http or https): a follower forwards eth_sendRawTransaction to
+	// them, trying them in order from the last that answered (with HA
+	// the leader changes), as op-geth's --rollup.sequencerhttp. A
+	// sequencer ignores them.
+	SequencerURLs []string `toml:"sequencer_urls"`
 	// The limits below default to internal/rpc's Default* constants;
 	// rpc.Config documents each.
 	RequestTimeout       Duration `toml:"request_timeout"`
@@ -476,6 +482,11 @@ func (c *Config) Validate() error {
 	if c.RPC.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.RPC.Listen); err != nil {
 			bad("rpc.listen %q: want host:port (empty turns the server off)", c.RPC.Listen)
+		}
+	}
+	for _, u := range c.RPC.SequencerURLs {
+		if err := rpc.CheckSequencerURL(u); err != nil {
+			bad("rpc.sequencer_urls entry %q: want http://host:port or https://host:port, a sequencer's public JSON-RPC", u)
 		}
 	}
 	for _, a := range c.RPC.APIs {

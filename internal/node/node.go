@@ -71,6 +71,12 @@ type Config struct {
 	// RPCListener is given. Bitcoin and Finality are the node's; a nil
 	// Logger or Registerer the node's.
 	RPC rpc.Config
+	// SequencerURLs are the sequencer group's public JSON-RPC URLs
+	// (rpc.sequencer_urls): a node without Key forwards every
+	// eth_sendRawTransaction to them after its own checks (rpc.Forwarder),
+	// since it never builds the blocks that would include it. A node with
+	// Key builds and ignores them.
+	SequencerURLs []string
 	// RPCListener, if set, is where the server serves (a test's free
 	// port) instead of listening on RPC.ListenAddr.
 	RPCListener net.Listener
@@ -134,6 +140,31 @@ type Node struct {
 	sync   *catchUp        // catch-up sync, with P2P
 	inproc *gethrpc.Client // the explorer's in-process JSON-RPC client
 	vault  *vaultWatch     // the tunnel's vault watch, with a tunnel
+	// forward sends a follower's transactions to the sequencer (nil on
+	// a sequencer or without SequencerURLs).
+	forward *rpc.Forwarder
+}
+
+// forwarding sets rcfg.Forward on a follower given SequencerURLs, and
+// says in the log what happens to transactions sent to this node.
+func (n *Node) forwarding(cfg Config, rcfg *rpc.Config) error {
+	switch {
+	case cfg.Key != nil && len(cfg.SequencerURLs) > 0:
+		n.log.Info("rpc.sequencer_urls ignored: this node sequences and includes the transactions sent to it")
+	case cfg.Key != nil:
+	case len(cfg.SequencerURLs) == 0:
+		n.log.Warn("follower without rpc.sequencer_urls: transactions sent to its JSON-RPC stay in its pool and are never mined; " +
+			"list the sequencers' public RPC URLs in rpc.sequencer_urls (--sequencer-url, HEMI_RPC_SEQUENCER_URLS)")
+	default:
+		f, err := rpc.NewForwarder(rpc.ForwarderConfig{URLs: cfg.SequencerURLs,
+			Registerer: cfg.Registerer, Logger: n.log.With("subsystem", "rpc")})
+		if err != nil {
+			return err
+		}
+		n.forward, rcfg.Forward = f, f
+		n.log.Info("transactions sent to this follower are forwarded to the sequencer", "urls", cfg.SequencerURLs)
+	}
+	return nil
 }
 
 // mountExplorer builds the block explorer over the node's services and
@@ -318,6 +349,9 @@ func New(cfg Config) (_ *Node, err error) {
 		if n.sync != nil {
 			rcfg.Sync = n.sync
 		}
+		if err := n.forwarding(cfg, &rcfg); err != nil {
+			return nil, err
+		}
 		if n.AddrIndex != nil {
 			rcfg.AddressIndex = n.AddrIndex
 		}
@@ -452,6 +486,9 @@ func (n *Node) Close() error {
 	}
 	if n.inproc != nil {
 		n.inproc.Close()
+	}
+	if n.forward != nil {
+		n.forward.Close()
 	}
 	if n.Chain != nil {
 		if cerr := n.Chain.Close(); err == nil {

@@ -143,6 +143,10 @@ type Config struct {
 	Provenance Provenance
 	// Sync answers eth_syncing while the node catches up (optional).
 	Sync Sync
+	// Forward, when set, sends every eth_sendRawTransaction on to the
+	// sequencer after the local checks (a follower: see
+	// sendForwarded); nil keeps transactions in the pool (a sequencer).
+	Forward TxForwarder
 	// AddressIndex answers ots_searchTransactionsBefore/After
 	// (optional: the explorer's address index).
 	AddressIndex AddressIndex

@@ -89,6 +89,18 @@
 //   - eth_sendRawTransaction refuses type 0x7E and blob transactions and
 //     other chains' transactions before the pool; pool errors keep
 //     go-ethereum's messages and code -32000 (txError).
+//   - Forwarding (forward.go): with Config.Forward (a follower, given
+//     rpc.sequencer_urls) eth_sendRawTransaction checks the transaction
+//     in the local pool (decode, chain id, signature, intrinsic gas,
+//     nonce, funds for the max cost, size: refused here, no round trip),
+//     keeps it there for reads (eth_getTransactionByHash, txpool_*, the
+//     pending nonce a wallet asks next), then sends it to the sequencer's
+//     JSON-RPC and answers the sequencer's answer, its error with its
+//     code, message and data. Refusals about the local pool's state
+//     (already known, replacement underpriced, pool full) still go on.
+//     URLs are tried in order from the last that answered, each within
+//     DefaultForwardTimeout; none answering is "sequencer unreachable"
+//     (-32000). The batch fast path is off on a forwarding node.
 //   - Errors: revert is code 3, "execution reverted: <reason>", data =
 //     the revert bytes; bad parameters -32602; limits (getLogs range and
 //     results, filters, subscriptions) -32005; request timed out -32002
@@ -121,7 +133,9 @@
 // hemi_rpc_txs_accepted_total, hemi_rpc_txs_rejected_total,
 // hemi_rpc_filters, hemi_rpc_subscriptions, hemi_rpc_evm_timeouts_total,
 // hemi_rpc_evm_cancelled_total, hemi_rpc_trace_limits_total,
-// hemi_rpc_responses_too_large_total, hemi_rpc_limit_refusals_total.
+// hemi_rpc_responses_too_large_total, hemi_rpc_limit_refusals_total;
+// on a follower hemi_rpc_forward_total{result} (accepted, refused,
+// unreachable, attempt_failed).
 //
 // # Invariants
 //

@@ -87,6 +87,19 @@ type Pool interface {
 	MinTip() *big.Int
 }
 
+// TxForwarder hands a user transaction to the sequencer (a follower's
+// eth_sendRawTransaction, Config.Forward); *Forwarder implements it.
+//
+// Concurrency: called from many request goroutines at once.
+type TxForwarder interface {
+	// Forward sends raw, the encoding of the transaction hash, and
+	// returns the sequencer's error as the JSON-RPC error to answer
+	// (nil: accepted). It returns within a bounded time.
+	Forward(ctx context.Context, raw []byte, hash common.Hash) error
+}
+
+var _ TxForwarder = (*Forwarder)(nil)
+
 // Bitcoin is what hemi_btcTip asks of the Bitcoin index; *index.Index
 // implements it. Optional (nil: hemi_btcTip errors).
 type Bitcoin interface {

@@ -19,12 +19,19 @@ import (
 // underpriced", "insufficient funds for gas * price + value", ...). An
 // HTTP batch made only of eth_sendRawTransaction calls does not come
 // here: sendBatch admits it in one pool call (sendbatch.go), with the
-// same checks and answers.
+// same checks and answers. With Config.Forward (a follower) the
+// transaction goes on to the sequencer (forward.go).
 func (api *ethAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) (common.Hash, error) {
 	s := api.s
 	tx, err := s.decodeRawTx(input)
 	if err != nil {
 		return common.Hash{}, err
+	}
+	if s.cfg.Forward != nil {
+		if err := s.sendForwarded(ctx, input, tx); err != nil {
+			return common.Hash{}, err
+		}
+		return tx.Hash(), nil
 	}
 	if s.pool == nil {
 		return common.Hash{}, &rpcError{code: codeServer, msg: ErrNoPool.Error(), err: ErrNoPool}

@@ -26,7 +26,8 @@ import (
 // goes to next (go-ethereum's server) untouched, body and all, so its
 // answers and errors stay go-ethereum's own.
 func (s *Server) sendBatch(next http.Handler) http.Handler {
-	if s.pool == nil {
+	if s.pool == nil || s.cfg.Forward != nil {
+		// A forwarding node sends each call on (SendRawTransaction).
 		return next
 	}
 	signer := types.LatestSigner(s.config) // legacypool's signer: types.Sender caches per Equal signer

@@ -17,10 +17,10 @@
 // burned, burn not superfinal, already paid, fee above maxFee), store.go
 // (what this signer signed, in pebble), signer.go (the loop), interface.go
 // (what it needs of its node) and rpcnode.go (that, over the node's
-// JSON-RPC and Bitcoin query API; the posts may go to another endpoint,
-// SubmitTo, because a follower node does not forward the transactions
-// sent to it: the signer then sends them to the sequencer and still reads
-// them, and everything it checks, from its own node).
+// JSON-RPC and Bitcoin query API; the posts go to the same node, which
+// as a follower forwards them to the sequencer (rpc.sequencer_urls), or
+// to another endpoint given SubmitTo, for a follower without it: the
+// signer still reads them, and everything it checks, from its own node).
 //
 // Invariants:
 //   - A signer never signs two different transactions for one (batch,

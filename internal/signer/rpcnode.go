@@ -32,10 +32,10 @@ const postedLookback = 9_000
 type RPCNode struct {
 	eth *ethclient.Client
 	// submit is where the posts are sent (SubmitTo; eth until then): a
-	// follower node keeps transactions sent to it in its own pool and
-	// does not forward them, so a signer whose node is a follower sends
-	// its posts to the sequencer's JSON-RPC and still reads everything,
-	// its posts' receipts included, from its own node.
+	// follower forwards them to the sequencer given rpc.sequencer_urls;
+	// without it a signer whose node is a follower sends its posts to
+	// the sequencer's JSON-RPC and still reads everything, its posts'
+	// receipts included, from its own node.
 	submit  *ethclient.Client
 	btc     popm.Bitcoin
 	tunnel  common.Address

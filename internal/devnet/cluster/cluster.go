@@ -330,6 +330,15 @@ func (c *Cluster) Args(n *Node) []string {
 			}
 		}
 	}
+	if !n.Sequencer {
+		// A follower forwards the transactions sent to it to the
+		// sequencers' JSON-RPC (rpc.sequencer_urls).
+		for _, m := range c.Nodes {
+			if m.Sequencer {
+				args = append(args, "--sequencer-url", m.RPCURL())
+			}
+		}
+	}
 	args = append(args, "--net-listen", multiaddr(n.P2P, ""))
 	for _, m := range c.Nodes {
 		if m != n {

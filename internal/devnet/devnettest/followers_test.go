@@ -39,6 +39,13 @@ func (f *follower) Bitcoin() indexadapt.PoPMiner {
 // cleanup stops the node, then its Bitcoin layer).
 func startFollower(t *testing.T, ctx context.Context, s *Stack, name string, log *slog.Logger) *follower {
 	t.Helper()
+	return startForwardingFollower(t, ctx, s, name, log, nil)
+}
+
+// startForwardingFollower is startFollower with rpc.sequencer_urls: the
+// follower forwards eth_sendRawTransaction to seqURLs.
+func startForwardingFollower(t *testing.T, ctx context.Context, s *Stack, name string, log *slog.Logger, seqURLs []string) *follower {
+	t.Helper()
 	if s.L2.P2P == nil {
 		t.Fatal("the stack's sequencer has no L2 networking (StackConfig.L2P2P)")
 	}
@@ -78,8 +85,9 @@ func startFollower(t *testing.T, ctx context.Context, s *Stack, name string, log
 	n, err := node.New(node.Config{Dir: filepath.Join(dir, "l2"), BTC: svc, Spec: spec, NoSync: true,
 		NoAddrIndex: true, NoExplorer: true,
 		RPC: rpc.Config{VHosts: []string{"*"}}, RPCListener: ln,
-		P2P:    netp2p.Config{Peers: s.L2.P2P.Addrs()},
-		Logger: log.With("node", name)})
+		P2P:           netp2p.Config{Peers: s.L2.P2P.Addrs()},
+		SequencerURLs: seqURLs,
+		Logger:        log.With("node", name)})
 	if err != nil {
 		ln.Close()
 		stopTBC()
