@@ -97,38 +97,9 @@ func consistent[T any](ts *tunnelStack, path, method string, arg any, want func(
 
 // rpcDeposit and rpcWithdrawal are hemi_getDeposit's and
 // hemi_getWithdrawal's JSON, decoded here independently of the pages.
-type rpcDeposit struct {
-	Outpoint      string          `json:"outpoint"`
-	State         string          `json:"state"`
-	AmountSat     hexutil.Uint64  `json:"amountSat"`
-	Recipient     *common.Address `json:"recipient"`
-	Confirmations hexutil.Uint64  `json:"confirmations"`
-	Required      hexutil.Uint64  `json:"requiredConfirmations"`
-	BlockNumber   *hexutil.Uint64 `json:"blockNumber"`
-	TxHash        *common.Hash    `json:"transactionHash"`
-	RefundID      *hexutil.Uint64 `json:"refundId"`
-	Reason        *string         `json:"reason"`
-}
+type rpcDeposit = tunnel.DepositJSON
 
-type rpcWithdrawal struct {
-	ID          hexutil.Uint64  `json:"id"`
-	Kind        string          `json:"kind"`
-	Status      string          `json:"status"`
-	From        *common.Address `json:"from"`
-	Address     string          `json:"address"`
-	AmountSat   hexutil.Uint64  `json:"amountSat"`
-	L2Block     hexutil.Uint64  `json:"l2Block"`
-	Burned      bool            `json:"burned"`
-	DepositTxid string          `json:"depositTxid"`
-	Batch       *struct {
-		Number     hexutil.Uint64 `json:"number"`
-		Signatures hexutil.Uint64 `json:"signatures"`
-		K          hexutil.Uint64 `json:"k"`
-	} `json:"batch"`
-	Paid          bool           `json:"paid"`
-	PayoutTxid    string         `json:"payoutTxid"`
-	Confirmations hexutil.Uint64 `json:"confirmations"`
-}
+type rpcWithdrawal = tunnel.WithdrawalJSON
 
 func depositWant(d *rpcDeposit) []string {
 	if d == nil {

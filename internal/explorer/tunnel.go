@@ -40,20 +40,10 @@ const (
 	pendingScan = 100
 )
 
-// depositRow is hemi_getDeposit's answer (rpc.rpcDeposit's JSON) with
+// depositRow is hemi_getDeposit's answer (tunnel.DepositJSON) with
 // what the pages add.
 type depositRow struct {
-	Outpoint      string          `json:"outpoint"`
-	State         string          `json:"state"`
-	AmountSat     hexutil.Uint64  `json:"amountSat"`
-	Recipient     *common.Address `json:"recipient"`
-	BitcoinHeight *hexutil.Uint64 `json:"bitcoinHeight"`
-	Confirmations hexutil.Uint64  `json:"confirmations"`
-	Required      hexutil.Uint64  `json:"requiredConfirmations"`
-	BlockNumber   *hexutil.Uint64 `json:"blockNumber"`
-	TxHash        *common.Hash    `json:"transactionHash"`
-	RefundID      *hexutil.Uint64 `json:"refundId"`
-	Reason        *string         `json:"reason"`
+	tunnel.DepositJSON
 	// Txid and Vout split Outpoint; Amount is AmountSat in BTC.
 	Txid   string `json:"-"`
 	Vout   string `json:"-"`
@@ -326,32 +316,10 @@ func (e *Explorer) logsBack(ctx context.Context, addr common.Address, topics [][
 	return logs, to, to > 0, nil
 }
 
-// rpcWithdrawal is hemi_getWithdrawal's answer (rpc.rpcWithdrawal).
+// rpcWithdrawal is hemi_getWithdrawal's answer (tunnel.WithdrawalJSON) with
+// what the pages add.
 type rpcWithdrawal struct {
-	ID          hexutil.Uint64  `json:"id"`
-	Kind        string          `json:"kind"`
-	Status      string          `json:"status"`
-	From        *common.Address `json:"from"`
-	Script      hexutil.Bytes   `json:"script"`
-	Address     string          `json:"address"`
-	AmountSat   hexutil.Uint64  `json:"amountSat"`
-	MaxFeeSat   hexutil.Uint64  `json:"maxFeeSat"`
-	L2Block     hexutil.Uint64  `json:"l2Block"`
-	Burned      bool            `json:"burned"`
-	Superfinal  *bool           `json:"superfinal"`
-	DepositTxid string          `json:"depositTxid"`
-	DepositVout *hexutil.Uint64 `json:"depositVout"`
-	Batch       *struct {
-		Number     hexutil.Uint64 `json:"number"`
-		Attempt    hexutil.Uint64 `json:"attempt"`
-		FeeRate    hexutil.Uint64 `json:"feeRate"`
-		ValueSat   hexutil.Uint64 `json:"valueSat"`
-		Signatures hexutil.Uint64 `json:"signatures"`
-		K          hexutil.Uint64 `json:"k"`
-	} `json:"batch"`
-	Paid          bool           `json:"paid"`
-	PayoutTxid    string         `json:"payoutTxid"`
-	Confirmations hexutil.Uint64 `json:"confirmations"`
+	tunnel.WithdrawalJSON
 	// Amount and MaxFee in BTC; Paying is what the batch pays (BTC);
 	// SF says Superfinal in words ("" for a refund).
 	Amount, MaxFee, Paying, SF string `json:"-"`

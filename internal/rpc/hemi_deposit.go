@@ -39,22 +39,8 @@ var _ Deposits = (*tunnel.DepositQuery)(nil)
 // the deposit cursor.
 const maxPendingScan = 1000
 
-// rpcDeposit is a deposit's JSON: outpoint as "txid:vout" (txid in
-// display order, as Bitcoin tools print it), amounts in satoshis.
-type rpcDeposit struct {
-	Outpoint      string          `json:"outpoint"`
-	State         string          `json:"state"`
-	AmountSat     hexutil.Uint64  `json:"amountSat"`
-	Recipient     *common.Address `json:"recipient"`
-	BitcoinHeight *hexutil.Uint64 `json:"bitcoinHeight,omitempty"`
-	Confirmations hexutil.Uint64  `json:"confirmations"`
-	Required      hexutil.Uint64  `json:"requiredConfirmations"`
-	BlockNumber   *hexutil.Uint64 `json:"blockNumber,omitempty"`
-	TxHash        *common.Hash    `json:"transactionHash,omitempty"`
-	RefundID      *hexutil.Uint64 `json:"refundId,omitempty"`
-	Reason        *string         `json:"reason,omitempty"`
-	ReasonCode    *hexutil.Uint64 `json:"reasonCode,omitempty"`
-}
+// rpcDeposit is a deposit's JSON (tunnel.DepositJSON).
+type rpcDeposit = tunnel.DepositJSON
 
 func marshalDeposit(ds *tunnel.DepositStatus) *rpcDeposit {
 	u := func(v uint64) *hexutil.Uint64 { x := hexutil.Uint64(v); return &x }

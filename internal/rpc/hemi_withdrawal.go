@@ -41,41 +41,10 @@ type Withdrawals struct {
 	Index  WithdrawalIndex
 }
 
-// rpcWithdrawal is hemi_getWithdrawal's answer. States, in order: queued
-// (burned, or a refund queued), superfinal (a withdrawal's L2 block is;
-// refunds need not be), in a batch (with the signatures posted, i of k,
-// and the payout txid the signers broadcast), confirmed (the payout in
-// Bitcoin's best chain, with its confirmations), paid (marked paid by
-// consensus at the withdrawal confirmations).
-type rpcWithdrawal struct {
-	ID          hexutil.Uint64  `json:"id"`
-	Kind        string          `json:"kind"` // withdrawal | refund
-	Status      string          `json:"status"`
-	From        *common.Address `json:"from,omitempty"`
-	Script      hexutil.Bytes   `json:"script"`
-	Address     string          `json:"address,omitempty"`
-	AmountSat   hexutil.Uint64  `json:"amountSat"`
-	MaxFeeSat   hexutil.Uint64  `json:"maxFeeSat"`
-	L2Block     hexutil.Uint64  `json:"l2Block"`
-	Burned      bool            `json:"burned"`
-	Superfinal  *bool           `json:"superfinal"`
-	DepositTxid string          `json:"depositTxid,omitempty"`
-	DepositVout *hexutil.Uint64 `json:"depositVout,omitempty"`
-	Batch       *rpcBatchState  `json:"batch"`
-	Paid        bool            `json:"paid"`
-	PayoutTxid  string          `json:"payoutTxid,omitempty"`
-	// Confirmations of the payout in Bitcoin's best chain (0: not there).
-	Confirmations hexutil.Uint64 `json:"confirmations"`
-}
+// rpcWithdrawal is hemi_getWithdrawal's answer (tunnel.WithdrawalJSON).
+type rpcWithdrawal = tunnel.WithdrawalJSON
 
-type rpcBatchState struct {
-	Number     hexutil.Uint64 `json:"number"`
-	Attempt    hexutil.Uint64 `json:"attempt"`
-	FeeRate    hexutil.Uint64 `json:"feeRate"`
-	ValueSat   hexutil.Uint64 `json:"valueSat"`
-	Signatures hexutil.Uint64 `json:"signatures"`
-	K          hexutil.Uint64 `json:"k"`
-}
+type rpcBatchState = tunnel.BatchJSON
 
 // GetWithdrawal is hemi_getWithdrawal(id): a withdrawal's (or a queued
 // refund's, same id space) state as of the head. Unknown id: null.

@@ -9,7 +9,6 @@ import (
 
 	"github.com/btcsuite/btcd/address/v2"
 	"github.com/btcsuite/btcd/wire/v2"
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
@@ -20,32 +19,7 @@ import (
 )
 
 // rpcWithdrawal is hemi_getWithdrawal's JSON, every field.
-type rpcWithdrawal struct {
-	ID          hexutil.Uint64  `json:"id"`
-	Kind        string          `json:"kind"`
-	Status      string          `json:"status"`
-	From        *common.Address `json:"from"`
-	Script      hexutil.Bytes   `json:"script"`
-	Address     string          `json:"address"`
-	AmountSat   hexutil.Uint64  `json:"amountSat"`
-	MaxFeeSat   hexutil.Uint64  `json:"maxFeeSat"`
-	L2Block     hexutil.Uint64  `json:"l2Block"`
-	Burned      bool            `json:"burned"`
-	Superfinal  *bool           `json:"superfinal"`
-	DepositTxid string          `json:"depositTxid"`
-	DepositVout *hexutil.Uint64 `json:"depositVout"`
-	Batch       *struct {
-		Number     hexutil.Uint64 `json:"number"`
-		Attempt    hexutil.Uint64 `json:"attempt"`
-		FeeRate    hexutil.Uint64 `json:"feeRate"`
-		ValueSat   hexutil.Uint64 `json:"valueSat"`
-		Signatures hexutil.Uint64 `json:"signatures"`
-		K          hexutil.Uint64 `json:"k"`
-	} `json:"batch"`
-	Paid          bool           `json:"paid"`
-	PayoutTxid    string         `json:"payoutTxid"`
-	Confirmations hexutil.Uint64 `json:"confirmations"`
-}
+type rpcWithdrawal = tunnel.WithdrawalJSON
 
 // TestGetWithdrawalOverRPC follows one withdrawal through every state
 // hemi_getWithdrawal reports (queued, in batch with signatures posted,
