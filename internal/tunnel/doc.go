@@ -111,6 +111,11 @@
 //  4. The system transactions of a block never ask for more than
 //     genesis.SystemGasBudget, and each never uses more than its Gas.
 //
+// The signer set is the genesis set for now; rotating it (epochs, each
+// with its own vault, approved by k of the current committee after a
+// delay, old vaults migrated by refresh batches) is designed in
+// docs/tunnel-rotation.md and built later.
+//
 // It imports the formats and rules below it (chain/block, chain/genesis,
 // chain/rules, finality/tracker) and verify/vault, no store or service.
 //
