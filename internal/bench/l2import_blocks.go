@@ -51,8 +51,8 @@ var l2Kinds = []l2Kind{
 }
 
 const (
-	// l2GasMargin is the block gas limit above the transactions' gas:
-	// room for the system transactions.
+	// l2GasMargin is the least block gas limit above the transactions'
+	// gas: room for the system transactions (see l2GasLimit).
 	l2GasMargin = 2_000_000
 	// l2GenesisTime is the genesis timestamp of the benchmark chains.
 	l2GenesisTime = 1_700_000_000
@@ -272,7 +272,7 @@ func newL2Genesis(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, b
 	if err != nil {
 		return nil, nil, err
 	}
-	w := &l2Workload{kind: kind, perBlock: perBlock, blocks: blocks, gasLimit: uint64(perBlock)*kind.gas + l2GasMargin}
+	w := &l2Workload{kind: kind, perBlock: perBlock, blocks: blocks}
 	keys = keys[:perBlock]
 	alloc := types.GenesisAlloc{}
 	tokenStorage := map[common.Hash]common.Hash{}
@@ -287,6 +287,7 @@ func newL2Genesis(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, b
 	alloc[BenchTokenAddress] = types.Account{Code: BenchTokenCode(), Storage: tokenStorage, Balance: new(big.Int), Nonce: 1}
 	seqAddr := crypto.PubkeyToAddress(seq.PublicKey)
 	gcfg := genesis.DevnetConfig(seqAddr)
+	w.gasLimit = l2GasLimit(uint64(perBlock)*kind.gas, &gcfg)
 	gcfg.GasLimit = w.gasLimit
 	w.spec = &genesis.Spec{Config: gcfg, Timestamp: l2GenesisTime, View: btc.view, Alloc: alloc}
 	full, err := w.spec.FullAlloc()
@@ -480,4 +481,11 @@ func (w *l2Workload) gethBlocksFresh() (types.Blocks, error) {
 		out[n] = b
 	}
 	return out, nil
+}
+
+// l2GasLimit is a bench block's gas limit for txGas of transactions: the
+// system transactions' worst case must fit in half the limit (genesis
+// validation), so the margin above txGas is at least twice it.
+func l2GasLimit(txGas uint64, c *genesis.Config) uint64 {
+	return txGas + max(l2GasMargin, 2*c.SystemGas().Total())
 }

@@ -189,7 +189,7 @@ func netSyncWorkload(cfg NetSyncConfig, btc *l2Bitcoin) (*l2Workload, *ecdsa.Pri
 	}
 	// Blocks at most half full keep the base fee from rising (EIP-1559's
 	// target is half the limit), so thousands of blocks fit the fee cap.
-	w.gasLimit = 2*uint64(cfg.PerBlock)*l2Kinds[0].gas + l2GasMargin
+	w.gasLimit = l2GasLimit(2*uint64(cfg.PerBlock)*l2Kinds[0].gas, &w.spec.Config)
 	w.spec.Config.GasLimit = w.gasLimit
 	return w, seq, keys, nil
 }

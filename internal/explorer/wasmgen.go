@@ -43,10 +43,11 @@ const (
 )
 
 // buildFlags are the go build flags; the environment adds GOOS=js
-// GOARCH=wasm. -trimpath and an empty build id make the output depend on
+// GOARCH=wasm. -trimpath, no VCS stamp (the commit would change it on
+// every commit) and an empty build id make the output depend on
 // the sources and the toolchain only; -s -w drop the symbol table and
 // DWARF, which the browser never reads.
-var buildFlags = []string{"-trimpath", "-ldflags=-s -w -buildid="}
+var buildFlags = []string{"-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid="}
 
 func main() {
 	check := flag.Bool("check", false, "check that web/wasm is the build of the current sources instead of writing it")
