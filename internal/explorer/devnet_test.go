@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
-	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/ethereum/go-ethereum/common"
@@ -181,38 +179,11 @@ func TestDevnetTunnelPages(t *testing.T) {
 	ts := &tunnelStack{t: t, ctx: ctx, s: s, rc: rc, ec: ethclient.NewClient(rc)}
 	tc := s.L2.File.Config.Tunnel
 	lag := int(s.L2.Spec.Config.ViewLag)
-	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
-	if err != nil {
-		t.Fatal(err)
-	}
 	holder := s.L2.Accounts[1]
 
 	// The deposit transaction: two vault outputs, one recipient.
-	key, _, err := devnet.MinerKey()
+	dep, err := s.DepositFromCoinbase(2, holder.Address, 150_000_000, 5_000)
 	if err != nil {
-		t.Fatal(err)
-	}
-	h2, _ := s.BTC.HashAt(2)
-	b2, err := s.BTC.Block(h2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb := b2.Transactions[0]
-	change, _ := key.PkScript(txgen.P2WPKH)
-	sp := txgen.Spend{
-		Inputs: []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: key, Kind: txgen.P2WPKH}},
-		Outputs: []*wire.TxOut{wire.NewTxOut(150_000_000, v.PkScript()), wire.NewTxOut(5_000, v.PkScript()),
-			wire.NewTxOut(0, tunnel.RecipientScript(holder.Address))},
-		Change: change, FeeRate: 2,
-	}
-	dep, _, _, err := sp.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := txgen.Sign(dep, sp.Inputs); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.BTC.AcceptTx(dep); err != nil {
 		t.Fatal(err)
 	}
 	txid := dep.TxHash().String()
@@ -271,7 +242,12 @@ func TestDevnetTunnelPages(t *testing.T) {
 		return []string{`href="/deposit/` + mint + `"`, `href="/deposit/` + refund + `"`, `data-state="minted"`}
 	})
 
-	// A withdrawal of 0.5 of the 1.5 hBTC.
+	// A withdrawal of 0.5 of the 1.5 hBTC, to the dev miner's key.
+	key, _, err := devnet.MinerKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	change, _ := key.PkScript(txgen.P2WPKH)
 	chainID, err := ts.ec.ChainID(ctx)
 	if err != nil {
 		t.Fatal(err)

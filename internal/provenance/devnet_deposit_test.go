@@ -8,12 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/hemi-go/hemi/internal/btc/txgen"
-	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/devnet/devnettest"
 	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/provenance"
@@ -50,38 +47,12 @@ func TestDevnetDepositBundle(t *testing.T) {
 		}
 	}()
 	tc := s.L2.File.Config.Tunnel
-	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
-	if err != nil {
-		t.Fatal(err)
-	}
 	rcpt := common.HexToAddress("0x90F79bf6EB2c4f870365E785982E1f101E93b906")
 
 	// The deposit spends the dev miner's coinbase of block 2 (mature:
 	// the stack mined StackInitialBlocks first).
-	key, _, err := devnet.MinerKey()
+	dep, err := s.DepositFromCoinbase(2, rcpt, devDepositSat)
 	if err != nil {
-		t.Fatal(err)
-	}
-	h2, _ := s.BTC.HashAt(2)
-	b2, err := s.BTC.Block(h2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cb := b2.Transactions[0]
-	change, _ := key.PkScript(txgen.P2WPKH)
-	sp := txgen.Spend{
-		Inputs:  []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: key, Kind: txgen.P2WPKH}},
-		Outputs: []*wire.TxOut{wire.NewTxOut(devDepositSat, v.PkScript()), wire.NewTxOut(0, tunnel.RecipientScript(rcpt))},
-		Change:  change, FeeRate: 2,
-	}
-	dep, _, _, err := sp.Build()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := txgen.Sign(dep, sp.Inputs); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.BTC.AcceptTx(dep); err != nil {
 		t.Fatal(err)
 	}
 	txid := dep.TxHash()
