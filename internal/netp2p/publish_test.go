@@ -2,6 +2,7 @@ package netp2p
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"math/big"
 	"sync"
 	"testing"
@@ -99,62 +100,86 @@ func (c *memChain) Subscribe(ctx context.Context, _ uint64) <-chan *types.Header
 	return out
 }
 
+// publishPair is a raft member's service (ms, publishing as self, over
+// the chain member) and a follower's (fs, over the chain follower)
+// connected to it; both run until the test ends.
+type publishPair struct {
+	self, other      *ecdsa.PrivateKey
+	member, follower *memChain
+	ms, fs           *Service
+	reg              *prometheus.Registry // ms's metrics
+	deadline         time.Time            // for every wait of the test
+}
+
+// startPublishPair starts a publishPair on genesisHash and waits until
+// both ends are ready (handshake done), so no block comes before.
+func startPublishPair(t *testing.T, genesisHash common.Hash) *publishPair {
+	t.Helper()
+	p := &publishPair{self: testKey("publish self"), other: testKey("publish other"), member: newMemChain(), follower: newMemChain(),
+		reg: prometheus.NewRegistry(), deadline: time.Now().Add(30 * time.Second)}
+	seqs := []common.Address{crypto.PubkeyToAddress(p.self.PublicKey), crypto.PubkeyToAddress(p.other.PublicKey)}
+	var err error
+	p.ms, err = New(Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, GenesisHash: genesisHash, ChainID: 7431337,
+		Sequencers: seqs, Chain: p.member, Publisher: seqs[0], Registerer: p.reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.fs, err = New(Config{Peers: p.ms.Addrs(), GenesisHash: genesisHash, ChainID: 7431337, Sequencers: seqs, Chain: p.follower})
+	if err != nil {
+		p.ms.Close()
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, s := range []*Service{p.ms, p.fs} {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.Run(ctx) }()
+	}
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	p.waitFor(t, "the two services to connect", func() bool { return ready(p.ms) && ready(p.fs) })
+	return p
+}
+
+// waitFor polls cond until it holds, failing the test at p.deadline.
+func (p *publishPair) waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for !cond() {
+		if time.Now().After(p.deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// published is how many blocks ms published.
+func (p *publishPair) published(t *testing.T) float64 {
+	return gather(t, p.reg, "hemi_netp2p_blocks_published_total")
+}
+
+// notPublished is how many heads ms left to the member that sealed them.
+func (p *publishPair) notPublished(t *testing.T) float64 {
+	return gather(t, p.reg, "hemi_netp2p_heads_not_published_total")
+}
+
 // TestPublishOnlyOwnBlocks: in a raft group every member applies every
 // committed block, but only the member that sealed a block (the leader
 // of its time) publishes it. A member's chain gets a block sealed by
 // another member, then one sealed by itself: it publishes the second
 // only.
 func TestPublishOnlyOwnBlocks(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	self, other := testKey("publish self"), testKey("publish other")
-	seqs := []common.Address{crypto.PubkeyToAddress(self.PublicKey), crypto.PubkeyToAddress(other.PublicKey)}
-	genesisHash := common.Hash{0x9e}
-	member, follower := newMemChain(), newMemChain()
-	reg := prometheus.NewRegistry()
-	ms, err := New(Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, GenesisHash: genesisHash, ChainID: 7431337,
-		Sequencers: seqs, Chain: member, Publisher: seqs[0], Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := New(Config{Peers: ms.Addrs(), GenesisHash: genesisHash, ChainID: 7431337, Sequencers: seqs, Chain: follower})
-	if err != nil {
-		ms.Close()
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for _, s := range []*Service{ms, fs} {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.Run(ctx) }()
-	}
-	defer wg.Wait()
-	defer cancel()
-	b1 := testBlock(t, other, 1, member.gen.Hash(), 1)
-	b2 := testBlock(t, self, 2, b1.Hash(), 1)
-	deadline := time.Now().Add(30 * time.Second)
-	// Both ends ready (handshake done) before the blocks come.
-	for !ready(ms) || !ready(fs) {
-		if time.Now().After(deadline) {
-			t.Fatal("the two services did not connect")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	member.commit(b1)
-	member.commit(b2)
+	p := startPublishPair(t, common.Hash{0x9e})
+	b1 := testBlock(t, p.other, 1, p.member.gen.Hash(), 1)
+	b2 := testBlock(t, p.self, 2, b1.Hash(), 1)
+	p.member.commit(b1)
+	p.member.commit(b2)
 	// The publisher takes heads in order: once it published one block,
 	// it has decided on b1 (skip) and published b2.
-	published := func() float64 { return gather(t, reg, "hemi_netp2p_blocks_published_total") }
-	for published() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("the member published nothing")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if pub, skip := published(), gather(t, reg, "hemi_netp2p_heads_not_published_total"); pub != 1 || skip != 1 {
+	p.waitFor(t, "the member to publish", func() bool { return p.published(t) > 0 })
+	if pub, skip := p.published(t), p.notPublished(t); pub != 1 || skip != 1 {
 		t.Fatalf("published %v heads, left %v; want b2 published and b1 (sealed by another member) left", pub, skip)
 	}
-	if !ms.gate.Seen(b2.Hash()) || ms.gate.Seen(b1.Hash()) {
-		t.Fatalf("seen b1 %v, b2 %v: want only b2 marked as published", ms.gate.Seen(b1.Hash()), ms.gate.Seen(b2.Hash()))
+	if !p.ms.gate.Seen(b2.Hash()) || p.ms.gate.Seen(b1.Hash()) {
+		t.Fatalf("seen b1 %v, b2 %v: want only b2 marked as published", p.ms.gate.Seen(b1.Hash()), p.ms.gate.Seen(b2.Hash()))
 	}
 }
 
@@ -184,69 +209,28 @@ func gather(t *testing.T, reg *prometheus.Registry, name string) float64 {
 // not published again when it becomes the head; a block sealed by
 // another member is not published.
 func TestPublishCommitted(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	self, other := testKey("publish self"), testKey("publish other")
-	seqs := []common.Address{crypto.PubkeyToAddress(self.PublicKey), crypto.PubkeyToAddress(other.PublicKey)}
-	genesisHash := common.Hash{0x9f}
-	member, follower := newMemChain(), newMemChain()
-	reg := prometheus.NewRegistry()
-	ms, err := New(Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, GenesisHash: genesisHash, ChainID: 7431337,
-		Sequencers: seqs, Chain: member, Publisher: seqs[0], Registerer: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fs, err := New(Config{Peers: ms.Addrs(), GenesisHash: genesisHash, ChainID: 7431337, Sequencers: seqs, Chain: follower})
-	if err != nil {
-		ms.Close()
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	for _, s := range []*Service{ms, fs} {
-		wg.Add(1)
-		go func() { defer wg.Done(); s.Run(ctx) }()
-	}
-	defer wg.Wait()
-	defer cancel()
-	deadline := time.Now().Add(30 * time.Second)
-	for !ready(ms) || !ready(fs) {
-		if time.Now().After(deadline) {
-			t.Fatal("the two services did not connect")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	theirs := testBlock(t, other, 1, member.gen.Hash(), 1)
-	own := testBlock(t, self, 1, member.gen.Hash(), 2)
-	ms.PublishCommitted(theirs)
-	ms.PublishCommitted(own)
-	for {
-		if _, err := follower.HeaderByHash(own.Hash()); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the follower did not receive the block published at its commit")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if _, err := member.HeaderByHash(own.Hash()); err == nil {
+	p := startPublishPair(t, common.Hash{0x9f})
+	theirs := testBlock(t, p.other, 1, p.member.gen.Hash(), 1)
+	own := testBlock(t, p.self, 1, p.member.gen.Hash(), 2)
+	p.ms.PublishCommitted(theirs)
+	p.ms.PublishCommitted(own)
+	p.waitFor(t, "the follower to receive the block published at its commit", func() bool {
+		_, err := p.follower.HeaderByHash(own.Hash())
+		return err == nil
+	})
+	if _, err := p.member.HeaderByHash(own.Hash()); err == nil {
 		t.Fatal("test broken: the member's chain has the block")
 	}
 	// Now the member stores it as head: it was published already.
-	member.commit(own)
-	published := func() float64 { return gather(t, reg, "hemi_netp2p_blocks_published_total") }
-	for gather(t, reg, "hemi_netp2p_heads_not_published_total") < 1 {
-		if time.Now().After(deadline) {
-			t.Fatal("the block sealed by another member was not considered")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	p.member.commit(own)
+	p.waitFor(t, "the block sealed by another member to be considered", func() bool { return p.notPublished(t) >= 1 })
 	// The head subscription has the block by now or soon; give the
 	// publisher a moment to (wrongly) publish it again.
 	time.Sleep(200 * time.Millisecond)
-	if p := published(); p != 1 {
-		t.Fatalf("published %v messages, want 1 (the own block, once)", p)
+	if n := p.published(t); n != 1 {
+		t.Fatalf("published %v messages, want 1 (the own block, once)", n)
 	}
-	if _, err := follower.HeaderByHash(theirs.Hash()); err == nil {
+	if _, err := p.follower.HeaderByHash(theirs.Hash()); err == nil {
 		t.Fatal("the follower got the block sealed by another member from this one")
 	}
 }

@@ -1,18 +1,13 @@
 package provenance_test
 
 import (
-	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 
-	"github.com/hemi-go/hemi/internal/devnet/devnettest"
-	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/provenance"
 	"github.com/hemi-go/hemi/internal/tunnel"
 	"github.com/hemi-go/hemi/verify"
@@ -34,18 +29,7 @@ func TestDevnetDepositBundle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a whole devnet")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	s, err := devnettest.StartStack(ctx, devnettest.StackConfig{DataDir: t.TempDir(), L2BlockTime: time.Second,
-		KeystoneInterval: devInterval, SuperfinalDepth: devDepth})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("stack: %v", err)
-		}
-	}()
+	ctx, s := startDevnet(t, 4*time.Minute, false)
 	tc := s.L2.File.Config.Tunnel
 	rcpt := common.HexToAddress("0x90F79bf6EB2c4f870365E785982E1f101E93b906")
 
@@ -72,38 +56,23 @@ func TestDevnetDepositBundle(t *testing.T) {
 		t.Fatalf("bundle of an unminted deposit: %v, want ErrNotYet", err)
 	}
 
-	// Mine until the deposit is minted and the mint's keystone
+	// Mine until the deposit is minted, then until the mint's keystone
 	// publication is superfinal.
 	depKey := tunnel.DepositKey(wire.OutPoint{Hash: txid, Index: 0})
-	var minted *tunnel.Minted
-	for i := 0; ; i++ {
-		if minted == nil {
-			st, err := s.L2.Chain.StateAt(s.L2.Chain.Head().Root)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if m, ok := tunnel.ReadMinted(st, tc.TunnelAddress, depKey); ok {
-				minted = &m
-			}
-		}
-		if minted != nil {
-			f, err := s.Finality(minted.L2Block)
-			if err == nil && f.Superfinal {
-				break
-			}
-			if f != nil && f.KeystoneExists && !f.Published {
-				if _, err := s.WaitFinality(ctx, minted.L2Block, "published", func(*finality.BlockFinality) bool { return true }); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		if i > 300 {
-			t.Fatalf("deposit not minted and superfinal after %d Bitcoin blocks (minted %+v)", i, minted)
-		}
-		if _, err := s.MineBTC(ctx, 1); err != nil {
+	var minted tunnel.Minted
+	if err := s.MineUntil(ctx, "the deposit minted", 300, func() bool {
+		st, err := s.L2.Chain.StateAt(s.L2.Chain.Head().Root)
+		if err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(20 * time.Millisecond)
+		var ok bool
+		minted, ok = tunnel.ReadMinted(st, tc.TunnelAddress, depKey)
+		return ok
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.MineUntilSuperfinal(ctx, minted.L2Block, 300); err != nil {
+		t.Fatal(err)
 	}
 	if err := s.WaitIndexed(ctx); err != nil {
 		t.Fatal(err)
@@ -116,14 +85,7 @@ func TestDevnetDepositBundle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	gen, err := s.L2.File.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := verify.ParseGenesis(gen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gen, id := devnetIdentity(t, s)
 	r := verify.VerifyJSON(data, verify.Options{Identity: id, Now: time.Now()})
 	if !r.OK {
 		t.Fatalf("the devnet's deposit bundle does not verify: %s: %s", r.FailedLink, r.Error)
@@ -133,13 +95,5 @@ func TestDevnetDepositBundle(t *testing.T) {
 		t.Fatalf("result %+v", r)
 	}
 	t.Logf("%d bytes (%d Bitcoin headers); %s", len(data), len(bundle.Bitcoin.Headers), r.Statement)
-	if *update {
-		dir := filepath.Join("..", "..", "verify", "testdata")
-		if err := os.WriteFile(filepath.Join(dir, "devnet_deposit.json"), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "devnet_deposit_genesis.json"), gen, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	writeTestdata(t, "devnet_deposit.json", data, "devnet_deposit_genesis.json", gen)
 }

@@ -19,7 +19,6 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/hemi-go/hemi/internal/devnet/devnettest"
-	"github.com/hemi-go/hemi/internal/finality"
 	"github.com/hemi-go/hemi/internal/provenance"
 	"github.com/hemi-go/hemi/verify"
 )
@@ -44,18 +43,7 @@ func TestDevnetTransferBundle(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a whole devnet")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	s, err := devnettest.StartStack(ctx, devnettest.StackConfig{DataDir: t.TempDir(), L2BlockTime: time.Second,
-		KeystoneInterval: devInterval, SuperfinalDepth: devDepth, RPC: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		if err := s.Close(); err != nil {
-			t.Errorf("stack: %v", err)
-		}
-	}()
+	ctx, s := startDevnet(t, 3*time.Minute, true)
 	ec, err := ethclient.DialContext(ctx, s.RPCURL)
 	if err != nil {
 		t.Fatal(err)
@@ -90,24 +78,8 @@ func TestDevnetTransferBundle(t *testing.T) {
 		t.Fatalf("bundle before publication: %v, want ErrNotYet saying when to ask again", err)
 	}
 	n := rc.BlockNumber.Uint64()
-	for i := 0; ; i++ {
-		f, err := s.Finality(n)
-		if err == nil && f.Superfinal {
-			break
-		}
-		if i > 200 {
-			t.Fatalf("block %d not superfinal after %d Bitcoin blocks: %+v", n, i, f)
-		}
-		if f != nil && f.KeystoneExists && !f.Published {
-			// Let the PoP miner's publication reach the mempool first.
-			if _, err := s.WaitFinality(ctx, n, "published", func(*finality.BlockFinality) bool { return true }); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := s.MineBTC(ctx, 1); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if _, err := s.MineUntilSuperfinal(ctx, n, 200); err != nil {
+		t.Fatal(err)
 	}
 	bundle, err := b.Tx(tx.Hash())
 	if err != nil {
@@ -132,14 +104,7 @@ func TestDevnetTransferBundle(t *testing.T) {
 	if err := ec.Client().CallContext(ctx, &raw, "hemi_getProvenance", "0x1234"); err == nil || !strings.Contains(err.Error(), "transaction hash") {
 		t.Fatalf("hemi_getProvenance(0x1234): %v", err)
 	}
-	gen, err := s.L2.File.Encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := verify.ParseGenesis(gen)
-	if err != nil {
-		t.Fatal(err)
-	}
+	gen, id := devnetIdentity(t, s)
 	if id.GenesisHash != s.L2.File.Hash() {
 		t.Fatalf("the verifier's genesis hash %v, the node's %v", id.GenesisHash, s.L2.File.Hash())
 	}
@@ -156,13 +121,56 @@ func TestDevnetTransferBundle(t *testing.T) {
 	if r := verify.VerifyJSON(data, verify.Options{}); r.OK || r.FailedLink != verify.LinkKeystone {
 		t.Fatalf("with the devnet pin: %+v", r)
 	}
-	if *update {
-		dir := filepath.Join("..", "..", "verify", "testdata")
-		if err := os.WriteFile(filepath.Join(dir, "devnet_transfer.json"), data, 0o644); err != nil {
-			t.Fatal(err)
+	writeTestdata(t, "devnet_transfer.json", data, "devnet_genesis.json", gen)
+}
+
+// startDevnet starts the devnet of these tests (with rpc its JSON-RPC)
+// in a context of timeout; when the test ends it is closed, and its
+// close checked, before that context is cancelled.
+func startDevnet(t *testing.T, timeout time.Duration, rpc bool) (context.Context, *devnettest.Stack) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	s, err := devnettest.StartStack(ctx, devnettest.StackConfig{DataDir: t.TempDir(), L2BlockTime: time.Second,
+		KeystoneInterval: devInterval, SuperfinalDepth: devDepth, RPC: rpc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Close(); err != nil {
+			t.Errorf("stack: %v", err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "devnet_genesis.json"), gen, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	})
+	return ctx, s
+}
+
+// devnetIdentity is the devnet's genesis file and the verifier's
+// identity parsed from it.
+func devnetIdentity(t *testing.T, s *devnettest.Stack) ([]byte, *verify.Identity) {
+	t.Helper()
+	gen, err := s.L2.File.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := verify.ParseGenesis(gen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gen, id
+}
+
+// writeTestdata writes, with -update, a bundle and its genesis to
+// verify/testdata, where the native and WebAssembly tests read them.
+func writeTestdata(t *testing.T, name string, data []byte, genesisName string, gen []byte) {
+	t.Helper()
+	if !*update {
+		return
+	}
+	dir := filepath.Join("..", "..", "verify", "testdata")
+	if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, genesisName), gen, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -91,8 +91,17 @@ func newDepScenario(t testing.TB, genesisHeight int, mut func(*genesis.TunnelCon
 	return s
 }
 
-// open opens an in-memory chain with the node's derivers for the spec.
+// open opens an in-memory chain with the node's derivers for the spec,
+// without the withdrawal side.
 func (s *depScenario) open() *chain.Chain {
+	return s.openChain(s.tcfg.MaxDepositsPerBlock, nil)
+}
+
+// openChain opens an in-memory chain with the node's derivers for a
+// tunnel genesis in node.chainDerivers' order: view, fee rate, deposits
+// (at most maxDeposits a block, whatever the genesis says), then w (nil:
+// none) and the PoP rewards.
+func (s *depScenario) openChain(maxDeposits int, w *tunnel.Withdrawals) *chain.Chain {
 	t := s.t
 	cfg, err := chain.ConfigFromSpec(s.spec)
 	if err != nil {
@@ -100,12 +109,15 @@ func (s *depScenario) open() *chain.Chain {
 	}
 	deps, err := tunnel.NewDeposits(tunnel.DepositConfig{Tunnel: s.tcfg.TunnelAddress, VaultScript: s.vault,
 		DepositConfirmations: s.tcfg.DepositConfirmations, MinDepositSat: s.tcfg.MinDepositSat,
-		MaxDepositsPerBlock: s.tcfg.MaxDepositsPerBlock})
+		MaxDepositsPerBlock: maxDeposits})
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Derivers = []chain.Deriver{derive.ViewUpdate{}, &tunnel.FeeRate{Tunnel: s.tcfg.TunnelAddress}, deps,
-		&derive.PoPRewards{PoP: s.spec.Config.PoP, Interval: s.spec.Config.KeystoneInterval}}
+	cfg.Derivers = []chain.Deriver{derive.ViewUpdate{}, &tunnel.FeeRate{Tunnel: s.tcfg.TunnelAddress}, deps}
+	if w != nil {
+		cfg.Derivers = append(cfg.Derivers, w)
+	}
+	cfg.Derivers = append(cfg.Derivers, &derive.PoPRewards{PoP: s.spec.Config.PoP, Interval: s.spec.Config.KeystoneInterval})
 	cfg.NoSync, cfg.Bitcoin = true, s.btc
 	cfg.Clock = clock.Fixed{T: time.Unix(int64(s.spec.Timestamp)+10_000_000, 0)}
 	cfg.Logger = slog.New(slog.DiscardHandler)

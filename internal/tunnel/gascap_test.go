@@ -1,52 +1,14 @@
 package tunnel_test
 
 import (
-	"log/slog"
 	"testing"
-	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
-	"github.com/hemi-go/hemi/internal/chain"
-	"github.com/hemi-go/hemi/internal/chain/derive"
-	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
-
-// openDeposits opens a chain like openWD whose deposit deriver's cap is
-// maxDeposits whatever the genesis says.
-func (s *wdScenario) openDeposits(maxDeposits int) *chain.Chain {
-	return s.openWith(maxDeposits, s.w)
-}
-
-// openWith opens a chain like openWD with the deposit cap maxDeposits
-// and the withdrawal deriver w.
-func (s *wdScenario) openWith(maxDeposits int, w *tunnel.Withdrawals) *chain.Chain {
-	t := s.t
-	cfg, err := chain.ConfigFromSpec(s.spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps, err := tunnel.NewDeposits(tunnel.DepositConfig{Tunnel: s.tcfg.TunnelAddress, VaultScript: s.vault,
-		DepositConfirmations: s.tcfg.DepositConfirmations, MinDepositSat: s.tcfg.MinDepositSat,
-		MaxDepositsPerBlock: maxDeposits})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Derivers = []chain.Deriver{derive.ViewUpdate{}, &tunnel.FeeRate{Tunnel: s.tcfg.TunnelAddress}, deps, w,
-		&derive.PoPRewards{PoP: s.spec.Config.PoP, Interval: s.spec.Config.KeystoneInterval}}
-	cfg.NoSync, cfg.Bitcoin = true, s.btc
-	cfg.Clock = clock.Fixed{T: time.Unix(int64(s.spec.Timestamp)+10_000_000, 0)}
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	c, err := chain.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
 
 // TestDepositsCappedByGas: 64 deposits confirmed in one Bitcoin block
 // (half mints to new recipients, half refunds to 34-byte scripts, the
@@ -59,7 +21,7 @@ func (s *wdScenario) openWith(maxDeposits int, w *tunnel.Withdrawals) *chain.Cha
 // derives the same cut.
 func TestDepositsCappedByGas(t *testing.T) {
 	s := newWDScenario(t)
-	s.seq, s.fol = s.openDeposits(64), s.openDeposits(64)
+	s.seq, s.fol = s.openChain(64, s.w), s.openChain(64, s.w)
 	const n = 64
 	fan := tx([]wire.OutPoint{s.coinbase()})
 	for i := range n {

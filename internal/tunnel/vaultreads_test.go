@@ -96,7 +96,7 @@ func TestVaultWatchMemoEqualsFullScan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	full := s.openWith(s.tcfg.MaxDepositsPerBlock, fw)
+	full := s.openChain(s.tcfg.MaxDepositsPerBlock, fw)
 	follow := func(b *chain.Block) *chain.Block {
 		t.Helper()
 		if err := full.InsertBlock(b); err != nil {
@@ -118,13 +118,8 @@ func TestVaultWatchMemoEqualsFullScan(t *testing.T) {
 	for s.seq.Head().Number.Uint64() < 30 {
 		l2(26)
 	}
-	s.publishKeystones()
-	pubAt := s.height()
-	depth := int32(s.spec.Config.PoP.SuperfinalDepth)
-	for s.height() < pubAt+depth+1 {
-		s.mine()
-	}
-	l2(pubAt + depth - 1)
+	sf := s.publishSuperfinal()
+	l2(sf)
 	b, err := tunnel.ReadBatch(s.state(nil), s.tcfg.TunnelAddress)
 	if err != nil || !b.Open {
 		t.Fatalf("batch %+v %v", b, err)

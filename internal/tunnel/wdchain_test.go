@@ -1,10 +1,7 @@
 package tunnel_test
 
 import (
-	"log/slog"
-	"math/big"
 	"testing"
-	"time"
 
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/core/types"
@@ -12,9 +9,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
-	"github.com/hemi-go/hemi/internal/chain/derive"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
-	"github.com/hemi-go/hemi/internal/clock"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
@@ -50,30 +45,9 @@ func newWDScenario(t *testing.T) *wdScenario {
 }
 
 // openWD opens an in-memory chain with the node's derivers for a tunnel
-// genesis (node.chainDerivers' order).
+// genesis, the withdrawal side included.
 func (s *wdScenario) openWD() *chain.Chain {
-	t := s.t
-	cfg, err := chain.ConfigFromSpec(s.spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	deps, err := tunnel.NewDeposits(tunnel.DepositConfig{Tunnel: s.tcfg.TunnelAddress, VaultScript: s.vault,
-		DepositConfirmations: s.tcfg.DepositConfirmations, MinDepositSat: s.tcfg.MinDepositSat,
-		MaxDepositsPerBlock: s.tcfg.MaxDepositsPerBlock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Derivers = []chain.Deriver{derive.ViewUpdate{}, &tunnel.FeeRate{Tunnel: s.tcfg.TunnelAddress}, deps, s.w,
-		&derive.PoPRewards{PoP: s.spec.Config.PoP, Interval: s.spec.Config.KeystoneInterval}}
-	cfg.NoSync, cfg.Bitcoin = true, s.btc
-	cfg.Clock = clock.Fixed{T: time.Unix(int64(s.spec.Timestamp)+10_000_000, 0)}
-	cfg.Logger = slog.New(slog.DiscardHandler)
-	c, err := chain.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
+	return s.openChain(s.tcfg.MaxDepositsPerBlock, s.w)
 }
 
 // l2Tx builds the sequencer's next block (view at height) with txs, which
@@ -112,20 +86,15 @@ func (s *wdScenario) withdrawTx(script []byte, amount, maxFee uint64) *types.Tra
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	st := s.state(nil)
-	to := s.tcfg.TunnelAddress
-	tx, err := types.SignNewTx(s.user.Key, types.LatestSignerForChainID(new(big.Int).SetUint64(s.spec.Config.ChainID)),
-		&types.DynamicFeeTx{Nonce: st.GetNonce(s.user.Address), GasTipCap: big.NewInt(1), GasFeeCap: big.NewInt(100_000_000_000),
-			Gas: 500_000, To: &to, Data: data})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return tx
+	return s.userTx(data)
 }
 
-// publishKeystones publishes, in the next Bitcoin block, every keystone
-// of the sequencer's chain up to its head.
-func (s *wdScenario) publishKeystones() {
+// publishSuperfinal publishes, in the next Bitcoin block, every keystone
+// of the sequencer's chain up to its head, and mines until Bitcoin is two
+// blocks past the view height it returns: the one at which that
+// publication has exactly the superfinal depth of confirmations (a view
+// one lower leaves what it covers one confirmation short).
+func (s *wdScenario) publishSuperfinal() int32 {
 	s.t.Helper()
 	var txs []*wire.MsgTx
 	iv := s.spec.Config.KeystoneInterval
@@ -137,6 +106,12 @@ func (s *wdScenario) publishKeystones() {
 		txs = append(txs, tx([]wire.OutPoint{s.coinbase()}, wire.NewTxOut(0, ks.K.Script())))
 	}
 	s.mine(txs...)
+	pubAt := s.height()
+	depth := int32(s.spec.Config.PoP.SuperfinalDepth)
+	for s.height() < pubAt+depth+1 {
+		s.mine()
+	}
+	return pubAt + depth - 1
 }
 
 // sheet is the balance sheet after the head.
@@ -195,17 +170,12 @@ func TestWithdrawalThroughTheChain(t *testing.T) {
 	if b, _ := tunnel.ReadBatch(s.state(nil), s.tcfg.TunnelAddress); b.Open {
 		t.Fatal("a batch opened before the burn was superfinal")
 	}
-	s.publishKeystones() // 29
-	pubAt := s.height()
-	depth := int32(s.spec.Config.PoP.SuperfinalDepth)
-	for s.height() < pubAt+depth+1 {
-		s.mine()
-	}
-	s.l2(pubAt + depth - 2) // depth-1 confirmations: not yet
+	sf := s.publishSuperfinal() // published in block 29
+	s.l2(sf - 1)                // depth-1 confirmations: not yet
 	if b, _ := tunnel.ReadBatch(s.state(nil), s.tcfg.TunnelAddress); b.Open {
 		t.Fatal("a batch opened one confirmation early")
 	}
-	opened := s.l2(pubAt + depth - 1)
+	opened := s.l2(sf)
 	b, err := tunnel.ReadBatch(s.state(opened), s.tcfg.TunnelAddress)
 	if err != nil || !b.Open || len(b.Outputs) != 1 || b.Outputs[0].ID != 0 || b.Inputs[0].OutPoint.Hash != dep.TxHash() {
 		t.Fatalf("batch %+v %v (burn in block %d)", b, err, burnBlock)

@@ -88,13 +88,8 @@ func TestGetWithdrawalOverRPC(t *testing.T) {
 	for s.seq.Head().Number.Uint64() < 30 {
 		s.l2(26)
 	}
-	s.publishKeystones()
-	pubAt := s.height()
-	depth := int32(s.spec.Config.PoP.SuperfinalDepth)
-	for s.height() < pubAt+depth+1 {
-		s.mine()
-	}
-	s.l2(pubAt + depth - 1)
+	sf := s.publishSuperfinal()
+	s.l2(sf)
 	b, err := tunnel.ReadBatch(s.state(nil), s.tcfg.TunnelAddress)
 	if err != nil || !b.Open {
 		t.Fatalf("batch %+v %v", b, err)
@@ -112,7 +107,7 @@ func TestGetWithdrawalOverRPC(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.l2Tx(pubAt+depth-1, s.userTx(data))
+	s.l2Tx(sf, s.userTx(data))
 	w = get(0)
 	if w.Status != "in batch" || w.Batch == nil || uint64(w.Batch.Number) != b.Number || w.Batch.Attempt != 0 ||
 		uint64(w.Batch.FeeRate) != b.FeeRate || uint64(w.Batch.ValueSat) != b.Outputs[0].Value || w.Batch.Signatures != 1 ||

@@ -40,17 +40,12 @@ func TestTamperedBatchRefused(t *testing.T) {
 	for s.seq.Head().Number.Uint64() < 30 {
 		s.l2(26)
 	}
-	s.publishKeystones()
-	pubAt := s.height()
-	depth := int32(s.spec.Config.PoP.SuperfinalDepth)
-	for s.height() < pubAt+depth+1 {
-		s.mine()
-	}
-	s.l2Tx(pubAt+depth-2, s.withdrawTx(payTo, 10_000_000, maxFee)) // id 1, not superfinal
+	sf := s.publishSuperfinal()
+	s.l2Tx(sf-1, s.withdrawTx(payTo, 10_000_000, maxFee)) // id 1, not superfinal
 
 	// The honest block, built and committed by the sequencer only.
 	parent := s.seq.Head()
-	built, err := s.seq.BuildBlock(chain.BuildParams{Parent: parent, Time: parent.Time + 2, View: s.view(pubAt + depth - 1),
+	built, err := s.seq.BuildBlock(chain.BuildParams{Parent: parent, Time: parent.Time + 2, View: s.view(sf),
 		Coinbase: crypto.PubkeyToAddress(seqKey.PublicKey)})
 	if err != nil {
 		t.Fatal(err)

@@ -120,3 +120,11 @@ func waitFollowing(ctx context.Context, t *testing.T, s *Stack, fs []*follower) 
 		return true
 	})
 }
+
+// sequencerConfig is the stack of the tests with follower nodes: its L2
+// node is their sequencer, listening for them on libp2p; the tests run
+// their own signers (if any) on the followers.
+func sequencerConfig(log *slog.Logger) StackConfig {
+	return StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2, SuperfinalDepth: 3, RPC: true,
+		SignersOff: true, L2P2P: netp2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}, Logger: log.With("node", "sequencer")}
+}

@@ -3,9 +3,7 @@ package devnettest
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -19,8 +17,6 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
-
-	"github.com/hemi-go/hemi/internal/netp2p"
 )
 
 // TestFollowerForwardsTransactions: a transaction sent to a follower's
@@ -35,16 +31,8 @@ func TestFollowerForwardsTransactions(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	logs := &lineBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			lines := logs.lines()
-			t.Logf("last log lines:\n%s", strings.Join(lines[max(0, len(lines)-80):], "\n"))
-		}
-	})
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2, SuperfinalDepth: 3, RPC: true,
-		SignersOff: true, L2P2P: netp2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}, Logger: log.With("node", "sequencer")})
+	_, log := testLog(t, 80)
+	s, err := StartStack(ctx, sequencerConfig(log))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,11 +141,5 @@ func TestFollowerForwardsTransactions(t *testing.T) {
 // deadURL is an http URL where nothing listens (a port just closed).
 func deadURL(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
+	return "http://" + freeAddr(t)
 }

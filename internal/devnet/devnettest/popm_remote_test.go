@@ -3,7 +3,6 @@ package devnettest
 import (
 	"context"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,16 +16,6 @@ import (
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/tbc"
 )
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestRemotePoPMiner runs the miner as `hemi popm` does, against a running
 // node: keystones from the node's JSON-RPC WebSocket (hemi_latestKeystones

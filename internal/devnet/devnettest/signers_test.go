@@ -1,12 +1,9 @@
 package devnettest
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/ethereum/go-ethereum/ethclient"
 
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/signer"
@@ -21,52 +18,40 @@ func TestDevnetSigners(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a regtest node, an indexer and an L2")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2, RPC: true, PoPM: devnet.PoPMConfig{Off: true}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if len(s.Signers) != 3 {
-		t.Fatalf("%d signers running, want the dev committee's 3", len(s.Signers))
+	e := startTunnelEnv(t, 2*time.Minute, StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2, RPC: true, PoPM: devnet.PoPMConfig{Off: true}})
+	if len(e.Signers) != 3 {
+		t.Fatalf("%d signers running, want the dev committee's 3", len(e.Signers))
 	}
 	seen := map[uint8]bool{}
-	for _, sg := range s.Signers {
+	for _, sg := range e.Signers {
 		seen[sg.Index()] = true
 	}
 	if len(seen) != 3 {
 		t.Fatalf("signer indexes %v", seen)
 	}
-	if _, err := s.WaitL2(ctx, 2); err != nil {
+	if _, err := e.WaitL2(e.ctx, 2); err != nil {
 		t.Fatal(err)
 	}
-	c, err := ethclient.DialContext(ctx, s.RPCURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	tc := s.L2.File.Config.Tunnel
-	b, head, err := signer.ReadBatch(ctx, c, tc.TunnelAddress)
+	b, head, err := signer.ReadBatch(e.ctx, e.c, e.tc.TunnelAddress)
 	if err != nil || b.Number != 0 || head < 2 {
 		t.Fatalf("batch %+v at %d: %v", b, head, err)
 	}
-	n, err := signer.DialRPCNode(ctx, s.RPCURL, nil, tc.TunnelAddress, s.L2.Accounts[0].Key)
+	n, err := signer.DialRPCNode(e.ctx, e.RPCURL, nil, e.tc.TunnelAddress, e.L2.Accounts[0].Key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	if open, err := n.OpenBatch(ctx); err != nil || open != nil {
+	if open, err := n.OpenBatch(e.ctx); err != nil || open != nil {
 		t.Fatalf("open batch %+v: %v", open, err)
 	}
-	if _, err := n.Finalized(ctx); err != nil {
+	if _, err := n.Finalized(e.ctx); err != nil {
 		t.Fatal(err)
 	}
-	if posted, err := n.Posted(ctx, 1, 0); err != nil || len(posted) != 0 {
+	if posted, err := n.Posted(e.ctx, 1, 0); err != nil || len(posted) != 0 {
 		t.Fatalf("posted %v: %v", posted, err)
 	}
 	sigs := [][]byte{make([]byte, 64)}
-	if err := n.Post(ctx, 1, 0, 0, sigs); err == nil || !strings.Contains(err.Error(), "estimate") {
+	if err := n.Post(e.ctx, 1, 0, 0, sigs); err == nil || !strings.Contains(err.Error(), "estimate") {
 		t.Fatalf("post for a batch that is not open: %v", err)
 	}
 }

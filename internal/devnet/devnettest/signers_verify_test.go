@@ -10,17 +10,13 @@ import (
 	"log/slog"
 	"math/big"
 	"slices"
-	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum"
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	ethcrypto "github.com/ethereum/go-ethereum/crypto"
@@ -28,10 +24,8 @@ import (
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/devnet"
-	"github.com/hemi-go/hemi/internal/netp2p"
 	"github.com/hemi-go/hemi/internal/signer"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
@@ -69,48 +63,12 @@ func (n *proposedNode) OpenBatch(ctx context.Context) (*tunnel.Batch, error) {
 	return (*n.p.policy.Load())(b), nil
 }
 
-// lineBuffer collects log lines, safe for concurrent writers.
-type lineBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lineBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lineBuffer) lines() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return strings.Split(b.b.String(), "\n")
-}
-
-// has reports whether one line holds every part.
-func (b *lineBuffer) has(parts ...string) bool {
-	for _, l := range b.lines() {
-		ok := true
-		for _, p := range parts {
-			ok = ok && strings.Contains(l, p)
-		}
-		if ok {
-			return true
-		}
-	}
-	return false
-}
-
 // verifyEnv is TestSignersVerifyAlone's network: the stack's sequencer
-// (with its PoP miner), three followers, one signer on each.
+// (with its PoP miner; tunnelEnv.c is its JSON-RPC, where users send),
+// three followers, one signer on each.
 type verifyEnv struct {
-	t       *testing.T
-	ctx     context.Context
-	s       *Stack
-	tc      *genesis.TunnelConfig
-	v       *tunnel.Vault
+	*tunnelEnv
 	fs      []*follower
-	seq     *ethclient.Client   // the sequencer's JSON-RPC: users send there
 	fol     []*ethclient.Client // each follower's
 	signers []*runningSigner
 	prop    *proposals
@@ -127,27 +85,7 @@ type runningSigner struct {
 // reason "" its sum over every label, else the series of that reason.
 func (r *runningSigner) counter(t *testing.T, name, reason string) float64 {
 	t.Helper()
-	mfs, err := r.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != "hemi_signer_"+name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			if reason == "" {
-				sum += m.GetCounter().GetValue()
-			}
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == "reason" && lp.GetValue() == reason {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return sum
+	return counterSum(t, r.reg, "hemi_signer_"+name, reason)
 }
 
 func scriptOf(name string) []byte {
@@ -202,7 +140,7 @@ func (e *verifyEnv) mineUntil(what string, max int, cond func() bool) {
 		if i == max {
 			e.t.Fatalf("%s: not after %d more Bitcoin blocks", what, max)
 		}
-		if _, err := e.s.MineBTC(e.ctx, 1); err != nil {
+		if _, err := e.MineBTC(e.ctx, 1); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -214,16 +152,16 @@ func (e *verifyEnv) send(key *ecdsa.PrivateKey, data []byte) *types.Receipt {
 	e.t.Helper()
 	from := ethcrypto.PubkeyToAddress(key.PublicKey)
 	to := e.tc.TunnelAddress
-	nonce, err := e.seq.PendingNonceAt(e.ctx, from)
+	nonce, err := e.c.PendingNonceAt(e.ctx, from)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	gas, err := e.seq.EstimateGas(e.ctx, ethereum.CallMsg{From: from, To: &to, Data: data})
+	gas, err := e.c.EstimateGas(e.ctx, ethereum.CallMsg{From: from, To: &to, Data: data})
 	if err != nil {
 		e.t.Fatalf("estimate: %v", err)
 	}
-	chainID := new(big.Int).SetUint64(e.s.L2.Spec.Config.ChainID)
-	head, err := e.seq.HeaderByNumber(e.ctx, nil)
+	chainID := new(big.Int).SetUint64(e.L2.Spec.Config.ChainID)
+	head, err := e.c.HeaderByNumber(e.ctx, nil)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -233,12 +171,12 @@ func (e *verifyEnv) send(key *ecdsa.PrivateKey, data []byte) *types.Receipt {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if err := e.seq.SendTransaction(e.ctx, tx); err != nil {
+	if err := e.c.SendTransaction(e.ctx, tx); err != nil {
 		e.t.Fatal(err)
 	}
 	var r *types.Receipt
 	waitFor(e.ctx, e.t, "transaction "+tx.Hash().Hex(), func() bool {
-		r, err = e.seq.TransactionReceipt(e.ctx, tx.Hash())
+		r, err = e.c.TransactionReceipt(e.ctx, tx.Hash())
 		return err == nil
 	})
 	if r.Status != types.ReceiptStatusSuccessful {
@@ -269,8 +207,8 @@ func (e *verifyEnv) withdraw(key *ecdsa.PrivateKey, script []byte, amount, maxFe
 // ins, other than except.
 func (e *verifyEnv) vaultSpends(ins []tunnel.BatchInput, except chainhash.Hash) []*wire.MsgTx {
 	var out []*wire.MsgTx
-	for _, id := range e.s.BTC.MempoolTxids() {
-		tx, err := e.s.BTC.MempoolTx(id)
+	for _, id := range e.BTC.MempoolTxids() {
+		tx, err := e.BTC.MempoolTx(id)
 		if err != nil || id == except {
 			continue
 		}
@@ -313,38 +251,6 @@ func (e *verifyEnv) propose(b *tunnel.Batch, rate uint64, outs []tunnel.BatchOut
 	return &nb
 }
 
-// deposit locks amount in the vault for recipient from the dev miner's
-// coinbase at height (mature), through the regtest mempool.
-func (e *verifyEnv) deposit(height int32, amount int64, recipient common.Address) {
-	e.t.Helper()
-	key, _, err := devnet.MinerKey()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	h, _ := e.s.BTC.HashAt(height)
-	b, err := e.s.BTC.Block(h)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	cb := b.Transactions[0]
-	change, _ := key.PkScript(txgen.P2WPKH)
-	sp := txgen.Spend{
-		Inputs:  []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: key, Kind: txgen.P2WPKH}},
-		Outputs: []*wire.TxOut{wire.NewTxOut(amount, e.v.PkScript()), wire.NewTxOut(0, tunnel.RecipientScript(recipient))},
-		Change:  change, FeeRate: 2,
-	}
-	tx, _, _, err := sp.Build()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := txgen.Sign(tx, sp.Inputs); err != nil {
-		e.t.Fatal(err)
-	}
-	if err := e.s.BTC.AcceptTx(tx); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
 // TestSignersVerifyAlone is issue 11's "Signers verify alone": the dev
 // committee's three signers (2-of-3) each run against their OWN follower
 // node (its own Bitcoin indexer, its own L2 chain fed by gossip from the
@@ -373,32 +279,9 @@ func TestSignersVerifyAlone(t *testing.T) {
 		t.Skip("runs a regtest node, four L2 nodes with their indexers, a PoP miner and three signers")
 	}
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	logs := &lineBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() {
-			lines := logs.lines()
-			t.Logf("last log lines:\n%s", strings.Join(lines[max(0, len(lines)-120):], "\n"))
-		}
-	})
-	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2, SuperfinalDepth: 3, RPC: true,
-		SignersOff: true, L2P2P: netp2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}, Logger: log.With("node", "sequencer")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() }) // after the followers' cleanups
-	tc := s.L2.File.Config.Tunnel
-	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &verifyEnv{t: t, ctx: ctx, s: s, tc: tc, v: v, prop: &proposals{}}
-	if e.seq, err = ethclient.DialContext(ctx, s.RPCURL); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.seq.Close)
+	logs, log := testLog(t, 120)
+	e := &verifyEnv{tunnelEnv: startTunnelEnv(t, 4*time.Minute, sequencerConfig(log)), prop: &proposals{}}
+	ctx, s, tc, v := e.ctx, e.Stack, e.tc, e.v
 	for i := range 3 {
 		f := startFollower(t, ctx, s, fmt.Sprintf("follower-%d", i), log)
 		c, err := ethclient.DialContext(ctx, f.RPCURL)
@@ -460,7 +343,9 @@ func TestSignersVerifyAlone(t *testing.T) {
 	// 1 BTC into the vault for the user's L2 account; minted on every
 	// follower.
 	user := s.L2.Accounts[1]
-	e.deposit(3, 100_000_000, user.Address)
+	if _, err := s.DepositFromCoinbase(3, user.Address, 100_000_000); err != nil {
+		t.Fatal(err)
+	}
 	e.mineUntil("the deposit minted on every follower", 15, func() bool {
 		return e.everyFollower(func(i int) bool {
 			return tunnel.HBTCBalance(e.stateOf(i), tc.HBTCAddress, user.Address).Uint64() == 100_000_000

@@ -32,6 +32,8 @@ const (
 	// stackPoll is how often waits re-check a condition nothing
 	// announces (the index tip, the mempool, finality).
 	stackPoll = 5 * time.Millisecond
+	// minePause is MineUntil's pause between blocks.
+	minePause = 20 * time.Millisecond
 )
 
 // StackConfig configures StartStack: devnet.StartConfig, whose OnL2 the
@@ -340,6 +342,44 @@ func (s *Stack) WaitFinality(ctx context.Context, number uint64, what string, co
 	})
 	if err != nil && last != nil {
 		err = fmt.Errorf("%w (last: published %v, confirmations %d, superfinal %v)", err, last.Published, last.Confirmations, last.Superfinal)
+	}
+	return last, err
+}
+
+// MineUntil mines one regtest block at a time (MineBTC, which waits for
+// the PoP miner's publications to be in the mempool) until cond holds;
+// after max blocks it gives up with an error naming what. Between blocks
+// it pauses a moment so the L2 and the PoP miner take each one before
+// the next.
+func (s *Stack) MineUntil(ctx context.Context, what string, max int, cond func() bool) error {
+	for i := 0; !cond(); i++ {
+		if i == max {
+			return fmt.Errorf("devnet: %s: not after %d Bitcoin blocks", what, max)
+		}
+		if _, err := s.MineBTC(ctx, 1); err != nil {
+			return err
+		}
+		if err := s.sleep(ctx, minePause); err != nil {
+			return fmt.Errorf("devnet: mine until %s: %w", what, err)
+		}
+	}
+	return nil
+}
+
+// MineUntilSuperfinal is MineUntil L2 block number is superfinal; it
+// returns the block's finality.
+func (s *Stack) MineUntilSuperfinal(ctx context.Context, number uint64, max int) (*finality.BlockFinality, error) {
+	var last *finality.BlockFinality
+	err := s.MineUntil(ctx, fmt.Sprintf("L2 block %d superfinal", number), max, func() bool {
+		f, err := s.L2.Finality.Finality(number)
+		if err != nil {
+			return false
+		}
+		last = f
+		return f.Superfinal
+	})
+	if err != nil && last != nil {
+		err = fmt.Errorf("%w (last: published %v, confirmations %d)", err, last.Published, last.Confirmations)
 	}
 	return last, err
 }

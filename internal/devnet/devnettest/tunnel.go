@@ -13,6 +13,16 @@ import (
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
+// Vault is the devnet's tunnel vault on regtest, as its genesis defines
+// it; an error if the genesis has no tunnel.
+func (s *Stack) Vault() (*tunnel.Vault, error) {
+	tc := s.L2.File.Config.Tunnel
+	if tc == nil {
+		return nil, errors.New("devnet: the genesis has no tunnel")
+	}
+	return tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
+}
+
 // DepositFromCoinbase makes a tunnel deposit the way a user's wallet
 // would: a transaction spending the dev miner's coinbase of block height
 // (mature once StackInitialBlocks are mined; block 1's funds the PoP
@@ -21,14 +31,24 @@ import (
 // recipient, change to the miner at 2 sat/vB. It hands the transaction
 // to the regtest node's mempool and returns it; the caller mines it.
 func (s *Stack) DepositFromCoinbase(height int32, recipient common.Address, sats ...int64) (*wire.MsgTx, error) {
-	tc := s.L2.File.Config.Tunnel
-	if tc == nil {
-		return nil, errors.New("devnet: the genesis has no tunnel")
-	}
+	return s.payVault(height, &recipient, sats)
+}
+
+// FundVaultFromCoinbase is DepositFromCoinbase without the OP_RETURN:
+// vault outputs that name no recipient, so nothing is minted for them
+// (the tunnel queues them for a refund). The refresh tests use one as
+// the vault output that ages towards the recovery delay.
+func (s *Stack) FundVaultFromCoinbase(height int32, sats ...int64) (*wire.MsgTx, error) {
+	return s.payVault(height, nil, sats)
+}
+
+// payVault builds, signs and hands to the mempool the transaction of
+// DepositFromCoinbase (recipient nil: no OP_RETURN).
+func (s *Stack) payVault(height int32, recipient *common.Address, sats []int64) (*wire.MsgTx, error) {
 	if len(sats) == 0 {
 		return nil, errors.New("devnet: a deposit pays at least one vault output")
 	}
-	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
+	v, err := s.Vault()
 	if err != nil {
 		return nil, err
 	}
@@ -56,7 +76,9 @@ func (s *Stack) DepositFromCoinbase(height int32, recipient common.Address, sats
 	for _, sat := range sats {
 		sp.Outputs = append(sp.Outputs, wire.NewTxOut(sat, v.PkScript()))
 	}
-	sp.Outputs = append(sp.Outputs, wire.NewTxOut(0, tunnel.RecipientScript(recipient)))
+	if recipient != nil {
+		sp.Outputs = append(sp.Outputs, wire.NewTxOut(0, tunnel.RecipientScript(*recipient)))
+	}
 	dep, _, _, err := sp.Build()
 	if err != nil {
 		return nil, err
