@@ -1,0 +1,137 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/ethclient"
+	"github.com/ethereum/go-ethereum/params"
+)
+
+// sendTransfers signs n transfers from dev account acc with consecutive
+// nonces from node i's pending nonce and sends them to node i's JSON-RPC,
+// as a wallet pointed at that node does.
+func sendTransfers(ctx context.Context, t *testing.T, c *Cluster, i, acc, n int) []common.Hash {
+	t.Helper()
+	ec, err := ethclient.DialContext(ctx, c.Nodes[i].RPCURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ec.Close()
+	sender := c.Accounts[acc]
+	nonce, err := ec.PendingNonceAt(ctx, sender.Address)
+	if err != nil {
+		t.Fatalf("%s: pending nonce: %v", c.Nodes[i].Name, err)
+	}
+	chainID := new(big.Int).SetUint64(c.Genesis.Config.ChainID)
+	signer := types.LatestSignerForChainID(chainID)
+	to := common.HexToAddress("0x000000000000000000000000000000000000dEaD")
+	var hashes []common.Hash
+	for k := range n {
+		tx, err := types.SignNewTx(sender.Key, signer, &types.DynamicFeeTx{ChainID: chainID, Nonce: nonce + uint64(k), To: &to,
+			Value: big.NewInt(1), Gas: params.TxGas, GasFeeCap: big.NewInt(100 * params.GWei), GasTipCap: big.NewInt(params.GWei)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ec.SendTransaction(ctx, tx); err != nil {
+			t.Fatalf("send to %s: %v", c.Nodes[i].Name, err)
+		}
+		hashes = append(hashes, tx.Hash())
+	}
+	return hashes
+}
+
+// waitMined waits until every hash has a receipt on every node of on,
+// in the same block on each, and returns how long that took.
+func waitMined(ctx context.Context, t *testing.T, c *Cluster, on []int, hashes []common.Hash, what string) time.Duration {
+	t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
+	for _, i := range on {
+		ec, err := ethclient.DialContext(ctx, c.Nodes[i].RPCURL())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range hashes {
+			for {
+				r, err := ec.TransactionReceipt(ctx, h)
+				if err == nil {
+					if r.Status != types.ReceiptStatusSuccessful {
+						t.Fatalf("%s: tx %v failed in block %d", what, h, r.BlockNumber)
+					}
+					break
+				}
+				if ctx.Err() != nil {
+					ec.Close()
+					t.Fatalf("%s: tx %v not mined on %s after %v: %v", what, h, c.Nodes[i].Name, time.Since(start).Round(time.Millisecond), err)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+		}
+		ec.Close()
+	}
+	return time.Since(start)
+}
+
+// TestNonLeaderRelays is issue 10's relay test: transactions sent to a
+// sequencer group member that does not lead are mined (the member relays
+// them to the leader), and after the leader is killed, transactions sent
+// to each survivor are mined too, including those sent while no member
+// leads (kept in the survivor's pool; the new leader includes its own, the
+// other survivor resends its pool to it).
+func TestNonLeaderRelays(t *testing.T) {
+	c := startCluster(t, 3, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	leader, err := c.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHead(ctx, leader, 2); err != nil {
+		t.Fatal(err)
+	}
+	var others []int
+	for _, n := range c.Nodes {
+		if n.Index != leader {
+			others = append(others, n.Index)
+		}
+	}
+	// Each member that does not lead gets transfers of its own account
+	// (dev accounts 4-5: TestLeaderKill9's load uses 0-3).
+	acc := 4
+	for _, i := range others {
+		hashes := sendTransfers(ctx, t, c, i, acc, 3)
+		took := waitMined(ctx, t, c, []int{i, leader}, hashes, fmt.Sprintf("sent to non-leader %s", c.Nodes[i].Name))
+		t.Logf("3 transfers sent to %s (leader %s) mined after %d ms", c.Nodes[i].Name, c.Nodes[leader].Name, took.Milliseconds())
+		acc++
+	}
+	if l, err := c.Leader(ctx); err != nil || l != leader {
+		t.Fatalf("leader changed during the test (%d, %v): the relay was not what was tested", l, err)
+	}
+
+	// Kill the leader; send to both survivors at once, while the group
+	// elects (no leader yet), then again once one leads.
+	if err := c.Kill(leader); err != nil {
+		t.Fatal(err)
+	}
+	var early, late []common.Hash
+	for k, i := range others {
+		early = append(early, sendTransfers(ctx, t, c, i, 6+k, 2)...)
+	}
+	newLeader, err := c.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, i := range others {
+		late = append(late, sendTransfers(ctx, t, c, i, 6+k, 2)...)
+	}
+	took := waitMined(ctx, t, c, others, append(early, late...), "sent to the survivors")
+	t.Logf("after the kill of %s, %s leads; 8 transfers sent to both survivors mined on both after %d ms",
+		c.Nodes[leader].Name, c.Nodes[newLeader].Name, took.Milliseconds())
+}
