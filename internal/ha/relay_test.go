@@ -54,7 +54,9 @@ func (f *fakeLeadership) set(id, url string) {
 }
 
 // fakePool is a pool's content.
-type fakePool struct{ pending map[common.Address][]*types.Transaction }
+type fakePool struct {
+	pending map[common.Address][]*types.Transaction
+}
 
 func (p fakePool) Content() (map[common.Address][]*types.Transaction, map[common.Address][]*types.Transaction) {
 	return p.pending, nil
@@ -120,7 +122,9 @@ func (f *fakeLeader) got() (txs []string, requests int, headers []string) {
 	return append([]string(nil), f.txs...), f.requests, append([]string(nil), f.headers...)
 }
 
-func ok(string) string { return `"result":"0x0000000000000000000000000000000000000000000000000000000000000001"` }
+func ok(string) string {
+	return `"result":"0x0000000000000000000000000000000000000000000000000000000000000001"`
+}
 
 func refuse(msg string) func(string) string {
 	return func(string) string { return fmt.Sprintf(`"error":{"code":-32000,"message":%q}`, msg) }
