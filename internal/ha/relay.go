@@ -387,12 +387,19 @@ func isAlreadyKnown(err error) bool {
 	return isAnswer(err) && strings.Contains(err.Error(), txpool.ErrAlreadyKnown.Error())
 }
 
-// leaderURL is the leader's JSON-RPC URL as learned from its Status.
+// leaderURL is the leader's JSON-RPC URL as learned from its Status, or
+// why it could not be (err, at: kept for leaderRetry, so neither the
+// relay's loop nor a stream of requests asks the leader more often).
 type leaderURL struct {
 	id   raft.ServerID
 	addr raft.ServerAddress
 	url  string
+	err  error
+	at   time.Time
 }
+
+// leaderRetry is how long a failed look-up of the leader's URL stands.
+const leaderRetry = 500 * time.Millisecond
 
 // LeaderRPC implements Leadership: raft's current leader and the
 // JSON-RPC URL it announces in its Status (Config.RPCURL), asked over
@@ -406,27 +413,32 @@ func (g *Group) LeaderRPC(ctx context.Context) (string, string, error) {
 	if id == "" {
 		return "", "", nil
 	}
-	if c := g.leaderURL.Load(); c != nil && c.id == id && c.addr == addr {
-		return string(id), c.url, nil
+	if c := g.leaderURL.Load(); c != nil && c.id == id && c.addr == addr && (c.err == nil || time.Since(c.at) < leaderRetry) {
+		return string(id), c.url, c.err
 	}
-	var u string
-	if string(id) == g.cfg.ID.Hex() {
-		u = g.cfg.RPCURL
-	} else {
+	u, err := g.askLeaderRPC(ctx, id, addr)
+	g.leaderURL.Store(&leaderURL{id: id, addr: addr, url: u, err: err, at: time.Now()})
+	return string(id), u, err
+}
+
+// askLeaderRPC asks the leader at addr for its JSON-RPC URL (this
+// member's own from its config).
+func (g *Group) askLeaderRPC(ctx context.Context, id raft.ServerID, addr raft.ServerAddress) (string, error) {
+	u := g.cfg.RPCURL
+	if string(id) != g.cfg.ID.Hex() {
 		st, err := QueryStatus(ctx, string(addr))
 		if err != nil {
-			return string(id), "", err
+			return "", err
 		}
 		if st.ID.Hex() != string(id) {
-			return string(id), "", fmt.Errorf("ha: the leader's raft address %s answers as %s, not %s", addr, st.ID, id)
+			return "", fmt.Errorf("ha: the leader's raft address %s answers as %s, not %s", addr, st.ID, id)
 		}
 		u = st.RPC
 	}
 	if u == "" {
-		return string(id), "", fmt.Errorf("ha: the leader %s announces no JSON-RPC URL: set its ha.rpc_url (or rpc.listen)", id)
+		return "", fmt.Errorf("ha: the leader %s announces no JSON-RPC URL: set its ha.rpc_url (or rpc.listen)", id)
 	}
-	g.leaderURL.Store(&leaderURL{id: id, addr: addr, url: u})
-	return string(id), u, nil
+	return u, nil
 }
 
 // ForgetLeaderRPC implements Leadership.

@@ -81,12 +81,13 @@ func waitMined(ctx context.Context, t *testing.T, c *Cluster, on []int, hashes [
 
 // TestNonLeaderRelays is issue 10's relay test: transactions sent to a
 // sequencer group member that does not lead are mined (the member relays
-// them to the leader), and after the leader is killed, transactions sent
+// them to the leader), so are those sent to a follower (which forwards
+// to the first member, which relays when it does not lead), and after the leader is killed, transactions sent
 // to each survivor are mined too, including those sent while no member
 // leads (kept in the survivor's pool; the new leader includes its own, the
 // other survivor resends its pool to it).
 func TestNonLeaderRelays(t *testing.T) {
-	c := startCluster(t, 3, 0)
+	c := startCluster(t, 3, 1)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	leader, err := c.WaitLeader(ctx)
@@ -98,10 +99,11 @@ func TestNonLeaderRelays(t *testing.T) {
 	}
 	var others []int
 	for _, n := range c.Nodes {
-		if n.Index != leader {
+		if n.Sequencer && n.Index != leader {
 			others = append(others, n.Index)
 		}
 	}
+	follower := len(c.Nodes) - 1
 	// Each member that does not lead gets transfers of its own account
 	// (dev accounts 4-5: TestLeaderKill9's load uses 0-3).
 	acc := 4
@@ -111,6 +113,11 @@ func TestNonLeaderRelays(t *testing.T) {
 		t.Logf("3 transfers sent to %s (leader %s) mined after %d ms", c.Nodes[i].Name, c.Nodes[leader].Name, took.Milliseconds())
 		acc++
 	}
+	// A follower forwards to rpc.sequencer_urls from the first (seq-0),
+	// which relays to the leader when it does not lead itself.
+	hashes := sendTransfers(ctx, t, c, follower, 8, 3)
+	took := waitMined(ctx, t, c, []int{follower, leader}, hashes, "sent to the follower")
+	t.Logf("3 transfers sent to %s mined after %d ms", c.Nodes[follower].Name, took.Milliseconds())
 	if l, err := c.Leader(ctx); err != nil || l != leader {
 		t.Fatalf("leader changed during the test (%d, %v): the relay was not what was tested", l, err)
 	}
@@ -131,7 +138,7 @@ func TestNonLeaderRelays(t *testing.T) {
 	for k, i := range others {
 		late = append(late, sendTransfers(ctx, t, c, i, 6+k, 2)...)
 	}
-	took := waitMined(ctx, t, c, others, append(early, late...), "sent to the survivors")
-	t.Logf("after the kill of %s, %s leads; 8 transfers sent to both survivors mined on both after %d ms",
+	took = waitMined(ctx, t, c, append(others, follower), append(early, late...), "sent to the survivors")
+	t.Logf("after the kill of %s, %s leads; 8 transfers sent to both survivors mined on them and the follower after %d ms",
 		c.Nodes[leader].Name, c.Nodes[newLeader].Name, took.Milliseconds())
 }
