@@ -84,8 +84,10 @@ type Config struct {
 	// (DESIGN 9; internal/ha): sealed blocks are committed to the group
 	// before they are stored, and the producer runs only while this member
 	// leads. The node fills ID, Sequencers, BlockTime, Chain, Producer,
-	// Logger, Registerer, Bitcoin (unless set) and Dir (Dir/raft unless
-	// set).
+	// Logger, Registerer, Bitcoin (unless set), Dir (Dir/raft unless
+	// set) and RPCURL (memberRPCURL unless set); with the RPC server on
+	// it relays transactions to the leader while another member leads
+	// (ha.Relay).
 	HA *ha.Config
 	// P2P configures L2 networking (DESIGN 9): on when it lists a listen
 	// address or a static peer. The node fills in the chain, genesis
