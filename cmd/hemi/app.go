@@ -121,6 +121,7 @@ var configFlags = []struct {
 	{flagHAListen, func(cmd *cli.Command, c *config.Config) { c.HA.Listen = cmd.String(flagHAListen) }},
 	{flagHAPeer, func(cmd *cli.Command, c *config.Config) { c.HA.Peers = cmd.StringSlice(flagHAPeer) }},
 	{flagHAAdmin, func(cmd *cli.Command, c *config.Config) { c.HA.Admin = cmd.String(flagHAAdmin) }},
+	{flagHARPCURL, func(cmd *cli.Command, c *config.Config) { c.HA.RPCURL = cmd.String(flagHARPCURL) }},
 	{flagNetListen, func(cmd *cli.Command, c *config.Config) {
 		// --net-listen "" turns the listener off.
 		c.Net.Listen = slices.DeleteFunc(cmd.StringSlice(flagNetListen), func(s string) bool { return s == "" })

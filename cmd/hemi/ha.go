@@ -20,6 +20,7 @@ const (
 	flagHAListen  = "ha-listen"
 	flagHAPeer    = "ha-peer"
 	flagHAAdmin   = "ha-admin"
+	flagHARPCURL  = "ha-rpc-url"
 	flagTokenFile = "token-file"
 )
 
@@ -29,6 +30,7 @@ func haFlags() []cli.Flag {
 		&cli.StringFlag{Name: flagHAListen, Usage: "raft listen address of this sequencer's group member (empty: no group)", Sources: cli.EnvVars("HEMI_HA_LISTEN")},
 		&cli.StringSliceFlag{Name: flagHAPeer, Usage: "group member at bootstrap, <sequencer address>@<host:port>, this one included (repeat)", Sources: cli.EnvVars("HEMI_HA_PEERS")},
 		haAdminFlag(),
+		&cli.StringFlag{Name: flagHARPCURL, Usage: "this member's JSON-RPC URL as the other members reach it, where they relay transactions while it leads (default: --rpc, its host taken from ha.advertise when unspecified)", Sources: cli.EnvVars("HEMI_HA_RPC_URL")},
 	}
 }
 
@@ -42,7 +44,7 @@ func haConfig(c config.HA) (*ha.Config, error) {
 	if c.Listen == "" {
 		return nil, nil
 	}
-	hc := &ha.Config{Bind: c.Listen, Advertise: c.Advertise, Dir: c.Dir, Admin: c.Admin,
+	hc := &ha.Config{Bind: c.Listen, Advertise: c.Advertise, RPCURL: c.RPCURL, Dir: c.Dir, Admin: c.Admin,
 		Timings: ha.Timings{Heartbeat: c.Heartbeat.Duration, Election: c.Election.Duration,
 			LeaderLease: c.LeaderLease.Duration, Commit: c.Commit.Duration},
 		TrailingLogs: c.TrailingLogs, SnapshotThreshold: c.SnapshotThreshold, MaxBitcoinLag: c.MaxBitcoinLag}

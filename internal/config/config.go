@@ -79,6 +79,13 @@ type HA struct {
 	// Advertise is the address other members dial (default: Listen,
 	// which must then be a concrete IP).
 	Advertise string `toml:"advertise"`
+	// RPCURL is this member's JSON-RPC URL as the other members reach
+	// it: while another member leads, a member keeps the transactions
+	// sent to it in its pool and relays them to the leader's URL, which
+	// each member announces to the others over the raft port (default:
+	// rpc.listen, its host replaced by ha.advertise's or ha.listen's when
+	// unspecified, e.g. 0.0.0.0).
+	RPCURL string `toml:"rpc_url"`
 	// Dir holds the raft log, stable store and snapshots (default
 	// <datadir>/<network>/l2/raft).
 	Dir string `toml:"dir"`
@@ -572,6 +579,11 @@ func (c *Config) validateHA(bad func(format string, args ...any)) {
 			if _, _, err := net.SplitHostPort(a.v); err != nil {
 				bad("%s %q: want host:port", a.key, a.v)
 			}
+		}
+	}
+	if h.RPCURL != "" {
+		if err := rpc.CheckSequencerURL(h.RPCURL); err != nil {
+			bad("ha.rpc_url %q: want http://host:port or https://host:port, this member's JSON-RPC as the other members reach it", h.RPCURL)
 		}
 	}
 	for _, p := range h.Peers {

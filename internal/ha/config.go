@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -77,6 +78,13 @@ type Config struct {
 	// Advertise is the address other members reach this one at (default:
 	// the bound address, which then must not be unspecified).
 	Advertise string
+	// RPCURL is this member's JSON-RPC URL as the other members reach
+	// it (http or https): a member that does not lead forwards the
+	// transactions sent to it to the leader's (Relay), which it learns
+	// from the leader's Status over the raft port. Empty: no member can
+	// forward to this one while it leads (they keep the transactions
+	// until another leads).
+	RPCURL string
 	// Peers is the group at bootstrap, this member included: used once,
 	// when Dir holds no raft state, and then raft's own configuration
 	// (changed by AddMember and RemoveMember) rules. Empty: join an
@@ -152,6 +160,11 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if len(c.Peers) > 0 && !self {
 		return c, fmt.Errorf("ha: ha.peers must list this member (%s) with its own raft address", c.ID)
+	}
+	if c.RPCURL != "" {
+		if u, err := url.Parse(c.RPCURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return c, fmt.Errorf("ha: ha.rpc_url %q: want http://host:port or https://host:port, this member's JSON-RPC as the other members reach it", c.RPCURL)
+		}
 	}
 	if c.BlockTime <= 0 {
 		c.BlockTime = 2 * time.Second

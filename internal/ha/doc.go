@@ -24,6 +24,22 @@
 //     block, head and Bitcoin position; members ask each other over the
 //     raft port (a first byte 'H' instead of a raft RPC type) to choose
 //     whom to hand leadership to.
+//   - Relay (relay.go): a member that does not lead keeps the
+//     transactions sent to its JSON-RPC in its own pool (so it includes
+//     them if it becomes leader) and hands each to the leader's
+//     JSON-RPC at once; whenever the leader changes, and after a failed
+//     send, it resends its whole pool (batches of 100; the leader answers
+//     "already known" for what it has). The leader's URL is learned from
+//     the leader's Status (its Config.RPCURL, `ha.rpc_url`, by default
+//     its rpc.listen) over the raft port: nothing per member to list.
+//     Every request carries rpc.ForwardedHeader, and a node that does
+//     not include transactions itself refuses such a request instead of
+//     forwarding it: a leader never forwards, a forwarded transaction is
+//     never forwarded again (at most one member hop; two from a follower
+//     whose rpc.sequencer_urls names a member that does not lead). Each
+//     request is bounded by RelayConfig.Timeout (2 s);
+//     hemi_ha_forward_total{result} counts forwarded, refused, failed,
+//     resent and resend_failed.
 //   - Admin (admin.go): GET /ha/status and /ha/members, POST
 //     /ha/members, DELETE /ha/members/{id}, on a loopback address or
 //     behind a bearer token (`hemi ha status|members|add|remove`).

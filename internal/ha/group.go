@@ -50,6 +50,8 @@ type Group struct {
 	stream    atomic.Pointer[streamLayer]
 	addr      atomic.Pointer[string] // advertised raft address, once Run listens
 	logs      atomic.Pointer[raftboltdb.BoltStore]
+	// leaderURL is the leader's JSON-RPC URL learned last (LeaderRPC).
+	leaderURL atomic.Pointer[leaderURL]
 }
 
 // New checks cfg and returns the member; nothing listens until Run.

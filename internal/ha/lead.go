@@ -30,8 +30,11 @@ type Status struct {
 	Leader   string         `json:"leader,omitempty"`
 	LeaderID string         `json:"leader_id,omitempty"`
 	Term     uint64         `json:"term"`
-	Applied  *Ref           `json:"applied,omitempty"`
-	Head     Ref            `json:"head"`
+	// RPC is the member's JSON-RPC URL as the other members reach it
+	// (Config.RPCURL): where they forward transactions while it leads.
+	RPC     string `json:"rpc,omitempty"`
+	Applied *Ref   `json:"applied,omitempty"`
+	Head    Ref    `json:"head"`
 	// BTCIndex and BTCAnnounced are the Bitcoin index height and the
 	// best height the Bitcoin peers announce; BTCPeers how many peers.
 	BTCIndex     int32 `json:"btc_index"`
@@ -51,7 +54,7 @@ type Status struct {
 func (g *Group) Status() Status {
 	h := g.cfg.Chain.Head()
 	st := Status{ID: g.cfg.ID, Address: g.Address(), State: raft.Shutdown.String(), Applied: g.fsm.lastApplied(),
-		Head: Ref{Number: h.Number.Uint64(), Hash: h.Hash()}, Producing: g.producing.Load()}
+		Head: Ref{Number: h.Number.Uint64(), Hash: h.Hash()}, Producing: g.producing.Load(), RPC: g.cfg.RPCURL}
 	if r := g.raft.Load(); r != nil {
 		st.State = r.State().String()
 		addr, id := r.LeaderWithID()

@@ -34,7 +34,12 @@
 //   - Sequencer group (ha.go): with Config.HA the node is a member of a
 //     raft group (internal/ha): the group is the producer's Committer and
 //     runs the producer only while this member leads and is caught up;
-//     TBCSync adapts the Bitcoin layer to ha.Bitcoin.
+//     TBCSync adapts the Bitcoin layer to ha.Bitcoin. With the RPC server
+//     on, an ha.Relay is its Config.Relay: while another member leads,
+//     transactions sent to this one are kept in its pool and relayed to
+//     the leader, whose URL each member announces (ha.Config.RPCURL,
+//     memberRPCURL by default: rpc.listen, its unspecified host replaced
+//     by the raft address's).
 //   - L2 networking (node.go newP2P): with Config.P2P listing a listen
 //     address or a static peer, New builds internal/netp2p over the chain
 //     (identity key in Dir, genesis hash = the genesis file's hash, finality's finalized number, the index's

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"errors"
+	"net"
 	"path/filepath"
 
 	"github.com/ethereum/go-ethereum/crypto"
@@ -46,6 +47,13 @@ func (n *Node) newHA(cfg Config) (*ha.Group, error) {
 	if hc.Bitcoin == nil {
 		hc.Bitcoin = NewTBCSync(cfg.BTC)
 	}
+	if hc.RPCURL == "" {
+		hc.RPCURL = memberRPCURL(cfg, hc)
+		if hc.RPCURL == "" && (cfg.RPC.ListenAddr != "" || cfg.RPCListener != nil) {
+			n.log.Warn("the other group members cannot relay transactions to this one while it leads: its JSON-RPC listens on an "+
+				"unspecified address and ha.advertise names no host; set ha.rpc_url", "rpc_listen", cfg.RPC.ListenAddr)
+		}
+	}
 	if hc.Dir == "" && cfg.Dir != "" {
 		hc.Dir = filepath.Join(cfg.Dir, "raft")
 	}
@@ -68,3 +76,36 @@ func (n *Node) newHA(cfg Config) (*ha.Group, error) {
 type producerFunc func(ctx context.Context) error
 
 func (f producerFunc) Run(ctx context.Context) error { return f(ctx) }
+
+// memberRPCURL is the JSON-RPC URL a member announces to the others when
+// ha.rpc_url is not set (ha.Config.RPCURL): its RPC listen address as
+// it is, or, when that host is unspecified (0.0.0.0, ::), the host the
+// other members dial for raft (ha.advertise, else ha.listen) with the
+// RPC port. "" when the node serves no JSON-RPC or no host is known.
+func memberRPCURL(cfg Config, hc ha.Config) string {
+	listen := cfg.RPC.ListenAddr
+	if cfg.RPCListener != nil {
+		listen = cfg.RPCListener.Addr().String()
+	}
+	if listen == "" {
+		return ""
+	}
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = ""
+		for _, a := range []string{hc.Advertise, hc.Bind} {
+			h, _, err := net.SplitHostPort(a)
+			if ip := net.ParseIP(h); err == nil && h != "" && (ip == nil || !ip.IsUnspecified()) {
+				host = h
+				break
+			}
+		}
+		if host == "" {
+			return ""
+		}
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}

@@ -84,8 +84,10 @@ type Config struct {
 	// (DESIGN 9; internal/ha): sealed blocks are committed to the group
 	// before they are stored, and the producer runs only while this member
 	// leads. The node fills ID, Sequencers, BlockTime, Chain, Producer,
-	// Logger, Registerer, Bitcoin (unless set) and Dir (Dir/raft unless
-	// set).
+	// Logger, Registerer, Bitcoin (unless set), Dir (Dir/raft unless
+	// set) and RPCURL (memberRPCURL unless set); with the RPC server on
+	// it relays transactions to the leader while another member leads
+	// (ha.Relay).
 	HA *ha.Config
 	// P2P configures L2 networking (DESIGN 9): on when it lists a listen
 	// address or a static peer. The node fills in the chain, genesis
@@ -143,11 +145,18 @@ type Node struct {
 	// forward sends a follower's transactions to the sequencer (nil on
 	// a sequencer or without SequencerURLs).
 	forward *rpc.Forwarder
+	// relay sends a group member's transactions to the leader while
+	// another member leads (nil outside a group or with RPC off).
+	relay *ha.Relay
 }
 
 // forwarding sets rcfg.Forward on a follower given SequencerURLs, and
 // says in the log what happens to transactions sent to this node.
 func (n *Node) forwarding(cfg Config, rcfg *rpc.Config) error {
+	if n.relay != nil {
+		rcfg.Relay = n.relay
+		n.log.Info("transactions sent to this group member while another leads are kept in its pool and relayed to the leader")
+	}
 	switch {
 	case cfg.Key != nil && len(cfg.SequencerURLs) > 0:
 		n.log.Info("rpc.sequencer_urls ignored: this node sequences and includes the transactions sent to it")
@@ -322,7 +331,20 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 		n.P2P.SetSyncer(n.sync)
 	}
-	if cfg.RPC.ListenAddr != "" || cfg.RPCListener != nil {
+	rpcOn := cfg.RPC.ListenAddr != "" || cfg.RPCListener != nil
+	if cfg.Key != nil && cfg.HA != nil {
+		// The group exists before the RPC server, which relays through it.
+		if n.HA, err = n.newHA(cfg); err != nil {
+			return nil, err
+		}
+		if rpcOn {
+			if n.relay, err = ha.NewRelay(ha.RelayConfig{Group: n.HA, ID: crypto.PubkeyToAddress(cfg.Key.PublicKey),
+				Pool: n.Pool, Logger: log.With("subsystem", "ha"), Registerer: cfg.Registerer}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if rpcOn {
 		rcfg := cfg.RPC
 		rcfg.Bitcoin, rcfg.Finality = ix, n.Finality
 		// Provenance bundles (DESIGN 8); deposits' bundles need the
@@ -377,10 +399,7 @@ func New(cfg Config) (_ *Node, err error) {
 		// Alone, a sealed block is stored at once; in a raft group (DESIGN
 		// 9) it is committed to the group first.
 		var committer sequencer.Committer = sequencer.CommitFunc(n.Chain.CommitBuilt)
-		if cfg.HA != nil {
-			if n.HA, err = n.newHA(cfg); err != nil {
-				return nil, err
-			}
+		if n.HA != nil {
 			committer = n.HA
 		}
 		if n.Sequencer, err = sequencer.New(sequencer.Config{Chain: n.Chain, Pool: n.Pool,
@@ -426,6 +445,9 @@ func (n *Node) Run(ctx context.Context) error {
 		// The group runs the producer while this member leads and is
 		// caught up (Bitcoin included, so WaitSynced is implied).
 		g.Go(func() error { return n.HA.Run(ctx) })
+		if n.relay != nil {
+			g.Go(func() error { return n.relay.Run(ctx) })
+		}
 	case n.Sequencer != nil:
 		g.Go(func() error {
 			if n.cfg.WaitSynced {

@@ -147,6 +147,11 @@ type Config struct {
 	// sequencer after the local checks (a follower: see
 	// sendForwarded); nil keeps transactions in the pool (a sequencer).
 	Forward TxForwarder
+	// Relay, on a member of a raft sequencer group, takes
+	// eth_sendRawTransaction to the group's leader while another member
+	// leads (sendRelayed); while this member leads, transactions go to
+	// its pool as on a lone sequencer. Not with Forward.
+	Relay GroupRelay
 	// AddressIndex answers ots_searchTransactionsBefore/After
 	// (optional: the explorer's address index).
 	AddressIndex AddressIndex
@@ -165,6 +170,9 @@ type Config struct {
 
 // withDefaults returns cfg with zero fields defaulted, or an error.
 func (cfg Config) withDefaults() (Config, error) {
+	if cfg.Forward != nil && cfg.Relay != nil {
+		return cfg, fmt.Errorf("%w: Forward (a follower's) and Relay (a group member's) exclude each other", ErrConfig)
+	}
 	if cfg.ListenAddr == "" {
 		cfg.ListenAddr = DefaultListenAddr
 	}

@@ -101,6 +101,15 @@
 //     URLs are tried in order from the last that answered, each within
 //     DefaultForwardTimeout; none answering is "sequencer unreachable"
 //     (-32000). The batch fast path is off on a forwarding node.
+//   - Relaying (relay.go): with Config.Relay (a raft sequencer group
+//     member, *ha.Relay) a member that does not lead checks and keeps
+//     the transaction in its pool as a follower does, then hands it to
+//     the leader; a leader that cannot be reached now is no error when
+//     the pool kept it (the relay resends its pool to the next leader).
+//     While the member leads it is a plain sequencer (pool, batch fast
+//     path). A request carrying ForwardedHeader (a member's relay) is
+//     never forwarded again: a node that would forward it answers
+//     ErrForwardedNotLeader (-32000) and keeps nothing.
 //   - Errors: revert is code 3, "execution reverted: <reason>", data =
 //     the revert bytes; bad parameters -32602; limits (getLogs range and
 //     results, filters, subscriptions) -32005; request timed out -32002

@@ -100,6 +100,26 @@ type TxForwarder interface {
 
 var _ TxForwarder = (*Forwarder)(nil)
 
+// GroupRelay is a raft sequencer group member's way to its leader
+// (Config.Relay; *ha.Relay implements it): the member keeps every
+// transaction in its own pool (it includes them if it becomes leader)
+// and hands it to whichever member leads.
+//
+// Concurrency: called from many request goroutines at once.
+type GroupRelay interface {
+	// Leads reports whether this member leads the group now: it then
+	// includes the transactions sent to it and forwards none.
+	Leads() bool
+	// Relay sends raw (the encoding of the transaction hash) to the
+	// leader with ForwardedHeader set, and returns the leader's JSON-RPC
+	// error as the error to answer (nil: accepted). kept says the local
+	// pool holds the transaction: then a leader that cannot be reached
+	// now is no error (the relay sends the pool again once one can be);
+	// without it that failure is the caller's error. It returns within
+	// a bounded time.
+	Relay(ctx context.Context, raw []byte, hash common.Hash, kept bool) error
+}
+
 // Bitcoin is what hemi_btcTip asks of the Bitcoin index; *index.Index
 // implements it. Optional (nil: hemi_btcTip errors).
 type Bitcoin interface {

@@ -20,15 +20,31 @@ import (
 // HTTP batch made only of eth_sendRawTransaction calls does not come
 // here: sendBatch admits it in one pool call (sendbatch.go), with the
 // same checks and answers. With Config.Forward (a follower) the
-// transaction goes on to the sequencer (forward.go).
+// transaction goes on to the sequencer (forward.go); with Config.Relay (a
+// group member) to the group's leader while another member leads
+// (relay.go).
 func (api *ethAPI) SendRawTransaction(ctx context.Context, input hexutil.Bytes) (common.Hash, error) {
 	s := api.s
 	tx, err := s.decodeRawTx(input)
 	if err != nil {
 		return common.Hash{}, err
 	}
-	if s.cfg.Forward != nil {
-		if err := s.sendForwarded(ctx, input, tx); err != nil {
+	if s.forwardsNow() {
+		if by, ok := forwardedBy(ctx); ok {
+			// A group member forwarded it here believing this node leads:
+			// never forwarded again (no loops); the member sends it to the
+			// leader it learns next.
+			s.metrics.txRejected.Inc()
+			s.log.Debug("forwarded transaction refused: this node does not lead", "hash", tx.Hash(), "from", by)
+			return common.Hash{}, &rpcError{code: codeServer, msg: ErrForwardedNotLeader.Error(), err: ErrForwardedNotLeader}
+		}
+		var err error
+		if s.cfg.Relay != nil {
+			err = s.sendRelayed(ctx, input, tx)
+		} else {
+			err = s.sendForwarded(ctx, input, tx)
+		}
+		if err != nil {
 			return common.Hash{}, err
 		}
 		return tx.Hash(), nil

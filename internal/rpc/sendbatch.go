@@ -32,6 +32,12 @@ func (s *Server) sendBatch(next http.Handler) http.Handler {
 	}
 	signer := types.LatestSigner(s.config) // legacypool's signer: types.Sender caches per Equal signer
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.forwardsNow() {
+			// A group member that does not lead relays each call
+			// (SendRawTransaction); while it leads it admits batches here.
+			next.ServeHTTP(w, r)
+			return
+		}
 		if r.Method != http.MethodPost || !jsonContent(r.Header.Get("Content-Type")) ||
 			r.ContentLength > int64(s.cfg.MaxRequestSize) {
 			next.ServeHTTP(w, r)

@@ -84,7 +84,7 @@ func New(cfg Config, chain Chain, pool Pool) (*Server, error) {
 			return nil, fmt.Errorf("rpc: register %s: %w", name, err)
 		}
 	}
-	requests := s.limitRequests(s.sendBatch(s.rpc))
+	requests := s.limitRequests(markForwarded(s.sendBatch(s.rpc)))
 	httpH := httpStack(requests, cfg.CORSOrigins, cfg.VHosts)
 	wsH := s.websocketHandler(cfg.WSOrigins, cfg.VHosts, requests)
 	rpcH := s.metrics.instrument(httpH, wsH)
