@@ -23,6 +23,9 @@ type hnode struct {
 	hash   chainhash.Hash
 	parent *hnode
 	work   *big.Int // cumulative work above the checkpoint
+	// hdr is the header itself (zero for the checkpoint and the anchor
+	// below it), held here rather than in a second map and allocation.
+	hdr wire.BlockHeader
 }
 
 func (n *hnode) Height() int32    { return n.height }
@@ -69,17 +72,16 @@ func (c chainCtx) FindPreviousCheckpoint() (blockchain.HeaderCtx, error) {
 type chain struct {
 	checkpoint *hnode
 	byHeight   map[int32]*hnode
-	headers    map[int32]*wire.BlockHeader
 	tip        *hnode
 }
 
 // at returns the header at height, if the run holds it.
 func (c *chain) at(height int32) (*hnode, *wire.BlockHeader, bool) {
 	n, ok := c.byHeight[height]
-	if !ok {
+	if !ok || n == c.checkpoint {
 		return nil, nil, false
 	}
-	return n, c.headers[height], true
+	return n, &n.hdr, true
 }
 
 // confirmations of the block at height: tip height - height + 1.
@@ -109,20 +111,17 @@ func checkHeaders(cp *Checkpoint, anchor []hexBytes, params *chaincfg.Params, ra
 	if err != nil {
 		return nil, err
 	}
-	c := &chain{checkpoint: base, byHeight: map[int32]*hnode{base.height: base}, headers: map[int32]*wire.BlockHeader{}, tip: base}
+	c := &chain{checkpoint: base, byHeight: map[int32]*hnode{base.height: base}, tip: base}
 	return c.extend(base, raw, params, now)
 }
 
 // extend checks raw as headers on top of from (a header of c) and returns
 // the chain they form: c's headers up to from, then raw.
 func (c *chain) extend(from *hnode, raw [][]byte, params *chaincfg.Params, now time.Time) (*chain, error) {
-	out := &chain{checkpoint: c.checkpoint, byHeight: map[int32]*hnode{}, headers: map[int32]*wire.BlockHeader{}, tip: from}
+	out := &chain{checkpoint: c.checkpoint, byHeight: make(map[int32]*hnode, len(c.byHeight)+len(raw)), tip: from}
 	for h, n := range c.byHeight {
 		if h <= from.height {
 			out.byHeight[h] = n
-			if hdr, ok := c.headers[h]; ok {
-				out.headers[h] = hdr
-			}
 		}
 	}
 	ctx := chainCtx{params}
@@ -136,7 +135,8 @@ func (c *chain) extend(from *hnode, raw [][]byte, params *chaincfg.Params, now t
 		if len(b) != wire.MaxBlockHeaderPayload {
 			return nil, fmt.Errorf("%w: header at height %d is %d bytes, want 80", ErrHeaders, height, len(b))
 		}
-		var h wire.BlockHeader
+		n := &hnode{height: height, parent: prev}
+		h := &n.hdr
 		if err := h.Deserialize(bytes.NewReader(b)); err != nil {
 			return nil, fmt.Errorf("%w: header at height %d: %v", ErrHeaders, height, err)
 		}
@@ -155,13 +155,12 @@ func (c *chain) extend(from *hnode, raw [][]byte, params *chaincfg.Params, now t
 		if !now.IsZero() && h.Timestamp.After(now.Add(2*time.Hour)) {
 			return nil, fmt.Errorf("%w: header at height %d is dated %v, more than two hours ahead of now", ErrHeaders, height, h.Timestamp.UTC())
 		}
-		if err := blockchain.CheckBlockHeaderContext(&h, prev, blockchain.BFNone, ctx, true); err != nil {
+		if err := blockchain.CheckBlockHeaderContext(h, prev, blockchain.BFNone, ctx, true); err != nil {
 			return nil, fmt.Errorf("%w: header at height %d: %v", ErrHeaders, height, err)
 		}
-		n := &hnode{height: height, bits: h.Bits, time: h.Timestamp.Unix(), hash: hash, parent: prev}
+		n.bits, n.time, n.hash = h.Bits, h.Timestamp.Unix(), hash
 		n.work = new(big.Int).Add(prev.work, bw.work)
 		out.byHeight[height] = n
-		out.headers[height] = &h
 		prev = n
 	}
 	out.tip = prev
@@ -183,7 +182,15 @@ func checkPoW(target *big.Int, hash chainhash.Hash, powLimit *big.Int) error {
 	if target.Cmp(powLimit) > 0 {
 		return fmt.Errorf("target %064x is above the network's limit %064x", target, powLimit)
 	}
-	if blockchain.HashToBig(&hash).Cmp(target) > 0 {
+	// The hash as a big-endian number against the target's 32 bytes
+	// (it is at most powLimit, so it fits): blockchain.HashToBig would
+	// allocate a big.Int for every header.
+	var hv, tv [chainhash.HashSize]byte
+	for i, b := range hash {
+		hv[chainhash.HashSize-1-i] = b
+	}
+	target.FillBytes(tv[:])
+	if bytes.Compare(hv[:], tv[:]) > 0 {
 		return fmt.Errorf("hash %v is above its target %064x (not enough proof of work)", hash, target)
 	}
 	return nil

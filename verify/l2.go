@@ -12,7 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
-	"github.com/ethereum/go-ethereum/ethdb/memorydb"
+	"github.com/ethereum/go-ethereum/ethdb"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/ethereum/go-ethereum/trie"
 )
@@ -116,28 +116,100 @@ func decodeHeader(raw []byte, id *Identity) (*l2Header, error) {
 	if v := sig[64]; v > 1 || !crypto.ValidateSignatureValues(v, r, s, true) {
 		return nil, errors.New("seal signature values out of range")
 	}
-	cp := types.CopyHeader(&h)
-	cp.Extra = e[:extraUnsealed]
-	sh := cp.Hash()
-	pub, err := crypto.SigToPub(sh[:], sig)
+	sh, err := sealHash(raw)
+	if err != nil {
+		return nil, err
+	}
+	// Ecrecover's 65-byte key is hashed as it is: no ecdsa.PublicKey
+	// (big.Int coordinates, an on-curve check with them) on the way.
+	pub, err := crypto.Ecrecover(sh[:], sig)
 	if err != nil {
 		return nil, fmt.Errorf("seal: %v", err)
 	}
-	out.signer = crypto.PubkeyToAddress(*pub)
+	out.signer = common.BytesToAddress(crypto.Keccak256(pub[1:])[12:])
 	if !id.isSequencer(out.signer) {
 		return nil, fmt.Errorf("block %d %v is sealed by %v, not by a sequencer of %s", h.Number, out.hash, out.signer, id.Name)
 	}
 	return out, nil
 }
 
-// proofDB puts proof nodes where trie.VerifyProof finds them: by hash.
-func proofDB(nodes []hexBytes) *memorydb.Database {
-	db := memorydb.New()
-	for _, n := range nodes {
-		_ = db.Put(crypto.Keccak256(n), n) // a memorydb Put never fails
+// headerExtraField is the index of Extra among an RLP header's fields.
+const headerExtraField = 12
+
+// sealHash is the hash the seal signs: keccak256 of the header's RLP with
+// the Extra record unsealed (its first extraUnsealed bytes), made from
+// raw, a canonical header RLP whose Extra is a sealed record, by
+// replacing that one field: what types.Header.Hash of a copy with the
+// shorter Extra gives, without decoding and re-encoding every field.
+func sealHash(raw []byte) (common.Hash, error) {
+	fields, _, err := rlp.SplitList(raw)
+	if err != nil {
+		return common.Hash{}, fmt.Errorf("header RLP: %v", err)
 	}
-	return db
+	rest := fields
+	for range headerExtraField {
+		if _, _, rest, err = rlp.Split(rest); err != nil {
+			return common.Hash{}, fmt.Errorf("header RLP: %v", err)
+		}
+	}
+	_, extra, after, err := rlp.Split(rest)
+	if err != nil || len(extra) < extraUnsealed {
+		return common.Hash{}, errors.New("header RLP: no sealed extra record")
+	}
+	kh := crypto.NewKeccakState()
+	w := rlp.NewEncoderBuffer(kh)
+	l := w.List()
+	_, _ = w.Write(fields[:len(fields)-len(rest)])
+	w.WriteBytes(extra[:extraUnsealed])
+	_, _ = w.Write(after)
+	w.ListEnd(l)
+	if err := w.Flush(); err != nil {
+		return common.Hash{}, err
+	}
+	var h common.Hash
+	_, _ = kh.Read(h[:])
+	return h, nil
 }
+
+// proofNodes are a proof's nodes by hash, where trie.VerifyProof looks
+// them up (ethdb.KeyValueReader). A proof is a handful of nodes, so a
+// list searched in order does it without what a memorydb.Database costs
+// for each proof (a map, a lock, a copy of every key and node): a
+// third of a transfer's allocations went to them.
+type proofNodes []proofNode
+
+type proofNode struct {
+	hash common.Hash
+	node []byte
+}
+
+var _ ethdb.KeyValueReader = proofNodes(nil)
+
+func proofDB(nodes []hexBytes) proofNodes {
+	out := make(proofNodes, len(nodes))
+	for i, n := range nodes {
+		out[i] = proofNode{crypto.Keccak256Hash(n), n}
+	}
+	return out
+}
+
+// Get returns the node whose hash is key (trie.VerifyProof copies what
+// it decodes, so the bundle's bytes are returned as they are).
+func (p proofNodes) Get(key []byte) ([]byte, error) {
+	for i := range p {
+		if bytes.Equal(p[i].hash[:], key) {
+			return p[i].node, nil
+		}
+	}
+	return nil, errProofNodeMissing
+}
+
+func (p proofNodes) Has(key []byte) (bool, error) {
+	_, err := p.Get(key)
+	return err == nil, nil
+}
+
+var errProofNodeMissing = errors.New("proof node missing")
 
 // ErrProof: a Merkle-Patricia proof does not prove what it should.
 var ErrProof = errors.New("verify: trie proof")

@@ -285,7 +285,8 @@ func (v *verifier) keystone() error {
 	}
 	v.pop.txid, v.pop.height, v.ks = txid, p.Height, ks
 	v.r.PoPTxid, v.r.PoPHeight = txid.String(), p.Height
-	v.proved(LinkPoPTx, "PoP transaction %v is at position %d of Bitcoin block %d (merkle branch and the coinbase's, both of depth %d) and publishes keystone %x in output %d", txid, p.Index, p.Height, len(p.Branch), ks.id(), p.Vout)
+	id := ks.id()
+	v.proved(LinkPoPTx, "PoP transaction %v is at position %d of Bitcoin block %d (merkle branch and the coinbase's, both of depth %d) and publishes keystone %x in output %d", txid, p.Index, p.Height, len(p.Branch), id, p.Vout)
 
 	kh, err := decodeHeader(v.b.Keystone.Header, v.id)
 	if err != nil {
@@ -307,7 +308,6 @@ func (v *verifier) keystone() error {
 		return failf(LinkKeystone, ErrKeystone, "the published Bitcoin view height %d is not the header's %d", ks.viewHeight, kh.viewHeight)
 	}
 	v.kh = kh
-	id := ks.id()
 	v.r.KeystoneNumber, v.r.KeystoneID = n, common.Hash(id).Hex()
 	v.proved(LinkKeystone, "keystone %x is L2 block %d %v, sealed by sequencer %v, state root %v", id, n, kh.hash, kh.signer, kh.h.Root)
 	return nil

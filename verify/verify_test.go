@@ -121,6 +121,12 @@ func TestTampering(t *testing.T) {
 			inner := append(append([]byte{}, p.Branch[0]...), txid(t, p.Tx)...)
 			p.Tx, p.Index, p.Branch = inner, 1, p.Branch[1:]
 		}, link: verify.LinkPoPTx, want: "64-byte"},
+		{name: "PoP block at the checkpoint's height", edit: func(f *verifytest.Forged, b *verify.Bundle, o *verify.Options) {
+			// The checkpoint is the run's base, not a block of it: its
+			// header is not in the bundle, so no merkle root to prove a
+			// transaction against (this once dereferenced a nil header).
+			b.PoP.Height = 0
+		}, link: verify.LinkPoPTx, want: "not in the header run"},
 		{name: "branch shorter than the coinbase's", edit: func(f *verifytest.Forged, b *verify.Bundle, o *verify.Options) {
 			b.PoP.Branch = b.PoP.Branch[1:]
 		}, link: verify.LinkPoPTx, want: "tree depth is not proved"},
