@@ -276,10 +276,10 @@ func (ix *Index) freeWriter() *entryWriter {
 	for i, w := range ix.writers {
 		if w == nil {
 			w = newEntryWriter()
-			// Sized once for a whole batch (keys and values are about
-			// a third of pebble's estimate), so a sync does not copy
-			// the arena again and again while it grows.
-			w.arena = make([]byte, 0, ix.batchBytes/2)
+			// Sized once for a whole batch (pebble's estimate is
+			// about 250 bytes per entry), so a sync does not copy
+			// the refs again and again while they grow.
+			w.refs = make([]entryRef, 0, ix.batchBytes/200)
 			ix.writers[i] = w
 		}
 		if ix.inflight == nil || ix.inflight.w != w {
@@ -443,14 +443,7 @@ func (ix *Index) commitBatch(background bool) error {
 // handles a failure (the in-memory chain is then unchanged).
 func (ix *Index) writeBatch(o *openBatch, flushSet bool) error {
 	newTip := o.tip()
-	b := ix.db.NewBatchWithSize(o.w.size() + 16*len(o.w.refs))
-	defer b.Close()
-	o.w.writeTo(b)
-	o.w.reset()
-	// Synced: the tip and events are published below, so they must
-	// survive a kill -9 (pebble keeps unsynced WAL writes in process
-	// memory). Batching many blocks per commit keeps fsyncs rare.
-	if err := b.Commit(pebble.Sync); err != nil {
+	if err := ix.commitEntries(o.w); err != nil {
 		ix.log.Warn("bitcoin index commit failed", "tip", newTip.hash, "err", err)
 		return fmt.Errorf("index: commit blocks up to %s: %w", newTip.hash, err)
 	}
@@ -487,6 +480,24 @@ func (ix *Index) writeBatch(o *openBatch, flushSet bool) error {
 	ix.log.Debug("blocks connected", "tip", newTip.hash, "height", newTip.height,
 		"blocks", len(o.connected), "txs", o.txs)
 	return nil
+}
+
+// commitEntries commits w's entries durably and empties w: a full batch
+// (a sync's) as an ingested sstable (ingest.go), any other as a synced
+// batch. Synced either way: the tip and events are published next, so they
+// must survive a kill -9 (pebble keeps unsynced WAL writes in process
+// memory). Batching many blocks per commit keeps fsyncs rare.
+func (ix *Index) commitEntries(w *entryWriter) error {
+	defer w.reset()
+	if w.memSize >= ix.batchBytes {
+		if done, err := ix.ingester.ingest(w); done || err != nil {
+			return err
+		}
+	}
+	b := ix.db.NewBatchWithSize(w.size() + 16*len(w.refs))
+	defer b.Close()
+	w.writeTo(b)
+	return b.Commit(pebble.Sync)
 }
 
 // utxoMetrics publishes the unspent set cache's counters. ix.connMu held.

@@ -196,11 +196,17 @@
 // hashes every transaction once from those bytes (txid, and wtxid when a
 // witness commitment is present) and keeps the decoded block in memory
 // (bounded by Config.PendingBytes) until it connects. The connector stages
-// contiguous blocks in one open batch, written through an arena and sorted
-// by key before pebble sees it, and commits when the batch reaches
-// Config.BatchBytes (pebble then ingests it as a flushable batch, skipping
-// memtable inserts), when the block tip reaches the best header, when the
-// batch holds a reorg, or after Config.MaxBatchDelay. A batch committed
+// contiguous blocks in one open batch, written through an arena (fixed
+// chunks, never copied while it grows) and sorted by key before pebble
+// sees it, and commits when the batch reaches Config.BatchBytes, when the
+// block tip reaches the best header, when the batch holds a reorg, or
+// after Config.MaxBatchDelay. A batch that reached Config.BatchBytes (a
+// sync's) is written as one sstable and ingested (ingest.go): the L0
+// table a flushable batch would have become, without writing it to the
+// write-ahead log first; ingestion is atomic and durable, and the WAL is
+// synced before it so the table never outlives the unsynced blocks and
+// headers it indexes. Smaller batches (a node at the tip) and batches
+// writing one key twice (a reorg) are committed as synced batches. A batch committed
 // because it is full (a sync) is sorted, committed and published by a
 // goroutine of its own while the connector stages the next one on top of
 // it; at most one is in flight, and everything else waits for it first,

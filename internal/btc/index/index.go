@@ -153,6 +153,9 @@ type Index struct {
 	inflightDone chan error
 	timerArmed   bool // a flushLater is pending; connMu
 	batchBytes   int
+	// ingester takes full batches as sstables (ingest.go); used by
+	// whoever commits, one at a time.
+	ingester *ingester
 
 	// utxos is the current unspent set as staged by the connector
 	// (connMu); snap is the database as of the connected chain, read by
@@ -211,7 +214,8 @@ func Open(cfg Config) (*Index, error) {
 	if cfg.ChangeMemoBytes > 0 {
 		ix.memo = newChangeMemo(cfg.ChangeMemoBytes)
 	}
-	db, err := pebble.Open(cfg.Dir, pebbleOptions(&cfg))
+	popts := pebbleOptions(&cfg)
+	db, err := pebble.Open(cfg.Dir, popts)
 	if err != nil && (strings.Contains(err.Error(), "merger name from file") ||
 		strings.Contains(err.Error(), "comparer name from file")) {
 		// A database of format 1 has comparer hemi.btcindex.v1 and
@@ -223,6 +227,10 @@ func Open(cfg Config) (*Index, error) {
 		return nil, fmt.Errorf("index: open database %s: %w", cfg.Dir, err)
 	}
 	ix.db = db
+	if ix.ingester, err = newIngester(db, cfg.Dir, popts); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
 	ix.utxos = newMainSet(db, cfg.UTXOCacheBytes)
 	if err := ix.load(); err != nil {
 		_ = db.Close()

@@ -16,13 +16,30 @@ import (
 // space the entries take (pebble's formula: a worst-case skiplist node plus
 // key, sequence number and value), which decides when a batch is large.
 type entryWriter struct {
-	arena   []byte
+	// chunks hold the keys and values, arenaChunk bytes each: the
+	// arena grows by a chunk, never by copying what it holds (growing
+	// one slice by doubling copied and zeroed it again and again, 10%
+	// of a sync's CPU with the page faults of each new slice). Chunks
+	// are kept across reset, so a writer's memory is its largest batch.
+	chunks  [][]byte
+	cur     int // chunk being filled
+	used    int // bytes of chunks[cur] in use
+	size_   int // key and value bytes written since reset
 	refs    []entryRef
 	scratch []entryRef // radixSortRefs' buffer, kept between batches
 	memSize int
+	sorted  bool // refs are in key order (sort ran since the last write)
 }
 
-// entryRef locates one write in the arena: key at off, value after it.
+// arenaChunk is the size of an entryWriter arena chunk; an entry never
+// spans two (keys and values are far smaller).
+const (
+	arenaChunkBits = 20
+	arenaChunk     = 1 << arenaChunkBits
+)
+
+// entryRef locates one write in the arena: key at off (chunk index <<
+// arenaChunkBits | offset in the chunk), value after it.
 type entryRef struct {
 	pfx  uint64 // first 8 key bytes, big-endian, zero padded
 	off  uint32
@@ -40,13 +57,29 @@ const skiplistNodeMax = 20*8 + 16 + 3 + 8
 func newEntryWriter() *entryWriter { return &entryWriter{} }
 
 // set reserves a write of klen key bytes and vlen value bytes and returns
-// the slices to fill; they are valid until the next call.
+// the slices to fill; they are valid until the next reset.
 func (w *entryWriter) set(klen, vlen int) (k, v []byte) {
-	off := len(w.arena)
-	w.arena = slices.Grow(w.arena, klen+vlen)[:off+klen+vlen]
-	w.refs = append(w.refs, entryRef{off: uint32(off), klen: uint8(klen), vlen: uint16(vlen)})
+	n := klen + vlen
+	if n > arenaChunk {
+		panic("index: entry larger than an arena chunk")
+	}
+	if len(w.chunks) == 0 || w.used+n > arenaChunk {
+		if len(w.chunks) > 0 {
+			w.cur++
+		}
+		if w.cur == len(w.chunks) {
+			w.chunks = append(w.chunks, make([]byte, arenaChunk))
+		}
+		w.used = 0
+	}
+	off := w.used
+	c := w.chunks[w.cur]
+	w.used += n
+	w.size_ += n
+	w.refs = append(w.refs, entryRef{off: uint32(w.cur<<arenaChunkBits | off), klen: uint8(klen), vlen: uint16(vlen)})
 	w.memSize += skiplistNodeMax + klen + vlen
-	return w.arena[off : off+klen], w.arena[off+klen : off+klen+vlen]
+	w.sorted = false
+	return c[off : off+klen : off+klen], c[off+klen : off+n : off+n]
 }
 
 // put adds a write of k = v (both copied).
@@ -78,11 +111,27 @@ func (w *entryWriter) merge(k, v []byte) {
 	w.refs[len(w.refs)-1].mrg = true
 }
 
-func (w *entryWriter) key(r *entryRef) []byte { return w.arena[r.off : r.off+uint32(r.klen)] }
+func (w *entryWriter) key(r *entryRef) []byte {
+	off := r.off & (arenaChunk - 1)
+	return w.chunks[r.off>>arenaChunkBits][off : off+uint32(r.klen)]
+}
 
-// writeTo sorts the writes by key (equal keys keep their order, so the
-// last write wins) and appends them to b.
-func (w *entryWriter) writeTo(b *pebble.Batch) {
+// val is r's value (nil for a deletion).
+func (w *entryWriter) val(r *entryRef) []byte {
+	if r.del {
+		return nil
+	}
+	start := r.off&(arenaChunk-1) + uint32(r.klen)
+	return w.chunks[r.off>>arenaChunkBits][start : start+uint32(r.vlen)]
+}
+
+// sort orders the writes by key; equal keys keep their order, so the
+// last write wins.
+func (w *entryWriter) sort() {
+	if w.sorted {
+		return
+	}
+	w.sorted = true
 	for i := range w.refs {
 		r := &w.refs[i]
 		var p [8]byte
@@ -110,6 +159,22 @@ func (w *entryWriter) writeTo(b *pebble.Batch) {
 		}
 		i = j
 	}
+}
+
+// hasDupKeys reports whether two writes share a key. Sorted writes only.
+func (w *entryWriter) hasDupKeys() bool {
+	for i := 1; i < len(w.refs); i++ {
+		a, b := &w.refs[i-1], &w.refs[i]
+		if a.pfx == b.pfx && bytes.Equal(w.key(a), w.key(b)) {
+			return true
+		}
+	}
+	return false
+}
+
+// writeTo sorts the writes (see sort) and appends them to b.
+func (w *entryWriter) writeTo(b *pebble.Batch) {
+	w.sort()
 	for i := range w.refs {
 		r := &w.refs[i]
 		k := w.key(r)
@@ -122,26 +187,25 @@ func (w *entryWriter) writeTo(b *pebble.Batch) {
 			continue
 		}
 		if r.mrg {
-			start := r.off + uint32(r.klen)
-			_ = b.Merge(k, w.arena[start:start+uint32(r.vlen)], nil)
+			_ = b.Merge(k, w.val(r), nil)
 			continue
 		}
 		op := b.SetDeferred(len(k), int(r.vlen))
 		copy(op.Key, k)
-		start := r.off + uint32(r.klen)
-		copy(op.Value, w.arena[start:start+uint32(r.vlen)])
+		copy(op.Value, w.val(r))
 		_ = op.Finish()
 	}
 }
 
 // size is the number of key and value bytes collected.
-func (w *entryWriter) size() int { return len(w.arena) }
+func (w *entryWriter) size() int { return w.size_ }
 
 // reset empties the writer, keeping its buffers.
 func (w *entryWriter) reset() {
-	w.arena = w.arena[:0]
+	w.cur, w.used, w.size_ = 0, 0, 0
 	w.refs = w.refs[:0]
 	w.memSize = 0
+	w.sorted = false
 }
 
 // radixSortRefs sorts refs by pfx, stably, with one counting pass per
