@@ -25,6 +25,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/rpc"
 	"github.com/hemi-go/hemi/internal/sequencer"
@@ -53,9 +54,27 @@ type restartMeta struct {
 	BuildMS    int64 `json:"build_ms"`
 }
 
-// RestartCachePath is where the node of size is cached under dir.
-func RestartCachePath(dir string, size RestartSize) string {
-	return filepath.Join(dir, fmt.Sprintf("restart-v%d-l2-%d-btc-%d", restartVersion, size.L2, size.BTC))
+// restartSpec is the genesis of the restart nodes over a Bitcoin view and
+// a time (the devnet's); tests replace it to change the genesis.
+var restartSpec = func(view hvm.Header, time uint64) (*genesis.Spec, error) {
+	spec, _, err := genesis.DevnetSpec(crypto.PubkeyToAddress(sequencer.DevKey().PublicKey), view, time)
+	return spec, err
+}
+
+// RestartCachePath is where the node of size is cached under dir: its
+// name carries the layout's version, the sizes and a short hash of the
+// genesis (genesisTag, at time 0), so a node of another genesis is never
+// reused.
+func RestartCachePath(dir string, size RestartSize) (string, error) {
+	spec, err := restartSpec(tagView(), 0)
+	if err != nil {
+		return "", err
+	}
+	tag, err := genesisTag(spec)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, fmt.Sprintf("restart-v%d-l2-%d-btc-%d-g%s", restartVersion, size.L2, size.BTC, tag)), nil
 }
 
 // BuildRestartNode builds, or finds in the cache dir, a node data
@@ -64,7 +83,10 @@ func RestartCachePath(dir string, size RestartSize) string {
 // empty), its finality service having followed both. It returns the
 // directory and how long the build took (0 when cached).
 func BuildRestartNode(ctx context.Context, dir string, size RestartSize, out io.Writer) (string, time.Duration, error) {
-	path := RestartCachePath(dir, size)
+	path, err := RestartCachePath(dir, size)
+	if err != nil {
+		return "", 0, err
+	}
 	if _, err := readRestartMeta(path); err == nil {
 		fmt.Fprintf(out, "restart: cached node %s\n", path)
 		return path, 0, nil
@@ -226,7 +248,7 @@ func openRestartNode(svc *tbc.Service, path string, meta *restartMeta, reg prome
 	if err != nil {
 		return nil, nil, err
 	}
-	spec, _, err := genesis.DevnetSpec(crypto.PubkeyToAddress(sequencer.DevKey().PublicKey), view, meta.Time)
+	spec, err := restartSpec(view, meta.Time)
 	if err != nil {
 		return nil, nil, err
 	}
