@@ -184,6 +184,7 @@ type Index struct {
 // brings every index up to the block tip and returns the index ready for
 // use. Close it when done.
 func Open(cfg Config) (*Index, error) {
+	start := time.Now()
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
@@ -257,7 +258,7 @@ func Open(cfg Config) (*Index, error) {
 	ix.m.headerHeight.Set(float64(best.height))
 	ix.m.blockHeight.Set(float64(tip.height))
 	ix.log.Info("bitcoin index opened", "dir", cfg.Dir, "network", p.Name,
-		"headers", best.height, "blocks", tip.height, "tip", tip.hash)
+		"headers", best.height, "blocks", tip.height, "tip", tip.hash, "took", time.Since(start).Round(time.Microsecond))
 	return ix, nil
 }
 
