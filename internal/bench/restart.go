@@ -267,6 +267,10 @@ func openRestartNode(svc *tbc.Service, path string, meta *restartMeta, reg prome
 type RestartTiming struct {
 	Size              RestartSize
 	ToRPC, ToFinality time.Duration
+	// Bitcoin is the Bitcoin layer's open (the index: its pebble
+	// database and every header), Node the L2 node's after it (chain,
+	// finality state, address index, RPC server), both within ToRPC.
+	Bitcoin, Node time.Duration
 }
 
 // TimeRestart copies the cached node at path to a work directory (not
@@ -350,6 +354,7 @@ func timeRestartIn(ctx context.Context, work string, meta *restartMeta) (*Restar
 	if err != nil {
 		return nil, err
 	}
+	opened := time.Since(start)
 	tbcDone := make(chan error, 1)
 	go func() { tbcDone <- svc.Run(ctx) }()
 	defer func() { cancel(); <-tbcDone }()
@@ -358,6 +363,7 @@ func timeRestartIn(ctx context.Context, work string, meta *restartMeta) (*Restar
 		return nil, err
 	}
 	defer n.Close()
+	nodeOpened := time.Since(start) - opened
 	nodeDone := make(chan error, 1)
 	go func() { nodeDone <- n.Run(ctx) }()
 	defer func() { cancel(); <-nodeDone }()
@@ -366,7 +372,7 @@ func timeRestartIn(ctx context.Context, work string, meta *restartMeta) (*Restar
 		return nil, err
 	}
 	defer client.Close()
-	t := &RestartTiming{Size: RestartSize{L2: meta.L2, BTC: meta.BTC}}
+	t := &RestartTiming{Size: RestartSize{L2: meta.L2, BTC: meta.BTC}, Bitcoin: opened, Node: nodeOpened}
 	iv := spec.Config.KeystoneInterval
 	for t.ToRPC == 0 || t.ToFinality == 0 {
 		if t.ToRPC == 0 {
@@ -418,19 +424,20 @@ func RunRestart(ctx context.Context, dir string, sizes []RestartSize, out io.Wri
 		if took > 0 {
 			fmt.Fprintf(out, "restart: built %d L2 / %d Bitcoin blocks in %s\n", sz.L2, sz.BTC, took.Round(time.Second))
 		}
-		var rpcs, fins []time.Duration
+		var rpcs, fins, btcs, nodes []time.Duration
 		for range restartRuns {
 			t, err := TimeRestart(ctx, path, "")
 			if err != nil {
 				return nil, err
 			}
 			rpcs, fins = append(rpcs, t.ToRPC), append(fins, t.ToFinality)
+			btcs, nodes = append(btcs, t.Bitcoin), append(nodes, t.Node)
 		}
-		slices.Sort(rpcs)
-		slices.Sort(fins)
-		t := RestartTiming{Size: sz, ToRPC: rpcs[len(rpcs)/2], ToFinality: fins[len(fins)/2]}
-		fmt.Fprintf(out, "restart: %d L2 / %d Bitcoin blocks: RPC at its head after %s, finality caught up after %s (medians of %d; RPC %v)\n",
-			sz.L2, sz.BTC, t.ToRPC.Round(time.Millisecond), t.ToFinality.Round(time.Millisecond), restartRuns, roundAll(rpcs))
+		med := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
+		t := RestartTiming{Size: sz, ToRPC: med(rpcs), ToFinality: med(fins), Bitcoin: med(btcs), Node: med(nodes)}
+		fmt.Fprintf(out, "restart: %d L2 / %d Bitcoin blocks: RPC at its head after %s, finality caught up after %s (medians of %d; RPC %v; Bitcoin layer opened in %s, then the node in %s)\n",
+			sz.L2, sz.BTC, t.ToRPC.Round(time.Millisecond), t.ToFinality.Round(time.Millisecond), restartRuns, roundAll(rpcs),
+			t.Bitcoin.Round(time.Millisecond), t.Node.Round(time.Millisecond))
 		res = append(res, t)
 	}
 	first, last := res[0], res[len(res)-1]
