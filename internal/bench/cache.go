@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -10,7 +11,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/btcsuite/btcd/chaincfg/v2"
+
 	"github.com/hemi-go/hemi/internal/btc/txgen"
+	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/hvm"
 )
 
 // CachePath returns the file a chain of cfg is cached under in dir. The
@@ -18,6 +23,36 @@ import (
 func CachePath(dir string, cfg GenConfig) string {
 	return filepath.Join(dir, fmt.Sprintf("btc-index-v%d-%s-b%d-t%d-%x.chain",
 		GeneratorVersion, cfg.Params.Name, cfg.Blocks, cfg.Txs, seedTag(cfg.Seed)))
+}
+
+// genesisTag is a short hash (8 hex digits) of the genesis block spec
+// builds, with its Bitcoin view replaced by regtest's genesis block, for
+// the names of cached L2 chains (restart, net-sync, explorer). A change to
+// what builds a benchmark's genesis (its config, allocations, predeploys,
+// the header's layout) then names a new directory, which the benchmark
+// builds, instead of finding a cached chain whose node refuses it
+// ("database holds a different genesis"). The view is left out: the
+// restart node's Bitcoin chain is mined when it is built, so its view is
+// not known before, and each cache checks its own Bitcoin side (the
+// restart and explorer caches hold their Bitcoin index; the net-sync
+// source's view is mined again from a fixed seed). The btc-index cache
+// holds no L2 chain: its name carries the generator's version and seed,
+// and a file of another network or genesis is generated again.
+func genesisTag(spec *genesis.Spec) (string, error) {
+	s := *spec
+	s.View = tagView()
+	h, err := s.Header()
+	if err != nil {
+		return "", fmt.Errorf("bench: genesis of the cache name: %w", err)
+	}
+	return hex.EncodeToString(h.Hash().Bytes()[:4]), nil
+}
+
+// tagView is the Bitcoin view genesisTag puts in every genesis it hashes:
+// regtest's genesis block.
+func tagView() hvm.Header {
+	p := &chaincfg.RegressionNetParams
+	return hvm.Header{Height: 0, Hash: *p.GenesisHash, Header: p.GenesisBlock.Header}
 }
 
 func seedTag(seed string) []byte {

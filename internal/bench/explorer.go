@@ -52,6 +52,25 @@ type ExplorerConfig struct {
 // workload or a database format changes.
 const explorerCacheVersion = 1
 
+// explorerCachePath is where the chain of cfg is cached under
+// cfg.CacheDir: its name carries the layout's version, the sizes and a
+// short hash of the workload's genesis (genesisTag).
+func explorerCachePath(cfg ExplorerConfig) (string, error) {
+	keys, err := l2Keys(cfg.PerBlock)
+	if err != nil {
+		return "", err
+	}
+	w, _, err := newL2Genesis(l2Kinds[1], cfg.PerBlock, cfg.Blocks, keys, tagView())
+	if err != nil {
+		return "", err
+	}
+	tag, err := genesisTag(w.spec)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(cfg.CacheDir, fmt.Sprintf("explorer-v%d-b%d-t%d-g%s", explorerCacheVersion, cfg.Blocks, cfg.PerBlock, tag)), nil
+}
+
 // explorerIndexDir is the address index's directory in a cached chain:
 // named by its format, so a new format builds its own index from the
 // cached chain (the address index catches up at start) and leaves the
@@ -95,7 +114,10 @@ func RunExplorer(ctx context.Context, cfg ExplorerConfig, out io.Writer) (Explor
 	fmt.Fprintf(out, "machine: %d CPUs, GOMAXPROCS %d, load average %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), loadAvg())
 	dir := ""
 	if cfg.CacheDir != "" {
-		dir = filepath.Join(cfg.CacheDir, fmt.Sprintf("explorer-v%d-b%d-t%d", explorerCacheVersion, cfg.Blocks, cfg.PerBlock))
+		var err error
+		if dir, err = explorerCachePath(cfg); err != nil {
+			return res, err
+		}
 	} else {
 		work, err := os.MkdirTemp(cfg.WorkDir, "hemi-bench-explorer-")
 		if err != nil {
@@ -269,7 +291,7 @@ func buildExplorerChain(ctx context.Context, cfg ExplorerConfig, dir string, out
 	if err != nil {
 		return err
 	}
-	w, seq, err := newL2Genesis(l2Kinds[1], cfg.PerBlock, cfg.Blocks, keys, btc)
+	w, seq, err := newL2Genesis(l2Kinds[1], cfg.PerBlock, cfg.Blocks, keys, btc.view)
 	if err != nil {
 		return err
 	}
@@ -318,7 +340,7 @@ func openExplorerChain(ctx context.Context, cfg ExplorerConfig, dir string) (*ex
 		env.close()
 		return nil, err
 	}
-	if env.w, _, err = newL2Genesis(l2Kinds[1], cfg.PerBlock, cfg.Blocks, keys, env.btc); err != nil {
+	if env.w, _, err = newL2Genesis(l2Kinds[1], cfg.PerBlock, cfg.Blocks, keys, env.btc.view); err != nil {
 		env.close()
 		return nil, err
 	}

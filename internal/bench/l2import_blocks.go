@@ -248,7 +248,7 @@ func ourChain(w *l2Workload, btc *l2Bitcoin, dir string) (*chain.Chain, error) {
 // balances in its storage), signs blocks*perBlock transfers, and builds
 // both importers' blocks from them.
 func newL2Workload(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, btc *l2Bitcoin) (*l2Workload, error) {
-	w, seq, err := newL2Genesis(kind, perBlock, blocks, keys, btc)
+	w, seq, err := newL2Genesis(kind, perBlock, blocks, keys, btc.view)
 	if err != nil {
 		return nil, err
 	}
@@ -265,9 +265,9 @@ func newL2Workload(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, 
 	return w, nil
 }
 
-// newL2Genesis is a workload's genesis (ours and go-ethereum's) and
-// sealing key, before any block is built.
-func newL2Genesis(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, btc *l2Bitcoin) (*l2Workload, *ecdsa.PrivateKey, error) {
+// newL2Genesis is a workload's genesis (ours and go-ethereum's) over the
+// Bitcoin view and sealing key, before any block is built.
+func newL2Genesis(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, view hvm.Header) (*l2Workload, *ecdsa.PrivateKey, error) {
 	seq, err := l2SequencerKey()
 	if err != nil {
 		return nil, nil, err
@@ -289,7 +289,7 @@ func newL2Genesis(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, b
 	gcfg := genesis.DevnetConfig(seqAddr)
 	w.gasLimit = l2GasLimit(uint64(perBlock)*kind.gas, &gcfg)
 	gcfg.GasLimit = w.gasLimit
-	w.spec = &genesis.Spec{Config: gcfg, Timestamp: l2GenesisTime, View: btc.view, Alloc: alloc}
+	w.spec = &genesis.Spec{Config: gcfg, Timestamp: l2GenesisTime, View: view, Alloc: alloc}
 	full, err := w.spec.FullAlloc()
 	if err != nil {
 		return nil, nil, fmt.Errorf("bench: genesis alloc: %w", err)

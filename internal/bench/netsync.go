@@ -183,7 +183,7 @@ func netSyncWorkload(cfg NetSyncConfig, btc *l2Bitcoin) (*l2Workload, *ecdsa.Pri
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	w, seq, err := newL2Genesis(l2Kinds[0], cfg.PerBlock, cfg.Blocks, keys, btc)
+	w, seq, err := newL2Genesis(l2Kinds[0], cfg.PerBlock, cfg.Blocks, keys, btc.view)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -204,7 +204,9 @@ func netSource(ctx context.Context, cfg NetSyncConfig, btc *l2Bitcoin, work stri
 	}
 	dir := work
 	if cfg.CacheDir != "" {
-		dir = netSyncCachePath(cfg.CacheDir, cfg)
+		if dir, err = netSyncCachePath(cfg.CacheDir, cfg, w.spec); err != nil {
+			return nil, nil, "", err
+		}
 	}
 	srcDir, file, done := filepath.Join(dir, "source"), filepath.Join(dir, "blocks.rlp"), filepath.Join(dir, "done")
 	if _, err := os.Stat(done); err == nil {

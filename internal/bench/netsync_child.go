@@ -28,10 +28,15 @@ import (
 // when what netSource writes changes.
 const netSyncCacheVersion = 1
 
-// netSyncCachePath is where the sync source of cfg's size is cached
-// under dir.
-func netSyncCachePath(dir string, cfg NetSyncConfig) string {
-	return filepath.Join(dir, fmt.Sprintf("net-sync-v%d-b%d-t%d", netSyncCacheVersion, cfg.Blocks, cfg.PerBlock))
+// netSyncCachePath is where the sync source of cfg's size and genesis
+// spec (netSyncWorkload's) is cached under dir: its name carries a short
+// hash of the genesis (genesisTag).
+func netSyncCachePath(dir string, cfg NetSyncConfig, spec *genesis.Spec) (string, error) {
+	tag, err := genesisTag(spec)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(dir, fmt.Sprintf("net-sync-v%d-b%d-t%d-g%s", netSyncCacheVersion, cfg.Blocks, cfg.PerBlock, tag)), nil
 }
 
 // syncedPrefix starts the line the follower process prints when done.

@@ -56,7 +56,15 @@ func TestPrepareNetSyncResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg.CacheDir = resumed
-	src := filepath.Join(netSyncCachePath(resumed, cfg), "source")
+	cachePath := func(dir string) string {
+		t.Helper()
+		p, err := netSyncCachePath(dir, cfg, w.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	src := filepath.Join(cachePath(resumed), "source")
 	c, err := ourChain(w, btc, src)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +82,7 @@ func TestPrepareNetSyncResumes(t *testing.T) {
 	}
 	heads := make([]string, 2)
 	for i, dir := range []string{fresh, resumed} {
-		c, err := ourChain(w, btc, filepath.Join(netSyncCachePath(dir, cfg), "source"))
+		c, err := ourChain(w, btc, filepath.Join(cachePath(dir), "source"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,7 +91,7 @@ func TestPrepareNetSyncResumes(t *testing.T) {
 			t.Fatalf("head %d, want 6", n)
 		}
 		c.Close()
-		if _, err := os.Stat(filepath.Join(netSyncCachePath(dir, cfg), "done")); err != nil {
+		if _, err := os.Stat(filepath.Join(cachePath(dir), "done")); err != nil {
 			t.Fatalf("no done marker: %v", err)
 		}
 	}

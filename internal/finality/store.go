@@ -174,7 +174,9 @@ func openStore(dir string, log *slog.Logger) (*store, error) {
 	return &store{db: db, dir: dir}, nil
 }
 
-func (s *store) close() error { return s.db.Close() }
+// close flushes the memtables first, so the next open replays no
+// write-ahead log (pebble closes without flushing).
+func (s *store) close() error { return errors.Join(s.db.Flush(), s.db.Close()) }
 
 // get returns the value of key, nil when absent.
 func (s *store) get(key []byte) ([]byte, error) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/finality/tracker"
+	"github.com/hemi-go/hemi/internal/pebblelog"
 )
 
 // FuzzStoreRecords feeds arbitrary bytes to the store's own decoders
@@ -92,5 +93,37 @@ func TestStoreFormat(t *testing.T) {
 	}
 	if err := st.close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStoreCloseLeavesNoLogToReplay: close flushes the store, so the next
+// open replays nothing from pebble's write-ahead log.
+func TestStoreCloseLeavesNoLogToReplay(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "finality")
+	log := slog.New(slog.DiscardHandler)
+	st, err := openStore(dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.open(common.Hash{1}, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.putFloor(floorRec{number: 25, hash: common.Hash{2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := pebblelog.ReplayedKeys(dir, nil); err != nil || n != 0 {
+		t.Fatalf("the next open replays %d keys (%v), want 0", n, err)
+	}
+	st, err = openStore(dir, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	sv, err := st.load()
+	if err != nil || sv.floor.number != 25 {
+		t.Fatalf("reopened floor %+v (%v), want 25", sv.floor, err)
 	}
 }

@@ -207,7 +207,11 @@ func (ix *Index) open() error {
 // after Run returned.
 func (ix *Index) Close() error {
 	var err error
-	ix.closeOnce.Do(func() { err = ix.db.Close() })
+	ix.closeOnce.Do(func() {
+		// Flushed first, so the next open replays no write-ahead log
+		// (pebble closes without flushing).
+		err = errors.Join(ix.db.Flush(), ix.db.Close())
+	})
 	return err
 }
 

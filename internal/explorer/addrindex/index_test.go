@@ -10,6 +10,7 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/pebblelog"
 )
 
 func openIndex(t testing.TB, dir string, c Chain) *Index {
@@ -225,6 +226,33 @@ func (noRecent) Recent(common.Hash) (*chain.Block, types.Receipts, bool) { retur
 // TestRestart: an index stopped while the chain moved on and reorged
 // below its tip unwinds and catches up at start, to the same entries as
 // an index built from scratch.
+// TestCloseLeavesNoLogToReplay: Close flushes the index, so the next open
+// replays nothing from pebble's write-ahead log, and it reopens at the
+// tip it closed at.
+func TestCloseLeavesNoLogToReplay(t *testing.T) {
+	e := newEnv(t)
+	dir := t.TempDir()
+	ix := openIndex(t, dir, e.chain)
+	stop := run(t, ix)
+	for n := uint64(0); n < 3; n++ {
+		e.mine(e.transfer(0, n, e.addr(1+int(n))))
+	}
+	waitHead(t, ix, e.chain)
+	stop()
+	tip := ix.Tip()
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := pebblelog.ReplayedKeys(dir, pebbleOptions(slog.New(slog.DiscardHandler))); err != nil || n != 0 {
+		t.Fatalf("the next open replays %d keys (%v), want 0", n, err)
+	}
+	ix = openIndex(t, dir, e.chain)
+	defer ix.Close()
+	if got := ix.Tip(); got != tip {
+		t.Fatalf("reopened at %+v, closed at %+v", got, tip)
+	}
+}
+
 func TestRestart(t *testing.T) {
 	e := newEnv(t)
 	dir := t.TempDir()
