@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -207,7 +208,7 @@ var funcs = template.FuncMap{
 		}
 		return 0
 	},
-	"txrow": txRowHTML,
+	"txtable": txTableHTML,
 }
 
 // formatEther shows wei as ether with up to 18 decimals, trailing zeros
@@ -277,9 +278,10 @@ func (e *Explorer) render(w http.ResponseWriter, r *http.Request, status int, na
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	var buf bytes.Buffer
+	buf := renderBufs.Get().(*bytes.Buffer)
+	defer putRenderBuf(buf)
 	p := page{Title: title, Network: e.cfg.Name, ChainID: e.chainID.Uint64(), Wallet: e.wallet(r), Data: data}
-	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
 		e.log.Warn("explorer: render", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -290,6 +292,22 @@ func (e *Explorer) render(w http.ResponseWriter, r *http.Request, status int, na
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// renderBufs keeps render's page buffers: a page of 10-20 KB otherwise
+// grows a fresh buffer through five doublings, copying each time.
+var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuf is the largest buffer kept (a rare big page is not held
+// for ever).
+const maxPooledBuf = 256 << 10
+
+func putRenderBuf(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuf {
+		return
+	}
+	b.Reset()
+	renderBufs.Put(b)
 }
 
 // notFound is the clear "not found" page of bad or unknown input.
