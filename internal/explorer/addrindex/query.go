@@ -100,8 +100,8 @@ func (ix *Index) page(addr common.Address, lo, hi uint64, pageSize int, mask byt
 			return Page{}, fmt.Errorf("%w: entry key of %d bytes", ErrCorrupt, len(k))
 		}
 		v := it.Value()
-		if len(v) != 1 {
-			return Page{}, fmt.Errorf("%w: entry of %d bytes", ErrCorrupt, len(v))
+		if len(v) == 0 {
+			return Page{}, fmt.Errorf("%w: empty entry", ErrCorrupt)
 		}
 		if v[0]&mask == 0 {
 			continue
@@ -126,16 +126,11 @@ func (ix *Index) page(addr common.Address, lo, hi uint64, pageSize int, mask byt
 			blocks[n] = br
 		}
 		index := binary.BigEndian.Uint32(k[1+common.AddressLength+8:])
-		e := Entry{Number: n, Index: index, Flags: v[0], BlockHash: br.hash, Time: br.time}
-		tv, closer, err := snap.Get(txKey(n, index))
-		if err != nil {
-			return Page{}, fmt.Errorf("%w: entry of block %d without its transaction %d: %v", ErrCorrupt, n, index, err)
-		}
-		e.Tx, err = decodeTxRecord(tv)
-		closer.Close()
+		flags, tx, err := decodeEntry(v)
 		if err != nil {
 			return Page{}, fmt.Errorf("block %d transaction %d: %w", n, index, err)
 		}
+		e := Entry{Number: n, Index: index, Flags: flags, BlockHash: br.hash, Time: br.time, Tx: tx}
 		out.Entries = append(out.Entries, e)
 	}
 	if err := it.Error(); err != nil {
