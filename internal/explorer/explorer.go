@@ -77,6 +77,7 @@ type Explorer struct {
 	// keystoneLists and tokenMetas are memos per head (cache.go).
 	keystoneLists *lru.Cache[common.Hash, []keystoneRow]
 	tokenMetas    *lru.Cache[tokenKey, tokenMeta]
+	accounts      *lru.Cache[accountKey, account]
 }
 
 // New parses the templates.
@@ -93,7 +94,8 @@ func New(cfg Config) (*Explorer, error) {
 	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{},
 		summaries:     lru.NewCache[common.Hash, blockSummary](summaryCacheSize),
 		keystoneLists: lru.NewCache[common.Hash, []keystoneRow](headCacheSize),
-		tokenMetas:    lru.NewCache[tokenKey, tokenMeta](64)}
+		tokenMetas:    lru.NewCache[tokenKey, tokenMeta](64),
+		accounts:      lru.NewCache[accountKey, account](accountCacheSize)}
 	if t := cfg.Tunnel; t != nil {
 		ta, hb := t.TunnelAddress, t.HBTCAddress
 		e.tunnelAddr = &ta

@@ -92,6 +92,7 @@ type env struct {
 	// pages is the node's handler (pages and JSON-RPC) for requests
 	// served without a connection (benchmarks).
 	pages http.Handler
+	srv   *rpc.Server
 }
 
 func newEnv(t testing.TB) *env {
@@ -150,7 +151,7 @@ func newEnv(t testing.TB) *env {
 	}
 	t.Cleanup(rc.Close)
 	return &env{t: t, btc: btc, bf: bf, chain: c, ix: ix, fin: fin, accts: accts, signer: types.LatestSigner(cfg.ChainConfig), url: hs.URL, rc: rc,
-		pages: srv.Handler()}
+		pages: srv.Handler(), srv: srv}
 }
 
 func (e *env) mine(txs ...*types.Transaction) *chain.Block {
