@@ -28,12 +28,12 @@ const csvMaxRows = 10_000
 
 type addressData struct {
 	Address   common.Address
+	Hex       string // Address checksummed once (the page shows it four times)
 	Balance   *big.Int
 	Nonce     uint64
 	Contract  bool
 	CodeSize  int
-	HBTC      *tokenAmount
-	NoTunnel  bool
+	HBTC      *tokenAmount // nil: the network has no tunnel
 	Txs       []txRow
 	Indexed   bool
 	Before    uint64
@@ -104,20 +104,15 @@ func (e *Explorer) address(w http.ResponseWriter, r *http.Request) {
 		e.notFound(w, r, fmt.Sprintf("%q is not an address (20 bytes of hex).", r.PathValue("addr")))
 		return
 	}
-	c := e.cfg.Chain
-	st, err := c.StateAt(c.Head().Root)
+	acct, err := e.accountAt(e.cfg.Chain.Head(), addr)
 	if err != nil {
 		e.fail(w, r, err)
 		return
 	}
-	d := addressData{Address: addr, Balance: st.GetBalance(addr).ToBig(), Nonce: st.GetNonce(addr), CodeSize: st.GetCodeSize(addr)}
+	d := addressData{Address: addr, Hex: addr.Hex(), Balance: acct.balance, Nonce: acct.nonce, CodeSize: acct.codeSize}
 	d.Contract = d.CodeSize > 0
 	if e.cfg.HBTC != nil {
-		if amt, err := e.erc20Balance(r.Context(), *e.cfg.HBTC, addr); err == nil {
-			d.HBTC = &tokenAmount{Address: *e.cfg.HBTC, Amount: formatUnits(amt, 8)}
-		}
-	} else {
-		d.NoTunnel = true
+		d.HBTC = &tokenAmount{Address: *e.cfg.HBTC, Amount: formatUnits(acct.hbtc, 8)}
 	}
 	if e.cfg.Index != nil {
 		d.Indexed = true
@@ -206,20 +201,11 @@ func (e *Explorer) callOn(ctx context.Context, to common.Address, data []byte, b
 
 // ERC-20 selectors.
 var (
-	selBalanceOf   = common.FromHex("0x70a08231")
 	selTotalSupply = common.FromHex("0x18160ddd")
 	selDecimals    = common.FromHex("0x313ce567")
 	selSymbol      = common.FromHex("0x95d89b41")
 	selName        = common.FromHex("0x06fdde03")
 )
-
-func (e *Explorer) erc20Balance(ctx context.Context, token, holder common.Address) (*big.Int, error) {
-	out, err := e.call(ctx, token, append(append([]byte{}, selBalanceOf...), common.LeftPadBytes(holder[:], 32)...))
-	if err != nil || len(out) < 32 {
-		return nil, fmt.Errorf("balanceOf: %v", err)
-	}
-	return new(big.Int).SetBytes(out[:32]), nil
-}
 
 // abiString decodes an ABI string return (or a bytes32 one).
 func abiString(out []byte) string {

@@ -2,12 +2,13 @@ package explorer
 
 import (
 	"context"
-
 	"math/big"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
+
+	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
 // summaryCacheSize is how many block summaries the explorer remembers:
@@ -114,4 +115,46 @@ func (e *Explorer) tokenMetaAt(ctx context.Context, token common.Address, head c
 		e.tokenMetas.Add(key, m)
 	}
 	return m
+}
+
+// accountKey names an address's account as of a head.
+type accountKey struct {
+	head common.Hash
+	addr common.Address
+}
+
+// account is what the address page shows of an address's state at a
+// head. Its values are never modified once remembered.
+type account struct {
+	balance  *big.Int
+	nonce    uint64
+	codeSize int
+	hbtc     *big.Int // nil without a tunnel
+}
+
+// accountCacheSize is how many accounts the memo keeps: the addresses
+// people look at while a head is the head, and those of the head before.
+const accountCacheSize = 1024
+
+// accountAt reads addr's balance, nonce, code size and hBTC balance in
+// the state of head, once per head: a head's state never changes, so a
+// remembered account is never stale; a new head is a new key. hBTC's
+// balance is read from its storage (HBTC.sol's balanceOf mapping, as
+// the holder list reads it), not by an eth_call through the RPC, which
+// builds an EVM for one storage read.
+func (e *Explorer) accountAt(head *types.Header, addr common.Address) (account, error) {
+	key := accountKey{head.Hash(), addr}
+	if a, ok := e.accounts.Get(key); ok {
+		return a, nil
+	}
+	st, err := e.cfg.Chain.StateAt(head.Root)
+	if err != nil {
+		return account{}, err
+	}
+	a := account{balance: st.GetBalance(addr).ToBig(), nonce: st.GetNonce(addr), codeSize: st.GetCodeSize(addr)}
+	if e.cfg.HBTC != nil {
+		a.hbtc = tunnel.HBTCBalance(st, *e.cfg.HBTC, addr)
+	}
+	e.accounts.Add(key, a)
+	return a, nil
 }

@@ -95,15 +95,19 @@
 // Every page does bounded work, and the hot ones little of it
 // (`hemi bench explorer`): history rows and a block's rows come from the
 // address index's transaction records (no block, receipt or signature
-// recovery per row; a block the index does not hold yet is read the
-// long way); the home page walks the latest blocks by parent hash from
+// recovery per row; a page of history is one iteration of the index,
+// each entry carrying its transaction's record; a block the index does
+// not hold yet is read the long way); an address's balance, nonce, code
+// size and hBTC balance (read from hBTC's storage, no eth_call) are
+// read once per head; the home page walks the latest blocks by parent hash from
 // the head through summaries remembered by block hash; the keystone
 // list and a token's metadata are computed once per head (kept only
 // while that head is still the head after the reads, so a reorg cannot
 // leave a mixed list); keystones themselves are remembered by the chain
 // (by block hash). Finality and publications are read per request: they
-// move with Bitcoin, not with the head. Transaction rows are written by
-// txRowHTML, the template's markup without its reflection.
+// move with Bitcoin, not with the head. Transaction tables are written
+// by txTableHTML, the template's markup without its reflection, and
+// pages into pooled buffers.
 //
 // # Not yet
 //

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -76,6 +77,7 @@ type Explorer struct {
 	// keystoneLists and tokenMetas are memos per head (cache.go).
 	keystoneLists *lru.Cache[common.Hash, []keystoneRow]
 	tokenMetas    *lru.Cache[tokenKey, tokenMeta]
+	accounts      *lru.Cache[accountKey, account]
 }
 
 // New parses the templates.
@@ -92,7 +94,8 @@ func New(cfg Config) (*Explorer, error) {
 	e := &Explorer{cfg: cfg, log: cfg.Logger, chainID: cfg.Chain.Processor().ChainConfig().ChainID, pages: map[string]*template.Template{},
 		summaries:     lru.NewCache[common.Hash, blockSummary](summaryCacheSize),
 		keystoneLists: lru.NewCache[common.Hash, []keystoneRow](headCacheSize),
-		tokenMetas:    lru.NewCache[tokenKey, tokenMeta](64)}
+		tokenMetas:    lru.NewCache[tokenKey, tokenMeta](64),
+		accounts:      lru.NewCache[accountKey, account](accountCacheSize)}
 	if t := cfg.Tunnel; t != nil {
 		ta, hb := t.TunnelAddress, t.HBTCAddress
 		e.tunnelAddr = &ta
@@ -207,7 +210,7 @@ var funcs = template.FuncMap{
 		}
 		return 0
 	},
-	"txrow": txRowHTML,
+	"txtable": txTableHTML,
 }
 
 // formatEther shows wei as ether with up to 18 decimals, trailing zeros
@@ -277,9 +280,10 @@ func (e *Explorer) render(w http.ResponseWriter, r *http.Request, status int, na
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	var buf bytes.Buffer
+	buf := renderBufs.Get().(*bytes.Buffer)
+	defer putRenderBuf(buf)
 	p := page{Title: title, Network: e.cfg.Name, ChainID: e.chainID.Uint64(), Wallet: e.wallet(r), Data: data}
-	if err := t.ExecuteTemplate(&buf, "layout.html", p); err != nil {
+	if err := t.ExecuteTemplate(buf, "layout.html", p); err != nil {
 		e.log.Warn("explorer: render", "page", name, "err", err)
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
@@ -290,6 +294,22 @@ func (e *Explorer) render(w http.ResponseWriter, r *http.Request, status int, na
 	h.Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// renderBufs keeps render's page buffers: a page of 10-20 KB otherwise
+// grows a fresh buffer through five doublings, copying each time.
+var renderBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledBuf is the largest buffer kept (a rare big page is not held
+// for ever).
+const maxPooledBuf = 256 << 10
+
+func putRenderBuf(b *bytes.Buffer) {
+	if b.Cap() > maxPooledBuf {
+		return
+	}
+	b.Reset()
+	renderBufs.Put(b)
 }
 
 // notFound is the clear "not found" page of bad or unknown input.

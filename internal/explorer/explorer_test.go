@@ -8,8 +8,10 @@ import (
 	"html"
 	"math/big"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -344,7 +346,9 @@ func TestBlockRowsFromIndex(t *testing.T) {
 }
 
 // TestMemosFollowTheHead: the home and keystones pages, whose lists are
-// kept per head, show a new keystone and new blocks once the head moves.
+// kept per head, show a new keystone and new blocks once the head moves,
+// and an address page, whose account is kept per head, its new balance
+// and nonce.
 func TestMemosFollowTheHead(t *testing.T) {
 	e := newEnv(t)
 	for range 26 {
@@ -354,12 +358,72 @@ func TestMemosFollowTheHead(t *testing.T) {
 		e.page("/keystones", `href="/block/25"`)
 		e.page("/", `href="/block/26"`, `href="/block/25"`)
 	}
+	fresh := common.HexToAddress("0x00000000000000000000000000000000000f2e54")
+	for range 2 {
+		e.page("/address/"+fresh.Hex(), `<dd id="balance">0 ETH</dd>`)
+		e.page("/address/"+e.addr(2).Hex(), `<dd id="nonce">0</dd>`)
+	}
+	e.mine(e.send(2, 0, &fresh, 1e15, nil, 21_000))
+	e.page("/address/"+fresh.Hex(), `<dd id="balance">0.001 ETH</dd>`)
+	e.page("/address/"+e.addr(2).Hex(), `<dd id="nonce">1</dd>`)
 	if body := e.page("/keystones"); strings.Contains(body, `href="/block/50"`) {
 		t.Fatal("keystone 50 before its block")
 	}
-	for range 25 {
+	for range 24 {
 		e.mine()
 	}
 	e.page("/keystones", `href="/block/50"`, `href="/block/25"`)
 	e.page("/", `id="head" class="big" href="/block/51">51<`, `href="/block/50"`)
+}
+
+// muxMounter mounts the pages on a plain ServeMux.
+type muxMounter struct{ *http.ServeMux }
+
+func (m muxMounter) Mount(pattern string, h http.Handler) { m.Handle(pattern, h) }
+
+// countingCaller counts the in-process RPC calls by method.
+type countingCaller struct {
+	Caller
+	mu    sync.Mutex
+	calls map[string]int
+}
+
+func (c *countingCaller) CallContext(ctx context.Context, result any, method string, args ...any) error {
+	c.mu.Lock()
+	c.calls[method]++
+	c.mu.Unlock()
+	return c.Caller.CallContext(ctx, result, method, args...)
+}
+
+// TestAddressPageReadsState: the address page reads the hBTC balance
+// from the state like the balance (hBTC's balanceOf slot), with no
+// eth_call through the RPC (an EVM built per request, ~half of the
+// page's work), and says when the network has no tunnel.
+func TestAddressPageReadsState(t *testing.T) {
+	e := newEnv(t)
+	e.mine()
+	inproc := gethrpc.DialInProc(e.srv.RPC())
+	defer inproc.Close()
+	cc := &countingCaller{Caller: inproc, calls: map[string]int{}}
+	hbtc := common.HexToAddress("0x48656d6900000000000000000000000000000003")
+	for _, c := range []struct {
+		name string
+		hbtc *common.Address
+		want string
+	}{{"tunnel", &hbtc, "<dd>0 hBTC</dd>"}, {"no tunnel", nil, "<dd>this network has no tunnel</dd>"}} {
+		x, err := New(Config{Chain: e.chain, Index: e.ix, Caller: cc, HBTC: c.hbtc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mux := muxMounter{http.NewServeMux()}
+		x.Mount(mux)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/address/"+e.addr(0).Hex(), nil))
+		if rec.Code != http.StatusOK || !strings.Contains(rec.Body.String(), c.want) {
+			t.Errorf("%s: %d, no %q in\n%s", c.name, rec.Code, c.want, rec.Body)
+		}
+	}
+	if len(cc.calls) != 0 {
+		t.Errorf("the address page called the RPC: %v", cc.calls)
+	}
 }

@@ -89,6 +89,10 @@ type env struct {
 	signer types.Signer
 	url    string
 	rc     *gethrpc.Client
+	// pages is the node's handler (pages and JSON-RPC) for requests
+	// served without a connection (benchmarks).
+	pages http.Handler
+	srv   *rpc.Server
 }
 
 func newEnv(t testing.TB) *env {
@@ -146,7 +150,8 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(rc.Close)
-	return &env{t: t, btc: btc, bf: bf, chain: c, ix: ix, fin: fin, accts: accts, signer: types.LatestSigner(cfg.ChainConfig), url: hs.URL, rc: rc}
+	return &env{t: t, btc: btc, bf: bf, chain: c, ix: ix, fin: fin, accts: accts, signer: types.LatestSigner(cfg.ChainConfig), url: hs.URL, rc: rc,
+		pages: srv.Handler(), srv: srv}
 }
 
 func (e *env) mine(txs ...*types.Transaction) *chain.Block {

@@ -21,7 +21,7 @@
 //	t                       tip: number (u64) | hash (32)
 //	h number                the indexed block's hash (32) | time (u64)
 //	b number                the block's distinct addresses (20 each): its undo record
-//	a address number index  flags (1 byte, Flag*)
+//	a address number index  flags (1 byte, Flag*) | the transaction's record
 //	x number index          the transaction's record: flags (1: system, has
 //	                        recipient, success) | hash (32) | from (20) |
 //	                        [to (20)] | value (0-32 bytes, big-endian)
@@ -35,8 +35,14 @@
 // The transaction records make a page of history a read of the index
 // alone: a row needs no block, receipt or signature recovery (a page of
 // 25 rows of a busy sender otherwise reads 25 blocks and their
-// receipts). They cost the import one more write per transaction, whose
-// sender, hash and status the import already has.
+// receipts). Each entry carries a copy of its transaction's record, so
+// a page is one iteration over the address's entries plus a block
+// record per block: the x records alone would cost a point read per
+// row, each in another part of the database (a busy sender's older page
+// read ~25 data blocks cold). The records cost the import one more
+// write per transaction and ~75 more bytes per entry, all of which the
+// import already has (sender, hash, status); x records stay for a
+// block's rows (BlockTxs).
 //
 // # Reorgs and crash safety
 //

@@ -48,6 +48,31 @@ func FuzzDecodeTxRecord(f *testing.F) {
 	})
 }
 
+// FuzzDecodeEntry: the entry decoder refuses no flag, unknown flags and
+// every record decodeTxRecord refuses, with an error, and round-trips
+// what it accepts.
+func FuzzDecodeEntry(f *testing.F) {
+	to := common.Address{9}
+	f.Add(appendEntry(nil, FlagFrom|FlagTokenOut, appendTxRecord(nil, &TxInfo{Hash: common.Hash{1}, From: common.Address{2}, To: &to, Value: big.NewInt(1000), Success: true})))
+	f.Add(appendEntry(nil, FlagTokenEmit, appendTxRecord(nil, &TxInfo{Hash: common.Hash{3}, System: true, From: common.Address{4}, Value: new(big.Int)})))
+	f.Add(appendEntry(nil, 0, appendTxRecord(nil, &TxInfo{From: common.Address{5}})))
+	f.Add(appendEntry(nil, 0x80, appendTxRecord(nil, &TxInfo{From: common.Address{5}})))
+	f.Add([]byte{FlagTo})
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		flags, tx, err := decodeEntry(b)
+		if err != nil {
+			return
+		}
+		if flags == 0 || flags&^flagsKnown != 0 {
+			t.Fatalf("%x: accepted flags %#x", b, flags)
+		}
+		if got := appendEntry(nil, flags, appendTxRecord(nil, &tx)); !bytes.Equal(got, b) {
+			t.Fatalf("%x decodes to %#x %+v, which encodes to %x", b, flags, tx, got)
+		}
+	})
+}
+
 // FuzzDecodeBlockRecord: the block record decoder takes exactly 40 bytes
 // and round-trips them.
 func FuzzDecodeBlockRecord(f *testing.F) {

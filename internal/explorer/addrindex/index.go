@@ -23,8 +23,10 @@ import (
 
 // Version is the format of the database. An index of an older format or
 // of another chain is emptied and rebuilt; a newer one is refused.
-// Version 2 added the transaction records and the block time.
-const Version = 2
+// Version 2 added the transaction records and the block time; version 3
+// copies the transaction record into each of its entries, so a page of
+// history is one iteration with no point read per row.
+const Version = 3
 
 // Flags say how an address takes part in a transaction (one byte per
 // entry, OR-ed when it takes part several ways).
@@ -34,6 +36,8 @@ const (
 	FlagTokenOut              // sent tokens (a Transfer log's from)
 	FlagTokenIn               // received tokens (a Transfer log's to)
 	FlagTokenEmit             // the token contract that logged a Transfer
+
+	flagsKnown = FlagFrom | FlagTo | FlagTokenOut | FlagTokenIn | FlagTokenEmit
 )
 
 // transferTopic is keccak256("Transfer(address,address,uint256)"), the
@@ -353,6 +357,7 @@ type entrySet struct {
 	addrs map[common.Address]struct{}
 	order []common.Address // distinct addresses in first-seen order
 	tx    []txEntry        // the current transaction's
+	val   []byte           // an entry's value, reused
 }
 
 type txEntry struct {
@@ -370,9 +375,11 @@ func (s *entrySet) add(a common.Address, f byte) {
 	s.tx = append(s.tx, txEntry{a, f})
 }
 
-func (s *entrySet) flush(index uint32) error {
+// flush writes the current transaction's entries, each flags | rec.
+func (s *entrySet) flush(index uint32, rec []byte) error {
 	for _, e := range s.tx {
-		if err := s.batch.Set(entryKey(e.addr, s.n, index), []byte{e.flags}, nil); err != nil {
+		s.val = appendEntry(s.val[:0], e.flags, rec)
+		if err := s.batch.Set(entryKey(e.addr, s.n, index), s.val, nil); err != nil {
 			return err
 		}
 		if _, ok := s.addrs[e.addr]; !ok {
@@ -431,7 +438,7 @@ func (ix *Index) blockBatch(b *chain.Block, receipts types.Receipts) (*pebble.Ba
 				s.add(to, FlagTokenIn)
 			}
 		}
-		if err := s.flush(uint32(i)); err != nil {
+		if err := s.flush(uint32(i), rec); err != nil {
 			return nil, err
 		}
 	}

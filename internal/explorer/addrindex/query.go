@@ -79,13 +79,8 @@ func (ix *Index) page(addr common.Address, lo, hi uint64, pageSize int, mask byt
 		return Page{}, fmt.Errorf("addrindex: iterate: %w", err)
 	}
 	defer it.Close()
-	type blockRec struct {
-		hash common.Hash
-		time uint64
-	}
 	var (
 		out     Page
-		blocks  = map[uint64]blockRec{}
 		valid   bool
 		lastNum uint64
 	)
@@ -100,8 +95,8 @@ func (ix *Index) page(addr common.Address, lo, hi uint64, pageSize int, mask byt
 			return Page{}, fmt.Errorf("%w: entry key of %d bytes", ErrCorrupt, len(k))
 		}
 		v := it.Value()
-		if len(v) != 1 {
-			return Page{}, fmt.Errorf("%w: entry of %d bytes", ErrCorrupt, len(v))
+		if len(v) == 0 {
+			return Page{}, fmt.Errorf("%w: empty entry", ErrCorrupt)
 		}
 		if v[0]&mask == 0 {
 			continue
@@ -112,36 +107,70 @@ func (ix *Index) page(addr common.Address, lo, hi uint64, pageSize int, mask byt
 			break
 		}
 		lastNum = n
-		br, ok := blocks[n]
-		if !ok {
-			hv, closer, err := snap.Get(numKey(pfxHash, n))
-			if err != nil {
-				return Page{}, fmt.Errorf("%w: entry of block %d without its block record: %v", ErrCorrupt, n, err)
-			}
-			br.hash, br.time, err = decodeBlockRecord(hv)
-			closer.Close()
-			if err != nil {
-				return Page{}, err
-			}
-			blocks[n] = br
-		}
 		index := binary.BigEndian.Uint32(k[1+common.AddressLength+8:])
-		e := Entry{Number: n, Index: index, Flags: v[0], BlockHash: br.hash, Time: br.time}
-		tv, closer, err := snap.Get(txKey(n, index))
-		if err != nil {
-			return Page{}, fmt.Errorf("%w: entry of block %d without its transaction %d: %v", ErrCorrupt, n, index, err)
-		}
-		e.Tx, err = decodeTxRecord(tv)
-		closer.Close()
+		flags, tx, err := decodeEntry(v)
 		if err != nil {
 			return Page{}, fmt.Errorf("block %d transaction %d: %w", n, index, err)
 		}
-		out.Entries = append(out.Entries, e)
+		out.Entries = append(out.Entries, Entry{Number: n, Index: index, Flags: flags, Tx: tx})
 	}
 	if err := it.Error(); err != nil {
 		return Page{}, fmt.Errorf("addrindex: iterate: %w", err)
 	}
+	if err := blockRecords(snap, out.Entries, backward); err != nil {
+		return Page{}, err
+	}
 	return out, nil
+}
+
+// blockRecords sets each entry's block hash and time from the block
+// records of snap, read with one iterator in ascending order: a page's
+// blocks are near each other, so each seek after the first mostly steps
+// within the data block the previous one loaded (a point read each
+// would walk every level again: it was a page's largest cost). Entries
+// are in one block order, descending when backward.
+func blockRecords(snap *pebble.Snapshot, entries []Entry, backward bool) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	lo, hi := entries[0].Number, entries[len(entries)-1].Number
+	if backward {
+		lo, hi = hi, lo
+	}
+	it, err := snap.NewIter(&pebble.IterOptions{LowerBound: numKey(pfxHash, lo), UpperBound: numKey(pfxHash, hi+1)})
+	if err != nil {
+		return fmt.Errorf("addrindex: iterate: %w", err)
+	}
+	defer it.Close()
+	var (
+		key  = make([]byte, 0, 9)
+		hash common.Hash
+		time uint64
+		have = false
+		last uint64
+	)
+	for j := range entries {
+		i := j
+		if backward {
+			i = len(entries) - 1 - j
+		}
+		e := &entries[i]
+		if !have || e.Number != last {
+			key = binary.BigEndian.AppendUint64(append(key[:0], pfxHash), e.Number)
+			if !it.SeekGE(key) || !bytes.Equal(it.Key(), key) {
+				if err := it.Error(); err != nil {
+					return fmt.Errorf("addrindex: iterate: %w", err)
+				}
+				return fmt.Errorf("%w: entry of block %d without its block record", ErrCorrupt, e.Number)
+			}
+			if hash, time, err = decodeBlockRecord(it.Value()); err != nil {
+				return err
+			}
+			have, last = true, e.Number
+		}
+		e.BlockHash, e.Time = hash, time
+	}
+	return nil
 }
 
 func step(it *pebble.Iterator, backward bool) bool {

@@ -89,6 +89,25 @@ func decodeTxRecord(v []byte) (TxInfo, error) {
 	return t, nil
 }
 
+// appendEntry appends an entry's value to b: the address's flags
+// (Flag*, at least one) | rec, the transaction's record (appendTxRecord).
+func appendEntry(b []byte, flags byte, rec []byte) []byte {
+	return append(append(b, flags), rec...)
+}
+
+// decodeEntry decodes an entry's value, refusing no flag, unknown flags
+// or a record decodeTxRecord refuses.
+func decodeEntry(v []byte) (byte, TxInfo, error) {
+	if len(v) == 0 {
+		return 0, TxInfo{}, fmt.Errorf("%w: empty entry", ErrCorrupt)
+	}
+	if v[0] == 0 || v[0]&^flagsKnown != 0 {
+		return 0, TxInfo{}, fmt.Errorf("%w: entry flags %#x", ErrCorrupt, v[0])
+	}
+	t, err := decodeTxRecord(v[1:])
+	return v[0], t, err
+}
+
 // encodeBlockRecord is an indexed block's record: hash (32) | time (u64).
 func encodeBlockRecord(hash common.Hash, time uint64) []byte {
 	return binary.BigEndian.AppendUint64(append([]byte(nil), hash[:]...), time)
