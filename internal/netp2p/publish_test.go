@@ -59,6 +59,8 @@ func (c *memChain) BlockByHash(h common.Hash) (*chain.Block, error) {
 
 func (c *memChain) Recent(common.Hash) (*chain.Block, types.Receipts, bool) { return nil, nil, false }
 
+func (c *memChain) Prepare(*chain.Block) {}
+
 func (c *memChain) InsertBlock(b *chain.Block) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
