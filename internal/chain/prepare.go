@@ -23,7 +23,7 @@ type prepared struct {
 	halt  atomic.Bool   // tells the workers to stop (the block was dropped or inserted)
 	// root and reader: the parent's state root and a reader of it that
 	// shares the cache the workers filled (nil: the parent's state was
-	// not there when Prepare ran).
+	// not there when Prepare ran). Set by the work before done closes.
 	root   common.Hash
 	reader state.Reader
 }
@@ -90,23 +90,25 @@ func (c *Chain) Prepare(b *Block) {
 	c.prep.wg.Add(1)
 	c.prep.mu.Unlock()
 
-	// The parent is almost always the head (read from memory); any
-	// other stored parent is read from the database. An unknown parent
-	// gets its senders recovered only.
-	var read state.Reader
-	parent := c.headRef()
-	if parent.Hash() != b.Header.ParentHash {
-		parent, _ = readHeader(c.db, b.Header.ParentHash)
-	}
-	if rw, ok := c.sdb.(readersWithCache); ok && parent != nil {
-		if pf, proc, err := rw.ReadersWithCacheStats(parent.Root); err == nil {
-			read, p.root, p.reader = pf, parent.Root, proc
-		}
-	}
 	signer := types.MakeSigner(c.cfg.ChainConfig, b.Header.Number, b.Header.Time)
 	go func() {
 		defer c.prep.wg.Done()
 		defer close(p.done)
+		// The parent is almost always the head (read from memory); any
+		// other stored parent is read from the database. An unknown
+		// parent gets its senders recovered only. Done here, not before
+		// returning: the caller is the gossip validator, which delivers
+		// the block only when it returns.
+		var read state.Reader
+		parent := c.headRef()
+		if parent.Hash() != b.Header.ParentHash {
+			parent, _ = readHeader(c.db, b.Header.ParentHash)
+		}
+		if rw, ok := c.sdb.(readersWithCache); ok && parent != nil {
+			if pf, proc, err := rw.ReadersWithCacheStats(parent.Root); err == nil {
+				read, p.root, p.reader = pf, parent.Root, proc
+			}
+		}
 		warm := func(tx *types.Transaction, from common.Address) {
 			if read == nil {
 				return
