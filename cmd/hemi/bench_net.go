@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/urfave/cli/v3"
 
@@ -38,12 +39,21 @@ func benchNetCommand() *cli.Command {
 			&cli.DurationFlag{Name: "ha-leader-lease", Usage: "raft leader lease of the nodes (default: the config's)"},
 			&cli.BoolFlag{Name: "keep-logs", Usage: "keep the network's directory with every node's log, and print it"},
 			&cli.BoolFlag{Name: "prepare", Usage: "only build the cached sync source and restart nodes (those not skipped) into --cache-dir; measure nothing"},
+			&cli.StringFlag{Name: "bin", Usage: "the hemi binary the network's nodes run (default: this one): another build measured by this run's harness, for a before/after comparison"},
 			&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary data directories (default the system temp dir)"},
 		},
 		Action: func(ctx context.Context, cmd *cli.Command) error {
 			bin, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("bench net: the hemi binary: %w", err)
+			}
+			if b := cmd.String("bin"); b != "" {
+				if bin, err = filepath.Abs(b); err != nil {
+					return fmt.Errorf("bench net: --bin: %w", err)
+				}
+				if _, err := os.Stat(bin); err != nil {
+					return fmt.Errorf("bench net: --bin: %w", err)
+				}
 			}
 			kills := int(cmd.Int("kills"))
 			if kills == 0 {

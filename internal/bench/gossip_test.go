@@ -2,8 +2,11 @@ package bench
 
 import (
 	"crypto/ecdsa"
+	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -85,44 +88,95 @@ func (g *gossipBench) follower(b *testing.B, noSync bool) *chain.Chain {
 	return c
 }
 
+// gossipFollowerModes are the ways BenchmarkGossipFollower takes each
+// block, the old path first: insert (InsertBlock alone: the senders are
+// recovered, and the accounts read, inside the insertion) or prepare
+// (the validator calls chain.Prepare on the accepted block, as netp2p's
+// does, then InsertBlock), with the fsync after each block (a sequencer's
+// chain) or without (a follower's, node.Config.NoSync).
+var gossipFollowerModes = []struct {
+	name            string
+	prepare, noSync bool
+}{
+	{"insert-fsync", false, false},
+	{"prepare-fsync", true, false},
+	{"prepare-nosync", true, true},
+}
+
 // BenchmarkGossipFollower times a follower's whole work for one gossiped
 // block of 100 transfers: the validator (decode, seal, transactions
 // root, window) and the import (senders, execution, state commit, the
-// block's batch and its fsync).
+// block's batch and its fsync). Each block goes, in turn, through one
+// follower per mode of gossipFollowerModes, in the same run, the order
+// rotating, so the machine's load moves every mode alike. It reports
+// each mode's wall and CPU time (user + system, every thread of the
+// process) per block, and logs each against the first.
 func BenchmarkGossipFollower(b *testing.B) {
 	g := newGossipBench(b)
-	for _, noSync := range []bool{false, true} {
-		name := "fsync"
-		if noSync {
-			name = "nosync"
-		}
-		b.Run(name, func(b *testing.B) {
-			var c *chain.Chain
-			var gate *netp2p.Gate
-			i := len(g.msgs)
-			for b.Loop() {
-				if i == len(g.msgs) {
-					b.StopTimer()
-					if c != nil {
-						c.Close()
-					}
-					c, gate, i = g.follower(b, noSync), netp2p.NewGate(g.seqs), 0
-					b.StartTimer()
-				}
-				d := gate.Check(g.msgs[i], netp2p.Facts{Head: c.Head().Number.Uint64()})
-				if d.Verdict != netp2p.Accept {
-					b.Fatal(d.Err)
-				}
-				if err := c.InsertBlock(d.Block); err != nil {
-					b.Fatal(err)
-				}
-				i++
-			}
+	modes := gossipFollowerModes
+	fol := make([]*chain.Chain, len(modes))
+	gate := make([]*netp2p.Gate, len(modes))
+	wall := make([]time.Duration, len(modes))
+	cpu := make([]time.Duration, len(modes))
+	closeAll := func() {
+		for _, c := range fol {
 			if c != nil {
 				c.Close()
 			}
-		})
+		}
 	}
+	i, n := len(g.msgs), 0
+	for b.Loop() {
+		if i == len(g.msgs) {
+			b.StopTimer()
+			closeAll()
+			for k, m := range modes {
+				fol[k], gate[k] = g.follower(b, m.noSync), netp2p.NewGate(g.seqs)
+			}
+			i = 0
+			b.StartTimer()
+		}
+		for j := range modes {
+			k := (j + n) % len(modes)
+			c := fol[k]
+			start, cpu0 := time.Now(), processCPU(b)
+			d := gate[k].Check(g.msgs[i], netp2p.Facts{Head: c.Head().Number.Uint64()})
+			if d.Verdict != netp2p.Accept {
+				b.Fatal(d.Err)
+			}
+			if modes[k].prepare {
+				c.Prepare(d.Block)
+			}
+			if err := c.InsertBlock(d.Block); err != nil {
+				b.Fatal(err)
+			}
+			wall[k] += time.Since(start)
+			cpu[k] += processCPU(b) - cpu0
+		}
+		i, n = i+1, n+1
+	}
+	closeAll()
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
+	var line []string
+	for k, m := range modes {
+		b.ReportMetric(per(wall[k]), m.name+"-ms/block")
+		b.ReportMetric(per(cpu[k]), m.name+"-cpu-ms/block")
+		line = append(line, fmt.Sprintf("%s %.2f ms (%.2f ms CPU, %s/this %.2f)", m.name, per(wall[k]), per(cpu[k]),
+			modes[0].name, float64(wall[0])/float64(max(wall[k], 1))))
+	}
+	b.Logf("block of %d transfers, %d blocks each, load average %s: %s", gossipBenchTxs, n, loadAvg(), strings.Join(line, "; "))
+}
+
+// processCPU is the CPU time this process used so far (user + system,
+// every thread), so a benchmark can report CPU per operation next to
+// wall time: on a loaded machine the wall time mostly measures the
+// wait for a core.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkGossipLeader times the leader's part of propagation for a

@@ -276,9 +276,16 @@ func runNetCluster(ctx context.Context, cfg NetConfig, res *NetResult, out io.Wr
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
-	case <-time.After(cfg.Steady + 2*time.Second):
+	case <-time.After(2 * time.Second):
+	}
+	cpuFrom, steadyLeader := nodesCPU(c), leader
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(cfg.Steady):
 	}
 	steadyTo := time.Now()
+	cpuTo := nodesCPU(c)
 	fmt.Fprintf(out, "steady: %s under load (%d transfers accepted by the leader so far)\n", steadyTo.Sub(steadyFrom).Round(time.Second), ld.accepted())
 
 	var kills []netKill
@@ -353,6 +360,7 @@ func runNetCluster(ctx context.Context, cfg NetConfig, res *NetResult, out io.Wr
 	fmt.Fprintf(out, "propagation: %d (block, follower) pairs, %d blocks x %d followers; p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms; %d pairs not logged as a head\n",
 		len(delays), (len(delays)+missing)/max(cfg.Followers, 1), cfg.Followers, ms(res.PropagationP50), ms(percentile(delays, 90)),
 		ms(res.PropagationP99), ms(percentile(delays, 100)), missing)
+	printNodesCPU(out, c, steadyLeader, cpuFrom, cpuTo, commits, steadyFrom, steadyTo)
 	stages := stagesOf(commits, seqLogs, folLogs, steadyFrom, steadyTo)
 	fmt.Fprintf(out, "propagation stages over %d pairs, p50 / p90 ms: commit to publish %.1f / %.1f, publish to the follower's validator %.1f / %.1f, "+
 		"validate %.1f / %.1f, wait for the import loop %.1f / %.1f, insert (execute, commit, write) %.1f / %.1f, insert to head line %.1f / %.1f\n",

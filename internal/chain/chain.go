@@ -152,7 +152,8 @@ type Chain struct {
 	reorgs    []Reorg       // the newest reorgs, for SubscribeReorgs
 	reorgBase uint64        // sequence number of reorgs[0]
 
-	recent recent // the newest stored blocks, for Recent
+	recent recent     // the newest stored blocks, for Recent
+	prep   prepareSet // blocks Prepare works on ahead of their insertion
 	// keystones remembers keystones by their block's hash (keystoneFor).
 	keystones *lru.Cache[common.Hash, pop.L2Keystone]
 }
@@ -301,6 +302,7 @@ func (c *Chain) Close() error {
 	if c.closed.Swap(true) {
 		return nil
 	}
+	c.stopPrepared()
 	c.headMu.Lock()
 	close(c.headCh)
 	c.headMu.Unlock()
@@ -398,7 +400,15 @@ func (c *Chain) verify(b *Block) (*verified, error) {
 	if err := equalSystemTxs(want, b.Body.SystemTxs); err != nil {
 		return nil, err
 	}
-	statedb, err := state.New(parent.Root, c.sdb)
+	// Work Prepare started for b (senders recovered, accounts read into
+	// a cache this state reads) is waited for here, after the checks
+	// above, which it overlapped.
+	var statedb *state.StateDB
+	if p := c.takePrepared(b, hash); p != nil && p.reader != nil && p.root == parent.Root {
+		statedb, err = state.NewWithReader(parent.Root, c.sdb, p.reader)
+	} else {
+		statedb, err = state.New(parent.Root, c.sdb)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("chain: state of parent %d: %w", parent.Number, err)
 	}

@@ -27,7 +27,10 @@
 //     the block pays (DeriveRewards, ResolvePublishers, pop.PublisherOf).
 //   - Chain (chain.go, query.go, build.go): storage, InsertBlock and
 //     InsertChain (insert.go: a batch, its senders recovered in the
-//     background a few blocks ahead),
+//     background a few blocks ahead), Prepare (prepare.go: a gossiped
+//     block's senders recovered, and the accounts they touch read into
+//     a cache its execution then reads, in the background as soon as it
+//     is accepted; it judges nothing, so consensus is unchanged),
 //     BuildBlock/CommitBuilt (or a Builder: NewBuilder, Add in
 //     increments, Finish — the same block BuildBlock builds from all the
 //     candidates at once), queries, Subscribe.

@@ -105,28 +105,5 @@ func (r *senderRecovery) stop() {
 // stops early (leaving the rest for execution to recover) once halt is
 // set; halt may be nil.
 func recoverSenders(signer types.Signer, txs []*types.Transaction, workers int, halt *atomic.Bool) {
-	one := func(part []*types.Transaction) {
-		for _, tx := range part {
-			if halt != nil && halt.Load() {
-				return
-			}
-			types.Sender(signer, tx)
-		}
-	}
-	workers = min(workers, (len(txs)+63)/64)
-	if workers <= 1 {
-		one(txs)
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (len(txs) + workers - 1) / workers
-	for start := 0; start < len(txs); start += chunk {
-		part := txs[start:min(start+chunk, len(txs))]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			one(part)
-		}()
-	}
-	wg.Wait()
+	recoverSendersThen(signer, txs, workers, halt, nil)
 }

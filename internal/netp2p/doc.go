@@ -69,6 +69,9 @@
 // block with a junk body has the same header hash as the real one, which
 // must still get through after it.
 //
+// On Accept the validator hands the block to Chain.Prepare (its senders
+// recovered and their accounts read in the background, while the message
+// is forwarded and the import loop gets to it; Prepare judges nothing).
 // After Accept the block is inserted (chain.InsertBlock, one at a time):
 //
 //	result                        action

@@ -159,6 +159,10 @@ func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) p
 	switch d.Verdict {
 	case Accept:
 		m.ValidatorData = accepted{d: d, received: start, validate: time.Since(start)}
+		// The senders' recovery and the state reads start now, on the
+		// other cores, while gossipsub forwards the message and the
+		// import loop finishes the block before it.
+		s.cfg.Chain.Prepare(d.Block)
 		if d.Evidence != nil {
 			s.m.equivocation.Inc()
 			s.log.Warn("equivocation: a sequencer sealed two blocks at one height (kept as evidence; PoP fork choice decides)",

@@ -27,6 +27,12 @@ type Chain interface {
 	// false otherwise): the publisher takes a new head from it rather
 	// than reading and decoding it back from the database.
 	Recent(hash common.Hash) (b *chain.Block, receipts types.Receipts, ok bool)
+	// Prepare starts, in the background, the work of inserting a block
+	// that needs no earlier block's result (its senders, the accounts
+	// they touch); it returns at once and judges nothing. The validator
+	// calls it for every block it accepts, so that work overlaps the
+	// forwarding and the wait for the import loop.
+	Prepare(b *chain.Block)
 	// InsertBlock validates, executes and stores a block (chain's error
 	// kinds: ErrInvalidBlock kinds, ErrViewNotReady, ErrUnknownParent).
 	InsertBlock(b *chain.Block) error

@@ -24,6 +24,8 @@ type memChain struct {
 	head   *types.Header
 	blocks map[common.Hash]*chain.Block
 	heads  chan *types.Header
+	// prepared lists the blocks the validator handed to Prepare.
+	prepared []common.Hash
 }
 
 func newMemChain() *memChain {
@@ -59,6 +61,12 @@ func (c *memChain) BlockByHash(h common.Hash) (*chain.Block, error) {
 }
 
 func (c *memChain) Recent(common.Hash) (*chain.Block, types.Receipts, bool) { return nil, nil, false }
+
+func (c *memChain) Prepare(b *chain.Block) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.prepared = append(c.prepared, b.Hash())
+}
 
 func (c *memChain) InsertBlock(b *chain.Block) error {
 	c.mu.Lock()

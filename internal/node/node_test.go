@@ -144,6 +144,40 @@ func TestNodeAssembly(t *testing.T) {
 	}
 }
 
+// TestNodeSyncPolicy: a sequencer's chain fsyncs every block, a
+// follower's (no key) does not (Config.NoSync documents why).
+func TestNodeSyncPolicy(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc := bitcoinLayer(t, ctx, 4)
+	key := sequencer.DevKey()
+	spec, err := node.GenesisSpec(networkFile(t, svc, 2, crypto.PubkeyToAddress(key.PublicKey)), node.NewBitcoin(svc.Index()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		key        bool
+		wantNoSync bool
+	}{{"sequencer", true, false}, {"follower", false, true}} {
+		cfg := node.Config{Dir: t.TempDir(), BTC: svc, Spec: spec}
+		if tc.key {
+			cfg.Key = key
+		}
+		n, err := node.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := n.Chain.Config().NoSync
+		if err := n.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.wantNoSync {
+			t.Errorf("%s: chain NoSync %v, want %v", tc.name, got, tc.wantNoSync)
+		}
+	}
+}
+
 // networkFile is a genesis file anchored at the index's block at
 // height, sealed by seq, with a 1 s block time, keystones every 5 blocks,
 // superfinality at 3 and rewards 7 blocks after a keystone.

@@ -108,6 +108,16 @@ type Node struct {
 // RPCURL is the node's JSON-RPC URL.
 func (n *Node) RPCURL() string { return "http://" + n.RPC }
 
+// Pid is the node's process id; 0 when it was never started.
+func (n *Node) Pid() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.cmd == nil || n.cmd.Process == nil {
+		return 0
+	}
+	return n.cmd.Process.Pid
+}
+
 // Cluster is a running local network.
 type Cluster struct {
 	cfg Config
