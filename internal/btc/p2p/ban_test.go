@@ -209,3 +209,46 @@ func TestBanExpires(t *testing.T) {
 		t.Fatal("did not redial after the ban ended")
 	}
 }
+
+// TestUnconnectedAnnouncementsDuringGetHeaders: a peer announces a burst of
+// blocks with headers that do not connect yet (they follow a tip it
+// announced by inv) while our getheaders is in flight, and only then
+// answers it. The answer connects them, so the peer is not banned (before:
+// the eleventh such message in a row banned it for an hour, and a devnet
+// with that one peer stopped syncing). A peer whose rounds keep ending
+// without a connecting answer is still banned ("headers that never
+// connect" in TestBanMisbehavingPeer).
+func TestUnconnectedAnnouncementsDuringGetHeaders(t *testing.T) {
+	t.Parallel()
+	tc := buildChain(t, 60, 1)
+	r := startRemote(t, remoteOpts{chain: tc, headers: func(r *remote, msg *wire.MsgGetHeaders) *wire.MsgHeaders {
+		reply := r.headersAfter(msg.BlockLocatorHashes, wire.MaxBlockHeadersPerMsg)
+		r.mu.Lock()
+		p := r.peers[len(r.peers)-1]
+		r.mu.Unlock()
+		// 20 announcements of one header each, 10 blocks past what the
+		// client has, queued before the reply.
+		start := 1
+		if len(reply.Headers) > 0 {
+			start = tc.index[reply.Headers[0].BlockHash()]
+		} else {
+			start = len(tc.blocks)
+		}
+		for i := start + 10; i < start+30 && i < len(tc.blocks); i++ {
+			ann := wire.NewMsgHeaders()
+			hdr := tc.blocks[i].Header
+			_ = ann.AddBlockHeader(&hdr)
+			p.QueueMessage(ann, nil)
+		}
+		return reply
+	}})
+	fc := newFakeChain(tc.params)
+	c := startClient(t, fc, []string{r.addr}, nil)
+	waitSynced(t, fc, tc)
+	if b := c.Banned(); len(b) > 0 {
+		t.Fatalf("honest peer banned: %v", b)
+	}
+	if got := metricValue(c.m.bans.WithLabelValues(reasonUnconnectedHeaders)); got != 0 {
+		t.Errorf("bans_total{reason=%q} = %v, want 0", reasonUnconnectedHeaders, got)
+	}
+}

@@ -84,8 +84,18 @@ type peerState struct {
 	lastProgress time.Time
 	needHeaders  bool
 	lastAsked    time.Time // last getheaders sent to it
-	unconnected  int
+	unconnected  int       // getheaders rounds in a row that left headers unconnected
 	unrequested  int
+	// hdrNonce is the nonce of the ping sent right behind our getheaders
+	// to this peer: peers answer messages in order, so its pong means
+	// the peer has sent whatever it will send in reply.
+	hdrNonce uint64
+	// roundUnconnected: headers that do not connect arrived while our
+	// getheaders to this peer was in flight.
+	roundUnconnected bool
+	// waitingRound: headers that do not connect arrived outside a round
+	// and were counted; more are not counted until the peer is asked.
+	waitingRound bool
 }
 
 // blockJob is a received block on its way to Chain.AcceptBlock.
@@ -315,6 +325,7 @@ func (c *Client) peerConfig(ps *peerState, verack chan struct{}) *peer.Config {
 			OnGetData:  func(p *peer.Peer, msg *wire.MsgGetData) { c.onGetData(ps, msg) },
 			OnTx:       func(p *peer.Peer, msg *wire.MsgTx) { c.onTx(ps, msg) },
 			OnReject:   func(p *peer.Peer, msg *wire.MsgReject) { c.onReject(ps, msg) },
+			OnPong:     func(p *peer.Peer, msg *wire.MsgPong) { c.onPong(ps, msg) },
 		},
 	}
 }
@@ -498,13 +509,15 @@ func (c *Client) checkStalls(now time.Time) {
 	// stop waiting for it and let other peers be asked. It is asked again
 	// when it announces a block.
 	var silent *peerState
+	unconnected := 0
 	if c.hdrPeer != nil && now.Sub(c.hdrAskedAt) > c.cfg.HeadersTimeout {
 		silent = c.hdrPeer
-		c.hdrPeer = nil
+		unconnected = c.endRoundLocked(silent, false)
 	}
 	c.mu.Unlock()
 	if silent != nil {
 		c.log.Info("peer did not answer getheaders", "peer", silent.addr, "waited", c.cfg.HeadersTimeout)
+		c.banUnconnected(silent, unconnected)
 	}
 	for _, d := range drops {
 		c.drop(d.ps, d.reason)

@@ -13,7 +13,8 @@
 // reply (2,000 headers) that taught us something is followed by another.
 // Peers announce new blocks with headers (BIP 130 sendheaders) or inv; an
 // announcement that does not connect triggers a getheaders with a fresh
-// locator. Blocks listed by Chain.NeedBlocks are requested as witness
+// locator (see the invariants for when that counts against the peer).
+// Blocks listed by Chain.NeedBlocks are requested as witness
 // blocks with a window of BlocksInFlightPerPeer per peer, topped up as soon
 // as half the window has arrived, so a single peer is never idle while the
 // chain indexes. Received blocks go to a pool of workers calling
@@ -45,9 +46,16 @@
 //   - A peer that sends invalid data is disconnected and its host banned for
 //     BanDuration: a malformed or oversized message, headers failing
 //     proof of work or not chaining, data the Chain rejects with ErrInvalid,
-//     more than MaxUnrequestedBlocks unrequested blocks, or more than ten
-//     non-connecting headers messages in a row. Nothing such a peer sent is
-//     stored (the Chain writes nothing for invalid data).
+//     more than MaxUnrequestedBlocks unrequested blocks, or headers that do
+//     not connect in more than ten getheaders rounds in a row. Nothing such
+//     a peer sent is stored (the Chain writes nothing for invalid data).
+//   - Headers that do not connect while our getheaders to their sender is
+//     in flight are expected (a burst of blocks is announced before the
+//     peer reads our request): they only make us ask again after the
+//     round. A round ends with a connecting reply, an empty one, the pong
+//     of the ping sent right behind the getheaders (peers answer in
+//     order), or HeadersTimeout; it counts against the peer only if it
+//     saw unconnected headers and nothing that connected.
 //   - Every goroutine is owned by Run and ends when its context is done;
 //     public methods never block past their context.
 //   - Only peers that advertise witness support (NODE_WITNESS) serve blocks:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/btcsuite/btcd/chainhash/v2"
@@ -59,10 +60,18 @@ func (c *Client) refreshHeaderNeeds(now time.Time) {
 	}
 }
 
-// askHeaders sends a getheaders built from the chain's current locator. It
-// is built by hand because peer.PushGetHeadersMsg drops a request equal to
-// the previous one, which is exactly what a retry after ErrUnconnected is.
+// askHeaders sends a getheaders built from the chain's current locator,
+// starting a round with ps that its reply or the pong of the ping sent
+// right behind it ends. It is built by hand because peer.PushGetHeadersMsg
+// drops a request equal to the previous one, which is exactly what a retry
+// after ErrUnconnected is.
 func (c *Client) askHeaders(ps *peerState) {
+	nonce := rand.Uint64() | 1 // never 0, which means no round
+	c.mu.Lock()
+	ps.hdrNonce = nonce
+	ps.roundUnconnected = false
+	ps.waitingRound = false
+	c.mu.Unlock()
 	loc := c.chain.Locator()
 	msg := wire.NewMsgGetHeaders()
 	msg.ProtocolVersion = ps.p.ProtocolVersion()
@@ -73,6 +82,52 @@ func (c *Client) askHeaders(ps *peerState) {
 		_ = msg.AddBlockLocatorHash(&loc[i])
 	}
 	ps.p.QueueMessage(msg, nil)
+	ps.p.QueueMessage(wire.NewMsgPing(nonce), nil)
+}
+
+// endRoundLocked ends the getheaders round with ps, which the caller holds
+// c.mu for and which is c.hdrPeer. A round that saw headers that do not
+// connect and ended without a headers message that connects (so its reply
+// did not fill the gap) counts against the peer: it returns the new count,
+// else 0.
+func (c *Client) endRoundLocked(ps *peerState, connected bool) int {
+	c.hdrPeer = nil
+	ps.hdrNonce = 0
+	n := 0
+	if ps.roundUnconnected && !connected {
+		ps.unconnected++
+		n = ps.unconnected
+	}
+	ps.roundUnconnected = false
+	return n
+}
+
+// banUnconnected bans ps when n rounds in a row left its headers
+// unconnected (more than maxUnconnectedHeaders).
+func (c *Client) banUnconnected(ps *peerState, n int) bool {
+	if n <= maxUnconnectedHeaders {
+		return false
+	}
+	c.ban(ps, reasonUnconnectedHeaders, fmt.Errorf("%d getheaders rounds in a row left its headers unconnected: %w", n, ErrUnconnected))
+	return true
+}
+
+// onPong ends the getheaders round with ps when it is the pong of the ping
+// sent behind our getheaders: the peer answered (or ignored) the request,
+// so other peers may be asked, and headers it sent that still do not
+// connect count against it.
+func (c *Client) onPong(ps *peerState, msg *wire.MsgPong) {
+	c.mu.Lock()
+	if c.hdrPeer != ps || ps.hdrNonce == 0 || msg.Nonce != ps.hdrNonce {
+		c.mu.Unlock()
+		return
+	}
+	n := c.endRoundLocked(ps, false)
+	c.mu.Unlock()
+	if c.banUnconnected(ps, n) {
+		return
+	}
+	c.kickHeaders()
 }
 
 // onHeaders handles a headers message, the reply to our getheaders or a
@@ -84,7 +139,7 @@ func (c *Client) onHeaders(ps *peerState, msg *wire.MsgHeaders) {
 	c.mu.Unlock()
 	if len(msg.Headers) == 0 {
 		if isReply {
-			c.finishHeaders(ps, false)
+			c.finishHeaders(ps, false, false)
 		}
 		return
 	}
@@ -99,19 +154,30 @@ func (c *Client) onHeaders(ps *peerState, msg *wire.MsgHeaders) {
 		c.ban(ps, reasonInvalidHeaders, err)
 		return
 	case errors.Is(err, ErrUnconnected):
+		// An announcement may overtake the reply to our getheaders: a
+		// burst of blocks is announced while the request is in flight,
+		// after an inv of a tip we have not fetched. So headers that do
+		// not connect count against the peer only once per getheaders
+		// round, and only if that round ends without a connecting
+		// answer (Bitcoin Core no longer punishes them at all, #29575).
 		c.mu.Lock()
-		ps.unconnected++
-		n := ps.unconnected
 		ps.needHeaders = true
-		if c.hdrPeer == ps {
-			c.hdrPeer = nil
+		n := 0
+		switch {
+		case c.hdrPeer == ps:
+			ps.roundUnconnected = true // the round's end decides
+		case ps.waitingRound:
+			// Counted already; asked when its turn comes.
+		default:
+			ps.unconnected++
+			n = ps.unconnected
+			ps.waitingRound = true
 		}
 		c.mu.Unlock()
-		if n > maxUnconnectedHeaders {
-			c.ban(ps, reasonUnconnectedHeaders, fmt.Errorf("%d headers messages in a row: %w", n, err))
+		if c.banUnconnected(ps, n) {
 			return
 		}
-		c.log.Debug("headers do not connect, asking with a fresh locator", "peer", ps.addr, "count", n)
+		c.log.Debug("headers do not connect, asking with a fresh locator", "peer", ps.addr, "unconnected_rounds", n)
 		c.kickHeaders()
 		return
 	case err != nil:
@@ -149,30 +215,35 @@ func (c *Client) onHeaders(ps *peerState, msg *wire.MsgHeaders) {
 		c.log.Debug("headers accepted", "peer", ps.addr, "added", added, "best_height", bestHeight)
 	}
 	// A full batch that taught us something means the peer has more.
-	c.finishHeaders(ps, isReply && full)
+	c.finishHeaders(ps, isReply && full, true)
 	if added > 0 || changed {
 		c.schedule()
 	}
 }
 
-// finishHeaders ends a getheaders round with ps: ask it again if more is
-// expected, else let another peer be asked.
-func (c *Client) finishHeaders(ps *peerState, again bool) {
+// finishHeaders ends a getheaders round with ps on a headers message
+// (connected: one that connected): ask it again if more is expected, else
+// let another peer be asked.
+func (c *Client) finishHeaders(ps *peerState, again, connected bool) {
 	c.mu.Lock()
 	if c.hdrPeer != ps {
 		c.mu.Unlock()
 		c.kickHeaders()
 		return
 	}
+	n := 0
 	if again {
 		c.hdrAskedAt = time.Now()
 		ps.lastAsked = c.hdrAskedAt
 	} else {
-		c.hdrPeer = nil
+		n = c.endRoundLocked(ps, connected)
 	}
 	c.mu.Unlock()
 	if again {
 		c.askHeaders(ps)
+		return
+	}
+	if c.banUnconnected(ps, n) {
 		return
 	}
 	c.kickHeaders()

@@ -39,9 +39,14 @@ type serverPeer struct {
 	released    bool
 	estab       atomic.Bool
 
-	mu            sync.Mutex
-	continueHash  *chainhash.Hash // last block of a full getblocks answer
-	lastAnnounced *chainhash.Hash // newest tip announced to the peer
+	mu           sync.Mutex
+	continueHash *chainhash.Hash // last block of a full getblocks answer
+	// headerSent is the newest block whose header the peer has from us
+	// (a getheaders answer or a headers announcement): headers
+	// announcements start after it, so they connect. An inv does not
+	// move it, since the peer learns no header from an inv.
+	headerSent *chainhash.Hash
+	lastInv    *chainhash.Hash // newest tip announced by inv
 }
 
 func newServerPeer(ctx context.Context, s *Server) *serverPeer {
@@ -113,7 +118,7 @@ func (sp *serverPeer) onGetHeaders(_ *peer.Peer, msg *wire.MsgGetHeaders) {
 	sp.srv.m.headersServed.Add(float64(len(out.Headers)))
 	switch {
 	case prev != nil:
-		sp.setLastAnnounced(*prev)
+		sp.setHeaderSent(*prev)
 	default:
 		// Nothing new for the peer: it is at its newest locator entry on
 		// our best chain, which is where header announcements start.
@@ -122,7 +127,7 @@ func (sp *serverPeer) onGetHeaders(_ *peer.Peer, msg *wire.MsgGetHeaders) {
 				continue
 			}
 			if _, ok := src.HeightOf(*h); ok {
-				sp.setLastAnnounced(*h)
+				sp.setHeaderSent(*h)
 				break
 			}
 		}
@@ -332,29 +337,38 @@ func (sp *serverPeer) onMemPool(_ *peer.Peer, _ *wire.MsgMemPool) {
 	}
 }
 
-// announceBlock tells the peer about a new tip: headers back to what it was
-// last told, when that is a short way, else an inv.
+// announceBlock tells the peer about a new tip: headers from the last
+// header it has from us, when that is a short way, else an inv. Headers
+// never start after a block announced only by inv: the peer does not have
+// that header yet, so they would not connect, and a peer counts headers
+// that do not connect against us (a burst of blocks once made our own
+// client ban this server).
 func (sp *serverPeer) announceBlock(tip chainhash.Hash) {
 	if !sp.VerAckReceived() {
 		return
 	}
 	sp.mu.Lock()
-	last := sp.lastAnnounced
+	known, lastInv := sp.headerSent, sp.lastInv
 	sp.mu.Unlock()
-	if last != nil && *last == tip {
+	if known != nil && *known == tip {
 		return
 	}
-	if sp.WantsHeaders() && last != nil {
-		if hdrs := sp.headersSince(*last, tip); hdrs != nil {
+	if sp.WantsHeaders() && known != nil {
+		if hdrs := sp.headersSince(*known, tip); hdrs != nil {
 			sp.QueueMessage(hdrs, nil)
-			sp.setLastAnnounced(tip)
+			sp.setHeaderSent(tip)
 			return
 		}
+	}
+	if lastInv != nil && *lastInv == tip {
+		return
 	}
 	inv := wire.NewMsgInvSizeHint(1)
 	_ = inv.AddInvVect(wire.NewInvVect(wire.InvTypeBlock, &tip))
 	sp.QueueMessage(inv, nil)
-	sp.setLastAnnounced(tip)
+	sp.mu.Lock()
+	sp.lastInv = &tip
+	sp.mu.Unlock()
 }
 
 // headersSince returns the headers from just after the best-chain ancestor
@@ -398,10 +412,12 @@ func (sp *serverPeer) headersSince(known, tip chainhash.Hash) *wire.MsgHeaders {
 	return msg
 }
 
-// setLastAnnounced records the newest block the peer knows from us.
-func (sp *serverPeer) setLastAnnounced(h chainhash.Hash) {
+// setHeaderSent records the newest block whose header the peer has from
+// us. It is set after the message is queued, so a later announcement that
+// reads it is queued behind that message.
+func (sp *serverPeer) setHeaderSent(h chainhash.Hash) {
 	sp.mu.Lock()
-	sp.lastAnnounced = &h
+	sp.headerSent = &h
 	sp.mu.Unlock()
 }
 

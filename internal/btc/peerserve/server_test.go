@@ -577,3 +577,73 @@ func TestBuildLocator(t *testing.T) {
 		})
 	}
 }
+
+// TestAnnouncementsConnect: after a tip announced by inv (more than
+// maxHeaderAnnounce blocks at once), the next announcement to a sendheaders
+// peer is not a headers message starting after that tip, whose header the
+// peer does not have: such headers do not connect, and a peer counts those
+// against the sender (a burst of regtest blocks once made our own client
+// ban the devnet's node). Once the peer fetched the headers, announcements
+// are headers again, and each connects.
+func TestAnnouncementsConnect(t *testing.T) {
+	src := newMemSource(t)
+	src.mine(t, 0, 10, 0)
+	srv := startServer(t, src)
+	c := dial(t, srv.Addr(), true)
+	known := map[chainhash.Hash]bool{}
+	for h := int32(0); h <= 10; h++ {
+		hash, _ := src.HashAt(h)
+		known[hash] = true
+	}
+	// next returns the next announcement, checking that headers connect
+	// to what the peer knows and recording them.
+	next := func() wire.Message {
+		t.Helper()
+		timer := time.NewTimer(waitTimeout)
+		defer timer.Stop()
+		for {
+			select {
+			case m := <-c.msgs:
+				switch m := m.(type) {
+				case *wire.MsgInv:
+					return m
+				case *wire.MsgHeaders:
+					if len(m.Headers) > 0 && !known[m.Headers[0].PrevBlock] {
+						t.Fatalf("headers announcement starting at %s does not connect to the peer's headers",
+							m.Headers[0].BlockHash())
+					}
+					for _, h := range m.Headers {
+						known[h.BlockHash()] = true
+					}
+					return m
+				}
+			case <-timer.C:
+				t.Fatal("no announcement")
+				return nil
+			}
+		}
+	}
+	tip, _ := src.Tip()
+	gh := wire.NewMsgGetHeaders()
+	_ = gh.AddBlockLocatorHash(&tip)
+	c.QueueMessage(gh, nil)
+	expect[*wire.MsgHeaders](t, c)
+
+	burst := src.mine(t, 10, 20, 0)
+	if inv, ok := next().(*wire.MsgInv); !ok || inv.InvList[0].Hash != burst[19] {
+		t.Fatalf("burst of 20: want an inv of the new tip")
+	}
+	one := src.mine(t, 30, 1, 0)
+	if inv, ok := next().(*wire.MsgInv); !ok || inv.InvList[0].Hash != one[0] {
+		t.Fatalf("a block after an inv'd tip: want an inv of it, not headers the peer cannot connect")
+	}
+	// The peer asks for what it lacks; announcements are headers again.
+	gh = wire.NewMsgGetHeaders()
+	_ = gh.AddBlockLocatorHash(&tip)
+	c.QueueMessage(gh, nil)
+	next()
+	two := src.mine(t, 31, 2, 0)
+	if hdrs, ok := next().(*wire.MsgHeaders); !ok || len(hdrs.Headers) != 2 || hdrs.Headers[1].BlockHash() != two[1] {
+		t.Fatalf("after getheaders: want the 2 new headers")
+	}
+}
