@@ -95,6 +95,7 @@ func benchCommand() *cli.Command {
 					&cli.IntFlag{Name: "runs", Value: bench.DefaultNetSyncRuns, Usage: "timed syncs and imports; medians are reported"},
 					&cli.StringFlag{Name: "work-dir", Usage: "parent of the temporary databases (default the system temp dir)"},
 					&cli.StringFlag{Name: "cache-dir", Usage: "where the source chain is kept (default .cache/bench)"},
+					&cli.StringFlag{Name: "profile-dir", Usage: "write the follower process's heap profiles here (each minute of its sync and at its end)"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					bin, err := os.Executable()
@@ -112,6 +113,7 @@ func benchCommand() *cli.Command {
 						WorkDir:     cmd.String("work-dir"),
 						CacheDir:    cache,
 						FollowerBin: bin,
+						ProfileDir:  cmd.String("profile-dir"),
 					}, os.Stdout)
 					return err
 				},

@@ -46,6 +46,10 @@ type NetSyncConfig struct {
 	// peak RSS (VmHWM) is its own; otherwise it runs in this process and
 	// RSSMB is 0.
 	FollowerBin string
+	// ProfileDir, when set, receives the follower process's heap
+	// profiles (sync-<run>-heap-<minute>.pprof each minute of its sync,
+	// sync-<run>-heap-end.pprof once synced): what its RSS is made of.
+	ProfileDir string
 }
 
 // NetSyncResult holds RunNetSync's figures (medians over the runs).
@@ -131,7 +135,7 @@ func RunNetSync(ctx context.Context, cfg NetSyncConfig, out io.Writer) (NetSyncR
 				err   error
 			)
 			if cfg.FollowerBin != "" {
-				d, rssKB, err = timeSyncChild(ctx, cfg, dir, peers, head)
+				d, rssKB, err = timeSyncChild(ctx, cfg, dir, peers, head, run)
 			} else {
 				d, err = timeSync(ctx, w, btc, dir, peers, head)
 			}

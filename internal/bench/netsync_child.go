@@ -46,10 +46,16 @@ const syncedPrefix = "net-sync-follower synced"
 // bench net-sync-follower`): it opens a fresh chain in dir, connects to
 // peers and syncs to head; it reports its own sync time and its peak
 // RSS (VmHWM, read by the child itself once synced).
-func timeSyncChild(ctx context.Context, cfg NetSyncConfig, dir string, peers []*servingPeer, head *types.Header) (time.Duration, int64, error) {
+func timeSyncChild(ctx context.Context, cfg NetSyncConfig, dir string, peers []*servingPeer, head *types.Header, run int) (time.Duration, int64, error) {
 	defer os.RemoveAll(dir)
 	args := []string{"bench", "net-sync-follower", "--blocks", strconv.Itoa(cfg.Blocks), "--txs", strconv.Itoa(cfg.PerBlock),
 		"--dir", dir, "--head", head.Hash().Hex()}
+	if cfg.ProfileDir != "" {
+		if err := os.MkdirAll(cfg.ProfileDir, 0o755); err != nil {
+			return 0, 0, err
+		}
+		args = append(args, "--heap-profile", filepath.Join(cfg.ProfileDir, fmt.Sprintf("sync-%d-heap", run)))
+	}
 	for _, p := range peers {
 		for _, a := range p.h.Addrs() {
 			args = append(args, "--peer", a.String()+"/p2p/"+p.h.ID().String())
@@ -126,6 +132,7 @@ func NetSyncFollowerMain(ctx context.Context, args []string, stdout io.Writer) e
 	txs := fs.Int("txs", 0, "transfers per block")
 	dir := fs.String("dir", "", "fresh data directory")
 	headHex := fs.String("head", "", "the source's head hash")
+	heapProf := fs.String("heap-profile", "", "path prefix of heap profiles written each minute of the sync and at its end")
 	var peerAddrs []string
 	fs.Func("peer", "a serving peer's multiaddr with /p2p/<id> (repeated)", func(s string) error {
 		peerAddrs = append(peerAddrs, s)
@@ -180,11 +187,21 @@ func NetSyncFollowerMain(ctx context.Context, args []string, stdout io.Writer) e
 	if err != nil {
 		return err
 	}
+	if *heapProf != "" {
+		pctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go writeHeapProfiles(pctx, *heapProf)
+	}
 	start := time.Now()
 	if err := s.Sync(ctx, rangesync.Target{Number: uint64(*blocks), Hash: head}, ids); err != nil {
 		return fmt.Errorf("bench net-sync-follower: sync: %w", err)
 	}
 	took := time.Since(start)
+	if *heapProf != "" {
+		if err := writeHeapProfile(*heapProf + "-end.pprof"); err != nil {
+			return err
+		}
+	}
 	if got := c.Head().Hash(); got != head {
 		return fmt.Errorf("bench net-sync-follower: head %s, want %s", got, head)
 	}
@@ -194,4 +211,22 @@ func NetSyncFollowerMain(ctx context.Context, args []string, stdout io.Writer) e
 	}
 	fmt.Fprintf(stdout, "%s took_ns=%d vmhwm_kb=%d\n", syncedPrefix, took.Nanoseconds(), rss)
 	return nil
+}
+
+// writeHeapProfiles writes a heap profile to prefix-<minute>.pprof each
+// minute until ctx ends: the follower's peak may come before its end.
+func writeHeapProfiles(ctx context.Context, prefix string) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for i := 1; ; i++ {
+		select {
+		case <-t.C:
+			if err := writeHeapProfile(fmt.Sprintf("%s-%03d.pprof", prefix, i)); err != nil {
+				fmt.Fprintln(os.Stderr, "bench net-sync-follower:", err)
+				return
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
 }

@@ -36,7 +36,11 @@
 // From the local head+1 to a target (a peer's head number and hash): the
 // range is cut into windows of Config.Window blocks (128), handed to
 // whichever peer's worker is free, at most MaxAhead windows ahead of the
-// import (the memory bound: 16 windows). Each answer is checked alone
+// import (16) and no new window while the answers waiting for the import
+// hold MaxAheadBytes (4 MiB as read): the memory bound, in bytes because
+// a window of full blocks is megabytes and a decoded block takes ~8x its
+// wire bytes (the window continuing the import is always fetched, so the
+// bound cannot stall a sync). Each answer is checked alone
 // before it is kept: every block sealed by a sequencer of the set
 // (block.Signer against chain.Rules' sequencers), its transactions root
 // equal to its header's, its number the one asked for, each block the
