@@ -56,6 +56,6 @@ func TestReplayedKeys(t *testing.T) {
 
 type replayQuiet struct{}
 
-func (replayQuiet) Infof(string, ...any)  {}
-func (replayQuiet) Errorf(string, ...any) {}
+func (replayQuiet) Infof(string, ...any)      {}
+func (replayQuiet) Errorf(string, ...any)     {}
 func (replayQuiet) Fatalf(f string, a ...any) { panic(fmt.Sprintf(f, a...)) }

@@ -23,8 +23,8 @@ import (
 
 // Defaults of Config.
 const (
-	DefaultWindow          = 128
-	DefaultMaxAhead        = 16
+	DefaultWindow   = 128
+	DefaultMaxAhead = 16
 	// DefaultMaxAheadBytes bounds the answers held ahead of the import.
 	// A decoded block takes ~8x its wire bytes (a block of 200
 	// transfers: ~24 KB on the wire, ~200 KB of heap, as measured in the
@@ -32,7 +32,7 @@ const (
 	// heap once the importer was the bottleneck (issue 10: rss 364 MB at
 	// 500 blocks, 1135 MB at 5,000); 4 MiB is more than a window of
 	// such blocks, enough to keep the importer fed.
-	DefaultMaxAheadBytes = 4 << 20
+	DefaultMaxAheadBytes   = 4 << 20
 	DefaultRequestTimeout  = 15 * time.Second
 	DefaultMaxPeerFailures = 3
 	DefaultRetryDelay      = time.Second
