@@ -1,7 +1,6 @@
 package p2p_test
 
 import (
-	"context"
 	"math/rand/v2"
 	"os"
 	"strconv"
@@ -9,7 +8,6 @@ import (
 	"time"
 
 	"github.com/hemi-go/hemi/internal/btc/btcdtest"
-	"github.com/hemi-go/hemi/internal/btc/regtest"
 )
 
 // TestRegtestBurstsReachTip mines bursts of 1..200 blocks at once on the
@@ -31,18 +29,7 @@ func TestRegtestBurstsReachTip(t *testing.T) {
 		}
 		bursts = n
 	}
-	node, err := regtest.New(regtest.Config{Logger: logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	nodeDone := make(chan error, 1)
-	go func() { nodeDone <- node.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-nodeDone
-		_ = node.Close()
-	})
+	node, ctx, cancel := startRegtest(t)
 	miner := btcdtest.DefaultMiningAddress()
 	if _, err := node.Mine(5, miner); err != nil {
 		t.Fatal(err)

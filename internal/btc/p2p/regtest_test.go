@@ -21,18 +21,7 @@ import (
 // this same process (as devnet does) and broadcasts to it.
 func TestRegtestNodeInProcess(t *testing.T) {
 	t.Parallel()
-	node, err := regtest.New(regtest.Config{Logger: logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	nodeDone := make(chan error, 1)
-	go func() { nodeDone <- node.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-nodeDone
-		_ = node.Close()
-	})
+	node, ctx, cancel := startRegtest(t)
 	miner := btcdtest.DefaultMiningAddress()
 	if _, err := node.Mine(110, miner); err != nil {
 		t.Fatal(err)
@@ -145,4 +134,23 @@ func syncFrom(ctx context.Context, cancel context.CancelFunc, t *testing.T, node
 	tip, _ := node.Tip()
 	waitUntil(t, 30*time.Second, "index at the node's tip", func() bool { h, _ := ix.BlockTip(); return h == tip })
 	return ix, c
+}
+
+// startRegtest runs the embedded regtest node in this process until the
+// test ends; cancel stops it early (syncFrom takes it to stop the sync).
+func startRegtest(t *testing.T) (*regtest.Node, context.Context, context.CancelFunc) {
+	t.Helper()
+	node, err := regtest.New(regtest.Config{Logger: logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	nodeDone := make(chan error, 1)
+	go func() { nodeDone <- node.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-nodeDone
+		_ = node.Close()
+	})
+	return node, ctx, cancel
 }
