@@ -53,13 +53,29 @@ func (f *fakeLeadership) set(id, url string) {
 	f.id, f.url = id, url
 }
 
-// fakePool is a pool's content.
+// fakePool is a pool's content; Add records what it is given (when
+// added is set) and keeps nothing.
 type fakePool struct {
 	pending map[common.Address][]*types.Transaction
+	added   *addLog
+}
+
+type addLog struct {
+	mu  sync.Mutex
+	txs []*types.Transaction
 }
 
 func (p fakePool) Content() (map[common.Address][]*types.Transaction, map[common.Address][]*types.Transaction) {
 	return p.pending, nil
+}
+
+func (p fakePool) Add(txs []*types.Transaction) []error {
+	if p.added != nil {
+		p.added.mu.Lock()
+		p.added.txs = append(p.added.txs, txs...)
+		p.added.mu.Unlock()
+	}
+	return make([]error, len(txs))
 }
 
 // fakeLeader is a leader's JSON-RPC: it answers every
