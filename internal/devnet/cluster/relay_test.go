@@ -192,3 +192,45 @@ func TestNonLeaderRelays(t *testing.T) {
 	t.Logf("after the kill of %s, %s leads; 8 transfers sent to both survivors mined on them and the follower after %d ms",
 		c.Nodes[leader].Name, c.Nodes[newLeader].Name, took.Milliseconds())
 }
+
+// TestRelayedSurvivesLeaderKill is issue 10's lost-relay case: a member
+// that does not lead relays transactions to the leader, which is killed
+// (kill -9) before it mines them; the transactions the member's RPC
+// accepted are mined by the next leader, whichever survivor that is (the
+// relaying member includes them itself, or re-relays them to the other).
+func TestRelayedSurvivesLeaderKill(t *testing.T) {
+	c := startCluster(t, 3, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	leader, err := c.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHead(ctx, leader, 2); err != nil {
+		t.Fatal(err)
+	}
+	if leader, err = c.WaitLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	via := (leader + 1) % 3
+	// Sent and relayed (the RPC answers once the leader took them), then
+	// the leader is killed at once: with 1 s blocks it holds them
+	// unmined in its pool.
+	hashes := sendTransfers(ctx, t, c, via, 4, 3)
+	if err := c.Kill(leader); err != nil {
+		t.Fatal(err)
+	}
+	var survivors []int
+	for i := range 3 {
+		if i != leader {
+			survivors = append(survivors, i)
+		}
+	}
+	newLeader, err := c.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took, _ := waitMined(ctx, t, c, survivors, hashes, "relayed to the killed leader")
+	t.Logf("3 transfers relayed by %s to %s, which was killed; %s leads; mined after %d ms",
+		c.Nodes[via].Name, c.Nodes[leader].Name, c.Nodes[newLeader].Name, took.Milliseconds())
+}
