@@ -198,6 +198,9 @@ func TestNonLeaderRelays(t *testing.T) {
 // (kill -9) before it mines them; the transactions the member's RPC
 // accepted are mined by the next leader, whichever survivor that is (the
 // relaying member includes them itself, or re-relays them to the other).
+// Transactions sent to the killed leader itself come back with it: its
+// pool's journal holds them and, restarted as a member that does not
+// lead, it relays them to the new leader.
 func TestRelayedSurvivesLeaderKill(t *testing.T) {
 	c := startCluster(t, 3, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -213,10 +216,11 @@ func TestRelayedSurvivesLeaderKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	via := (leader + 1) % 3
-	// Sent and relayed (the RPC answers once the leader took them), then
-	// the leader is killed at once: with 1 s blocks it holds them
-	// unmined in its pool.
-	hashes := sendTransfers(ctx, t, c, via, 4, 3)
+	// Sent and relayed (the RPC answers once the leader took them), and
+	// sent to the leader itself; then the leader is killed at once: with
+	// 1 s blocks it holds them unmined in its pool.
+	relayed := sendTransfers(ctx, t, c, via, 4, 3)
+	direct := sendTransfers(ctx, t, c, leader, 5, 2)
 	if err := c.Kill(leader); err != nil {
 		t.Fatal(err)
 	}
@@ -230,7 +234,15 @@ func TestRelayedSurvivesLeaderKill(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	took, _ := waitMined(ctx, t, c, survivors, hashes, "relayed to the killed leader")
+	took, _ := waitMined(ctx, t, c, survivors, relayed, "relayed to the killed leader")
 	t.Logf("3 transfers relayed by %s to %s, which was killed; %s leads; mined after %d ms",
 		c.Nodes[via].Name, c.Nodes[leader].Name, c.Nodes[newLeader].Name, took.Milliseconds())
+	if err := c.Restart(leader); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitRejoined(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	took, _ = waitMined(ctx, t, c, []int{0, 1, 2}, direct, "sent to the killed leader")
+	t.Logf("2 transfers sent to %s before its kill mined %d ms after it rejoined", c.Nodes[leader].Name, took.Milliseconds())
 }
