@@ -25,7 +25,9 @@ type fakeChain struct {
 	nonces map[common.Address]uint64
 }
 
-func (c *fakeChain) Head() *types.Header { return &types.Header{Number: big.NewInt(1), Root: types.EmptyRootHash} }
+func (c *fakeChain) Head() *types.Header {
+	return &types.Header{Number: big.NewInt(1), Root: types.EmptyRootHash}
+}
 
 func (c *fakeChain) StateAt(common.Hash) (*state.StateDB, error) {
 	st, err := state.New(types.EmptyRootHash, state.NewDatabaseForTesting())
