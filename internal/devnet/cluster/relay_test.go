@@ -112,16 +112,7 @@ func sealer(ctx context.Context, t *testing.T, c *Cluster, i int, hash common.Ha
 // leads (kept in the survivor's pool; the new leader includes its own, the
 // other survivor resends its pool to it).
 func TestNonLeaderRelays(t *testing.T) {
-	c := startCluster(t, 3, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	leader, err := c.WaitLeader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WaitHead(ctx, leader, 2); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx, leader := startLeading(t, 3, 1, 3*time.Minute)
 	var others []int
 	for _, n := range c.Nodes {
 		if n.Sequencer && n.Index != leader {
@@ -162,6 +153,7 @@ func TestNonLeaderRelays(t *testing.T) {
 	t.Logf("3 transfers sent to %s mined after %d ms", c.Nodes[follower].Name, took.Milliseconds())
 	// A leader may hand over meanwhile (its Bitcoin index a block behind
 	// the regtest tip): kill whoever leads now.
+	var err error
 	if leader, err = c.WaitLeader(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -202,16 +194,8 @@ func TestNonLeaderRelays(t *testing.T) {
 // pool's journal holds them and, restarted as a member that does not
 // lead, it relays them to the new leader.
 func TestRelayedSurvivesLeaderKill(t *testing.T) {
-	c := startCluster(t, 3, 0)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	leader, err := c.WaitLeader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WaitHead(ctx, leader, 2); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx, leader := startLeading(t, 3, 0, 3*time.Minute)
+	var err error
 	if leader, err = c.WaitLeader(ctx); err != nil {
 		t.Fatal(err)
 	}
