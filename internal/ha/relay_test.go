@@ -169,6 +169,22 @@ func newRelay(t *testing.T, lead ha.Leadership, pool ha.RelayPool, reg prometheu
 	return r
 }
 
+// runRelay runs r until the test ends (then Run must return nil); the
+// context is Run's.
+func runRelay(t *testing.T, r *ha.Relay) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return ctx
+}
+
 // TestRelaySend: each answer of the leader, each failure to reach one,
 // with the transaction kept in the member's pool or not.
 func TestRelaySend(t *testing.T) {
@@ -307,15 +323,7 @@ func TestRelayResendsPool(t *testing.T) {
 	a := newFakeLeader(t, refuse("already known"))
 	b := newFakeLeader(t, ok)
 	r := newRelay(t, lead, pool, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	ctx := runRelay(t, r)
 	check := func(srv *fakeLeader, wantRequests int) {
 		t.Helper()
 		txs := waitGot(t, srv, len(all))
