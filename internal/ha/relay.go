@@ -244,6 +244,9 @@ func (r *Relay) keep(raw []byte) {
 // pruneKept drops the kept transactions mined by the chain's head or
 // expired.
 func (r *Relay) pruneKept() {
+	if n, _ := r.kept.size(); n == 0 {
+		return // no head state to open
+	}
 	var st *state.StateDB
 	if r.cfg.Chain != nil {
 		var err error
