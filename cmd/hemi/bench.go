@@ -68,12 +68,14 @@ func benchCommand() *cli.Command {
 				Description: "Builds a deposit bundle at 6+10 confirmations and a transaction bundle whose keystone is\n" +
 					"1,000 L2 blocks later, verifies each natively and with the WebAssembly verifier under Node.js\n" +
 					"(the fastest warm calls are compared; medians and a fresh Node.js's first call are reported too).\n" +
+					"The WebAssembly verifier is the one embedded in this binary (the explorer's), so it runs from any\n" +
+					"directory without a Go toolchain; its size and SHA-256 are printed.\n" +
 					"The last line is\n" +
 					"provenance deposit_kb= tx_kb= header_kb= verify_ms= wasm_verify_ms= wasm_ratio= wasm_mb= wasm_cold_ms=",
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "runs", Value: bench.DefaultProvenanceRuns, Usage: "timed verifications per case"},
 					&cli.IntFlag{Name: "accounts", Value: bench.DefaultProvenanceAccounts, Usage: "accounts in the keystone's state"},
-					&cli.StringFlag{Name: "work-dir", Usage: "where the .wasm is built (default the system temp dir)"},
+					&cli.StringFlag{Name: "work-dir", Usage: "where the files Node.js runs are written (default the system temp dir)"},
 				},
 				Action: func(ctx context.Context, cmd *cli.Command) error {
 					_, err := bench.RunProvenance(ctx, bench.ProvenanceConfig{Runs: int(cmd.Int("runs")), Accounts: int(cmd.Int("accounts")),

@@ -165,7 +165,7 @@ func TestTreasury100BTC(t *testing.T) {
 	}
 	defer s.Close()
 	tc := s.L2.File.Config.Tunnel
-	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
+	v, err := s.Vault()
 	if err != nil {
 		t.Fatal(err)
 	}

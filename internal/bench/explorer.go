@@ -295,7 +295,7 @@ func buildExplorerChain(ctx context.Context, cfg ExplorerConfig, dir string, out
 	if err != nil {
 		return err
 	}
-	txs, err := w.sign(keys)
+	txs, err := w.sign(ctx, keys)
 	if err != nil {
 		return err
 	}
@@ -305,7 +305,7 @@ func buildExplorerChain(ctx context.Context, cfg ExplorerConfig, dir string, out
 	if err := env.startIndex(ctx, filepath.Join(tmp, explorerIndexDir)); err != nil {
 		return err
 	}
-	if err := w.buildOn(env.c, txs, seq, btc, false); err != nil {
+	if err := w.buildOn(ctx, env.c, txs, seq, btc, false); err != nil {
 		return err
 	}
 	if err := env.ix.WaitFor(ctx, env.c.Head().Hash()); err != nil {

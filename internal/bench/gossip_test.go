@@ -49,7 +49,7 @@ func newGossipBench(b *testing.B) *gossipBench {
 	if err != nil {
 		b.Fatal(err)
 	}
-	txs, err := w.sign(keys)
+	txs, err := w.sign(b.Context(), keys)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func newGossipBench(b *testing.B) *gossipBench {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { src.Close() })
-	if err := w.buildOn(src, txs, seq, btc, false); err != nil {
+	if err := w.buildOn(b.Context(), src, txs, seq, btc, false); err != nil {
 		b.Fatal(err)
 	}
 	g := &gossipBench{w: w, btc: btc, src: src, seq: seq, txs: txs, seqs: []common.Address{crypto.PubkeyToAddress(seq.PublicKey)}}

@@ -138,7 +138,7 @@ func RunL2Import(ctx context.Context, cfg L2ImportConfig, out io.Writer) (L2Impo
 			return res, err
 		}
 		start := time.Now()
-		w, err := newL2Workload(kind, cfg.PerBlock, cfg.Blocks, keys, btc)
+		w, err := newL2Workload(ctx, kind, cfg.PerBlock, cfg.Blocks, keys, btc)
 		if err != nil {
 			return res, err
 		}

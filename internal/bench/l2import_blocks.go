@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
@@ -247,19 +248,19 @@ func ourChain(w *l2Workload, btc *l2Bitcoin, dir string) (*chain.Chain, error) {
 // newL2Workload funds perBlock senders in a genesis (ETH, and BenchToken
 // balances in its storage), signs blocks*perBlock transfers, and builds
 // both importers' blocks from them.
-func newL2Workload(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, btc *l2Bitcoin) (*l2Workload, error) {
+func newL2Workload(ctx context.Context, kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, btc *l2Bitcoin) (*l2Workload, error) {
 	w, seq, err := newL2Genesis(kind, perBlock, blocks, keys, btc.view)
 	if err != nil {
 		return nil, err
 	}
-	txs, err := w.sign(keys[:perBlock])
+	txs, err := w.sign(ctx, keys[:perBlock])
 	if err != nil {
 		return nil, err
 	}
-	if err := w.buildOurs(txs, seq, btc); err != nil {
+	if err := w.buildOurs(ctx, txs, seq, btc); err != nil {
 		return nil, err
 	}
-	if err := w.buildGeth(txs, crypto.PubkeyToAddress(seq.PublicKey)); err != nil {
+	if err := w.buildGeth(ctx, txs, crypto.PubkeyToAddress(seq.PublicKey)); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -306,8 +307,10 @@ func newL2Genesis(kind l2Kind, perBlock, blocks int, keys []*ecdsa.PrivateKey, v
 }
 
 // sign signs every block's transactions in parallel: block n holds one
-// transfer from each sender (nonce n) to a new recipient.
-func (w *l2Workload) sign(keys []*ecdsa.PrivateKey) ([][]*types.Transaction, error) {
+// transfer from each sender (nonce n) to a new recipient. A large
+// workload takes minutes: each worker stops at ctx's end, and sign then
+// returns ctx's error.
+func (w *l2Workload) sign(ctx context.Context, keys []*ecdsa.PrivateKey) ([][]*types.Transaction, error) {
 	cc := w.spec.Config.ChainConfig()
 	signer := types.LatestSigner(cc)
 	out := make([][]*types.Transaction, w.blocks)
@@ -325,6 +328,9 @@ func (w *l2Workload) sign(keys []*ecdsa.PrivateKey) ([][]*types.Transaction, err
 		go func() {
 			defer wg.Done()
 			for j := wk; j < w.txs(); j += workers {
+				if ctx.Err() != nil {
+					return
+				}
 				n, i := j/w.perBlock, j%w.perBlock
 				to, value, data := w.recipient(n, i), big.NewInt(l2TransferWei), []byte(nil)
 				if w.kind.erc20 {
@@ -342,25 +348,33 @@ func (w *l2Workload) sign(keys []*ecdsa.PrivateKey) ([][]*types.Transaction, err
 		}()
 	}
 	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return out, first
 }
 
 // buildOurs builds and seals our blocks on an in-memory chain, checking
 // that every transaction was included.
-func (w *l2Workload) buildOurs(txs [][]*types.Transaction, seq *ecdsa.PrivateKey, btc *l2Bitcoin) error {
+func (w *l2Workload) buildOurs(ctx context.Context, txs [][]*types.Transaction, seq *ecdsa.PrivateKey, btc *l2Bitcoin) error {
 	c, err := ourChain(w, btc, "")
 	if err != nil {
 		return fmt.Errorf("bench: our builder chain: %w", err)
 	}
 	defer c.Close()
-	return w.buildOn(c, txs, seq, btc, true)
+	return w.buildOn(ctx, c, txs, seq, btc, true)
 }
 
 // buildOn builds and seals w's blocks of txs on c, checking that every
-// transaction was included; keep records their encodings in w.
-func (w *l2Workload) buildOn(c *chain.Chain, txs [][]*types.Transaction, seq *ecdsa.PrivateKey, btc *l2Bitcoin, keep bool) error {
+// transaction was included; keep records their encodings in w. It stops
+// between blocks at ctx's end (the chain is crash safe: a source build
+// resumes from its head, see resumeSource).
+func (w *l2Workload) buildOn(ctx context.Context, c *chain.Chain, txs [][]*types.Transaction, seq *ecdsa.PrivateKey, btc *l2Bitcoin, keep bool) error {
 	coinbase := crypto.PubkeyToAddress(seq.PublicKey)
 	for n, list := range txs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		head := c.Head()
 		b, err := c.BuildBlock(chain.BuildParams{Parent: head, Time: head.Time + 2, View: btc.view, Coinbase: coinbase, Txs: list})
 		if err != nil {
@@ -393,17 +407,26 @@ func (w *l2Workload) buildOn(c *chain.Chain, txs [][]*types.Transaction, seq *ec
 }
 
 // buildGeth builds go-ethereum's blocks with core.GenerateChain (post-merge
-// headers under the beacon engine) from the same transactions.
-func (w *l2Workload) buildGeth(txs [][]*types.Transaction, coinbase common.Address) (err error) {
+// headers under the beacon engine) from the same transactions. It stops
+// at ctx's end (GenerateChain has no context: the block callback panics
+// with ctx's error, returned as it is).
+func (w *l2Workload) buildGeth(ctx context.Context, txs [][]*types.Transaction, coinbase common.Address) (err error) {
 	// GenerateChain panics when a transaction fails to apply.
 	defer func() {
 		if r := recover(); r != nil {
+			if e, ok := r.(error); ok && ctx.Err() != nil && errors.Is(e, ctx.Err()) {
+				err = e
+				return
+			}
 			err = fmt.Errorf("bench: go-ethereum block generation: %v", r)
 		}
 	}()
 	engine := beacon.New(ethash.NewFaker())
 	defer engine.Close()
 	_, blocks, _ := core.GenerateChainWithGenesis(w.geth, engine, w.blocks, func(n int, g *core.BlockGen) {
+		if err := ctx.Err(); err != nil {
+			panic(err)
+		}
 		g.SetCoinbase(coinbase)
 		for _, tx := range txs[n] {
 			g.AddTx(tx)

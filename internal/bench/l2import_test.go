@@ -55,7 +55,7 @@ func TestL2WorkloadEquivalent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := newL2Workload(l2Kinds[1], 20, 2, keys, btc)
+	w, err := newL2Workload(context.Background(), l2Kinds[1], 20, 2, keys, btc)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -229,7 +229,7 @@ func netSource(ctx context.Context, cfg NetSyncConfig, btc *l2Bitcoin, work stri
 		return nil, nil, "", err
 	}
 	start := time.Now()
-	txs, err := w.sign(keys)
+	txs, err := w.sign(ctx, keys)
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -240,7 +240,7 @@ func netSource(ctx context.Context, cfg NetSyncConfig, btc *l2Bitcoin, work stri
 	if have > 0 {
 		fmt.Fprintf(out, "source: resuming an unfinished build in %s at block %d of %d\n", dir, have, cfg.Blocks)
 	}
-	if err := w.buildOn(c, txs[have:], seq, btc, false); err != nil {
+	if err := w.buildOn(ctx, c, txs[have:], seq, btc, false); err != nil {
 		c.Close()
 		return nil, nil, "", err
 	}

@@ -3,10 +3,13 @@ package bench
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 )
@@ -51,7 +54,7 @@ func TestPrepareNetSyncResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	txs, err := w.sign(keys)
+	txs, err := w.sign(ctx, keys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +72,7 @@ func TestPrepareNetSyncResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.buildOn(c, txs[:3], seq, btc, false); err != nil {
+	if err := w.buildOn(ctx, c, txs[:3], seq, btc, false); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -97,5 +100,62 @@ func TestPrepareNetSyncResumes(t *testing.T) {
 	}
 	if heads[0] != heads[1] {
 		t.Fatalf("resumed head %s, fresh %s", heads[1], heads[0])
+	}
+}
+
+// TestNetSyncCancelled: Ctrl-C (a cancelled context) stops net-sync in
+// its first long phase: it returns ctx's error before the source chain
+// is built (before, signing and building ran to the end, minutes at the
+// default size, and only the export saw the context), and its work
+// directory is removed.
+func TestNetSyncCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	work := t.TempDir()
+	var out bytes.Buffer
+	_, err := RunNetSync(ctx, NetSyncConfig{Blocks: 1000, PerBlock: 20, Runs: 1, WorkDir: work}, &out)
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled\n%s", err, out.String())
+	}
+	if strings.Contains(out.String(), " built in ") {
+		t.Fatalf("the source chain was built after the cancel:\n%s", out.String())
+	}
+	if left, _ := os.ReadDir(work); len(left) != 0 {
+		t.Fatalf("left behind in the work dir: %v", left)
+	}
+}
+
+// TestWorkloadPhasesCancelled: each long phase of building a workload
+// (signing, our blocks, go-ethereum's blocks) returns ctx's error when
+// ctx is done, and builds nothing more.
+func TestWorkloadPhasesCancelled(t *testing.T) {
+	btc, err := openL2Bitcoin(filepath.Join(t.TempDir(), "bitcoin"), genesis.DefaultViewLag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer btc.Close()
+	w, seq, keys, err := netSyncWorkload(NetSyncConfig{Blocks: 4, PerBlock: 3}, btc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	txs, err := w.sign(context.Background(), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	if got, err := w.sign(done, keys); !errors.Is(err, context.Canceled) || got != nil {
+		t.Fatalf("sign: %v, %d blocks", err, len(got))
+	}
+	c, err := ourChain(w, btc, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := w.buildOn(done, c, txs, seq, btc, true); !errors.Is(err, context.Canceled) || c.Head().Number.Uint64() != 0 || len(w.oursHeaders) != 0 {
+		t.Fatalf("buildOn: %v, head %d", err, c.Head().Number)
+	}
+	if err := w.buildGeth(done, txs, common.Address{1}); !errors.Is(err, context.Canceled) || len(w.gethBlocks) != 0 {
+		t.Fatalf("buildGeth: %v, %d blocks", err, len(w.gethBlocks))
 	}
 }

@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"errors"
@@ -18,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hemi-go/hemi/internal/explorer"
 	"github.com/hemi-go/hemi/verify"
 	"github.com/hemi-go/hemi/verify/verifytest"
 )
@@ -37,7 +37,8 @@ const (
 type ProvenanceConfig struct {
 	Runs     int
 	Accounts int
-	// WorkDir holds the built .wasm (default a temporary directory).
+	// WorkDir holds the files Node.js runs (default a temporary
+	// directory).
 	WorkDir string
 }
 
@@ -74,7 +75,7 @@ func (c ProvenanceCase) Ratio() float64 { return c.WasmMS / c.VerifyMS }
 // ProvenanceResult is the benchmark's outcome.
 type ProvenanceResult struct {
 	Deposit, Tx ProvenanceCase
-	WasmMB      float64 // gzipped .wasm
+	WasmMB      float64 // gzipped .wasm, as the explorer serves it
 }
 
 // ResultLine is the last line RunProvenance prints: the sizes of the two
@@ -97,8 +98,11 @@ func (r ProvenanceResult) ResultLine() string {
 // tries over a state of Accounts accounts): a deposit at 6 + 10
 // confirmations (six before its mint, ten on the keystone's publication)
 // and a transfer whose keystone is 1,000 L2 blocks later (an EIP-2935
-// link); it verifies each natively and, built for GOOS=js GOARCH=wasm,
-// under Node.js, and prints one line per case and ResultLine last.
+// link); it verifies each natively and, with the explorer's embedded
+// WebAssembly build (explorer.EmbeddedVerifier: the bytes the node
+// serves, so it runs from any directory with no Go toolchain), under
+// Node.js, and prints which .wasm it measured, one line per case and
+// ResultLine last.
 func RunProvenance(ctx context.Context, cfg ProvenanceConfig, out io.Writer) (ProvenanceResult, error) {
 	var res ProvenanceResult
 	if cfg.Runs <= 0 {
@@ -113,13 +117,14 @@ func RunProvenance(ctx context.Context, cfg ProvenanceConfig, out io.Writer) (Pr
 	}
 	defer os.RemoveAll(dir)
 	fmt.Fprintf(out, "# provenance: %d-account state, %d timed verifications per case; %s/%s, %d CPUs, load average %s\n", cfg.Accounts, cfg.Runs, runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), loadAvg())
-	wasm, execJS, runJS, node, err := buildVerifierWasm(ctx, dir)
+	v, wasm, execJS, runJS, node, err := verifierFiles(dir)
 	if err != nil {
 		return res, err
 	}
-	if res.WasmMB, err = gzipMB(wasm); err != nil {
-		return res, err
-	}
+	res.WasmMB = float64(v.GzipBytes) / 1e6
+	fmt.Fprintf(out, "# wasm: the explorer's embedded verifier (internal/explorer/web/wasm, what the node serves; go generate ./internal/explorer\n"+
+		"# rebuilds it): %.2f MB, %.2f MB gzipped, sha256 %s, built by %s; the native verifier is this binary's, %s\n",
+		float64(len(v.Wasm))/1e6, res.WasmMB, v.SHA256[:16], v.GoVersion, runtime.Version())
 	for _, c := range []struct {
 		name string
 		spec verifytest.Spec
@@ -189,12 +194,18 @@ func measureBundle(ctx context.Context, name string, f *verifytest.Forged, runs 
 	// the scavenger would do it during the timed calls.
 	debug.FreeOSMemory()
 	for range runs {
+		if err := ctx.Err(); err != nil {
+			return pc, err
+		}
 		if err := call(); err != nil {
 			return pc, err
 		}
 	}
 	walls := make([]time.Duration, 0, runs)
 	for range runs {
+		if err := ctx.Err(); err != nil {
+			return pc, err
+		}
 		w0 := time.Now()
 		if err := call(); err != nil {
 			return pc, err
@@ -259,44 +270,25 @@ func genesisOf(id *verify.Identity) ([]byte, error) {
 	return json.Marshal(g)
 }
 
-// buildVerifierWasm builds verify/wasm for GOOS=js GOARCH=wasm into dir
-// and finds Node.js, Go's wasm_exec.js and the runner.
-func buildVerifierWasm(ctx context.Context, dir string) (wasm, execJS, runJS, node string, err error) {
+// verifierFiles writes the explorer's embedded verifier (the .wasm and
+// the wasm_exec.js of the Go that built it) and verify's Node.js runner
+// into dir and finds Node.js: no source tree and no Go toolchain needed,
+// and the bytes measured are those the explorer serves.
+func verifierFiles(dir string) (v explorer.Verifier, wasm, execJS, runJS, node string, err error) {
 	node, err = exec.LookPath("node")
 	if err != nil {
-		return "", "", "", "", errors.New("bench provenance needs Node.js (node on PATH) to run the WebAssembly verifier")
+		return v, "", "", "", "", errors.New("bench provenance needs Node.js (node on PATH) to run the WebAssembly verifier")
 	}
-	pkg, err := exec.CommandContext(ctx, "go", "list", "-e", "-f", "{{.Dir}}", "github.com/hemi-go/hemi/verify/wasm").Output()
-	if err != nil {
-		return "", "", "", "", fmt.Errorf("go list verify/wasm (run from the source tree): %w", err)
+	if v, err = explorer.EmbeddedVerifier(); err != nil {
+		return v, "", "", "", "", err
 	}
-	groot, err := exec.CommandContext(ctx, "go", "env", "GOROOT").Output()
-	if err != nil {
-		return "", "", "", "", err
+	wasm, execJS, runJS = filepath.Join(dir, "verify.wasm"), filepath.Join(dir, "wasm_exec.js"), filepath.Join(dir, "run.js")
+	for path, b := range map[string][]byte{wasm: v.Wasm, execJS: v.WasmExecJS, runJS: []byte(verify.WasmNodeRunner())} {
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return v, "", "", "", "", err
+		}
 	}
-	wasm = filepath.Join(dir, "verify.wasm")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", wasm, "github.com/hemi-go/hemi/verify/wasm")
-	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", "", "", "", fmt.Errorf("GOOS=js GOARCH=wasm go build: %w: %s", err, out)
-	}
-	return wasm, filepath.Join(strings.TrimSpace(string(groot)), "lib", "wasm", "wasm_exec.js"), filepath.Join(strings.TrimSpace(string(pkg)), "run.js"), node, nil
-}
-
-func gzipMB(path string) (float64, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return 0, err
-	}
-	var buf bytes.Buffer
-	w, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-	if _, err := w.Write(b); err != nil {
-		return 0, err
-	}
-	if err := w.Close(); err != nil {
-		return 0, err
-	}
-	return float64(buf.Len()) / 1e6, nil
+	return v, wasm, execJS, runJS, node, nil
 }
 
 func nodeVersion(node string) string {

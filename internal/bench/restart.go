@@ -144,6 +144,9 @@ func buildRestartNode(ctx context.Context, path string, size RestartSize, out io
 	go func() { rtDone <- rt.Run(ctx) }()
 	defer func() { cancel(); <-rtDone; rt.Close() }()
 	for mined := 0; mined < size.BTC; mined += 500 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if _, err := rt.MineEmpty(min(500, size.BTC-mined), addr); err != nil {
 			return nil, err
 		}
@@ -184,6 +187,9 @@ func buildRestartNode(ctx context.Context, path string, size RestartSize, out io
 	coinbase := crypto.PubkeyToAddress(seqKey.PublicKey)
 	span := int64(size.BTC - 2 - int(meta.ViewHeight))
 	for i := 1; i <= size.L2; i++ {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		vh := meta.ViewHeight + int32(int64(i)*span/int64(size.L2))
 		view, err := bv.MainChainAt(vh)
 		if err != nil {

@@ -7,12 +7,10 @@ import (
 	"slices"
 	"time"
 
-	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/types"
 
-	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/devnet/devnettest"
@@ -71,20 +69,16 @@ func depositToMint(ctx context.Context, interval time.Duration, out io.Writer) (
 		return res, fmt.Errorf("deposit to mint: the devnet genesis has no tunnel")
 	}
 	res.Confirmations, res.ViewLag = tc.DepositConfirmations, s.L2.Spec.Config.ViewLag
-	v, err := tunnel.NewVault(tc, &chaincfg.RegressionNetParams)
+	// The dev miner's second coinbase (mature on the stack) pays the
+	// vault, as a wallet would (the broadcast's signing takes
+	// milliseconds of the measured seconds).
+	start := time.Now()
+	dep, err := s.DepositFromCoinbase(2, common.HexToAddress("0x70997970C51812dc3A010C7d01b50e0d17dc79C8"), depositBenchSat)
 	if err != nil {
-		return res, err
-	}
-	dep, err := devDeposit(s, v, common.HexToAddress("0x70997970C51812dc3A010C7d01b50e0d17dc79C8"))
-	if err != nil {
-		return res, err
+		return res, fmt.Errorf("deposit to mint: %w", err)
 	}
 	op := wire.OutPoint{Hash: dep.TxHash(), Index: 0}
 	key := tunnel.DepositKey(op)
-	start := time.Now()
-	if err := s.BTC.AcceptTx(dep); err != nil {
-		return res, fmt.Errorf("deposit to mint: broadcast: %w", err)
-	}
 	fmt.Fprintf(out, "deposit to mint: %d sat deposit %s broadcast; a Bitcoin block every %s, L2 blocks every 1 s\n", depositBenchSat, op, interval)
 	t := time.NewTicker(interval)
 	defer t.Stop()
@@ -160,39 +154,4 @@ func depositToMint(ctx context.Context, interval time.Duration, out io.Writer) (
 			}
 		}
 	}
-}
-
-// devDeposit is a deposit of depositBenchSat to the vault for recipient,
-// spending the dev miner's second coinbase (mature on the stack).
-func devDeposit(s *devnettest.Stack, v *tunnel.Vault, recipient common.Address) (*wire.MsgTx, error) {
-	key, _, err := devnet.MinerKey()
-	if err != nil {
-		return nil, err
-	}
-	h2, ok := s.BTC.HashAt(2)
-	if !ok {
-		return nil, fmt.Errorf("deposit to mint: no block 2")
-	}
-	b2, err := s.BTC.Block(h2)
-	if err != nil {
-		return nil, err
-	}
-	cb := b2.Transactions[0]
-	change, err := key.PkScript(txgen.P2WPKH)
-	if err != nil {
-		return nil, err
-	}
-	sp := txgen.Spend{
-		Inputs:  []txgen.UTXO{{OutPoint: wire.OutPoint{Hash: cb.TxHash()}, Value: cb.TxOut[0].Value, Key: key, Kind: txgen.P2WPKH}},
-		Outputs: []*wire.TxOut{wire.NewTxOut(depositBenchSat, v.PkScript()), wire.NewTxOut(0, tunnel.RecipientScript(recipient))},
-		Change:  change, FeeRate: 2,
-	}
-	tx, _, _, err := sp.Build()
-	if err != nil {
-		return nil, err
-	}
-	if err := txgen.Sign(tx, sp.Inputs); err != nil {
-		return nil, err
-	}
-	return tx, nil
 }

@@ -36,6 +36,55 @@ var (
 	verifierSource string
 )
 
+// Verifier is the embedded provenance verifier, as a program outside
+// the browser runs it: `hemi bench provenance` measures these bytes, the
+// ones the explorer serves, so it needs neither the source tree nor a
+// Go toolchain and its figures are those of the page's verifier.
+type Verifier struct {
+	// Wasm is the .wasm, inflated; GzipBytes the size of the gzipped
+	// file the explorer serves.
+	Wasm      []byte
+	GzipBytes int
+	// WasmExecJS is Go's JavaScript glue of the toolchain that built
+	// Wasm (the glue of another Go version may not run it).
+	WasmExecJS []byte
+	// SHA256 is Wasm's digest in hex, checked against SOURCE's
+	// wasm-sha256; GoVersion is SOURCE's Go version.
+	SHA256, GoVersion string
+}
+
+// EmbeddedVerifier inflates the embedded verifier and checks it is the
+// build SOURCE records (a damaged or half-regenerated web/wasm is an
+// error, not a benchmark of other bytes).
+func EmbeddedVerifier() (Verifier, error) {
+	return inflateVerifier(verifierGz, wasmExecJS, verifierSource)
+}
+
+func inflateVerifier(gz, glue []byte, source string) (Verifier, error) {
+	v := Verifier{GzipBytes: len(gz), WasmExecJS: glue}
+	var want string
+	for _, l := range strings.Split(source, "\n") {
+		if s, ok := strings.CutPrefix(l, "wasm-sha256 "); ok {
+			want = s
+		}
+		if s, ok := strings.CutPrefix(l, "go "); ok {
+			v.GoVersion = s
+		}
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		return v, fmt.Errorf("explorer: the embedded verifier: %w", err)
+	}
+	if v.Wasm, err = io.ReadAll(zr); err != nil {
+		return v, fmt.Errorf("explorer: the embedded verifier: %w", err)
+	}
+	sum := sha256.Sum256(v.Wasm)
+	if v.SHA256 = hex.EncodeToString(sum[:]); v.SHA256 != want {
+		return v, fmt.Errorf("explorer: the embedded verifier's SHA-256 is %s, web/wasm/SOURCE says %q (run go generate ./internal/explorer)", v.SHA256, want)
+	}
+	return v, nil
+}
+
 // asset is one file under /static, kept both plain and gzipped.
 type asset struct {
 	ctype string

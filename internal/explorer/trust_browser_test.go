@@ -72,17 +72,8 @@ func realDeposit(t *testing.T, ctx context.Context) (*devnettest.Stack, wire.Out
 	}
 	// Mine until the mint's block is superfinal (the PoP miner publishes
 	// each keystone; MineBTC waits for its transactions in the mempool).
-	for i := 0; ; i++ {
-		if f, err := s.Finality(m.L2Block); err == nil && f.Superfinal {
-			break
-		}
-		if i > 200 {
-			t.Fatalf("the mint's block %d is not superfinal after %d Bitcoin blocks", m.L2Block, i)
-		}
-		if _, err := s.MineBTC(ctx, 1); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if _, err := s.MineUntilSuperfinal(ctx, m.L2Block, 200); err != nil {
+		t.Fatal(err)
 	}
 	rc, err := gethrpc.DialContext(ctx, s.RPCURL)
 	if err != nil {

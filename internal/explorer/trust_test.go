@@ -83,6 +83,11 @@ func TestStaticAssets(t *testing.T) {
 		t.Fatalf("the verifier's URL %s is not versioned by its SHA-256 %x", wasmURL, sum)
 	}
 	t.Logf("verify.wasm: %d bytes, %d gzipped", len(plain), len(gz))
+	v, err := EmbeddedVerifier()
+	if err != nil || !bytes.Equal(v.Wasm, plain) || v.GzipBytes != len(gz) || v.SHA256 != hex.EncodeToString(sum[:]) ||
+		!bytes.Equal(v.WasmExecJS, wasmExecJS) || !strings.HasPrefix(v.GoVersion, "go1.") {
+		t.Fatalf("EmbeddedVerifier is not the served verifier: %v (%d bytes, %d gzipped, sha256 %s, %q)", err, len(v.Wasm), v.GzipBytes, v.SHA256, v.GoVersion)
+	}
 
 	// No gzip: the plain bytes; an unversioned URL revalidates.
 	resp, body := e.fetch("/static/verify.wasm", map[string]string{"Accept-Encoding": "identity"})
@@ -126,6 +131,31 @@ func TestEmbeddedVerifier(t *testing.T) {
 		t.Fatalf("go run wasmgen.go -check: %v\n%s", err, out)
 	}
 	t.Log(strings.TrimSpace(string(out)))
+}
+
+// TestEmbeddedVerifierDamaged: bytes that are not SOURCE's build, or not
+// gzip, are an error naming the fix, never another verifier measured.
+func TestEmbeddedVerifierDamaged(t *testing.T) {
+	other := append(bytes.Clone(verifierGz[:len(verifierGz)-8]), 0, 0, 0, 0, 0, 0, 0, 0)
+	for _, c := range []struct {
+		name   string
+		gz     []byte
+		source string
+		want   string
+	}{
+		{"not gzip", []byte("\x00asm"), verifierSource, "embedded verifier"},
+		{"truncated", verifierGz[:len(verifierGz)/2], verifierSource, "embedded verifier"},
+		{"bad trailer", other, verifierSource, "embedded verifier"},
+		{"another build", verifierGz, strings.Replace(verifierSource, "wasm-sha256 ", "wasm-sha256 00", 1), "go generate ./internal/explorer"},
+		{"no digest", verifierGz, "go go1.26.8\n", "go generate ./internal/explorer"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := inflateVerifier(c.gz, wasmExecJS, c.source)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("got %v, want an error with %q", err, c.want)
+			}
+		})
+	}
 }
 
 // TestTrustPages: the chain-of-trust pages list every link the verifier

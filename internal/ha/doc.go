@@ -29,7 +29,12 @@
 //     them if it becomes leader) and hands each to the leader's
 //     JSON-RPC at once; whenever the leader changes, and after a failed
 //     send, it resends its whole pool (batches of 100; the leader answers
-//     "already known" for what it has). The leader's URL is learned from
+//     "already known" for what it has), with what it relayed and has not
+//     seen mined (relaykeep.go: kept apart from the pool, which may
+//     refuse or evict it, until the member's chain shows the sender's
+//     nonce past it; at most KeepTxs, KeepBytes and KeepFor, 4,096,
+//     8 MiB and an hour by default), which also goes into its own pool
+//     when it leads. The leader's URL is learned from
 //     the leader's Status (its Config.RPCURL, `ha.rpc_url`, by default
 //     its rpc.listen) over the raft port: nothing per member to list.
 //     Every request carries rpc.ForwardedHeader, and a node that does

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
+	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/txpool"
 	"github.com/ethereum/go-ethereum/core/types"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
@@ -73,6 +74,9 @@ type RelayPool interface {
 	// Content lists the pool's transactions per sender, nonce-sorted:
 	// pending (executable) and queued (waiting for a nonce gap).
 	Content() (pending, queued map[common.Address][]*types.Transaction)
+	// Add adds transactions (what the member relayed, once it leads)
+	// and returns one error per transaction.
+	Add(txs []*types.Transaction) []error
 }
 
 // RelayConfig configures a Relay. It is not modified after NewRelay.
@@ -83,6 +87,15 @@ type RelayConfig struct {
 	ID    common.Address
 	// Pool is the member's pool (required): resent to each new leader.
 	Pool RelayPool
+	// Chain is the member's chain: its head's nonces drop the kept
+	// transactions that were mined. Without it they leave only by
+	// KeepFor and the bounds (a new leader answers "nonce too low").
+	Chain RelayChain
+	// KeepTxs and KeepBytes bound the transactions kept after relaying
+	// them (DefaultRelayKeepTxs, DefaultRelayKeepBytes: the oldest go
+	// first), KeepFor how long one is kept unmined (DefaultRelayKeepFor).
+	KeepTxs, KeepBytes int
+	KeepFor            time.Duration
 	// Timeout bounds one request to the leader (DefaultRelayTimeout);
 	// Retry is how often a failed resend is tried again
 	// (DefaultRelayRetry).
@@ -97,6 +110,15 @@ type RelayConfig struct {
 //
 //   - Each transaction is kept in the member's own pool (the RPC server
 //     adds it first), so the member includes it if it becomes leader.
+//   - Each transaction the leader took is also kept by the relay until
+//     the member's chain shows it mined (its sender's nonce passed it:
+//     mined, or another of that nonce was), or for KeepFor (an hour), at
+//     most KeepTxs (4,096) and KeepBytes (8 MiB), the oldest dropped
+//     first: the pool may refuse what the leader took (a replacement it
+//     finds underpriced, a full pool) or evict it later, and a leader
+//     killed before mining it takes its own pool with it. The kept
+//     transactions go to each new leader with the pool, and into the
+//     member's own pool when it becomes leader.
 //   - It is sent at once to the leader's JSON-RPC, whose URL the leader
 //     announces in its Status (Config.RPCURL) over the raft port: no
 //     list of member URLs to configure or keep in step with the group.
@@ -124,6 +146,8 @@ type Relay struct {
 	// failures counts failed sends; the loop resends the pool until a
 	// resend began after the last one.
 	failures atomic.Uint64
+	// kept is what was relayed and not seen mined (keptSet).
+	kept *keptSet
 
 	mu      sync.Mutex
 	clients map[string]*gethrpc.Client // by leader URL
@@ -147,7 +171,16 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default().With("subsystem", "ha")
 	}
-	r := &Relay{cfg: cfg, log: cfg.Logger, clients: map[string]*gethrpc.Client{}}
+	if cfg.KeepTxs <= 0 {
+		cfg.KeepTxs = DefaultRelayKeepTxs
+	}
+	if cfg.KeepBytes <= 0 {
+		cfg.KeepBytes = DefaultRelayKeepBytes
+	}
+	if cfg.KeepFor <= 0 {
+		cfg.KeepFor = DefaultRelayKeepFor
+	}
+	r := &Relay{cfg: cfg, log: cfg.Logger, clients: map[string]*gethrpc.Client{}, kept: newKeptSet(cfg.KeepTxs, cfg.KeepBytes)}
 	r.total = hemimetrics.Register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: hemimetrics.Namespace, Subsystem: "ha", Name: "forward_total",
 		Help: "Transactions a member that does not lead sent to the group's leader, by result: forwarded, refused (the leader's answer), " +
@@ -177,6 +210,7 @@ func (r *Relay) Relay(ctx context.Context, raw []byte, hash common.Hash, kept bo
 	switch {
 	case err == nil || isAlreadyKnown(err):
 		r.total.WithLabelValues("forwarded").Inc()
+		r.keep(raw)
 		return nil
 	case isAnswer(err) && !isNotLeader(err):
 		r.total.WithLabelValues("refused").Inc()
@@ -186,10 +220,64 @@ func (r *Relay) Relay(ctx context.Context, raw []byte, hash common.Hash, kept bo
 	r.total.WithLabelValues("failed").Inc()
 	r.failures.Add(1)
 	if kept {
+		r.keep(raw)
 		r.log.Debug("transaction kept: the leader is resent the pool once it can be reached", "hash", hash, "err", err)
 		return nil
 	}
 	return fmt.Errorf("%w: %v", ErrLeaderUnreachable, err)
+}
+
+// keep adds raw to the kept transactions.
+func (r *Relay) keep(raw []byte) {
+	evicted, err := r.kept.add(raw, time.Now())
+	if err != nil {
+		r.log.Error("relayed transaction not kept", "err", err)
+		return
+	}
+	if evicted > 0 {
+		n, b := r.kept.size()
+		r.log.Warn("relayed transactions dropped unmined: the bound on those kept was reached", "dropped", evicted,
+			"kept", n, "bytes", b, "max_txs", r.cfg.KeepTxs, "max_bytes", r.cfg.KeepBytes)
+	}
+}
+
+// pruneKept drops the kept transactions mined by the chain's head or
+// expired.
+func (r *Relay) pruneKept() {
+	if n, _ := r.kept.size(); n == 0 {
+		return // no head state to open
+	}
+	var st *state.StateDB
+	if r.cfg.Chain != nil {
+		var err error
+		if st, err = r.cfg.Chain.StateAt(r.cfg.Chain.Head().Root); err != nil {
+			r.log.Debug("head state unavailable to prune relayed transactions", "err", err)
+			st = nil
+		}
+	}
+	if mined, expired := r.kept.prune(st, time.Now(), r.cfg.KeepFor); expired > 0 {
+		r.log.Warn("relayed transactions dropped unmined: kept for the longest allowed", "dropped", expired, "mined", mined, "keep_for", r.cfg.KeepFor)
+	}
+}
+
+// includeKept adds the kept transactions to this member's pool once it
+// leads (its pool may have refused or evicted some).
+func (r *Relay) includeKept() {
+	kept := r.kept.list()
+	if len(kept) == 0 {
+		return
+	}
+	txs := make([]*types.Transaction, len(kept))
+	for i, t := range kept {
+		txs[i] = t.tx
+	}
+	added := 0
+	for _, err := range r.cfg.Pool.Add(txs) {
+		if err == nil {
+			added++
+		}
+	}
+	r.log.Info("relayed transactions handed to this member's pool: it leads", "kept", len(kept), "added", added)
 }
 
 // send hands one transaction to the leader.
@@ -250,14 +338,23 @@ func (r *Relay) Run(ctx context.Context) error {
 		warnedTo string // the leader a failure was last logged at Warn for
 	)
 	self := raft.ServerID(r.cfg.ID.Hex())
+	var pruned time.Time
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-tick.C:
 		}
+		if time.Since(pruned) >= relayPrune {
+			r.pruneKept()
+			pruned = time.Now()
+		}
 		if r.cfg.Group.IsLeader() {
-			// Everything in the pool is this member's to include.
+			// Everything in the pool is this member's to include, and
+			// so is what it relayed to the leaders before it.
+			if sentTo != string(self) {
+				r.includeKept()
+			}
 			sentTo, doneAt = string(self), r.failures.Load()
 			continue
 		}
@@ -275,6 +372,7 @@ func (r *Relay) Run(ctx context.Context) error {
 		var sent int
 		err := lerr
 		if err == nil {
+			r.pruneKept()
 			sent, err = r.resend(ctx)
 		}
 		if err != nil {
@@ -297,13 +395,15 @@ func (r *Relay) Run(ctx context.Context) error {
 	}
 }
 
-// resend sends every transaction of the pool to the leader, per sender
-// in nonce order, in batches of resendBatch: the leader answers "already
-// known" for those it has, and refuses those it mined (nonce too low).
-// It fails if a batch cannot be delivered or the leader no longer leads.
+// resend sends every transaction of the pool, then the kept ones the
+// pool does not hold, to the leader, per sender in nonce order, in
+// batches of resendBatch: the leader answers "already known" for those
+// it has, and refuses those it mined (nonce too low). It fails if a
+// batch cannot be delivered or the leader no longer leads.
 func (r *Relay) resend(ctx context.Context) (int, error) {
 	pending, queued := r.cfg.Pool.Content()
 	var raws []hexutil.Bytes
+	inPool := map[common.Hash]bool{}
 	for _, set := range []map[common.Address][]*types.Transaction{pending, queued} {
 		for _, txs := range set {
 			for _, tx := range txs {
@@ -312,7 +412,13 @@ func (r *Relay) resend(ctx context.Context) (int, error) {
 					return 0, fmt.Errorf("encode pool transaction %s: %w", tx.Hash(), err)
 				}
 				raws = append(raws, b)
+				inPool[tx.Hash()] = true
 			}
+		}
+	}
+	for _, t := range r.kept.list() {
+		if !inPool[t.tx.Hash()] {
+			raws = append(raws, t.raw)
 		}
 	}
 	sent := 0

@@ -53,13 +53,29 @@ func (f *fakeLeadership) set(id, url string) {
 	f.id, f.url = id, url
 }
 
-// fakePool is a pool's content.
+// fakePool is a pool's content; Add records what it is given (when
+// added is set) and keeps nothing.
 type fakePool struct {
 	pending map[common.Address][]*types.Transaction
+	added   *addLog
+}
+
+type addLog struct {
+	mu  sync.Mutex
+	txs []*types.Transaction
 }
 
 func (p fakePool) Content() (map[common.Address][]*types.Transaction, map[common.Address][]*types.Transaction) {
 	return p.pending, nil
+}
+
+func (p fakePool) Add(txs []*types.Transaction) []error {
+	if p.added != nil {
+		p.added.mu.Lock()
+		p.added.txs = append(p.added.txs, txs...)
+		p.added.mu.Unlock()
+	}
+	return make([]error, len(txs))
 }
 
 // fakeLeader is a leader's JSON-RPC: it answers every
@@ -151,6 +167,22 @@ func newRelay(t *testing.T, lead ha.Leadership, pool ha.RelayPool, reg prometheu
 		t.Fatal(err)
 	}
 	return r
+}
+
+// runRelay runs r until the test ends (then Run must return nil); the
+// context is Run's.
+func runRelay(t *testing.T, r *ha.Relay) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	return ctx
 }
 
 // TestRelaySend: each answer of the leader, each failure to reach one,
@@ -291,15 +323,7 @@ func TestRelayResendsPool(t *testing.T) {
 	a := newFakeLeader(t, refuse("already known"))
 	b := newFakeLeader(t, ok)
 	r := newRelay(t, lead, pool, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- r.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+	ctx := runRelay(t, r)
 	check := func(srv *fakeLeader, wantRequests int) {
 		t.Helper()
 		txs := waitGot(t, srv, len(all))

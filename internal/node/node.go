@@ -346,7 +346,7 @@ func New(cfg Config) (_ *Node, err error) {
 		}
 		if rpcOn {
 			if n.relay, err = ha.NewRelay(ha.RelayConfig{Group: n.HA, ID: crypto.PubkeyToAddress(cfg.Key.PublicKey),
-				Pool: n.Pool, Logger: log.With("subsystem", "ha"), Registerer: cfg.Registerer}); err != nil {
+				Pool: n.Pool, Chain: n.Chain, Logger: log.With("subsystem", "ha"), Registerer: cfg.Registerer}); err != nil {
 				return nil, err
 			}
 		}

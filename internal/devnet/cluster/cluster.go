@@ -270,6 +270,13 @@ func (c *Cluster) writeGenesis(keys []*ecdsa.PrivateKey) error {
 // and, for a sequencer, its 0600 seal key.
 func (c *Cluster) layout(keys []*ecdsa.PrivateKey) error {
 	total := c.cfg.Sequencers + c.cfg.Followers
+	// Every node's ports at once: ports taken one node at a time were
+	// free again for the next node (one node's JSON-RPC port was seen to
+	// be another's libp2p port).
+	all, err := freePorts(4 * total)
+	if err != nil {
+		return err
+	}
 	for i := range total {
 		n := &Node{Index: i, Sequencer: i < c.cfg.Sequencers}
 		if n.Sequencer {
@@ -282,10 +289,7 @@ func (c *Cluster) layout(keys []*ecdsa.PrivateKey) error {
 		if err := os.MkdirAll(n.Dir, 0o700); err != nil {
 			return err
 		}
-		ports, err := freePorts(4)
-		if err != nil {
-			return err
-		}
+		ports := all[4*i : 4*i+4]
 		n.RPC, n.P2P = ports[0], ports[1]
 		idPath := filepath.Join(n.Dir, "regtest", "l2", netp2p.IdentityFile)
 		id, err := netp2p.LoadIdentity(idPath)

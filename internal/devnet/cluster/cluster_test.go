@@ -75,6 +75,23 @@ func startCluster(t *testing.T, seqs, followers int) *Cluster {
 	return c
 }
 
+// startLeading starts a cluster (startCluster) and waits until its
+// leader has built block 2; ctx ends after d or with the test.
+func startLeading(t *testing.T, seqs, followers int, d time.Duration) (c *Cluster, ctx context.Context, leader int) {
+	t.Helper()
+	c = startCluster(t, seqs, followers)
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	leader, err := c.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitHead(ctx, leader, 2); err != nil {
+		t.Fatal(err)
+	}
+	return c, ctx, leader
+}
+
 // blockHash is node i's hash at number via eth_getBlockByNumber's hash
 // field (not recomputed from the header: the node's header has fields
 // go-ethereum's does not).
@@ -183,16 +200,7 @@ func load(ctx context.Context, c *Cluster, acc int, out chan<- committed) {
 // lost, no height has two blocks on any node, and every node ends on the
 // same head.
 func TestLeaderKill9(t *testing.T) {
-	c := startCluster(t, 3, 2)
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
-	leader, err := c.WaitLeader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WaitHead(ctx, leader, 2); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx, leader := startLeading(t, 3, 2, 4*time.Minute)
 	lctx, stopLoad := context.WithCancel(ctx)
 	receipts := make(chan committed, 1024)
 	loadDone := make(chan struct{})

@@ -112,16 +112,7 @@ func sealer(ctx context.Context, t *testing.T, c *Cluster, i int, hash common.Ha
 // leads (kept in the survivor's pool; the new leader includes its own, the
 // other survivor resends its pool to it).
 func TestNonLeaderRelays(t *testing.T) {
-	c := startCluster(t, 3, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	leader, err := c.WaitLeader(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.WaitHead(ctx, leader, 2); err != nil {
-		t.Fatal(err)
-	}
+	c, ctx, leader := startLeading(t, 3, 1, 3*time.Minute)
 	var others []int
 	for _, n := range c.Nodes {
 		if n.Sequencer && n.Index != leader {
@@ -162,6 +153,7 @@ func TestNonLeaderRelays(t *testing.T) {
 	t.Logf("3 transfers sent to %s mined after %d ms", c.Nodes[follower].Name, took.Milliseconds())
 	// A leader may hand over meanwhile (its Bitcoin index a block behind
 	// the regtest tip): kill whoever leads now.
+	var err error
 	if leader, err = c.WaitLeader(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -191,4 +183,50 @@ func TestNonLeaderRelays(t *testing.T) {
 	took, _ = waitMined(ctx, t, c, append(others, follower), append(early, late...), "sent to the survivors")
 	t.Logf("after the kill of %s, %s leads; 8 transfers sent to both survivors mined on them and the follower after %d ms",
 		c.Nodes[leader].Name, c.Nodes[newLeader].Name, took.Milliseconds())
+}
+
+// TestRelayedSurvivesLeaderKill is issue 10's lost-relay case: a member
+// that does not lead relays transactions to the leader, which is killed
+// (kill -9) before it mines them; the transactions the member's RPC
+// accepted are mined by the next leader, whichever survivor that is (the
+// relaying member includes them itself, or re-relays them to the other).
+// Transactions sent to the killed leader itself come back with it: its
+// pool's journal holds them and, restarted as a member that does not
+// lead, it relays them to the new leader.
+func TestRelayedSurvivesLeaderKill(t *testing.T) {
+	c, ctx, leader := startLeading(t, 3, 0, 3*time.Minute)
+	var err error
+	if leader, err = c.WaitLeader(ctx); err != nil {
+		t.Fatal(err)
+	}
+	via := (leader + 1) % 3
+	// Sent and relayed (the RPC answers once the leader took them), and
+	// sent to the leader itself; then the leader is killed at once: with
+	// 1 s blocks it holds them unmined in its pool.
+	relayed := sendTransfers(ctx, t, c, via, 4, 3)
+	direct := sendTransfers(ctx, t, c, leader, 5, 2)
+	if err := c.Kill(leader); err != nil {
+		t.Fatal(err)
+	}
+	var survivors []int
+	for i := range 3 {
+		if i != leader {
+			survivors = append(survivors, i)
+		}
+	}
+	newLeader, err := c.WaitLeader(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took, _ := waitMined(ctx, t, c, survivors, relayed, "relayed to the killed leader")
+	t.Logf("3 transfers relayed by %s to %s, which was killed; %s leads; mined after %d ms",
+		c.Nodes[via].Name, c.Nodes[leader].Name, c.Nodes[newLeader].Name, took.Milliseconds())
+	if err := c.Restart(leader); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.WaitRejoined(ctx, leader); err != nil {
+		t.Fatal(err)
+	}
+	took, _ = waitMined(ctx, t, c, []int{0, 1, 2}, direct, "sent to the killed leader")
+	t.Logf("2 transfers sent to %s before its kill mined %d ms after it rejoined", c.Nodes[leader].Name, took.Milliseconds())
 }
