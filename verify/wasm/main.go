@@ -15,7 +15,7 @@
 // The module exports three functions (go:wasmexport) instead of a
 // syscall/js callback: the bundle goes in as bytes verifier.js writes
 // into a buffer of the module's memory, followed by the options frame
-// (options.go), and the result comes back as its JSON's bytes. A
+// (verify.ParseInputFrame), and the result comes back as its JSON's bytes. A
 // syscall/js callback cost about 100 µs a call in V8 (the event hand-off
 // to a goroutine, the string's copies, reading each option through a
 // call out of WebAssembly, building the result back through syscall/js),
@@ -74,8 +74,8 @@ func run(bundleLen int32) int32 {
 	if bundleLen == notString {
 		r = &verify.Result{FailedLink: verify.LinkBundle, Error: "verifyBundle(json, options): json must be a string", Proved: []verify.Proved{}}
 	} else if bundleLen < 0 || int(bundleLen) > len(input) {
-		r = &verify.Result{FailedLink: verify.LinkBundle, Error: "verifyBundle: " + errFrame.Error(), Proved: []verify.Proved{}}
-	} else if in, err := decodeOptions(input[bundleLen:]); err != nil {
+		r = &verify.Result{FailedLink: verify.LinkBundle, Error: "verifyBundle: " + verify.ErrInputFrame.Error(), Proved: []verify.Proved{}}
+	} else if in, err := verify.ParseInputFrame(input[bundleLen:]); err != nil {
 		r = &verify.Result{FailedLink: verify.LinkBundle, Error: "options: " + err.Error(), Proved: []verify.Proved{}}
 	} else {
 		r = verify.VerifyInput(input[:bundleLen], in, time.Now())

@@ -10,7 +10,7 @@
 //
 // It calls the module's exports (go:wasmexport, verify/wasm/main.go)
 // directly: the bundle's UTF-8 bytes and a frame describing the options
-// (verify/wasm/options.go) are written into the module's memory, and the
+// (verify/inputframe.go) are written into the module's memory, and the
 // result's JSON read back from it. JavaScript reports only what each
 // option holds; the verifier checks it, with the messages `hemi verify`
 // would give.
