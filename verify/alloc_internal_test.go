@@ -3,6 +3,7 @@ package verify
 import (
 	"os"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/rlp"
@@ -79,5 +80,32 @@ func TestVerifyAllocs(t *testing.T) {
 	t.Logf("%.0f allocations per verification", n)
 	if n > maxVerifyAllocs {
 		t.Errorf("%.0f allocations per verification, at most %d expected", n, maxVerifyAllocs)
+	}
+}
+
+// TestVerifyInputAllocs bounds the allocations of one whole verification
+// from the user's input, the call the WebAssembly verifier makes: the
+// genesis file parsed without its hash (which no check reads, and which
+// took a second decoding and an encoding of the file: 1,971 allocations
+// then, 1,659 now), the bundle verified.
+func TestVerifyInputAllocs(t *testing.T) {
+	data, err := os.ReadFile("testdata/devnet_transfer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := os.ReadFile("testdata/devnet_genesis.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Input{Genesis: string(g)}
+	n := testing.AllocsPerRun(20, func() {
+		if r := VerifyInput(data, in, time.Time{}); !r.OK {
+			t.Fatal(r.Error)
+		}
+	})
+	const maxInputAllocs = 1750
+	t.Logf("%.0f allocations per verification from the input", n)
+	if n > maxInputAllocs {
+		t.Errorf("%.0f allocations per verification from the input, at most %d expected", n, maxInputAllocs)
 	}
 }

@@ -4,7 +4,9 @@
 // transaction or a tunnel deposit, and says in words what it proved or
 // which link failed. It imports nothing of the node's internal/ packages
 // (TestNoInternalImports lists its imports transitively), so it can be
-// audited alone and compiled to WebAssembly (verify/wasm).
+// audited alone and compiled to WebAssembly (verify/wasm; its
+// JavaScript hands the options over as a frame ParseInputFrame reads,
+// inputframe.go).
 //
 // # Trust
 //

@@ -141,19 +141,33 @@ func TestWasmOptions(t *testing.T) {
 		options string // the options object, as JSON
 		native  *verify.Input
 		want    string
+		bundle  string // verifyBundle's first argument as JSON, if not the devnet bundle
 	}{
-		{"genesis not a string", `{"genesis": 5}`, nil, "options: genesis must be a string"},
-		{"checkpoints not an array", `{"checkpoints": "0:00"}`, nil, "options: checkpoints must be an array"},
-		{"a checkpoint not a string", `{"checkpoints": [0]}`, nil, "options: checkpoints[0] must be"},
-		{"confirmations negative", `{"minKeystoneConfs": -1}`, nil, "options: minKeystoneConfs must be a whole number"},
-		{"confirmations not a number", `{"minDepositConfs": "6"}`, nil, "options: minDepositConfs must be a number"},
-		{"null fields", `{"genesis": ` + strconvQuote(string(gen)) + `, "headers": null, "checkpoints": null}`, &verify.Input{Genesis: string(gen)}, ""},
+		{"bundle not a string", `{}`, nil, "verifyBundle(json, options): json must be a string", `{"a": 1}`},
+		{"options not an object", `"genesis"`, nil, "options: want an object, got a string", ""},
+		{"options a number", `7`, nil, "options: want an object, got a number", ""},
+		{"genesis an object", `{"genesis": {"version": 1}}`, nil, "options: genesis must be a string, got a object", ""},
+		{"headers an array", `{"headers": ["00"]}`, nil, "options: headers must be a string, got a object", ""},
+		{"a checkpoint null", `{"checkpoints": ["0:00", null]}`, nil, "options: checkpoints[1] must be a \"HEIGHT:HASH\" string, got a null", ""},
+		{"a checkpoint an array", `{"checkpoints": [["0:00"]]}`, nil, "options: checkpoints[0] must be a \"HEIGHT:HASH\" string, got a object", ""},
+		{"confirmations a fraction", `{"minDepositConfs": 1.5}`, nil, "options: minDepositConfs must be a whole number", ""},
+		{"confirmations too large", `{"minDepositConfs": 4294967296}`, nil, "options: minDepositConfs must be a whole number", ""},
+		{"genesis not a string", `{"genesis": 5}`, nil, "options: genesis must be a string", ""},
+		{"checkpoints not an array", `{"checkpoints": "0:00"}`, nil, "options: checkpoints must be an array", ""},
+		{"a checkpoint not a string", `{"checkpoints": [0]}`, nil, "options: checkpoints[0] must be", ""},
+		{"confirmations negative", `{"minKeystoneConfs": -1}`, nil, "options: minKeystoneConfs must be a whole number", ""},
+		{"confirmations not a number", `{"minDepositConfs": "6"}`, nil, "options: minDepositConfs must be a number", ""},
+		{"null fields", `{"genesis": ` + strconvQuote(string(gen)) + `, "headers": null, "checkpoints": null}`, &verify.Input{Genesis: string(gen)}, "", ""},
 		{"every field", `{"genesis": ` + strconvQuote(string(gen)) + `, "checkpoints": ["0:0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"], "minKeystoneConfs": 2, "minDepositConfs": 1}`,
-			&verify.Input{Genesis: string(gen), Checkpoints: []string{"0:0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"}, MinKeystoneConfs: 2, MinDepositConfs: 1}, ""},
+			&verify.Input{Genesis: string(gen), Checkpoints: []string{"0:0f9188f13cb7b2c71f2a335e3a4fc328bf5beb436012afca590b1a11466e2206"}, MinKeystoneConfs: 2, MinDepositConfs: 1}, "", ""},
 	}
 	var raw []string
 	for _, c := range cases {
-		raw = append(raw, `{"bundle": `+strconvQuote(string(bundle))+`, "options": `+c.options+`}`)
+		b := c.bundle
+		if b == "" {
+			b = strconvQuote(string(bundle))
+		}
+		raw = append(raw, `{"bundle": `+b+`, "options": `+c.options+`}`)
 	}
 	cp := filepath.Join(dir, "options.json")
 	if err := os.WriteFile(cp, []byte("["+strings.Join(raw, ",")+"]"), 0o644); err != nil {

@@ -17,8 +17,9 @@ import (
 	"sync"
 )
 
-// The provenance verifier compiled to WebAssembly and Go's JavaScript
-// glue for it, built by wasmgen.go (`go generate ./internal/explorer`)
+// The provenance verifier compiled to WebAssembly, Go's JavaScript glue
+// for it and the verifier's own JavaScript face (verifier.js, which
+// defines verifyBundle over the module's exports), built by wasmgen.go (`go generate ./internal/explorer`)
 // and embedded, so the node binary serves them with no build step a user
 // could forget and no Go toolchain at run time. TestEmbeddedVerifier
 // fails when verify/ changed since the last generate (and, with the same
@@ -30,6 +31,8 @@ var (
 	verifierGz []byte
 	//go:embed web/wasm/wasm_exec.js
 	wasmExecJS []byte
+	//go:embed web/wasm/verifier.js
+	verifierJS []byte
 	// verifierSource is wasmgen's record of the build; its wasm-sha256
 	// versions the verifier's URL.
 	//go:embed web/wasm/SOURCE
@@ -119,6 +122,7 @@ func loadStatics(sub fs.FS) (statics, error) {
 		s[d.Name()] = newAsset(d.Name(), b)
 	}
 	s["wasm_exec.js"] = newAsset("wasm_exec.js", wasmExecJS)
+	s["verifier.js"] = newAsset("verifier.js", verifierJS)
 	wasm := &asset{ctype: "application/wasm", gz: verifierGz}
 	for _, l := range strings.Split(verifierSource, "\n") {
 		if sum, ok := strings.CutPrefix(l, "wasm-sha256 "); ok && len(sum) == 64 {

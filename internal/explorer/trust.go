@@ -67,14 +67,14 @@ type trustData struct {
 	// Genesis is the network's genesis file's path ("" when this node
 	// does not serve it).
 	Genesis string
-	// Wasm and Exec are the verifier's and its glue's versioned URLs,
-	// Script the page's.
-	Wasm, Exec, Script string
+	// Wasm, Exec and Verifier are the verifier's, Go's glue's and the
+	// verifier's JavaScript face's versioned URLs, Script the page's.
+	Wasm, Exec, Verifier, Script string
 }
 
 // trustPage fills the page for kind and what.
 func (e *Explorer) trustPage(kind, what, base string) trustData {
-	d := trustData{Kind: kind, What: what, Wasm: e.static.url("verify.wasm"), Exec: e.static.url("wasm_exec.js"), Script: e.static.url("trust.js")}
+	d := trustData{Kind: kind, What: what, Wasm: e.static.url("verify.wasm"), Exec: e.static.url("wasm_exec.js"), Verifier: e.static.url("verifier.js"), Script: e.static.url("trust.js")}
 	for _, l := range trustLinks {
 		if !(l.Deposit && kind == verify.KindTx) && !(l.TxOnly && kind == verify.KindDeposit) {
 			d.Links = append(d.Links, l)

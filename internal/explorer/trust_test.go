@@ -104,7 +104,7 @@ func TestStaticAssets(t *testing.T) {
 	}
 
 	// Go's glue, and the pages' own files.
-	for name, ctype := range map[string]string{"wasm_exec.js": "text/javascript", "trust.js": "text/javascript", "explorer.css": "text/css", "explorer.js": "text/javascript"} {
+	for name, ctype := range map[string]string{"wasm_exec.js": "text/javascript", "verifier.js": "text/javascript", "trust.js": "text/javascript", "explorer.css": "text/css", "explorer.js": "text/javascript"} {
 		resp, gz := e.fetch("/static/"+name, map[string]string{"Accept-Encoding": "gzip"})
 		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) || resp.Header.Get("Content-Encoding") != "gzip" {
 			t.Fatalf("GET /static/%s: %d %v", name, resp.StatusCode, resp.Header)
@@ -204,7 +204,7 @@ func TestTrustPageWeight(t *testing.T) {
 	e := newEnv(t)
 	_, html, _ := e.get("/provenance/deposit/" + strings.Repeat("ab", 32) + ":0")
 	total := len(html)
-	for _, name := range []string{"explorer.css", "explorer.js", "wasm_exec.js", "trust.js"} {
+	for _, name := range []string{"explorer.css", "explorer.js", "wasm_exec.js", "verifier.js", "trust.js"} {
 		_, body := e.fetch("/static/"+name, nil)
 		total += len(body)
 	}

@@ -8,13 +8,15 @@
 //
 // It writes verify.wasm.gz (the build, gzip-compressed: the explorer
 // serves these bytes as they are), wasm_exec.js (Go's JavaScript glue,
-// which belongs to the toolchain that built the .wasm) and SOURCE: the Go
+// which belongs to the toolchain that built the .wasm), verifier.js (the
+// verifier's JavaScript face, verify/wasm/verifier.js, which calls the
+// module's exports and so belongs to the same sources) and SOURCE: the Go
 // version, the build flags, a digest of every input of the build (the
 // module's own files of each package the verifier links, and the
 // version of every other module it links) and the .wasm's SHA-256.
 //
-// -check recomputes the digest and fails if the sources changed since
-// the last generate; with the same Go version it also rebuilds and
+// -check recomputes the digest (verifier.js included) and fails if the
+// sources changed since the last generate; with the same Go version it also rebuilds and
 // compares the bytes, so the embedded verifier is exactly the build of
 // the tree's verify/ (the build is reproducible: -trimpath, no build id).
 package main
@@ -37,9 +39,11 @@ import (
 )
 
 const (
-	pkg    = "github.com/hemi-go/hemi/verify/wasm"
-	module = "github.com/hemi-go/hemi"
-	outDir = "web/wasm"
+	pkg = "github.com/hemi-go/hemi/verify/wasm"
+	// verifierJS is pkg's JavaScript face, copied beside the build.
+	verifierJS = "verifier.js"
+	module     = "github.com/hemi-go/hemi"
+	outDir     = "web/wasm"
 )
 
 // buildFlags are the go build flags; the environment adds GOOS=js
@@ -113,7 +117,11 @@ func sourceDigest() (string, error) {
 		case p.Module == nil:
 			return "", fmt.Errorf("package %s has no module", p.ImportPath)
 		case p.Module.Path == module:
-			for _, f := range append(slices.Clone(p.GoFiles), p.EmbedFiles...) {
+			files := append(slices.Clone(p.GoFiles), p.EmbedFiles...)
+			if p.ImportPath == pkg {
+				files = append(files, verifierJS)
+			}
+			for _, f := range files {
 				b, err := os.ReadFile(filepath.Join(p.Dir, f))
 				if err != nil {
 					return "", err
@@ -135,6 +143,17 @@ func sourceDigest() (string, error) {
 		h.Write([]byte(l + "\n"))
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readVerifierJS is pkg's verifier.js.
+func readVerifierJS() ([]byte, error) {
+	cmd := exec.Command("go", "list", "-f", "{{.Dir}}", pkg)
+	cmd.Env = wasmEnv()
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list %s: %w", pkg, err)
+	}
+	return os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), verifierJS))
 }
 
 // build compiles the verifier into a temporary file and returns its bytes.
@@ -192,6 +211,10 @@ func generate() error {
 	if err != nil {
 		return err
 	}
+	face, err := readVerifierJS()
+	if err != nil {
+		return err
+	}
 	var gz bytes.Buffer
 	zw, _ := gzip.NewWriterLevel(&gz, gzip.BestCompression) // no name, no time: the bytes depend on the input only
 	if _, err := zw.Write(wasm); err != nil {
@@ -203,7 +226,7 @@ func generate() error {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
-	for name, b := range map[string][]byte{"verify.wasm.gz": gz.Bytes(), "wasm_exec.js": glue, "SOURCE": []byte(manifest(goVer, digest, wasm))} {
+	for name, b := range map[string][]byte{"verify.wasm.gz": gz.Bytes(), "wasm_exec.js": glue, verifierJS: face, "SOURCE": []byte(manifest(goVer, digest, wasm))} {
 		if err := os.WriteFile(filepath.Join(outDir, name), b, 0o644); err != nil {
 			return err
 		}
@@ -229,6 +252,13 @@ func runCheck() error {
 	}
 	if fields["sources"] != digest {
 		return fmt.Errorf("the embedded verifier was built from other sources than verify/'s today (digest %s, now %s): %s", fields["sources"], digest, stale)
+	}
+	face, err := readVerifierJS()
+	if err != nil {
+		return err
+	}
+	if have, err := os.ReadFile(filepath.Join(outDir, verifierJS)); err != nil || !bytes.Equal(have, face) {
+		return fmt.Errorf("web/wasm/%s is not verify/wasm/%s: %s", verifierJS, verifierJS, stale)
 	}
 	gzBytes, err := os.ReadFile(filepath.Join(outDir, "verify.wasm.gz"))
 	if err != nil {

@@ -1,7 +1,8 @@
 // The chain-of-trust page's script: it fetches the provenance bundle
 // from the node's own JSON-RPC (hemi_getProvenance, same origin), loads
 // the verifier compiled to WebAssembly (Go's wasm_exec.js defines Go;
-// the verifier's main installs verifyBundle(json, options)), checks the
+// the verifier's verifier.js defines installVerifyBundle, which makes
+// verifyBundle(json, options) over the started module), checks the
 // bundle and marks each link verified, failed or not reached. It also
 // checks a bundle file the user picks. The page reads without it.
 (function () {
@@ -26,6 +27,7 @@
     if (verifier) return verifier;
     verifier = (async function () {
       if (typeof Go !== "function") throw new Error("Go's wasm_exec.js did not load");
+      if (typeof installVerifyBundle !== "function") throw new Error("the verifier's verifier.js did not load");
       var go = new Go();
       var res = await fetch(root.dataset.wasm);
       if (!res.ok) throw new Error("the verifier: HTTP " + res.status);
@@ -35,9 +37,8 @@
       } else {
         inst = (await WebAssembly.instantiate(await res.arrayBuffer(), go.importObject)).instance;
       }
-      go.run(inst); // main installs verifyBundle, then waits
-      if (typeof globalThis.verifyBundle !== "function") throw new Error("the verifier did not start");
-      return globalThis.verifyBundle;
+      go.run(inst); // starts Go's runtime; main waits
+      return installVerifyBundle(inst);
     })();
     verifier.catch(function () { verifier = null; });
     return verifier;
