@@ -271,7 +271,7 @@ func genesisOf(id *verify.Identity) ([]byte, error) {
 }
 
 // verifierFiles writes the explorer's embedded verifier (the .wasm and
-// the wasm_exec.js of the Go that built it) and verify's Node.js runner
+// the wasm_exec.js of the Go that built it, and verifier.js) and verify's Node.js runner
 // into dir and finds Node.js: no source tree and no Go toolchain needed,
 // and the bytes measured are those the explorer serves.
 func verifierFiles(dir string) (v explorer.Verifier, wasm, execJS, runJS, node string, err error) {
@@ -283,7 +283,9 @@ func verifierFiles(dir string) (v explorer.Verifier, wasm, execJS, runJS, node s
 		return v, "", "", "", "", err
 	}
 	wasm, execJS, runJS = filepath.Join(dir, "verify.wasm"), filepath.Join(dir, "wasm_exec.js"), filepath.Join(dir, "run.js")
-	for path, b := range map[string][]byte{wasm: v.Wasm, execJS: v.WasmExecJS, runJS: []byte(verify.WasmNodeRunner())} {
+	// run.js loads verifier.js from its own directory.
+	face := filepath.Join(dir, "verifier.js")
+	for path, b := range map[string][]byte{wasm: v.Wasm, execJS: v.WasmExecJS, runJS: []byte(verify.WasmNodeRunner()), face: v.VerifierJS} {
 		if err := os.WriteFile(path, b, 0o644); err != nil {
 			return v, "", "", "", "", err
 		}

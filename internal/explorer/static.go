@@ -51,6 +51,9 @@ type Verifier struct {
 	// WasmExecJS is Go's JavaScript glue of the toolchain that built
 	// Wasm (the glue of another Go version may not run it).
 	WasmExecJS []byte
+	// VerifierJS is verify/wasm/verifier.js, the verifier's JavaScript
+	// face (installVerifyBundle), as the explorer serves it.
+	VerifierJS []byte
 	// SHA256 is Wasm's digest in hex, checked against SOURCE's
 	// wasm-sha256; GoVersion is SOURCE's Go version.
 	SHA256, GoVersion string
@@ -60,11 +63,11 @@ type Verifier struct {
 // build SOURCE records (a damaged or half-regenerated web/wasm is an
 // error, not a benchmark of other bytes).
 func EmbeddedVerifier() (Verifier, error) {
-	return inflateVerifier(verifierGz, wasmExecJS, verifierSource)
+	return inflateVerifier(verifierGz, wasmExecJS, verifierJS, verifierSource)
 }
 
-func inflateVerifier(gz, glue []byte, source string) (Verifier, error) {
-	v := Verifier{GzipBytes: len(gz), WasmExecJS: glue}
+func inflateVerifier(gz, glue, face []byte, source string) (Verifier, error) {
+	v := Verifier{GzipBytes: len(gz), WasmExecJS: glue, VerifierJS: face}
 	var want string
 	for _, l := range strings.Split(source, "\n") {
 		if s, ok := strings.CutPrefix(l, "wasm-sha256 "); ok {

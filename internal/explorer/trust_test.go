@@ -150,7 +150,7 @@ func TestEmbeddedVerifierDamaged(t *testing.T) {
 		{"no digest", verifierGz, "go go1.26.8\n", "go generate ./internal/explorer"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := inflateVerifier(c.gz, wasmExecJS, c.source)
+			_, err := inflateVerifier(c.gz, wasmExecJS, verifierJS, c.source)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error with %q", err, c.want)
 			}
