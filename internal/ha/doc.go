@@ -72,7 +72,9 @@
 //     (default 1) of the best height its Bitcoin peers announce (judged
 //     by heights, never by the clock: an hour without a Bitcoin block is
 //     normal), its FSM waits for nothing, and its head is the last applied
-//     block. A leader that is not (a stale member that won an election,
+//     block or the committed block the FSM is storing (Status.Applying:
+//     the head moves inside the store, before the block counts as
+//     applied). A leader that is not (a stale member that won an election,
 //     or a leader that fell behind) hands leadership to the caught-up
 //     member with the most applied blocks (LeadershipTransferToServer);
 //     so does a leader whose chain has not advanced for 3 block times.

@@ -60,10 +60,16 @@ type fsm struct {
 	// Apply (the group committed it), by hash, for Commit's log line.
 	committedAt sync.Map // common.Hash -> time.Time
 
-	mu      sync.Mutex
-	last    *Ref // nil until the first entry (or a snapshot) is applied
-	waiting string
-	stopped bool // an Apply was abandoned: no snapshot may be taken after it
+	mu   sync.Mutex
+	last *Ref // nil until the first entry (or a snapshot) is applied
+	// applying is the block Apply is storing (the child of last), from
+	// before the chain may take it until last is set to it: the chain's
+	// head moves to it inside the store, so a head equal to applying is
+	// the last committed block being applied, not a head ahead of the
+	// group (notCaughtUp).
+	applying *Ref
+	waiting  string
+	stopped  bool // an Apply was abandoned: no snapshot may be taken after it
 }
 
 // lastApplied is the last applied block (nil: none yet).
@@ -75,6 +81,22 @@ func (f *fsm) lastApplied() *Ref {
 	}
 	r := *f.last
 	return &r
+}
+
+// applyState returns the last applied block and the block being
+// applied (nil when none), read together.
+func (f *fsm) applyState() (last, applying *Ref) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.last != nil {
+		r := *f.last
+		last = &r
+	}
+	if f.applying != nil {
+		r := *f.applying
+		applying = &r
+	}
+	return last, applying
 }
 
 // waitingFor says what the FSM waits for before it can apply the next
@@ -115,11 +137,17 @@ func (f *fsm) Apply(l *raft.Log) any {
 		// chain's next block, and may go out while it is stored.
 		f.publisher.PublishCommitted(b)
 	}
+	f.mu.Lock()
+	f.applying = &Ref{Number: number, Hash: hash}
+	f.mu.Unlock()
 	if err := f.store(b); err != nil {
+		f.mu.Lock()
+		f.applying = nil
+		f.mu.Unlock()
 		return err
 	}
 	f.mu.Lock()
-	f.last = &Ref{Number: number, Hash: hash}
+	f.last, f.applying = &Ref{Number: number, Hash: hash}, nil
 	f.mu.Unlock()
 	f.m.applied.Set(float64(number))
 	return nil

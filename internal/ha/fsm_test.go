@@ -311,3 +311,67 @@ func TestFSMPublishesOwnCommittedBlockBeforeStoring(t *testing.T) {
 		t.Fatalf("published %d blocks, want only the own committed one", len(pub.published))
 	}
 }
+
+// slowStoreChain moves its head to a block as soon as a store starts,
+// then holds the store until released, as the chain's store does with
+// the FSM waiting in between: the moment the leadership loop may look.
+type slowStoreChain struct {
+	*memChain
+	stored  chan struct{} // closed when the head has moved
+	release chan struct{}
+}
+
+func (c *slowStoreChain) CommitBuilt(b *chain.Built) error {
+	err := c.memChain.InsertBlock(b.Block)
+	close(c.stored)
+	<-c.release
+	return err
+}
+
+// TestStatusCaughtUpWhileApplying: while the FSM stores the leader's own
+// committed block (the chain's head already on it, the FSM not yet done)
+// the member is caught up; before, its status said "chain head 2 is not
+// the last committed block 1", and a leader seeing that stopped its
+// producer, which started again and built the next block at once. A head
+// ahead of what the FSM applied or applies is still behind the group.
+func TestStatusCaughtUpWhileApplying(t *testing.T) {
+	mc := newMemChain()
+	c := &slowStoreChain{memChain: mc, stored: make(chan struct{}), release: make(chan struct{})}
+	g := &Group{cfg: Config{Chain: c, Bitcoin: steadyBitcoin{}, MaxBitcoinLag: 1}, fsm: newTestFSM(c)}
+	b1 := child(mc.head, 1)
+	close(c.release) // block 1 is stored at once
+	if resp := g.fsm.Apply(entry(t, b1)); resp != nil {
+		t.Fatalf("block 1: %v", resp)
+	}
+	if st := g.Status(); !st.CaughtUp || st.Applying != nil {
+		t.Fatalf("after block 1: caught up %v (%s), applying %v; want caught up, nothing applying", st.CaughtUp, st.Why, st.Applying)
+	}
+
+	c.stored, c.release = make(chan struct{}), make(chan struct{})
+	b2 := child(b1.Header, 2)
+	g.fsm.pending.Store(b2.Hash(), &chain.Built{Block: b2}) // the leader's own block
+	done := make(chan any, 1)
+	go func() { done <- g.fsm.Apply(entry(t, b2)) }()
+	<-c.stored
+	st := g.Status()
+	if st.Head.Hash != b2.Hash() || st.Applied == nil || st.Applied.Hash != b1.Hash() {
+		t.Fatalf("mid-apply: head %d, applied %+v; want head 2, applied 1", st.Head.Number, st.Applied)
+	}
+	if !st.CaughtUp || st.Applying == nil || st.Applying.Hash != b2.Hash() {
+		t.Fatalf("mid-apply: caught up %v (%s), applying %+v; want caught up while block 2 is applied", st.CaughtUp, st.Why, st.Applying)
+	}
+	close(c.release)
+	if resp := <-done; resp != nil {
+		t.Fatalf("block 2: %v", resp)
+	}
+
+	// A block gossip stored before the log's entry: the head is ahead of
+	// the group until the FSM applies it.
+	b3 := child(b2.Header, 3)
+	if err := mc.InsertBlock(b3); err != nil {
+		t.Fatal(err)
+	}
+	if st := g.Status(); st.CaughtUp {
+		t.Fatalf("head 3 with block 2 applied and nothing applying: caught up, want behind")
+	}
+}

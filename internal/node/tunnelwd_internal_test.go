@@ -2,16 +2,19 @@ package node
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"math/big"
 	"strings"
 	"testing"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
+	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
@@ -58,5 +61,61 @@ func TestVaultWatchFlags(t *testing.T) {
 	out := logs.String()
 	if strings.Count(out, "level=ERROR") != 2 || !strings.Contains(out, "shortfall_sat=150") || !strings.Contains(out, "vault shortfall over") {
 		t.Fatalf("logs:\n%s", out)
+	}
+}
+
+// recentOnlyChain serves one block's receipts from memory (Recent) and
+// counts the reads that would go to the database.
+type recentOnlyChain struct {
+	vaultChain
+	hash     common.Hash
+	receipts types.Receipts
+	dbReads  int
+}
+
+func (c *recentOnlyChain) Recent(h common.Hash) (*chain.Block, types.Receipts, bool) {
+	return nil, c.receipts, h == c.hash
+}
+
+func (c *recentOnlyChain) Receipts(common.Hash) (types.Receipts, error) {
+	c.dbReads++
+	return nil, errors.New("not in the database")
+}
+
+func (c *recentOnlyChain) StateAt(common.Hash) (*state.StateDB, error) {
+	return nil, errors.New("no state here")
+}
+
+// TestVaultWatchReadsRecent: the watch takes a new block's receipts from
+// the chain's newest blocks in memory (they were read back from the
+// database, body and receipts decoded, after every insertion), and
+// still reads an older block's from the database.
+func TestVaultWatchReadsRecent(t *testing.T) {
+	tc, err := genesis.DevTunnelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &genesis.Spec{Config: genesis.DevnetConfig(common.Address{1})}
+	spec.Config.Tunnel = tc
+	wd, v, err := withdrawalDeriver(spec)
+	if err != nil || wd == nil {
+		t.Fatalf("deriver: %v", err)
+	}
+	ev := tunnel.WithdrawalsABI.Events
+	spend, err := ev["VaultSpendFlagged"].Inputs.NonIndexed().Pack([32]byte{1}, uint32(2), uint64(5000), uint64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &types.Header{Number: big.NewInt(9)}
+	c := &recentOnlyChain{hash: h.Hash(), receipts: types.Receipts{{Logs: []*types.Log{
+		{Address: spec.Config.Tunnel.TunnelAddress, Topics: []common.Hash{ev["VaultSpendFlagged"].ID, {0xaa}}, Data: spend}}}}}
+	w := newVaultWatch(c, nil, wd, v, slog.New(slog.DiscardHandler), prometheus.NewRegistry())
+	w.block(h)
+	if got := testutil.ToFloat64(w.spendFlags); got != 1 || c.dbReads != 0 {
+		t.Fatalf("recent block: %v spend flags, %d database reads; want 1 and 0", got, c.dbReads)
+	}
+	w.block(&types.Header{Number: big.NewInt(8)})
+	if c.dbReads != 1 {
+		t.Fatalf("older block: %d database reads, want 1", c.dbReads)
 	}
 }
