@@ -59,14 +59,7 @@ func TestSealHash(t *testing.T) {
 // seal): 2,263 against 1,639 now. Allocation counts do not depend on the
 // machine's load.
 func TestVerifyAllocs(t *testing.T) {
-	data, err := os.ReadFile("testdata/devnet_transfer.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := os.ReadFile("testdata/devnet_genesis.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, g := devnetTransfer(t)
 	id, err := ParseGenesis(g)
 	if err != nil {
 		t.Fatal(err)
@@ -89,14 +82,7 @@ func TestVerifyAllocs(t *testing.T) {
 // took a second decoding and an encoding of the file: 1,971 allocations
 // then, 1,659 now), the bundle verified.
 func TestVerifyInputAllocs(t *testing.T) {
-	data, err := os.ReadFile("testdata/devnet_transfer.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, err := os.ReadFile("testdata/devnet_genesis.json")
-	if err != nil {
-		t.Fatal(err)
-	}
+	data, g := devnetTransfer(t)
 	in := Input{Genesis: string(g)}
 	n := testing.AllocsPerRun(20, func() {
 		if r := VerifyInput(data, in, time.Time{}); !r.OK {
@@ -108,4 +94,18 @@ func TestVerifyInputAllocs(t *testing.T) {
 	if n > maxInputAllocs {
 		t.Errorf("%.0f allocations per verification from the input, at most %d expected", n, maxInputAllocs)
 	}
+}
+
+// devnetTransfer is the devnet transfer's bundle and the devnet's genesis
+// file (testdata).
+func devnetTransfer(t *testing.T) (bundle, genesis []byte) {
+	t.Helper()
+	bundle, err := os.ReadFile("testdata/devnet_transfer.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if genesis, err = os.ReadFile("testdata/devnet_genesis.json"); err != nil {
+		t.Fatal(err)
+	}
+	return bundle, genesis
 }

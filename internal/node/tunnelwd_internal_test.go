@@ -23,16 +23,7 @@ import (
 // logged at Error (a shortfall's end at Info); the same events from
 // another contract are ignored.
 func TestVaultWatchFlags(t *testing.T) {
-	tc, err := genesis.DevTunnelConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := &genesis.Spec{Config: genesis.DevnetConfig(common.Address{1})}
-	spec.Config.Tunnel = tc
-	wd, v, err := withdrawalDeriver(spec)
-	if err != nil || wd == nil {
-		t.Fatalf("deriver: %v", err)
-	}
+	wd, v, spec := devnetDeriver(t)
 	var logs bytes.Buffer
 	reg := prometheus.NewRegistry()
 	w := newVaultWatch(nil, nil, wd, v, slog.New(slog.NewTextHandler(&logs, nil)), reg)
@@ -91,16 +82,7 @@ func (c *recentOnlyChain) StateAt(common.Hash) (*state.StateDB, error) {
 // database, body and receipts decoded, after every insertion), and
 // still reads an older block's from the database.
 func TestVaultWatchReadsRecent(t *testing.T) {
-	tc, err := genesis.DevTunnelConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := &genesis.Spec{Config: genesis.DevnetConfig(common.Address{1})}
-	spec.Config.Tunnel = tc
-	wd, v, err := withdrawalDeriver(spec)
-	if err != nil || wd == nil {
-		t.Fatalf("deriver: %v", err)
-	}
+	wd, v, spec := devnetDeriver(t)
 	ev := tunnel.WithdrawalsABI.Events
 	spend, err := ev["VaultSpendFlagged"].Inputs.NonIndexed().Pack([32]byte{1}, uint32(2), uint64(5000), uint64(0))
 	if err != nil {
@@ -118,4 +100,21 @@ func TestVaultWatchReadsRecent(t *testing.T) {
 	if c.dbReads != 1 {
 		t.Fatalf("older block: %d database reads, want 1", c.dbReads)
 	}
+}
+
+// devnetDeriver is the withdrawal deriver and vault of a devnet genesis
+// with the development tunnel, and that genesis.
+func devnetDeriver(t *testing.T) (*tunnel.Withdrawals, *tunnel.Vault, *genesis.Spec) {
+	t.Helper()
+	tc, err := genesis.DevTunnelConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := &genesis.Spec{Config: genesis.DevnetConfig(common.Address{1})}
+	spec.Config.Tunnel = tc
+	wd, v, err := withdrawalDeriver(spec)
+	if err != nil || wd == nil {
+		t.Fatalf("deriver: %v", err)
+	}
+	return wd, v, spec
 }
