@@ -200,7 +200,8 @@ func New(cfg Config) (*Chain, error) {
 		kv = p
 	}
 	db := rawdb.NewDatabase(kv)
-	tdb := triedb.NewDatabase(db, &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}})
+	recent := new(nodeCache)
+	tdb := triedb.NewDatabase(nodeCacheDB{Database: db, cache: recent}, &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}})
 	codedb := state.NewCodeDB(db)
 	c := &Chain{
 		keystones: lru.NewCache[common.Hash, pop.L2Keystone](keystoneCacheSize),
@@ -211,7 +212,7 @@ func New(cfg Config) (*Chain, error) {
 		kv:        kv,
 		db:        db,
 		tdb:       tdb,
-		sdb:       &stateStore{MPTDatabase: state.NewMPTDatabase(tdb, codedb), disk: db, code: codedb},
+		sdb:       &stateStore{MPTDatabase: state.NewMPTDatabase(tdb, codedb), disk: db, code: codedb, recent: recent},
 		clock:     cfg.Clock,
 		fc:        cfg.ForkChoice,
 		headCh:    make(chan struct{}),
