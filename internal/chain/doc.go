@@ -176,9 +176,7 @@
 // its clean node cache), every block's new trie nodes and code written
 // to disk when it is committed, by the chain's state database
 // (statestore.go) rather than through hashdb's dirty cache, which a
-// flush per block leaves nothing to do but cost CPU; the last state's
-// nodes stay in a map that hashdb's disk reads look in first (the next
-// block reads many of them). Nothing is
+// flush per block leaves nothing to do but cost CPU. Nothing is
 // pruned: the state of every block stays available (StateAt), so a
 // reorg of the L2 tip, tracing and eth_call at old blocks need no
 // re-execution. The path scheme (pathdb) would keep only 128 diff layers
