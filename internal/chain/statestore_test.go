@@ -1,7 +1,6 @@
 package chain
 
 import (
-	"bytes"
 	"math/big"
 	"path/filepath"
 	"testing"
@@ -114,56 +113,4 @@ func walkState(t *testing.T, db ethdb.Database, root common.Hash) (int, map[comm
 		t.Fatalf("account trie at %s: %v", root, it.Err)
 	}
 	return accounts, slots, code
-}
-
-// TestNodeCache: the nodes the trie database's disk reads find in the
-// nodeCache are the last committed state's, each equal to what is on
-// disk under its hash; each commit replaces them; other keys go to disk.
-func TestNodeCache(t *testing.T) {
-	f := newBTCFixture(t, 12)
-	ix := indextest.Open(t, regtest, t.TempDir())
-	defer ix.Close()
-	indextest.Feed(t, ix, f.Blocks)
-	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1])))
-	store := h.chain.sdb.(*stateStore)
-	reads := nodeCacheDB{Database: h.chain.db, cache: store.recent}
-
-	var prev map[common.Hash][]byte
-	for i := range 2 {
-		b := h.mine(viewAt(t, h.btc, f.Blocks[7+i]), h.transfer(userKeys[0], uint64(i), common.Address{byte(0xa0 + i)}, 1))
-		m := store.recent.nodes.Load()
-		if m == nil || len(*m) == 0 {
-			t.Fatalf("block %d: no nodes cached", i+1)
-		}
-		if _, ok := (*m)[b.Header.Root]; !ok {
-			t.Fatalf("block %d: its state root node is not cached", i+1)
-		}
-		for hash, blob := range *m {
-			disk, err := h.chain.db.Get(hash[:])
-			if err != nil || !bytes.Equal(disk, blob) {
-				t.Fatalf("block %d: cached node %s differs from disk (%v)", i+1, hash, err)
-			}
-			if got, err := reads.Get(hash[:]); err != nil || !bytes.Equal(got, blob) {
-				t.Fatalf("block %d: read of cached node %s: %v", i+1, hash, err)
-			}
-		}
-		for hash := range prev {
-			if _, ok := (*m)[hash]; ok {
-				continue
-			}
-			if got, err := reads.Get(hash[:]); err != nil || !bytes.Equal(got, prev[hash]) {
-				t.Fatalf("block %d: the previous block's node %s read from disk: %v", i+1, hash, err)
-			}
-		}
-		prev = *m
-	}
-	// A key of another length is not a trie node's: it is read from disk.
-	headKey := []byte("LastBlock")
-	want, err := h.chain.db.Get(headKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, err := reads.Get(headKey); err != nil || !bytes.Equal(got, want) {
-		t.Fatalf("head pointer through the node cache: %x, %v", got, err)
-	}
 }
