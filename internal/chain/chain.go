@@ -200,8 +200,7 @@ func New(cfg Config) (*Chain, error) {
 		kv = p
 	}
 	db := rawdb.NewDatabase(kv)
-	recent := new(nodeCache)
-	tdb := triedb.NewDatabase(nodeCacheDB{Database: db, cache: recent}, &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}})
+	tdb := triedb.NewDatabase(db, &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}})
 	codedb := state.NewCodeDB(db)
 	c := &Chain{
 		keystones: lru.NewCache[common.Hash, pop.L2Keystone](keystoneCacheSize),
@@ -212,7 +211,7 @@ func New(cfg Config) (*Chain, error) {
 		kv:        kv,
 		db:        db,
 		tdb:       tdb,
-		sdb:       &stateStore{MPTDatabase: state.NewMPTDatabase(tdb, codedb), disk: db, code: codedb, recent: recent},
+		sdb:       &stateStore{MPTDatabase: state.NewMPTDatabase(tdb, codedb), disk: db, code: codedb},
 		clock:     cfg.Clock,
 		fc:        cfg.ForkChoice,
 		headCh:    make(chan struct{}),

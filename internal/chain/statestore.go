@@ -2,9 +2,7 @@ package chain
 
 import (
 	"fmt"
-	"sync/atomic"
 
-	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/ethdb"
@@ -23,12 +21,8 @@ import (
 // then replayed into the clean cache): about 8% of the CPU of a 5,000
 // transfer block's import (bench l2-import --profile-dir), for nodes
 // that no reader needs in memory before they are on disk. Written
-// directly, each new node costs one batch Put. The next block reads
-// many of them (the paths to the accounts it touches again), and
-// hashdb's clean cache no longer has them: the last commit's nodes are
-// kept in a map (nodeCache) that hashdb's disk reads look in first,
-// where they cost a map lookup instead of a pebble Get (without it, the
-// pebble reads cost what the commit saved).
+// directly, each new node costs one batch Put; a later read of it
+// misses the clean cache once, finds it on disk and caches it.
 //
 // The written bytes are what hashdb.Commit writes (under the hash
 // scheme, node hash -> node blob, and code under its rawdb key); a
@@ -37,9 +31,8 @@ import (
 // nothing else commits to the triedb, so its dirty cache stays empty.
 type stateStore struct {
 	*state.MPTDatabase
-	disk   ethdb.KeyValueStore
-	code   *state.CodeDB
-	recent *nodeCache
+	disk ethdb.KeyValueStore
+	code *state.CodeDB
 }
 
 var _ state.Database = (*stateStore)(nil)
@@ -64,32 +57,25 @@ func (s *stateStore) Commit(u *state.StateUpdate) error {
 		return nil
 	}
 	batch := s.disk.NewBatch()
-	size := 0
 	for _, set := range u.Nodes.Sets {
-		size += len(set.Nodes)
-	}
-	recent := make(map[common.Hash][]byte, size)
-	for _, set := range u.Nodes.Sets {
-		if err := writeNodes(batch, set, recent); err != nil {
+		if err := writeNodes(batch, set); err != nil {
 			return err
 		}
 	}
 	if err := batch.Write(); err != nil {
 		return fmt.Errorf("chain: write trie nodes: %w", err)
 	}
-	s.recent.nodes.Store(&recent)
 	return nil
 }
 
-// writeNodes puts set's new nodes into batch and recent, writing and
-// resetting batch whenever it holds ethdb.IdealBatchSize bytes.
-func writeNodes(batch ethdb.Batch, set *trienode.NodeSet, recent map[common.Hash][]byte) error {
+// writeNodes puts set's new nodes into batch, writing and resetting it
+// whenever it holds ethdb.IdealBatchSize bytes.
+func writeNodes(batch ethdb.Batch, set *trienode.NodeSet) error {
 	for _, n := range set.Nodes {
 		if n.IsDeleted() {
 			continue
 		}
 		rawdb.WriteLegacyTrieNode(batch, n.Hash, n.Blob)
-		recent[n.Hash] = n.Blob
 		if batch.ValueSize() >= ethdb.IdealBatchSize {
 			if err := batch.Write(); err != nil {
 				return fmt.Errorf("chain: write trie nodes: %w", err)
@@ -98,30 +84,4 @@ func writeNodes(batch ethdb.Batch, set *trienode.NodeSet, recent map[common.Hash
 		}
 	}
 	return nil
-}
-
-// nodeCache holds the trie nodes of the last state committed, which are
-// on disk (stored after the write), by hash. Read by any goroutine.
-type nodeCache struct {
-	nodes atomic.Pointer[map[common.Hash][]byte]
-}
-
-// nodeCacheDB is the database under the trie database: a Get of a
-// 32-byte key (a trie node's, under the hash scheme) looks in the
-// nodeCache first. The blob returned is shared: hashdb copies it into
-// its clean cache and the trie decodes it without changing it.
-type nodeCacheDB struct {
-	ethdb.Database
-	cache *nodeCache
-}
-
-func (d nodeCacheDB) Get(key []byte) ([]byte, error) {
-	if len(key) == common.HashLength {
-		if m := d.cache.nodes.Load(); m != nil {
-			if blob, ok := (*m)[common.Hash(key)]; ok {
-				return blob, nil
-			}
-		}
-	}
-	return d.Database.Get(key)
 }
