@@ -201,7 +201,6 @@ func New(cfg Config) (*Chain, error) {
 	}
 	db := rawdb.NewDatabase(kv)
 	tdb := triedb.NewDatabase(db, &triedb.Config{HashDB: &hashdb.Config{CleanCacheSize: cfg.TrieCacheMB << 20}})
-	codedb := state.NewCodeDB(db)
 	c := &Chain{
 		keystones: lru.NewCache[common.Hash, pop.L2Keystone](keystoneCacheSize),
 		cfg:       cfg,
@@ -211,7 +210,7 @@ func New(cfg Config) (*Chain, error) {
 		kv:        kv,
 		db:        db,
 		tdb:       tdb,
-		sdb:       &stateStore{MPTDatabase: state.NewMPTDatabase(tdb, codedb), disk: db, code: codedb},
+		sdb:       state.NewDatabase(tdb, state.NewCodeDB(db)),
 		clock:     cfg.Clock,
 		fc:        cfg.ForkChoice,
 		headCh:    make(chan struct{}),
@@ -480,8 +479,8 @@ func equalSystemTxs(want, got []*block.SystemTx) error {
 	return nil
 }
 
-// flushState commits a verified block's state, which writes its new
-// trie nodes and code to disk (stateStore.Commit). c.mu is held.
+// flushState commits a verified block's state and flushes its trie
+// nodes to disk. c.mu is held.
 func (c *Chain) flushState(h *types.Header, statedb *state.StateDB) error {
 	rules := c.cfg.ChainConfig.Rules(h.Number, true, h.Time)
 	root, err := statedb.Commit(rules, h.Number.Uint64())
@@ -491,6 +490,9 @@ func (c *Chain) flushState(h *types.Header, statedb *state.StateDB) error {
 	if root != h.Root {
 		// IntermediateRoot said otherwise a moment ago: a broken invariant.
 		panic(fmt.Sprintf("chain: committed root %s differs from the executed root %s", root, h.Root))
+	}
+	if err := c.tdb.Commit(root, false); err != nil {
+		return fmt.Errorf("chain: flush state of block %d: %w", h.Number, err)
 	}
 	return nil
 }

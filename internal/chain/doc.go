@@ -172,11 +172,8 @@
 // header's hash); SubscribeReorgs delivers each Reorg (fork point, old
 // and new blocks).
 //
-// State: core/state over triedb with the hash scheme (hashdb: readers and
-// its clean node cache), every block's new trie nodes and code written
-// to disk when it is committed, by the chain's state database
-// (statestore.go) rather than through hashdb's dirty cache, which a
-// flush per block leaves nothing to do but cost CPU. Nothing is
+// State: core/state over triedb with the hash scheme (hashdb), every
+// block's trie nodes flushed to disk when it is committed. Nothing is
 // pruned: the state of every block stays available (StateAt), so a
 // reorg of the L2 tip, tracing and eth_call at old blocks need no
 // re-execution. The path scheme (pathdb) would keep only 128 diff layers
