@@ -125,7 +125,7 @@ func benchCommand() *cli.Command {
 				Usage: "import blocks of 5,000 ETH and ERC-20 transfers: our chain vs go-ethereum's core.BlockChain",
 				Description: "Builds equivalent blocks (same signed transactions and genesis alloc) for our chain\n" +
 					"and for go-ethereum, and times fresh on-disk imports of each. The last line is\n" +
-					"l2-import ours_tx_s=<n> geth_tx_s=<n> ratio=<ours/geth>",
+					"l2-import ours_tx_s=<n> geth_tx_s=<n> ratio=<ours/geth> cpu_ratio=<geth CPU time/ours>",
 				Flags: []cli.Flag{
 					&cli.IntFlag{Name: "blocks", Value: bench.DefaultL2Blocks, Usage: "blocks of each kind"},
 					&cli.IntFlag{Name: "txs", Value: bench.DefaultL2PerBlock, Usage: "transfers per block"},

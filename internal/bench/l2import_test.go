@@ -17,7 +17,8 @@ import (
 // per kind, one run, both state schemes of go-ethereum) and checks
 // correctness only: both importers imported every transaction and reached
 // the expected balances (RunL2Import checks both after each import), and
-// the last line has the documented shape. No timing is asserted.
+// the last line has the documented shape; each import's CPU time was
+// read. No timing is asserted.
 func TestL2Import(t *testing.T) {
 	for _, scheme := range []string{rawdb.HashScheme, rawdb.PathScheme} {
 		t.Run(scheme, func(t *testing.T) {
@@ -33,10 +34,13 @@ func TestL2Import(t *testing.T) {
 				if k.Txs != 400 {
 					t.Errorf("%s: %d txs, want 400", k.Kind, k.Txs)
 				}
+				if k.OursCPU <= 0 || k.GethCPU <= 0 {
+					t.Errorf("%s: CPU ours %s, geth %s: an import takes some", k.Kind, k.OursCPU, k.GethCPU)
+				}
 			}
 			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 			last := lines[len(lines)-1]
-			if last != res.ResultLine() || !strings.HasPrefix(last, "l2-import ours_tx_s=") || !strings.Contains(last, " geth_tx_s=") || !strings.Contains(last, " ratio=") {
+			if last != res.ResultLine() || !strings.HasPrefix(last, "l2-import ours_tx_s=") || !strings.Contains(last, " geth_tx_s=") || !strings.Contains(last, " ratio=") || !strings.Contains(last, " cpu_ratio=") {
 				t.Fatalf("last line %q", last)
 			}
 		})
