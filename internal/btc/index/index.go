@@ -390,6 +390,12 @@ func (ix *Index) load() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 
+	// The format first: a database of another format may hold none of
+	// this format's header records and would look empty.
+	empty, err := ix.checkFormat()
+	if err != nil {
+		return err
+	}
 	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxHeader}, UpperBound: []byte{pfxHeader + 1}})
 	if err != nil {
 		return fmt.Errorf("index: read headers: %w", err)
@@ -418,13 +424,17 @@ func (ix *Index) load() error {
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("index: read headers: %w", err)
 	}
+	if err := ix.loadIndexed(); err != nil {
+		return err
+	}
 
 	if len(ix.nodes) == 0 {
+		if !empty {
+			return fmt.Errorf("%w: the database has a format record but no headers", ErrCorrupt)
+		}
 		if err := ix.initGenesis(); err != nil {
 			return err
 		}
-	} else if err := ix.checkFormat(); err != nil {
-		return err
 	}
 
 	// Best header chain: the most-work node; ties go to the older id.
@@ -506,6 +516,7 @@ func (ix *Index) initGenesis() error {
 	defer b.Close()
 	_ = b.Set(idKey(pfxHeader, 0), encodeHeaderRecord(&g.Header, flags), nil)
 	_ = b.Set(idKey(pfxBlock, 0), raw, nil)
+	_ = b.Set(idKey(pfxIndexed, 0), nil, nil)
 	hash := g.BlockHash()
 	_ = b.Set(heightKey(0), encodeCanon(0, &hash), nil)
 	for _, name := range indexNames {
@@ -516,36 +527,78 @@ func (ix *Index) initGenesis() error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("index: store genesis: %w", err)
 	}
+	// Out of the memtable, so the first sync batch's ingested table
+	// does not overlap it (see the key layout in keys.go).
+	if err := ix.db.Flush(); err != nil {
+		return fmt.Errorf("index: store genesis: %w", err)
+	}
 	return ix.insertLoaded(&g.Header, 0, flags)
 }
 
 // formatVersion is the on-disk format, stored under formatKey when the
-// database is created. Version 2 added the per-script unspent set; a
-// database of another version (version 1 had no format key) cannot be
+// database is created. Version 2 added the per-script unspent set;
+// version 3 moved headers and blocks below the tables a connect writes
+// and the indexed flag into its own table (see the key layout in keys.go).
+// A database of another version (version 1 had no format key) cannot be
 // upgraded in place.
-const formatVersion = 2
+const formatVersion = 3
 
 var formatKey = []byte{pfxMeta, 'f', 'o', 'r', 'm', 'a', 't'}
 
 // checkFormat refuses a database written in another format, naming the
-// fix, instead of answering from tables it lacks.
-func (ix *Index) checkFormat() error {
-	got := uint32(1)
+// fix, instead of answering from tables it lacks. It reports whether the
+// database is empty (no format record and no key at all: a new one).
+func (ix *Index) checkFormat() (bool, error) {
 	v, closer, err := ix.db.Get(formatKey)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-	case err != nil:
-		return fmt.Errorf("index: read format: %w", err)
-	default:
-		if len(v) != 4 {
-			_ = closer.Close()
-			return fmt.Errorf("%w: format record is %d bytes", ErrCorrupt, len(v))
+		it, err := ix.db.NewIter(nil)
+		if err != nil {
+			return false, fmt.Errorf("index: read format: %w", err)
 		}
-		got = be.Uint32(v)
-		_ = closer.Close()
+		empty := !it.First()
+		if err := it.Close(); err != nil {
+			return false, fmt.Errorf("index: read format: %w", err)
+		}
+		if empty {
+			return true, nil
+		}
+		// Format 1 had no format record.
+		return false, formatError(ix.cfg.Dir, 1)
+	case err != nil:
+		return false, fmt.Errorf("index: read format: %w", err)
 	}
-	if got != formatVersion {
-		return formatError(ix.cfg.Dir, got)
+	defer closer.Close()
+	if len(v) != 4 {
+		return false, fmt.Errorf("%w: format record is %d bytes", ErrCorrupt, len(v))
+	}
+	if got := be.Uint32(v); got != formatVersion {
+		return false, formatError(ix.cfg.Dir, got)
+	}
+	return false, nil
+}
+
+// loadIndexed sets the indexed flag of the blocks the i table names.
+// ix.mu held.
+func (ix *Index) loadIndexed() error {
+	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxIndexed}, UpperBound: []byte{pfxIndexed + 1}})
+	if err != nil {
+		return fmt.Errorf("index: read indexed blocks: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		id, err := decodeIDKey(pfxIndexed, it.Key())
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+		if int(id) >= len(ix.nodes) {
+			_ = it.Close()
+			return fmt.Errorf("%w: indexed block id %d has no header", ErrCorrupt, id)
+		}
+		ix.nodes[id].setFlag(statusIndexed)
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("index: read indexed blocks: %w", err)
 	}
 	return nil
 }
