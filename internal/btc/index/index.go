@@ -549,6 +549,11 @@ func (ix *Index) initGenesis() error {
 // upgraded in place.
 const formatVersion = 3
 
+// FormatVersion is the on-disk format this build reads and writes, for
+// whoever keeps data directories around (the benchmarks' caches name it,
+// so a new format builds a new directory instead of failing on ErrFormat).
+const FormatVersion = formatVersion
+
 var formatKey = []byte{pfxMeta, 'f', 'o', 'r', 'm', 'a', 't'}
 
 // checkFormat refuses a database written in another format, naming the
