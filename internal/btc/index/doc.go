@@ -165,7 +165,7 @@
 //  1. The connected chain (block tip) only moves along the best header
 //     chain, one atomic pebble batch at a time, and only to a chain with
 //     more work whose blocks are all stored. Each batch holds whole blocks:
-//     their index entries, canonical heights, header status flags, the
+//     their index entries, canonical heights, indexed flags (i), the
 //     events describing the move and every index tip. A crash (kill -9)
 //     at any moment therefore reopens at the tip of the last committed
 //     batch with every index consistent with it. Every such batch is
