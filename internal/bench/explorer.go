@@ -16,6 +16,7 @@ import (
 
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
+	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/explorer"
@@ -68,7 +69,7 @@ func explorerCachePath(cfg ExplorerConfig) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(cfg.CacheDir, fmt.Sprintf("explorer-v%d-b%d-t%d-g%s", explorerCacheVersion, cfg.Blocks, cfg.PerBlock, tag)), nil
+	return filepath.Join(cfg.CacheDir, fmt.Sprintf("explorer-v%d-b%d-t%d-i%d-g%s", explorerCacheVersion, cfg.Blocks, cfg.PerBlock, index.FormatVersion, tag)), nil
 }
 
 // explorerIndexDir is the address index's directory in a cached chain:

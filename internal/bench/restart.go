@@ -20,6 +20,7 @@ import (
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hemi-go/hemi/internal/btc/index"
 	btcregtest "github.com/hemi-go/hemi/internal/btc/regtest"
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/chain"
@@ -62,9 +63,10 @@ var restartSpec = func(view hvm.Header, time uint64) (*genesis.Spec, error) {
 }
 
 // RestartCachePath is where the node of size is cached under dir: its
-// name carries the layout's version, the sizes and a short hash of the
-// genesis (genesisTag, at time 0), so a node of another genesis is never
-// reused.
+// name carries the layout's version, the sizes, the Bitcoin index's
+// on-disk format (index.FormatVersion) and a short hash of the genesis
+// (genesisTag, at time 0), so a node of another genesis or index format
+// is never reused.
 func RestartCachePath(dir string, size RestartSize) (string, error) {
 	spec, err := restartSpec(tagView(), 0)
 	if err != nil {
@@ -74,7 +76,7 @@ func RestartCachePath(dir string, size RestartSize) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, fmt.Sprintf("restart-v%d-l2-%d-btc-%d-g%s", restartVersion, size.L2, size.BTC, tag)), nil
+	return filepath.Join(dir, fmt.Sprintf("restart-v%d-l2-%d-btc-%d-i%d-g%s", restartVersion, size.L2, size.BTC, index.FormatVersion, tag)), nil
 }
 
 // BuildRestartNode builds, or finds in the cache dir, a node data

@@ -139,7 +139,11 @@ func (ix *Index) takeBlock(n *node) (*blockData, error) {
 func (ix *Index) forgetData(n *node, cause error) error {
 	ix.log.Warn("stored block unreadable, downloading it again", "block", n.hash, "height", n.height, "err", cause)
 	f := n.flags() &^ (statusHaveData | statusIndexed)
-	if err := ix.db.Set(idKey(pfxHeader, n.id), n.recordWith(f), pebble.Sync); err != nil {
+	b := ix.db.NewBatch()
+	defer b.Close()
+	_ = b.Set(idKey(pfxHeader, n.id), n.recordWith(f), nil)
+	_ = b.Delete(idKey(pfxIndexed, n.id), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("index: mark block %s for download: %w", n.hash, err)
 	}
 	n.clearFlag(statusHaveData | statusIndexed)

@@ -244,7 +244,7 @@ func (ix *Index) stage(p plan) (bool, error) {
 			return false, errors.Join(fmt.Errorf("index: connect block %s: %w", n.hash, err), ix.abortOpen())
 		}
 		o.w.put(heightKey(n.height), encodeCanon(n.id, &n.hash))
-		o.w.put(idKey(pfxHeader, n.id), n.recordWith(n.flags()|statusIndexed))
+		o.w.put(idKey(pfxIndexed, n.id), nil)
 		o.putEvent(EventConnected, n)
 		o.connected = append(o.connected, n)
 		if o.w.memSize >= ix.batchBytes {
@@ -595,7 +595,7 @@ func (ix *Index) IndexFork(hash chainhash.Hash) error {
 			for _, x := range dataIndexes {
 				x.write(w, m, bd)
 			}
-			w.put(idKey(pfxHeader, m.id), m.recordWith(m.flags()|statusIndexed))
+			w.put(idKey(pfxIndexed, m.id), nil)
 		}
 		if err := applyBlock(w, m, bd, st); err != nil {
 			w.reset()

@@ -132,10 +132,12 @@
 // highest block it shares with the set tip, with the bound above counted
 // from that block. Queries read through a pebble snapshot replaced with
 // each commit under the chain lock, so they never see the tables ahead of
-// the in-memory chain and set tip. The on-disk format (2) is stored in m;
-// a database of another format, including format 1 (before the unspent
-// set; another comparer and merger, which pebble refuses first), is
-// refused with ErrFormat naming the fix ("reindex: delete DIR"). The set
+// the in-memory chain and set tip. The on-disk format (3) is stored in m;
+// a database of another format, including format 2 (headers and blocks
+// among the connect batches' tables, see keys.go) and format 1 (before
+// the unspent set; another comparer and merger, which pebble refuses
+// first), is refused with ErrFormat naming the fix ("reindex: delete
+// DIR"). The set
 // has no catch-up from older databases: it exists from the database's
 // start.
 //
@@ -163,7 +165,7 @@
 //  1. The connected chain (block tip) only moves along the best header
 //     chain, one atomic pebble batch at a time, and only to a chain with
 //     more work whose blocks are all stored. Each batch holds whole blocks:
-//     their index entries, canonical heights, header status flags, the
+//     their index entries, canonical heights, indexed flags (i), the
 //     events describing the move and every index tip. A crash (kill -9)
 //     at any moment therefore reopens at the tip of the last committed
 //     batch with every index consistent with it. Every such batch is
@@ -205,7 +207,9 @@
 // table a flushable batch would have become, without writing it to the
 // write-ahead log first; ingestion is atomic and durable, and the WAL is
 // synced before it so the table never outlives the unsynced blocks and
-// headers it indexes. Smaller batches (a node at the tip) and batches
+// headers it indexes. Headers and blocks are keyed below every table a
+// connect writes, so the memtable (which holds them) never overlaps an
+// ingested table and is flushed only when full (keys.go). Smaller batches (a node at the tip) and batches
 // writing one key twice (a reorg) are committed as synced batches. A batch committed
 // because it is full (a sync) is sorted, committed and published by a
 // goroutine of its own while the connector stages the next one on top of

@@ -36,7 +36,9 @@ type Config struct {
 	// CacheSize is pebble's block cache in bytes (default 64 MiB).
 	CacheSize int64
 
-	// MemTableSize is pebble's memtable size in bytes (default 64 MiB).
+	// MemTableSize is pebble's memtable size in bytes (default 32 MiB).
+	// During a sync it holds only headers and raw blocks (the indexes
+	// are ingested as tables), and two of it may wait for their flush.
 	MemTableSize uint64
 
 	// PendingBytes bounds the memory held by decoded blocks that arrived
@@ -45,9 +47,10 @@ type Config struct {
 	PendingBytes int
 
 	// BatchBytes is the estimated memtable size at which the connector
-	// commits a batch of contiguous blocks (default: half the memtable,
-	// which makes pebble take the batch as a flushable batch instead of
-	// inserting it into the memtable). A batch always holds whole blocks.
+	// commits a batch of contiguous blocks (default 33 MiB, about 11 MB of
+	// entries; such a batch is ingested as a table, see ingest.go, or,
+	// when it cannot be, taken by pebble as a flushable batch, which
+	// skips the memtable). A batch always holds whole blocks.
 	BatchBytes int
 
 	// MaxBatchDelay bounds how long connected blocks may wait in an
@@ -87,13 +90,13 @@ func (c *Config) setDefaults() error {
 		c.CacheSize = 64 << 20
 	}
 	if c.MemTableSize == 0 {
-		c.MemTableSize = 64 << 20
+		c.MemTableSize = 32 << 20
 	}
 	if c.PendingBytes <= 0 {
 		c.PendingBytes = 64 << 20
 	}
 	if c.BatchBytes <= 0 {
-		c.BatchBytes = int(c.MemTableSize/2) + 1<<20
+		c.BatchBytes = 33 << 20
 	}
 	if c.MaxBatchDelay <= 0 {
 		c.MaxBatchDelay = time.Second
@@ -289,17 +292,20 @@ func (ix *Index) replaceSnap(snap *pebble.Snapshot) *pebble.Snapshot {
 }
 
 // pebbleOptions tunes pebble for the index's write pattern: large
-// flushable batches of random keys. Compression is off (block data and
-// hashes barely compress and snappy cost more CPU than anything else in
-// flushes), and L0 may hold many sublevels (one per flush: the keys are
-// hashes, so every flush spans the key space) before compacting, so a
-// sync does not spend its CPU on compactions it would redo minutes later.
-// Pebble compacts L0 into Lbase once it has L0CompactionThreshold/2
-// sublevels; with 32 (16 before), a 500,000-transaction sync's 20-odd
-// flushed batches cost one such compaction instead of two or three, and a
-// longer sync rewrites Lbase half as often. The reads that miss the
-// unspent set's cache check one bloom filter per sublevel, a small cost
-// next to the rewrites. Committed
+// batches of random keys, ingested as tables during a sync. Compression
+// is off (block data and hashes barely compress and snappy cost more CPU
+// than anything else in flushes), and L0 may hold many sublevels (one per
+// ingested batch: the keys are hashes, so every batch spans the key
+// space) before compacting, so a sync does not spend its CPU on
+// compactions it would redo minutes later. Pebble compacts L0 into Lbase
+// once it has L0CompactionThreshold/2 sublevels; with 64 (32 before, 16
+// before that), a 500,000-transaction sync's 27 ingested batches run no
+// compaction (one before: 15% of its CPU in a profile), and a longer
+// sync rewrites Lbase half as often as with 32. Raw blocks are flushed
+// into L0 tables of their own key range (keys.go), which these
+// compactions leave alone. The reads that miss the unspent set's cache
+// check one bloom filter per sublevel, a small cost next to the
+// rewrites. Committed
 // batches wait in memory (on the Go heap) until pebble flushes them; two
 // memtables' worth may wait before commits stall, which keeps a sync that
 // outruns the flushes within its memory budget (with four, the waiting
@@ -310,7 +316,7 @@ func pebbleOptions(cfg *Config) *pebble.Options {
 		CacheSize:                   cfg.CacheSize,
 		MemTableSize:                cfg.MemTableSize,
 		MemTableStopWritesThreshold: 2,
-		L0CompactionThreshold:       32,
+		L0CompactionThreshold:       64,
 		L0StopWritesThreshold:       200,
 		LBaseMaxBytes:               256 << 20,
 		MaxOpenFiles:                1000,
@@ -390,6 +396,12 @@ func (ix *Index) load() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 
+	// The format first: a database of another format may hold none of
+	// this format's header records and would look empty.
+	empty, err := ix.checkFormat()
+	if err != nil {
+		return err
+	}
 	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxHeader}, UpperBound: []byte{pfxHeader + 1}})
 	if err != nil {
 		return fmt.Errorf("index: read headers: %w", err)
@@ -418,13 +430,17 @@ func (ix *Index) load() error {
 	if err := it.Close(); err != nil {
 		return fmt.Errorf("index: read headers: %w", err)
 	}
+	if err := ix.loadIndexed(); err != nil {
+		return err
+	}
 
 	if len(ix.nodes) == 0 {
+		if !empty {
+			return fmt.Errorf("%w: the database has a format record but no headers", ErrCorrupt)
+		}
 		if err := ix.initGenesis(); err != nil {
 			return err
 		}
-	} else if err := ix.checkFormat(); err != nil {
-		return err
 	}
 
 	// Best header chain: the most-work node; ties go to the older id.
@@ -506,6 +522,7 @@ func (ix *Index) initGenesis() error {
 	defer b.Close()
 	_ = b.Set(idKey(pfxHeader, 0), encodeHeaderRecord(&g.Header, flags), nil)
 	_ = b.Set(idKey(pfxBlock, 0), raw, nil)
+	_ = b.Set(idKey(pfxIndexed, 0), nil, nil)
 	hash := g.BlockHash()
 	_ = b.Set(heightKey(0), encodeCanon(0, &hash), nil)
 	for _, name := range indexNames {
@@ -516,36 +533,83 @@ func (ix *Index) initGenesis() error {
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("index: store genesis: %w", err)
 	}
+	// Out of the memtable, so the first sync batch's ingested table
+	// does not overlap it (see the key layout in keys.go).
+	if err := ix.db.Flush(); err != nil {
+		return fmt.Errorf("index: store genesis: %w", err)
+	}
 	return ix.insertLoaded(&g.Header, 0, flags)
 }
 
 // formatVersion is the on-disk format, stored under formatKey when the
-// database is created. Version 2 added the per-script unspent set; a
-// database of another version (version 1 had no format key) cannot be
+// database is created. Version 2 added the per-script unspent set;
+// version 3 moved headers and blocks below the tables a connect writes
+// and the indexed flag into its own table (see the key layout in keys.go).
+// A database of another version (version 1 had no format key) cannot be
 // upgraded in place.
-const formatVersion = 2
+const formatVersion = 3
+
+// FormatVersion is the on-disk format this build reads and writes, for
+// whoever keeps data directories around (the benchmarks' caches name it,
+// so a new format builds a new directory instead of failing on ErrFormat).
+const FormatVersion = formatVersion
 
 var formatKey = []byte{pfxMeta, 'f', 'o', 'r', 'm', 'a', 't'}
 
 // checkFormat refuses a database written in another format, naming the
-// fix, instead of answering from tables it lacks.
-func (ix *Index) checkFormat() error {
-	got := uint32(1)
+// fix, instead of answering from tables it lacks. It reports whether the
+// database is empty (no format record and no key at all: a new one).
+func (ix *Index) checkFormat() (bool, error) {
 	v, closer, err := ix.db.Get(formatKey)
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
-	case err != nil:
-		return fmt.Errorf("index: read format: %w", err)
-	default:
-		if len(v) != 4 {
-			_ = closer.Close()
-			return fmt.Errorf("%w: format record is %d bytes", ErrCorrupt, len(v))
+		it, err := ix.db.NewIter(nil)
+		if err != nil {
+			return false, fmt.Errorf("index: read format: %w", err)
 		}
-		got = be.Uint32(v)
-		_ = closer.Close()
+		empty := !it.First()
+		if err := it.Close(); err != nil {
+			return false, fmt.Errorf("index: read format: %w", err)
+		}
+		if empty {
+			return true, nil
+		}
+		// Format 1 had no format record.
+		return false, formatError(ix.cfg.Dir, 1)
+	case err != nil:
+		return false, fmt.Errorf("index: read format: %w", err)
 	}
-	if got != formatVersion {
-		return formatError(ix.cfg.Dir, got)
+	defer closer.Close()
+	if len(v) != 4 {
+		return false, fmt.Errorf("%w: format record is %d bytes", ErrCorrupt, len(v))
+	}
+	if got := be.Uint32(v); got != formatVersion {
+		return false, formatError(ix.cfg.Dir, got)
+	}
+	return false, nil
+}
+
+// loadIndexed sets the indexed flag of the blocks the i table names.
+// ix.mu held.
+func (ix *Index) loadIndexed() error {
+	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxIndexed}, UpperBound: []byte{pfxIndexed + 1}})
+	if err != nil {
+		return fmt.Errorf("index: read indexed blocks: %w", err)
+	}
+	for ok := it.First(); ok; ok = it.Next() {
+		id, err := decodeIDKey(pfxIndexed, it.Key())
+		if err != nil {
+			_ = it.Close()
+			return err
+		}
+		if int(id) >= len(ix.nodes) {
+			_ = it.Close()
+			return fmt.Errorf("%w: indexed block id %d has no header", ErrCorrupt, id)
+		}
+		ix.nodes[id].setFlag(statusIndexed)
+	}
+	if err := it.Close(); err != nil {
+		return fmt.Errorf("index: read indexed blocks: %w", err)
 	}
 	return nil
 }

@@ -91,11 +91,17 @@ func writePopEntries(w *entryWriter, n *node, bd *blockData) {
 func (ix *Index) catchUp() error {
 	tip := ix.main[len(ix.main)-1]
 	for _, x := range dataIndexes {
-		start, err := ix.indexStart(x.name)
+		start, stored, err := ix.indexStart(x.name)
 		if err != nil {
 			return err
 		}
 		if start > tip.height {
+			if stored == tip {
+				// Up to date (a new database's are): a write here
+				// would sit in the memtable under the first
+				// ingested table (see the key layout in keys.go).
+				continue
+			}
 			if err := ix.db.Set(tipKey(x.name), encodeTip(tip.id, &tip.hash), pebble.Sync); err != nil {
 				return fmt.Errorf("index: set %s tip: %w", x.name, err)
 			}
@@ -135,31 +141,32 @@ func (ix *Index) catchUp() error {
 }
 
 // indexStart returns the first height the named index lacks on the
-// connected chain.
-func (ix *Index) indexStart(name string) (int32, error) {
+// connected chain, and the block its stored tip names (nil if none).
+func (ix *Index) indexStart(name string) (int32, *node, error) {
 	v, closer, err := ix.db.Get(tipKey(name))
 	if errors.Is(err, pebble.ErrNotFound) {
-		return 1, nil // genesis has nothing to index
+		return 1, nil, nil // genesis has nothing to index
 	}
 	if err != nil {
-		return 0, fmt.Errorf("index: read %s tip: %w", name, err)
+		return 0, nil, fmt.Errorf("index: read %s tip: %w", name, err)
 	}
 	id, hash, err := decodeTip(v)
 	_ = closer.Close()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if int(id) >= len(ix.nodes) || ix.nodes[id].hash != hash {
-		return 1, nil
+		return 1, nil, nil
 	}
-	n := ix.nodes[id]
+	stored := ix.nodes[id]
+	n := stored
 	for n != nil && !ix.onMain(n) {
 		n = n.parent
 	}
 	if n == nil {
-		return 1, nil
+		return 1, stored, nil
 	}
-	return n.height + 1, nil
+	return n.height + 1, stored, nil
 }
 
 // unmarkSideForks clears the indexed flag of blocks off the connected
@@ -171,7 +178,7 @@ func (ix *Index) unmarkSideForks() error {
 	for _, n := range ix.nodes {
 		if n.has(statusIndexed) && !ix.onMain(n) {
 			side = append(side, n)
-			_ = b.Set(idKey(pfxHeader, n.id), n.recordWith(n.flags()&^statusIndexed), nil)
+			_ = b.Delete(idKey(pfxIndexed, n.id), nil)
 		}
 	}
 	if len(side) == 0 {

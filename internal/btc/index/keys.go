@@ -14,8 +14,9 @@ import (
 // keys by its node id (uint32, assigned in header arrival order and never
 // reused), which is what lets entries of several forks live side by side.
 //
-//	h | id                                 -> header(80) | status(1)
-//	b | id                                 -> raw block (wire encoding with witness)
+//	H | id                                 -> header(80) | status(1)  (statusHaveData only)
+//	B | id                                 -> raw block (wire encoding with witness)
+//	i | id                                 -> (empty)              (the block is indexed)
 //	c | height                             -> id | hash(32)        (canonical chain)
 //	t | txid(32) | id                      -> pos | offset | size  (tx location)
 //	s | txid(32) | vout | id               -> spending txid(32) | vin | pos
@@ -26,16 +27,28 @@ import (
 //
 // The per-script unspent set's tables (u, p, a, d, j) are in utxokeys.go;
 // the outputs paying a script are its change records of kind create (d).
+//
+// Headers and blocks (H, B) sort below every table a connect writes (T
+// and up), and a connect writes neither: it marks a block indexed in i
+// instead of rewriting its header record. So the memtable, which holds
+// what header and block acceptance write, never overlaps the sstable a
+// full sync batch is ingested as (ingest.go): pebble would otherwise
+// flush the memtable at every ingestion (an L0 table of raw blocks per
+// batch, each a sublevel over the batches' key range, compacted with
+// them), where now it flushes only when it is full, into L0 tables a
+// compaction of the index tables never rewrites. Format 3 (see
+// formatVersion) introduced this layout.
 const (
-	pfxHeader = 'h'
-	pfxBlock  = 'b'
-	pfxCanon  = 'c'
-	pfxTx     = 't'
-	pfxSpend  = 's'
-	pfxPop    = 'k'
-	pfxEvent  = 'e'
-	pfxTip    = 'T'
-	pfxMeta   = 'm'
+	pfxHeader  = 'H'
+	pfxBlock   = 'B'
+	pfxIndexed = 'i'
+	pfxCanon   = 'c'
+	pfxTx      = 't'
+	pfxSpend   = 's'
+	pfxPop     = 'k'
+	pfxEvent   = 'e'
+	pfxTip     = 'T'
+	pfxMeta    = 'm'
 )
 
 // Sizes of fixed-layout keys and values.
@@ -78,7 +91,10 @@ type headerRecord struct {
 	Status uint8
 }
 
+// encodeHeaderRecord encodes h with its status flags but statusIndexed,
+// which the i table holds (see the key layout).
 func encodeHeaderRecord(h *wire.BlockHeader, status uint8) []byte {
+	status &^= statusIndexed
 	b := make([]byte, headerRecLen)
 	binary.LittleEndian.PutUint32(b[0:4], uint32(h.Version))
 	copy(b[4:36], h.PrevBlock[:])

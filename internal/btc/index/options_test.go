@@ -10,13 +10,13 @@ import (
 )
 
 // TestSyncFlushesDeferCompaction checks pebbleOptions' L0 tuning with the
-// index's write pattern: batches of hash-addressed keys, each flush a new
-// L0 sublevel spanning the key space. Pebble compacts L0 once it has
-// L0CompactionThreshold/2 sublevels: 15 flushes, most of a
-// 500,000-transaction sync's 20-odd, must run no compaction (with the old
-// threshold of 16 they ran one, and a 500k sync two or three: a quarter
-// of its CPU), and L0 must still be compacted once it passes the
-// threshold.
+// index's write pattern: batches of hash-addressed keys, each flush (or
+// ingested batch) a new L0 sublevel spanning the key space. Pebble
+// compacts L0 once it has L0CompactionThreshold/2 sublevels: 31 flushes,
+// more than a 500,000-transaction sync's 27 ingested batches, must run no
+// compaction (with the old threshold of 32 they ran one, 15% of the
+// sync's CPU; with 16, two or three), and L0 must still be compacted once
+// it passes the threshold.
 func TestSyncFlushesDeferCompaction(t *testing.T) {
 	cfg := Config{Dir: "mem", Params: regtest}
 	if err := cfg.setDefaults(); err != nil {
@@ -52,7 +52,7 @@ func TestSyncFlushesDeferCompaction(t *testing.T) {
 		}
 		flushes++
 	}
-	const syncFlushes = 15
+	const syncFlushes = 31
 	for range syncFlushes {
 		flushBatch()
 	}

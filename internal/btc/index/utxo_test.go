@@ -259,6 +259,31 @@ func TestOldFormatRefused(t *testing.T) {
 		}
 		checkFormatError(t, dir)
 	})
+	// A format-2 datadir (before headers and blocks moved below the
+	// connect batches' tables): its header records are under 'h', so
+	// without the format check first it would look empty and be
+	// initialised over.
+	t.Run("format-2 datadir", func(t *testing.T) {
+		dir := t.TempDir()
+		cfg := Config{Dir: dir, Params: regtest}
+		if err := cfg.setDefaults(); err != nil {
+			t.Fatal(err)
+		}
+		db, err := pebble.Open(dir, pebbleOptions(&cfg))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := db.NewBatch()
+		_ = b.Set(idKey('h', 0), encodeHeaderRecord(&regtest.GenesisBlock.Header, statusHaveData), nil)
+		_ = b.Set(formatKey, be.AppendUint32(nil, 2), nil)
+		if err := b.Commit(pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Close(); err != nil {
+			t.Fatal(err)
+		}
+		checkFormatError(t, dir)
+	})
 	t.Run("other format record", func(t *testing.T) {
 		dir := t.TempDir()
 		ix := openTest(t, dir, regtest)
