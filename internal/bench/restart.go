@@ -26,6 +26,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/explorer/addrindex"
 	"github.com/hemi-go/hemi/internal/hvm"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/rpc"
@@ -63,8 +64,10 @@ var restartSpec = func(view hvm.Header, time uint64) (*genesis.Spec, error) {
 }
 
 // RestartCachePath is where the node of size is cached under dir: its
-// name carries the layout's version, the sizes, the Bitcoin index's
-// on-disk format (index.FormatVersion) and a short hash of the genesis
+// name carries the layout's version, the sizes, the on-disk formats of
+// the Bitcoin index (index.FormatVersion) and of the address index
+// (addrindex.Version: a node of an older one rebuilds its address index
+// at open, inside the timed restart) and a short hash of the genesis
 // (genesisTag, at time 0), so a node of another genesis or index format
 // is never reused.
 func RestartCachePath(dir string, size RestartSize) (string, error) {
@@ -76,7 +79,7 @@ func RestartCachePath(dir string, size RestartSize) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, fmt.Sprintf("restart-v%d-l2-%d-btc-%d-i%d-g%s", restartVersion, size.L2, size.BTC, index.FormatVersion, tag)), nil
+	return filepath.Join(dir, fmt.Sprintf("restart-v%d-l2-%d-btc-%d-i%d-a%d-g%s", restartVersion, size.L2, size.BTC, index.FormatVersion, addrindex.Version, tag)), nil
 }
 
 // BuildRestartNode builds, or finds in the cache dir, a node data
