@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hemi-go/hemi/internal/btc/btcdtest"
+	"github.com/hemi-go/hemi/internal/btc/regtest"
 )
 
 // TestRegtestBurstsReachTip mines bursts of 1..200 blocks at once on the
@@ -29,7 +30,7 @@ func TestRegtestBurstsReachTip(t *testing.T) {
 		}
 		bursts = n
 	}
-	node, ctx, cancel := startRegtest(t)
+	node, ctx, cancel := startRegtest(t, regtest.Config{})
 	miner := btcdtest.DefaultMiningAddress()
 	if _, err := node.Mine(5, miner); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ import (
 // this same process (as devnet does) and broadcasts to it.
 func TestRegtestNodeInProcess(t *testing.T) {
 	t.Parallel()
-	node, ctx, cancel := startRegtest(t)
+	node, ctx, cancel := startRegtest(t, regtest.Config{})
 	miner := btcdtest.DefaultMiningAddress()
 	if _, err := node.Mine(110, miner); err != nil {
 		t.Fatal(err)
@@ -80,18 +80,7 @@ func TestRegtestNodePastIdleConnections(t *testing.T) {
 	t.Parallel()
 	// A handshake timeout longer than the test, so only the server's
 	// eviction of the oldest unfinished handshake lets the client in.
-	node, err := regtest.New(regtest.Config{Logger: logger(), P2PLimits: peerserve.Limits{HandshakeTimeout: time.Hour}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	nodeDone := make(chan error, 1)
-	go func() { nodeDone <- node.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-nodeDone
-		_ = node.Close()
-	})
+	node, ctx, cancel := startRegtest(t, regtest.Config{P2PLimits: peerserve.Limits{HandshakeTimeout: time.Hour}})
 	if _, err := node.Mine(20, btcdtest.DefaultMiningAddress()); err != nil {
 		t.Fatal(err)
 	}
@@ -136,11 +125,13 @@ func syncFrom(ctx context.Context, cancel context.CancelFunc, t *testing.T, node
 	return ix, c
 }
 
-// startRegtest runs the embedded regtest node in this process until the
-// test ends; cancel stops it early (syncFrom takes it to stop the sync).
-func startRegtest(t *testing.T) (*regtest.Node, context.Context, context.CancelFunc) {
+// startRegtest runs the embedded regtest node of cfg (the test's logger
+// filled in) in this process until the test ends; cancel stops it early
+// (syncFrom takes it to stop the sync).
+func startRegtest(t *testing.T, cfg regtest.Config) (*regtest.Node, context.Context, context.CancelFunc) {
 	t.Helper()
-	node, err := regtest.New(regtest.Config{Logger: logger()})
+	cfg.Logger = logger()
+	node, err := regtest.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
