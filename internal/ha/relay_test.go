@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/ha"
 	"github.com/hemi-go/hemi/internal/rpc"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // fakeLeadership is a member whose leader the test sets.
@@ -148,13 +148,7 @@ func refuse(msg string) func(string) string {
 
 // deadURL is a URL nothing listens on.
 func deadURL(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://" + ln.Addr().String()
-	ln.Close()
-	return u
+	return "http://" + testkit.FreeAddr(t)
 }
 
 var relayID = common.HexToAddress("0x00000000000000000000000000000000000000aa")
