@@ -182,7 +182,8 @@ func runRelay(t *testing.T, r *ha.Relay) context.Context {
 // TestRelaySend: each answer of the leader, each failure to reach one,
 // with the transaction kept in the member's pool or not.
 func TestRelaySend(t *testing.T) {
-	raw := []byte{0x02, 0xc0}
+	raws, _ := transfers(t, "relay send", 1)
+	tx, raw := decoded(t, raws[0])
 	for _, tc := range []struct {
 		name    string
 		answer  func(string) string
@@ -219,7 +220,7 @@ func TestRelaySend(t *testing.T) {
 			}
 			reg := prometheus.NewRegistry()
 			r := newRelay(t, lead, fakePool{}, reg)
-			err := r.Relay(context.Background(), raw, common.Hash{1}, tc.kept)
+			err := r.Relay(context.Background(), tx, raw, tc.kept)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("Relay: %v", err)
@@ -230,6 +231,15 @@ func TestRelaySend(t *testing.T) {
 				if n := forwardCount(t, reg, tc.metric); n != 1 {
 					t.Fatalf("hemi_ha_forward_total{result=%q} = %v, want 1", tc.metric, n)
 				}
+			}
+			// Kept for the next leader: what the leader took, and what
+			// could not reach it but the pool holds.
+			wantKept := 0.0
+			if tc.metric == "forwarded" || tc.metric == "failed" && tc.kept {
+				wantKept = 1
+			}
+			if n := gaugeValue(t, reg, "hemi_ha_relay_kept_txs"); n != wantKept {
+				t.Fatalf("hemi_ha_relay_kept_txs = %v, want %v", n, wantKept)
 			}
 			if got := lead.forgot.Load() > 0; got != tc.forgets {
 				t.Fatalf("leader URL forgotten: %v, want %v", got, tc.forgets)
@@ -245,6 +255,21 @@ func TestRelaySend(t *testing.T) {
 }
 
 // forwardCount is hemi_ha_forward_total{result} in reg.
+// gaugeValue is gauge name in reg (0 if not there).
+func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return 0
+}
+
 func forwardCount(t *testing.T, reg *prometheus.Registry, result string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
@@ -362,11 +387,13 @@ func TestRelayResendsPool(t *testing.T) {
 	}
 	c.status.Store(0)
 	check(c, 2)
-	if err := r.Relay(ctx, []byte{1}, common.Hash{}, true); err != nil {
+	more, _ := transfers(t, "relay resend after a failed send", 1)
+	tx, raw := decoded(t, more[0])
+	if err := r.Relay(ctx, tx, raw, true); err != nil {
 		t.Fatal(err)
 	}
 	c.status.Store(http.StatusBadGateway)
-	if err := r.Relay(ctx, []byte{1}, common.Hash{}, true); err != nil {
+	if err := r.Relay(ctx, tx, raw, true); err != nil {
 		t.Fatal(err)
 	}
 	c.status.Store(0)
