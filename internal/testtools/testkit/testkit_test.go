@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestFreeAddr(t *testing.T) {
@@ -150,5 +152,39 @@ func TestTestLog(t *testing.T) {
 			!strings.Contains(f.logged[0], "i=3\n") || !strings.HasSuffix(f.logged[0], "i=4") || strings.Contains(f.logged[0], "i=2")):
 			t.Errorf("a failed test printed %q, want the last 2 lines", f.logged)
 		}
+	}
+}
+
+func TestMetric(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	vec := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "drops_total", Help: "h"}, []string{"reason", "peer"})
+	reg.MustRegister(vec)
+	vec.WithLabelValues("oldest", "a").Add(2)
+	vec.WithLabelValues("oldest", "b").Add(3)
+	vec.WithLabelValues("expired", "a").Add(5)
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "kept", Help: "h"})
+	reg.MustRegister(g)
+	g.Set(7)
+	tests := []struct {
+		name   string
+		metric string
+		labels []string
+		want   float64
+		found  bool
+	}{
+		{name: "gauge", metric: "kept", want: 7, found: true},
+		{name: "every series", metric: "drops_total", want: 10, found: true},
+		{name: "one label, two series", metric: "drops_total", labels: []string{"reason", "oldest"}, want: 5, found: true},
+		{name: "both labels", metric: "drops_total", labels: []string{"reason", "oldest", "peer", "b"}, want: 3, found: true},
+		{name: "no such series", metric: "drops_total", labels: []string{"reason", "mined"}},
+		{name: "not registered", metric: "nothing"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, found := Metric(t, reg, tc.metric, tc.labels...)
+			if got != tc.want || found != tc.found {
+				t.Fatalf("Metric = %v, %v; want %v, %v", got, found, tc.want, tc.found)
+			}
+		})
 	}
 }
