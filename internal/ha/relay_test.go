@@ -228,7 +228,7 @@ func TestRelaySend(t *testing.T) {
 				t.Fatalf("Relay: %v, want %q", err, tc.wantErr)
 			}
 			if tc.metric != "" {
-				if n := forwardCount(t, reg, tc.metric); n != 1 {
+				if n := testkit.MetricValue(t, reg, "hemi_ha_forward_total", "result", tc.metric); n != 1 {
 					t.Fatalf("hemi_ha_forward_total{result=%q} = %v, want 1", tc.metric, n)
 				}
 			}
@@ -238,7 +238,7 @@ func TestRelaySend(t *testing.T) {
 			if tc.metric == "forwarded" || tc.metric == "failed" && tc.kept {
 				wantKept = 1
 			}
-			if n := gaugeValue(t, reg, "hemi_ha_relay_kept_txs"); n != wantKept {
+			if n := testkit.MetricValue(t, reg, "hemi_ha_relay_kept_txs"); n != wantKept {
 				t.Fatalf("hemi_ha_relay_kept_txs = %v, want %v", n, wantKept)
 			}
 			if got := lead.forgot.Load() > 0; got != tc.forgets {
@@ -252,43 +252,6 @@ func TestRelaySend(t *testing.T) {
 			}
 		})
 	}
-}
-
-// forwardCount is hemi_ha_forward_total{result} in reg.
-// gaugeValue is gauge name in reg (0 if not there).
-func gaugeValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	return 0
-}
-
-func forwardCount(t *testing.T, reg *prometheus.Registry, result string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "hemi_ha_forward_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == result {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
 
 // poolOf is a pool of n transfers from each of senders keys.

@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // signedTransfer is a transfer signed for the chain id of cc, and its
@@ -132,10 +133,10 @@ func TestKeptMetrics(t *testing.T) {
 	check := func(step string, w want) {
 		t.Helper()
 		got := want{
-			txs:     gathered(t, reg, "hemi_ha_relay_kept_txs", ""),
-			bytes:   gathered(t, reg, "hemi_ha_relay_kept_bytes", ""),
-			oldest:  gathered(t, reg, "hemi_ha_relay_kept_dropped_total", "oldest"),
-			expired: gathered(t, reg, "hemi_ha_relay_kept_dropped_total", "expired"),
+			txs:     testkit.MetricValue(t, reg, "hemi_ha_relay_kept_txs"),
+			bytes:   testkit.MetricValue(t, reg, "hemi_ha_relay_kept_bytes"),
+			oldest:  testkit.MetricValue(t, reg, "hemi_ha_relay_kept_dropped_total", "reason", "oldest"),
+			expired: testkit.MetricValue(t, reg, "hemi_ha_relay_kept_dropped_total", "reason", "expired"),
 		}
 		if got != w {
 			t.Errorf("%s: %+v, want %+v", step, got, w)
@@ -156,36 +157,4 @@ func mustTx(t *testing.T, raw []byte) *types.Transaction {
 		t.Fatal(err)
 	}
 	return tx
-}
-
-// gathered is the value of gauge or counter name in reg, of the series
-// whose reason label is reason ("": the series without labels); 0 if
-// none.
-func gathered(t *testing.T, reg *prometheus.Registry, name, reason string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			r := ""
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "reason" {
-					r = l.GetValue()
-				}
-			}
-			if r != reason {
-				continue
-			}
-			if g := m.GetGauge(); g != nil {
-				return g.GetValue()
-			}
-			return m.GetCounter().GetValue()
-		}
-	}
-	return 0
 }

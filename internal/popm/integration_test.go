@@ -446,27 +446,8 @@ func TestMinerEmptyWallet(t *testing.T) {
 		"hemi_popm_fees_paid_sat_total":       float64(ev.Fee),
 		"hemi_popm_wallet_balance_sat":        float64(100_000 - ev.Fee),
 	} {
-		waitFor(t, name, func() bool { return metricValue(t, reg, name) == want })
+		waitFor(t, name, func() bool { return testkit.MetricValue(t, reg, name) == want })
 	}
-}
-
-func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name || len(mf.GetMetric()) == 0 {
-			continue
-		}
-		m := mf.GetMetric()[0]
-		if m.GetCounter() != nil {
-			return m.GetCounter().GetValue()
-		}
-		return m.GetGauge().GetValue()
-	}
-	return -1
 }
 
 // TestMinerInputDoubleSpent: another transaction (here a second miner on

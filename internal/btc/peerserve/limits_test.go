@@ -57,36 +57,7 @@ func startLimitServerConfig(t *testing.T, cfg Config) *limitServer {
 // labels; missing means 0 and false.
 func (ls *limitServer) metric(t testing.TB, name string, labels ...string) (float64, bool) {
 	t.Helper()
-	mfs, err := ls.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			switch {
-			case m.GetGauge() != nil:
-				return m.GetGauge().GetValue(), true
-			case m.GetCounter() != nil:
-				return m.GetCounter().GetValue(), true
-			}
-		}
-	}
-	return 0, false
+	return testkit.Metric(t, ls.reg, name, labels...)
 }
 
 // waitMetric waits until the metric has value want.

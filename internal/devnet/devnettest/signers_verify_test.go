@@ -86,7 +86,10 @@ type runningSigner struct {
 // reason "" its sum over every label, else the series of that reason.
 func (r *runningSigner) counter(t *testing.T, name, reason string) float64 {
 	t.Helper()
-	return counterSum(t, r.reg, "hemi_signer_"+name, reason)
+	if reason == "" {
+		return testkit.MetricValue(t, r.reg, "hemi_signer_"+name)
+	}
+	return testkit.MetricValue(t, r.reg, "hemi_signer_"+name, "reason", reason)
 }
 
 func scriptOf(name string) []byte {
