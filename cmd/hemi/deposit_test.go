@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net"
 	"net/http/httptest"
 	"strings"
 	"sync"
@@ -27,6 +26,7 @@ import (
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/popm"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
@@ -182,12 +182,7 @@ func readPSBT(t *testing.T, b64 string, nIn, nOut int) []map[string][]byte {
 func TestDepositRegtest(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := ln.Addr().String()
-	ln.Close()
+	api := testkit.FreeAddr(t)
 	d, err := devnet.Start(ctx, devnet.StartConfig{DataDir: t.TempDir(), InitialBlocks: 5, API: api, PoPM: devnet.PoPMConfig{Off: true}})
 	if err != nil {
 		t.Fatal(err)

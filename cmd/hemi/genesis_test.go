@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // runOut runs hemi with args and returns what it printed.
@@ -122,12 +122,7 @@ func TestDevnetGenesisFileRunsSameNetwork(t *testing.T) {
 		t.Fatalf("hash of the devnet's file: %q, %v; want %s", out, err, d.L2.File.Hash())
 	}
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rpcAddr := ln.Addr().String()
-	ln.Close()
+	rpcAddr := testkit.FreeAddr(t)
 	nctx, ncancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() {

@@ -5,11 +5,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,26 +24,9 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/devnet/devnettest"
 	"github.com/hemi-go/hemi/internal/popm"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
-
-// syncBuffer is a bytes.Buffer safe for the stack's concurrent loggers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
 
 // treasuryEnv is the 100 BTC treasury test's devnet stack and the
 // treasury's two identities: a Bitcoin wallet and a funded L2 account.
@@ -145,21 +126,10 @@ func TestTreasury100BTC(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	api := ln.Addr().String()
-	ln.Close()
-	logs := &syncBuffer{}
-	t.Cleanup(func() {
-		if t.Failed() { // the stack's logs, to tell a stalled service from a wrong answer
-			lines := strings.Split(logs.String(), "\n")
-			t.Logf("last stack log lines:\n%s", strings.Join(lines[max(0, len(lines)-150):], "\n"))
-		}
-	})
+	api := testkit.FreeAddr(t)
+	_, log := testkit.TestLog(t, "the stack", slog.LevelInfo, 150)
 	s, err := devnettest.StartStack(ctx, devnettest.StackConfig{DataDir: t.TempDir(), L2BlockTime: time.Second, KeystoneInterval: 2, RPC: true, API: api,
-		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+		Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,6 @@
 package bench
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,12 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"sync"
 	"time"
 
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 
 	"github.com/hemi-go/hemi/internal/testtools"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // ErrNoAnvil is returned when the anvil binary is missing; a failed
@@ -36,30 +35,12 @@ func FindAnvil() (string, error) {
 type anvilProcess struct {
 	url  string
 	cmd  *exec.Cmd
-	log  *lockedBuffer
+	log  *testkit.LogBuffer
 	done chan error
 }
 
-// lockedBuffer collects a child's output for error messages.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.b.Len() > 1<<20 {
-		l.b.Reset()
-	}
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+// anvilLogLines is how much of anvil's output is kept for error messages.
+const anvilLogLines = 1000
 
 // freePort returns a loopback port nobody listens on now.
 func freePort() (int, error) {
@@ -127,7 +108,7 @@ func startAnvil(ctx context.Context, bin, home string, gasLimit uint64, mining s
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "HOME="+home)
 	cmd.Dir = home
-	a := &anvilProcess{url: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, log: new(lockedBuffer), done: make(chan error, 1)}
+	a := &anvilProcess{url: fmt.Sprintf("http://127.0.0.1:%d", port), cmd: cmd, log: &testkit.LogBuffer{Keep: anvilLogLines}, done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = a.log, a.log
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("bench: start anvil: %w", err)

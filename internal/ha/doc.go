@@ -44,7 +44,14 @@
 //     whose rpc.sequencer_urls names a member that does not lead). Each
 //     request is bounded by RelayConfig.Timeout (2 s);
 //     hemi_ha_forward_total{result} counts forwarded, refused, failed,
-//     resent and resend_failed.
+//     resent and resend_failed; hemi_ha_relay_kept_txs and
+//     hemi_ha_relay_kept_bytes are the transactions kept after relaying
+//     them, hemi_ha_relay_kept_dropped_total{reason} those dropped
+//     unmined (oldest: a bound; expired: KeepFor). The relay keeps the
+//     transaction the RPC server decoded (rpc.GroupRelay passes it with
+//     the client's bytes, which go to the leader unchanged), its sender
+//     from the cache the pool's recovery filled: one decode and one
+//     recovery per relayed transaction.
 //   - Admin (admin.go): GET /ha/status and /ha/members, POST
 //     /ha/members, DELETE /ha/members/{id}, on a loopback address or
 //     behind a bearer token (`hemi ha status|members|add|remove`).

@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -23,6 +22,7 @@ import (
 	"github.com/hemi-go/hemi/internal/node"
 	"github.com/hemi-go/hemi/internal/node/nodetest"
 	"github.com/hemi-go/hemi/internal/tbc"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // bitcoinLayer is the regtest Bitcoin layer of the group tests
@@ -72,17 +72,6 @@ type group struct {
 	members []*member
 }
 
-// freeAddr is a loopback address with a port free right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // newGroup starts n sequencers of one genesis in a raft group over
 // loopback TCP, with 1 s blocks.
 func newGroup(t *testing.T, n int) *group { return newGroupWith(t, n, false, nil) }
@@ -99,7 +88,7 @@ func newGroupWith(t *testing.T, n int, disk bool, tune func(*ha.Config)) *group 
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := &member{i: i, key: key, id: crypto.PubkeyToAddress(key.PublicKey), raft: freeAddr(t),
+		m := &member{i: i, key: key, id: crypto.PubkeyToAddress(key.PublicKey), raft: testkit.FreeAddr(t),
 			btc: &lagging{inner: node.NewTBCSync(svc)}}
 		g.members = append(g.members, m)
 		seqs = append(seqs, m.id)

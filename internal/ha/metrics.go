@@ -33,3 +33,25 @@ func newMetrics(r prometheus.Registerer) *metrics {
 	}
 	return m
 }
+
+// keptMetrics are the relay's kept transactions (relaykeep.go): what it
+// holds for the next leader, and what it dropped unmined, by reason
+// (oldest: the count or byte bound pushed it out; expired: kept for
+// KeepFor). keptSet sets them under its lock, so they never lag it.
+type keptMetrics struct {
+	txs, bytes      prometheus.Gauge
+	oldest, expired prometheus.Counter
+}
+
+func newKeptMetrics(r prometheus.Registerer) *keptMetrics {
+	dropped := hemimetrics.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: hemimetrics.Namespace, Subsystem: "ha", Name: "relay_kept_dropped_total",
+		Help: "Relayed transactions dropped unmined from those kept for the next leader, by reason: oldest (the count or byte bound was reached), expired (kept for ha relay KeepFor).",
+	}, []string{"reason"}))
+	return &keptMetrics{
+		txs:     hemimetrics.Gauge(r, "ha", "relay_kept_txs", "Relayed transactions kept until this member's chain shows them mined (resent to each new leader)."),
+		bytes:   hemimetrics.Gauge(r, "ha", "relay_kept_bytes", "Encoded bytes of the relayed transactions kept (hemi_ha_relay_kept_txs)."),
+		oldest:  dropped.WithLabelValues("oldest"),
+		expired: dropped.WithLabelValues("expired"),
+	}
+}

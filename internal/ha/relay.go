@@ -138,7 +138,10 @@ type RelayConfig struct {
 // transaction, or already had it), refused (the leader's answer, passed
 // to the client), failed (the leader could not be reached or no longer
 // led: kept and resent), resent and resend_failed (transactions and
-// attempts of pool resends).
+// attempts of pool resends). hemi_ha_relay_kept_txs and
+// hemi_ha_relay_kept_bytes: the transactions kept after relaying them
+// (against KeepTxs and KeepBytes); hemi_ha_relay_kept_dropped_total
+// {reason}: those dropped unmined, oldest (a bound) or expired (KeepFor).
 type Relay struct {
 	cfg   RelayConfig
 	log   *slog.Logger
@@ -180,7 +183,7 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 	if cfg.KeepFor <= 0 {
 		cfg.KeepFor = DefaultRelayKeepFor
 	}
-	r := &Relay{cfg: cfg, log: cfg.Logger, clients: map[string]*gethrpc.Client{}, kept: newKeptSet(cfg.KeepTxs, cfg.KeepBytes)}
+	r := &Relay{cfg: cfg, log: cfg.Logger, clients: map[string]*gethrpc.Client{}, kept: newKeptSet(cfg.KeepTxs, cfg.KeepBytes, newKeptMetrics(cfg.Registerer))}
 	r.total = hemimetrics.Register(cfg.Registerer, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: hemimetrics.Namespace, Subsystem: "ha", Name: "forward_total",
 		Help: "Transactions a member that does not lead sent to the group's leader, by result: forwarded, refused (the leader's answer), " +
@@ -193,12 +196,18 @@ func NewRelay(cfg RelayConfig) (*Relay, error) {
 func (r *Relay) Leads() bool { return r.cfg.Group.IsLeader() }
 
 // Relay implements rpc.GroupRelay: it sends raw to the leader within
-// Timeout. The leader's JSON-RPC error is returned as it came (code,
+// Timeout and keeps tx as it is (the RPC server decoded it and its pool
+// recovered the sender: a relayed transaction costs one decode and one
+// recovery). The leader's JSON-RPC error is returned as it came (code,
 // message, data), except "already known" (the leader has it: success).
 // A leader that cannot be reached, or that no longer leads, is no error
 // when kept (the pool is resent by Run); otherwise it wraps
 // ErrLeaderUnreachable.
-func (r *Relay) Relay(ctx context.Context, raw []byte, hash common.Hash, kept bool) error {
+func (r *Relay) Relay(ctx context.Context, tx *types.Transaction, raw []byte, kept bool) error {
+	if tx == nil {
+		return errors.New("ha: Relay needs the decoded transaction")
+	}
+	hash := tx.Hash()
 	if r.cfg.Group.IsLeader() {
 		// It became the leader after the RPC server looked.
 		if kept {
@@ -210,7 +219,7 @@ func (r *Relay) Relay(ctx context.Context, raw []byte, hash common.Hash, kept bo
 	switch {
 	case err == nil || isAlreadyKnown(err):
 		r.total.WithLabelValues("forwarded").Inc()
-		r.keep(raw)
+		r.keep(tx, raw)
 		return nil
 	case isAnswer(err) && !isNotLeader(err):
 		r.total.WithLabelValues("refused").Inc()
@@ -220,16 +229,16 @@ func (r *Relay) Relay(ctx context.Context, raw []byte, hash common.Hash, kept bo
 	r.total.WithLabelValues("failed").Inc()
 	r.failures.Add(1)
 	if kept {
-		r.keep(raw)
+		r.keep(tx, raw)
 		r.log.Debug("transaction kept: the leader is resent the pool once it can be reached", "hash", hash, "err", err)
 		return nil
 	}
 	return fmt.Errorf("%w: %v", ErrLeaderUnreachable, err)
 }
 
-// keep adds raw to the kept transactions.
-func (r *Relay) keep(raw []byte) {
-	evicted, err := r.kept.add(raw, time.Now())
+// keep adds tx, encoded as raw, to the kept transactions.
+func (r *Relay) keep(tx *types.Transaction, raw []byte) {
+	evicted, err := r.kept.add(tx, raw, time.Now())
 	if err != nil {
 		r.log.Error("relayed transaction not kept", "err", err)
 		return

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"math/big"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -26,6 +25,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/ha"
 	"github.com/hemi-go/hemi/internal/rpc"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // fakeLeadership is a member whose leader the test sets.
@@ -148,13 +148,7 @@ func refuse(msg string) func(string) string {
 
 // deadURL is a URL nothing listens on.
 func deadURL(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://" + ln.Addr().String()
-	ln.Close()
-	return u
+	return "http://" + testkit.FreeAddr(t)
 }
 
 var relayID = common.HexToAddress("0x00000000000000000000000000000000000000aa")
@@ -188,7 +182,8 @@ func runRelay(t *testing.T, r *ha.Relay) context.Context {
 // TestRelaySend: each answer of the leader, each failure to reach one,
 // with the transaction kept in the member's pool or not.
 func TestRelaySend(t *testing.T) {
-	raw := []byte{0x02, 0xc0}
+	raws, _ := transfers(t, "relay send", 1)
+	tx, raw := decoded(t, raws[0])
 	for _, tc := range []struct {
 		name    string
 		answer  func(string) string
@@ -225,7 +220,7 @@ func TestRelaySend(t *testing.T) {
 			}
 			reg := prometheus.NewRegistry()
 			r := newRelay(t, lead, fakePool{}, reg)
-			err := r.Relay(context.Background(), raw, common.Hash{1}, tc.kept)
+			err := r.Relay(context.Background(), tx, raw, tc.kept)
 			switch {
 			case tc.wantErr == "" && err != nil:
 				t.Fatalf("Relay: %v", err)
@@ -233,9 +228,18 @@ func TestRelaySend(t *testing.T) {
 				t.Fatalf("Relay: %v, want %q", err, tc.wantErr)
 			}
 			if tc.metric != "" {
-				if n := forwardCount(t, reg, tc.metric); n != 1 {
+				if n := testkit.MetricValue(t, reg, "hemi_ha_forward_total", "result", tc.metric); n != 1 {
 					t.Fatalf("hemi_ha_forward_total{result=%q} = %v, want 1", tc.metric, n)
 				}
+			}
+			// Kept for the next leader: what the leader took, and what
+			// could not reach it but the pool holds.
+			wantKept := 0.0
+			if tc.metric == "forwarded" || tc.metric == "failed" && tc.kept {
+				wantKept = 1
+			}
+			if n := testkit.MetricValue(t, reg, "hemi_ha_relay_kept_txs"); n != wantKept {
+				t.Fatalf("hemi_ha_relay_kept_txs = %v, want %v", n, wantKept)
 			}
 			if got := lead.forgot.Load() > 0; got != tc.forgets {
 				t.Fatalf("leader URL forgotten: %v, want %v", got, tc.forgets)
@@ -248,28 +252,6 @@ func TestRelaySend(t *testing.T) {
 			}
 		})
 	}
-}
-
-// forwardCount is hemi_ha_forward_total{result} in reg.
-func forwardCount(t *testing.T, reg *prometheus.Registry, result string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "hemi_ha_forward_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "result" && l.GetValue() == result {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
 }
 
 // poolOf is a pool of n transfers from each of senders keys.
@@ -368,11 +350,13 @@ func TestRelayResendsPool(t *testing.T) {
 	}
 	c.status.Store(0)
 	check(c, 2)
-	if err := r.Relay(ctx, []byte{1}, common.Hash{}, true); err != nil {
+	more, _ := transfers(t, "relay resend after a failed send", 1)
+	tx, raw := decoded(t, more[0])
+	if err := r.Relay(ctx, tx, raw, true); err != nil {
 		t.Fatal(err)
 	}
 	c.status.Store(http.StatusBadGateway)
-	if err := r.Relay(ctx, []byte{1}, common.Hash{}, true); err != nil {
+	if err := r.Relay(ctx, tx, raw, true); err != nil {
 		t.Fatal(err)
 	}
 	c.status.Store(0)

@@ -59,6 +59,7 @@ type keptTx struct {
 // Concurrency: safe for concurrent use.
 type keptSet struct {
 	maxTxs, maxBytes int
+	metrics          *keptMetrics
 
 	mu     sync.Mutex
 	byHash map[common.Hash]*keptTx
@@ -66,19 +67,27 @@ type keptSet struct {
 	bytes  int
 }
 
-func newKeptSet(maxTxs, maxBytes int) *keptSet {
-	return &keptSet{maxTxs: maxTxs, maxBytes: maxBytes, byHash: map[common.Hash]*keptTx{}}
+// newKeptSet returns an empty set with its bounds; m are its metrics
+// (newKeptMetrics; with a nil registerer they are kept unregistered).
+func newKeptSet(maxTxs, maxBytes int, m *keptMetrics) *keptSet {
+	return &keptSet{maxTxs: maxTxs, maxBytes: maxBytes, metrics: m, byHash: map[common.Hash]*keptTx{}}
 }
 
-// add keeps raw (a transaction the leader took) and returns how many
-// older ones the bounds pushed out. A transaction it cannot decode or
-// whose sender it cannot recover is an error (the RPC server decoded
-// and checked it before, so this is a bug, not input).
-func (k *keptSet) add(raw []byte, now time.Time) (evicted int, err error) {
-	tx := new(types.Transaction)
-	if err := tx.UnmarshalBinary(raw); err != nil {
-		return 0, fmt.Errorf("ha: keep relayed transaction: %w", err)
-	}
+// observeLocked sets the size gauges.
+func (k *keptSet) observeLocked() {
+	k.metrics.txs.Set(float64(len(k.byHash)))
+	k.metrics.bytes.Set(float64(k.bytes))
+}
+
+// add keeps tx, encoded as raw (a transaction the leader took), and
+// returns how many older ones the bounds pushed out. tx is kept as
+// given, not decoded again from raw: the RPC server decoded it, and its
+// sender, which the pool recovered with the chain's latest signer
+// (equal to LatestSignerForChainID of the chain's id: TestRelaySigner),
+// comes from the cache inside tx. A sender it cannot recover is an
+// error (the pool checked the signature before, so this is a bug, not
+// input).
+func (k *keptSet) add(tx *types.Transaction, raw []byte, now time.Time) (evicted int, err error) {
 	from, err := types.Sender(types.LatestSignerForChainID(tx.ChainId()), tx)
 	if err != nil {
 		return 0, fmt.Errorf("ha: keep relayed transaction %s: %w", tx.Hash(), err)
@@ -100,6 +109,8 @@ func (k *keptSet) add(raw []byte, now time.Time) (evicted int, err error) {
 			evicted++
 		}
 	}
+	k.metrics.oldest.Add(float64(evicted))
+	k.observeLocked()
 	return evicted, nil
 }
 
@@ -167,5 +178,7 @@ func (k *keptSet) prune(st *state.StateDB, now time.Time, keepFor time.Duration)
 			mined++
 		}
 	}
+	k.metrics.expired.Add(float64(expired))
+	k.observeLocked()
 	return mined, expired
 }

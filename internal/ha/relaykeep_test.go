@@ -70,17 +70,25 @@ func transfers(t *testing.T, name string, n int) ([]string, common.Address) {
 	return raws, crypto.PubkeyToAddress(key.PublicKey)
 }
 
+// decoded is a transaction as the RPC server hands it to the relay:
+// decoded from the client's bytes, which come with it.
+func decoded(t *testing.T, raw string) (*types.Transaction, []byte) {
+	t.Helper()
+	b := hexutil.MustDecode(raw)
+	tx := new(types.Transaction)
+	if err := tx.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	return tx, b
+}
+
 // relayAll relays each raw transaction as the RPC server does for one
 // the member's pool did not keep.
 func relayAll(t *testing.T, r *ha.Relay, raws []string) {
 	t.Helper()
 	for _, raw := range raws {
-		b := hexutil.MustDecode(raw)
-		tx := new(types.Transaction)
-		if err := tx.UnmarshalBinary(b); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.Relay(context.Background(), b, tx.Hash(), false); err != nil {
+		tx, b := decoded(t, raw)
+		if err := r.Relay(context.Background(), tx, b, false); err != nil {
 			t.Fatalf("relay: %v", err)
 		}
 	}
@@ -167,7 +175,8 @@ func TestRelayKeepsRelayed(t *testing.T) {
 		lead, r := run(t, ha.RelayConfig{})
 		lead.set("a", newFakeLeader(t, refuse("insufficient funds for gas * price + value")).URL)
 		for _, raw := range raws {
-			if err := r.Relay(context.Background(), hexutil.MustDecode(raw), common.Hash{}, false); err == nil {
+			tx, b := decoded(t, raw)
+			if err := r.Relay(context.Background(), tx, b, false); err == nil {
 				t.Fatal("a refusal was not passed on")
 			}
 		}
@@ -200,4 +209,53 @@ func TestRelayKeepsRelayed(t *testing.T) {
 			t.Fatalf("the next leader got %d expired transactions", len(got))
 		}
 	})
+}
+
+// TestRelayKeepsTheDecodedTransaction: the relay keeps the transaction
+// the RPC server decoded, not a copy decoded again from its bytes: the
+// very *types.Transaction it was given (whose sender the member's pool
+// recovered and cached) is what the member's pool gets when it leads,
+// and the leader got the client's bytes unchanged. Before, the relay
+// decoded the bytes again and recovered the sender a second time.
+func TestRelayKeepsTheDecodedTransaction(t *testing.T) {
+	raws, _ := transfers(t, "relay decoded once", 2)
+	added := &addLog{}
+	lead := &fakeLeadership{}
+	r := newRelay(t, lead, fakePool{added: added}, nil)
+	runRelay(t, r)
+	a := newFakeLeader(t, ok)
+	lead.set("a", a.URL)
+	var given []*types.Transaction
+	for _, raw := range raws {
+		tx, b := decoded(t, raw)
+		if err := r.Relay(context.Background(), tx, b, false); err != nil {
+			t.Fatal(err)
+		}
+		given = append(given, tx)
+	}
+	if txs, _, _ := a.got(); !slices.Equal(txs, raws) {
+		t.Fatalf("the leader got %v, want the client's bytes %v", txs, raws)
+	}
+	lead.leads.Store(true)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		added.mu.Lock()
+		got := slices.Clone(added.txs)
+		added.mu.Unlock()
+		if len(got) > 0 {
+			if len(got) != len(given) {
+				t.Fatalf("the pool was given %d transactions, want %d", len(got), len(given))
+			}
+			for i := range got {
+				if got[i] != given[i] {
+					t.Fatalf("transaction %d reached the pool as a new copy (%p), not the one the relay was given (%p)", i, got[i], given[i])
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the member leads and its pool was not given what it relayed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/hemi-go/hemi/internal/chain"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // steadyBitcoin is a Bitcoin layer at the tip its one peer announces.
@@ -52,14 +53,8 @@ func TestStalledLeaderHandsOver(t *testing.T) {
 		peers []Peer
 	)
 	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
 		ids = append(ids, common.Address{byte(i + 1)})
-		peers = append(peers, Peer{ID: ids[i], Address: addr})
+		peers = append(peers, Peer{ID: ids[i], Address: testkit.FreeAddr(t)})
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	groups := make([]*Group, n)
@@ -171,14 +166,6 @@ func TestStalledLeaderHandsOver(t *testing.T) {
 // (a one-member group leads itself and commits); a port in use fails Run
 // with an error naming ha.admin.
 func TestAdminEndpointServed(t *testing.T) {
-	free := func() string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		return ln.Addr().String()
-	}
 	id := common.Address{1}
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -188,7 +175,7 @@ func TestAdminEndpointServed(t *testing.T) {
 	newGroup := func(admin string) (*Group, *memProducer) {
 		c := newMemChain()
 		p := &memProducer{c: c, tag: 1}
-		raftAddr := free()
+		raftAddr := testkit.FreeAddr(t)
 		g, err := New(Config{ID: id, Sequencers: []common.Address{id}, Bind: raftAddr, Peers: []Peer{{ID: id, Address: raftAddr}},
 			Dir: t.TempDir(), Chain: c, Bitcoin: steadyBitcoin{}, Producer: p, BlockTime: 100 * time.Millisecond,
 			NoSync: true, Admin: admin, Logger: slog.New(slog.DiscardHandler)})
@@ -202,7 +189,7 @@ func TestAdminEndpointServed(t *testing.T) {
 	if err := g.Run(t.Context()); err == nil || !strings.Contains(err.Error(), "ha.admin") {
 		t.Fatalf("Run with the admin port in use: %v, want an ha.admin error", err)
 	}
-	admin := free()
+	admin := testkit.FreeAddr(t)
 	g, p := newGroup(admin)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

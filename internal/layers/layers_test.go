@@ -38,7 +38,7 @@ var table = []layer{
 		"internal/finality", "internal/txpool", "internal/sequencer", "internal/popm", "internal/rpc", "internal/ha", "internal/netp2p", "internal/netp2p/rangesync", "internal/provenance", "internal/explorer", "internal/signer"}},
 	{"assembly", []string{"internal/node", "internal/node/indexadapt", "internal/devnet", "internal/devnet/cluster", "internal/config"}},
 	{"test support", []string{"internal/btc/btcdtest", "internal/btc/indextest", "internal/chain/chaintest", "internal/golden", "internal/compat",
-		"internal/bench", "internal/devnet/devnettest", "internal/node/nodetest", "internal/tbc/integration", "internal/layers", "internal/testtools", "verify/verifytest", "internal/tunnel/tunneltest"}},
+		"internal/bench", "internal/devnet/devnettest", "internal/node/nodetest", "internal/tbc/integration", "internal/layers", "internal/testtools", "internal/testtools/testkit", "verify/verifytest", "internal/tunnel/tunneltest"}},
 	{"commands", []string{"cmd/hemi"}},
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/hemi-go/hemi/internal/btc/txgen"
 	"github.com/hemi-go/hemi/internal/pop"
 	"github.com/hemi-go/hemi/internal/tbc"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 var quiet = slog.New(slog.DiscardHandler)
@@ -81,7 +81,7 @@ func newBTCEnv(t *testing.T) (*btcEnv, context.Context) {
 	if _, err := node.Mine(101, addr); err != nil {
 		t.Fatal(err)
 	}
-	api := freeAddr(t)
+	api := testkit.FreeAddr(t)
 	svc, err := tbc.New(tbc.Config{Params: &chaincfg.RegressionNetParams, DataDir: filepath.Join(dir, "node"),
 		Peers: []string{node.P2PAddr()}, API: api, Logger: quiet})
 	if err != nil {
@@ -97,17 +97,6 @@ func (e *btcEnv) waitIndexed(t *testing.T) {
 	t.Helper()
 	want, _ := e.node.Tip()
 	waitFor(t, "the index to reach the node's tip", func() bool { h, _ := e.svc.BlockTip(); return h == want })
-}
-
-// freeAddr is a loopback address with a port free right now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -457,27 +446,8 @@ func TestMinerEmptyWallet(t *testing.T) {
 		"hemi_popm_fees_paid_sat_total":       float64(ev.Fee),
 		"hemi_popm_wallet_balance_sat":        float64(100_000 - ev.Fee),
 	} {
-		waitFor(t, name, func() bool { return metricValue(t, reg, name) == want })
+		waitFor(t, name, func() bool { return testkit.MetricValue(t, reg, name) == want })
 	}
-}
-
-func metricValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name || len(mf.GetMetric()) == 0 {
-			continue
-		}
-		m := mf.GetMetric()[0]
-		if m.GetCounter() != nil {
-			return m.GetCounter().GetValue()
-		}
-		return m.GetGauge().GetValue()
-	}
-	return -1
 }
 
 // TestMinerInputDoubleSpent: another transaction (here a second miner on

@@ -110,14 +110,17 @@ type GroupRelay interface {
 	// Leads reports whether this member leads the group now: it then
 	// includes the transactions sent to it and forwards none.
 	Leads() bool
-	// Relay sends raw (the encoding of the transaction hash) to the
-	// leader with ForwardedHeader set, and returns the leader's JSON-RPC
-	// error as the error to answer (nil: accepted). kept says the local
-	// pool holds the transaction: then a leader that cannot be reached
-	// now is no error (the relay sends the pool again once one can be);
-	// without it that failure is the caller's error. It returns within
-	// a bounded time.
-	Relay(ctx context.Context, raw []byte, hash common.Hash, kept bool) error
+	// Relay sends tx to the leader with ForwardedHeader set and returns
+	// the leader's JSON-RPC error as the error to answer (nil:
+	// accepted). raw is tx's encoding as the client sent it, sent on
+	// as it came; tx is the transaction the server decoded and the
+	// local pool checked (its sender recovered and cached in it), so the
+	// relay keeps it without decoding it or recovering its sender again
+	// (tx and raw are not modified). kept says the local pool holds the
+	// transaction: then a leader that cannot be reached now is no error
+	// (the relay sends the pool again once one can be); without it that
+	// failure is the caller's error. It returns within a bounded time.
+	Relay(ctx context.Context, tx *types.Transaction, raw []byte, kept bool) error
 }
 
 // Bitcoin is what hemi_btcTip asks of the Bitcoin index; *index.Index

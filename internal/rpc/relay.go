@@ -73,7 +73,7 @@ func (s *Server) sendRelayed(ctx context.Context, raw []byte, tx *types.Transact
 		return txError(perr)
 	}
 	kept := perr == nil || errors.Is(perr, txpool.ErrAlreadyKnown)
-	if err := s.cfg.Relay.Relay(ctx, raw, tx.Hash(), kept); err != nil {
+	if err := s.cfg.Relay.Relay(ctx, tx, raw, kept); err != nil {
 		s.metrics.txRejected.Inc()
 		return passThrough(err)
 	}

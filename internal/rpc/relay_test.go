@@ -1,6 +1,7 @@
 package rpc
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,7 @@ type fakeRelay struct {
 	leads atomic.Bool
 	mu    sync.Mutex
 	calls []relayCall
+	given []relayGiven
 	err   error
 }
 
@@ -31,12 +33,19 @@ type relayCall struct {
 	kept bool
 }
 
+// relayGiven is what one Relay call was given besides its relayCall.
+type relayGiven struct {
+	tx  *types.Transaction
+	raw []byte
+}
+
 func (f *fakeRelay) Leads() bool { return f.leads.Load() }
 
-func (f *fakeRelay) Relay(_ context.Context, _ []byte, hash common.Hash, kept bool) error {
+func (f *fakeRelay) Relay(_ context.Context, tx *types.Transaction, raw []byte, kept bool) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, relayCall{hash, kept})
+	f.calls = append(f.calls, relayCall{tx.Hash(), kept})
+	f.given = append(f.given, relayGiven{tx, raw})
 	return f.err
 }
 
@@ -85,6 +94,18 @@ func TestRelayWhileNotLeading(t *testing.T) {
 	want := []relayCall{{tx.Hash(), true}, {tx.Hash(), true}}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("relayed %v, want %v", got, want)
+	}
+	// The relay is given the transaction the pool holds (decoded once,
+	// its sender recovered once, by the pool) and the client's bytes.
+	sent, _ := tx.MarshalBinary()
+	relay.mu.Lock()
+	first := relay.given[0]
+	relay.mu.Unlock()
+	if first.tx != e.pool.Get(tx.Hash()) {
+		t.Error("the relay was given another copy of the transaction than the pool's")
+	}
+	if !bytes.Equal(first.raw, sent) {
+		t.Errorf("the relay was given %x, want the client's bytes %x", first.raw, sent)
 	}
 	// The relay's answer is the caller's: the leader's error with its code.
 	relay.err = &rpcError{code: -32000, msg: "nonce too low: next nonce 5, tx nonce 1"}

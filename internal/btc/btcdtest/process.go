@@ -21,6 +21,7 @@ import (
 	"github.com/btcsuite/btcd/rpcclient"
 
 	"github.com/hemi-go/hemi/internal/testtools"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // Sentinel errors; callers match them with errors.Is.
@@ -113,19 +114,6 @@ func FindBinary() (string, error) {
 	return testtools.Find("btcd")
 }
 
-// freePort returns a loopback address with a port that was free a moment ago.
-func freePort() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		return "", err
-	}
-	return addr, nil
-}
-
 // StartProcess starts btcd and waits until it answers RPC. ctx bounds the
 // start only; the process runs until Stop. A port taken between choosing and
 // binding makes btcd exit, so the start is retried with new ports.
@@ -172,11 +160,11 @@ func startOnce(ctx context.Context, bin string, opts Options, attempt int) (*Nod
 		}
 	}
 	var err error
-	if n.p2pAddr, err = freePort(); err != nil {
+	if n.p2pAddr, err = testkit.PickAddr(); err != nil {
 		n.cleanupDir()
 		return nil, fmt.Errorf("btcdtest: free port: %w", err)
 	}
-	if n.rpcAddr, err = freePort(); err != nil {
+	if n.rpcAddr, err = testkit.PickAddr(); err != nil {
 		n.cleanupDir()
 		return nil, fmt.Errorf("btcdtest: free port: %w", err)
 	}

@@ -1,19 +1,19 @@
 package peerserve
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // limitServer runs a Server over src with limits lim, its metrics in a
@@ -21,7 +21,7 @@ import (
 type limitServer struct {
 	*Server
 	reg  *prometheus.Registry
-	logs *syncBuffer
+	logs *testkit.LogBuffer
 }
 
 func startLimitServer(t *testing.T, src Source, lim Limits) *limitServer {
@@ -32,9 +32,9 @@ func startLimitServer(t *testing.T, src Source, lim Limits) *limitServer {
 // startLimitServerConfig is startLimitServer with more of Config.
 func startLimitServerConfig(t *testing.T, cfg Config) *limitServer {
 	t.Helper()
-	ls := &limitServer{reg: prometheus.NewRegistry(), logs: &syncBuffer{}}
+	ls := &limitServer{reg: prometheus.NewRegistry(), logs: &testkit.LogBuffer{}}
 	cfg.Params = &chaincfg.RegressionNetParams
-	cfg.Logger = slog.New(slog.NewTextHandler(ls.logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	cfg.Logger = ls.logs.Logger(slog.LevelInfo)
 	cfg.Registerer = ls.reg
 	srv, err := New(cfg)
 	if err != nil {
@@ -57,36 +57,7 @@ func startLimitServerConfig(t *testing.T, cfg Config) *limitServer {
 // labels; missing means 0 and false.
 func (ls *limitServer) metric(t testing.TB, name string, labels ...string) (float64, bool) {
 	t.Helper()
-	mfs, err := ls.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-	next:
-		for _, m := range mf.GetMetric() {
-			for i := 0; i+1 < len(labels); i += 2 {
-				found := false
-				for _, lp := range m.GetLabel() {
-					if lp.GetName() == labels[i] && lp.GetValue() == labels[i+1] {
-						found = true
-					}
-				}
-				if !found {
-					continue next
-				}
-			}
-			switch {
-			case m.GetGauge() != nil:
-				return m.GetGauge().GetValue(), true
-			case m.GetCounter() != nil:
-				return m.GetCounter().GetValue(), true
-			}
-		}
-	}
-	return 0, false
+	return testkit.Metric(t, ls.reg, name, labels...)
 }
 
 // waitMetric waits until the metric has value want.
@@ -103,24 +74,6 @@ func (ls *limitServer) waitMetric(t testing.TB, want float64, name string, label
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's concurrent logging.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // idleConns opens n TCP connections to addr that never send a byte.

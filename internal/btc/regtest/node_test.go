@@ -12,6 +12,8 @@ import (
 	"github.com/btcsuite/btcd/txscript/v2"
 	"github.com/btcsuite/btcd/wire/v2"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 func TestNewErrors(t *testing.T) {
@@ -23,10 +25,10 @@ func TestNewErrors(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	first := newNode(t, Config{Registerer: reg})
 	mine(t, first, 2, w.addr)
-	if got := gather(t, reg, "hemi_btc_regtest_height"); got != 2 {
+	if got := testkit.MetricValue(t, reg, "hemi_btc_regtest_height"); got != 2 {
 		t.Fatalf("height metric = %v, want 2", got)
 	}
-	if got := gather(t, reg, "hemi_btc_regtest_blocks_mined_total"); got != 2 {
+	if got := testkit.MetricValue(t, reg, "hemi_btc_regtest_blocks_mined_total"); got != 2 {
 		t.Fatalf("mined metric = %v, want 2", got)
 	}
 	tests := []struct {
@@ -391,27 +393,6 @@ func TestReconsiderBlock(t *testing.T) {
 	if err := n.ReconsiderBlock(chainhash.Hash{4}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("reconsider unknown: %v", err)
 	}
-}
-
-// gather returns the value of the named gauge or counter in reg.
-func gather(t testing.TB, reg *prometheus.Registry, name string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != name || len(mf.Metric) != 1 {
-			continue
-		}
-		m := mf.Metric[0]
-		if m.Gauge != nil {
-			return m.Gauge.GetValue()
-		}
-		return m.Counter.GetValue()
-	}
-	t.Fatalf("metric %s not registered", name)
-	return 0
 }
 
 // TestDropMempool: a transaction a reorg returned to the mempool is gone

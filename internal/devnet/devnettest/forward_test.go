@@ -3,6 +3,7 @@ package devnettest
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -17,6 +18,8 @@ import (
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethclient"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
+
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // TestFollowerForwardsTransactions: a transaction sent to a follower's
@@ -31,7 +34,7 @@ func TestFollowerForwardsTransactions(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	_, log := testLog(t, 80)
+	_, log := testkit.TestLog(t, "the stack", slog.LevelInfo, 80)
 	s, err := StartStack(ctx, sequencerConfig(log))
 	if err != nil {
 		t.Fatal(err)
@@ -141,5 +144,5 @@ func TestFollowerForwardsTransactions(t *testing.T) {
 // deadURL is an http URL where nothing listens (a port just closed).
 func deadURL(t *testing.T) string {
 	t.Helper()
-	return "http://" + freeAddr(t)
+	return "http://" + testkit.FreeAddr(t)
 }

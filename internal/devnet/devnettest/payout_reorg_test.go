@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hemi-go/hemi/internal/devnet"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // TestPayoutReorgedOut: the in-process signers' payout (a refresh batch)
@@ -65,7 +66,7 @@ func TestPayoutReorgedOut(t *testing.T) {
 	if _, err := e.TBC.Index().TxByID(txid, chainhash.Hash{}); err == nil {
 		t.Fatal("the payout is still in the indexed best chain")
 	}
-	broadcasts := func() float64 { return counterSum(t, reg, "hemi_signer_broadcasts_total", "") }
+	broadcasts := func() float64 { return testkit.MetricValue(t, reg, "hemi_signer_broadcasts_total") }
 	sent := broadcasts()
 	waitFor(e.ctx, t, "the signers to re-broadcast the payout", func() bool { return e.inMempool(txid) })
 	if now := broadcasts(); now <= sent {

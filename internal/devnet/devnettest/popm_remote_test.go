@@ -15,6 +15,7 @@ import (
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/popm"
 	"github.com/hemi-go/hemi/internal/tbc"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // TestRemotePoPMiner runs the miner as `hemi popm` does, against a running
@@ -24,7 +25,7 @@ import (
 func TestRemotePoPMiner(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	api := freeAddr(t)
+	api := testkit.FreeAddr(t)
 	s, err := StartStack(ctx, StackConfig{L2BlockTime: time.Second, KeystoneInterval: 2, API: api, RPC: true,
 		PoPM: devnet.PoPMConfig{Off: true}})
 	if err != nil {

@@ -27,6 +27,7 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/devnet"
 	"github.com/hemi-go/hemi/internal/signer"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 	"github.com/hemi-go/hemi/internal/tunnel"
 )
 
@@ -78,14 +79,17 @@ type runningSigner struct {
 	s   *signer.Signer
 	key [32]byte
 	reg *prometheus.Registry
-	log *lineBuffer
+	log *testkit.LogBuffer
 }
 
 // counter reads the signer's counter name (hemi_signer_<name>): with
 // reason "" its sum over every label, else the series of that reason.
 func (r *runningSigner) counter(t *testing.T, name, reason string) float64 {
 	t.Helper()
-	return counterSum(t, r.reg, "hemi_signer_"+name, reason)
+	if reason == "" {
+		return testkit.MetricValue(t, r.reg, "hemi_signer_"+name)
+	}
+	return testkit.MetricValue(t, r.reg, "hemi_signer_"+name, "reason", reason)
 }
 
 func scriptOf(name string) []byte {
@@ -279,7 +283,7 @@ func TestSignersVerifyAlone(t *testing.T) {
 		t.Skip("runs a regtest node, four L2 nodes with their indexers, a PoP miner and three signers")
 	}
 	start := time.Now()
-	logs, log := testLog(t, 120)
+	logs, log := testkit.TestLog(t, "the stack", slog.LevelInfo, 120)
 	e := &verifyEnv{tunnelEnv: startTunnelEnv(t, 4*time.Minute, sequencerConfig(log)), prop: &proposals{}}
 	ctx, s, tc, v := e.ctx, e.Stack, e.tc, e.v
 	for i := range 3 {
@@ -319,7 +323,7 @@ func TestSignersVerifyAlone(t *testing.T) {
 			rn.Close()
 			t.Fatal(err)
 		}
-		rs := &runningSigner{key: dk.XOnly, reg: prometheus.NewRegistry(), log: &lineBuffer{}}
+		rs := &runningSigner{key: dk.XOnly, reg: prometheus.NewRegistry(), log: &testkit.LogBuffer{}}
 		slogger := slog.New(slog.NewTextHandler(io.MultiWriter(rs.log, logs), &slog.HandlerOptions{Level: slog.LevelInfo}))
 		if rs.s, err = signer.New(signer.Config{Key: dk.Key, Vault: v, Node: &proposedNode{Node: rn, p: e.prop},
 			DataDir: t.TempDir(), Poll: 200 * time.Millisecond, Logger: slogger.With("signer", i), Registerer: rs.reg}); err != nil {
@@ -468,7 +472,7 @@ func TestSignersVerifyAlone(t *testing.T) {
 			if n := rs.counter(t, "refused_total", string(c.want)); n != 1 {
 				t.Fatalf("%s: signer %d refused %v times for %s", c.name, i, n, c.want)
 			}
-			if !rs.log.has(`msg="refusing to sign payout"`, "reason="+string(c.want), fmt.Sprintf("id=%d", c.id), c.detail) {
+			if !rs.log.HasLine(`msg="refusing to sign payout"`, "reason="+string(c.want), fmt.Sprintf("id=%d", c.id), c.detail) {
 				t.Fatalf("%s: signer %d logged no refusal for %s of id %d (%q)", c.name, i, c.want, c.id, c.detail)
 			}
 			if n := rs.counter(t, "posted_total", "") - postedBefore[i]; n != 0 {

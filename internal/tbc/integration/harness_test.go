@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 
 	"github.com/hemi-go/hemi/internal/btc/index"
 	"github.com/hemi-go/hemi/internal/tbc"
+	"github.com/hemi-go/hemi/internal/testtools/testkit"
 )
 
 // params is the network every test runs on.
@@ -29,33 +28,9 @@ const (
 	pollEvery   = 10 * time.Millisecond
 )
 
-// logTail keeps the last lines a logger wrote, for failed tests.
-type logTail struct {
-	mu    sync.Mutex
-	lines []string
-}
-
+// logTailLines is how much of a service's log a failed test prints (and
+// all that is kept: a sync's log is long).
 const logTailLines = 300
-
-func (l *logTail) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, strings.TrimRight(string(p), "\n"))
-	if len(l.lines) > 2*logTailLines {
-		l.lines = append(l.lines[:0], l.lines[len(l.lines)-logTailLines:]...)
-	}
-	return len(p), nil
-}
-
-func (l *logTail) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	lines := l.lines
-	if len(lines) > logTailLines {
-		lines = lines[len(lines)-logTailLines:]
-	}
-	return strings.Join(lines, "\n")
-}
 
 // testLogger returns a logger for one service of t. Its output is printed
 // only if t fails (or always, to stderr, with HEMI_TEST_LOG set), so passing
@@ -65,13 +40,13 @@ func testLogger(t *testing.T, name string) *slog.Logger {
 	if os.Getenv("HEMI_TEST_LOG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", name)
 	}
-	tail := &logTail{}
+	tail := &testkit.LogBuffer{Keep: logTailLines}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("log of %s (last %d lines):\n%s", name, logTailLines, tail.String())
 		}
 	})
-	return slog.New(slog.NewTextHandler(tail, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	return tail.Logger(slog.LevelDebug)
 }
 
 // waitFor polls cond until it holds, failing t after timeout.
@@ -84,20 +59,6 @@ func waitFor(t testing.TB, timeout time.Duration, what string, cond func() bool)
 		}
 		time.Sleep(pollEvery)
 	}
-}
-
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	addr := l.Addr().String()
-	if err := l.Close(); err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	return addr
 }
 
 // node is one running tbc.Service with its query API.
@@ -142,7 +103,7 @@ func startNodeWith(t *testing.T, name string, cfg tbc.Config) *node {
 // until the API answers; an error means Run has returned.
 func tryStartNode(t *testing.T, name string, cfg tbc.Config) (*node, error) {
 	t.Helper()
-	cfg.API = freeAddr(t)
+	cfg.API = testkit.FreeAddr(t)
 	svc, err := tbc.New(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("tbc.New: %w", err)
