@@ -88,6 +88,11 @@ func (s *Service) runGossip(ctx context.Context) error {
 		return fmt.Errorf("netp2p: subscribe %s: %w", name, err)
 	}
 	defer sub.Cancel()
+	waitFeed, err := s.startTxFeed(ctx, ps)
+	if err != nil {
+		return err
+	}
+	defer waitFeed()
 	msgs := make(chan gossipMsg, 64)
 	done := make(chan struct{})
 	go func() {
