@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
@@ -77,6 +78,8 @@ type txFeed struct {
 	queue chan *TxBatch
 	// validating holds the ids of the batch messages being validated.
 	validating sync.Map
+	// topic is the joined topic (nil before Run).
+	topic atomic.Pointer[pubsub.Topic]
 }
 
 // startTxFeed joins the feed's topic on ps and runs, until ctx ends,
@@ -97,6 +100,7 @@ func (s *Service) startTxFeed(ctx context.Context, ps *pubsub.PubSub) (func(), e
 		topic.Close()
 		return nil, fmt.Errorf("netp2p: subscribe %s: %w", name, err)
 	}
+	s.feed.topic.Store(topic)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() { // deliver: accepted batches to the worker
