@@ -418,10 +418,10 @@ func (c *Chain) verify(b *Block) (*verified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain: state of parent %d: %w", parent.Number, err)
 	}
+	c.cachedSenders(b)
 	// The prefetcher loads the tries the block touches on other cores while
 	// it executes, so the state root at the end finds them warm. Process has
 	// computed the root when it returns; the commit needs no prefetching.
-	c.cachedSenders(b)
 	statedb.StartPrefetcher("chain", nil)
 	res, err := c.proc.Process(parent, h, hash, statedb, b.Body.SystemTxs, b.Body.Txs, view, c.getHashFn(parent))
 	statedb.StopPrefetcher()

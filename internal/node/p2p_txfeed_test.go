@@ -82,7 +82,10 @@ func TestP2PTxFeed(t *testing.T) {
 			last = max(last, loc.BlockNumber)
 		}
 		return true
-	}, func() string { h, m := fol.Senders.Stats(); return fmt.Sprintf("cache hits %d misses %d len %d", h, m, fol.Senders.Len()) })
+	}, func() string {
+		h, m := fol.Senders.Stats()
+		return fmt.Sprintf("cache hits %d misses %d len %d", h, m, fol.Senders.Len())
+	})
 	hits, misses := fol.Senders.Stats()
 	if hits-hits0 != uint64(len(txs)) || misses != misses0 {
 		t.Fatalf("follower's insertions: %d senders from the cache, %d recovered; want all %d from the cache", hits-hits0, misses-misses0, len(txs))
