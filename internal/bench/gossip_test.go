@@ -77,11 +77,34 @@ func newGossipBench(b *testing.B) *gossipBench {
 }
 
 // follower opens a fresh chain as a node opens its own (fsync after
-// every block unless noSync).
-func (g *gossipBench) follower(b *testing.B, noSync bool) *chain.Chain {
+// every block unless noSync). With cached, its sender cache already
+// holds the senders of every transaction of the source chain, recovered
+// from copies of them, as netp2p's pending-transaction feed leaves it
+// before their blocks arrive.
+func (g *gossipBench) follower(b *testing.B, noSync, cached bool) *chain.Chain {
 	b.Helper()
+	var sc *chain.SenderCache
+	if cached {
+		sc = chain.NewSenderCache(0)
+		signer := types.LatestSigner(g.w.spec.Config.ChainConfig())
+		for _, txs := range g.txs {
+			for _, tx := range txs {
+				enc, err := tx.MarshalBinary()
+				if err != nil {
+					b.Fatal(err)
+				}
+				cp := new(types.Transaction)
+				if err := cp.UnmarshalBinary(enc); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := sc.Add(signer, cp); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	}
 	c, err := node.OpenChain(g.w.spec, g.btc.btc, node.ChainOptions{Dir: b.TempDir(), NoSync: noSync, CacheMB: 64, TrieCacheMB: 64,
-		Clock: clock.Fixed{T: time.Unix(l2GenesisTime+1_000_000, 0)}, Logger: slog.New(slog.DiscardHandler)})
+		Clock: clock.Fixed{T: time.Unix(l2GenesisTime+1_000_000, 0)}, Logger: slog.New(slog.DiscardHandler), SenderCache: sc})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -93,14 +116,17 @@ func (g *gossipBench) follower(b *testing.B, noSync bool) *chain.Chain {
 // recovered, and the accounts read, inside the insertion) or prepare
 // (the validator calls chain.Prepare on the accepted block, as netp2p's
 // does, then InsertBlock), with the fsync after each block (a sequencer's
-// chain) or without (a follower's, node.Config.NoSync).
+// chain) or without (a follower's, node.Config.NoSync), and with the
+// senders in the chain's sender cache (netp2p's pending-transaction feed
+// recovered them before the block: cached) or not.
 var gossipFollowerModes = []struct {
-	name            string
-	prepare, noSync bool
+	name                    string
+	prepare, noSync, cached bool
 }{
-	{"insert-fsync", false, false},
-	{"prepare-fsync", true, false},
-	{"prepare-nosync", true, true},
+	{"insert-fsync", false, false, false},
+	{"prepare-fsync", true, false, false},
+	{"prepare-nosync", true, true, false},
+	{"prepare-nosync-cached", true, true, true},
 }
 
 // BenchmarkGossipFollower times a follower's whole work for one gossiped
@@ -131,7 +157,7 @@ func BenchmarkGossipFollower(b *testing.B) {
 			b.StopTimer()
 			closeAll()
 			for k, m := range modes {
-				fol[k], gate[k] = g.follower(b, m.noSync), netp2p.NewGate(g.seqs)
+				fol[k], gate[k] = g.follower(b, m.noSync, m.cached), netp2p.NewGate(g.seqs)
 			}
 			i = 0
 			b.StartTimer()
@@ -203,7 +229,7 @@ func BenchmarkGossipLeader(b *testing.B) {
 					if c != nil {
 						c.Close()
 					}
-					c, i = g.follower(b, false), 0
+					c, i = g.follower(b, false, false), 0
 				}
 				head := c.Head()
 				built, err := c.BuildBlock(chain.BuildParams{Parent: head, Time: head.Time + 2, View: g.btc.view, Coinbase: coinbase, Txs: g.txs[i]})

@@ -113,6 +113,12 @@ type Config struct {
 	// canonical chain is stored on its side branch and never becomes
 	// canonical (until SetForkChoice installs one and Reconsider runs).
 	ForkChoice ForkChoice
+	// SenderCache, when set, holds transaction senders this node
+	// recovered before the transactions reached a block (netp2p's
+	// pending-transaction feed fills it): Prepare and the insertion
+	// take senders from it instead of recovering them (SenderCache's
+	// doc says why consensus cannot change). nil: none.
+	SenderCache *SenderCache
 	// MaxReorgDepth is the most canonical blocks a reorg may remove,
 	// whatever ForkChoice says (default DefaultMaxReorgDepth); a side
 	// branch forking deeper is stored but never considered.
@@ -412,6 +418,7 @@ func (c *Chain) verify(b *Block) (*verified, error) {
 	if err != nil {
 		return nil, fmt.Errorf("chain: state of parent %d: %w", parent.Number, err)
 	}
+	c.cachedSenders(b)
 	// The prefetcher loads the tries the block touches on other cores while
 	// it executes, so the state root at the end finds them warm. Process has
 	// computed the root when it returns; the commit needs no prefetching.

@@ -34,6 +34,13 @@
 //     BuildBlock/CommitBuilt (or a Builder: NewBuilder, Add in
 //     increments, Finish — the same block BuildBlock builds from all the
 //     candidates at once), queries, Subscribe.
+//   - SenderCache (sendercache.go, Config.SenderCache): senders this
+//     node recovered before their transactions reached a block (netp2p's
+//     pending-transaction feed fills it), by transaction hash; Prepare
+//     and InsertBlock recover through a signer that answers from it and
+//     falls back to the real one. Entries are the node's own recoveries,
+//     the hash covers the signature and an entry serves only an equal
+//     signer, so the answer is the signer's and consensus is unchanged.
 //   - Forks (fork.go): side branches, PoP fork choice through the
 //     ForkChoice interface (internal/finality implements it), reorgs,
 //     Reconsider, SubscribeReorgs.

@@ -90,7 +90,7 @@ func (c *Chain) Prepare(b *Block) {
 	c.prep.wg.Add(1)
 	c.prep.mu.Unlock()
 
-	signer := types.MakeSigner(c.cfg.ChainConfig, b.Header.Number, b.Header.Time)
+	signer := c.txSigner(b.Header)
 	go func() {
 		defer c.prep.wg.Done()
 		defer close(p.done)

@@ -77,6 +77,10 @@ type Config struct {
 	// (their copies were as many messages again on every link). Zero: a
 	// follower, which only relays.
 	Publisher common.Address
+	// TxFeed configures the pending-transaction feed (doc.go): what this
+	// node announces, and the cache it recovers announced senders into.
+	// The zero value relays batches only.
+	TxFeed TxFeedConfig
 
 	// BanDuration is how long a banned peer is refused. Default
 	// DefaultBanDuration.
@@ -116,6 +120,12 @@ func (c Config) withDefaults() (Config, []peer.AddrInfo, []ma.Multiaddr, error) 
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.TxFeed.Delay <= 0 {
+		c.TxFeed.Delay = DefaultTxBatchDelay
+	}
+	if c.TxFeed.Senders != nil && c.TxFeed.Signer == nil {
+		return c, nil, nil, errors.New("netp2p: TxFeed.Senders needs TxFeed.Signer (types.LatestSigner of the chain config)")
 	}
 	listen, err := ParseListen(c.ListenAddrs)
 	if err != nil {

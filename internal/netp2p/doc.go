@@ -1,7 +1,8 @@
 // Package netp2p is the L2 network of a node (DESIGN 9, issue 10 items 2
 // and 3): a libp2p host that speaks only to configured peers, a handshake
-// that refuses peers of another network, and block gossip on one
-// gossipsub topic per chain. Catch-up by range requests is another part
+// that refuses peers of another network, block gossip on one
+// gossipsub topic per chain, and a pending-transaction feed on a second
+// (below). Catch-up by range requests is another part
 // (internal/netp2p/rangesync) that plugs in through Syncer and registers
 // its protocol on Host.
 //
@@ -138,12 +139,70 @@
 // publisher an Info line "block published" (via commit or head): `hemi
 // bench net` splits propagation with them.
 //
+// # Pending-transaction feed
+//
+// DESIGN 9 names one gossip topic, for blocks; this is a second one,
+// "/hemi/txs/1/<genesis hash>" (TxTopic). Without it a follower first
+// sees a transaction inside its block, so every follower recovers the
+// block's senders (a third of its insertion's CPU) in the window between
+// the leader's commit and the import, when all the nodes insert the same
+// block at once. Ethereum nodes see transactions before their blocks;
+// here the block builder announces them:
+//
+// Announcer (txfeed.go, with TxFeedConfig.Pool and Key: a sequencer):
+// the transactions its pool makes pending (core.NewTxsEvent), each once,
+// collected for TxFeedConfig.Delay (DefaultTxBatchDelay, 20 ms) or until
+// MaxTxBatchTxs, are published as one batch sealed by its seal key:
+// snappy(RLP([time ms, [tx binary encodings], seal])), the seal a
+// 65-byte signature over keccak256(RLP(["hemi/txbatch/1", genesis hash,
+// time, txs])) (txbatch.go). A key outside the genesis set announces
+// nothing. Every member of a raft group with a pool announces; receivers
+// skip what their cache holds.
+//
+// Validator (TxGate, before Accept and forwarding; message id over the
+// content as for blocks). A flood of junk costs at most one signature
+// recovery a message and lowers the sender's score; a replay is seen, or
+// stale once the seen cache (TxBatchSeenCache) forgot it:
+//
+//	check                                         verdict  reason             penalty
+//	sender has not completed the handshake        Ignore   peer_not_ready     -
+//	a copy of a message still being validated     Ignore   in_flight          -
+//	does not decompress or decode; no or junk     Reject   malformed          PenaltyReject
+//	  transactions, a blob transaction, a seal
+//	  that is not 65 bytes
+//	over MaxTxBatchSize, more than MaxTxBatchTxs  Reject   too_large          PenaltyReject
+//	batch already accepted (seen cache)           Ignore   seen               -
+//	time more than MaxTxBatchAge from the clock   Ignore   stale              -
+//	seal values out of range or not recovering    Reject   bad_seal           PenaltyReject
+//	sealed by a key not in the sequencer set      Reject   unknown_sequencer  PenaltyReject
+//	  (another network's batch lands here too)
+//	otherwise                                     Accept   ok
+//
+// Recovery (TxFeedConfig.Senders and Signer, every node with
+// networking): accepted batches are queued (at most 64; a full queue
+// drops the batch) for ONE worker goroutine, which recovers each sender
+// the cache lacks into the chain's SenderCache. One, not one per core:
+// it runs between blocks and must not compete with an insertion. The
+// chain's Prepare and InsertBlock then take the senders from the cache
+// (chain.SenderCache).
+//
+// Consensus does not change: every cache entry is this node's own
+// recovery by transaction hash, which covers the signature, and is used
+// only by an equal signer; a block whose transactions were never
+// announced, or announced by a lying sequencer, recovers them as before.
+// Metrics: hemi_netp2p_tx_batches_total{result,reason},
+// _tx_batches_published_total, _tx_feed_senders_recovered_total,
+// _tx_feed_bad_signatures_total, _tx_feed_dropped_total, and the
+// insertions' lookups _sender_cache_hits_total / _misses_total (also
+// totals on each "gossiped block imported" line).
+//
 // # Invariants
 //
 //  1. Nothing a peer sends is stored before the chain validated and
 //     executed it; the validator only decides what is forwarded.
-//  2. The decoder never panics and allocates at most MaxBlockSize for a
-//     message (fuzzed: FuzzDecodeBlock).
+//  2. The decoders never panic and allocate at most MaxBlockSize for a
+//     block message, MaxTxBatchSize for a batch (fuzzed: FuzzDecodeBlock,
+//     FuzzDecodeTxBatch).
 //  3. Every goroutine is owned by Run's ctx or by the service's lifetime
 //     (Close waits for them).
 //

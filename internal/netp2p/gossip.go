@@ -88,6 +88,11 @@ func (s *Service) runGossip(ctx context.Context) error {
 		return fmt.Errorf("netp2p: subscribe %s: %w", name, err)
 	}
 	defer sub.Cancel()
+	waitFeed, err := s.startTxFeed(ctx, ps)
+	if err != nil {
+		return err
+	}
+	defer waitFeed()
 	msgs := make(chan gossipMsg, 64)
 	done := make(chan struct{})
 	go func() {
@@ -242,9 +247,14 @@ func (s *Service) insert(ctx context.Context, m gossipMsg) *pending {
 	case err == nil:
 		s.m.imported.Inc()
 		s.peers.Reward(from, number, hash)
-		s.log.Info("gossiped block imported", "number", number, "hash", hash, "from", from, "txs", len(b.Body.Txs),
+		attrs := []any{"number", number, "hash", hash, "from", from, "txs", len(b.Body.Txs),
 			"received_at", m.received.UTC().Format(time.RFC3339Nano), "validate_ms", msOf(m.validate),
-			"wait_ms", msOf(start.Sub(m.received.Add(m.validate))), "insert_ms", msOf(time.Since(start)))
+			"wait_ms", msOf(start.Sub(m.received.Add(m.validate))), "insert_ms", msOf(time.Since(start))}
+		if sc := s.cfg.TxFeed.Senders; sc != nil {
+			hits, misses := sc.Stats() // the node's totals so far (the feed's share of senders)
+			attrs = append(attrs, "senders_cached_total", hits, "senders_recovered_total", misses)
+		}
+		s.log.Info("gossiped block imported", attrs...)
 		return nil
 	case errors.Is(err, chain.ErrKnownBlock):
 		return nil

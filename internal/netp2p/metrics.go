@@ -3,6 +3,7 @@ package netp2p
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/hemi-go/hemi/internal/chain"
 	hmetrics "github.com/hemi-go/hemi/internal/metrics"
 )
 
@@ -23,6 +24,24 @@ type metrics struct {
 	notPublished prometheus.Counter
 	equivocation prometheus.Counter
 	syncRequests prometheus.Counter
+
+	txBatches          *prometheus.CounterVec
+	txBatchesPublished prometheus.Counter
+	txFeedRecovered    prometheus.Counter
+	txFeedBad          prometheus.Counter
+	txFeedDropped      prometheus.Counter
+}
+
+// registerSenderCache exports the sender cache's lookups by blocks'
+// sender recoveries (chain.SenderCache.Stats): how many of a block's
+// transactions the feed announced in time.
+func registerSenderCache(r prometheus.Registerer, sc *chain.SenderCache) {
+	hmetrics.Register(r, prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: hmetrics.Namespace, Subsystem: subsystem,
+		Name: "sender_cache_hits_total", Help: "Block transactions whose sender was found in the sender cache (announced by the feed and recovered before the block)."},
+		func() float64 { h, _ := sc.Stats(); return float64(h) }))
+	hmetrics.Register(r, prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: hmetrics.Namespace, Subsystem: subsystem,
+		Name: "sender_cache_misses_total", Help: "Block transactions whose sender was not in the sender cache and was recovered with the block."},
+		func() float64 { _, m := sc.Stats(); return float64(m) }))
 }
 
 func newMetrics(r prometheus.Registerer) *metrics {
@@ -44,5 +63,11 @@ func newMetrics(r prometheus.Registerer) *metrics {
 		notPublished: hmetrics.Counter(r, subsystem, "heads_not_published_total", "New heads this sequencer did not publish: sealed by another member of its group."),
 		equivocation: hmetrics.Counter(r, subsystem, "equivocations_total", "Second blocks at one height sealed by the same sequencer (kept as evidence)."),
 		syncRequests: hmetrics.Counter(r, subsystem, "sync_requests_total", "Catch-up syncs started for blocks whose parent is unknown or which are far ahead."),
+		txBatches: hmetrics.Register(r, prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: hmetrics.Namespace, Subsystem: subsystem,
+			Name: "tx_batches_total", Help: "Pending-transaction batches validated, by result (accept, ignore, reject) and reason."}, []string{"result", "reason"})),
+		txBatchesPublished: hmetrics.Counter(r, subsystem, "tx_batches_published_total", "Pending-transaction batches this sequencer announced."),
+		txFeedRecovered:    hmetrics.Counter(r, subsystem, "tx_feed_senders_recovered_total", "Senders of announced transactions recovered into the sender cache."),
+		txFeedBad:          hmetrics.Counter(r, subsystem, "tx_feed_bad_signatures_total", "Announced transactions whose signature does not recover (left to their block)."),
+		txFeedDropped:      hmetrics.Counter(r, subsystem, "tx_feed_dropped_total", "Accepted batches dropped because the recovery worker's queue was full."),
 	}
 }

@@ -53,6 +53,8 @@ type Service struct {
 	committed chan *chain.Block
 	// validating holds the ids of the messages being validated.
 	validating sync.Map // message id -> struct{}
+	// feed is the pending-transaction feed's state.
+	feed *txFeed
 }
 
 // SetSyncer installs the catch-up syncer after New, for a syncer that
@@ -89,6 +91,9 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	m := newMetrics(cfg.Registerer)
+	if cfg.TxFeed.Senders != nil {
+		registerSenderCache(cfg.Registerer, cfg.TxFeed.Senders)
+	}
 	ids := make([]peer.ID, len(static))
 	for i, ai := range static {
 		ids[i] = ai.ID
@@ -117,7 +122,8 @@ func New(cfg Config) (*Service, error) {
 	}
 	life, stop := context.WithCancel(context.Background())
 	s := &Service{cfg: cfg, log: cfg.Logger, m: m, host: h, peers: pt, gate: NewGate(cfg.Sequencers), static: static,
-		life: life, stop: stop, committed: make(chan *chain.Block, 16)}
+		life: life, stop: stop, committed: make(chan *chain.Block, 16),
+		feed: &txFeed{gate: NewTxGate(cfg.GenesisHash, cfg.Sequencers), queue: make(chan *TxBatch, txFeedQueue)}}
 	if cfg.Syncer != nil {
 		s.SetSyncer(cfg.Syncer)
 	}

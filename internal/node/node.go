@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	gethrpc "github.com/ethereum/go-ethereum/rpc"
 	"github.com/prometheus/client_golang/prometheus"
@@ -143,6 +144,10 @@ type Node struct {
 	Spec      *genesis.Spec
 	// Bitcoin is the adapted index the chain and the producer read.
 	Bitcoin *Bitcoin
+	// Senders holds the senders the pending-transaction feed recovered
+	// ahead of their blocks (nil with L2 networking off): the chain's
+	// insertion looks there first (chain.Config.SenderCache).
+	Senders *chain.SenderCache
 
 	cfg    Config
 	log    *slog.Logger
@@ -217,6 +222,8 @@ type ChainOptions struct {
 	CacheMB, TrieCacheMB int
 	Clock                clock.Clock
 	Logger               *slog.Logger
+	// SenderCache is chain.Config's (nil: none).
+	SenderCache *chain.SenderCache
 }
 
 // chainDerivers are the system-transaction derivers the node installs,
@@ -255,6 +262,7 @@ func OpenChain(spec *genesis.Spec, btc chain.Bitcoin, o ChainOptions) (*chain.Ch
 	}
 	cfg.Bitcoin = btc
 	cfg.Dir, cfg.NoSync, cfg.CacheMB, cfg.TrieCacheMB, cfg.Clock, cfg.Logger = o.Dir, o.NoSync, o.CacheMB, o.TrieCacheMB, o.Clock, o.Logger
+	cfg.SenderCache = o.SenderCache
 	c, err := chain.New(cfg)
 	if err != nil {
 		if o.Dir != "" {
@@ -289,8 +297,13 @@ func New(cfg Config) (_ *Node, err error) {
 	if cfg.Dir != "" {
 		chainDir = filepath.Join(cfg.Dir, "chain")
 	}
+	if len(cfg.P2P.ListenAddrs) > 0 || len(cfg.P2P.Peers) > 0 {
+		// The pending-transaction feed recovers announced senders into
+		// it (netp2p doc "Pending-transaction feed").
+		n.Senders = chain.NewSenderCache(0)
+	}
 	if n.Chain, err = OpenChain(cfg.Spec, n.Bitcoin, ChainOptions{Dir: chainDir, NoSync: cfg.NoSync || cfg.Key == nil,
-		Logger: log.With("subsystem", "chain")}); err != nil {
+		Logger: log.With("subsystem", "chain"), SenderCache: n.Senders}); err != nil {
 		return nil, err
 	}
 	ix := cfg.BTC.Index()
@@ -569,7 +582,10 @@ func newP2P(cfg Config, n *Node) (*netp2p.Service, error) {
 		// A sequencer publishes the blocks it sealed: a raft group's
 		// members that only applied a block leave it to its leader.
 		pc.Publisher = crypto.PubkeyToAddress(cfg.Key.PublicKey)
+		// It announces what its pool accepts, sealed by the same key.
+		pc.TxFeed.Pool, pc.TxFeed.Key = n.Pool, cfg.Key
 	}
+	pc.TxFeed.Senders, pc.TxFeed.Signer = n.Senders, types.LatestSigner(n.Chain.Config().ChainConfig)
 	if pc.Logger == nil {
 		pc.Logger = n.log.With("subsystem", "netp2p")
 	}
