@@ -114,6 +114,13 @@ type Config struct {
 	// insertion (BenchmarkGossipFollower). A sequencer keeps it: the
 	// blocks it committed to its raft group must survive it.
 	NoSync bool
+	// HeadSettle is how long the readers of new heads that can wait (the
+	// address index, the vault watch, finality's keystone list, and the
+	// mempool of a node without Key) let each new head settle before
+	// reading it, so that they run after the network's insertions of the
+	// block rather than among them (0: DefaultHeadSettle, at most a
+	// quarter of the block time; negative: none).
+	HeadSettle time.Duration
 	// Logger receives every subsystem's logs (with subsystem=...).
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -305,13 +312,15 @@ func New(cfg Config) (_ *Node, err error) {
 	if err := n.Chain.SetForkChoice(n.Finality); err != nil {
 		return nil, err
 	}
-	n.Finality.Bind(n.Chain)
+	// Readers of heads that can wait see them settled (DefaultHeadSettle).
+	settled := settledChain{Chain: n.Chain, settle: headSettle(cfg.HeadSettle, cfg.Spec.Config.BlockTime)}
+	n.Finality.Bind(settled)
 	if !cfg.NoAddrIndex {
 		ixDir := ""
 		if cfg.Dir != "" {
 			ixDir = filepath.Join(cfg.Dir, "addrindex")
 		}
-		if n.AddrIndex, err = addrindex.New(addrindex.Config{Dir: ixDir, Chain: n.Chain,
+		if n.AddrIndex, err = addrindex.New(addrindex.Config{Dir: ixDir, Chain: settled,
 			Logger: log.With("subsystem", "addrindex")}); err != nil {
 			return nil, err
 		}
@@ -319,14 +328,20 @@ func New(cfg Config) (_ *Node, err error) {
 	if wd, v, err := withdrawalDeriver(cfg.Spec); err != nil {
 		return nil, err
 	} else if wd != nil {
-		n.vault = newVaultWatch(n.Chain, n.Bitcoin, wd, v, log.With("subsystem", "tunnel"), cfg.Registerer)
+		n.vault = newVaultWatch(settled, n.Bitcoin, wd, v, log.With("subsystem", "tunnel"), cfg.Registerer)
 	}
 	pcfg := cfg.TxPool
 	if cfg.Dir != "" {
 		pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
 	}
 	pcfg.Logger = log.With("subsystem", "txpool")
-	if n.Pool, err = txpool.New(n.Chain, pcfg); err != nil {
+	// A producer's mempool follows the head at once (it builds the next
+	// block on it); a follower's only checks what it forwards.
+	var poolChain txpool.Chain = n.Chain
+	if cfg.Key == nil {
+		poolChain = settled
+	}
+	if n.Pool, err = txpool.New(poolChain, pcfg); err != nil {
 		return nil, err
 	}
 	if len(cfg.P2P.ListenAddrs) > 0 || len(cfg.P2P.Peers) > 0 {
