@@ -119,7 +119,9 @@ type Config struct {
 	// mempool of a node without Key) let each new head settle before
 	// reading it, so that they run after the network's insertions of the
 	// block rather than among them (0: DefaultHeadSettle, at most a
-	// quarter of the block time; negative: none).
+	// quarter of the block time; negative: none). A node without Key
+	// also flushes each new head's state trie nodes once it settled
+	// (chain.Config.FlushAfter).
 	HeadSettle time.Duration
 	// Logger receives every subsystem's logs (with subsystem=...).
 	Logger     *slog.Logger
@@ -217,10 +219,11 @@ func (n *Node) mountExplorer(cfg Config, btc explorer.Bitcoin) error {
 
 // ChainOptions are the storage and clock options of OpenChain.
 type ChainOptions struct {
-	// Dir is the chain database ("" in memory); NoSync, CacheMB,
-	// TrieCacheMB and Clock are chain.Config's.
+	// Dir is the chain database ("" in memory); NoSync, FlushAfter,
+	// CacheMB, TrieCacheMB and Clock are chain.Config's.
 	Dir                  string
 	NoSync               bool
+	FlushAfter           time.Duration
 	CacheMB, TrieCacheMB int
 	Clock                clock.Clock
 	Logger               *slog.Logger
@@ -262,6 +265,7 @@ func OpenChain(spec *genesis.Spec, btc chain.Bitcoin, o ChainOptions) (*chain.Ch
 	}
 	cfg.Bitcoin = btc
 	cfg.Dir, cfg.NoSync, cfg.CacheMB, cfg.TrieCacheMB, cfg.Clock, cfg.Logger = o.Dir, o.NoSync, o.CacheMB, o.TrieCacheMB, o.Clock, o.Logger
+	cfg.FlushAfter = o.FlushAfter
 	c, err := chain.New(cfg)
 	if err != nil {
 		if o.Dir != "" {
@@ -296,8 +300,17 @@ func New(cfg Config) (_ *Node, err error) {
 	if cfg.Dir != "" {
 		chainDir = filepath.Join(cfg.Dir, "chain")
 	}
+	settle := headSettle(cfg.HeadSettle, cfg.Spec.Config.BlockTime)
+	// A follower (no key) also flushes a new head's trie nodes once it
+	// settled (chain.Config.FlushAfter): a kill -9 before that costs the
+	// re-execution of those blocks at the next start. A sequencer's
+	// blocks, committed to its group, are on disk with their state.
+	var flushAfter time.Duration
+	if cfg.Key == nil {
+		flushAfter = settle
+	}
 	if n.Chain, err = OpenChain(cfg.Spec, n.Bitcoin, ChainOptions{Dir: chainDir, NoSync: cfg.NoSync || cfg.Key == nil,
-		Logger: log.With("subsystem", "chain")}); err != nil {
+		FlushAfter: flushAfter, Logger: log.With("subsystem", "chain")}); err != nil {
 		return nil, err
 	}
 	ix := cfg.BTC.Index()
@@ -313,7 +326,7 @@ func New(cfg Config) (_ *Node, err error) {
 		return nil, err
 	}
 	// Readers of heads that can wait see them settled (DefaultHeadSettle).
-	settled := settledChain{Chain: n.Chain, settle: headSettle(cfg.HeadSettle, cfg.Spec.Config.BlockTime)}
+	settled := settledChain{Chain: n.Chain, settle: settle}
 	n.Finality.Bind(settled)
 	if !cfg.NoAddrIndex {
 		ixDir := ""

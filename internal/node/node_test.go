@@ -144,8 +144,10 @@ func TestNodeAssembly(t *testing.T) {
 	}
 }
 
-// TestNodeSyncPolicy: a sequencer's chain fsyncs every block, a
-// follower's (no key) does not (Config.NoSync documents why).
+// TestNodeSyncPolicy: a sequencer's chain fsyncs every block and flushes
+// its state before storing it, a follower's (no key) does not fsync
+// (Config.NoSync documents why) and flushes a new head's state once it
+// settled (Config.HeadSettle).
 func TestNodeSyncPolicy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -168,12 +170,15 @@ func TestNodeSyncPolicy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := n.Chain.Config().NoSync
+		got, flushAfter := n.Chain.Config().NoSync, n.Chain.Config().FlushAfter
 		if err := n.Close(); err != nil {
 			t.Fatal(err)
 		}
 		if got != tc.wantNoSync {
 			t.Errorf("%s: chain NoSync %v, want %v", tc.name, got, tc.wantNoSync)
+		}
+		if wantFlush := map[bool]time.Duration{true: 0, false: node.DefaultHeadSettle}[tc.key]; flushAfter != wantFlush {
+			t.Errorf("%s: chain FlushAfter %s, want %s", tc.name, flushAfter, wantFlush)
 		}
 	}
 }
