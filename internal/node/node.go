@@ -123,6 +123,11 @@ type Config struct {
 	// also flushes each new head's state trie nodes once it settled
 	// (chain.Config.FlushAfter).
 	HeadSettle time.Duration
+	// NoGCPacing leaves the garbage collector's timing to the runtime
+	// alone. By default the node runs a cycle when a new head settled if
+	// the runtime would otherwise start one while the next block is
+	// inserted (paceGC); it acts on the whole process.
+	NoGCPacing bool
 	// Logger receives every subsystem's logs (with subsystem=...).
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -155,6 +160,7 @@ type Node struct {
 
 	cfg    Config
 	log    *slog.Logger
+	settle time.Duration   // the settled readers' wait (headSettle)
 	sync   *catchUp        // catch-up sync, with P2P
 	inproc *gethrpc.Client // the explorer's in-process JSON-RPC client
 	vault  *vaultWatch     // the tunnel's vault watch, with a tunnel
@@ -327,6 +333,7 @@ func New(cfg Config) (_ *Node, err error) {
 	}
 	// Readers of heads that can wait see them settled (DefaultHeadSettle).
 	settled := settledChain{Chain: n.Chain, settle: settle}
+	n.settle = settle
 	n.Finality.Bind(settled)
 	if !cfg.NoAddrIndex {
 		ixDir := ""
@@ -471,6 +478,12 @@ func (n *Node) Run(ctx context.Context) error {
 		g.Go(func() error { return n.RPC.Run(ctx) })
 	}
 	g.Go(func() error { n.logHeads(ctx); return nil })
+	if n.settle > 0 && !n.cfg.NoGCPacing {
+		g.Go(func() error {
+			paceGC(n.Chain.SubscribeSettled(ctx, n.Chain.Head().Number.Uint64()+1, n.settle), n.Spec.Config.BlockTime)
+			return nil
+		})
+	}
 	if n.P2P != nil {
 		g.Go(func() error { return n.P2P.Run(ctx) })
 		g.Go(func() error { return n.sync.server.Run(ctx) })
