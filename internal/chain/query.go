@@ -130,7 +130,7 @@ func (c *Chain) Subscribe(ctx context.Context, from uint64) <-chan *types.Header
 // node of the network, which on a shared machine (`hemi bench net`: 8
 // node processes on 2 cores) makes each insertion's wall time several
 // times its CPU time; readers that index or watch heads (the address
-// index, the vault watch, finality's keystone list, a follower's mempool)
+// index, the vault watch, finality's keystone list)
 // then compete with the insertions still running. Settled, they run
 // after them.
 func (c *Chain) SubscribeSettled(ctx context.Context, from uint64, settle time.Duration) <-chan *types.Header {

@@ -115,9 +115,8 @@ type Config struct {
 	// blocks it committed to its raft group must survive it.
 	NoSync bool
 	// HeadSettle is how long the readers of new heads that can wait (the
-	// address index, the vault watch, finality's keystone list, and the
-	// mempool of a node without Key) let each new head settle before
-	// reading it, so that they run after the network's insertions of the
+	// address index, the vault watch and finality's keystone list) let
+	// each new head settle before reading it, so that they run after the network's insertions of the
 	// block rather than among them (0: DefaultHeadSettle, at most a
 	// quarter of the block time; negative: none). A node without Key
 	// also flushes each new head's state trie nodes once it settled
@@ -355,13 +354,10 @@ func New(cfg Config) (_ *Node, err error) {
 		pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
 	}
 	pcfg.Logger = log.With("subsystem", "txpool")
-	// A producer's mempool follows the head at once (it builds the next
-	// block on it); a follower's only checks what it forwards.
-	var poolChain txpool.Chain = n.Chain
-	if cfg.Key == nil {
-		poolChain = settled
-	}
-	if n.Pool, err = txpool.New(poolChain, pcfg); err != nil {
+	// The mempool follows the head at once: a producer builds the next
+	// block on it, and a follower's checks (nonce too low) must see the
+	// transactions a head included before it forwards more.
+	if n.Pool, err = txpool.New(n.Chain, pcfg); err != nil {
 		return nil, err
 	}
 	if len(cfg.P2P.ListenAddrs) > 0 || len(cfg.P2P.Peers) > 0 {

@@ -9,13 +9,14 @@ import (
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/explorer/addrindex"
 	"github.com/hemi-go/hemi/internal/finality"
-	"github.com/hemi-go/hemi/internal/txpool"
 )
 
 // DefaultHeadSettle is how long the node's readers of new heads that can
-// wait (the address index, the vault watch, finality's keystone list, a
-// follower's mempool) let a new head settle before they read it, at most
-// a quarter of the block time (headSettle).
+// wait (the address index, the vault watch, finality's keystone list)
+// let a new head settle before they read it, at most a quarter of the
+// block time (headSettle). The mempool is not one of them: a follower
+// checks the transactions it forwards against it (nonce too low), so it
+// must see a head's transactions as included at once.
 //
 // Why: every node of a network inserts a gossiped block at the same
 // moment. `hemi bench net` (3 sequencers and 5 followers as processes on
@@ -53,7 +54,6 @@ type settledChain struct {
 var (
 	_ addrindex.Chain = settledChain{}
 	_ finality.Chain  = settledChain{}
-	_ txpool.Chain    = settledChain{}
 	_ vaultChain      = settledChain{}
 )
 
