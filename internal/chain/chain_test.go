@@ -227,6 +227,60 @@ func TestSubscribe(t *testing.T) {
 	}
 }
 
+// TestSubscribeSettled: SubscribeSettled delivers the heads up to the
+// head at the call at once, holds a new head for its settle time (ending
+// when ctx does, also while it waits), then delivers in order every head
+// that came meanwhile.
+func TestSubscribeSettled(t *testing.T) {
+	f := newBTCFixture(t, 6)
+	ix := indextest.Open(t, regtest, t.TempDir())
+	defer ix.Close()
+	indextest.Feed(t, ix, f.Blocks)
+	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1])))
+	v := viewAt(t, h.btc, f.Blocks[2])
+	h.mine(v)
+	next := func(sub <-chan *types.Header, want uint64) {
+		t.Helper()
+		select {
+		case hd, ok := <-sub:
+			if !ok || hd.Number.Uint64() != want {
+				t.Fatalf("got %v (open %v), want header %d", hd, ok, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no header %d", want)
+		}
+	}
+
+	// An hour's settle: the past heads come at once, the new one waits.
+	ctx, cancel := context.WithCancel(context.Background())
+	held := h.chain.SubscribeSettled(ctx, 0, time.Hour)
+	now := h.chain.Subscribe(ctx, 2)
+	next(held, 0)
+	next(held, 1)
+	h.mine(v)
+	next(now, 2)
+	time.Sleep(20 * time.Millisecond) // what Subscribe delivered, the settled reader has not
+	select {
+	case hd := <-held:
+		t.Fatalf("header %d delivered before its settle time", hd.Number)
+	default:
+	}
+	cancel() // while it waits out the settle time
+	for range held {
+	}
+
+	// A short settle: the heads mined meanwhile all come, in order.
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	sub := h.chain.SubscribeSettled(ctx, 3, 20*time.Millisecond)
+	for range 3 {
+		h.mine(v)
+	}
+	for want := uint64(3); want <= 5; want++ {
+		next(sub, want)
+	}
+}
+
 func mustU256(t *testing.T, gen *genesis.Spec, a common.Address) *uint256.Int {
 	t.Helper()
 	b, ok := genesisBalance(gen, a)

@@ -199,6 +199,18 @@
 //     reopens at the last block whose batch was written, with its state
 //     (tested with a child process killed while importing). Pebble's WAL
 //     is ordered, so even unsynced writes are lost only as a suffix.
+//     With Config.FlushAfter (a follower's chain, lazyflush.go) a block
+//     that extends the head is written first and its trie nodes are
+//     flushed FlushAfter later, in block order; meanwhile its state is
+//     served from the trie database's memory. A kill -9 in between
+//     leaves heads whose state root is not on disk: open walks back to
+//     the newest block whose root is (flushed nodes are a prefix of the
+//     write order, children before parents, so a present root has its
+//     whole trie) and executes the stored blocks above it again, each
+//     checked against its header's state root, so it reopens at the
+//     same head, with its state (tested in-process and with a child
+//     process killed while inserting). Side blocks, reorgs, built blocks
+//     and Close flush everything waiting first.
 //  2. Nothing partial: a block that fails any check writes nothing.
 //  3. The head moves, under one mutex, to a valid child of the head or, by
 //     a reorg ForkChoice chose, to another stored branch; queries read the

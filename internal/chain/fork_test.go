@@ -258,7 +258,7 @@ func TestMaxReorgDepth(t *testing.T) {
 // TestSubscribeDuringReorgs: a reader of Subscribe while the chain flips
 // between branches (run with -race) gets every header after one it got
 // before or after a fork point it got before (never a gap), and ends at
-// the head; SubscribeReorgs gets every flip.
+// the head (SubscribeSettled's too); SubscribeReorgs gets every flip.
 func TestSubscribeDuringReorgs(t *testing.T) {
 	fc := newFakeForkChoice()
 	fc.longer = true
@@ -270,6 +270,7 @@ func TestSubscribeDuringReorgs(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	heads := s.chain.Subscribe(ctx, 1)
+	settled := s.chain.SubscribeSettled(ctx, 1, time.Millisecond)
 	reorgs := s.chain.SubscribeReorgs(ctx)
 	const flips = 12
 	for range flips {
@@ -278,18 +279,20 @@ func TestSubscribeDuringReorgs(t *testing.T) {
 		}
 	}
 	head := s.chain.Head()
-	got := map[common.Hash]bool{s.chain.Genesis().Hash(): true}
-	var last *types.Header
-	for last == nil || last.Hash() != head.Hash() {
-		select {
-		case h := <-heads:
-			if !got[h.ParentHash] {
-				t.Fatalf("header %d delivered before its parent", h.Number)
+	for _, sub := range []<-chan *types.Header{heads, settled} {
+		got := map[common.Hash]bool{s.chain.Genesis().Hash(): true}
+		var last *types.Header
+		for last == nil || last.Hash() != head.Hash() {
+			select {
+			case h := <-sub:
+				if !got[h.ParentHash] {
+					t.Fatalf("header %d delivered before its parent", h.Number)
+				}
+				got[h.Hash()] = true
+				last = h
+			case <-time.After(5 * time.Second):
+				t.Fatalf("the subscription stopped short of the head %d", head.Number)
 			}
-			got[h.Hash()] = true
-			last = h
-		case <-time.After(5 * time.Second):
-			t.Fatalf("the subscription stopped short of the head %d", head.Number)
 		}
 	}
 	for i := range flips {

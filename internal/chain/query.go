@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core/rawdb"
@@ -114,6 +115,30 @@ func (c *Chain) GetHashFn(parent *types.Header) GetHashFunc { return c.getHashFn
 // detects the switch because that header's ParentHash is not the hash of
 // the header it got before; SubscribeReorgs names the blocks that left.
 func (c *Chain) Subscribe(ctx context.Context, from uint64) <-chan *types.Header {
+	return c.subscribe(ctx, from, 0)
+}
+
+// SubscribeSettled is Subscribe for work that can wait: after each new
+// head it waits settle before reading and delivering the heads up to
+// the chain's head at that moment, so the heads that came meanwhile
+// (a catch-up) arrive in one go and a reorg within settle is seen
+// already settled. The heads up to the head at the call are delivered
+// at once. Order, gaps and reorgs are as Subscribe's; the reader lags at
+// most settle plus its own time.
+//
+// Why: a node inserts a gossiped block at the same moment as every other
+// node of the network, which on a shared machine (`hemi bench net`: 8
+// node processes on 2 cores) makes each insertion's wall time several
+// times its CPU time; readers that index or watch heads (the address
+// index, the vault watch, finality's keystone list)
+// then compete with the insertions still running. Settled, they run
+// after them.
+func (c *Chain) SubscribeSettled(ctx context.Context, from uint64, settle time.Duration) <-chan *types.Header {
+	return c.subscribe(ctx, from, settle)
+}
+
+// subscribe is Subscribe, waiting settle after each wake.
+func (c *Chain) subscribe(ctx context.Context, from uint64, settle time.Duration) <-chan *types.Header {
 	out := make(chan *types.Header, 16)
 	go func() {
 		defer close(out)
@@ -160,6 +185,15 @@ func (c *Chain) Subscribe(ctx context.Context, from uint64) <-chan *types.Header
 			case <-wake:
 			case <-ctx.Done():
 				return
+			}
+			if settle > 0 {
+				t := time.NewTimer(settle)
+				select {
+				case <-t.C:
+				case <-ctx.Done():
+					t.Stop()
+					return
+				}
 			}
 		}
 	}()

@@ -55,6 +55,21 @@
 //     explorer's address index (internal/explorer/addrindex, in
 //     Dir/addrindex) over the chain and hands it to the RPC server
 //     (Otterscan's ots_search*); Run runs it beside finality.
+//   - Settled heads and the window after a block (settle.go,
+//     gcpace.go): every node of a network inserts a gossiped block at
+//     the same moment, so the work a node does right after its head
+//     moves competes with the other nodes' insertions. The readers of
+//     heads that can wait (the address index, the vault watch and
+//     finality's keystone list) read them
+//     through chain.SubscribeSettled, Config.HeadSettle (default 200 ms,
+//     at most a quarter of the block time) after the head moved; a
+//     follower's chain flushes a new head's trie nodes as late
+//     (chain.Config.FlushAfter); and, unless Config.NoGCPacing, a
+//     garbage collection the runtime would start during the next block
+//     runs at the settled head instead (paceGC). The head records,
+//     gossip publishing, RPC subscriptions and the mempool (a
+//     follower checks what it forwards against it) still follow the
+//     head at once.
 //
 // # Seams for wave 2
 //

@@ -115,6 +115,19 @@ type Config struct {
 	// insertion (BenchmarkGossipFollower). A sequencer keeps it: the
 	// blocks it committed to its raft group must survive it.
 	NoSync bool
+	// HeadSettle is how long the readers of new heads that can wait (the
+	// address index, the vault watch and finality's keystone list) let
+	// each new head settle before reading it, so that they run after the network's insertions of the
+	// block rather than among them (0: DefaultHeadSettle, at most a
+	// quarter of the block time; negative: none). A node without Key
+	// also flushes each new head's state trie nodes once it settled
+	// (chain.Config.FlushAfter).
+	HeadSettle time.Duration
+	// NoGCPacing leaves the garbage collector's timing to the runtime
+	// alone. By default the node runs a cycle when a new head settled if
+	// the runtime would otherwise start one while the next block is
+	// inserted (paceGC); it acts on the whole process.
+	NoGCPacing bool
 	// Logger receives every subsystem's logs (with subsystem=...).
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer
@@ -151,6 +164,7 @@ type Node struct {
 
 	cfg    Config
 	log    *slog.Logger
+	settle time.Duration   // the settled readers' wait (headSettle)
 	sync   *catchUp        // catch-up sync, with P2P
 	inproc *gethrpc.Client // the explorer's in-process JSON-RPC client
 	vault  *vaultWatch     // the tunnel's vault watch, with a tunnel
@@ -215,10 +229,11 @@ func (n *Node) mountExplorer(cfg Config, btc explorer.Bitcoin) error {
 
 // ChainOptions are the storage and clock options of OpenChain.
 type ChainOptions struct {
-	// Dir is the chain database ("" in memory); NoSync, CacheMB,
-	// TrieCacheMB and Clock are chain.Config's.
+	// Dir is the chain database ("" in memory); NoSync, FlushAfter,
+	// CacheMB, TrieCacheMB and Clock are chain.Config's.
 	Dir                  string
 	NoSync               bool
+	FlushAfter           time.Duration
 	CacheMB, TrieCacheMB int
 	Clock                clock.Clock
 	Logger               *slog.Logger
@@ -262,7 +277,7 @@ func OpenChain(spec *genesis.Spec, btc chain.Bitcoin, o ChainOptions) (*chain.Ch
 	}
 	cfg.Bitcoin = btc
 	cfg.Dir, cfg.NoSync, cfg.CacheMB, cfg.TrieCacheMB, cfg.Clock, cfg.Logger = o.Dir, o.NoSync, o.CacheMB, o.TrieCacheMB, o.Clock, o.Logger
-	cfg.SenderCache = o.SenderCache
+	cfg.SenderCache, cfg.FlushAfter = o.SenderCache, o.FlushAfter
 	c, err := chain.New(cfg)
 	if err != nil {
 		if o.Dir != "" {
@@ -302,8 +317,17 @@ func New(cfg Config) (_ *Node, err error) {
 		// it (netp2p doc "Pending-transaction feed").
 		n.Senders = chain.NewSenderCache(0)
 	}
+	settle := headSettle(cfg.HeadSettle, cfg.Spec.Config.BlockTime)
+	// A follower (no key) also flushes a new head's trie nodes once it
+	// settled (chain.Config.FlushAfter): a kill -9 before that costs the
+	// re-execution of those blocks at the next start. A sequencer's
+	// blocks, committed to its group, are on disk with their state.
+	var flushAfter time.Duration
+	if cfg.Key == nil {
+		flushAfter = settle
+	}
 	if n.Chain, err = OpenChain(cfg.Spec, n.Bitcoin, ChainOptions{Dir: chainDir, NoSync: cfg.NoSync || cfg.Key == nil,
-		Logger: log.With("subsystem", "chain"), SenderCache: n.Senders}); err != nil {
+		FlushAfter: flushAfter, Logger: log.With("subsystem", "chain"), SenderCache: n.Senders}); err != nil {
 		return nil, err
 	}
 	ix := cfg.BTC.Index()
@@ -318,13 +342,16 @@ func New(cfg Config) (_ *Node, err error) {
 	if err := n.Chain.SetForkChoice(n.Finality); err != nil {
 		return nil, err
 	}
-	n.Finality.Bind(n.Chain)
+	// Readers of heads that can wait see them settled (DefaultHeadSettle).
+	settled := settledChain{Chain: n.Chain, settle: settle}
+	n.settle = settle
+	n.Finality.Bind(settled)
 	if !cfg.NoAddrIndex {
 		ixDir := ""
 		if cfg.Dir != "" {
 			ixDir = filepath.Join(cfg.Dir, "addrindex")
 		}
-		if n.AddrIndex, err = addrindex.New(addrindex.Config{Dir: ixDir, Chain: n.Chain,
+		if n.AddrIndex, err = addrindex.New(addrindex.Config{Dir: ixDir, Chain: settled,
 			Logger: log.With("subsystem", "addrindex")}); err != nil {
 			return nil, err
 		}
@@ -332,13 +359,16 @@ func New(cfg Config) (_ *Node, err error) {
 	if wd, v, err := withdrawalDeriver(cfg.Spec); err != nil {
 		return nil, err
 	} else if wd != nil {
-		n.vault = newVaultWatch(n.Chain, n.Bitcoin, wd, v, log.With("subsystem", "tunnel"), cfg.Registerer)
+		n.vault = newVaultWatch(settled, n.Bitcoin, wd, v, log.With("subsystem", "tunnel"), cfg.Registerer)
 	}
 	pcfg := cfg.TxPool
 	if cfg.Dir != "" {
 		pcfg.Journal = filepath.Join(cfg.Dir, "transactions.rlp")
 	}
 	pcfg.Logger = log.With("subsystem", "txpool")
+	// The mempool follows the head at once: a producer builds the next
+	// block on it, and a follower's checks (nonce too low) must see the
+	// transactions a head included before it forwards more.
 	if n.Pool, err = txpool.New(n.Chain, pcfg); err != nil {
 		return nil, err
 	}
@@ -456,6 +486,12 @@ func (n *Node) Run(ctx context.Context) error {
 		g.Go(func() error { return n.RPC.Run(ctx) })
 	}
 	g.Go(func() error { n.logHeads(ctx); return nil })
+	if n.settle > 0 && !n.cfg.NoGCPacing {
+		g.Go(func() error {
+			paceGC(n.Chain.SubscribeSettled(ctx, n.Chain.Head().Number.Uint64()+1, n.settle), n.Spec.Config.BlockTime)
+			return nil
+		})
+	}
 	if n.P2P != nil {
 		g.Go(func() error { return n.P2P.Run(ctx) })
 		g.Go(func() error { return n.sync.server.Run(ctx) })

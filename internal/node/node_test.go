@@ -144,8 +144,10 @@ func TestNodeAssembly(t *testing.T) {
 	}
 }
 
-// TestNodeSyncPolicy: a sequencer's chain fsyncs every block, a
-// follower's (no key) does not (Config.NoSync documents why).
+// TestNodeSyncPolicy: a sequencer's chain fsyncs every block and flushes
+// its state before storing it, a follower's (no key) does not fsync
+// (Config.NoSync documents why) and flushes a new head's state once it
+// settled (Config.HeadSettle).
 func TestNodeSyncPolicy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -168,13 +170,67 @@ func TestNodeSyncPolicy(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got := n.Chain.Config().NoSync
+		got, flushAfter := n.Chain.Config().NoSync, n.Chain.Config().FlushAfter
 		if err := n.Close(); err != nil {
 			t.Fatal(err)
 		}
 		if got != tc.wantNoSync {
 			t.Errorf("%s: chain NoSync %v, want %v", tc.name, got, tc.wantNoSync)
 		}
+		if wantFlush := map[bool]time.Duration{true: 0, false: node.DefaultHeadSettle}[tc.key]; flushAfter != wantFlush {
+			t.Errorf("%s: chain FlushAfter %s, want %s", tc.name, flushAfter, wantFlush)
+		}
+	}
+}
+
+// TestNodeHeadSettle: the address index (a reader of heads that can
+// wait) reads a new head only once it settled (Config.HeadSettle): held
+// an hour, it stays at genesis while the chain moves on; with no settle
+// time it follows the head.
+func TestNodeHeadSettle(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc := bitcoinLayer(t, ctx, 4)
+	key := sequencer.DevKey()
+	spec, err := node.GenesisSpec(networkFile(t, svc, 2, crypto.PubkeyToAddress(key.PublicKey)), node.NewBitcoin(svc.Index()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		settle  time.Duration
+		indexed bool
+	}{{"held an hour", time.Hour, false}, {"no settle time", -1, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, err := node.New(node.Config{BTC: svc, Spec: spec, Key: key, NoSync: true, HeadSettle: tc.settle})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer n.Close()
+			rctx, rcancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- n.Run(rctx) }()
+			defer func() { rcancel(); <-done }()
+			heads := n.Chain.Subscribe(rctx, 2)
+			select {
+			case <-heads:
+			case <-time.After(30 * time.Second):
+				t.Fatal("no block 2 sealed in 30 s")
+			}
+			if !tc.indexed {
+				// Ample for an index that follows the head at once.
+				time.Sleep(500 * time.Millisecond)
+				if tip := n.AddrIndex.Tip(); tip.Number != 0 {
+					t.Fatalf("address index at block %d while every head waits an hour to settle", tip.Number)
+				}
+				return
+			}
+			for deadline := time.Now().Add(30 * time.Second); n.AddrIndex.Tip().Number < 2; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("address index at block %d, head %d: it does not follow", n.AddrIndex.Tip().Number, n.Chain.Head().Number)
+				}
+			}
+		})
 	}
 }
 
