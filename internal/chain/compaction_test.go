@@ -12,7 +12,7 @@ import (
 // (hash keys, so each memtable flush is an L0 sublevel spanning the key
 // space) run no compaction until L0 has several sublevels. go-ethereum's
 // wrapper, which the chain used to open its database with, compacts L0
-// after every flush, each compaction rewriting all of Lbase: 8% of the
+// after every flush, each compaction rewriting all of Lbase: about 5% of the
 // l2-import benchmark's CPU.
 func TestStateFlushesDeferCompaction(t *testing.T) {
 	_, _, h := crashSetup(t, t.TempDir())

@@ -20,7 +20,7 @@ import (
 // flush of the chain is one sublevel spanning the whole key space (trie
 // nodes are keyed by their hash), so every such compaction rewrites all
 // of Lbase. go-ethereum's wrapper sets 2, a compaction after every flush,
-// which kept 8% of the l2-import benchmark's CPU (ERC-20 kind) in
+// which kept about 5% of the l2-import benchmark's CPU (ERC-20 kind) in
 // compactions that a later flush made redo; with 32, Lbase is rewritten
 // once per 16 flushes (512 MiB of writes with the default 256 MiB cache)
 // and a read that misses the caches checks at most 16 more bloom filters.

@@ -7,7 +7,7 @@
 // rarely. The chain flushes every block's state (internal/chain doc
 // "State"), trie nodes keyed by their hash, so every memtable flush is an
 // L0 sublevel spanning the whole key space, and go-ethereum's setting of
-// compacting L0 after each flush rewrote all of Lbase every flush: 8% of
+// compacting L0 after each flush rewrote all of Lbase every flush: about 5% of
 // the l2-import benchmark's CPU (ERC-20 kind) before this package.
 // Everything else is go-ethereum's: the memtables (half the cache, in
 // four), bloom filters, file sizes, compaction concurrency, no
