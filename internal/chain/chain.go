@@ -16,12 +16,12 @@ import (
 	"github.com/ethereum/go-ethereum/core/state"
 	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/ethdb"
-	"github.com/ethereum/go-ethereum/ethdb/pebble"
 	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/triedb"
 	"github.com/ethereum/go-ethereum/triedb/hashdb"
 
 	"github.com/hemi-go/hemi/internal/chain/block"
+	"github.com/hemi-go/hemi/internal/chain/chaindb"
 	"github.com/hemi-go/hemi/internal/chain/genesis"
 	"github.com/hemi-go/hemi/internal/chain/rules"
 	"github.com/hemi-go/hemi/internal/clock"
@@ -214,7 +214,7 @@ func New(cfg Config) (*Chain, error) {
 	if cfg.Dir == "" {
 		kv = rawdb.NewMemoryDatabase()
 	} else {
-		p, err := pebble.New(cfg.Dir, cfg.CacheMB, 256, "hemi/chain/", false)
+		p, err := chaindb.Open(chaindb.Options{Dir: cfg.Dir, CacheMB: cfg.CacheMB, Handles: 256, Logger: cfg.Logger})
 		if err != nil {
 			return nil, fmt.Errorf("chain: open %s: %w", cfg.Dir, err)
 		}
@@ -321,7 +321,7 @@ func (c *Chain) writeBatch(batch ethdb.Batch, number uint64) error {
 }
 
 // Close closes the database, its write-ahead log flushed into tables
-// (flushClosed), so the next open starts at once. Subscriptions end.
+// (chaindb's Close), so the next open starts at once. Subscriptions end.
 func (c *Chain) Close() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -334,11 +334,7 @@ func (c *Chain) Close() error {
 	c.headMu.Unlock()
 	ferr := c.flushLazy()
 	c.lazy.stop()
-	err := errors.Join(ferr, c.tdb.Close(), c.db.Close())
-	if err == nil && c.cfg.Dir != "" {
-		err = flushClosed(c.cfg.Dir, c.log)
-	}
-	return err
+	return errors.Join(ferr, c.tdb.Close(), c.db.Close())
 }
 
 // Config returns the chain's configuration.

@@ -138,7 +138,8 @@
 //
 // # Storage
 //
-// One pebble database (go-ethereum ethdb/pebble) under rawdb: headers,
+// One pebble database (chaindb: go-ethereum's ethdb interface over pebble,
+// with L0 compaction set for a state flush every block) under rawdb: headers,
 // header numbers, canonical hashes, bodies' user transactions
 // (types.Body), tx lookup entries (system and user hashes -> number),
 // head header and head block hashes. Our own keys (store.go):
