@@ -33,7 +33,7 @@ var table = []layer{
 	{"base", []string{"internal/httpserve", "internal/metrics", "internal/pebblelog"}},
 	{"formats", []string{"internal/pop", "internal/chain/block", "internal/btc/network"}},
 	{"pure rules", []string{"internal/chain/genesis", "internal/hvm", "internal/btc/txgen", "internal/clock", "internal/finality/tracker", "internal/chain/rules", "internal/chain/derive", "verify", "verify/vault", "internal/tunnel"}},
-	{"stores", []string{"internal/btc/index", "internal/chain", "internal/explorer/addrindex"}},
+	{"stores", []string{"internal/btc/index", "internal/chain", "internal/chain/chaindb", "internal/explorer/addrindex"}},
 	{"services", []string{"internal/btc/p2p", "internal/btc/peerserve", "internal/btc/regtest", "internal/tbc",
 		"internal/finality", "internal/txpool", "internal/sequencer", "internal/popm", "internal/rpc", "internal/ha", "internal/netp2p", "internal/netp2p/rangesync", "internal/provenance", "internal/explorer", "internal/signer"}},
 	{"assembly", []string{"internal/node", "internal/node/indexadapt", "internal/devnet", "internal/devnet/cluster", "internal/config"}},
