@@ -60,6 +60,26 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool,
 	}
 }
 
+// p2pPair is a sequencer node (the dev key, listening on loopback) and a
+// follower node (no key) with the sequencer as its one static peer, over
+// svc's regtest chain; neither is running yet.
+func p2pPair(t *testing.T, svc *tbc.Service, spec *genesis.Spec) (seq, fol *node.Node) {
+	t.Helper()
+	var err error
+	seq, err = node.New(node.Config{Dir: t.TempDir(), BTC: svc, Spec: spec, Key: sequencer.DevKey(), NoSync: true,
+		P2P: netp2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fol, err = node.New(node.Config{Dir: t.TempDir(), BTC: svc, Spec: spec, NoSync: true,
+		P2P: netp2p.Config{Peers: seq.P2P.Addrs()}})
+	if err != nil {
+		seq.Close()
+		t.Fatal(err)
+	}
+	return seq, fol
+}
+
 // TestP2PFollower: a sequencer node and a follower node (no key, the
 // sequencer as its one static peer) over real libp2p on loopback. The
 // follower has no catch-up sync, so every block it has came by gossip,
@@ -73,17 +93,7 @@ func TestP2PFollower(t *testing.T) {
 	t.Cleanup(cancel)
 	svc := bitcoinLayer(t, ctx, 4)
 	spec := p2pSpec(t, svc)
-	seq, err := node.New(node.Config{Dir: t.TempDir(), BTC: svc, Spec: spec, Key: sequencer.DevKey(), NoSync: true,
-		P2P: netp2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fol, err := node.New(node.Config{Dir: t.TempDir(), BTC: svc, Spec: spec, NoSync: true,
-		P2P: netp2p.Config{Peers: seq.P2P.Addrs()}})
-	if err != nil {
-		seq.Close()
-		t.Fatal(err)
-	}
+	seq, fol := p2pPair(t, svc, spec)
 	if fol.Sequencer != nil || fol.P2P == nil || seq.P2P == nil {
 		t.Fatalf("follower producer %v, p2p %v/%v: want a follower with networking", fol.Sequencer != nil, fol.P2P != nil, seq.P2P != nil)
 	}

@@ -12,9 +12,6 @@ import (
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/hemi-go/hemi/internal/chain/genesis"
-	"github.com/hemi-go/hemi/internal/netp2p"
-	"github.com/hemi-go/hemi/internal/node"
-	"github.com/hemi-go/hemi/internal/sequencer"
 )
 
 // TestP2PTxFeed: transactions a sequencer's pool accepts are announced
@@ -29,17 +26,7 @@ func TestP2PTxFeed(t *testing.T) {
 	t.Cleanup(cancel)
 	svc := bitcoinLayer(t, ctx, 4)
 	spec := p2pSpec(t, svc)
-	seq, err := node.New(node.Config{Dir: t.TempDir(), BTC: svc, Spec: spec, Key: sequencer.DevKey(), NoSync: true,
-		P2P: netp2p.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fol, err := node.New(node.Config{Dir: t.TempDir(), BTC: svc, Spec: spec, NoSync: true,
-		P2P: netp2p.Config{Peers: seq.P2P.Addrs()}})
-	if err != nil {
-		seq.Close()
-		t.Fatal(err)
-	}
+	seq, fol := p2pPair(t, svc, spec)
 	if fol.Senders == nil {
 		t.Fatal("a follower with networking has no sender cache")
 	}
