@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	pb "github.com/libp2p/go-libp2p-pubsub/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/chain/block"
@@ -136,28 +138,40 @@ func (s *Service) facts() Facts {
 // validate is the topic validator: it runs before a message is delivered
 // or forwarded.
 func (s *Service) validate(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
+	return s.screen(from, m, &s.validating, s.m.gossip, func() pubsub.ValidationResult { return s.checkBlock(from, m) })
+}
+
+// screen is what every topic's validator does before its own checks:
+// our own message (a publish) is accepted; one from a peer not ready
+// is ignored; so is a copy of a message whose first copy is still being
+// validated (in validating): gossipsub marks a message seen only once
+// its validation ends, so every copy relayed by another peer meanwhile
+// (more of them the slower validation runs on a loaded machine) would
+// be decoded and checked again. The id is over the content, so the copy
+// gets the first one's verdict in effect. counts takes the ignored
+// messages by verdict and reason; check runs the rest.
+func (s *Service) screen(from peer.ID, m *pubsub.Message, validating *sync.Map, counts *prometheus.CounterVec, check func() pubsub.ValidationResult) pubsub.ValidationResult {
 	if from == s.host.ID() {
-		return pubsub.ValidationAccept // a head of our own chain (publish)
+		return pubsub.ValidationAccept
 	}
 	if !s.peers.Ready(from) {
-		s.m.gossip.WithLabelValues(Ignore.String(), ReasonPeerNotReady).Inc()
+		counts.WithLabelValues(Ignore.String(), ReasonPeerNotReady).Inc()
 		return pubsub.ValidationIgnore
 	}
-	// A copy of a message whose first copy is still being validated is
-	// ignored: gossipsub marks a message seen only once its validation
-	// ends, so every copy relayed by another peer meanwhile (more of
-	// them the slower validation runs on a loaded machine) would be
-	// decoded and checked again. The id is over the content, so the copy
-	// gets the first one's verdict in effect.
 	id := m.ID
 	if id == "" {
 		id = MessageID(m.Data)
 	}
-	if _, busy := s.validating.LoadOrStore(id, struct{}{}); busy {
-		s.m.gossip.WithLabelValues(Ignore.String(), ReasonInFlight).Inc()
+	if _, busy := validating.LoadOrStore(id, struct{}{}); busy {
+		counts.WithLabelValues(Ignore.String(), ReasonInFlight).Inc()
 		return pubsub.ValidationIgnore
 	}
-	defer s.validating.Delete(id)
+	defer validating.Delete(id)
+	return check()
+}
+
+// checkBlock is the block topic's own checks (the gate, doc.go's table).
+func (s *Service) checkBlock(from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	start := time.Now()
 	d := s.gate.Check(m.Data, s.facts())
 	s.m.gossip.WithLabelValues(d.Verdict.String(), d.Reason).Inc()

@@ -138,22 +138,11 @@ func (s *Service) startTxFeed(ctx context.Context, ps *pubsub.PubSub) (func(), e
 
 // validateTxBatch is the feed topic's validator (doc.go's table).
 func (s *Service) validateTxBatch(_ context.Context, from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
-	if from == s.host.ID() {
-		return pubsub.ValidationAccept // our own announcement
-	}
-	if !s.peers.Ready(from) {
-		s.m.txBatches.WithLabelValues(Ignore.String(), ReasonPeerNotReady).Inc()
-		return pubsub.ValidationIgnore
-	}
-	id := m.ID
-	if id == "" {
-		id = MessageID(m.Data)
-	}
-	if _, busy := s.feed.validating.LoadOrStore(id, struct{}{}); busy {
-		s.m.txBatches.WithLabelValues(Ignore.String(), ReasonInFlight).Inc()
-		return pubsub.ValidationIgnore
-	}
-	defer s.feed.validating.Delete(id)
+	return s.screen(from, m, &s.feed.validating, s.m.txBatches, func() pubsub.ValidationResult { return s.checkTxBatch(from, m) })
+}
+
+// checkTxBatch is the feed topic's own checks (TxGate).
+func (s *Service) checkTxBatch(from peer.ID, m *pubsub.Message) pubsub.ValidationResult {
 	d := s.feed.gate.Check(m.Data, time.Now())
 	s.m.txBatches.WithLabelValues(d.Verdict.String(), d.Reason).Inc()
 	switch d.Verdict {
