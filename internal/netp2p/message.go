@@ -70,19 +70,9 @@ func EncodeBlock(b *chain.Block) ([]byte, error) {
 // announces), refuses trailing bytes, and never panics: the whole
 // message comes from an untrusted peer.
 func DecodeBlock(data []byte) (*chain.Block, error) {
-	if len(data) > MaxMessageSize {
-		return nil, fmt.Errorf("%w: %d bytes compressed, limit %d", ErrTooLarge, len(data), MaxMessageSize)
-	}
-	n, err := snappy.DecodedLen(data)
+	raw, err := decompress(data, MaxMessageSize, MaxBlockSize, ErrMalformed)
 	if err != nil {
-		return nil, fmt.Errorf("%w: snappy: %w", ErrMalformed, err)
-	}
-	if n > MaxBlockSize {
-		return nil, fmt.Errorf("%w: %d bytes decompressed, limit %d", ErrTooLarge, n, MaxBlockSize)
-	}
-	raw, err := snappy.Decode(nil, data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: snappy: %w", ErrMalformed, err)
+		return nil, err
 	}
 	var w wireBlock
 	if err := rlp.DecodeBytes(raw, &w); err != nil { // also refuses trailing bytes
@@ -95,6 +85,28 @@ func DecodeBlock(data []byte) (*chain.Block, error) {
 		return nil, fmt.Errorf("%w: block number %v out of range", ErrMalformed, w.Header.Number)
 	}
 	return &chain.Block{Header: w.Header, Body: w.Body}, nil
+}
+
+// decompress is a message's snappy payload, its sizes checked before
+// anything is allocated: at most maxCompressed bytes as sent and
+// maxRaw as snappy's header announces (ErrTooLarge); a payload snappy
+// refuses is malformed (the message kind's error).
+func decompress(data []byte, maxCompressed, maxRaw int, malformed error) ([]byte, error) {
+	if len(data) > maxCompressed {
+		return nil, fmt.Errorf("%w: %d bytes compressed, limit %d", ErrTooLarge, len(data), maxCompressed)
+	}
+	n, err := snappy.DecodedLen(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: snappy: %w", malformed, err)
+	}
+	if n > maxRaw {
+		return nil, fmt.Errorf("%w: %d bytes decompressed, limit %d", ErrTooLarge, n, maxRaw)
+	}
+	raw, err := snappy.Decode(nil, data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: snappy: %w", malformed, err)
+	}
+	return raw, nil
 }
 
 // MessageID is gossipsub's message id of a block message: SHA-256 over

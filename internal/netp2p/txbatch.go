@@ -4,7 +4,6 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
-	"math/big"
 	"sync"
 	"time"
 
@@ -14,6 +13,8 @@ import (
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/rlp"
 	"github.com/golang/snappy"
+
+	"github.com/hemi-go/hemi/internal/chain/block"
 )
 
 // Pending-transaction feed limits (doc.go "Pending-transaction feed").
@@ -112,19 +113,9 @@ func SealTxBatch(genesis common.Hash, key *ecdsa.PrivateKey, t time.Time, txs []
 // type the pool accepts (no blob transactions). It checks no signature
 // and never panics: the whole message comes from an untrusted peer.
 func DecodeTxBatch(data []byte) (*TxBatch, error) {
-	if len(data) > MaxTxBatchSize {
-		return nil, fmt.Errorf("%w: batch of %d bytes compressed, limit %d", ErrTooLarge, len(data), MaxTxBatchSize)
-	}
-	n, err := snappy.DecodedLen(data)
+	raw, err := decompress(data, MaxTxBatchSize, MaxTxBatchSize, ErrTxBatch)
 	if err != nil {
-		return nil, fmt.Errorf("%w: snappy: %w", ErrTxBatch, err)
-	}
-	if n > MaxTxBatchSize {
-		return nil, fmt.Errorf("%w: batch of %d bytes decompressed, limit %d", ErrTooLarge, n, MaxTxBatchSize)
-	}
-	raw, err := snappy.Decode(nil, data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: snappy: %w", ErrTxBatch, err)
+		return nil, fmt.Errorf("batch: %w", err)
 	}
 	var w wireTxBatch
 	if err := rlp.DecodeBytes(raw, &w); err != nil {
@@ -220,7 +211,7 @@ func (g *TxGate) Check(data []byte, now time.Time) TxDecision {
 	if age := now.Sub(at); age > MaxTxBatchAge || age < -MaxTxBatchAge {
 		return d.with(Ignore, ReasonStale, fmt.Errorf("batch %s sealed at %s, %s from the local clock (limit %s)", hash, at.UTC().Format(time.RFC3339), age.Round(time.Millisecond), MaxTxBatchAge))
 	}
-	signer, err := recoverSeal(hash, b.Sig)
+	signer, err := block.RecoverSeal(hash, b.Sig)
 	if err != nil {
 		return d.with(Reject, ReasonBadSeal, fmt.Errorf("batch %s: %w", hash, err))
 	}
@@ -242,18 +233,4 @@ func (g *TxGate) MarkLocal(hash common.Hash) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.seen.Add(hash, struct{}{})
-}
-
-// recoverSeal recovers the address that signed hash with sig (65 bytes,
-// V 0 or 1, low S).
-func recoverSeal(hash common.Hash, sig []byte) (common.Address, error) {
-	r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:64])
-	if v := sig[64]; v > 1 || !crypto.ValidateSignatureValues(v, r, s, true) {
-		return common.Address{}, errors.New("seal values out of range")
-	}
-	pub, err := crypto.SigToPub(hash[:], sig)
-	if err != nil {
-		return common.Address{}, fmt.Errorf("seal does not recover: %w", err)
-	}
-	return crypto.PubkeyToAddress(*pub), nil
 }

@@ -159,19 +159,33 @@ func Signer(h *types.Header) (common.Address, error) {
 	if !e.Sealed() {
 		return common.Address{}, ErrUnsealed
 	}
-	sig := e.Seal
-	r := new(big.Int).SetBytes(sig[:32])
-	s := new(big.Int).SetBytes(sig[32:64])
-	if v := sig[64]; v > 1 || !crypto.ValidateSignatureValues(v, r, s, true) {
-		return common.Address{}, fmt.Errorf("%w: signature values out of range", ErrBadSeal)
-	}
 	hash, err := SealHash(h)
 	if err != nil {
 		return common.Address{}, err
 	}
-	pub, err := crypto.SigToPub(hash[:], sig)
+	from, err := RecoverSeal(hash, e.Seal)
 	if err != nil {
 		return common.Address{}, fmt.Errorf("%w: %w", ErrBadSeal, err)
+	}
+	return from, nil
+}
+
+// RecoverSeal recovers the address whose key signed hash with sig (a
+// SealSize-byte signature, V 0 or 1, low S).
+// Signer uses it for a header's seal, and the L2 network's
+// pending-transaction feed for a batch's.
+func RecoverSeal(hash common.Hash, sig []byte) (common.Address, error) {
+	if len(sig) != SealSize {
+		return common.Address{}, fmt.Errorf("signature of %d bytes, want %d", len(sig), SealSize)
+	}
+	r := new(big.Int).SetBytes(sig[:32])
+	s := new(big.Int).SetBytes(sig[32:64])
+	if v := sig[64]; v > 1 || !crypto.ValidateSignatureValues(v, r, s, true) {
+		return common.Address{}, errors.New("signature values out of range")
+	}
+	pub, err := crypto.SigToPub(hash[:], sig)
+	if err != nil {
+		return common.Address{}, fmt.Errorf("signature does not recover: %w", err)
 	}
 	return crypto.PubkeyToAddress(*pub), nil
 }
