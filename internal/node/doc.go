@@ -59,8 +59,8 @@
 //     gcpace.go): every node of a network inserts a gossiped block at
 //     the same moment, so the work a node does right after its head
 //     moves competes with the other nodes' insertions. The readers of
-//     heads that can wait (the address index, the vault watch and
-//     finality's keystone list) read them
+//     heads that can wait (the address index and the vault watch; not
+//     finality, whose heads must move with Bitcoin blocks only) read them
 //     through chain.SubscribeSettled, Config.HeadSettle (default 200 ms,
 //     at most a quarter of the block time) after the head moved; a
 //     follower's chain flushes a new head's trie nodes as late

@@ -116,7 +116,7 @@ type Config struct {
 	// blocks it committed to its raft group must survive it.
 	NoSync bool
 	// HeadSettle is how long the readers of new heads that can wait (the
-	// address index, the vault watch and finality's keystone list) let
+	// address index and the vault watch) let
 	// each new head settle before reading it, so that they run after the network's insertions of the
 	// block rather than among them (0: DefaultHeadSettle, at most a
 	// quarter of the block time; negative: none). A node without Key
@@ -345,7 +345,12 @@ func New(cfg Config) (_ *Node, err error) {
 	// Readers of heads that can wait see them settled (DefaultHeadSettle).
 	settled := settledChain{Chain: n.Chain, settle: settle}
 	n.settle = settle
-	n.Finality.Bind(settled)
+	// Finality reads heads at once: a keystone the PoP miner published
+	// the moment its block came must be in finality's list when the
+	// Bitcoin block confirming it arrives, or the safe and finalized
+	// heads would move in two steps, the second without a Bitcoin
+	// block (internal/compat's TestViem saw it).
+	n.Finality.Bind(n.Chain)
 	if !cfg.NoAddrIndex {
 		ixDir := ""
 		if cfg.Dir != "" {

@@ -8,12 +8,11 @@ import (
 
 	"github.com/hemi-go/hemi/internal/chain"
 	"github.com/hemi-go/hemi/internal/explorer/addrindex"
-	"github.com/hemi-go/hemi/internal/finality"
 )
 
 // DefaultHeadSettle is how long the node's readers of new heads that can
-// wait (the address index, the vault watch, finality's keystone list)
-// let a new head settle before they read it, at most a quarter of the
+// wait (the address index, the vault watch; not finality, whose heads
+// must move with Bitcoin blocks only) let a new head settle before they read it, at most a quarter of the
 // block time (headSettle). The mempool is not one of them: a follower
 // checks the transactions it forwards against it (nonce too low), so it
 // must see a head's transactions as included at once.
@@ -53,7 +52,6 @@ type settledChain struct {
 
 var (
 	_ addrindex.Chain = settledChain{}
-	_ finality.Chain  = settledChain{}
 	_ vaultChain      = settledChain{}
 )
 
