@@ -118,7 +118,7 @@ func (p *Processor) NewEVM(header *types.Header, getHash GetHashFunc, statedb vm
 		getHash = func(uint64) common.Hash { return common.Hash{} }
 	}
 	rules := p.config.Rules(header.Number, true, header.Time)
-	evm := vm.NewEVM(p.blockContext(header, getHash), hvm.WarmingStateDB{StateDB: statedb}, p.config, cfg)
+	evm := vm.NewEVM(p.blockContext(header, getHash), hvm.NewWarmingStateDB(statedb), p.config, cfg)
 	evm.SetPrecompiles(hvm.Merge(rules, hvm.Precompiles(view, p.btcParams)))
 	return evm
 }

@@ -213,8 +213,8 @@
 // call to each hVM precompile in a transaction pays 2,600 gas for the
 // account access on top of RequiredGas (100 when warm, later calls 100).
 // We recommend warming them like Ethereum's: build the EVM over
-// WarmingStateDB{statedb}, whose Prepare adds 0x40-0x49 (WarmAddresses
-// gives the full list for other callers). TestEVMCalls measures the
+// NewWarmingStateDB(statedb), which answers for 0x40-0x49 as warm like
+// Ethereum's (WarmAddresses gives the full list for other callers). TestEVMCalls measures the
 // difference through core.ApplyMessage: exactly 2,500 gas per first call.
 // Every node must make the same choice; it is consensus (gas used,
 // receipts, state root).

@@ -46,7 +46,7 @@ func evmCall(t *testing.T, pcs vm.PrecompiledContracts, warm bool, target byte, 
 	}
 	var db vm.StateDB = sdb
 	if warm {
-		db = WarmingStateDB{sdb}
+		db = NewWarmingStateDB(sdb)
 	}
 	cfg := params.MergedTestChainConfig
 	bctx := vm.BlockContext{
