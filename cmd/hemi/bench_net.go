@@ -17,7 +17,7 @@ func benchNetCommand() *cli.Command {
 		Name:  "net",
 		Usage: "the L2 network on loopback: propagation, catch-up sync, failover, restart",
 		Description: "Runs a raft group of 3 sequencers and 5 followers as node processes (1 s blocks, --txs transfers\n" +
-			"sent to the leader every block), kills the leader --kills times, then times a fresh follower process\n" +
+			"sent to the leader every block in --sends batches), kills the leader --kills times, then times a fresh follower process\n" +
 			"syncing --sync-blocks blocks of --sync-txs transfers from 2 peers against `hemi import` of the same\n" +
 			"blocks, and the restart of a long node against a short one (built chains cached under --cache-dir).\n" +
 			"Figures come from the nodes' own JSON logs. The last line is\n" +
@@ -26,6 +26,7 @@ func benchNetCommand() *cli.Command {
 			&cli.IntFlag{Name: "sequencers", Value: bench.DefaultNetSequencers, Usage: "raft group size"},
 			&cli.IntFlag{Name: "followers", Value: bench.DefaultNetFollowers, Usage: "follower nodes"},
 			&cli.IntFlag{Name: "txs", Value: bench.DefaultNetTxsPerBlock, Usage: "transfers sent to the leader every block"},
+			&cli.IntFlag{Name: "sends", Value: bench.DefaultNetSends, Usage: "batches each block's transfers are sent in, evenly spaced over the block time (1: all at once)"},
 			&cli.DurationFlag{Name: "steady", Value: bench.DefaultNetSteady, Usage: "propagation is measured under load this long, before the kills"},
 			&cli.IntFlag{Name: "kills", Value: bench.DefaultNetKills, Usage: "kills of the leader (0: none)"},
 			&cli.IntFlag{Name: "sync-blocks", Value: bench.DefaultNetSyncBlocks, Usage: "blocks of the sync source (0: skip the sync part)"},
@@ -61,7 +62,7 @@ func benchNetCommand() *cli.Command {
 			}
 			cfg := bench.NetConfig{
 				Bin: bin, Sequencers: int(cmd.Int("sequencers")), Followers: int(cmd.Int("followers")),
-				TxsPerBlock: int(cmd.Int("txs")), Steady: cmd.Duration("steady"), Kills: kills,
+				TxsPerBlock: int(cmd.Int("txs")), Sends: int(cmd.Int("sends")), Steady: cmd.Duration("steady"), Kills: kills,
 				Sync:     bench.NetSyncConfig{Blocks: int(cmd.Int("sync-blocks")), PerBlock: int(cmd.Int("sync-txs")), Runs: int(cmd.Int("sync-runs"))},
 				SkipSync: cmd.Int("sync-blocks") == 0,
 				RestartSizes: []bench.RestartSize{bench.DefaultRestartSizes[0],

@@ -90,3 +90,21 @@ func TestRunNetTiny(t *testing.T) {
 	}
 	_ = os.Remove(bin)
 }
+
+// TestNetLoadQuota: a second's sends carry the block's transfers split
+// as evenly as whole numbers allow, every second alike.
+func TestNetLoadQuota(t *testing.T) {
+	for _, tc := range []struct{ perBlock, sends int }{{100, 10}, {100, 1}, {100, 7}, {5, 10}, {1, 3}} {
+		l := &netLoad{perBlock: tc.perBlock, sends: tc.sends}
+		for sec := range 3 {
+			sum, lo, hi := 0, tc.perBlock, 0
+			for k := sec * tc.sends; k < (sec+1)*tc.sends; k++ {
+				q := l.quota(k)
+				sum, lo, hi = sum+q, min(lo, q), max(hi, q)
+			}
+			if sum != tc.perBlock || hi-lo > 1 {
+				t.Errorf("%d transfers in %d sends, second %d: %d sent, sends of %d to %d", tc.perBlock, tc.sends, sec, sum, lo, hi)
+			}
+		}
+	}
+}
