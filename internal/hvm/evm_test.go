@@ -32,6 +32,22 @@ var (
 	evmProxy  = func(target byte) common.Address { return common.BytesToAddress([]byte{0xca, 0xfe, target}) }
 )
 
+// testBlockContext is block 1 of params.MergedTestChainConfig, free of
+// fees, for messages run through core.ApplyMessage.
+func testBlockContext() vm.BlockContext {
+	return vm.BlockContext{
+		CanTransfer: core.CanTransfer,
+		Transfer:    core.Transfer,
+		GetHash:     func(uint64) common.Hash { return common.Hash{} },
+		BlockNumber: big.NewInt(1),
+		Time:        1,
+		GasLimit:    30_000_000,
+		BaseFee:     big.NewInt(0),
+		BlobBaseFee: big.NewInt(1),
+		Random:      &common.Hash{},
+	}
+}
+
 // evmCall runs one message calling the proxy of target through
 // core.ApplyMessage, as the block processor will, and returns the result.
 func evmCall(t *testing.T, pcs vm.PrecompiledContracts, warm bool, target byte, input []byte) *core.ExecutionResult {
@@ -48,19 +64,7 @@ func evmCall(t *testing.T, pcs vm.PrecompiledContracts, warm bool, target byte, 
 	if warm {
 		db = NewWarmingStateDB(sdb)
 	}
-	cfg := params.MergedTestChainConfig
-	bctx := vm.BlockContext{
-		CanTransfer: core.CanTransfer,
-		Transfer:    core.Transfer,
-		GetHash:     func(uint64) common.Hash { return common.Hash{} },
-		BlockNumber: big.NewInt(1),
-		Time:        1,
-		GasLimit:    30_000_000,
-		BaseFee:     big.NewInt(0),
-		BlobBaseFee: big.NewInt(1),
-		Random:      &common.Hash{},
-	}
-	evm := vm.NewEVM(bctx, db, cfg, vm.Config{})
+	evm := vm.NewEVM(testBlockContext(), db, params.MergedTestChainConfig, vm.Config{})
 	evm.SetPrecompiles(pcs)
 	to := evmProxy(target)
 	msg := &core.Message{

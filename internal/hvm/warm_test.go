@@ -89,11 +89,7 @@ func TestWarmingSameGas(t *testing.T) {
 		sdb.SetBalance(evmSender, uint256.NewInt(1e18), 0)
 		sdb.SetCode(toucher, touchCode(targets, toucher), 0)
 		sdb.SetCode(reverter, revertCode(AddrHeader), 0)
-		bctx := vm.BlockContext{
-			CanTransfer: core.CanTransfer, Transfer: core.Transfer, GetHash: func(uint64) common.Hash { return common.Hash{} },
-			BlockNumber: big.NewInt(1), Time: 1, GasLimit: 30_000_000, BaseFee: big.NewInt(0), BlobBaseFee: big.NewInt(1), Random: &common.Hash{},
-		}
-		evm := vm.NewEVM(bctx, wrap(sdb), cfg, vm.Config{})
+		evm := vm.NewEVM(testBlockContext(), wrap(sdb), cfg, vm.Config{})
 		evm.SetPrecompiles(Merge(rules, Precompiles(nil, regtest)))
 		used := uint64(0)
 		// Two messages on one EVM: the second must not see the first's
