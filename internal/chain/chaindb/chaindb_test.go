@@ -2,12 +2,15 @@ package chaindb
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/wal"
 	"github.com/ethereum/go-ethereum/core/rawdb"
 	"github.com/ethereum/go-ethereum/ethdb"
 
@@ -250,5 +253,44 @@ func TestL0Compaction(t *testing.T) {
 			t.Fatalf("no compaction with %d L0 sublevels (threshold %d)", m.Levels[0].Sublevels, L0CompactionThreshold)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// logFiles counts dir's write-ahead logs.
+func logFiles(t *testing.T, dir string) int {
+	t.Helper()
+	logs, err := wal.Scan(wal.Dir{FS: vfs.Default, Dirname: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(logs)
+}
+
+// TestCloseRemovesRecycledLogs: after writes that filled several
+// memtables, pebble holds their logs for reuse; Close leaves only the
+// newest, and the data reopens whole.
+func TestCloseRemovesRecycledLogs(t *testing.T) {
+	dir := t.TempDir()
+	db := open(t, dir) // 2 MiB memtables
+	val := bytes.Repeat([]byte{7}, 1000)
+	for i := range 20_000 {
+		if err := db.Put(binary.BigEndian.AppendUint32(nil, uint32(i)), val); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := logFiles(t, dir); n < 3 {
+		t.Fatalf("%d write-ahead logs after 20 MB of writes: the test needs recycled ones", n)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n := logFiles(t, dir); n != 1 {
+		t.Fatalf("%d write-ahead logs after Close, want 1", n)
+	}
+	db = open(t, dir)
+	for _, i := range []uint32{0, 9_999, 19_999} {
+		if v, err := db.Get(binary.BigEndian.AppendUint32(nil, i)); err != nil || !bytes.Equal(v, val) {
+			t.Fatalf("key %d after reopen: %d bytes, %v", i, len(v), err)
+		}
 	}
 }
