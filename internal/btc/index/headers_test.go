@@ -305,3 +305,24 @@ func TestLocatorAndNeedBlocks(t *testing.T) {
 		t.Fatalf("NeedBlocks(0) = %v", n)
 	}
 }
+
+// TestNodeWork: a node's chain work is the sum of its headers' work
+// whether its target repeats its parent's (the work taken from the
+// parent) or not, and stays saturated once it saturated.
+func TestNodeWork(t *testing.T) {
+	seq := []uint32{0x207fffff, 0x207fffff, 0x1d00ffff, 0x1d00ffff, 0x1d00ffff, 0x1b0404cb, 0x207fffff, 0x1b0404cb, 0x1b0404cb}
+	var parent *node
+	want := new(big.Int)
+	for i, b := range seq {
+		n := newNode(&wire.BlockHeader{Bits: b}, chainhash.Hash{byte(i)}, parent, uint32(i))
+		want.Add(want, blockchain.CalcWork(b))
+		if n.work.big().Cmp(want) != 0 {
+			t.Fatalf("header %d (bits %08x): work %s, want %s", i, b, n.work.big(), want)
+		}
+		parent = n
+	}
+	sat := &node{work: maxWork, parent: parent, bits: 0x207fffff}
+	if n := newNode(&wire.BlockHeader{Bits: 0x207fffff}, chainhash.Hash{0xff}, sat, 99); n.work != maxWork {
+		t.Fatalf("the child of a saturated node has work %s", n.work.big())
+	}
+}

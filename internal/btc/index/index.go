@@ -392,6 +392,10 @@ func (ix *Index) Close() error {
 }
 
 // load reads the header tree, the connected chain and the event sequence.
+// maxPresizedHeaders bounds the header map and slice load sizes ahead
+// (4 times Bitcoin's headers today).
+const maxPresizedHeaders = 1 << 22
+
 func (ix *Index) load() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
@@ -405,6 +409,16 @@ func (ix *Index) load() error {
 	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte{pfxHeader}, UpperBound: []byte{pfxHeader + 1}})
 	if err != nil {
 		return fmt.Errorf("index: read headers: %w", err)
+	}
+	// Sized for every stored header at once (ids are dense from 0), so
+	// loading does not grow the map and slice step by step; a corrupt
+	// last id is bounded here and refused by insertLoaded.
+	if it.Last() && len(ix.nodes) == 0 {
+		if last, err := decodeIDKey(pfxHeader, it.Key()); err == nil {
+			n := min(int(last)+1, maxPresizedHeaders)
+			ix.nodes = make([]*node, 0, n)
+			ix.byHash = make(map[chainhash.Hash]*node, n)
+		}
 	}
 	for ok := it.First(); ok; ok = it.Next() {
 		id, err := decodeIDKey(pfxHeader, it.Key())

@@ -43,6 +43,13 @@ func (a work) add(b work) work {
 	return work{hi: hi, lo: lo}
 }
 
+// sub is a-b for a >= b.
+func (a work) sub(b work) work {
+	lo, borrow := bits.Sub64(a.lo, b.lo, 0)
+	hi, _ := bits.Sub64(a.hi, b.hi, borrow)
+	return work{hi: hi, lo: lo}
+}
+
 func (a work) cmp(b work) int {
 	switch {
 	case a.hi < b.hi:
