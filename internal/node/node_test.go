@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"io"
 	"net"
@@ -152,11 +153,7 @@ func TestNodeSyncPolicy(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	svc := bitcoinLayer(t, ctx, 4)
-	key := sequencer.DevKey()
-	spec, err := node.GenesisSpec(networkFile(t, svc, 2, crypto.PubkeyToAddress(key.PublicKey)), node.NewBitcoin(svc.Index()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, spec := devSpec(t, svc)
 	for _, tc := range []struct {
 		name       string
 		key        bool
@@ -191,11 +188,7 @@ func TestNodeHeadSettle(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	svc := bitcoinLayer(t, ctx, 4)
-	key := sequencer.DevKey()
-	spec, err := node.GenesisSpec(networkFile(t, svc, 2, crypto.PubkeyToAddress(key.PublicKey)), node.NewBitcoin(svc.Index()))
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, spec := devSpec(t, svc)
 	for _, tc := range []struct {
 		name    string
 		settle  time.Duration
@@ -207,16 +200,7 @@ func TestNodeHeadSettle(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer n.Close()
-			rctx, rcancel := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- n.Run(rctx) }()
-			defer func() { rcancel(); <-done }()
-			heads := n.Chain.Subscribe(rctx, 2)
-			select {
-			case <-heads:
-			case <-time.After(30 * time.Second):
-				t.Fatal("no block 2 sealed in 30 s")
-			}
+			defer runUntil(t, ctx, n, 2)()
 			if !tc.indexed {
 				// Ample for an index that follows the head at once.
 				time.Sleep(500 * time.Millisecond)
@@ -232,6 +216,34 @@ func TestNodeHeadSettle(t *testing.T) {
 			}
 		})
 	}
+}
+
+// devSpec is the spec of networkFile at height 2, sealed by the dev key.
+func devSpec(t *testing.T, svc *tbc.Service) (*ecdsa.PrivateKey, *genesis.Spec) {
+	t.Helper()
+	key := sequencer.DevKey()
+	spec, err := node.GenesisSpec(networkFile(t, svc, 2, crypto.PubkeyToAddress(key.PublicKey)), node.NewBitcoin(svc.Index()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, spec
+}
+
+// runUntil runs n, waits up to 30 s for its block number and returns
+// the function that stops it (defer it after n's Close).
+func runUntil(t *testing.T, ctx context.Context, n *node.Node, number uint64) (stop func()) {
+	t.Helper()
+	rctx, rcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- n.Run(rctx) }()
+	stop = func() { rcancel(); <-done }
+	select {
+	case <-n.Chain.Subscribe(rctx, number):
+	case <-time.After(30 * time.Second):
+		stop()
+		t.Fatalf("no L2 block %d in 30 s", number)
+	}
+	return stop
 }
 
 // networkFile is a genesis file anchored at the index's block at

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 	"testing"
-	"time"
 
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/crypto"
@@ -44,16 +43,7 @@ func TestStatusAndHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	rctx, rcancel := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- n.Run(rctx) }()
-	defer func() { rcancel(); <-done }()
-	heads := n.Chain.Subscribe(rctx, 3)
-	select {
-	case <-heads:
-	case <-time.After(30 * time.Second):
-		t.Fatal("no L2 block 3 in 30 s")
-	}
+	defer runUntil(t, ctx, n, 3)()
 	base := "http://" + ln.Addr().String()
 
 	var st node.Status
