@@ -23,11 +23,7 @@ import (
 // of them at once (same roots, body and skipped list), it commits, and
 // a full block skips what comes after.
 func TestBuilderIncrementsMatchBuildBlock(t *testing.T) {
-	f := newBTCFixture(t, 6)
-	ix := indextest.Open(t, regtest, t.TempDir())
-	defer ix.Close()
-	indextest.Feed(t, ix, f.Blocks)
-	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1])))
+	h, f := newFedHarness(t)
 	v := viewAt(t, h.btc, f.Blocks[2])
 	to := addr(userKeys[1])
 	poor := mustKey("poor")

@@ -159,11 +159,7 @@ func TestExecution(t *testing.T) {
 
 // TestBuildSkips: invalid candidates are left out with their error.
 func TestBuildSkips(t *testing.T) {
-	f := newBTCFixture(t, 6)
-	ix := indextest.Open(t, regtest, t.TempDir())
-	defer ix.Close()
-	indextest.Feed(t, ix, f.Blocks)
-	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1])))
+	h, f := newFedHarness(t)
 	v := viewAt(t, h.btc, f.Blocks[2])
 	poor := mustKey("poor")
 	b := h.build(v,
@@ -186,11 +182,7 @@ func TestBuildSkips(t *testing.T) {
 
 // TestSubscribe: headers arrive in order, from a past number on.
 func TestSubscribe(t *testing.T) {
-	f := newBTCFixture(t, 6)
-	ix := indextest.Open(t, regtest, t.TempDir())
-	defer ix.Close()
-	indextest.Feed(t, ix, f.Blocks)
-	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1])))
+	h, f := newFedHarness(t)
 	v := viewAt(t, h.btc, f.Blocks[2])
 	h.mine(v)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -232,11 +224,7 @@ func TestSubscribe(t *testing.T) {
 // when ctx does, also while it waits), then delivers in order every head
 // that came meanwhile.
 func TestSubscribeSettled(t *testing.T) {
-	f := newBTCFixture(t, 6)
-	ix := indextest.Open(t, regtest, t.TempDir())
-	defer ix.Close()
-	indextest.Feed(t, ix, f.Blocks)
-	h := newHarness(t, ix, "", testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1])))
+	h, f := newFedHarness(t)
 	v := viewAt(t, h.btc, f.Blocks[2])
 	h.mine(v)
 	next := func(sub <-chan *types.Header, want uint64) {

@@ -71,6 +71,17 @@ type harness struct {
 	spec  *genesis.Spec
 }
 
+// newFedHarness is a harness with an in-memory chain over an index fed
+// a 6-block Bitcoin fixture, its genesis viewing the fixture's block 1.
+func newFedHarness(t *testing.T) (*harness, *indextest.Chain) {
+	t.Helper()
+	f := newBTCFixture(t, 6)
+	ix := indextest.Open(t, regtest, t.TempDir())
+	t.Cleanup(func() { ix.Close() })
+	indextest.Feed(t, ix, f.Blocks)
+	return newHarness(t, ix, "", testGenesis(t, viewAt(t, indexadapt.NewChain(ix), f.Blocks[1]))), f
+}
+
 func newHarness(t testing.TB, ix *index.Index, dir string, spec *genesis.Spec) *harness {
 	t.Helper()
 	btc := indexadapt.NewChain(ix)
