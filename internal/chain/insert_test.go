@@ -12,6 +12,20 @@ import (
 	"github.com/hemi-go/hemi/internal/chain/block"
 )
 
+// freshTx is a decoded copy of tx, with no sender cached in it.
+func freshTx(t testing.TB, tx *types.Transaction) *types.Transaction {
+	t.Helper()
+	enc, err := tx.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := new(types.Transaction)
+	if err := out.UnmarshalBinary(enc); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // freshBlocks copies blocks with every user transaction decoded afresh,
 // so no sender is cached in them: each import recovers its own. nil
 // stays nil.
@@ -25,15 +39,7 @@ func freshBlocks(t testing.TB, blocks []*Block) []*Block {
 		body := *b.Body
 		body.Txs = make(types.Transactions, len(b.Body.Txs))
 		for j, tx := range b.Body.Txs {
-			enc, err := tx.MarshalBinary()
-			if err != nil {
-				t.Fatal(err)
-			}
-			nt := new(types.Transaction)
-			if err := nt.UnmarshalBinary(enc); err != nil {
-				t.Fatal(err)
-			}
-			body.Txs[j] = nt
+			body.Txs[j] = freshTx(t, tx)
 		}
 		out[i] = &Block{Header: types.CopyHeader(b.Header), Body: &body}
 	}

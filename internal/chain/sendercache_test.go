@@ -32,21 +32,10 @@ func TestSenderCache(t *testing.T) {
 		t.Fatalf("a signature that does not recover: err %v, cached %v", err, c.Contains(bad.Hash()))
 	}
 
-	fresh := func(tx *types.Transaction) *types.Transaction { // a decoded copy, with no sender cached in it
-		enc, err := tx.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out := new(types.Transaction)
-		if err := out.UnmarshalBinary(enc); err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
 	// A hit: the sender is the signer's and lands in the transaction, so
 	// the execution's types.Sender(inner, tx) finds it there.
 	w := c.Signer(signer)
-	tx := fresh(txs[2])
+	tx := freshTx(t, txs[2])
 	from, err := types.Sender(w, tx)
 	if err != nil || from != addr(userKeys[2]) {
 		t.Fatalf("hit: %s %v, want %s", from, err, addr(userKeys[2]))
@@ -61,7 +50,7 @@ func TestSenderCache(t *testing.T) {
 		t.Fatalf("the inner signer looked up the cache again: %d hits %d misses", h, m)
 	}
 	// A miss: recovered by the inner signer.
-	if from, err := types.Sender(w, fresh(txs[0])); err != nil || from != addr(userKeys[0]) {
+	if from, err := types.Sender(w, freshTx(t, txs[0])); err != nil || from != addr(userKeys[0]) {
 		t.Fatalf("miss: %s %v", from, err)
 	}
 	// A tampered transaction: same signature, another value.
@@ -78,7 +67,7 @@ func TestSenderCache(t *testing.T) {
 	}
 	// Another chain id's signer misses the entry.
 	other := types.LatestSignerForChainID(new(big.Int).Add(src.cfg.ChainConfig.ChainID, big.NewInt(1)))
-	if _, err := types.Sender(c.Signer(other), fresh(txs[2])); err == nil {
+	if _, err := types.Sender(c.Signer(other), freshTx(t, txs[2])); err == nil {
 		t.Fatal("another chain's signer accepted the transaction: the entry answered for it")
 	}
 	if h, m := c.Stats(); h != 1 || m != 3 {
