@@ -175,8 +175,8 @@ func openStore(dir string, log *slog.Logger) (*store, error) {
 }
 
 // close flushes the memtables first, so the next open replays no
-// write-ahead log (pebble closes without flushing).
-func (s *store) close() error { return errors.Join(s.db.Flush(), s.db.Close()) }
+// write-ahead log (pebble closes without flushing), and tidies the logs.
+func (s *store) close() error { return pebblelog.Close(s.db, s.dir) }
 
 // get returns the value of key, nil when absent.
 func (s *store) get(key []byte) ([]byte, error) {

@@ -357,8 +357,8 @@ func (ix *Index) writeOpts() *pebble.WriteOptions { return pebble.NoSync }
 // unflushed write from the log (up to two memtables,
 // MemTableStopWritesThreshold, 128 MiB by default) before the index
 // loads; a clean stop writes them to a table instead, so the next open
-// replays nothing. After a crash the replay still happens, bounded by
-// the same sizes.
+// replays nothing (and tidies the logs: pebblelog.Close). After a crash
+// the replay still happens, bounded by the same sizes.
 func (ix *Index) Close() error {
 	ix.closeMu.Lock()
 	if ix.closed {
@@ -379,10 +379,9 @@ func (ix *Index) Close() error {
 		err = serr
 	}
 	if err == nil {
-		err = ix.db.Flush()
-	}
-	if cerr := ix.db.Close(); err == nil {
-		err = cerr
+		err = pebblelog.Close(ix.db, ix.cfg.Dir)
+	} else {
+		err = errors.Join(err, ix.db.Close())
 	}
 	if err != nil {
 		return fmt.Errorf("index: close database: %w", err)

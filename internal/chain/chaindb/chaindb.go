@@ -10,8 +10,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/bloom"
-	"github.com/cockroachdb/pebble/v2/vfs"
-	"github.com/cockroachdb/pebble/v2/wal"
 	"github.com/ethereum/go-ethereum/ethdb"
 
 	"github.com/hemi-go/hemi/internal/pebblelog"
@@ -118,8 +116,8 @@ func (d *DB) leave() { d.mu.RUnlock() }
 // Close flushes the memtables into tables, so the next open replays no
 // write-ahead log (go-ethereum's wrapper closes without flushing, and a
 // long node's restart replayed up to eight memtables), closes the
-// database and removes its recycled write-ahead logs (removeRecycledLogs).
-// Later calls do nothing.
+// database and tidies its write-ahead logs (pebblelog.Close). Later calls
+// do nothing.
 func (d *DB) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -127,46 +125,7 @@ func (d *DB) Close() error {
 		return nil
 	}
 	d.closed = true
-	if err := d.db.Flush(); err != nil {
-		return errors.Join(err, d.db.Close())
-	}
-	live := d.db.Metrics().WAL.Files
-	if err := d.db.Close(); err != nil {
-		return err
-	}
-	return removeRecycledLogs(d.dir, live)
-}
-
-// removeRecycledLogs removes the write-ahead logs of dir but the newest
-// live ones, once the database is flushed and closed. Pebble keeps up to
-// MemTableStopWritesThreshold+1 logs of a memtable's size (8 x 32 MiB
-// here) to reuse, and deletes those of the previous run in the
-// background at the next open: after a run that wrote that much, the
-// restart benchmark's node spent about 0.1 s unlinking 240 MB while the
-// node's other databases opened, and its start took 2-3 times as long
-// (`hemi bench net`'s restart_ratio 3.2 against 1.5 without them). Every
-// log below the newest is obsolete once the memtables are flushed (pebble
-// numbers logs in order and would delete them itself), so the shutdown
-// removes them instead. A failure here loses nothing: pebble deletes
-// what is left at the next open.
-func removeRecycledLogs(dir string, live int64) error {
-	if dir == "" {
-		return nil
-	}
-	logs, err := wal.Scan(wal.Dir{FS: vfs.Default, Dirname: dir})
-	if err != nil {
-		return fmt.Errorf("chaindb: list write-ahead logs: %w", err)
-	}
-	var errs []error
-	for _, ll := range logs[:max(0, len(logs)-int(max(live, 1)))] {
-		for i := range ll.NumSegments() {
-			fs, path := ll.SegmentLocation(i)
-			if err := fs.Remove(path); err != nil {
-				errs = append(errs, fmt.Errorf("chaindb: remove recycled log: %w", err))
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return pebblelog.Close(d.db, d.dir)
 }
 
 // Has reports whether key is stored.

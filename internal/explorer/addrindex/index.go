@@ -233,8 +233,8 @@ func (ix *Index) Close() error {
 	var err error
 	ix.closeOnce.Do(func() {
 		// Flushed first, so the next open replays no write-ahead log
-		// (pebble closes without flushing).
-		err = errors.Join(ix.db.Flush(), ix.db.Close())
+		// (pebble closes without flushing), and its logs tidied.
+		err = pebblelog.Close(ix.db, ix.cfg.Dir)
 	})
 	return err
 }
