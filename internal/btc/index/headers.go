@@ -283,16 +283,21 @@ func (ix *Index) setHeaderChain(tip *node) {
 	ix.hdrChain = chain
 }
 
-// insertLoaded adds a node read from the database at Open. ix.mu must be
-// held.
-func (ix *Index) insertLoaded(h *wire.BlockHeader, id uint32, status uint8) error {
+// insertLoaded adds a node read from the database at Open, of hash
+// h.BlockHash(). ix.mu must be held.
+func (ix *Index) insertLoaded(h *wire.BlockHeader, hash chainhash.Hash, id uint32, status uint8) error {
 	if int(id) != len(ix.nodes) {
 		return fmt.Errorf("%w: header id %d out of sequence (want %d)", ErrCorrupt, id, len(ix.nodes))
 	}
-	hash := h.BlockHash()
 	var parent *node
 	if id != 0 {
-		parent = ix.byHash[h.PrevBlock]
+		// Most often the header stored just before (a chain syncs in
+		// order); the map otherwise.
+		if prev := ix.nodes[id-1]; prev.hash == h.PrevBlock {
+			parent = prev
+		} else {
+			parent = ix.byHash[h.PrevBlock]
+		}
 		if parent == nil {
 			return fmt.Errorf("%w: header %s has no stored parent", ErrCorrupt, hash)
 		}

@@ -419,29 +419,8 @@ func (ix *Index) load() error {
 			ix.byHash = make(map[chainhash.Hash]*node, n)
 		}
 	}
-	for ok := it.First(); ok; ok = it.Next() {
-		id, err := decodeIDKey(pfxHeader, it.Key())
-		if err != nil {
-			_ = it.Close()
-			return err
-		}
-		v, err := it.ValueAndErr()
-		if err != nil {
-			_ = it.Close()
-			return fmt.Errorf("index: read headers: %w", err)
-		}
-		rec, err := decodeHeaderRecord(v)
-		if err != nil {
-			_ = it.Close()
-			return err
-		}
-		if err := ix.insertLoaded(&rec.Header, id, rec.Status); err != nil {
-			_ = it.Close()
-			return err
-		}
-	}
-	if err := it.Close(); err != nil {
-		return fmt.Errorf("index: read headers: %w", err)
+	if err := ix.loadHeaders(it); err != nil {
+		return err
 	}
 	if err := ix.loadIndexed(); err != nil {
 		return err
@@ -551,7 +530,7 @@ func (ix *Index) initGenesis() error {
 	if err := ix.db.Flush(); err != nil {
 		return fmt.Errorf("index: store genesis: %w", err)
 	}
-	return ix.insertLoaded(&g.Header, 0, flags)
+	return ix.insertLoaded(&g.Header, g.BlockHash(), 0, flags)
 }
 
 // formatVersion is the on-disk format, stored under formatKey when the
