@@ -11,7 +11,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"syscall"
 	"time"
 
@@ -417,13 +416,15 @@ func timeRestartIn(ctx context.Context, work string, meta *restartMeta) (*Restar
 }
 
 // restartRuns is how many times each node is restarted; the medians
-// are reported (a shared machine is noisy).
-const restartRuns = 3
+// are reported (a shared machine is noisy: with 3, one node's median
+// moved by half between two runs of the benchmark).
+const restartRuns = 9
 
 // RunRestart builds (or reuses from dir) the nodes of sizes, times each
-// one's restart restartRuns times, and prints the medians and, last, the
-// ratios of the last size's over the first's (issue 10's
-// restart_ratio is rpc_ratio).
+// one's restart restartRuns times, the sizes taking turns (so a change
+// in the machine's speed meanwhile weighs on every size alike), and
+// prints the medians and, last, the ratios of the last size's over the
+// first's (issue 10's restart_ratio is rpc_ratio).
 func RunRestart(ctx context.Context, dir string, sizes []RestartSize, out io.Writer) ([]RestartTiming, error) {
 	if len(sizes) == 0 {
 		sizes = DefaultRestartSizes
@@ -431,8 +432,8 @@ func RunRestart(ctx context.Context, dir string, sizes []RestartSize, out io.Wri
 	if err := os.MkdirAll(dir, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, err
 	}
-	var res []RestartTiming
-	for _, sz := range sizes {
+	paths := make([]string, len(sizes))
+	for i, sz := range sizes {
 		path, took, err := BuildRestartNode(ctx, dir, sz, out)
 		if err != nil {
 			return nil, err
@@ -440,21 +441,30 @@ func RunRestart(ctx context.Context, dir string, sizes []RestartSize, out io.Wri
 		if took > 0 {
 			fmt.Fprintf(out, "restart: built %d L2 / %d Bitcoin blocks in %s\n", sz.L2, sz.BTC, took.Round(time.Second))
 		}
-		var rpcs, fins, btcs, nodes []time.Duration
-		for range restartRuns {
+		paths[i] = path
+	}
+	runs := make([][]RestartTiming, len(sizes))
+	for range restartRuns {
+		for i, path := range paths {
 			t, err := TimeRestart(ctx, path, "")
 			if err != nil {
 				return nil, err
 			}
+			runs[i] = append(runs[i], *t)
+		}
+	}
+	res := make([]RestartTiming, len(sizes))
+	for i, sz := range sizes {
+		var rpcs, fins, btcs, nodes []time.Duration
+		for _, t := range runs[i] {
 			rpcs, fins = append(rpcs, t.ToRPC), append(fins, t.ToFinality)
 			btcs, nodes = append(btcs, t.Bitcoin), append(nodes, t.Node)
 		}
-		med := func(ds []time.Duration) time.Duration { slices.Sort(ds); return ds[len(ds)/2] }
-		t := RestartTiming{Size: sz, ToRPC: med(rpcs), ToFinality: med(fins), Bitcoin: med(btcs), Node: med(nodes)}
+		res[i] = RestartTiming{Size: sz, ToRPC: median(rpcs), ToFinality: median(fins), Bitcoin: median(btcs), Node: median(nodes)}
+		t := res[i]
 		fmt.Fprintf(out, "restart: %d L2 / %d Bitcoin blocks: RPC at its head after %s, finality caught up after %s (medians of %d; RPC %v; Bitcoin layer opened in %s, then the node in %s)\n",
 			sz.L2, sz.BTC, t.ToRPC.Round(time.Millisecond), t.ToFinality.Round(time.Millisecond), restartRuns, roundAll(rpcs),
 			t.Bitcoin.Round(time.Millisecond), t.Node.Round(time.Millisecond))
-		res = append(res, t)
 	}
 	first, last := res[0], res[len(res)-1]
 	fmt.Fprintf(out, "restart rpc_ratio=%.2f finality_ratio=%.2f\n",
