@@ -11,10 +11,15 @@ import (
 	"github.com/cockroachdb/pebble/v2/wal"
 )
 
-// smallMemtables makes pebble rotate (and then recycle) its log every
-// MiB.
-func smallMemtables() *pebble.Options {
-	return &pebble.Options{Logger: replayQuiet{}, MemTableSize: 1 << 20, MemTableStopWritesThreshold: 4}
+// openSmall opens a database in dir whose 1 MiB memtables make pebble
+// rotate (and then recycle) its log every MiB.
+func openSmall(t *testing.T, dir string) *pebble.DB {
+	t.Helper()
+	db, err := pebble.Open(dir, &pebble.Options{Logger: replayQuiet{}, MemTableSize: 1 << 20, MemTableStopWritesThreshold: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // fill writes n 1,000-byte values under big-endian keys.
@@ -80,10 +85,7 @@ func reopenHas(t *testing.T, dir string, n int, want int64) {
 // whole with nothing to replay.
 func TestCloseTidiesLogs(t *testing.T) {
 	dir := t.TempDir()
-	db, err := pebble.Open(dir, smallMemtables())
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openSmall(t, dir)
 	fill(t, db, 20_000)
 	// A rotation onto a reused log: a flush's rotation takes a fresh one
 	// while the recycler is empty (the older logs' memtables not yet
@@ -113,10 +115,7 @@ func TestCloseTidiesLogs(t *testing.T) {
 // replay at the next open.
 func TestTidyKeepsUnflushedLog(t *testing.T) {
 	dir := t.TempDir()
-	db, err := pebble.Open(dir, smallMemtables())
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openSmall(t, dir)
 	fill(t, db, 5_000)
 	if err := db.Flush(); err != nil {
 		t.Fatal(err)

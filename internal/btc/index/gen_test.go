@@ -16,6 +16,7 @@ import (
 	"github.com/btcsuite/btcd/chaincfg/v2"
 	"github.com/btcsuite/btcd/chainhash/v2"
 	"github.com/btcsuite/btcd/wire/v2"
+	"github.com/cockroachdb/pebble/v2"
 )
 
 // gen builds valid regtest-style blocks in process: regtest's PoW limit is
@@ -183,6 +184,22 @@ func openTest(t testing.TB, dir string, params *chaincfg.Params) *Index {
 		t.Fatalf("open: %v", err)
 	}
 	return ix
+}
+
+// openRawDB opens the pebble database of an index in dir (closed, or
+// never opened) with the index's options, for a test to write records
+// the index itself would not.
+func openRawDB(t testing.TB, dir string) *pebble.DB {
+	t.Helper()
+	cfg := Config{Dir: dir, Params: regtest}
+	if err := cfg.setDefaults(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pebble.Open(dir, pebbleOptions(&cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
 
 // feed gives the index headers then blocks, failing the test on error.

@@ -77,21 +77,14 @@ func TestLoadHeadersCorrupt(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir, _ := headersDir(t, n)
-			cfg := Config{Dir: dir, Params: regtest}
-			if err := cfg.setDefaults(); err != nil {
-				t.Fatal(err)
-			}
-			db, err := pebble.Open(dir, pebbleOptions(&cfg))
-			if err != nil {
-				t.Fatal(err)
-			}
+			db := openRawDB(t, dir)
 			if err := db.Set(idKey(pfxHeader, tc.id), tc.rec, pebble.Sync); err != nil {
 				t.Fatal(err)
 			}
 			if err := db.Close(); err != nil {
 				t.Fatal(err)
 			}
-			ix, err := Open(cfg)
+			ix, err := Open(Config{Dir: dir, Params: regtest})
 			if err == nil {
 				ix.Close()
 				t.Fatal("the index opened")

@@ -265,14 +265,7 @@ func TestOldFormatRefused(t *testing.T) {
 	// initialised over.
 	t.Run("format-2 datadir", func(t *testing.T) {
 		dir := t.TempDir()
-		cfg := Config{Dir: dir, Params: regtest}
-		if err := cfg.setDefaults(); err != nil {
-			t.Fatal(err)
-		}
-		db, err := pebble.Open(dir, pebbleOptions(&cfg))
-		if err != nil {
-			t.Fatal(err)
-		}
+		db := openRawDB(t, dir)
 		b := db.NewBatch()
 		_ = b.Set(idKey('h', 0), encodeHeaderRecord(&regtest.GenesisBlock.Header, statusHaveData), nil)
 		_ = b.Set(formatKey, be.AppendUint32(nil, 2), nil)
