@@ -390,11 +390,11 @@ func (ix *Index) Close() error {
 	return nil
 }
 
-// load reads the header tree, the connected chain and the event sequence.
 // maxPresizedHeaders bounds the header map and slice load sizes ahead
 // (4 times Bitcoin's headers today).
 const maxPresizedHeaders = 1 << 22
 
+// load reads the header tree, the connected chain and the event sequence.
 func (ix *Index) load() error {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
